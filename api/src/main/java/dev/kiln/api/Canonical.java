@@ -1,0 +1,47 @@
+package dev.kiln.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/** Canonical JSON (sorted keys, no nulls) and its sha256: the identity of specs and configs. */
+public final class Canonical {
+
+  private static final ObjectMapper MAPPER = JsonMapper.builder()
+      .configure(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY, true)
+      .configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true)
+      .serializationInclusion(JsonInclude.Include.NON_NULL)
+      .build();
+
+  private Canonical() {}
+
+  /** The value as canonical JSON text. */
+  public static String json(Object value) {
+    try {
+      return MAPPER.writeValueAsString(value);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("cannot serialise " + value.getClass().getSimpleName(), e);
+    }
+  }
+
+  /** Lower-case hex sha256 of the canonical JSON. */
+  public static String sha256(Object value) {
+    return sha256(json(value).getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** Lower-case hex sha256 of bytes. */
+  public static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+package dev.kiln.api;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reads MultimodalPretrainJobs from YAML or JSON, strictly: an unknown or misspelt field is an
+ * error naming the field, as {@code kubectl apply --validate=strict} would report it.
+ */
+public final class JobFiles {
+
+  private static final ObjectMapper STRICT = JsonMapper.builder()
+      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+      .build();
+  private static final YAMLMapper YAML = new YAMLMapper(new YAMLFactory());
+
+  private JobFiles() {}
+
+  /** Every document of a (possibly multi-document) YAML file, as jobs. */
+  public static List<MultimodalPretrainJob> read(Path file) {
+    try {
+      return parse(Files.readString(file), file.toString());
+    } catch (IOException e) {
+      throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  /** Every document of YAML text, as jobs; {@code origin} names the text in errors. */
+  public static List<MultimodalPretrainJob> parse(String yaml, String origin) {
+    List<MultimodalPretrainJob> jobs = new ArrayList<>();
+    try (var parser = YAML.getFactory().createParser(yaml)) {
+      var documents = YAML.readValues(parser, JsonNode.class);
+      while (documents.hasNext()) {
+        JsonNode document = documents.next();
+        if (document != null && !document.isNull() && !document.isEmpty()) {
+          jobs.add(fromTree(document, origin));
+        }
+      }
+    } catch (IOException e) {
+      throw new JobFileException(origin + ": not valid YAML: " + firstLine(e.getMessage()));
+    }
+    return jobs;
+  }
+
+  /** One job from a parsed tree, checking apiVersion and kind. */
+  public static MultimodalPretrainJob fromTree(JsonNode document, String origin) {
+    String apiVersion = document.path("apiVersion").asText("");
+    String kind = document.path("kind").asText("");
+    if (!MultimodalPretrainJob.API_VERSION.equals(apiVersion)) {
+      throw new JobFileException(origin + ": apiVersion: expected " + MultimodalPretrainJob.API_VERSION
+          + ", found \"" + apiVersion + "\"");
+    }
+    if (!MultimodalPretrainJob.KIND.equals(kind)) {
+      throw new JobFileException(origin + ": kind: expected " + MultimodalPretrainJob.KIND + ", found \"" + kind + "\"");
+    }
+    try {
+      return STRICT.treeToValue(document, MultimodalPretrainJob.class);
+    } catch (com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException e) {
+      throw new JobFileException(origin + ": " + path(e) + ": unknown field \"" + e.getPropertyName() + "\"");
+    } catch (com.fasterxml.jackson.databind.exc.MismatchedInputException e) {
+      throw new JobFileException(origin + ": " + path(e) + ": " + firstLine(e.getOriginalMessage()));
+    } catch (IOException e) {
+      throw new JobFileException(origin + ": " + firstLine(e.getMessage()));
+    }
+  }
+
+  private static String path(com.fasterxml.jackson.databind.JsonMappingException e) {
+    StringBuilder path = new StringBuilder();
+    for (var reference : e.getPath()) {
+      if (reference.getFieldName() != null) {
+        if (!path.isEmpty()) {
+          path.append('.');
+        }
+        path.append(reference.getFieldName());
+      } else if (reference.getIndex() >= 0) {
+        path.append('[').append(reference.getIndex()).append(']');
+      }
+    }
+    String full = path.toString();
+    // The unknown field itself is the last reference; report the object that holds it.
+    if (e instanceof com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException u && full.endsWith(u.getPropertyName())) {
+      full = full.substring(0, full.length() - u.getPropertyName().length());
+      full = full.endsWith(".") ? full.substring(0, full.length() - 1) : full;
+    }
+    return full.isEmpty() ? "(root)" : full;
+  }
+
+  private static String firstLine(String message) {
+    if (message == null) {
+      return "unreadable";
+    }
+    int newline = message.indexOf('\n');
+    return newline < 0 ? message : message.substring(0, newline);
+  }
+
+  /** A job file that cannot be read as a MultimodalPretrainJob. */
+  public static final class JobFileException extends RuntimeException {
+    public JobFileException(String message) {
+      super(message);
+    }
+  }
+}

@@ -1,0 +1,14 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.ValidationRule;
+
+/** How long a stage trains: exactly one of tokens, steps or epochs. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "[has(self.tokens), has(self.steps), has(self.epochs)].filter(x, x).size() == 1",
+    message = "set exactly one of tokens, steps, epochs")
+public record BudgetSpec(
+    @Min(1) Long tokens,
+    @Min(1) Long steps,
+    @Min(1) Integer epochs) {}

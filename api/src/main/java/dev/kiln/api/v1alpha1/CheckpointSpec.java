@@ -1,0 +1,38 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.ValidationRule;
+import java.util.List;
+
+/** The job's working volume: checkpoints, prepared data, metrics. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "!(has(self.existingClaim) && has(self.volumeClaim))",
+    message = "set either existingClaim or volumeClaim, not both")
+public record CheckpointSpec(
+    @JsonPropertyDescription("Use this PersistentVolumeClaim instead of creating one.") String existingClaim,
+    VolumeClaimSpec volumeClaim,
+    @Default("3") @Min(1) @JsonPropertyDescription("Checkpoints kept per stage (promoted ones are always kept).") Integer keepLast,
+    @Default("true") @JsonPropertyDescription("Keep the created claim when the job is deleted.") Boolean retainOnDelete) {
+
+  public CheckpointSpec {
+    volumeClaim = existingClaim == null && volumeClaim == null ? new VolumeClaimSpec(null, null, null) : volumeClaim;
+    keepLast = keepLast != null ? keepLast : 3;
+    retainOnDelete = retainOnDelete != null ? retainOnDelete : true;
+  }
+
+  /** The claim the operator creates. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record VolumeClaimSpec(
+      String storageClassName,
+      @Default("100Gi") String size,
+      @Default("[\"ReadWriteOnce\"]") List<String> accessModes) {
+
+    public VolumeClaimSpec {
+      size = size != null ? size : "100Gi";
+      accessModes = accessModes != null ? List.copyOf(accessModes) : List.of("ReadWriteOnce");
+    }
+  }
+}

@@ -1,0 +1,36 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+/** The job's working volume and its notable checkpoints. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class CheckpointsStatus {
+
+  private String claimName;
+  private CheckpointRef latest;
+  private CheckpointRef promoted;
+
+  public String getClaimName() {
+    return claimName;
+  }
+
+  public void setClaimName(String claimName) {
+    this.claimName = claimName;
+  }
+
+  public CheckpointRef getLatest() {
+    return latest;
+  }
+
+  public void setLatest(CheckpointRef latest) {
+    this.latest = latest;
+  }
+
+  public CheckpointRef getPromoted() {
+    return promoted;
+  }
+
+  public void setPromoted(CheckpointRef promoted) {
+    this.promoted = promoted;
+  }
+}

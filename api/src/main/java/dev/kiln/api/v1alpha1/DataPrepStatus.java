@@ -1,0 +1,57 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Filter and pack Jobs of the data preparation. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class DataPrepStatus {
+
+  /** Pending, Running, Succeeded or Failed. */
+  private String phase;
+  private List<String> filterJobs = new ArrayList<>();
+  private List<String> packJobs = new ArrayList<>();
+  private String startTime;
+  private String completionTime;
+
+  public String getPhase() {
+    return phase;
+  }
+
+  public void setPhase(String phase) {
+    this.phase = phase;
+  }
+
+  public List<String> getFilterJobs() {
+    return filterJobs;
+  }
+
+  public void setFilterJobs(List<String> filterJobs) {
+    this.filterJobs = filterJobs;
+  }
+
+  public List<String> getPackJobs() {
+    return packJobs;
+  }
+
+  public void setPackJobs(List<String> packJobs) {
+    this.packJobs = packJobs;
+  }
+
+  public String getStartTime() {
+    return startTime;
+  }
+
+  public void setStartTime(String startTime) {
+    this.startTime = startTime;
+  }
+
+  public String getCompletionTime() {
+    return completionTime;
+  }
+
+  public void setCompletionTime(String completionTime) {
+    this.completionTime = completionTime;
+  }
+}

@@ -1,0 +1,33 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
+import io.fabric8.generator.annotation.ValidationRule;
+import java.util.List;
+
+/** Raw data: a claim holding WebDataset shards, the sources in it, and how they are packed. */
+@ValidationRule(value = "self.sources.all(s, self.sources.exists_one(t, t.name == s.name))",
+    message = "sources: source names must be unique")
+public record DataSpec(
+    @Required @JsonPropertyDescription("PersistentVolumeClaim holding the raw shards (mounted read-only at /kiln/data).")
+    String claimName,
+
+    @Required @Size(min = 1, max = 32)
+    List<DataSourceSpec> sources,
+
+    PackingSpec packing) {
+
+  public DataSpec {
+    packing = packing != null ? packing : new PackingSpec(null, null, null);
+    sources = sources != null ? List.copyOf(sources) : null;
+  }
+
+  /** The source with this name, or null. */
+  public DataSourceSpec source(String name) {
+    if (sources == null) {
+      return null;
+    }
+    return sources.stream().filter(s -> name.equals(s.name())).findFirst().orElse(null);
+  }
+}

@@ -1,0 +1,92 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.ValidationRule;
+
+/**
+ * Filters applied to one source. With {@code combine: AnyOf} a sample is kept when any filter
+ * keeps it: the recipe's DataComp set is {@code uidList} (DFN) AnyOf {@code mlmFilter} (SU >= 85).
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "has(self.clipScore) || has(self.precomputedScore) || has(self.uidList) || has(self.mlmFilter)",
+    message = "set at least one of clipScore, precomputedScore, uidList, mlmFilter")
+public record FilterSpec(
+    @Default("AllOf") @JsonPropertyDescription("AllOf keeps samples every filter keeps; AnyOf keeps the union.")
+    FilterCombine combine,
+    ClipScoreFilter clipScore,
+    PrecomputedScoreFilter precomputedScore,
+    UidListFilter uidList,
+    MlmFilter mlmFilter) {
+
+  public FilterSpec {
+    combine = combine != null ? combine : FilterCombine.ALL_OF;
+  }
+
+  /** Filters that are set, for counting and reporting. */
+  public int count() {
+    int n = 0;
+    for (Object f : new Object[] {clipScore, precomputedScore, uidList, mlmFilter}) {
+      if (f != null) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** How several filters on one source combine. */
+  public enum FilterCombine {
+    @JsonProperty("AllOf") ALL_OF,
+    @JsonProperty("AnyOf") ANY_OF
+  }
+
+  /** Keep samples whose image-text cosine similarity under a CLIP-style dual encoder is at least {@code min}. */
+  public record ClipScoreFilter(
+      @Required
+      @JsonPropertyDescription("Folder (on the data claim) with the dual encoder's safetensors and tokenizer.")
+      String model,
+      @Required @Min(-1) @Max(1)
+      Double min,
+      @Default("256") @Min(1) Integer batchSize) {
+
+    public ClipScoreFilter {
+      batchSize = batchSize != null ? batchSize : 256;
+    }
+  }
+
+  /** Keep samples whose json carries {@code field} >= {@code min} (DataComp's clip score, say). */
+  public record PrecomputedScoreFilter(
+      @Required @JsonPropertyDescription("Field of the sample's json; dots descend.") String field,
+      @Required Double min) {}
+
+  /** Keep samples whose uid is in an allow-list: DFN's released .npy of uint64 pairs, or a text file. */
+  public record UidListFilter(
+      @Required @JsonPropertyDescription("Path on the data claim (.npy or one uid a line).")
+      String path) {}
+
+  /** Keep samples a vision-language model scores at least {@code min} (0-100) with the MLM-Filter prompt. */
+  public record MlmFilter(
+      @Required @JsonPropertyDescription("Folder with the scoring model (Kiln's architecture).")
+      String model,
+      @Default("SemanticUnderstanding") MlmMetric metric,
+      @Default("85") @Min(0) @Max(100) Integer min) {
+
+    public MlmFilter {
+      metric = metric != null ? metric : MlmMetric.SEMANTIC_UNDERSTANDING;
+      min = min != null ? min : 85;
+    }
+  }
+
+  /** The four MLM-Filter quality metrics. */
+  public enum MlmMetric {
+    @JsonProperty("SemanticUnderstanding") SEMANTIC_UNDERSTANDING,
+    @JsonProperty("ImageTextMatching") IMAGE_TEXT_MATCHING,
+    @JsonProperty("ObjectDetailFulfillment") OBJECT_DETAIL_FULFILLMENT,
+    @JsonProperty("CaptionTextQuality") CAPTION_TEXT_QUALITY
+  }
+}

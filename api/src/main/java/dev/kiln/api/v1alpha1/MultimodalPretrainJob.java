@@ -1,0 +1,37 @@
+package dev.kiln.api.v1alpha1;
+
+import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
+import io.fabric8.kubernetes.api.model.Namespaced;
+import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.kubernetes.model.annotation.Group;
+import io.fabric8.kubernetes.model.annotation.Kind;
+import io.fabric8.kubernetes.model.annotation.Plural;
+import io.fabric8.kubernetes.model.annotation.ShortNames;
+import io.fabric8.kubernetes.model.annotation.Singular;
+import io.fabric8.kubernetes.model.annotation.Version;
+
+/** One multimodal-LLM training run: data filtering, packing, and ordered training stages. */
+@Group(MultimodalPretrainJob.GROUP)
+@Version(MultimodalPretrainJob.VERSION)
+@Kind(MultimodalPretrainJob.KIND)
+@Plural("multimodalpretrainjobs")
+@Singular("multimodalpretrainjob")
+@ShortNames("mpj")
+@AdditionalPrinterColumn(name = "Phase", jsonPath = ".status.phase", type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(name = "Stage", jsonPath = ".status.stage", type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(name = "Progress", jsonPath = ".status.progress.display", type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(name = "Restarts", jsonPath = ".status.restarts", type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
+public class MultimodalPretrainJob extends CustomResource<MultimodalPretrainJobSpec, MultimodalPretrainJobStatus>
+    implements Namespaced {
+
+  public static final String GROUP = "kiln.dev";
+  public static final String VERSION = "v1alpha1";
+  public static final String KIND = "MultimodalPretrainJob";
+  public static final String API_VERSION = GROUP + "/" + VERSION;
+
+  @Override
+  protected MultimodalPretrainJobStatus initStatus() {
+    return new MultimodalPretrainJobStatus();
+  }
+}

@@ -1,0 +1,70 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
+import io.fabric8.generator.annotation.ValidationRule;
+import java.util.List;
+
+/**
+ * What to train, on which data, in which stages. Defaults are filled in by the compact
+ * constructors too, so a spec read without the API server's defaulting looks the same.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "self.stages.all(s, self.stages.exists_one(t, t.name == s.name))",
+    message = "stages: stage names must be unique")
+@ValidationRule(
+    value = "self.stages.all(s, !has(s.initFrom) || (self.stages.map(t, t.name).indexOf(s.initFrom) >= 0 && "
+        + "self.stages.map(t, t.name).indexOf(s.initFrom) < self.stages.map(t, t.name).indexOf(s.name)))",
+    message = "stages: initFrom must name an earlier stage")
+public record MultimodalPretrainJobSpec(
+    @Required @JsonPropertyDescription("The vision-language model: a preset or explicit dimensions, plus optional initial weights.")
+    ModelSpec model,
+
+    @Required @JsonPropertyDescription("Raw WebDataset sources, their filters, and packing.")
+    DataSpec data,
+
+    @Required @Size(min = 1, max = 8)
+    @JsonPropertyDescription("Training stages, run in order (the recipe: pretrain at 144 visual tokens, then sft at 729).")
+    List<StageSpec> stages,
+
+    @JsonPropertyDescription("Where checkpoints and prepared data live.")
+    CheckpointSpec checkpoints,
+
+    @JsonPropertyDescription("Queueing and admission.")
+    SchedulingSpec scheduling,
+
+    @JsonPropertyDescription("Container images; the operator's defaults when unset.")
+    ImagesSpec images,
+
+    @Default("false") @JsonPropertyDescription("Delete running pods (keeping checkpoints) until set back to false.")
+    Boolean suspend,
+
+    @JsonPropertyDescription("Change to force a new attempt of the current stage (also retries a failed job).")
+    String restartNonce,
+
+    @Min(0) @JsonPropertyDescription("Delete the job this many seconds after it finished.")
+    Integer ttlSecondsAfterFinished,
+
+    @Default("7") @JsonPropertyDescription("Seed for initialisation, data order and dropout; recorded in every checkpoint.")
+    Long seed) {
+
+  public MultimodalPretrainJobSpec {
+    checkpoints = checkpoints != null ? checkpoints : new CheckpointSpec(null, null, null, null);
+    scheduling = scheduling != null ? scheduling : new SchedulingSpec(null, null, null, null, null);
+    suspend = suspend != null ? suspend : false;
+    seed = seed != null ? seed : 7L;
+    stages = stages != null ? List.copyOf(stages) : null;
+  }
+
+  /** The stage with this name, or null. */
+  public StageSpec stage(String name) {
+    if (stages == null) {
+      return null;
+    }
+    return stages.stream().filter(s -> name.equals(s.name())).findFirst().orElse(null);
+  }
+}

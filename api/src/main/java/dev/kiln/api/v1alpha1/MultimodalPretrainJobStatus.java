@@ -1,0 +1,163 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.fabric8.kubernetes.api.model.Condition;
+import java.util.ArrayList;
+import java.util.List;
+
+/** What the operator observed and decided; written only through the status aggregator. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class MultimodalPretrainJobStatus {
+
+  private Long observedGeneration;
+  /** Pending, Queued, DataPrep, Training, AwaitingPromotion, Suspended, Succeeded or Failed. */
+  private JobPhase phase;
+  /** The stage running or next to run. */
+  private String stage;
+  /** Machine-readable reason for the phase. */
+  private String reason;
+  /** Human-readable explanation of the phase. */
+  private String message;
+  /** Failed attempts over all stages (disruptions excluded). */
+  private Integer restarts;
+  /** Place in the admission queue while Queued (1 is next). */
+  private Integer queuePosition;
+  private String startTime;
+  private String completionTime;
+  /** The spec.restartNonce last acted on. */
+  private String observedRestartNonce;
+  private List<Condition> conditions = new ArrayList<>();
+  private DataPrepStatus dataPrep;
+  private List<StageStatus> stages = new ArrayList<>();
+  private CheckpointsStatus checkpoints;
+  private ProgressStatus progress;
+  private ReproducibilityStatus reproducibility;
+
+  public Long getObservedGeneration() {
+    return observedGeneration;
+  }
+
+  public void setObservedGeneration(Long observedGeneration) {
+    this.observedGeneration = observedGeneration;
+  }
+
+  public JobPhase getPhase() {
+    return phase;
+  }
+
+  public void setPhase(JobPhase phase) {
+    this.phase = phase;
+  }
+
+  public String getStage() {
+    return stage;
+  }
+
+  public void setStage(String stage) {
+    this.stage = stage;
+  }
+
+  public String getReason() {
+    return reason;
+  }
+
+  public void setReason(String reason) {
+    this.reason = reason;
+  }
+
+  public String getMessage() {
+    return message;
+  }
+
+  public void setMessage(String message) {
+    this.message = message;
+  }
+
+  public Integer getRestarts() {
+    return restarts;
+  }
+
+  public void setRestarts(Integer restarts) {
+    this.restarts = restarts;
+  }
+
+  public Integer getQueuePosition() {
+    return queuePosition;
+  }
+
+  public void setQueuePosition(Integer queuePosition) {
+    this.queuePosition = queuePosition;
+  }
+
+  public String getStartTime() {
+    return startTime;
+  }
+
+  public void setStartTime(String startTime) {
+    this.startTime = startTime;
+  }
+
+  public String getCompletionTime() {
+    return completionTime;
+  }
+
+  public void setCompletionTime(String completionTime) {
+    this.completionTime = completionTime;
+  }
+
+  public String getObservedRestartNonce() {
+    return observedRestartNonce;
+  }
+
+  public void setObservedRestartNonce(String observedRestartNonce) {
+    this.observedRestartNonce = observedRestartNonce;
+  }
+
+  public List<Condition> getConditions() {
+    return conditions;
+  }
+
+  public void setConditions(List<Condition> conditions) {
+    this.conditions = conditions;
+  }
+
+  public DataPrepStatus getDataPrep() {
+    return dataPrep;
+  }
+
+  public void setDataPrep(DataPrepStatus dataPrep) {
+    this.dataPrep = dataPrep;
+  }
+
+  public List<StageStatus> getStages() {
+    return stages;
+  }
+
+  public void setStages(List<StageStatus> stages) {
+    this.stages = stages;
+  }
+
+  public CheckpointsStatus getCheckpoints() {
+    return checkpoints;
+  }
+
+  public void setCheckpoints(CheckpointsStatus checkpoints) {
+    this.checkpoints = checkpoints;
+  }
+
+  public ProgressStatus getProgress() {
+    return progress;
+  }
+
+  public void setProgress(ProgressStatus progress) {
+    this.progress = progress;
+  }
+
+  public ReproducibilityStatus getReproducibility() {
+    return reproducibility;
+  }
+
+  public void setReproducibility(ReproducibilityStatus reproducibility) {
+    this.reproducibility = reproducibility;
+  }
+}

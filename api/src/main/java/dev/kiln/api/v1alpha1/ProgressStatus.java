@@ -1,0 +1,82 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+/** Training progress reported by rank 0. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class ProgressStatus {
+
+  private Long step;
+  private Long totalSteps;
+  private Long tokens;
+  private Double loss;
+  private Double tokensPerSecond;
+  private Long etaSeconds;
+  /** Short form for kubectl: stage step/total. */
+  private String display;
+  private String updateTime;
+
+  public Long getStep() {
+    return step;
+  }
+
+  public void setStep(Long step) {
+    this.step = step;
+  }
+
+  public Long getTotalSteps() {
+    return totalSteps;
+  }
+
+  public void setTotalSteps(Long totalSteps) {
+    this.totalSteps = totalSteps;
+  }
+
+  public Long getTokens() {
+    return tokens;
+  }
+
+  public void setTokens(Long tokens) {
+    this.tokens = tokens;
+  }
+
+  public Double getLoss() {
+    return loss;
+  }
+
+  public void setLoss(Double loss) {
+    this.loss = loss;
+  }
+
+  public Double getTokensPerSecond() {
+    return tokensPerSecond;
+  }
+
+  public void setTokensPerSecond(Double tokensPerSecond) {
+    this.tokensPerSecond = tokensPerSecond;
+  }
+
+  public Long getEtaSeconds() {
+    return etaSeconds;
+  }
+
+  public void setEtaSeconds(Long etaSeconds) {
+    this.etaSeconds = etaSeconds;
+  }
+
+  public String getDisplay() {
+    return display;
+  }
+
+  public void setDisplay(String display) {
+    this.display = display;
+  }
+
+  public String getUpdateTime() {
+    return updateTime;
+  }
+
+  public void setUpdateTime(String updateTime) {
+    this.updateTime = updateTime;
+  }
+}

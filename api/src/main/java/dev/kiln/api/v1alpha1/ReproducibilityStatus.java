@@ -1,0 +1,52 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** Everything needed to re-run this job bit for bit. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class ReproducibilityStatus {
+
+  /** sha256 of the spec the run started with. */
+  private String configHash;
+  /** sha256 of spec.model when the first stage started; the model may not change after. */
+  private String modelHash;
+
+  /** sha256 of the packed data manifest. */
+  private String dataManifestHash;
+  /** Image references used, by role. */
+  private Map<String, String> images = new TreeMap<>();
+
+  public String getConfigHash() {
+    return configHash;
+  }
+
+  public void setConfigHash(String configHash) {
+    this.configHash = configHash;
+  }
+
+  public String getModelHash() {
+    return modelHash;
+  }
+
+  public void setModelHash(String modelHash) {
+    this.modelHash = modelHash;
+  }
+
+  public String getDataManifestHash() {
+    return dataManifestHash;
+  }
+
+  public void setDataManifestHash(String dataManifestHash) {
+    this.dataManifestHash = dataManifestHash;
+  }
+
+  public Map<String, String> getImages() {
+    return images;
+  }
+
+  public void setImages(Map<String, String> images) {
+    this.images = images;
+  }
+}

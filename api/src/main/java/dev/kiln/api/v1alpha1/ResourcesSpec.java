@@ -1,0 +1,27 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+
+/** Hardware for a stage: a gang of identical nodes. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record ResourcesSpec(
+    @Default("1") @Min(1) @Max(1024) Integer nodes,
+    @Default("8") @Min(0) @Max(16) @JsonPropertyDescription("nvidia.com/gpu per pod; 0 runs on CPU.") Integer gpusPerNode,
+    @JsonPropertyDescription("Required nvidia.com/gpu.product node label, e.g. NVIDIA-A100-SXM4-40GB.") String gpuProduct,
+    @JsonPropertyDescription("CPU request and limit per pod (a Kubernetes quantity).") String cpu,
+    @JsonPropertyDescription("Memory request and limit per pod (a Kubernetes quantity).") String memory) {
+
+  public ResourcesSpec {
+    nodes = nodes != null ? nodes : 1;
+    gpusPerNode = gpusPerNode != null ? gpusPerNode : 8;
+  }
+
+  /** Ranks in the stage: one per GPU, or one per pod on CPU. */
+  public int worldSize() {
+    return nodes * Math.max(1, gpusPerNode);
+  }
+}

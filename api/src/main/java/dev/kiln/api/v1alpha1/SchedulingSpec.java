@@ -1,0 +1,30 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Min;
+
+/** Admission: which queue, in what order, and how long a stage may take to start or stall. */
+public record SchedulingSpec(
+    @Default("default") String queue,
+    @Default("0") @JsonPropertyDescription("Higher runs first; ties go to the older job.") Integer priority,
+    @Default("Builtin") @JsonPropertyDescription("Builtin: Kiln's GPU-aware gang queue. Kueue: children carry kueue.x-k8s.io/queue-name.")
+    Mode mode,
+    @Default("1800") @Min(1) @JsonPropertyDescription("Seconds a stage's pods may take to all run.") Integer startupDeadlineSeconds,
+    @Default("1800") @Min(1) @JsonPropertyDescription("Seconds without a training step before the stage is Stalled.") Integer progressDeadlineSeconds) {
+
+  public SchedulingSpec {
+    queue = queue != null ? queue : "default";
+    priority = priority != null ? priority : 0;
+    mode = mode != null ? mode : Mode.BUILTIN;
+    startupDeadlineSeconds = startupDeadlineSeconds != null ? startupDeadlineSeconds : 1800;
+    progressDeadlineSeconds = progressDeadlineSeconds != null ? progressDeadlineSeconds : 1800;
+  }
+
+  /** Who admits the job. */
+  public enum Mode {
+    @JsonProperty("Builtin") BUILTIN,
+    @JsonProperty("Kueue") KUEUE
+  }
+}

@@ -1,0 +1,72 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
+import java.util.List;
+
+/** One training stage: its data, resolution, trainable parts, optimizer, budget and hardware. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record StageSpec(
+    @Required @Pattern("^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$")
+    @JsonPropertyDescription("DNS label, at most 20 characters; names the stage's Jobs.")
+    String name,
+
+    @Required @Size(min = 1) @JsonPropertyDescription("Names of data.sources this stage trains on.")
+    List<String> sources,
+
+    @Min(1) @JsonPropertyDescription("Visual tokens per image, a perfect square (144 pre-training, 729 SFT); data.packing.visualTokens when unset.")
+    Integer visualTokens,
+
+    @Default("[\"projector\",\"languageModel\"]") @Size(min = 1)
+    @JsonPropertyDescription("Parts updated by this stage; the rest are frozen.")
+    List<TrainablePart> trainable,
+
+    @Required OptimizerSpec optimizer,
+
+    @Required BudgetSpec budget,
+
+    BatchSpec batch,
+
+    ResourcesSpec resources,
+
+    @Default("FULL_SHARD")
+    @JsonPropertyDescription("How parameters, gradients and optimizer state are split across ranks (PyTorch FSDP names).")
+    ShardingStrategy sharding,
+
+    @Default("PerSample")
+    @JsonPropertyDescription("PerSample: attention and positions restart at each packed sample. Continuous: the recipe's original behaviour.")
+    PackedAttention packedAttention,
+
+    @Default("1000") @Min(1) @JsonPropertyDescription("Optimizer steps between checkpoints.")
+    Integer checkpointIntervalSteps,
+
+    @JsonPropertyDescription("Start from the promoted checkpoint of this earlier stage.")
+    String initFrom,
+
+    PromotionSpec promotion,
+
+    @Default("3") @Min(0) @Max(1000) @JsonPropertyDescription("Failed attempts tolerated; disruptions (eviction, preemption) do not count.")
+    Integer maxRestarts,
+
+    @Default("[64,65,78]") @JsonPropertyDescription("Trainer exit codes that fail the job at once (64 usage, 65 data, 78 config).")
+    List<Integer> nonRetryableExitCodes) {
+
+  public StageSpec {
+    sources = sources != null ? List.copyOf(sources) : null;
+    trainable = trainable != null ? List.copyOf(trainable) : List.of(TrainablePart.PROJECTOR, TrainablePart.LANGUAGE_MODEL);
+    batch = batch != null ? batch : new BatchSpec(null, null);
+    resources = resources != null ? resources : new ResourcesSpec(null, null, null, null, null);
+    sharding = sharding != null ? sharding : ShardingStrategy.FULL_SHARD;
+    packedAttention = packedAttention != null ? packedAttention : PackedAttention.PER_SAMPLE;
+    checkpointIntervalSteps = checkpointIntervalSteps != null ? checkpointIntervalSteps : 1000;
+    promotion = promotion != null ? promotion : new PromotionSpec(null, null, null, null);
+    maxRestarts = maxRestarts != null ? maxRestarts : 3;
+    nonRetryableExitCodes = nonRetryableExitCodes != null ? List.copyOf(nonRetryableExitCodes) : List.of(64, 65, 78);
+  }
+}

@@ -1,0 +1,649 @@
+package dev.kiln.api.validation;
+
+import dev.kiln.api.Canonical;
+import dev.kiln.api.v1alpha1.BatchSpec;
+import dev.kiln.api.v1alpha1.BudgetSpec;
+import dev.kiln.api.v1alpha1.CheckpointSpec;
+import dev.kiln.api.v1alpha1.DataSourceSpec;
+import dev.kiln.api.v1alpha1.DataSpec;
+import dev.kiln.api.v1alpha1.FilterSpec;
+import dev.kiln.api.v1alpha1.ImagesSpec;
+import dev.kiln.api.v1alpha1.InitialWeightsSpec;
+import dev.kiln.api.v1alpha1.LanguageModelSpec;
+import dev.kiln.api.v1alpha1.ModelDimensions;
+import dev.kiln.api.v1alpha1.ModelSpec;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
+import dev.kiln.api.v1alpha1.OptimizerSpec;
+import dev.kiln.api.v1alpha1.PackingSpec;
+import dev.kiln.api.v1alpha1.ResourcesSpec;
+import dev.kiln.api.v1alpha1.SchedulingSpec;
+import dev.kiln.api.v1alpha1.StageSpec;
+import dev.kiln.api.v1alpha1.StageStatus;
+import dev.kiln.api.v1alpha1.VisionEncoderSpec;
+import io.fabric8.kubernetes.api.model.Quantity;
+import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Every rule of the CRD schema (bounds, enums, CEL) plus what a schema cannot say, in Java:
+ * the in-memory API server evaluates no CEL, and {@code kiln validate} runs with no server.
+ * Messages start with the field path so a user can find the line.
+ */
+public final class JobValidator {
+
+  /** Longest job name whose children (job-stage-aNNNN-index) still fit a 63-character hostname. */
+  public static final int MAX_JOB_NAME = 30;
+
+  private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+  private static final Pattern SHORT_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?");
+  private static final Pattern LABEL_VALUE = Pattern.compile("([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]");
+  private static final Pattern BRACE = Pattern.compile("\\{([^{}]*)}");
+  private static final Pattern RANGE = Pattern.compile("(\\d+)\\.\\.(\\d+)");
+  private static final Set<String> ACCESS_MODES = Set.of("ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod", "ReadOnlyMany");
+
+  private final List<Violation> violations = new ArrayList<>();
+
+  private JobValidator() {}
+
+  /** All problems of a job as a user wrote it; empty when it may run. */
+  public static List<Violation> validate(MultimodalPretrainJob job) {
+    JobValidator v = new JobValidator();
+    v.metadata(job);
+    if (job.getSpec() == null) {
+      v.add("spec", "required");
+    } else {
+      v.spec(job.getSpec());
+    }
+    return List.copyOf(v.violations);
+  }
+
+  /**
+   * Problems with a change to a job that already started: a started stage's spec and the model
+   * are immutable (the CRD's transition rules, which the API server would enforce).
+   */
+  public static List<Violation> validateChange(MultimodalPretrainJobSpec spec, MultimodalPretrainJobStatus status) {
+    JobValidator v = new JobValidator();
+    if (status == null || spec == null) {
+      return List.of();
+    }
+    if (status.getReproducibility() != null && status.getReproducibility().getModelHash() != null
+        && !status.getReproducibility().getModelHash().equals(Canonical.sha256(spec.model()))) {
+      v.add("spec.model", "is immutable once training started; create a new job for another model");
+    }
+    for (StageStatus stage : status.getStages()) {
+      if (stage.getSpecHash() == null) {
+        continue;
+      }
+      int index = indexOf(spec, stage.getName());
+      if (index < 0) {
+        v.add("spec.stages", "stage \"" + stage.getName() + "\" has started and cannot be removed");
+      } else if (!stage.getSpecHash().equals(stageHash(spec.stages().get(index)))) {
+        v.add("spec.stages[" + index + "]", "stage \"" + stage.getName()
+            + "\" has started; its spec is immutable except promotion (revert the edit, or create a new job)");
+      }
+    }
+    return List.copyOf(v.violations);
+  }
+
+  /** The hash that pins a started stage: its spec without the promotion gate, which may still change. */
+  public static String stageHash(StageSpec stage) {
+    StageSpec pinned = new StageSpec(stage.name(), stage.sources(), stage.visualTokens(), stage.trainable(),
+        stage.optimizer(), stage.budget(), stage.batch(), stage.resources(), stage.sharding(),
+        stage.packedAttention(), stage.checkpointIntervalSteps(), stage.initFrom(), null, stage.maxRestarts(),
+        stage.nonRetryableExitCodes());
+    return Canonical.sha256(pinned);
+  }
+
+  private static int indexOf(MultimodalPretrainJobSpec spec, String stageName) {
+    for (int i = 0; spec.stages() != null && i < spec.stages().size(); i++) {
+      if (stageName.equals(spec.stages().get(i).name())) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private void metadata(MultimodalPretrainJob job) {
+    String name = job.getMetadata() == null ? null : job.getMetadata().getName();
+    if (name == null || name.isEmpty()) {
+      add("metadata.name", "required");
+    } else if (!DNS_LABEL.matcher(name).matches()) {
+      add("metadata.name", "must be a DNS label (lower-case letters, digits, '-'), found \"" + name + "\"");
+    } else if (name.length() > MAX_JOB_NAME) {
+      add("metadata.name", "at most " + MAX_JOB_NAME + " characters so child Job and pod names fit, found "
+          + name.length());
+    }
+  }
+
+  private void spec(MultimodalPretrainJobSpec spec) {
+    ModelDimensions dims = model(spec.model());
+    packing(spec.data(), spec.model());
+    data(spec.data());
+    stages(spec, dims);
+    checkpoints(spec.checkpoints(), spec.stages());
+    scheduling(spec.scheduling());
+    images(spec.images());
+    if (spec.ttlSecondsAfterFinished() != null && spec.ttlSecondsAfterFinished() < 0) {
+      add("spec.ttlSecondsAfterFinished", "must be >= 0");
+    }
+    if (spec.restartNonce() != null && spec.restartNonce().length() > 253) {
+      add("spec.restartNonce", "at most 253 characters");
+    }
+  }
+
+  // --- model ---------------------------------------------------------------------------------
+
+  private ModelDimensions model(ModelSpec model) {
+    if (model == null) {
+      add("spec.model", "required");
+      return null;
+    }
+    boolean explicit = model.vision() != null || model.languageModel() != null;
+    if (model.preset() != null && explicit) {
+      add("spec.model", "set either preset, or vision and languageModel, not both");
+      return null;
+    }
+    if (model.preset() == null && (model.vision() == null || model.languageModel() == null)) {
+      add("spec.model", "set preset (tiny, small, open-qwen2vl-2b), or both vision and languageModel");
+      return null;
+    }
+    if (model.preset() == null) {
+      boolean visionOk = vision(model.vision());
+      boolean lmOk = languageModel(model.languageModel());
+      if (model.projector() != null) {
+        positive("spec.model.projector.hiddenSize", model.projector().hiddenSize());
+      }
+      if (!visionOk || !lmOk) {
+        return null;
+      }
+    }
+    initialWeights(model.initialWeights());
+    return model.resolve();
+  }
+
+  private boolean vision(VisionEncoderSpec v) {
+    String at = "spec.model.vision";
+    int before = violations.size();
+    positive(at + ".imageSize", v.imageSize());
+    positive(at + ".patchSize", v.patchSize());
+    positive(at + ".width", v.width());
+    positive(at + ".heads", v.heads());
+    positive(at + ".mlpDim", v.mlpDim());
+    if (v.depth() == null || v.depth() < 2) {
+      add(at + ".depth", "must be >= 2 (features come from the penultimate block)");
+    }
+    if (violations.size() > before) {
+      return false;
+    }
+    if (v.imageSize() % v.patchSize() != 0) {
+      add(at + ".patchSize", "must divide imageSize " + v.imageSize() + ", found " + v.patchSize());
+    }
+    if (v.width() % v.heads() != 0) {
+      add(at + ".heads", "must divide width " + v.width() + ", found " + v.heads());
+    }
+    return violations.size() == before;
+  }
+
+  private boolean languageModel(LanguageModelSpec lm) {
+    String at = "spec.model.languageModel";
+    int before = violations.size();
+    positive(at + ".hiddenSize", lm.hiddenSize());
+    positive(at + ".layers", lm.layers());
+    positive(at + ".heads", lm.heads());
+    positive(at + ".kvHeads", lm.kvHeads());
+    positive(at + ".intermediateSize", lm.intermediateSize());
+    if (lm.vocabSize() == null || lm.vocabSize() < 8) {
+      add(at + ".vocabSize", "must be >= 8");
+    }
+    if (lm.ropeTheta() <= 0) {
+      add(at + ".ropeTheta", "must be > 0");
+    }
+    if (lm.rmsNormEps() <= 0) {
+      add(at + ".rmsNormEps", "must be > 0");
+    }
+    if (violations.size() > before) {
+      return false;
+    }
+    if (lm.hiddenSize() % lm.heads() != 0) {
+      add(at + ".heads", "must divide hiddenSize " + lm.hiddenSize() + ", found " + lm.heads());
+    } else if ((lm.hiddenSize() / lm.heads()) % 2 != 0) {
+      add(at + ".heads", "head dimension hiddenSize/heads must be even for rotary embeddings, found "
+          + lm.hiddenSize() / lm.heads());
+    }
+    if (lm.heads() % lm.kvHeads() != 0) {
+      add(at + ".kvHeads", "must divide heads " + lm.heads() + " (grouped-query attention), found " + lm.kvHeads());
+    }
+    return violations.size() == before;
+  }
+
+  private void initialWeights(InitialWeightsSpec weights) {
+    if (weights == null) {
+      return;
+    }
+    String at = "spec.model.initialWeights";
+    claimName(at + ".claimName", weights.claimName());
+    relativePath(at + ".languageModel", weights.languageModel(), false);
+    relativePath(at + ".visionEncoder", weights.visionEncoder(), false);
+    relativePath(at + ".tokenizer", weights.tokenizer(), false);
+  }
+
+  // --- data ----------------------------------------------------------------------------------
+
+  private void data(DataSpec data) {
+    if (data == null) {
+      add("spec.data", "required");
+      return;
+    }
+    claimName("spec.data.claimName", data.claimName());
+    if (data.sources() == null || data.sources().isEmpty()) {
+      add("spec.data.sources", "at least one source is required");
+      return;
+    }
+    if (data.sources().size() > 32) {
+      add("spec.data.sources", "at most 32 sources, found " + data.sources().size());
+    }
+    Set<String> names = new HashSet<>();
+    for (int i = 0; i < data.sources().size(); i++) {
+      DataSourceSpec source = data.sources().get(i);
+      String at = "spec.data.sources[" + i + "]";
+      if (shortName(at + ".name", source.name()) && !names.add(source.name())) {
+        add(at + ".name", "duplicate source name \"" + source.name() + "\"");
+      }
+      shardPattern(at + ".shards", source.shards());
+      if (source.shardsPerTask() < 1) {
+        add(at + ".shardsPerTask", "must be >= 1");
+      }
+      filter(at + ".filter", source.filter());
+    }
+  }
+
+  private void filter(String at, FilterSpec filter) {
+    if (filter == null) {
+      return;
+    }
+    if (filter.count() == 0) {
+      add(at, "set at least one of clipScore, precomputedScore, uidList, mlmFilter");
+    }
+    if (filter.clipScore() != null) {
+      relativePath(at + ".clipScore.model", filter.clipScore().model(), true);
+      Double min = filter.clipScore().min();
+      if (min == null) {
+        add(at + ".clipScore.min", "required (cosine similarity, -1 to 1)");
+      } else if (min < -1 || min > 1) {
+        add(at + ".clipScore.min", "must be within [-1, 1] (cosine similarity), found " + min);
+      }
+      if (filter.clipScore().batchSize() < 1) {
+        add(at + ".clipScore.batchSize", "must be >= 1");
+      }
+    }
+    if (filter.precomputedScore() != null) {
+      String field = filter.precomputedScore().field();
+      if (field == null || field.isBlank()) {
+        add(at + ".precomputedScore.field", "required (a field of the sample's json, e.g. clip_score)");
+      }
+      if (filter.precomputedScore().min() == null) {
+        add(at + ".precomputedScore.min", "required");
+      }
+    }
+    if (filter.uidList() != null) {
+      relativePath(at + ".uidList.path", filter.uidList().path(), true);
+    }
+    if (filter.mlmFilter() != null) {
+      relativePath(at + ".mlmFilter.model", filter.mlmFilter().model(), true);
+      int min = filter.mlmFilter().min();
+      if (min < 0 || min > 100) {
+        add(at + ".mlmFilter.min", "must be within [0, 100], found " + min);
+      }
+    }
+  }
+
+  private void packing(DataSpec data, ModelSpec model) {
+    if (data == null) {
+      return;
+    }
+    PackingSpec packing = data.packing();
+    if (packing.sequenceLength() < 16 || packing.sequenceLength() > 131_072) {
+      add("spec.data.packing.sequenceLength", "must be within [16, 131072], found " + packing.sequenceLength());
+    }
+    if (packing.visualTokens() < 1) {
+      add("spec.data.packing.visualTokens", "must be >= 1");
+    }
+    boolean weightsTokenizer = model != null && model.initialWeights() != null
+        && model.initialWeights().tokenizer() != null;
+    if (packing.tokenizer() == null && !weightsTokenizer) {
+      add("spec.data.packing.tokenizer", "required when spec.model.initialWeights.tokenizer is not set");
+    }
+    relativePath("spec.data.packing.tokenizer", packing.tokenizer(), false);
+  }
+
+  private void shardPattern(String at, String shards) {
+    if (!relativePath(at, shards, true)) {
+      return;
+    }
+    Matcher brace = BRACE.matcher(shards);
+    while (brace.find()) {
+      Matcher range = RANGE.matcher(brace.group(1));
+      if (!range.matches()) {
+        add(at, "brace group {" + brace.group(1) + "} must be a numeric range such as {00000..01302}");
+        continue;
+      }
+      if (new BigDecimal(range.group(1)).compareTo(new BigDecimal(range.group(2))) > 0) {
+        add(at, "brace range {" + brace.group(1) + "} runs backwards");
+      }
+    }
+    if (shards.replaceAll("\\{[^{}]*}", "").matches(".*[{}].*")) {
+      add(at, "unbalanced braces in \"" + shards + "\"");
+    }
+  }
+
+  // --- stages --------------------------------------------------------------------------------
+
+  private void stages(MultimodalPretrainJobSpec spec, ModelDimensions dims) {
+    List<StageSpec> stages = spec.stages();
+    if (stages == null || stages.isEmpty()) {
+      add("spec.stages", "at least one stage is required");
+      return;
+    }
+    if (stages.size() > 8) {
+      add("spec.stages", "at most 8 stages, found " + stages.size());
+    }
+    List<String> earlier = new ArrayList<>();
+    for (int i = 0; i < stages.size(); i++) {
+      StageSpec stage = stages.get(i);
+      String at = "spec.stages[" + i + "]";
+      if (shortName(at + ".name", stage.name()) && earlier.contains(stage.name())) {
+        add(at + ".name", "duplicate stage name \"" + stage.name() + "\"");
+      }
+      stageSources(at, stage, spec.data());
+      visualTokens(at, stage, spec.data(), dims);
+      if (stage.trainable().isEmpty()) {
+        add(at + ".trainable", "at least one of vision, projector, languageModel");
+      } else if (new HashSet<>(stage.trainable()).size() != stage.trainable().size()) {
+        add(at + ".trainable", "lists a part twice");
+      }
+      optimizer(at + ".optimizer", stage.optimizer());
+      budget(at + ".budget", stage.budget());
+      resources(at + ".resources", stage.resources());
+      batch(at + ".batch", stage.batch(), stage.resources());
+      if (stage.checkpointIntervalSteps() < 1) {
+        add(at + ".checkpointIntervalSteps", "must be >= 1");
+      }
+      if (stage.initFrom() != null && !earlier.contains(stage.initFrom())) {
+        add(at + ".initFrom", stage.initFrom().equals(stage.name())
+            ? "a stage cannot start from itself"
+            : "must name an earlier stage (one of " + earlier + "), found \"" + stage.initFrom() + "\"");
+      }
+      if (stage.promotion().minStep() != null && stage.promotion().minStep() < 0) {
+        add(at + ".promotion.minStep", "must be >= 0");
+      }
+      if (stage.maxRestarts() < 0 || stage.maxRestarts() > 1000) {
+        add(at + ".maxRestarts", "must be within [0, 1000], found " + stage.maxRestarts());
+      }
+      for (int c = 0; c < stage.nonRetryableExitCodes().size(); c++) {
+        Integer code = stage.nonRetryableExitCodes().get(c);
+        if (code == null || code < 1 || code > 255) {
+          add(at + ".nonRetryableExitCodes[" + c + "]", "must be an exit code within [1, 255], found " + code);
+        }
+      }
+      if (stage.name() != null) {
+        earlier.add(stage.name());
+      }
+    }
+  }
+
+  private void stageSources(String at, StageSpec stage, DataSpec data) {
+    if (stage.sources() == null || stage.sources().isEmpty()) {
+      add(at + ".sources", "at least one of spec.data.sources is required");
+      return;
+    }
+    for (int s = 0; s < stage.sources().size(); s++) {
+      String name = stage.sources().get(s);
+      if (data != null && data.sources() != null && data.source(name) == null) {
+        add(at + ".sources[" + s + "]", "no source named \"" + name + "\" in spec.data.sources");
+      }
+    }
+  }
+
+  private void visualTokens(String at, StageSpec stage, DataSpec data, ModelDimensions dims) {
+    Integer tokens = stage.visualTokens() != null ? stage.visualTokens()
+        : data != null ? data.packing().visualTokens() : null;
+    if (tokens == null || tokens < 1) {
+      add(at + ".visualTokens", "must be >= 1");
+      return;
+    }
+    int side = (int) Math.round(Math.sqrt(tokens));
+    if (side * side != tokens) {
+      add(at + ".visualTokens", "must be a perfect square (the pooled patch grid is square), found " + tokens);
+    } else if (dims != null && side > dims.vision().gridSize()) {
+      add(at + ".visualTokens", "at most " + dims.vision().gridSize() * dims.vision().gridSize()
+          + " (the encoder's " + dims.vision().gridSize() + "x" + dims.vision().gridSize()
+          + " patch grid), found " + tokens);
+    }
+    if (data != null && tokens + 4 > data.packing().sequenceLength()) {
+      add(at + ".visualTokens", tokens + " visual tokens plus BOS, newline, a word and EOS do not fit "
+          + "spec.data.packing.sequenceLength " + data.packing().sequenceLength());
+    }
+  }
+
+  private void optimizer(String at, OptimizerSpec o) {
+    if (o == null) {
+      add(at, "required");
+      return;
+    }
+    if (o.lr() == null || o.lr() <= 0 || o.lr() > 1) {
+      add(at + ".lr", "required, within (0, 1], found " + o.lr());
+    }
+    within(at + ".weightDecay", o.weightDecay(), 0, 1, true);
+    within(at + ".warmupRatio", o.warmupRatio(), 0, 1, false);
+    within(at + ".minLrRatio", o.minLrRatio(), 0, 1, true);
+    within(at + ".beta1", o.beta1(), 0, 1, false);
+    within(at + ".beta2", o.beta2(), 0, 1, false);
+    if (o.gradClip() < 0) {
+      add(at + ".gradClip", "must be >= 0 (0 disables clipping)");
+    }
+    if (o.eps() <= 0) {
+      add(at + ".eps", "must be > 0");
+    }
+  }
+
+  private void budget(String at, BudgetSpec b) {
+    if (b == null) {
+      add(at, "required: one of tokens, steps, epochs");
+      return;
+    }
+    int set = (b.tokens() != null ? 1 : 0) + (b.steps() != null ? 1 : 0) + (b.epochs() != null ? 1 : 0);
+    if (set != 1) {
+      add(at, "set exactly one of tokens, steps, epochs, found " + set);
+    }
+    if (b.tokens() != null && b.tokens() < 1) {
+      add(at + ".tokens", "must be >= 1");
+    }
+    if (b.steps() != null && b.steps() < 1) {
+      add(at + ".steps", "must be >= 1");
+    }
+    if (b.epochs() != null && b.epochs() < 1) {
+      add(at + ".epochs", "must be >= 1");
+    }
+  }
+
+  private void resources(String at, ResourcesSpec r) {
+    if (r.nodes() < 1 || r.nodes() > 1024) {
+      add(at + ".nodes", "must be within [1, 1024], found " + r.nodes());
+    }
+    if (r.gpusPerNode() < 0 || r.gpusPerNode() > 16) {
+      add(at + ".gpusPerNode", "must be within [0, 16], found " + r.gpusPerNode());
+    }
+    if (r.gpuProduct() != null) {
+      if (r.gpusPerNode() == 0) {
+        add(at + ".gpuProduct", "set, but gpusPerNode is 0 (a CPU stage has no GPU product)");
+      } else if (r.gpuProduct().length() > 63 || !LABEL_VALUE.matcher(r.gpuProduct()).matches()) {
+        add(at + ".gpuProduct", "must be a label value such as NVIDIA-A100-SXM4-40GB, found \"" + r.gpuProduct() + "\"");
+      }
+    }
+    quantity(at + ".cpu", r.cpu());
+    quantity(at + ".memory", r.memory());
+  }
+
+  private void batch(String at, BatchSpec b, ResourcesSpec r) {
+    positive(at + ".globalBatchSize", b.globalBatchSize());
+    positive(at + ".microBatchSize", b.microBatchSize());
+    if (b.globalBatchSize() < 1 || b.microBatchSize() < 1 || r.nodes() < 1 || r.gpusPerNode() < 0) {
+      return;
+    }
+    long perStep = (long) b.microBatchSize() * r.worldSize();
+    if (b.globalBatchSize() % perStep != 0) {
+      add(at + ".globalBatchSize", "must be a multiple of microBatchSize x ranks = " + b.microBatchSize() + " x "
+          + r.worldSize() + " = " + perStep + ", found " + b.globalBatchSize());
+    }
+  }
+
+  // --- checkpoints, scheduling, images -------------------------------------------------------
+
+  private void checkpoints(CheckpointSpec c, List<StageSpec> stages) {
+    String at = "spec.checkpoints";
+    if (c.existingClaim() != null && c.volumeClaim() != null) {
+      add(at, "set either existingClaim or volumeClaim, not both");
+    }
+    if (c.existingClaim() != null) {
+      claimName(at + ".existingClaim", c.existingClaim());
+    }
+    if (c.keepLast() < 1) {
+      add(at + ".keepLast", "must be >= 1");
+    }
+    CheckpointSpec.VolumeClaimSpec claim = c.volumeClaim();
+    if (claim == null) {
+      return;
+    }
+    if (quantity(at + ".volumeClaim.size", claim.size()) && new Quantity(claim.size()).getNumericalAmount().signum() <= 0) {
+      add(at + ".volumeClaim.size", "must be > 0");
+    }
+    if (claim.storageClassName() != null && !claim.storageClassName().matches("[a-z0-9]([-.a-z0-9]*[a-z0-9])?")) {
+      add(at + ".volumeClaim.storageClassName", "must be a DNS subdomain, found \"" + claim.storageClassName() + "\"");
+    }
+    if (claim.accessModes().isEmpty()) {
+      add(at + ".volumeClaim.accessModes", "at least one access mode");
+    }
+    for (int i = 0; i < claim.accessModes().size(); i++) {
+      if (!ACCESS_MODES.contains(claim.accessModes().get(i))) {
+        add(at + ".volumeClaim.accessModes[" + i + "]", "must be one of " + ACCESS_MODES.stream().sorted().toList()
+            + ", found \"" + claim.accessModes().get(i) + "\"");
+      }
+    }
+    if (stages != null && !claim.accessModes().contains("ReadWriteMany")) {
+      for (int i = 0; i < stages.size(); i++) {
+        if (stages.get(i).resources().nodes() > 1) {
+          add(at + ".volumeClaim.accessModes", "must include ReadWriteMany: spec.stages[" + i + "] runs on "
+              + stages.get(i).resources().nodes() + " nodes that all write checkpoints");
+          break;
+        }
+      }
+    }
+  }
+
+  private void scheduling(SchedulingSpec s) {
+    shortName("spec.scheduling.queue", s.queue());
+    if (Math.abs((long) s.priority()) > 1_000_000_000L) {
+      add("spec.scheduling.priority", "must be within [-1000000000, 1000000000]");
+    }
+    if (s.startupDeadlineSeconds() < 1) {
+      add("spec.scheduling.startupDeadlineSeconds", "must be >= 1");
+    }
+    if (s.progressDeadlineSeconds() < 1) {
+      add("spec.scheduling.progressDeadlineSeconds", "must be >= 1");
+    }
+  }
+
+  private void images(ImagesSpec images) {
+    if (images == null) {
+      return;
+    }
+    image("spec.images.trainer", images.trainer());
+    image("spec.images.dataJobs", images.dataJobs());
+  }
+
+  private void image(String at, String reference) {
+    if (reference != null && (reference.isBlank() || reference.chars().anyMatch(Character::isWhitespace))) {
+      add(at, "must be an image reference without spaces, found \"" + reference + "\"");
+    }
+  }
+
+  // --- field helpers -------------------------------------------------------------------------
+
+  private boolean shortName(String at, String name) {
+    if (name == null || name.isEmpty()) {
+      add(at, "required");
+      return false;
+    }
+    if (!SHORT_NAME.matcher(name).matches()) {
+      add(at, "must be a DNS label of at most 20 characters, found \"" + name + "\"");
+      return false;
+    }
+    return true;
+  }
+
+  private void claimName(String at, String name) {
+    if (name == null || name.isEmpty()) {
+      add(at, "required");
+    } else if (name.length() > 253 || !name.matches("[a-z0-9]([-.a-z0-9]*[a-z0-9])?")) {
+      add(at, "must be a PersistentVolumeClaim name (DNS subdomain), found \"" + name + "\"");
+    }
+  }
+
+  private boolean relativePath(String at, String path, boolean required) {
+    if (path == null || path.isBlank()) {
+      if (required) {
+        add(at, "required");
+      }
+      return false;
+    }
+    if (path.startsWith("/")) {
+      add(at, "must be relative to the volume's root, found \"" + path + "\"");
+      return false;
+    }
+    for (String part : path.split("/")) {
+      if (part.equals("..")) {
+        add(at, "must stay inside the volume ('..' is not allowed), found \"" + path + "\"");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private boolean quantity(String at, String value) {
+    if (value == null) {
+      return false;
+    }
+    try {
+      Quantity.getAmountInBytes(new Quantity(value));
+      return true;
+    } catch (RuntimeException e) {
+      add(at, "must be a Kubernetes quantity such as 500m, 4, 64Gi, found \"" + value + "\"");
+      return false;
+    }
+  }
+
+  private void positive(String at, Integer value) {
+    if (value == null) {
+      add(at, "required");
+    } else if (value < 1) {
+      add(at, "must be >= 1, found " + value);
+    }
+  }
+
+  private void within(String at, double value, double min, double max, boolean maxInclusive) {
+    if (value < min || value > max || (!maxInclusive && value == max)) {
+      add(at, "must be within [" + min + ", " + max + (maxInclusive ? "]" : ")") + ", found " + value);
+    }
+  }
+
+  private void add(String field, String message) {
+    violations.add(new Violation(field, message));
+  }
+}
