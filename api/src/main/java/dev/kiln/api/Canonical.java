@@ -31,6 +31,15 @@ public final class Canonical {
     }
   }
 
+  /** A deep copy through JSON. */
+  public static <T> T copy(T value, Class<T> type) {
+    try {
+      return MAPPER.readValue(MAPPER.writeValueAsBytes(value), type);
+    } catch (java.io.IOException e) {
+      throw new IllegalArgumentException("cannot copy " + type.getSimpleName(), e);
+    }
+  }
+
   /** Lower-case hex sha256 of the canonical JSON. */
   public static String sha256(Object value) {
     return sha256(json(value).getBytes(StandardCharsets.UTF_8));

@@ -1,0 +1,19 @@
+package dev.kiln.api.runconfig;
+
+/** Exit codes of Kiln's containers (sysexits-style), and which of them a retry cannot fix. */
+public final class ExitCodes {
+
+  public static final int OK = 0;
+  /** Anything unexpected: retried from the latest checkpoint. */
+  public static final int FAILURE = 1;
+  /** Bad command line. */
+  public static final int USAGE = 64;
+  /** Input data unusable beyond the error budget. */
+  public static final int DATA = 65;
+  /** Ranks could not meet in time (DNS, listener): retried. */
+  public static final int RENDEZVOUS_TIMEOUT = 75;
+  /** Run config invalid or of an unknown version. */
+  public static final int CONFIG = 78;
+
+  private ExitCodes() {}
+}

@@ -1,0 +1,53 @@
+package dev.kiln.api.runconfig;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.kiln.api.v1alpha1.BatchSpec;
+import dev.kiln.api.v1alpha1.BudgetSpec;
+import dev.kiln.api.v1alpha1.ModelDimensions;
+import dev.kiln.api.v1alpha1.OptimizerSpec;
+import dev.kiln.api.v1alpha1.PackedAttention;
+import dev.kiln.api.v1alpha1.ShardingStrategy;
+import dev.kiln.api.v1alpha1.TrainablePart;
+import java.util.List;
+
+/**
+ * Everything one training stage's pods need, rendered by the operator into a ConfigMap. The
+ * trainer never reads the custom resource; rank comes from the environment, not from here.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record RunConfig(
+    String apiVersion,
+    String job,
+    String namespace,
+    String stage,
+    int stageIndex,
+    long seed,
+    ModelDimensions model,
+    Weights initialWeights,
+    Data data,
+    List<TrainablePart> trainable,
+    OptimizerSpec optimizer,
+    BudgetSpec budget,
+    BatchSpec batch,
+    World world,
+    Checkpoints checkpoints,
+    String metricsDir) {
+
+  /** Version of this document; the trainer refuses versions it does not know. */
+  public static final String API_VERSION = "kiln.dev/run-config/v1";
+
+  /** Initial weights inside the pod, when the job starts from pretrained models. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Weights(String languageModel, String visionEncoder) {}
+
+  /** Packed training data and how to read it. */
+  public record Data(String packedDir, String tokenizer, int sequenceLength, int visualTokens,
+      PackedAttention packedAttention) {}
+
+  /** The gang: nodes, ranks per node, sharding, rendezvous port. */
+  public record World(int nodes, int gpusPerNode, int worldSize, ShardingStrategy sharding, int masterPort) {}
+
+  /** Where to write checkpoints and what to start from. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Checkpoints(String dir, int intervalSteps, int keepLast, String initFrom) {}
+}

@@ -1,0 +1,24 @@
+package dev.kiln.operator;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+/** Operator-wide settings (application.properties or KILN_* environment variables). */
+@ConfigMapping(prefix = "kiln")
+public interface KilnOperatorConfig {
+
+  /** Trainer image for jobs that do not pin spec.images.trainer. */
+  @WithDefault("ghcr.io/kiln-dev/kiln-trainer:0.1.0")
+  String trainerImage();
+
+  /** Data-jobs image (filter, pack) for jobs that do not pin spec.images.dataJobs. */
+  @WithDefault("ghcr.io/kiln-dev/kiln-data-jobs:0.1.0")
+  String dataJobsImage();
+
+  @WithDefault("IfNotPresent")
+  String imagePullPolicy();
+
+  /** Port rank 0 listens on for the rendezvous. */
+  @WithDefault("29500")
+  int masterPort();
+}

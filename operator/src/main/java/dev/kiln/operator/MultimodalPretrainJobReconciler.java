@@ -1,0 +1,78 @@
+package dev.kiln.operator;
+
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.operator.admission.ImmediateAdmission;
+import dev.kiln.operator.lifecycle.ChildResources;
+import dev.kiln.operator.lifecycle.EventRecorder;
+import dev.kiln.operator.lifecycle.JobLifecycle;
+import dev.kiln.operator.manifests.Labels;
+import dev.kiln.operator.manifests.OperatorSettings;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.Mappers;
+import io.quarkiverse.operatorsdk.annotations.RBACRule;
+import java.time.Clock;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The JOSDK entry point: wakes on changes to a job, its Jobs and their pods, and hands the job
+ * to {@link JobLifecycle}, which writes status itself (optimistically locked) and returns when
+ * to look again.
+ */
+@ControllerConfiguration(name = MultimodalPretrainJobReconciler.NAME, generationAwareEventProcessing = false)
+@RBACRule(apiGroups = "batch", resources = "jobs", verbs = {"get", "list", "watch", "create", "delete"})
+@RBACRule(apiGroups = "", resources = "pods", verbs = {"get", "list", "watch"})
+@RBACRule(apiGroups = "", resources = {"configmaps", "services"}, verbs = {"get", "list", "watch", "create", "patch"})
+@RBACRule(apiGroups = "", resources = "persistentvolumeclaims", verbs = {"get", "list", "watch", "create"})
+@RBACRule(apiGroups = "", resources = "events", verbs = {"create", "patch"})
+public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPretrainJob> {
+
+  public static final String NAME = "multimodalpretrainjob";
+
+  private final JobLifecycle lifecycle;
+
+  public MultimodalPretrainJobReconciler(KubernetesClient client, KilnOperatorConfig config) {
+    Clock clock = Clock.systemUTC();
+    OperatorSettings settings = new OperatorSettings(config.trainerImage(), config.dataJobsImage(),
+        config.imagePullPolicy(), config.masterPort());
+    this.lifecycle = new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock),
+        new ImmediateAdmission(), settings, clock);
+  }
+
+  @Override
+  public UpdateControl<MultimodalPretrainJob> reconcile(MultimodalPretrainJob job, Context<MultimodalPretrainJob> context) {
+    JobLifecycle.Outcome outcome = lifecycle.reconcile(job);
+    UpdateControl<MultimodalPretrainJob> control = UpdateControl.noUpdate();
+    outcome.requeueAfter().ifPresent(control::rescheduleAfter);
+    return control;
+  }
+
+  @Override
+  public List<EventSource<?, MultimodalPretrainJob>> prepareEventSources(EventSourceContext<MultimodalPretrainJob> context) {
+    String managed = Labels.MANAGED_BY + "=" + Labels.MANAGER;
+    var jobs = InformerEventSourceConfiguration.from(Job.class, MultimodalPretrainJob.class)
+        .withName("jobs")
+        .withLabelSelector(managed)
+        .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(MultimodalPretrainJob.class))
+        .build();
+    // Pods are owned by their Job, not by us: map them back through the job label.
+    var pods = InformerEventSourceConfiguration.from(Pod.class, MultimodalPretrainJob.class)
+        .withName("pods")
+        .withLabelSelector(managed)
+        .withSecondaryToPrimaryMapper((Pod pod) -> Set.of(new ResourceID(
+            pod.getMetadata().getLabels().get(Labels.JOB), pod.getMetadata().getNamespace())))
+        .build();
+    return List.of(new InformerEventSource<>(jobs, context), new InformerEventSource<>(pods, context));
+  }
+}

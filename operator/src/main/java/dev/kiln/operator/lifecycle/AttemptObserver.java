@@ -1,0 +1,148 @@
+package dev.kiln.operator.lifecycle;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.runconfig.TrainerSummary;
+import dev.kiln.operator.manifests.StageJobManifest;
+import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.batch.v1.JobCondition;
+import java.io.IOException;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/** Reads an attempt's Job conditions and pod statuses into an {@link AttemptState}. Pure. */
+public final class AttemptObserver {
+
+  /** Pod status reasons the kubelet or scheduler give when a pod is removed through no fault of its own. */
+  static final Set<String> DISRUPTION_REASONS = Set.of("Evicted", "Preempting", "NodeLost", "NodeShutdown", "Shutdown",
+      "Terminated", "DeletionByTaintManager", "TerminationByKubelet");
+  /** Exit codes of a process killed by a signal (SIGKILL, SIGTERM): usually a peer's failure, not the cause. */
+  static final Set<Integer> SIGNAL_EXITS = Set.of(137, 143);
+
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+  private AttemptObserver() {}
+
+  public static AttemptState observe(Job job, List<Pod> pods, List<Integer> nonRetryableExitCodes) {
+    if (hasCondition(job, "Complete")) {
+      return new AttemptState.Succeeded(summary(pods).orElse(null));
+    }
+    Optional<JobCondition> failed = condition(job, "Failed");
+    if (failed.isEmpty()) {
+      return new AttemptState.Running();
+    }
+    for (Pod pod : pods) {
+      if (disrupted(pod)) {
+        String reason = pod.getStatus().getReason() != null ? pod.getStatus().getReason() : "DisruptionTarget";
+        return new AttemptState.Failed(AttemptState.FailureKind.DISRUPTED, "Disrupted",
+            "pod " + name(pod) + " was disrupted (" + reason + ")", null, name(pod));
+      }
+    }
+    Optional<Pod> culprit = pods.stream()
+        .filter(p -> terminated(p).map(t -> t.getExitCode() != null && t.getExitCode() != 0).orElse(false))
+        .min(Comparator.comparing((Pod p) -> SIGNAL_EXITS.contains(terminated(p).get().getExitCode()))
+            .thenComparing(AttemptObserver::completionIndex));
+    if (culprit.isEmpty()) {
+      return new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, orElse(failed.get().getReason(), "JobFailed"),
+          orElse(failed.get().getMessage(), "the Job failed without a failed pod"), null, null);
+    }
+    ContainerStateTerminated terminated = terminated(culprit.get()).get();
+    int exitCode = terminated.getExitCode();
+    String detail = "pod " + name(culprit.get()) + " exited with code " + exitCode
+        + (terminated.getReason() != null ? " (" + terminated.getReason() + ")" : "")
+        + (terminated.getMessage() != null && !terminated.getMessage().isBlank()
+            ? ": " + lastLine(terminated.getMessage()) : "");
+    if (nonRetryableExitCodes.contains(exitCode)) {
+      return new AttemptState.Failed(AttemptState.FailureKind.NON_RETRYABLE, "NonRetryableExitCode", detail, exitCode,
+          name(culprit.get()));
+    }
+    String reason = "OOMKilled".equals(terminated.getReason()) ? "OOMKilled" : "PodFailed";
+    return new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, reason, detail, exitCode, name(culprit.get()));
+  }
+
+  static boolean disrupted(Pod pod) {
+    if (pod.getStatus() == null) {
+      return false;
+    }
+    if (pod.getStatus().getReason() != null && DISRUPTION_REASONS.contains(pod.getStatus().getReason())) {
+      return true;
+    }
+    List<PodCondition> conditions = pod.getStatus().getConditions();
+    return conditions != null && conditions.stream()
+        .anyMatch(c -> "DisruptionTarget".equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  /** The JSON summary rank 0 wrote to its termination message, when it wrote one. */
+  static Optional<TrainerSummary> summary(List<Pod> pods) {
+    return pods.stream()
+        .filter(p -> completionIndex(p) == 0)
+        .map(AttemptObserver::terminated)
+        .flatMap(Optional::stream)
+        .filter(t -> t.getExitCode() != null && t.getExitCode() == 0 && t.getMessage() != null)
+        .map(t -> parse(t.getMessage()))
+        .flatMap(Optional::stream)
+        .findFirst();
+  }
+
+  private static Optional<TrainerSummary> parse(String message) {
+    try {
+      return Optional.of(JSON.readValue(message.strip(), TrainerSummary.class));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static Optional<ContainerStateTerminated> terminated(Pod pod) {
+    if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) {
+      return Optional.empty();
+    }
+    return pod.getStatus().getContainerStatuses().stream()
+        .map(ContainerStatus::getState)
+        .filter(s -> s != null && s.getTerminated() != null)
+        .map(s -> s.getTerminated())
+        .findFirst();
+  }
+
+  static int completionIndex(Pod pod) {
+    var annotations = pod.getMetadata().getAnnotations();
+    String index = annotations == null ? null : annotations.get(StageJobManifest.COMPLETION_INDEX_ANNOTATION);
+    try {
+      return index == null ? Integer.MAX_VALUE : Integer.parseInt(index);
+    } catch (NumberFormatException e) {
+      return Integer.MAX_VALUE;
+    }
+  }
+
+  static boolean hasCondition(Job job, String type) {
+    return condition(job, type).isPresent();
+  }
+
+  private static Optional<JobCondition> condition(Job job, String type) {
+    if (job.getStatus() == null || job.getStatus().getConditions() == null) {
+      return Optional.empty();
+    }
+    return job.getStatus().getConditions().stream()
+        .filter(c -> type.equals(c.getType()) && "True".equals(c.getStatus()))
+        .findFirst();
+  }
+
+  private static String name(Pod pod) {
+    return pod.getMetadata().getName();
+  }
+
+  private static String lastLine(String text) {
+    String[] lines = text.strip().split("\n");
+    return lines[lines.length - 1];
+  }
+
+  private static String orElse(String value, String fallback) {
+    return value == null || value.isBlank() ? fallback : value;
+  }
+}

@@ -1,0 +1,615 @@
+package dev.kiln.operator.lifecycle;
+
+import dev.kiln.api.Canonical;
+import dev.kiln.api.runconfig.PodPaths;
+import dev.kiln.api.runconfig.RunConfig;
+import dev.kiln.api.runconfig.TrainerSummary;
+import dev.kiln.api.v1alpha1.CheckpointRef;
+import dev.kiln.api.v1alpha1.CheckpointsStatus;
+import dev.kiln.api.v1alpha1.DataPrepStatus;
+import dev.kiln.api.v1alpha1.DataSourceSpec;
+import dev.kiln.api.v1alpha1.FailureStatus;
+import dev.kiln.api.v1alpha1.JobPhase;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
+import dev.kiln.api.v1alpha1.ProgressStatus;
+import dev.kiln.api.v1alpha1.PromotionSpec;
+import dev.kiln.api.v1alpha1.ReproducibilityStatus;
+import dev.kiln.api.v1alpha1.StagePhase;
+import dev.kiln.api.v1alpha1.StageSpec;
+import dev.kiln.api.v1alpha1.StageStatus;
+import dev.kiln.api.validation.JobValidator;
+import dev.kiln.api.validation.Violation;
+import dev.kiln.operator.admission.Admission;
+import dev.kiln.operator.manifests.CheckpointClaimManifest;
+import dev.kiln.operator.manifests.FilterJobManifest;
+import dev.kiln.operator.manifests.Labels;
+import dev.kiln.operator.manifests.Names;
+import dev.kiln.operator.manifests.OperatorSettings;
+import dev.kiln.operator.manifests.PackJobManifest;
+import dev.kiln.operator.manifests.RunConfigMapManifest;
+import dev.kiln.operator.manifests.RunConfigs;
+import dev.kiln.operator.manifests.StageJobManifest;
+import dev.kiln.operator.manifests.StageServiceManifest;
+import dev.kiln.operator.status.JobStatusAggregator;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Drives one MultimodalPretrainJob a step further, as a list of named steps: validate, apply a
+ * restart request, ensure the working volume, suspend or resume, admit, prepare data, run the
+ * current stage (observe, restart or promote), finish. It holds no state between calls: all it
+ * knows comes from the job's status and the children it finds, so a restarted operator picks
+ * up exactly where the last one stopped.
+ */
+public final class JobLifecycle {
+
+  /** Annotation approving a Manual promotion gate: its value names the stage. */
+  public static final String APPROVE_PROMOTION = "kiln.dev/approve-promotion";
+  /** Safety-net requeue while work is in flight; child events normally trigger reconciles sooner. */
+  static final Duration POLL = Duration.ofSeconds(30);
+
+  private final ChildResources children;
+  private final EventRecorder events;
+  private final Admission admission;
+  private final OperatorSettings settings;
+  private final Clock clock;
+
+  public JobLifecycle(ChildResources children, EventRecorder events, Admission admission, OperatorSettings settings,
+      Clock clock) {
+    this.children = children;
+    this.events = events;
+    this.admission = admission;
+    this.settings = settings;
+    this.clock = clock;
+  }
+
+  /** When to look again, if nothing happens before. */
+  public record Outcome(Optional<Duration> requeueAfter, boolean statusWritten) {}
+
+  private enum Next { CONTINUE, STOP }
+
+  /** One reconcile: decide, act on children, write the status if it changed. */
+  public Outcome reconcile(MultimodalPretrainJob job) {
+    JobStatusAggregator status = new JobStatusAggregator(job, clock);
+    Optional<Duration> requeue = Optional.of(POLL);
+    if (status.current().getPhase().isFinished() && !restartRequested(job, status) && !specFixed(job, status)) {
+      if (ttlExpired(job, status)) {
+        children.delete(job);
+        return new Outcome(Optional.empty(), false);
+      }
+      requeue = timeToLive(job, status);
+    } else if (validate(job, status) == Next.CONTINUE
+        && applyRestartRequest(job, status) == Next.CONTINUE
+        && ensureWorkspace(job, status) == Next.CONTINUE
+        && suspendOrResume(job, status) == Next.CONTINUE
+        && admit(job, status) == Next.CONTINUE
+        && prepareData(job, status) == Next.CONTINUE) {
+      runStages(job, status);
+    }
+    boolean write = status.changed();
+    if (write) {
+      job.setStatus(status.build());
+      children.writeStatus(job);
+    }
+    return new Outcome(requeue, write);
+  }
+
+  // --- validate ------------------------------------------------------------------------------
+
+  private Next validate(MultimodalPretrainJob job, JobStatusAggregator status) {
+    List<Violation> violations = new ArrayList<>(JobValidator.validate(job));
+    if (violations.isEmpty()) {
+      violations.addAll(JobValidator.validateChange(job.getSpec(), status.current()));
+    }
+    if (violations.isEmpty()) {
+      status.condition(JobStatusAggregator.VALIDATED, true, "Valid", "");
+      if (status.current().getPhase() == JobPhase.Failed) {
+        status.current().setCompletionTime(null);
+        status.condition(JobStatusAggregator.FAILED, false, "SpecFixed", "");
+        status.phase(JobPhase.Pending, "SpecFixed", "the corrected spec is valid");
+      }
+      return Next.CONTINUE;
+    }
+    String message = violations.stream().map(Violation::toString).collect(Collectors.joining("; "));
+    boolean started = status.current().getStages().stream().anyMatch(s -> s.getSpecHash() != null);
+    if (!started) {
+      status.condition(JobStatusAggregator.VALIDATED, false, "InvalidSpec", message);
+      fail(job, status, "InvalidSpec", message);
+    } else if (!status.conditionIs(JobStatusAggregator.VALIDATED, false)) {
+      // Running pods keep running on the spec they started with; nothing new starts until the edit is reverted.
+      status.condition(JobStatusAggregator.VALIDATED, false, "SpecChangeRejected", message);
+      events.warning(job, "SpecChangeRejected", message);
+    }
+    return Next.STOP;
+  }
+
+  // --- restart request -----------------------------------------------------------------------
+
+  /** A job rejected for its spec gets another look once the spec changes. */
+  private static boolean specFixed(MultimodalPretrainJob job, JobStatusAggregator status) {
+    return status.current().getPhase() == JobPhase.Failed && "InvalidSpec".equals(status.current().getReason())
+        && !Objects.equals(job.getMetadata().getGeneration(), status.current().getObservedGeneration());
+  }
+
+  private static boolean restartRequested(MultimodalPretrainJob job, JobStatusAggregator status) {
+    return status.current().getPhase() == JobPhase.Failed
+        && !Objects.equals(job.getSpec().restartNonce(), status.current().getObservedRestartNonce());
+  }
+
+  private Next applyRestartRequest(MultimodalPretrainJob job, JobStatusAggregator status) {
+    MultimodalPretrainJobStatus current = status.current();
+    String nonce = job.getSpec().restartNonce();
+    if (Objects.equals(nonce, current.getObservedRestartNonce())) {
+      return Next.CONTINUE;
+    }
+    boolean fresh = current.getStages().isEmpty() && current.getDataPrep() == null;
+    current.setObservedRestartNonce(nonce);
+    if (fresh) {
+      return Next.CONTINUE;
+    }
+    if (current.getPhase() == JobPhase.Failed) {
+      retryFailedJob(job, status);
+      return Next.CONTINUE;
+    }
+    StageStatus running = current.getStages().stream()
+        .filter(s -> s.getPhase() == StagePhase.Running).findFirst().orElse(null);
+    if (running != null) {
+      int index = stageIndex(job, running.getName());
+      Job previous = children.job(job.getMetadata().getNamespace(), running.getJobName());
+      startAttempt(job, status, index, running.getAttempt() + 1, previous);
+      events.normal(job, "RestartRequested", "restartNonce changed: stage " + running.getName()
+          + " restarts as attempt " + running.getAttempt() + " from its latest checkpoint");
+    }
+    return Next.CONTINUE;
+  }
+
+  private void retryFailedJob(MultimodalPretrainJob job, JobStatusAggregator status) {
+    for (Job child : children.allJobs(job)) {
+      if (AttemptObserver.hasCondition(child, "Failed")) {
+        children.delete(child);
+      }
+    }
+    for (StageStatus stage : status.current().getStages()) {
+      if (stage.getPhase() == StagePhase.Failed) {
+        stage.setPhase(StagePhase.Pending);
+        stage.setRestarts(0);
+      }
+    }
+    if (status.current().getDataPrep() != null && "Failed".equals(status.current().getDataPrep().getPhase())) {
+      status.current().getDataPrep().setPhase("Running");
+    }
+    status.current().setCompletionTime(null);
+    status.condition(JobStatusAggregator.FAILED, false, "Retrying", "restartNonce changed");
+    status.phase(JobPhase.Pending, "Retrying", "restartNonce changed; retrying from the latest checkpoint");
+    events.normal(job, "Retrying", "restartNonce changed; retrying the failed job from its latest checkpoint");
+  }
+
+  // --- workspace -----------------------------------------------------------------------------
+
+  private Next ensureWorkspace(MultimodalPretrainJob job, JobStatusAggregator status) {
+    PersistentVolumeClaim claim = CheckpointClaimManifest.build(job);
+    if (claim != null) {
+      children.ensure(claim);
+    }
+    if (status.current().getCheckpoints() == null) {
+      status.current().setCheckpoints(new CheckpointsStatus());
+    }
+    status.current().getCheckpoints().setClaimName(Names.checkpointClaim(job));
+    return Next.CONTINUE;
+  }
+
+  // --- suspend -------------------------------------------------------------------------------
+
+  private Next suspendOrResume(MultimodalPretrainJob job, JobStatusAggregator status) {
+    boolean suspended = status.conditionIs(JobStatusAggregator.SUSPENDED, true);
+    if (!job.getSpec().suspend()) {
+      if (suspended) {
+        status.condition(JobStatusAggregator.SUSPENDED, false, "Resumed", "");
+        events.normal(job, "Resumed", "resuming from the latest checkpoint");
+      }
+      return Next.CONTINUE;
+    }
+    for (Job child : children.allJobs(job)) {
+      if (!AttemptObserver.hasCondition(child, "Complete")) {
+        children.delete(child);
+      }
+    }
+    for (StageStatus stage : status.current().getStages()) {
+      if (stage.getPhase() == StagePhase.Running || stage.getPhase() == StagePhase.Restarting) {
+        stage.setPhase(StagePhase.Pending);
+      }
+    }
+    if (!suspended) {
+      events.normal(job, "Suspended", "running pods deleted; checkpoints kept");
+    }
+    status.condition(JobStatusAggregator.SUSPENDED, true, "SuspendedByUser", "spec.suspend is true");
+    status.phase(JobPhase.Suspended, "SuspendedByUser", "spec.suspend is true; set it to false to resume");
+    return Next.STOP;
+  }
+
+  // --- admission -----------------------------------------------------------------------------
+
+  private Next admit(MultimodalPretrainJob job, JobStatusAggregator status) {
+    if (status.conditionIs(JobStatusAggregator.ADMITTED, true)) {
+      return Next.CONTINUE;
+    }
+    Admission.Decision decision = admission.admit(job);
+    if (!decision.admitted()) {
+      status.current().setQueuePosition(decision.queuePosition());
+      status.condition(JobStatusAggregator.ADMITTED, false, "Queued", decision.message());
+      status.phase(JobPhase.Queued, "Queued", decision.message());
+      return Next.STOP;
+    }
+    status.current().setQueuePosition(null);
+    status.condition(JobStatusAggregator.ADMITTED, true, "Admitted", decision.message());
+    events.normal(job, "Admitted", decision.message());
+    return Next.CONTINUE;
+  }
+
+  // --- data preparation ----------------------------------------------------------------------
+
+  private Next prepareData(MultimodalPretrainJob job, JobStatusAggregator status) {
+    if (status.conditionIs(JobStatusAggregator.DATA_READY, true)) {
+      return Next.CONTINUE;
+    }
+    DataPrepStatus prep = status.current().getDataPrep();
+    if (prep == null) {
+      prep = new DataPrepStatus();
+      prep.setPhase("Running");
+      prep.setStartTime(status.now());
+      status.current().setDataPrep(prep);
+      events.normal(job, "DataPrepStarted", "filtering " + filteredSources(job).size() + " sources, then packing "
+          + job.getSpec().stages().size() + " stages");
+    }
+    status.phase(JobPhase.DataPrep, "DataPrep", "filtering and packing data");
+
+    List<Job> filters = new ArrayList<>();
+    for (DataSourceSpec source : filteredSources(job)) {
+      filters.add(children.ensure(FilterJobManifest.build(job, source, settings)));
+    }
+    prep.setFilterJobs(filters.stream().map(j -> j.getMetadata().getName()).toList());
+    if (failIfAnyFailed(job, status, filters) || !allComplete(filters)) {
+      return Next.STOP;
+    }
+
+    List<Job> packs = new ArrayList<>();
+    for (StageSpec stage : job.getSpec().stages()) {
+      packs.add(children.ensure(PackJobManifest.build(job, stage, settings)));
+    }
+    prep.setPackJobs(packs.stream().map(j -> j.getMetadata().getName()).toList());
+    if (failIfAnyFailed(job, status, packs) || !allComplete(packs)) {
+      return Next.STOP;
+    }
+
+    prep.setPhase("Succeeded");
+    prep.setCompletionTime(status.now());
+    status.condition(JobStatusAggregator.DATA_READY, true, "Packed",
+        packs.size() + " stages packed from " + filters.size() + " filtered sources");
+    events.normal(job, "DataReady", "packed data ready for " + packs.size() + " stages");
+    return Next.CONTINUE;
+  }
+
+  /** Sources that need a filter Job: those with a filter that some stage uses. */
+  private static List<DataSourceSpec> filteredSources(MultimodalPretrainJob job) {
+    Set<String> used = new LinkedHashSet<>();
+    job.getSpec().stages().forEach(s -> used.addAll(s.sources()));
+    return job.getSpec().data().sources().stream()
+        .filter(s -> s.filter() != null && used.contains(s.name()))
+        .toList();
+  }
+
+  private boolean failIfAnyFailed(MultimodalPretrainJob job, JobStatusAggregator status, List<Job> jobs) {
+    for (Job child : jobs) {
+      if (AttemptObserver.hasCondition(child, "Failed")) {
+        status.current().getDataPrep().setPhase("Failed");
+        fail(job, status, "DataPrepFailed", "Job " + child.getMetadata().getName() + " failed; see its pods' logs");
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean allComplete(List<Job> jobs) {
+    return jobs.stream().allMatch(j -> AttemptObserver.hasCondition(j, "Complete"));
+  }
+
+  // --- stages --------------------------------------------------------------------------------
+
+  private void runStages(MultimodalPretrainJob job, JobStatusAggregator status) {
+    List<StageSpec> stages = job.getSpec().stages();
+    for (int index = 0; index < stages.size(); index++) {
+      StageStatus stage = status.stage(stages.get(index).name());
+      if (stage.getPhase() == StagePhase.Succeeded) {
+        continue;
+      }
+      if (runStage(job, status, index) == Next.STOP) {
+        return;
+      }
+    }
+    status.condition(JobStatusAggregator.SUCCEEDED, true, "AllStagesComplete", stages.size() + " stages complete");
+    status.phase(JobPhase.Succeeded, "AllStagesComplete", "all " + stages.size() + " stages complete");
+    events.normal(job, "Succeeded", "all " + stages.size() + " stages complete");
+  }
+
+  /** Moves one stage forward; CONTINUE only once it has succeeded and been promoted. */
+  private Next runStage(MultimodalPretrainJob job, JobStatusAggregator status, int index) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    status.current().setStage(spec.name());
+
+    if (stage.getPhase() == null || stage.getPhase() == StagePhase.Pending || stage.getPhase() == StagePhase.Restarting) {
+      if (adoptOrStart(job, status, index) == Next.STOP) {
+        return Next.STOP;
+      }
+    }
+    if (stage.getPhase() == StagePhase.Running) {
+      Job attempt = children.job(job.getMetadata().getNamespace(), stage.getJobName());
+      if (attempt == null) {
+        // Deleted behind our back (or by a suspend we did not see complete): start over from the checkpoint.
+        stage.setPhase(StagePhase.Pending);
+        return adoptOrStart(job, status, index);
+      }
+      AttemptState state = AttemptObserver.observe(attempt,
+          children.attemptPods(job, spec.name(), stage.getAttempt()), spec.nonRetryableExitCodes());
+      switch (state) {
+        case AttemptState.Running running -> {
+          status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + stage.getAttempt());
+          return Next.STOP;
+        }
+        case AttemptState.Failed failed -> {
+          return handleFailure(job, status, index, attempt, failed);
+        }
+        case AttemptState.Succeeded succeeded -> finishStage(job, status, index, succeeded.summary());
+      }
+    }
+    if (stage.getPhase() == StagePhase.AwaitingPromotion) {
+      return promote(job, status, index);
+    }
+    return stage.getPhase() == StagePhase.Succeeded ? Next.CONTINUE : Next.STOP;
+  }
+
+  /** Adopts an attempt a previous operator left running, or starts the next attempt. */
+  private Next adoptOrStart(MultimodalPretrainJob job, JobStatusAggregator status, int index) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    Job newest = children.attemptJobs(job, spec.name()).stream()
+        .max((a, b) -> Integer.compare(attemptOf(a), attemptOf(b))).orElse(null);
+    if (newest != null && attemptOf(newest) >= stage.getAttempt() && !AttemptObserver.hasCondition(newest, "Failed")
+        && newest.getMetadata().getDeletionTimestamp() == null) {
+      stage.setAttempt(attemptOf(newest));
+      stage.setJobName(newest.getMetadata().getName());
+      stage.setPhase(StagePhase.Running);
+      return Next.CONTINUE;
+    }
+    int next = Math.max(stage.getAttempt(), newest == null ? 0 : attemptOf(newest)) + 1;
+    startAttempt(job, status, index, next, null);
+    status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + next);
+    return Next.STOP;
+  }
+
+  /**
+   * Creates attempt {@code attempt} (config, Service, Job), then deletes {@code previous}: in that
+   * order, a crash in between leaves the new attempt to adopt rather than nothing.
+   */
+  private void startAttempt(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt,
+      Job previous) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    RunConfig config = RunConfigs.render(job, index, initFromCheckpoint(job, status, spec), settings);
+    children.ensureConfigMap(RunConfigMapManifest.build(job, config));
+    children.ensure(StageServiceManifest.build(job, spec.name(), settings));
+    Job created = children.ensure(StageJobManifest.build(job, index, attempt, settings));
+    if (previous != null) {
+      children.delete(previous);
+    }
+    if (stage.getSpecHash() == null) {
+      stage.setSpecHash(JobValidator.stageHash(spec));
+      stage.setStartTime(status.now());
+      recordReproducibility(job, status);
+      events.normal(job, "StageStarted", "stage " + spec.name() + " started on " + spec.resources().nodes() + " node(s) x "
+          + spec.resources().gpusPerNode() + " GPU(s)");
+    }
+    stage.setAttempt(attempt);
+    stage.setJobName(created.getMetadata().getName());
+    stage.setConfigMapName(Names.runConfig(job, spec.name()));
+    stage.setServiceName(Names.stageService(job, spec.name()));
+    stage.setPhase(StagePhase.Running);
+    if (attempt > 1) {
+      events.normal(job, "AttemptStarted", "stage " + spec.name() + " attempt " + attempt
+          + " resumes from the latest checkpoint");
+    }
+  }
+
+  private Next handleFailure(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt,
+      AttemptState.Failed failed) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    FailureStatus failure = new FailureStatus();
+    failure.setReason(failed.reason());
+    failure.setMessage(failed.message());
+    failure.setExitCode(failed.exitCode());
+    failure.setAttempt(stage.getAttempt());
+    failure.setPod(failed.pod());
+    failure.setTime(status.now());
+    stage.setLastFailure(failure);
+
+    switch (failed.kind()) {
+      case DISRUPTED -> {
+        stage.setDisruptions(stage.getDisruptions() + 1);
+        events.warning(job, "AttemptDisrupted", "stage " + spec.name() + " attempt " + stage.getAttempt() + ": "
+            + failed.message() + "; not counted against maxRestarts");
+      }
+      case NON_RETRYABLE -> {
+        stage.setPhase(StagePhase.Failed);
+        fail(job, status, "NonRetryableExitCode", "stage " + spec.name() + ": " + failed.message());
+        return Next.STOP;
+      }
+      case RETRYABLE -> {
+        stage.setRestarts(stage.getRestarts() + 1);
+        status.countRestart();
+        if (stage.getRestarts() > spec.maxRestarts()) {
+          stage.setPhase(StagePhase.Failed);
+          fail(job, status, "MaxRestartsExceeded", "stage " + spec.name() + " failed " + stage.getRestarts()
+              + " times (maxRestarts " + spec.maxRestarts() + "); last: " + failed.message());
+          return Next.STOP;
+        }
+        events.warning(job, "AttemptFailed", "stage " + spec.name() + " attempt " + stage.getAttempt() + ": "
+            + failed.message() + " (restart " + stage.getRestarts() + " of " + spec.maxRestarts() + ")");
+      }
+    }
+    stage.setPhase(StagePhase.Restarting);
+    startAttempt(job, status, index, stage.getAttempt() + 1, attempt);
+    status.phase(JobPhase.Training, "Restarting", "stage " + spec.name() + " attempt " + stage.getAttempt()
+        + " after " + failed.reason());
+    return Next.STOP;
+  }
+
+  private void finishStage(MultimodalPretrainJob job, JobStatusAggregator status, int index, TrainerSummary summary) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    CheckpointRef checkpoint = new CheckpointRef();
+    checkpoint.setStage(spec.name());
+    if (summary != null) {
+      checkpoint.setStep(summary.step());
+      checkpoint.setPath(summary.checkpoint());
+      checkpoint.setManifestSha256(summary.manifestSha256());
+      ProgressStatus progress = new ProgressStatus();
+      progress.setStep(summary.step());
+      progress.setTokens(summary.tokens());
+      progress.setLoss(summary.loss());
+      progress.setDisplay(spec.name() + " done" + (summary.step() != null ? " @" + summary.step() : ""));
+      progress.setUpdateTime(status.now());
+      status.current().setProgress(progress);
+    }
+    if (checkpoint.getPath() == null) {
+      checkpoint.setPath(PodPaths.checkpoints(spec.name()) + "/latest");
+    }
+    stage.setFinalCheckpoint(checkpoint);
+    stage.setCompletionTime(status.now());
+    status.current().getCheckpoints().setLatest(checkpoint);
+    stage.setPhase(StagePhase.AwaitingPromotion);
+    status.condition(JobStatusAggregator.stageCompleteType(spec.name()), true, "AttemptSucceeded",
+        "final checkpoint " + checkpoint.getPath());
+    events.normal(job, "StageComplete", "stage " + spec.name() + " complete; final checkpoint " + checkpoint.getPath());
+  }
+
+  private Next promote(MultimodalPretrainJob job, JobStatusAggregator status, int index) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    CheckpointRef checkpoint = stage.getFinalCheckpoint();
+    PromotionSpec gate = spec.promotion();
+    if (gate.minStep() != null && (checkpoint.getStep() == null || checkpoint.getStep() < gate.minStep())) {
+      stage.setPhase(StagePhase.Failed);
+      fail(job, status, "PromotionGateFailed", "stage " + spec.name() + " ended at step " + checkpoint.getStep()
+          + ", before promotion.minStep " + gate.minStep());
+      return Next.STOP;
+    }
+    Double loss = status.current().getProgress() != null ? status.current().getProgress().getLoss() : null;
+    if (gate.maxLoss() != null && (loss == null || loss > gate.maxLoss())) {
+      stage.setPhase(StagePhase.Failed);
+      fail(job, status, "PromotionGateFailed", "stage " + spec.name() + " final loss " + loss
+          + " is above promotion.maxLoss " + gate.maxLoss());
+      return Next.STOP;
+    }
+    if (gate.mode() == PromotionSpec.Mode.MANUAL && !gate.approved() && !approvedByAnnotation(job, spec.name())) {
+      status.condition(JobStatusAggregator.PROMOTED, false, "AwaitingApproval",
+          "stage " + spec.name() + " waits for promotion.approved: true or annotation " + APPROVE_PROMOTION + "="
+              + spec.name());
+      if (status.current().getPhase() != JobPhase.AwaitingPromotion) {
+        events.normal(job, "AwaitingPromotion", "stage " + spec.name() + " complete; approve to promote");
+      }
+      status.phase(JobPhase.AwaitingPromotion, "AwaitingApproval", "approve stage " + spec.name() + " to continue");
+      return Next.STOP;
+    }
+    stage.setPhase(StagePhase.Succeeded);
+    status.current().getCheckpoints().setPromoted(checkpoint);
+    status.condition(JobStatusAggregator.PROMOTED, true, "Promoted",
+        "stage " + spec.name() + " promoted: " + checkpoint.getPath());
+    events.normal(job, "Promoted", "stage " + spec.name() + " promoted: " + checkpoint.getPath());
+    return Next.CONTINUE;
+  }
+
+  private static boolean approvedByAnnotation(MultimodalPretrainJob job, String stage) {
+    Map<String, String> annotations = job.getMetadata().getAnnotations();
+    return annotations != null && stage.equals(annotations.get(APPROVE_PROMOTION));
+  }
+
+  /** The promoted checkpoint of the stage named by initFrom; null for a stage that starts fresh. */
+  private static String initFromCheckpoint(MultimodalPretrainJob job, JobStatusAggregator status, StageSpec spec) {
+    if (spec.initFrom() == null) {
+      return null;
+    }
+    CheckpointRef promoted = status.stage(spec.initFrom()).getFinalCheckpoint();
+    return promoted != null ? promoted.getPath() : PodPaths.checkpoints(spec.initFrom()) + "/latest";
+  }
+
+  private void recordReproducibility(MultimodalPretrainJob job, JobStatusAggregator status) {
+    ReproducibilityStatus record = status.current().getReproducibility();
+    if (record == null) {
+      record = new ReproducibilityStatus();
+      status.current().setReproducibility(record);
+    }
+    if (record.getConfigHash() == null) {
+      record.setConfigHash(Canonical.sha256(job.getSpec()));
+      record.setModelHash(Canonical.sha256(job.getSpec().model()));
+    }
+    var images = job.getSpec().images();
+    record.getImages().put("trainer", images != null && images.trainer() != null ? images.trainer() : settings.trainerImage());
+    record.getImages().put("dataJobs",
+        images != null && images.dataJobs() != null ? images.dataJobs() : settings.dataJobsImage());
+  }
+
+  // --- finish --------------------------------------------------------------------------------
+
+  private void fail(MultimodalPretrainJob job, JobStatusAggregator status, String reason, String message) {
+    status.condition(JobStatusAggregator.FAILED, true, reason, message);
+    status.phase(JobPhase.Failed, reason, message);
+    events.warning(job, reason, message);
+  }
+
+  private boolean ttlExpired(MultimodalPretrainJob job, JobStatusAggregator status) {
+    Optional<Duration> left = timeToLive(job, status);
+    if (left.isPresent() && !left.get().isPositive()) {
+      events.normal(job, "Expired", "deleted " + job.getSpec().ttlSecondsAfterFinished()
+          + "s after it finished (ttlSecondsAfterFinished)");
+      return true;
+    }
+    return false;
+  }
+
+  /** Time until ttlSecondsAfterFinished runs out, or empty when the job has none. */
+  private Optional<Duration> timeToLive(MultimodalPretrainJob job, JobStatusAggregator status) {
+    Integer ttl = job.getSpec().ttlSecondsAfterFinished();
+    String completed = status.current().getCompletionTime();
+    if (ttl == null || completed == null) {
+      return Optional.empty();
+    }
+    return Optional.of(Duration.between(Instant.now(clock), Instant.parse(completed).plusSeconds(ttl)));
+  }
+
+  private static int stageIndex(MultimodalPretrainJob job, String name) {
+    for (int i = 0; i < job.getSpec().stages().size(); i++) {
+      if (job.getSpec().stages().get(i).name().equals(name)) {
+        return i;
+      }
+    }
+    throw new IllegalStateException("no stage " + name);
+  }
+
+  private static int attemptOf(Job job) {
+    String attempt = job.getMetadata().getLabels() == null ? null : job.getMetadata().getLabels().get(Labels.ATTEMPT);
+    return attempt == null ? 0 : Integer.parseInt(attempt);
+  }
+}

@@ -1,0 +1,61 @@
+package dev.kiln.operator.manifests;
+
+import dev.kiln.api.runconfig.PodPaths;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
+import java.util.List;
+import java.util.Map;
+
+/** The CPU-only Job shape shared by filter and pack: data-jobs image, retries by Kubernetes. */
+final class DataJobs {
+
+  /** Retries per index for transient I/O errors; corrupt samples are skipped by the program itself. */
+  static final int BACKOFF_LIMIT = 3;
+
+  private DataJobs() {}
+
+  static Job job(MultimodalPretrainJob job, String name, Map<String, String> labels, OperatorSettings settings,
+      List<String> args, int completions, int parallelism) {
+    String image = job.getSpec().images() != null && job.getSpec().images().dataJobs() != null
+        ? job.getSpec().images().dataJobs() : settings.dataJobsImage();
+    return new JobBuilder()
+        .withMetadata(Owners.owned(job, name, Kueue.jobLabels(job, labels)))
+        .withNewSpec()
+          .withSuspend(Kueue.initialSuspend(job))
+          .withCompletionMode(completions > 1 ? "Indexed" : "NonIndexed")
+          .withCompletions(completions)
+          .withParallelism(parallelism)
+          .withBackoffLimit(completions > 1 ? null : BACKOFF_LIMIT)
+          .withBackoffLimitPerIndex(completions > 1 ? BACKOFF_LIMIT : null)
+          .withNewTemplate()
+            .withNewMetadata().withLabels(labels).endMetadata()
+            .withNewSpec()
+              .withRestartPolicy("Never")
+              .withSecurityContext(PodParts.podSecurity())
+              .withEnableServiceLinks(false)
+              .withVolumes(PodParts.volumes(job))
+              .withContainers(new ContainerBuilder()
+                  .withName("data-jobs")
+                  .withImage(image)
+                  .withImagePullPolicy(settings.imagePullPolicy())
+                  .withArgs(args)
+                  .withEnv(PodParts.runtimeEnv())
+                  .withVolumeMounts(PodParts.mounts(job))
+                  .withSecurityContext(PodParts.containerSecurity())
+                  .withTerminationMessagePath(PodPaths.TERMINATION_MESSAGE)
+                  .withTerminationMessagePolicy("FallbackToLogsOnError")
+                  .withNewResources()
+                    .addToRequests("cpu", new Quantity("1"))
+                    .addToRequests("memory", new Quantity("2Gi"))
+                    .addToLimits("memory", new Quantity("4Gi"))
+                  .endResources()
+                  .build())
+            .endSpec()
+          .endTemplate()
+        .endSpec()
+        .build();
+  }
+}

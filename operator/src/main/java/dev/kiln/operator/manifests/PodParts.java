@@ -1,0 +1,109 @@
+package dev.kiln.operator.manifests;
+
+import dev.kiln.api.runconfig.PodPaths;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarBuilder;
+import io.fabric8.kubernetes.api.model.PodSecurityContext;
+import io.fabric8.kubernetes.api.model.PodSecurityContextBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Pieces every Kiln pod shares: a locked-down security context, volumes, and runtime environment. */
+final class PodParts {
+
+  /** An unprivileged uid/gid that owns files on the working volume (fsGroup). */
+  static final long USER = 65532L;
+
+  private PodParts() {}
+
+  static PodSecurityContext podSecurity() {
+    return new PodSecurityContextBuilder()
+        .withRunAsNonRoot(true)
+        .withRunAsUser(USER)
+        .withRunAsGroup(USER)
+        .withFsGroup(USER)
+        .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
+        .build();
+  }
+
+  static SecurityContext containerSecurity() {
+    return new SecurityContextBuilder()
+        .withAllowPrivilegeEscalation(false)
+        .withReadOnlyRootFilesystem(true)
+        .withRunAsNonRoot(true)
+        .withNewCapabilities().withDrop("ALL").endCapabilities()
+        .build();
+  }
+
+  /** Volumes: work (rw), data (ro), weights (ro, when set), tmp; the caller adds its own. */
+  static List<Volume> volumes(MultimodalPretrainJob job) {
+    List<Volume> volumes = new ArrayList<>();
+    volumes.add(claim("work", Names.checkpointClaim(job), false));
+    volumes.add(claim("data", job.getSpec().data().claimName(), true));
+    if (job.getSpec().model().initialWeights() != null) {
+      volumes.add(claim("weights", job.getSpec().model().initialWeights().claimName(), true));
+    }
+    volumes.add(new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build());
+    return volumes;
+  }
+
+  static List<VolumeMount> mounts(MultimodalPretrainJob job) {
+    List<VolumeMount> mounts = new ArrayList<>();
+    mounts.add(mount("work", PodPaths.WORK, false));
+    mounts.add(mount("data", PodPaths.DATA, true));
+    if (job.getSpec().model().initialWeights() != null) {
+      mounts.add(mount("weights", PodPaths.WEIGHTS, true));
+    }
+    mounts.add(mount("tmp", PodPaths.TMP, false));
+    return mounts;
+  }
+
+  /** Shared memory for collectives between the ranks of a pod; the default 64Mi is far too small. */
+  static Volume sharedMemory(String sizeLimit) {
+    return new VolumeBuilder().withName("shm")
+        .withNewEmptyDir().withMedium("Memory").withSizeLimit(new Quantity(sizeLimit)).endEmptyDir()
+        .build();
+  }
+
+  static VolumeMount mount(String name, String path, boolean readOnly) {
+    VolumeMountBuilder builder = new VolumeMountBuilder().withName(name).withMountPath(path);
+    return readOnly ? builder.withReadOnly(true).build() : builder.build();
+  }
+
+  /** DJL must never reach the network and must unpack natives onto writable scratch space. */
+  static List<EnvVar> runtimeEnv() {
+    return List.of(
+        env("DJL_OFFLINE", "true"),
+        env("OPT_OUT_TRACKING", "true"),
+        env("DJL_CACHE_DIR", PodPaths.TMP + "/djl"),
+        env("HOME", PodPaths.TMP));
+  }
+
+  static EnvVar env(String name, String value) {
+    return new EnvVarBuilder().withName(name).withValue(value).build();
+  }
+
+  /** Tokenizer path inside the pod: packing's, else the initial weights'. */
+  static String tokenizer(MultimodalPretrainJob job) {
+    String packing = job.getSpec().data().packing().tokenizer();
+    if (packing != null) {
+      return PodPaths.data(packing);
+    }
+    return PodPaths.weights(job.getSpec().model().initialWeights().tokenizer());
+  }
+
+  private static Volume claim(String name, String claimName, boolean readOnly) {
+    return new VolumeBuilder().withName(name)
+        .withNewPersistentVolumeClaim().withClaimName(claimName).withReadOnly(readOnly ? true : null)
+        .endPersistentVolumeClaim()
+        .build();
+  }
+}

@@ -1,0 +1,145 @@
+package dev.kiln.operator.manifests;
+
+import dev.kiln.api.runconfig.PodPaths;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.ResourcesSpec;
+import dev.kiln.api.v1alpha1.StageSpec;
+import io.fabric8.kubernetes.api.model.Affinity;
+import io.fabric8.kubernetes.api.model.AffinityBuilder;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirements;
+import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
+import io.fabric8.kubernetes.api.model.Toleration;
+import io.fabric8.kubernetes.api.model.TolerationBuilder;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One attempt of a stage: an Indexed Job with one pod per node (completions = parallelism =
+ * nodes), each running the trainer for all GPUs of its node. Any pod failing fails the attempt
+ * (backoffLimit 0); the operator, not the Job controller, decides whether to try again.
+ */
+public final class StageJobManifest {
+
+  public static final String GPU = "nvidia.com/gpu";
+  public static final String GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
+  public static final String COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index";
+  static final String CONTAINER = "trainer";
+  static final String SHARED_MEMORY = "16Gi";
+
+  private StageJobManifest() {}
+
+  public static Job build(MultimodalPretrainJob job, int stageIndex, int attempt, OperatorSettings settings) {
+    StageSpec stage = job.getSpec().stages().get(stageIndex);
+    ResourcesSpec resources = stage.resources();
+    boolean gpu = resources.gpusPerNode() > 0;
+    String image = job.getSpec().images() != null && job.getSpec().images().trainer() != null
+        ? job.getSpec().images().trainer() : settings.trainerImage();
+    Map<String, String> podLabels = Labels.attempt(job, stage.name(), attempt);
+
+    List<Volume> volumes = new ArrayList<>(PodParts.volumes(job));
+    volumes.add(new VolumeBuilder().withName("config")
+        .withNewConfigMap().withName(Names.runConfig(job, stage.name())).endConfigMap().build());
+    List<VolumeMount> mounts = new ArrayList<>(PodParts.mounts(job));
+    mounts.add(PodParts.mount("config", PodPaths.CONFIG_DIR, true));
+    if (gpu) {
+      volumes.add(PodParts.sharedMemory(SHARED_MEMORY));
+      mounts.add(PodParts.mount("shm", "/dev/shm", false));
+    }
+
+    return new JobBuilder()
+        .withMetadata(Owners.owned(job, Names.attemptJob(job, stage.name(), attempt), Kueue.jobLabels(job, podLabels)))
+        .withNewSpec()
+          .withSuspend(Kueue.initialSuspend(job))
+          .withCompletionMode("Indexed")
+          .withCompletions(resources.nodes())
+          .withParallelism(resources.nodes())
+          .withBackoffLimit(0)
+          .withNewTemplate()
+            .withNewMetadata().withLabels(podLabels).endMetadata()
+            .withNewSpec()
+              .withRestartPolicy("Never")
+              .withSubdomain(Names.stageService(job, stage.name()))
+              .withSecurityContext(PodParts.podSecurity())
+              .withEnableServiceLinks(false)
+              .withTolerations(gpu ? List.of(gpuToleration()) : List.of())
+              .withAffinity(gpu && resources.gpuProduct() != null ? gpuProductAffinity(resources.gpuProduct()) : null)
+              .withVolumes(volumes)
+              .withContainers(new ContainerBuilder()
+                  .withName(CONTAINER)
+                  .withImage(image)
+                  .withImagePullPolicy(settings.imagePullPolicy())
+                  .withArgs("train", "--config", PodPaths.RUN_CONFIG)
+                  .withEnv(env(job, stage, attempt, settings))
+                  .withPorts(new io.fabric8.kubernetes.api.model.ContainerPortBuilder()
+                      .withName("rendezvous").withContainerPort(settings.masterPort()).build())
+                  .withResources(resources(resources))
+                  .withVolumeMounts(mounts)
+                  .withSecurityContext(PodParts.containerSecurity())
+                  .withTerminationMessagePath(PodPaths.TERMINATION_MESSAGE)
+                  .withTerminationMessagePolicy("FallbackToLogsOnError")
+                  .build())
+            .endSpec()
+          .endTemplate()
+        .endSpec()
+        .build();
+  }
+
+  private static List<EnvVar> env(MultimodalPretrainJob job, StageSpec stage, int attempt, OperatorSettings settings) {
+    ResourcesSpec resources = stage.resources();
+    List<EnvVar> env = new ArrayList<>();
+    env.add(PodParts.env("KILN_RUN_CONFIG", PodPaths.RUN_CONFIG));
+    env.add(PodParts.env("KILN_ATTEMPT", Integer.toString(attempt)));
+    env.add(new EnvVarBuilder().withName("KILN_NODE_RANK")
+        .withNewValueFrom().withNewFieldRef().withFieldPath("metadata.annotations['" + COMPLETION_INDEX_ANNOTATION + "']")
+        .endFieldRef().endValueFrom().build());
+    env.add(PodParts.env("KILN_NNODES", Integer.toString(resources.nodes())));
+    env.add(PodParts.env("KILN_GPUS_PER_NODE", Integer.toString(resources.gpusPerNode())));
+    env.add(PodParts.env("WORLD_SIZE", Integer.toString(resources.worldSize())));
+    env.add(PodParts.env("MASTER_ADDR", Names.rendezvousHost(job, stage.name(), attempt)));
+    env.add(PodParts.env("MASTER_PORT", Integer.toString(settings.masterPort())));
+    env.addAll(PodParts.runtimeEnv());
+    return env;
+  }
+
+  private static ResourceRequirements resources(ResourcesSpec resources) {
+    ResourceRequirementsBuilder builder = new ResourceRequirementsBuilder();
+    if (resources.gpusPerNode() > 0) {
+      Quantity gpus = new Quantity(Integer.toString(resources.gpusPerNode()));
+      builder.addToRequests(GPU, gpus).addToLimits(GPU, gpus);
+    }
+    if (resources.cpu() != null) {
+      builder.addToRequests("cpu", new Quantity(resources.cpu())).addToLimits("cpu", new Quantity(resources.cpu()));
+    }
+    if (resources.memory() != null) {
+      builder.addToRequests("memory", new Quantity(resources.memory()))
+          .addToLimits("memory", new Quantity(resources.memory()));
+    }
+    return builder.build();
+  }
+
+  private static Toleration gpuToleration() {
+    return new TolerationBuilder().withKey(GPU).withOperator("Exists").withEffect("NoSchedule").build();
+  }
+
+  private static Affinity gpuProductAffinity(String product) {
+    return new AffinityBuilder()
+        .withNewNodeAffinity()
+          .withNewRequiredDuringSchedulingIgnoredDuringExecution()
+            .addNewNodeSelectorTerm()
+              .addNewMatchExpression().withKey(GPU_PRODUCT_LABEL).withOperator("In").withValues(product).endMatchExpression()
+            .endNodeSelectorTerm()
+          .endRequiredDuringSchedulingIgnoredDuringExecution()
+        .endNodeAffinity()
+        .build();
+  }
+}

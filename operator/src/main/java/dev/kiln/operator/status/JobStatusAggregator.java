@@ -1,0 +1,139 @@
+package dev.kiln.operator.status;
+
+import dev.kiln.api.Canonical;
+import dev.kiln.api.v1alpha1.JobPhase;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
+import dev.kiln.api.v1alpha1.StageStatus;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Locale;
+
+/**
+ * The one place a job's status changes. It starts from the status last written, records the
+ * reconcile's decisions, stamps transition times only when a condition flips, and says whether
+ * anything changed so unchanged statuses are never written.
+ */
+public final class JobStatusAggregator {
+
+  /** Condition types. Stage completion is {@code Stage<Name>Complete}, see {@link #stageCompleteType}. */
+  public static final String VALIDATED = "Validated";
+  public static final String ADMITTED = "Admitted";
+  public static final String DATA_READY = "DataReady";
+  public static final String PROMOTED = "Promoted";
+  public static final String SUCCEEDED = "Succeeded";
+  public static final String FAILED = "Failed";
+  public static final String SUSPENDED = "Suspended";
+
+  private final MultimodalPretrainJobStatus status;
+  private final String original;
+  private final long generation;
+  private final Clock clock;
+
+  public JobStatusAggregator(MultimodalPretrainJob job, Clock clock) {
+    MultimodalPretrainJobStatus current = job.getStatus() != null ? job.getStatus() : new MultimodalPretrainJobStatus();
+    this.original = Canonical.json(current);
+    this.status = copy(current);
+    this.generation = job.getMetadata().getGeneration() == null ? 0 : job.getMetadata().getGeneration();
+    this.clock = clock;
+    if (status.getPhase() == null) {
+      status.setPhase(JobPhase.Pending);
+      status.setStartTime(now());
+    }
+    if (status.getRestarts() == null) {
+      status.setRestarts(0);
+    }
+  }
+
+  /** Read-only view of the status being built. */
+  public MultimodalPretrainJobStatus current() {
+    return status;
+  }
+
+  public void phase(JobPhase phase, String reason, String message) {
+    status.setPhase(phase);
+    status.setReason(reason);
+    status.setMessage(message);
+    if (phase.isFinished() && status.getCompletionTime() == null) {
+      status.setCompletionTime(now());
+    }
+  }
+
+  /** Sets a condition; its transition time moves only when its status flips. */
+  public void condition(String type, boolean value, String reason, String message) {
+    String wanted = value ? "True" : "False";
+    Condition existing = status.getConditions().stream().filter(c -> type.equals(c.getType())).findFirst().orElse(null);
+    String transition = existing != null && wanted.equals(existing.getStatus()) ? existing.getLastTransitionTime() : now();
+    Condition updated = new ConditionBuilder()
+        .withType(type)
+        .withStatus(wanted)
+        .withReason(reason)
+        .withMessage(message == null ? "" : message)
+        .withObservedGeneration(generation)
+        .withLastTransitionTime(transition)
+        .build();
+    if (existing != null) {
+      status.getConditions().set(status.getConditions().indexOf(existing), updated);
+    } else {
+      status.getConditions().add(updated);
+    }
+  }
+
+  public boolean conditionIs(String type, boolean value) {
+    return status.getConditions().stream()
+        .anyMatch(c -> type.equals(c.getType()) && (value ? "True" : "False").equals(c.getStatus()));
+  }
+
+  /** The stage's status entry, created in spec order on first use. */
+  public StageStatus stage(String name) {
+    for (StageStatus stage : status.getStages()) {
+      if (name.equals(stage.getName())) {
+        return stage;
+      }
+    }
+    StageStatus stage = new StageStatus();
+    stage.setName(name);
+    stage.setAttempt(0);
+    stage.setRestarts(0);
+    stage.setDisruptions(0);
+    status.getStages().add(stage);
+    return stage;
+  }
+
+  public void countRestart() {
+    status.setRestarts(status.getRestarts() + 1);
+  }
+
+  /** Status with observedGeneration stamped. */
+  public MultimodalPretrainJobStatus build() {
+    status.setObservedGeneration(generation);
+    return status;
+  }
+
+  /** Whether {@link #build()} differs from the status the job had. */
+  public boolean changed() {
+    return !original.equals(Canonical.json(build()));
+  }
+
+  public String now() {
+    return Instant.now(clock).truncatedTo(ChronoUnit.SECONDS).toString();
+  }
+
+  /** {@code Stage<Name>Complete}, with the stage name in CamelCase: sft-mammoth becomes StageSftMammothComplete. */
+  public static String stageCompleteType(String stage) {
+    StringBuilder camel = new StringBuilder("Stage");
+    for (String part : stage.split("-")) {
+      if (!part.isEmpty()) {
+        camel.append(part.substring(0, 1).toUpperCase(Locale.ROOT)).append(part.substring(1));
+      }
+    }
+    return camel.append("Complete").toString();
+  }
+
+  private static MultimodalPretrainJobStatus copy(MultimodalPretrainJobStatus status) {
+    return Canonical.copy(status, MultimodalPretrainJobStatus.class);
+  }
+}

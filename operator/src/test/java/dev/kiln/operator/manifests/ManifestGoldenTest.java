@@ -1,0 +1,96 @@
+package dev.kiln.operator.manifests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.operator.Golden;
+import dev.kiln.operator.TestJobs;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import org.junit.jupiter.api.Test;
+
+/** Every builder's output for the cases that differ: 1 vs N nodes, GPU vs CPU, resume, SFT with initFrom. */
+class ManifestGoldenTest {
+
+  static final OperatorSettings SETTINGS = OperatorSettings.defaults("0.1.0");
+
+  final MultimodalPretrainJob recipe = TestJobs.example("open-qwen2vl.yaml");
+  final MultimodalPretrainJob quickstart = TestJobs.example("quickstart.yaml");
+  final MultimodalPretrainJob multinode = TestJobs.resource("multinode.yaml");
+
+  @Test
+  void workspaceClaim() {
+    Golden.assertYaml("claim-retained", CheckpointClaimManifest.build(recipe));
+    Golden.assertYaml("claim-owned", CheckpointClaimManifest.build(quickstart));
+  }
+
+  @Test
+  void filterJobs() {
+    Golden.assertYaml("filter-datacomp-anyof", FilterJobManifest.build(recipe, recipe.getSpec().data().source("datacomp-medium"), SETTINGS));
+    Golden.assertYaml("filter-precomputed-cpu", FilterJobManifest.build(quickstart, quickstart.getSpec().data().source("shapes"), SETTINGS));
+    Golden.assertYaml("filter-kueue", FilterJobManifest.build(multinode, multinode.getSpec().data().source("datacomp"), SETTINGS));
+  }
+
+  @Test
+  void packJobs() {
+    Golden.assertYaml("pack-pretrain", PackJobManifest.build(recipe, recipe.getSpec().stage("pretrain"), SETTINGS));
+    Golden.assertYaml("pack-sft-729", PackJobManifest.build(recipe, recipe.getSpec().stage("sft"), SETTINGS));
+  }
+
+  @Test
+  void stageOnOneGpuNode() {
+    Golden.assertYaml("stage-pretrain-1node-gpu", StageJobManifest.build(recipe, 0, 1, SETTINGS));
+    Golden.assertYaml("service-pretrain", StageServiceManifest.build(recipe, "pretrain", SETTINGS));
+  }
+
+  @Test
+  void stageOnFourGpuNodesUnderKueue() {
+    Job job = StageJobManifest.build(multinode, 0, 1, SETTINGS);
+    Golden.assertYaml("stage-pretrain-4node-kueue", job);
+    assertThat(job.getSpec().getCompletions()).isEqualTo(4);
+    assertThat(job.getSpec().getParallelism()).isEqualTo(4);
+  }
+
+  @Test
+  void stageOnCpu() {
+    Golden.assertYaml("stage-quickstart-cpu", StageJobManifest.build(quickstart, 0, 1, SETTINGS));
+  }
+
+  @Test
+  void resumeAttemptDiffersOnlyInAttempt() {
+    Job first = StageJobManifest.build(recipe, 0, 1, SETTINGS);
+    Job third = StageJobManifest.build(recipe, 0, 3, SETTINGS);
+    Golden.assertYaml("stage-pretrain-attempt3", third);
+    assertThat(third.getMetadata().getName()).isEqualTo("open-qwen2vl-pretrain-a3");
+    assertThat(third.getSpec().getTemplate().getSpec().getContainers().getFirst().getEnv())
+        .anySatisfy(e -> assertThat(e.getName() + "=" + e.getValue())
+            .isEqualTo("MASTER_ADDR=open-qwen2vl-pretrain-a3-0.open-qwen2vl-pretrain"));
+    assertThat(first.getSpec().getTemplate().getSpec().getVolumes())
+        .isEqualTo(third.getSpec().getTemplate().getSpec().getVolumes());
+  }
+
+  @Test
+  void sftRunConfigStartsFromThePromotedCheckpoint() {
+    var config = RunConfigs.render(recipe, 1, "/kiln/work/checkpoints/pretrain/step-0009500", SETTINGS);
+    Golden.assertYaml("config-sft", RunConfigMapManifest.build(recipe, config));
+    // The contract with the trainer: it parses this very file in its own tests.
+    Golden.assertText("run-config-sft.json", RunConfigMapManifest.json(config));
+  }
+
+  @Test
+  void everyPodIsLockedDown() {
+    for (Job job : new Job[] {StageJobManifest.build(recipe, 0, 1, SETTINGS),
+        FilterJobManifest.build(recipe, recipe.getSpec().data().source("datacomp-medium"), SETTINGS),
+        PackJobManifest.build(quickstart, quickstart.getSpec().stage("sft"), SETTINGS)}) {
+      var pod = job.getSpec().getTemplate().getSpec();
+      assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
+      assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+      assertThat(pod.getContainers()).allSatisfy(c -> {
+        assertThat(c.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
+        assertThat(c.getSecurityContext().getAllowPrivilegeEscalation()).isFalse();
+        assertThat(c.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
+      });
+      assertThat(job.getMetadata().getOwnerReferences()).singleElement()
+          .satisfies(o -> assertThat(o.getController()).isTrue());
+    }
+  }
+}
