@@ -115,7 +115,7 @@ public final class JobLifecycle {
     }
     if (violations.isEmpty()) {
       status.condition(JobStatusAggregator.VALIDATED, true, "Valid", "");
-      if (status.current().getPhase() == JobPhase.Failed) {
+      if (status.current().getPhase() == JobPhase.Failed && "InvalidSpec".equals(status.current().getReason())) {
         status.current().setCompletionTime(null);
         status.condition(JobStatusAggregator.FAILED, false, "SpecFixed", "");
         status.phase(JobPhase.Pending, "SpecFixed", "the corrected spec is valid");

@@ -1,0 +1,125 @@
+package dev.kiln.operator.lifecycle;
+
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.operator.TestJobs;
+import dev.kiln.operator.manifests.Labels;
+import dev.kiln.operator.manifests.StageJobManifest;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.batch.v1.JobConditionBuilder;
+import io.fabric8.kubernetes.api.model.batch.v1.JobStatusBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Plays the Job controller and kubelet against the in-memory API server: the test decides
+ * what each Job and pod did, the operator code under test decides everything else.
+ */
+final class FakeCluster {
+
+  private final KubernetesClient client;
+
+  FakeCluster(KubernetesClient client) {
+    this.client = client;
+  }
+
+  void registerCrd() {
+    try (InputStream in = Files.newInputStream(TestJobs.root().resolve("crds/multimodalpretrainjobs.kiln.dev-v1.yml"))) {
+      CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().load(in).item();
+      if (client.resource(crd).get() == null) {
+        client.resource(crd).create();
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  MultimodalPretrainJob get(MultimodalPretrainJob job) {
+    return client.resources(MultimodalPretrainJob.class).inNamespace(job.getMetadata().getNamespace())
+        .withName(job.getMetadata().getName()).get();
+  }
+
+  List<Job> jobs(String namespace) {
+    return client.batch().v1().jobs().inNamespace(namespace).list().getItems();
+  }
+
+  List<String> jobNames(String namespace) {
+    return jobs(namespace).stream().map(j -> j.getMetadata().getName()).sorted().toList();
+  }
+
+  Job job(String namespace, String name) {
+    return client.batch().v1().jobs().inNamespace(namespace).withName(name).get();
+  }
+
+  /** The Job controller reporting every index done; rank 0 leaves the trainer's summary. */
+  void complete(String namespace, String name, String summary) {
+    Job job = job(namespace, name);
+    if ("trainer".equals(job.getMetadata().getLabels().get(Labels.COMPONENT))) {
+      addPod(job, 0, 0, null, summary, false);
+    }
+    setCondition(job, "Complete");
+  }
+
+  void complete(String namespace, String name) {
+    complete(namespace, name, null);
+  }
+
+  /** Rank {@code index} exited with {@code exitCode}; the Job (backoffLimit 0) fails. */
+  void failPod(String namespace, String name, int index, int exitCode, String reason) {
+    Job job = job(namespace, name);
+    addPod(job, index, exitCode, reason, "Traceback...\nRuntimeError: NCCL timeout", false);
+    setCondition(job, "Failed");
+  }
+
+  /** Rank {@code index} was evicted by the kubelet. */
+  void evictPod(String namespace, String name, int index) {
+    Job job = job(namespace, name);
+    addPod(job, index, 137, "Error", null, true);
+    setCondition(job, "Failed");
+  }
+
+  void failJob(String namespace, String name) {
+    setCondition(job(namespace, name), "Failed");
+  }
+
+  private void setCondition(Job job, String type) {
+    job.setStatus(new JobStatusBuilder()
+        .withConditions(new JobConditionBuilder().withType(type).withStatus("True")
+            .withReason(type.equals("Failed") ? "BackoffLimitExceeded" : null).build())
+        .build());
+    client.batch().v1().jobs().inNamespace(job.getMetadata().getNamespace()).resource(job).updateStatus();
+  }
+
+  private void addPod(Job job, int index, int exitCode, String reason, String message, boolean evicted) {
+    Map<String, String> labels = job.getSpec().getTemplate().getMetadata().getLabels();
+    Pod pod = new PodBuilder()
+        .withNewMetadata()
+          .withName(job.getMetadata().getName() + "-" + index + "-x" + Integer.toHexString(exitCode))
+          .withNamespace(job.getMetadata().getNamespace())
+          .withLabels(labels)
+          .withAnnotations(Map.of(StageJobManifest.COMPLETION_INDEX_ANNOTATION, Integer.toString(index)))
+        .endMetadata()
+        .withNewStatus()
+          .withPhase(exitCode == 0 ? "Succeeded" : "Failed")
+          .withReason(evicted ? "Evicted" : null)
+          .addNewContainerStatus()
+            .withName("trainer")
+            .withNewState().withNewTerminated().withExitCode(exitCode).withReason(reason).withMessage(message)
+            .endTerminated().endState()
+          .endContainerStatus()
+        .endStatus()
+        .build();
+    if (evicted) {
+      pod.getStatus().getConditions().add(new io.fabric8.kubernetes.api.model.PodConditionBuilder()
+          .withType("DisruptionTarget").withStatus("True").withReason("TerminationByKubelet").build());
+    }
+    client.resource(pod).create();
+  }
+}

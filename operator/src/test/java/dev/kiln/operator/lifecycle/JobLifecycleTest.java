@@ -1,0 +1,430 @@
+package dev.kiln.operator.lifecycle;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.kiln.api.v1alpha1.JobPhase;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.StagePhase;
+import dev.kiln.api.v1alpha1.StageStatus;
+import dev.kiln.operator.TestJobs;
+import dev.kiln.operator.admission.ImmediateAdmission;
+import dev.kiln.operator.manifests.OperatorSettings;
+import dev.kiln.operator.status.JobStatusAggregator;
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The state machine against the in-memory API server: the test plays the Job controller and the
+ * kubelet (what each child did), the lifecycle decides everything else. Each {@link #reconcile}
+ * is a fresh read of the job, as after an operator restart.
+ */
+@EnableKubernetesMockClient(crud = true)
+class JobLifecycleTest {
+
+  static final String NS = "research";
+
+  KubernetesClient client;
+  FakeCluster cluster;
+  TestClock clock;
+  MultimodalPretrainJob job;
+
+  @BeforeEach
+  void setUp() {
+    cluster = new FakeCluster(client);
+    cluster.registerCrd();
+    clock = new TestClock();
+  }
+
+  // --- the whole journey ---------------------------------------------------------------------
+
+  @Test
+  void twoStageJobRunsFromDataPrepThroughARestartAndPromotionToSuccess() {
+    create(TestJobs.example("quickstart.yaml"));
+
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.DataPrep);
+    assertThat(cluster.jobNames(NS)).containsExactly("quickstart-filter-shapes");
+    assertThat(client.persistentVolumeClaims().inNamespace(NS).withName("quickstart-work").get()).isNotNull();
+
+    cluster.complete(NS, "quickstart-filter-shapes");
+    reconcile();
+    assertThat(cluster.jobNames(NS)).containsExactly("quickstart-filter-shapes", "quickstart-pack-pretrain",
+        "quickstart-pack-sft");
+    assertThat(phase()).isEqualTo(JobPhase.DataPrep);
+
+    cluster.complete(NS, "quickstart-pack-pretrain");
+    cluster.complete(NS, "quickstart-pack-sft");
+    reconcile();
+    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.DATA_READY, "True"));
+    assertThat(phase()).isEqualTo(JobPhase.Training);
+    assertThat(status().getStage()).isEqualTo("pretrain");
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
+    assertThat(client.configMaps().inNamespace(NS).withName("quickstart-pretrain-config").get()).isNotNull();
+    assertThat(client.services().inNamespace(NS).withName("quickstart-pretrain").get()).isNotNull();
+
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, 1, "Error");
+    reconcile();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).as("failed attempt deleted").isNull();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNotNull();
+    StageStatus pretrain = stage("pretrain");
+    assertThat(pretrain.getAttempt()).isEqualTo(2);
+    assertThat(pretrain.getRestarts()).isEqualTo(1);
+    assertThat(pretrain.getLastFailure().getExitCode()).isEqualTo(1);
+    assertThat(pretrain.getLastFailure().getMessage()).contains("RuntimeError: NCCL timeout");
+    assertThat(status().getRestarts()).isEqualTo(1);
+
+    cluster.complete(NS, "quickstart-pretrain-a2",
+        "{\"step\":150,\"tokens\":61440,\"loss\":1.25,\"checkpoint\":\"/kiln/work/checkpoints/pretrain/step-000150\","
+            + "\"manifestSha256\":\"abc123\"}");
+    reconcile();
+    assertThat(stage("pretrain").getPhase()).isEqualTo(StagePhase.Succeeded);
+    assertThat(status().getCheckpoints().getPromoted().getPath()).isEqualTo("/kiln/work/checkpoints/pretrain/step-000150");
+    assertThat(status().getCheckpoints().getPromoted().getStep()).isEqualTo(150);
+    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, "StagePretrainComplete", "True"));
+    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.PROMOTED, "True"));
+    assertThat(status().getStage()).isEqualTo("sft");
+    assertThat(cluster.job(NS, "quickstart-sft-a1")).isNotNull();
+    assertThat(client.configMaps().inNamespace(NS).withName("quickstart-sft-config").get().getData().get("run.json"))
+        .contains("\"initFrom\" : \"/kiln/work/checkpoints/pretrain/step-000150\"")
+        .contains("\"visualTokens\" : 64");
+
+    cluster.complete(NS, "quickstart-sft-a1", "{\"step\":150,\"checkpoint\":\"/kiln/work/checkpoints/sft/step-000150\"}");
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.Succeeded);
+    assertThat(status().getCompletionTime()).isNotNull();
+    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.SUCCEEDED, "True"));
+    assertThat(status().getObservedGeneration()).isEqualTo(1);
+    assertThat(status().getReproducibility().getConfigHash()).hasSize(64);
+    assertThat(eventReasons()).contains("DataReady", "StageStarted", "AttemptFailed", "AttemptStarted", "StageComplete",
+        "Promoted", "Succeeded");
+
+    List<String> childrenBefore = cluster.jobNames(NS);
+    reconcile();
+    assertThat(cluster.jobNames(NS)).as("a finished job creates nothing more").isEqualTo(childrenBefore);
+  }
+
+  // --- failures ------------------------------------------------------------------------------
+
+  @Test
+  void evictionDoesNotConsumeARestart() {
+    runToFirstAttempt();
+
+    cluster.evictPod(NS, "quickstart-pretrain-a1", 0);
+    reconcile();
+
+    StageStatus pretrain = stage("pretrain");
+    assertThat(pretrain.getAttempt()).isEqualTo(2);
+    assertThat(pretrain.getRestarts()).isZero();
+    assertThat(pretrain.getDisruptions()).isEqualTo(1);
+    assertThat(pretrain.getLastFailure().getReason()).isEqualTo("Disrupted");
+    assertThat(status().getRestarts()).isZero();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNotNull();
+  }
+
+  @Test
+  void nonRetryableExitCodeFailsTheJob() {
+    runToFirstAttempt();
+
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, 78, "Error");
+    reconcile();
+
+    assertThat(phase()).isEqualTo(JobPhase.Failed);
+    assertThat(status().getReason()).isEqualTo("NonRetryableExitCode");
+    assertThat(status().getMessage()).contains("exited with code 78");
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNull();
+  }
+
+  @Test
+  void exhaustedRestartsFailTheJobWithTheLastCause() {
+    create(withSpec(TestJobs.example("quickstart.yaml"), "maxRestarts: 1"));
+    runToFirstAttemptOfCreatedJob();
+
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, 137, "OOMKilled");
+    reconcile();
+    assertThat(stage("pretrain").getLastFailure().getReason()).isEqualTo("OOMKilled");
+    cluster.failPod(NS, "quickstart-pretrain-a2", 0, 1, "Error");
+    reconcile();
+
+    assertThat(phase()).isEqualTo(JobPhase.Failed);
+    assertThat(status().getReason()).isEqualTo("MaxRestartsExceeded");
+    assertThat(stage("pretrain").getPhase()).isEqualTo(StagePhase.Failed);
+    assertThat(cluster.job(NS, "quickstart-pretrain-a3")).isNull();
+  }
+
+  @Test
+  void aFailedDataJobFailsTheJobAndARestartNonceRetriesIt() {
+    create(TestJobs.example("quickstart.yaml"));
+    reconcile();
+    cluster.failJob(NS, "quickstart-filter-shapes");
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.Failed);
+    assertThat(status().getReason()).isEqualTo("DataPrepFailed");
+
+    edit(j -> withNonce(j, "retry-1"));
+    reconcile();
+
+    assertThat(phase()).as("%s: %s", status().getReason(), status().getMessage()).isEqualTo(JobPhase.DataPrep);
+    Map<String, String> labels = cluster.job(NS, "quickstart-filter-shapes").getMetadata().getLabels();
+    assertThat(labels).containsEntry("kiln.dev/source", "shapes");
+    assertThat(cluster.job(NS, "quickstart-filter-shapes").getStatus()).as("a fresh filter Job").isNull();
+  }
+
+  // --- user actions --------------------------------------------------------------------------
+
+  @Test
+  void suspendDeletesRunningPodsAndResumeStartsANewUncountedAttempt() {
+    runToFirstAttempt();
+
+    edit(j -> withSuspend(j, true));
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.Suspended);
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNull();
+    assertThat(cluster.job(NS, "quickstart-pack-pretrain")).as("finished data jobs are kept").isNotNull();
+    reconcile();
+    assertThat(cluster.jobNames(NS)).noneMatch(n -> n.startsWith("quickstart-pretrain-a"));
+
+    edit(j -> withSuspend(j, false));
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.Training);
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNotNull();
+    assertThat(stage("pretrain").getRestarts()).isZero();
+    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.SUSPENDED, "False"));
+  }
+
+  @Test
+  void restartNonceStartsANewAttemptWithoutCountingIt() {
+    runToFirstAttempt();
+
+    edit(j -> withNonce(j, "2026-11-26"));
+    reconcile();
+
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNull();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNotNull();
+    assertThat(stage("pretrain").getRestarts()).isZero();
+    assertThat(status().getObservedRestartNonce()).isEqualTo("2026-11-26");
+  }
+
+  @Test
+  void manualPromotionWaitsForApproval() {
+    create(withSpec(TestJobs.example("quickstart.yaml"), "promotion: {mode: Manual}"));
+    runToFirstAttemptOfCreatedJob();
+    cluster.complete(NS, "quickstart-pretrain-a1", "{\"step\":150,\"checkpoint\":\"/kiln/work/checkpoints/pretrain/step-000150\"}");
+
+    reconcile();
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.AwaitingPromotion);
+    assertThat(stage("pretrain").getPhase()).isEqualTo(StagePhase.AwaitingPromotion);
+    assertThat(cluster.job(NS, "quickstart-sft-a1")).isNull();
+
+    edit(j -> {
+      j.getMetadata().setAnnotations(Map.of(JobLifecycle.APPROVE_PROMOTION, "pretrain"));
+      return j;
+    });
+    reconcile();
+    assertThat(stage("pretrain").getPhase()).isEqualTo(StagePhase.Succeeded);
+    assertThat(cluster.job(NS, "quickstart-sft-a1")).isNotNull();
+  }
+
+  @Test
+  void promotionGateFailsAStageThatEndedTooEarly() {
+    create(withSpec(TestJobs.example("quickstart.yaml"), "promotion: {minStep: 500}"));
+    runToFirstAttemptOfCreatedJob();
+    cluster.complete(NS, "quickstart-pretrain-a1", "{\"step\":150}");
+
+    reconcile();
+
+    assertThat(phase()).isEqualTo(JobPhase.Failed);
+    assertThat(status().getReason()).isEqualTo("PromotionGateFailed");
+    assertThat(status().getMessage()).contains("step 150").contains("minStep 500");
+  }
+
+  @Test
+  void finishedJobIsDeletedAfterItsTtl() {
+    MultimodalPretrainJob quickstart = TestJobs.example("quickstart.yaml");
+    var s = quickstart.getSpec();
+    quickstart.setSpec(new dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec(s.model(), s.data(), s.stages().subList(0, 1),
+        s.checkpoints(), s.scheduling(), s.images(), false, null, 600, s.seed()));
+    create(quickstart);
+    runToFirstAttemptOfCreatedJob();
+    cluster.complete(NS, "quickstart-pretrain-a1", "{\"step\":150}");
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.Succeeded);
+
+    clock.advance(Duration.ofSeconds(599));
+    assertThat(reconcile().requeueAfter()).contains(Duration.ofSeconds(1));
+    clock.advance(Duration.ofSeconds(1));
+    reconcile();
+
+    assertThat(cluster.get(job)).isNull();
+  }
+
+  // --- robustness ----------------------------------------------------------------------------
+
+  @Test
+  void invalidSpecIsRejectedBeforeAnyChildAndAFixedSpecStarts() {
+    MultimodalPretrainJob bad = TestJobs.example("quickstart.yaml");
+    bad = withSpec(bad, "visualTokens: 15");
+    create(bad);
+
+    reconcile();
+
+    assertThat(phase()).isEqualTo(JobPhase.Failed);
+    assertThat(status().getReason()).isEqualTo("InvalidSpec");
+    assertThat(status().getMessage()).startsWith("spec.stages[0].visualTokens: must be a perfect square");
+    assertThat(cluster.jobs(NS)).isEmpty();
+    assertThat(client.persistentVolumeClaims().inNamespace(NS).list().getItems()).isEmpty();
+
+    edit(j -> withSpec(j, "visualTokens: 16"));
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.DataPrep);
+    assertThat(cluster.jobNames(NS)).containsExactly("quickstart-filter-shapes");
+  }
+
+  @Test
+  void editingARunningStageIsRejectedAndNothingNewStarts() {
+    runToFirstAttempt();
+
+    edit(j -> withSpec(j, "checkpointIntervalSteps: 7"));
+    reconcile();
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, 1, "Error");
+    reconcile();
+
+    assertThat(status().getConditions()).anySatisfy(c -> {
+      assertCondition(c, JobStatusAggregator.VALIDATED, "False");
+      assertThat(c.getReason()).isEqualTo("SpecChangeRejected");
+      assertThat(c.getMessage()).startsWith("spec.stages[0]: stage \"pretrain\" has started");
+    });
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNull();
+  }
+
+  @Test
+  void restartedOperatorAdoptsChildrenItCreatedBeforeLosingItsStatusWrite() {
+    runToFirstAttempt();
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, 1, "Error");
+    MultimodalPretrainJob beforeRestart = cluster.get(job);
+    // The operator created attempt 2, then died before its status write landed.
+    new ChildResources(client).ensure(dev.kiln.operator.manifests.StageJobManifest.build(beforeRestart, 0, 2,
+        OperatorSettings.defaults("0.1.0")));
+
+    reconcile();
+    reconcile();
+
+    assertThat(cluster.jobNames(NS).stream().filter(n -> n.startsWith("quickstart-pretrain-a")))
+        .as("no attempt 3, no duplicate").containsExactly("quickstart-pretrain-a2");
+    assertThat(stage("pretrain").getAttempt()).isEqualTo(2);
+  }
+
+  @Test
+  void reconcilingAgainChangesNothing() {
+    runToFirstAttempt();
+    String resourceVersion = cluster.get(job).getMetadata().getResourceVersion();
+    List<String> jobs = cluster.jobNames(NS);
+
+    JobLifecycle.Outcome outcome = reconcile();
+
+    assertThat(outcome.statusWritten()).isFalse();
+    assertThat(cluster.get(job).getMetadata().getResourceVersion()).isEqualTo(resourceVersion);
+    assertThat(cluster.jobNames(NS)).isEqualTo(jobs);
+  }
+
+  @Test
+  void everyChildIsOwnedByTheJobExceptARetainedClaim() {
+    create(TestJobs.example("open-qwen2vl.yaml"));
+    reconcile();
+
+    List<HasMetadata> children = new java.util.ArrayList<>(cluster.jobs(NS));
+    assertThat(children).isNotEmpty().allSatisfy(c -> assertThat(c.getMetadata().getOwnerReferences())
+        .singleElement().satisfies(o -> assertThat(o.getUid()).isEqualTo(cluster.get(job).getMetadata().getUid())));
+    assertThat(client.persistentVolumeClaims().inNamespace(NS).withName("open-qwen2vl-work").get()
+        .getMetadata().getOwnerReferences()).as("retainOnDelete: true").isEmpty();
+  }
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  private void runToFirstAttempt() {
+    create(TestJobs.example("quickstart.yaml"));
+    runToFirstAttemptOfCreatedJob();
+  }
+
+  private void runToFirstAttemptOfCreatedJob() {
+    reconcile();
+    cluster.complete(NS, "quickstart-filter-shapes");
+    reconcile();
+    cluster.jobNames(NS).stream().filter(n -> n.startsWith("quickstart-pack-")).forEach(n -> cluster.complete(NS, n));
+    reconcile();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
+  }
+
+  private void create(MultimodalPretrainJob fixture) {
+    fixture.getMetadata().setUid(null);
+    job = client.resource(fixture).create();
+  }
+
+  private void edit(UnaryOperator<MultimodalPretrainJob> change) {
+    MultimodalPretrainJob current = cluster.get(job);
+    client.resource(change.apply(current)).update();
+  }
+
+  private JobLifecycle.Outcome reconcile() {
+    JobLifecycle lifecycle = new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock),
+        new ImmediateAdmission(), OperatorSettings.defaults("0.1.0"), clock);
+    MultimodalPretrainJob current = cluster.get(job);
+    return current == null ? null : lifecycle.reconcile(current);
+  }
+
+  private dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus status() {
+    return cluster.get(job).getStatus();
+  }
+
+  private JobPhase phase() {
+    return status().getPhase();
+  }
+
+  private StageStatus stage(String name) {
+    return status().getStages().stream().filter(s -> s.getName().equals(name)).findFirst().orElseThrow();
+  }
+
+  private List<String> eventReasons() {
+    return client.v1().events().inNamespace(NS).list().getItems().stream().map(Event::getReason).toList();
+  }
+
+  private static void assertCondition(io.fabric8.kubernetes.api.model.Condition c, String type, String value) {
+    assertThat(c.getType()).isEqualTo(type);
+    assertThat(c.getStatus()).isEqualTo(value);
+  }
+
+  /** The job with one field of its first stage replaced (YAML "field: value"). */
+  private static MultimodalPretrainJob withSpec(MultimodalPretrainJob job, String stageField) {
+    var tree = io.fabric8.kubernetes.client.utils.Serialization.jsonMapper().valueToTree(job);
+    try {
+      var patch = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(stageField);
+      ((com.fasterxml.jackson.databind.node.ObjectNode) tree.at("/spec/stages/0")).setAll(
+          (com.fasterxml.jackson.databind.node.ObjectNode) patch);
+      return io.fabric8.kubernetes.client.utils.Serialization.jsonMapper().treeToValue(tree, MultimodalPretrainJob.class);
+    } catch (java.io.IOException e) {
+      throw new IllegalArgumentException(e);
+    }
+  }
+
+  private static MultimodalPretrainJob withSuspend(MultimodalPretrainJob job, boolean suspend) {
+    var s = job.getSpec();
+    job.setSpec(new dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec(s.model(), s.data(), s.stages(), s.checkpoints(),
+        s.scheduling(), s.images(), suspend, s.restartNonce(), s.ttlSecondsAfterFinished(), s.seed()));
+    return job;
+  }
+
+  private static MultimodalPretrainJob withNonce(MultimodalPretrainJob job, String nonce) {
+    var s = job.getSpec();
+    job.setSpec(new dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec(s.model(), s.data(), s.stages(), s.checkpoints(),
+        s.scheduling(), s.images(), s.suspend(), nonce, s.ttlSecondsAfterFinished(), s.seed()));
+    return job;
+  }
+}
