@@ -3,8 +3,8 @@ package dev.kiln.operator;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
-/** Operator-wide settings (application.properties or KILN_* environment variables). */
-@ConfigMapping(prefix = "kiln")
+/** Operator-wide settings: kiln.operator.* in application.properties, or KILN_OPERATOR_* environment variables. */
+@ConfigMapping(prefix = "kiln.operator")
 public interface KilnOperatorConfig {
 
   /** Trainer image for jobs that do not pin spec.images.trainer. */

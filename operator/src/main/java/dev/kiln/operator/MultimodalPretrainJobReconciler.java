@@ -40,9 +40,11 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
 
   public static final String NAME = "multimodalpretrainjob";
 
+  private final KubernetesClient client;
   private final JobLifecycle lifecycle;
 
   public MultimodalPretrainJobReconciler(KubernetesClient client, KilnOperatorConfig config) {
+    this.client = client;
     Clock clock = Clock.systemUTC();
     OperatorSettings settings = new OperatorSettings(config.trainerImage(), config.dataJobsImage(),
         config.imagePullPolicy(), config.masterPort());
@@ -52,7 +54,13 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
 
   @Override
   public UpdateControl<MultimodalPretrainJob> reconcile(MultimodalPretrainJob job, Context<MultimodalPretrainJob> context) {
-    JobLifecycle.Outcome outcome = lifecycle.reconcile(job);
+    // The informer's copy can lag our own status write when a child event arrives first; the
+    // state machine must never act twice on one transition, so it reads the job fresh.
+    MultimodalPretrainJob fresh = client.resource(job).get();
+    if (fresh == null) {
+      return UpdateControl.noUpdate();
+    }
+    JobLifecycle.Outcome outcome = lifecycle.reconcile(fresh);
     UpdateControl<MultimodalPretrainJob> control = UpdateControl.noUpdate();
     outcome.requeueAfter().ifPresent(control::rescheduleAfter);
     return control;

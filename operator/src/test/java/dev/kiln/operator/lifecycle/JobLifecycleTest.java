@@ -6,6 +6,7 @@ import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.StagePhase;
 import dev.kiln.api.v1alpha1.StageStatus;
+import dev.kiln.operator.FakeCluster;
 import dev.kiln.operator.TestJobs;
 import dev.kiln.operator.admission.ImmediateAdmission;
 import dev.kiln.operator.manifests.OperatorSettings;

@@ -1,7 +1,6 @@
-package dev.kiln.operator.lifecycle;
+package dev.kiln.operator;
 
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
-import dev.kiln.operator.TestJobs;
 import dev.kiln.operator.manifests.Labels;
 import dev.kiln.operator.manifests.StageJobManifest;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -22,15 +21,15 @@ import java.util.Map;
  * Plays the Job controller and kubelet against the in-memory API server: the test decides
  * what each Job and pod did, the operator code under test decides everything else.
  */
-final class FakeCluster {
+public final class FakeCluster {
 
   private final KubernetesClient client;
 
-  FakeCluster(KubernetesClient client) {
+  public FakeCluster(KubernetesClient client) {
     this.client = client;
   }
 
-  void registerCrd() {
+  public void registerCrd() {
     try (InputStream in = Files.newInputStream(TestJobs.root().resolve("crds/multimodalpretrainjobs.kiln.dev-v1.yml"))) {
       CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().load(in).item();
       if (client.resource(crd).get() == null) {
@@ -41,25 +40,25 @@ final class FakeCluster {
     }
   }
 
-  MultimodalPretrainJob get(MultimodalPretrainJob job) {
+  public MultimodalPretrainJob get(MultimodalPretrainJob job) {
     return client.resources(MultimodalPretrainJob.class).inNamespace(job.getMetadata().getNamespace())
         .withName(job.getMetadata().getName()).get();
   }
 
-  List<Job> jobs(String namespace) {
+  public List<Job> jobs(String namespace) {
     return client.batch().v1().jobs().inNamespace(namespace).list().getItems();
   }
 
-  List<String> jobNames(String namespace) {
+  public List<String> jobNames(String namespace) {
     return jobs(namespace).stream().map(j -> j.getMetadata().getName()).sorted().toList();
   }
 
-  Job job(String namespace, String name) {
+  public Job job(String namespace, String name) {
     return client.batch().v1().jobs().inNamespace(namespace).withName(name).get();
   }
 
   /** The Job controller reporting every index done; rank 0 leaves the trainer's summary. */
-  void complete(String namespace, String name, String summary) {
+  public void complete(String namespace, String name, String summary) {
     Job job = job(namespace, name);
     if ("trainer".equals(job.getMetadata().getLabels().get(Labels.COMPONENT))) {
       addPod(job, 0, 0, null, summary, false);
@@ -67,25 +66,25 @@ final class FakeCluster {
     setCondition(job, "Complete");
   }
 
-  void complete(String namespace, String name) {
+  public void complete(String namespace, String name) {
     complete(namespace, name, null);
   }
 
   /** Rank {@code index} exited with {@code exitCode}; the Job (backoffLimit 0) fails. */
-  void failPod(String namespace, String name, int index, int exitCode, String reason) {
+  public void failPod(String namespace, String name, int index, int exitCode, String reason) {
     Job job = job(namespace, name);
     addPod(job, index, exitCode, reason, "Traceback...\nRuntimeError: NCCL timeout", false);
     setCondition(job, "Failed");
   }
 
   /** Rank {@code index} was evicted by the kubelet. */
-  void evictPod(String namespace, String name, int index) {
+  public void evictPod(String namespace, String name, int index) {
     Job job = job(namespace, name);
     addPod(job, index, 137, "Error", null, true);
     setCondition(job, "Failed");
   }
 
-  void failJob(String namespace, String name) {
+  public void failJob(String namespace, String name) {
     setCondition(job(namespace, name), "Failed");
   }
 
