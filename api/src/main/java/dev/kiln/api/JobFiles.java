@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.validation.Violation;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -49,7 +50,7 @@ public final class JobFiles {
         }
       }
     } catch (IOException e) {
-      throw new JobFileException(origin + ": not valid YAML: " + firstLine(e.getMessage()));
+      throw new JobFileException(origin, "(document)", "not valid YAML: " + firstLine(e.getMessage()));
     }
     return jobs;
   }
@@ -59,20 +60,20 @@ public final class JobFiles {
     String apiVersion = document.path("apiVersion").asText("");
     String kind = document.path("kind").asText("");
     if (!MultimodalPretrainJob.API_VERSION.equals(apiVersion)) {
-      throw new JobFileException(origin + ": apiVersion: expected " + MultimodalPretrainJob.API_VERSION
+      throw new JobFileException(origin, "apiVersion", "expected " + MultimodalPretrainJob.API_VERSION
           + ", found \"" + apiVersion + "\"");
     }
     if (!MultimodalPretrainJob.KIND.equals(kind)) {
-      throw new JobFileException(origin + ": kind: expected " + MultimodalPretrainJob.KIND + ", found \"" + kind + "\"");
+      throw new JobFileException(origin, "kind", "expected " + MultimodalPretrainJob.KIND + ", found \"" + kind + "\"");
     }
     try {
       return STRICT.treeToValue(document, MultimodalPretrainJob.class);
     } catch (com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException e) {
-      throw new JobFileException(origin + ": " + path(e) + ": unknown field \"" + e.getPropertyName() + "\"");
+      throw new JobFileException(origin, path(e), "unknown field \"" + e.getPropertyName() + "\"");
     } catch (com.fasterxml.jackson.databind.exc.MismatchedInputException e) {
-      throw new JobFileException(origin + ": " + path(e) + ": " + firstLine(e.getOriginalMessage()));
+      throw new JobFileException(origin, path(e), firstLine(e.getOriginalMessage()));
     } catch (IOException e) {
-      throw new JobFileException(origin + ": " + firstLine(e.getMessage()));
+      throw new JobFileException(origin, "(document)", firstLine(e.getMessage()));
     }
   }
 
@@ -105,10 +106,19 @@ public final class JobFiles {
     return newline < 0 ? message : message.substring(0, newline);
   }
 
-  /** A job file that cannot be read as a MultimodalPretrainJob. */
+  /** A job file that cannot be read as a MultimodalPretrainJob, located by file and field. */
   public static final class JobFileException extends RuntimeException {
-    public JobFileException(String message) {
-      super(message);
+
+    private final transient Violation violation;
+
+    public JobFileException(String origin, String field, String message) {
+      super(origin + ": " + field + ": " + message);
+      this.violation = new Violation(field, message);
+    }
+
+    /** The problem without the file name, as {@code kiln validate} prints it. */
+    public Violation violation() {
+      return violation;
     }
   }
 }

@@ -1,0 +1,37 @@
+package dev.kiln.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code kiln} command: validate and inspect MultimodalPretrainJobs, run them locally. */
+@Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = KilnCommand.Version.class,
+    description = "Compute-efficient multimodal-LLM training (the Open-Qwen2VL recipe) as one Kubernetes resource.",
+    subcommands = {ValidateCommand.class, CrdCommand.class, RunCommand.class, CommandLine.HelpCommand.class})
+public final class KilnCommand implements Runnable {
+
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The command line with Kiln's error handling, for main and for tests. */
+  public static CommandLine commandLine() {
+    return new CommandLine(new KilnCommand()).setCaseInsensitiveEnumValuesAllowed(true);
+  }
+
+  /** Version from the jar manifest, or "development" when run from classes. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String version = KilnCommand.class.getPackage().getImplementationVersion();
+      return new String[] {"kiln " + (version != null ? version : "development")};
+    }
+  }
+}

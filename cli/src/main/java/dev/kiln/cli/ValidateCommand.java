@@ -1,0 +1,73 @@
+package dev.kiln.cli;
+
+import dev.kiln.api.JobFiles;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.validation.JobValidator;
+import dev.kiln.api.validation.Violation;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code kiln validate FILE...}: every rule the API server and the operator apply, with no
+ * cluster. Prints {@code valid} per valid job on stdout; one line per problem, starting with
+ * the field path, per invalid one. Which file and job each line is about goes to stderr.
+ */
+@Command(name = "validate", mixinStandardHelpOptions = true,
+    description = "Check MultimodalPretrainJob files as the API server and the operator would.")
+final class ValidateCommand implements Callable<Integer> {
+
+  static final int INVALID = 1;
+
+  @Parameters(arity = "1..*", paramLabel = "FILE", description = "YAML files, one or more jobs each")
+  List<Path> files;
+
+  @Spec
+  CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    boolean allValid = true;
+    for (Path file : files) {
+      List<MultimodalPretrainJob> jobs;
+      try {
+        jobs = JobFiles.read(file);
+      } catch (JobFiles.JobFileException e) {
+        err.println(file + ":");
+        out.println(e.violation());
+        allValid = false;
+        continue;
+      } catch (UncheckedIOException e) {
+        err.println(file + ":");
+        out.println("(file): " + e.getCause().getMessage());
+        allValid = false;
+        continue;
+      }
+      if (jobs.isEmpty()) {
+        err.println(file + ":");
+        out.println("(file): no MultimodalPretrainJob in it");
+        allValid = false;
+      }
+      for (MultimodalPretrainJob job : jobs) {
+        err.println(file + " (" + job.getMetadata().getName() + "):");
+        List<Violation> violations = JobValidator.validate(job);
+        violations.forEach(out::println);
+        if (violations.isEmpty()) {
+          out.println("valid");
+        }
+        allValid &= violations.isEmpty();
+      }
+    }
+    out.flush();
+    err.flush();
+    return allValid ? 0 : INVALID;
+  }
+}

@@ -1,0 +1,102 @@
+package dev.kiln.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The command-line contract: exit codes and the shape of every line. */
+class KilnCommandTest {
+
+  @TempDir
+  Path dir;
+
+  record Result(int exit, String out, String err) {}
+
+  static Result kiln(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = KilnCommand.commandLine();
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(err));
+    int exit = cli.execute(args);
+    return new Result(exit, out.toString(), err.toString());
+  }
+
+  static String example(String name) {
+    Path root = Path.of("").toAbsolutePath();
+    while (!Files.isDirectory(root.resolve("examples"))) {
+      root = root.getParent();
+    }
+    return root.resolve("examples").resolve(name).toString();
+  }
+
+  @Test
+  void validJobsPrintValidAndExitZero() {
+    Result r = kiln("validate", example("quickstart.yaml"), example("open-qwen2vl.yaml"));
+
+    assertThat(r.exit()).isZero();
+    assertThat(r.out().lines()).containsExactly("valid", "valid");
+  }
+
+  @Test
+  void invalidJobPrintsOneLinePerProblemStartingWithTheFieldAndExitsOne() throws IOException {
+    Path bad = dir.resolve("bad.yaml");
+    Files.writeString(bad, Files.readString(Path.of(example("quickstart.yaml")))
+        .replace("visualTokens: 64", "visualTokens: 63")
+        .replace("initFrom: pretrain", "initFrom: warmup"));
+
+    Result r = kiln("validate", bad.toString());
+
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.out().lines()).containsExactly(
+        "spec.stages[1].visualTokens: must be a perfect square (the pooled patch grid is square), found 63",
+        "spec.stages[1].initFrom: must name an earlier stage (one of [pretrain]), found \"warmup\"");
+    assertThat(r.err()).contains("bad.yaml (quickstart):");
+  }
+
+  @Test
+  void unknownFieldIsReportedByPath() throws IOException {
+    Path bad = dir.resolve("typo.yaml");
+    Files.writeString(bad, Files.readString(Path.of(example("quickstart.yaml")))
+        .replace("checkpointIntervalSteps: 50\n    - name: sft", "checkpointEvery: 50\n    - name: sft"));
+
+    Result r = kiln("validate", bad.toString());
+
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.out().strip()).isEqualTo("spec.stages[0]: unknown field \"checkpointEvery\"");
+  }
+
+  @Test
+  void missingFileIsAProblemNotACrash() {
+    Result r = kiln("validate", dir.resolve("absent.yaml").toString());
+
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.out()).startsWith("(file): ");
+  }
+
+  @Test
+  void crdPrintsTheGeneratedDefinition() {
+    Result r = kiln("crd");
+
+    assertThat(r.exit()).isZero();
+    assertThat(r.out()).contains("kind: \"CustomResourceDefinition\"").contains("name: \"multimodalpretrainjobs.kiln.dev\"")
+        .contains("- \"mpj\"");
+  }
+
+  @Test
+  void runValidatesAndPrintsThePlanButDoesNotPretendToRun() {
+    Result r = kiln("run", example("quickstart.yaml"));
+
+    assertThat(r.exit()).isEqualTo(RunCommand.NOT_RUNNABLE_YET);
+    assertThat(r.out()).contains("MultimodalPretrainJob quickstart: valid")
+        .contains("stage      pretrain: pack at 512 tokens / 16 visual tokens, then 1 node(s) x CPU")
+        .contains("Local execution is not available in this build");
+  }
+}

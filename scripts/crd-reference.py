@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Writes docs/job-reference.md from the generated CRD: one row per field of the spec."""
+import sys
+import json
+import yaml  # PyYAML
+
+crd = yaml.safe_load(open(sys.argv[1] if len(sys.argv) > 1 else "crds/multimodalpretrainjobs.kiln.dev-v1.yml"))
+spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+rows = []
+
+def walk(schema, path, required):
+    for name, prop in sorted(schema.get("properties", {}).items()):
+        field = f"{path}.{name}"
+        kind = prop.get("type", "")
+        if kind == "array":
+            item = prop.get("items", {})
+            kind = f"[]{item.get('type', '')}"
+        notes = []
+        if name in required:
+            notes.append("required")
+        if "default" in prop:
+            notes.append(f"default `{json.dumps(prop['default'])}`")
+        for key, label in (("minimum", "min"), ("maximum", "max"), ("minItems", "min items"), ("maxItems", "max items")):
+            if key in prop:
+                value = prop[key]
+                notes.append(f"{label} {int(value) if float(value).is_integer() else value}")
+        enum = prop.get("enum") or prop.get("items", {}).get("enum")
+        if enum:
+            notes.append("one of " + ", ".join(f"`{e}`" for e in enum))
+        if "pattern" in prop:
+            notes.append(f"pattern `{prop['pattern']}`")
+        for rule in prop.get("x-kubernetes-validations", []):
+            notes.append(f"rule: {rule['message']}")
+        description = prop.get("description", "").replace("|", "\\|")
+        rows.append(f"| `{field}` | {kind} | {description} | {'; '.join(notes)} |")
+        child = prop.get("items", prop) if prop.get("type") == "array" else prop
+        walk(child, field + ("[]" if prop.get("type") == "array" else ""), child.get("required", []))
+
+walk(spec, "spec", spec.get("required", []))
+out = ["# MultimodalPretrainJob reference", "",
+       "`kiln.dev/v1alpha1`, kind `MultimodalPretrainJob`, short name `mpj`. Generated from",
+       "`crds/multimodalpretrainjobs.kiln.dev-v1.yml` by `scripts/crd-reference.py`; `kiln validate`",
+       "applies every rule below, plus the ones a schema cannot say (listed at the end).", "",
+       "| field | type | meaning | constraints |", "|---|---|---|---|"] + rows
+out += ["", "## Rules beyond the schema", "",
+        "- `metadata.name`: a DNS label of at most 30 characters, so `<job>-<stage>-a<N>-<index>` fits a hostname.",
+        "- `spec.stages[].visualTokens`: a perfect square no larger than the encoder's patch grid (27x27 = 729 for SigLIP/14@384), and small enough to fit `data.packing.sequenceLength` with text.",
+        "- `spec.stages[].sources[]`: each names an entry of `spec.data.sources`.",
+        "- `spec.stages[].batch.globalBatchSize`: a multiple of `microBatchSize` x ranks (nodes x GPUs per node).",
+        "- `spec.checkpoints.volumeClaim.accessModes`: must include `ReadWriteMany` when any stage runs on more than one node.",
+        "- `spec.model` (explicit): `patchSize` divides `imageSize`, heads divide widths, `kvHeads` divides `heads`, even head dimension.",
+        "- A stage that has started cannot change (except `promotion`), nor can the model: the operator reports `Validated=False, SpecChangeRejected` and starts nothing new until the edit is reverted.",
+        ""]
+open("docs/job-reference.md", "w").write("\n".join(out))
