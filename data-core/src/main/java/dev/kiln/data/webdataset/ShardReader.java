@@ -44,14 +44,18 @@ public final class ShardReader {
     }
   }
 
-  /** Samples of one shard; problems go to the shared counter. */
-  public void readShard(Path shard, Consumer<Sample> action) {
+  /**
+   * Samples of one shard; problems go to the shared counter. Returns the sha256 of the shard's
+   * bytes when it was read to the end, or null when it could not be.
+   */
+  public String readShard(Path shard, Consumer<Sample> action) {
     InputStream raw;
+    java.security.MessageDigest sha256 = ShardWriter.sha256();
     try {
-      raw = new BufferedInputStream(Files.newInputStream(shard), 1 << 16);
+      raw = new java.security.DigestInputStream(new BufferedInputStream(Files.newInputStream(shard), 1 << 16), sha256);
     } catch (IOException e) {
       problems.add(Problems.UNREADABLE_SHARD, shard + ": " + e.getMessage());
-      return;
+      return null;
     }
     String name = shard.toString();
     Set<String> seenKeys = new HashSet<>();
@@ -86,9 +90,12 @@ public final class ShardReader {
         members.put(split[1], tar.readAllBytes());
       }
       emit(key, members, oversize, name, action);
+      raw.transferTo(java.io.OutputStream.nullOutputStream());
+      return java.util.HexFormat.of().formatHex(sha256.digest());
     } catch (IOException | IllegalArgumentException e) {
       // A truncated shard still yields every complete sample before the damage.
       problems.add(Problems.TRUNCATED_SHARD, name + (key != null ? " after " + key : "") + ": " + e.getMessage());
+      return null;
     }
   }
 

@@ -1,0 +1,69 @@
+package dev.kiln.datajobs.filter;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Parses filter specs as the operator writes them: {@code precomputed:field=F,min=X},
+ * {@code uids:FILE}, {@code clip:model=DIR,min=X}, {@code mlm:model=DIR,min=N}.
+ */
+public final class FilterSpecs {
+
+  private FilterSpecs() {}
+
+  /** Thrown for a spec this build cannot run; the message names the spec. */
+  public static final class UnsupportedFilterException extends RuntimeException {
+    public UnsupportedFilterException(String message) {
+      super(message);
+    }
+  }
+
+  public static SampleFilter parse(String spec) {
+    int colon = spec.indexOf(':');
+    if (colon < 0) {
+      throw new IllegalArgumentException("--filter " + spec + ": expected KIND:ARGS (precomputed, uids, clip, mlm)");
+    }
+    String kind = spec.substring(0, colon);
+    String args = spec.substring(colon + 1);
+    return switch (kind) {
+      case "precomputed" -> {
+        Map<String, String> kv = keyValues(spec, args);
+        yield new PrecomputedScoreFilter(required(spec, kv, "field"), number(spec, required(spec, kv, "min")));
+      }
+      case "uids" -> new UidListFilter(args, UidSet.load(Path.of(args)));
+      case "clip", "mlm" -> throw new UnsupportedFilterException("--filter " + spec + ": the " + kind
+          + " filter scores samples with a model, and the model code is not in this build yet");
+      default -> throw new IllegalArgumentException("--filter " + spec + ": unknown filter kind \"" + kind
+          + "\" (precomputed, uids, clip, mlm)");
+    };
+  }
+
+  private static Map<String, String> keyValues(String spec, String args) {
+    Map<String, String> kv = new LinkedHashMap<>();
+    for (String part : args.split(",")) {
+      int eq = part.indexOf('=');
+      if (eq <= 0) {
+        throw new IllegalArgumentException("--filter " + spec + ": expected key=value, found \"" + part + "\"");
+      }
+      kv.put(part.substring(0, eq).strip(), part.substring(eq + 1).strip());
+    }
+    return kv;
+  }
+
+  private static String required(String spec, Map<String, String> kv, String key) {
+    String value = kv.get(key);
+    if (value == null || value.isEmpty()) {
+      throw new IllegalArgumentException("--filter " + spec + ": missing " + key + "=");
+    }
+    return value;
+  }
+
+  private static double number(String spec, String value) {
+    try {
+      return Double.parseDouble(value);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--filter " + spec + ": not a number: " + value);
+    }
+  }
+}

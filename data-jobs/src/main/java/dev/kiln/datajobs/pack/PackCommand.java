@@ -1,0 +1,193 @@
+package dev.kiln.datajobs.pack;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.kiln.api.runconfig.ExitCodes;
+import dev.kiln.data.packed.PackedFormat;
+import dev.kiln.data.packed.PackedSequence;
+import dev.kiln.data.packing.FirstFitDecreasing;
+import dev.kiln.data.packing.PackingPlan;
+import dev.kiln.data.text.TextTokenizer;
+import dev.kiln.data.webdataset.Problems;
+import dev.kiln.data.webdataset.Sample;
+import dev.kiln.data.webdataset.ShardReader;
+import dev.kiln.data.webdataset.ShardWriter;
+import dev.kiln.datajobs.Inputs;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * Packs every input shard of a stage into sequences of {@code --seq-len} positions:
+ * tokenize and resize in parallel (pass 1, spilled to a staging file), plan first-fit-decreasing
+ * over all samples at once, then write the packed shards in plan order (pass 2) and a manifest.
+ * Same inputs, same bytes.
+ */
+@Command(name = "pack", mixinStandardHelpOptions = true, description = "Pack samples into fixed-length multimodal sequences.")
+public final class PackCommand implements Callable<Integer> {
+
+  /** Samples prepared per parallel batch: big enough to keep every core busy, small enough to bound memory. */
+  static final int BATCH = 512;
+
+  @Option(names = "--input", required = true, paramLabel = "[NAME=]PATTERN|DIR", description = "One per source")
+  List<String> inputs;
+
+  @Option(names = "--output", required = true, paramLabel = "DIR")
+  Path output;
+
+  @Option(names = "--tokenizer", required = true, paramLabel = "FILE")
+  Path tokenizer;
+
+  @Option(names = "--seq-len", required = true)
+  int sequenceLength;
+
+  @Option(names = "--visual-tokens", required = true)
+  int visualTokens;
+
+  @Option(names = "--image-size", required = true, description = "Side the encoder sees, in pixels")
+  int imageSize;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Recorded in the manifest; the plan itself is deterministic")
+  long seed;
+
+  @Option(names = "--shard-size", defaultValue = "1000", description = "Packed sequences per output shard")
+  int shardSize;
+
+  @Option(names = "--max-bad-fraction", defaultValue = "0.1")
+  double maxBadFraction;
+
+  @Spec
+  CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter err = spec.commandLine().getErr();
+    if (!Files.isRegularFile(tokenizer)) {
+      err.println("--tokenizer " + tokenizer + ": no such file");
+      err.flush();
+      return ExitCodes.CONFIG;
+    }
+    long start = System.nanoTime();
+    Files.createDirectories(output);
+    Problems bad = new Problems();
+    List<Integer> lengths = new ArrayList<>();
+    ArrayNode inputManifest = new ObjectMapper().createArrayNode();
+    try (TextTokenizer text = TextTokenizer.load(tokenizer);
+        Staging staging = new Staging(output.resolve(".staging"))) {
+      SamplePreparer preparer = new SamplePreparer(text, imageSize);
+      ShardReader reader = new ShardReader(bad);
+      long seen = 0;
+      for (Inputs.Source source : Inputs.resolve(inputs)) {
+        for (Path shard : source.shards()) {
+          List<Sample> batch = new ArrayList<>();
+          String sha256 = reader.readShard(shard, sample -> {
+            batch.add(sample);
+            if (batch.size() == BATCH) {
+              stage(batch, source.name(), preparer, staging, lengths, bad);
+              batch.clear();
+            }
+          });
+          stage(batch, source.name(), preparer, staging, lengths, bad);
+          inputManifest.addObject().put("path", shard.toString()).put("sha256", sha256);
+        }
+      }
+      seen = lengths.size() + bad.total();
+
+      int[] planned = lengths.stream().mapToInt(Integer::intValue).toArray();
+      PackingPlan plan = FirstFitDecreasing.plan(planned, sequenceLength);
+      for (int oversize : plan.oversize()) {
+        bad.add("longer_than_sequence", staging.key(oversize) + " (" + planned[oversize] + " > " + sequenceLength + ")");
+      }
+      List<ShardWriter.WrittenShard> shards = writeSequences(plan, staging);
+      writeManifest(plan, shards, inputManifest, bad, seen);
+      double seconds = (System.nanoTime() - start) / 1e9;
+      err.printf("pack: %d samples -> %d sequences of %d (fill %.4f), %d bad, %.1fs%n", plan.placed(),
+          plan.bins().size(), sequenceLength, plan.fill(), bad.total(), seconds);
+      err.flush();
+      if (seen > 0 && (double) bad.total() / seen > maxBadFraction) {
+        err.printf("pack: too much bad input (%d of %d); see %s%n", bad.total(), seen, output.resolve("manifest.json"));
+        err.flush();
+        return ExitCodes.DATA;
+      }
+      return ExitCodes.OK;
+    }
+  }
+
+  private void stage(List<Sample> batch, String source, SamplePreparer preparer, Staging staging, List<Integer> lengths,
+      Problems bad) {
+    List<PreparedSample> prepared = batch.parallelStream().map(s -> preparer.prepare(s, source)).toList();
+    for (int i = 0; i < prepared.size(); i++) {
+      PreparedSample sample = prepared.get(i);
+      if (!sample.ok()) {
+        bad.add(sample.problem(), batch.get(i).shard() + ":" + sample.key());
+        continue;
+      }
+      staging.add(sample);
+      lengths.add(sample.tokens().length(visualTokens));
+    }
+  }
+
+  private List<ShardWriter.WrittenShard> writeSequences(PackingPlan plan, Staging staging) {
+    try (ShardWriter writer = new ShardWriter(output, "packed", shardSize, Long.MAX_VALUE)) {
+      for (int b = 0; b < plan.bins().size(); b++) {
+        List<PackedSequence.Segment> segments = new ArrayList<>();
+        List<byte[]> images = new ArrayList<>();
+        for (int item : plan.bins().get(b).items()) {
+          Staging.Entry entry = staging.read(item);
+          int image = entry.tokens().imagePosition() < 0 ? -1 : images.size();
+          if (image >= 0) {
+            images.add(entry.jpeg());
+          }
+          segments.add(new PackedSequence.Segment(staging.key(item), staging.source(item), entry.tokens().tokens(),
+              entry.tokens().imagePosition(), image, entry.tokens().lossSpans()));
+        }
+        String key = String.format("%08d", b);
+        writer.write(key, PackedFormat.toMembers(
+            new PackedSequence(key, sequenceLength, visualTokens, imageSize, segments, images)));
+      }
+      writer.close();
+      return writer.shards();
+    }
+  }
+
+  private void writeManifest(PackingPlan plan, List<ShardWriter.WrittenShard> shards, ArrayNode inputs, Problems bad,
+      long seen) throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode manifest = json.createObjectNode();
+    manifest.put("format", PackedFormat.FORMAT);
+    manifest.put("sequenceLength", sequenceLength);
+    manifest.put("visualTokens", visualTokens);
+    manifest.put("imageSize", imageSize);
+    manifest.put("seed", seed);
+    manifest.put("samplesRead", seen);
+    manifest.put("samples", plan.placed());
+    manifest.put("sequences", plan.bins().size());
+    manifest.put("tokens", plan.itemTokens());
+    manifest.put("fill", plan.fill());
+    manifest.set("bad", json.valueToTree(bad.counts()));
+    manifest.set("badExamples", json.valueToTree(bad.examples()));
+    manifest.put("tokenizerSha256", HexFormat.of().formatHex(
+        MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(tokenizer))));
+    manifest.set("inputs", inputs);
+    ArrayNode out = manifest.putArray("shards");
+    for (ShardWriter.WrittenShard shard : shards) {
+      out.addObject().put("name", shard.path().getFileName().toString()).put("sequences", shard.samples())
+          .put("bytes", shard.bytes()).put("sha256", shard.sha256());
+    }
+    Path temporary = output.resolve(".manifest.json.partial");
+    Files.writeString(temporary, json.writerWithDefaultPrettyPrinter().writeValueAsString(manifest) + "\n");
+    Files.move(temporary, output.resolve("manifest.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+}

@@ -1,0 +1,111 @@
+package dev.kiln.datajobs.pack;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.data.image.Images;
+import dev.kiln.data.packed.PackedFormat;
+import dev.kiln.data.packed.PackedSequence;
+import dev.kiln.data.webdataset.Problems;
+import dev.kiln.data.webdataset.ShardReader;
+import dev.kiln.datajobs.DataJobsTestSupport;
+import dev.kiln.datajobs.Inputs;
+import dev.kiln.datajobs.TestShards;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PackCommandTest {
+
+  @TempDir
+  Path dir;
+
+  DataJobsTestSupport.Result pack(Path out, String... inputs) {
+    List<String> args = new ArrayList<>(List.of("pack", "--output", out.toString(), "--tokenizer",
+        TestShards.tokenizer(dir).toString(), "--seq-len", "128", "--visual-tokens", "16", "--image-size", "32",
+        "--shard-size", "5"));
+    for (String input : inputs) {
+      args.add("--input");
+      args.add(input);
+    }
+    return DataJobsTestSupport.run(args.toArray(String[]::new));
+  }
+
+  List<PackedSequence> read(Path out) {
+    return new ShardReader(new Problems()).readAll(Inputs.resolve(out.toString()).shards()).stream()
+        .map(PackedFormat::fromSample).toList();
+  }
+
+  @Test
+  void packsEverySampleExactlyOnceWithoutOverfilling() throws IOException {
+    TestShards.captions(dir.resolve("captions"), 60, 25);
+    TestShards.conversations(dir.resolve("qa"), 20);
+
+    var r = pack(dir.resolve("packed"), dir.resolve("captions").toString(), dir.resolve("qa").toString());
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    List<PackedSequence> sequences = read(dir.resolve("packed"));
+    List<String> keys = sequences.stream().flatMap(s -> s.segments().stream()).map(s -> s.source() + "/" + s.key()).toList();
+    assertThat(keys).hasSize(80).doesNotHaveDuplicates();
+    assertThat(sequences).allSatisfy(s -> {
+      assertThat(s.length()).isLessThanOrEqualTo(128);
+      assertThat(s.images()).hasSize(s.segments().size());
+      assertThat(Images.decode(s.images().getFirst()).getWidth()).isEqualTo(32);
+    });
+    JsonNode manifest = new ObjectMapper().readTree(dir.resolve("packed/manifest.json").toFile());
+    assertThat(manifest.get("samples").asInt()).isEqualTo(80);
+    assertThat(manifest.get("sequences").asInt()).isEqualTo(sequences.size());
+    assertThat(manifest.get("fill").asDouble()).isGreaterThan(0.8);
+    assertThat(manifest.get("inputs")).hasSize(4);
+    assertThat(manifest.get("inputs").get(0).get("sha256").asText()).hasSize(64);
+  }
+
+  @Test
+  void segmentsCarryTheRecipesLayoutAndLossSpans() {
+    TestShards.conversations(dir.resolve("qa"), 3);
+
+    pack(dir.resolve("packed"), dir.resolve("qa").toString());
+
+    PackedSequence.Segment segment = read(dir.resolve("packed")).getFirst().segments().getFirst();
+    assertThat(segment.tokens()[0]).isEqualTo(2);
+    assertThat(segment.tokens()[segment.imagePosition()]).isEqualTo(3);
+    assertThat(segment.loss()).singleElement().satisfies(span -> assertThat(span[1] - span[0]).isEqualTo(2));
+  }
+
+  @Test
+  void sameInputsGiveByteIdenticalOutput() throws IOException {
+    TestShards.captions(dir.resolve("captions"), 40, 10);
+
+    pack(dir.resolve("a"), dir.resolve("captions").toString());
+    pack(dir.resolve("b"), dir.resolve("captions").toString());
+
+    List<Path> shards = Inputs.resolve(dir.resolve("a").toString()).shards();
+    assertThat(shards).hasSizeGreaterThan(1);
+    for (Path shard : shards) {
+      assertThat(Files.readAllBytes(shard)).isEqualTo(Files.readAllBytes(dir.resolve("b").resolve(shard.getFileName())));
+    }
+    assertThat(Files.readString(dir.resolve("a/manifest.json")).replace(dir.resolve("a").toString(), ""))
+        .isEqualTo(Files.readString(dir.resolve("b/manifest.json")).replace(dir.resolve("b").toString(), ""));
+  }
+
+  @Test
+  void undecodableImagesAndOtherDefectsAreCountedNotFatal() throws IOException {
+    Path defects = TestShards.defects(dir.resolve("raw"));
+
+    var r = DataJobsTestSupport.run("pack", "--input", defects.getParent().toString(), "--output",
+        dir.resolve("packed").toString(), "--tokenizer", TestShards.tokenizer(dir).toString(), "--seq-len", "64",
+        "--visual-tokens", "4", "--image-size", "16", "--max-bad-fraction", "0.9");
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    JsonNode manifest = new ObjectMapper().readTree(dir.resolve("packed/manifest.json").toFile());
+    assertThat(manifest.get("samples").asInt()).isEqualTo(3);
+    assertThat(manifest.get("bad").get("undecodable_image").asInt()).isEqualTo(1);
+    assertThat(manifest.get("bad").get("missing_image").asInt()).isEqualTo(1);
+    assertThat(manifest.get("badExamples").get("undecodable_image").get(0).asText()).endsWith(":notanimage");
+  }
+}
