@@ -99,4 +99,28 @@ class KilnCommandTest {
         .contains("stage      pretrain: pack at 512 tokens / 16 visual tokens, then 1 node(s) x CPU")
         .contains("Local execution is not available in this build");
   }
+
+  @Test
+  void benchPackingPrintsOneJsonLineWithTheMeasuredFill() throws IOException {
+    Result r = kiln("bench", "packing", "--samples", "20000");
+
+    assertThat(r.exit()).isZero();
+    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out().strip());
+    assertThat(json.get("bench").asText()).isEqualTo("packing");
+    assertThat(json.get("fill").asDouble()).isBetween(0.9, 1.0);
+    assertThat(json.get("samples_per_s").asLong()).isPositive();
+  }
+
+  @Test
+  void dataInspectCountsSamplesAndProblems() throws IOException {
+    try (var writer = new dev.kiln.data.webdataset.ShardWriter(dir, "s", 10, Long.MAX_VALUE)) {
+      writer.write("a", java.util.Map.of("jpg", new byte[] {1}, "txt", "x".getBytes()));
+      writer.write("b", java.util.Map.of("txt", "no image".getBytes()));
+    }
+
+    Result r = kiln("data", "inspect", dir.toString());
+
+    assertThat(r.out()).contains("samples: 2").contains("missing_image: 1");
+    assertThat(r.exit()).isEqualTo(65);
+  }
 }

@@ -18,42 +18,87 @@ public final class FirstFitDecreasing {
     if (capacity < 1) {
       throw new IllegalArgumentException("capacity must be >= 1, found " + capacity);
     }
-    Integer[] order = new Integer[lengths.length];
-    for (int i = 0; i < lengths.length; i++) {
-      if (lengths[i] < 1) {
-        throw new IllegalArgumentException("item " + i + " has length " + lengths[i] + "; lengths must be >= 1");
-      }
-      order[i] = i;
-    }
-    Arrays.sort(order, (a, b) -> lengths[a] != lengths[b] ? Integer.compare(lengths[b], lengths[a]) : Integer.compare(a, b));
-
+    int[] order = longestFirst(lengths, capacity);
     RemainingTree tree = new RemainingTree(Math.max(1, lengths.length), capacity);
-    List<List<Integer>> bins = new ArrayList<>();
-    List<Integer> used = new ArrayList<>();
-    List<Integer> oversize = new ArrayList<>();
+    int[] binOf = new int[lengths.length];
+    int bins = 0;
     long tokens = 0;
+    List<Integer> oversize = new ArrayList<>();
     for (int item : order) {
       int length = lengths[item];
       if (length > capacity) {
         oversize.add(item);
+        binOf[item] = -1;
         continue;
       }
       int bin = tree.leftmostWithRoom(length);
-      if (bin == bins.size()) {
-        bins.add(new ArrayList<>());
-        used.add(0);
-      }
-      bins.get(bin).add(item);
-      used.set(bin, used.get(bin) + length);
+      bins = Math.max(bins, bin + 1);
+      binOf[item] = bin;
       tree.take(bin, length);
       tokens += length;
     }
-    List<PackingPlan.Bin> result = new ArrayList<>(bins.size());
-    for (int b = 0; b < bins.size(); b++) {
-      result.add(new PackingPlan.Bin(List.copyOf(bins.get(b)), used.get(b)));
+    // Items were placed in `order`; list each bin's items in that order.
+    int[] counts = new int[bins + 1];
+    for (int item : order) {
+      if (binOf[item] >= 0) {
+        counts[binOf[item] + 1]++;
+      }
     }
-    oversize.sort(Integer::compare);
+    for (int b = 0; b < bins; b++) {
+      counts[b + 1] += counts[b];
+    }
+    int[] flat = new int[lengths.length - oversize.size()];
+    int[] cursor = java.util.Arrays.copyOf(counts, bins);
+    for (int item : order) {
+      if (binOf[item] >= 0) {
+        flat[cursor[binOf[item]]++] = item;
+      }
+    }
+    List<PackingPlan.Bin> result = new ArrayList<>(bins);
+    for (int b = 0; b < bins; b++) {
+      Integer[] items = new Integer[counts[b + 1] - counts[b]];
+      int used = 0;
+      for (int i = 0; i < items.length; i++) {
+        items[i] = flat[counts[b] + i];
+        used += lengths[items[i]];
+      }
+      result.add(new PackingPlan.Bin(List.of(items), used));
+    }
     return new PackingPlan(capacity, List.copyOf(result), List.copyOf(oversize), tokens);
+  }
+
+  /**
+   * Item indexes, longest first and by index among equals: a counting sort over lengths up to
+   * the capacity (longer ones come first, sorted normally), so ordering is linear in practice.
+   */
+  static int[] longestFirst(int[] lengths, int capacity) {
+    int[] perLength = new int[capacity + 2];
+    List<Integer> over = new ArrayList<>();
+    for (int i = 0; i < lengths.length; i++) {
+      if (lengths[i] < 1) {
+        throw new IllegalArgumentException("item " + i + " has length " + lengths[i] + "; lengths must be >= 1");
+      }
+      if (lengths[i] > capacity) {
+        over.add(i);
+      } else {
+        perLength[capacity - lengths[i] + 1]++;
+      }
+    }
+    over.sort((a, b) -> lengths[a] != lengths[b] ? Integer.compare(lengths[b], lengths[a]) : Integer.compare(a, b));
+    for (int k = 1; k < perLength.length; k++) {
+      perLength[k] += perLength[k - 1];
+    }
+    int[] order = new int[lengths.length];
+    int o = 0;
+    for (int item : over) {
+      order[o++] = item;
+    }
+    for (int i = 0; i < lengths.length; i++) {
+      if (lengths[i] <= capacity) {
+        order[over.size() + perLength[capacity - lengths[i]]++] = i;
+      }
+    }
+    return order;
   }
 
   /** Max-segment tree over bins' remaining capacity; unopened bins count as empty (full capacity). */

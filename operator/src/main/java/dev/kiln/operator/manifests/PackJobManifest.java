@@ -28,6 +28,7 @@ public final class PackJobManifest {
         "--tokenizer", PodParts.tokenizer(job),
         "--seq-len", Integer.toString(job.getSpec().data().packing().sequenceLength()),
         "--visual-tokens", Integer.toString(visualTokens(job, stage)),
+        "--image-size", Integer.toString(job.getSpec().model().resolve().vision().imageSize()),
         "--seed", Long.toString(job.getSpec().seed())));
     var labels = Labels.of(job, Labels.PACK);
     labels.put(Labels.STAGE, stage.name());

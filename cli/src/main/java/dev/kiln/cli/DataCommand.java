@@ -1,0 +1,21 @@
+package dev.kiln.cli;
+
+import dev.kiln.datajobs.InspectCommand;
+import dev.kiln.datajobs.filter.FilterCommand;
+import dev.kiln.datajobs.pack.PackCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code kiln data filter|pack|inspect}: the data jobs the operator runs, on local folders. */
+@Command(name = "data", mixinStandardHelpOptions = true, description = "Filter, pack and inspect WebDataset shards.",
+    subcommands = {FilterCommand.class, PackCommand.class, InspectCommand.class})
+final class DataCommand implements Runnable {
+
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+}
