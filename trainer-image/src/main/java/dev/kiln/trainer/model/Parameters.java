@@ -1,0 +1,124 @@
+package dev.kiln.trainer.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.Predicate;
+
+/**
+ * The model's tensors by HF-layout name ({@code model.layers.0.self_attn.q_proj.weight},
+ * {@code vision_model.encoder.layers.0.mlp.fc1.weight}, {@code projector.fc1.weight}): what
+ * checkpoints and exported safetensors hold, and what the optimizer (or a shard of it) walks.
+ * Initial values come from a seeded Java RNG per name, so they do not depend on the engine.
+ */
+public final class Parameters implements AutoCloseable {
+
+  private final NDManager manager;
+  private final long seed;
+  private final Map<String, NDArray> tensors = new LinkedHashMap<>();
+  private final Map<String, Boolean> trainable = new LinkedHashMap<>();
+
+  public Parameters(NDManager manager, long seed) {
+    this.manager = manager;
+    this.seed = seed;
+  }
+
+  public NDManager manager() {
+    return manager;
+  }
+
+  /** Normal(0, std) weights. */
+  NDArray normal(String name, double std, long... shape) {
+    SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L ^ name.hashCode());
+    float[] values = new float[Math.toIntExact(new Shape(shape).size())];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = (float) (gaussian(random) * std);
+    }
+    return put(name, manager.create(values, new Shape(shape)));
+  }
+
+  NDArray zeros(String name, long... shape) {
+    return put(name, manager.zeros(new Shape(shape)));
+  }
+
+  NDArray ones(String name, long... shape) {
+    return put(name, manager.ones(new Shape(shape)));
+  }
+
+  private NDArray put(String name, NDArray array) {
+    if (tensors.containsKey(name)) {
+      throw new IllegalStateException("parameter " + name + " defined twice");
+    }
+    array.setName(name);
+    array.setRequiresGradient(true);
+    tensors.put(name, array);
+    trainable.put(name, true);
+    return array;
+  }
+
+  public NDArray get(String name) {
+    NDArray array = tensors.get(name);
+    if (array == null) {
+      throw new IllegalArgumentException("no parameter " + name);
+    }
+    return array;
+  }
+
+  /** Every tensor, in definition order. */
+  public Map<String, NDArray> all() {
+    return Collections.unmodifiableMap(tensors);
+  }
+
+  /** Freezes (or unfreezes) parameters whose names match. */
+  public void setTrainable(Predicate<String> names, boolean value) {
+    for (String name : tensors.keySet()) {
+      if (names.test(name)) {
+        trainable.put(name, value);
+        tensors.get(name).setRequiresGradient(value);
+      }
+    }
+  }
+
+  /** Names of parameters the optimizer updates, in definition order. */
+  public List<String> trainableNames() {
+    List<String> names = new ArrayList<>();
+    trainable.forEach((name, on) -> {
+      if (on) {
+        names.add(name);
+      }
+    });
+    return names;
+  }
+
+  /** Number of scalars, optionally only where {@code names} matches. */
+  public long count(Predicate<String> names) {
+    return tensors.entrySet().stream().filter(e -> names.test(e.getKey())).mapToLong(e -> e.getValue().size()).sum();
+  }
+
+  /** Overwrites a parameter's values (shape must match), keeping its identity and gradient flag. */
+  public void load(String name, float[] values, Shape shape) {
+    NDArray target = get(name);
+    if (!target.getShape().equals(shape)) {
+      throw new IllegalArgumentException(name + ": shape " + shape + " does not match the model's " + target.getShape());
+    }
+    target.set(values);
+  }
+
+  @Override
+  public void close() {
+    tensors.values().forEach(NDArray::close);
+  }
+
+  /** Box-Muller from a splittable RNG: same numbers on every JVM. */
+  private static double gaussian(SplittableRandom random) {
+    double u1 = random.nextDouble();
+    double u2 = random.nextDouble();
+    return Math.sqrt(-2 * Math.log(Math.max(u1, 1e-300))) * Math.cos(2 * Math.PI * u2);
+  }
+}

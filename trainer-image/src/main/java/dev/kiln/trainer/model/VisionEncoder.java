@@ -1,0 +1,91 @@
+package dev.kiln.trainer.model;
+
+import ai.djl.ndarray.NDArray;
+import dev.kiln.api.v1alpha1.VisionEncoderSpec;
+
+/**
+ * SigLIP-style ViT: patch embedding (a linear map of flattened patches, the same numbers as
+ * SigLIP's Conv2d), learned position embeddings, pre-norm blocks (LayerNorm, attention with
+ * biases, GELU-tanh MLP). Features come from the penultimate block; no CLS token, no head.
+ */
+final class VisionEncoder {
+
+  static final String PREFIX = "vision_model.";
+  static final double EPS = 1e-6;
+
+  private final VisionEncoderSpec spec;
+  private final Parameters p;
+
+  VisionEncoder(VisionEncoderSpec spec, Parameters p) {
+    this.spec = spec;
+    this.p = p;
+    int w = spec.width();
+    int patch = spec.patchSize();
+    int patches = spec.gridSize() * spec.gridSize();
+    p.normal(PREFIX + "embeddings.patch_embedding.weight", 0.02, w, 3, patch, patch);
+    p.zeros(PREFIX + "embeddings.patch_embedding.bias", w);
+    p.normal(PREFIX + "embeddings.position_embedding.weight", 0.02, patches, w);
+    for (int i = 0; i < spec.depth(); i++) {
+      String b = layer(i);
+      p.ones(b + "layer_norm1.weight", w);
+      p.zeros(b + "layer_norm1.bias", w);
+      for (String proj : new String[] {"q_proj", "k_proj", "v_proj", "out_proj"}) {
+        p.normal(b + "self_attn." + proj + ".weight", 0.02, w, w);
+        p.zeros(b + "self_attn." + proj + ".bias", w);
+      }
+      p.ones(b + "layer_norm2.weight", w);
+      p.zeros(b + "layer_norm2.bias", w);
+      p.normal(b + "mlp.fc1.weight", 0.02, spec.mlpDim(), w);
+      p.zeros(b + "mlp.fc1.bias", spec.mlpDim());
+      p.normal(b + "mlp.fc2.weight", 0.02, w, spec.mlpDim());
+      p.zeros(b + "mlp.fc2.bias", w);
+    }
+  }
+
+  static String layer(int i) {
+    return PREFIX + "encoder.layers." + i + ".";
+  }
+
+  /** Images (N, 3, S, S) in [-1, 1] to patch features (N, G*G, width) of the penultimate block. */
+  NDArray forward(NDArray images) {
+    long n = images.getShape().get(0);
+    int g = spec.gridSize();
+    int patch = spec.patchSize();
+    NDArray patches = images
+        .reshape(n, 3, g, patch, g, patch)                              // (N, 3, G, p, G, p)
+        .transpose(0, 2, 4, 1, 3, 5)                                    // (N, G, G, 3, p, p)
+        .reshape(n, (long) g * g, 3L * patch * patch);                  // (N, G*G, 3*p*p)
+    NDArray weight = p.get(PREFIX + "embeddings.patch_embedding.weight");
+    NDArray x = Ops.linear(patches, weight.reshape(spec.width(), 3L * patch * patch),
+        p.get(PREFIX + "embeddings.patch_embedding.bias"));             // (N, G*G, w)
+    x = x.add(p.get(PREFIX + "embeddings.position_embedding.weight"));  // (N, G*G, w)
+    for (int i = 0; i < spec.depth() - 1; i++) {                        // the last block's output is not used
+      x = block(x, layer(i));
+    }
+    return x;                                                           // (N, G*G, w)
+  }
+
+  private NDArray block(NDArray x, String b) {
+    long n = x.getShape().get(0);
+    long t = x.getShape().get(1);
+    int heads = spec.heads();
+    long hd = spec.width() / heads;
+    NDArray h = Ops.layerNorm(x, p.get(b + "layer_norm1.weight"), p.get(b + "layer_norm1.bias"), EPS);
+    NDArray q = heads(Ops.linear(h, p.get(b + "self_attn.q_proj.weight"), p.get(b + "self_attn.q_proj.bias")), heads, hd);
+    NDArray k = heads(Ops.linear(h, p.get(b + "self_attn.k_proj.weight"), p.get(b + "self_attn.k_proj.bias")), heads, hd);
+    NDArray v = heads(Ops.linear(h, p.get(b + "self_attn.v_proj.weight"), p.get(b + "self_attn.v_proj.bias")), heads, hd);
+    NDArray a = Ops.attention(q, k, v, null)                            // (N, H, T, hd)
+        .transpose(0, 2, 1, 3).reshape(n, t, spec.width());             // (N, T, w)
+    x = x.add(Ops.linear(a, p.get(b + "self_attn.out_proj.weight"), p.get(b + "self_attn.out_proj.bias")));
+    h = Ops.layerNorm(x, p.get(b + "layer_norm2.weight"), p.get(b + "layer_norm2.bias"), EPS);
+    h = Ops.geluTanh(Ops.linear(h, p.get(b + "mlp.fc1.weight"), p.get(b + "mlp.fc1.bias"))); // (N, T, mlp)
+    return x.add(Ops.linear(h, p.get(b + "mlp.fc2.weight"), p.get(b + "mlp.fc2.bias")));     // (N, T, w)
+  }
+
+  /** (N, T, H*hd) to (N, H, T, hd). */
+  static NDArray heads(NDArray x, long heads, long hd) {
+    long n = x.getShape().get(0);
+    long t = x.getShape().get(1);
+    return x.reshape(n, t, heads, hd).transpose(0, 2, 1, 3);
+  }
+}

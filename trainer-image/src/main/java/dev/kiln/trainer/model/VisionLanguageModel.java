@@ -1,0 +1,95 @@
+package dev.kiln.trainer.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.core.Embedding;
+import dev.kiln.api.v1alpha1.ModelDimensions;
+import dev.kiln.api.v1alpha1.TrainablePart;
+import java.util.List;
+
+/**
+ * The whole model, read top-down: images through the vision encoder and the projector, their
+ * visual tokens spliced in at the image positions of the packed text, the decoder over the
+ * result, and cross-entropy on the target positions.
+ */
+public final class VisionLanguageModel implements AutoCloseable {
+
+  private final ModelDimensions dims;
+  private final Parameters parameters;
+  private final VisionEncoder vision;
+  private final Projector projector;
+  private final Decoder decoder;
+
+  public VisionLanguageModel(ModelDimensions dims, NDManager manager, long seed) {
+    this.dims = dims;
+    this.parameters = new Parameters(manager, seed);
+    this.vision = new VisionEncoder(dims.vision(), parameters);
+    this.projector = new Projector(dims.vision().width(), dims.projectorHidden(), dims.languageModel().hiddenSize(),
+        dims.vision().gridSize(), parameters);
+    this.decoder = new Decoder(dims.languageModel(), parameters);
+  }
+
+  public ModelDimensions dimensions() {
+    return dims;
+  }
+
+  public Parameters parameters() {
+    return parameters;
+  }
+
+  /** Trains exactly these parts; the rest is frozen (no gradients, no optimizer state). */
+  public void setTrainable(List<TrainablePart> parts) {
+    parameters.setTrainable(name -> true, false);
+    for (TrainablePart part : parts) {
+      String prefix = switch (part) {
+        case VISION -> VisionEncoder.PREFIX;
+        case PROJECTOR -> Projector.PREFIX;
+        case LANGUAGE_MODEL -> Decoder.PREFIX;
+      };
+      parameters.setTrainable(name -> name.startsWith(prefix) || (part == TrainablePart.LANGUAGE_MODEL
+          && name.equals("lm_head.weight")), true);
+    }
+  }
+
+  /** Final hidden states (B, T, d) of a packed batch. */
+  public NDArray hidden(PackedBatch batch, NDManager step) {
+    NDArray text = decoder.embed(batch.tokenArray(step))                               // (B, T, d)
+        .reshape((long) batch.batch() * batch.length(), dims.languageModel().hiddenSize()); // (B*T, d)
+    NDArray table = text;
+    if (batch.images() > 0) {
+      NDArray features = vision.forward(batch.pixelArray(step));                       // (N, G*G, w)
+      NDArray visual = projector.forward(features, batch.visualTokens())               // (N, q, d)
+          .reshape((long) batch.images() * batch.visualTokens(), dims.languageModel().hiddenSize()); // (N*q, d)
+      table = text.concat(visual, 0);                                                  // (B*T + N*q, d)
+    }
+    NDArray x = Embedding.embedding(batch.gatherIndex(step), table, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow() // (B*T, d)
+        .reshape(batch.batch(), batch.length(), dims.languageModel().hiddenSize());   // (B, T, d)
+    int headDim = dims.languageModel().hiddenSize() / dims.languageModel().heads();
+    NDArray[] rotary = batch.rotary(step, headDim, dims.languageModel().ropeTheta());  // 2 x (B, 1, T, hd)
+    return decoder.forward(x, rotary[0], rotary[1], batch.mask(step));                 // (B, T, d)
+  }
+
+  /** Mean cross-entropy over the batch's target positions (a scalar). */
+  public NDArray loss(PackedBatch batch, NDManager step) {
+    NDArray hidden = hidden(batch, step)
+        .reshape((long) batch.batch() * batch.length(), dims.languageModel().hiddenSize()); // (B*T, d)
+    NDArray at = step.create(batch.targetPositions(), new Shape(batch.targetPositions().length))
+        .toType(ai.djl.ndarray.types.DataType.INT64, false);
+    NDArray selected = Embedding.embedding(at, hidden, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow();       // (M, d)
+    NDArray logProbs = decoder.logits(selected).logSoftmax(-1);                        // (M, V)
+    NDArray targets = step.create(batch.targets(), new Shape(batch.targets().length, 1))
+        .toType(ai.djl.ndarray.types.DataType.INT64, false);                            // (M, 1)
+    return logProbs.gather(targets, 1).mean().neg();                                   // ()
+  }
+
+  /** Logits (B, T, V) of every position, for evaluation and generation. */
+  public NDArray logits(PackedBatch batch, NDManager step) {
+    return decoder.logits(hidden(batch, step));
+  }
+
+  @Override
+  public void close() {
+    parameters.close();
+  }
+}

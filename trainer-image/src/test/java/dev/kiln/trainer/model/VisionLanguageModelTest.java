@@ -1,0 +1,111 @@
+package dev.kiln.trainer.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import dev.kiln.api.v1alpha1.ModelPreset;
+import dev.kiln.api.v1alpha1.PackedAttention;
+import dev.kiln.data.packed.PackedSequence;
+import dev.kiln.trainer.TinySequences;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class VisionLanguageModelTest {
+
+  NDManager manager;
+  VisionLanguageModel model;
+
+  @BeforeEach
+  void build() {
+    manager = NDManager.newBaseManager();
+    model = new VisionLanguageModel(ModelPreset.TINY.dimensions(), manager, 7);
+  }
+
+  @AfterEach
+  void close() {
+    model.close();
+    manager.close();
+  }
+
+  PackedSequence twoCaptions(int... secondWords) {
+    return TinySequences.sequence(64, 16, 32, List.of(
+        TinySequences.caption("a", 0, 10, 11, 12),
+        TinySequences.caption("b", 1, secondWords)));
+  }
+
+  @Test
+  void hiddenStatesHaveOneRowPerPosition() {
+    try (NDManager step = manager.newSubManager()) {
+      PackedBatch batch = PackedBatch.of(List.of(twoCaptions(20, 21)), 64, PackedAttention.PER_SAMPLE, 1);
+      NDArray hidden = model.hidden(batch, step);
+
+      assertThat(hidden.getShape().getShape()).containsExactly(1, 64, 64);
+      assertThat(batch.usedPositions()).isEqualTo((6 - 1 + 16) + (5 - 1 + 16));
+    }
+  }
+
+  @Test
+  void initialLossIsNearUniformOverTheVocabulary() {
+    try (NDManager step = manager.newSubManager()) {
+      PackedBatch batch = PackedBatch.of(List.of(twoCaptions(20, 21)), 64, PackedAttention.PER_SAMPLE, 1);
+      float loss = model.loss(batch, step).getFloat();
+
+      assertThat((double) loss).isCloseTo(Math.log(512), within(0.3));
+      assertThat(batch.targets()).containsExactly(10, 11, 12, 4, 20, 21, 4);
+    }
+  }
+
+  @Test
+  void aTokenNeverSeesAnotherSample() {
+    try (NDManager step = manager.newSubManager()) {
+      float[] before = model.logits(PackedBatch.of(List.of(twoCaptions(20, 21)), 64, PackedAttention.PER_SAMPLE, 1), step)
+          .get("0, :20").toFloatArray();
+      float[] after = model.logits(PackedBatch.of(List.of(twoCaptions(30, 31)), 64, PackedAttention.PER_SAMPLE, 1), step)
+          .get("0, :20").toFloatArray();
+
+      assertThat(after).containsExactly(before, within(0f));
+    }
+  }
+
+  @Test
+  void inContinuousModeLaterSamplesSeeEarlierOnes() {
+    try (NDManager step = manager.newSubManager()) {
+      PackedSequence one = TinySequences.sequence(64, 16, 32, List.of(TinySequences.caption("a", 0, 10, 11, 12),
+          TinySequences.caption("b", 1, 20)));
+      PackedSequence other = TinySequences.sequence(64, 16, 32, List.of(TinySequences.caption("a", 0, 13, 14, 15),
+          TinySequences.caption("b", 1, 20)));
+      float[] first = model.logits(PackedBatch.of(List.of(one), 64, PackedAttention.CONTINUOUS, 1), step)
+          .get("0, 38").toFloatArray();
+      float[] second = model.logits(PackedBatch.of(List.of(other), 64, PackedAttention.CONTINUOUS, 1), step)
+          .get("0, 38").toFloatArray();
+      float[] isolatedFirst = model.logits(PackedBatch.of(List.of(one), 64, PackedAttention.PER_SAMPLE, 1), step)
+          .get("0, 38").toFloatArray();
+      float[] isolatedSecond = model.logits(PackedBatch.of(List.of(other), 64, PackedAttention.PER_SAMPLE, 1), step)
+          .get("0, 38").toFloatArray();
+
+      assertThat(first).isNotEqualTo(second);
+      assertThat(isolatedFirst).containsExactly(isolatedSecond, within(0f));
+    }
+  }
+
+  @Test
+  void gradientsReachEveryTrainablePart() {
+    try (NDManager step = manager.newSubManager();
+        GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+      PackedBatch batch = PackedBatch.of(List.of(twoCaptions(20, 21)), 64, PackedAttention.PER_SAMPLE, 1);
+      collector.backward(model.loss(batch, step));
+    }
+    for (String name : List.of("vision_model.embeddings.patch_embedding.weight", "projector.fc1.weight",
+        "model.layers.1.mlp.down_proj.weight", "model.embed_tokens.weight")) {
+      try (NDArray grad = model.parameters().get(name).getGradient()) {
+        assertThat(grad.abs().sum().getFloat()).as(name).isPositive();
+      }
+    }
+  }
+}
