@@ -1,0 +1,115 @@
+package dev.kiln.trainer.optim;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.kiln.api.v1alpha1.OptimizerSpec;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * AdamW over a list of named parameters, in PyTorch's exact order of operations (decoupled
+ * weight decay, bias-corrected moments), so a step matches torch.optim.AdamW. It holds state only
+ * for the parameters it is given: a sharded trainer gives each rank its own shard.
+ */
+public final class AdamW {
+
+  private final OptimizerSpec spec;
+  private final NDManager manager;
+  private final Map<String, NDArray> firstMoment = new LinkedHashMap<>();
+  private final Map<String, NDArray> secondMoment = new LinkedHashMap<>();
+  private long steps;
+
+  public AdamW(OptimizerSpec spec, NDManager manager) {
+    this.spec = spec;
+    this.manager = manager;
+  }
+
+  /** No decay on biases, norms and anything with at most one dimension (the recipe's rule). */
+  public static boolean decays(String name, NDArray parameter) {
+    return parameter.getShape().dimension() > 1 && !name.endsWith(".bias") && !name.contains("norm");
+  }
+
+  /** One update of every named parameter from its gradient, at learning rate {@code lr}. */
+  public void step(Map<String, NDArray> parameters, double lr) {
+    steps++;
+    double biasCorrection1 = 1 - Math.pow(spec.beta1(), steps);
+    double biasCorrection2 = 1 - Math.pow(spec.beta2(), steps);
+    double stepSize = lr / biasCorrection1;
+    double sqrtBiasCorrection2 = Math.sqrt(biasCorrection2);
+    for (Map.Entry<String, NDArray> entry : parameters.entrySet()) {
+      NDArray p = entry.getValue();
+      try (NDArray g = p.getGradient()) {
+        NDArray m = firstMoment.computeIfAbsent(entry.getKey(), k -> manager.zeros(p.getShape()));
+        NDArray v = secondMoment.computeIfAbsent(entry.getKey(), k -> manager.zeros(p.getShape()));
+        if (spec.weightDecay() > 0 && decays(entry.getKey(), p)) {
+          p.muli(1 - lr * spec.weightDecay());
+        }
+        try (NDArray scaled = g.mul(1 - spec.beta1())) {
+          m.muli(spec.beta1()).addi(scaled);
+        }
+        try (NDArray squared = g.mul(g).muli(1 - spec.beta2())) {
+          v.muli(spec.beta2()).addi(squared);
+        }
+        try (NDArray denom = v.sqrt().divi(sqrtBiasCorrection2).addi(spec.eps());
+            NDArray update = m.div(denom).muli(stepSize)) {
+          p.subi(update);
+        }
+      }
+    }
+  }
+
+  /** Scales gradients so their global L2 norm is at most {@code maxNorm}; returns the norm before clipping. */
+  public static double clipGradients(List<NDArray> parameters, double maxNorm) {
+    double sumSquares = 0;
+    for (NDArray p : parameters) {
+      try (NDArray g = p.getGradient(); NDArray s = g.square().sum()) {
+        sumSquares += s.getFloat();
+      }
+    }
+    double norm = Math.sqrt(sumSquares);
+    if (maxNorm > 0 && norm > maxNorm) {
+      double coefficient = maxNorm / (norm + 1e-6);
+      for (NDArray p : parameters) {
+        try (NDArray g = p.getGradient()) {
+          g.muli(coefficient);
+        }
+      }
+    }
+    return norm;
+  }
+
+  /** Sets every gradient to zero, ready for the next accumulation. */
+  public static void zeroGradients(List<NDArray> parameters) {
+    for (NDArray p : parameters) {
+      try (NDArray g = p.getGradient()) {
+        g.muli(0);
+      }
+    }
+  }
+
+  public long steps() {
+    return steps;
+  }
+
+  /** Moments by parameter name, for checkpoints: {@code exp_avg.<name>} and {@code exp_avg_sq.<name>}. */
+  public Map<String, NDArray> state() {
+    Map<String, NDArray> state = new LinkedHashMap<>();
+    firstMoment.forEach((name, m) -> state.put("exp_avg." + name, m));
+    secondMoment.forEach((name, v) -> state.put("exp_avg_sq." + name, v));
+    return state;
+  }
+
+  /** Restores moments and the step count written by {@link #state()}. */
+  public void restore(Map<String, float[]> state, Map<String, NDArray> parameters, long steps) {
+    this.steps = steps;
+    parameters.forEach((name, p) -> {
+      float[] m = state.get("exp_avg." + name);
+      float[] v = state.get("exp_avg_sq." + name);
+      if (m != null && v != null) {
+        firstMoment.computeIfAbsent(name, k -> manager.zeros(p.getShape())).set(m);
+        secondMoment.computeIfAbsent(name, k -> manager.zeros(p.getShape())).set(v);
+      }
+    });
+  }
+}

@@ -1,0 +1,142 @@
+package dev.kiln.trainer.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.training.GradientCollector;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.v1alpha1.OptimizerSpec;
+import dev.kiln.trainer.optim.AdamW;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The building blocks against PyTorch (values from src/test/resources/reference/make_reference.py,
+ * run with PyTorch 1.13), to float32 tolerance.
+ */
+class PyTorchReferenceTest {
+
+  static JsonNode reference;
+  NDManager manager;
+
+  @BeforeAll
+  static void load() throws IOException {
+    try (InputStream in = PyTorchReferenceTest.class.getResourceAsStream("/reference/reference.json")) {
+      reference = new ObjectMapper().readTree(in);
+    }
+  }
+
+  @BeforeEach
+  void open() {
+    manager = NDManager.newBaseManager();
+  }
+
+  @AfterEach
+  void close() {
+    manager.close();
+  }
+
+  @Test
+  void adaptivePoolingMatchesPyTorchIncludingOverlappingWindows() {
+    assertThat(AdaptivePooling.window(0, 27, 12)).containsExactly(0, 3);
+    assertThat(AdaptivePooling.window(1, 27, 12)).containsExactly(2, 5);
+    assertThat(AdaptivePooling.window(4, 27, 12)).containsExactly(9, 12);
+    assertThat(AdaptivePooling.window(11, 27, 12)).containsExactly(24, 27);
+    for (int[] gs : new int[][] {{27, 12}, {8, 4}}) {
+      int grid = gs[0];
+      int side = gs[1];
+      JsonNode ref = reference.get("pool_" + grid + "_" + side);
+      NDArray x = array(ref.get("input"), 3, grid * grid);                         // (C, G*G)
+      NDArray pool = manager.create(AdaptivePooling.matrix(grid, side), new Shape((long) side * side, (long) grid * grid));
+      NDArray y = Ops.linear(x, pool, null);                                        // (C, S*S)
+      assertClose(y, ref.get("output"), 1e-5f);
+    }
+  }
+
+  @Test
+  void rmsNormLayerNormAndGeluMatch() {
+    JsonNode r = reference.get("rmsnorm");
+    assertClose(Ops.rmsNorm(array(r.get("x"), 2, 5, 8), array(r.get("w"), 8), 1e-6), r.get("y"), 1e-5f);
+    JsonNode l = reference.get("layernorm");
+    assertClose(Ops.layerNorm(array(l.get("x"), 3, 6), array(l.get("w"), 6), array(l.get("b"), 6), 1e-6), l.get("y"), 1e-5f);
+    JsonNode g = reference.get("gelu");
+    assertClose(Ops.geluTanh(array(g.get("x"), 3, 6)), g.get("tanh"), 1e-6f);
+    assertClose(Ops.gelu(array(g.get("x"), 3, 6)), g.get("exact"), 1e-6f);
+  }
+
+  @Test
+  void rotaryEmbeddingMatchesWithPositionsRestartingPerSample() {
+    JsonNode r = reference.get("rope");
+    int[] positions = new int[6];
+    for (int i = 0; i < 6; i++) {
+      positions[i] = r.get("positions").get(i).asInt();
+    }
+    PackedBatch batch = new PackedBatch(1, 6, 0, new int[6], new int[6], new float[0], 0, 0, new int[6], positions,
+        new int[0], new int[0]);
+    NDArray[] rotary = batch.rotary(manager, 8, r.get("theta").asDouble());
+    assertClose(Ops.rope(array(r.get("q"), 1, 2, 6, 8), rotary[0], rotary[1]), r.get("y"), 1e-5f);
+  }
+
+  @Test
+  void groupedQueryAttentionWithTheBlockDiagonalMaskMatches() {
+    JsonNode r = reference.get("attention");
+    int[] segment = new int[6];
+    for (int i = 0; i < 6; i++) {
+      segment[i] = r.get("segment").get(i).asInt();
+    }
+    PackedBatch batch = new PackedBatch(1, 6, 0, new int[6], new int[6], new float[0], 0, 0, segment, new int[6],
+        new int[0], new int[0]);
+    NDArray y = Ops.attention(array(r.get("q"), 1, 4, 6, 4), array(r.get("k"), 1, 2, 6, 4), array(r.get("v"), 1, 2, 6, 4),
+        batch.mask(manager));
+    assertClose(y, r.get("y"), 1e-5f);
+  }
+
+  @Test
+  void twoAdamWStepsMatchTorchOptimAdamW() {
+    JsonNode r = reference.get("adamw");
+    NDArray p = array(r.get("p"), 3, 4);
+    p.setRequiresGradient(true);
+    AdamW adamw = new AdamW(new OptimizerSpec(r.get("lr").asDouble(), r.get("weight_decay").asDouble(), 0.0, null, 0.0,
+        0.0, r.get("beta1").asDouble(), r.get("beta2").asDouble(), r.get("eps").asDouble()), manager);
+    for (String g : new String[] {"g1", "g2"}) {
+      // d/dp sum(p * g) = g: the gradient torch was given, produced by autograd here.
+      try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+        collector.backward(p.mul(array(r.get(g), 3, 4)).sum());
+      }
+      adamw.step(Map.of("w.weight", p), r.get("lr").asDouble());
+      AdamW.zeroGradients(java.util.List.of(p));
+    }
+    assertClose(p, r.get("after"), 1e-6f);
+  }
+
+  private NDArray array(JsonNode values, long... shape) {
+    return manager.create(floats(values), new Shape(shape));
+  }
+
+  private static float[] floats(JsonNode values) {
+    float[] out = new float[values.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = (float) values.get(i).asDouble();
+    }
+    return out;
+  }
+
+  private static void assertClose(NDArray actual, JsonNode expected, float tolerance) {
+    float[] a = actual.toFloatArray();
+    float[] e = floats(expected);
+    assertThat(a).hasSameSizeAs(e);
+    for (int i = 0; i < a.length; i++) {
+      assertThat(a[i]).as("element %d", i).isCloseTo(e[i], within(tolerance + Math.abs(e[i]) * 1e-5f));
+    }
+  }
+}
