@@ -101,13 +101,17 @@ public final class Parameters implements AutoCloseable {
     return tensors.entrySet().stream().filter(e -> names.test(e.getKey())).mapToLong(e -> e.getValue().size()).sum();
   }
 
-  /** Overwrites a parameter's values (shape must match), keeping its identity and gradient flag. */
+  /** Replaces a parameter's values (shape must match) with a new tensor, keeping its trainable flag. */
   public void load(String name, float[] values, Shape shape) {
-    NDArray target = get(name);
-    if (!target.getShape().equals(shape)) {
-      throw new IllegalArgumentException(name + ": shape " + shape + " does not match the model's " + target.getShape());
+    NDArray old = get(name);
+    if (!old.getShape().equals(shape)) {
+      throw new IllegalArgumentException(name + ": shape " + shape + " does not match the model's " + old.getShape());
     }
-    target.set(values);
+    NDArray fresh = manager.create(values, shape);
+    fresh.setName(name);
+    fresh.setRequiresGradient(trainable.get(name));
+    tensors.put(name, fresh);
+    old.close();
   }
 
   @Override

@@ -88,6 +88,13 @@ public final class AdamW {
     }
   }
 
+  private static void replace(Map<String, NDArray> moments, String name, NDArray value) {
+    NDArray old = moments.put(name, value);
+    if (old != null) {
+      old.close();
+    }
+  }
+
   public long steps() {
     return steps;
   }
@@ -107,8 +114,8 @@ public final class AdamW {
       float[] m = state.get("exp_avg." + name);
       float[] v = state.get("exp_avg_sq." + name);
       if (m != null && v != null) {
-        firstMoment.computeIfAbsent(name, k -> manager.zeros(p.getShape())).set(m);
-        secondMoment.computeIfAbsent(name, k -> manager.zeros(p.getShape())).set(v);
+        replace(firstMoment, name, manager.create(m, p.getShape()));
+        replace(secondMoment, name, manager.create(v, p.getShape()));
       }
     });
   }

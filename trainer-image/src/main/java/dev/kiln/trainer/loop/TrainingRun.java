@@ -1,0 +1,219 @@
+package dev.kiln.trainer.loop;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.Canonical;
+import dev.kiln.api.runconfig.RunConfig;
+import dev.kiln.api.runconfig.TrainerSummary;
+import dev.kiln.trainer.checkpoint.CheckpointStore;
+import dev.kiln.trainer.checkpoint.TrainerState;
+import dev.kiln.trainer.data.BatchPrefetcher;
+import dev.kiln.trainer.data.DataOrder;
+import dev.kiln.trainer.data.PackedDataset;
+import dev.kiln.trainer.model.PackedBatch;
+import dev.kiln.trainer.model.VisionLanguageModel;
+import dev.kiln.trainer.optim.AdamW;
+import dev.kiln.trainer.optim.LearningRate;
+import dev.kiln.trainer.weights.InitialWeights;
+import dev.kiln.trainer.weights.SafeTensors;
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One stage of training in one process, top to bottom: build the model, restore the newest valid
+ * checkpoint (or start from the promoted checkpoint of {@code initFrom}, or from initial
+ * weights), then step: micro-batches with gradient accumulation, global-norm clipping, AdamW at
+ * the scheduled rate, metrics per step, checkpoints at the interval and at the end.
+ */
+public final class TrainingRun {
+
+  /** The pad token of Kiln's tokenizers (id 1); pad positions carry no loss. */
+  public static final int PAD_TOKEN = 1;
+
+  private static final Logger LOG = LoggerFactory.getLogger(TrainingRun.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final RunConfig config;
+  private final RunPaths paths;
+  private final int rank;
+  private final int world;
+  private Consumer<StepMetrics> progress = m -> { };
+  private long stopAfterSteps = Long.MAX_VALUE;
+
+  public TrainingRun(RunConfig config, RunPaths paths, int rank, int world) {
+    this.config = config;
+    this.paths = paths;
+    this.rank = rank;
+    this.world = world;
+  }
+
+  /** Receives every step's metrics (rank 0 forwards them to the operator). */
+  public TrainingRun onStep(Consumer<StepMetrics> progress) {
+    this.progress = progress;
+    return this;
+  }
+
+  /** Stops after this many steps of this process, as a crash would, for tests of resumption. */
+  public TrainingRun stopAfter(long steps) {
+    this.stopAfterSteps = steps;
+    return this;
+  }
+
+  /** Optimizer steps the budget allows for a dataset of {@code sequences} packed sequences. */
+  public static long totalSteps(RunConfig config, int sequences) {
+    int global = config.batch().globalBatchSize();
+    if (config.budget().steps() != null) {
+      return config.budget().steps();
+    }
+    if (config.budget().tokens() != null) {
+      long perStep = (long) global * config.data().sequenceLength();
+      return Math.max(1, (config.budget().tokens() + perStep - 1) / perStep);
+    }
+    return Math.max(1, ((long) config.budget().epochs() * sequences + global - 1) / global);
+  }
+
+  public TrainerSummary run() throws IOException {
+    Engine.getInstance().setRandomSeed((int) config.seed());
+    PackedDataset dataset = PackedDataset.load(paths.resolve(config.data().packedDir()));
+    long totalSteps = totalSteps(config, dataset.size());
+    int global = config.batch().globalBatchSize();
+    int micro = config.batch().microBatchSize();
+    int accumulation = global / (micro * world);
+    CheckpointStore store = new CheckpointStore(paths.resolve(config.checkpoints().dir()), config.checkpoints().keepLast());
+    String configHash = Canonical.sha256(config);
+
+    try (NDManager manager = NDManager.newBaseManager();
+        VisionLanguageModel model = new VisionLanguageModel(config.model(), manager, config.seed())) {
+      model.setTrainable(config.trainable());
+      AdamW optimizer = new AdamW(config.optimizer(), manager);
+      LearningRate schedule = new LearningRate(config.optimizer(), totalSteps);
+      TrainerState state = restore(model, optimizer, store, configHash);
+      Map<String, NDArray> trainable = new LinkedHashMap<>();
+      model.parameters().trainableNames().forEach(name -> trainable.put(name, model.parameters().get(name)));
+      List<NDArray> trainableList = new ArrayList<>(trainable.values());
+
+      Path metricsFile = paths.resolve(config.metricsDir()).resolve("metrics.jsonl");
+      Files.createDirectories(metricsFile.getParent());
+      long step = state.step();
+      long tokens = state.tokensSeen();
+      double lastLoss = state.lastLoss();
+      long stepsThisProcess = 0;
+      try (BatchPrefetcher batches = new BatchPrefetcher(dataset, new DataOrder(dataset.size(), config.seed()),
+              state.cursor(), global, micro, rank, world, config.data().packedAttention(), PAD_TOKEN);
+          Writer metrics = Files.newBufferedWriter(metricsFile, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+        while (step < totalSteps && stepsThisProcess < stopAfterSteps) {
+          long start = System.nanoTime();
+          double lr = schedule.at(step);
+          double lossSum = 0;
+          long stepTokens = 0;
+          try (NDManager scope = manager.newSubManager();
+              GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            for (int m = 0; m < accumulation; m++) {
+              PackedBatch batch = batches.next();
+              NDArray loss = model.loss(batch, scope);
+              lossSum += loss.getFloat();
+              collector.backward(loss.div(accumulation));
+              stepTokens += batch.usedPositions();
+            }
+          }
+          double gradNorm = AdamW.clipGradients(trainableList, config.optimizer().gradClip());
+          optimizer.step(trainable, lr);
+          AdamW.zeroGradients(trainableList);
+          step++;
+          stepsThisProcess++;
+          tokens += stepTokens;
+          lastLoss = lossSum / accumulation;
+          double seconds = (System.nanoTime() - start) / 1e9;
+          StepMetrics stepMetrics = new StepMetrics(step, totalSteps, lastLoss, lr, gradNorm, tokens,
+              stepTokens / seconds, batches.takeWaitNanos() / 1e9 / seconds, seconds);
+          metrics.write(JSON.writeValueAsString(stepMetrics) + "\n");
+          metrics.flush();
+          progress.accept(stepMetrics);
+          if (step % config.checkpoints().intervalSteps() == 0 || step == totalSteps) {
+            save(store, model, optimizer, new TrainerState(TrainerState.FORMAT_VERSION, step, tokens,
+                0, (long) step * global, config.seed(), world, configHash, lastLoss));
+          }
+        }
+      }
+      var latest = store.checkpoints().isEmpty() ? null : store.checkpoints().getFirst();
+      String manifestSha = null;
+      if (latest != null) {
+        manifestSha = dev.kiln.api.Canonical.sha256(Files.readAllBytes(latest.resolve(CheckpointStore.MANIFEST)));
+      }
+      return new TrainerSummary(step, tokens, lastLoss,
+          latest == null ? null : podPath(latest), manifestSha);
+    }
+  }
+
+  private TrainerState restore(VisionLanguageModel model, AdamW optimizer, CheckpointStore store, String configHash)
+      throws IOException {
+    var checkpoint = store.loadLatest();
+    if (checkpoint.isPresent()) {
+      var c = checkpoint.get();
+      LOG.info("resuming from {} at step {}", c.path(), c.state().step());
+      load(model, c.model());
+      Map<String, float[]> moments = new LinkedHashMap<>();
+      c.optimizer().forEach((name, tensor) -> moments.put(name, tensor.data()));
+      Map<String, NDArray> trainable = new LinkedHashMap<>();
+      model.parameters().trainableNames().forEach(name -> trainable.put(name, model.parameters().get(name)));
+      optimizer.restore(moments, trainable, c.state().step());
+      return c.state();
+    }
+    if (config.checkpoints().initFrom() != null) {
+      Path from = paths.resolve(config.checkpoints().initFrom());
+      LOG.info("starting from the promoted checkpoint {}", from);
+      load(model, CheckpointStore.load(from).model());
+    } else if (config.initialWeights() != null) {
+      InitialWeights.load(model.parameters(), paths.resolve(config.initialWeights().languageModel()),
+          paths.resolve(config.initialWeights().visionEncoder()));
+    }
+    return new TrainerState(TrainerState.FORMAT_VERSION, 0, 0, 0, 0, config.seed(), world, configHash, Double.NaN);
+  }
+
+  private static void load(VisionLanguageModel model, Map<String, SafeTensors.Tensor> tensors) {
+    for (var entry : model.parameters().all().entrySet()) {
+      SafeTensors.Tensor tensor = tensors.get(entry.getKey());
+      if (tensor == null) {
+        throw new IllegalArgumentException("checkpoint has no tensor " + entry.getKey());
+      }
+      model.parameters().load(entry.getKey(), tensor.data(), new Shape(tensor.shape()));
+    }
+  }
+
+  private void save(CheckpointStore store, VisionLanguageModel model, AdamW optimizer, TrainerState state)
+      throws IOException {
+    if (rank != 0) {
+      return;
+    }
+    Map<String, SafeTensors.Tensor> weights = new LinkedHashMap<>();
+    model.parameters().all().forEach((name, array) -> weights.put(name, tensor(array)));
+    Map<String, SafeTensors.Tensor> moments = new LinkedHashMap<>();
+    optimizer.state().forEach((name, array) -> moments.put(name, tensor(array)));
+    Path saved = store.save(state, weights, moments);
+    LOG.info("checkpoint {} (step {})", saved, state.step());
+  }
+
+  private static SafeTensors.Tensor tensor(NDArray array) {
+    return new SafeTensors.Tensor(array.getShape().getShape(), array.toFloatArray());
+  }
+
+  /** The checkpoint folder as the pod sees it, for the operator. */
+  private String podPath(Path local) {
+    String dir = config.checkpoints().dir();
+    return dir.endsWith("/") ? dir + local.getFileName() : dir + "/" + local.getFileName();
+  }
+}

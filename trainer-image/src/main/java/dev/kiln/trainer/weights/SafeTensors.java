@@ -1,0 +1,152 @@
+package dev.kiln.trainer.weights;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The safetensors format, read and written in Java: an 8-byte little-endian header length, a
+ * JSON header of {@code name: {dtype, shape, data_offsets}}, then the data. Reads F32, F16 and
+ * BF16 (converted to float32 here: DJL aborts the JVM on BFLOAT16 tensors) and F64; writes F32
+ * with sorted names and the header padded to 8 bytes, so the same tensors give the same bytes.
+ */
+public final class SafeTensors {
+
+  /** A tensor as float32 values in row-major order. */
+  public record Tensor(long[] shape, float[] data) {}
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private SafeTensors() {}
+
+  public static Map<String, Tensor> read(Path file) throws IOException {
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      channel.read(lengthBytes, 0);
+      long headerLength = lengthBytes.flip().getLong();
+      if (headerLength <= 0 || headerLength > 100_000_000 || headerLength + 8 > channel.size()) {
+        throw new IOException(file + ": not a safetensors file (header length " + headerLength + ")");
+      }
+      ByteBuffer header = ByteBuffer.allocate((int) headerLength);
+      channel.read(header, 8);
+      JsonNode entries = JSON.readTree(new String(header.array(), StandardCharsets.UTF_8));
+      long dataStart = 8 + headerLength;
+      Map<String, Tensor> tensors = new LinkedHashMap<>();
+      for (Iterator<Map.Entry<String, JsonNode>> it = entries.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> entry = it.next();
+        if (entry.getKey().equals("__metadata__")) {
+          continue;
+        }
+        JsonNode spec = entry.getValue();
+        long[] shape = new long[spec.get("shape").size()];
+        long count = 1;
+        for (int i = 0; i < shape.length; i++) {
+          shape[i] = spec.get("shape").get(i).asLong();
+          count *= shape[i];
+        }
+        long begin = spec.get("data_offsets").get(0).asLong();
+        long end = spec.get("data_offsets").get(1).asLong();
+        String dtype = spec.get("dtype").asText();
+        if (dataStart + end > channel.size()) {
+          throw new IOException(file + ": tensor " + entry.getKey() + " runs past the end of the file");
+        }
+        ByteBuffer bytes = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + begin, end - begin)
+            .order(ByteOrder.LITTLE_ENDIAN);
+        tensors.put(entry.getKey(), new Tensor(shape, decode(dtype, bytes, Math.toIntExact(count), entry.getKey(), file)));
+      }
+      return tensors;
+    }
+  }
+
+  private static float[] decode(String dtype, ByteBuffer bytes, int count, String name, Path file) throws IOException {
+    float[] out = new float[count];
+    int width = switch (dtype) {
+      case "F32" -> 4;
+      case "F16", "BF16" -> 2;
+      case "F64" -> 8;
+      default -> throw new IOException(file + ": tensor " + name + " has dtype " + dtype + "; Kiln reads F32, F16, BF16, F64");
+    };
+    if (bytes.remaining() != (long) count * width) {
+      throw new IOException(file + ": tensor " + name + " has " + bytes.remaining() + " bytes for " + count + " " + dtype);
+    }
+    for (int i = 0; i < count; i++) {
+      out[i] = switch (dtype) {
+        case "F32" -> bytes.getFloat(4 * i);
+        case "F16" -> Float.float16ToFloat(bytes.getShort(2 * i));
+        case "BF16" -> bf16ToFloat(bytes.getShort(2 * i));
+        default -> (float) bytes.getDouble(8 * i);
+      };
+    }
+    return out;
+  }
+
+  /** bfloat16 is the top half of a float32. */
+  public static float bf16ToFloat(short bits) {
+    return Float.intBitsToFloat((bits & 0xffff) << 16);
+  }
+
+  /** float32 to bfloat16, round to nearest even (NaN stays NaN). */
+  public static short floatToBf16(float value) {
+    int bits = Float.floatToRawIntBits(value);
+    if (Float.isNaN(value)) {
+      return (short) ((bits >>> 16) | 0x40);
+    }
+    int rounding = 0x7fff + ((bits >>> 16) & 1);
+    return (short) ((bits + rounding) >>> 16);
+  }
+
+  /** Writes float32 tensors (sorted by name) and optional string metadata. */
+  public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+    Map<String, Tensor> sorted = new TreeMap<>(tensors);
+    ObjectNode header = JSON.createObjectNode();
+    if (metadata != null && !metadata.isEmpty()) {
+      header.set("__metadata__", JSON.valueToTree(new TreeMap<>(metadata)));
+    }
+    long offset = 0;
+    for (Map.Entry<String, Tensor> entry : sorted.entrySet()) {
+      ObjectNode spec = header.putObject(entry.getKey());
+      spec.put("dtype", "F32");
+      var shape = spec.putArray("shape");
+      for (long d : entry.getValue().shape()) {
+        shape.add(d);
+      }
+      long size = 4L * entry.getValue().data().length;
+      spec.putArray("data_offsets").add(offset).add(offset + size);
+      offset += size;
+    }
+    byte[] json = JSON.writeValueAsBytes(header);
+    int padded = (json.length + 7) / 8 * 8;
+    ByteBuffer prefix = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+    prefix.putLong(padded).put(json);
+    while (prefix.hasRemaining()) {
+      prefix.put((byte) ' ');
+    }
+    try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
+      out.write(prefix.array());
+      ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+      for (Tensor tensor : sorted.values()) {
+        for (float v : tensor.data()) {
+          if (!chunk.hasRemaining()) {
+            out.write(chunk.array(), 0, chunk.position());
+            chunk.clear();
+          }
+          chunk.putFloat(v);
+        }
+      }
+      out.write(chunk.array(), 0, chunk.position());
+    }
+  }
+}

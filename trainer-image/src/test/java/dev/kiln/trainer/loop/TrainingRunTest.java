@@ -1,0 +1,143 @@
+package dev.kiln.trainer.loop;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.runconfig.RunConfig;
+import dev.kiln.api.runconfig.TrainerSummary;
+import dev.kiln.api.v1alpha1.BatchSpec;
+import dev.kiln.api.v1alpha1.BudgetSpec;
+import dev.kiln.api.v1alpha1.ModelPreset;
+import dev.kiln.api.v1alpha1.OptimizerSpec;
+import dev.kiln.api.v1alpha1.PackedAttention;
+import dev.kiln.api.v1alpha1.ShardingStrategy;
+import dev.kiln.api.v1alpha1.TrainablePart;
+import dev.kiln.data.packed.PackedFormat;
+import dev.kiln.data.packed.PackedSequence;
+import dev.kiln.data.webdataset.ShardWriter;
+import dev.kiln.trainer.TinySequences;
+import dev.kiln.trainer.checkpoint.CheckpointStore;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainingRunTest {
+
+  @TempDir
+  Path root;
+
+  /** Eight packed sequences of random captions, written as a pack job would. */
+  void writePackedData(Path dir) {
+    Random random = new Random(3);
+    try (ShardWriter writer = new ShardWriter(dir, "packed", 100, Long.MAX_VALUE)) {
+      for (int s = 0; s < 8; s++) {
+        List<PackedSequence.Segment> segments = new ArrayList<>();
+        for (int k = 0; k < 2; k++) {
+          int[] words = random.ints(4, 10, 40).toArray();
+          segments.add(TinySequences.caption("s" + s + k, k, words));
+        }
+        PackedSequence sequence = TinySequences.sequence(48, 16, 32, segments);
+        writer.write(String.format("%08d", s), PackedFormat.toMembers(sequence));
+      }
+    }
+  }
+
+  RunConfig config(long steps, int interval) {
+    return new RunConfig(RunConfig.API_VERSION, "test", "ns", "pretrain", 0, 11, ModelPreset.TINY.dimensions(), null,
+        new RunConfig.Data("/kiln/work/data/packed/pretrain", "/kiln/data/tokenizer.json", 48, 16, PackedAttention.PER_SAMPLE),
+        List.of(TrainablePart.VISION, TrainablePart.PROJECTOR, TrainablePart.LANGUAGE_MODEL),
+        new OptimizerSpec(3e-3, 0.01, 0.1, null, null, null, null, null, null),
+        new BudgetSpec(null, steps, null), new BatchSpec(4, 2),
+        new RunConfig.World(1, 0, 1, ShardingStrategy.NO_SHARD, 29500),
+        new RunConfig.Checkpoints("/kiln/work/checkpoints/pretrain", interval, 3, null),
+        "/kiln/work/metrics/pretrain");
+  }
+
+  List<JsonNode> metrics(Path runRoot) throws IOException {
+    List<JsonNode> lines = new ArrayList<>();
+    for (String line : Files.readAllLines(runRoot.resolve("kiln/work/metrics/pretrain/metrics.jsonl"))) {
+      lines.add(new ObjectMapper().readTree(line));
+    }
+    return lines;
+  }
+
+  Path newRun(String name) {
+    Path runRoot = root.resolve(name);
+    writePackedData(runRoot.resolve("kiln/work/data/packed/pretrain"));
+    return runRoot;
+  }
+
+  @Test
+  void lossFallsOnTheTinyPreset() throws IOException {
+    Path run = newRun("falls");
+
+    TrainerSummary summary = new TrainingRun(config(40, 20), new RunPaths(run), 0, 1).run();
+
+    List<JsonNode> m = metrics(run);
+    assertThat(m).hasSize(40);
+    double first = m.get(0).get("loss").asDouble();
+    double last = m.get(39).get("loss").asDouble();
+    assertThat(last).isLessThan(first * 0.6);
+    assertThat(summary.step()).isEqualTo(40);
+    assertThat(summary.checkpoint()).isEqualTo("/kiln/work/checkpoints/pretrain/step-00000040");
+    assertThat(summary.manifestSha256()).hasSize(64);
+    assertThat(m.get(0).get("lr").asDouble()).isZero();
+    assertThat(m.get(5).get("dataWaitFraction").asDouble()).isBetween(0.0, 1.0);
+  }
+
+  @Test
+  void stoppingAndResumingGivesBitIdenticalLosses() throws IOException {
+    Path straight = newRun("straight");
+    new TrainingRun(config(12, 4), new RunPaths(straight), 0, 1).run();
+
+    Path interrupted = newRun("interrupted");
+    new TrainingRun(config(12, 4), new RunPaths(interrupted), 0, 1).stopAfter(6).run();
+    new TrainingRun(config(12, 4), new RunPaths(interrupted), 0, 1).run();
+
+    List<JsonNode> reference = metrics(straight);
+    List<JsonNode> resumed = metrics(interrupted);
+    // 6 steps, a crash after step 6 (last checkpoint at 4), then steps 5..12 again from that checkpoint.
+    assertThat(resumed).hasSize(6 + 8);
+    for (int i = 0; i < 8; i++) {
+      JsonNode expected = reference.get(4 + i);
+      JsonNode actual = resumed.get(6 + i);
+      assertThat(actual.get("step").asLong()).isEqualTo(expected.get("step").asLong());
+      assertThat(actual.get("loss").asDouble()).as("step %d", expected.get("step").asLong())
+          .isEqualTo(expected.get("loss").asDouble());
+    }
+  }
+
+  @Test
+  void aCorruptNewestCheckpointFallsBackToThePreviousOne() throws IOException {
+    Path run = newRun("corrupt");
+    new TrainingRun(config(8, 4), new RunPaths(run), 0, 1).run();
+    Path checkpoints = run.resolve("kiln/work/checkpoints/pretrain");
+    Path newest = checkpoints.resolve("step-00000008/model.safetensors");
+    byte[] bytes = Files.readAllBytes(newest);
+    bytes[bytes.length - 1] ^= 1;
+    Files.write(newest, bytes);
+
+    var loaded = new CheckpointStore(checkpoints, 3).loadLatest();
+
+    assertThat(loaded).isPresent();
+    assertThat(loaded.get().state().step()).isEqualTo(4);
+  }
+
+  @Test
+  void keepsOnlyTheNewestCheckpoints() throws IOException {
+    Path run = newRun("retention");
+
+    new TrainingRun(config(10, 2), new RunPaths(run), 0, 1).run();
+
+    CheckpointStore store = new CheckpointStore(run.resolve("kiln/work/checkpoints/pretrain"), 3);
+    assertThat(store.checkpoints()).extracting(p -> p.getFileName().toString())
+        .containsExactly("step-00000010", "step-00000008", "step-00000006");
+    assertThat(Files.readString(run.resolve("kiln/work/checkpoints/pretrain/latest")).strip()).isEqualTo("step-00000010");
+  }
+}
