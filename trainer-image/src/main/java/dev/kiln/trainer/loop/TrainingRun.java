@@ -17,6 +17,7 @@ import dev.kiln.trainer.data.PackedDataset;
 import dev.kiln.trainer.model.PackedBatch;
 import dev.kiln.trainer.model.VisionLanguageModel;
 import dev.kiln.trainer.optim.AdamW;
+import dev.kiln.trainer.optim.Gradients;
 import dev.kiln.trainer.optim.LearningRate;
 import dev.kiln.trainer.weights.InitialWeights;
 import dev.kiln.trainer.weights.SafeTensors;
@@ -105,6 +106,7 @@ public final class TrainingRun {
       Map<String, NDArray> trainable = new LinkedHashMap<>();
       model.parameters().trainableNames().forEach(name -> trainable.put(name, model.parameters().get(name)));
       List<NDArray> trainableList = new ArrayList<>(trainable.values());
+      Gradients gradients = new Gradients();
 
       Path metricsFile = paths.resolve(config.metricsDir()).resolve("metrics.jsonl");
       Files.createDirectories(metricsFile.getParent());
@@ -130,9 +132,9 @@ public final class TrainingRun {
               stepTokens += batch.usedPositions();
             }
           }
-          double gradNorm = AdamW.clipGradients(trainableList, config.optimizer().gradClip());
-          optimizer.step(trainable, lr);
-          AdamW.zeroGradients(trainableList);
+          double gradNorm = gradients.clip(trainableList, config.optimizer().gradClip());
+          optimizer.step(trainable, gradients, lr);
+          gradients.zero(trainableList);
           step++;
           stepsThisProcess++;
           tokens += stepTokens;

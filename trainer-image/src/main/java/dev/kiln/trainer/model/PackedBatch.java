@@ -130,7 +130,7 @@ public record PackedBatch(int batch, int length, int visualTokens, int[] tokens,
         }
       }
     }
-    return manager.create(mask, new Shape(batch, 1, length, length));
+    return Parameters.owned(manager.create(mask, new Shape(batch, 1, length, length)));
   }
 
   /** cos and sin tables (B, 1, T, hd) for rotary embeddings at these positions. */
@@ -151,15 +151,15 @@ public record PackedBatch(int batch, int length, int visualTokens, int[] tokens,
       }
     }
     Shape shape = new Shape(batch, 1, length, headDim);
-    return new NDArray[] {manager.create(cos, shape), manager.create(sin, shape)};
+    return new NDArray[] {Parameters.owned(manager.create(cos, shape)), Parameters.owned(manager.create(sin, shape))};
   }
 
   NDArray tokenArray(NDManager manager) {
-    return manager.create(tokens, new Shape(batch, length));
+    return Parameters.owned(manager.create(tokens, new Shape(batch, length)));
   }
 
   NDArray pixelArray(NDManager manager) {
-    return manager.create(pixels, new Shape(images, 3, imageSize, imageSize));
+    return Parameters.owned(manager.create(pixels, new Shape(images, 3, imageSize, imageSize)));
   }
 
   /** Row of each position in [text embeddings (B*T rows); image embeddings (images*q rows)]. */
@@ -168,6 +168,6 @@ public record PackedBatch(int batch, int length, int visualTokens, int[] tokens,
     for (int i = 0; i < index.length; i++) {
       index[i] = imageSlot[i] >= 0 ? (long) batch * length + imageSlot[i] : i;
     }
-    return manager.create(index, new Shape(index.length)).toType(DataType.INT64, false);
+    return Parameters.owned(manager.create(index, new Shape(index.length)));
   }
 }

@@ -51,10 +51,11 @@ public final class Parameters implements AutoCloseable {
     return put(name, manager.ones(new Shape(shape)));
   }
 
-  private NDArray put(String name, NDArray array) {
+  private NDArray put(String name, NDArray created) {
     if (tensors.containsKey(name)) {
       throw new IllegalStateException("parameter " + name + " defined twice");
     }
+    NDArray array = owned(created);
     array.setName(name);
     array.setRequiresGradient(true);
     tensors.put(name, array);
@@ -107,7 +108,7 @@ public final class Parameters implements AutoCloseable {
     if (!old.getShape().equals(shape)) {
       throw new IllegalArgumentException(name + ": shape " + shape + " does not match the model's " + old.getShape());
     }
-    NDArray fresh = manager.create(values, shape);
+    NDArray fresh = owned(manager.create(values, shape));
     fresh.setName(name);
     fresh.setRequiresGradient(trainable.get(name));
     tensors.put(name, fresh);
@@ -117,6 +118,16 @@ public final class Parameters implements AutoCloseable {
   @Override
   public void close() {
     tensors.values().forEach(NDArray::close);
+  }
+
+  /**
+   * A copy in memory the engine owns. Arrays made from Java arrays wrap a direct buffer that the
+   * Java garbage collector frees; a parameter must never depend on that.
+   */
+  public static NDArray owned(NDArray created) {
+    NDArray copy = created.duplicate();
+    created.close();
+    return copy;
   }
 
   /** Box-Muller from a splittable RNG: same numbers on every JVM. */

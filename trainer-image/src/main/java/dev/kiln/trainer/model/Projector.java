@@ -42,6 +42,6 @@ final class Projector {
   }
 
   private NDArray poolingMatrix(NDManager manager, int side) {
-    return manager.create(AdaptivePooling.matrix(grid, side), new Shape((long) side * side, (long) grid * grid));
+    return Parameters.owned(manager.create(AdaptivePooling.matrix(grid, side), new Shape((long) side * side, (long) grid * grid)));
   }
 }

@@ -25,7 +25,9 @@ final class VisionEncoder {
     p.normal(PREFIX + "embeddings.patch_embedding.weight", 0.02, w, 3, patch, patch);
     p.zeros(PREFIX + "embeddings.patch_embedding.bias", w);
     p.normal(PREFIX + "embeddings.position_embedding.weight", 0.02, patches, w);
-    for (int i = 0; i < spec.depth(); i++) {
+    // Only the blocks whose output is used: features come from the penultimate block, so the
+    // last block would get no gradient and only cost memory (its weights in a SigLIP file are skipped).
+    for (int i = 0; i < spec.depth() - 1; i++) {
       String b = layer(i);
       p.ones(b + "layer_norm1.weight", w);
       p.zeros(b + "layer_norm1.bias", w);

@@ -74,11 +74,10 @@ public final class VisionLanguageModel implements AutoCloseable {
   public NDArray loss(PackedBatch batch, NDManager step) {
     NDArray hidden = hidden(batch, step)
         .reshape((long) batch.batch() * batch.length(), dims.languageModel().hiddenSize()); // (B*T, d)
-    NDArray at = step.create(batch.targetPositions(), new Shape(batch.targetPositions().length))
-        .toType(ai.djl.ndarray.types.DataType.INT64, false);
+    NDArray at = Parameters.owned(step.create(batch.targetPositions(), new Shape(batch.targetPositions().length)));
     NDArray selected = Embedding.embedding(at, hidden, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow();       // (M, d)
     NDArray logProbs = decoder.logits(selected).logSoftmax(-1);                        // (M, V)
-    NDArray targets = step.create(batch.targets(), new Shape(batch.targets().length, 1))
+    NDArray targets = Parameters.owned(step.create(batch.targets(), new Shape(batch.targets().length, 1)))
         .toType(ai.djl.ndarray.types.DataType.INT64, false);                            // (M, 1)
     return logProbs.gather(targets, 1).mean().neg();                                   // ()
   }

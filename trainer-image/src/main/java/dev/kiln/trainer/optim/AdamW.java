@@ -31,7 +31,7 @@ public final class AdamW {
   }
 
   /** One update of every named parameter from its gradient, at learning rate {@code lr}. */
-  public void step(Map<String, NDArray> parameters, double lr) {
+  public void step(Map<String, NDArray> parameters, Gradients gradients, double lr) {
     steps++;
     double biasCorrection1 = 1 - Math.pow(spec.beta1(), steps);
     double biasCorrection2 = 1 - Math.pow(spec.beta2(), steps);
@@ -39,7 +39,8 @@ public final class AdamW {
     double sqrtBiasCorrection2 = Math.sqrt(biasCorrection2);
     for (Map.Entry<String, NDArray> entry : parameters.entrySet()) {
       NDArray p = entry.getValue();
-      try (NDArray g = p.getGradient()) {
+      NDArray g = gradients.of(p);
+      {
         NDArray m = firstMoment.computeIfAbsent(entry.getKey(), k -> manager.zeros(p.getShape()));
         NDArray v = secondMoment.computeIfAbsent(entry.getKey(), k -> manager.zeros(p.getShape()));
         if (spec.weightDecay() > 0 && decays(entry.getKey(), p)) {
@@ -55,35 +56,6 @@ public final class AdamW {
             NDArray update = m.div(denom).muli(stepSize)) {
           p.subi(update);
         }
-      }
-    }
-  }
-
-  /** Scales gradients so their global L2 norm is at most {@code maxNorm}; returns the norm before clipping. */
-  public static double clipGradients(List<NDArray> parameters, double maxNorm) {
-    double sumSquares = 0;
-    for (NDArray p : parameters) {
-      try (NDArray g = p.getGradient(); NDArray s = g.square().sum()) {
-        sumSquares += s.getFloat();
-      }
-    }
-    double norm = Math.sqrt(sumSquares);
-    if (maxNorm > 0 && norm > maxNorm) {
-      double coefficient = maxNorm / (norm + 1e-6);
-      for (NDArray p : parameters) {
-        try (NDArray g = p.getGradient()) {
-          g.muli(coefficient);
-        }
-      }
-    }
-    return norm;
-  }
-
-  /** Sets every gradient to zero, ready for the next accumulation. */
-  public static void zeroGradients(List<NDArray> parameters) {
-    for (NDArray p : parameters) {
-      try (NDArray g = p.getGradient()) {
-        g.muli(0);
       }
     }
   }

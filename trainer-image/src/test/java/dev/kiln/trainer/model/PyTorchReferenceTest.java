@@ -106,6 +106,7 @@ class PyTorchReferenceTest {
     JsonNode r = reference.get("adamw");
     NDArray p = array(r.get("p"), 3, 4);
     p.setRequiresGradient(true);
+    dev.kiln.trainer.optim.Gradients gradients = new dev.kiln.trainer.optim.Gradients();
     AdamW adamw = new AdamW(new OptimizerSpec(r.get("lr").asDouble(), r.get("weight_decay").asDouble(), 0.0, null, 0.0,
         0.0, r.get("beta1").asDouble(), r.get("beta2").asDouble(), r.get("eps").asDouble()), manager);
     for (String g : new String[] {"g1", "g2"}) {
@@ -113,8 +114,8 @@ class PyTorchReferenceTest {
       try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
         collector.backward(p.mul(array(r.get(g), 3, 4)).sum());
       }
-      adamw.step(Map.of("w.weight", p), r.get("lr").asDouble());
-      AdamW.zeroGradients(java.util.List.of(p));
+      adamw.step(Map.of("w.weight", p), gradients, r.get("lr").asDouble());
+      gradients.zero(java.util.List.of(p));
     }
     assertClose(p, r.get("after"), 1e-6f);
   }

@@ -1,0 +1,105 @@
+package dev.kiln.trainer.synthetic;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.v1alpha1.PackedAttention;
+import dev.kiln.data.image.Images;
+import dev.kiln.data.packed.PackedSequence;
+import dev.kiln.data.text.TextTokenizer;
+import dev.kiln.data.webdataset.Problems;
+import dev.kiln.data.webdataset.Sample;
+import dev.kiln.data.webdataset.ShardReader;
+import dev.kiln.trainer.loop.TrainingRun;
+import dev.kiln.trainer.model.PackedBatch;
+import dev.kiln.trainer.model.VisionLanguageModel;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * Answer accuracy on held-out question-answer samples: the model answers by greedy decoding
+ * after {@code <|im_start|>assistant\n}; chance is the mean of 1/(number of possible answers).
+ */
+public final class Evaluation {
+
+  /** Accuracy, chance, and how many questions were asked. */
+  public record Result(double accuracy, double chance, int questions) {}
+
+  static final int MAX_ANSWER_TOKENS = 3;
+
+  private Evaluation() {}
+
+  public static Result run(VisionLanguageModel model, TextTokenizer tokenizer, Path evalDir, int visualTokens)
+      throws IOException {
+    List<Path> shards;
+    try (Stream<Path> files = Files.list(evalDir)) {
+      shards = files.filter(p -> p.getFileName().toString().startsWith("eval-")).sorted().toList();
+    }
+    List<Sample> samples = new ShardReader(new Problems()).readAll(shards);
+    ObjectMapper json = new ObjectMapper();
+    int correct = 0;
+    double chance = 0;
+    for (Sample sample : samples) {
+      JsonNode node = json.readTree(sample.members().get("json"));
+      int question = node.get("question").asInt();
+      String truth = node.get("conversations").get(1).get("value").asText();
+      String asked = node.get("conversations").get(0).get("value").asText().replace(TextTokenizer.IMAGE + "\n", "");
+      byte[] jpeg = Images.encodeJpeg(Images.resizeSquare(Images.decode(sample.members().get("png")),
+          model.dimensions().vision().imageSize()), 0.9f);
+      String answer = answer(model, tokenizer, jpeg, asked, visualTokens);
+      if (answer.equals(truth)) {
+        correct++;
+      }
+      chance += 1.0 / switch (question) {
+        case 0 -> ShapesData.COLORS.size();
+        case 1 -> ShapesData.SHAPES.size();
+        default -> ShapesData.SIDES.size();
+      };
+    }
+    return new Result((double) correct / samples.size(), chance / samples.size(), samples.size());
+  }
+
+  /** Greedy answer to one question about one image. */
+  public static String answer(VisionLanguageModel model, TextTokenizer tokenizer, byte[] jpeg, String question,
+      int visualTokens) {
+    List<Integer> tokens = new ArrayList<>();
+    tokens.add(tokenizer.bos());
+    tokens.add(tokenizer.turnStart());
+    add(tokens, tokenizer.encode("user\n"));
+    int imagePosition = tokens.size();
+    tokens.add(tokenizer.image());
+    add(tokens, tokenizer.encode(question));
+    tokens.add(tokenizer.eos());
+    tokens.add(tokenizer.turnStart());
+    add(tokens, tokenizer.encode("assistant\n"));
+    List<Integer> generated = new ArrayList<>();
+    try (NDManager scope = model.parameters().manager().newSubManager()) {
+      for (int i = 0; i < MAX_ANSWER_TOKENS; i++) {
+        int[] ids = Stream.concat(tokens.stream(), generated.stream()).mapToInt(Integer::intValue).toArray();
+        PackedSequence.Segment segment = new PackedSequence.Segment("q", "eval", ids, imagePosition, 0, List.of());
+        int length = ids.length - 1 + visualTokens;
+        PackedSequence sequence = new PackedSequence("q", length, visualTokens, model.dimensions().vision().imageSize(),
+            List.of(segment), List.of(jpeg));
+        PackedBatch batch = PackedBatch.of(List.of(sequence), length, PackedAttention.PER_SAMPLE, TrainingRun.PAD_TOKEN);
+        NDArray logits = model.logits(batch, scope);                       // (1, T, V)
+        int next = (int) logits.get("0, " + (length - 1)).argMax().getLong();
+        if (next == tokenizer.eos()) {
+          break;
+        }
+        generated.add(next);
+      }
+    }
+    return tokenizer.decode(generated.stream().mapToInt(Integer::intValue).toArray()).strip();
+  }
+
+  private static void add(List<Integer> into, int[] ids) {
+    for (int id : ids) {
+      into.add(id);
+    }
+  }
+}
