@@ -2,12 +2,13 @@ package dev.kiln.cli;
 
 import dev.kiln.cli.bench.PackPipelineBench;
 import dev.kiln.cli.bench.PackingBench;
+import dev.kiln.cli.bench.TrainerBenchCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code kiln bench NAME}: measured speed and memory ratios, one JSON line each. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Run a benchmark; prints one JSON line.",
-    subcommands = {PackingBench.class, PackPipelineBench.class})
+    subcommands = {PackingBench.class, PackPipelineBench.class, TrainerBenchCommand.class})
 final class BenchCommand implements Runnable {
 
   @CommandLine.Spec

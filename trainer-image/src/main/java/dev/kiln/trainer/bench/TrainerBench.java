@@ -1,0 +1,154 @@
+package dev.kiln.trainer.bench;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import dev.kiln.api.v1alpha1.LanguageModelSpec;
+import dev.kiln.api.v1alpha1.ModelDimensions;
+import dev.kiln.api.v1alpha1.OptimizerSpec;
+import dev.kiln.api.v1alpha1.PackedAttention;
+import dev.kiln.api.v1alpha1.TrainablePart;
+import dev.kiln.api.v1alpha1.VisionEncoderSpec;
+import dev.kiln.data.image.Images;
+import dev.kiln.data.packed.PackedSequence;
+import dev.kiln.trainer.model.PackedBatch;
+import dev.kiln.trainer.model.VisionLanguageModel;
+import dev.kiln.trainer.optim.AdamW;
+import dev.kiln.trainer.optim.Gradients;
+import java.awt.image.BufferedImage;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * Training throughput against the machine's own fp32 matmul rate, measured in the same run:
+ * {@code mfu} = model FLOP/s (6 x parameters per token, plus attention, vision encoder included)
+ * / matmul FLOP/s. Full training steps: forward, backward, clipping, AdamW.
+ */
+public final class TrainerBench {
+
+  private TrainerBench() {}
+
+  public static Map<String, Object> run(ModelDimensions dims, String preset, int sequenceLength, int visualTokens,
+      int batchSize, int steps) {
+    Map<String, Object> result = new LinkedHashMap<>();
+    try (NDManager manager = NDManager.newBaseManager();
+        VisionLanguageModel model = new VisionLanguageModel(dims, manager, 1)) {
+      model.setTrainable(List.of(TrainablePart.VISION, TrainablePart.PROJECTOR, TrainablePart.LANGUAGE_MODEL));
+      double matmul = matmulFlops(manager, 1024, 12);
+      PackedBatch batch = batch(dims, sequenceLength, visualTokens, batchSize);
+      Map<String, NDArray> trainable = new LinkedHashMap<>();
+      model.parameters().trainableNames().forEach(n -> trainable.put(n, model.parameters().get(n)));
+      List<NDArray> list = new ArrayList<>(trainable.values());
+      AdamW adamw = new AdamW(new OptimizerSpec(1e-4, 0.0, 0.0, null, null, null, null, null, null), manager);
+      Gradients gradients = new Gradients();
+      long[] timed = new long[steps];
+      for (int s = 0; s < steps + 3; s++) {
+        long start = System.nanoTime();
+        try (NDManager scope = manager.newSubManager(); GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+          collector.backward(model.loss(batch, scope));
+        }
+        gradients.clip(list, 1.0);
+        adamw.step(trainable, gradients, 1e-4);
+        gradients.zero(list);
+        if (s >= 3) {
+          timed[s - 3] = System.nanoTime() - start;
+        }
+      }
+      java.util.Arrays.sort(timed);
+      double seconds = timed[steps / 2] / 1e9;
+      long positions = batch.usedPositions();
+      double flopsPerToken = flopsPerToken(dims, sequenceLength, visualTokens);
+      double tokensPerSecond = positions / seconds;
+      result.put("bench", "trainer");
+      result.put("preset", preset);
+      result.put("parameters", model.parameters().count(n -> true));
+      result.put("sequence_length", sequenceLength);
+      result.put("batch", batchSize);
+      result.put("step_seconds_median", Math.round(seconds * 1000) / 1000.0);
+      result.put("tokens_per_s", Math.round(tokensPerSecond));
+      result.put("model_flops_per_token", Math.round(flopsPerToken));
+      result.put("matmul_gflops", Math.round(matmul / 1e8) / 10.0);
+      result.put("model_gflops", Math.round(tokensPerSecond * flopsPerToken / 1e8) / 10.0);
+      result.put("mfu", Math.round(tokensPerSecond * flopsPerToken / matmul * 1000) / 1000.0);
+      result.put("goal_mfu", 0.6);
+    }
+    return result;
+  }
+
+  /**
+   * 6 x (non-embedding decoder + projector parameters) per position, the causal attention term
+   * 6 x L x T x d (QK^T and AV, forward and backward, half masked), and the vision encoder's
+   * 6 x parameters x patches per image spread over the image's visual-token positions.
+   */
+  static double flopsPerToken(ModelDimensions dims, int sequenceLength, int visualTokens) {
+    LanguageModelSpec lm = dims.languageModel();
+    long d = lm.hiddenSize();
+    long kv = d / lm.heads() * lm.kvHeads();
+    long perLayer = d * d * 2 + d * kv * 2 + 3L * d * lm.intermediateSize();
+    double decoder = 6.0 * lm.layers() * perLayer + 6.0 * d * lm.vocabSize() + 6.0 * lm.layers() * sequenceLength * d;
+    VisionEncoderSpec v = dims.vision();
+    long patches = (long) v.gridSize() * v.gridSize();
+    long w = v.width();
+    double visionPerImage = 6.0 * (v.depth() - 1) * patches * (4.0 * w * w + 2.0 * w * v.mlpDim())
+        + 6.0 * patches * w * 3 * v.patchSize() * v.patchSize();
+    double projectorPerImage = 6.0 * visualTokens * (w * dims.projectorHidden() + (double) dims.projectorHidden() * d);
+    return decoder + (visionPerImage + projectorPerImage) / visualTokens;
+  }
+
+  static double matmulFlops(NDManager manager, int n, int repeats) {
+    try (NDManager scope = manager.newSubManager()) {
+      NDArray a = scope.randomNormal(new Shape(n, n));
+      NDArray b = scope.randomNormal(new Shape(n, n));
+      long[] times = new long[repeats];
+      for (int i = 0; i < repeats + 2; i++) {
+        long start = System.nanoTime();
+        try (NDArray c = a.matMul(b)) {
+          c.getFloat(0, 0);
+        }
+        if (i >= 2) {
+          times[i - 2] = System.nanoTime() - start;
+        }
+      }
+      java.util.Arrays.sort(times);
+      return 2.0 * n * n * n / (times[repeats / 2] / 1e9);
+    }
+  }
+
+  /** Full sequences of captions with images: the shape of real pre-training batches. */
+  static PackedBatch batch(ModelDimensions dims, int sequenceLength, int visualTokens, int batchSize) {
+    Random random = new Random(1);
+    int size = dims.vision().imageSize();
+    BufferedImage image = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
+    byte[] jpeg = Images.encodeJpeg(image, 0.9f);
+    List<PackedSequence> rows = new ArrayList<>();
+    for (int r = 0; r < batchSize; r++) {
+      List<PackedSequence.Segment> segments = new ArrayList<>();
+      List<byte[]> images = new ArrayList<>();
+      int used = 0;
+      while (true) {
+        int words = 8 + random.nextInt(24);
+        if (used + words + 3 - 1 + visualTokens > sequenceLength) {
+          break;
+        }
+        int[] tokens = new int[words + 3];
+        tokens[0] = 2;
+        tokens[1] = 3;
+        for (int i = 0; i < words; i++) {
+          tokens[2 + i] = 10 + random.nextInt(dims.languageModel().vocabSize() - 10);
+        }
+        tokens[tokens.length - 1] = 4;
+        segments.add(new PackedSequence.Segment("b" + segments.size(), "bench", tokens, 1, images.size(),
+            List.of(new int[] {2, tokens.length})));
+        images.add(jpeg);
+        used += tokens.length - 1 + visualTokens;
+      }
+      rows.add(new PackedSequence("r" + r, sequenceLength, visualTokens, size, segments, images));
+    }
+    return PackedBatch.of(rows, sequenceLength, PackedAttention.PER_SAMPLE, 1);
+  }
+}
