@@ -35,9 +35,16 @@ final class ExportCommand implements Callable<Integer> {
     RunConfig run = TrainerMain.readConfig(config);
     var loaded = CheckpointStore.load(checkpoint);
     Files.createDirectories(output);
-    SafeTensors.write(output.resolve("model.safetensors"), loaded.model(), Map.of("format", "pt"));
-    var lm = run.model().languageModel();
+    Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>(loaded.model());
+    String patch = "vision_model.embeddings.patch_embedding.weight";
     var vision = run.model().vision();
+    if (tensors.containsKey(patch)) {
+      // Back to SigLIP's Conv2d layout (w, 3, p, p); the numbers are already in that order.
+      tensors.put(patch, new SafeTensors.Tensor(new long[] {vision.width(), 3, vision.patchSize(), vision.patchSize()},
+          tensors.get(patch).data()));
+    }
+    SafeTensors.write(output.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
+    var lm = run.model().languageModel();
     Map<String, Object> hf = new LinkedHashMap<>();
     hf.put("architectures", new String[] {"KilnVisionLanguageModel"});
     hf.put("text_config", Map.of("model_type", "qwen2", "hidden_size", lm.hiddenSize(), "num_hidden_layers", lm.layers(),

@@ -105,14 +105,19 @@ public final class Parameters implements AutoCloseable {
   /** Replaces a parameter's values (shape must match) with a new tensor, keeping its trainable flag. */
   public void load(String name, float[] values, Shape shape) {
     NDArray old = get(name);
-    if (!old.getShape().equals(shape)) {
+    if (!old.getShape().equals(shape) && !flattens(shape, old.getShape())) {
       throw new IllegalArgumentException(name + ": shape " + shape + " does not match the model's " + old.getShape());
     }
-    NDArray fresh = owned(manager.create(values, shape));
+    NDArray fresh = owned(manager.create(values, old.getShape()));
     fresh.setName(name);
     fresh.setRequiresGradient(trainable.get(name));
     tensors.put(name, fresh);
     old.close();
+  }
+
+  /** Whether {@code model} is {@code file} with its trailing dimensions flattened (a Conv2d kernel as a matrix). */
+  static boolean flattens(Shape file, Shape model) {
+    return model.dimension() == 2 && file.dimension() > 2 && file.get(0) == model.get(0) && file.size() == model.size();
   }
 
   @Override

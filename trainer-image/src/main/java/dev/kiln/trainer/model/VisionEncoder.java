@@ -22,7 +22,9 @@ final class VisionEncoder {
     int w = spec.width();
     int patch = spec.patchSize();
     int patches = spec.gridSize() * spec.gridSize();
-    p.normal(PREFIX + "embeddings.patch_embedding.weight", 0.02, w, 3, patch, patch);
+    // SigLIP's Conv2d weight (w, 3, p, p), kept flattened to (w, 3*p*p): the same numbers in the
+    // same order, used directly by the patch matmul with no per-step view of a parameter.
+    p.normal(PREFIX + "embeddings.patch_embedding.weight", 0.02, w, 3L * patch * patch);
     p.zeros(PREFIX + "embeddings.patch_embedding.bias", w);
     p.normal(PREFIX + "embeddings.position_embedding.weight", 0.02, patches, w);
     // Only the blocks whose output is used: features come from the penultimate block, so the
@@ -57,8 +59,7 @@ final class VisionEncoder {
         .reshape(n, 3, g, patch, g, patch)                              // (N, 3, G, p, G, p)
         .transpose(0, 2, 4, 1, 3, 5)                                    // (N, G, G, 3, p, p)
         .reshape(n, (long) g * g, 3L * patch * patch);                  // (N, G*G, 3*p*p)
-    NDArray weight = p.get(PREFIX + "embeddings.patch_embedding.weight");
-    NDArray x = Ops.linear(patches, weight.reshape(spec.width(), 3L * patch * patch),
+    NDArray x = Ops.linear(patches, p.get(PREFIX + "embeddings.patch_embedding.weight"),
         p.get(PREFIX + "embeddings.patch_embedding.bias"));             // (N, G*G, w)
     x = x.add(p.get(PREFIX + "embeddings.position_embedding.weight"));  // (N, G*G, w)
     for (int i = 0; i < spec.depth() - 1; i++) {                        // the last block's output is not used
