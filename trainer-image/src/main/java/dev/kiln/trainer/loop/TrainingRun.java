@@ -14,6 +14,7 @@ import dev.kiln.trainer.checkpoint.TrainerState;
 import dev.kiln.trainer.data.BatchPrefetcher;
 import dev.kiln.trainer.data.DataOrder;
 import dev.kiln.trainer.data.PackedDataset;
+import dev.kiln.trainer.model.Constants;
 import dev.kiln.trainer.model.PackedBatch;
 import dev.kiln.trainer.model.VisionLanguageModel;
 import dev.kiln.trainer.optim.AdamW;
@@ -128,7 +129,7 @@ public final class TrainingRun {
               PackedBatch batch = batches.next();
               NDArray loss = model.loss(batch, scope);
               lossSum += loss.getFloat();
-              collector.backward(loss.div(accumulation));
+              collector.backward(loss.div(Constants.of(accumulation)));
               stepTokens += batch.usedPositions();
             }
           }

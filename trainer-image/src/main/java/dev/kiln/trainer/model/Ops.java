@@ -24,7 +24,7 @@ public final class Ops {
 
   /** x / sqrt(mean(x^2) + eps) * w, over the last axis. */
   public static NDArray rmsNorm(NDArray x, NDArray w, double eps) {
-    NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt(); // (..., 1)
+    NDArray rms = x.square().mean(new int[] {-1}, true).add(Constants.of(eps)).sqrt(); // (..., 1)
     return x.div(rms).mul(w);                                             // (..., d)
   }
 
@@ -35,8 +35,9 @@ public final class Ops {
 
   /** GELU, tanh approximation (SigLIP's gelu_pytorch_tanh). */
   public static NDArray geluTanh(NDArray x) {
-    NDArray inner = x.add(x.pow(3).mul(0.044715)).mul(SQRT_2_OVER_PI);
-    return x.mul(0.5).mul(Activation.tanh(inner).add(1));
+    NDArray cube = x.mul(x).mul(x);
+    NDArray inner = x.add(cube.mul(Constants.of(0.044715))).mul(Constants.of(SQRT_2_OVER_PI));
+    return x.mul(Constants.of(0.5)).mul(Activation.tanh(inner).add(Constants.of(1)));
   }
 
   /** GELU, exact (the projector's nn.GELU). */
@@ -72,7 +73,7 @@ public final class Ops {
       v = v.repeat(1, heads / kvHeads);                              // (B, H, T, hd)
     }
     double scale = 1 / Math.sqrt(q.getShape().get(3));
-    NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(scale);   // (B, H, T, T)
+    NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(Constants.of(scale)); // (B, H, T, T)
     if (mask != null) {
       scores = scores.add(mask);                                     // mask (B, 1, T, T) broadcasts
     }
