@@ -565,10 +565,8 @@ public final class JobLifecycle {
       record.setConfigHash(Canonical.sha256(job.getSpec()));
       record.setModelHash(Canonical.sha256(job.getSpec().model()));
     }
-    var images = job.getSpec().images();
-    record.getImages().put("trainer", images != null && images.trainer() != null ? images.trainer() : settings.trainerImage());
-    record.getImages().put("dataJobs",
-        images != null && images.dataJobs() != null ? images.dataJobs() : settings.dataJobsImage());
+    record.getImages().put("trainer", settings.trainerImage(job));
+    record.getImages().put("dataJobs", settings.dataJobsImage(job));
   }
 
   // --- finish --------------------------------------------------------------------------------

@@ -19,8 +19,7 @@ final class DataJobs {
 
   static Job job(MultimodalPretrainJob job, String name, Map<String, String> labels, OperatorSettings settings,
       List<String> args, int completions, int parallelism) {
-    String image = job.getSpec().images() != null && job.getSpec().images().dataJobs() != null
-        ? job.getSpec().images().dataJobs() : settings.dataJobsImage();
+    String image = settings.dataJobsImage(job);
     return new JobBuilder()
         .withMetadata(Owners.owned(job, name, Kueue.jobLabels(job, labels)))
         .withNewSpec()

@@ -42,8 +42,7 @@ public final class StageJobManifest {
     StageSpec stage = job.getSpec().stages().get(stageIndex);
     ResourcesSpec resources = stage.resources();
     boolean gpu = resources.gpusPerNode() > 0;
-    String image = job.getSpec().images() != null && job.getSpec().images().trainer() != null
-        ? job.getSpec().images().trainer() : settings.trainerImage();
+    String image = settings.trainerImage(job);
     Map<String, String> podLabels = Labels.attempt(job, stage.name(), attempt);
 
     List<Volume> volumes = new ArrayList<>(PodParts.volumes(job));
