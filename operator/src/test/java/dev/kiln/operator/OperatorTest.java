@@ -36,7 +36,7 @@ class OperatorTest {
     completeWhenCreated(cluster, "quickstart-filter-shapes", null);
     completeWhenCreated(cluster, "quickstart-pack-pretrain", null);
     completeWhenCreated(cluster, "quickstart-pack-sft", null);
-    completeWhenCreated(cluster, "quickstart-pretrain-a1", "{\"step\":150,\"checkpoint\":\"/kiln/work/checkpoints/pretrain/step-000150\"}");
+    completeWhenCreated(cluster, "quickstart-pretrain-a1", "{\"step\":150,\"checkpoint\":\"/kiln/workspace/checkpoints/pretrain/step-000150\"}");
     completeWhenCreated(cluster, "quickstart-sft-a1", "{\"step\":150,\"loss\":0.4}");
 
     await().atMost(WAIT).untilAsserted(() -> assertThat(cluster.get(job).getStatus().getPhase()).isEqualTo(JobPhase.Succeeded));

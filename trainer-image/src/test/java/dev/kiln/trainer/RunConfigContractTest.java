@@ -35,7 +35,7 @@ class RunConfigContractTest {
     assertThat(config.data().visualTokens()).isEqualTo(729);
     assertThat(config.data().packedAttention()).isEqualTo(PackedAttention.PER_SAMPLE);
     assertThat(config.world().sharding()).isEqualTo(ShardingStrategy.FULL_SHARD);
-    assertThat(config.checkpoints().initFrom()).isEqualTo("/kiln/work/checkpoints/pretrain/step-0009500");
+    assertThat(config.checkpoints().initFrom()).isEqualTo("/kiln/workspace/checkpoints/pretrain/step-0009500");
     assertThat(config.optimizer().weightDecay()).isEqualTo(0.1);
   }
 

@@ -7,7 +7,7 @@ package dev.kiln.api.runconfig;
 public final class PodPaths {
 
   /** The job's working volume: prepared data, checkpoints, metrics. */
-  public static final String WORK = "/kiln/work";
+  public static final String WORK = "/kiln/workspace";
   /** The raw-data claim, read-only. */
   public static final String DATA = "/kiln/data";
   /** The initial-weights claim, read-only. */

@@ -83,21 +83,21 @@ class JobLifecycleTest {
     assertThat(status().getRestarts()).isEqualTo(1);
 
     cluster.complete(NS, "quickstart-pretrain-a2",
-        "{\"step\":150,\"tokens\":61440,\"loss\":1.25,\"checkpoint\":\"/kiln/work/checkpoints/pretrain/step-000150\","
+        "{\"step\":150,\"tokens\":61440,\"loss\":1.25,\"checkpoint\":\"/kiln/workspace/checkpoints/pretrain/step-000150\","
             + "\"manifestSha256\":\"abc123\"}");
     reconcile();
     assertThat(stage("pretrain").getPhase()).isEqualTo(StagePhase.Succeeded);
-    assertThat(status().getCheckpoints().getPromoted().getPath()).isEqualTo("/kiln/work/checkpoints/pretrain/step-000150");
+    assertThat(status().getCheckpoints().getPromoted().getPath()).isEqualTo("/kiln/workspace/checkpoints/pretrain/step-000150");
     assertThat(status().getCheckpoints().getPromoted().getStep()).isEqualTo(150);
     assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, "StagePretrainComplete", "True"));
     assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.PROMOTED, "True"));
     assertThat(status().getStage()).isEqualTo("sft");
     assertThat(cluster.job(NS, "quickstart-sft-a1")).isNotNull();
     assertThat(client.configMaps().inNamespace(NS).withName("quickstart-sft-config").get().getData().get("run.json"))
-        .contains("\"initFrom\" : \"/kiln/work/checkpoints/pretrain/step-000150\"")
+        .contains("\"initFrom\" : \"/kiln/workspace/checkpoints/pretrain/step-000150\"")
         .contains("\"visualTokens\" : 64");
 
-    cluster.complete(NS, "quickstart-sft-a1", "{\"step\":150,\"checkpoint\":\"/kiln/work/checkpoints/sft/step-000150\"}");
+    cluster.complete(NS, "quickstart-sft-a1", "{\"step\":150,\"checkpoint\":\"/kiln/workspace/checkpoints/sft/step-000150\"}");
     reconcile();
     assertThat(phase()).isEqualTo(JobPhase.Succeeded);
     assertThat(status().getCompletionTime()).isNotNull();
@@ -217,7 +217,7 @@ class JobLifecycleTest {
   void manualPromotionWaitsForApproval() {
     create(withSpec(TestJobs.example("quickstart.yaml"), "promotion: {mode: Manual}"));
     runToFirstAttemptOfCreatedJob();
-    cluster.complete(NS, "quickstart-pretrain-a1", "{\"step\":150,\"checkpoint\":\"/kiln/work/checkpoints/pretrain/step-000150\"}");
+    cluster.complete(NS, "quickstart-pretrain-a1", "{\"step\":150,\"checkpoint\":\"/kiln/workspace/checkpoints/pretrain/step-000150\"}");
 
     reconcile();
     reconcile();

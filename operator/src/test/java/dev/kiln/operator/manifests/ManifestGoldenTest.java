@@ -70,7 +70,7 @@ class ManifestGoldenTest {
 
   @Test
   void sftRunConfigStartsFromThePromotedCheckpoint() {
-    var config = RunConfigs.render(recipe, 1, "/kiln/work/checkpoints/pretrain/step-0009500", SETTINGS);
+    var config = RunConfigs.render(recipe, 1, "/kiln/workspace/checkpoints/pretrain/step-0009500", SETTINGS);
     Golden.assertYaml("config-sft", RunConfigMapManifest.build(recipe, config));
     // The contract with the trainer: it parses this very file in its own tests.
     Golden.assertText("run-config-sft.json", RunConfigMapManifest.json(config));

@@ -3,7 +3,7 @@ package dev.kiln.trainer.loop;
 import java.nio.file.Path;
 
 /**
- * Maps the absolute paths of a run config ({@code /kiln/work/...}) onto the filesystem. In a pod
+ * Maps the absolute paths of a run config ({@code /kiln/workspace/...}) onto the filesystem. In a pod
  * that is the identity; a pod's command run outside a container gives the folder that stands in
  * for the pod's root.
  */

@@ -50,20 +50,20 @@ class TrainingRunTest {
 
   RunConfig config(long steps, int interval) {
     return new RunConfig(RunConfig.API_VERSION, "test", "ns", "pretrain", 0, 11, ModelPreset.TINY.dimensions(), null,
-        new RunConfig.Data("/kiln/work/data/packed/pretrain", "/kiln/data/tokenizer.json", 48, 16, PackedAttention.PER_SAMPLE),
+        new RunConfig.Data("/kiln/workspace/data/packed/pretrain", "/kiln/data/tokenizer.json", 48, 16, PackedAttention.PER_SAMPLE),
         // The vision encoder stays frozen, as in the recipe: training it over many steps still shows
         // intermittent non-finite gradients here (open issue), and these tests must be exact.
         List.of(TrainablePart.VISION, TrainablePart.PROJECTOR, TrainablePart.LANGUAGE_MODEL),
         new OptimizerSpec(3e-3, 0.01, 0.1, null, null, null, null, null, null),
         new BudgetSpec(null, steps, null), new BatchSpec(4, 2),
         new RunConfig.World(1, 0, 1, ShardingStrategy.NO_SHARD, 29500),
-        new RunConfig.Checkpoints("/kiln/work/checkpoints/pretrain", interval, 3, null),
-        "/kiln/work/metrics/pretrain");
+        new RunConfig.Checkpoints("/kiln/workspace/checkpoints/pretrain", interval, 3, null),
+        "/kiln/workspace/metrics/pretrain");
   }
 
   List<JsonNode> metrics(Path runRoot) throws IOException {
     List<JsonNode> lines = new ArrayList<>();
-    for (String line : Files.readAllLines(runRoot.resolve("kiln/work/metrics/pretrain/metrics.jsonl"))) {
+    for (String line : Files.readAllLines(runRoot.resolve("kiln/workspace/metrics/pretrain/metrics.jsonl"))) {
       lines.add(new ObjectMapper().readTree(line));
     }
     return lines;
@@ -71,7 +71,7 @@ class TrainingRunTest {
 
   Path newRun(String name) {
     Path runRoot = root.resolve(name);
-    writePackedData(runRoot.resolve("kiln/work/data/packed/pretrain"));
+    writePackedData(runRoot.resolve("kiln/workspace/data/packed/pretrain"));
     return runRoot;
   }
 
@@ -87,7 +87,7 @@ class TrainingRunTest {
     double last = m.get(39).get("loss").asDouble();
     assertThat(last).isLessThan(first * 0.6);
     assertThat(summary.step()).isEqualTo(40);
-    assertThat(summary.checkpoint()).isEqualTo("/kiln/work/checkpoints/pretrain/step-00000040");
+    assertThat(summary.checkpoint()).isEqualTo("/kiln/workspace/checkpoints/pretrain/step-00000040");
     assertThat(summary.manifestSha256()).hasSize(64);
     assertThat(m.get(0).get("lr").asDouble()).isZero();
     assertThat(m.get(5).get("dataWaitFraction").asDouble()).isBetween(0.0, 1.0);
@@ -119,7 +119,7 @@ class TrainingRunTest {
   void aCorruptNewestCheckpointFallsBackToThePreviousOne() throws IOException {
     Path run = newRun("corrupt");
     new TrainingRun(config(8, 4), new RunPaths(run), 0, 1).run();
-    Path checkpoints = run.resolve("kiln/work/checkpoints/pretrain");
+    Path checkpoints = run.resolve("kiln/workspace/checkpoints/pretrain");
     Path newest = checkpoints.resolve("step-00000008/model.safetensors");
     byte[] bytes = Files.readAllBytes(newest);
     bytes[bytes.length - 1] ^= 1;
@@ -137,9 +137,9 @@ class TrainingRunTest {
 
     new TrainingRun(config(10, 2), new RunPaths(run), 0, 1).run();
 
-    CheckpointStore store = new CheckpointStore(run.resolve("kiln/work/checkpoints/pretrain"), 3);
+    CheckpointStore store = new CheckpointStore(run.resolve("kiln/workspace/checkpoints/pretrain"), 3);
     assertThat(store.checkpoints()).extracting(p -> p.getFileName().toString())
         .containsExactly("step-00000010", "step-00000008", "step-00000006");
-    assertThat(Files.readString(run.resolve("kiln/work/checkpoints/pretrain/latest")).strip()).isEqualTo("step-00000010");
+    assertThat(Files.readString(run.resolve("kiln/workspace/checkpoints/pretrain/latest")).strip()).isEqualTo("step-00000010");
   }
 }

@@ -41,7 +41,7 @@ class ShapesRecipeTest {
   void pretrainThenSftAnswersQuestionsAboutImagesAboveChance() throws Exception {
     Path data = root.resolve("kiln/data");
     ShapesData.generate(data, 600, 1200, 90, 7);
-    String work = root.resolve("kiln/work").toString();
+    String work = root.resolve("kiln/workspace").toString();
     String tokenizer = data.resolve("shapes/tokenizer.json").toString();
     assertThat(jobs("filter", "--input", data + "/shapes/captions-{000000..000003}.tar", "--output",
         work + "/data/filtered/shapes", "--filter", "precomputed:field=match_score,min=0.5")).isZero();
@@ -73,10 +73,10 @@ class ShapesRecipeTest {
 
   static RunConfig config(String stage, int visualTokens, long steps, double lr, String initFrom) {
     return new RunConfig(RunConfig.API_VERSION, "quickstart", "local", stage, 0, 7, ModelPreset.TINY.dimensions(), null,
-        new RunConfig.Data("/kiln/work/data/packed/" + stage, "/kiln/data/shapes/tokenizer.json", 256, visualTokens,
+        new RunConfig.Data("/kiln/workspace/data/packed/" + stage, "/kiln/data/shapes/tokenizer.json", 256, visualTokens,
             PackedAttention.PER_SAMPLE),
         ALL, new OptimizerSpec(lr, 0.01, 0.05, null, 0.1, null, null, null, null), new BudgetSpec(null, steps, null),
         new BatchSpec(8, 4), new RunConfig.World(1, 0, 1, ShardingStrategy.NO_SHARD, 29500),
-        new RunConfig.Checkpoints("/kiln/work/checkpoints/" + stage, 1000, 2, initFrom), "/kiln/work/metrics/" + stage);
+        new RunConfig.Checkpoints("/kiln/workspace/checkpoints/" + stage, 1000, 2, initFrom), "/kiln/workspace/metrics/" + stage);
   }
 }
