@@ -1,18 +1,14 @@
 package dev.kiln.trainer.synthetic;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.api.v1alpha1.PackedAttention;
 import dev.kiln.data.image.Images;
-import dev.kiln.data.packed.PackedSequence;
 import dev.kiln.data.text.TextTokenizer;
 import dev.kiln.data.webdataset.Problems;
 import dev.kiln.data.webdataset.Sample;
 import dev.kiln.data.webdataset.ShardReader;
 import dev.kiln.trainer.loop.TrainingRun;
-import dev.kiln.trainer.model.PackedBatch;
+import dev.kiln.trainer.model.Generator;
 import dev.kiln.trainer.model.VisionLanguageModel;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -77,24 +73,10 @@ public final class Evaluation {
     tokens.add(tokenizer.eos());
     tokens.add(tokenizer.turnStart());
     add(tokens, tokenizer.encode("assistant\n"));
-    List<Integer> generated = new ArrayList<>();
-    try (NDManager scope = model.parameters().manager().newSubManager()) {
-      for (int i = 0; i < MAX_ANSWER_TOKENS; i++) {
-        int[] ids = Stream.concat(tokens.stream(), generated.stream()).mapToInt(Integer::intValue).toArray();
-        PackedSequence.Segment segment = new PackedSequence.Segment("q", "eval", ids, imagePosition, 0, List.of());
-        int length = ids.length - 1 + visualTokens;
-        PackedSequence sequence = new PackedSequence("q", length, visualTokens, model.dimensions().vision().imageSize(),
-            List.of(segment), List.of(jpeg));
-        PackedBatch batch = PackedBatch.of(List.of(sequence), length, PackedAttention.PER_SAMPLE, TrainingRun.PAD_TOKEN);
-        NDArray logits = model.logits(batch, scope);                       // (1, T, V)
-        int next = (int) logits.get("0, " + (length - 1)).argMax().getLong();
-        if (next == tokenizer.eos()) {
-          break;
-        }
-        generated.add(next);
-      }
-    }
-    return tokenizer.decode(generated.stream().mapToInt(Integer::intValue).toArray()).strip();
+    int[] prompt = tokens.stream().mapToInt(Integer::intValue).toArray();
+    int[] answer = new Generator(model, TrainingRun.PAD_TOKEN)
+        .greedy(prompt, imagePosition, jpeg, visualTokens, MAX_ANSWER_TOKENS, tokenizer.eos());
+    return tokenizer.decode(answer).strip();
   }
 
   private static void add(List<Integer> into, int[] ids) {

@@ -108,4 +108,21 @@ class VisionLanguageModelTest {
       }
     }
   }
+
+  @Test
+  void greedyGenerationFollowsTheArgmaxOfTheLastPosition() {
+    int[] prompt = {2, 5, 3, 20, 21, 4, 5};
+    byte[] jpeg = TinySequences.image(3, 32);
+    int[] generated = new Generator(model, 1).greedy(prompt, 2, jpeg, 16, 3, -1);
+
+    assertThat(generated).hasSize(3);
+    try (NDManager step = manager.newSubManager()) {
+      int length = prompt.length - 1 + 16;
+      PackedSequence.Segment segment = new PackedSequence.Segment("p", "t", prompt, 2, 0, List.of());
+      PackedSequence sequence = new PackedSequence("p", length, 16, 32, List.of(segment), List.of(jpeg));
+      NDArray logits = model.logits(PackedBatch.of(List.of(sequence), length, PackedAttention.PER_SAMPLE, 1), step);
+      assertThat(generated[0]).isEqualTo((int) logits.get("0, " + (length - 1)).argMax().getLong());
+    }
+    assertThat(new Generator(model, 1).greedy(prompt, 2, jpeg, 16, 3, generated[0])).isEmpty();
+  }
 }
