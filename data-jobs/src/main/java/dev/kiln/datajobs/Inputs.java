@@ -1,13 +1,11 @@
 package dev.kiln.datajobs;
 
 import dev.kiln.api.data.ShardPattern;
-import java.io.IOException;
-import java.io.UncheckedIOException;
+import dev.kiln.data.webdataset.ShardReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * Turns command-line inputs into shard lists: a brace pattern ({@code ccs/{00000..01302}.tar})
@@ -39,11 +37,7 @@ public final class Inputs {
     Path path = Path.of(spec);
     List<Path> shards;
     if (Files.isDirectory(path)) {
-      try (Stream<Path> files = Files.list(path)) {
-        shards = files.filter(p -> p.getFileName().toString().endsWith(".tar")).sorted().toList();
-      } catch (IOException e) {
-        throw new UncheckedIOException(path + ": " + e.getMessage(), e);
-      }
+      shards = ShardReader.shardsIn(path);
       name = name != null ? name : path.getFileName().toString();
     } else {
       shards = ShardPattern.expand(spec).stream().map(Path::of).toList();

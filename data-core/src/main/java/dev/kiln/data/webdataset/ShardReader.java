@@ -37,6 +37,15 @@ public final class ShardReader {
     this.maxMemberBytes = maxMemberBytes;
   }
 
+  /** The {@code *.tar} shards directly in a folder, sorted by name. */
+  public static List<Path> shardsIn(Path folder) {
+    try (java.util.stream.Stream<Path> files = Files.list(folder)) {
+      return files.filter(p -> p.getFileName().toString().endsWith(".tar")).sorted().toList();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(folder + ": cannot list shards: " + e.getMessage(), e);
+    }
+  }
+
   /** Every sample of the shards, in order. */
   public void forEach(List<Path> shards, Consumer<Sample> action) {
     for (Path shard : shards) {

@@ -3,6 +3,7 @@ package dev.kiln.datajobs.pack;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.kiln.api.Canonical;
 import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.data.packed.PackedFormat;
 import dev.kiln.data.packed.PackedSequence;
@@ -19,9 +20,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -88,7 +87,6 @@ public final class PackCommand implements Callable<Integer> {
         Staging staging = new Staging(output.resolve(".staging"))) {
       SamplePreparer preparer = new SamplePreparer(text, imageSize);
       ShardReader reader = new ShardReader(bad);
-      long seen = 0;
       for (Inputs.Source source : Inputs.resolve(inputs)) {
         for (Path shard : source.shards()) {
           List<Sample> batch = new ArrayList<>();
@@ -103,7 +101,7 @@ public final class PackCommand implements Callable<Integer> {
           inputManifest.addObject().put("path", shard.toString()).put("sha256", sha256);
         }
       }
-      seen = lengths.size() + bad.total();
+      long seen = lengths.size() + bad.total();
 
       int[] planned = lengths.stream().mapToInt(Integer::intValue).toArray();
       PackingPlan plan = FirstFitDecreasing.plan(planned, sequenceLength);
@@ -178,8 +176,7 @@ public final class PackCommand implements Callable<Integer> {
     manifest.put("fill", plan.fill());
     manifest.set("bad", json.valueToTree(bad.counts()));
     manifest.set("badExamples", json.valueToTree(bad.examples()));
-    manifest.put("tokenizerSha256", HexFormat.of().formatHex(
-        MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(tokenizer))));
+    manifest.put("tokenizerSha256", Canonical.sha256(Files.readAllBytes(tokenizer)));
     manifest.set("inputs", inputs);
     ArrayNode out = manifest.putArray("shards");
     for (ShardWriter.WrittenShard shard : shards) {

@@ -41,8 +41,7 @@ public final class TrainerBench {
       model.setTrainable(List.of(TrainablePart.VISION, TrainablePart.PROJECTOR, TrainablePart.LANGUAGE_MODEL));
       double matmul = matmulFlops(manager, 1024, 12);
       PackedBatch batch = batch(dims, sequenceLength, visualTokens, batchSize);
-      Map<String, NDArray> trainable = new LinkedHashMap<>();
-      model.parameters().trainableNames().forEach(n -> trainable.put(n, model.parameters().get(n)));
+      Map<String, NDArray> trainable = model.parameters().trainable();
       List<NDArray> list = new ArrayList<>(trainable.values());
       AdamW adamw = new AdamW(new OptimizerSpec(1e-4, 0.0, 0.0, null, null, null, null, null, null), manager);
       Gradients gradients = new Gradients();

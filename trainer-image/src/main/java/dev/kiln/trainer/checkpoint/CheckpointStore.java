@@ -124,7 +124,7 @@ public final class CheckpointStore {
     }
     TrainerState state = JSON.readValue(path.resolve(STATE).toFile(), TrainerState.class);
     return new Checkpoint(path, state, SafeTensors.read(path.resolve(MODEL)), SafeTensors.read(path.resolve(OPTIMIZER)),
-        sha256(manifestFile));
+        manifestSha256(path));
   }
 
   /** Complete checkpoint folders, newest first. */
@@ -145,6 +145,11 @@ public final class CheckpointStore {
     for (Path old : all.subList(Math.min(keepLast, all.size()), all.size())) {
       deleteRecursively(old);
     }
+  }
+
+  /** The sha256 of a checkpoint's manifest: the checkpoint's identity in the job's status. */
+  public static String manifestSha256(Path checkpoint) throws IOException {
+    return sha256(checkpoint.resolve(MANIFEST));
   }
 
   static String sha256(Path file) throws IOException {

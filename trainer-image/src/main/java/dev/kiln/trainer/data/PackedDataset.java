@@ -4,13 +4,9 @@ import dev.kiln.data.packed.PackedFormat;
 import dev.kiln.data.packed.PackedSequence;
 import dev.kiln.data.webdataset.Problems;
 import dev.kiln.data.webdataset.ShardReader;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * The packed sequences of a stage, in shard order. Sequences hold JPEG bytes, not pixels, so even
@@ -25,12 +21,7 @@ public final class PackedDataset {
   }
 
   public static PackedDataset load(Path packedDir) {
-    List<Path> shards;
-    try (Stream<Path> files = Files.list(packedDir)) {
-      shards = files.filter(p -> p.getFileName().toString().endsWith(".tar")).sorted().toList();
-    } catch (IOException e) {
-      throw new UncheckedIOException(packedDir + ": cannot list packed shards: " + e.getMessage(), e);
-    }
+    List<Path> shards = ShardReader.shardsIn(packedDir);
     if (shards.isEmpty()) {
       throw new IllegalArgumentException(packedDir + ": no packed shards (*.tar); did the pack job run?");
     }

@@ -104,8 +104,7 @@ public final class TrainingRun {
       AdamW optimizer = new AdamW(config.optimizer(), manager);
       LearningRate schedule = new LearningRate(config.optimizer(), totalSteps);
       TrainerState state = restore(model, optimizer, store, configHash);
-      Map<String, NDArray> trainable = new LinkedHashMap<>();
-      model.parameters().trainableNames().forEach(name -> trainable.put(name, model.parameters().get(name)));
+      Map<String, NDArray> trainable = model.parameters().trainable();
       List<NDArray> trainableList = new ArrayList<>(trainable.values());
       Gradients gradients = new Gradients();
 
@@ -147,18 +146,15 @@ public final class TrainingRun {
           metrics.flush();
           progress.accept(stepMetrics);
           if (step % config.checkpoints().intervalSteps() == 0 || step == totalSteps) {
+            long cursor = step * global;
             save(store, model, optimizer, new TrainerState(TrainerState.FORMAT_VERSION, step, tokens,
-                0, (long) step * global, config.seed(), world, configHash, lastLoss));
+                (int) (cursor / dataset.size()), cursor, config.seed(), world, configHash, lastLoss));
           }
         }
       }
-      var latest = store.checkpoints().isEmpty() ? null : store.checkpoints().getFirst();
-      String manifestSha = null;
-      if (latest != null) {
-        manifestSha = dev.kiln.api.Canonical.sha256(Files.readAllBytes(latest.resolve(CheckpointStore.MANIFEST)));
-      }
-      return new TrainerSummary(step, tokens, lastLoss,
-          latest == null ? null : podPath(latest), manifestSha);
+      Path latest = store.checkpoints().stream().findFirst().orElse(null);
+      return new TrainerSummary(step, tokens, lastLoss, latest == null ? null : podPath(latest),
+          latest == null ? null : CheckpointStore.manifestSha256(latest));
     }
   }
 
@@ -171,9 +167,7 @@ public final class TrainingRun {
       load(model, c.model());
       Map<String, float[]> moments = new LinkedHashMap<>();
       c.optimizer().forEach((name, tensor) -> moments.put(name, tensor.data()));
-      Map<String, NDArray> trainable = new LinkedHashMap<>();
-      model.parameters().trainableNames().forEach(name -> trainable.put(name, model.parameters().get(name)));
-      optimizer.restore(moments, trainable, c.state().step());
+      optimizer.restore(moments, model.parameters().trainable(), c.state().step());
       return c.state();
     }
     if (config.checkpoints().initFrom() != null) {
@@ -188,12 +182,12 @@ public final class TrainingRun {
   }
 
   private static void load(VisionLanguageModel model, Map<String, SafeTensors.Tensor> tensors) {
-    for (var entry : model.parameters().all().entrySet()) {
-      SafeTensors.Tensor tensor = tensors.get(entry.getKey());
+    for (String name : List.copyOf(model.parameters().all().keySet())) {
+      SafeTensors.Tensor tensor = tensors.get(name);
       if (tensor == null) {
-        throw new IllegalArgumentException("checkpoint has no tensor " + entry.getKey());
+        throw new IllegalArgumentException("checkpoint has no tensor " + name);
       }
-      model.parameters().load(entry.getKey(), tensor.data(), new Shape(tensor.shape()));
+      model.parameters().load(name, tensor.data(), new Shape(tensor.shape()));
     }
   }
 

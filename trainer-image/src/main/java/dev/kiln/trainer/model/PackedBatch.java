@@ -2,7 +2,6 @@ package dev.kiln.trainer.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.kiln.api.v1alpha1.PackedAttention;
 import dev.kiln.data.image.Images;

@@ -97,6 +97,13 @@ public final class Parameters implements AutoCloseable {
     return names;
   }
 
+  /** Parameters the optimizer updates, by name in definition order. */
+  public Map<String, NDArray> trainable() {
+    Map<String, NDArray> out = new LinkedHashMap<>();
+    trainableNames().forEach(name -> out.put(name, tensors.get(name)));
+    return out;
+  }
+
   /** Number of scalars, optionally only where {@code names} matches. */
   public long count(Predicate<String> names) {
     return tensors.entrySet().stream().filter(e -> names.test(e.getKey())).mapToLong(e -> e.getValue().size()).sum();
