@@ -8,9 +8,15 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.api.validation.JobValidator;
 import dev.kiln.api.validation.Violation;
+import dev.kiln.cli.run.LocalRun;
+import dev.kiln.cli.run.ProgressView;
+import dev.kiln.cli.run.RunSummary;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -19,28 +25,37 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code kiln run FILE}: runs a job on this machine through the operator and a local node.
- * Until the local node, data jobs and trainer land, it validates the job, prints the plan the
- * operator will follow, and says so; it never pretends a job ran.
+ * {@code kiln run FILE}: runs a job on this machine, through the operator, on a local cluster
+ * (in-memory API server, the operator process, a local node running pods as processes). Exit 0
+ * only when the job Succeeded.
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
     description = "Run a MultimodalPretrainJob locally, on CPU, with no cluster.")
 final class RunCommand implements Callable<Integer> {
 
-  /** The job cannot run here yet: distinct from an invalid job (1). */
-  static final int NOT_RUNNABLE_YET = 3;
+  /** The job ran and did not succeed: distinct from an invalid job (1). */
+  static final int JOB_FAILED = 2;
 
   @Parameters(index = "0", paramLabel = "FILE")
   Path file;
 
-  @Option(names = "--workdir", paramLabel = "DIR", description = "Where data, checkpoints and logs go (default .kiln/<job>)")
+  @Option(names = "--workdir", paramLabel = "DIR", description = "Where data, volumes, logs and the summary go (default .kiln/runs/<job>)")
   Path workdir;
+
+  @Option(names = "--claim", paramLabel = "NAME=DIR", description = "Use DIR for the job's claim NAME (its data, say)")
+  Map<String, Path> claims = new LinkedHashMap<>();
+
+  @Option(names = "--resume", description = "Keep the previous run's volumes: stages resume from their checkpoints")
+  boolean resume;
+
+  @Option(names = "--timeout", paramLabel = "MINUTES", description = "Give up after this many minutes")
+  Long timeoutMinutes;
 
   @Spec
   CommandSpec spec;
 
   @Override
-  public Integer call() {
+  public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     MultimodalPretrainJob job;
     try {
@@ -55,12 +70,35 @@ final class RunCommand implements Callable<Integer> {
       return ValidateCommand.INVALID;
     }
     printPlan(out, job);
+    Path dir = workdir != null ? workdir : Path.of(".kiln", "runs", job.getMetadata().getName());
+    RunSummary summary = new LocalRun(job, dir, claims, resume,
+        timeoutMinutes == null ? null : Duration.ofMinutes(timeoutMinutes), out).run();
+    printSummary(out, summary, dir);
+    return "Succeeded".equals(summary.phase()) ? 0 : JOB_FAILED;
+  }
+
+  static void printSummary(PrintWriter out, RunSummary summary, Path dir) {
     out.println();
-    out.println("Local execution is not available in this build: the local node, data jobs and trainer are");
-    out.println("still being built (see README, \"Status\"). The job above is valid and this is what the");
-    out.println("operator will do with it in a cluster: kiln crd | kubectl apply -f - ; kubectl apply -f " + file);
+    out.printf("%s %s in %s%s%n", summary.job(), summary.phase(), ProgressView.duration((long) summary.seconds()),
+        summary.reason() != null && !"Succeeded".equals(summary.phase()) ? " (" + summary.reason() + ": " + summary.message() + ")" : "");
+    for (RunSummary.Stage stage : summary.stages()) {
+      out.printf("  %-10s %-10s %5d steps  loss %s  attempts %s  %s%n", stage.name(), stage.phase(), stage.steps(),
+          stage.loss() == null ? "-" : String.format("%.4f", stage.loss()), stage.attempts() == null ? "-" : stage.attempts(),
+          stage.seconds() == null ? "" : ProgressView.duration(Math.round(stage.seconds())));
+    }
+    if (summary.promoted() != null) {
+      out.println("  checkpoint " + summary.promoted().stage() + " step " + summary.promoted().step() + ": "
+          + summary.promoted().hostPath());
+    }
+    if (summary.eval() != null) {
+      out.printf("  eval       answer accuracy %.3f on %d held-out questions (chance %.3f)%n", summary.eval().accuracy(),
+          summary.eval().questions(), summary.eval().chance());
+    }
+    if (summary.lossChart() != null) {
+      out.println("  loss curve " + summary.lossChart());
+    }
+    out.println("  summary    " + dir.resolve("summary.json"));
     out.flush();
-    return NOT_RUNNABLE_YET;
   }
 
   static void printPlan(PrintWriter out, MultimodalPretrainJob job) {

@@ -65,7 +65,7 @@ class KilnCommandTest {
   void unknownFieldIsReportedByPath() throws IOException {
     Path bad = dir.resolve("typo.yaml");
     Files.writeString(bad, Files.readString(Path.of(example("quickstart.yaml")))
-        .replace("checkpointIntervalSteps: 50\n    - name: sft", "checkpointEvery: 50\n    - name: sft"));
+        .replace("checkpointIntervalSteps: 100\n    - name: sft", "checkpointEvery: 100\n    - name: sft"));
 
     Result r = kiln("validate", bad.toString());
 
@@ -91,13 +91,15 @@ class KilnCommandTest {
   }
 
   @Test
-  void runValidatesAndPrintsThePlanButDoesNotPretendToRun() {
-    Result r = kiln("run", example("quickstart.yaml"));
+  void runRejectsAnInvalidJobBeforeStartingAnything() throws IOException {
+    Path bad = dir.resolve("bad.yaml");
+    Files.writeString(bad, Files.readString(Path.of(example("quickstart.yaml"))).replace("visualTokens: 64", "visualTokens: 63"));
 
-    assertThat(r.exit()).isEqualTo(RunCommand.NOT_RUNNABLE_YET);
-    assertThat(r.out()).contains("MultimodalPretrainJob quickstart: valid")
-        .contains("stage      pretrain: pack at 512 tokens / 16 visual tokens, then 1 node(s) x CPU")
-        .contains("Local execution is not available in this build");
+    Result r = kiln("run", bad.toString(), "--workdir", dir.resolve("run").toString());
+
+    assertThat(r.exit()).isEqualTo(ValidateCommand.INVALID);
+    assertThat(r.out()).contains("spec.stages[1].visualTokens: must be a perfect square");
+    assertThat(dir.resolve("run")).doesNotExist();
   }
 
   @Test

@@ -1,7 +1,9 @@
 package dev.kiln.datajobs;
 
+import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.datajobs.filter.FilterCommand;
 import dev.kiln.datajobs.pack.PackCommand;
+import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -19,6 +21,12 @@ public final class DataJobsMain implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new DataJobsMain()).execute(args));
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The command line; path options are read as the pod sees them and mapped through {@link PodRoot}. */
+  public static CommandLine commandLine() {
+    PodRoot root = PodRoot.fromEnvironment();
+    return new CommandLine(new DataJobsMain()).registerConverter(Path.class, root::resolve);
   }
 }

@@ -1,6 +1,7 @@
 package dev.kiln.datajobs;
 
 import dev.kiln.api.data.ShardPattern;
+import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.data.webdataset.ShardReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,6 +28,11 @@ public final class Inputs {
   }
 
   public static Source resolve(String input) {
+    return resolve(input, PodRoot.fromEnvironment());
+  }
+
+  /** One input, its paths read as a pod sees them ({@code /kiln/data/...}) and mapped through {@code root}. */
+  public static Source resolve(String input, PodRoot root) {
     String name = null;
     String spec = input;
     int equals = input.indexOf('=');
@@ -34,13 +40,13 @@ public final class Inputs {
       name = input.substring(0, equals);
       spec = input.substring(equals + 1);
     }
-    Path path = Path.of(spec);
+    Path path = root.resolve(spec);
     List<Path> shards;
     if (Files.isDirectory(path)) {
       shards = ShardReader.shardsIn(path);
       name = name != null ? name : path.getFileName().toString();
     } else {
-      shards = ShardPattern.expand(spec).stream().map(Path::of).toList();
+      shards = ShardPattern.expand(spec).stream().map(root::resolve).toList();
       Path parent = Path.of(spec).getParent();
       name = name != null ? name : parent != null ? parent.getFileName().toString() : "input";
     }

@@ -14,7 +14,7 @@ public final class DataJobsTestSupport {
   public static Result run(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    CommandLine cli = new CommandLine(new DataJobsMain());
+    CommandLine cli = DataJobsMain.commandLine();
     cli.setOut(new PrintWriter(out));
     cli.setErr(new PrintWriter(err));
     return new Result(cli.execute(args), out.toString(), err.toString());

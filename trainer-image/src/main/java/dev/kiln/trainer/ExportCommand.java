@@ -32,7 +32,7 @@ final class ExportCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    RunConfig run = TrainerMain.readConfig(config);
+    RunConfig run = TrainCommand.readConfig(config);
     var loaded = CheckpointStore.load(checkpoint);
     Files.createDirectories(output);
     Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>(loaded.model());

@@ -1,96 +1,19 @@
 package dev.kiln.trainer;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.api.runconfig.ExitCodes;
-import dev.kiln.api.runconfig.RunConfig;
-import dev.kiln.api.runconfig.TrainerSummary;
-import dev.kiln.trainer.loop.RunPaths;
-import dev.kiln.trainer.loop.TrainingRun;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
-/**
- * Entry point of the trainer image: {@code train --config /kiln/config/run.json}. Rank comes from
- * the environment the operator sets (KILN_NODE_RANK, KILN_GPUS_PER_NODE, WORLD_SIZE). Exit codes
- * tell the operator what to do: 0 done, 78 bad config (not retried), anything else retried from
- * the latest checkpoint. The final summary goes to the termination message.
- */
-@Command(name = "kiln-trainer", mixinStandardHelpOptions = true, subcommands = {ExportCommand.class},
-    description = "Train one stage of a MultimodalPretrainJob.")
-public final class TrainerMain implements Callable<Integer> {
+/** Entry point of the trainer image: {@code train} a stage, {@code export} a checkpoint. */
+@Command(name = "kiln-trainer", mixinStandardHelpOptions = true, description = "Kiln's trainer.",
+    subcommands = {TrainCommand.class, ExportCommand.class})
+public final class TrainerMain implements Runnable {
 
-  @Option(names = "--config", required = true, description = "Run config (kiln.dev/run-config/v1)")
-  Path config;
-
-  @Option(names = "--root", description = "Folder standing in for the pod's / (for running outside a container)")
-  Path root;
-
-  @Option(names = "--termination-log", description = "Where to write the final summary",
-      defaultValue = "${env:KILN_TERMINATION_LOG:-/dev/termination-log}")
-  Path terminationLog;
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
 
   @Override
-  public Integer call() throws IOException {
-    RunConfig run;
-    try {
-      run = readConfig(config);
-    } catch (IllegalArgumentException e) {
-      System.err.println(e.getMessage());
-      return ExitCodes.CONFIG;
-    }
-    int nodeRank = intEnv("KILN_NODE_RANK", 0);
-    int world = intEnv("WORLD_SIZE", 1);
-    if (world != 1) {
-      System.err.println("WORLD_SIZE " + world + ": sharded training across ranks is not in this build; run with one rank");
-      return ExitCodes.CONFIG;
-    }
-    TrainerSummary summary = new TrainingRun(run, root == null ? RunPaths.identity() : new RunPaths(root), nodeRank, world)
-        .onStep(m -> System.out.printf("step %d/%d loss %.4f lr %.2e grad %.3f tokens/s %.0f data-wait %.0f%%%n",
-            m.step(), m.totalSteps(), m.loss(), m.lr(), m.gradNorm(), m.tokensPerSecond(), 100 * m.dataWaitFraction()))
-        .run();
-    String json = new ObjectMapper().writeValueAsString(summary);
-    System.out.println("summary " + json);
-    writeTerminationMessage(json);
-    return ExitCodes.OK;
-  }
-
-  /** Reads and checks the run config; the message names the file and what is wrong. */
-  public static RunConfig readConfig(Path file) {
-    try {
-      RunConfig config = new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-          .readValue(file.toFile(), RunConfig.class);
-      if (!RunConfig.API_VERSION.equals(config.apiVersion())) {
-        throw new IllegalArgumentException(file + ": apiVersion " + config.apiVersion() + " is not "
-            + RunConfig.API_VERSION + " (an operator newer than this trainer?)");
-      }
-      if (config.batch().globalBatchSize() % (config.batch().microBatchSize() * config.world().worldSize()) != 0) {
-        throw new IllegalArgumentException(file + ": batch.globalBatchSize must be a multiple of microBatchSize x worldSize");
-      }
-      return config;
-    } catch (IOException e) {
-      throw new IllegalArgumentException(file + ": cannot read run config: " + e.getMessage(), e);
-    }
-  }
-
-  private void writeTerminationMessage(String json) {
-    try {
-      if (terminationLog != null && (Files.isWritable(terminationLog) || Files.isWritable(terminationLog.toAbsolutePath().getParent()))) {
-        Files.writeString(terminationLog, json);
-      }
-    } catch (IOException e) {
-      System.err.println("cannot write termination message " + terminationLog + ": " + e.getMessage());
-    }
-  }
-
-  private static int intEnv(String name, int fallback) {
-    String value = System.getenv(name);
-    return value == null || value.isBlank() ? fallback : Integer.parseInt(value.strip());
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
   }
 
   public static void main(String[] args) {

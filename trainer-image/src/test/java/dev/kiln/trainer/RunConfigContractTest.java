@@ -27,7 +27,7 @@ class RunConfigContractTest {
 
   @Test
   void parsesTheOperatorsGoldenRunConfig() {
-    RunConfig config = TrainerMain.readConfig(golden());
+    RunConfig config = TrainCommand.readConfig(golden());
 
     assertThat(config.stage()).isEqualTo("sft");
     assertThat(config.model().vision().imageSize()).isEqualTo(384);
@@ -44,7 +44,7 @@ class RunConfigContractTest {
     Path file = dir.resolve("run.json");
     Files.writeString(file, Files.readString(golden()).replace("kiln.dev/run-config/v1", "kiln.dev/run-config/v9"));
 
-    assertThatThrownBy(() -> TrainerMain.readConfig(file)).hasMessageContaining("run.json")
+    assertThatThrownBy(() -> TrainCommand.readConfig(file)).hasMessageContaining("run.json")
         .hasMessageContaining("run-config/v9");
   }
 }

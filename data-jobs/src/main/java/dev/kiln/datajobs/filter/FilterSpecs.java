@@ -1,6 +1,6 @@
 package dev.kiln.datajobs.filter;
 
-import java.nio.file.Path;
+import dev.kiln.api.runconfig.PodRoot;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -31,7 +31,7 @@ public final class FilterSpecs {
         Map<String, String> kv = keyValues(spec, args);
         yield new PrecomputedScoreFilter(required(spec, kv, "field"), number(spec, required(spec, kv, "min")));
       }
-      case "uids" -> new UidListFilter(args, UidSet.load(Path.of(args)));
+      case "uids" -> new UidListFilter(args, UidSet.load(PodRoot.fromEnvironment().resolve(args)));
       case "clip", "mlm" -> throw new UnsupportedFilterException("--filter " + spec + ": the " + kind
           + " filter scores samples with a model, and the model code is not in this build yet");
       default -> throw new IllegalArgumentException("--filter " + spec + ": unknown filter kind \"" + kind

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.Canonical;
+import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
@@ -50,13 +51,13 @@ public final class TrainingRun {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final RunConfig config;
-  private final RunPaths paths;
+  private final PodRoot paths;
   private final int rank;
   private final int world;
   private Consumer<StepMetrics> progress = m -> { };
   private long stopAfterSteps = Long.MAX_VALUE;
 
-  public TrainingRun(RunConfig config, RunPaths paths, int rank, int world) {
+  public TrainingRun(RunConfig config, PodRoot paths, int rank, int world) {
     this.config = config;
     this.paths = paths;
     this.rank = rank;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.api.v1alpha1.BatchSpec;
@@ -79,7 +80,7 @@ class TrainingRunTest {
   void lossFallsOnTheTinyPreset() throws IOException {
     Path run = newRun("falls");
 
-    TrainerSummary summary = new TrainingRun(config(40, 20), new RunPaths(run), 0, 1).run();
+    TrainerSummary summary = new TrainingRun(config(40, 20), new PodRoot(run), 0, 1).run();
 
     List<JsonNode> m = metrics(run);
     assertThat(m).hasSize(40);
@@ -96,11 +97,11 @@ class TrainingRunTest {
   @Test
   void stoppingAndResumingGivesBitIdenticalLosses() throws IOException {
     Path straight = newRun("straight");
-    new TrainingRun(config(12, 4), new RunPaths(straight), 0, 1).run();
+    new TrainingRun(config(12, 4), new PodRoot(straight), 0, 1).run();
 
     Path interrupted = newRun("interrupted");
-    new TrainingRun(config(12, 4), new RunPaths(interrupted), 0, 1).stopAfter(6).run();
-    new TrainingRun(config(12, 4), new RunPaths(interrupted), 0, 1).run();
+    new TrainingRun(config(12, 4), new PodRoot(interrupted), 0, 1).stopAfter(6).run();
+    new TrainingRun(config(12, 4), new PodRoot(interrupted), 0, 1).run();
 
     List<JsonNode> reference = metrics(straight);
     List<JsonNode> resumed = metrics(interrupted);
@@ -118,7 +119,7 @@ class TrainingRunTest {
   @Test
   void aCorruptNewestCheckpointFallsBackToThePreviousOne() throws IOException {
     Path run = newRun("corrupt");
-    new TrainingRun(config(8, 4), new RunPaths(run), 0, 1).run();
+    new TrainingRun(config(8, 4), new PodRoot(run), 0, 1).run();
     Path checkpoints = run.resolve("kiln/workspace/checkpoints/pretrain");
     Path newest = checkpoints.resolve("step-00000008/model.safetensors");
     byte[] bytes = Files.readAllBytes(newest);
@@ -135,7 +136,7 @@ class TrainingRunTest {
   void keepsOnlyTheNewestCheckpoints() throws IOException {
     Path run = newRun("retention");
 
-    new TrainingRun(config(10, 2), new RunPaths(run), 0, 1).run();
+    new TrainingRun(config(10, 2), new PodRoot(run), 0, 1).run();
 
     CheckpointStore store = new CheckpointStore(run.resolve("kiln/workspace/checkpoints/pretrain"), 3);
     assertThat(store.checkpoints()).extracting(p -> p.getFileName().toString())

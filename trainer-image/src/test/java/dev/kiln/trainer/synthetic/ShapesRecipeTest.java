@@ -16,14 +16,13 @@ import dev.kiln.api.v1alpha1.TrainablePart;
 import dev.kiln.data.text.TextTokenizer;
 import dev.kiln.datajobs.DataJobsMain;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
-import dev.kiln.trainer.loop.RunPaths;
+import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.trainer.loop.TrainingRun;
 import dev.kiln.trainer.model.VisionLanguageModel;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * The recipe in miniature with the real data jobs and trainer but no cluster: shapes data,
@@ -50,13 +49,13 @@ class ShapesRecipeTest {
     assertThat(jobs("pack", "--input", data + "/shapes/qa-{000000..000001}.tar", "--output", work + "/data/packed/sft",
         "--tokenizer", tokenizer, "--seq-len", "256", "--visual-tokens", "64", "--image-size", "32")).isZero();
 
-    TrainerSummary pretrain = new TrainingRun(config("pretrain", 16, 400, 3e-3, null), new RunPaths(root), 0, 1).run();
-    TrainerSummary sft = new TrainingRun(config("sft", 64, 200, 2e-3, pretrain.checkpoint()), new RunPaths(root), 0, 1).run();
+    TrainerSummary pretrain = new TrainingRun(config("pretrain", 16, 400, 3e-3, null), new PodRoot(root), 0, 1).run();
+    TrainerSummary sft = new TrainingRun(config("sft", 64, 200, 2e-3, pretrain.checkpoint()), new PodRoot(root), 0, 1).run();
 
     try (NDManager manager = NDManager.newBaseManager();
         VisionLanguageModel model = new VisionLanguageModel(ModelPreset.TINY.dimensions(), manager, 7);
         TextTokenizer text = TextTokenizer.load(Path.of(tokenizer))) {
-      var checkpoint = CheckpointStore.load(new RunPaths(root).resolve(sft.checkpoint()));
+      var checkpoint = CheckpointStore.load(new PodRoot(root).resolve(sft.checkpoint()));
       checkpoint.model().forEach((name, t) -> model.parameters().load(name, t.data(), new Shape(t.shape())));
       Evaluation.Result result = Evaluation.run(model, text, data.resolve("shapes"), 64);
       System.out.printf("shapes QA: accuracy %.3f, chance %.3f over %d questions (pretrain loss %.3f, sft loss %.3f)%n",
@@ -68,7 +67,7 @@ class ShapesRecipeTest {
   }
 
   static int jobs(String... args) {
-    return new CommandLine(new DataJobsMain()).execute(args);
+    return DataJobsMain.commandLine().execute(args);
   }
 
   static RunConfig config(String stage, int visualTokens, long steps, double lr, String initFrom) {

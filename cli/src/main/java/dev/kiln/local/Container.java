@@ -1,0 +1,235 @@
+package dev.kiln.local;
+
+import dev.kiln.api.runconfig.PodRoot;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.ObjectFieldSelector;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One pod's container run as a local process, the way a kubelet would run it: a folder stands in
+ * for the container's {@code /} (its volume mounts are links to the volumes' folders), the pod's
+ * args and env are passed as they are (field references resolved), the process works in that
+ * folder and is told its root in {@code KILN_ROOT}. Output goes to the pod's log file.
+ */
+final class Container {
+
+  /** Bytes of log kept as the termination message when the program wrote none and failed (the kubelet's limit). */
+  static final int LOG_TAIL_BYTES = 2048;
+
+  private final Pod pod;
+  private final Path folder;
+  private final Path root;
+  private final Path log;
+  private final String terminationMessagePath;
+  private Process process;
+
+  private Container(Pod pod, Path folder) {
+    this.pod = pod;
+    this.folder = folder;
+    this.root = folder.resolve("root");
+    this.log = folder.resolve("log");
+    String path = pod.getSpec().getContainers().getFirst().getTerminationMessagePath();
+    this.terminationMessagePath = path != null ? path : "/dev/termination-log";
+  }
+
+  /** Lays out the pod's filesystem and starts its first container. */
+  static Container start(Pod pod, Path folder, ImageCatalog.Program program, Map<String, Path> claimFolders,
+      KubernetesClient client, Path djlCache) throws IOException {
+    Container container = new Container(pod, folder);
+    container.layOut(claimFolders, client);
+    container.launch(program, client, djlCache);
+    return container;
+  }
+
+  private void layOut(Map<String, Path> claimFolders, KubernetesClient client) throws IOException {
+    Files.createDirectories(root);
+    Map<String, Path> volumes = new LinkedHashMap<>();
+    for (Volume volume : pod.getSpec().getVolumes()) {
+      Path target;
+      if (volume.getPersistentVolumeClaim() != null) {
+        target = claimFolders.get(volume.getPersistentVolumeClaim().getClaimName());
+      } else if (volume.getConfigMap() != null) {
+        target = folder.resolve("volumes").resolve(volume.getName());
+        ConfigMap map = client.configMaps().inNamespace(namespace()).withName(volume.getConfigMap().getName()).get();
+        writeFiles(target, map == null ? Map.of() : map.getData(), false);
+      } else if (volume.getSecret() != null) {
+        target = folder.resolve("volumes").resolve(volume.getName());
+        Secret secret = client.secrets().inNamespace(namespace()).withName(volume.getSecret().getSecretName()).get();
+        writeFiles(target, secret == null ? Map.of() : secret.getData(), true);
+      } else {
+        target = folder.resolve("volumes").resolve(volume.getName());
+      }
+      Files.createDirectories(target);
+      volumes.put(volume.getName(), target);
+    }
+    for (VolumeMount mount : pod.getSpec().getContainers().getFirst().getVolumeMounts()) {
+      Path link = root.resolve(mount.getMountPath().substring(1));
+      Files.createDirectories(link.getParent());
+      Path target = volumes.get(mount.getName());
+      if (mount.getSubPath() != null && !mount.getSubPath().isEmpty()) {
+        target = target.resolve(mount.getSubPath());
+      }
+      Files.createSymbolicLink(link, target.toAbsolutePath());
+    }
+    Path message = root.resolve(terminationMessagePath.substring(1));
+    Files.createDirectories(message.getParent());
+    Files.write(message, new byte[0]);
+  }
+
+  private static void writeFiles(Path dir, Map<String, String> data, boolean base64) throws IOException {
+    Files.createDirectories(dir);
+    if (data == null) {
+      return;
+    }
+    for (var entry : data.entrySet()) {
+      byte[] bytes = base64 ? Base64.getDecoder().decode(entry.getValue()) : entry.getValue().getBytes(StandardCharsets.UTF_8);
+      Files.write(dir.resolve(entry.getKey()), bytes);
+    }
+  }
+
+  private void launch(ImageCatalog.Program program, KubernetesClient client, Path djlCache) throws IOException {
+    var spec = pod.getSpec().getContainers().getFirst();
+    List<String> command = new ArrayList<>(List.of(OperatorProcess.javaBinary(), "--enable-native-access=ALL-UNNAMED",
+        "-XX:+UseSerialGC", "-cp", program.classPath(), program.mainClass()));
+    if (spec.getArgs() != null) {
+      command.addAll(spec.getArgs());
+    }
+    ProcessBuilder builder = new ProcessBuilder(command).directory(root.toFile())
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    Map<String, String> env = builder.environment();
+    env.keySet().removeIf(name -> !name.equals("PATH") && !name.equals("LANG") && !name.equals("TZ"));
+    String index = annotation("batch.kubernetes.io/job-completion-index");
+    if (index != null) {
+      env.put("JOB_COMPLETION_INDEX", index);
+    }
+    if (spec.getEnv() != null) {
+      for (EnvVar var : spec.getEnv()) {
+        env.put(var.getName(), value(var, client));
+      }
+    }
+    env.put(PodRoot.ENV, root.toAbsolutePath().toString());
+    // The node's DJL cache plays the image layer that holds libtorch: extracted once, not per pod.
+    env.put("DJL_CACHE_DIR", djlCache.toAbsolutePath().toString());
+    env.put("DJL_OFFLINE", "true");
+    env.put("OPT_OUT_TRACKING", "true");
+    process = builder.start();
+  }
+
+  private String value(EnvVar var, KubernetesClient client) {
+    if (var.getValueFrom() == null) {
+      return var.getValue() == null ? "" : var.getValue();
+    }
+    ObjectFieldSelector field = var.getValueFrom().getFieldRef();
+    if (field != null) {
+      String path = field.getFieldPath();
+      if (path.startsWith("metadata.annotations['")) {
+        return orEmpty(annotation(path.substring("metadata.annotations['".length(), path.length() - 2)));
+      }
+      if (path.startsWith("metadata.labels['")) {
+        return orEmpty(pod.getMetadata().getLabels().get(path.substring("metadata.labels['".length(), path.length() - 2)));
+      }
+      return switch (path) {
+        case "metadata.name" -> pod.getMetadata().getName();
+        case "metadata.namespace" -> namespace();
+        case "spec.nodeName" -> orEmpty(pod.getSpec().getNodeName());
+        case "status.podIP", "status.hostIP" -> "127.0.0.1";
+        default -> "";
+      };
+    }
+    var secretKey = var.getValueFrom().getSecretKeyRef();
+    if (secretKey != null) {
+      Secret secret = client.secrets().inNamespace(namespace()).withName(secretKey.getName()).get();
+      String encoded = secret == null || secret.getData() == null ? null : secret.getData().get(secretKey.getKey());
+      return encoded == null ? "" : new String(Base64.getDecoder().decode(encoded), StandardCharsets.UTF_8);
+    }
+    var configKey = var.getValueFrom().getConfigMapKeyRef();
+    if (configKey != null) {
+      ConfigMap map = client.configMaps().inNamespace(namespace()).withName(configKey.getName()).get();
+      return map == null || map.getData() == null ? "" : orEmpty(map.getData().get(configKey.getKey()));
+    }
+    return "";
+  }
+
+  private String annotation(String key) {
+    var annotations = pod.getMetadata().getAnnotations();
+    return annotations == null ? null : annotations.get(key);
+  }
+
+  boolean alive() {
+    return process.isAlive();
+  }
+
+  int exitCode() {
+    return process.exitValue();
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period; or SIGKILL at once. */
+  void kill(boolean now, long graceSeconds) {
+    if (now) {
+      process.destroyForcibly();
+      return;
+    }
+    process.destroy();
+    CompletableFuture.delayedExecutor(graceSeconds, TimeUnit.SECONDS).execute(process::destroyForcibly);
+  }
+
+  /**
+   * What the kubelet reports as the termination message: the file the program wrote, or with
+   * {@code FallbackToLogsOnError} the tail of the log when the program failed and wrote nothing.
+   */
+  String terminationMessage(int exitCode) throws IOException {
+    Path file = root.resolve(terminationMessagePath.substring(1));
+    String written = Files.isRegularFile(file) ? Files.readString(file) : "";
+    String policy = pod.getSpec().getContainers().getFirst().getTerminationMessagePolicy();
+    if (written.isBlank() && exitCode != 0 && "FallbackToLogsOnError".equals(policy)) {
+      return logTail(LOG_TAIL_BYTES);
+    }
+    return written;
+  }
+
+  String logTail(int bytes) throws IOException {
+    if (!Files.exists(log)) {
+      return "";
+    }
+    try (RandomAccessFile file = new RandomAccessFile(log.toFile(), "r")) {
+      long start = Math.max(0, file.length() - bytes);
+      byte[] tail = new byte[(int) (file.length() - start)];
+      file.seek(start);
+      file.readFully(tail);
+      return new String(tail, StandardCharsets.UTF_8);
+    }
+  }
+
+  Path log() {
+    return log;
+  }
+
+  Path root() {
+    return root;
+  }
+
+  private String namespace() {
+    return pod.getMetadata().getNamespace();
+  }
+
+  private static String orEmpty(String value) {
+    return value == null ? "" : value;
+  }
+}

@@ -1,0 +1,185 @@
+package dev.kiln.local;
+
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
+import io.fabric8.kubernetes.api.model.PodConditionBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Runs the pods bound to the local nodes as processes ({@link Container}) and reports their
+ * status as a kubelet does: Running, then Succeeded or Failed with the exit code, reason and
+ * termination message; ErrImagePull for an image it cannot run; Evicted with a DisruptionTarget
+ * condition when evicted. A pod deleted from the API server has its process stopped.
+ */
+final class Kubelet {
+
+  static final long GRACE_SECONDS = 10;
+
+  private final KubernetesClient client;
+  private final ImageCatalog images;
+  private final Volumes volumes;
+  private final Path podsFolder;
+  private final Path djlCache;
+  private final Map<String, Running> running = new ConcurrentHashMap<>();
+  private final Set<String> evictions = ConcurrentHashMap.newKeySet();
+  private final Set<String> refused = ConcurrentHashMap.newKeySet();
+
+  private record Running(Pod pod, Container container, String startedAt) {}
+
+  Kubelet(KubernetesClient client, ImageCatalog images, Volumes volumes, Path podsFolder, Path djlCache) {
+    this.client = client;
+    this.images = images;
+    this.volumes = volumes;
+    this.podsFolder = podsFolder;
+    this.djlCache = djlCache;
+  }
+
+  void sync(Snapshot snapshot) throws IOException {
+    Map<String, Pod> byUid = new HashMap<>();
+    snapshot.pods().forEach(p -> byUid.put(p.getMetadata().getUid(), p));
+    for (var entry : List.copyOf(running.entrySet())) {
+      Running run = entry.getValue();
+      if (!byUid.containsKey(entry.getKey())) {
+        run.container().kill(false, GRACE_SECONDS);
+        running.remove(entry.getKey());
+      } else if (!run.container().alive()) {
+        finish(run);
+        running.remove(entry.getKey());
+      } else if (evictions.contains(entry.getKey())) {
+        run.container().kill(false, GRACE_SECONDS);
+      }
+    }
+    for (Pod pod : snapshot.pods()) {
+      String uid = pod.getMetadata().getUid();
+      if (pod.getSpec().getNodeName() == null || JobController.terminal(pod) || running.containsKey(uid)
+          || refused.contains(uid) || "Running".equals(JobController.phase(pod))) {
+        continue;
+      }
+      start(snapshot, pod);
+    }
+  }
+
+  private void start(Snapshot snapshot, Pod pod) throws IOException {
+    String image = pod.getSpec().getContainers().getFirst().getImage();
+    var program = images.program(image);
+    if (program.isEmpty()) {
+      refused.add(pod.getMetadata().getUid());
+      writeWaiting(pod, "ErrImagePull", "image " + image + " is not one of Kiln's images ("
+          + String.join(", ", ImageCatalog.MAIN_CLASSES.keySet()) + "); the local node runs only those");
+      return;
+    }
+    Map<String, Path> claims = new HashMap<>();
+    String namespace = pod.getMetadata().getNamespace();
+    for (var volume : pod.getSpec().getVolumes()) {
+      if (volume.getPersistentVolumeClaim() != null) {
+        String claim = volume.getPersistentVolumeClaim().getClaimName();
+        if (!volumes.bound(snapshot, namespace, claim)) {
+          return;  // waits, as a pod does for an unbound claim
+        }
+        claims.put(claim, volumes.folder(namespace, claim));
+      }
+    }
+    Path folder = podsFolder.resolve(namespace).resolve(pod.getMetadata().getName());
+    Container container = Container.start(pod, folder, program.get(), claims, client, djlCache);
+    String now = Instant.now().toString();
+    running.put(pod.getMetadata().getUid(), new Running(pod, container, now));
+    client.pods().inNamespace(namespace).withName(pod.getMetadata().getName()).editStatus(p -> {
+      var status = p.getStatus();
+      status.setPhase("Running");
+      status.setStartTime(now);
+      status.setPodIP("127.0.0.1");
+      status.setHostIP("127.0.0.1");
+      status.setConditions(conditions(p, "Ready", "True"));
+      status.setContainerStatuses(List.of(new ContainerStatusBuilder()
+          .withName(p.getSpec().getContainers().getFirst().getName()).withImage(image).withReady(true).withStarted(true)
+          .withNewState().withNewRunning().withStartedAt(now).endRunning().endState().build()));
+      return p;
+    });
+  }
+
+  private void finish(Running run) throws IOException {
+    Pod pod = run.pod();
+    String uid = pod.getMetadata().getUid();
+    int exitCode = run.container().exitCode();
+    boolean evicted = evictions.remove(uid);
+    String message = run.container().terminationMessage(exitCode);
+    String now = Instant.now().toString();
+    client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName()).editStatus(p -> {
+      var status = p.getStatus();
+      status.setPhase(exitCode == 0 && !evicted ? "Succeeded" : "Failed");
+      List<PodCondition> conditions = conditions(p, "Ready", "False");
+      if (evicted) {
+        status.setReason("Evicted");
+        status.setMessage("The node was low on resource (evicted by the local node)");
+        conditions.add(new PodConditionBuilder().withType("DisruptionTarget").withStatus("True")
+            .withReason("TerminationByKubelet").withLastTransitionTime(now).build());
+      }
+      status.setConditions(conditions);
+      ContainerStatus container = new ContainerStatusBuilder()
+          .withName(p.getSpec().getContainers().getFirst().getName()).withImage(p.getSpec().getContainers().getFirst().getImage())
+          .withReady(false).withStarted(false)
+          .withNewState().withNewTerminated().withExitCode(exitCode).withReason(exitCode == 0 ? "Completed" : "Error")
+          .withMessage(message.isEmpty() ? null : message).withStartedAt(run.startedAt()).withFinishedAt(now)
+          .endTerminated().endState().build();
+      status.setContainerStatuses(List.of(container));
+      return p;
+    });
+  }
+
+  private void writeWaiting(Pod pod, String reason, String message) {
+    client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName()).editStatus(p -> {
+      p.getStatus().setContainerStatuses(List.of(new ContainerStatusBuilder()
+          .withName(p.getSpec().getContainers().getFirst().getName()).withImage(p.getSpec().getContainers().getFirst().getImage())
+          .withReady(false).withNewState().withNewWaiting().withReason(reason).withMessage(message).endWaiting().endState()
+          .build()));
+      return p;
+    });
+  }
+
+  private static List<PodCondition> conditions(Pod pod, String type, String value) {
+    List<PodCondition> conditions = new ArrayList<>(pod.getStatus().getConditions() == null ? List.of()
+        : pod.getStatus().getConditions().stream().filter(c -> !type.equals(c.getType())).toList());
+    conditions.add(new PodConditionBuilder().withType(type).withStatus(value)
+        .withLastTransitionTime(Instant.now().toString()).build());
+    return conditions;
+  }
+
+  /** Evicts a pod: its process is stopped and it fails with reason Evicted. */
+  boolean evict(Pod pod) {
+    if (!running.containsKey(pod.getMetadata().getUid())) {
+      return false;
+    }
+    evictions.add(pod.getMetadata().getUid());
+    return true;
+  }
+
+  /** Kills a pod's process at once (SIGKILL, exit 137), as a crash or the OOM killer would. */
+  boolean kill(Pod pod) {
+    Running run = running.get(pod.getMetadata().getUid());
+    if (run == null) {
+      return false;
+    }
+    run.container().kill(true, 0);
+    return true;
+  }
+
+  Path folder(Pod pod) {
+    return podsFolder.resolve(pod.getMetadata().getNamespace()).resolve(pod.getMetadata().getName());
+  }
+
+  void stopAll() {
+    running.values().forEach(r -> r.container().kill(true, 0));
+    running.clear();
+  }
+}

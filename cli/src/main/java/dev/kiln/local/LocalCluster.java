@@ -1,0 +1,179 @@
+package dev.kiln.local;
+
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * A Kubernetes cluster on this machine, for {@code kiln run} and the end-to-end suite: the
+ * in-memory API server (CRUD mode) with Kiln's CRD, the operator as its own process, and a
+ * {@link LocalNode} that runs pods as processes. Nothing in Kiln's operator, data jobs or
+ * trainer knows it is not a real cluster.
+ *
+ * <p>Folder layout: {@code volumes/<namespace>/<claim>} (claims), {@code pods/<namespace>/<pod>}
+ * (each pod's root and log), {@code operator.log}.
+ */
+public final class LocalCluster implements AutoCloseable {
+
+  /** How the cluster is set up. */
+  public record Options(Path folder, Path kilnHome, int gpuNodes, String gpuProduct, int gpusPerNode,
+      Map<String, String> operatorSettings, PrintStream errors) {
+
+    public static Options in(Path folder) {
+      return new Options(folder, LocalCluster.kilnHome(), 4, "NVIDIA-H100-80GB-HBM3", 8, Map.of(), System.err);
+    }
+
+    public Options withGpuProduct(String product) {
+      return new Options(folder, kilnHome, gpuNodes, product, gpusPerNode, operatorSettings, errors);
+    }
+
+    public Options withErrors(PrintStream stream) {
+      return new Options(folder, kilnHome, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, stream);
+    }
+  }
+
+  static final String CRD_RESOURCE = "/META-INF/fabric8/multimodalpretrainjobs.kiln.dev-v1.yml";
+  public static final String NAMESPACE = "default";
+
+  /** Held so the setting stays: the API server would log every request. */
+  private static final Logger API_SERVER_LOG = Logger.getLogger("io.fabric8.mockwebserver");
+
+  private final Options options;
+  private final KubernetesMockServer server;
+  private final KubernetesClient client;
+  private final Volumes volumes;
+  private final LocalNode node;
+  private final OperatorProcess operator;
+
+  private LocalCluster(Options options) throws IOException {
+    this.options = options;
+    Files.createDirectories(options.folder());
+    API_SERVER_LOG.setLevel(Level.WARNING);
+    server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new KubernetesCrudDispatcher(),
+        false);
+    server.init(InetAddress.getLoopbackAddress(), 0);
+    client = server.createClient();
+    registerCrd();
+    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build()).create();
+    addNodes();
+    volumes = new Volumes(client, options.folder().resolve("volumes"));
+    node = new LocalNode(client, volumes, ImageCatalog.ofThisBuild(), options.folder().resolve("pods"),
+        options.kilnHome().resolve(".kiln/djl-cache"), options.errors());
+    operator = new OperatorProcess(options.kilnHome().resolve("operator/target/quarkus-app/quarkus-run.jar"),
+        client.getMasterUrl().toString(), options.folder().resolve("operator.log"), options.operatorSettings());
+  }
+
+  /** Starts the API server, the local node and the operator. */
+  public static LocalCluster start(Options options) {
+    try {
+      LocalCluster cluster = new LocalCluster(options);
+      cluster.node.start();
+      cluster.operator.start();
+      return cluster;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private void registerCrd() throws IOException {
+    try (InputStream in = LocalCluster.class.getResourceAsStream(CRD_RESOURCE)) {
+      if (in == null) {
+        throw new IllegalStateException("the CRD is missing from the kiln-api jar (" + CRD_RESOURCE + ")");
+      }
+      CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().load(in).item();
+      client.resource(crd).create();
+    }
+  }
+
+  private void addNodes() {
+    int cores = Runtime.getRuntime().availableProcessors();
+    client.nodes().resource(node("kiln-local-cpu", Map.of("kubernetes.io/hostname", "kiln-local-cpu"), 0, cores)).create();
+    for (int i = 0; i < options.gpuNodes(); i++) {
+      String name = "kiln-local-gpu-" + i;
+      Node gpu = node(name, Map.of("kubernetes.io/hostname", name, "nvidia.com/gpu.present", "true",
+          "nvidia.com/gpu.product", options.gpuProduct(), "nvidia.com/gpu.count", Integer.toString(options.gpusPerNode())),
+          options.gpusPerNode(), cores);
+      gpu.getSpec().setTaints(java.util.List.of(new io.fabric8.kubernetes.api.model.TaintBuilder()
+          .withKey(Scheduler.GPU).withValue("present").withEffect("NoSchedule").build()));
+      client.nodes().resource(gpu).create();
+    }
+  }
+
+  private static Node node(String name, Map<String, String> labels, int gpus, int cores) {
+    Map<String, Quantity> capacity = new HashMap<>(Map.of("cpu", new Quantity(Integer.toString(cores)),
+        "memory", new Quantity("24Gi"), "pods", new Quantity("110")));
+    if (gpus > 0) {
+      capacity.put(Scheduler.GPU, new Quantity(Integer.toString(gpus)));
+    }
+    return new NodeBuilder().withNewMetadata().withName(name).withLabels(labels).endMetadata()
+        .withNewSpec().endSpec()
+        .withNewStatus().withCapacity(capacity).withAllocatable(capacity)
+          .addNewCondition().withType("Ready").withStatus("True").endCondition()
+        .endStatus().build();
+  }
+
+  public KubernetesClient client() {
+    return client;
+  }
+
+  public LocalNode node() {
+    return node;
+  }
+
+  public OperatorProcess operator() {
+    return operator;
+  }
+
+  public Volumes volumes() {
+    return volumes;
+  }
+
+  public Path folder() {
+    return options.folder();
+  }
+
+  @Override
+  public void close() {
+    operator.close();
+    node.close();
+    client.close();
+    server.destroy();
+  }
+
+  /**
+   * The Kiln checkout or installation this code runs from: {@code kiln.home} if set, else the
+   * folder above {@code cli/target} where this class was loaded from.
+   */
+  static Path kilnHome() {
+    String property = System.getProperty("kiln.home");
+    if (property != null) {
+      return Path.of(property).toAbsolutePath();
+    }
+    try {
+      Path location = Path.of(LocalCluster.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      // cli/target/kiln-cli.jar or cli/target/classes
+      return location.getParent().getParent().getParent().toAbsolutePath();
+    } catch (URISyntaxException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+package dev.kiln.local;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Everything a cluster does besides the API server and the operator, for Kiln's objects: binds
+ * claims, schedules pods, plays the Job controller and the kubelet, and collects garbage. One
+ * control loop, level-triggered like the real controllers: each pass reads the objects and moves
+ * them one step towards what their specs say.
+ */
+public final class LocalNode implements AutoCloseable {
+
+  static final long PASS_MILLIS = 200;
+  static final int GC_EVERY_PASSES = 5;
+
+  private final KubernetesClient client;
+  private final Volumes volumes;
+  private final Scheduler scheduler;
+  private final JobController jobs;
+  private final Kubelet kubelet;
+  private final GarbageCollector garbage;
+  private final PrintStream errors;
+  private final ScheduledExecutorService loop = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread thread = new Thread(r, "kiln-local-node");
+    thread.setDaemon(true);
+    return thread;
+  });
+  private long passes;
+  private String lastError;
+
+  LocalNode(KubernetesClient client, Volumes volumes, ImageCatalog images, Path podsFolder, Path djlCache, PrintStream errors) {
+    this.client = client;
+    this.volumes = volumes;
+    this.scheduler = new Scheduler(client);
+    this.jobs = new JobController(client);
+    this.kubelet = new Kubelet(client, images, volumes, podsFolder, djlCache);
+    this.garbage = new GarbageCollector(client);
+    this.errors = errors;
+  }
+
+  void start() {
+    loop.scheduleWithFixedDelay(this::pass, 0, PASS_MILLIS, TimeUnit.MILLISECONDS);
+  }
+
+  private void pass() {
+    try {
+      Snapshot snapshot = Snapshot.read(client);
+      volumes.sync(snapshot);
+      jobs.sync(snapshot);
+      scheduler.sync(snapshot);
+      kubelet.sync(snapshot);
+      if (++passes % GC_EVERY_PASSES == 0) {
+        garbage.sync();
+      }
+      lastError = null;
+    } catch (Exception e) {
+      // A conflict or a object deleted mid-pass: the next pass sees the new state. Report each new problem once.
+      String message = e.getClass().getSimpleName() + ": " + e.getMessage();
+      if (!message.equals(lastError)) {
+        errors.println("local node: " + message);
+      }
+      lastError = message;
+    }
+  }
+
+  /** Evicts the pod (as node pressure or a drain would): it fails with reason Evicted. */
+  public boolean evict(String namespace, String name) {
+    return pod(namespace, name).map(kubelet::evict).orElse(false);
+  }
+
+  /** Kills the pod's process at once, as a crash would (exit 137). */
+  public boolean kill(String namespace, String name) {
+    return pod(namespace, name).map(kubelet::kill).orElse(false);
+  }
+
+  /** The folder holding a pod's log and root. */
+  public Path podFolder(Pod pod) {
+    return kubelet.folder(pod);
+  }
+
+  private Optional<Pod> pod(String namespace, String name) {
+    return Optional.ofNullable(client.pods().inNamespace(namespace).withName(name).get());
+  }
+
+  @Override
+  public void close() {
+    loop.shutdownNow();
+    try {
+      loop.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    kubelet.stopAll();
+  }
+}

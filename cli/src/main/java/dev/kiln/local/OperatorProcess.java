@@ -1,0 +1,103 @@
+package dev.kiln.local;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The operator as its own process: the Quarkus application built in {@code operator/}, pointed at
+ * the local API server. Its log goes to {@code operator.log} in the cluster folder; it can be
+ * stopped and started again (the end-to-end suite restarts it in every phase).
+ */
+public final class OperatorProcess implements AutoCloseable {
+
+  private final Path jar;
+  private final String apiServerUrl;
+  private final Path log;
+  private final Map<String, String> settings;
+  private Process process;
+  private int starts;
+
+  OperatorProcess(Path jar, String apiServerUrl, Path log, Map<String, String> settings) {
+    this.jar = jar;
+    this.apiServerUrl = apiServerUrl;
+    this.log = log;
+    this.settings = settings;
+  }
+
+  public synchronized void start() {
+    if (process != null && process.isAlive()) {
+      return;
+    }
+    if (!Files.isRegularFile(jar)) {
+      throw new IllegalStateException("the operator is not built: " + jar + " is missing (run ./build)");
+    }
+    List<String> command = new ArrayList<>(List.of(javaBinary(), "-Xmx512m", "-XX:+UseSerialGC", "-jar", jar.toString()));
+    ProcessBuilder builder = new ProcessBuilder(command)
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    Map<String, String> env = builder.environment();
+    // Fabric8's own settings: the operator's client reads them as it would a cluster's.
+    env.put("KUBERNETES_MASTER", apiServerUrl);
+    env.put("KUBERNETES_NAMESPACE", "default");
+    env.put("KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false");
+    env.put("QUARKUS_HTTP_PORT", "0");
+    // Never pick up the user's real cluster credentials.
+    env.put("KUBECONFIG", log.resolveSibling("no-kubeconfig").toString());
+    env.putAll(settings);
+    try {
+      Files.writeString(log, "--- operator start " + (++starts) + "\n", java.nio.file.StandardOpenOption.CREATE,
+          java.nio.file.StandardOpenOption.APPEND);
+      process = builder.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start the operator " + jar, e);
+    }
+  }
+
+  /** Stops the operator: gracefully (SIGTERM, as a Deployment rollout does) or killed outright. */
+  public synchronized void stop(boolean kill) {
+    if (process == null) {
+      return;
+    }
+    if (kill) {
+      process.destroyForcibly();
+    } else {
+      process.destroy();
+    }
+    try {
+      if (!process.waitFor(20, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    process = null;
+  }
+
+  public synchronized void restart(boolean kill) {
+    stop(kill);
+    start();
+  }
+
+  public synchronized boolean alive() {
+    return process != null && process.isAlive();
+  }
+
+  public Path log() {
+    return log;
+  }
+
+  @Override
+  public void close() {
+    stop(false);
+  }
+
+  static String javaBinary() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+}
