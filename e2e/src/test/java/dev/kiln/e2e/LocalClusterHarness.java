@@ -1,0 +1,174 @@
+package dev.kiln.e2e;
+
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.JobFiles;
+import dev.kiln.api.v1alpha1.JobPhase;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.StageStatus;
+import dev.kiln.cli.run.StageMetrics;
+import dev.kiln.local.LocalCluster;
+import dev.kiln.trainer.loop.StepMetrics;
+import dev.kiln.trainer.synthetic.ShapesData;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.extension.AfterTestExecutionCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * One local cluster per test, with the shapes data on the job's data claim, and what the tests
+ * ask of it: apply a job, wait for phases and steps, read metrics, kill or evict pods. When a test
+ * fails it prints the job's status, the events, and the end of every process log.
+ */
+final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCallback {
+
+  static final String NS = LocalCluster.NAMESPACE;
+  static final Duration WAIT = Duration.ofMinutes(4);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private LocalCluster cluster;
+  private Path folder;
+
+  void start(Path folder, String dataClaim) throws IOException {
+    this.folder = folder;
+    cluster = LocalCluster.start(LocalCluster.Options.in(folder.resolve("cluster")));
+    Path data = folder.resolve("data");
+    ShapesData.generate(data, 200, 200, 10, 3);
+    cluster.volumes().provide(NS, dataClaim, data);
+    client().persistentVolumeClaims().inNamespace(NS).resource(new PersistentVolumeClaimBuilder()
+        .withNewMetadata().withName(dataClaim).endMetadata()
+        .withNewSpec().withAccessModes("ReadWriteMany").withNewResources().addToRequests("storage", new Quantity("1Gi"))
+        .endResources().endSpec().build()).create();
+  }
+
+  static MultimodalPretrainJob job(String resource, UnaryOperator<String> edit) {
+    try (var in = LocalClusterHarness.class.getResourceAsStream("/jobs/" + resource)) {
+      String yaml = edit.apply(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+      Path file = Files.createTempFile("job", ".yaml");
+      Files.writeString(file, yaml);
+      MultimodalPretrainJob job = JobFiles.read(file).getFirst();
+      Files.delete(file);
+      job.getMetadata().setNamespace(NS);
+      return job;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  MultimodalPretrainJob apply(MultimodalPretrainJob job) {
+    return client().resource(job).create();
+  }
+
+  KubernetesClient client() {
+    return cluster.client();
+  }
+
+  LocalCluster cluster() {
+    return cluster;
+  }
+
+  MultimodalPretrainJob get(String name) {
+    return client().resources(MultimodalPretrainJob.class).inNamespace(NS).withName(name).get();
+  }
+
+  MultimodalPretrainJob awaitPhase(String name, JobPhase phase) {
+    await().atMost(WAIT).pollInterval(Duration.ofMillis(200)).until(() -> {
+      MultimodalPretrainJob job = get(name);
+      JobPhase current = job == null || job.getStatus() == null ? null : job.getStatus().getPhase();
+      if (current != null && current.isFinished() && current != phase) {
+        throw new AssertionError("job " + name + " ended " + current + " (" + job.getStatus().getReason() + ": "
+            + job.getStatus().getMessage() + ") while waiting for " + phase);
+      }
+      return current == phase;
+    });
+    return get(name);
+  }
+
+  StageStatus stage(String job, String stage) {
+    return get(job).getStatus().getStages().stream().filter(s -> s.getName().equals(stage)).findFirst().orElseThrow();
+  }
+
+  /** Waits until the stage's trainer has logged at least {@code step}; returns the step it reached. */
+  long awaitStep(String job, String stage, long step) {
+    await().atMost(WAIT).pollInterval(Duration.ofMillis(50)).until(() -> lastStep(job, stage) >= step);
+    return lastStep(job, stage);
+  }
+
+  long lastStep(String job, String stage) {
+    List<StepMetrics> lines = metricLines(job, stage);
+    return lines.isEmpty() ? 0 : lines.getLast().step();
+  }
+
+  /** Every metrics line of a stage in the order written, attempts one after the other. */
+  List<StepMetrics> metricLines(String job, String stage) {
+    return StageMetrics.lines(workspace(job).resolve("metrics").resolve(stage).resolve("metrics.jsonl"));
+  }
+
+  Path workspace(String job) {
+    return cluster.volumes().folder(NS, job + "-work");
+  }
+
+  /** The running trainer pod of a stage. */
+  Pod trainerPod(String job, String stage) {
+    await().atMost(WAIT).until(() -> runningTrainer(job, stage) != null);
+    return runningTrainer(job, stage);
+  }
+
+  private Pod runningTrainer(String job, String stage) {
+    return trainerPods(job, stage).stream()
+        .filter(p -> p.getStatus() != null && "Running".equals(p.getStatus().getPhase()))
+        .findFirst().orElse(null);
+  }
+
+  List<Pod> trainerPods(String job, String stage) {
+    return client().pods().inNamespace(NS).withLabel("kiln.dev/job", job).withLabel("kiln.dev/stage", stage)
+        .withLabel("app.kubernetes.io/component", "trainer").list().getItems();
+  }
+
+  List<String> childJobNames() {
+    return client().batch().v1().jobs().inNamespace(NS).list().getItems().stream()
+        .map(j -> j.getMetadata().getName()).sorted().toList();
+  }
+
+  @Override
+  public void afterTestExecution(ExtensionContext context) throws Exception {
+    if (context.getExecutionException().isEmpty() || cluster == null) {
+      return;
+    }
+    System.err.println("==== end-to-end failure: " + context.getDisplayName());
+    for (MultimodalPretrainJob job : client().resources(MultimodalPretrainJob.class).inNamespace(NS).list().getItems()) {
+      System.err.println("---- status of " + job.getMetadata().getName());
+      System.err.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(job.getStatus()));
+    }
+    System.err.println("---- events");
+    client().v1().events().inNamespace(NS).list().getItems().stream()
+        .sorted(Comparator.comparing(e -> String.valueOf(e.getLastTimestamp())))
+        .forEach(e -> System.err.println(e.getType() + " " + e.getReason() + ": " + e.getMessage()));
+    try (var logs = Files.walk(folder.resolve("cluster"))) {
+      for (Path log : logs.filter(p -> p.getFileName().toString().equals("log")
+          || p.getFileName().toString().equals("operator.log")).sorted().toList()) {
+        List<String> lines = Files.readAllLines(log);
+        System.err.println("---- " + folder.relativize(log) + " (last 30 lines)");
+        lines.subList(Math.max(0, lines.size() - 30), lines.size()).forEach(System.err::println);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+}

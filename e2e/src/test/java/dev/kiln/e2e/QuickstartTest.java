@@ -1,0 +1,42 @@
+package dev.kiln.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.cli.KilnCommand;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The README's first command, as a user runs it: the quickstart through the operator, and it learns. */
+class QuickstartTest {
+
+  @TempDir
+  Path workdir;
+
+  @Test
+  void quickstartSucceedsAndAnswersHeldOutQuestionsFarAboveChance() throws Exception {
+    StringWriter out = new StringWriter();
+    var cli = KilnCommand.commandLine();
+    cli.setOut(new PrintWriter(out, true));
+    Path quickstart = Path.of(System.getProperty("kiln.home"), "examples", "quickstart.yaml");
+
+    int exit = cli.execute("run", quickstart.toString(), "--workdir", workdir.toString(), "--timeout", "15");
+
+    System.out.println(out);
+    assertThat(exit).as("kiln run exit code").isZero();
+    JsonNode summary = new ObjectMapper().readTree(workdir.resolve("summary.json").toFile());
+    assertThat(summary.get("phase").asText()).isEqualTo("Succeeded");
+    assertThat(summary.get("stages")).extracting(s -> s.get("name").asText() + ":" + s.get("phase").asText() + ":"
+        + s.get("steps").asLong()).containsExactly("pretrain:Succeeded:400", "sft:Succeeded:200");
+    assertThat(summary.get("stages").get(0).get("loss").asDouble()).isLessThan(0.35);
+    double accuracy = summary.get("eval").get("accuracy").asDouble();
+    double chance = summary.get("eval").get("chance").asDouble();
+    assertThat(accuracy).as("held-out answer accuracy (chance %.3f)", chance).isGreaterThan(chance + 0.2);
+    assertThat(workdir.resolve("loss.png")).isNotEmptyFile();
+    assertThat(out.toString()).contains("quickstart Succeeded").contains("answer accuracy");
+  }
+}

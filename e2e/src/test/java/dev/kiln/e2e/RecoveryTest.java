@@ -1,0 +1,182 @@
+package dev.kiln.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.kiln.api.v1alpha1.JobPhase;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.StagePhase;
+import dev.kiln.trainer.loop.StepMetrics;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Failures through the real operator process and real trainer processes: crashes resume from
+ * the latest checkpoint with the loss curve continuing bit for bit, evictions are not counted,
+ * restarts run out, the operator is restarted in every phase, suspend and resume around a torn
+ * checkpoint, and deletion with and without the claim retained.
+ */
+class RecoveryTest {
+
+  @RegisterExtension
+  final LocalClusterHarness harness = new LocalClusterHarness();
+
+  @TempDir
+  Path folder;
+
+  @AfterEach
+  void stop() {
+    harness.close();
+  }
+
+  @Test
+  void crashResumesFromTheLatestCheckpointExactlyAndEvictionIsNotARestart() throws Exception {
+    harness.start(folder, "tiny-data");
+    harness.apply(LocalClusterHarness.job("tiny.yaml", yaml -> yaml));
+
+    Pod pretrain = harness.trainerPod("tiny", "pretrain");
+    long killedAt = harness.awaitStep("tiny", "pretrain", 13);
+    assertThat(harness.cluster().node().kill(LocalClusterHarness.NS, pretrain.getMetadata().getName())).isTrue();
+
+    await().atMost(LocalClusterHarness.WAIT).until(() -> harness.stage("tiny", "pretrain").getAttempt() == 2);
+    Pod sft = harness.trainerPod("tiny", "sft");
+    harness.awaitStep("tiny", "sft", 3);
+    assertThat(harness.cluster().node().evict(LocalClusterHarness.NS, sft.getMetadata().getName())).isTrue();
+
+    MultimodalPretrainJob done = harness.awaitPhase("tiny", JobPhase.Succeeded);
+    var pretrainStatus = harness.stage("tiny", "pretrain");
+    var sftStatus = harness.stage("tiny", "sft");
+    assertThat(pretrainStatus.getRestarts()).isEqualTo(1);
+    assertThat(pretrainStatus.getLastFailure().getExitCode()).isEqualTo(137);
+    assertThat(sftStatus.getAttempt()).isEqualTo(2);
+    assertThat(sftStatus.getRestarts()).as("an eviction is not a restart").isZero();
+    assertThat(sftStatus.getDisruptions()).isEqualTo(1);
+    assertThat(done.getStatus().getCheckpoints().getPromoted().getStep()).isEqualTo(30);
+
+    List<List<StepMetrics>> attempts = attempts(harness.metricLines("tiny", "pretrain"));
+    assertThat(attempts).hasSize(2);
+    long resumedFrom = attempts.get(1).getFirst().step() - 1;
+    long crashedAfter = attempts.get(0).getLast().step();
+    assertThat(crashedAfter).isGreaterThanOrEqualTo(killedAt);
+    // The newest complete checkpoint; killed at a multiple of 10, the one being written may be torn.
+    assertThat(resumedFrom).as("resumed from the newest checkpoint before the crash at step %d", crashedAfter)
+        .isIn(crashedAfter / 10 * 10, crashedAfter % 10 == 0 ? crashedAfter - 10 : crashedAfter / 10 * 10);
+    assertSameLosses(attempts.get(0), attempts.get(1));
+    assertThat(attempts.get(1).getLast().step()).isEqualTo(60);
+
+    deleteAndAwaitCleanup("tiny");
+    assertThat(harness.client().persistentVolumeClaims().inNamespace(LocalClusterHarness.NS).withName("tiny-work").get())
+        .as("retainOnDelete: false deletes the working claim").isNull();
+  }
+
+  @Test
+  void operatorRestartedInEveryPhaseAndSuspendResumeAroundATornCheckpoint() throws Exception {
+    harness.start(folder, "tiny-data");
+    harness.apply(LocalClusterHarness.job("tiny.yaml", yaml -> yaml.replace("steps: 30", "steps: 80")
+        .replace("retainOnDelete: false", "retainOnDelete: true")));
+
+    harness.awaitPhase("tiny", JobPhase.DataPrep);
+    harness.cluster().operator().restart(true);
+    harness.awaitStep("tiny", "pretrain", 5);
+    harness.cluster().operator().restart(true);
+    harness.trainerPod("tiny", "sft");
+    harness.cluster().operator().restart(false);
+
+    harness.awaitStep("tiny", "sft", 22);
+    harness.client().resources(MultimodalPretrainJob.class).inNamespace(LocalClusterHarness.NS).withName("tiny")
+        .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"suspend\":true}}");
+    harness.awaitPhase("tiny", JobPhase.Suspended);
+    await().atMost(LocalClusterHarness.WAIT).until(() -> harness.trainerPods("tiny", "sft").isEmpty());
+    Thread.sleep(1500);  // the kubelet stops the process on its next pass
+    Path checkpoints = harness.workspace("tiny").resolve("checkpoints/sft");
+    Path latest = checkpoints.resolve(Files.readString(checkpoints.resolve("latest")).strip());
+    long latestStep = Long.parseLong(latest.getFileName().toString().substring("step-".length()));
+    // A torn write: the newest checkpoint's weights cut short (as a full disk or a dying node leaves them).
+    Path weights = latest.resolve("model.safetensors");
+    Files.write(weights, java.util.Arrays.copyOf(Files.readAllBytes(weights), 100));
+
+    harness.client().resources(MultimodalPretrainJob.class).inNamespace(LocalClusterHarness.NS).withName("tiny")
+        .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"suspend\":false}}");
+    MultimodalPretrainJob done = harness.awaitPhase("tiny", JobPhase.Succeeded);
+
+    List<List<StepMetrics>> sft = attempts(harness.metricLines("tiny", "sft"));
+    assertThat(sft).hasSize(2);
+    assertThat(sft.get(1).getFirst().step()).as("resumed from the checkpoint before the torn one")
+        .isEqualTo(latestStep - 10 + 1);
+    assertSameLosses(sft.get(0), sft.get(1));
+    assertThat(attempts(harness.metricLines("tiny", "pretrain"))).as("operator restarts never restart training").hasSize(1);
+    assertThat(harness.stage("tiny", "pretrain").getAttempt()).isEqualTo(1);
+    assertThat(harness.stage("tiny", "sft").getRestarts()).isZero();
+    int sftAttempt = harness.stage("tiny", "sft").getAttempt();
+    assertThat(harness.childJobNames()).as("no duplicate children").containsExactly("tiny-filter-shapes",
+        "tiny-pack-pretrain", "tiny-pack-sft", "tiny-pretrain-a1", "tiny-sft-a" + sftAttempt);
+    assertThat(done.getStatus().getStages()).allMatch(s -> s.getPhase() == StagePhase.Succeeded);
+
+    deleteAndAwaitCleanup("tiny");
+    assertThat(harness.client().persistentVolumeClaims().inNamespace(LocalClusterHarness.NS).withName("tiny-work").get())
+        .as("retainOnDelete: true keeps the working claim").isNotNull();
+  }
+
+  @Test
+  void exhaustedRestartsFailTheJobWithTheReason() throws Exception {
+    harness.start(folder, "tiny-data");
+    harness.apply(LocalClusterHarness.job("tiny.yaml", yaml -> yaml.replace("      checkpointIntervalSteps: 10\n    - name: sft",
+        "      checkpointIntervalSteps: 10\n      maxRestarts: 0\n    - name: sft")));
+
+    Pod pretrain = harness.trainerPod("tiny", "pretrain");
+    harness.awaitStep("tiny", "pretrain", 2);
+    assertThat(harness.cluster().node().kill(LocalClusterHarness.NS, pretrain.getMetadata().getName())).isTrue();
+
+    MultimodalPretrainJob failed = harness.awaitPhase("tiny", JobPhase.Failed);
+    assertThat(failed.getStatus().getReason()).isEqualTo("MaxRestartsExceeded");
+    assertThat(failed.getStatus().getMessage()).contains("maxRestarts 0").contains("exited with code 137");
+  }
+
+  private void deleteAndAwaitCleanup(String name) {
+    harness.client().resources(MultimodalPretrainJob.class).inNamespace(LocalClusterHarness.NS).withName(name).delete();
+    await().atMost(LocalClusterHarness.WAIT).untilAsserted(() -> {
+      var ns = LocalClusterHarness.NS;
+      assertThat(harness.client().batch().v1().jobs().inNamespace(ns).list().getItems()).isEmpty();
+      assertThat(harness.client().pods().inNamespace(ns).list().getItems()).isEmpty();
+      assertThat(harness.client().configMaps().inNamespace(ns).withLabel("kiln.dev/job", name).list().getItems()).isEmpty();
+      assertThat(harness.client().services().inNamespace(ns).withLabel("kiln.dev/job", name).list().getItems()).isEmpty();
+    });
+  }
+
+  /** Splits metrics lines into attempts: a new attempt starts where the step goes back. */
+  static List<List<StepMetrics>> attempts(List<StepMetrics> lines) {
+    List<List<StepMetrics>> attempts = new ArrayList<>();
+    for (StepMetrics line : lines) {
+      if (attempts.isEmpty() || line.step() <= attempts.getLast().getLast().step()) {
+        attempts.add(new ArrayList<>());
+      }
+      attempts.getLast().add(line);
+    }
+    return attempts;
+  }
+
+  /** Every step both attempts ran has the same loss, to the last bit. */
+  static void assertSameLosses(List<StepMetrics> first, List<StepMetrics> second) {
+    int compared = 0;
+    for (StepMetrics before : first) {
+      for (StepMetrics after : second) {
+        if (after.step() == before.step()) {
+          assertThat(Double.doubleToLongBits(after.loss())).as("loss at step %d", after.step())
+              .isEqualTo(Double.doubleToLongBits(before.loss()));
+          compared++;
+        }
+      }
+    }
+    assertThat(compared).as("steps run by both attempts").isPositive();
+  }
+}
