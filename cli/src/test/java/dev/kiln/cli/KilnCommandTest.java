@@ -1,6 +1,7 @@
 package dev.kiln.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -100,6 +101,35 @@ class KilnCommandTest {
     assertThat(r.exit()).isEqualTo(ValidateCommand.INVALID);
     assertThat(r.out()).contains("spec.stages[1].visualTokens: must be a perfect square");
     assertThat(dir.resolve("run")).doesNotExist();
+  }
+
+  @Test
+  void estimateOfTheRecipeLandsNearThePapersA100Hours() throws IOException {
+    Result r = kiln("estimate", example("open-qwen2vl.yaml"), "--tokens", "pretrain=5e9", "--json");
+
+    assertThat(r.exit()).isZero();
+    var line = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+    var pretrain = line.get("stages").get(0);
+    // The paper: 220 (v2) to 442 (v1) A100-40G hours for 5B packed tokens; about 14 GFLOP per token.
+    assertThat(pretrain.get("flopsPerToken").asDouble()).isBetween(12e9, 16e9);
+    assertThat(pretrain.get("gpuHours").asDouble()).isBetween(150.0, 450.0);
+    assertThat(pretrain.get("wallHours").asDouble()).isCloseTo(pretrain.get("gpuHours").asDouble() / 8, within(1e-6));
+  }
+
+  @Test
+  void estimateSaysWhatItNeedsForABudgetInEpochs() {
+    Result r = kiln("estimate", example("open-qwen2vl.yaml"));
+
+    assertThat(r.exit()).isZero();
+    assertThat(r.out()).contains("pretrain   budget is in epochs: give the tokens per epoch with --tokens pretrain=N");
+  }
+
+  @Test
+  void statusOfAFolderWithNoRunSaysSo() {
+    Result r = kiln("status", dir.toString());
+
+    assertThat(r.exit()).isEqualTo(StatusCommand.NO_RUN);
+    assertThat(r.out()).contains("no local run here");
   }
 
   @Test

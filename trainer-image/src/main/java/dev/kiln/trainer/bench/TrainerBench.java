@@ -5,14 +5,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
-import dev.kiln.api.v1alpha1.LanguageModelSpec;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
 import dev.kiln.api.v1alpha1.PackedAttention;
 import dev.kiln.api.v1alpha1.TrainablePart;
-import dev.kiln.api.v1alpha1.VisionEncoderSpec;
 import dev.kiln.data.image.Images;
 import dev.kiln.data.packed.PackedSequence;
+import dev.kiln.trainer.model.TrainingFlops;
 import dev.kiln.trainer.model.PackedBatch;
 import dev.kiln.trainer.model.VisionLanguageModel;
 import dev.kiln.trainer.optim.AdamW;
@@ -80,23 +79,12 @@ public final class TrainerBench {
   }
 
   /**
-   * 6 x (non-embedding decoder + projector parameters) per position, the causal attention term
-   * 6 x L x T x d (QK^T and AV, forward and backward, half masked), and the vision encoder's
-   * 6 x parameters x patches per image spread over the image's visual-token positions.
+   * Model FLOPs per position as this benchmark trains (vision trained): the decoder's, plus each
+   * image's encoder and projector FLOPs spread over its visual-token positions.
    */
   static double flopsPerToken(ModelDimensions dims, int sequenceLength, int visualTokens) {
-    LanguageModelSpec lm = dims.languageModel();
-    long d = lm.hiddenSize();
-    long kv = d / lm.heads() * lm.kvHeads();
-    long perLayer = d * d * 2 + d * kv * 2 + 3L * d * lm.intermediateSize();
-    double decoder = 6.0 * lm.layers() * perLayer + 6.0 * d * lm.vocabSize() + 6.0 * lm.layers() * sequenceLength * d;
-    VisionEncoderSpec v = dims.vision();
-    long patches = (long) v.gridSize() * v.gridSize();
-    long w = v.width();
-    double visionPerImage = 6.0 * (v.depth() - 1) * patches * (4.0 * w * w + 2.0 * w * v.mlpDim())
-        + 6.0 * patches * w * 3 * v.patchSize() * v.patchSize();
-    double projectorPerImage = 6.0 * visualTokens * (w * dims.projectorHidden() + (double) dims.projectorHidden() * d);
-    return decoder + (visionPerImage + projectorPerImage) / visualTokens;
+    return TrainingFlops.decoderPerPosition(dims, sequenceLength)
+        + TrainingFlops.perImage(dims, visualTokens, true) / visualTokens;
   }
 
   static double matmulFlops(NDManager manager, int n, int repeats) {

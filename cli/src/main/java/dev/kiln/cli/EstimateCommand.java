@@ -1,0 +1,152 @@
+package dev.kiln.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.JobFiles;
+import dev.kiln.api.v1alpha1.ModelDimensions;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.StageSpec;
+import dev.kiln.api.v1alpha1.TrainablePart;
+import dev.kiln.api.validation.JobValidator;
+import dev.kiln.trainer.model.TrainingFlops;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code kiln estimate FILE}: GPU-hours and wall-clock of each stage on its declared GPUs, from
+ * tokens x model FLOPs per token / (MFU x peak). An assumption-laden estimate, and it says which
+ * assumptions it made.
+ */
+@Command(name = "estimate", mixinStandardHelpOptions = true,
+    description = "Estimate GPU-hours and wall-clock time of a job on its declared GPUs.")
+final class EstimateCommand implements Callable<Integer> {
+
+  /** Dense bf16/fp16 tensor-core peak per GPU, by the start of the nvidia.com/gpu.product label. */
+  static final Map<String, Double> PEAK_FLOPS = new LinkedHashMap<>();
+
+  static {
+    PEAK_FLOPS.put("NVIDIA-H200", 989e12);
+    PEAK_FLOPS.put("NVIDIA-H100", 989e12);
+    PEAK_FLOPS.put("NVIDIA-A100", 312e12);
+    PEAK_FLOPS.put("NVIDIA-L40S", 362e12);
+    PEAK_FLOPS.put("NVIDIA-A10", 125e12);
+    PEAK_FLOPS.put("Tesla-V100", 125e12);
+  }
+
+  static final String DEFAULT_GPU = "NVIDIA-A100-SXM4-40GB";
+
+  @Parameters(index = "0", paramLabel = "FILE")
+  Path file;
+
+  @Option(names = "--mfu", defaultValue = "0.3", description = "Model FLOPs utilization to assume (default ${DEFAULT-VALUE})")
+  double mfu;
+
+  @Option(names = "--tokens", paramLabel = "STAGE=N",
+      description = "Packed tokens per epoch of a stage's data (needed for budgets in epochs), e.g. pretrain=5e9")
+  Map<String, Double> epochTokens = new LinkedHashMap<>();
+
+  @Option(names = "--text-tokens-per-sample", defaultValue = "28",
+      description = "Mean text tokens per image sample, to count images per token (default ${DEFAULT-VALUE}, captions)")
+  double textTokensPerSample;
+
+  @Option(names = "--json", description = "One JSON line instead of a table")
+  boolean json;
+
+  @Spec
+  CommandSpec spec;
+
+  /** One stage's estimate. */
+  record StageEstimate(String stage, String gpu, int gpus, Double tokens, double flopsPerToken, Double gpuHours,
+      Double wallHours, String note) {}
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    MultimodalPretrainJob job;
+    try {
+      job = JobFiles.read(file).getFirst();
+    } catch (JobFiles.JobFileException e) {
+      out.println(e.violation());
+      return ValidateCommand.INVALID;
+    }
+    var violations = JobValidator.validate(job);
+    if (!violations.isEmpty()) {
+      violations.forEach(out::println);
+      return ValidateCommand.INVALID;
+    }
+    ModelDimensions dims = job.getSpec().model().resolve();
+    int sequenceLength = job.getSpec().data().packing().sequenceLength();
+    List<StageEstimate> stages = new ArrayList<>();
+    for (StageSpec stage : job.getSpec().stages()) {
+      stages.add(estimate(stage, dims, sequenceLength,
+          stage.visualTokens() != null ? stage.visualTokens() : job.getSpec().data().packing().visualTokens()));
+    }
+    if (json) {
+      Map<String, Object> line = new LinkedHashMap<>();
+      line.put("job", job.getMetadata().getName());
+      line.put("mfu", mfu);
+      line.put("stages", stages);
+      line.put("gpu_hours", stages.stream().filter(s -> s.gpuHours() != null).mapToDouble(StageEstimate::gpuHours).sum());
+      out.println(new ObjectMapper().writeValueAsString(line));
+    } else {
+      out.printf("%s at MFU %.2f (--mfu):%n", job.getMetadata().getName(), mfu);
+      for (StageEstimate s : stages) {
+        out.printf("  %-10s %s%n", s.stage(), s.gpuHours() == null ? s.note()
+            : String.format("%.2e tokens x %.1f GFLOP/token on %d x %s: %.0f GPU-hours, %.1f h wall-clock%s", s.tokens(),
+                s.flopsPerToken() / 1e9, s.gpus(), s.gpu(), s.gpuHours(), s.wallHours(),
+                s.note() == null ? "" : " (" + s.note() + ")"));
+      }
+    }
+    out.flush();
+    return 0;
+  }
+
+  StageEstimate estimate(StageSpec stage, ModelDimensions dims, int sequenceLength, int visualTokens) {
+    var resources = stage.resources();
+    int gpus = resources.nodes() * resources.gpusPerNode();
+    boolean visionTrained = stage.trainable().contains(TrainablePart.VISION);
+    double imagesPerPosition = 1.0 / (visualTokens + textTokensPerSample);
+    double flopsPerToken = TrainingFlops.decoderPerPosition(dims, sequenceLength)
+        + imagesPerPosition * TrainingFlops.perImage(dims, visualTokens, visionTrained);
+    Double tokens = tokens(stage, sequenceLength);
+    if (gpus == 0) {
+      return new StageEstimate(stage.name(), "CPU", 0, tokens, flopsPerToken, null, null,
+          "runs on CPU: time it with kiln run, not estimated");
+    }
+    if (tokens == null) {
+      return new StageEstimate(stage.name(), null, gpus, null, flopsPerToken, null, null,
+          "budget is in epochs: give the tokens per epoch with --tokens " + stage.name() + "=N");
+    }
+    String gpu = resources.gpuProduct() != null ? resources.gpuProduct() : DEFAULT_GPU;
+    Double peak = PEAK_FLOPS.entrySet().stream().filter(e -> gpu.startsWith(e.getKey())).map(Map.Entry::getValue)
+        .findFirst().orElse(null);
+    if (peak == null) {
+      return new StageEstimate(stage.name(), gpu, gpus, tokens, flopsPerToken, null, null,
+          "no peak FLOP/s known for " + gpu + " (known: " + String.join(", ", PEAK_FLOPS.keySet()) + ")");
+    }
+    double gpuSeconds = tokens * flopsPerToken / (mfu * peak);
+    return new StageEstimate(stage.name(), gpu, gpus, tokens, flopsPerToken, gpuSeconds / 3600, gpuSeconds / 3600 / gpus,
+        resources.gpuProduct() == null ? "no gpuProduct given: assumed " + DEFAULT_GPU : null);
+  }
+
+  private Double tokens(StageSpec stage, int sequenceLength) {
+    var budget = stage.budget();
+    if (budget.tokens() != null) {
+      return budget.tokens().doubleValue();
+    }
+    if (budget.steps() != null) {
+      return (double) budget.steps() * stage.batch().globalBatchSize() * sequenceLength;
+    }
+    Double perEpoch = epochTokens.get(stage.name());
+    return perEpoch == null ? null : perEpoch * budget.epochs();
+  }
+}

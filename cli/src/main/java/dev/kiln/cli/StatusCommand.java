@@ -1,0 +1,72 @@
+package dev.kiln.cli;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
+import dev.kiln.api.v1alpha1.StageStatus;
+import dev.kiln.cli.run.ProgressView;
+import dev.kiln.cli.run.RunSummary;
+import dev.kiln.cli.run.StageMetrics;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code kiln status DIR}: where a local run stands, from its work dir: the summary of a finished
+ * run, or the job status and the running stage's last step while it runs.
+ */
+@Command(name = "status", mixinStandardHelpOptions = true, description = "Show the state of a local run (kiln run --workdir DIR).")
+final class StatusCommand implements Callable<Integer> {
+
+  static final int NO_RUN = 1;
+
+  @Parameters(index = "0", paramLabel = "DIR")
+  Path dir;
+
+  @Spec
+  CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    ObjectMapper json = new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+    Path summary = dir.resolve("summary.json");
+    if (Files.isRegularFile(summary)) {
+      RunCommand.printSummary(out, json.readValue(summary.toFile(), RunSummary.class), dir);
+      return 0;
+    }
+    Path statusFile = dir.resolve("status.json");
+    if (!Files.isRegularFile(statusFile)) {
+      out.println(dir + ": no local run here (no summary.json or status.json; see kiln run --workdir)");
+      out.flush();
+      return NO_RUN;
+    }
+    MultimodalPretrainJobStatus status = json.readValue(statusFile.toFile(), MultimodalPretrainJobStatus.class);
+    long age = Duration.between(Files.getLastModifiedTime(statusFile).toInstant(), Instant.now()).toSeconds();
+    out.printf("%s%s: %s (updated %s ago%s)%n", status.getPhase(), status.getStage() != null ? " " + status.getStage() : "",
+        status.getMessage(), ProgressView.duration(age), age > 30 ? "; the kiln run that wrote it may have stopped" : "");
+    Path workspace = workspace(status);
+    for (StageStatus stage : status.getStages()) {
+      var last = workspace == null ? null : StageMetrics.read(workspace, stage.getName()).last().orElse(null);
+      out.printf("  %-10s %-10s attempt %d, restarts %d%s%n", stage.getName(), stage.getPhase(),
+          stage.getAttempt() == null ? 0 : stage.getAttempt(), stage.getRestarts() == null ? 0 : stage.getRestarts(),
+          last == null ? "" : String.format(", step %d/%d, loss %.4f", last.step(), last.totalSteps(), last.loss()));
+    }
+    out.flush();
+    return 0;
+  }
+
+  private Path workspace(MultimodalPretrainJobStatus status) {
+    if (status.getCheckpoints() == null || status.getCheckpoints().getClaimName() == null) {
+      return null;
+    }
+    return dir.resolve("cluster/volumes/default").resolve(status.getCheckpoints().getClaimName());
+  }
+}
