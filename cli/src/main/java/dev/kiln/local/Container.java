@@ -125,6 +125,10 @@ final class Container {
       }
     }
     env.put(PodRoot.ENV, root.toAbsolutePath().toString());
+    if (Scheduler.gpus(pod) > 0) {
+      // The device plugin's answer on a node without real GPUs: none to give, so train on the CPU.
+      env.put("NVIDIA_VISIBLE_DEVICES", "void");
+    }
     // The node's DJL cache plays the image layer that holds libtorch: extracted once, not per pod.
     env.put("DJL_CACHE_DIR", djlCache.toAbsolutePath().toString());
     env.put("DJL_OFFLINE", "true");

@@ -6,6 +6,7 @@ import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.api.runconfig.PodRoot;
+import dev.kiln.trainer.device.ComputeDevice;
 import dev.kiln.trainer.loop.TrainingRun;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -51,7 +52,18 @@ public final class TrainCommand implements Callable<Integer> {
       System.err.println("WORLD_SIZE " + world + ": sharded training across ranks is not in this build; run with one rank");
       return ExitCodes.CONFIG;
     }
-    TrainerSummary summary = new TrainingRun(run, pod, nodeRank, world)
+    ComputeDevice device;
+    try {
+      device = ComputeDevice.forRank(run.world().gpusPerNode(), 0, System.getenv("NVIDIA_VISIBLE_DEVICES"));
+    } catch (IllegalStateException e) {
+      System.err.println(e.getMessage());
+      return ExitCodes.CONFIG;
+    }
+    if (run.world().gpusPerNode() > 0 && !device.gpu()) {
+      System.err.println("NVIDIA_VISIBLE_DEVICES=" + System.getenv("NVIDIA_VISIBLE_DEVICES")
+          + ": this node has no GPUs to give; training on the CPU in fp32");
+    }
+    TrainerSummary summary = new TrainingRun(run, pod, nodeRank, world).on(device)
         .onStep(m -> System.out.printf("step %d/%d loss %.4f lr %.2e grad %.3f tokens/s %.0f data-wait %.0f%%%n",
             m.step(), m.totalSteps(), m.loss(), m.lr(), m.gradNorm(), m.tokensPerSecond(), 100 * m.dataWaitFraction()))
         .run();

@@ -3,6 +3,7 @@ package dev.kiln.cli.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.v1alpha1.ModelPreset;
 import dev.kiln.trainer.bench.TrainerBench;
+import dev.kiln.trainer.device.ComputeDevice;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -28,13 +29,17 @@ public final class TrainerBenchCommand implements Callable<Integer> {
   @Option(names = "--steps", defaultValue = "6")
   int steps;
 
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu, or gpu (GPU 0; unverified, see scripts/gpu-smoke.sh)")
+  String device;
+
   @Spec
   CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
     ModelPreset model = ModelPreset.valueOf(preset.toUpperCase().replace('-', '_'));
-    var result = TrainerBench.run(model.dimensions(), preset, sequenceLength, visualTokens, batch, steps);
+    var result = TrainerBench.run(model.dimensions(), preset, sequenceLength, visualTokens, batch, steps,
+        "gpu".equalsIgnoreCase(device) ? ComputeDevice.gpu(0) : ComputeDevice.cpu());
     spec.commandLine().getOut().println(new ObjectMapper().writeValueAsString(result));
     spec.commandLine().getOut().flush();
     return 0;

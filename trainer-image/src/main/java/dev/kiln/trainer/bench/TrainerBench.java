@@ -11,6 +11,7 @@ import dev.kiln.api.v1alpha1.PackedAttention;
 import dev.kiln.api.v1alpha1.TrainablePart;
 import dev.kiln.data.image.Images;
 import dev.kiln.data.packed.PackedSequence;
+import dev.kiln.trainer.device.ComputeDevice;
 import dev.kiln.trainer.model.TrainingFlops;
 import dev.kiln.trainer.model.PackedBatch;
 import dev.kiln.trainer.model.VisionLanguageModel;
@@ -33,9 +34,10 @@ public final class TrainerBench {
   private TrainerBench() {}
 
   public static Map<String, Object> run(ModelDimensions dims, String preset, int sequenceLength, int visualTokens,
-      int batchSize, int steps) {
+      int batchSize, int steps, ComputeDevice device) {
     Map<String, Object> result = new LinkedHashMap<>();
-    try (NDManager manager = NDManager.newBaseManager();
+    double firstLoss = Double.NaN;
+    try (NDManager manager = NDManager.newBaseManager(device.device());
         VisionLanguageModel model = new VisionLanguageModel(dims, manager, 1)) {
       model.setTrainable(List.of(TrainablePart.VISION, TrainablePart.PROJECTOR, TrainablePart.LANGUAGE_MODEL));
       double matmul = matmulFlops(manager, 1024, 12);
@@ -48,7 +50,11 @@ public final class TrainerBench {
       for (int s = 0; s < steps + 3; s++) {
         long start = System.nanoTime();
         try (NDManager scope = manager.newSubManager(); GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-          collector.backward(model.loss(batch, scope));
+          NDArray loss = model.loss(batch, scope);
+          if (s == 0) {
+            firstLoss = loss.getFloat();
+          }
+          collector.backward(loss);
         }
         gradients.clip(list, 1.0);
         adamw.step(trainable, gradients, 1e-4);
@@ -64,6 +70,8 @@ public final class TrainerBench {
       double tokensPerSecond = positions / seconds;
       result.put("bench", "trainer");
       result.put("preset", preset);
+      result.put("device", device.device().toString());
+      result.put("first_loss", firstLoss);
       result.put("parameters", model.parameters().count(n -> true));
       result.put("sequence_length", sequenceLength);
       result.put("batch", batchSize);

@@ -15,6 +15,7 @@ import dev.kiln.trainer.checkpoint.TrainerState;
 import dev.kiln.trainer.data.BatchPrefetcher;
 import dev.kiln.trainer.data.DataOrder;
 import dev.kiln.trainer.data.PackedDataset;
+import dev.kiln.trainer.device.ComputeDevice;
 import dev.kiln.trainer.model.Constants;
 import dev.kiln.trainer.model.PackedBatch;
 import dev.kiln.trainer.model.VisionLanguageModel;
@@ -56,6 +57,7 @@ public final class TrainingRun {
   private final int world;
   private Consumer<StepMetrics> progress = m -> { };
   private long stopAfterSteps = Long.MAX_VALUE;
+  private ComputeDevice device = ComputeDevice.cpu();
 
   public TrainingRun(RunConfig config, PodRoot paths, int rank, int world) {
     this.config = config;
@@ -71,6 +73,12 @@ public final class TrainingRun {
   }
 
   /** Stops after this many steps of this process, as a crash would, for tests of resumption. */
+  /** Computes on this device (the CPU in fp32 unless told otherwise). */
+  public TrainingRun on(ComputeDevice device) {
+    this.device = device;
+    return this;
+  }
+
   public TrainingRun stopAfter(long steps) {
     this.stopAfterSteps = steps;
     return this;
@@ -99,9 +107,10 @@ public final class TrainingRun {
     CheckpointStore store = new CheckpointStore(paths.resolve(config.checkpoints().dir()), config.checkpoints().keepLast());
     String configHash = Canonical.sha256(config);
 
-    try (NDManager manager = NDManager.newBaseManager();
+    try (NDManager manager = NDManager.newBaseManager(device.device());
         VisionLanguageModel model = new VisionLanguageModel(config.model(), manager, config.seed())) {
       model.setTrainable(config.trainable());
+
       AdamW optimizer = new AdamW(config.optimizer(), manager);
       LearningRate schedule = new LearningRate(config.optimizer(), totalSteps);
       TrainerState state = restore(model, optimizer, store, configHash);

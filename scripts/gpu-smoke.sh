@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Smoke-tests Kiln's GPU path where there is an NVIDIA GPU (it could not be run where Kiln is built):
+# DJL must load a CUDA libtorch, the model must train on the GPU, and its first loss must equal
+# the CPU's for the same weights and batch.
+#
+#   PYTORCH_LIBRARY_PATH=/opt/libtorch/lib scripts/gpu-smoke.sh
+#
+# PYTORCH_LIBRARY_PATH: the lib folder of libtorch 2.7.1 built for CUDA 12.8 (the trainer image ships it).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+: "${PYTORCH_LIBRARY_PATH:?set PYTORCH_LIBRARY_PATH to a CUDA 12.8 libtorch 2.7.1 lib folder}"
+export PYTORCH_FLAVOR=cu128 PYTORCH_VERSION=2.7.1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+
+cpu=$(./kiln bench trainer --preset small --steps 3 --device cpu)
+gpu=$(./kiln bench trainer --preset small --steps 10 --device gpu)
+echo "cpu: $cpu"
+echo "gpu: $gpu"
+field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
+[[ "$(field "$gpu" device)" == gpu* ]] || { echo "FAIL: the benchmark did not run on the GPU"; exit 1; }
+awk -v c="$(field "$cpu" first_loss)" -v g="$(field "$gpu" first_loss)" 'BEGIN {
+  d = c - g; if (d < 0) d = -d;
+  if (d > 1e-3 * c) { printf "FAIL: first loss cpu %s gpu %s\n", c, g; exit 1 }
+  printf "ok: first loss cpu %s gpu %s; gpu tokens/s and mfu above\n", c, g }'

@@ -1,0 +1,24 @@
+package dev.kiln.trainer.device;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+/** Device selection; the GPU itself is checked by scripts/gpu-smoke.sh where there is one. */
+class ComputeDeviceTest {
+
+  @Test
+  void cpuStagesAndNodesWithoutGpusRunOnTheCpu() {
+    assertThat(ComputeDevice.forRank(0, 0, null)).isEqualTo(ComputeDevice.cpu());
+    assertThat(ComputeDevice.forRank(8, 3, "void")).isEqualTo(ComputeDevice.cpu());
+    assertThat(ComputeDevice.forRank(8, 3, "none").gpu()).isFalse();
+  }
+
+  @Test
+  void aGpuStageWhereLibtorchSeesNoGpuSaysWhatIsMissing() {
+    assertThatThrownBy(() -> ComputeDevice.forRank(8, 0, "0,1,2,3,4,5,6,7"))
+        .hasMessageContaining("GPU 0 was asked for but libtorch sees 0 GPU(s)")
+        .hasMessageContaining("CUDA libtorch");
+  }
+}
