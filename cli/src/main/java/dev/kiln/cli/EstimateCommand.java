@@ -7,7 +7,7 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.api.v1alpha1.TrainablePart;
 import dev.kiln.api.validation.JobValidator;
-import dev.kiln.trainer.model.TrainingFlops;
+import dev.kiln.model.TrainingFlops;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
-import dev.kiln.trainer.weights.SafeTensors;
+import dev.kiln.model.weights.SafeTensors;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

@@ -14,7 +14,7 @@ import dev.kiln.api.v1alpha1.StageStatus;
 import dev.kiln.data.text.TextTokenizer;
 import dev.kiln.local.LocalCluster;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
-import dev.kiln.trainer.model.VisionLanguageModel;
+import dev.kiln.model.VisionLanguageModel;
 import dev.kiln.trainer.synthetic.Evaluation;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;

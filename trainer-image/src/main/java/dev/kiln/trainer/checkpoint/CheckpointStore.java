@@ -2,7 +2,7 @@ package dev.kiln.trainer.checkpoint;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.kiln.trainer.weights.SafeTensors;
+import dev.kiln.model.weights.SafeTensors;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;

@@ -2,7 +2,7 @@ package dev.kiln.trainer.data;
 
 import dev.kiln.api.v1alpha1.PackedAttention;
 import dev.kiln.data.packed.PackedSequence;
-import dev.kiln.trainer.model.PackedBatch;
+import dev.kiln.model.PackedBatch;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;

@@ -17,7 +17,7 @@ import dev.kiln.api.v1alpha1.TrainablePart;
 import dev.kiln.data.packed.PackedFormat;
 import dev.kiln.data.packed.PackedSequence;
 import dev.kiln.data.webdataset.ShardWriter;
-import dev.kiln.trainer.TinySequences;
+import dev.kiln.model.TinySequences;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
 import java.io.IOException;
 import java.nio.file.Files;

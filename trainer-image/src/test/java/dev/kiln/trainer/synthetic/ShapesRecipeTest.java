@@ -18,7 +18,7 @@ import dev.kiln.datajobs.DataJobsMain;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.trainer.loop.TrainingRun;
-import dev.kiln.trainer.model.VisionLanguageModel;
+import dev.kiln.model.VisionLanguageModel;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package dev.kiln.trainer.weights;
+package dev.kiln.model.weights;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package dev.kiln.trainer.model;
+package dev.kiln.model;
 
 /**
  * PyTorch's adaptive average pooling of a G x G patch grid to S x S, as a matrix: output cell i

@@ -1,7 +1,7 @@
-package dev.kiln.trainer.weights;
+package dev.kiln.model.weights;
 
 import ai.djl.ndarray.types.Shape;
-import dev.kiln.trainer.model.Parameters;
+import dev.kiln.model.Parameters;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

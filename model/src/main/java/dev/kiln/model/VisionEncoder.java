@@ -1,4 +1,4 @@
-package dev.kiln.trainer.model;
+package dev.kiln.model;
 
 import ai.djl.ndarray.NDArray;
 import dev.kiln.api.v1alpha1.VisionEncoderSpec;

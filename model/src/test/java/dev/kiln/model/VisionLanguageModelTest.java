@@ -1,4 +1,4 @@
-package dev.kiln.trainer.model;
+package dev.kiln.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
@@ -10,7 +10,7 @@ import ai.djl.training.GradientCollector;
 import dev.kiln.api.v1alpha1.ModelPreset;
 import dev.kiln.api.v1alpha1.PackedAttention;
 import dev.kiln.data.packed.PackedSequence;
-import dev.kiln.trainer.TinySequences;
+import dev.kiln.model.TinySequences;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

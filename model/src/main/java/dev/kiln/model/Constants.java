@@ -1,4 +1,4 @@
-package dev.kiln.trainer.model;
+package dev.kiln.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

@@ -1,4 +1,4 @@
-package dev.kiln.trainer.model;
+package dev.kiln.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
@@ -9,12 +9,7 @@ import ai.djl.training.GradientCollector;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.api.v1alpha1.OptimizerSpec;
-import dev.kiln.trainer.optim.AdamW;
 import java.io.IOException;
-import java.io.InputStream;
-import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,9 +26,7 @@ class PyTorchReferenceTest {
 
   @BeforeAll
   static void load() throws IOException {
-    try (InputStream in = PyTorchReferenceTest.class.getResourceAsStream("/reference/reference.json")) {
-      reference = new ObjectMapper().readTree(in);
-    }
+    reference = Reference.load();
   }
 
   @BeforeEach
@@ -101,43 +94,11 @@ class PyTorchReferenceTest {
     assertClose(y, r.get("y"), 1e-5f);
   }
 
-  @Test
-  void twoAdamWStepsMatchTorchOptimAdamW() {
-    JsonNode r = reference.get("adamw");
-    NDArray p = array(r.get("p"), 3, 4);
-    p.setRequiresGradient(true);
-    dev.kiln.trainer.optim.Gradients gradients = new dev.kiln.trainer.optim.Gradients();
-    AdamW adamw = new AdamW(new OptimizerSpec(r.get("lr").asDouble(), r.get("weight_decay").asDouble(), 0.0, null, 0.0,
-        0.0, r.get("beta1").asDouble(), r.get("beta2").asDouble(), r.get("eps").asDouble()), manager);
-    for (String g : new String[] {"g1", "g2"}) {
-      // d/dp sum(p * g) = g: the gradient torch was given, produced by autograd here.
-      try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-        collector.backward(p.mul(array(r.get(g), 3, 4)).sum());
-      }
-      adamw.step(Map.of("w.weight", p), gradients, r.get("lr").asDouble());
-      gradients.zero(java.util.List.of(p));
-    }
-    assertClose(p, r.get("after"), 1e-6f);
-  }
-
   private NDArray array(JsonNode values, long... shape) {
-    return manager.create(floats(values), new Shape(shape));
-  }
-
-  private static float[] floats(JsonNode values) {
-    float[] out = new float[values.size()];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = (float) values.get(i).asDouble();
-    }
-    return out;
+    return Reference.array(manager, values, shape);
   }
 
   private static void assertClose(NDArray actual, JsonNode expected, float tolerance) {
-    float[] a = actual.toFloatArray();
-    float[] e = floats(expected);
-    assertThat(a).hasSameSizeAs(e);
-    for (int i = 0; i < a.length; i++) {
-      assertThat(a[i]).as("element %d", i).isCloseTo(e[i], within(tolerance + Math.abs(e[i]) * 1e-5f));
-    }
+    Reference.assertClose(actual, expected, tolerance);
   }
 }

@@ -1,4 +1,4 @@
-package dev.kiln.trainer;
+package dev.kiln.model;
 
 import dev.kiln.data.image.Images;
 import dev.kiln.data.packed.PackedSequence;

@@ -1,10 +1,10 @@
-package dev.kiln.trainer.weights;
+package dev.kiln.model.weights;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDManager;
 import dev.kiln.api.v1alpha1.ModelPreset;
-import dev.kiln.trainer.model.VisionLanguageModel;
+import dev.kiln.model.VisionLanguageModel;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

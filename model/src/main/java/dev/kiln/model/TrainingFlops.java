@@ -1,4 +1,4 @@
-package dev.kiln.trainer.model;
+package dev.kiln.model;
 
 import dev.kiln.api.v1alpha1.LanguageModelSpec;
 import dev.kiln.api.v1alpha1.ModelDimensions;
