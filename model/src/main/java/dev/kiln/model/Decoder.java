@@ -71,11 +71,11 @@ final class Decoder {
     long batch = x.getShape().get(0);
     long t = x.getShape().get(1);
     NDArray h = Ops.rmsNorm(x, p.get(b + "input_layernorm.weight"), spec.rmsNormEps());            // (B, T, d)
-    NDArray q = VisionEncoder.heads(Ops.linear(h, p.get(b + "self_attn.q_proj.weight"),
+    NDArray q = EncoderBlock.heads(Ops.linear(h, p.get(b + "self_attn.q_proj.weight"),
         p.get(b + "self_attn.q_proj.bias")), spec.heads(), headDim);                               // (B, H, T, hd)
-    NDArray k = VisionEncoder.heads(Ops.linear(h, p.get(b + "self_attn.k_proj.weight"),
+    NDArray k = EncoderBlock.heads(Ops.linear(h, p.get(b + "self_attn.k_proj.weight"),
         p.get(b + "self_attn.k_proj.bias")), spec.kvHeads(), headDim);                             // (B, Hkv, T, hd)
-    NDArray v = VisionEncoder.heads(Ops.linear(h, p.get(b + "self_attn.v_proj.weight"),
+    NDArray v = EncoderBlock.heads(Ops.linear(h, p.get(b + "self_attn.v_proj.weight"),
         p.get(b + "self_attn.v_proj.bias")), spec.kvHeads(), headDim);                             // (B, Hkv, T, hd)
     q = Ops.rope(q, cos, sin);
     k = Ops.rope(k, cos, sin);

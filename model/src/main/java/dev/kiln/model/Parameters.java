@@ -51,6 +51,13 @@ public final class Parameters implements AutoCloseable {
     return put(name, manager.ones(new Shape(shape)));
   }
 
+  /** Adds a tensor read from a file, frozen (a scoring model is never trained). */
+  public NDArray frozen(String name, float[] values, Shape shape) {
+    NDArray array = put(name, manager.create(values, shape));
+    setTrainable(name::equals, false);
+    return array;
+  }
+
   private NDArray put(String name, NDArray created) {
     if (tensors.containsKey(name)) {
       throw new IllegalStateException("parameter " + name + " defined twice");

@@ -69,26 +69,6 @@ final class VisionEncoder {
   }
 
   private NDArray block(NDArray x, String b) {
-    long n = x.getShape().get(0);
-    long t = x.getShape().get(1);
-    int heads = spec.heads();
-    long hd = spec.width() / heads;
-    NDArray h = Ops.layerNorm(x, p.get(b + "layer_norm1.weight"), p.get(b + "layer_norm1.bias"), EPS);
-    NDArray q = heads(Ops.linear(h, p.get(b + "self_attn.q_proj.weight"), p.get(b + "self_attn.q_proj.bias")), heads, hd);
-    NDArray k = heads(Ops.linear(h, p.get(b + "self_attn.k_proj.weight"), p.get(b + "self_attn.k_proj.bias")), heads, hd);
-    NDArray v = heads(Ops.linear(h, p.get(b + "self_attn.v_proj.weight"), p.get(b + "self_attn.v_proj.bias")), heads, hd);
-    NDArray a = Ops.attention(q, k, v, null)                            // (N, H, T, hd)
-        .transpose(0, 2, 1, 3).reshape(n, t, spec.width());             // (N, T, w)
-    x = x.add(Ops.linear(a, p.get(b + "self_attn.out_proj.weight"), p.get(b + "self_attn.out_proj.bias")));
-    h = Ops.layerNorm(x, p.get(b + "layer_norm2.weight"), p.get(b + "layer_norm2.bias"), EPS);
-    h = Ops.geluTanh(Ops.linear(h, p.get(b + "mlp.fc1.weight"), p.get(b + "mlp.fc1.bias"))); // (N, T, mlp)
-    return x.add(Ops.linear(h, p.get(b + "mlp.fc2.weight"), p.get(b + "mlp.fc2.bias")));     // (N, T, w)
-  }
-
-  /** (N, T, H*hd) to (N, H, T, hd). */
-  static NDArray heads(NDArray x, long heads, long hd) {
-    long n = x.getShape().get(0);
-    long t = x.getShape().get(1);
-    return x.reshape(n, t, heads, hd).transpose(0, 2, 1, 3);
+    return EncoderBlock.forward(x, p, b, spec.heads(), EPS, Ops::geluTanh, null);
   }
 }

@@ -51,6 +51,22 @@ public final class Images {
     return out;
   }
 
+  /** The shorter side resized to {@code size} (bicubic), then the centre size x size crop, RGB: CLIP's preprocessing. */
+  public static BufferedImage resizeCenterCrop(BufferedImage image, int size) {
+    double scale = (double) size / Math.min(image.getWidth(), image.getHeight());
+    int width = Math.max(size, (int) Math.round(image.getWidth() * scale));
+    int height = Math.max(size, (int) Math.round(image.getHeight() * scale));
+    BufferedImage out = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = out.createGraphics();
+    try {
+      g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BICUBIC);
+      g.drawImage(image, -(width - size) / 2, -(height - size) / 2, width, height, null);
+    } finally {
+      g.dispose();
+    }
+    return out;
+  }
+
   /** Baseline JPEG at the given quality; the same pixels always give the same bytes. */
   public static byte[] encodeJpeg(BufferedImage image, float quality) {
     Iterator<ImageWriter> writers = ImageIO.getImageWritersByFormatName("jpeg");

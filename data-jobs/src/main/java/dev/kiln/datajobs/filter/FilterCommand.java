@@ -53,6 +53,9 @@ public final class FilterCommand implements Callable<Integer> {
   @Option(names = "--shard-size", defaultValue = "10000", description = "Samples per output shard")
   int shardSize;
 
+  @Option(names = "--batch", defaultValue = "32", description = "Samples scored per forward by model-based filters")
+  int batchSize;
+
   @Option(names = "--max-bad-fraction", defaultValue = "0.1",
       description = "Fail (exit 65) when more than this fraction of samples is unusable")
   double maxBadFraction;
@@ -68,7 +71,8 @@ public final class FilterCommand implements Callable<Integer> {
       for (String filter : filters) {
         parsed.add(FilterSpecs.parse(filter));
       }
-    } catch (FilterSpecs.UnsupportedFilterException | IllegalArgumentException e) {
+    } catch (IllegalArgumentException e) {
+      parsed.forEach(SampleFilter::close);
       err.println(e.getMessage());
       err.flush();
       return ExitCodes.CONFIG;
@@ -88,6 +92,7 @@ public final class FilterCommand implements Callable<Integer> {
     Map<String, List<Double>> scores = new TreeMap<>();
     long[] counts = new long[3];
     try (ShardWriter writer = new ShardWriter(output, prefix, shardSize, Long.MAX_VALUE)) {
+      List<Sample> batch = new ArrayList<>();
       new ShardReader(bad).forEach(shards, sample -> {
         counts[0]++;
         var problem = SampleChecks.problem(sample);
@@ -95,18 +100,16 @@ public final class FilterCommand implements Callable<Integer> {
           bad.add(problem.get(), sample.shard() + ":" + sample.key());
           return;
         }
-        Verdict verdict = combine(parsed, sample, any, droppedBy, scores);
-        switch (verdict.kind()) {
-          case KEEP -> {
-            writer.write(sample);
-            counts[1]++;
-          }
-          case DROP -> counts[2]++;
-          case BAD -> bad.add(verdict.reason(), sample.shard() + ":" + sample.key());
+        batch.add(sample);
+        if (batch.size() == batchSize) {
+          judge(parsed, batch, any, droppedBy, scores, writer, bad, counts);
         }
       });
+      judge(parsed, batch, any, droppedBy, scores, writer, bad, counts);
       writer.close();
       writeReport(index, shards, counts, droppedBy, bad, scores, writer.shards());
+    } finally {
+      parsed.forEach(SampleFilter::close);
     }
     long samples = Math.max(1, counts[0]);
     double badFraction = (double) (bad.total() - bad.count(Problems.UNREADABLE_SHARD)) / samples;
@@ -122,15 +125,42 @@ public final class FilterCommand implements Callable<Integer> {
     return ExitCodes.OK;
   }
 
+  /** Judges a batch with every filter (in order, so the output is deterministic), writes what is kept, empties it. */
+  private static void judge(List<SampleFilter> filters, List<Sample> batch, boolean any, Map<String, Long> droppedBy,
+      Map<String, List<Double>> scores, ShardWriter writer, Problems bad, long[] counts) {
+    List<List<Verdict>> byFilter = new ArrayList<>();
+    for (SampleFilter filter : filters) {
+      byFilter.add(batch.isEmpty() ? List.of() : filter.judge(batch));
+    }
+    for (int i = 0; i < batch.size(); i++) {
+      Sample sample = batch.get(i);
+      List<Verdict> verdicts = new ArrayList<>();
+      for (List<Verdict> filterVerdicts : byFilter) {
+        verdicts.add(filterVerdicts.get(i));
+      }
+      Verdict verdict = combine(filters, verdicts, any, droppedBy, scores);
+      switch (verdict.kind()) {
+        case KEEP -> {
+          writer.write(sample);
+          counts[1]++;
+        }
+        case DROP -> counts[2]++;
+        case BAD -> bad.add(verdict.reason(), sample.shard() + ":" + sample.key());
+      }
+    }
+    batch.clear();
+  }
+
   /** AllOf: bad if any is bad, keep if all keep. AnyOf: keep if any keeps, else bad if any is bad. */
-  static Verdict combine(List<SampleFilter> filters, Sample sample, boolean any, Map<String, Long> droppedBy,
+  static Verdict combine(List<SampleFilter> filters, List<Verdict> verdicts, boolean any, Map<String, Long> droppedBy,
       Map<String, List<Double>> scores) {
     Verdict firstBad = null;
     boolean anyKeep = false;
     boolean allKeep = true;
     List<String> droppers = new ArrayList<>();
-    for (SampleFilter filter : filters) {
-      Verdict v = filter.judge(sample);
+    for (int f = 0; f < filters.size(); f++) {
+      SampleFilter filter = filters.get(f);
+      Verdict v = verdicts.get(f);
       if (v.score() != null) {
         scores.computeIfAbsent(filter.name(), k -> new ArrayList<>()).add(v.score());
       }

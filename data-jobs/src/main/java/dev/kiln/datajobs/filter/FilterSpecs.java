@@ -12,13 +12,6 @@ public final class FilterSpecs {
 
   private FilterSpecs() {}
 
-  /** Thrown for a spec this build cannot run; the message names the spec. */
-  public static final class UnsupportedFilterException extends RuntimeException {
-    public UnsupportedFilterException(String message) {
-      super(message);
-    }
-  }
-
   public static SampleFilter parse(String spec) {
     int colon = spec.indexOf(':');
     if (colon < 0) {
@@ -32,8 +25,16 @@ public final class FilterSpecs {
         yield new PrecomputedScoreFilter(required(spec, kv, "field"), number(spec, required(spec, kv, "min")));
       }
       case "uids" -> new UidListFilter(args, UidSet.load(PodRoot.fromEnvironment().resolve(args)));
-      case "clip", "mlm" -> throw new UnsupportedFilterException("--filter " + spec + ": the " + kind
-          + " filter scores samples with a model, and the model code is not in this build yet");
+      case "clip" -> {
+        Map<String, String> kv = keyValues(spec, args);
+        yield new ClipScoreFilter(spec, PodRoot.fromEnvironment().resolve(required(spec, kv, "model")),
+            number(spec, required(spec, kv, "min")));
+      }
+      case "mlm" -> {
+        Map<String, String> kv = keyValues(spec, args);
+        yield new MlmScoreFilter(spec, PodRoot.fromEnvironment().resolve(required(spec, kv, "model")),
+            (int) number(spec, required(spec, kv, "min")));
+      }
       default -> throw new IllegalArgumentException("--filter " + spec + ": unknown filter kind \"" + kind
           + "\" (precomputed, uids, clip, mlm)");
     };

@@ -20,7 +20,7 @@ import java.util.List;
  */
 final class SamplePreparer {
 
-  static final String UNDECODABLE_IMAGE = "undecodable_image";
+  static final String UNDECODABLE_IMAGE = SampleChecks.UNDECODABLE_IMAGE;
   static final String MALFORMED_CONVERSATION = "malformed_conversation";
   static final float JPEG_QUALITY = 0.9f;
 

@@ -101,12 +101,12 @@ class FilterCommandTest {
   }
 
   @Test
-  void modelFiltersSayTheyAreNotInThisBuild() {
+  void aModelFilterWithoutItsModelFailsNamingTheSpec() {
     var r = DataJobsTestSupport.run("filter", "--input", dir.toString(), "--output", dir.resolve("out").toString(),
         "--filter", "mlm:model=/kiln/data/mlm,min=85");
 
     assertThat(r.exit()).isEqualTo(ExitCodes.CONFIG);
-    assertThat(r.err()).contains("--filter mlm:model=/kiln/data/mlm,min=85");
+    assertThat(r.err()).contains("--filter mlm:model=/kiln/data/mlm,min=85: cannot load the scoring model from /kiln/data/mlm");
   }
 
   @Test

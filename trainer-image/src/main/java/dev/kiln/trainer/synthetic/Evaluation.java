@@ -13,7 +13,6 @@ import dev.kiln.model.VisionLanguageModel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -63,25 +62,6 @@ public final class Evaluation {
   /** Greedy answer to one question about one image. */
   public static String answer(VisionLanguageModel model, TextTokenizer tokenizer, byte[] jpeg, String question,
       int visualTokens) {
-    List<Integer> tokens = new ArrayList<>();
-    tokens.add(tokenizer.bos());
-    tokens.add(tokenizer.turnStart());
-    add(tokens, tokenizer.encode("user\n"));
-    int imagePosition = tokens.size();
-    tokens.add(tokenizer.image());
-    add(tokens, tokenizer.encode(question));
-    tokens.add(tokenizer.eos());
-    tokens.add(tokenizer.turnStart());
-    add(tokens, tokenizer.encode("assistant\n"));
-    int[] prompt = tokens.stream().mapToInt(Integer::intValue).toArray();
-    int[] answer = new Generator(model, TrainingRun.PAD_TOKEN)
-        .greedy(prompt, imagePosition, jpeg, visualTokens, MAX_ANSWER_TOKENS, tokenizer.eos());
-    return tokenizer.decode(answer).strip();
-  }
-
-  private static void add(List<Integer> into, int[] ids) {
-    for (int id : ids) {
-      into.add(id);
-    }
+    return new Generator(model, TrainingRun.PAD_TOKEN).answer(tokenizer, jpeg, question, visualTokens, MAX_ANSWER_TOKENS);
   }
 }

@@ -1,0 +1,85 @@
+package dev.kiln.model.mlm;
+
+import ai.djl.ndarray.NDManager;
+import dev.kiln.data.image.Images;
+import dev.kiln.data.text.TextTokenizer;
+import dev.kiln.model.Generator;
+import dev.kiln.model.weights.ModelFolder;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.OptionalInt;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * MLM-Filter's Semantic Understanding score from a vision-language model of Kiln's own
+ * architecture (a {@link ModelFolder} with its tokenizer.json): the model is asked the SU
+ * question about an image and its caption and answers greedily; the score is the integer that
+ * starts the first line of the answer, as MLM-Filter reads it.
+ */
+public final class MlmScorer implements AutoCloseable {
+
+  /**
+   * The Semantic Understanding question, after MLM-Filter's (1-100 scale, the integer alone on
+   * the first line). Its exact upstream wording is not reproduced here; a scoring model fine-tuned
+   * on another wording is given that one with {@link #load(Path, String)}.
+   */
+  public static final String SU_PROMPT = "Text Caption: %s\nPlease evaluate if the image contains the visual content"
+      + " and semantic details the text caption describes. Give a Semantic Understanding score from 1 to 100,"
+      + " as an integer on the first line, not rounded to a multiple of 10.";
+  static final int MAX_NEW_TOKENS = 8;
+  static final Pattern LEADING_INTEGER = Pattern.compile("^\\s*(\\d{1,3})(?!\\d)");
+
+  private final NDManager manager;
+  private final ModelFolder.Loaded loaded;
+  private final TextTokenizer tokenizer;
+  private final Generator generator;
+  private final String prompt;
+
+  private MlmScorer(NDManager manager, ModelFolder.Loaded loaded, TextTokenizer tokenizer, String prompt) {
+    this.manager = manager;
+    this.loaded = loaded;
+    this.tokenizer = tokenizer;
+    this.prompt = prompt;
+    // A prompt fills its sequence exactly, so the pad id is never used.
+    this.generator = new Generator(loaded.model(), tokenizer.eos());
+  }
+
+  public static MlmScorer load(Path dir) throws IOException {
+    return load(dir, SU_PROMPT);
+  }
+
+  /** A scorer asking {@code promptTemplate} ({@code %s} stands for the caption). */
+  public static MlmScorer load(Path dir, String promptTemplate) throws IOException {
+    NDManager manager = NDManager.newBaseManager();
+    try {
+      ModelFolder.Loaded loaded = ModelFolder.read(dir, manager);
+      return new MlmScorer(manager, loaded, TextTokenizer.load(dir.resolve(ModelFolder.TOKENIZER)), promptTemplate);
+    } catch (IOException | RuntimeException e) {
+      manager.close();
+      throw e;
+    }
+  }
+
+  /** The model's whole answer about one image and its caption. */
+  public String answer(BufferedImage image, String caption) {
+    int size = loaded.model().dimensions().vision().imageSize();
+    byte[] jpeg = Images.encodeJpeg(Images.resizeSquare(image, size), 0.9f);
+    return generator.answer(tokenizer, jpeg, String.format(prompt, caption), loaded.visualTokens(), MAX_NEW_TOKENS);
+  }
+
+  /** The integer starting the answer's first line (0-999), or empty when there is none. */
+  public static OptionalInt score(String answer) {
+    String firstLine = answer.strip().lines().findFirst().orElse("");
+    Matcher m = LEADING_INTEGER.matcher(firstLine);
+    return m.find() ? OptionalInt.of(Integer.parseInt(m.group(1))) : OptionalInt.empty();
+  }
+
+  @Override
+  public void close() {
+    loaded.model().close();
+    tokenizer.close();
+    manager.close();
+  }
+}
