@@ -8,6 +8,11 @@ import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.trainer.device.ComputeDevice;
 import dev.kiln.trainer.loop.TrainingRun;
+import dev.kiln.trainer.parallel.Collectives;
+import dev.kiln.trainer.parallel.RendezvousStore;
+import dev.kiln.trainer.parallel.TcpRingCollectives;
+import java.net.InetAddress;
+import java.time.Duration;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,9 +53,17 @@ public final class TrainCommand implements Callable<Integer> {
     }
     int nodeRank = intEnv("KILN_NODE_RANK", 0);
     int world = intEnv("WORLD_SIZE", 1);
-    if (world != 1) {
-      System.err.println("WORLD_SIZE " + world + ": sharded training across ranks is not in this build; run with one rank");
+    if (world > 1 && run.world().gpusPerNode() > 1) {
+      System.err.println("WORLD_SIZE " + world + " with " + run.world().gpusPerNode() + " GPUs per pod: one process per"
+          + " GPU of a pod (a local-rank launcher) is not in this build; run one rank per pod");
       return ExitCodes.CONFIG;
+    }
+    Collectives collectives;
+    try {
+      collectives = world == 1 ? Collectives.single() : joinRing(nodeRank, world);
+    } catch (RendezvousStore.RendezvousTimeoutException e) {
+      System.err.println(e.getMessage());
+      return ExitCodes.RENDEZVOUS_TIMEOUT;
     }
     ComputeDevice device;
     try {
@@ -63,10 +76,17 @@ public final class TrainCommand implements Callable<Integer> {
       System.err.println("NVIDIA_VISIBLE_DEVICES=" + System.getenv("NVIDIA_VISIBLE_DEVICES")
           + ": this node has no GPUs to give; training on the CPU in fp32");
     }
-    TrainerSummary summary = new TrainingRun(run, pod, nodeRank, world).on(device)
+    TrainerSummary summary;
+    try (collectives) {
+      summary = new TrainingRun(run, pod, nodeRank, world).on(device).across(collectives)
         .onStep(m -> System.out.printf("step %d/%d loss %.4f lr %.2e grad %.3f tokens/s %.0f data-wait %.0f%%%n",
             m.step(), m.totalSteps(), m.loss(), m.lr(), m.gradNorm(), m.tokensPerSecond(), 100 * m.dataWaitFraction()))
         .run();
+    } catch (IOException e) {
+      // A peer rank failed or hung: this attempt is over, the next one resumes from the checkpoint.
+      System.err.println("rank " + nodeRank + " of " + world + ": " + e.getMessage());
+      return ExitCodes.FAILURE;
+    }
     String json = new ObjectMapper().writeValueAsString(summary);
     System.out.println("summary " + json);
     writeTerminationMessage(pod.resolve(terminationLog), json);
@@ -98,6 +118,24 @@ public final class TrainCommand implements Callable<Integer> {
       }
     } catch (IOException e) {
       System.err.println("cannot write termination message " + terminationLog + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * Rank 0 serves the rendezvous store on MASTER_PORT; every rank joins it at MASTER_ADDR (the
+   * headless Service name of index 0) and the ring. KILN_RANK_ADDRESS overrides the address this
+   * rank publishes (the pod IP by default).
+   */
+  private static Collectives joinRing(int rank, int world) throws IOException {
+    Duration timeout = Duration.ofSeconds(intEnv("KILN_RENDEZVOUS_TIMEOUT_SECONDS", 300));
+    int port = intEnv("MASTER_PORT", 29500);
+    String address = System.getenv("KILN_RANK_ADDRESS") != null ? System.getenv("KILN_RANK_ADDRESS")
+        : InetAddress.getLocalHost().getHostAddress();
+    try (RendezvousStore store = rank == 0 ? RendezvousStore.serve(port, timeout)
+        : RendezvousStore.join(System.getenv().getOrDefault("MASTER_ADDR", "127.0.0.1"), port, timeout)) {
+      TcpRingCollectives ring = TcpRingCollectives.connect(store, rank, world, address, timeout);
+      System.out.println("rank " + rank + " of " + world + " joined the ring");
+      return ring;
     }
   }
 

@@ -22,6 +22,8 @@ import dev.kiln.model.VisionLanguageModel;
 import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.Gradients;
 import dev.kiln.trainer.optim.LearningRate;
+import dev.kiln.trainer.parallel.Collectives;
+import dev.kiln.trainer.parallel.DataParallel;
 import dev.kiln.model.weights.InitialWeights;
 import dev.kiln.model.weights.SafeTensors;
 import java.io.IOException;
@@ -58,6 +60,7 @@ public final class TrainingRun {
   private Consumer<StepMetrics> progress = m -> { };
   private long stopAfterSteps = Long.MAX_VALUE;
   private ComputeDevice device = ComputeDevice.cpu();
+  private DataParallel parallel = new DataParallel(Collectives.single());
 
   public TrainingRun(RunConfig config, PodRoot paths, int rank, int world) {
     this.config = config;
@@ -73,6 +76,19 @@ public final class TrainingRun {
   }
 
   /** Stops after this many steps of this process, as a crash would, for tests of resumption. */
+  /**
+   * Trains as one rank of {@code collectives.world()}: gradients averaged every step, the data
+   * split by rank, checkpoints and metrics written by rank 0.
+   */
+  public TrainingRun across(Collectives collectives) {
+    if (collectives.world() != world || collectives.rank() != rank) {
+      throw new IllegalArgumentException("collectives are rank " + collectives.rank() + " of " + collectives.world()
+          + ", this run is rank " + rank + " of " + world);
+    }
+    this.parallel = new DataParallel(collectives);
+    return this;
+  }
+
   /** Computes on this device (the CPU in fp32 unless told otherwise). */
   public TrainingRun on(ComputeDevice device) {
     this.device = device;
@@ -126,7 +142,9 @@ public final class TrainingRun {
       long stepsThisProcess = 0;
       try (BatchPrefetcher batches = new BatchPrefetcher(dataset, new DataOrder(dataset.size(), config.seed()),
               state.cursor(), global, micro, rank, world, config.data().packedAttention(), PAD_TOKEN);
-          Writer metrics = Files.newBufferedWriter(metricsFile, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+          Writer metrics = rank == 0
+              ? Files.newBufferedWriter(metricsFile, StandardOpenOption.CREATE, StandardOpenOption.APPEND)
+              : Writer.nullWriter()) {
         while (step < totalSteps && stepsThisProcess < stopAfterSteps) {
           long start = System.nanoTime();
           double lr = schedule.at(step);
@@ -142,20 +160,23 @@ public final class TrainingRun {
               stepTokens += batch.usedPositions();
             }
           }
+          parallel.averageGradients(trainableList, gradients);
+          double[] lossAndTokens = parallel.lossAndTokens(lossSum / accumulation, stepTokens);
           double gradNorm = gradients.clip(trainableList, config.optimizer().gradClip());
           optimizer.step(trainable, gradients, lr);
           gradients.zero(trainableList);
           step++;
           stepsThisProcess++;
+          stepTokens = (long) lossAndTokens[1];
           tokens += stepTokens;
-          lastLoss = lossSum / accumulation;
+          lastLoss = lossAndTokens[0];
           double seconds = (System.nanoTime() - start) / 1e9;
           StepMetrics stepMetrics = new StepMetrics(step, totalSteps, lastLoss, lr, gradNorm, tokens,
               stepTokens / seconds, batches.takeWaitNanos() / 1e9 / seconds, seconds);
           metrics.write(JSON.writeValueAsString(stepMetrics) + "\n");
           metrics.flush();
           progress.accept(stepMetrics);
-          if (step % config.checkpoints().intervalSteps() == 0 || step == totalSteps) {
+          if (rank == 0 && (step % config.checkpoints().intervalSteps() == 0 || step == totalSteps)) {
             long cursor = step * global;
             save(store, model, optimizer, new TrainerState(TrainerState.FORMAT_VERSION, step, tokens,
                 (int) (cursor / dataset.size()), cursor, config.seed(), world, configHash, lastLoss));

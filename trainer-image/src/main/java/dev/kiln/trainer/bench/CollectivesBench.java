@@ -1,0 +1,142 @@
+package dev.kiln.trainer.bench;
+
+import dev.kiln.trainer.parallel.Collectives;
+import dev.kiln.trainer.parallel.RendezvousStore;
+import dev.kiln.trainer.parallel.TcpRingCollectives;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+
+/**
+ * Bus bandwidth of the TCP ring collectives between local ranks (threads, each with its own
+ * sockets, as processes would have), against a plain loopback socket copy measured in the same
+ * run; and the all-reduce time of a gradient bucket of a given size.
+ */
+public final class CollectivesBench {
+
+  static final Duration TIMEOUT = Duration.ofSeconds(120);
+
+  private CollectivesBench() {}
+
+  /** One operation's median seconds over {@code repeats}, on every rank at once. */
+  interface Operation {
+    void run(Collectives c, float[] data, float[] shard) throws IOException;
+  }
+
+  /**
+   * @param gradientFloats the gradient bucket of the model whose step overhead is reported
+   * @param stepSeconds that model's measured step time at world 1 (0: not reported)
+   */
+  public static Map<String, Object> run(int megabytes, int[] worlds, long gradientFloats, double stepSeconds, int repeats)
+      throws Exception {
+    Map<String, Object> result = new LinkedHashMap<>();
+    result.put("bench", "collectives");
+    result.put("megabytes", megabytes);
+    double loopback = loopbackBytesPerSecond(megabytes);
+    result.put("loopback_gbps", round(loopback * 8 / 1e9));
+    int floats = megabytes * (1 << 20) / 4;
+    for (int world : worlds) {
+      int n = floats / world * world;
+      double allReduce = seconds(world, n, repeats, (c, d, s) -> c.allReduce(d));
+      double reduceScatter = seconds(world, n, repeats, (c, d, s) -> c.reduceScatter(d, s));
+      double allGather = seconds(world, n, repeats, (c, d, s) -> c.allGather(s, d));
+      double bytes = 4.0 * n;
+      double ring = (world - 1.0) / world;
+      double allReduceBus = bytes * 2 * ring / allReduce;
+      result.put("allreduce_busbw_gbps_w" + world, round(allReduceBus * 8 / 1e9));
+      result.put("reducescatter_busbw_gbps_w" + world, round(bytes * ring / reduceScatter * 8 / 1e9));
+      result.put("allgather_busbw_gbps_w" + world, round(bytes * ring / allGather * 8 / 1e9));
+      result.put("allreduce_ratio_to_loopback_w" + world, round(allReduceBus / loopback));
+    }
+    int bucket = (int) (gradientFloats / 2 * 2);
+    double gradientAllReduce = seconds(2, bucket, repeats, (c, d, s) -> c.allReduce(d));
+    result.put("gradient_floats", bucket);
+    result.put("gradient_allreduce_seconds_w2", round(gradientAllReduce));
+    if (stepSeconds > 0) {
+      // Data parallel adds one all-reduce of the gradients to each step (no overlap with backward yet).
+      result.put("step_seconds_w1", round(stepSeconds));
+      result.put("step_overhead_w2", round(gradientAllReduce / stepSeconds));
+      result.put("goal_step_overhead", 0.15);
+    }
+    result.put("goal_ratio", 0.5);
+    return result;
+  }
+
+  static double seconds(int world, int n, int repeats, Operation operation) throws Exception {
+    try (RendezvousStore store = RendezvousStore.serve(0, TIMEOUT)) {
+      int port = store.port();
+      List<CompletableFuture<Double>> ranks = new ArrayList<>();
+      var executor = Executors.newVirtualThreadPerTaskExecutor();
+      for (int r = 0; r < world; r++) {
+        int rank = r;
+        ranks.add(CompletableFuture.supplyAsync(() -> {
+          try (RendezvousStore client = RendezvousStore.join("127.0.0.1", port, TIMEOUT);
+              TcpRingCollectives ring = TcpRingCollectives.connect(client, rank, world, "127.0.0.1", TIMEOUT)) {
+            float[] data = new float[n];
+            float[] shard = new float[n / world];
+            double[] times = new double[repeats];
+            operation.run(ring, data, shard);  // warm-up
+            for (int i = 0; i < repeats; i++) {
+              ring.barrier();
+              long start = System.nanoTime();
+              operation.run(ring, data, shard);
+              times[i] = (System.nanoTime() - start) / 1e9;
+            }
+            java.util.Arrays.sort(times);
+            return times[repeats / 2];
+          } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        }, executor));
+      }
+      double slowest = 0;
+      for (var rank : ranks) {
+        slowest = Math.max(slowest, rank.get());
+      }
+      return slowest;
+    }
+  }
+
+  /** Bytes per second of one socket copy over loopback, the ceiling for any ring step. */
+  static double loopbackBytesPerSecond(int megabytes) throws Exception {
+    byte[] payload = new byte[megabytes << 20];
+    try (ServerSocket server = new ServerSocket(0)) {
+      var reader = CompletableFuture.supplyAsync(() -> {
+        try (Socket socket = server.accept(); InputStream in = socket.getInputStream()) {
+          byte[] buffer = new byte[1 << 20];
+          long total = 0;
+          int n;
+          while ((n = in.read(buffer)) > 0) {
+            total += n;
+          }
+          return total;
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      });
+      long start;
+      try (Socket socket = new Socket("127.0.0.1", server.getLocalPort()); OutputStream out = socket.getOutputStream()) {
+        socket.setSendBufferSize(4 << 20);
+        start = System.nanoTime();
+        for (int i = 0; i < 3; i++) {
+          out.write(payload);
+        }
+      }
+      long total = reader.get();
+      return total / ((System.nanoTime() - start) / 1e9);
+    }
+  }
+
+  private static double round(double value) {
+    return Math.round(value * 1000) / 1000.0;
+  }
+}

@@ -1,0 +1,152 @@
+package dev.kiln.trainer.loop;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.runconfig.ExitCodes;
+import dev.kiln.api.runconfig.PodRoot;
+import dev.kiln.api.runconfig.RunConfig;
+import dev.kiln.model.weights.SafeTensors;
+import dev.kiln.trainer.TrainerMain;
+import dev.kiln.trainer.checkpoint.CheckpointStore;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Data parallel training with real trainer processes on loopback: world 2 takes the same steps
+ * as world 1 at the same global batch, a checkpoint written at world 2 resumes at world 1, and a
+ * rank that dies stops the others quickly with a retryable exit code.
+ */
+class DataParallelTrainingTest {
+
+  /** float32 sums in another order: the ring adds the two ranks' gradients, world 1 accumulates them. */
+  static final double TOLERANCE = 2e-5;
+
+  @TempDir
+  Path root;
+
+  @Test
+  void worldTwoTakesTheSameStepsAsWorldOne() throws Exception {
+    Path single = TrainingRunTest.newRun(root, "world1");
+    new TrainingRun(TrainingRunTest.config(6, 6), new PodRoot(single), 0, 1).run();
+    Path pair = TrainingRunTest.newRun(root, "world2");
+    List<Process> ranks = startRanks(pair, TrainingRunTest.config(6, 6, 2));
+    for (Process rank : ranks) {
+      assertThat(rank.waitFor(120, TimeUnit.SECONDS)).isTrue();
+      assertThat(rank.exitValue()).as(log(pair, ranks.indexOf(rank))).isZero();
+    }
+
+    assertLossesClose(TrainingRunTest.metrics(single), TrainingRunTest.metrics(pair));
+    Map<String, SafeTensors.Tensor> a = finalModel(single);
+    Map<String, SafeTensors.Tensor> b = finalModel(pair);
+    assertThat(b.keySet()).isEqualTo(a.keySet());
+    double worst = 0;
+    for (String name : a.keySet()) {
+      float[] x = a.get(name).data();
+      float[] y = b.get(name).data();
+      for (int i = 0; i < x.length; i++) {
+        worst = Math.max(worst, Math.abs(x[i] - y[i]));
+      }
+    }
+    assertThat(worst).as("largest parameter difference after 6 steps").isLessThan(TOLERANCE);
+  }
+
+  @Test
+  void aCheckpointWrittenAtWorldTwoResumesAtWorldOne() throws Exception {
+    Path straight = TrainingRunTest.newRun(root, "straight");
+    new TrainingRun(TrainingRunTest.config(8, 4), new PodRoot(straight), 0, 1).run();
+    Path switched = TrainingRunTest.newRun(root, "switched");
+    List<Process> ranks = startRanks(switched, TrainingRunTest.config(8, 4, 2));
+    for (Process rank : ranks) {
+      assertThat(rank.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    }
+    // Keep world 2's checkpoint at step 4 only, and go on from it at world 1.
+    Path checkpoints = switched.resolve("kiln/workspace/checkpoints/pretrain");
+    deleteTree(checkpoints.resolve(CheckpointStore.name(8)));
+    Files.writeString(checkpoints.resolve(CheckpointStore.LATEST), CheckpointStore.name(4));
+    new TrainingRun(TrainingRunTest.config(8, 4), new PodRoot(switched), 0, 1).run();
+
+    List<JsonNode> expected = TrainingRunTest.metrics(straight);
+    List<JsonNode> lines = TrainingRunTest.metrics(switched);
+    assertThat(lines).extracting(m -> m.get("step").asLong())
+        .containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 5L, 6L, 7L, 8L);
+    assertLossesClose(expected, lines.subList(0, 8));
+    assertLossesClose(expected.subList(4, 8), lines.subList(8, 12));
+  }
+
+  @Test
+  void aRankThatDiesStopsTheOthersWithARetryableExitCode() throws Exception {
+    Path run = TrainingRunTest.newRun(root, "dies");
+    List<Process> ranks = startRanks(run, TrainingRunTest.config(100_000, 1000, 2));
+    long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+    while (!Files.exists(run.resolve("kiln/workspace/metrics/pretrain/metrics.jsonl")) && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+    }
+    ranks.get(1).destroyForcibly();
+    long killed = System.nanoTime();
+
+    assertThat(ranks.get(0).waitFor(60, TimeUnit.SECONDS)).as("rank 0 stops instead of hanging").isTrue();
+    assertThat(ranks.get(0).exitValue()).isEqualTo(ExitCodes.FAILURE);
+    assertThat(Duration.ofNanos(System.nanoTime() - killed)).isLessThan(Duration.ofSeconds(30));
+    assertThat(log(run, 0)).contains("rank 0 of 2: ring:");
+  }
+
+  static void deleteTree(Path dir) throws IOException {
+    try (var paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+
+  /** Starts one trainer process per rank, as the pods of an Indexed Job would run. */
+  static List<Process> startRanks(Path runRoot, RunConfig config) throws IOException {
+    Path file = runRoot.resolve("kiln/config/run.json");
+    Files.createDirectories(file.getParent());
+    Files.writeString(file, new ObjectMapper().writeValueAsString(config));
+    int port;
+    try (ServerSocket free = new ServerSocket(0)) {
+      port = free.getLocalPort();
+    }
+    List<Process> ranks = new ArrayList<>();
+    for (int rank = 0; rank < config.world().worldSize(); rank++) {
+      ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), TrainerMain.class.getName(),
+          "train", "--config", "/kiln/config/run.json", "--termination-log", "/kiln/termination-" + rank)
+          .redirectErrorStream(true).redirectOutput(runRoot.resolve("rank-" + rank + ".log").toFile());
+      builder.environment().putAll(Map.of(PodRoot.ENV, runRoot.toString(), "WORLD_SIZE",
+          Integer.toString(config.world().worldSize()), "KILN_NODE_RANK", Integer.toString(rank), "MASTER_ADDR",
+          "127.0.0.1", "MASTER_PORT", Integer.toString(port), "KILN_RANK_ADDRESS", "127.0.0.1",
+          "KILN_RENDEZVOUS_TIMEOUT_SECONDS", "60"));
+      ranks.add(builder.start());
+    }
+    return ranks;
+  }
+
+  static String log(Path runRoot, int rank) throws IOException {
+    return Files.readString(runRoot.resolve("rank-" + rank + ".log"));
+  }
+
+  static Map<String, SafeTensors.Tensor> finalModel(Path runRoot) throws IOException {
+    return CheckpointStore.load(runRoot.resolve("kiln/workspace/checkpoints/pretrain")).model();
+  }
+
+  static void assertLossesClose(List<JsonNode> expected, List<JsonNode> actual) {
+    assertThat(actual).hasSameSizeAs(expected);
+    for (int i = 0; i < expected.size(); i++) {
+      assertThat(actual.get(i).get("loss").asDouble()).as("loss at step %d", i + 1)
+          .isCloseTo(expected.get(i).get("loss").asDouble(), within(TOLERANCE * 10));
+    }
+  }
+}
