@@ -51,10 +51,10 @@ final class Container {
 
   /** Lays out the pod's filesystem and starts its first container. */
   static Container start(Pod pod, Path folder, ImageCatalog.Program program, Map<String, Path> claimFolders,
-      KubernetesClient client, Path djlCache) throws IOException {
+      KubernetesClient client, Path djlCache, Path hostsFile) throws IOException {
     Container container = new Container(pod, folder);
     container.layOut(claimFolders, client);
-    container.launch(program, client, djlCache);
+    container.launch(program, client, djlCache, hostsFile);
     return container;
   }
 
@@ -104,10 +104,13 @@ final class Container {
     }
   }
 
-  private void launch(ImageCatalog.Program program, KubernetesClient client, Path djlCache) throws IOException {
+  private void launch(ImageCatalog.Program program, KubernetesClient client, Path djlCache, Path hostsFile)
+      throws IOException {
     var spec = pod.getSpec().getContainers().getFirst();
+    // The pods' names resolve through the local node's hosts file, as cluster DNS would resolve them.
     List<String> command = new ArrayList<>(List.of(OperatorProcess.javaBinary(), "--enable-native-access=ALL-UNNAMED",
-        "-XX:+UseSerialGC", "-cp", program.classPath(), program.mainClass()));
+        "-XX:+UseSerialGC", "-Djdk.net.hosts.file=" + hostsFile.toAbsolutePath(), "-cp", program.classPath(),
+        program.mainClass()));
     if (spec.getArgs() != null) {
       command.addAll(spec.getArgs());
     }

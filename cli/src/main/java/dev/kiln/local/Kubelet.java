@@ -31,13 +31,15 @@ final class Kubelet {
   private final Volumes volumes;
   private final Path podsFolder;
   private final Path djlCache;
+  private final Path hostsFile;
   private final Map<String, Running> running = new ConcurrentHashMap<>();
   private final Set<String> evictions = ConcurrentHashMap.newKeySet();
   private final Set<String> refused = ConcurrentHashMap.newKeySet();
 
   private record Running(Pod pod, Container container, String startedAt) {}
 
-  Kubelet(KubernetesClient client, ImageCatalog images, Volumes volumes, Path podsFolder, Path djlCache) {
+  Kubelet(KubernetesClient client, ImageCatalog images, Volumes volumes, Path podsFolder, Path djlCache, Path hostsFile) {
+    this.hostsFile = hostsFile;
     this.client = client;
     this.images = images;
     this.volumes = volumes;
@@ -91,7 +93,7 @@ final class Kubelet {
       }
     }
     Path folder = podsFolder.resolve(namespace).resolve(pod.getMetadata().getName());
-    Container container = Container.start(pod, folder, program.get(), claims, client, djlCache);
+    Container container = Container.start(pod, folder, program.get(), claims, client, djlCache, hostsFile);
     String now = Instant.now().toString();
     running.put(pod.getMetadata().getUid(), new Running(pod, container, now));
     client.pods().inNamespace(namespace).withName(pod.getMetadata().getName()).editStatus(p -> {

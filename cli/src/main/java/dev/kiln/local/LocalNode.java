@@ -26,6 +26,7 @@ public final class LocalNode implements AutoCloseable {
   private final JobController jobs;
   private final Kubelet kubelet;
   private final GarbageCollector garbage;
+  private final ClusterDns dns;
   private final PrintStream errors;
   private final ScheduledExecutorService loop = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread thread = new Thread(r, "kiln-local-node");
@@ -40,7 +41,8 @@ public final class LocalNode implements AutoCloseable {
     this.volumes = volumes;
     this.scheduler = new Scheduler(client);
     this.jobs = new JobController(client);
-    this.kubelet = new Kubelet(client, images, volumes, podsFolder, djlCache);
+    this.dns = new ClusterDns(podsFolder.resolveSibling("hosts"));
+    this.kubelet = new Kubelet(client, images, volumes, podsFolder, djlCache, dns.file());
     this.garbage = new GarbageCollector(client);
     this.errors = errors;
   }
@@ -54,6 +56,7 @@ public final class LocalNode implements AutoCloseable {
       Snapshot snapshot = Snapshot.read(client);
       volumes.sync(snapshot);
       jobs.sync(snapshot);
+      dns.sync(snapshot);
       scheduler.sync(snapshot);
       kubelet.sync(snapshot);
       if (++passes % GC_EVERY_PASSES == 0) {

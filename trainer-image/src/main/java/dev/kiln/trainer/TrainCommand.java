@@ -123,8 +123,8 @@ public final class TrainCommand implements Callable<Integer> {
 
   /**
    * Rank 0 serves the rendezvous store on MASTER_PORT; every rank joins it at MASTER_ADDR (the
-   * headless Service name of index 0) and the ring. KILN_RANK_ADDRESS overrides the address this
-   * rank publishes (the pod IP by default).
+   * headless Service name of index 0) and the ring, offering KILN_RANK_ADDRESS (the pod IP, set by
+   * the operator) to its neighbour.
    */
   private static Collectives joinRing(int rank, int world) throws IOException {
     Duration timeout = Duration.ofSeconds(intEnv("KILN_RENDEZVOUS_TIMEOUT_SECONDS", 300));

@@ -106,6 +106,9 @@ public final class StageJobManifest {
     env.add(PodParts.env("WORLD_SIZE", Integer.toString(resources.worldSize())));
     env.add(PodParts.env("MASTER_ADDR", Names.rendezvousHost(job, stage.name(), attempt)));
     env.add(PodParts.env("MASTER_PORT", Integer.toString(settings.masterPort())));
+    // The address this rank offers its ring neighbour.
+    env.add(new EnvVarBuilder().withName("KILN_RANK_ADDRESS")
+        .withNewValueFrom().withNewFieldRef().withFieldPath("status.podIP").endFieldRef().endValueFrom().build());
     env.addAll(PodParts.runtimeEnv());
     return env;
   }
