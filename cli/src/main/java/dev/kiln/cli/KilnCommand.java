@@ -20,6 +20,10 @@ public final class KilnCommand implements Runnable {
   }
 
   public static void main(String[] args) {
+    // The API server and clients log every request at info; the command line prints its own story.
+    if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+      System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+    }
     System.exit(commandLine().execute(args));
   }
 

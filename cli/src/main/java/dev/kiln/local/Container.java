@@ -109,7 +109,8 @@ final class Container {
     var spec = pod.getSpec().getContainers().getFirst();
     // The pods' names resolve through the local node's hosts file, as cluster DNS would resolve them.
     List<String> command = new ArrayList<>(List.of(OperatorProcess.javaBinary(), "--enable-native-access=ALL-UNNAMED",
-        "-XX:+UseSerialGC", "-Djdk.net.hosts.file=" + hostsFile.toAbsolutePath(), "-cp", program.classPath(),
+        "-XX:+UseSerialGC", "-Djdk.net.hosts.file=" + hostsFile.toAbsolutePath(),
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-cp", program.classPath(),
         program.mainClass()));
     if (spec.getArgs() != null) {
       command.addAll(spec.getArgs());

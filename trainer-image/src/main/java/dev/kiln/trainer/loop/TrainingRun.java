@@ -10,6 +10,7 @@ import dev.kiln.api.Canonical;
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.api.runconfig.TrainerSummary;
+import dev.kiln.api.v1alpha1.ShardingStrategy;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
 import dev.kiln.trainer.checkpoint.TrainerState;
 import dev.kiln.trainer.data.BatchPrefetcher;
@@ -24,6 +25,7 @@ import dev.kiln.trainer.optim.Gradients;
 import dev.kiln.trainer.optim.LearningRate;
 import dev.kiln.trainer.parallel.Collectives;
 import dev.kiln.trainer.parallel.DataParallel;
+import dev.kiln.trainer.parallel.ShardedOptimizer;
 import dev.kiln.model.weights.InitialWeights;
 import dev.kiln.model.weights.SafeTensors;
 import java.io.IOException;
@@ -129,8 +131,17 @@ public final class TrainingRun {
 
       AdamW optimizer = new AdamW(config.optimizer(), manager);
       LearningRate schedule = new LearningRate(config.optimizer(), totalSteps);
-      TrainerState state = restore(model, optimizer, store, configHash);
       Map<String, NDArray> trainable = model.parameters().trainable();
+      // Sharding needs more than one rank per shard group; one rank per pod makes HYBRID_SHARD plain data parallel.
+      ShardedOptimizer sharded = world > 1 && (config.world().sharding() == ShardingStrategy.SHARD_GRAD_OP
+          || config.world().sharding() == ShardingStrategy.FULL_SHARD)
+          ? new ShardedOptimizer(parallel.collectives(), trainable, config.optimizer()) : null;
+      TrainerState state = restore(model, optimizer, sharded, store, configHash);
+      if (sharded != null) {
+        LOG.info("{}: rank {} of {} holds {} floats of optimizer state", config.world().sharding(), rank, world,
+            sharded.stateFloats());
+      }
+      trainable = model.parameters().trainable();
       List<NDArray> trainableList = new ArrayList<>(trainable.values());
       Gradients gradients = new Gradients();
 
@@ -160,10 +171,15 @@ public final class TrainingRun {
               stepTokens += batch.usedPositions();
             }
           }
-          parallel.averageGradients(trainableList, gradients);
           double[] lossAndTokens = parallel.lossAndTokens(lossSum / accumulation, stepTokens);
-          double gradNorm = gradients.clip(trainableList, config.optimizer().gradClip());
-          optimizer.step(trainable, gradients, lr);
+          double gradNorm;
+          if (sharded != null) {
+            gradNorm = sharded.step(gradients, lr);
+          } else {
+            parallel.averageGradients(trainableList, gradients);
+            gradNorm = gradients.clip(trainableList, config.optimizer().gradClip());
+            optimizer.step(trainable, gradients, lr);
+          }
           gradients.zero(trainableList);
           step++;
           stepsThisProcess++;
@@ -176,9 +192,9 @@ public final class TrainingRun {
           metrics.write(JSON.writeValueAsString(stepMetrics) + "\n");
           metrics.flush();
           progress.accept(stepMetrics);
-          if (rank == 0 && (step % config.checkpoints().intervalSteps() == 0 || step == totalSteps)) {
+          if (step % config.checkpoints().intervalSteps() == 0 || step == totalSteps) {
             long cursor = step * global;
-            save(store, model, optimizer, new TrainerState(TrainerState.FORMAT_VERSION, step, tokens,
+            save(store, model, optimizer, sharded, new TrainerState(TrainerState.FORMAT_VERSION, step, tokens,
                 (int) (cursor / dataset.size()), cursor, config.seed(), world, configHash, lastLoss));
           }
         }
@@ -189,8 +205,8 @@ public final class TrainingRun {
     }
   }
 
-  private TrainerState restore(VisionLanguageModel model, AdamW optimizer, CheckpointStore store, String configHash)
-      throws IOException {
+  private TrainerState restore(VisionLanguageModel model, AdamW optimizer, ShardedOptimizer sharded, CheckpointStore store,
+      String configHash) throws IOException {
     var checkpoint = store.loadLatest();
     if (checkpoint.isPresent()) {
       var c = checkpoint.get();
@@ -198,7 +214,11 @@ public final class TrainingRun {
       load(model, c.model());
       Map<String, float[]> moments = new LinkedHashMap<>();
       c.optimizer().forEach((name, tensor) -> moments.put(name, tensor.data()));
-      optimizer.restore(moments, model.parameters().trainable(), c.state().step());
+      if (sharded != null) {
+        sharded.restore(moments, c.state().step());
+      } else {
+        optimizer.restore(moments, model.parameters().trainable(), c.state().step());
+      }
       return c.state();
     }
     if (config.checkpoints().initFrom() != null) {
@@ -222,15 +242,24 @@ public final class TrainingRun {
     }
   }
 
-  private void save(CheckpointStore store, VisionLanguageModel model, AdamW optimizer, TrainerState state)
-      throws IOException {
+  private void save(CheckpointStore store, VisionLanguageModel model, AdamW optimizer, ShardedOptimizer sharded,
+      TrainerState state) throws IOException {
+    Map<String, SafeTensors.Tensor> moments = new LinkedHashMap<>();
+    if (sharded != null) {
+      // Every rank sends its slice; rank 0 writes the whole state, so any world size can resume.
+      Map<String, float[]> full = sharded.fullState();
+      Map<String, NDArray> trainable = model.parameters().trainable();
+      full.forEach((name, values) -> moments.put(name, new SafeTensors.Tensor(
+          trainable.get(name.substring(name.indexOf('.') + 1)).getShape().getShape(), values)));
+    }
     if (rank != 0) {
       return;
     }
     Map<String, SafeTensors.Tensor> weights = new LinkedHashMap<>();
     model.parameters().all().forEach((name, array) -> weights.put(name, tensor(array)));
-    Map<String, SafeTensors.Tensor> moments = new LinkedHashMap<>();
-    optimizer.state().forEach((name, array) -> moments.put(name, tensor(array)));
+    if (sharded == null) {
+      optimizer.state().forEach((name, array) -> moments.put(name, tensor(array)));
+    }
     Path saved = store.save(state, weights, moments);
     LOG.info("checkpoint {} (step {})", saved, state.step());
   }

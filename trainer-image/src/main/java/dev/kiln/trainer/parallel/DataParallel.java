@@ -24,6 +24,10 @@ public final class DataParallel {
     return collectives.world();
   }
 
+  public Collectives collectives() {
+    return collectives;
+  }
+
   /** Replaces each parameter's gradient by its mean over the ranks. */
   public void averageGradients(List<NDArray> parameters, Gradients gradients) throws IOException {
     if (collectives.world() == 1) {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.api.runconfig.RunConfig;
+import dev.kiln.api.v1alpha1.ShardingStrategy;
 import dev.kiln.model.weights.SafeTensors;
 import dev.kiln.trainer.TrainerMain;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
@@ -38,10 +39,28 @@ class DataParallelTrainingTest {
 
   @Test
   void worldTwoTakesTheSameStepsAsWorldOne() throws Exception {
-    Path single = TrainingRunTest.newRun(root, "world1");
+    assertSameStepsAtWorldTwo(ShardingStrategy.NO_SHARD);
+  }
+
+  @Test
+  void shardGradOpAtWorldTwoTakesTheSameStepsWithHalfTheOptimizerStatePerRank() throws Exception {
+    Path pair = assertSameStepsAtWorldTwo(ShardingStrategy.SHARD_GRAD_OP);
+    // Every part is trained in these runs, so every parameter has optimizer state.
+    long trainable = finalModel(pair).values().stream().mapToLong(t -> t.data().length).sum();
+    for (int rank = 0; rank < 2; rank++) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("rank " + rank + " of 2 holds (\\d+) floats")
+          .matcher(log(pair, rank));
+      assertThat(m.find()).as(log(pair, rank)).isTrue();
+      // Two moments of half the parameters (rounded up to a whole slice), against two of all at world 1.
+      assertThat(Long.parseLong(m.group(1))).isEqualTo(2 * ((trainable + 1) / 2));
+    }
+  }
+
+  Path assertSameStepsAtWorldTwo(ShardingStrategy sharding) throws Exception {
+    Path single = TrainingRunTest.newRun(root, "world1-" + sharding);
     new TrainingRun(TrainingRunTest.config(6, 6), new PodRoot(single), 0, 1).run();
-    Path pair = TrainingRunTest.newRun(root, "world2");
-    List<Process> ranks = startRanks(pair, TrainingRunTest.config(6, 6, 2));
+    Path pair = TrainingRunTest.newRun(root, "world2-" + sharding);
+    List<Process> ranks = startRanks(pair, TrainingRunTest.config(6, 6, 2, sharding));
     for (Process rank : ranks) {
       assertThat(rank.waitFor(120, TimeUnit.SECONDS)).isTrue();
       assertThat(rank.exitValue()).as(log(pair, ranks.indexOf(rank))).isZero();
@@ -60,14 +79,15 @@ class DataParallelTrainingTest {
       }
     }
     assertThat(worst).as("largest parameter difference after 6 steps").isLessThan(TOLERANCE);
+    return pair;
   }
 
   @Test
-  void aCheckpointWrittenAtWorldTwoResumesAtWorldOne() throws Exception {
+  void aShardedCheckpointWrittenAtWorldTwoResumesAtWorldOne() throws Exception {
     Path straight = TrainingRunTest.newRun(root, "straight");
     new TrainingRun(TrainingRunTest.config(8, 4), new PodRoot(straight), 0, 1).run();
     Path switched = TrainingRunTest.newRun(root, "switched");
-    List<Process> ranks = startRanks(switched, TrainingRunTest.config(8, 4, 2));
+    List<Process> ranks = startRanks(switched, TrainingRunTest.config(8, 4, 2, ShardingStrategy.SHARD_GRAD_OP));
     for (Process rank : ranks) {
       assertThat(rank.waitFor(120, TimeUnit.SECONDS)).isTrue();
     }

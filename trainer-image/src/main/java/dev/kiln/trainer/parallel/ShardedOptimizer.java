@@ -1,0 +1,183 @@
+package dev.kiln.trainer.parallel;
+
+import ai.djl.ndarray.NDArray;
+import dev.kiln.api.v1alpha1.OptimizerSpec;
+import dev.kiln.trainer.optim.AdamW;
+import dev.kiln.trainer.optim.Gradients;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code SHARD_GRAD_OP} (and {@code FULL_SHARD}, which DJL's autograd does not let us free
+ * between layers, so it keeps parameters gathered through the step the same way): the trainable
+ * parameters laid end to end in one flat vector, padded to a multiple of the world size, rank r
+ * owning slice r. Each step the gradients are reduce-scattered (rank r receives the summed
+ * slice r), clipped by the global norm, and AdamW, in {@link AdamW}'s order of operations,
+ * updates slice r only; the updated slices are all-gathered back into every rank's parameters.
+ * Optimizer state per rank is 2/world of the parameters.
+ */
+public final class ShardedOptimizer {
+
+  private final Collectives collectives;
+  private final OptimizerSpec spec;
+  private final List<String> names = new ArrayList<>();
+  private final List<NDArray> parameters = new ArrayList<>();
+  private final int[] offsets;
+  private final int total;
+  private final int shard;
+  private final int from;
+  private final boolean[] decays;
+  private final float[] firstMoment;
+  private final float[] secondMoment;
+  private final float[] flat;
+  private long steps;
+
+  public ShardedOptimizer(Collectives collectives, Map<String, NDArray> trainable, OptimizerSpec spec) {
+    this.collectives = collectives;
+    this.spec = spec;
+    trainable.forEach((name, p) -> {
+      names.add(name);
+      parameters.add(p);
+    });
+    offsets = new int[names.size() + 1];
+    for (int i = 0; i < names.size(); i++) {
+      offsets[i + 1] = offsets[i] + Math.toIntExact(parameters.get(i).size());
+    }
+    total = offsets[names.size()];
+    int world = collectives.world();
+    shard = (total + world - 1) / world;
+    from = collectives.rank() * shard;
+    decays = new boolean[shard];
+    for (int i = 0; i < names.size(); i++) {
+      if (spec.weightDecay() > 0 && AdamW.decays(names.get(i), parameters.get(i))) {
+        for (int at = Math.max(offsets[i], from); at < Math.min(offsets[i + 1], from + shard); at++) {
+          decays[at - from] = true;
+        }
+      }
+    }
+    firstMoment = new float[shard];
+    secondMoment = new float[shard];
+    flat = new float[shard * world];
+  }
+
+  /** Floats of optimizer state this rank holds (two moments of its slice). */
+  public long stateFloats() {
+    return 2L * shard;
+  }
+
+  public long steps() {
+    return steps;
+  }
+
+  /** Averages, clips and applies the gradients; returns the global gradient norm before clipping. */
+  public double step(Gradients gradients, double lr) throws IOException {
+    int world = collectives.world();
+    for (int i = 0; i < parameters.size(); i++) {
+      float[] grad = gradients.of(parameters.get(i)).toFloatArray();
+      System.arraycopy(grad, 0, flat, offsets[i], grad.length);
+    }
+    java.util.Arrays.fill(flat, total, flat.length, 0f);
+    float[] grad = new float[shard];
+    collectives.reduceScatter(flat, grad);
+    double squares = 0;
+    for (int i = 0; i < shard; i++) {
+      grad[i] /= world;
+      squares += (double) grad[i] * grad[i];
+    }
+    float[] norm = {(float) squares};
+    collectives.allReduce(norm);
+    double gradNorm = Math.sqrt(norm[0]);
+    double maxNorm = spec.gradClip();
+    if (maxNorm > 0 && gradNorm > maxNorm) {
+      float coefficient = (float) (maxNorm / (gradNorm + 1e-6));
+      for (int i = 0; i < shard; i++) {
+        grad[i] *= coefficient;
+      }
+    }
+    float[] slice = parameterSlice();
+    update(slice, grad, lr);
+    collectives.allGather(slice, flat);
+    for (int i = 0; i < parameters.size(); i++) {
+      parameters.get(i).set(java.util.Arrays.copyOfRange(flat, offsets[i], offsets[i + 1]));
+    }
+    return gradNorm;
+  }
+
+  /** AdamW on this rank's slice of the parameters, in the order {@link AdamW#step} uses. */
+  private void update(float[] slice, float[] grad, double lr) {
+    steps++;
+    double biasCorrection1 = 1 - Math.pow(spec.beta1(), steps);
+    float stepSize = (float) (lr / biasCorrection1);
+    float sqrtBiasCorrection2 = (float) Math.sqrt(1 - Math.pow(spec.beta2(), steps));
+    float decay = (float) (1 - lr * spec.weightDecay());
+    float beta1 = spec.beta1().floatValue();
+    float beta2 = spec.beta2().floatValue();
+    float oneMinusBeta1 = (float) (1 - spec.beta1());
+    float oneMinusBeta2 = (float) (1 - spec.beta2());
+    float eps = spec.eps().floatValue();
+    int end = Math.min(shard, total - from);
+    for (int i = 0; i < end; i++) {
+      float p = slice[i];
+      if (decays[i]) {
+        p *= decay;
+      }
+      float g = grad[i];
+      firstMoment[i] = firstMoment[i] * beta1 + g * oneMinusBeta1;
+      secondMoment[i] = secondMoment[i] * beta2 + g * g * oneMinusBeta2;
+      float denominator = (float) Math.sqrt(secondMoment[i]) / sqrtBiasCorrection2 + eps;
+      slice[i] = p - firstMoment[i] / denominator * stepSize;
+    }
+  }
+
+  /** This rank's slice of the current parameters (the same on every rank), zero-padded. */
+  private float[] parameterSlice() {
+    float[] slice = new float[shard];
+    for (int i = 0; i < parameters.size(); i++) {
+      int start = Math.max(offsets[i], from);
+      int end = Math.min(offsets[i + 1], from + shard);
+      if (start < end) {
+        float[] values = parameters.get(i).toFloatArray();
+        System.arraycopy(values, start - offsets[i], slice, start - from, end - start);
+      }
+    }
+    return slice;
+  }
+
+  /**
+   * Every rank's moments gathered into {@link AdamW#state()}'s names ({@code exp_avg.<name>},
+   * {@code exp_avg_sq.<name>}), so a checkpoint resumes at any world size. Every rank must call it.
+   */
+  public Map<String, float[]> fullState() throws IOException {
+    float[] m = new float[shard * collectives.world()];
+    float[] v = new float[shard * collectives.world()];
+    collectives.allGather(firstMoment, m);
+    collectives.allGather(secondMoment, v);
+    Map<String, float[]> state = new LinkedHashMap<>();
+    for (int i = 0; i < names.size(); i++) {
+      state.put("exp_avg." + names.get(i), java.util.Arrays.copyOfRange(m, offsets[i], offsets[i + 1]));
+    }
+    for (int i = 0; i < names.size(); i++) {
+      state.put("exp_avg_sq." + names.get(i), java.util.Arrays.copyOfRange(v, offsets[i], offsets[i + 1]));
+    }
+    return state;
+  }
+
+  /** Takes this rank's slice of moments written by any world size. */
+  public void restore(Map<String, float[]> state, long steps) {
+    this.steps = steps;
+    for (int i = 0; i < names.size(); i++) {
+      float[] m = state.get("exp_avg." + names.get(i));
+      float[] v = state.get("exp_avg_sq." + names.get(i));
+      if (m == null || v == null) {
+        continue;
+      }
+      for (int at = Math.max(offsets[i], from); at < Math.min(offsets[i + 1], from + shard); at++) {
+        firstMoment[at - from] = m[at - offsets[i]];
+        secondMoment[at - from] = v[at - offsets[i]];
+      }
+    }
+  }
+}
