@@ -71,18 +71,12 @@ final class EstimateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    MultimodalPretrainJob job;
-    try {
-      job = JobFiles.read(file).getFirst();
-    } catch (JobFiles.JobFileException e) {
-      out.println(e.violation());
+    var read = ValidateCommand.readValid(file, out);
+    if (read.isEmpty()) {
+      out.flush();
       return ValidateCommand.INVALID;
     }
-    var violations = JobValidator.validate(job);
-    if (!violations.isEmpty()) {
-      violations.forEach(out::println);
-      return ValidateCommand.INVALID;
-    }
+    MultimodalPretrainJob job = read.get();
     ModelDimensions dims = job.getSpec().model().resolve();
     int sequenceLength = job.getSpec().data().packing().sequenceLength();
     List<StageEstimate> stages = new ArrayList<>();

@@ -57,18 +57,12 @@ final class RunCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    MultimodalPretrainJob job;
-    try {
-      job = JobFiles.read(file).getFirst();
-    } catch (JobFiles.JobFileException e) {
-      out.println(e.violation());
+    var read = ValidateCommand.readValid(file, out);
+    if (read.isEmpty()) {
+      out.flush();
       return ValidateCommand.INVALID;
     }
-    List<Violation> violations = JobValidator.validate(job);
-    if (!violations.isEmpty()) {
-      violations.forEach(out::println);
-      return ValidateCommand.INVALID;
-    }
+    MultimodalPretrainJob job = read.get();
     printPlan(out, job);
     Path dir = workdir != null ? workdir : Path.of(".kiln", "runs", job.getMetadata().getName());
     RunSummary summary = new LocalRun(job, dir, claims, resume,

@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -24,6 +25,30 @@ import picocli.CommandLine.Model.CommandSpec;
 final class ValidateCommand implements Callable<Integer> {
 
   static final int INVALID = 1;
+
+  /**
+   * The first job in {@code file} when the file parses and the job is valid; otherwise prints
+   * why, one line per problem starting with the field path, and returns empty.
+   */
+  static Optional<MultimodalPretrainJob> readValid(Path file, PrintWriter out) {
+    List<MultimodalPretrainJob> jobs;
+    try {
+      jobs = JobFiles.read(file);
+    } catch (JobFiles.JobFileException e) {
+      out.println(e.violation());
+      return Optional.empty();
+    } catch (UncheckedIOException e) {
+      out.println("(file): " + e.getCause().getMessage());
+      return Optional.empty();
+    }
+    if (jobs.isEmpty()) {
+      out.println("(file): no MultimodalPretrainJob in it");
+      return Optional.empty();
+    }
+    List<Violation> violations = JobValidator.validate(jobs.getFirst());
+    violations.forEach(out::println);
+    return violations.isEmpty() ? Optional.of(jobs.getFirst()) : Optional.empty();
+  }
 
   @Parameters(arity = "1..*", paramLabel = "FILE", description = "YAML files, one or more jobs each")
   List<Path> files;

@@ -9,10 +9,13 @@ import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.trainer.device.ComputeDevice;
 import dev.kiln.trainer.loop.TrainingRun;
 import dev.kiln.trainer.parallel.Collectives;
+import dev.kiln.trainer.parallel.LocalRanks;
 import dev.kiln.trainer.parallel.RendezvousStore;
 import dev.kiln.trainer.parallel.TcpRingCollectives;
 import java.net.InetAddress;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,7 +45,7 @@ public final class TrainCommand implements Callable<Integer> {
   Path terminationLog;
 
   @Override
-  public Integer call() throws IOException {
+  public Integer call() throws IOException, InterruptedException {
     PodRoot pod = root != null ? new PodRoot(root) : PodRoot.fromEnvironment();
     RunConfig run;
     try {
@@ -53,21 +56,27 @@ public final class TrainCommand implements Callable<Integer> {
     }
     int nodeRank = intEnv("KILN_NODE_RANK", 0);
     int world = intEnv("WORLD_SIZE", 1);
-    if (world > 1 && run.world().gpusPerNode() > 1) {
-      System.err.println("WORLD_SIZE " + world + " with " + run.world().gpusPerNode() + " GPUs per pod: one process per"
-          + " GPU of a pod (a local-rank launcher) is not in this build; run one rank per pod");
-      return ExitCodes.CONFIG;
+    int ranksPerPod = Math.max(1, run.world().gpusPerNode());
+    if (world > 1 && ranksPerPod > 1 && LocalRanks.current() < 0) {
+      List<String> args = new ArrayList<>(List.of("train", "--config", config.toString(), "--termination-log",
+          terminationLog.toString()));
+      if (root != null) {
+        args.addAll(List.of("--root", root.toString()));
+      }
+      return LocalRanks.launch(ranksPerPod, TrainerMain.class.getName(), args);
     }
+    int localRank = Math.max(0, LocalRanks.current());
+    int rank = nodeRank * ranksPerPod + localRank;
     Collectives collectives;
     try {
-      collectives = world == 1 ? Collectives.single() : joinRing(nodeRank, world);
+      collectives = world == 1 ? Collectives.single() : joinRing(rank, world);
     } catch (RendezvousStore.RendezvousTimeoutException e) {
       System.err.println(e.getMessage());
       return ExitCodes.RENDEZVOUS_TIMEOUT;
     }
     ComputeDevice device;
     try {
-      device = ComputeDevice.forRank(run.world().gpusPerNode(), 0, System.getenv("NVIDIA_VISIBLE_DEVICES"));
+      device = ComputeDevice.forRank(run.world().gpusPerNode(), localRank, System.getenv("NVIDIA_VISIBLE_DEVICES"));
     } catch (IllegalStateException e) {
       System.err.println(e.getMessage());
       return ExitCodes.CONFIG;
@@ -78,18 +87,20 @@ public final class TrainCommand implements Callable<Integer> {
     }
     TrainerSummary summary;
     try (collectives) {
-      summary = new TrainingRun(run, pod, nodeRank, world).on(device).across(collectives)
+      summary = new TrainingRun(run, pod, rank, world).on(device).across(collectives)
         .onStep(m -> System.out.printf("step %d/%d loss %.4f lr %.2e grad %.3f tokens/s %.0f data-wait %.0f%%%n",
             m.step(), m.totalSteps(), m.loss(), m.lr(), m.gradNorm(), m.tokensPerSecond(), 100 * m.dataWaitFraction()))
         .run();
     } catch (IOException e) {
       // A peer rank failed or hung: this attempt is over, the next one resumes from the checkpoint.
-      System.err.println("rank " + nodeRank + " of " + world + ": " + e.getMessage());
+      System.err.println("rank " + rank + " of " + world + ": " + e.getMessage());
       return ExitCodes.FAILURE;
     }
     String json = new ObjectMapper().writeValueAsString(summary);
     System.out.println("summary " + json);
-    writeTerminationMessage(pod.resolve(terminationLog), json);
+    if (localRank == 0) {  // the pod's message; the other local ranks' summaries are the same run's
+      writeTerminationMessage(pod.resolve(terminationLog), json);
+    }
     return ExitCodes.OK;
   }
 

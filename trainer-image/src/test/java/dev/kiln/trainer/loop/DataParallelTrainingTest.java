@@ -39,12 +39,20 @@ class DataParallelTrainingTest {
 
   @Test
   void worldTwoTakesTheSameStepsAsWorldOne() throws Exception {
-    assertSameStepsAtWorldTwo(ShardingStrategy.NO_SHARD);
+    assertSameStepsAtWorldTwo(TrainingRunTest.config(6, 6, 2, ShardingStrategy.NO_SHARD));
+  }
+
+  @Test
+  void aPodWithTwoGpusRunsOneRankPerGpu() throws Exception {
+    // One pod of two GPUs: its process starts two local ranks (on the CPU here, with no GPU to give).
+    Path pod = assertSameStepsAtWorldTwo(TrainingRunTest.config(6, 6,
+        new RunConfig.World(1, 2, 2, ShardingStrategy.NO_SHARD, 29500)));
+    assertThat(log(pod, 0)).contains("rank 0 of 2 joined the ring").contains("rank 1 of 2 joined the ring");
   }
 
   @Test
   void shardGradOpAtWorldTwoTakesTheSameStepsWithHalfTheOptimizerStatePerRank() throws Exception {
-    Path pair = assertSameStepsAtWorldTwo(ShardingStrategy.SHARD_GRAD_OP);
+    Path pair = assertSameStepsAtWorldTwo(TrainingRunTest.config(6, 6, 2, ShardingStrategy.SHARD_GRAD_OP));
     // Every part is trained in these runs, so every parameter has optimizer state.
     long trainable = finalModel(pair).values().stream().mapToLong(t -> t.data().length).sum();
     for (int rank = 0; rank < 2; rank++) {
@@ -56,11 +64,13 @@ class DataParallelTrainingTest {
     }
   }
 
-  Path assertSameStepsAtWorldTwo(ShardingStrategy sharding) throws Exception {
-    Path single = TrainingRunTest.newRun(root, "world1-" + sharding);
+  /** Runs {@code config} (world 2) and checks it against world 1; returns the world-2 run's root. */
+  Path assertSameStepsAtWorldTwo(RunConfig config) throws Exception {
+    String run = config.world().sharding() + "-" + config.world().gpusPerNode();
+    Path single = TrainingRunTest.newRun(root, "world1-" + run);
     new TrainingRun(TrainingRunTest.config(6, 6), new PodRoot(single), 0, 1).run();
-    Path pair = TrainingRunTest.newRun(root, "world2-" + sharding);
-    List<Process> ranks = startRanks(pair, TrainingRunTest.config(6, 6, 2, sharding));
+    Path pair = TrainingRunTest.newRun(root, "world2-" + run);
+    List<Process> ranks = startRanks(pair, config);
     for (Process rank : ranks) {
       assertThat(rank.waitFor(120, TimeUnit.SECONDS)).isTrue();
       assertThat(rank.exitValue()).as(log(pair, ranks.indexOf(rank))).isZero();
@@ -130,7 +140,7 @@ class DataParallelTrainingTest {
     }
   }
 
-  /** Starts one trainer process per rank, as the pods of an Indexed Job would run. */
+  /** Starts one trainer process per pod, as an Indexed Job would; a pod with GPUs starts a rank per GPU itself. */
   static List<Process> startRanks(Path runRoot, RunConfig config) throws IOException {
     Path file = runRoot.resolve("kiln/config/run.json");
     Files.createDirectories(file.getParent());
@@ -140,7 +150,7 @@ class DataParallelTrainingTest {
       port = free.getLocalPort();
     }
     List<Process> ranks = new ArrayList<>();
-    for (int rank = 0; rank < config.world().worldSize(); rank++) {
+    for (int rank = 0; rank < config.world().nodes(); rank++) {
       ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
           "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), TrainerMain.class.getName(),
           "train", "--config", "/kiln/config/run.json", "--termination-log", "/kiln/termination-" + rank)
@@ -148,7 +158,7 @@ class DataParallelTrainingTest {
       builder.environment().putAll(Map.of(PodRoot.ENV, runRoot.toString(), "WORLD_SIZE",
           Integer.toString(config.world().worldSize()), "KILN_NODE_RANK", Integer.toString(rank), "MASTER_ADDR",
           "127.0.0.1", "MASTER_PORT", Integer.toString(port), "KILN_RANK_ADDRESS", "127.0.0.1",
-          "KILN_RENDEZVOUS_TIMEOUT_SECONDS", "60"));
+          "KILN_RENDEZVOUS_TIMEOUT_SECONDS", "60", "NVIDIA_VISIBLE_DEVICES", "void"));
       ranks.add(builder.start());
     }
     return ranks;
