@@ -23,6 +23,8 @@ public final class KilnCommand implements Runnable {
     // The API server and clients log every request at info; the command line prints its own story.
     if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
       System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+      // DJL probes for CUDA on every start; on a machine without GPUs that is expected, not a warning.
+      System.setProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda", "error");
     }
     System.exit(commandLine().execute(args));
   }

@@ -10,6 +10,7 @@ import dev.kiln.trainer.device.ComputeDevice;
 import dev.kiln.trainer.loop.TrainingRun;
 import dev.kiln.trainer.parallel.Collectives;
 import dev.kiln.trainer.parallel.LocalRanks;
+import dev.kiln.trainer.parallel.NcclCollectives;
 import dev.kiln.trainer.parallel.RendezvousStore;
 import dev.kiln.trainer.parallel.TcpRingCollectives;
 import java.net.InetAddress;
@@ -67,13 +68,6 @@ public final class TrainCommand implements Callable<Integer> {
     }
     int localRank = Math.max(0, LocalRanks.current());
     int rank = nodeRank * ranksPerPod + localRank;
-    Collectives collectives;
-    try {
-      collectives = world == 1 ? Collectives.single() : joinRing(rank, world);
-    } catch (RendezvousStore.RendezvousTimeoutException e) {
-      System.err.println(e.getMessage());
-      return ExitCodes.RENDEZVOUS_TIMEOUT;
-    }
     ComputeDevice device;
     try {
       device = ComputeDevice.forRank(run.world().gpusPerNode(), localRank, System.getenv("NVIDIA_VISIBLE_DEVICES"));
@@ -84,6 +78,13 @@ public final class TrainCommand implements Callable<Integer> {
     if (run.world().gpusPerNode() > 0 && !device.gpu()) {
       System.err.println("NVIDIA_VISIBLE_DEVICES=" + System.getenv("NVIDIA_VISIBLE_DEVICES")
           + ": this node has no GPUs to give; training on the CPU in fp32");
+    }
+    Collectives collectives;
+    try {
+      collectives = world == 1 ? Collectives.single() : join(rank, world, localRank, device);
+    } catch (RendezvousStore.RendezvousTimeoutException e) {
+      System.err.println(e.getMessage());
+      return ExitCodes.RENDEZVOUS_TIMEOUT;
     }
     TrainerSummary summary;
     try (collectives) {
@@ -134,16 +135,22 @@ public final class TrainCommand implements Callable<Integer> {
 
   /**
    * Rank 0 serves the rendezvous store on MASTER_PORT; every rank joins it at MASTER_ADDR (the
-   * headless Service name of index 0) and the ring, offering KILN_RANK_ADDRESS (the pod IP, set by
-   * the operator) to its neighbour.
+   * headless Service name of index 0), then the TCP ring, offering KILN_RANK_ADDRESS (the pod IP,
+   * set by the operator) to its neighbour; or, with KILN_COLLECTIVES=nccl on GPUs, NCCL
+   * (unverified, so never the default).
    */
-  private static Collectives joinRing(int rank, int world) throws IOException {
+  private static Collectives join(int rank, int world, int localRank, ComputeDevice device) throws IOException {
     Duration timeout = Duration.ofSeconds(intEnv("KILN_RENDEZVOUS_TIMEOUT_SECONDS", 300));
     int port = intEnv("MASTER_PORT", 29500);
     String address = System.getenv("KILN_RANK_ADDRESS") != null ? System.getenv("KILN_RANK_ADDRESS")
         : InetAddress.getLocalHost().getHostAddress();
     try (RendezvousStore store = rank == 0 ? RendezvousStore.serve(port, timeout)
         : RendezvousStore.join(System.getenv().getOrDefault("MASTER_ADDR", "127.0.0.1"), port, timeout)) {
+      if ("nccl".equals(System.getenv("KILN_COLLECTIVES")) && device.gpu()) {
+        NcclCollectives nccl = NcclCollectives.connect(store, rank, world, localRank);
+        System.out.println("rank " + rank + " of " + world + " joined NCCL");
+        return nccl;
+      }
       TcpRingCollectives ring = TcpRingCollectives.connect(store, rank, world, address, timeout);
       System.out.println("rank " + rank + " of " + world + " joined the ring");
       return ring;

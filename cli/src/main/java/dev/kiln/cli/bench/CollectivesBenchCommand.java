@@ -22,6 +22,9 @@ public final class CollectivesBenchCommand implements Callable<Integer> {
   @Option(names = "--repeats", defaultValue = "3")
   int repeats;
 
+  @Option(names = "--backend", defaultValue = "tcp", description = "tcp (the CPU ring), or nccl (GPU r per rank; unverified)")
+  String backend;
+
   @Spec
   CommandSpec spec;
 
@@ -31,7 +34,9 @@ public final class CollectivesBenchCommand implements Callable<Integer> {
     var small = TrainerBench.run(ModelPreset.SMALL.dimensions(), "small", 512, 16, 2, 3, ComputeDevice.cpu());
     long parameters = ((Number) small.get("parameters")).longValue();
     double stepSeconds = ((Number) small.get("step_seconds_median")).doubleValue();
-    var result = CollectivesBench.run(megabytes, new int[] {2, 4}, parameters, stepSeconds, repeats);
+    var result = "nccl".equalsIgnoreCase(backend)
+        ? CollectivesBench.run(CollectivesBench.NCCL, megabytes, new int[] {2}, parameters, stepSeconds, repeats)
+        : CollectivesBench.run(CollectivesBench.TCP_RING, megabytes, new int[] {2, 4}, parameters, stepSeconds, repeats);
     spec.commandLine().getOut().println(new ObjectMapper().writeValueAsString(result));
     spec.commandLine().getOut().flush();
     return 0;

@@ -1,6 +1,7 @@
 package dev.kiln.trainer.bench;
 
 import dev.kiln.trainer.parallel.Collectives;
+import dev.kiln.trainer.parallel.NcclCollectives;
 import dev.kiln.trainer.parallel.RendezvousStore;
 import dev.kiln.trainer.parallel.TcpRingCollectives;
 import java.io.IOException;
@@ -27,6 +28,15 @@ public final class CollectivesBench {
 
   private CollectivesBench() {}
 
+  /** How a rank joins: the TCP ring, or NCCL on GPU {@code rank} (unverified). */
+  public interface Backend {
+    Collectives join(RendezvousStore store, int rank, int world) throws IOException;
+  }
+
+  public static final Backend TCP_RING = (store, rank, world) ->
+      TcpRingCollectives.connect(store, rank, world, "127.0.0.1", TIMEOUT);
+  public static final Backend NCCL = (store, rank, world) -> NcclCollectives.connect(store, rank, world, rank);
+
   /** One operation's median seconds over {@code repeats}, on every rank at once. */
   interface Operation {
     void run(Collectives c, float[] data, float[] shard) throws IOException;
@@ -36,19 +46,21 @@ public final class CollectivesBench {
    * @param gradientFloats the gradient bucket of the model whose step overhead is reported
    * @param stepSeconds that model's measured step time at world 1 (0: not reported)
    */
-  public static Map<String, Object> run(int megabytes, int[] worlds, long gradientFloats, double stepSeconds, int repeats)
-      throws Exception {
+  public static Map<String, Object> run(Backend using, int megabytes, int[] worlds, long gradientFloats,
+      double stepSeconds, int repeats) throws Exception {
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("bench", "collectives");
+    result.put("backend", using == NCCL ? "nccl" : "tcp-ring");
+    result.put("correct", correct(using, worlds[0]));
     result.put("megabytes", megabytes);
     double loopback = loopbackBytesPerSecond(megabytes);
     result.put("loopback_gbps", round(loopback * 8 / 1e9));
     int floats = megabytes * (1 << 20) / 4;
     for (int world : worlds) {
       int n = floats / world * world;
-      double allReduce = seconds(world, n, repeats, (c, d, s) -> c.allReduce(d));
-      double reduceScatter = seconds(world, n, repeats, (c, d, s) -> c.reduceScatter(d, s));
-      double allGather = seconds(world, n, repeats, (c, d, s) -> c.allGather(s, d));
+      double allReduce = seconds(using, world, n, repeats, (c, d, s) -> c.allReduce(d));
+      double reduceScatter = seconds(using, world, n, repeats, (c, d, s) -> c.reduceScatter(d, s));
+      double allGather = seconds(using, world, n, repeats, (c, d, s) -> c.allGather(s, d));
       double bytes = 4.0 * n;
       double ring = (world - 1.0) / world;
       double allReduceBus = bytes * 2 * ring / allReduce;
@@ -58,7 +70,7 @@ public final class CollectivesBench {
       result.put("allreduce_ratio_to_loopback_w" + world, round(allReduceBus / loopback));
     }
     int bucket = (int) (gradientFloats / 2 * 2);
-    double gradientAllReduce = seconds(2, bucket, repeats, (c, d, s) -> c.allReduce(d));
+    double gradientAllReduce = seconds(using, 2, bucket, repeats, (c, d, s) -> c.allReduce(d));
     result.put("gradient_floats", bucket);
     result.put("gradient_allreduce_seconds_w2", round(gradientAllReduce));
     if (stepSeconds > 0) {
@@ -71,7 +83,7 @@ public final class CollectivesBench {
     return result;
   }
 
-  static double seconds(int world, int n, int repeats, Operation operation) throws Exception {
+  static double seconds(Backend backend, int world, int n, int repeats, Operation operation) throws Exception {
     try (RendezvousStore store = RendezvousStore.serve(0, TIMEOUT)) {
       int port = store.port();
       List<CompletableFuture<Double>> ranks = new ArrayList<>();
@@ -80,7 +92,7 @@ public final class CollectivesBench {
         int rank = r;
         ranks.add(CompletableFuture.supplyAsync(() -> {
           try (RendezvousStore client = RendezvousStore.join("127.0.0.1", port, TIMEOUT);
-              TcpRingCollectives ring = TcpRingCollectives.connect(client, rank, world, "127.0.0.1", TIMEOUT)) {
+              Collectives ring = backend.join(client, rank, world)) {
             float[] data = new float[n];
             float[] shard = new float[n / world];
             double[] times = new double[repeats];
@@ -103,6 +115,25 @@ public final class CollectivesBench {
         slowest = Math.max(slowest, rank.get());
       }
       return slowest;
+    }
+  }
+
+  /** Whether an all-reduce of rank + 1 everywhere gives world(world+1)/2 everywhere, on every rank. */
+  static boolean correct(Backend backend, int world) {
+    float expected = world * (world + 1) / 2f;
+    try {
+      seconds(backend, world, 1000, 1, (c, data, shard) -> {
+        java.util.Arrays.fill(data, c.rank() + 1);
+        c.allReduce(data);
+        for (float value : data) {
+          if (value != expected) {
+            throw new IOException("all-reduce gave " + value + ", expected " + expected);
+          }
+        }
+      });
+      return true;
+    } catch (Exception e) {
+      return false;
     }
   }
 

@@ -1,0 +1,172 @@
+package dev.kiln.trainer.parallel;
+
+import static org.bytedeco.cuda.global.cudart.cudaFree;
+import static org.bytedeco.cuda.global.cudart.cudaGetErrorString;
+import static org.bytedeco.cuda.global.cudart.cudaMalloc;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpy;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
+import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
+import static org.bytedeco.cuda.global.cudart.cudaStreamCreate;
+import static org.bytedeco.cuda.global.cudart.cudaStreamDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
+import static org.bytedeco.cuda.global.nccl.ncclAllGather;
+import static org.bytedeco.cuda.global.nccl.ncclAllReduce;
+import static org.bytedeco.cuda.global.nccl.ncclBroadcast;
+import static org.bytedeco.cuda.global.nccl.ncclCommDestroy;
+import static org.bytedeco.cuda.global.nccl.ncclCommInitRank;
+import static org.bytedeco.cuda.global.nccl.ncclFloat32;
+import static org.bytedeco.cuda.global.nccl.ncclGetErrorString;
+import static org.bytedeco.cuda.global.nccl.ncclGetUniqueId;
+import static org.bytedeco.cuda.global.nccl.ncclReduceScatter;
+import static org.bytedeco.cuda.global.nccl.ncclSum;
+
+import java.io.IOException;
+import java.util.Base64;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.cuda.nccl.ncclComm;
+import org.bytedeco.cuda.nccl.ncclUniqueId;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * UNVERIFIED: collectives on GPUs through NCCL, bootstrapped by sending rank 0's NCCL unique id
+ * through the {@link RendezvousStore}. Staged through host memory (DJL exposes no device
+ * pointers): each call copies to a device buffer, runs the NCCL operation, copies back. Nothing
+ * here ran where Kiln is built (no GPU); the trainer uses it only when {@code KILN_COLLECTIVES=nccl},
+ * and {@code scripts/gpu-nccl-check.sh} checks it on a machine with two GPUs or more.
+ */
+public final class NcclCollectives implements Collectives {
+
+  static final int UNIQUE_ID_BYTES = 128;
+
+  private final int rank;
+  private final int world;
+  private final ncclComm comm;
+  private final CUstream_st stream;
+  private Pointer device = new Pointer();
+  private long deviceBytes;
+
+  private NcclCollectives(int rank, int world, ncclComm comm, CUstream_st stream) {
+    this.rank = rank;
+    this.world = world;
+    this.comm = comm;
+    this.stream = stream;
+  }
+
+  /** Joins the NCCL communicator of {@code world} ranks on GPU {@code localRank} of this node. */
+  public static NcclCollectives connect(RendezvousStore store, int rank, int world, int localRank) throws IOException {
+    cuda(cudaSetDevice(localRank), "cudaSetDevice " + localRank);
+    ncclUniqueId id = new ncclUniqueId();
+    byte[] bytes = new byte[UNIQUE_ID_BYTES];
+    if (rank == 0) {
+      nccl(ncclGetUniqueId(id), "ncclGetUniqueId");
+      id.internal().get(bytes);
+      store.set("nccl/unique-id", Base64.getEncoder().encodeToString(bytes));
+    } else {
+      bytes = Base64.getDecoder().decode(store.get("nccl/unique-id"));
+      id.internal().put(bytes);
+    }
+    ncclComm comm = new ncclComm();
+    nccl(ncclCommInitRank(comm, world, id, rank), "ncclCommInitRank");
+    CUstream_st stream = new CUstream_st();
+    cuda(cudaStreamCreate(stream), "cudaStreamCreate");
+    return new NcclCollectives(rank, world, comm, stream);
+  }
+
+  @Override
+  public int rank() {
+    return rank;
+  }
+
+  @Override
+  public int world() {
+    return world;
+  }
+
+  @Override
+  public void allReduce(float[] data) throws IOException {
+    Pointer buffer = upload(data, data.length);
+    nccl(ncclAllReduce(buffer, buffer, data.length, ncclFloat32, ncclSum, comm, stream), "ncclAllReduce");
+    download(buffer, data, 0, data.length);
+  }
+
+  @Override
+  public void reduceScatter(float[] data, float[] shard) throws IOException {
+    Pointer buffer = upload(data, data.length + shard.length);
+    Pointer target = after(buffer, data.length);
+    nccl(ncclReduceScatter(buffer, target, shard.length, ncclFloat32, ncclSum, comm, stream), "ncclReduceScatter");
+    download(target, shard, 0, shard.length);
+  }
+
+  @Override
+  public void allGather(float[] shard, float[] data) throws IOException {
+    Pointer buffer = upload(shard, shard.length + data.length);
+    Pointer target = after(buffer, shard.length);
+    nccl(ncclAllGather(buffer, target, shard.length, ncclFloat32, comm, stream), "ncclAllGather");
+    download(target, data, 0, data.length);
+  }
+
+  @Override
+  public void broadcast(float[] data, int root) throws IOException {
+    Pointer buffer = upload(data, data.length);
+    nccl(ncclBroadcast(buffer, buffer, data.length, ncclFloat32, root, comm, stream), "ncclBroadcast");
+    download(buffer, data, 0, data.length);
+  }
+
+  @Override
+  public void barrier() throws IOException {
+    allReduce(new float[] {1});
+  }
+
+  /** The device address {@code floats} floats into {@code buffer} (never dereferenced in Java). */
+  private static Pointer after(Pointer buffer, long floats) {
+    return new FloatPointer(buffer).position(floats);
+  }
+
+  /** Copies {@code values} to the start of a device buffer of at least {@code floats} floats. */
+  private Pointer upload(float[] values, long floats) throws IOException {
+    long bytes = 4 * floats;
+    if (bytes > deviceBytes) {
+      if (deviceBytes > 0) {
+        cudaFree(device);
+      }
+      device = new Pointer();
+      cuda(cudaMalloc(device, bytes), "cudaMalloc " + bytes);
+      deviceBytes = bytes;
+    }
+    try (FloatPointer host = new FloatPointer(values)) {
+      cuda(cudaMemcpy(device, host, 4L * values.length, cudaMemcpyHostToDevice), "cudaMemcpy to the GPU");
+    }
+    return device;
+  }
+
+  private void download(Pointer from, float[] into, int offset, int length) throws IOException {
+    cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    try (FloatPointer host = new FloatPointer(length)) {
+      cuda(cudaMemcpy(host, from, 4L * length, cudaMemcpyDeviceToHost), "cudaMemcpy from the GPU");
+      host.get(into, offset, length);
+    }
+  }
+
+  private static void cuda(int status, String what) throws IOException {
+    if (status != 0) {
+      throw new IOException("cuda: " + what + " failed: " + cudaGetErrorString(status).getString());
+    }
+  }
+
+  private static void nccl(int status, String what) throws IOException {
+    if (status != 0) {
+      throw new IOException("nccl: " + what + " failed: " + ncclGetErrorString(status).getString());
+    }
+  }
+
+  @Override
+  public void close() {
+    ncclCommDestroy(comm);
+    cudaStreamDestroy(stream);
+    if (deviceBytes > 0) {
+      cudaFree(device);
+    }
+  }
+}
