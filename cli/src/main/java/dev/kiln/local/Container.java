@@ -110,7 +110,8 @@ final class Container {
     // The pods' names resolve through the local node's hosts file, as cluster DNS would resolve them.
     List<String> command = new ArrayList<>(List.of(OperatorProcess.javaBinary(), "--enable-native-access=ALL-UNNAMED",
         "-XX:+UseSerialGC", "-Djdk.net.hosts.file=" + hostsFile.toAbsolutePath(),
-        "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-cp", program.classPath(),
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-Dorg.slf4j.simpleLogger.log.ai.djl.util.cuda=error",
+        "-cp", program.classPath(),
         program.mainClass()));
     if (spec.getArgs() != null) {
       command.addAll(spec.getArgs());

@@ -131,17 +131,21 @@ public final class TrainingRun {
 
       AdamW optimizer = new AdamW(config.optimizer(), manager);
       LearningRate schedule = new LearningRate(config.optimizer(), totalSteps);
+      Restored restored = restore(model, store, configHash);
+      TrainerState state = restored.state();
+      // Loading weights replaces the parameter tensors: only now are they the ones to train.
       Map<String, NDArray> trainable = model.parameters().trainable();
       // Sharding needs more than one rank per shard group; one rank per pod makes HYBRID_SHARD plain data parallel.
       ShardedOptimizer sharded = world > 1 && (config.world().sharding() == ShardingStrategy.SHARD_GRAD_OP
           || config.world().sharding() == ShardingStrategy.FULL_SHARD)
           ? new ShardedOptimizer(parallel.collectives(), trainable, config.optimizer()) : null;
-      TrainerState state = restore(model, optimizer, sharded, store, configHash);
       if (sharded != null) {
+        sharded.restore(restored.moments(), state.step());
         LOG.info("{}: rank {} of {} holds {} floats of optimizer state", config.world().sharding(), rank, world,
             sharded.stateFloats());
+      } else {
+        optimizer.restore(restored.moments(), trainable, state.step());
       }
-      trainable = model.parameters().trainable();
       List<NDArray> trainableList = new ArrayList<>(trainable.values());
       Gradients gradients = new Gradients();
 
@@ -205,8 +209,10 @@ public final class TrainingRun {
     }
   }
 
-  private TrainerState restore(VisionLanguageModel model, AdamW optimizer, ShardedOptimizer sharded, CheckpointStore store,
-      String configHash) throws IOException {
+  /** Where training starts: the state, and the optimizer moments by name (none when starting fresh). */
+  private record Restored(TrainerState state, Map<String, float[]> moments) {}
+
+  private Restored restore(VisionLanguageModel model, CheckpointStore store, String configHash) throws IOException {
     var checkpoint = store.loadLatest();
     if (checkpoint.isPresent()) {
       var c = checkpoint.get();
@@ -214,12 +220,7 @@ public final class TrainingRun {
       load(model, c.model());
       Map<String, float[]> moments = new LinkedHashMap<>();
       c.optimizer().forEach((name, tensor) -> moments.put(name, tensor.data()));
-      if (sharded != null) {
-        sharded.restore(moments, c.state().step());
-      } else {
-        optimizer.restore(moments, model.parameters().trainable(), c.state().step());
-      }
-      return c.state();
+      return new Restored(c.state(), moments);
     }
     if (config.checkpoints().initFrom() != null) {
       Path from = paths.resolve(config.checkpoints().initFrom());
@@ -229,7 +230,8 @@ public final class TrainingRun {
       InitialWeights.load(model.parameters(), paths.resolve(config.initialWeights().languageModel()),
           paths.resolve(config.initialWeights().visionEncoder()));
     }
-    return new TrainerState(TrainerState.FORMAT_VERSION, 0, 0, 0, 0, config.seed(), world, configHash, Double.NaN);
+    return new Restored(new TrainerState(TrainerState.FORMAT_VERSION, 0, 0, 0, 0, config.seed(), world, configHash,
+        Double.NaN), Map.of());
   }
 
   private static void load(VisionLanguageModel model, Map<String, SafeTensors.Tensor> tensors) {

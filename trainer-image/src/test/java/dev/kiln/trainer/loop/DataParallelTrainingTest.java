@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.api.runconfig.RunConfig;
+import dev.kiln.api.v1alpha1.BatchSpec;
 import dev.kiln.api.v1alpha1.ShardingStrategy;
 import dev.kiln.model.weights.SafeTensors;
 import dev.kiln.trainer.TrainerMain;
@@ -40,6 +41,37 @@ class DataParallelTrainingTest {
   @Test
   void worldTwoTakesTheSameStepsAsWorldOne() throws Exception {
     assertSameStepsAtWorldTwo(TrainingRunTest.config(6, 6, 2, ShardingStrategy.NO_SHARD));
+  }
+
+  @Test
+  void worldFourTakesTheSameStepsAsWorldOne() throws Exception {
+    BatchSpec eight = new BatchSpec(8, 2);
+    Path single = TrainingRunTest.newRun(root, "four-world1");
+    new TrainingRun(TrainingRunTest.config(4, 4, new RunConfig.World(1, 0, 1, ShardingStrategy.NO_SHARD, 29500), eight),
+        new PodRoot(single), 0, 1).run();
+    Path four = TrainingRunTest.newRun(root, "four-world4");
+    List<Process> ranks = startRanks(four,
+        TrainingRunTest.config(4, 4, new RunConfig.World(4, 0, 4, ShardingStrategy.SHARD_GRAD_OP, 29500), eight));
+    for (Process rank : ranks) {
+      assertThat(rank.waitFor(120, TimeUnit.SECONDS)).isTrue();
+      assertThat(rank.exitValue()).as(log(four, ranks.indexOf(rank))).isZero();
+    }
+    assertLossesClose(TrainingRunTest.metrics(single), TrainingRunTest.metrics(four));
+    assertThat(largestDifference(finalModel(single), finalModel(four))).isLessThan(TOLERANCE);
+  }
+
+  @Test
+  void aCheckpointWrittenAtWorldOneResumesAtWorldTwo() throws Exception {
+    Path straight = TrainingRunTest.newRun(root, "straight-1");
+    new TrainingRun(TrainingRunTest.config(8, 4), new PodRoot(straight), 0, 1).run();
+    Path switched = TrainingRunTest.newRun(root, "switched-1-2");
+    new TrainingRun(TrainingRunTest.config(8, 4), new PodRoot(switched), 0, 1).stopAfter(4).run();
+    List<Process> ranks = startRanks(switched, TrainingRunTest.config(8, 4, 2, ShardingStrategy.SHARD_GRAD_OP));
+    for (Process rank : ranks) {
+      assertThat(rank.waitFor(120, TimeUnit.SECONDS)).isTrue();
+      assertThat(rank.exitValue()).as(log(switched, ranks.indexOf(rank))).isZero();
+    }
+    assertLossesClose(TrainingRunTest.metrics(straight), TrainingRunTest.metrics(switched));
   }
 
   @Test
@@ -79,6 +111,11 @@ class DataParallelTrainingTest {
     assertLossesClose(TrainingRunTest.metrics(single), TrainingRunTest.metrics(pair));
     Map<String, SafeTensors.Tensor> a = finalModel(single);
     Map<String, SafeTensors.Tensor> b = finalModel(pair);
+    assertThat(largestDifference(a, b)).as("largest parameter difference after 6 steps").isLessThan(TOLERANCE);
+    return pair;
+  }
+
+  static double largestDifference(Map<String, SafeTensors.Tensor> a, Map<String, SafeTensors.Tensor> b) {
     assertThat(b.keySet()).isEqualTo(a.keySet());
     double worst = 0;
     for (String name : a.keySet()) {
@@ -88,8 +125,7 @@ class DataParallelTrainingTest {
         worst = Math.max(worst, Math.abs(x[i] - y[i]));
       }
     }
-    assertThat(worst).as("largest parameter difference after 6 steps").isLessThan(TOLERANCE);
-    return pair;
+    return worst;
   }
 
   @Test

@@ -62,11 +62,15 @@ class TrainingRunTest {
   }
 
   static RunConfig config(long steps, int interval, RunConfig.World layout) {
+    return config(steps, interval, layout, new BatchSpec(4, 2));
+  }
+
+  static RunConfig config(long steps, int interval, RunConfig.World layout, BatchSpec batch) {
     return new RunConfig(RunConfig.API_VERSION, "test", "ns", "pretrain", 0, 11, ModelPreset.TINY.dimensions(), null,
         new RunConfig.Data("/kiln/workspace/data/packed/pretrain", "/kiln/data/tokenizer.json", 48, 16, PackedAttention.PER_SAMPLE),
         List.of(TrainablePart.VISION, TrainablePart.PROJECTOR, TrainablePart.LANGUAGE_MODEL),
         new OptimizerSpec(3e-3, 0.01, 0.1, null, null, null, null, null, null),
-        new BudgetSpec(null, steps, null), new BatchSpec(4, 2),
+        new BudgetSpec(null, steps, null), batch,
         layout,
         new RunConfig.Checkpoints("/kiln/workspace/checkpoints/pretrain", interval, 3, null),
         "/kiln/workspace/metrics/pretrain");
