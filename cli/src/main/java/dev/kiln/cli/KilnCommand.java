@@ -25,6 +25,8 @@ public final class KilnCommand implements Runnable {
       System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
       // DJL probes for CUDA on every start; on a machine without GPUs that is expected, not a warning.
       System.setProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda", "error");
+      // v1alpha1 is Kiln's own API version, on purpose; the client's reminder is not for users.
+      System.setProperty("org.slf4j.simpleLogger.log.io.fabric8.kubernetes.client.dsl.internal.VersionUsageUtils", "error");
     }
     System.exit(commandLine().execute(args));
   }

@@ -45,10 +45,6 @@ public final class LocalCluster implements AutoCloseable {
     public Options withGpuProduct(String product) {
       return new Options(folder, kilnHome, gpuNodes, product, gpusPerNode, operatorSettings, errors);
     }
-
-    public Options withErrors(PrintStream stream) {
-      return new Options(folder, kilnHome, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, stream);
-    }
   }
 
   static final String CRD_RESOURCE = "/META-INF/fabric8/multimodalpretrainjobs.kiln.dev-v1.yml";

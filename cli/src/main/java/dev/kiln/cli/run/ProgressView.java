@@ -33,6 +33,7 @@ public final class ProgressView {
   private String lastHeadline;
   private long lastLine;
   private boolean barShown;
+  private final long started = System.nanoTime();
 
   ProgressView(PrintWriter out, MultimodalPretrainJob job) {
     this.out = out;
@@ -98,8 +99,6 @@ public final class ProgressView {
     endBar();
     out.flush();
   }
-
-  private final long started = System.nanoTime();
 
   private String elapsed() {
     return duration((System.nanoTime() - started) / 1_000_000_000L);
