@@ -39,12 +39,12 @@ final class Kubelet {
   private record Running(Pod pod, Container container, String startedAt) {}
 
   Kubelet(KubernetesClient client, ImageCatalog images, Volumes volumes, Path podsFolder, Path djlCache, Path hostsFile) {
-    this.hostsFile = hostsFile;
     this.client = client;
     this.images = images;
     this.volumes = volumes;
     this.podsFolder = podsFolder;
     this.djlCache = djlCache;
+    this.hostsFile = hostsFile;
   }
 
   void sync(Snapshot snapshot) throws IOException {
@@ -58,8 +58,6 @@ final class Kubelet {
       } else if (!run.container().alive()) {
         finish(run);
         running.remove(entry.getKey());
-      } else if (evictions.contains(entry.getKey())) {
-        run.container().kill(false, GRACE_SECONDS);
       }
     }
     for (Pod pod : snapshot.pods()) {
@@ -159,10 +157,12 @@ final class Kubelet {
 
   /** Evicts a pod: its process is stopped and it fails with reason Evicted. */
   boolean evict(Pod pod) {
-    if (!running.containsKey(pod.getMetadata().getUid())) {
+    Running run = running.get(pod.getMetadata().getUid());
+    if (run == null) {
       return false;
     }
     evictions.add(pod.getMetadata().getUid());
+    run.container().kill(false, GRACE_SECONDS);
     return true;
   }
 
