@@ -11,23 +11,23 @@ import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.api.v1alpha1.ShardingStrategy;
+import dev.kiln.model.Constants;
+import dev.kiln.model.PackedBatch;
+import dev.kiln.model.VisionLanguageModel;
+import dev.kiln.model.weights.InitialWeights;
+import dev.kiln.model.weights.SafeTensors;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
 import dev.kiln.trainer.checkpoint.TrainerState;
 import dev.kiln.trainer.data.BatchPrefetcher;
 import dev.kiln.trainer.data.DataOrder;
 import dev.kiln.trainer.data.PackedDataset;
 import dev.kiln.trainer.device.ComputeDevice;
-import dev.kiln.model.Constants;
-import dev.kiln.model.PackedBatch;
-import dev.kiln.model.VisionLanguageModel;
 import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.Gradients;
 import dev.kiln.trainer.optim.LearningRate;
 import dev.kiln.trainer.parallel.Collectives;
 import dev.kiln.trainer.parallel.DataParallel;
 import dev.kiln.trainer.parallel.ShardedOptimizer;
-import dev.kiln.model.weights.InitialWeights;
-import dev.kiln.model.weights.SafeTensors;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.file.Files;
@@ -42,10 +42,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One stage of training in one process, top to bottom: build the model, restore the newest valid
+ * One stage of training as one rank, top to bottom: build the model, restore the newest valid
  * checkpoint (or start from the promoted checkpoint of {@code initFrom}, or from initial
- * weights), then step: micro-batches with gradient accumulation, global-norm clipping, AdamW at
- * the scheduled rate, metrics per step, checkpoints at the interval and at the end.
+ * weights), then step: micro-batches with gradient accumulation, gradients averaged (or
+ * reduce-scattered) over the ranks, global-norm clipping, AdamW at the scheduled rate, metrics
+ * per step, checkpoints at the interval and at the end.
  */
 public final class TrainingRun {
 
@@ -77,7 +78,6 @@ public final class TrainingRun {
     return this;
   }
 
-  /** Stops after this many steps of this process, as a crash would, for tests of resumption. */
   /**
    * Trains as one rank of {@code collectives.world()}: gradients averaged every step, the data
    * split by rank, checkpoints and metrics written by rank 0.
@@ -97,6 +97,7 @@ public final class TrainingRun {
     return this;
   }
 
+  /** Stops after this many steps of this process, as a crash would, for tests of resumption. */
   public TrainingRun stopAfter(long steps) {
     this.stopAfterSteps = steps;
     return this;
@@ -128,7 +129,6 @@ public final class TrainingRun {
     try (NDManager manager = NDManager.newBaseManager(device.device());
         VisionLanguageModel model = new VisionLanguageModel(config.model(), manager, config.seed())) {
       model.setTrainable(config.trainable());
-
       AdamW optimizer = new AdamW(config.optimizer(), manager);
       LearningRate schedule = new LearningRate(config.optimizer(), totalSteps);
       Restored restored = restore(model, store, configHash);

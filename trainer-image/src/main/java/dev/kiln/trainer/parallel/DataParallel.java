@@ -20,10 +20,6 @@ public final class DataParallel {
     this.collectives = collectives;
   }
 
-  public int world() {
-    return collectives.world();
-  }
-
   public Collectives collectives() {
     return collectives;
   }
