@@ -54,7 +54,7 @@ final class StatusCommand implements Callable<Integer> {
         status.getMessage(), ProgressView.duration(age), age > 30 ? "; the kiln run that wrote it may have stopped" : "");
     Path workspace = workspace(status);
     for (StageStatus stage : status.getStages()) {
-      var last = workspace == null ? null : StageMetrics.read(workspace, stage.getName()).last().orElse(null);
+      var last = workspace == null ? null : StageMetrics.latest(workspace, stage.getName()).orElse(null);
       out.printf("  %-10s %-10s attempt %d, restarts %d%s%n", stage.getName(), stage.getPhase(),
           stage.getAttempt() == null ? 0 : stage.getAttempt(), stage.getRestarts() == null ? 0 : stage.getRestarts(),
           last == null ? "" : String.format(", step %d/%d, loss %.4f", last.step(), last.totalSteps(), last.loss()));

@@ -63,8 +63,7 @@ public final class ProgressView {
       }
     }
     if (status.getStage() != null && status.getPhase() == JobPhase.Training) {
-      StageMetrics metrics = StageMetrics.read(workspace, status.getStage());
-      metrics.last().ifPresent(this::bar);
+      StageMetrics.latest(workspace, status.getStage()).ifPresent(this::bar);
     }
     out.flush();
   }

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.trainer.loop.StepMetrics;
 import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,14 +22,48 @@ public record StageMetrics(String stage, List<StepMetrics> steps) {
   private static final ObjectMapper JSON = new ObjectMapper()
       .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
+  /** Bytes read from the end of the file for the newest step: many lines' worth. */
+  static final int TAIL_BYTES = 8192;
+
   /** Reads {@code workspace/metrics/<stage>/metrics.jsonl}; empty when the stage has not started. */
   public static StageMetrics read(Path workspace, String stage) {
-    Path file = workspace.resolve("metrics").resolve(stage).resolve("metrics.jsonl");
     TreeMap<Long, StepMetrics> byStep = new TreeMap<>();
-    for (StepMetrics step : lines(file)) {
+    for (StepMetrics step : lines(file(workspace, stage))) {
       byStep.put(step.step(), step);
     }
     return new StageMetrics(stage, new ArrayList<>(byStep.values()));
+  }
+
+  /**
+   * The newest step written, reading only the end of the file: a progress display asks every
+   * second, and a long stage's file has a line per step.
+   */
+  public static Optional<StepMetrics> latest(Path workspace, String stage) {
+    Path file = file(workspace, stage);
+    if (!Files.isRegularFile(file)) {
+      return Optional.empty();
+    }
+    try (RandomAccessFile in = new RandomAccessFile(file.toFile(), "r")) {
+      long start = Math.max(0, in.length() - TAIL_BYTES);
+      byte[] tail = new byte[(int) (in.length() - start)];
+      in.seek(start);
+      in.readFully(tail);
+      String[] lines = new String(tail, StandardCharsets.UTF_8).split("\n");
+      for (int i = lines.length - 1; i >= 0; i--) {
+        try {
+          return Optional.of(JSON.readValue(lines[i], StepMetrics.class));
+        } catch (IOException e) {
+          // Half written (the newest), or cut by the tail's start (the oldest): try the one before.
+        }
+      }
+      return Optional.empty();
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static Path file(Path workspace, String stage) {
+    return workspace.resolve("metrics").resolve(stage).resolve("metrics.jsonl");
   }
 
   /** Every line in order, including steps repeated by a resumed attempt. */
