@@ -71,9 +71,10 @@ public final class LocalRun {
     }
     Files.deleteIfExists(workdir.resolve("summary.json"));
     Map<String, Path> claims = claimFolders();
+    Path data = claims.get(job.getSpec().data().claimName());
     String sample = SampleData.requested(job);
-    if (sample != null && SampleData.ensure(sample, claims.get(job.getSpec().data().claimName()))) {
-      out.println("generated the " + sample + " sample data into " + workdir.relativize(claims.get(job.getSpec().data().claimName())));
+    if (sample != null && SampleData.ensure(sample, data)) {
+      out.println("generated the " + sample + " sample data into " + workdir.relativize(data));
     }
     String name = job.getMetadata().getName();
     MultimodalPretrainJobStatus last;
@@ -98,7 +99,7 @@ public final class LocalRun {
       last = follow(cluster, progress, workspace, started);
     }
     progress.finish();
-    RunSummary summary = summarize(last, workspace, claims, started);
+    RunSummary summary = summarize(last, workspace, data, started);
     JSON.writeValue(workdir.resolve("summary.json").toFile(), summary);
     return summary;
   }
@@ -133,7 +134,7 @@ public final class LocalRun {
     }
   }
 
-  private RunSummary summarize(MultimodalPretrainJobStatus status, Path workspace, Map<String, Path> claims, long started)
+  private RunSummary summarize(MultimodalPretrainJobStatus status, Path workspace, Path data, long started)
       throws IOException {
     List<StageMetrics> metrics = new ArrayList<>();
     List<RunSummary.Stage> stages = new ArrayList<>();
@@ -162,9 +163,9 @@ public final class LocalRun {
       var ref = checkpoints.getPromoted();
       Path host = workspace.resolve(ref.getPath().substring(PodPaths.WORK.length() + 1));
       promoted = new RunSummary.Checkpoint(ref.getStage(), ref.getStep(), ref.getPath(), host.toString());
-      Path heldOut = SampleData.heldOut(claims.get(job.getSpec().data().claimName()));
+      Path heldOut = SampleData.heldOut(data);
       if (status.getPhase() == JobPhase.Succeeded && heldOut != null) {
-        eval = evaluate(host, ref.getStage(), heldOut, claims.get(job.getSpec().data().claimName()));
+        eval = evaluate(host, ref.getStage(), heldOut, data);
       }
     }
     String phase = status.getPhase() == null ? "Unknown" : status.getPhase().name();
