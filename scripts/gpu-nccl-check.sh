@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Checks Kiln's NCCL collectives where there are two GPUs or more (they could not be run where
-# Kiln is built): two ranks, one per GPU, must all-reduce correctly, and the bus bandwidth is
-# printed next to the CPU ring's. Until this passes on real hardware the trainer uses NCCL only
-# when asked (KILN_COLLECTIVES=nccl); the TCP ring stays the default.
+# Checks Kiln's NCCL collectives on a GPU machine (they cannot run where Kiln is built): one rank
+# per GPU, up to 8, must all-reduce correctly, and the bus bandwidth is printed. With one GPU only
+# the bindings, the unique-id bootstrap and the copies are checked (NCCL refuses two ranks on one
+# GPU). Until this passes with two GPUs or more the trainer uses NCCL only when asked
+# (KILN_COLLECTIVES=nccl); the TCP ring stays the default.
 #
 #   scripts/gpu-nccl-check.sh
 #
-# Needs the CUDA runtime and libnccl on the library path (the trainer image carries them).
+# Needs libcudart.so.13 and libnccl.so.2 on the library path (the trainer image carries them).
+# KILN_TRAINER: the trainer's entry point where there is no Maven (scripts/trainer-bundle.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+trainer="${KILN_TRAINER:-./kiln}"
 nvidia-smi --query-gpu=index,name --format=csv
 gpus=$(nvidia-smi --query-gpu=index --format=csv,noheader | wc -l)
-[[ "$gpus" -ge 2 ]] || { echo "FAIL: NCCL needs two GPUs or more, found $gpus"; exit 1; }
+ranks=$(( gpus > 8 ? 8 : gpus ))
 
-nccl=$(./kiln bench collectives --backend nccl --megabytes 64 --repeats 5)
+nccl=$("$trainer" bench collectives --backend nccl --ranks "$ranks" --megabytes 64 --repeats 5)
 echo "nccl: $nccl"
-grep -q '"correct":true' <<<"$nccl" || { echo "FAIL: NCCL all-reduce gave wrong sums"; exit 1; }
-echo "ok: NCCL all-reduce correct on 2 GPUs; bandwidth above (tcp ring for comparison: ./kiln bench collectives)"
+grep -q '"correct":true' <<<"$nccl" || { echo "FAIL: NCCL all-reduce failed or gave wrong sums"; exit 1; }
+if [[ "$ranks" -lt 2 ]]; then
+  echo "ok, partly: NCCL ran on 1 GPU (bindings, bootstrap, copies); the ring between GPUs needs two GPUs or more"
+else
+  echo "ok: NCCL all-reduce correct on $ranks GPUs; bandwidth above (tcp ring for comparison: bench collectives)"
+fi

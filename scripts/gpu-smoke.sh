@@ -5,16 +5,19 @@
 #
 #   PYTORCH_LIBRARY_PATH=/opt/libtorch/lib scripts/gpu-smoke.sh
 #
-# PYTORCH_LIBRARY_PATH: the lib folder of libtorch 2.7.1 built for CUDA 12.8 (the trainer image ships it).
+# PYTORCH_LIBRARY_PATH: the lib folder of a CUDA libtorch (the trainer image ships it).
+# KILN_TRAINER: the trainer's entry point where there is no Maven, e.g. the kiln-trainer of
+#   scripts/trainer-bundle.sh; ./kiln (which builds Kiln first) when unset.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-: "${PYTORCH_LIBRARY_PATH:?set PYTORCH_LIBRARY_PATH to a CUDA 12.8 libtorch 2.7.1 lib folder}"
-export PYTORCH_FLAVOR=cu128 PYTORCH_VERSION=2.7.1
+: "${PYTORCH_LIBRARY_PATH:?set PYTORCH_LIBRARY_PATH to the lib folder of a CUDA libtorch}"
+export PYTORCH_FLAVOR="${PYTORCH_FLAVOR:-cu128}" PYTORCH_VERSION="${PYTORCH_VERSION:-2.7.1}"
+trainer="${KILN_TRAINER:-./kiln}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 
-cpu=$(./kiln bench trainer --preset small --steps 3 --device cpu)
-gpu=$(./kiln bench trainer --preset small --steps 10 --device gpu)
+cpu=$("$trainer" bench trainer --preset small --steps 3 --device cpu)
+gpu=$("$trainer" bench trainer --preset small --steps 10 --device gpu)
 echo "cpu: $cpu"
 echo "gpu: $gpu"
 field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }

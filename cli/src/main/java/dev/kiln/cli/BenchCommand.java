@@ -1,9 +1,9 @@
 package dev.kiln.cli;
 
-import dev.kiln.cli.bench.CollectivesBenchCommand;
 import dev.kiln.cli.bench.PackPipelineBench;
 import dev.kiln.cli.bench.PackingBench;
-import dev.kiln.cli.bench.TrainerBenchCommand;
+import dev.kiln.trainer.bench.CollectivesBenchCommand;
+import dev.kiln.trainer.bench.TrainerBenchCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 

@@ -1,6 +1,7 @@
 package dev.kiln.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
@@ -19,16 +20,22 @@ public final class Ops {
 
   /** x @ w^T + b, HF layout: w is (out, in). */
   public static NDArray linear(NDArray x, NDArray w, NDArray b) {
+    NDManager activations = x.getManager();
+    x = Autocast.forMatMul(x, activations);
+    w = Autocast.forMatMul(w, activations);
+    b = b == null ? null : Autocast.forMatMul(b, activations);
     return b == null ? Linear.linear(x, w).singletonOrThrow() : Linear.linear(x, w, b).singletonOrThrow();
   }
 
   /** x / sqrt(mean(x^2) + eps) * w, over the last axis. */
   public static NDArray rmsNorm(NDArray x, NDArray w, double eps) {
+    x = Autocast.forReduction(x);
     NDArray rms = x.square().mean(new int[] {-1}, true).add(Constants.of(eps)).sqrt(); // (..., 1)
     return x.div(rms).mul(w);                                             // (..., d)
   }
 
   public static NDArray layerNorm(NDArray x, NDArray w, NDArray b, double eps) {
+    x = Autocast.forReduction(x);
     return LayerNorm.layerNorm(x, new Shape(x.getShape().get(x.getShape().dimension() - 1)), w, b, (float) eps)
         .singletonOrThrow();
   }
@@ -73,10 +80,19 @@ public final class Ops {
       v = v.repeat(1, heads / kvHeads);                              // (B, H, T, hd)
     }
     double scale = 1 / Math.sqrt(q.getShape().get(3));
-    NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(Constants.of(scale)); // (B, H, T, T)
+    NDManager activations = q.getManager();
+    q = Autocast.forMatMul(q, activations);
+    k = Autocast.forMatMul(k, activations);
+    NDArray scores = Autocast.forReduction(q.matMul(k.transpose(0, 1, 3, 2)).mul(Constants.of(scale))); // (B, H, T, T)
     if (mask != null) {
       scores = scores.add(mask);                                     // mask (B, 1, T, T) broadcasts
     }
-    return scores.softmax(-1).matMul(v);                             // (B, H, T, hd)
+    NDArray weights = Autocast.forMatMul(scores.softmax(-1), activations); // (B, H, T, T)
+    return weights.matMul(Autocast.forMatMul(v, activations));        // (B, H, T, hd)
+  }
+
+  /** log softmax over the last axis, in float32 (the loss). */
+  public static NDArray logSoftmax(NDArray x) {
+    return Autocast.forReduction(x).logSoftmax(-1);
   }
 }

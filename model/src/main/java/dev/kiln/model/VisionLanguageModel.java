@@ -76,7 +76,7 @@ public final class VisionLanguageModel implements AutoCloseable {
         .reshape((long) batch.batch() * batch.length(), dims.languageModel().hiddenSize()); // (B*T, d)
     NDArray at = Parameters.owned(step.create(batch.targetPositions(), new Shape(batch.targetPositions().length)));
     NDArray selected = Embedding.embedding(at, hidden, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow();       // (M, d)
-    NDArray logProbs = decoder.logits(selected).logSoftmax(-1);                        // (M, V)
+    NDArray logProbs = Ops.logSoftmax(decoder.logits(selected));                     // (M, V)
     NDArray targets = Parameters.owned(step.create(batch.targets(), new Shape(batch.targets().length, 1)))
         .toType(ai.djl.ndarray.types.DataType.INT64, false);                            // (M, 1)
     return logProbs.gather(targets, 1).mean().neg();                                   // ()

@@ -1,11 +1,12 @@
 package dev.kiln.trainer;
 
+import dev.kiln.trainer.bench.BenchCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** Entry point of the trainer image: {@code train} a stage, {@code export} a checkpoint. */
+/** Entry point of the trainer image: {@code train} a stage, {@code export} a checkpoint, {@code bench} the node. */
 @Command(name = "kiln-trainer", mixinStandardHelpOptions = true, description = "Kiln's trainer.",
-    subcommands = {TrainCommand.class, ExportCommand.class})
+    subcommands = {TrainCommand.class, ExportCommand.class, BenchCommand.class})
 public final class TrainerMain implements Runnable {
 
   @CommandLine.Spec

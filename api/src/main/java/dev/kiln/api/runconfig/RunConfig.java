@@ -6,6 +6,7 @@ import dev.kiln.api.v1alpha1.BudgetSpec;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
 import dev.kiln.api.v1alpha1.PackedAttention;
+import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.ShardingStrategy;
 import dev.kiln.api.v1alpha1.TrainablePart;
 import java.util.List;
@@ -30,6 +31,7 @@ public record RunConfig(
     BudgetSpec budget,
     BatchSpec batch,
     World world,
+    Precision precision,
     Checkpoints checkpoints,
     String metricsDir) {
 

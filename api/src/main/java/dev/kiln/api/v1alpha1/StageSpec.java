@@ -39,6 +39,9 @@ public record StageSpec(
     @JsonPropertyDescription("How parameters, gradients and optimizer state are split across ranks (PyTorch FSDP names).")
     ShardingStrategy sharding,
 
+    @JsonPropertyDescription("Float32, or Float16Mixed (float16 matrix products, float32 master weights, dynamic loss scaling) for GPU stages. Float32 when unset.")
+    Precision precision,
+
     @Default("PerSample")
     @JsonPropertyDescription("PerSample: attention and positions restart at each packed sample. Continuous: the recipe's original behaviour.")
     PackedAttention packedAttention,
@@ -68,5 +71,11 @@ public record StageSpec(
     promotion = promotion != null ? promotion : new PromotionSpec(null, null, null, null);
     maxRestarts = maxRestarts != null ? maxRestarts : 3;
     nonRetryableExitCodes = nonRetryableExitCodes != null ? List.copyOf(nonRetryableExitCodes) : List.of(64, 65, 78);
+    // precision stays null when unset, so that the hash pinning stages started before it existed does not change.
+  }
+
+  /** The stage's precision, Float32 when unset. */
+  public Precision trainingPrecision() {
+    return precision != null ? precision : Precision.FLOAT32;
   }
 }

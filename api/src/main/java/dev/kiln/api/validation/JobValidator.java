@@ -17,6 +17,7 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
 import dev.kiln.api.v1alpha1.PackingSpec;
+import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.ResourcesSpec;
 import dev.kiln.api.v1alpha1.SchedulingSpec;
 import dev.kiln.api.v1alpha1.StageSpec;
@@ -95,7 +96,7 @@ public final class JobValidator {
   /** The hash that pins a started stage: its spec without the promotion gate, which may still change. */
   public static String stageHash(StageSpec stage) {
     StageSpec pinned = new StageSpec(stage.name(), stage.sources(), stage.visualTokens(), stage.trainable(),
-        stage.optimizer(), stage.budget(), stage.batch(), stage.resources(), stage.sharding(),
+        stage.optimizer(), stage.budget(), stage.batch(), stage.resources(), stage.sharding(), stage.precision(),
         stage.packedAttention(), stage.checkpointIntervalSteps(), stage.initFrom(), null, stage.maxRestarts(),
         stage.nonRetryableExitCodes());
     return Canonical.sha256(pinned);
@@ -371,6 +372,10 @@ public final class JobValidator {
       optimizer(at + ".optimizer", stage.optimizer());
       budget(at + ".budget", stage.budget());
       resources(at + ".resources", stage.resources());
+      if (stage.trainingPrecision() == Precision.FLOAT16_MIXED && stage.resources().gpusPerNode() == 0) {
+        add(at + ".precision", "Float16Mixed needs a GPU stage (resources.gpusPerNode > 0); on CPUs float16 matrix"
+            + " products are slower than Float32");
+      }
       batch(at + ".batch", stage.batch(), stage.resources());
       if (stage.checkpointIntervalSteps() < 1) {
         add(at + ".checkpointIntervalSteps", "must be >= 1");

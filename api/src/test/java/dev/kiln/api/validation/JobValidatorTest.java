@@ -120,6 +120,18 @@ class JobValidatorTest {
   }
 
   @Test
+  void float16MixedIsForGpuStages() {
+    assertThat(JobValidator.validate(mutate("spec.stages[0].precision", "Float16Mixed"))).isEmpty();
+
+    ObjectNode tree = baseTree();
+    ObjectNode stage = (ObjectNode) tree.get("spec").get("stages").get(0);
+    stage.put("precision", "Float16Mixed");
+    ((ObjectNode) stage.get("resources")).put("gpusPerNode", 0).remove("gpuProduct");
+    assertThat(JobValidator.validate(JobFiles.fromTree(tree, "cpu-fp16.yaml")))
+        .extracting(Violation::field).containsExactly("spec.stages[0].precision");
+  }
+
+  @Test
   void thereAreAtLeastThirtyInvalidSpecs() {
     assertThat(invalidSpecs().count()).isGreaterThanOrEqualTo(30);
   }

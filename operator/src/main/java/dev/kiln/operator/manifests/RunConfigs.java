@@ -37,6 +37,7 @@ public final class RunConfigs {
         stage.batch(),
         new RunConfig.World(stage.resources().nodes(), stage.resources().gpusPerNode(), stage.resources().worldSize(),
             stage.sharding(), settings.masterPort()),
+        stage.trainingPrecision(),
         new RunConfig.Checkpoints(PodPaths.checkpoints(stage.name()), stage.checkpointIntervalSteps(),
             job.getSpec().checkpoints().keepLast(), initFromCheckpoint),
         PodPaths.metrics(stage.name()));

@@ -11,6 +11,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,7 +52,12 @@ public final class CollectivesBench {
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("bench", "collectives");
     result.put("backend", using == NCCL ? "nccl" : "tcp-ring");
-    result.put("correct", correct(using, worlds[0]));
+    String wrong = incorrect(using, worlds[0]);
+    result.put("correct", wrong == null);
+    if (wrong != null) {
+      result.put("error", wrong);
+      return result;
+    }
     result.put("megabytes", megabytes);
     double loopback = loopbackBytesPerSecond(megabytes);
     result.put("loopback_gbps", round(loopback * 8 / 1e9));
@@ -62,6 +68,11 @@ public final class CollectivesBench {
       double reduceScatter = seconds(using, world, n, repeats, (c, d, s) -> c.reduceScatter(d, s));
       double allGather = seconds(using, world, n, repeats, (c, d, s) -> c.allGather(s, d));
       double bytes = 4.0 * n;
+      if (world == 1) {
+        // One rank moves no data between ranks: report the algorithm bandwidth (bytes / time) instead.
+        result.put("allreduce_algbw_gbps_w1", round(bytes / allReduce * 8 / 1e9));
+        continue;
+      }
       double ring = (world - 1.0) / world;
       double allReduceBus = bytes * 2 * ring / allReduce;
       result.put("allreduce_busbw_gbps_w" + world, round(allReduceBus * 8 / 1e9));
@@ -69,11 +80,12 @@ public final class CollectivesBench {
       result.put("allgather_busbw_gbps_w" + world, round(bytes * ring / allGather * 8 / 1e9));
       result.put("allreduce_ratio_to_loopback_w" + world, round(allReduceBus / loopback));
     }
-    int bucket = (int) (gradientFloats / 2 * 2);
-    double gradientAllReduce = seconds(using, 2, bucket, repeats, (c, d, s) -> c.allReduce(d));
+    int widest = Arrays.stream(worlds).max().orElseThrow();
+    int bucket = (int) (gradientFloats / widest * widest);
+    double gradientAllReduce = seconds(using, widest, bucket, repeats, (c, d, s) -> c.allReduce(d));
     result.put("gradient_floats", bucket);
-    result.put("gradient_allreduce_seconds_w2", round(gradientAllReduce));
-    if (stepSeconds > 0) {
+    result.put("gradient_allreduce_seconds_w" + widest, round(gradientAllReduce));
+    if (stepSeconds > 0 && widest == 2) {
       // Data parallel adds one all-reduce of the gradients to each step (no overlap with backward yet).
       result.put("step_seconds_w1", round(stepSeconds));
       result.put("step_overhead_w2", round(gradientAllReduce / stepSeconds));
@@ -103,7 +115,7 @@ public final class CollectivesBench {
               operation.run(ring, data, shard);
               times[i] = (System.nanoTime() - start) / 1e9;
             }
-            java.util.Arrays.sort(times);
+            Arrays.sort(times);
             return times[repeats / 2];
           } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
@@ -118,12 +130,15 @@ public final class CollectivesBench {
     }
   }
 
-  /** Whether an all-reduce of rank + 1 everywhere gives world(world+1)/2 everywhere, on every rank. */
-  static boolean correct(Backend backend, int world) {
+  /**
+   * Null when an all-reduce of rank + 1 everywhere gives world(world+1)/2 everywhere, on every
+   * rank; otherwise what went wrong.
+   */
+  static String incorrect(Backend backend, int world) {
     float expected = world * (world + 1) / 2f;
     try {
       seconds(backend, world, 1000, 1, (c, data, shard) -> {
-        java.util.Arrays.fill(data, c.rank() + 1);
+        Arrays.fill(data, c.rank() + 1);
         c.allReduce(data);
         for (float value : data) {
           if (value != expected) {
@@ -131,9 +146,13 @@ public final class CollectivesBench {
           }
         }
       });
-      return true;
+      return null;
     } catch (Exception e) {
-      return false;
+      Throwable cause = e;
+      while (cause.getCause() != null) {
+        cause = cause.getCause();
+      }
+      return cause.toString();
     }
   }
 

@@ -3,20 +3,25 @@ package dev.kiln.trainer.bench;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
 import dev.kiln.api.v1alpha1.PackedAttention;
+import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.TrainablePart;
 import dev.kiln.data.image.Images;
 import dev.kiln.data.packed.PackedSequence;
-import dev.kiln.trainer.device.ComputeDevice;
-import dev.kiln.model.TrainingFlops;
+import dev.kiln.model.Autocast;
+import dev.kiln.model.Constants;
 import dev.kiln.model.PackedBatch;
+import dev.kiln.model.TrainingFlops;
 import dev.kiln.model.VisionLanguageModel;
+import dev.kiln.trainer.device.ComputeDevice;
 import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.Gradients;
+import dev.kiln.trainer.optim.LossScaler;
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -25,7 +30,7 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Training throughput against the machine's own fp32 matmul rate, measured in the same run:
+ * Training throughput against the machine's own matmul rate (fp32, or fp16 for Float16Mixed), measured in the same run:
  * {@code mfu} = model FLOP/s (6 x parameters per token, plus attention, vision encoder included)
  * / matmul FLOP/s. Full training steps: forward, backward, clipping, AdamW.
  */
@@ -34,30 +39,40 @@ public final class TrainerBench {
   private TrainerBench() {}
 
   public static Map<String, Object> run(ModelDimensions dims, String preset, int sequenceLength, int visualTokens,
-      int batchSize, int steps, ComputeDevice device) {
+      int batchSize, int steps, ComputeDevice device, Precision precision) {
+    boolean mixed = precision == Precision.FLOAT16_MIXED;
     Map<String, Object> result = new LinkedHashMap<>();
     double firstLoss = Double.NaN;
     try (NDManager manager = NDManager.newBaseManager(device.device());
         VisionLanguageModel model = new VisionLanguageModel(dims, manager, 1)) {
       model.setTrainable(List.of(TrainablePart.VISION, TrainablePart.PROJECTOR, TrainablePart.LANGUAGE_MODEL));
-      double matmul = matmulFlops(manager, 1024, 12);
+      double matmul = matmulFlops(manager, 1024, 12, mixed ? DataType.FLOAT16 : DataType.FLOAT32);
       PackedBatch batch = batch(dims, sequenceLength, visualTokens, batchSize);
       Map<String, NDArray> trainable = model.parameters().trainable();
       List<NDArray> list = new ArrayList<>(trainable.values());
       AdamW adamw = new AdamW(new OptimizerSpec(1e-4, 0.0, 0.0, null, null, null, null, null, null), manager);
       Gradients gradients = new Gradients();
+      LossScaler scaler = new LossScaler(LossScaler.INITIAL_SCALE, LossScaler.GROWTH_INTERVAL);
       long[] timed = new long[steps];
       for (int s = 0; s < steps + 3; s++) {
         long start = System.nanoTime();
         try (NDManager scope = manager.newSubManager(); GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-          NDArray loss = model.loss(batch, scope);
+          NDArray loss;
+          try (Autocast fp16 = mixed ? Autocast.fp16() : null) {
+            loss = model.loss(batch, scope);
+          }
           if (s == 0) {
             firstLoss = loss.getFloat();
           }
-          collector.backward(loss);
+          collector.backward(mixed ? loss.mul(Constants.of(scaler.scale())) : loss);
         }
-        gradients.clip(list, 1.0);
-        adamw.step(trainable, gradients, 1e-4);
+        double lossScale = mixed ? scaler.scale() : 1;
+        gradients.unscale(list, 1 / lossScale);
+        double norm = gradients.norm(list);
+        if (!mixed || scaler.update(norm)) {
+          gradients.clip(list, norm, 1.0);
+          adamw.step(trainable, gradients, 1e-4);
+        }
         gradients.zero(list);
         if (s >= 3) {
           timed[s - 3] = System.nanoTime() - start;
@@ -71,6 +86,7 @@ public final class TrainerBench {
       result.put("bench", "trainer");
       result.put("preset", preset);
       result.put("device", device.device().toString());
+      result.put("precision", precision.name());
       result.put("first_loss", firstLoss);
       result.put("parameters", model.parameters().count(n -> true));
       result.put("sequence_length", sequenceLength);
@@ -95,10 +111,10 @@ public final class TrainerBench {
         + TrainingFlops.perImage(dims, visualTokens, true) / visualTokens;
   }
 
-  static double matmulFlops(NDManager manager, int n, int repeats) {
+  static double matmulFlops(NDManager manager, int n, int repeats, DataType type) {
     try (NDManager scope = manager.newSubManager()) {
-      NDArray a = scope.randomNormal(new Shape(n, n));
-      NDArray b = scope.randomNormal(new Shape(n, n));
+      NDArray a = scope.randomNormal(new Shape(n, n)).toType(type, false);
+      NDArray b = scope.randomNormal(new Shape(n, n)).toType(type, false);
       long[] times = new long[repeats];
       for (int i = 0; i < repeats + 2; i++) {
         long start = System.nanoTime();

@@ -1,5 +1,12 @@
 package dev.kiln.trainer.loop;
 
-/** One optimizer step, as written to metrics.jsonl and reported to the operator. */
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+/**
+ * One optimizer step, as written to metrics.jsonl and reported to the operator. {@code lossScale}
+ * is there in Float16Mixed only; a step whose gradients overflowed has a non-finite gradNorm and
+ * was skipped.
+ */
 public record StepMetrics(long step, long totalSteps, double loss, double lr, double gradNorm, long tokens,
-    double tokensPerSecond, double dataWaitFraction, double seconds) {}
+    double tokensPerSecond, double dataWaitFraction, double seconds,
+    @JsonInclude(JsonInclude.Include.NON_NULL) Double lossScale) {}

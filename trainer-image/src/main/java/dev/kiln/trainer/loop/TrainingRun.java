@@ -10,7 +10,9 @@ import dev.kiln.api.Canonical;
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.api.runconfig.TrainerSummary;
+import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.ShardingStrategy;
+import dev.kiln.model.Autocast;
 import dev.kiln.model.Constants;
 import dev.kiln.model.PackedBatch;
 import dev.kiln.model.VisionLanguageModel;
@@ -25,6 +27,7 @@ import dev.kiln.trainer.device.ComputeDevice;
 import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.Gradients;
 import dev.kiln.trainer.optim.LearningRate;
+import dev.kiln.trainer.optim.LossScaler;
 import dev.kiln.trainer.parallel.Collectives;
 import dev.kiln.trainer.parallel.DataParallel;
 import dev.kiln.trainer.parallel.ShardedOptimizer;
@@ -46,7 +49,8 @@ import org.slf4j.LoggerFactory;
  * checkpoint (or start from the promoted checkpoint of {@code initFrom}, or from initial
  * weights), then step: micro-batches with gradient accumulation, gradients averaged (or
  * reduce-scattered) over the ranks, global-norm clipping, AdamW at the scheduled rate, metrics
- * per step, checkpoints at the interval and at the end.
+ * per step, checkpoints at the interval and at the end. In Float16Mixed the forward runs under
+ * {@link Autocast} and the loss is scaled by a {@link LossScaler}; overflowing steps are skipped.
  */
 public final class TrainingRun {
 
@@ -133,6 +137,10 @@ public final class TrainingRun {
       LearningRate schedule = new LearningRate(config.optimizer(), totalSteps);
       Restored restored = restore(model, store, configHash);
       TrainerState state = restored.state();
+      boolean mixed = config.precision() == Precision.FLOAT16_MIXED;
+      LossScaler scaler = !mixed ? null
+          : state.lossScaler() != null ? LossScaler.resume(state.lossScaler(), LossScaler.GROWTH_INTERVAL)
+          : new LossScaler(LossScaler.INITIAL_SCALE, LossScaler.GROWTH_INTERVAL);
       // Loading weights replaces the parameter tensors: only now are they the ones to train.
       Map<String, NDArray> trainable = model.parameters().trainable();
       // Sharding needs more than one rank per shard group; one rank per pod makes HYBRID_SHARD plain data parallel.
@@ -140,11 +148,11 @@ public final class TrainingRun {
           || config.world().sharding() == ShardingStrategy.FULL_SHARD)
           ? new ShardedOptimizer(parallel.collectives(), trainable, config.optimizer()) : null;
       if (sharded != null) {
-        sharded.restore(restored.moments(), state.step());
+        sharded.restore(restored.moments(), state.optimizerSteps());
         LOG.info("{}: rank {} of {} holds {} floats of optimizer state", config.world().sharding(), rank, world,
             sharded.stateFloats());
       } else {
-        optimizer.restore(restored.moments(), trainable, state.step());
+        optimizer.restore(restored.moments(), trainable, state.optimizerSteps());
       }
       List<NDArray> trainableList = new ArrayList<>(trainable.values());
       Gradients gradients = new Gradients();
@@ -163,26 +171,43 @@ public final class TrainingRun {
         while (step < totalSteps && stepsThisProcess < stopAfterSteps) {
           long start = System.nanoTime();
           double lr = schedule.at(step);
+          double lossScale = scaler == null ? 1 : scaler.scale();
           double lossSum = 0;
           long stepTokens = 0;
           try (NDManager scope = manager.newSubManager();
               GradientCollector collector = Engine.getInstance().newGradientCollector()) {
             for (int m = 0; m < accumulation; m++) {
               PackedBatch batch = batches.next();
-              NDArray loss = model.loss(batch, scope);
+              NDArray loss;
+              try (Autocast fp16 = mixed ? Autocast.fp16() : null) {
+                loss = model.loss(batch, scope);
+              }
               lossSum += loss.getFloat();
-              collector.backward(loss.div(Constants.of(accumulation)));
+              collector.backward(mixed ? loss.mul(Constants.of(lossScale)).div(Constants.of(accumulation))
+                  : loss.div(Constants.of(accumulation)));
               stepTokens += batch.usedPositions();
             }
           }
           double[] lossAndTokens = parallel.lossAndTokens(lossSum / accumulation, stepTokens);
           double gradNorm;
           if (sharded != null) {
-            gradNorm = sharded.step(gradients, lr);
+            gradNorm = sharded.reduce(gradients, 1 / lossScale);
           } else {
             parallel.averageGradients(trainableList, gradients);
-            gradNorm = gradients.clip(trainableList, config.optimizer().gradClip());
-            optimizer.step(trainable, gradients, lr);
+            gradients.unscale(trainableList, 1 / lossScale);
+            gradNorm = gradients.norm(trainableList);
+          }
+          // An overflowing float16 step is skipped (the scale halves); every rank sees the same global norm.
+          if (scaler == null || scaler.update(gradNorm)) {
+            if (sharded != null) {
+              sharded.apply(lr);
+            } else {
+              gradients.clip(trainableList, gradNorm, config.optimizer().gradClip());
+              optimizer.step(trainable, gradients, lr);
+            }
+          } else {
+            LOG.info("step {}: gradients overflowed float16 at loss scale {}; skipped, scale now {}", step + 1,
+                lossScale, scaler.scale());
           }
           gradients.zero(trainableList);
           step++;
@@ -192,14 +217,15 @@ public final class TrainingRun {
           lastLoss = lossAndTokens[0];
           double seconds = (System.nanoTime() - start) / 1e9;
           StepMetrics stepMetrics = new StepMetrics(step, totalSteps, lastLoss, lr, gradNorm, tokens,
-              stepTokens / seconds, batches.takeWaitNanos() / 1e9 / seconds, seconds);
+              stepTokens / seconds, batches.takeWaitNanos() / 1e9 / seconds, seconds, mixed ? lossScale : null);
           metrics.write(JSON.writeValueAsString(stepMetrics) + "\n");
           metrics.flush();
           progress.accept(stepMetrics);
           if (step % config.checkpoints().intervalSteps() == 0 || step == totalSteps) {
             long cursor = step * global;
             save(store, model, optimizer, sharded, new TrainerState(TrainerState.FORMAT_VERSION, step, tokens,
-                (int) (cursor / dataset.size()), cursor, config.seed(), world, configHash, lastLoss));
+                (int) (cursor / dataset.size()), cursor, config.seed(), world, configHash, lastLoss,
+                scaler == null ? null : scaler.state()));
           }
         }
       }
@@ -231,7 +257,7 @@ public final class TrainingRun {
           paths.resolve(config.initialWeights().visionEncoder()));
     }
     return new Restored(new TrainerState(TrainerState.FORMAT_VERSION, 0, 0, 0, 0, config.seed(), world, configHash,
-        Double.NaN), Map.of());
+        Double.NaN, null), Map.of());
   }
 
   private static void load(VisionLanguageModel model, Map<String, SafeTensors.Tensor> tensors) {

@@ -33,6 +33,8 @@ public final class ShardedOptimizer {
   private final float[] firstMoment;
   private final float[] secondMoment;
   private final float[] flat;
+  private final float[] gradSlice;
+  private double gradNorm;
   private long steps;
 
   public ShardedOptimizer(Collectives collectives, Map<String, NDArray> trainable, OptimizerSpec spec) {
@@ -61,6 +63,7 @@ public final class ShardedOptimizer {
     firstMoment = new float[shard];
     secondMoment = new float[shard];
     flat = new float[shard * world];
+    gradSlice = new float[shard];
   }
 
   /** Floats of optimizer state this rank holds (two moments of its slice). */
@@ -72,38 +75,45 @@ public final class ShardedOptimizer {
     return steps;
   }
 
-  /** Averages, clips and applies the gradients; returns the global gradient norm before clipping. */
-  public double step(Gradients gradients, double lr) throws IOException {
+  /**
+   * Reduce-scatters the gradients into this rank's slice, averaged over ranks and multiplied by
+   * {@code unscale} (1, or 1 / the loss scale); returns their global norm, for {@link #apply}.
+   */
+  public double reduce(Gradients gradients, double unscale) throws IOException {
     int world = collectives.world();
     for (int i = 0; i < parameters.size(); i++) {
       float[] grad = gradients.of(parameters.get(i)).toFloatArray();
       System.arraycopy(grad, 0, flat, offsets[i], grad.length);
     }
     java.util.Arrays.fill(flat, total, flat.length, 0f);
-    float[] grad = new float[shard];
-    collectives.reduceScatter(flat, grad);
+    collectives.reduceScatter(flat, gradSlice);
+    float factor = (float) unscale;
     double squares = 0;
     for (int i = 0; i < shard; i++) {
-      grad[i] /= world;
-      squares += (double) grad[i] * grad[i];
+      gradSlice[i] = gradSlice[i] / world * factor;
+      squares += (double) gradSlice[i] * gradSlice[i];
     }
     float[] norm = {(float) squares};
     collectives.allReduce(norm);
-    double gradNorm = Math.sqrt(norm[0]);
+    gradNorm = Math.sqrt(norm[0]);
+    return gradNorm;
+  }
+
+  /** Clips the reduced slice by the global norm, runs AdamW on it and all-gathers the parameters. */
+  public void apply(double lr) throws IOException {
     double maxNorm = spec.gradClip();
     if (maxNorm > 0 && gradNorm > maxNorm) {
       float coefficient = (float) (maxNorm / (gradNorm + 1e-6));
       for (int i = 0; i < shard; i++) {
-        grad[i] *= coefficient;
+        gradSlice[i] *= coefficient;
       }
     }
     float[] slice = parameterSlice();
-    update(slice, grad, lr);
+    update(slice, gradSlice, lr);
     collectives.allGather(slice, flat);
     for (int i = 0; i < parameters.size(); i++) {
       parameters.get(i).set(java.util.Arrays.copyOfRange(flat, offsets[i], offsets[i + 1]));
     }
-    return gradNorm;
   }
 
   /** AdamW on this rank's slice of the parameters, in the order {@link AdamW#step} uses. */

@@ -12,6 +12,7 @@ import dev.kiln.api.v1alpha1.BudgetSpec;
 import dev.kiln.api.v1alpha1.ModelPreset;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
 import dev.kiln.api.v1alpha1.PackedAttention;
+import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.ShardingStrategy;
 import dev.kiln.api.v1alpha1.TrainablePart;
 import dev.kiln.data.packed.PackedFormat;
@@ -66,12 +67,16 @@ class TrainingRunTest {
   }
 
   static RunConfig config(long steps, int interval, RunConfig.World layout, BatchSpec batch) {
+    return config(steps, interval, layout, batch, Precision.FLOAT32);
+  }
+
+  static RunConfig config(long steps, int interval, RunConfig.World layout, BatchSpec batch, Precision precision) {
     return new RunConfig(RunConfig.API_VERSION, "test", "ns", "pretrain", 0, 11, ModelPreset.TINY.dimensions(), null,
         new RunConfig.Data("/kiln/workspace/data/packed/pretrain", "/kiln/data/tokenizer.json", 48, 16, PackedAttention.PER_SAMPLE),
         List.of(TrainablePart.VISION, TrainablePart.PROJECTOR, TrainablePart.LANGUAGE_MODEL),
         new OptimizerSpec(3e-3, 0.01, 0.1, null, null, null, null, null, null),
         new BudgetSpec(null, steps, null), batch,
-        layout,
+        layout, precision,
         new RunConfig.Checkpoints("/kiln/workspace/checkpoints/pretrain", interval, 3, null),
         "/kiln/workspace/metrics/pretrain");
   }
