@@ -1,9 +1,11 @@
 package dev.kiln.trainer.parallel;
 
 import static org.bytedeco.cuda.global.cudart.cudaFree;
+import static org.bytedeco.cuda.global.cudart.cudaFreeHost;
 import static org.bytedeco.cuda.global.cudart.cudaGetErrorString;
 import static org.bytedeco.cuda.global.cudart.cudaMalloc;
-import static org.bytedeco.cuda.global.cudart.cudaMemcpy;
+import static org.bytedeco.cuda.global.cudart.cudaMallocHost;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyAsync;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
 import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
@@ -30,11 +32,12 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * UNVERIFIED: collectives on GPUs through NCCL, bootstrapped by sending rank 0's NCCL unique id
- * through the {@link RendezvousStore}. Staged through host memory (DJL exposes no device
- * pointers): each call copies to a device buffer, runs the NCCL operation, copies back. Nothing
- * here ran where Kiln is built (no GPU); the trainer uses it only when {@code KILN_COLLECTIVES=nccl},
- * and {@code scripts/gpu-nccl-check.sh} checks it on a machine with two GPUs or more.
+ * Collectives on GPUs through NCCL, bootstrapped by sending rank 0's NCCL unique id through the
+ * {@link RendezvousStore}. Staged through host memory (DJL exposes no device pointers): each call
+ * copies through a pinned host buffer to a device buffer, runs the NCCL operation on its own
+ * stream, and copies back. Checked on one GPU (bindings, bootstrap, copies, sums at world 1);
+ * NOT yet between GPUs, so the trainer uses it only when {@code KILN_COLLECTIVES=nccl};
+ * {@code scripts/gpu-nccl-check.sh} checks it on a machine with two GPUs or more.
  */
 public final class NcclCollectives implements Collectives {
 
@@ -45,7 +48,9 @@ public final class NcclCollectives implements Collectives {
   private final ncclComm comm;
   private final CUstream_st stream;
   private Pointer device = new Pointer();
-  private long deviceBytes;
+  private Pointer pinned = new Pointer();
+  private FloatPointer staging;
+  private long capacity;
 
   private NcclCollectives(int rank, int world, ncclComm comm, CUstream_st stream) {
     this.rank = rank;
@@ -124,28 +129,42 @@ public final class NcclCollectives implements Collectives {
     return new FloatPointer(buffer).position(floats);
   }
 
+  /**
+   * Grows the device buffer, and the pinned host buffer every copy goes through, to at least
+   * {@code floats} floats. Both are kept: a step reuses the same sizes.
+   */
+  private void reserve(long floats) throws IOException {
+    if (floats <= capacity) {
+      return;
+    }
+    release();
+    device = new Pointer();
+    pinned = new Pointer();
+    cuda(cudaMalloc(device, 4 * floats), "cudaMalloc " + 4 * floats);
+    cuda(cudaMallocHost(pinned, 4 * floats), "cudaMallocHost " + 4 * floats);
+    staging = new FloatPointer(pinned).capacity(floats);
+    capacity = floats;
+  }
+
   /** Copies {@code values} to the start of a device buffer of at least {@code floats} floats. */
   private Pointer upload(float[] values, long floats) throws IOException {
-    long bytes = 4 * floats;
-    if (bytes > deviceBytes) {
-      if (deviceBytes > 0) {
-        cudaFree(device);
-      }
-      device = new Pointer();
-      cuda(cudaMalloc(device, bytes), "cudaMalloc " + bytes);
-      deviceBytes = bytes;
-    }
-    try (FloatPointer host = new FloatPointer(values)) {
-      cuda(cudaMemcpy(device, host, 4L * values.length, cudaMemcpyHostToDevice), "cudaMemcpy to the GPU");
-    }
+    reserve(floats);
+    staging.position(0).put(values);
+    cuda(cudaMemcpyAsync(device, pinned, 4L * values.length, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync to the GPU");
     return device;
   }
 
   private void download(Pointer from, float[] into, int offset, int length) throws IOException {
+    cuda(cudaMemcpyAsync(pinned, from, 4L * length, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync from the GPU");
     cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-    try (FloatPointer host = new FloatPointer(length)) {
-      cuda(cudaMemcpy(host, from, 4L * length, cudaMemcpyDeviceToHost), "cudaMemcpy from the GPU");
-      host.get(into, offset, length);
+    staging.position(0).get(into, offset, length);
+  }
+
+  private void release() {
+    if (capacity > 0) {
+      cudaFree(device);
+      cudaFreeHost(pinned);
+      capacity = 0;
     }
   }
 
@@ -165,8 +184,6 @@ public final class NcclCollectives implements Collectives {
   public void close() {
     ncclCommDestroy(comm);
     cudaStreamDestroy(stream);
-    if (deviceBytes > 0) {
-      cudaFree(device);
-    }
+    release();
   }
 }
