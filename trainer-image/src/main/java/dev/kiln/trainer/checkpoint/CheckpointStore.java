@@ -25,11 +25,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Checkpoints of one stage: {@code step-00000150/} holding {@code model.safetensors},
- * {@code optimizer.safetensors}, {@code state.json} and a {@code manifest.json} with the sha256
- * of each. A checkpoint is written under a temporary name, fsynced and renamed, then the
- * {@code latest} pointer is replaced atomically; only the newest {@code keepLast} are kept.
- * Loading takes the newest checkpoint whose checksums verify and falls back to older ones.
+ * Checkpoints of one stage: {@code step-00000150/} holding {@code model.safetensors}, the
+ * optimizer state, {@code state.json} and a {@code manifest.json} with the sha256 of every file.
+ * The optimizer state is {@code optimizer.safetensors} by parameter name, or, from sharded ranks,
+ * one {@code optimizer-rank-R-of-W.safetensors} per rank (its flat slice of both moments, written
+ * by that rank in parallel) with {@code optimizer-layout.json} naming the parameters in flat
+ * order; loading joins the slices back into moments by name, so any world size can resume.
+ * A checkpoint is written under a temporary name, fsynced and renamed, then the {@code latest}
+ * pointer is replaced atomically; only the newest {@code keepLast} are kept. Loading takes the
+ * newest checkpoint whose checksums verify and falls back to older ones.
  */
 public final class CheckpointStore {
 
@@ -38,6 +42,7 @@ public final class CheckpointStore {
   public static final String STATE = "state.json";
   public static final String MANIFEST = "manifest.json";
   public static final String LATEST = "latest";
+  public static final String OPTIMIZER_LAYOUT = "optimizer-layout.json";
 
   private static final Logger LOG = LoggerFactory.getLogger(CheckpointStore.class);
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -61,27 +66,54 @@ public final class CheckpointStore {
   /** Writes a checkpoint atomically and returns its folder. */
   public Path save(TrainerState state, Map<String, SafeTensors.Tensor> model, Map<String, SafeTensors.Tensor> optimizer)
       throws IOException {
-    Files.createDirectories(dir);
-    Path target = dir.resolve(name(state.step()));
-    Path temporary = dir.resolve("." + name(state.step()) + ".partial");
-    deleteRecursively(temporary);
-    Files.createDirectories(temporary);
-    SafeTensors.write(temporary.resolve(MODEL), model, Map.of("format", "pt"));
-    SafeTensors.write(temporary.resolve(OPTIMIZER), optimizer, Map.of());
-    Files.writeString(temporary.resolve(STATE), JSON.writeValueAsString(state));
+    Path partial = begin(state.step());
+    SafeTensors.write(partial.resolve(OPTIMIZER), optimizer, Map.of());
+    writeModel(partial, model);
+    return commit(partial, state);
+  }
+
+  /** The folder a checkpoint of {@code step} is written into before it is renamed; every rank agrees on it. */
+  public Path partial(long step) {
+    return dir.resolve("." + name(step) + ".partial");
+  }
+
+  /** Starts a checkpoint: an empty {@link #partial} folder (one rank calls this, before the others write). */
+  public Path begin(long step) throws IOException {
+    Path partial = partial(step);
+    deleteRecursively(partial);
+    Files.createDirectories(partial);
+    return partial;
+  }
+
+  /** Where rank {@code rank} of {@code world} writes its slice of the optimizer state. */
+  public static String optimizerShard(int rank, int world) {
+    return String.format("optimizer-rank-%05d-of-%05d.safetensors", rank, world);
+  }
+
+  public static void writeModel(Path partial, Map<String, SafeTensors.Tensor> model) throws IOException {
+    SafeTensors.write(partial.resolve(MODEL), model, Map.of("format", "pt"));
+  }
+
+  /**
+   * Finishes a checkpoint whose files are all in {@code partial}: writes the state, checksums
+   * every file into the manifest, renames the folder and points {@code latest} at it.
+   */
+  public Path commit(Path partial, TrainerState state) throws IOException {
+    Files.writeString(partial.resolve(STATE), JSON.writeValueAsString(state));
     Map<String, String> files = new LinkedHashMap<>();
-    for (String file : List.of(MODEL, OPTIMIZER, STATE)) {
-      fsync(temporary.resolve(file));
-      files.put(file, sha256(temporary.resolve(file)));
+    for (Path file : list(partial)) {
+      fsync(file);
+      files.put(file.getFileName().toString(), sha256(file));
     }
     Map<String, Object> manifest = new LinkedHashMap<>();
     manifest.put("formatVersion", TrainerState.FORMAT_VERSION);
     manifest.put("step", state.step());
     manifest.put("files", files);
-    Files.writeString(temporary.resolve(MANIFEST), JSON.writeValueAsString(manifest));
-    fsync(temporary.resolve(MANIFEST));
+    Files.writeString(partial.resolve(MANIFEST), JSON.writeValueAsString(manifest));
+    fsync(partial.resolve(MANIFEST));
+    Path target = dir.resolve(name(state.step()));
     deleteRecursively(target);
-    Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
     fsyncDirectory(dir);
     Path pointer = dir.resolve("." + LATEST + ".partial");
     Files.writeString(pointer, target.getFileName().toString() + "\n");
@@ -90,6 +122,12 @@ public final class CheckpointStore {
     fsyncDirectory(dir);
     prune();
     return target;
+  }
+
+  private static List<Path> list(Path folder) throws IOException {
+    try (Stream<Path> entries = Files.list(folder)) {
+      return entries.filter(Files::isRegularFile).sorted().toList();
+    }
   }
 
   /** The newest checkpoint that verifies, if any; corrupt ones are logged and skipped. */
@@ -115,16 +153,53 @@ public final class CheckpointStore {
       throw new IOException(manifestFile + ": unknown checkpoint format " + manifest.path("formatVersion"));
     }
     var files = manifest.get("files");
-    for (String file : List.of(MODEL, OPTIMIZER, STATE)) {
-      String expected = files.path(file).asText();
-      String actual = sha256(path.resolve(file));
+    for (String required : List.of(MODEL, STATE)) {
+      if (!files.has(required)) {
+        throw new IOException(manifestFile + ": lists no " + required);
+      }
+    }
+    for (var entry : files.properties()) {
+      String expected = entry.getValue().asText();
+      String actual = sha256(path.resolve(entry.getKey()));
       if (!expected.equals(actual)) {
-        throw new IOException(path.resolve(file) + ": sha256 " + actual + " does not match the manifest's " + expected);
+        throw new IOException(path.resolve(entry.getKey()) + ": sha256 " + actual + " does not match the manifest's "
+            + expected);
       }
     }
     TrainerState state = JSON.readValue(path.resolve(STATE).toFile(), TrainerState.class);
-    return new Checkpoint(path, state, SafeTensors.read(path.resolve(MODEL)), SafeTensors.read(path.resolve(OPTIMIZER)),
-        manifestSha256(path));
+    Map<String, SafeTensors.Tensor> optimizer = files.has(OPTIMIZER) ? SafeTensors.read(path.resolve(OPTIMIZER))
+        : files.has(OPTIMIZER_LAYOUT) ? joinShards(path) : Map.of();
+    return new Checkpoint(path, state, SafeTensors.read(path.resolve(MODEL)), optimizer, manifestSha256(path));
+  }
+
+  /** The parameters' order and sizes in the flat vector that sharded ranks slice. */
+  public record OptimizerLayout(int world, int shard, List<String> names, List<Integer> sizes) {}
+
+  public static void writeLayout(Path partial, OptimizerLayout layout) throws IOException {
+    Files.writeString(partial.resolve(OPTIMIZER_LAYOUT), JSON.writeValueAsString(layout));
+  }
+
+  /** The moments by parameter name, from the slices of every rank. */
+  private static Map<String, SafeTensors.Tensor> joinShards(Path path) throws IOException {
+    OptimizerLayout layout = JSON.readValue(path.resolve(OPTIMIZER_LAYOUT).toFile(), OptimizerLayout.class);
+    float[] first = new float[layout.world() * layout.shard()];
+    float[] second = new float[first.length];
+    for (int r = 0; r < layout.world(); r++) {
+      Map<String, SafeTensors.Tensor> slice = SafeTensors.read(path.resolve(optimizerShard(r, layout.world())));
+      System.arraycopy(slice.get("exp_avg").data(), 0, first, r * layout.shard(), layout.shard());
+      System.arraycopy(slice.get("exp_avg_sq").data(), 0, second, r * layout.shard(), layout.shard());
+    }
+    Map<String, SafeTensors.Tensor> moments = new LinkedHashMap<>();
+    int at = 0;
+    for (int i = 0; i < layout.names().size(); i++) {
+      int size = layout.sizes().get(i);
+      moments.put("exp_avg." + layout.names().get(i),
+          new SafeTensors.Tensor(new long[] {size}, java.util.Arrays.copyOfRange(first, at, at + size)));
+      moments.put("exp_avg_sq." + layout.names().get(i),
+          new SafeTensors.Tensor(new long[] {size}, java.util.Arrays.copyOfRange(second, at, at + size)));
+      at += size;
+    }
+    return moments;
   }
 
   /** Complete checkpoint folders, newest first. */

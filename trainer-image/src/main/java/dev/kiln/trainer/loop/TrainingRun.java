@@ -272,24 +272,35 @@ public final class TrainingRun {
 
   private void save(CheckpointStore store, VisionLanguageModel model, AdamW optimizer, ShardedOptimizer sharded,
       TrainerState state) throws IOException {
-    Map<String, SafeTensors.Tensor> moments = new LinkedHashMap<>();
-    if (sharded != null) {
-      // Every rank sends its slice; rank 0 writes the whole state, so any world size can resume.
-      Map<String, float[]> full = sharded.fullState();
-      Map<String, NDArray> trainable = model.parameters().trainable();
-      full.forEach((name, values) -> moments.put(name, new SafeTensors.Tensor(
-          trainable.get(name.substring(name.indexOf('.') + 1)).getShape().getShape(), values)));
-    }
-    if (rank != 0) {
+    if (sharded == null) {
+      if (rank == 0) {
+        Map<String, SafeTensors.Tensor> moments = new LinkedHashMap<>();
+        optimizer.state().forEach((name, array) -> moments.put(name, tensor(array)));
+        Path saved = store.save(state, weights(model), moments);
+        LOG.info("checkpoint {} (step {})", saved, state.step());
+      }
       return;
     }
+    // Sharded: every rank writes its own slice of the optimizer state at the same time; rank 0
+    // writes the weights meanwhile and commits once all slices are on disk.
+    Path partial = rank == 0 ? store.begin(state.step()) : store.partial(state.step());
+    parallel.collectives().barrier();
+    sharded.writeShard(partial);
+    if (rank == 0) {
+      CheckpointStore.writeLayout(partial, sharded.layout());
+      CheckpointStore.writeModel(partial, weights(model));
+    }
+    parallel.collectives().barrier();
+    if (rank == 0) {
+      Path saved = store.commit(partial, state);
+      LOG.info("checkpoint {} (step {}, optimizer state in {} slices)", saved, state.step(), world);
+    }
+  }
+
+  private static Map<String, SafeTensors.Tensor> weights(VisionLanguageModel model) {
     Map<String, SafeTensors.Tensor> weights = new LinkedHashMap<>();
     model.parameters().all().forEach((name, array) -> weights.put(name, tensor(array)));
-    if (sharded == null) {
-      optimizer.state().forEach((name, array) -> moments.put(name, tensor(array)));
-    }
-    Path saved = store.save(state, weights, moments);
-    LOG.info("checkpoint {} (step {})", saved, state.step());
+    return weights;
   }
 
   private static SafeTensors.Tensor tensor(NDArray array) {

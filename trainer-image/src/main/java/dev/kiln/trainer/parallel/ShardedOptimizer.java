@@ -2,11 +2,13 @@ package dev.kiln.trainer.parallel;
 
 import ai.djl.ndarray.NDArray;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
+import dev.kiln.model.weights.SafeTensors;
+import dev.kiln.trainer.checkpoint.CheckpointStore;
 import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.Gradients;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -156,23 +158,20 @@ public final class ShardedOptimizer {
     return slice;
   }
 
-  /**
-   * Every rank's moments gathered into {@link AdamW#state()}'s names ({@code exp_avg.<name>},
-   * {@code exp_avg_sq.<name>}), so a checkpoint resumes at any world size. Every rank must call it.
-   */
-  public Map<String, float[]> fullState() throws IOException {
-    float[] m = new float[shard * collectives.world()];
-    float[] v = new float[shard * collectives.world()];
-    collectives.allGather(firstMoment, m);
-    collectives.allGather(secondMoment, v);
-    Map<String, float[]> state = new LinkedHashMap<>();
+  /** This rank's slice of both moments, written into a checkpoint folder next to the other ranks' slices. */
+  public void writeShard(Path partial) throws IOException {
+    SafeTensors.write(partial.resolve(CheckpointStore.optimizerShard(collectives.rank(), collectives.world())), Map.of(
+        "exp_avg", new SafeTensors.Tensor(new long[] {shard}, firstMoment),
+        "exp_avg_sq", new SafeTensors.Tensor(new long[] {shard}, secondMoment)), Map.of());
+  }
+
+  /** How the slices lie in the flat vector: what loading needs to join them by parameter name. */
+  public CheckpointStore.OptimizerLayout layout() {
+    List<Integer> sizes = new ArrayList<>();
     for (int i = 0; i < names.size(); i++) {
-      state.put("exp_avg." + names.get(i), java.util.Arrays.copyOfRange(m, offsets[i], offsets[i + 1]));
+      sizes.add(offsets[i + 1] - offsets[i]);
     }
-    for (int i = 0; i < names.size(); i++) {
-      state.put("exp_avg_sq." + names.get(i), java.util.Arrays.copyOfRange(v, offsets[i], offsets[i + 1]));
-    }
-    return state;
+    return new CheckpointStore.OptimizerLayout(collectives.world(), shard, List.copyOf(names), sizes);
   }
 
   /** Takes this rank's slice of moments written by any world size. */

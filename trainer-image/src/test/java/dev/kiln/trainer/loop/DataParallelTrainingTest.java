@@ -139,6 +139,12 @@ class DataParallelTrainingTest {
     }
     // Keep world 2's checkpoint at step 4 only, and go on from it at world 1.
     Path checkpoints = switched.resolve("kiln/workspace/checkpoints/pretrain");
+    // Each rank wrote its own slice of the optimizer state; nothing was gathered on rank 0.
+    try (var files = Files.list(checkpoints.resolve(CheckpointStore.name(4)))) {
+      assertThat(files.map(f -> f.getFileName().toString()).sorted()).containsExactly("manifest.json",
+          "model.safetensors", "optimizer-layout.json", "optimizer-rank-00000-of-00002.safetensors",
+          "optimizer-rank-00001-of-00002.safetensors", "state.json");
+    }
     deleteTree(checkpoints.resolve(CheckpointStore.name(8)));
     Files.writeString(checkpoints.resolve(CheckpointStore.LATEST), CheckpointStore.name(4));
     new TrainingRun(TrainingRunTest.config(8, 4), new PodRoot(switched), 0, 1).run();
