@@ -15,6 +15,7 @@ import dev.kiln.data.image.Images;
 import dev.kiln.data.packed.PackedSequence;
 import dev.kiln.model.Autocast;
 import dev.kiln.model.Constants;
+import dev.kiln.model.GradMode;
 import dev.kiln.model.PackedBatch;
 import dev.kiln.model.TrainingFlops;
 import dev.kiln.model.VisionLanguageModel;
@@ -43,6 +44,7 @@ public final class TrainerBench {
     boolean mixed = precision == Precision.FLOAT16_MIXED;
     Map<String, Object> result = new LinkedHashMap<>();
     double firstLoss = Double.NaN;
+    GradMode.offOnThisThread();
     try (NDManager manager = NDManager.newBaseManager(device.device());
         VisionLanguageModel model = new VisionLanguageModel(dims, manager, 1)) {
       model.setTrainable(List.of(TrainablePart.VISION, TrainablePart.PROJECTOR, TrainablePart.LANGUAGE_MODEL));

@@ -14,6 +14,7 @@ import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.ShardingStrategy;
 import dev.kiln.model.Autocast;
 import dev.kiln.model.Constants;
+import dev.kiln.model.GradMode;
 import dev.kiln.model.PackedBatch;
 import dev.kiln.model.VisionLanguageModel;
 import dev.kiln.model.weights.InitialWeights;
@@ -122,6 +123,7 @@ public final class TrainingRun {
 
   public TrainerSummary run() throws IOException {
     Engine.getInstance().setRandomSeed((int) config.seed());
+    GradMode.offOnThisThread();
     PackedDataset dataset = PackedDataset.load(paths.resolve(config.data().packedDir()));
     long totalSteps = totalSteps(config, dataset.size());
     int global = config.batch().globalBatchSize();

@@ -3,18 +3,21 @@ package dev.kiln.trainer.parallel;
 import ai.djl.ndarray.NDArray;
 import dev.kiln.trainer.optim.Gradients;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
  * Plain data parallelism ({@code NO_SHARD}): every rank holds the whole model and optimizer,
  * trains on its own part of each global batch, and the gradients are averaged over ranks with
- * one all-reduce per step (a single flat bucket), so every rank takes the same step. The step's
+ * one all-reduce per step (a single flat bucket in native memory), so every rank takes the same
+ * step. The step's
  * loss and token count are averaged and summed the same way.
  */
 public final class DataParallel {
 
   private final Collectives collectives;
-  private float[] bucket = new float[0];
+  private MemorySegment bucket = MemorySegment.NULL;
 
   public DataParallel(Collectives collectives) {
     this.collectives = collectives;
@@ -24,35 +27,37 @@ public final class DataParallel {
     return collectives;
   }
 
-  /** Replaces each parameter's gradient by its mean over the ranks. */
+  /**
+   * Replaces each parameter's gradient by its mean over the ranks: the gradients' memory copied
+   * into one native bucket, all-reduced in place there, averaged and copied back.
+   */
   public void averageGradients(List<NDArray> parameters, Gradients gradients) throws IOException {
     if (collectives.world() == 1) {
       return;
     }
-    int total = 0;
+    long bytes = 0;
     for (NDArray p : parameters) {
-      total += Math.toIntExact(p.size());
+      bytes += 4 * p.size();
     }
-    if (bucket.length != total) {
-      bucket = new float[total];
+    if (bucket.byteSize() != bytes) {
+      bucket = Arena.ofAuto().allocate(bytes, 64);
     }
-    int at = 0;
+    long at = 0;
     for (NDArray p : parameters) {
-      float[] grad = gradients.of(p).toFloatArray();
-      System.arraycopy(grad, 0, bucket, at, grad.length);
-      at += grad.length;
+      MemorySegment grad = TensorMemory.read(gradients.of(p));
+      MemorySegment.copy(grad, 0, bucket, at, grad.byteSize());
+      at += grad.byteSize();
     }
     collectives.allReduce(bucket);
     float scale = 1f / collectives.world();
+    for (long i = 0; i < bytes; i += 4) {
+      bucket.set(Collectives.FLOAT, i, bucket.get(Collectives.FLOAT, i) * scale);
+    }
     at = 0;
     for (NDArray p : parameters) {
-      int n = Math.toIntExact(p.size());
-      float[] mean = new float[n];
-      for (int i = 0; i < n; i++) {
-        mean[i] = bucket[at + i] * scale;
-      }
-      gradients.of(p).set(mean);
-      at += n;
+      long size = 4 * p.size();
+      TensorMemory.write(gradients.of(p), bucket.asSlice(at, size));
+      at += size;
     }
   }
 

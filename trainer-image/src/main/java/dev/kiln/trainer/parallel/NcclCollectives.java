@@ -24,6 +24,7 @@ import static org.bytedeco.cuda.global.nccl.ncclReduceScatter;
 import static org.bytedeco.cuda.global.nccl.ncclSum;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.util.Base64;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.nccl.ncclComm;
@@ -49,7 +50,7 @@ public final class NcclCollectives implements Collectives {
   private final CUstream_st stream;
   private Pointer device = new Pointer();
   private Pointer pinned = new Pointer();
-  private FloatPointer staging;
+  private MemorySegment staging;
   private long capacity;
 
   private NcclCollectives(int rank, int world, ncclComm comm, CUstream_st stream) {
@@ -90,33 +91,37 @@ public final class NcclCollectives implements Collectives {
   }
 
   @Override
-  public void allReduce(float[] data) throws IOException {
-    Pointer buffer = upload(data, data.length);
-    nccl(ncclAllReduce(buffer, buffer, data.length, ncclFloat32, ncclSum, comm, stream), "ncclAllReduce");
-    download(buffer, data, 0, data.length);
+  public void allReduce(MemorySegment data) throws IOException {
+    long floats = data.byteSize() / 4;
+    Pointer buffer = upload(data, floats);
+    nccl(ncclAllReduce(buffer, buffer, floats, ncclFloat32, ncclSum, comm, stream), "ncclAllReduce");
+    download(buffer, data);
   }
 
   @Override
-  public void reduceScatter(float[] data, float[] shard) throws IOException {
-    Pointer buffer = upload(data, data.length + shard.length);
-    Pointer target = after(buffer, data.length);
-    nccl(ncclReduceScatter(buffer, target, shard.length, ncclFloat32, ncclSum, comm, stream), "ncclReduceScatter");
-    download(target, shard, 0, shard.length);
+  public void reduceScatter(MemorySegment data, MemorySegment shard) throws IOException {
+    long floats = data.byteSize() / 4;
+    Pointer buffer = upload(data, floats + shard.byteSize() / 4);
+    Pointer target = after(buffer, floats);
+    nccl(ncclReduceScatter(buffer, target, shard.byteSize() / 4, ncclFloat32, ncclSum, comm, stream), "ncclReduceScatter");
+    download(target, shard);
   }
 
   @Override
-  public void allGather(float[] shard, float[] data) throws IOException {
-    Pointer buffer = upload(shard, shard.length + data.length);
-    Pointer target = after(buffer, shard.length);
-    nccl(ncclAllGather(buffer, target, shard.length, ncclFloat32, comm, stream), "ncclAllGather");
-    download(target, data, 0, data.length);
+  public void allGather(MemorySegment shard, MemorySegment data) throws IOException {
+    long shardFloats = shard.byteSize() / 4;
+    Pointer buffer = upload(shard, shardFloats + data.byteSize() / 4);
+    Pointer target = after(buffer, shardFloats);
+    nccl(ncclAllGather(buffer, target, shardFloats, ncclFloat32, comm, stream), "ncclAllGather");
+    download(target, data);
   }
 
   @Override
-  public void broadcast(float[] data, int root) throws IOException {
-    Pointer buffer = upload(data, data.length);
-    nccl(ncclBroadcast(buffer, buffer, data.length, ncclFloat32, root, comm, stream), "ncclBroadcast");
-    download(buffer, data, 0, data.length);
+  public void broadcast(MemorySegment data, int root) throws IOException {
+    long floats = data.byteSize() / 4;
+    Pointer buffer = upload(data, floats);
+    nccl(ncclBroadcast(buffer, buffer, floats, ncclFloat32, root, comm, stream), "ncclBroadcast");
+    download(buffer, data);
   }
 
   @Override
@@ -142,22 +147,22 @@ public final class NcclCollectives implements Collectives {
     pinned = new Pointer();
     cuda(cudaMalloc(device, 4 * floats), "cudaMalloc " + 4 * floats);
     cuda(cudaMallocHost(pinned, 4 * floats), "cudaMallocHost " + 4 * floats);
-    staging = new FloatPointer(pinned).capacity(floats);
+    staging = MemorySegment.ofAddress(pinned.address()).reinterpret(4 * floats);
     capacity = floats;
   }
 
   /** Copies {@code values} to the start of a device buffer of at least {@code floats} floats. */
-  private Pointer upload(float[] values, long floats) throws IOException {
+  private Pointer upload(MemorySegment values, long floats) throws IOException {
     reserve(floats);
-    staging.position(0).put(values);
-    cuda(cudaMemcpyAsync(device, pinned, 4L * values.length, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync to the GPU");
+    MemorySegment.copy(values, 0, staging, 0, values.byteSize());
+    cuda(cudaMemcpyAsync(device, pinned, values.byteSize(), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync to the GPU");
     return device;
   }
 
-  private void download(Pointer from, float[] into, int offset, int length) throws IOException {
-    cuda(cudaMemcpyAsync(pinned, from, 4L * length, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync from the GPU");
+  private void download(Pointer from, MemorySegment into) throws IOException {
+    cuda(cudaMemcpyAsync(pinned, from, into.byteSize(), cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync from the GPU");
     cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-    staging.position(0).get(into, offset, length);
+    MemorySegment.copy(staging, 0, into, 0, into.byteSize());
   }
 
   private void release() {

@@ -7,6 +7,8 @@ import dev.kiln.trainer.checkpoint.CheckpointStore;
 import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.Gradients;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,7 +36,8 @@ public final class ShardedOptimizer {
   private final boolean[] decays;
   private final float[] firstMoment;
   private final float[] secondMoment;
-  private final float[] flat;
+  private final MemorySegment flat;
+  private final MemorySegment shardMemory;
   private final float[] gradSlice;
   private double gradNorm;
   private long steps;
@@ -64,7 +67,9 @@ public final class ShardedOptimizer {
     }
     firstMoment = new float[shard];
     secondMoment = new float[shard];
-    flat = new float[shard * world];
+    Arena arena = Arena.ofAuto();
+    flat = arena.allocate(4L * shard * world, 64);
+    shardMemory = arena.allocate(4L * shard, 64);
     gradSlice = new float[shard];
   }
 
@@ -84,11 +89,12 @@ public final class ShardedOptimizer {
   public double reduce(Gradients gradients, double unscale) throws IOException {
     int world = collectives.world();
     for (int i = 0; i < parameters.size(); i++) {
-      float[] grad = gradients.of(parameters.get(i)).toFloatArray();
-      System.arraycopy(grad, 0, flat, offsets[i], grad.length);
+      MemorySegment grad = TensorMemory.read(gradients.of(parameters.get(i)));
+      MemorySegment.copy(grad, 0, flat, 4L * offsets[i], grad.byteSize());
     }
-    java.util.Arrays.fill(flat, total, flat.length, 0f);
-    collectives.reduceScatter(flat, gradSlice);
+    flat.asSlice(4L * total).fill((byte) 0);
+    collectives.reduceScatter(flat, shardMemory);
+    MemorySegment.copy(shardMemory, Collectives.FLOAT, 0, gradSlice, 0, shard);
     float factor = (float) unscale;
     double squares = 0;
     for (int i = 0; i < shard; i++) {
@@ -112,9 +118,10 @@ public final class ShardedOptimizer {
     }
     float[] slice = parameterSlice();
     update(slice, gradSlice, lr);
-    collectives.allGather(slice, flat);
+    MemorySegment.copy(slice, 0, shardMemory, Collectives.FLOAT, 0, shard);
+    collectives.allGather(shardMemory, flat);
     for (int i = 0; i < parameters.size(); i++) {
-      parameters.get(i).set(java.util.Arrays.copyOfRange(flat, offsets[i], offsets[i + 1]));
+      TensorMemory.write(parameters.get(i), flat.asSlice(4L * offsets[i], 4L * (offsets[i + 1] - offsets[i])));
     }
   }
 
@@ -151,8 +158,8 @@ public final class ShardedOptimizer {
       int start = Math.max(offsets[i], from);
       int end = Math.min(offsets[i + 1], from + shard);
       if (start < end) {
-        float[] values = parameters.get(i).toFloatArray();
-        System.arraycopy(values, start - offsets[i], slice, start - from, end - start);
+        MemorySegment values = TensorMemory.read(parameters.get(i));
+        MemorySegment.copy(values, Collectives.FLOAT, 4L * (start - offsets[i]), slice, start - from, end - start);
       }
     }
     return slice;

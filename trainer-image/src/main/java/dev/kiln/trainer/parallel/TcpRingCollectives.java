@@ -1,15 +1,15 @@
 package dev.kiln.trainer.parallel;
 
-import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
+import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -23,8 +23,13 @@ import java.util.concurrent.Future;
  * an all-reduce); sending and receiving overlap. Sums are in float32, so results depend on the
  * ring order (not on timing): the same world size gives the same bits.
  *
+ * <p>Socket channels read and write the callers' native memory directly: a chunk is sent from
+ * the data itself, received straight into it when copied (all-gather), or into a 1 MiB scratch
+ * buffer and added from there (reduce-scatter). Every wait, sending as well as receiving, is
+ * bounded by the timeout.
+ *
  * <p>In-JVM Gloo cannot sit next to DJL's libtorch, and MPI needs a launcher that pods lack,
- * which is why this is plain Java. NCCL for GPUs is a separate, unverified backend.
+ * which is why this is plain Java. NCCL for GPUs is {@link NcclCollectives}.
  */
 public final class TcpRingCollectives implements Collectives {
 
@@ -32,23 +37,28 @@ public final class TcpRingCollectives implements Collectives {
 
   private final int rank;
   private final int world;
-  private final Socket right;
-  private final Socket left;
-  private final OutputStream toRight;
-  private final InputStream fromLeft;
+  private final SocketChannel right;
+  private final SocketChannel left;
+  private final Selector writable;
+  private final Selector readable;
   private final ExecutorService sender;
-  private final int timeoutSeconds;
-  private byte[] sendBytes = new byte[SLICE_BYTES];
-  private byte[] receiveBytes = new byte[SLICE_BYTES];
+  private final long timeoutMillis;
+  private final Arena arena = Arena.ofShared();
+  private final MemorySegment scratch = arena.allocate(SLICE_BYTES, 64);
 
-  private TcpRingCollectives(int rank, int world, Socket right, Socket left, Duration timeout) throws IOException {
+  private TcpRingCollectives(int rank, int world, SocketChannel right, SocketChannel left, Duration timeout)
+      throws IOException {
     this.rank = rank;
     this.world = world;
     this.right = right;
     this.left = left;
-    this.timeoutSeconds = (int) timeout.toSeconds();
-    this.toRight = right.getOutputStream();
-    this.fromLeft = left.getInputStream();
+    this.timeoutMillis = timeout.toMillis();
+    this.writable = Selector.open();
+    this.readable = Selector.open();
+    right.configureBlocking(false);
+    left.configureBlocking(false);
+    right.register(writable, SelectionKey.OP_WRITE);
+    left.register(readable, SelectionKey.OP_READ);
     this.sender = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().daemon().name("ring-send-" + rank).unstarted(r));
   }
 
@@ -62,32 +72,45 @@ public final class TcpRingCollectives implements Collectives {
     if (world < 2) {
       throw new IllegalArgumentException("a ring needs two ranks or more, found world " + world);
     }
-    try (ServerSocket listener = new ServerSocket()) {
+    try (ServerSocketChannel listener = ServerSocketChannel.open()) {
       listener.bind(new InetSocketAddress(0));
-      listener.setSoTimeout((int) timeout.toMillis());
-      store.set("ring/" + rank, address + ":" + listener.getLocalPort());
+      store.set("ring/" + rank, address + ":" + ((InetSocketAddress) listener.getLocalAddress()).getPort());
       String next = store.get("ring/" + (rank + 1) % world);
       int colon = next.lastIndexOf(':');
-      Socket right = new Socket();
-      right.connect(new InetSocketAddress(next.substring(0, colon), Integer.parseInt(next.substring(colon + 1))),
+      SocketChannel right = SocketChannel.open();
+      right.socket().connect(new InetSocketAddress(next.substring(0, colon), Integer.parseInt(next.substring(colon + 1))),
           (int) timeout.toMillis());
-      Socket left;
-      try {
-        left = listener.accept();
-      } catch (SocketTimeoutException e) {
+      SocketChannel left = accept(listener, timeout);
+      if (left == null) {
         right.close();
         throw new RendezvousStore.RendezvousTimeoutException("ring: rank " + (rank + world - 1) % world
             + " did not connect within " + timeout.toSeconds() + " s");
       }
-      for (Socket s : new Socket[] {right, left}) {
-        s.setTcpNoDelay(true);
-        s.setSendBufferSize(4 << 20);
-        s.setReceiveBufferSize(4 << 20);
-        s.setSoTimeout((int) timeout.toMillis());
+      for (SocketChannel channel : new SocketChannel[] {right, left}) {
+        channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        channel.setOption(StandardSocketOptions.SO_SNDBUF, 4 << 20);
+        channel.setOption(StandardSocketOptions.SO_RCVBUF, 4 << 20);
       }
       TcpRingCollectives ring = new TcpRingCollectives(rank, world, right, left, timeout);
       ring.barrier();
       return ring;
+    }
+  }
+
+  private static SocketChannel accept(ServerSocketChannel listener, Duration timeout) throws IOException {
+    listener.configureBlocking(false);
+    try (Selector selector = Selector.open()) {
+      listener.register(selector, SelectionKey.OP_ACCEPT);
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (System.nanoTime() < deadline) {
+        selector.select(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+        SocketChannel accepted = listener.accept();
+        if (accepted != null) {
+          accepted.configureBlocking(true);
+          return accepted;
+        }
+      }
+      return null;
     }
   }
 
@@ -102,35 +125,35 @@ public final class TcpRingCollectives implements Collectives {
   }
 
   @Override
-  public void allReduce(float[] data) throws IOException {
-    int chunk = (data.length + world - 1) / world;
+  public void allReduce(MemorySegment data) throws IOException {
+    long floats = data.byteSize() / 4;
+    long chunk = (floats + world - 1) / world;
     reduceScatterRing(data, chunk);
     allGatherRing(data, chunk);
   }
 
   @Override
-  public void reduceScatter(float[] data, float[] shard) throws IOException {
-    requireLength(data, shard);
-    float[] work = data.clone();
-    reduceScatterRing(work, shard.length);
-    System.arraycopy(work, rank * shard.length, shard, 0, shard.length);
+  public void reduceScatter(MemorySegment data, MemorySegment shard) throws IOException {
+    requireSizes(data, shard);
+    reduceScatterRing(data, shard.byteSize() / 4);
+    MemorySegment.copy(data, rank * shard.byteSize(), shard, 0, shard.byteSize());
   }
 
   @Override
-  public void allGather(float[] shard, float[] data) throws IOException {
-    requireLength(data, shard);
-    System.arraycopy(shard, 0, data, rank * shard.length, shard.length);
-    allGatherRing(data, shard.length);
+  public void allGather(MemorySegment shard, MemorySegment data) throws IOException {
+    requireSizes(data, shard);
+    MemorySegment.copy(shard, 0, data, rank * shard.byteSize(), shard.byteSize());
+    allGatherRing(data, shard.byteSize() / 4);
   }
 
   @Override
-  public void broadcast(float[] data, int root) throws IOException {
+  public void broadcast(MemorySegment data, int root) throws IOException {
     int next = (rank + 1) % world;
     if (rank != root) {
-      receive(data, 0, data.length, false);
+      receive(data, false);
     }
     if (next != root) {
-      send(data, 0, data.length).io();
+      send(data).io();
     }
   }
 
@@ -139,31 +162,33 @@ public final class TcpRingCollectives implements Collectives {
     allReduce(new float[] {1});
   }
 
-  /** After it, rank r holds the sum of chunk r; chunk i is [i*chunk, (i+1)*chunk) cut to the length. */
-  private void reduceScatterRing(float[] data, int chunk) throws IOException {
+  /** After it, rank r holds the sum of chunk r; chunk i is floats [i*chunk, (i+1)*chunk) cut to the size. */
+  private void reduceScatterRing(MemorySegment data, long chunk) throws IOException {
     for (int step = 0; step < world - 1; step++) {
       int sending = Math.floorMod(rank - step - 1, world);
       int receiving = Math.floorMod(rank - step - 2, world);
-      exchange(data, chunk, sending, receiving, true);
+      exchange(chunk(data, chunk, sending), chunk(data, chunk, receiving), true);
     }
   }
 
   /** Rank r starts with chunk r complete; after it every rank has every chunk. */
-  private void allGatherRing(float[] data, int chunk) throws IOException {
+  private void allGatherRing(MemorySegment data, long chunk) throws IOException {
     for (int step = 0; step < world - 1; step++) {
       int sending = Math.floorMod(rank - step, world);
       int receiving = Math.floorMod(rank - step - 1, world);
-      exchange(data, chunk, sending, receiving, false);
+      exchange(chunk(data, chunk, sending), chunk(data, chunk, receiving), false);
     }
   }
 
-  private void exchange(float[] data, int chunk, int sendChunk, int receiveChunk, boolean add) throws IOException {
-    int sendFrom = Math.min(data.length, sendChunk * chunk);
-    int sendTo = Math.min(data.length, sendFrom + chunk);
-    int receiveFrom = Math.min(data.length, receiveChunk * chunk);
-    int receiveTo = Math.min(data.length, receiveFrom + chunk);
-    Future<Void> sent = sender.submit(send(data, sendFrom, sendTo - sendFrom));
-    receive(data, receiveFrom, receiveTo - receiveFrom, add);
+  private static MemorySegment chunk(MemorySegment data, long chunkFloats, int index) {
+    long from = Math.min(data.byteSize(), 4 * chunkFloats * index);
+    long to = Math.min(data.byteSize(), from + 4 * chunkFloats);
+    return data.asSlice(from, to - from);
+  }
+
+  private void exchange(MemorySegment outgoing, MemorySegment incoming, boolean add) throws IOException {
+    Future<Void> sent = sender.submit(send(outgoing));
+    receive(incoming, add);
     try {
       sent.get();
     } catch (ExecutionException e) {
@@ -174,17 +199,16 @@ public final class TcpRingCollectives implements Collectives {
     }
   }
 
-  private IoTask send(float[] data, int from, int length) {
+  private IoTask send(MemorySegment data) {
     return () -> {
+      ByteBuffer buffer = data.asByteBuffer();
       try {
-        int done = 0;
-        while (done < length) {
-          int n = Math.min(length - done, sendBytes.length / 4);
-          ByteBuffer.wrap(sendBytes, 0, n * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(data, from + done, n);
-          toRight.write(sendBytes, 0, n * 4);
-          done += n;
+        while (buffer.hasRemaining()) {
+          if (right.write(buffer) == 0 && !ready(writable)) {
+            throw new IOException("ring: rank " + (rank + 1) % world + " took nothing for " + timeoutMillis / 1000
+                + " s (it hangs or is gone)");
+          }
         }
-        toRight.flush();
       } catch (IOException e) {
         throw new IOException("ring: cannot send to rank " + (rank + 1) % world + " (it stopped or failed): "
             + e.getMessage(), e);
@@ -192,54 +216,65 @@ public final class TcpRingCollectives implements Collectives {
     };
   }
 
-  private void receive(float[] data, int from, int length, boolean add) throws IOException {
-    int done = 0;
-    while (done < length) {
-      int n = Math.min(length - done, receiveBytes.length / 4);
-      readFully(receiveBytes, n * 4);
-      var floats = ByteBuffer.wrap(receiveBytes, 0, n * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-      if (add) {
-        for (int i = 0; i < n; i++) {
-          data[from + done + i] += floats.get(i);
-        }
-      } else {
-        floats.get(data, from + done, n);
+  /** Receives {@code data}'s bytes from the left: straight into it, or through the scratch buffer and added to it. */
+  private void receive(MemorySegment data, boolean add) throws IOException {
+    if (!add) {
+      readFully(data.asByteBuffer());
+      return;
+    }
+    for (long done = 0; done < data.byteSize(); done += SLICE_BYTES) {
+      long bytes = Math.min(SLICE_BYTES, data.byteSize() - done);
+      readFully(scratch.asSlice(0, bytes).asByteBuffer());
+      MemorySegment target = data.asSlice(done, bytes);
+      for (long at = 0; at < bytes; at += 4) {
+        target.set(FLOAT, at, target.get(FLOAT, at) + scratch.get(FLOAT, at));
       }
-      done += n;
     }
   }
 
-  private void readFully(byte[] into, int length) throws IOException {
-    int read = 0;
+  private void readFully(ByteBuffer into) throws IOException {
+    String peer = "rank " + (rank + world - 1) % world;
     try {
-      while (read < length) {
-        int n = fromLeft.read(into, read, length - read);
+      while (into.hasRemaining()) {
+        int n = left.read(into);
         if (n < 0) {
-          throw new EOFException("ring: rank " + (rank + world - 1) % world + " closed the connection (it stopped or failed)");
+          throw new IOException("ring: " + peer + " closed the connection (it stopped or failed)");
         }
-        read += n;
+        if (n == 0 && !ready(readable)) {
+          throw new IOException("ring: nothing from " + peer + " for " + timeoutMillis / 1000 + " s (it hangs or is gone)");
+        }
       }
-    } catch (SocketTimeoutException e) {
-      throw new IOException("ring: nothing from rank " + (rank + world - 1) % world + " for " + timeoutSeconds
-          + " s (it hangs or is gone)", e);
-    } catch (EOFException e) {
-      throw e;
     } catch (IOException e) {
-      throw new IOException("ring: lost rank " + (rank + world - 1) % world + ": " + e.getMessage(), e);
+      throw e.getMessage() != null && e.getMessage().startsWith("ring: ") ? e
+          : new IOException("ring: lost " + peer + ": " + e.getMessage(), e);
     }
   }
 
-  private void requireLength(float[] data, float[] shard) {
-    if (data.length != (long) shard.length * world) {
-      throw new IllegalArgumentException("data of " + data.length + " floats is not " + world + " shards of " + shard.length);
+  /** Waits until the selector's channel can go on; false after the timeout. */
+  private boolean ready(Selector selector) throws IOException {
+    int ready = selector.select(timeoutMillis);
+    selector.selectedKeys().clear();
+    return ready > 0;
+  }
+
+  private void requireSizes(MemorySegment data, MemorySegment shard) {
+    if (data.byteSize() != shard.byteSize() * world) {
+      throw new IllegalArgumentException("data of " + data.byteSize() / 4 + " floats is not " + world + " shards of "
+          + shard.byteSize() / 4);
     }
   }
 
   @Override
   public void close() throws IOException {
     sender.shutdownNow();
-    right.close();
-    left.close();
+    try {
+      right.close();
+      left.close();
+      writable.close();
+      readable.close();
+    } finally {
+      arena.close();
+    }
   }
 
   /** A send that may fail with an IOException, run on the sender thread or inline. */

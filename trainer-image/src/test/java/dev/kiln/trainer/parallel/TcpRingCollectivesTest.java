@@ -3,7 +3,10 @@ package dev.kiln.trainer.parallel;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -102,6 +105,26 @@ class TcpRingCollectivesTest {
       return data;
     });
     results.forEach(r -> assertThat(r).containsExactly(values(2, 10)));
+  }
+
+  @Test
+  void allReduceWorksInPlaceOnATensorsOwnMemory() throws Exception {
+    int n = 300_001;
+    List<float[]> results = onRanks(2, c -> {
+      try (NDManager manager = NDManager.newBaseManager()) {
+        NDArray tensor = manager.create(values(c.rank(), n));
+        c.allReduce(MemorySegment.ofBuffer(tensor.toByteBuffer(true)));
+        return tensor.toFloatArray();  // never set: the ring wrote into the tensor itself
+      }
+    });
+    float[] expected = values(0, n);
+    float[] other = values(1, n);
+    for (int i = 0; i < n; i++) {
+      expected[i] += other[i];
+    }
+    for (float[] result : results) {
+      assertThat(java.util.Arrays.equals(result, expected)).isTrue();
+    }
   }
 
   @Test
