@@ -144,6 +144,29 @@ class KilnCommandTest {
   }
 
   @Test
+  void benchTrainerMeasuresBothPrecisions() throws IOException {
+    for (String precision : new String[] {"Float32", "Float16Mixed"}) {
+      Result r = kiln("bench", "trainer", "--preset", "tiny", "--seq-len", "64", "--steps", "2", "--precision", precision);
+
+      assertThat(r.exit()).as(r.err()).isZero();
+      var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out().strip());
+      assertThat(json.get("precision").asText()).isEqualTo(precision.equals("Float32") ? "FLOAT32" : "FLOAT16_MIXED");
+      assertThat(json.get("mfu").asDouble()).isPositive();
+      assertThat(json.get("first_loss").asDouble()).isBetween(5.0, 7.5);  // about ln(512) for the tiny vocabulary
+    }
+  }
+
+  @Test
+  void benchCollectivesOnNcclWithoutCudaSaysWhichLibraryIsMissing() throws IOException {
+    Result r = kiln("bench", "collectives", "--backend", "nccl", "--ranks", "1", "--megabytes", "1");
+
+    assertThat(r.exit()).isZero();
+    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out().strip());
+    assertThat(json.get("correct").asBoolean()).isFalse();
+    assertThat(json.get("error").asText()).containsAnyOf("libcuda", "libcudart", "libnccl");
+  }
+
+  @Test
   void dataInspectCountsSamplesAndProblems() throws IOException {
     try (var writer = new dev.kiln.data.webdataset.ShardWriter(dir, "s", 10, Long.MAX_VALUE)) {
       writer.write("a", java.util.Map.of("jpg", new byte[] {1}, "txt", "x".getBytes()));

@@ -1,6 +1,7 @@
 package dev.kiln.trainer;
 
 import dev.kiln.trainer.bench.BenchCommand;
+import dev.kiln.trainer.device.EngineThreads;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -18,6 +19,7 @@ public final class TrainerMain implements Runnable {
   }
 
   public static void main(String[] args) {
+    EngineThreads.configureForTraining();
     System.exit(new CommandLine(new TrainerMain()).execute(args));
   }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.v1alpha1.ModelPreset;
 import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.trainer.device.ComputeDevice;
+import dev.kiln.trainer.device.EngineThreads;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -34,6 +35,7 @@ public final class CollectivesBenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    EngineThreads.configureForTraining();
     boolean nccl = "nccl".equalsIgnoreCase(backend);
     int[] worlds = (ranks != null ? ranks : nccl ? List.of(2) : List.of(2, 4)).stream().mapToInt(Integer::intValue)
         .toArray();

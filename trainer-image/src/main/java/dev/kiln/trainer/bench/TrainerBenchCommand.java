@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.v1alpha1.ModelPreset;
 import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.trainer.device.ComputeDevice;
+import dev.kiln.trainer.device.EngineThreads;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -40,6 +41,7 @@ public final class TrainerBenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    EngineThreads.configureForTraining();
     ModelPreset model = ModelPreset.valueOf(preset.toUpperCase().replace('-', '_'));
     var result = TrainerBench.run(model.dimensions(), preset, sequenceLength, visualTokens, batch, steps,
         "gpu".equalsIgnoreCase(device) ? ComputeDevice.gpu(0) : ComputeDevice.cpu(),
