@@ -5,13 +5,14 @@
 #
 #   PYTORCH_LIBRARY_PATH=/opt/libtorch/lib scripts/gpu-smoke.sh
 #
-# PYTORCH_LIBRARY_PATH: the lib folder of a CUDA libtorch (the trainer image ships it).
+# PYTORCH_LIBRARY_PATH: the lib folder of libtorch 2.7.1 built for CUDA (the trainer image ships it;
+#   DJL 0.36's JNI is built against 2.7.1, and PyTorch 2.11's libtorch was measured to fail).
 # KILN_TRAINER: the trainer's entry point where there is no Maven, e.g. the kiln-trainer of
 #   scripts/trainer-bundle.sh; ./kiln (which builds Kiln first) when unset.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-: "${PYTORCH_LIBRARY_PATH:?set PYTORCH_LIBRARY_PATH to the lib folder of a CUDA libtorch}"
+: "${PYTORCH_LIBRARY_PATH:?set PYTORCH_LIBRARY_PATH to the lib folder of libtorch 2.7.1 for CUDA}"
 export PYTORCH_FLAVOR="${PYTORCH_FLAVOR:-cu128}" PYTORCH_VERSION="${PYTORCH_VERSION:-2.7.1}"
 trainer="${KILN_TRAINER:-./kiln}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv

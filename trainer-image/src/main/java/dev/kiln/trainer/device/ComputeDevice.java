@@ -2,23 +2,21 @@ package dev.kiln.trainer.device;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
-import ai.djl.ndarray.types.DataType;
 
 /**
  * Where the trainer computes: the CPU (what every test runs) or GPU {@code localRank} of the
- * node, in fp32 for now. Mixed precision is not wired in: bf16 aborts the JVM in DJL 0.36 and
- * DJL's {@code toType} is not differentiable (measured: the cast has no grad_fn), so autocast-style
- * casts cannot be used; fp16 needs fp16 working weights with fp32 master copies (see
- * docs/trainer.md).
+ * node. The number format is the stage's {@code precision} ({@code model/Autocast}), not the
+ * device's.
  *
- * <p>The GPU path is UNVERIFIED: no GPU was available where Kiln is built. It needs a CUDA
- * libtorch for DJL in the image ({@code PYTORCH_LIBRARY_PATH}, {@code PYTORCH_FLAVOR=cu128},
- * {@code PYTORCH_VERSION=2.7.1}); {@code scripts/gpu-smoke.sh} checks it on a GPU machine.
+ * <p>The GPU path is UNVERIFIED: it needs libtorch 2.7.1 built for CUDA in the image
+ * ({@code PYTORCH_LIBRARY_PATH}, {@code PYTORCH_FLAVOR=cu128}, {@code PYTORCH_VERSION=2.7.1});
+ * DJL 0.36's JNI failed against PyTorch 2.11's libtorch on an H200 (docs/trainer.md).
+ * {@code scripts/gpu-smoke.sh} checks it on a GPU machine.
  */
-public record ComputeDevice(Device device, DataType computeType) {
+public record ComputeDevice(Device device) {
 
   public static ComputeDevice cpu() {
-    return new ComputeDevice(Device.cpu(), DataType.FLOAT32);
+    return new ComputeDevice(Device.cpu());
   }
 
   /** GPU {@code index}; fails, saying what is missing, when libtorch sees too few GPUs. */
@@ -28,7 +26,7 @@ public record ComputeDevice(Device device, DataType computeType) {
       throw new IllegalStateException("GPU " + index + " was asked for but libtorch sees " + visible + " GPU(s): the image"
           + " needs a CUDA libtorch (PYTORCH_LIBRARY_PATH, PYTORCH_FLAVOR=cu128) and the pod nvidia.com/gpu resources");
     }
-    return new ComputeDevice(Device.gpu(index), DataType.FLOAT32);
+    return new ComputeDevice(Device.gpu(index));
   }
 
   /**
