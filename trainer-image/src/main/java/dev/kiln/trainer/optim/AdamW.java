@@ -3,6 +3,7 @@ package dev.kiln.trainer.optim;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
+import java.lang.foreign.MemorySegment;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,33 +31,48 @@ public final class AdamW {
     return parameter.getShape().dimension() > 1 && !name.endsWith(".bias") && !name.contains("norm");
   }
 
-  /** One update of every named parameter from its gradient, at learning rate {@code lr}. */
+  /**
+   * One update of every named parameter from its gradient, at learning rate {@code lr}. On the
+   * CPU a single pass over each tensor's own memory ({@link AdamWKernel}); elsewhere tensor ops
+   * in the same order.
+   */
   public void step(Map<String, NDArray> parameters, Gradients gradients, double lr) {
     steps++;
-    double biasCorrection1 = 1 - Math.pow(spec.beta1(), steps);
-    double biasCorrection2 = 1 - Math.pow(spec.beta2(), steps);
-    double stepSize = lr / biasCorrection1;
-    double sqrtBiasCorrection2 = Math.sqrt(biasCorrection2);
+    AdamWKernel kernel = new AdamWKernel(spec, steps, lr);
     for (Map.Entry<String, NDArray> entry : parameters.entrySet()) {
       NDArray p = entry.getValue();
       NDArray g = gradients.of(p);
-      {
-        NDArray m = firstMoment.computeIfAbsent(entry.getKey(), k -> manager.zeros(p.getShape()));
-        NDArray v = secondMoment.computeIfAbsent(entry.getKey(), k -> manager.zeros(p.getShape()));
-        if (spec.weightDecay() > 0 && decays(entry.getKey(), p)) {
-          p.muli(1 - lr * spec.weightDecay());
-        }
-        try (NDArray scaled = g.mul(1 - spec.beta1())) {
-          m.muli(spec.beta1()).addi(scaled);
-        }
-        try (NDArray squared = g.mul(g).muli(1 - spec.beta2())) {
-          v.muli(spec.beta2()).addi(squared);
-        }
-        try (NDArray denom = v.sqrt().divi(sqrtBiasCorrection2).addi(spec.eps());
-            NDArray update = m.div(denom).muli(stepSize)) {
-          p.subi(update);
-        }
+      NDArray m = firstMoment.computeIfAbsent(entry.getKey(), k -> manager.zeros(p.getShape()));
+      NDArray v = secondMoment.computeIfAbsent(entry.getKey(), k -> manager.zeros(p.getShape()));
+      boolean decay = spec.weightDecay() > 0 && decays(entry.getKey(), p);
+      if (p.getDevice().isGpu()) {
+        tensorStep(p, g, m, v, decay, lr);
+      } else {
+        kernel.apply(memory(p), memory(g), memory(m), memory(v), 0, p.size(), decay);
       }
+    }
+  }
+
+  private static MemorySegment memory(NDArray array) {
+    return MemorySegment.ofBuffer(array.toByteBuffer(true));
+  }
+
+  /** The same step as {@link AdamWKernel}, as tensor ops (for tensors whose memory Java cannot reach). */
+  private void tensorStep(NDArray p, NDArray g, NDArray m, NDArray v, boolean decay, double lr) {
+    double stepSize = lr / (1 - Math.pow(spec.beta1(), steps));
+    double sqrtBiasCorrection2 = Math.sqrt(1 - Math.pow(spec.beta2(), steps));
+    if (decay) {
+      p.muli(1 - lr * spec.weightDecay());
+    }
+    try (NDArray scaled = g.mul(1 - spec.beta1())) {
+      m.muli(spec.beta1()).addi(scaled);
+    }
+    try (NDArray squared = g.mul(g).muli(1 - spec.beta2())) {
+      v.muli(spec.beta2()).addi(squared);
+    }
+    try (NDArray denom = v.sqrt().divi(sqrtBiasCorrection2).addi(spec.eps());
+        NDArray update = m.div(denom).muli(stepSize)) {
+      p.subi(update);
     }
   }
 

@@ -5,6 +5,7 @@ import dev.kiln.api.v1alpha1.OptimizerSpec;
 import dev.kiln.model.weights.SafeTensors;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
 import dev.kiln.trainer.optim.AdamW;
+import dev.kiln.trainer.optim.AdamWKernel;
 import dev.kiln.trainer.optim.Gradients;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -57,13 +58,9 @@ public final class ShardedOptimizer {
     int world = collectives.world();
     shard = (total + world - 1) / world;
     from = collectives.rank() * shard;
-    decays = new boolean[shard];
+    decays = new boolean[names.size()];
     for (int i = 0; i < names.size(); i++) {
-      if (spec.weightDecay() > 0 && AdamW.decays(names.get(i), parameters.get(i))) {
-        for (int at = Math.max(offsets[i], from); at < Math.min(offsets[i + 1], from + shard); at++) {
-          decays[at - from] = true;
-        }
-      }
+      decays[i] = spec.weightDecay() > 0 && AdamW.decays(names.get(i), parameters.get(i));
     }
     firstMoment = new float[shard];
     secondMoment = new float[shard];
@@ -125,29 +122,20 @@ public final class ShardedOptimizer {
     }
   }
 
-  /** AdamW on this rank's slice of the parameters, in the order {@link AdamW#step} uses. */
+  /** AdamW on this rank's slice of the parameters, each parameter's part with its own decay rule. */
   private void update(float[] slice, float[] grad, double lr) {
     steps++;
-    double biasCorrection1 = 1 - Math.pow(spec.beta1(), steps);
-    float stepSize = (float) (lr / biasCorrection1);
-    float sqrtBiasCorrection2 = (float) Math.sqrt(1 - Math.pow(spec.beta2(), steps));
-    float decay = (float) (1 - lr * spec.weightDecay());
-    float beta1 = spec.beta1().floatValue();
-    float beta2 = spec.beta2().floatValue();
-    float oneMinusBeta1 = (float) (1 - spec.beta1());
-    float oneMinusBeta2 = (float) (1 - spec.beta2());
-    float eps = spec.eps().floatValue();
-    int end = Math.min(shard, total - from);
-    for (int i = 0; i < end; i++) {
-      float p = slice[i];
-      if (decays[i]) {
-        p *= decay;
+    AdamWKernel kernel = new AdamWKernel(spec, steps, lr);
+    MemorySegment p = MemorySegment.ofArray(slice);
+    MemorySegment g = MemorySegment.ofArray(grad);
+    MemorySegment m = MemorySegment.ofArray(firstMoment);
+    MemorySegment v = MemorySegment.ofArray(secondMoment);
+    for (int i = 0; i < parameters.size(); i++) {
+      int start = Math.max(offsets[i], from);
+      int end = Math.min(offsets[i + 1], from + shard);
+      if (start < end) {
+        kernel.apply(p, g, m, v, start - from, end - start, decays[i]);
       }
-      float g = grad[i];
-      firstMoment[i] = firstMoment[i] * beta1 + g * oneMinusBeta1;
-      secondMoment[i] = secondMoment[i] * beta2 + g * g * oneMinusBeta2;
-      float denominator = (float) Math.sqrt(secondMoment[i]) / sqrtBiasCorrection2 + eps;
-      slice[i] = p - firstMoment[i] / denominator * stepSize;
     }
   }
 
