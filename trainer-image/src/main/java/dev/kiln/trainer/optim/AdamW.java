@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
 import java.lang.foreign.MemorySegment;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
