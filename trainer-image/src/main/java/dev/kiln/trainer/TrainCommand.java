@@ -13,13 +13,13 @@ import dev.kiln.trainer.parallel.LocalRanks;
 import dev.kiln.trainer.parallel.NcclCollectives;
 import dev.kiln.trainer.parallel.RendezvousStore;
 import dev.kiln.trainer.parallel.TcpRingCollectives;
+import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -77,7 +77,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
     if (run.world().gpusPerNode() > 0 && !device.gpu()) {
       System.err.println("NVIDIA_VISIBLE_DEVICES=" + System.getenv("NVIDIA_VISIBLE_DEVICES")
-          + ": this node has no GPUs to give; training on the CPU in fp32");
+          + ": this node has no GPUs to give; training on the CPU");
     }
     Collectives collectives;
     try {

@@ -38,8 +38,8 @@ public final class ShardedOptimizer {
   private final float[] firstMoment;
   private final float[] secondMoment;
   private final MemorySegment flat;
-  private final MemorySegment shardMemory;
-  private final float[] gradSlice;
+  private final MemorySegment gradSlice;
+  private final MemorySegment parameterSlice;
   private double gradNorm;
   private long steps;
 
@@ -66,8 +66,8 @@ public final class ShardedOptimizer {
     secondMoment = new float[shard];
     Arena arena = Arena.ofAuto();
     flat = arena.allocate(4L * shard * world, 64);
-    shardMemory = arena.allocate(4L * shard, 64);
-    gradSlice = new float[shard];
+    gradSlice = arena.allocate(4L * shard, 64);
+    parameterSlice = arena.allocate(4L * shard, 64);
   }
 
   /** Floats of optimizer state this rank holds (two moments of its slice). */
@@ -90,13 +90,13 @@ public final class ShardedOptimizer {
       MemorySegment.copy(grad, 0, flat, 4L * offsets[i], grad.byteSize());
     }
     flat.asSlice(4L * total).fill((byte) 0);
-    collectives.reduceScatter(flat, shardMemory);
-    MemorySegment.copy(shardMemory, Collectives.FLOAT, 0, gradSlice, 0, shard);
+    collectives.reduceScatter(flat, gradSlice);
     float factor = (float) unscale;
     double squares = 0;
-    for (int i = 0; i < shard; i++) {
-      gradSlice[i] = gradSlice[i] / world * factor;
-      squares += (double) gradSlice[i] * gradSlice[i];
+    for (long at = 0; at < 4L * shard; at += 4) {
+      float g = gradSlice.get(Collectives.FLOAT, at) / world * factor;
+      gradSlice.set(Collectives.FLOAT, at, g);
+      squares += (double) g * g;
     }
     float[] norm = {(float) squares};
     collectives.allReduce(norm);
@@ -109,48 +109,44 @@ public final class ShardedOptimizer {
     double maxNorm = spec.gradClip();
     if (maxNorm > 0 && gradNorm > maxNorm) {
       float coefficient = (float) (maxNorm / (gradNorm + 1e-6));
-      for (int i = 0; i < shard; i++) {
-        gradSlice[i] *= coefficient;
+      for (long at = 0; at < 4L * shard; at += 4) {
+        gradSlice.set(Collectives.FLOAT, at, gradSlice.get(Collectives.FLOAT, at) * coefficient);
       }
     }
-    float[] slice = parameterSlice();
-    update(slice, gradSlice, lr);
-    MemorySegment.copy(slice, 0, shardMemory, Collectives.FLOAT, 0, shard);
-    collectives.allGather(shardMemory, flat);
+    readParameterSlice();
+    update(lr);
+    collectives.allGather(parameterSlice, flat);
     for (int i = 0; i < parameters.size(); i++) {
       TensorMemory.write(parameters.get(i), flat.asSlice(4L * offsets[i], 4L * (offsets[i + 1] - offsets[i])));
     }
   }
 
   /** AdamW on this rank's slice of the parameters, each parameter's part with its own decay rule. */
-  private void update(float[] slice, float[] grad, double lr) {
+  private void update(double lr) {
     steps++;
     AdamWKernel kernel = new AdamWKernel(spec, steps, lr);
-    MemorySegment p = MemorySegment.ofArray(slice);
-    MemorySegment g = MemorySegment.ofArray(grad);
     MemorySegment m = MemorySegment.ofArray(firstMoment);
     MemorySegment v = MemorySegment.ofArray(secondMoment);
     for (int i = 0; i < parameters.size(); i++) {
       int start = Math.max(offsets[i], from);
       int end = Math.min(offsets[i + 1], from + shard);
       if (start < end) {
-        kernel.apply(p, g, m, v, start - from, end - start, decays[i]);
+        kernel.apply(parameterSlice, gradSlice, m, v, start - from, end - start, decays[i]);
       }
     }
   }
 
-  /** This rank's slice of the current parameters (the same on every rank), zero-padded. */
-  private float[] parameterSlice() {
-    float[] slice = new float[shard];
+  /** Reads this rank's slice of the current parameters (the same on every rank), zero-padded. */
+  private void readParameterSlice() {
+    parameterSlice.fill((byte) 0);
     for (int i = 0; i < parameters.size(); i++) {
       int start = Math.max(offsets[i], from);
       int end = Math.min(offsets[i + 1], from + shard);
       if (start < end) {
-        MemorySegment values = TensorMemory.read(parameters.get(i));
-        MemorySegment.copy(values, Collectives.FLOAT, 4L * (start - offsets[i]), slice, start - from, end - start);
+        MemorySegment.copy(TensorMemory.read(parameters.get(i)), 4L * (start - offsets[i]), parameterSlice,
+            4L * (start - from), 4L * (end - start));
       }
     }
-    return slice;
   }
 
   /** This rank's slice of both moments, written into a checkpoint folder next to the other ranks' slices. */
