@@ -53,10 +53,10 @@ final class Decoder {
     return Embedding.embedding(tokens, p.get(PREFIX + "embed_tokens.weight"), ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow();
   }
 
-  /** Embeddings (B, T, d), rotary tables (B, 1, T, hd), additive mask (B, 1, T, T) to final hidden states (B, T, d). */
-  NDArray forward(NDArray x, NDArray cos, NDArray sin, NDArray mask) {
+  /** Embeddings (B, T, d) and rotary tables (B, 1, T, hd) to final hidden states (B, T, d). */
+  NDArray forward(NDArray x, NDArray cos, NDArray signedSin, AttentionMask mask) {
     for (int i = 0; i < spec.layers(); i++) {
-      x = block(x, layer(i), cos, sin, mask);
+      x = block(x, layer(i), cos, signedSin, mask);
     }
     return Ops.rmsNorm(x, p.get(PREFIX + "norm.weight"), spec.rmsNormEps());
   }
@@ -67,7 +67,7 @@ final class Decoder {
     return Ops.linear(hidden, p.get(head), null);
   }
 
-  private NDArray block(NDArray x, String b, NDArray cos, NDArray sin, NDArray mask) {
+  private NDArray block(NDArray x, String b, NDArray cos, NDArray signedSin, AttentionMask mask) {
     long batch = x.getShape().get(0);
     long t = x.getShape().get(1);
     NDArray h = Ops.rmsNorm(x, p.get(b + "input_layernorm.weight"), spec.rmsNormEps());            // (B, T, d)
@@ -77,9 +77,9 @@ final class Decoder {
         p.get(b + "self_attn.k_proj.bias")), spec.kvHeads(), headDim);                             // (B, Hkv, T, hd)
     NDArray v = EncoderBlock.heads(Ops.linear(h, p.get(b + "self_attn.v_proj.weight"),
         p.get(b + "self_attn.v_proj.bias")), spec.kvHeads(), headDim);                             // (B, Hkv, T, hd)
-    q = Ops.rope(q, cos, sin);
-    k = Ops.rope(k, cos, sin);
-    NDArray a = Ops.attention(q, k, v, mask)                                                       // (B, H, T, hd)
+    q = Ops.rope(q, cos, signedSin);
+    k = Ops.rope(k, cos, signedSin);
+    NDArray a = mask.attend(q, k, v)                                                               // (B, H, T, hd)
         .transpose(0, 2, 1, 3).reshape(batch, t, spec.hiddenSize());                               // (B, T, d)
     x = x.add(Ops.linear(a, p.get(b + "self_attn.o_proj.weight"), null));
     h = Ops.rmsNorm(x, p.get(b + "post_attention_layernorm.weight"), spec.rmsNormEps());

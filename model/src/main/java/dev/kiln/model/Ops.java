@@ -1,7 +1,10 @@
 package dev.kiln.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
@@ -27,11 +30,11 @@ public final class Ops {
     return b == null ? Linear.linear(x, w).singletonOrThrow() : Linear.linear(x, w, b).singletonOrThrow();
   }
 
-  /** x / sqrt(mean(x^2) + eps) * w, over the last axis. */
+  /** x * rsqrt(mean(x^2) + eps) * w, over the last axis (as HF computes it). */
   public static NDArray rmsNorm(NDArray x, NDArray w, double eps) {
     x = Autocast.forReduction(x);
-    NDArray rms = x.square().mean(new int[] {-1}, true).add(Constants.of(eps)).sqrt(); // (..., 1)
-    return x.div(rms).mul(w);                                             // (..., d)
+    NDArray inverseRms = x.square().mean(new int[] {-1}, true).add(Constants.of(eps)).pow(Constants.of(-0.5)); // (..., 1)
+    return x.mul(inverseRms).mul(w);                                      // (..., d)
   }
 
   public static NDArray layerNorm(NDArray x, NDArray w, NDArray b, double eps) {
@@ -40,11 +43,14 @@ public final class Ops {
         .singletonOrThrow();
   }
 
-  /** GELU, tanh approximation (SigLIP's gelu_pytorch_tanh). */
+  /**
+   * GELU, tanh approximation (SigLIP's gelu_pytorch_tanh): 0.5 x (1 + tanh(z)) written as
+   * x sigmoid(2z), z = sqrt(2/pi) (x + 0.044715 x^3): six elementwise ops instead of eight.
+   */
   public static NDArray geluTanh(NDArray x) {
-    NDArray cube = x.mul(x).mul(x);
-    NDArray inner = x.add(cube.mul(Constants.of(0.044715))).mul(Constants.of(SQRT_2_OVER_PI));
-    return x.mul(Constants.of(0.5)).mul(Activation.tanh(inner).add(Constants.of(1)));
+    NDArray twoZ = x.square().mul(Constants.of(2 * SQRT_2_OVER_PI * 0.044715))
+        .add(Constants.of(2 * SQRT_2_OVER_PI)).mul(x);
+    return x.mul(Activation.sigmoid(twoZ));
   }
 
   /** GELU, exact (the projector's nn.GELU). */
@@ -57,15 +63,16 @@ public final class Ops {
   }
 
   /**
-   * Rotary embedding, HF/Qwen2 layout (rotate half): x * cos + rotate_half(x) * sin.
-   * x is (B, H, T, hd); cos and sin are (B, 1, T, hd).
+   * Rotary embedding, HF/Qwen2 layout (rotate half): x * cos + rotate_half(x) * sin, with
+   * rotate_half's sign folded into the table: x is (B, H, T, hd); cos and signedSin (B, 1, T, hd)
+   * come from {@link PackedBatch#rotary}, signedSin = [-sin, sin] over the two halves.
    */
-  public static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
+  public static NDArray rope(NDArray x, NDArray cos, NDArray signedSin) {
     long half = x.getShape().get(3) / 2;
     NDArray x1 = x.get("..., :" + half);                         // (B, H, T, hd/2)
     NDArray x2 = x.get("..., " + half + ":");                    // (B, H, T, hd/2)
-    NDArray rotated = x2.neg().concat(x1, 3);                        // (B, H, T, hd)
-    return x.mul(cos).add(rotated.mul(sin));
+    NDArray swapped = x2.concat(x1, 3);                              // (B, H, T, hd)
+    return x.mul(cos).add(swapped.mul(signedSin));
   }
 
   /**
@@ -73,22 +80,59 @@ public final class Ops {
    * (B, Hkv, T, hd) and are shared by H/Hkv query heads each (grouped-query attention).
    */
   public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask) {
+    return attend(q, k, v, mask);
+  }
+
+  /**
+   * Attention of each block of {@code block} queries to the {@code window} blocks of keys that
+   * end with its own; keys before the start of the sequence are zeros and must be masked. Equal
+   * to dense attention when no query may see a key outside its window, at window x block / T
+   * of the work. Shapes as {@link #attention}; mask is additive (B, 1, T/block, block, window*block).
+   */
+  public static NDArray localAttention(NDArray q, NDArray k, NDArray v, NDArray mask, int block, int window) {
+    Shape shape = q.getShape();
+    long blocks = shape.get(2) / block;
+    NDArray queries = q.reshape(shape.get(0), shape.get(1), blocks, block, shape.get(3)); // (B, H, nb, C, hd)
+    NDArray y = attend(queries, keyWindows(k, block, window), keyWindows(v, block, window), mask); // (B, H, nb, C, hd)
+    return y.reshape(shape);                                                               // (B, H, T, hd)
+  }
+
+  /** (B, Hkv, T, hd) to (B, Hkv, T/block, window*block, hd): for block j, positions (j-window+1)*block to (j+1)*block. */
+  private static NDArray keyWindows(NDArray x, int block, int window) {
+    Shape shape = x.getShape();
+    long length = shape.get(2);
+    NDArray before = x.getManager().zeros(new Shape(shape.get(0), shape.get(1), (long) (window - 1) * block, shape.get(3)),
+        x.getDataType());
+    NDArray padded = before.concat(x, 2);                                                  // (B, Hkv, T + (W-1)C, hd)
+    NDList shifted = new NDList(window);
+    for (int w = 0; w < window; w++) {
+      shifted.add(padded.get(new NDIndex(":, :, {}:{}", (long) w * block, w * block + length))
+          .reshape(shape.get(0), shape.get(1), length / block, block, shape.get(3)));       // (B, Hkv, nb, C, hd)
+    }
+    return NDArrays.stack(shifted, 3)                                                      // (B, Hkv, nb, W, C, hd)
+        .reshape(shape.get(0), shape.get(1), length / block, (long) window * block, shape.get(3)); // (B, Hkv, nb, W*C, hd)
+  }
+
+  /** Softmax(q k^T / sqrt(hd) + mask) v over the last two axes; axis 1 holds the heads, k and v may have fewer. */
+  private static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray mask) {
     long heads = q.getShape().get(1);
     long kvHeads = k.getShape().get(1);
     if (heads != kvHeads) {
-      k = k.repeat(1, heads / kvHeads);                              // (B, H, T, hd)
-      v = v.repeat(1, heads / kvHeads);                              // (B, H, T, hd)
+      k = k.repeat(1, heads / kvHeads);                              // (B, H, ..., Tk, hd)
+      v = v.repeat(1, heads / kvHeads);                              // (B, H, ..., Tk, hd)
     }
-    double scale = 1 / Math.sqrt(q.getShape().get(3));
+    int last = q.getShape().dimension() - 1;
+    double scale = 1 / Math.sqrt(q.getShape().get(last));
     NDManager activations = q.getManager();
-    q = Autocast.forMatMul(q, activations);
+    // Scaling the queries rather than the scores: Tq x hd multiplications instead of Tq x Tk.
+    q = Autocast.forMatMul(q.mul(Constants.of(scale)), activations);
     k = Autocast.forMatMul(k, activations);
-    NDArray scores = Autocast.forReduction(q.matMul(k.transpose(0, 1, 3, 2)).mul(Constants.of(scale))); // (B, H, T, T)
+    NDArray scores = Autocast.forReduction(q.matMul(k.swapAxes(last - 1, last))); // (B, H, ..., Tq, Tk)
     if (mask != null) {
-      scores = scores.add(mask);                                     // mask (B, 1, T, T) broadcasts
+      scores = scores.add(mask);                                     // mask broadcasts over the heads
     }
-    NDArray weights = Autocast.forMatMul(scores.softmax(-1), activations); // (B, H, T, T)
-    return weights.matMul(Autocast.forMatMul(v, activations));        // (B, H, T, hd)
+    NDArray weights = Autocast.forMatMul(scores.softmax(-1), activations); // (B, H, ..., Tq, Tk)
+    return weights.matMul(Autocast.forMatMul(v, activations));        // (B, H, ..., Tq, hd)
   }
 
   /** log softmax over the last axis, in float32 (the loss). */

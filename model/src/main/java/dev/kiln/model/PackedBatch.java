@@ -8,7 +8,9 @@ import dev.kiln.data.image.Images;
 import dev.kiln.data.packed.PackedSequence;
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Packed sequences as the model's inputs, laid out in Java: per position either a token id or a
@@ -18,6 +20,9 @@ import java.util.List;
  */
 public record PackedBatch(int batch, int length, int visualTokens, int[] tokens, int[] imageSlot, float[] pixels,
     int images, int imageSize, int[] segment, int[] positions, int[] targetPositions, int[] targets) {
+
+  /** Block sizes tried for block-local attention, largest first: a tie keeps the larger (fewer, bigger matmuls). */
+  static final int[] LOCAL_BLOCKS = {256, 128, 64, 32};
 
   /** Builds a batch of {@code length} positions per row from packed sequences (all of the same visual tokens). */
   public static PackedBatch of(List<PackedSequence> sequences, int length, PackedAttention attention, int padToken) {
@@ -122,17 +127,100 @@ public record PackedBatch(int batch, int length, int visualTokens, int[] tokens,
     for (int r = 0; r < batch; r++) {
       for (int t = 0; t < length; t++) {
         int row = (r * length + t) * length;
-        int segT = segment[r * length + t];
         for (int s = 0; s < length; s++) {
-          boolean visible = s <= t && segment[r * length + s] == segT;
-          mask[row + s] = visible ? 0f : -1e9f;
+          mask[row + s] = visible(r, t, s) ? 0f : -1e9f;
         }
       }
     }
     return Parameters.owned(manager.create(mask, new Shape(batch, 1, length, length)));
   }
 
-  /** cos and sin tables (B, 1, T, hd) for rotary embeddings at these positions. */
+  /**
+   * The mask in its cheapest exact layout: block-local with the block size (of {@link #LOCAL_BLOCKS},
+   * dividing T) whose window spans the fewest keys, when that span is at most half of T; dense otherwise
+   * (long samples, or the recipe's continuous mode, where the last query sees the whole row).
+   */
+  AttentionMask attentionMask(NDManager manager) {
+    int[] earliest = earliestVisibleKeys();
+    int bestBlock = 0;
+    int bestWindow = 0;
+    for (int block : LOCAL_BLOCKS) {
+      if (length % block != 0) {
+        continue;
+      }
+      int window = window(earliest, block);
+      long span = (long) window * block;
+      if (2 * span <= length && (bestBlock == 0 || span < (long) bestWindow * bestBlock)) {
+        bestBlock = block;
+        bestWindow = window;
+      }
+    }
+    return bestBlock == 0 ? AttentionMask.dense(mask(manager))
+        : new AttentionMask(localMask(manager, bestBlock, bestWindow), bestBlock, bestWindow);
+  }
+
+  /** The additive mask (B, 1, T/block, block, window*block) of {@link Ops#localAttention}. */
+  NDArray localMask(NDManager manager, int block, int window) {
+    int blocks = length / block;
+    int span = window * block;
+    float[] mask = new float[batch * length * span];
+    for (int r = 0; r < batch; r++) {
+      for (int t = 0; t < length; t++) {
+        int first = (t / block - window + 1) * block;   // key position of the window's first column
+        int row = (r * length + t) * span;
+        for (int c = 0; c < span; c++) {
+          int s = first + c;
+          mask[row + c] = s >= 0 && visible(r, t, s) ? 0f : -1e9f;
+        }
+      }
+    }
+    return Parameters.owned(manager.create(mask, new Shape(batch, 1, blocks, block, span)));
+  }
+
+  /** Blocks of keys each query block needs, its own included: the most over all rows and blocks. */
+  int window(int[] earliest, int block) {
+    int window = 1;
+    for (int r = 0; r < batch; r++) {
+      for (int t = 0; t < length; t++) {
+        window = Math.max(window, t / block - earliest[r * length + t] / block + 1);
+      }
+    }
+    return window;
+  }
+
+  /** Per position, the first position of its row that it may attend to. */
+  int[] earliestVisibleKeys() {
+    int[] earliest = new int[batch * length];
+    for (int r = 0; r < batch; r++) {
+      Map<Integer, Integer> first = new HashMap<>();
+      for (int t = 0; t < length; t++) {
+        Integer seen = first.putIfAbsent(segment[r * length + t], t);
+        earliest[r * length + t] = seen == null ? t : seen;
+      }
+    }
+    return earliest;
+  }
+
+  /** (query, key) pairs that may attend, over the batch's used positions: the work of exact attention. */
+  public long visiblePairs() {
+    long pairs = 0;
+    for (int r = 0; r < batch; r++) {
+      Map<Integer, Integer> seen = new HashMap<>();
+      for (int t = 0; t < length; t++) {
+        int seg = segment[r * length + t];
+        if (seg >= 0) {
+          pairs += seen.merge(seg, 1, Integer::sum);
+        }
+      }
+    }
+    return pairs;
+  }
+
+  private boolean visible(int row, int t, int s) {
+    return s <= t && segment[row * length + s] == segment[row * length + t];
+  }
+
+  /** cos and signed sin tables (B, 1, T, hd) for rotary embeddings at these positions (see {@link Ops#rope}). */
   NDArray[] rotary(NDManager manager, int headDim, double theta) {
     int half = headDim / 2;
     float[] cos = new float[batch * length * headDim];
@@ -145,7 +233,7 @@ public record PackedBatch(int batch, int length, int visualTokens, int[] tokens,
         float s = (float) Math.sin(angle);
         cos[i * headDim + j] = c;
         cos[i * headDim + j + half] = c;
-        sin[i * headDim + j] = s;
+        sin[i * headDim + j] = -s;
         sin[i * headDim + j + half] = s;
       }
     }

@@ -14,15 +14,26 @@ public final class TrainingFlops {
   private TrainingFlops() {}
 
   /**
-   * Decoder FLOPs per sequence position: 6 x non-embedding parameters, 6 x d x vocab for the
-   * output head, and 6 x L x T x d for QK^T and AV (forward and backward, half of it masked).
+   * Decoder FLOPs per sequence position for planning: every position a target and dense causal
+   * attention over {@code sequenceLength} (the recipe's continuous mode; per-sample attention needs less).
    */
   public static double decoderPerPosition(ModelDimensions dims, int sequenceLength) {
+    return decoder(dims, 1, 1, sequenceLength / 2.0);
+  }
+
+  /**
+   * Decoder FLOPs of a batch, counting only the work the model needs: 6 x non-embedding
+   * parameters per position, 6 x d x vocab per target position (the output head runs only where
+   * there is a loss) and 12 x L x d per (query, key) pair that may attend (QK^T and AV, forward
+   * and backward).
+   */
+  public static double decoder(ModelDimensions dims, long positions, long targetPositions, double visiblePairs) {
     LanguageModelSpec lm = dims.languageModel();
     long d = lm.hiddenSize();
     long kv = d / lm.heads() * lm.kvHeads();
     long perLayer = d * d * 2 + d * kv * 2 + 3L * d * lm.intermediateSize();
-    return 6.0 * lm.layers() * perLayer + 6.0 * d * lm.vocabSize() + 6.0 * lm.layers() * sequenceLength * d;
+    return 6.0 * lm.layers() * perLayer * positions + 6.0 * d * lm.vocabSize() * targetPositions
+        + 12.0 * lm.layers() * d * visiblePairs;
   }
 
   /** Encoder (all blocks but the last, whose output is not used) and projector FLOPs per image. */

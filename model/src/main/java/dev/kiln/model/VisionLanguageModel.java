@@ -67,7 +67,7 @@ public final class VisionLanguageModel implements AutoCloseable {
         .reshape(batch.batch(), batch.length(), dims.languageModel().hiddenSize());   // (B, T, d)
     int headDim = dims.languageModel().hiddenSize() / dims.languageModel().heads();
     NDArray[] rotary = batch.rotary(step, headDim, dims.languageModel().ropeTheta());  // 2 x (B, 1, T, hd)
-    return decoder.forward(x, rotary[0], rotary[1], batch.mask(step));                 // (B, T, d)
+    return decoder.forward(x, rotary[0], rotary[1], batch.attentionMask(step));        // (B, T, d)
   }
 
   /** Mean cross-entropy over the batch's target positions (a scalar). */

@@ -95,6 +95,27 @@ class VisionLanguageModelTest {
   }
 
   @Test
+  void aSampleHasTheSameLogitsPackedWithOthersAsAlone() {
+    // 128 positions of 21-position samples attend block-locally; a row of 40 attends densely.
+    PackedSequence.Segment third = TinySequences.caption("c", 2, 40, 41, 42);
+    PackedSequence packed = TinySequences.sequence(128, 16, 32, List.of(TinySequences.caption("a", 0, 10, 11, 12),
+        TinySequences.caption("b", 1, 20, 21, 22), third, TinySequences.caption("d", 3, 30, 31, 32)));
+    PackedSequence alone = new PackedSequence("s", 40, 16, 32, List.of(new PackedSequence.Segment("c", "test",
+        third.tokens(), 1, 0, third.loss())), List.of(packed.images().get(2)));
+    try (NDManager step = manager.newSubManager()) {
+      PackedBatch packedBatch = PackedBatch.of(List.of(packed), 128, PackedAttention.PER_SAMPLE, 1);
+      PackedBatch aloneBatch = PackedBatch.of(List.of(alone), 40, PackedAttention.PER_SAMPLE, 1);
+      assertThat(packedBatch.attentionMask(step).local()).isTrue();
+      assertThat(aloneBatch.attentionMask(step).local()).isFalse();
+
+      float[] inPack = model.logits(packedBatch, step).get("0, 42:63").toFloatArray();
+      float[] byItself = model.logits(aloneBatch, step).get("0, :21").toFloatArray();
+
+      assertThat(inPack).containsExactly(byItself, within(1e-4f));
+    }
+  }
+
+  @Test
   void gradientsReachEveryTrainablePart() {
     try (NDManager step = manager.newSubManager();
         GradientCollector collector = Engine.getInstance().newGradientCollector()) {

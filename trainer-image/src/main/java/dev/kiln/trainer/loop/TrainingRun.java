@@ -200,18 +200,21 @@ public final class TrainingRun {
             gradNorm = gradients.norm(trainableList);
           }
           // An overflowing float16 step is skipped (the scale halves); every rank sees the same global norm.
+          boolean gradientsConsumed = false;  // AdamW zeroes the gradients it reads
           if (scaler == null || scaler.update(gradNorm)) {
             if (sharded != null) {
               sharded.apply(lr);
             } else {
-              gradients.clip(trainableList, gradNorm, config.optimizer().gradClip());
-              optimizer.step(trainable, gradients, lr);
+              optimizer.step(trainable, gradients, lr, Gradients.clipCoefficient(gradNorm, config.optimizer().gradClip()));
+              gradientsConsumed = true;
             }
           } else {
             LOG.info("step {}: gradients overflowed float16 at loss scale {}; skipped, scale now {}", step + 1,
                 lossScale, scaler.scale());
           }
-          gradients.zero(trainableList);
+          if (!gradientsConsumed) {
+            gradients.zero(trainableList);
+          }
           step++;
           stepsThisProcess++;
           stepTokens = (long) lossAndTokens[1];

@@ -3,8 +3,9 @@ package dev.kiln.trainer.optim;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
-import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -31,35 +32,49 @@ public final class AdamW {
   }
 
   /**
-   * One update of every named parameter from its gradient, at learning rate {@code lr}. On the
-   * CPU a single pass over each tensor's own memory ({@link AdamWKernel}); elsewhere tensor ops
-   * in the same order.
+   * One update of every named parameter from its gradient times {@code gradientScale} (the
+   * clipping coefficient, {@link Gradients#clipCoefficient}), at learning rate {@code lr}. Consumes
+   * the gradients: they are zero afterwards. On the CPU one pass over each tensor's own memory on
+   * all cores ({@link AdamWKernel}); elsewhere tensor ops in the same order.
    */
-  public void step(Map<String, NDArray> parameters, Gradients gradients, double lr) {
+  public void step(Map<String, NDArray> parameters, Gradients gradients, double lr, double gradientScale) {
     steps++;
-    AdamWKernel kernel = new AdamWKernel(spec, steps, lr);
-    for (Map.Entry<String, NDArray> entry : parameters.entrySet()) {
-      NDArray p = entry.getValue();
-      NDArray g = gradients.of(p);
-      NDArray m = firstMoment.computeIfAbsent(entry.getKey(), k -> manager.zeros(p.getShape()));
-      NDArray v = secondMoment.computeIfAbsent(entry.getKey(), k -> manager.zeros(p.getShape()));
-      boolean decay = spec.weightDecay() > 0 && decays(entry.getKey(), p);
-      if (p.getDevice().isGpu()) {
-        tensorStep(p, g, m, v, decay, lr);
-      } else {
-        kernel.apply(memory(p), memory(g), memory(m), memory(v), 0, p.size(), decay);
-      }
+    List<String> names = new ArrayList<>(parameters.keySet());
+    List<NDArray> p = new ArrayList<>();
+    List<NDArray> g = new ArrayList<>();
+    List<NDArray> m = new ArrayList<>();
+    List<NDArray> v = new ArrayList<>();
+    boolean[] decay = new boolean[names.size()];
+    for (int i = 0; i < names.size(); i++) {
+      NDArray parameter = parameters.get(names.get(i));
+      p.add(parameter);
+      g.add(gradients.of(parameter));
+      m.add(firstMoment.computeIfAbsent(names.get(i), k -> manager.zeros(parameter.getShape())));
+      v.add(secondMoment.computeIfAbsent(names.get(i), k -> manager.zeros(parameter.getShape())));
+      decay[i] = spec.weightDecay() > 0 && decays(names.get(i), parameter);
     }
-  }
-
-  private static MemorySegment memory(NDArray array) {
-    return MemorySegment.ofBuffer(array.toByteBuffer(true));
+    if (!FloatChunks.allOnCpu(p)) {
+      for (int i = 0; i < names.size(); i++) {
+        tensorStep(p.get(i), g.get(i), m.get(i), v.get(i), decay[i], lr, gradientScale);
+      }
+      return;
+    }
+    AdamWKernel kernel = new AdamWKernel(spec, steps, lr);
+    float scale = (float) gradientScale;
+    FloatChunks.forEach(FloatChunks.of(p), chunk -> {
+      int i = chunk.tensor();
+      kernel.apply(FloatChunks.memory(p.get(i)), FloatChunks.memory(g.get(i)), scale, FloatChunks.memory(m.get(i)),
+          FloatChunks.memory(v.get(i)), chunk.from(), chunk.to() - chunk.from(), decay[i]);
+    });
   }
 
   /** The same step as {@link AdamWKernel}, as tensor ops (for tensors whose memory Java cannot reach). */
-  private void tensorStep(NDArray p, NDArray g, NDArray m, NDArray v, boolean decay, double lr) {
+  private void tensorStep(NDArray p, NDArray g, NDArray m, NDArray v, boolean decay, double lr, double gradientScale) {
     double stepSize = lr / (1 - Math.pow(spec.beta1(), steps));
     double sqrtBiasCorrection2 = Math.sqrt(1 - Math.pow(spec.beta2(), steps));
+    if (gradientScale != 1) {
+      g.muli(gradientScale);
+    }
     if (decay) {
       p.muli(1 - lr * spec.weightDecay());
     }
@@ -73,6 +88,7 @@ public final class AdamW {
         NDArray update = m.div(denom).muli(stepSize)) {
       p.subi(update);
     }
+    Gradients.fillZero(g);
   }
 
   private static void replace(Map<String, NDArray> moments, String name, NDArray value) {

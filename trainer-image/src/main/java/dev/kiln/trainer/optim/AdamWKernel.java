@@ -7,7 +7,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * One AdamW step over float32 memory in a single pass: each element's parameter, gradient and
  * both moments are read once and written once, in torch.optim.AdamW's order of operations
- * (decoupled decay, then the moments, then the bias-corrected update). Used on CPU memory by
+ * (decoupled decay, then the moments, then the bias-corrected update); clipping and zeroing the
+ * gradient are folded into the same pass. Used on CPU memory by
  * {@link AdamW} (a tensor's own memory) and by the sharded optimizer (a rank's slice).
  */
 public final class AdamWKernel {
@@ -35,15 +36,20 @@ public final class AdamWKernel {
     eps = spec.eps().floatValue();
   }
 
-  /** Updates {@code count} floats from float {@code at} of each segment; {@code decays}: weight decay applies. */
-  public void apply(MemorySegment parameter, MemorySegment gradient, MemorySegment firstMoment,
+  /**
+   * Updates {@code count} floats from float {@code at} of each segment with the gradient times
+   * {@code gradientScale} (the clipping coefficient), and leaves the gradient zero, ready for the
+   * next accumulation, in the same pass; {@code decays}: weight decay applies.
+   */
+  public void apply(MemorySegment parameter, MemorySegment gradient, float gradientScale, MemorySegment firstMoment,
       MemorySegment secondMoment, long at, long count, boolean decays) {
     for (long i = 4 * at, end = 4 * (at + count); i < end; i += 4) {
       float p = parameter.get(FLOAT, i);
       if (decays) {
         p *= decay;
       }
-      float g = gradient.get(FLOAT, i);
+      float g = gradient.get(FLOAT, i) * gradientScale;
+      gradient.set(FLOAT, i, 0f);
       float m = firstMoment.get(FLOAT, i) * beta1 + g * oneMinusBeta1;
       float v = secondMoment.get(FLOAT, i) * beta2 + g * g * oneMinusBeta2;
       firstMoment.set(FLOAT, i, m);

@@ -2,6 +2,8 @@ package dev.kiln.trainer.optim;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -15,6 +17,7 @@ import java.util.Map;
 public final class Gradients {
 
   private static final NDIndex EVERYTHING = new NDIndex("...");
+  private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
   private final Map<NDArray, NDArray> byParameter = new IdentityHashMap<>();
 
@@ -31,34 +34,49 @@ public final class Gradients {
     }
   }
 
-  /** The global L2 norm of the gradients. */
+  /**
+   * The global L2 norm of the gradients. On the CPU one pass over their memory on all cores,
+   * summing squares in double precision chunk by chunk, then the chunks in order.
+   */
   public double norm(List<NDArray> parameters) {
+    List<NDArray> grads = parameters.stream().map(this::of).toList();
+    if (FloatChunks.allOnCpu(grads)) {
+      return Math.sqrt(FloatChunks.sum(FloatChunks.of(grads), chunk -> {
+        MemorySegment g = FloatChunks.memory(grads.get(chunk.tensor()));
+        double squares = 0;
+        for (long i = 4 * chunk.from(), end = 4 * chunk.to(); i < end; i += 4) {
+          float value = g.get(FLOAT, i);
+          squares += (double) value * value;
+        }
+        return squares;
+      }));
+    }
     double sumSquares = 0;
-    for (NDArray p : parameters) {
-      try (NDArray squared = of(p).square(); NDArray sum = squared.sum()) {
+    for (NDArray g : grads) {
+      try (NDArray squared = g.square(); NDArray sum = squared.sum()) {
         sumSquares += sum.getFloat();
       }
     }
     return Math.sqrt(sumSquares);
   }
 
-  /** Scales gradients whose global L2 norm is {@code norm} so that it is at most {@code maxNorm}. */
-  public void clip(List<NDArray> parameters, double norm, double maxNorm) {
-    if (maxNorm > 0 && norm > maxNorm) {
-      double coefficient = maxNorm / (norm + 1e-6);
-      for (NDArray p : parameters) {
-        of(p).muli(coefficient);
-      }
-    }
+  /** What gradients of global L2 norm {@code norm} are multiplied by so that it is at most {@code maxNorm} (no limit: 0). */
+  public static double clipCoefficient(double norm, double maxNorm) {
+    return maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
   }
 
   /**
-   * Sets every gradient to zero, ready for the next accumulation. A fill, not a multiplication
-   * by zero: the gradients of a skipped float16 step hold infinities, and 0 x inf is NaN.
+   * Sets every gradient to zero, ready for the next accumulation (after a step that did not
+   * consume them: a skipped one, or a sharded one).
    */
   public void zero(List<NDArray> parameters) {
     for (NDArray p : parameters) {
-      of(p).set(EVERYTHING, 0);
+      fillZero(of(p));
     }
+  }
+
+  /** A fill, not a multiplication by zero: the gradients of a skipped float16 step hold infinities, and 0 x inf is NaN. */
+  static void fillZero(NDArray gradient) {
+    gradient.set(EVERYTHING, 0);
   }
 }

@@ -106,15 +106,8 @@ public final class ShardedOptimizer {
 
   /** Clips the reduced slice by the global norm, runs AdamW on it and all-gathers the parameters. */
   public void apply(double lr) throws IOException {
-    double maxNorm = spec.gradClip();
-    if (maxNorm > 0 && gradNorm > maxNorm) {
-      float coefficient = (float) (maxNorm / (gradNorm + 1e-6));
-      for (long at = 0; at < 4L * shard; at += 4) {
-        gradSlice.set(Collectives.FLOAT, at, gradSlice.get(Collectives.FLOAT, at) * coefficient);
-      }
-    }
     readParameterSlice();
-    update(lr);
+    update(lr, (float) Gradients.clipCoefficient(gradNorm, spec.gradClip()));
     collectives.allGather(parameterSlice, flat);
     for (int i = 0; i < parameters.size(); i++) {
       TensorMemory.write(parameters.get(i), flat.asSlice(4L * offsets[i], 4L * (offsets[i + 1] - offsets[i])));
@@ -122,7 +115,7 @@ public final class ShardedOptimizer {
   }
 
   /** AdamW on this rank's slice of the parameters, each parameter's part with its own decay rule. */
-  private void update(double lr) {
+  private void update(double lr, float clipCoefficient) {
     steps++;
     AdamWKernel kernel = new AdamWKernel(spec, steps, lr);
     MemorySegment m = MemorySegment.ofArray(firstMoment);
@@ -131,7 +124,7 @@ public final class ShardedOptimizer {
       int start = Math.max(offsets[i], from);
       int end = Math.min(offsets[i + 1], from + shard);
       if (start < end) {
-        kernel.apply(parameterSlice, gradSlice, m, v, start - from, end - start, decays[i]);
+        kernel.apply(parameterSlice, gradSlice, clipCoefficient, m, v, start - from, end - start, decays[i]);
       }
     }
   }
