@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.JobFiles;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.api.v1alpha1.TrainablePart;
 import dev.kiln.api.validation.JobValidator;
@@ -30,16 +31,23 @@ import picocli.CommandLine.Spec;
     description = "Estimate GPU-hours and wall-clock time of a job on its declared GPUs.")
 final class EstimateCommand implements Callable<Integer> {
 
-  /** Dense bf16/fp16 tensor-core peak per GPU, by the start of the nvidia.com/gpu.product label. */
-  static final Map<String, Double> PEAK_FLOPS = new LinkedHashMap<>();
+  /** A GPU's dense peaks: fp16 tensor cores (Float16Mixed), and fp32 without TF32 (Float32, libtorch's default). */
+  record Peak(double float16, double float32) {
+    double of(Precision precision) {
+      return precision == Precision.FLOAT16_MIXED ? float16 : float32;
+    }
+  }
+
+  /** Peak FLOP/s per GPU, by the start of the nvidia.com/gpu.product label (SXM parts). */
+  static final Map<String, Peak> PEAK_FLOPS = new LinkedHashMap<>();
 
   static {
-    PEAK_FLOPS.put("NVIDIA-H200", 989e12);
-    PEAK_FLOPS.put("NVIDIA-H100", 989e12);
-    PEAK_FLOPS.put("NVIDIA-A100", 312e12);
-    PEAK_FLOPS.put("NVIDIA-L40S", 362e12);
-    PEAK_FLOPS.put("NVIDIA-A10", 125e12);
-    PEAK_FLOPS.put("Tesla-V100", 125e12);
+    PEAK_FLOPS.put("NVIDIA-H200", new Peak(989e12, 67e12));
+    PEAK_FLOPS.put("NVIDIA-H100", new Peak(989e12, 67e12));
+    PEAK_FLOPS.put("NVIDIA-A100", new Peak(312e12, 19.5e12));
+    PEAK_FLOPS.put("NVIDIA-L40S", new Peak(362e12, 91.6e12));
+    PEAK_FLOPS.put("NVIDIA-A10", new Peak(125e12, 31.2e12));
+    PEAK_FLOPS.put("Tesla-V100", new Peak(125e12, 15.7e12));
   }
 
   static final String DEFAULT_GPU = "NVIDIA-A100-SXM4-40GB";
@@ -121,15 +129,23 @@ final class EstimateCommand implements Callable<Integer> {
           "budget is in epochs: give the tokens per epoch with --tokens " + stage.name() + "=N");
     }
     String gpu = resources.gpuProduct() != null ? resources.gpuProduct() : DEFAULT_GPU;
-    Double peak = PEAK_FLOPS.entrySet().stream().filter(e -> gpu.startsWith(e.getKey())).map(Map.Entry::getValue)
+    Peak peaks = PEAK_FLOPS.entrySet().stream().filter(e -> gpu.startsWith(e.getKey())).map(Map.Entry::getValue)
         .findFirst().orElse(null);
-    if (peak == null) {
+    if (peaks == null) {
       return new StageEstimate(stage.name(), gpu, gpus, tokens, flopsPerToken, null, null,
           "no peak FLOP/s known for " + gpu + " (known: " + String.join(", ", PEAK_FLOPS.keySet()) + ")");
     }
-    double gpuSeconds = tokens * flopsPerToken / (mfu * peak);
+    Precision precision = stage.trainingPrecision();
+    double gpuSeconds = tokens * flopsPerToken / (mfu * peaks.of(precision));
+    List<String> notes = new ArrayList<>();
+    if (resources.gpuProduct() == null) {
+      notes.add("no gpuProduct given: assumed " + DEFAULT_GPU);
+    }
+    if (precision == Precision.FLOAT32) {
+      notes.add("Float32: fp32 peak, no tensor cores; precision: Float16Mixed uses them");
+    }
     return new StageEstimate(stage.name(), gpu, gpus, tokens, flopsPerToken, gpuSeconds / 3600, gpuSeconds / 3600 / gpus,
-        resources.gpuProduct() == null ? "no gpuProduct given: assumed " + DEFAULT_GPU : null);
+        notes.isEmpty() ? null : String.join("; ", notes));
   }
 
   private Double tokens(StageSpec stage, int sequenceLength) {

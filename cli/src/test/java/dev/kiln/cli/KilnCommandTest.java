@@ -117,6 +117,22 @@ class KilnCommandTest {
   }
 
   @Test
+  void estimateOfAFloat32StageUsesTheFp32Peak() throws IOException {
+    Path float32 = dir.resolve("float32.yaml");
+    Files.writeString(float32, Files.readString(Path.of(example("open-qwen2vl.yaml"))).replace("precision: Float16Mixed",
+        "precision: Float32"));
+
+    var mixed = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        kiln("estimate", example("open-qwen2vl.yaml"), "--tokens", "pretrain=5e9", "--json").out()).get("stages").get(0);
+    var full = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        kiln("estimate", float32.toString(), "--tokens", "pretrain=5e9", "--json").out()).get("stages").get(0);
+
+    // A100: 312 TFLOP/s on fp16 tensor cores, 19.5 in fp32.
+    assertThat(full.get("gpuHours").asDouble() / mixed.get("gpuHours").asDouble()).isCloseTo(312 / 19.5, within(1e-6));
+    assertThat(full.get("note").asText()).contains("Float32: fp32 peak");
+  }
+
+  @Test
   void estimateSaysWhatItNeedsForABudgetInEpochs() {
     Result r = kiln("estimate", example("open-qwen2vl.yaml"));
 

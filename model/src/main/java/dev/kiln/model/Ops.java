@@ -76,11 +76,18 @@ public final class Ops {
   }
 
   /**
-   * Scaled dot-product attention with an additive mask. q is (B, H, T, hd), k and v are
-   * (B, Hkv, T, hd) and are shared by H/Hkv query heads each (grouped-query attention).
+   * Scaled dot-product attention with an additive mask (B or 1, 1, T, T), or none. q is (B, H, T, hd),
+   * k and v are (B, Hkv, T, hd) and are shared by H/Hkv query heads each (grouped-query attention).
    */
   public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask) {
-    return attend(q, k, v, mask);
+    Shape shape = q.getShape();
+    long kvHeads = k.getShape().get(1);
+    long group = shape.get(1) / kvHeads;
+    // A group's query heads are adjacent, so (B, H, T, hd) is (B, Hkv, g*T, hd) without a copy.
+    NDArray grouped = q.reshape(shape.get(0), kvHeads, group * shape.get(2), shape.get(3)); // (B, Hkv, g*T, hd)
+    NDArray groupMask = mask == null ? null
+        : mask.reshape(mask.getShape().get(0), 1, 1, shape.get(2), k.getShape().get(2));    // (B, 1, 1, T, T)
+    return attend(grouped, k, v, groupMask, group).reshape(shape);                          // (B, H, T, hd)
   }
 
   /**
@@ -91,10 +98,18 @@ public final class Ops {
    */
   public static NDArray localAttention(NDArray q, NDArray k, NDArray v, NDArray mask, int block, int window) {
     Shape shape = q.getShape();
+    long kvHeads = k.getShape().get(1);
+    long group = shape.get(1) / kvHeads;
     long blocks = shape.get(2) / block;
-    NDArray queries = q.reshape(shape.get(0), shape.get(1), blocks, block, shape.get(3)); // (B, H, nb, C, hd)
-    NDArray y = attend(queries, keyWindows(k, block, window), keyWindows(v, block, window), mask); // (B, H, nb, C, hd)
-    return y.reshape(shape);                                                               // (B, H, T, hd)
+    long hd = shape.get(3);
+    NDArray grouped = q.reshape(shape.get(0), kvHeads, group, blocks, block, hd)             // (B, Hkv, g, nb, C, hd)
+        .transpose(0, 1, 3, 2, 4, 5)                                                         // (B, Hkv, nb, g, C, hd)
+        .reshape(shape.get(0), kvHeads, blocks, group * block, hd);                          // (B, Hkv, nb, g*C, hd)
+    NDArray groupMask = mask.reshape(shape.get(0), 1, blocks, 1, block, (long) window * block); // (B, 1, nb, 1, C, W*C)
+    return attend(grouped, keyWindows(k, block, window), keyWindows(v, block, window), groupMask, group) // (B, Hkv, nb, g*C, hd)
+        .reshape(shape.get(0), kvHeads, blocks, group, block, hd)                            // (B, Hkv, nb, g, C, hd)
+        .transpose(0, 1, 3, 2, 4, 5)                                                         // (B, Hkv, g, nb, C, hd)
+        .reshape(shape);                                                                     // (B, H, T, hd)
   }
 
   /** (B, Hkv, T, hd) to (B, Hkv, T/block, window*block, hd): for block j, positions (j-window+1)*block to (j+1)*block. */
@@ -113,26 +128,29 @@ public final class Ops {
         .reshape(shape.get(0), shape.get(1), length / block, (long) window * block, shape.get(3)); // (B, Hkv, nb, W*C, hd)
   }
 
-  /** Softmax(q k^T / sqrt(hd) + mask) v over the last two axes; axis 1 holds the heads, k and v may have fewer. */
-  private static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray mask) {
-    long heads = q.getShape().get(1);
-    long kvHeads = k.getShape().get(1);
-    if (heads != kvHeads) {
-      k = k.repeat(1, heads / kvHeads);                              // (B, H, ..., Tk, hd)
-      v = v.repeat(1, heads / kvHeads);                              // (B, H, ..., Tk, hd)
-    }
+  /**
+   * Softmax(q k^T / sqrt(hd) + mask) v for query groups sharing keys: q is (..., g*Tq, hd), k and
+   * v (..., Tk, hd), mask broadcasts to (..., g, Tq, Tk) or is null. No copy of k or v per head.
+   */
+  private static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray mask, long group) {
     int last = q.getShape().dimension() - 1;
     double scale = 1 / Math.sqrt(q.getShape().get(last));
     NDManager activations = q.getManager();
     // Scaling the queries rather than the scores: Tq x hd multiplications instead of Tq x Tk.
     q = Autocast.forMatMul(q.mul(Constants.of(scale)), activations);
     k = Autocast.forMatMul(k, activations);
-    NDArray scores = Autocast.forReduction(q.matMul(k.swapAxes(last - 1, last))); // (B, H, ..., Tq, Tk)
+    NDArray scores = Autocast.forReduction(q.matMul(k.swapAxes(last - 1, last)));  // (..., g*Tq, Tk)
     if (mask != null) {
-      scores = scores.add(mask);                                     // mask broadcasts over the heads
+      Shape flat = scores.getShape();
+      long[] split = new long[flat.dimension() + 1];
+      System.arraycopy(flat.getShape(), 0, split, 0, last - 1);
+      split[last - 1] = group;
+      split[last] = flat.get(last - 1) / group;
+      split[last + 1] = flat.get(last);
+      scores = scores.reshape(split).add(mask).reshape(flat);                    // mask added per (g, Tq, Tk)
     }
-    NDArray weights = Autocast.forMatMul(scores.softmax(-1), activations); // (B, H, ..., Tq, Tk)
-    return weights.matMul(Autocast.forMatMul(v, activations));        // (B, H, ..., Tq, hd)
+    NDArray weights = Autocast.forMatMul(scores.softmax(-1), activations);      // (..., g*Tq, Tk)
+    return weights.matMul(Autocast.forMatMul(v, activations));                  // (..., g*Tq, hd)
   }
 
   /** log softmax over the last axis, in float32 (the loss). */

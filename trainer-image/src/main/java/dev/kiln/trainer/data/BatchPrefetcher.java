@@ -10,7 +10,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Builds micro-batches (JPEG decoding, masks, targets) on a background thread, a few ahead of
+ * Builds micro-batches (JPEG decoding, segments, positions, targets) on a background thread, a few ahead of
  * the training loop, and measures how long the loop waits for them.
  */
 public final class BatchPrefetcher implements AutoCloseable {
