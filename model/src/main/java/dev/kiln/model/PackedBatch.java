@@ -22,7 +22,7 @@ public record PackedBatch(int batch, int length, int visualTokens, int[] tokens,
     int images, int imageSize, int[] segment, int[] positions, int[] targetPositions, int[] targets) {
 
   /** Block sizes tried for block-local attention, largest first: a tie keeps the larger (fewer, bigger matmuls). */
-  static final int[] LOCAL_BLOCKS = {256, 128, 64, 32};
+  private static final int[] LOCAL_BLOCKS = {256, 128, 64, 32};
 
   /** Builds a batch of {@code length} positions per row from packed sequences (all of the same visual tokens). */
   public static PackedBatch of(List<PackedSequence> sequences, int length, PackedAttention attention, int padToken) {
@@ -160,7 +160,7 @@ public record PackedBatch(int batch, int length, int visualTokens, int[] tokens,
   }
 
   /** The additive mask (B, 1, T/block, block, window*block) of {@link Ops#localAttention}. */
-  NDArray localMask(NDManager manager, int block, int window) {
+  private NDArray localMask(NDManager manager, int block, int window) {
     int blocks = length / block;
     int span = window * block;
     float[] mask = new float[batch * length * span];
@@ -178,7 +178,7 @@ public record PackedBatch(int batch, int length, int visualTokens, int[] tokens,
   }
 
   /** Blocks of keys each query block needs, its own included: the most over all rows and blocks. */
-  int window(int[] earliest, int block) {
+  private int window(int[] earliest, int block) {
     int window = 1;
     for (int r = 0; r < batch; r++) {
       for (int t = 0; t < length; t++) {
@@ -189,7 +189,7 @@ public record PackedBatch(int batch, int length, int visualTokens, int[] tokens,
   }
 
   /** Per position, the first position of its row that it may attend to. */
-  int[] earliestVisibleKeys() {
+  private int[] earliestVisibleKeys() {
     int[] earliest = new int[batch * length];
     for (int r = 0; r < batch; r++) {
       Map<Integer, Integer> first = new HashMap<>();

@@ -4,6 +4,8 @@ import ai.djl.ndarray.NDArray;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.ToDoubleFunction;
 import java.util.stream.IntStream;
 
 /**
@@ -32,12 +34,12 @@ final class FloatChunks {
   }
 
   /** Runs {@code work} on every chunk, on all cores. */
-  static void forEach(List<Chunk> chunks, java.util.function.Consumer<Chunk> work) {
+  static void forEach(List<Chunk> chunks, Consumer<Chunk> work) {
     IntStream.range(0, chunks.size()).parallel().forEach(i -> work.accept(chunks.get(i)));
   }
 
   /** The sum of {@code partial} over the chunks, added in chunk order. */
-  static double sum(List<Chunk> chunks, java.util.function.ToDoubleFunction<Chunk> partial) {
+  static double sum(List<Chunk> chunks, ToDoubleFunction<Chunk> partial) {
     double[] partials = new double[chunks.size()];
     IntStream.range(0, chunks.size()).parallel().forEach(i -> partials[i] = partial.applyAsDouble(chunks.get(i)));
     double sum = 0;
