@@ -3,6 +3,7 @@ package dev.kiln.trainer.optim;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
+import dev.kiln.trainer.device.TensorMemory;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -63,8 +64,8 @@ public final class AdamW {
     float scale = (float) gradientScale;
     FloatChunks.forEach(FloatChunks.of(p), chunk -> {
       int i = chunk.tensor();
-      kernel.apply(FloatChunks.memory(p.get(i)), FloatChunks.memory(g.get(i)), scale, FloatChunks.memory(m.get(i)),
-          FloatChunks.memory(v.get(i)), chunk.from(), chunk.to() - chunk.from(), decay[i]);
+      kernel.apply(TensorMemory.read(p.get(i)), TensorMemory.read(g.get(i)), scale, TensorMemory.read(m.get(i)),
+          TensorMemory.read(v.get(i)), chunk.from(), chunk.to() - chunk.from(), decay[i]);
     });
   }
 

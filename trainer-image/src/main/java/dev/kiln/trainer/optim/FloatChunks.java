@@ -1,7 +1,6 @@
 package dev.kiln.trainer.optim;
 
 import ai.djl.ndarray.NDArray;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
@@ -47,11 +46,6 @@ final class FloatChunks {
       sum += p;
     }
     return sum;
-  }
-
-  /** A CPU tensor's own memory (not a copy). */
-  static MemorySegment memory(NDArray tensor) {
-    return MemorySegment.ofBuffer(tensor.toByteBuffer(true));
   }
 
   static boolean allOnCpu(List<NDArray> tensors) {

@@ -2,6 +2,7 @@ package dev.kiln.trainer.optim;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
+import dev.kiln.trainer.device.TensorMemory;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.IdentityHashMap;
@@ -42,7 +43,7 @@ public final class Gradients {
     List<NDArray> grads = parameters.stream().map(this::of).toList();
     if (FloatChunks.allOnCpu(grads)) {
       return Math.sqrt(FloatChunks.sum(FloatChunks.of(grads), chunk -> {
-        MemorySegment g = FloatChunks.memory(grads.get(chunk.tensor()));
+        MemorySegment g = TensorMemory.read(grads.get(chunk.tensor()));
         double squares = 0;
         for (long i = 4 * chunk.from(), end = 4 * chunk.to(); i < end; i += 4) {
           float value = g.get(FLOAT, i);

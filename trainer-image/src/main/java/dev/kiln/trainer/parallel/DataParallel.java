@@ -1,6 +1,7 @@
 package dev.kiln.trainer.parallel;
 
 import ai.djl.ndarray.NDArray;
+import dev.kiln.trainer.device.TensorMemory;
 import dev.kiln.trainer.optim.Gradients;
 import java.io.IOException;
 import java.lang.foreign.Arena;

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
 import dev.kiln.model.weights.SafeTensors;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
+import dev.kiln.trainer.device.TensorMemory;
 import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.AdamWKernel;
 import dev.kiln.trainer.optim.Gradients;

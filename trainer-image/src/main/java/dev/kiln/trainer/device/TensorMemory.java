@@ -1,4 +1,4 @@
-package dev.kiln.trainer.parallel;
+package dev.kiln.trainer.device;
 
 import ai.djl.ndarray.NDArray;
 import java.lang.foreign.Arena;
@@ -6,25 +6,25 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
 /**
- * A float32 tensor's memory as a segment the collectives can read, and the way back into the
- * tensor. On the CPU {@code toByteBuffer(true)} is the tensor's own memory, read and written in
+ * A float32 tensor's memory as a segment Java code (the collectives, the optimizer's kernels) can
+ * read, and the way back into the tensor. On the CPU {@code toByteBuffer(true)} is the tensor's own memory, read and written in
  * place; on a GPU it is a host copy, and results go back with {@code set}.
  *
  * <p>Never {@code set} a CPU tensor from a long-lived direct buffer: DJL then makes the tensor
  * use that buffer's memory instead of copying it (measured: parameters set from the sharded
  * optimizer's scratch vector turned into the next step's gradients).
  */
-final class TensorMemory {
+public final class TensorMemory {
 
   private TensorMemory() {}
 
   /** The tensor's floats, in native order: its own memory on the CPU. */
-  static MemorySegment read(NDArray tensor) {
+  public static MemorySegment read(NDArray tensor) {
     return MemorySegment.ofBuffer(tensor.toByteBuffer(true));
   }
 
   /** Copies {@code floats} (native order, the tensor's size) into the tensor's memory. */
-  static void write(NDArray tensor, MemorySegment floats) {
+  public static void write(NDArray tensor, MemorySegment floats) {
     if (tensor.getDevice().isGpu()) {
       MemorySegment copy = Arena.ofAuto().allocate(floats.byteSize(), 64);
       MemorySegment.copy(floats, 0, copy, 0, floats.byteSize());
