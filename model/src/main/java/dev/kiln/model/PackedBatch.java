@@ -123,16 +123,8 @@ public record PackedBatch(int batch, int length, int visualTokens, int[] tokens,
 
   /** The additive attention mask (B, 1, T, T): 0 where query t may see key s, -1e9 elsewhere. */
   NDArray mask(NDManager manager) {
-    float[] mask = new float[batch * length * length];
-    for (int r = 0; r < batch; r++) {
-      for (int t = 0; t < length; t++) {
-        int row = (r * length + t) * length;
-        for (int s = 0; s < length; s++) {
-          mask[row + s] = visible(r, t, s) ? 0f : -1e9f;
-        }
-      }
-    }
-    return Parameters.owned(manager.create(mask, new Shape(batch, 1, length, length)));
+    // Dense is the block-local layout with a single block of T and a window of one block.
+    return Parameters.owned(manager.create(additive(length, 1), new Shape(batch, 1, length, length)));
   }
 
   /**
@@ -161,7 +153,12 @@ public record PackedBatch(int batch, int length, int visualTokens, int[] tokens,
 
   /** The additive mask (B, 1, T/block, block, window*block) of {@link Ops#localAttention}. */
   private NDArray localMask(NDManager manager, int block, int window) {
-    int blocks = length / block;
+    return Parameters.owned(manager.create(additive(block, window),
+        new Shape(batch, 1, length / block, block, (long) window * block)));
+  }
+
+  /** Per query, 0 for each key of its window that it may see, -1e9 elsewhere (keys before the row included). */
+  private float[] additive(int block, int window) {
     int span = window * block;
     float[] mask = new float[batch * length * span];
     for (int r = 0; r < batch; r++) {
@@ -174,7 +171,7 @@ public record PackedBatch(int batch, int length, int visualTokens, int[] tokens,
         }
       }
     }
-    return Parameters.owned(manager.create(mask, new Shape(batch, 1, blocks, block, span)));
+    return mask;
   }
 
   /** Blocks of keys each query block needs, its own included: the most over all rows and blocks. */
