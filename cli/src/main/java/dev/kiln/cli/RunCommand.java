@@ -85,8 +85,9 @@ final class RunCommand implements Callable<Integer> {
           + summary.promoted().hostPath());
     }
     if (summary.eval() != null) {
-      out.printf("  eval       answer accuracy %.3f on %d held-out questions (chance %.3f)%n", summary.eval().accuracy(),
-          summary.eval().questions(), summary.eval().chance());
+      RunSummary.Eval eval = summary.eval();
+      out.printf("  eval       answer accuracy %.3f on %d held-out questions (blank image %s, chance %.3f)%n",
+          eval.accuracy(), eval.questions(), eval.blind() == null ? "-" : String.format("%.3f", eval.blind()), eval.chance());
     }
     if (summary.lossChart() != null) {
       out.println("  loss curve " + summary.lossChart());

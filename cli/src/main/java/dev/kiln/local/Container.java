@@ -19,6 +19,7 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -104,6 +105,13 @@ final class Container {
     }
   }
 
+  /**
+   * What a container sees of its node besides its own spec: the basics, and the settings that pick
+   * the CPU's kernels (a real node's CPU decides them; here the host's variables stand in for it).
+   */
+  static final Set<String> NODE_ENVIRONMENT = Set.of("PATH", "LANG", "TZ", "ATEN_CPU_CAPABILITY",
+      "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR");
+
   private void launch(ImageCatalog.Program program, KubernetesClient client, Path djlCache, Path hostsFile)
       throws IOException {
     var spec = pod.getSpec().getContainers().getFirst();
@@ -119,7 +127,7 @@ final class Container {
     ProcessBuilder builder = new ProcessBuilder(command).directory(root.toFile())
         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     Map<String, String> env = builder.environment();
-    env.keySet().removeIf(name -> !name.equals("PATH") && !name.equals("LANG") && !name.equals("TZ"));
+    env.keySet().removeIf(name -> !NODE_ENVIRONMENT.contains(name));
     String index = annotation("batch.kubernetes.io/job-completion-index");
     if (index != null) {
       env.put("JOB_COMPLETION_INDEX", index);

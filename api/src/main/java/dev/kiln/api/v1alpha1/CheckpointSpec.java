@@ -4,6 +4,8 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 import java.util.List;
 
@@ -12,7 +14,7 @@ import java.util.List;
 @ValidationRule(value = "!(has(self.existingClaim) && has(self.volumeClaim))",
     message = "set either existingClaim or volumeClaim, not both")
 public record CheckpointSpec(
-    @JsonPropertyDescription("Use this PersistentVolumeClaim instead of creating one.") String existingClaim,
+    @JsonPropertyDescription("Use this PersistentVolumeClaim instead of creating one.") @Size(max = Bounds.NAME) String existingClaim,
     VolumeClaimSpec volumeClaim,
     @Default("3") @Min(1) @JsonPropertyDescription("Checkpoints kept per stage (promoted ones are always kept).") Integer keepLast,
     @Default("true") @JsonPropertyDescription("Keep the created claim when the job is deleted.") Boolean retainOnDelete) {
@@ -26,9 +28,9 @@ public record CheckpointSpec(
   /** The claim the operator creates. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record VolumeClaimSpec(
-      String storageClassName,
-      @Default("100Gi") String size,
-      @Default("[\"ReadWriteOnce\"]") List<String> accessModes) {
+      @Size(max = Bounds.NAME) String storageClassName,
+      @Default("100Gi") @Size(max = Bounds.QUANTITY) @Pattern(Bounds.QUANTITY_PATTERN) String size,
+      @Default("[\"ReadWriteOnce\"]") @Size(max = 4) List<@Size(max = Bounds.ACCESS_MODE) String> accessModes) {
 
     public VolumeClaimSpec {
       size = size != null ? size : "100Gi";

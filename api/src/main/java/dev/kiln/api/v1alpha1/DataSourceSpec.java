@@ -7,17 +7,18 @@ import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
 
 /** One WebDataset shard set and the filter applied to it before packing. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record DataSourceSpec(
     @Required @Pattern("^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$")
     @JsonPropertyDescription("DNS label, at most 20 characters; names the filter Job.")
-    String name,
+    @Size(max = Bounds.SHORT_NAME) String name,
 
     @Required
     @JsonPropertyDescription("Shard paths relative to the data claim; brace ranges allowed: ccs/{00000..01302}.tar")
-    String shards,
+    @Size(max = Bounds.PATH) String shards,
 
     @Default("Captions") @JsonPropertyDescription("Captions (image-text pairs, pre-training) or Instructions (SFT conversations).")
     SourceKind kind,

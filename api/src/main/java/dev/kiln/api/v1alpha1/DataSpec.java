@@ -11,7 +11,7 @@ import java.util.List;
     message = "sources: source names must be unique")
 public record DataSpec(
     @Required @JsonPropertyDescription("PersistentVolumeClaim holding the raw shards (mounted read-only at /kiln/data).")
-    String claimName,
+    @Size(max = Bounds.NAME) String claimName,
 
     @Required @Size(min = 1, max = 32)
     List<DataSourceSpec> sources,

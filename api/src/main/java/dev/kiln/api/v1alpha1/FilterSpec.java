@@ -7,6 +7,7 @@ import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 
 /**
@@ -49,7 +50,7 @@ public record FilterSpec(
   public record ClipScoreFilter(
       @Required
       @JsonPropertyDescription("Folder (on the data claim) with the dual encoder's safetensors and tokenizer.")
-      String model,
+      @Size(max = Bounds.PATH) String model,
       @Required @Min(-1) @Max(1)
       Double min,
       @Default("256") @Min(1) Integer batchSize) {
@@ -61,18 +62,18 @@ public record FilterSpec(
 
   /** Keep samples whose json carries {@code field} >= {@code min} (DataComp's clip score, say). */
   public record PrecomputedScoreFilter(
-      @Required @JsonPropertyDescription("Field of the sample's json; dots descend.") String field,
+      @Required @JsonPropertyDescription("Field of the sample's json; dots descend.") @Size(max = Bounds.NAME) String field,
       @Required Double min) {}
 
   /** Keep samples whose uid is in an allow-list: DFN's released .npy of uint64 pairs, or a text file. */
   public record UidListFilter(
       @Required @JsonPropertyDescription("Path on the data claim (.npy or one uid a line).")
-      String path) {}
+      @Size(max = Bounds.PATH) String path) {}
 
   /** Keep samples a vision-language model scores at least {@code min} (0-100) with the MLM-Filter prompt. */
   public record MlmFilter(
       @Required @JsonPropertyDescription("Folder with the scoring model (Kiln's architecture).")
-      String model,
+      @Size(max = Bounds.PATH) String model,
       @Default("SemanticUnderstanding") MlmMetric metric,
       @Default("85") @Min(0) @Max(100) Integer min) {
 

@@ -6,7 +6,8 @@ import io.fabric8.generator.annotation.ValidationRule;
 
 /** The model: a named preset, or the vision encoder and language model given explicitly. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@ValidationRule(value = "has(self.preset) != (has(self.vision) && has(self.languageModel))",
+@ValidationRule(value = "has(self.preset) ? !has(self.vision) && !has(self.languageModel)"
+    + " : has(self.vision) && has(self.languageModel)",
     message = "set either preset, or both vision and languageModel")
 @ValidationRule(value = "self == oldSelf", message = "model is immutable")
 public record ModelSpec(

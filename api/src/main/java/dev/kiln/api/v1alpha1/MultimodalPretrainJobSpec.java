@@ -44,7 +44,7 @@ public record MultimodalPretrainJobSpec(
     Boolean suspend,
 
     @JsonPropertyDescription("Change to force a new attempt of the current stage (also retries a failed job).")
-    String restartNonce,
+    @Size(max = Bounds.NAME) String restartNonce,
 
     @Min(0) @JsonPropertyDescription("Delete the job this many seconds after it finished.")
     Integer ttlSecondsAfterFinished,

@@ -5,13 +5,14 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Size;
 
 /** Multimodal sequence packing: samples are placed first-fit-decreasing into sequences of this length. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record PackingSpec(
     @Default("4096") @Min(16) @Max(131072) Integer sequenceLength,
     @Default("144") @Min(1) @JsonPropertyDescription("Visual tokens per image for stages that set none.") Integer visualTokens,
-    @JsonPropertyDescription("tokenizer.json on the data claim; the initial weights' tokenizer when unset.") String tokenizer) {
+    @JsonPropertyDescription("tokenizer.json on the data claim; the initial weights' tokenizer when unset.") @Size(max = Bounds.PATH) String tokenizer) {
 
   public PackingSpec {
     sequenceLength = sequenceLength != null ? sequenceLength : 4096;

@@ -5,15 +5,17 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Size;
 
 /** Hardware for a stage: a gang of identical nodes. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record ResourcesSpec(
     @Default("1") @Min(1) @Max(1024) Integer nodes,
     @Default("8") @Min(0) @Max(16) @JsonPropertyDescription("nvidia.com/gpu per pod; 0 runs on CPU.") Integer gpusPerNode,
-    @JsonPropertyDescription("Required nvidia.com/gpu.product node label, e.g. NVIDIA-A100-SXM4-40GB.") String gpuProduct,
-    @JsonPropertyDescription("CPU request and limit per pod (a Kubernetes quantity).") String cpu,
-    @JsonPropertyDescription("Memory request and limit per pod (a Kubernetes quantity).") String memory) {
+    @JsonPropertyDescription("Required nvidia.com/gpu.product node label, e.g. NVIDIA-A100-SXM4-40GB.") @Size(max = Bounds.LABEL) String gpuProduct,
+    @JsonPropertyDescription("CPU request and limit per pod (a Kubernetes quantity).") @Size(max = Bounds.QUANTITY) @Pattern(Bounds.QUANTITY_PATTERN) String cpu,
+    @JsonPropertyDescription("Memory request and limit per pod (a Kubernetes quantity).") @Size(max = Bounds.QUANTITY) @Pattern(Bounds.QUANTITY_PATTERN) String memory) {
 
   public ResourcesSpec {
     nodes = nodes != null ? nodes : 1;

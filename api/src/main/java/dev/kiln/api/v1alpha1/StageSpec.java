@@ -13,17 +13,17 @@ import java.util.List;
 /** One training stage: its data, resolution, trainable parts, optimizer, budget and hardware. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record StageSpec(
-    @Required @Pattern("^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$")
+    @Required @Pattern("^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$") @Size(max = Bounds.SHORT_NAME)
     @JsonPropertyDescription("DNS label, at most 20 characters; names the stage's Jobs.")
     String name,
 
-    @Required @Size(min = 1) @JsonPropertyDescription("Names of data.sources this stage trains on.")
-    List<String> sources,
+    @Required @Size(min = 1, max = Bounds.SOURCES) @JsonPropertyDescription("Names of data.sources this stage trains on.")
+    List<@Size(max = Bounds.SHORT_NAME) String> sources,
 
     @Min(1) @JsonPropertyDescription("Visual tokens per image, a perfect square (144 pre-training, 729 SFT); data.packing.visualTokens when unset.")
     Integer visualTokens,
 
-    @Default("[\"projector\",\"languageModel\"]") @Size(min = 1)
+    @Default("[\"projector\",\"languageModel\"]") @Size(min = 1, max = 3)
     @JsonPropertyDescription("Parts updated by this stage; the rest are frozen.")
     List<TrainablePart> trainable,
 
@@ -49,7 +49,7 @@ public record StageSpec(
     @Default("1000") @Min(1) @JsonPropertyDescription("Optimizer steps between checkpoints.")
     Integer checkpointIntervalSteps,
 
-    @JsonPropertyDescription("Start from the promoted checkpoint of this earlier stage.")
+    @Size(max = Bounds.SHORT_NAME) @JsonPropertyDescription("Start from the promoted checkpoint of this earlier stage.")
     String initFrom,
 
     PromotionSpec promotion,
@@ -58,7 +58,7 @@ public record StageSpec(
     Integer maxRestarts,
 
     @Default("[64,65,78]") @JsonPropertyDescription("Trainer exit codes that fail the job at once (64 usage, 65 data, 78 config).")
-    List<Integer> nonRetryableExitCodes) {
+    @Size(max = 32) List<@Min(1) @Max(255) Integer> nonRetryableExitCodes) {
 
   public StageSpec {
     sources = sources != null ? List.copyOf(sources) : null;

@@ -1,5 +1,6 @@
 package dev.kiln.api.validation;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.Canonical;
 import dev.kiln.api.v1alpha1.BatchSpec;
 import dev.kiln.api.v1alpha1.BudgetSpec;
@@ -33,9 +34,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Every rule of the CRD schema (bounds, enums, CEL) plus what a schema cannot say, in Java:
- * the in-memory API server evaluates no CEL, and {@code kiln validate} runs with no server.
- * Messages start with the field path so a user can find the line.
+ * Everything wrong with a job: first what the API server would refuse (the generated CRD's schema
+ * and CEL rules, through {@link CrdSchema}), then what a schema cannot say (divisibility of model
+ * dimensions, references between fields, batch arithmetic, paths that stay inside a volume), which
+ * the operator reports as {@code Failed/InvalidSpec}. Messages start with the field path.
  */
 public final class JobValidator {
 
@@ -49,12 +51,15 @@ public final class JobValidator {
   private static final Pattern RANGE = Pattern.compile("(\\d+)\\.\\.(\\d+)");
   private static final Set<String> ACCESS_MODES = Set.of("ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod", "ReadOnlyMany");
 
+  private static final ObjectMapper SERIALIZER = new ObjectMapper();
+
   private final List<Violation> violations = new ArrayList<>();
 
   private JobValidator() {}
 
   /** All problems of a job as a user wrote it; empty when it may run. */
   public static List<Violation> validate(MultimodalPretrainJob job) {
+    List<Violation> server = apiServerRules(job);
     JobValidator v = new JobValidator();
     v.metadata(job);
     if (job.getSpec() == null) {
@@ -62,7 +67,24 @@ public final class JobValidator {
     } else {
       v.spec(job.getSpec());
     }
-    return List.copyOf(v.violations);
+    // One message per field: where the API server's rules already speak, theirs is the one a user will see.
+    Set<String> reported = new HashSet<>();
+    server.forEach(violation -> reported.add(violation.field()));
+    List<Violation> all = new ArrayList<>(server);
+    v.violations.stream().filter(violation -> !reported.contains(violation.field())).forEach(all::add);
+    return List.copyOf(all);
+  }
+
+  /** What the API server itself would refuse on create: the CRD's schema and CEL rules. */
+  public static List<Violation> apiServerRules(MultimodalPretrainJob job) {
+    return CrdSchema.multimodalPretrainJob().validate(SERIALIZER.valueToTree(withoutStatus(job)));
+  }
+
+  private static MultimodalPretrainJob withoutStatus(MultimodalPretrainJob job) {
+    MultimodalPretrainJob copy = new MultimodalPretrainJob();
+    copy.setMetadata(job.getMetadata());
+    copy.setSpec(job.getSpec());
+    return copy;
   }
 
   /**

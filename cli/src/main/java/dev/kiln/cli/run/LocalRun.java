@@ -183,7 +183,8 @@ public final class LocalRun {
       CheckpointStore.load(checkpoint).model()
           .forEach((name, t) -> model.parameters().load(name, t.data(), new Shape(t.shape())));
       Evaluation.Result result = Evaluation.run(model, tokenizer, heldOut, visualTokens);
-      return new RunSummary.Eval(result.accuracy(), result.chance(), result.questions());
+      return new RunSummary.Eval(result.accuracy(), result.blind(), result.chance(), result.questions(),
+          result.byQuestion());
     }
   }
 

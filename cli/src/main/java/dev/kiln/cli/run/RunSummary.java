@@ -16,6 +16,9 @@ public record RunSummary(String job, String phase, String reason, String message
   /** The checkpoint the job ended with. */
   public record Checkpoint(String stage, Long step, String path, String hostPath) {}
 
-  /** Answer accuracy on the held-out questions, against chance. */
-  public record Eval(double accuracy, double chance, int questions) {}
+  /**
+   * Answer accuracy on the held-out questions, against the same model shown a blank image
+   * (what the questions alone give away) and chance; and the accuracy per kind of question.
+   */
+  public record Eval(double accuracy, Double blind, double chance, int questions, List<Double> byQuestion) {}
 }

@@ -24,6 +24,8 @@ import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.Gradients;
 import dev.kiln.trainer.optim.LossScaler;
 import java.awt.image.BufferedImage;
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -117,12 +119,18 @@ public final class TrainerBench {
       result.put("optimizer_ms", Math.round(median(timed[3]) / 1e6));
       result.put("tokens_per_s", Math.round(tokensPerSecond));
       result.put("model_flops_per_token", Math.round(flopsPerStep / positions));
-      result.put("matmul_gflops", Math.round(matmul / 1e8) / 10.0);
-      result.put("model_gflops", Math.round(modelFlops / 1e8) / 10.0);
-      result.put("mfu", Math.round(modelFlops / matmul * 1000) / 1000.0);
+      result.put("matmul_gflops", significant(matmul / 1e9, 3));
+      result.put("model_gflops", significant(modelFlops / 1e9, 3));
+      result.put("mfu", significant(modelFlops / matmul, 3));
       result.put("goal_mfu", 0.6);
     }
     return result;
+  }
+
+  /** Rounded to {@code digits} significant digits: a slow machine's small ratio must not print as 0. */
+  static double significant(double value, int digits) {
+    return value == 0 || !Double.isFinite(value) ? value
+        : new BigDecimal(value).round(new MathContext(digits)).doubleValue();
   }
 
   private static double median(long[] values) {

@@ -34,6 +34,9 @@ public final class ShapesData {
   /** Share of caption pairs whose caption describes another image. */
   public static final double MISMATCHED = 0.15;
 
+  /** The background's mean grey level (each image's is drawn from 20..49). */
+  static final int MEAN_SHADE = 35;
+
   /** The three questions and which attribute answers each. */
   public static final List<String> QUESTIONS = List.of("what color is the shape ?", "what shape is it ?",
       "where is the shape ?");
@@ -112,7 +115,7 @@ public final class ShapesData {
     BufferedImage image = new BufferedImage(IMAGE_SIZE, IMAGE_SIZE, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = image.createGraphics();
     g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-    int shade = 20 + random.nextInt(30);
+    int shade = MEAN_SHADE - 15 + random.nextInt(30);
     g.setColor(new Color(shade, shade, shade));
     g.fillRect(0, 0, IMAGE_SIZE, IMAGE_SIZE);
     g.setColor(RGB[scene.color()]);

@@ -1,0 +1,102 @@
+package dev.kiln.api.validation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The generated CRD's own schema and CEL rules, evaluated the way the API server does. */
+class CrdSchemaTest {
+
+  private final CrdSchema crd = CrdSchema.multimodalPretrainJob();
+
+  @Test
+  void theBaseJobPasses() {
+    assertThat(crd.validate(JobValidatorTest.baseTree())).isEmpty();
+  }
+
+  @Test
+  void everyRuleOfTheCrdIsLoadedAndCompiles() {
+    assertThat(crd.rules()).extracting(CrdSchema.Rule::path).containsExactlyInAnyOrder(
+        "spec", "spec", "spec.checkpoints", "spec.data", "spec.data.sources[].filter", "spec.model", "spec.model",
+        "spec.stages[].budget");
+  }
+
+  @Test
+  void celRulesRejectWhatTheyDescribe() {
+    ObjectNode dupSource = JobValidatorTest.baseTree();
+    ((ObjectNode) dupSource.at("/spec/data/sources/1")).put("name", "ccs");
+    assertThat(crd.validate(dupSource)).containsExactly(new Violation("spec.data", "sources: source names must be unique"));
+
+    ObjectNode laterInit = JobValidatorTest.baseTree();
+    ((ObjectNode) laterInit.at("/spec/stages/0")).put("initFrom", "sft");
+    assertThat(crd.validate(laterInit)).containsExactly(new Violation("spec", "stages: initFrom must name an earlier stage"));
+
+    ObjectNode twoBudgets = JobValidatorTest.baseTree();
+    ((ObjectNode) twoBudgets.at("/spec/stages/1/budget")).put("tokens", 1000).put("steps", 10);
+    assertThat(crd.validate(twoBudgets)).extracting(Violation::field).containsExactly("spec.stages[1].budget");
+
+    ObjectNode presetAndVision = JobValidatorTest.baseTree();
+    ((ObjectNode) presetAndVision.at("/spec/model")).putObject("vision").put("imageSize", 384).put("patchSize", 14)
+        .put("width", 1152).put("depth", 27).put("heads", 16).put("mlpDim", 4304);
+    assertThat(crd.validate(presetAndVision)).extracting(Violation::field).containsExactly("spec.model");
+  }
+
+  @Test
+  void schemaBoundsAndPatternsAreEnforcedWithTheFieldPath() {
+    ObjectNode tree = JobValidatorTest.baseTree();
+    ObjectNode resources = (ObjectNode) tree.at("/spec/stages/0/resources");
+    resources.put("cpu", "-2");
+    resources.put("nodes", 0);
+    ((ObjectNode) tree.at("/spec/data/sources/0")).put("shardsPerTask", 100_001);
+    ((ObjectNode) tree.at("/spec/stages/1")).put("name", "x".repeat(21));
+
+    List<Violation> violations = crd.validate(tree);
+
+    assertThat(violations).extracting(Violation::field).contains("spec.stages[0].resources.cpu",
+        "spec.stages[0].resources.nodes", "spec.data.sources[0].shardsPerTask", "spec.stages[1].name");
+  }
+
+  @Test
+  void requiredFieldsAreNamed() {
+    ObjectNode tree = JobValidatorTest.baseTree();
+    ((ObjectNode) tree.at("/spec/stages/0")).remove("optimizer");
+
+    assertThat(crd.validate(tree)).containsExactly(new Violation("spec.stages[0].optimizer", "required"));
+  }
+
+  @Test
+  void defaultsAreAppliedBeforeTheRules() {
+    ObjectNode tree = JobValidatorTest.baseTree();
+    ((ObjectNode) tree.at("/spec/stages/0")).remove("sharding");
+
+    JsonNode defaulted = crd.withDefaults(tree);
+
+    assertThat(defaulted.at("/spec/stages/0/sharding").asText()).isEqualTo("FULL_SHARD");
+    assertThat(tree.at("/spec/stages/0/sharding").isMissingNode()).isTrue();
+  }
+
+  @Test
+  void transitionRulesRunOnUpdatesOnly() {
+    ObjectNode old = JobValidatorTest.baseTree();
+    ObjectNode changed = old.deepCopy();
+    ((ObjectNode) changed.at("/spec/model")).put("preset", "small");
+
+    assertThat(crd.validate(changed)).isEmpty();
+    assertThat(crd.validate(changed, old)).containsExactly(new Violation("spec.model", "model is immutable"));
+    assertThat(crd.validate(old, old)).isEmpty();
+  }
+
+  @Test
+  void itemsOfAListAreEachChecked() {
+    ObjectNode tree = JobValidatorTest.baseTree();
+    ArrayNode sources = (ArrayNode) tree.at("/spec/data/sources");
+    ((ObjectNode) sources.get(0)).putObject("filter");
+
+    assertThat(crd.validate(tree)).containsExactly(
+        new Violation("spec.data.sources[0].filter", "set at least one of clipScore, precomputedScore, uidList, mlmFilter"));
+  }
+}
