@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
 import dev.kiln.api.v1alpha1.StageStatus;
 import dev.kiln.cli.run.ProgressView;
@@ -20,7 +21,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code kiln status DIR}: where a local run stands, from its work dir: the summary of a finished
- * run, or the job status and the running stage's last step while it runs.
+ * run, or the job status and the running stage's last step while it runs. Exits 0 for a job that
+ * succeeded or is still on its way, {@link RunCommand#JOB_FAILED} for one that ended otherwise.
  */
 @Command(name = "status", mixinStandardHelpOptions = true, description = "Show the state of a local run (kiln run --workdir DIR).")
 final class StatusCommand implements Callable<Integer> {
@@ -39,8 +41,9 @@ final class StatusCommand implements Callable<Integer> {
     ObjectMapper json = new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     Path summary = dir.resolve("summary.json");
     if (Files.isRegularFile(summary)) {
-      RunCommand.printSummary(out, json.readValue(summary.toFile(), RunSummary.class), dir);
-      return 0;
+      RunSummary finished = json.readValue(summary.toFile(), RunSummary.class);
+      RunCommand.printSummary(out, finished, dir);
+      return "Succeeded".equals(finished.phase()) ? 0 : RunCommand.JOB_FAILED;
     }
     Path statusFile = dir.resolve("status.json");
     if (!Files.isRegularFile(statusFile)) {
@@ -60,7 +63,7 @@ final class StatusCommand implements Callable<Integer> {
           last == null ? "" : String.format(", step %d/%d, loss %.4f", last.step(), last.totalSteps(), last.loss()));
     }
     out.flush();
-    return 0;
+    return status.getPhase() == JobPhase.Failed ? RunCommand.JOB_FAILED : 0;
   }
 
   private Path workspace(MultimodalPretrainJobStatus status) {

@@ -149,6 +149,24 @@ class KilnCommandTest {
   }
 
   @Test
+  void statusExitsNonZeroForAFailedJobAndZeroForOneOnItsWay() throws IOException {
+    Files.writeString(dir.resolve("summary.json"), "{\"job\":\"q\",\"phase\":\"Failed\",\"reason\":\"DataPrepFailed\","
+        + "\"message\":\"no shards\",\"seconds\":3.0,\"stages\":[]}");
+    assertThat(kiln("status", dir.toString()).exit()).isEqualTo(RunCommand.JOB_FAILED);
+
+    Files.writeString(dir.resolve("summary.json"), "{\"job\":\"q\",\"phase\":\"Succeeded\",\"seconds\":3.0,\"stages\":[]}");
+    assertThat(kiln("status", dir.toString()).exit()).isZero();
+
+    Files.delete(dir.resolve("summary.json"));
+    Files.writeString(dir.resolve("status.json"), "{\"phase\":\"Training\",\"stage\":\"pretrain\",\"message\":\"step 3\"}");
+    assertThat(kiln("status", dir.toString()).exit()).isZero();
+    Files.writeString(dir.resolve("status.json"), "{\"phase\":\"Failed\",\"message\":\"restarts exhausted\"}");
+    Result failed = kiln("status", dir.toString());
+    assertThat(failed.exit()).isEqualTo(RunCommand.JOB_FAILED);
+    assertThat(failed.out()).contains("Failed").contains("restarts exhausted");
+  }
+
+  @Test
   void benchPackingPrintsOneJsonLineWithTheMeasuredFill() throws IOException {
     Result r = kiln("bench", "packing", "--samples", "20000");
 
@@ -180,7 +198,8 @@ class KilnCommandTest {
   void benchCollectivesOnNcclWithoutCudaSaysWhichLibraryIsMissing() throws IOException {
     Result r = kiln("bench", "collectives", "--backend", "nccl", "--ranks", "1", "--megabytes", "1");
 
-    assertThat(r.exit()).isZero();
+    // No working all-reduce is a failed measurement: the exit code says so, not only the JSON.
+    assertThat(r.exit()).isEqualTo(1);
     var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out().strip());
     assertThat(json.get("correct").asBoolean()).isFalse();
     assertThat(json.get("error").asText()).containsAnyOf("libcuda", "libcudart", "libnccl");

@@ -6,6 +6,7 @@ import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.api.runconfig.PodRoot;
+import dev.kiln.trainer.checkpoint.CheckpointStore;
 import dev.kiln.trainer.device.ComputeDevice;
 import dev.kiln.trainer.loop.TrainingRun;
 import dev.kiln.trainer.parallel.Collectives;
@@ -92,6 +93,15 @@ public final class TrainCommand implements Callable<Integer> {
         .onStep(m -> System.out.printf("step %d/%d loss %.4f lr %.2e grad %.3f tokens/s %.0f data-wait %.0f%%%n",
             m.step(), m.totalSteps(), m.loss(), m.lr(), m.gradNorm(), m.tokensPerSecond(), 100 * m.dataWaitFraction()))
         .run();
+    } catch (TrainingRun.ConfigMismatchException e) {
+      // Not retryable: the next attempt would find the same checkpoint.
+      System.err.println(e.getMessage());
+      writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());
+      return ExitCodes.CONFIG;
+    } catch (CheckpointStore.NoUsableCheckpointException e) {
+      System.err.println(e.getMessage());
+      writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());
+      return ExitCodes.DATA;
     } catch (IOException e) {
       // A peer rank failed or hung: this attempt is over, the next one resumes from the checkpoint.
       System.err.println("rank " + rank + " of " + world + ": " + e.getMessage());

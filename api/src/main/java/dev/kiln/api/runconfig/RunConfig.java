@@ -1,6 +1,7 @@
 package dev.kiln.api.runconfig;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.kiln.api.Canonical;
 import dev.kiln.api.v1alpha1.BatchSpec;
 import dev.kiln.api.v1alpha1.BudgetSpec;
 import dev.kiln.api.v1alpha1.ModelDimensions;
@@ -34,6 +35,21 @@ public record RunConfig(
     Precision precision,
     Checkpoints checkpoints,
     String metricsDir) {
+
+  /**
+   * What a checkpoint must have been trained under to be resumed by this stage: everything that
+   * shapes the weights and the data order (model, data, trainable parts, optimizer, budget, global
+   * batch, seed, precision, starting point), not where ranks run or where files go, so that a
+   * stage resumes on another number of ranks but never on another recipe.
+   */
+  public String trainingHash() {
+    return Canonical.sha256(new TrainingIdentity(job, stage, seed, model, initialWeights, data, trainable, optimizer,
+        budget, batch.globalBatchSize(), precision, checkpoints.initFrom()));
+  }
+
+  private record TrainingIdentity(String job, String stage, long seed, ModelDimensions model, Weights initialWeights,
+      Data data, List<TrainablePart> trainable, OptimizerSpec optimizer, BudgetSpec budget, Integer globalBatchSize,
+      Precision precision, String initFrom) {}
 
   /** Version of this document; the trainer refuses versions it does not know. */
   public static final String API_VERSION = "kiln.dev/run-config/v1";

@@ -1,6 +1,7 @@
 package dev.kiln.trainer.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.v1alpha1.ModelPreset;
 import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.trainer.device.ComputeDevice;
@@ -45,7 +46,12 @@ public final class CollectivesBenchCommand implements Callable<Integer> {
         : cpuRing(worlds);
     spec.commandLine().getOut().println(new ObjectMapper().writeValueAsString(result));
     spec.commandLine().getOut().flush();
-    return 0;
+    return exitCode(result);
+  }
+
+  /** A measurement of collectives that give wrong sums is a failure, whatever their speed. */
+  static int exitCode(Map<String, Object> result) {
+    return Boolean.TRUE.equals(result.get("correct")) ? ExitCodes.OK : ExitCodes.FAILURE;
   }
 
   /** The ring, and its overhead on the small preset's step at world 1 (bench trainer's defaults). */

@@ -130,16 +130,34 @@ public final class CheckpointStore {
     }
   }
 
-  /** The newest checkpoint that verifies, if any; corrupt ones are logged and skipped. */
-  public Optional<Checkpoint> loadLatest() {
-    for (Path candidate : checkpoints()) {
+  /**
+   * The newest checkpoint that verifies; corrupt ones are logged and skipped. Empty only when the
+   * stage has written none: when there are checkpoints and none verifies, starting over from step 0
+   * would silently throw the work away, so that is an error naming each one and why.
+   */
+  public Optional<Checkpoint> loadLatest() throws NoUsableCheckpointException {
+    List<Path> candidates = checkpoints();
+    List<String> problems = new ArrayList<>();
+    for (Path candidate : candidates) {
       try {
         return Optional.of(load(candidate));
       } catch (IOException | RuntimeException e) {
         LOG.warn("checkpoint {} is unusable ({}); falling back to the previous one", candidate, e.getMessage());
+        problems.add(candidate.getFileName() + ": " + e.getMessage());
       }
     }
+    if (!candidates.isEmpty()) {
+      throw new NoUsableCheckpointException(dir + " holds " + candidates.size() + " checkpoint(s) and none verifies ("
+          + String.join("; ", problems) + "); refusing to start over from step 0. Move them away to start over.");
+    }
     return Optional.empty();
+  }
+
+  /** The stage has checkpoints, but none of them can be resumed. */
+  public static final class NoUsableCheckpointException extends IOException {
+    public NoUsableCheckpointException(String message) {
+      super(message);
+    }
   }
 
   /** Loads and verifies one checkpoint folder (or a stage folder's {@code latest}). */

@@ -130,7 +130,7 @@ public final class TrainingRun {
     int micro = config.batch().microBatchSize();
     int accumulation = global / (micro * world);
     CheckpointStore store = new CheckpointStore(paths.resolve(config.checkpoints().dir()), config.checkpoints().keepLast());
-    String configHash = Canonical.sha256(config);
+    String configHash = config.trainingHash();
 
     try (NDManager manager = NDManager.newBaseManager(device.device());
         VisionLanguageModel model = new VisionLanguageModel(config.model(), manager, config.seed())) {
@@ -243,10 +243,28 @@ public final class TrainingRun {
   /** Where training starts: the state, and the optimizer moments by name (none when starting fresh). */
   private record Restored(TrainerState state, Map<String, float[]> moments) {}
 
+  /** The stage's newest checkpoint was trained under another configuration; resuming it would mix two runs. */
+  public static final class ConfigMismatchException extends IOException {
+    public ConfigMismatchException(String message) {
+      super(message);
+    }
+  }
+
+  private static String abbreviate(String hash) {
+    return hash == null ? "none" : hash.substring(0, Math.min(12, hash.length()));
+  }
+
   private Restored restore(VisionLanguageModel model, CheckpointStore store, String configHash) throws IOException {
     var checkpoint = store.loadLatest();
     if (checkpoint.isPresent()) {
       var c = checkpoint.get();
+      // Checkpoints from before the training hash carry the hash of the whole config, ranks included.
+      if (!configHash.equals(c.state().configHash()) && !Canonical.sha256(config).equals(c.state().configHash())) {
+        throw new ConfigMismatchException("checkpoint " + c.path() + " was trained under another configuration of stage "
+            + config.stage() + " (training hash " + abbreviate(c.state().configHash()) + ", this config "
+            + abbreviate(configHash) + "): refusing to resume it. Restore the stage's spec, or move the stage's"
+            + " checkpoints away to start it over.");
+      }
       LOG.info("resuming from {} at step {}", c.path(), c.state().step());
       load(model, c.model());
       Map<String, float[]> moments = new LinkedHashMap<>();

@@ -1,6 +1,7 @@
 package dev.kiln.trainer.loop;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -153,6 +154,46 @@ class TrainingRunTest {
 
     assertThat(loaded).isPresent();
     assertThat(loaded.get().state().step()).isEqualTo(4);
+  }
+
+  @Test
+  void whenNoCheckpointVerifiesTheStageFailsInsteadOfStartingOver() throws IOException {
+    Path run = newRun("all-corrupt");
+    new TrainingRun(config(4, 2), new PodRoot(run), 0, 1).run();
+    Path checkpoints = run.resolve("kiln/workspace/checkpoints/pretrain");
+    for (String step : List.of("step-00000002", "step-00000004")) {
+      Path model = checkpoints.resolve(step + "/model.safetensors");
+      byte[] bytes = Files.readAllBytes(model);
+      bytes[bytes.length - 1] ^= 1;
+      Files.write(model, bytes);
+    }
+
+    assertThatThrownBy(() -> new TrainingRun(config(8, 2), new PodRoot(run), 0, 1).run())
+        .isInstanceOf(CheckpointStore.NoUsableCheckpointException.class)
+        .hasMessageContaining("2 checkpoint(s) and none verifies")
+        .hasMessageContaining("step-00000004: ")
+        .hasMessageContaining("refusing to start over from step 0");
+    assertThat(metrics(run)).hasSize(4);  // nothing trained from scratch after the refusal
+  }
+
+  @Test
+  void aCheckpointOfAnotherConfigurationIsRefused() throws IOException {
+    Path run = newRun("other-config");
+    new TrainingRun(config(4, 2), new PodRoot(run), 0, 1).run();
+    RunConfig same = config(4, 2);
+    RunConfig otherLr = new RunConfig(same.apiVersion(), same.job(), same.namespace(), same.stage(), same.stageIndex(),
+        same.seed(), same.model(), same.initialWeights(), same.data(), same.trainable(),
+        new OptimizerSpec(same.optimizer().lr() * 2, same.optimizer().weightDecay(), same.optimizer().warmupRatio(),
+            null, null, null, null, null, null),
+        same.budget(), same.batch(), same.world(), same.precision(), same.checkpoints(), same.metricsDir());
+
+    assertThatThrownBy(() -> new TrainingRun(otherLr, new PodRoot(run), 0, 1).run())
+        .isInstanceOf(TrainingRun.ConfigMismatchException.class)
+        .hasMessageContaining("step-00000004 was trained under another configuration of stage pretrain");
+    // Where the ranks run is not part of the recipe: another world and rendezvous port still resume.
+    assertThat(same.trainingHash()).isEqualTo(config(4, 2, new RunConfig.World(2, 0, 2, ShardingStrategy.SHARD_GRAD_OP,
+        29600)).trainingHash());
+    assertThat(otherLr.trainingHash()).isNotEqualTo(same.trainingHash());
   }
 
   @Test
