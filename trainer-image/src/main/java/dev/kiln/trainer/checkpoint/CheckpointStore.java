@@ -67,8 +67,11 @@ public final class CheckpointStore {
   public Path save(TrainerState state, Map<String, SafeTensors.Tensor> model, Map<String, SafeTensors.Tensor> optimizer)
       throws IOException {
     Path partial = begin(state.step());
+    Failpoint.reach("begun", state.step());
     SafeTensors.write(partial.resolve(OPTIMIZER), optimizer, Map.of());
+    Failpoint.reach("optimizer-written", state.step());
     writeModel(partial, model);
+    Failpoint.reach("model-written", state.step());
     return commit(partial, state);
   }
 
@@ -100,6 +103,7 @@ public final class CheckpointStore {
    */
   public Path commit(Path partial, TrainerState state) throws IOException {
     Files.writeString(partial.resolve(STATE), JSON.writeValueAsString(state));
+    Failpoint.reach("state-written", state.step());
     Map<String, String> files = new LinkedHashMap<>();
     for (Path file : list(partial)) {
       fsync(file);
@@ -111,16 +115,20 @@ public final class CheckpointStore {
     manifest.put("files", files);
     Files.writeString(partial.resolve(MANIFEST), JSON.writeValueAsString(manifest));
     fsync(partial.resolve(MANIFEST));
+    Failpoint.reach("manifest-written", state.step());
     Path target = dir.resolve(name(state.step()));
     deleteRecursively(target);
     Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
     fsyncDirectory(dir);
+    Failpoint.reach("renamed", state.step());
     Path pointer = dir.resolve("." + LATEST + ".partial");
     Files.writeString(pointer, target.getFileName().toString() + "\n");
     fsync(pointer);
+    Failpoint.reach("pointer-written", state.step());
     Files.move(pointer, dir.resolve(LATEST), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     fsyncDirectory(dir);
-    prune();
+    Failpoint.reach("pointer-moved", state.step());
+    prune(state.step());
     return target;
   }
 
@@ -233,10 +241,25 @@ public final class CheckpointStore {
     }
   }
 
-  private void prune() throws IOException {
+  /**
+   * Deletes all but the newest {@code keepLast}. Each goes out of sight in one rename before its
+   * files are deleted, so a crash never leaves a half-deleted checkpoint among the complete ones.
+   */
+  private void prune(long step) throws IOException {
+    List<Path> leftovers;
+    try (Stream<Path> entries = Files.list(dir)) {
+      leftovers = entries.filter(p -> p.getFileName().toString().endsWith(".deleting")).toList();
+    }
+    for (Path leftover : leftovers) {
+      deleteRecursively(leftover);
+    }
     List<Path> all = checkpoints();
     for (Path old : all.subList(Math.min(keepLast, all.size()), all.size())) {
-      deleteRecursively(old);
+      Path doomed = dir.resolve("." + old.getFileName() + ".deleting");
+      deleteRecursively(doomed);
+      Files.move(old, doomed, StandardCopyOption.ATOMIC_MOVE);
+      Failpoint.reach("pruning", step);
+      deleteRecursively(doomed);
     }
   }
 
