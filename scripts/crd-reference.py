@@ -20,7 +20,8 @@ def walk(schema, path, required):
             notes.append("required")
         if "default" in prop:
             notes.append(f"default `{json.dumps(prop['default'])}`")
-        for key, label in (("minimum", "min"), ("maximum", "max"), ("minItems", "min items"), ("maxItems", "max items")):
+        for key, label in (("minimum", "min"), ("maximum", "max"), ("minItems", "min items"), ("maxItems", "max items"),
+                           ("maxLength", "max length")):
             if key in prop:
                 value = prop[key]
                 notes.append(f"{label} {int(value) if float(value).is_integer() else value}")
@@ -40,7 +41,8 @@ walk(spec, "spec", spec.get("required", []))
 out = ["# MultimodalPretrainJob reference", "",
        "`kiln.dev/v1alpha1`, kind `MultimodalPretrainJob`, short name `mpj`. Generated from",
        "`crds/multimodalpretrainjobs.kiln.dev-v1.yml` by `scripts/crd-reference.py`; `kiln validate`",
-       "applies every rule below, plus the ones a schema cannot say (listed at the end).", "",
+       "applies every rule below, evaluated from the CRD itself as the API server evaluates it (schema and CEL),",
+       "plus the ones a schema cannot say (listed at the end).", "",
        "| field | type | meaning | constraints |", "|---|---|---|---|"] + rows
 out += ["", "## Rules beyond the schema", "",
         "- `metadata.name`: a DNS label of at most 30 characters, so `<job>-<stage>-a<N>-<index>` fits a hostname.",

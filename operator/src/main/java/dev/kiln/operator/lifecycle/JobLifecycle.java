@@ -110,10 +110,10 @@ public final class JobLifecycle {
 
   private Next validate(MultimodalPretrainJob job, JobStatusAggregator status) {
     List<Violation> violations = new ArrayList<>(JobValidator.validate(job));
+    List<Violation> changes = violations.isEmpty() ? JobValidator.validateChange(job.getSpec(), status.current()) : List.of();
+    violations.addAll(changes);
     if (violations.isEmpty()) {
-      violations.addAll(JobValidator.validateChange(job.getSpec(), status.current()));
-    }
-    if (violations.isEmpty()) {
+      pinModel(job, status);
       status.condition(JobStatusAggregator.VALIDATED, true, "Valid", "");
       if (status.current().getPhase() == JobPhase.Failed && "InvalidSpec".equals(status.current().getReason())) {
         status.current().setCompletionTime(null);
@@ -123,7 +123,8 @@ public final class JobLifecycle {
       return Next.CONTINUE;
     }
     String message = violations.stream().map(Violation::toString).collect(Collectors.joining("; "));
-    boolean started = status.current().getStages().stream().anyMatch(s -> s.getSpecHash() != null);
+    // An edit of what is pinned (the model, a started stage) is refused, not a reason to fail the job.
+    boolean started = !changes.isEmpty() || status.current().getStages().stream().anyMatch(s -> s.getSpecHash() != null);
     if (!started) {
       status.condition(JobStatusAggregator.VALIDATED, false, "InvalidSpec", message);
       fail(job, status, "InvalidSpec", message);
@@ -555,12 +556,28 @@ public final class JobLifecycle {
     return promoted != null ? promoted.getPath() : PodPaths.checkpoints(spec.initFrom()) + "/latest";
   }
 
-  private void recordReproducibility(MultimodalPretrainJob job, JobStatusAggregator status) {
+  /**
+   * Records the model's hash the first time the job is valid: from then on the model is immutable,
+   * as the CRD's transition rule makes it on an API server that evaluates CEL.
+   */
+  private static void pinModel(MultimodalPretrainJob job, JobStatusAggregator status) {
+    ReproducibilityStatus record = reproducibility(status);
+    if (record.getModelHash() == null) {
+      record.setModelHash(Canonical.sha256(job.getSpec().model()));
+    }
+  }
+
+  private static ReproducibilityStatus reproducibility(JobStatusAggregator status) {
     ReproducibilityStatus record = status.current().getReproducibility();
     if (record == null) {
       record = new ReproducibilityStatus();
       status.current().setReproducibility(record);
     }
+    return record;
+  }
+
+  private void recordReproducibility(MultimodalPretrainJob job, JobStatusAggregator status) {
+    ReproducibilityStatus record = reproducibility(status);
     if (record.getConfigHash() == null) {
       record.setConfigHash(Canonical.sha256(job.getSpec()));
       record.setModelHash(Canonical.sha256(job.getSpec().model()));

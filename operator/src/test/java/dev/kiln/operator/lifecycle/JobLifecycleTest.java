@@ -307,6 +307,29 @@ class JobLifecycleTest {
   }
 
   @Test
+  void theModelIsImmutableFromTheFirstValidReconcileAsTheCrdRuleSays() {
+    create(TestJobs.example("quickstart.yaml"));
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.DataPrep);
+
+    edit(j -> {
+      var s = j.getSpec();
+      j.setSpec(new dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec(new dev.kiln.api.v1alpha1.ModelSpec(
+          dev.kiln.api.v1alpha1.ModelPreset.SMALL, null, null, null, null), s.data(), s.stages(), s.checkpoints(),
+          s.scheduling(), s.images(), s.suspend(), s.restartNonce(), s.ttlSecondsAfterFinished(), s.seed()));
+      return j;
+    });
+    reconcile();
+
+    assertThat(phase()).as("refused, not failed").isEqualTo(JobPhase.DataPrep);
+    assertThat(status().getConditions()).anySatisfy(c -> {
+      assertCondition(c, JobStatusAggregator.VALIDATED, "False");
+      assertThat(c.getReason()).isEqualTo("SpecChangeRejected");
+      assertThat(c.getMessage()).startsWith("spec.model: is immutable");
+    });
+  }
+
+  @Test
   void restartedOperatorAdoptsChildrenItCreatedBeforeLosingItsStatusWrite() {
     runToFirstAttempt();
     cluster.failPod(NS, "quickstart-pretrain-a1", 0, 1, "Error");
