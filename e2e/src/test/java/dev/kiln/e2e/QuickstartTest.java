@@ -35,7 +35,11 @@ class QuickstartTest {
     assertThat(summary.get("stages").get(0).get("loss").asDouble()).isLessThan(0.35);
     double accuracy = summary.get("eval").get("accuracy").asDouble();
     double chance = summary.get("eval").get("chance").asDouble();
+    double blind = summary.get("eval").get("blind").asDouble();
     assertThat(accuracy).as("held-out answer accuracy (chance %.3f)", chance).isGreaterThan(chance + 0.2);
+    // The questions alone give away some answers; the rest must come from looking at the image.
+    assertThat(accuracy).as("held-out answer accuracy (blank image %.3f)", blind).isGreaterThan(blind + 0.2);
+    assertThat(summary.get("eval").get("questions").asInt()).isEqualTo(300);
     assertThat(workdir.resolve("loss.png")).isNotEmptyFile();
     assertThat(out.toString()).contains("quickstart Succeeded").contains("answer accuracy");
   }

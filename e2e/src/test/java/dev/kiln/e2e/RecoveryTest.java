@@ -128,6 +128,66 @@ class RecoveryTest {
   }
 
   @Test
+  void operatorKilledWhilePendingBetweenAttemptsAwaitingPromotionSuspendedAndBeforeTtl() throws Exception {
+    harness.start(folder, "tiny-data");
+    var operator = harness.cluster().operator();
+    var jobs = harness.client().resources(MultimodalPretrainJob.class).inNamespace(LocalClusterHarness.NS);
+
+    // Pending: the job is created while no operator runs; the first one to start picks it up.
+    operator.stop(true);
+    harness.apply(LocalClusterHarness.job("tiny.yaml", yaml -> yaml.replace("steps: 60", "steps: 30")
+        .replace("      checkpointIntervalSteps: 10\n    - name: sft",
+            "      checkpointIntervalSteps: 10\n      promotion: {mode: Manual}\n    - name: sft")
+        .replace("    retainOnDelete: false", "    retainOnDelete: false\n  ttlSecondsAfterFinished: 3")));
+    Thread.sleep(1000);
+    assertThat(harness.childJobNames()).as("nothing happens without an operator").isEmpty();
+    operator.start();
+
+    // Training, between attempts: the trainer dies, and so does the operator before it reacts.
+    Pod pretrain = harness.trainerPod("tiny", "pretrain");
+    harness.awaitStep("tiny", "pretrain", 12);
+    operator.stop(true);
+    assertThat(harness.cluster().node().kill(LocalClusterHarness.NS, pretrain.getMetadata().getName())).isTrue();
+    await().atMost(LocalClusterHarness.WAIT).until(() -> "Failed".equals(harness.client().pods()
+        .inNamespace(LocalClusterHarness.NS).withName(pretrain.getMetadata().getName()).get().getStatus().getPhase()));
+    operator.start();
+    await().atMost(LocalClusterHarness.WAIT).until(() -> harness.stage("tiny", "pretrain").getAttempt() == 2);
+
+    // AwaitingPromotion: a restarted operator keeps waiting for the approval, and starts nothing.
+    harness.awaitPhase("tiny", JobPhase.AwaitingPromotion);
+    operator.stop(true);
+    operator.start();
+    Thread.sleep(3000);
+    assertThat(harness.get("tiny").getStatus().getPhase()).isEqualTo(JobPhase.AwaitingPromotion);
+    assertThat(harness.childJobNames()).noneMatch(name -> name.startsWith("tiny-sft-"));
+    jobs.withName("tiny").patch(PatchContext.of(PatchType.JSON_MERGE),
+        "{\"metadata\":{\"annotations\":{\"kiln.dev/approve-promotion\":\"pretrain\"}}}");
+
+    // Suspended: a restarted operator keeps it suspended.
+    harness.awaitStep("tiny", "sft", 3);
+    jobs.withName("tiny").patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"suspend\":true}}");
+    harness.awaitPhase("tiny", JobPhase.Suspended);
+    operator.stop(true);
+    operator.start();
+    Thread.sleep(3000);
+    assertThat(harness.get("tiny").getStatus().getPhase()).isEqualTo(JobPhase.Suspended);
+    assertThat(harness.trainerPods("tiny", "sft")).isEmpty();
+    jobs.withName("tiny").patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"suspend\":false}}");
+
+    // Succeeded with its TTL pending: a restarted operator still deletes it when the TTL runs out.
+    MultimodalPretrainJob done = harness.awaitPhase("tiny", JobPhase.Succeeded);
+    assertThat(harness.childJobNames()).as("no duplicate children").containsExactly("tiny-filter-shapes",
+        "tiny-pack-pretrain", "tiny-pack-sft", "tiny-pretrain-a2", "tiny-sft-a" + harness.stage("tiny", "sft").getAttempt());
+    assertThat(harness.stage("tiny", "pretrain").getRestarts()).isEqualTo(1);
+    assertThat(harness.stage("tiny", "sft").getRestarts()).isZero();
+    assertThat(done.getStatus().getStages()).allMatch(s -> s.getPhase() == StagePhase.Succeeded);
+    operator.stop(true);
+    operator.start();
+    await().atMost(LocalClusterHarness.WAIT).until(() -> harness.get("tiny") == null);
+    await().atMost(LocalClusterHarness.WAIT).until(() -> harness.childJobNames().isEmpty());
+  }
+
+  @Test
   void exhaustedRestartsFailTheJobWithTheReason() throws Exception {
     harness.start(folder, "tiny-data");
     harness.apply(LocalClusterHarness.job("tiny.yaml", yaml -> yaml.replace("      checkpointIntervalSteps: 10\n    - name: sft",

@@ -34,6 +34,8 @@ public final class ShapesData {
   /** Share of caption pairs whose caption describes another image. */
   public static final double MISMATCHED = 0.15;
 
+  /** Changes whenever the same seed and sizes would give other data. */
+  public static final int GENERATOR_VERSION = 2;
   /** The background's mean grey level (each image's is drawn from 20..49). */
   static final int MEAN_SHADE = 35;
 
@@ -119,8 +121,10 @@ public final class ShapesData {
     g.setColor(new Color(shade, shade, shade));
     g.fillRect(0, 0, IMAGE_SIZE, IMAGE_SIZE);
     g.setColor(RGB[scene.color()]);
-    int size = 11 + random.nextInt(4);
-    int cx = (scene.side() == 0 ? 8 : 24) + random.nextInt(3) - 1;
+    // 14 to 17 pixels across: at 11 to 14 the tiny encoder told circles from squares on only 67-71%
+    // of held-out images after pre-training, and no amount of SFT made up for it.
+    int size = 14 + random.nextInt(4);
+    int cx = (scene.side() == 0 ? 9 : 23) + random.nextInt(3) - 1;
     int cy = 16 + random.nextInt(7) - 3;
     int x = cx - size / 2;
     int y = cy - size / 2;
