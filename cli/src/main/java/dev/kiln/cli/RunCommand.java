@@ -100,8 +100,15 @@ final class RunCommand implements Callable<Integer> {
     String name = job.getMetadata().getName();
     out.println("MultimodalPretrainJob " + name + ": valid");
     out.println("  model      " + describeModel(job));
-    out.println("  workspace  PVC " + (job.getSpec().checkpoints().existingClaim() != null
-        ? job.getSpec().checkpoints().existingClaim() : name + "-work (" + job.getSpec().checkpoints().volumeClaim().size() + ")"));
+    var checkpoints = job.getSpec().checkpoints();
+    boolean shared = checkpoints.existingClaim() == null && checkpoints.volumeClaim().accessModes().contains("ReadWriteMany");
+    out.println("  workspace  PVC " + (checkpoints.existingClaim() != null ? checkpoints.existingClaim()
+        : name + "-work (" + checkpoints.volumeClaim().size() + ", " + String.join(", ", checkpoints.volumeClaim().accessModes()) + ")")
+        + (shared ? ": data-prep pods may spread over nodes"
+            : ": data-prep pods run together on one node (a ReadWriteOnce claim attaches to one node)"));
+    int widest = job.getSpec().stages().stream().mapToInt(stage -> stage.resources().nodes()).max().orElse(1);
+    out.println("  data claim " + job.getSpec().data().claimName() + ", read-only" + (widest > 1
+        ? ": must be ReadOnlyMany or ReadWriteMany (a stage reads it from " + widest + " nodes at once)" : ""));
     for (DataSourceSpec source : job.getSpec().data().sources()) {
       long shards = ShardPattern.count(source.shards());
       out.println("  data       " + source.name() + ": " + shards + " shard(s)"

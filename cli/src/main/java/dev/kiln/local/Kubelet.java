@@ -2,6 +2,8 @@ package dev.kiln.local;
 
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
+import io.fabric8.kubernetes.api.model.EventBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.PodConditionBuilder;
@@ -13,6 +15,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -35,6 +38,7 @@ final class Kubelet {
   private final Map<String, Running> running = new ConcurrentHashMap<>();
   private final Set<String> evictions = ConcurrentHashMap.newKeySet();
   private final Set<String> refused = ConcurrentHashMap.newKeySet();
+  private final Set<String> attachWaiting = ConcurrentHashMap.newKeySet();
 
   private record Running(Pod pod, Container container, String startedAt) {}
 
@@ -90,6 +94,16 @@ final class Kubelet {
         claims.put(claim, volumes.folder(namespace, claim));
       }
     }
+    String conflict = multiAttachConflict(pod, snapshot.claims(), running.values().stream().map(Running::pod).toList());
+    if (conflict != null) {
+      // A real node would keep the pod ContainerCreating until the volume is detached elsewhere.
+      if (attachWaiting.add(pod.getMetadata().getUid())) {
+        writeWaiting(pod, "ContainerCreating", conflict);
+        warn(pod, "FailedAttachVolume", conflict);
+      }
+      return;
+    }
+    attachWaiting.remove(pod.getMetadata().getUid());
     Path folder = podsFolder.resolve(namespace).resolve(pod.getMetadata().getName());
     Container container = Container.start(pod, folder, program.get(), claims, client, djlCache, hostsFile);
     String now = Instant.now().toString();
@@ -135,6 +149,66 @@ final class Kubelet {
       status.setContainerStatuses(List.of(container));
       return p;
     });
+  }
+
+  /**
+   * Why {@code pod} cannot mount its claims on its node now, or null: a claim that only one node
+   * may attach ({@code ReadWriteOnce}; one pod for {@code ReadWriteOncePod}) while a running pod
+   * on another node uses it. {@code ReadWriteMany} goes anywhere, {@code ReadOnlyMany} anywhere
+   * that mounts it read-only.
+   */
+  static String multiAttachConflict(Pod pod, List<PersistentVolumeClaim> claims, List<Pod> runningPods) {
+    String namespace = pod.getMetadata().getNamespace();
+    String node = pod.getSpec().getNodeName();
+    for (var volume : pod.getSpec().getVolumes()) {
+      var source = volume.getPersistentVolumeClaim();
+      if (source == null) {
+        continue;
+      }
+      List<String> modes = claims.stream().filter(c -> namespace.equals(c.getMetadata().getNamespace())
+              && source.getClaimName().equals(c.getMetadata().getName()))
+          .findFirst().map(c -> c.getSpec().getAccessModes()).orElse(List.of());
+      if (modes.contains("ReadWriteMany")) {
+        continue;
+      }
+      boolean onePod = modes.equals(List.of("ReadWriteOncePod"));
+      boolean readOnly = Boolean.TRUE.equals(source.getReadOnly());
+      List<String> users = new ArrayList<>();
+      for (Pod other : runningPods) {
+        if (other.getMetadata().getUid().equals(pod.getMetadata().getUid())
+            || !namespace.equals(other.getMetadata().getNamespace())) {
+          continue;
+        }
+        for (var otherVolume : other.getSpec().getVolumes()) {
+          var otherSource = otherVolume.getPersistentVolumeClaim();
+          if (otherSource == null || !otherSource.getClaimName().equals(source.getClaimName())) {
+            continue;
+          }
+          boolean sharedReadOnly = modes.contains("ReadOnlyMany") && readOnly && Boolean.TRUE.equals(otherSource.getReadOnly());
+          if (onePod || (!sharedReadOnly && !Objects.equals(node, other.getSpec().getNodeName()))) {
+            users.add(other.getMetadata().getName());
+          }
+        }
+      }
+      if (!users.isEmpty()) {
+        return "Multi-Attach error for volume \"" + source.getClaimName() + "\" (" + String.join(", ", modes)
+            + ") Volume is already used by pod(s) " + String.join(", ", users) + " on another node";
+      }
+    }
+    return null;
+  }
+
+  /** A Warning event on a pod, as the kubelet reports what keeps a pod from starting. */
+  private void warn(Pod pod, String reason, String message) {
+    String now = Instant.now().toString();
+    client.v1().events().inNamespace(pod.getMetadata().getNamespace()).resource(new EventBuilder()
+        .withNewMetadata().withGenerateName(pod.getMetadata().getName() + ".").endMetadata()
+        .withNewInvolvedObject().withKind("Pod").withApiVersion("v1").withNamespace(pod.getMetadata().getNamespace())
+          .withName(pod.getMetadata().getName()).withUid(pod.getMetadata().getUid()).endInvolvedObject()
+        .withType("Warning").withReason(reason).withMessage(message).withCount(1)
+        .withFirstTimestamp(now).withLastTimestamp(now).withNewSource().withComponent("kubelet")
+          .withHost(pod.getSpec().getNodeName()).endSource()
+        .build()).create();
   }
 
   private void writeWaiting(Pod pod, String reason, String message) {

@@ -34,15 +34,20 @@ import java.util.logging.Logger;
 public final class LocalCluster implements AutoCloseable {
 
   /** How the cluster is set up. */
-  public record Options(Path folder, Path kilnHome, int gpuNodes, String gpuProduct, int gpusPerNode,
+  public record Options(Path folder, Path kilnHome, int cpuNodes, int gpuNodes, String gpuProduct, int gpusPerNode,
       Map<String, String> operatorSettings, PrintStream errors) {
 
     public static Options in(Path folder) {
-      return new Options(folder, LocalCluster.kilnHome(), 4, "NVIDIA-H100-80GB-HBM3", 8, Map.of(), System.err);
+      return new Options(folder, LocalCluster.kilnHome(), 1, 4, "NVIDIA-H100-80GB-HBM3", 8, Map.of(), System.err);
     }
 
     public Options withGpuProduct(String product) {
-      return new Options(folder, kilnHome, gpuNodes, product, gpusPerNode, operatorSettings, errors);
+      return new Options(folder, kilnHome, cpuNodes, gpuNodes, product, gpusPerNode, operatorSettings, errors);
+    }
+
+    /** Several CPU nodes, for what differs when pods spread (volumes attached to one node). */
+    public Options withCpuNodes(int nodes) {
+      return new Options(folder, kilnHome, nodes, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, errors);
     }
   }
 
@@ -101,7 +106,10 @@ public final class LocalCluster implements AutoCloseable {
 
   private void addNodes() {
     int cores = Runtime.getRuntime().availableProcessors();
-    client.nodes().resource(node("kiln-local-cpu", Map.of("kubernetes.io/hostname", "kiln-local-cpu"), 0, cores)).create();
+    for (int i = 0; i < options.cpuNodes(); i++) {
+      String name = i == 0 ? "kiln-local-cpu" : "kiln-local-cpu-" + i;
+      client.nodes().resource(node(name, Map.of(Scheduler.HOSTNAME, name), 0, cores)).create();
+    }
     for (int i = 0; i < options.gpuNodes(); i++) {
       String name = "kiln-local-gpu-" + i;
       Node gpu = node(name, Map.of("kubernetes.io/hostname", name, "nvidia.com/gpu.present", "true",

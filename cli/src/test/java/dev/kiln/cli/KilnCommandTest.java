@@ -56,7 +56,9 @@ class KilnCommandTest {
     Result r = kiln("validate", bad.toString());
 
     assertThat(r.exit()).isEqualTo(1);
+    // First what the API server would answer (the CRD's CEL rule on spec), then the operator's checks.
     assertThat(r.out().lines()).containsExactly(
+        "spec: stages: initFrom must name an earlier stage",
         "spec.stages[1].visualTokens: must be a perfect square (the pooled patch grid is square), found 63",
         "spec.stages[1].initFrom: must name an earlier stage (one of [pretrain]), found \"warmup\"");
     assertThat(r.err()).contains("bad.yaml (quickstart):");

@@ -41,8 +41,12 @@ final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCall
   private Path folder;
 
   void start(Path folder, String dataClaim) throws IOException {
+    start(folder, dataClaim, 1);
+  }
+
+  void start(Path folder, String dataClaim, int cpuNodes) throws IOException {
     this.folder = folder;
-    cluster = LocalCluster.start(LocalCluster.Options.in(folder.resolve("cluster")));
+    cluster = LocalCluster.start(LocalCluster.Options.in(folder.resolve("cluster")).withCpuNodes(cpuNodes));
     Path data = folder.resolve("data");
     ShapesData.generate(data, 200, 200, 10, 3);
     cluster.volumes().provide(NS, dataClaim, data);

@@ -4,8 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import com.networknt.schema.JsonMetaSchema;
 import com.networknt.schema.JsonSchema;
 import com.networknt.schema.JsonSchemaFactory;
+import com.networknt.schema.NonValidationKeyword;
 import com.networknt.schema.SpecVersion;
 import com.networknt.schema.ValidationMessage;
 import dev.cel.common.CelAbstractSyntaxTree;
@@ -30,6 +32,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * A CRD's own validation, evaluated as the API server evaluates it on create and update: schema
@@ -48,6 +51,13 @@ public final class CrdSchema {
   }
 
   private static final YAMLMapper YAML = new YAMLMapper();
+  /** Draft 4, which OpenAPI 3.0 schemas follow, knowing the keywords Kubernetes adds (they validate nothing here). */
+  private static final JsonSchemaFactory OPEN_API = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V4,
+      factory -> factory.metaSchema(JsonMetaSchema.builder(JsonMetaSchema.getV4())
+          .keywords(Stream.of("nullable", "x-kubernetes-validations", "x-kubernetes-preserve-unknown-fields",
+              "x-kubernetes-int-or-string", "x-kubernetes-embedded-resource", "x-kubernetes-list-type",
+              "x-kubernetes-list-map-keys", "x-kubernetes-map-type").map(NonValidationKeyword::new).toList())
+          .build()));
   private static final CelCompiler COMPILER = CelCompilerFactory.standardCelCompilerBuilder()
       .setStandardMacros(CelStandardMacro.STANDARD_MACROS)
       .addVar("self", SimpleType.DYN)
@@ -83,7 +93,7 @@ public final class CrdSchema {
 
   private CrdSchema(ObjectNode schema) {
     this.schema = schema;
-    this.structure = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V4).getSchema(schema);
+    this.structure = OPEN_API.getSchema(schema);
     collectRules(schema, new ArrayList<>());
   }
 

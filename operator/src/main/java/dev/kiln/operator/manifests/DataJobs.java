@@ -35,6 +35,7 @@ final class DataJobs {
               .withRestartPolicy("Never")
               .withSecurityContext(PodParts.podSecurity())
               .withEnableServiceLinks(false)
+              .withAffinity(PodParts.dataPrepAffinity(job))
               .withVolumes(PodParts.volumes(job))
               .withContainers(new ContainerBuilder()
                   .withName("data-jobs")

@@ -2,6 +2,8 @@ package dev.kiln.operator.manifests;
 
 import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import io.fabric8.kubernetes.api.model.Affinity;
+import io.fabric8.kubernetes.api.model.AffinityBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.PodSecurityContext;
@@ -53,6 +55,36 @@ final class PodParts {
     }
     volumes.add(new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build());
     return volumes;
+  }
+
+  /**
+   * Keeps a job's data-prep pods on one node unless its workspace may be attached to several:
+   * a {@code ReadWriteOnce} claim is attached to one node, and pods of a parallel filter Job spread
+   * over others would wait forever on a multi-attach error. Only a claim the operator creates with
+   * {@code ReadWriteMany} is known to be shared; an existing claim is treated as node-local. The
+   * first pod goes anywhere; the rest follow it.
+   */
+  static Affinity dataPrepAffinity(MultimodalPretrainJob job) {
+    if (workspaceSharedAcrossNodes(job)) {
+      return null;
+    }
+    return new AffinityBuilder().withNewPodAffinity()
+        .addNewRequiredDuringSchedulingIgnoredDuringExecution()
+          .withNewLabelSelector()
+            .addToMatchLabels(Labels.JOB, job.getMetadata().getName())
+            .addNewMatchExpression().withKey(Labels.COMPONENT).withOperator("In")
+              .withValues(Labels.FILTER, Labels.PACK).endMatchExpression()
+          .endLabelSelector()
+          .withTopologyKey("kubernetes.io/hostname")
+        .endRequiredDuringSchedulingIgnoredDuringExecution()
+        .endPodAffinity().build();
+  }
+
+  /** Whether the job's workspace claim may be mounted on several nodes at once. */
+  static boolean workspaceSharedAcrossNodes(MultimodalPretrainJob job) {
+    var claim = job.getSpec().checkpoints().volumeClaim();
+    return job.getSpec().checkpoints().existingClaim() == null && claim != null
+        && claim.accessModes().contains("ReadWriteMany");
   }
 
   static List<VolumeMount> mounts(MultimodalPretrainJob job) {
