@@ -38,9 +38,9 @@ for kernel in $kernels; do
     rm -rf "$run"
     mkdir -p "$run"
     sed "s/^spec:\$/spec:\n  seed: $seed/" "$file" > "$run/job.yaml"
-    ATEN_CPU_CAPABILITY=$aten MKL_ENABLE_INSTRUCTIONS=$mkl "$ROOT/kiln" run "$run/job.yaml" --workdir "$run/work" \
+    ATEN_CPU_CAPABILITY=$aten MKL_ENABLE_INSTRUCTIONS=$mkl "$ROOT/kiln" run "$run/job.yaml" --workdir "$run/workdir" \
       > "$run/kiln-run.log" 2>&1 || true
-    python3 - "$run/work/summary.json" "$seed" "$kernel" >> "$results" <<'PY'
+    python3 - "$run/workdir/summary.json" "$seed" "$kernel" >> "$results" <<'PY'
 import json, sys
 path, seed, kernel = sys.argv[1:4]
 try:

@@ -143,19 +143,22 @@ final class Scheduler {
     }
     for (LabelSelectorRequirement requirement : selector.getMatchExpressions() == null
         ? List.<LabelSelectorRequirement>of() : selector.getMatchExpressions()) {
-      String value = have.get(requirement.getKey());
-      boolean ok = switch (requirement.getOperator()) {
-        case "In" -> value != null && requirement.getValues().contains(value);
-        case "NotIn" -> value == null || !requirement.getValues().contains(value);
-        case "Exists" -> value != null;
-        case "DoesNotExist" -> value == null;
-        default -> false;
-      };
-      if (!ok) {
+      if (!satisfies(requirement.getOperator(), have.get(requirement.getKey()), requirement.getValues())) {
         return false;
       }
     }
     return true;
+  }
+
+  /** One requirement of a node or label selector on the value of its key (null when absent). */
+  private static boolean satisfies(String operator, String value, List<String> values) {
+    return switch (operator) {
+      case "In" -> value != null && values.contains(value);
+      case "NotIn" -> value == null || !values.contains(value);
+      case "Exists" -> value != null;
+      case "DoesNotExist" -> value == null;
+      default -> false;
+    };
   }
 
   private static boolean matches(NodeSelectorTerm term, Map<String, String> labels) {
@@ -163,15 +166,7 @@ final class Scheduler {
       return true;
     }
     for (NodeSelectorRequirement requirement : term.getMatchExpressions()) {
-      String value = labels.get(requirement.getKey());
-      boolean ok = switch (requirement.getOperator()) {
-        case "In" -> value != null && requirement.getValues().contains(value);
-        case "NotIn" -> value == null || !requirement.getValues().contains(value);
-        case "Exists" -> value != null;
-        case "DoesNotExist" -> value == null;
-        default -> false;
-      };
-      if (!ok) {
+      if (!satisfies(requirement.getOperator(), labels.get(requirement.getKey()), requirement.getValues())) {
         return false;
       }
     }
