@@ -3,6 +3,7 @@ package dev.kiln.local;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.api.validation.CrdSchema;
 import dev.kiln.api.validation.Violation;
@@ -13,6 +14,7 @@ import io.fabric8.zjsonpatch.JsonPatch;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -32,55 +34,54 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
 
   @Override
   public MockResponse handleCreate(RecordedRequest request) {
-    MockResponse refused = refusal(request, null);
+    MockResponse refused = jobBody(request).map(body -> refusal(body, null)).orElse(null);
     return refused != null ? refused : super.handleCreate(request);
   }
 
   @Override
   public MockResponse handleUpdate(RecordedRequest request) {
-    MockResponse refused = refusal(request, stored(request.getPath()));
+    MockResponse refused = jobBody(request).map(body -> refusal(body, stored(request.getPath()))).orElse(null);
     return refused != null ? refused : super.handleUpdate(request);
   }
 
   @Override
   public MockResponse handlePatch(RecordedRequest request) {
-    Matcher jobs = JOBS.matcher(request.getPath());
-    if (!jobs.matches() || jobs.group("status") != null) {
-      return super.handlePatch(request);
-    }
-    JsonNode old = stored(request.getPath());
-    if (old == null) {
-      return super.handlePatch(request);
-    }
-    try {
-      String body = request.getBody().readUtf8();
-      request.getBody().writeUtf8(body);
-      JsonNode patch = JSON.readTree(body);
-      JsonNode patched = patch.isArray() ? JsonPatch.apply(patch, old) : mergePatch(old.deepCopy(), patch);
-      MockResponse refused = refusal(patched, old);
-      return refused != null ? refused : super.handlePatch(request);
-    } catch (IOException | RuntimeException e) {
-      // A patch this cannot apply is the store's to refuse, with its own message.
-      return super.handlePatch(request);
-    }
+    MockResponse refused = jobBody(request).map(patch -> {
+      JsonNode old = stored(request.getPath());
+      if (old == null || patch.isMissingNode()) {
+        return null;
+      }
+      try {
+        return refusal(patch.isArray() ? JsonPatch.apply(patch, old) : mergePatch(old.deepCopy(), patch), old);
+      } catch (RuntimeException e) {
+        return null;  // a patch this cannot apply is the store's to refuse, with its own message
+      }
+    }).orElse(null);
+    return refused != null ? refused : super.handlePatch(request);
   }
 
-  private MockResponse refusal(RecordedRequest request, JsonNode old) {
+  /**
+   * The body of a request that writes a MultimodalPretrainJob (not its status), parsed; empty for
+   * any other request. Reading a buffer consumes it, so the same bytes are put back for the store.
+   */
+  private static Optional<JsonNode> jobBody(RecordedRequest request) {
     Matcher jobs = JOBS.matcher(request.getPath());
     if (!jobs.matches() || jobs.group("status") != null) {
-      return null;
+      return Optional.empty();
     }
+    String body = request.getBody().readUtf8();
+    request.getBody().writeUtf8(body);
     try {
-      // Reading a buffer consumes it; put the same bytes back for the store.
-      String body = request.getBody().readUtf8();
-      request.getBody().writeUtf8(body);
-      return refusal(JSON.readTree(body), old);
+      return Optional.of(JSON.readTree(body));
     } catch (IOException e) {
-      return null;
+      return Optional.of(MissingNode.getInstance());
     }
   }
 
   private MockResponse refusal(JsonNode object, JsonNode old) {
+    if (object.isMissingNode()) {
+      return null;  // not JSON: the store answers that
+    }
     List<Violation> violations = crd.validate(object, old);
     if (violations.isEmpty()) {
       return null;
