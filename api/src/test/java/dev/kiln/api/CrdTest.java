@@ -14,29 +14,41 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The committed CRD is the generated one, and the schema's defaults are the Java model's. */
 class CrdTest {
 
   static final String CRD_FILE = "multimodalpretrainjobs.kiln.dev-v1.yml";
+  static final String QUEUE_CRD_FILE = "trainingqueues.kiln.dev-v1.yml";
 
-  @Test
-  void committedCrdMatchesAFreshGeneration() throws IOException {
-    String generated = generatedCrd();
-    Path committed = KilnRoot.path().resolve("crds").resolve(CRD_FILE);
+  @ParameterizedTest
+  @ValueSource(strings = {CRD_FILE, QUEUE_CRD_FILE})
+  void committedCrdMatchesAFreshGeneration(String file) throws IOException {
+    String generated = generatedCrd(file);
+    Path committed = KilnRoot.path().resolve("crds").resolve(file);
     if (Boolean.getBoolean("kiln.crd.update")) {
       Files.writeString(committed, generated);
     }
-    assertThat(committed).as("crds/%s; regenerate with ./mvnw -pl api test -Dkiln.crd.update=true", CRD_FILE)
+    assertThat(committed).as("crds/%s; regenerate with ./mvnw -pl api test -Dkiln.crd.update=true", file)
         .exists();
     assertThat(Files.readString(committed))
-        .as("crds/%s is stale; regenerate with ./mvnw -pl api test -Dkiln.crd.update=true", CRD_FILE)
+        .as("crds/%s is stale; regenerate with ./mvnw -pl api test -Dkiln.crd.update=true", file)
         .isEqualTo(generated);
   }
 
   @Test
+  void everyGeneratedCrdIsCommitted() throws IOException {
+    try (var files = Files.list(KilnRoot.path().resolve("api/target/classes/META-INF/fabric8"))) {
+      assertThat(files.map(f -> f.getFileName().toString()).sorted().toList())
+          .containsExactly(CRD_FILE, QUEUE_CRD_FILE);
+    }
+  }
+
+  @Test
   void schemaDefaultsEqualJavaDefaults() throws IOException {
-    JsonNode schema = new YAMLMapper().readTree(generatedCrd())
+    JsonNode schema = new YAMLMapper().readTree(generatedCrd(CRD_FILE))
         .at("/spec/versions/0/schema/openAPIV3Schema/properties/spec");
     MultimodalPretrainJob job;
     try (InputStream in = getClass().getResourceAsStream("/every-default.yaml")) {
@@ -87,8 +99,8 @@ class CrdTest {
     return expected.equals(actual);
   }
 
-  private static String generatedCrd() throws IOException {
-    try (InputStream in = CrdTest.class.getResourceAsStream("/META-INF/fabric8/" + CRD_FILE)) {
+  private static String generatedCrd(String file) throws IOException {
+    try (InputStream in = CrdTest.class.getResourceAsStream("/META-INF/fabric8/" + file)) {
       assertThat(in).as("generated CRD on the classpath").isNotNull();
       return new String(in.readAllBytes());
     }

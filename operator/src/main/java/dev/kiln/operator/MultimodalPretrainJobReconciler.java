@@ -1,7 +1,8 @@
 package dev.kiln.operator;
 
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
-import dev.kiln.operator.admission.ImmediateAdmission;
+import dev.kiln.operator.admission.BuiltinAdmission;
+import dev.kiln.operator.admission.InformerClusterState;
 import dev.kiln.operator.lifecycle.ChildResources;
 import dev.kiln.operator.lifecycle.EventRecorder;
 import dev.kiln.operator.lifecycle.JobLifecycle;
@@ -19,6 +20,7 @@ import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.javaoperatorsdk.operator.processing.event.source.inbound.SimpleInboundEventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.Mappers;
 import io.quarkiverse.operatorsdk.annotations.RBACRule;
 import java.time.Clock;
@@ -31,8 +33,10 @@ import java.util.Set;
  * to look again.
  */
 @ControllerConfiguration(name = MultimodalPretrainJobReconciler.NAME, generationAwareEventProcessing = false)
-@RBACRule(apiGroups = "batch", resources = "jobs", verbs = {"get", "list", "watch", "create", "delete"})
-@RBACRule(apiGroups = "", resources = "pods", verbs = {"get", "list", "watch"})
+@RBACRule(apiGroups = "batch", resources = "jobs", verbs = {"get", "list", "watch", "create", "delete", "patch"})
+@RBACRule(apiGroups = "", resources = {"pods", "nodes"}, verbs = {"get", "list", "watch"})
+@RBACRule(apiGroups = "kiln.dev", resources = "trainingqueues", verbs = {"get", "list", "watch", "create"})
+@RBACRule(apiGroups = "kiln.dev", resources = "trainingqueues/status", verbs = {"get", "patch", "update"})
 @RBACRule(apiGroups = "", resources = {"configmaps", "services"}, verbs = {"get", "list", "watch", "create", "patch"})
 @RBACRule(apiGroups = "", resources = "persistentvolumeclaims", verbs = {"get", "list", "watch", "create"})
 @RBACRule(apiGroups = "", resources = "events", verbs = {"create", "patch"})
@@ -42,14 +46,34 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
 
   private final KubernetesClient client;
   private final JobLifecycle lifecycle;
+  private final BuiltinAdmission admission;
+  /** Wakes jobs waiting in a queue when room may have appeared (a stage ended, a node or queue changed). */
+  private final SimpleInboundEventSource<MultimodalPretrainJob> wakeups = new SimpleInboundEventSource<>("queue-wakeups");
 
   public MultimodalPretrainJobReconciler(KubernetesClient client, KilnOperatorConfig config) {
     this.client = client;
     Clock clock = Clock.systemUTC();
     OperatorSettings settings = new OperatorSettings(config.trainerImage(), config.dataJobsImage(),
         config.imagePullPolicy(), config.masterPort());
-    this.lifecycle = new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock),
-        new ImmediateAdmission(), settings, clock);
+    TrainingQueues.ensureDefault(client);
+    this.admission = new BuiltinAdmission(new InformerClusterState(client, this::wakeWaitingJobs),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), clock);
+    this.lifecycle = new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock), admission,
+        settings, clock);
+  }
+
+  private void wakeWaitingJobs() {
+    if (admission == null) {
+      return;  // informers deliver their first events while this object is still being built
+    }
+    for (String key : admission.waitingJobs()) {
+      int slash = key.indexOf('/');
+      try {
+        wakeups.propagateEvent(new ResourceID(key.substring(slash + 1), key.substring(0, slash)));
+      } catch (RuntimeException e) {
+        return;  // not started yet: the first reconcile of every job comes anyway
+      }
+    }
   }
 
   @Override
@@ -81,6 +105,6 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
         .withSecondaryToPrimaryMapper((Pod pod) -> Set.of(new ResourceID(
             pod.getMetadata().getLabels().get(Labels.JOB), pod.getMetadata().getNamespace())))
         .build();
-    return List.of(new InformerEventSource<>(jobs, context), new InformerEventSource<>(pods, context));
+    return List.of(new InformerEventSource<>(jobs, context), new InformerEventSource<>(pods, context), wakeups);
   }
 }

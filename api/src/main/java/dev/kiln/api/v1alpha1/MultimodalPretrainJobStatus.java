@@ -20,8 +20,8 @@ public class MultimodalPretrainJobStatus {
   private String message;
   /** Failed attempts over all stages (disruptions excluded). */
   private Integer restarts;
-  /** Place in the admission queue while Queued (1 is next). */
-  private Integer queuePosition;
+  /** The queue the current stage waits in or was admitted from, its place while waiting, and why. */
+  private QueueStatus queue;
   private String startTime;
   private String completionTime;
   /** The spec.restartNonce last acted on. */
@@ -81,12 +81,12 @@ public class MultimodalPretrainJobStatus {
     this.restarts = restarts;
   }
 
-  public Integer getQueuePosition() {
-    return queuePosition;
+  public QueueStatus getQueue() {
+    return queue;
   }
 
-  public void setQueuePosition(Integer queuePosition) {
-    this.queuePosition = queuePosition;
+  public void setQueue(QueueStatus queue) {
+    this.queue = queue;
   }
 
   public String getStartTime() {

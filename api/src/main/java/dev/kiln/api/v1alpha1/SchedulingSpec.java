@@ -3,6 +3,7 @@ package dev.kiln.api.v1alpha1;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Size;
 
@@ -13,7 +14,9 @@ public record SchedulingSpec(
     @Default("Builtin") @JsonPropertyDescription("Builtin: Kiln's GPU-aware gang queue. Kueue: children carry kueue.x-k8s.io/queue-name.")
     Mode mode,
     @Default("1800") @Min(1) @JsonPropertyDescription("Seconds a stage's pods may take to all run.") Integer startupDeadlineSeconds,
-    @Default("1800") @Min(1) @JsonPropertyDescription("Seconds without a training step before the stage is Stalled.") Integer progressDeadlineSeconds) {
+    @Default("1800") @Min(1) @JsonPropertyDescription("Seconds without a training step before the stage is Stalled.") Integer progressDeadlineSeconds,
+    @Default("300") @Min(1) @Max(86400) @JsonPropertyDescription("Seconds a stopped stage (preempted, evicted, drained) has to finish its step and write a checkpoint: the pods' terminationGracePeriodSeconds.")
+    Integer stopGracePeriodSeconds) {
 
   public SchedulingSpec {
     queue = queue != null ? queue : "default";
@@ -21,6 +24,7 @@ public record SchedulingSpec(
     mode = mode != null ? mode : Mode.BUILTIN;
     startupDeadlineSeconds = startupDeadlineSeconds != null ? startupDeadlineSeconds : 1800;
     progressDeadlineSeconds = progressDeadlineSeconds != null ? progressDeadlineSeconds : 1800;
+    stopGracePeriodSeconds = stopGracePeriodSeconds != null ? stopGracePeriodSeconds : 300;
   }
 
   /** Who admits the job. */

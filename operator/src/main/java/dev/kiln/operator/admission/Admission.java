@@ -1,21 +1,32 @@
 package dev.kiln.operator.admission;
 
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import java.util.List;
 
-/** Decides whether a job's GPU gang may start now. The cluster-wide queue plugs in here. */
+/** Decides whether a stage attempt's GPU gang may start now. */
 public interface Admission {
 
-  Decision admit(MultimodalPretrainJob job);
+  /** Asks to start the job's stage {@code stageIndex}; called again while it waits. */
+  Decision admit(MultimodalPretrainJob job, int stageIndex);
 
-  /** Admitted, or queued at a position (1 is next). */
-  record Decision(boolean admitted, int queuePosition, String message) {
+  /** Tells admission the job no longer waits (it was suspended, finished or deleted). */
+  default void forget(MultimodalPretrainJob job) {}
 
-    public static Decision admitNow(String message) {
-      return new Decision(true, 0, message);
+  /** A running stage attempt stopped to make room: the Job of that attempt. */
+  record Victim(String namespace, String attemptJob, String owner) {}
+
+  /**
+   * Admitted, or waiting at a position in the queue (1 is next) for the reason given; while it
+   * waits, {@code victims} are the running attempts to stop for it.
+   */
+  record Decision(boolean admitted, String queue, Integer position, String message, List<Victim> victims) {
+
+    public static Decision admitNow(String queue, String message) {
+      return new Decision(true, queue, null, message, List.of());
     }
 
-    public static Decision queued(int position, String message) {
-      return new Decision(false, position, message);
+    public static Decision waiting(String queue, int position, String message) {
+      return new Decision(false, queue, position, message, List.of());
     }
   }
 }

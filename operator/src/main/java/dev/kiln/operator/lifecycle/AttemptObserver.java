@@ -67,6 +67,12 @@ public final class AttemptObserver {
     return new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, reason, detail, exitCode, name(culprit.get()));
   }
 
+  /** The pod has stopped for good: it succeeded or failed, so it holds no GPU and writes nothing. */
+  static boolean stopped(Pod pod) {
+    String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+    return "Succeeded".equals(phase) || "Failed".equals(phase);
+  }
+
   static boolean disrupted(Pod pod) {
     if (pod.getStatus() == null) {
       return false;

@@ -1,6 +1,7 @@
 package dev.kiln.operator.lifecycle;
 
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.operator.admission.BuiltinAdmission;
 import dev.kiln.operator.manifests.Labels;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -83,6 +84,32 @@ public final class ChildResources {
         .withLabel(Labels.STAGE, stage)
         .withLabel(Labels.ATTEMPT, Integer.toString(attempt))
         .list().getItems();
+  }
+
+  /** Pods of every attempt of one stage. */
+  public List<Pod> stagePods(MultimodalPretrainJob job, String stage) {
+    return client.pods().inNamespace(job.getMetadata().getNamespace())
+        .withLabel(Labels.JOB, job.getMetadata().getName())
+        .withLabel(Labels.STAGE, stage)
+        .withLabel(Labels.COMPONENT, Labels.TRAINER)
+        .list().getItems();
+  }
+
+  /**
+   * Marks a running attempt Job as preempted for {@code by} (a merge patch of one annotation); its
+   * own job then stops it. False when it was already marked or is gone.
+   */
+  public boolean markPreempted(String namespace, String name, String by) {
+    Job attempt = job(namespace, name);
+    if (attempt == null || (attempt.getMetadata().getAnnotations() != null
+        && attempt.getMetadata().getAnnotations().containsKey(BuiltinAdmission.PREEMPTED_BY))) {
+      return false;
+    }
+    Job patch = new Job();
+    patch.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
+        .withAnnotations(java.util.Map.of(BuiltinAdmission.PREEMPTED_BY, by)).build());
+    client.batch().v1().jobs().inNamespace(namespace).withName(name).patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+    return true;
   }
 
   /** Deletes a Job and, through background propagation, its pods. */

@@ -14,6 +14,7 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
 import dev.kiln.api.v1alpha1.ProgressStatus;
 import dev.kiln.api.v1alpha1.PromotionSpec;
+import dev.kiln.api.v1alpha1.QueueStatus;
 import dev.kiln.api.v1alpha1.ReproducibilityStatus;
 import dev.kiln.api.v1alpha1.StagePhase;
 import dev.kiln.api.v1alpha1.StageSpec;
@@ -21,6 +22,7 @@ import dev.kiln.api.v1alpha1.StageStatus;
 import dev.kiln.api.validation.JobValidator;
 import dev.kiln.api.validation.Violation;
 import dev.kiln.operator.admission.Admission;
+import dev.kiln.operator.admission.BuiltinAdmission;
 import dev.kiln.operator.manifests.CheckpointClaimManifest;
 import dev.kiln.operator.manifests.FilterJobManifest;
 import dev.kiln.operator.manifests.Labels;
@@ -48,8 +50,8 @@ import java.util.stream.Collectors;
 
 /**
  * Drives one MultimodalPretrainJob a step further, as a list of named steps: validate, apply a
- * restart request, ensure the working volume, suspend or resume, admit, prepare data, run the
- * current stage (observe, restart or promote), finish. It holds no state between calls: all it
+ * restart request, ensure the working volume, suspend or resume, prepare data, run the current
+ * stage (admit each attempt through the queue, observe, restart or promote), finish. It holds no state between calls: all it
  * knows comes from the job's status and the children it finds, so a restarted operator picks
  * up exactly where the last one stopped.
  */
@@ -94,7 +96,6 @@ public final class JobLifecycle {
         && applyRestartRequest(job, status) == Next.CONTINUE
         && ensureWorkspace(job, status) == Next.CONTINUE
         && suspendOrResume(job, status) == Next.CONTINUE
-        && admit(job, status) == Next.CONTINUE
         && prepareData(job, status) == Next.CONTINUE) {
       runStages(job, status);
     }
@@ -169,9 +170,12 @@ public final class JobLifecycle {
     if (running != null) {
       int index = stageIndex(job, running.getName());
       Job previous = children.job(job.getMetadata().getNamespace(), running.getJobName());
-      startAttempt(job, status, index, running.getAttempt() + 1, previous);
+      if (previous != null) {
+        children.delete(previous);
+      }
+      running.setPhase(StagePhase.Restarting);
       events.normal(job, "RestartRequested", "restartNonce changed: stage " + running.getName()
-          + " restarts as attempt " + running.getAttempt() + " from its latest checkpoint");
+          + " restarts as attempt " + (running.getAttempt() + 1) + " from its latest checkpoint");
     }
     return Next.CONTINUE;
   }
@@ -232,6 +236,7 @@ public final class JobLifecycle {
         stage.setPhase(StagePhase.Pending);
       }
     }
+    leaveQueue(job, status);
     if (!suspended) {
       events.normal(job, "Suspended", "running pods deleted; checkpoints kept");
     }
@@ -240,23 +245,49 @@ public final class JobLifecycle {
     return Next.STOP;
   }
 
-  // --- admission -----------------------------------------------------------------------------
+  // --- admission ---------------------------------------------------------------------------
 
-  private Next admit(MultimodalPretrainJob job, JobStatusAggregator status) {
-    if (status.conditionIs(JobStatusAggregator.ADMITTED, true)) {
-      return Next.CONTINUE;
-    }
-    Admission.Decision decision = admission.admit(job);
+  /**
+   * Asks the queue to admit the stage's next attempt as a gang. While it waits the job is Queued
+   * with its place and the reason; when it must make room, the attempts it preempts are marked
+   * (their own jobs stop them and record the disruption).
+   */
+  private Next admit(MultimodalPretrainJob job, JobStatusAggregator status, int index) {
+    Admission.Decision decision = admission.admit(job, index);
+    QueueStatus before = status.current().getQueue();
     if (!decision.admitted()) {
-      status.current().setQueuePosition(decision.queuePosition());
+      status.current().setQueue(new QueueStatus(decision.queue(), decision.position(), decision.message()));
       status.condition(JobStatusAggregator.ADMITTED, false, "Queued", decision.message());
       status.phase(JobPhase.Queued, "Queued", decision.message());
+      if (before == null || before.position() == null || !Objects.equals(before.position(), decision.position())) {
+        events.normal(job, "Queued", (decision.position() != null ? "position " + decision.position() + " in queue "
+            + decision.queue() + ": " : "") + decision.message());
+      }
+      for (Admission.Victim victim : decision.victims()) {
+        if (children.markPreempted(victim.namespace(), victim.attemptJob(), key(job))) {
+          events.normal(job, "Preempting", "stopping " + victim.attemptJob() + " of " + victim.owner()
+              + " (lower priority) to make room");
+        }
+      }
       return Next.STOP;
     }
-    status.current().setQueuePosition(null);
+    status.current().setQueue(new QueueStatus(decision.queue(), null, decision.message()));
     status.condition(JobStatusAggregator.ADMITTED, true, "Admitted", decision.message());
     events.normal(job, "Admitted", decision.message());
     return Next.CONTINUE;
+  }
+
+  /** A finished or suspended job waits for nothing: it keeps the queue's name, not a place in it. */
+  private void leaveQueue(MultimodalPretrainJob job, JobStatusAggregator status) {
+    admission.forget(job);
+    QueueStatus queue = status.current().getQueue();
+    if (queue != null && queue.position() != null) {
+      status.current().setQueue(new QueueStatus(queue.name(), null, null));
+    }
+  }
+
+  private static String key(MultimodalPretrainJob job) {
+    return job.getMetadata().getNamespace() + "/" + job.getMetadata().getName();
   }
 
   // --- data preparation ----------------------------------------------------------------------
@@ -339,6 +370,7 @@ public final class JobLifecycle {
         return;
       }
     }
+    leaveQueue(job, status);
     status.condition(JobStatusAggregator.SUCCEEDED, true, "AllStagesComplete", stages.size() + " stages complete");
     status.phase(JobPhase.Succeeded, "AllStagesComplete", "all " + stages.size() + " stages complete");
     events.normal(job, "Succeeded", "all " + stages.size() + " stages complete");
@@ -361,6 +393,10 @@ public final class JobLifecycle {
         // Deleted behind our back (or by a suspend we did not see complete): start over from the checkpoint.
         stage.setPhase(StagePhase.Pending);
         return adoptOrStart(job, status, index);
+      }
+      String preemptedBy = preemptedBy(attempt);
+      if (preemptedBy != null && !AttemptObserver.hasCondition(attempt, "Complete")) {
+        return yieldToPreemption(job, status, index, attempt, preemptedBy);
       }
       AttemptState state = AttemptObserver.observe(attempt,
           children.attemptPods(job, spec.name(), stage.getAttempt()), spec.nonRetryableExitCodes());
@@ -388,33 +424,77 @@ public final class JobLifecycle {
     Job newest = children.attemptJobs(job, spec.name()).stream()
         .max((a, b) -> Integer.compare(attemptOf(a), attemptOf(b))).orElse(null);
     if (newest != null && attemptOf(newest) >= stage.getAttempt() && !AttemptObserver.hasCondition(newest, "Failed")
-        && newest.getMetadata().getDeletionTimestamp() == null) {
+        && newest.getMetadata().getDeletionTimestamp() == null && preemptedBy(newest) == null) {
       stage.setAttempt(attemptOf(newest));
       stage.setJobName(newest.getMetadata().getName());
       stage.setPhase(StagePhase.Running);
       return Next.CONTINUE;
     }
     int next = Math.max(stage.getAttempt(), newest == null ? 0 : attemptOf(newest)) + 1;
-    startAttempt(job, status, index, next, null);
-    status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + next);
+    if (startWhenAdmitted(job, status, index, next)) {
+      status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + next);
+    }
     return Next.STOP;
   }
 
   /**
-   * Creates attempt {@code attempt} (config, Service, Job), then deletes {@code previous}: in that
-   * order, a crash in between leaves the new attempt to adopt rather than nothing.
+   * Starts attempt {@code attempt} once the pods of earlier attempts have stopped (a stopped
+   * trainer may still be writing its checkpoint) and the queue admits it; true when it started.
    */
-  private void startAttempt(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt,
-      Job previous) {
+  private boolean startWhenAdmitted(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    List<String> stopping = children.stagePods(job, spec.name()).stream()
+        .filter(p -> !AttemptObserver.stopped(p))
+        .map(p -> p.getMetadata().getName())
+        .toList();
+    if (!stopping.isEmpty()) {
+      status.phase(JobPhase.Training, "Stopping", "stage " + spec.name() + " attempt " + attempt
+          + " waits for the pods of the last attempt to stop: " + String.join(", ", stopping));
+      return false;
+    }
+    if (admit(job, status, index) == Next.STOP) {
+      return false;
+    }
+    startAttempt(job, status, index, attempt);
+    return true;
+  }
+
+  /**
+   * A running attempt marked for preemption: stopped (SIGTERM, so it checkpoints the step it is
+   * on), counted as a disruption, and queued again to resume from that checkpoint.
+   */
+  private Next yieldToPreemption(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt,
+      String preemptedBy) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    FailureStatus failure = new FailureStatus();
+    failure.setReason("Preempted");
+    failure.setMessage("preempted by " + preemptedBy + " (higher priority)");
+    failure.setAttempt(stage.getAttempt());
+    failure.setTime(status.now());
+    stage.setLastFailure(failure);
+    stage.setDisruptions(stage.getDisruptions() + 1);
+    events.warning(job, "Preempted", "stage " + spec.name() + " attempt " + stage.getAttempt() + " preempted by "
+        + preemptedBy + "; it checkpoints and resumes when admitted again (not counted against maxRestarts)");
+    children.delete(attempt);
+    stage.setPhase(StagePhase.Restarting);
+    startWhenAdmitted(job, status, index, stage.getAttempt() + 1);
+    return Next.STOP;
+  }
+
+  private static String preemptedBy(Job attempt) {
+    var annotations = attempt.getMetadata().getAnnotations();
+    return annotations == null ? null : annotations.get(BuiltinAdmission.PREEMPTED_BY);
+  }
+
+  /** Creates attempt {@code attempt}: its run config, the stage's Service, and the Job. */
+  private void startAttempt(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt) {
     StageSpec spec = job.getSpec().stages().get(index);
     StageStatus stage = status.stage(spec.name());
     RunConfig config = RunConfigs.render(job, index, initFromCheckpoint(job, status, spec), settings);
     children.ensureConfigMap(RunConfigMapManifest.build(job, config));
     children.ensure(StageServiceManifest.build(job, spec.name(), settings));
     Job created = children.ensure(StageJobManifest.build(job, index, attempt, settings));
-    if (previous != null) {
-      children.delete(previous);
-    }
     if (stage.getSpecHash() == null) {
       stage.setSpecHash(JobValidator.stageHash(spec));
       stage.setStartTime(status.now());
@@ -470,10 +550,12 @@ public final class JobLifecycle {
             + failed.message() + " (restart " + stage.getRestarts() + " of " + spec.maxRestarts() + ")");
       }
     }
+    children.delete(attempt);
     stage.setPhase(StagePhase.Restarting);
-    startAttempt(job, status, index, stage.getAttempt() + 1, attempt);
-    status.phase(JobPhase.Training, "Restarting", "stage " + spec.name() + " attempt " + stage.getAttempt()
-        + " after " + failed.reason());
+    if (startWhenAdmitted(job, status, index, stage.getAttempt() + 1)) {
+      status.phase(JobPhase.Training, "Restarting", "stage " + spec.name() + " attempt " + stage.getAttempt()
+          + " after " + failed.reason());
+    }
     return Next.STOP;
   }
 
@@ -589,6 +671,7 @@ public final class JobLifecycle {
   // --- finish --------------------------------------------------------------------------------
 
   private void fail(MultimodalPretrainJob job, JobStatusAggregator status, String reason, String message) {
+    leaveQueue(job, status);
     status.condition(JobStatusAggregator.FAILED, true, reason, message);
     status.phase(JobPhase.Failed, reason, message);
     events.warning(job, reason, message);

@@ -67,6 +67,8 @@ public final class StageJobManifest {
             .withNewMetadata().withLabels(podLabels).endMetadata()
             .withNewSpec()
               .withRestartPolicy("Never")
+              // Time to finish the step and write a checkpoint on SIGTERM (preemption, eviction, drain).
+              .withTerminationGracePeriodSeconds(job.getSpec().scheduling().stopGracePeriodSeconds().longValue())
               .withSubdomain(Names.stageService(job, stage.name()))
               .withSecurityContext(PodParts.podSecurity())
               .withEnableServiceLinks(false)

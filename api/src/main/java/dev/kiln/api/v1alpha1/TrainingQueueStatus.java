@@ -1,0 +1,59 @@
+package dev.kiln.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.ArrayList;
+import java.util.List;
+
+/** What a queue holds now: GPUs of its admitted stages, and which jobs run and wait (namespace/name, in order). */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class TrainingQueueStatus {
+
+  /** Jobs listed at most, so that the object stays small with thousands of jobs; the counts are exact. */
+  public static final int LISTED = 50;
+
+  private Integer gpusInUse;
+  private Integer admittedCount;
+  private Integer pendingCount;
+  private List<String> admitted = new ArrayList<>();
+  private List<String> pending = new ArrayList<>();
+
+  public Integer getGpusInUse() {
+    return gpusInUse;
+  }
+
+  public void setGpusInUse(Integer gpusInUse) {
+    this.gpusInUse = gpusInUse;
+  }
+
+  public Integer getAdmittedCount() {
+    return admittedCount;
+  }
+
+  public void setAdmittedCount(Integer admittedCount) {
+    this.admittedCount = admittedCount;
+  }
+
+  public Integer getPendingCount() {
+    return pendingCount;
+  }
+
+  public void setPendingCount(Integer pendingCount) {
+    this.pendingCount = pendingCount;
+  }
+
+  public List<String> getAdmitted() {
+    return admitted;
+  }
+
+  public void setAdmitted(List<String> admitted) {
+    this.admitted = admitted;
+  }
+
+  public List<String> getPending() {
+    return pending;
+  }
+
+  public void setPending(List<String> pending) {
+    this.pending = pending;
+  }
+}

@@ -1,0 +1,264 @@
+package dev.kiln.operator.admission;
+
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.QueueStatus;
+import dev.kiln.api.v1alpha1.SchedulingSpec;
+import dev.kiln.api.v1alpha1.StageSpec;
+import dev.kiln.api.v1alpha1.TrainingQueue;
+import dev.kiln.api.v1alpha1.TrainingQueueStatus;
+import dev.kiln.operator.manifests.Labels;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.function.BiConsumer;
+
+/**
+ * Kiln's own GPU gang queue ({@code scheduling.mode: Builtin}): each decision reads the cluster
+ * (nodes, every pod, Kiln's trainer Jobs, jobs and queues), builds the queue's {@link QueuePlan}
+ * and answers for the stage that asked. Decisions are serialised, and a stage admitted but whose
+ * Job is not yet in the cache keeps its GPUs reserved here, so two stages reconciled at the same
+ * moment never both take the last free GPUs. Nothing else is kept between calls: a restarted
+ * operator rebuilds the same queue from the jobs' status and the Jobs that exist.
+ */
+public final class BuiltinAdmission implements Admission {
+
+  /** Annotation on a trainer Job being stopped to make room: the job (namespace/name) it makes room for. */
+  public static final String PREEMPTED_BY = "kiln.dev/preempted-by";
+  /** How long a reservation waits for its Job to show in the cache before it is dropped. */
+  static final Duration RESERVATION_TTL = Duration.ofMinutes(2);
+
+  private final ClusterState state;
+  private final BiConsumer<String, TrainingQueueStatus> queueStatus;
+  private final Clock clock;
+  private final Map<String, Reservation> reservations = new LinkedHashMap<>();
+  private final Map<String, TrainingQueueStatus> lastWritten = new HashMap<>();
+  private final Set<String> waiting = new LinkedHashSet<>();
+
+  private record Reservation(String queue, String namespace, String job, String stage, Gang gang, int priority,
+      Instant at) {}
+
+  public BuiltinAdmission(ClusterState state, BiConsumer<String, TrainingQueueStatus> queueStatus, Clock clock) {
+    this.state = state;
+    this.queueStatus = queueStatus;
+    this.clock = clock;
+  }
+
+  /** Jobs (namespace/name) waiting in some queue at the last decision: who to wake when room appears. */
+  public synchronized Set<String> waitingJobs() {
+    return Set.copyOf(waiting);
+  }
+
+  @Override
+  public synchronized void forget(MultimodalPretrainJob job) {
+    waiting.remove(key(job));
+    reservations.keySet().removeIf(k -> k.startsWith(key(job) + "/"));
+  }
+
+  @Override
+  public synchronized Decision admit(MultimodalPretrainJob job, int stageIndex) {
+    SchedulingSpec scheduling = job.getSpec().scheduling();
+    String queueName = scheduling.queue();
+    if (scheduling.mode() == SchedulingSpec.Mode.KUEUE) {
+      return Decision.admitNow(queueName, "Jobs are created suspended for Kueue queue " + queueName);
+    }
+    var queue = state.queue(queueName);
+    if (queue.isEmpty()) {
+      waiting.add(key(job));
+      return new Decision(false, queueName, null, "TrainingQueue " + queueName + " does not exist; create it (kubectl get"
+          + " trainingqueues lists those that do) or set spec.scheduling.queue", List.of());
+    }
+    StageSpec stage = job.getSpec().stages().get(stageIndex);
+    List<Job> trainerJobs = state.trainerJobs();
+    List<Pod> pods = state.pods();
+    Map<String, MultimodalPretrainJob> jobs = new HashMap<>();
+    state.jobs().forEach(j -> jobs.put(key(j), j));
+    jobs.put(key(job), job);
+    dropArrivedReservations(trainerJobs);
+
+    ClusterRoom room = ClusterRoom.of(state.nodes(), pods);
+    List<QueuePlan.Running> running = new ArrayList<>();
+    Set<String> attemptsWithJob = new LinkedHashSet<>();
+    for (Job attempt : trainerJobs) {
+      attemptsWithJob.add(attemptKey(attempt));
+      MultimodalPretrainJob owner = jobs.get(ownerKey(attempt));
+      if (finished(attempt) || owner == null) {
+        continue;
+      }
+      Gang gang = gang(owner, label(attempt, Labels.STAGE));
+      if (gang == null) {
+        continue;
+      }
+      List<Pod> attemptPods = pods.stream().filter(p -> Objects.equals(attemptKey(p), attemptKey(attempt))).toList();
+      Map<String, Integer> byNode = gpusByNode(attemptPods);
+      int bound = (int) attemptPods.stream().filter(p -> p.getSpec().getNodeName() != null && !ClusterRoom.terminal(p)).count();
+      // Admitted pods the scheduler has not placed yet: their GPUs are spoken for.
+      room.reserve(new Gang(Math.max(0, gang.pods() - bound), gang.gpusPerPod(), gang.product()));
+      if (queueName.equals(owner.getSpec().scheduling().queue())) {
+        boolean stopping = attempt.getMetadata().getDeletionTimestamp() != null || annotation(attempt, PREEMPTED_BY) != null;
+        running.add(new QueuePlan.Running(ownerKey(attempt), attempt.getMetadata().getNamespace() + "/"
+            + attempt.getMetadata().getName(), owner.getSpec().scheduling().priority(),
+            created(attempt), gang, byNode, stopping));
+      }
+    }
+    // Pods of attempts whose Job is already gone still hold GPUs until they exit.
+    Map<String, List<Pod>> orphans = new LinkedHashMap<>();
+    for (Pod pod : pods) {
+      if (Labels.TRAINER.equals(label(pod, Labels.COMPONENT)) && !ClusterRoom.terminal(pod)
+          && !attemptsWithJob.contains(attemptKey(pod))) {
+        orphans.computeIfAbsent(attemptKey(pod), k -> new ArrayList<>()).add(pod);
+      }
+    }
+    orphans.forEach((attempt, attemptPods) -> {
+      Pod first = attemptPods.getFirst();
+      MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + label(first, Labels.JOB));
+      if (owner != null && queueName.equals(owner.getSpec().scheduling().queue())) {
+        int gpus = attemptPods.stream().mapToInt(ClusterRoom::gpus).sum();
+        running.add(new QueuePlan.Running(key(owner), attempt, owner.getSpec().scheduling().priority(), Instant.EPOCH,
+            new Gang(1, gpus, stageProduct(owner, label(first, Labels.STAGE))), gpusByNode(attemptPods), true));
+      }
+    });
+    for (Reservation reservation : reservations.values()) {
+      room.reserve(reservation.gang());
+      if (reservation.queue().equals(queueName)) {
+        running.add(new QueuePlan.Running(reservation.namespace() + "/" + reservation.job(), "", reservation.priority(),
+            reservation.at(), reservation.gang(), Map.of(), false));
+      }
+    }
+
+    List<QueuePlan.Waiting> waitingStages = new ArrayList<>();
+    for (MultimodalPretrainJob other : jobs.values()) {
+      if (other != job && !key(other).equals(key(job)) && waitsIn(other, queueName)) {
+        Gang gang = gang(other, other.getStatus().getStage());
+        if (gang != null && running.stream().noneMatch(r -> r.key().equals(key(other)) && !r.stopping())) {
+          waitingStages.add(new QueuePlan.Waiting(key(other), other.getSpec().scheduling().priority(), created(other), gang));
+        }
+      }
+    }
+    Gang asked = gang(stage);
+    waitingStages.add(new QueuePlan.Waiting(key(job), scheduling.priority(), created(job), asked));
+
+    QueuePlan.Result plan = QueuePlan.plan(queueName, queue.get().getSpec(), waitingStages, running, room);
+    writeQueueStatus(queueName, plan);
+    waiting.removeIf(k -> !plan.pending().contains(k) && jobs.containsKey(k) && queueName.equals(
+        jobs.get(k).getSpec().scheduling().queue()));
+    waiting.addAll(plan.pending());
+
+    return switch (plan.verdicts().get(key(job))) {
+      case QueuePlan.Admit admit -> {
+        reservations.put(key(job) + "/" + stage.name(), new Reservation(queueName, job.getMetadata().getNamespace(),
+            job.getMetadata().getName(), stage.name(), asked, scheduling.priority(), Instant.now(clock)));
+        yield Decision.admitNow(queueName, "admitted to queue " + queueName + ": " + asked.describe()
+            + (asked.gpus() > 0 ? " on " + asked.pods() + " node(s)" : ""));
+      }
+      case QueuePlan.Wait wait -> Decision.waiting(queueName, wait.position(), wait.reason());
+      case QueuePlan.Preempt preempt -> new Decision(false, queueName, preempt.position(), preempt.reason(),
+          preempt.victims().stream().filter(v -> !v.attempt().isEmpty()).map(v -> new Victim(
+              v.attempt().substring(0, v.attempt().indexOf('/')), v.attempt().substring(v.attempt().indexOf('/') + 1),
+              v.key())).toList());
+    };
+  }
+
+  private void dropArrivedReservations(List<Job> trainerJobs) {
+    Instant expired = Instant.now(clock).minus(RESERVATION_TTL);
+    reservations.values().removeIf(r -> r.at().isBefore(expired) || trainerJobs.stream().anyMatch(j ->
+        r.namespace().equals(j.getMetadata().getNamespace()) && r.job().equals(label(j, Labels.JOB))
+            && r.stage().equals(label(j, Labels.STAGE)) && !finished(j)));
+  }
+
+  private void writeQueueStatus(String queue, QueuePlan.Result plan) {
+    TrainingQueueStatus status = new TrainingQueueStatus();
+    status.setGpusInUse(plan.gpusInUse());
+    status.setAdmittedCount(plan.admitted().size());
+    status.setPendingCount(plan.pending().size());
+    status.setAdmitted(plan.admitted().stream().limit(TrainingQueueStatus.LISTED).toList());
+    status.setPending(plan.pending().stream().limit(TrainingQueueStatus.LISTED).toList());
+    TrainingQueueStatus last = lastWritten.get(queue);
+    if (last == null || !sameStatus(last, status)) {
+      queueStatus.accept(queue, status);
+      lastWritten.put(queue, status);
+    }
+  }
+
+  private static boolean sameStatus(TrainingQueueStatus a, TrainingQueueStatus b) {
+    return Objects.equals(a.getGpusInUse(), b.getGpusInUse()) && Objects.equals(a.getAdmitted(), b.getAdmitted())
+        && Objects.equals(a.getPending(), b.getPending()) && Objects.equals(a.getAdmittedCount(), b.getAdmittedCount())
+        && Objects.equals(a.getPendingCount(), b.getPendingCount());
+  }
+
+  /** A job whose status says its current stage waits in this queue, and that still wants to run. */
+  private static boolean waitsIn(MultimodalPretrainJob job, String queue) {
+    var status = job.getStatus();
+    if (status == null || status.getQueue() == null || status.getQueue().position() == null || status.getStage() == null) {
+      return false;
+    }
+    QueueStatus q = status.getQueue();
+    return queue.equals(q.name()) && queue.equals(job.getSpec().scheduling().queue()) && !job.getSpec().suspend()
+        && (status.getPhase() == null || !status.getPhase().isFinished()) && job.getMetadata().getDeletionTimestamp() == null;
+  }
+
+  private static Gang gang(MultimodalPretrainJob job, String stageName) {
+    return job.getSpec().stages().stream().filter(s -> s.name().equals(stageName)).findFirst()
+        .map(BuiltinAdmission::gang).orElse(null);
+  }
+
+  private static Gang gang(StageSpec stage) {
+    return new Gang(stage.resources().nodes(), stage.resources().gpusPerNode(), stage.resources().gpuProduct());
+  }
+
+  private static String stageProduct(MultimodalPretrainJob job, String stageName) {
+    Gang gang = gang(job, stageName);
+    return gang == null ? null : gang.product();
+  }
+
+  private static Map<String, Integer> gpusByNode(List<Pod> pods) {
+    Map<String, Integer> byNode = new LinkedHashMap<>();
+    for (Pod pod : pods) {
+      if (pod.getSpec().getNodeName() != null && !ClusterRoom.terminal(pod)) {
+        byNode.merge(pod.getSpec().getNodeName(), ClusterRoom.gpus(pod), Integer::sum);
+      }
+    }
+    return byNode;
+  }
+
+  static boolean finished(Job job) {
+    return job.getStatus() != null && job.getStatus().getConditions() != null && job.getStatus().getConditions().stream()
+        .anyMatch(c -> ("Complete".equals(c.getType()) || "Failed".equals(c.getType())) && "True".equals(c.getStatus()));
+  }
+
+  private static String key(MultimodalPretrainJob job) {
+    return job.getMetadata().getNamespace() + "/" + job.getMetadata().getName();
+  }
+
+  private static String ownerKey(HasMetadata child) {
+    return child.getMetadata().getNamespace() + "/" + label(child, Labels.JOB);
+  }
+
+  /** namespace/job/stage/attempt, from the labels the operator puts on attempt Jobs and their pods. */
+  private static String attemptKey(HasMetadata child) {
+    return ownerKey(child) + "/" + label(child, Labels.STAGE) + "/" + label(child, Labels.ATTEMPT);
+  }
+
+  private static String label(HasMetadata object, String key) {
+    return object.getMetadata().getLabels() == null ? null : object.getMetadata().getLabels().get(key);
+  }
+
+  private static String annotation(HasMetadata object, String key) {
+    return object.getMetadata().getAnnotations() == null ? null : object.getMetadata().getAnnotations().get(key);
+  }
+
+  private static Instant created(HasMetadata object) {
+    String created = object.getMetadata().getCreationTimestamp();
+    return created == null ? Instant.EPOCH : Instant.parse(created);
+  }
+}

@@ -1,0 +1,25 @@
+package dev.kiln.operator.admission;
+
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.TrainingQueue;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import java.util.List;
+import java.util.Optional;
+
+/** What admission reads: nodes, pods, Kiln's trainer Jobs, jobs and queues (from informer caches in the operator). */
+public interface ClusterState {
+
+  List<Node> nodes();
+
+  /** Every pod of the cluster that is not finished: any of them may hold GPUs. */
+  List<Pod> pods();
+
+  /** Kiln's trainer Jobs, every namespace. */
+  List<Job> trainerJobs();
+
+  List<MultimodalPretrainJob> jobs();
+
+  Optional<TrainingQueue> queue(String name);
+}

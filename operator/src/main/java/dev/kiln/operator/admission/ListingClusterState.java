@@ -1,0 +1,47 @@
+package dev.kiln.operator.admission;
+
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.TrainingQueue;
+import dev.kiln.operator.manifests.Labels;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.util.List;
+import java.util.Optional;
+
+/** Reads the cluster with a list per call: simple and always current, for tests and one-shot tools. */
+public final class ListingClusterState implements ClusterState {
+
+  private final KubernetesClient client;
+
+  public ListingClusterState(KubernetesClient client) {
+    this.client = client;
+  }
+
+  @Override
+  public List<Node> nodes() {
+    return client.nodes().list().getItems();
+  }
+
+  @Override
+  public List<Pod> pods() {
+    return client.pods().inAnyNamespace().list().getItems().stream().filter(p -> !ClusterRoom.terminal(p)).toList();
+  }
+
+  @Override
+  public List<Job> trainerJobs() {
+    return client.batch().v1().jobs().inAnyNamespace().withLabel(Labels.MANAGED_BY, Labels.MANAGER)
+        .withLabel(Labels.COMPONENT, Labels.TRAINER).list().getItems();
+  }
+
+  @Override
+  public List<MultimodalPretrainJob> jobs() {
+    return client.resources(MultimodalPretrainJob.class).inAnyNamespace().list().getItems();
+  }
+
+  @Override
+  public Optional<TrainingQueue> queue(String name) {
+    return Optional.ofNullable(client.resources(TrainingQueue.class).withName(name).get());
+  }
+}

@@ -1,0 +1,217 @@
+package dev.kiln.operator.admission;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.kiln.api.v1alpha1.TrainingQueueSpec;
+import dev.kiln.api.v1alpha1.TrainingQueueSpec.Preemption;
+import dev.kiln.api.v1alpha1.TrainingQueueSpec.Strategy;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The queue's rules on snapshots: order, gangs, quota, the two strategies, preemption. */
+class QueuePlanTest {
+
+  static final String A100 = "NVIDIA-A100-SXM4-40GB";
+  static final String H100 = "NVIDIA-H100-80GB-HBM3";
+  static final TrainingQueueSpec OPEN = new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.NEVER);
+
+  @Test
+  void higherPriorityFirstThenOlder() {
+    ClusterRoom room = room(nodes(1, 8, A100), List.of());
+    var plan = QueuePlan.plan("research", OPEN, List.of(
+        waiting("ns/old", 0, 1, gang(1, 8)), waiting("ns/new", 0, 2, gang(1, 8)), waiting("ns/urgent", 5, 3, gang(1, 8))),
+        List.of(), room);
+
+    assertThat(plan.verdicts().get("ns/urgent")).isInstanceOf(QueuePlan.Admit.class);
+    assertThat(plan.pending()).containsExactly("ns/old", "ns/new");
+    assertThat(plan.verdicts().get("ns/old")).isEqualTo(new QueuePlan.Wait(1,
+        "waiting for 8 GPUs (1 pods of 8): no quota limit in queue research, 0 free on nodes"));
+    assertThat(((QueuePlan.Wait) plan.verdicts().get("ns/new")).position()).isEqualTo(2);
+  }
+
+  @Test
+  void twoTwoNodeGangsOnThreeNodesNeverSplitTheCluster() {
+    ClusterRoom room = room(nodes(3, 8, A100), List.of());
+    var plan = QueuePlan.plan("research", OPEN, List.of(waiting("ns/a", 0, 1, gang(2, 8)), waiting("ns/b", 0, 2, gang(2, 8))),
+        List.of(), room);
+
+    assertThat(plan.verdicts().get("ns/a")).isInstanceOf(QueuePlan.Admit.class);
+    assertThat(plan.verdicts().get("ns/b")).isEqualTo(new QueuePlan.Wait(1,
+        "waiting for 16 GPUs (2 pods of 8): no quota limit in queue research, 8 free on nodes"));
+    assertThat(room.free(gang(1, 8))).as("b holds back the node it could use, a holds two").isZero();
+  }
+
+  @Test
+  void aGangNeedsWholeNodesNotJustEnoughGpusInTotal() {
+    List<Pod> pods = List.of(pod("node-0", 4), pod("node-1", 4));
+    var plan = QueuePlan.plan("research", OPEN, List.of(waiting("ns/a", 0, 1, gang(1, 8))), List.of(),
+        room(nodes(2, 8, A100), pods));
+
+    assertThat(plan.verdicts().get("ns/a")).isEqualTo(new QueuePlan.Wait(1,
+        "waiting for 8 GPUs (1 pods of 8): no quota limit in queue research, 8 free on nodes"));
+  }
+
+  @Test
+  void quotaInTotalAndPerProduct() {
+    TrainingQueueSpec quota = new TrainingQueueSpec(16, Map.of(H100, 8), Strategy.BEST_EFFORT_FIFO, Preemption.NEVER);
+    List<Node> nodes = new ArrayList<>(nodes(2, 8, A100));
+    nodes.addAll(nodes(2, 8, H100, "h"));
+    var plan = QueuePlan.plan("research", quota, List.of(
+        waiting("ns/h1", 0, 1, new Gang(1, 8, H100)), waiting("ns/h2", 0, 2, new Gang(1, 8, H100)),
+        waiting("ns/a1", 0, 3, new Gang(1, 8, A100)), waiting("ns/a2", 0, 4, new Gang(1, 8, A100))),
+        List.of(), room(nodes, List.of()));
+
+    assertThat(plan.verdicts().get("ns/h1")).isInstanceOf(QueuePlan.Admit.class);
+    assertThat(plan.verdicts().get("ns/h2")).isEqualTo(new QueuePlan.Wait(1,
+        "waiting for 8 x " + H100 + " (1 pods of 8): 0 free in queue research, 8 free on nodes"));
+    // h2 waits on its product's quota, and holds back none of the total: a1 takes the last 8 of 16.
+    assertThat(plan.verdicts().get("ns/a1")).isInstanceOf(QueuePlan.Admit.class);
+    assertThat(plan.verdicts().get("ns/a2")).isInstanceOf(QueuePlan.Wait.class);
+    assertThat(plan.gpusInUse()).isEqualTo(16);
+  }
+
+  @Test
+  void strictFifoLetsNothingPassTheHead() {
+    TrainingQueueSpec strict = new TrainingQueueSpec(null, null, Strategy.STRICT_FIFO, Preemption.NEVER);
+    var plan = QueuePlan.plan("research", strict, List.of(waiting("ns/big", 0, 1, gang(2, 8)),
+        waiting("ns/small", 0, 2, gang(1, 8))), List.of(), room(nodes(1, 8, A100), List.of()));
+
+    assertThat(plan.verdicts().get("ns/small")).isEqualTo(new QueuePlan.Wait(2, "behind ns/big in queue research (StrictFIFO)"));
+  }
+
+  @Test
+  void bestEffortLetsASmallStagePassButNeverOnTheHeadsGpus() {
+    // 3 nodes, one busy: the 3-node head cannot start; a 1-node stage could, but only on GPUs the head does not hold back.
+    List<Pod> busy = List.of(pod("node-0", 8));
+    var plan = QueuePlan.plan("research", OPEN, List.of(waiting("ns/big", 0, 1, gang(3, 8)),
+        waiting("ns/small", 0, 2, gang(1, 8))), List.of(), room(nodes(3, 8, A100), busy));
+    assertThat(plan.verdicts().get("ns/small")).isInstanceOf(QueuePlan.Wait.class);
+
+    // With a fourth node the head still cannot start, and the small stage takes the node the head cannot use.
+    var roomier = QueuePlan.plan("research", OPEN, List.of(waiting("ns/big", 0, 1, gang(3, 8)),
+        waiting("ns/small", 0, 2, gang(1, 8))), List.of(), room(nodes(4, 8, A100), List.of(pod("node-0", 8),
+        pod("node-1", 8))));
+    assertThat(roomier.verdicts().get("ns/small")).isInstanceOf(QueuePlan.Wait.class);
+    var passes = QueuePlan.plan("research", OPEN, List.of(waiting("ns/big", 0, 1, gang(3, 8)),
+        waiting("ns/cpu", 0, 2, gang(1, 0))), List.of(), room(nodes(3, 8, A100), busy));
+    assertThat(passes.verdicts().get("ns/cpu")).as("a CPU stage needs none of the head's GPUs")
+        .isInstanceOf(QueuePlan.Admit.class);
+  }
+
+  @Test
+  void bestEffortAdmitsASmallStageWhereTheHeadIsBlockedByQuota() {
+    TrainingQueueSpec quota = new TrainingQueueSpec(8, Map.of(), Strategy.BEST_EFFORT_FIFO, Preemption.NEVER);
+    var plan = QueuePlan.plan("research", quota, List.of(waiting("ns/big", 0, 1, gang(2, 8)),
+        waiting("ns/small", 0, 2, gang(1, 8))), List.of(), room(nodes(3, 8, A100), List.of()));
+    assertThat(plan.verdicts().get("ns/big")).isInstanceOf(QueuePlan.Wait.class);
+    assertThat(plan.verdicts().get("ns/small")).as("the head holds back the queue's 8 GPUs it could use")
+        .isInstanceOf(QueuePlan.Wait.class);
+  }
+
+  @Test
+  void preemptsLowestPriorityNewestFirstAndNoMoreThanNeeded() {
+    TrainingQueueSpec preempting = new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY);
+    List<Pod> pods = List.of(pod("node-0", 8), pod("node-1", 8), pod("node-2", 8));
+    List<QueuePlan.Running> running = List.of(
+        running("ns/low-old", 0, 1, "node-0"), running("ns/low-new", 0, 2, "node-1"), running("ns/mid", 3, 3, "node-2"));
+    var plan = QueuePlan.plan("research", preempting, List.of(waiting("ns/urgent", 5, 9, gang(1, 8))), running,
+        room(nodes(3, 8, A100), pods));
+
+    var verdict = (QueuePlan.Preempt) plan.verdicts().get("ns/urgent");
+    assertThat(verdict.victims()).extracting(QueuePlan.Running::key).containsExactly("ns/low-new");
+    assertThat(verdict.reason()).endsWith("preempting ns/low-new (lower priority)");
+
+    var equal = QueuePlan.plan("research", preempting, List.of(waiting("ns/peer", 0, 9, gang(1, 8))), running,
+        room(nodes(3, 8, A100), pods));
+    assertThat(equal.verdicts().get("ns/peer")).as("never an equal priority").isInstanceOf(QueuePlan.Wait.class);
+
+    var never = QueuePlan.plan("research", OPEN, List.of(waiting("ns/urgent", 5, 9, gang(1, 8))), running,
+        room(nodes(3, 8, A100), pods));
+    assertThat(never.verdicts().get("ns/urgent")).isInstanceOf(QueuePlan.Wait.class);
+  }
+
+  @Test
+  void waitsForAStoppingStageInsteadOfPreemptingAnother() {
+    TrainingQueueSpec preempting = new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY);
+    List<Pod> pods = List.of(pod("node-0", 8), pod("node-1", 8));
+    List<QueuePlan.Running> running = List.of(
+        new QueuePlan.Running("ns/stopping", "ns/stopping-a1", 0, Instant.ofEpochSecond(1), gang(1, 8), Map.of("node-0", 8), true),
+        running("ns/low", 0, 2, "node-1"));
+    var plan = QueuePlan.plan("research", preempting, List.of(waiting("ns/urgent", 5, 9, gang(1, 8))), running,
+        room(nodes(2, 8, A100), pods));
+
+    assertThat(plan.verdicts().get("ns/urgent")).isInstanceOf(QueuePlan.Wait.class);
+    assertThat(((QueuePlan.Wait) plan.verdicts().get("ns/urgent")).reason()).endsWith("waiting for preempted stages to stop");
+  }
+
+  @Test
+  void unusableNodesOfferNoRoom() {
+    Node cordoned = nodes(1, 8, A100).getFirst();
+    cordoned.getSpec().setUnschedulable(true);
+    Node notReady = nodes(1, 8, A100, "nr").getFirst();
+    notReady.getStatus().setConditions(List.of(new io.fabric8.kubernetes.api.model.NodeConditionBuilder()
+        .withType("Ready").withStatus("False").build()));
+    Node tainted = nodes(1, 8, A100, "t").getFirst();
+    tainted.getSpec().setTaints(List.of(new io.fabric8.kubernetes.api.model.TaintBuilder()
+        .withKey("maintenance").withEffect("NoSchedule").build()));
+    Node gpuTaint = nodes(1, 8, A100, "g").getFirst();
+    gpuTaint.getSpec().setTaints(List.of(new io.fabric8.kubernetes.api.model.TaintBuilder()
+        .withKey("nvidia.com/gpu").withEffect("NoSchedule").build()));
+
+    assertThat(room(List.of(cordoned, notReady, tainted, gpuTaint), List.of()).free(gang(1, 8)))
+        .as("only the node with the GPU taint Kiln tolerates").isEqualTo(8);
+  }
+
+  // --- snapshots -----------------------------------------------------------------------------
+
+  static Gang gang(int pods, int gpus) {
+    return new Gang(pods, gpus, null);
+  }
+
+  static QueuePlan.Waiting waiting(String key, int priority, long created, Gang gang) {
+    return new QueuePlan.Waiting(key, priority, Instant.ofEpochSecond(created), gang);
+  }
+
+  static QueuePlan.Running running(String key, int priority, long started, String node) {
+    return new QueuePlan.Running(key, key + "-a1", priority, Instant.ofEpochSecond(started), gang(1, 8),
+        Map.of(node, 8), false);
+  }
+
+  static ClusterRoom room(List<Node> nodes, List<Pod> pods) {
+    return ClusterRoom.of(nodes, pods);
+  }
+
+  static List<Node> nodes(int count, int gpus, String product) {
+    return nodes(count, gpus, product, "node");
+  }
+
+  static List<Node> nodes(int count, int gpus, String product, String prefix) {
+    List<Node> nodes = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      nodes.add(new NodeBuilder()
+          .withNewMetadata().withName(prefix + "-" + i).withLabels(Map.of(ClusterRoom.PRODUCT_LABEL, product)).endMetadata()
+          .withNewSpec().endSpec()
+          .withNewStatus().withAllocatable(Map.of(ClusterRoom.GPU, new Quantity(Integer.toString(gpus))))
+          .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
+          .build());
+    }
+    return nodes;
+  }
+
+  static Pod pod(String node, int gpus) {
+    return new PodBuilder()
+        .withNewMetadata().withName("p-" + node + "-" + gpus).withNamespace("other").endMetadata()
+        .withNewSpec().withNodeName(node).addNewContainer().withName("c").withNewResources()
+        .withRequests(Map.of(ClusterRoom.GPU, new Quantity(Integer.toString(gpus)))).endResources().endContainer().endSpec()
+        .withNewStatus().withPhase("Running").endStatus()
+        .build();
+  }
+}
