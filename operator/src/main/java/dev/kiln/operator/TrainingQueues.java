@@ -6,14 +6,10 @@ import dev.kiln.api.v1alpha1.TrainingQueueStatus;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
-import io.fabric8.kubernetes.client.utils.Serialization;
-import java.util.Map;
 import org.jboss.logging.Logger;
 
 /** The operator's writes to TrainingQueues: the default queue at start, and each queue's status. */
-final class TrainingQueues {
+public final class TrainingQueues {
 
   private static final Logger LOG = Logger.getLogger(TrainingQueues.class);
 
@@ -24,7 +20,7 @@ final class TrainingQueues {
    * it does not exist, so that a job naming no queue runs on a fresh install; an existing one,
    * perhaps edited by an administrator, is left as it is.
    */
-  static void ensureDefault(KubernetesClient client) {
+  public static void ensureDefault(KubernetesClient client) {
     try {
       if (client.resources(TrainingQueue.class).withName(TrainingQueue.DEFAULT).get() == null) {
         TrainingQueue queue = new TrainingQueue();
@@ -38,13 +34,13 @@ final class TrainingQueues {
     }
   }
 
-  /** Replaces the queue's status with a merge patch; a queue deleted meanwhile is not an error. */
-  static void writeStatus(KubernetesClient client, String name, TrainingQueueStatus status) {
-    // A patch of the status alone: serialising a whole TrainingQueue would send spec: null, which merge patch deletes.
-    String patch = Serialization.asJson(Map.of("status", status));
+  /** Replaces the queue's status (a JSON patch of the difference); a queue deleted meanwhile is not an error. */
+  public static void writeStatus(KubernetesClient client, String name, TrainingQueueStatus status) {
     try {
-      client.resources(TrainingQueue.class).withName(name).subresource("status")
-          .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+      client.resources(TrainingQueue.class).withName(name).editStatus(queue -> {
+        queue.setStatus(status);
+        return queue;
+      });
     } catch (KubernetesClientException e) {
       LOG.debugf("status of TrainingQueue %s not written: %s", name, e.getMessage());
     }

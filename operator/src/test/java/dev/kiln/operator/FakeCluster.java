@@ -29,15 +29,61 @@ public final class FakeCluster {
     this.client = client;
   }
 
+  /** Installs Kiln's CRDs, as {@code kiln crd | kubectl apply -f -} does. */
   public void registerCrd() {
-    try (InputStream in = Files.newInputStream(TestJobs.root().resolve("crds/multimodalpretrainjobs.kiln.dev-v1.yml"))) {
-      CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().load(in).item();
-      if (client.resource(crd).get() == null) {
-        client.resource(crd).create();
+    for (String file : List.of("multimodalpretrainjobs.kiln.dev-v1.yml", "trainingqueues.kiln.dev-v1.yml")) {
+      try (InputStream in = Files.newInputStream(TestJobs.root().resolve("crds").resolve(file))) {
+        CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().load(in).item();
+        if (client.resource(crd).get() == null) {
+          client.resource(crd).create();
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
     }
+  }
+
+  /** A GPU node as GPU feature discovery and the device plugin label it, with the GPU taint. */
+  public void addGpuNode(String name, int gpus, String product) {
+    client.resource(new io.fabric8.kubernetes.api.model.NodeBuilder()
+        .withNewMetadata().withName(name).withLabels(Map.of("kubernetes.io/hostname", name,
+            StageJobManifest.GPU_PRODUCT_LABEL, product)).endMetadata()
+        .withNewSpec().addNewTaint().withKey(StageJobManifest.GPU).withEffect("NoSchedule").endTaint().endSpec()
+        .withNewStatus().withAllocatable(Map.of(StageJobManifest.GPU,
+            new io.fabric8.kubernetes.api.model.Quantity(Integer.toString(gpus))))
+        .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
+        .build()).create();
+  }
+
+  /**
+   * The scheduler and kubelet starting rank {@code index} of a trainer Job on {@code node}: a Running
+   * pod holding the GPUs its template asks for.
+   */
+  public Pod startPod(String namespace, String name, int index, String node) {
+    Job job = job(namespace, name);
+    Pod pod = new PodBuilder()
+        .withNewMetadata()
+          .withName(name + "-" + index)
+          .withNamespace(namespace)
+          .withLabels(job.getSpec().getTemplate().getMetadata().getLabels())
+          .withAnnotations(Map.of(StageJobManifest.COMPLETION_INDEX_ANNOTATION, Integer.toString(index)))
+        .endMetadata()
+        .withSpec(job.getSpec().getTemplate().getSpec())
+        .withNewStatus().withPhase("Running").endStatus()
+        .build();
+    pod.getSpec().setNodeName(node);
+    return client.resource(pod).create();
+  }
+
+  /** A running pod's process exited (143 after SIGTERM, say): the pod fails and holds nothing. */
+  public void stopPod(String namespace, String name, int exitCode) {
+    client.pods().inNamespace(namespace).withName(name).editStatus(p -> {
+      p.getStatus().setPhase(exitCode == 0 ? "Succeeded" : "Failed");
+      p.getStatus().setContainerStatuses(List.of(new io.fabric8.kubernetes.api.model.ContainerStatusBuilder()
+          .withName("trainer").withNewState().withNewTerminated().withExitCode(exitCode).endTerminated().endState()
+          .build()));
+      return p;
+    });
   }
 
   public MultimodalPretrainJob get(MultimodalPretrainJob job) {

@@ -1,7 +1,7 @@
 package dev.kiln.operator.admission;
 
+import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
-import dev.kiln.api.v1alpha1.QueueStatus;
 import dev.kiln.api.v1alpha1.SchedulingSpec;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.api.v1alpha1.TrainingQueue;
@@ -138,11 +138,16 @@ public final class BuiltinAdmission implements Admission {
 
     List<QueuePlan.Waiting> waitingStages = new ArrayList<>();
     for (MultimodalPretrainJob other : jobs.values()) {
-      if (other != job && !key(other).equals(key(job)) && waitsIn(other, queueName)) {
-        Gang gang = gang(other, other.getStatus().getStage());
-        if (gang != null && running.stream().noneMatch(r -> r.key().equals(key(other)) && !r.stopping())) {
-          waitingStages.add(new QueuePlan.Waiting(key(other), other.getSpec().scheduling().priority(), created(other), gang));
-        }
+      if (key(other).equals(key(job)) || !inQueue(other, queueName)
+          || running.stream().anyMatch(r -> r.key().equals(key(other)) && !r.stopping())) {
+        continue;
+      }
+      List<Job> own = trainerJobs.stream().filter(j -> ownerKey(j).equals(key(other))).toList();
+      boolean between = other.getStatus().getQueue().position() == null
+          && other.getStatus().getPhase() != JobPhase.AwaitingPromotion;
+      Gang gang = gang(other, nextStage(other, own));
+      if (gang != null && (other.getStatus().getQueue().position() != null || between)) {
+        waitingStages.add(new QueuePlan.Waiting(key(other), other.getSpec().scheduling().priority(), created(other), gang));
       }
     }
     Gang asked = gang(stage);
@@ -196,15 +201,35 @@ public final class BuiltinAdmission implements Admission {
         && Objects.equals(a.getPendingCount(), b.getPendingCount());
   }
 
-  /** A job whose status says its current stage waits in this queue, and that still wants to run. */
-  private static boolean waitsIn(MultimodalPretrainJob job, String queue) {
+  /**
+   * A job that waits in this queue, or was admitted from it and is between two attempts (its stage
+   * done and the next not yet asked for, or an attempt failed): such a job keeps its place, and
+   * the stage it will ask for next counts as waiting.
+   */
+  private static boolean inQueue(MultimodalPretrainJob job, String queue) {
     var status = job.getStatus();
-    if (status == null || status.getQueue() == null || status.getQueue().position() == null || status.getStage() == null) {
+    if (status == null || status.getQueue() == null || !queue.equals(status.getQueue().name())) {
       return false;
     }
-    QueueStatus q = status.getQueue();
-    return queue.equals(q.name()) && queue.equals(job.getSpec().scheduling().queue()) && !job.getSpec().suspend()
-        && (status.getPhase() == null || !status.getPhase().isFinished()) && job.getMetadata().getDeletionTimestamp() == null;
+    return queue.equals(job.getSpec().scheduling().queue()) && !job.getSpec().suspend()
+        && (status.getPhase() == null || !status.getPhase().isFinished()) && status.getPhase() != JobPhase.Suspended
+        && job.getMetadata().getDeletionTimestamp() == null;
+  }
+
+  /** The first stage of the job that has not completed an attempt: the one it asks for next. */
+  private static String nextStage(MultimodalPretrainJob job, List<Job> own) {
+    for (StageSpec stage : job.getSpec().stages()) {
+      boolean done = own.stream().anyMatch(j -> stage.name().equals(label(j, Labels.STAGE)) && completed(j));
+      if (!done) {
+        return stage.name();
+      }
+    }
+    return null;
+  }
+
+  private static boolean completed(Job job) {
+    return job.getStatus() != null && job.getStatus().getConditions() != null && job.getStatus().getConditions().stream()
+        .anyMatch(c -> "Complete".equals(c.getType()) && "True".equals(c.getStatus()));
   }
 
   private static Gang gang(MultimodalPretrainJob job, String stageName) {

@@ -67,6 +67,7 @@ public final class QueuePlan {
 
   private Result decide(List<Waiting> waiting, List<Running> running, ClusterRoom room) {
     running.forEach(r -> hold(r.gang(), r.gang().gpus()));
+    int inUse = used;
     List<String> admitted = new ArrayList<>(running.stream().map(Running::key).distinct().toList());
     List<String> pending = new ArrayList<>();
     Map<String, Verdict> verdicts = new LinkedHashMap<>();
@@ -75,6 +76,7 @@ public final class QueuePlan {
       boolean mayPass = head == null || spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO;
       if (mayPass && quotaLeft(stage.gang()) >= stage.gang().gpus() && room.place(stage.gang())) {
         hold(stage.gang(), stage.gang().gpus());
+        inUse += stage.gang().gpus();
         admitted.add(stage.key());
         verdicts.put(stage.key(), new Admit());
         continue;
@@ -96,7 +98,7 @@ public final class QueuePlan {
         room.reserve(stage.gang());
       }
     }
-    return new Result(verdicts, used, admitted, pending);
+    return new Result(verdicts, inUse, admitted, pending);
   }
 
   private Verdict preemptOrWait(Waiting stage, List<Running> running, ClusterRoom room, int position) {

@@ -1,0 +1,309 @@
+package dev.kiln.operator.lifecycle;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.kiln.api.JobFiles;
+import dev.kiln.api.v1alpha1.JobPhase;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
+import dev.kiln.api.v1alpha1.TrainingQueue;
+import dev.kiln.api.v1alpha1.TrainingQueueSpec;
+import dev.kiln.api.v1alpha1.TrainingQueueSpec.Preemption;
+import dev.kiln.api.v1alpha1.TrainingQueueSpec.Strategy;
+import dev.kiln.operator.FakeCluster;
+import dev.kiln.operator.TestJobs;
+import dev.kiln.operator.TrainingQueues;
+import dev.kiln.operator.admission.BuiltinAdmission;
+import dev.kiln.operator.admission.ListingClusterState;
+import dev.kiln.operator.manifests.OperatorSettings;
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Jobs sharing GPUs through a TrainingQueue, against the in-memory API server: the test plays the
+ * scheduler, kubelet and Job controller; Kiln's queue decides who starts. Each reconcile builds a
+ * fresh lifecycle and admission, as after an operator restart, unless a test keeps one.
+ */
+@EnableKubernetesMockClient(crud = true)
+class QueueLifecycleTest {
+
+  static final String NS = "research";
+  static final String A100 = "NVIDIA-A100-SXM4-40GB";
+
+  KubernetesClient client;
+  FakeCluster cluster;
+  TestClock clock;
+
+  @BeforeEach
+  void setUp() {
+    cluster = new FakeCluster(client);
+    cluster.registerCrd();
+    clock = new TestClock();
+  }
+
+  @Test
+  void aSecondJobWaitsInLineForTheGpusAndRunsWhenTheFirstFinishes() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob first = create("first", "research", 0, 1);
+    clock.advance(java.time.Duration.ofSeconds(5));
+    MultimodalPretrainJob second = create("second", "research", 0, 1);
+
+    toTraining(first);
+    assertThat(cluster.job(NS, "first-pretrain-a1")).isNotNull();
+    toTraining(second);
+    assertThat(cluster.job(NS, "second-pretrain-a1")).as("no room: 8 GPUs held by first").isNull();
+    MultimodalPretrainJobStatus waiting = get(second).getStatus();
+    assertThat(waiting.getPhase()).isEqualTo(JobPhase.Queued);
+    assertThat(waiting.getQueue().position()).isEqualTo(1);
+    assertThat(waiting.getQueue().reason())
+        .isEqualTo("waiting for 8 x " + A100 + " (1 pods of 8): no quota limit in queue research, 0 free on nodes");
+    assertThat(queueStatus("research").getPending()).containsExactly("research/second");
+    assertThat(queueStatus("research").getAdmitted()).containsExactly("research/first");
+    assertThat(queueStatus("research").getGpusInUse()).isEqualTo(8);
+
+    // The first job's next stage keeps its place ahead of the second job.
+    cluster.startPod(NS, "first-pretrain-a1", 0, "gpu-0");
+    cluster.stopPod(NS, "first-pretrain-a1-0", 0);
+    cluster.complete(NS, "first-pretrain-a1", "{\"step\":10}");
+    reconcile(second);
+    reconcile(first);
+    assertThat(cluster.job(NS, "first-sft-a1")).isNotNull();
+    reconcile(second);
+    assertThat(cluster.job(NS, "second-pretrain-a1")).isNull();
+
+    cluster.complete(NS, "first-sft-a1", "{\"step\":10}");
+    reconcile(first);
+    assertThat(get(first).getStatus().getPhase()).isEqualTo(JobPhase.Succeeded);
+    reconcile(second);
+    assertThat(cluster.job(NS, "second-pretrain-a1")).isNotNull();
+    assertThat(get(second).getStatus().getQueue().position()).isNull();
+    assertThat(get(second).getStatus().getPhase()).isEqualTo(JobPhase.Training);
+    assertThat(eventReasons(second)).contains("Queued", "Admitted");
+  }
+
+  @Test
+  void aQueueThatDoesNotExistLeavesTheJobQueuedSayingSo() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    MultimodalPretrainJob job = create("lost", "nowhere", 0, 1);
+
+    toTraining(job);
+
+    assertThat(cluster.job(NS, "lost-pretrain-a1")).isNull();
+    assertThat(get(job).getStatus().getPhase()).isEqualTo(JobPhase.Queued);
+    assertThat(get(job).getStatus().getMessage()).startsWith("TrainingQueue nowhere does not exist");
+    assertThat(get(job).getStatus().getDataPrep().getPhase()).as("data prep does not wait for GPUs").isEqualTo("Succeeded");
+
+    queue("nowhere", new TrainingQueueSpec(null, null, null, null));
+    reconcile(job);
+    assertThat(cluster.job(NS, "lost-pretrain-a1")).isNotNull();
+  }
+
+  @Test
+  void aQueuesQuotaHoldsBackStagesTheNodesCouldRun() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    queue("small", new TrainingQueueSpec(8, null, null, null));
+    MultimodalPretrainJob first = create("first", "small", 0, 1);
+    MultimodalPretrainJob second = create("second", "small", 0, 1);
+
+    toTraining(first);
+    toTraining(second);
+
+    assertThat(cluster.job(NS, "second-pretrain-a1")).isNull();
+    assertThat(get(second).getStatus().getQueue().reason()).contains("0 free in queue small, 8 free on nodes");
+  }
+
+  @Test
+  void aGangStartsWholeOrNotAtAll() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob small = create("small", "research", 0, 1);
+    MultimodalPretrainJob wide = create("wide", "research", 0, 2);
+
+    toTraining(small);
+    cluster.startPod(NS, "small-pretrain-a1", 0, "gpu-0");
+    toTraining(wide);
+
+    assertThat(cluster.job(NS, "wide-pretrain-a1")).as("one node free, two needed").isNull();
+    assertThat(get(wide).getStatus().getQueue().reason()).startsWith("waiting for 16 x " + A100 + " (2 pods of 8)");
+  }
+
+  @Test
+  void aHigherPriorityStagePreemptsALowerOneWhichResumesLaterAsADisruption() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY));
+    MultimodalPretrainJob low = create("low", "research", 0, 1);
+    MultimodalPretrainJob high = create("high", "research", 10, 1);
+    toTraining(low);
+    cluster.startPod(NS, "low-pretrain-a1", 0, "gpu-0");
+
+    toTraining(high);
+    assertThat(cluster.job(NS, "high-pretrain-a1")).isNull();
+    assertThat(cluster.job(NS, "low-pretrain-a1").getMetadata().getAnnotations())
+        .containsEntry(BuiltinAdmission.PREEMPTED_BY, "research/high");
+    assertThat(get(high).getStatus().getQueue().reason()).endsWith("preempting research/low (lower priority)");
+    assertThat(eventReasons(high)).contains("Preempting");
+
+    reconcile(low);
+    assertThat(cluster.job(NS, "low-pretrain-a1")).as("stopped: its pods get SIGTERM and checkpoint").isNull();
+    var stage = get(low).getStatus().getStages().getFirst();
+    assertThat(stage.getDisruptions()).isEqualTo(1);
+    assertThat(stage.getRestarts()).isZero();
+    assertThat(stage.getLastFailure().getReason()).isEqualTo("Preempted");
+    assertThat(get(low).getStatus().getReason()).as("waits for its pod to finish the checkpoint").isEqualTo("Stopping");
+    assertThat(eventReasons(low)).contains("Preempted");
+
+    reconcile(high);
+    assertThat(cluster.job(NS, "high-pretrain-a1")).as("the preempted pod still holds the GPUs").isNull();
+    cluster.stopPod(NS, "low-pretrain-a1-0", 143);
+    reconcile(high);
+    assertThat(cluster.job(NS, "high-pretrain-a1")).isNotNull();
+    reconcile(low);
+    assertThat(get(low).getStatus().getPhase()).isEqualTo(JobPhase.Queued);
+    assertThat(get(low).getStatus().getQueue().position()).isEqualTo(1);
+    assertThat(cluster.job(NS, "low-pretrain-a2")).isNull();
+
+    cluster.complete(NS, "high-pretrain-a1", "{\"step\":10}");
+    reconcile(high);
+    cluster.complete(NS, "high-sft-a1", "{\"step\":10}");
+    reconcile(high);
+    reconcile(low);
+    assertThat(cluster.job(NS, "low-pretrain-a2")).as("resumes as its next attempt, from its checkpoint").isNotNull();
+    assertThat(get(low).getStatus().getRestarts()).isZero();
+  }
+
+  @Test
+  void anOperatorRestartKeepsPositionsAndAdmitsNothingTwice() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, Strategy.STRICT_FIFO, null));
+    // Created within one second: the names break the tie in the same order.
+    MultimodalPretrainJob running = create("a-running", "research", 0, 1);
+    MultimodalPretrainJob next = create("b-next", "research", 0, 1);
+    MultimodalPretrainJob last = create("c-last", "research", 0, 1);
+    toTraining(running);
+    toTraining(next);
+    toTraining(last);
+    assertThat(get(next).getStatus().getQueue().position()).isEqualTo(1);
+    assertThat(get(last).getStatus().getQueue().position()).isEqualTo(2);
+
+    // Every reconcile below builds a new admission, as a restarted operator would.
+    for (int i = 0; i < 3; i++) {
+      reconcile(last);
+      reconcile(next);
+      reconcile(running);
+    }
+    assertThat(get(next).getStatus().getQueue().position()).isEqualTo(1);
+    assertThat(get(last).getStatus().getQueue().position()).isEqualTo(2);
+    assertThat(cluster.jobNames(NS)).filteredOn(n -> n.contains("-pretrain-a")).containsExactly("a-running-pretrain-a1");
+  }
+
+  @Test
+  void twoStagesAskingAtOnceNeverBothTakeTheLastGpus() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob a = create("a", "research", 0, 1);
+    MultimodalPretrainJob b = create("b", "research", 0, 1);
+    prepareData(a);
+    prepareData(b);
+    // One admission shared by both, its Jobs not yet visible: the reservation is what stops the second.
+    ListingClusterState live = new ListingClusterState(client);
+    BuiltinAdmission shared = new BuiltinAdmission(new dev.kiln.operator.admission.ClusterState() {
+      public List<io.fabric8.kubernetes.api.model.Node> nodes() {
+        return live.nodes();
+      }
+
+      public List<io.fabric8.kubernetes.api.model.Pod> pods() {
+        return live.pods();
+      }
+
+      public List<io.fabric8.kubernetes.api.model.batch.v1.Job> trainerJobs() {
+        return List.of();  // an informer that has not caught up
+      }
+
+      public List<MultimodalPretrainJob> jobs() {
+        return live.jobs();
+      }
+
+      public java.util.Optional<TrainingQueue> queue(String name) {
+        return live.queue(name);
+      }
+    }, (queue, status) -> { }, clock);
+    assertThat(shared.admit(get(a), 0).admitted()).isTrue();
+    assertThat(shared.admit(get(b), 0).admitted()).isFalse();
+  }
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  private MultimodalPretrainJob create(String name, String queue, int priority, int nodes) {
+    try {
+      String yaml = Files.readString(TestJobs.root().resolve("examples/quickstart.yaml"))
+          .replace("name: quickstart\n", "name: " + name + "\n")
+          .replace("gpusPerNode: 0                      # CPU", "gpusPerNode: 8\n        gpuProduct: " + A100)
+          .replace("gpusPerNode: 0", "gpusPerNode: 8\n        gpuProduct: " + A100)
+          .replace("nodes: 1", "nodes: " + nodes)
+          .replace("globalBatchSize: 8", "globalBatchSize: 64")
+          .replace("      size: 1Gi\n", "      size: 1Gi\n      accessModes: [ReadWriteMany]\n")
+          .replace("  checkpoints:\n", "  scheduling:\n    queue: " + queue + "\n    priority: " + priority
+              + "\n  checkpoints:\n");
+      MultimodalPretrainJob job = JobFiles.parse(yaml, name + ".yaml").getFirst();
+      job.getMetadata().setNamespace(NS);
+      job.getMetadata().setCreationTimestamp(clock.instant().toString());
+      clock.advance(java.time.Duration.ofSeconds(1));
+      return client.resource(job).create();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private void queue(String name, TrainingQueueSpec spec) {
+    TrainingQueue queue = new TrainingQueue();
+    queue.setMetadata(new ObjectMetaBuilder().withName(name).build());
+    queue.setSpec(spec);
+    client.resource(queue).create();
+  }
+
+  private dev.kiln.api.v1alpha1.TrainingQueueStatus queueStatus(String name) {
+    return client.resources(TrainingQueue.class).withName(name).get().getStatus();
+  }
+
+  private void prepareData(MultimodalPretrainJob job) {
+    String name = job.getMetadata().getName();
+    reconcile(job);
+    cluster.complete(NS, name + "-filter-shapes");
+    reconcile(job);
+    cluster.complete(NS, name + "-pack-pretrain");
+    cluster.complete(NS, name + "-pack-sft");
+  }
+
+  /** Data prep done, and one reconcile that asks the queue for the first stage. */
+  private void toTraining(MultimodalPretrainJob job) {
+    prepareData(job);
+    reconcile(job);
+  }
+
+  private void reconcile(MultimodalPretrainJob job) {
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), clock);
+    new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock), admission,
+        OperatorSettings.defaults("test"), clock).reconcile(get(job));
+  }
+
+  private MultimodalPretrainJob get(MultimodalPretrainJob job) {
+    return cluster.get(job);
+  }
+
+  private List<String> eventReasons(MultimodalPretrainJob job) {
+    return client.v1().events().inNamespace(NS).list().getItems().stream()
+        .filter(e -> job.getMetadata().getName().equals(e.getInvolvedObject().getName()))
+        .map(Event::getReason).toList();
+  }
+}
