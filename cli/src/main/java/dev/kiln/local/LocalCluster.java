@@ -1,5 +1,6 @@
 package dev.kiln.local;
 
+import dev.kiln.api.Crds;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
@@ -51,7 +52,6 @@ public final class LocalCluster implements AutoCloseable {
     }
   }
 
-  static final String CRD_RESOURCE = "/META-INF/fabric8/multimodalpretrainjobs.kiln.dev-v1.yml";
   public static final String NAMESPACE = "default";
 
   /** Held so the setting stays: the API server would log every request. */
@@ -94,12 +94,11 @@ public final class LocalCluster implements AutoCloseable {
     }
   }
 
-  private void registerCrd() throws IOException {
-    try (InputStream in = LocalCluster.class.getResourceAsStream(CRD_RESOURCE)) {
-      if (in == null) {
-        throw new IllegalStateException("the CRD is missing from the kiln-api jar (" + CRD_RESOURCE + ")");
-      }
-      CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().load(in).item();
+  private void registerCrd() {
+    for (String resource : Crds.ALL) {
+      CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions()
+          .load(new java.io.ByteArrayInputStream(Crds.yaml(resource).getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+          .item();
       client.resource(crd).create();
     }
   }

@@ -85,12 +85,15 @@ class KilnCommandTest {
   }
 
   @Test
-  void crdPrintsTheGeneratedDefinition() {
+  void crdPrintsTheGeneratedDefinitions() {
     Result r = kiln("crd");
 
     assertThat(r.exit()).isZero();
+    var documents = io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
+        new java.io.ByteArrayInputStream(r.out().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    assertThat(documents).as("two YAML documents").isInstanceOf(java.util.List.class);
     assertThat(r.out()).contains("kind: \"CustomResourceDefinition\"").contains("name: \"multimodalpretrainjobs.kiln.dev\"")
-        .contains("- \"mpj\"");
+        .contains("- \"mpj\"").contains("name: \"trainingqueues.kiln.dev\"").contains("scope: \"Cluster\"");
   }
 
   @Test

@@ -57,7 +57,7 @@ class ValidatingDispatcherTest {
     server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new ValidatingDispatcher(), false);
     server.init(InetAddress.getLoopbackAddress(), 0);
     client = server.createClient();
-    try (InputStream in = getClass().getResourceAsStream(LocalCluster.CRD_RESOURCE)) {
+    try (InputStream in = getClass().getResourceAsStream(dev.kiln.api.Crds.JOBS)) {
       CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().load(in).item();
       client.resource(crd).create();
     }

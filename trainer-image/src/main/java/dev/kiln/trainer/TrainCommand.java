@@ -13,6 +13,7 @@ import dev.kiln.trainer.parallel.Collectives;
 import dev.kiln.trainer.parallel.LocalRanks;
 import dev.kiln.trainer.parallel.NcclCollectives;
 import dev.kiln.trainer.parallel.RendezvousStore;
+import dev.kiln.trainer.parallel.StopRequest;
 import dev.kiln.trainer.parallel.TcpRingCollectives;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -29,8 +30,9 @@ import picocli.CommandLine.Option;
 /**
  * {@code train --config /kiln/config/run.json}: trains one stage. Rank comes from
  * the environment the operator sets (KILN_NODE_RANK, KILN_GPUS_PER_NODE, WORLD_SIZE). Exit codes
- * tell the operator what to do: 0 done, 78 bad config (not retried), anything else retried from
- * the latest checkpoint. The final summary goes to the termination message.
+ * tell the operator what to do: 0 done, 78 bad config (not retried), 143 stopped by SIGTERM with
+ * the step it was on checkpointed, anything else retried from the latest checkpoint. The final
+ * summary goes to the termination message.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Train one stage of a MultimodalPretrainJob.")
 public final class TrainCommand implements Callable<Integer> {
@@ -58,6 +60,9 @@ public final class TrainCommand implements Callable<Integer> {
     }
     int nodeRank = intEnv("KILN_NODE_RANK", 0);
     int world = intEnv("WORLD_SIZE", 1);
+    // SIGTERM (preemption, eviction, drain) stops training at the next step, checkpointed; each local rank hears it.
+    StopRequest stop = StopRequest.onSigterm(() -> System.out.println(
+        "SIGTERM: finishing the current step, writing a checkpoint, then exiting " + ExitCodes.STOPPED));
     int ranksPerPod = Math.max(1, run.world().gpusPerNode());
     if (world > 1 && ranksPerPod > 1 && LocalRanks.current() < 0) {
       List<String> args = new ArrayList<>(List.of("train", "--config", config.toString(), "--termination-log",
@@ -88,8 +93,9 @@ public final class TrainCommand implements Callable<Integer> {
       return ExitCodes.RENDEZVOUS_TIMEOUT;
     }
     TrainerSummary summary;
+    TrainingRun training = new TrainingRun(run, pod, rank, world).stopOn(stop);
     try (collectives) {
-      summary = new TrainingRun(run, pod, rank, world).on(device).across(collectives)
+      summary = training.on(device).across(collectives)
         .onStep(m -> System.out.printf("step %d/%d loss %.4f lr %.2e grad %.3f tokens/s %.0f data-wait %.0f%%%n",
             m.step(), m.totalSteps(), m.loss(), m.lr(), m.gradNorm(), m.tokensPerSecond(), 100 * m.dataWaitFraction()))
         .run();
@@ -106,6 +112,14 @@ public final class TrainCommand implements Callable<Integer> {
       // A peer rank failed or hung: this attempt is over, the next one resumes from the checkpoint.
       System.err.println("rank " + rank + " of " + world + ": " + e.getMessage());
       return ExitCodes.FAILURE;
+    }
+    if (training.stopped()) {
+      String message = "stopped by SIGTERM at step " + summary.step() + " after writing checkpoint " + summary.checkpoint();
+      System.out.println(message);
+      if (localRank == 0) {
+        writeTerminationMessage(pod.resolve(terminationLog), message);
+      }
+      return ExitCodes.STOPPED;
     }
     String json = new ObjectMapper().writeValueAsString(summary);
     System.out.println("summary " + json);

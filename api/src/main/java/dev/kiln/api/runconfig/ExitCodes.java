@@ -12,6 +12,8 @@ public final class ExitCodes {
   public static final int DATA = 65;
   /** Ranks could not meet in time (DNS, listener): retried. */
   public static final int RENDEZVOUS_TIMEOUT = 75;
+  /** Stopped by SIGTERM (preemption, eviction, drain) after checkpointing the step it was on: 128 + 15, as a shell reports it. */
+  public static final int STOPPED = 143;
   /** Run config invalid or of an unknown version. */
   public static final int CONFIG = 78;
 

@@ -32,6 +32,7 @@ import dev.kiln.trainer.optim.LossScaler;
 import dev.kiln.trainer.parallel.Collectives;
 import dev.kiln.trainer.parallel.DataParallel;
 import dev.kiln.trainer.parallel.ShardedOptimizer;
+import dev.kiln.trainer.parallel.StopRequest;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.file.Files;
@@ -67,6 +68,8 @@ public final class TrainingRun {
   private final int world;
   private Consumer<StepMetrics> progress = m -> { };
   private long stopAfterSteps = Long.MAX_VALUE;
+  private StopRequest stop = StopRequest.never();
+  private boolean stopped;
   private ComputeDevice device = ComputeDevice.cpu();
   private DataParallel parallel = new DataParallel(Collectives.single());
 
@@ -108,6 +111,17 @@ public final class TrainingRun {
     return this;
   }
 
+  /** Stops at the step boundary after {@code stop} is requested on any rank, with a checkpoint of that step. */
+  public TrainingRun stopOn(StopRequest stop) {
+    this.stop = stop;
+    return this;
+  }
+
+  /** True when the last {@link #run} ended early on a stop request (its step is checkpointed). */
+  public boolean stopped() {
+    return stopped;
+  }
+
   /** Optimizer steps the budget allows for a dataset of {@code sequences} packed sequences. */
   public static long totalSteps(RunConfig config, int sequences) {
     int global = config.batch().globalBatchSize();
@@ -122,6 +136,7 @@ public final class TrainingRun {
   }
 
   public TrainerSummary run() throws IOException {
+    stopped = false;
     Engine.getInstance().setRandomSeed((int) config.seed());
     GradMode.offOnThisThread();
     PackedDataset dataset = PackedDataset.load(paths.resolve(config.data().packedDir()));
@@ -190,7 +205,8 @@ public final class TrainingRun {
               stepTokens += batch.usedPositions();
             }
           }
-          double[] lossAndTokens = parallel.lossAndTokens(lossSum / accumulation, stepTokens);
+          double[] lossAndTokens = parallel.lossTokensAndStop(lossSum / accumulation, stepTokens, stop.requested());
+          boolean stopNow = lossAndTokens[2] > 0;
           double gradNorm;
           if (sharded != null) {
             gradNorm = sharded.reduce(gradients, 1 / lossScale);
@@ -226,11 +242,16 @@ public final class TrainingRun {
           metrics.write(JSON.writeValueAsString(stepMetrics) + "\n");
           metrics.flush();
           progress.accept(stepMetrics);
-          if (step % config.checkpoints().intervalSteps() == 0 || step == totalSteps) {
+          if (step % config.checkpoints().intervalSteps() == 0 || step == totalSteps || stopNow) {
             long cursor = step * global;
             save(store, model, optimizer, sharded, new TrainerState(TrainerState.FORMAT_VERSION, step, tokens,
                 (int) (cursor / dataset.size()), cursor, config.seed(), world, configHash, lastLoss,
                 scaler == null ? null : scaler.state()));
+          }
+          if (stopNow && step < totalSteps) {
+            LOG.info("stop requested: step {} checkpointed, stopping; the next attempt resumes at step {}", step, step + 1);
+            stopped = true;
+            break;
           }
         }
       }

@@ -62,13 +62,16 @@ public final class DataParallel {
     }
   }
 
-  /** The mean of {@code loss} and the sum of {@code tokens} over ranks. */
-  public double[] lossAndTokens(double loss, long tokens) throws IOException {
+  /**
+   * The mean of {@code loss}, the sum of {@code tokens}, and whether any rank was asked to stop
+   * (1 or 0), over ranks in one all-reduce: every rank then stops at the same step.
+   */
+  public double[] lossTokensAndStop(double loss, long tokens, boolean stop) throws IOException {
     if (collectives.world() == 1) {
-      return new double[] {loss, tokens};
+      return new double[] {loss, tokens, stop ? 1 : 0};
     }
-    float[] both = {(float) loss, tokens};
-    collectives.allReduce(both);
-    return new double[] {both[0] / collectives.world(), both[1]};
+    float[] all = {(float) loss, tokens, stop ? 1 : 0};
+    collectives.allReduce(all);
+    return new double[] {all[0] / collectives.world(), all[1], all[2] > 0 ? 1 : 0};
   }
 }

@@ -31,6 +31,8 @@ public final class LocalRanks {
     command.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
     command.addAll(args);
     List<Process> ranks = new ArrayList<>();
+    // SIGTERM to the pod reaches this process only: pass it on, and wait for every rank's checkpoint.
+    StopRequest stop = StopRequest.onSigterm(() -> ranks.forEach(Process::destroy));
     try {
       for (int local = 0; local < count; local++) {
         ProcessBuilder builder = new ProcessBuilder(command).inheritIO();
@@ -43,13 +45,13 @@ public final class LocalRanks {
           Process rank = ranks.get(local);
           if (rank.isAlive()) {
             running = true;
-          } else if (rank.exitValue() != 0) {
+          } else if (rank.exitValue() != 0 && !stop.requested()) {
             System.err.println("local rank " + local + " exited with " + rank.exitValue() + "; stopping the others");
             return rank.exitValue();
           }
         }
         if (!running) {
-          return 0;
+          return ranks.stream().mapToInt(Process::exitValue).max().orElse(0);
         }
         Thread.sleep(POLL_MILLIS);
       }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.trainer.TrainerMain;
@@ -84,6 +85,37 @@ class TrainerCrashTest {
     assertThat(moments.stream().filter(m -> !m.startsWith("SIGKILL")).count()).as("kills inside a checkpoint write")
         .isPositive();
     assertThat(moments).hasSizeGreaterThanOrEqualTo(KILLS / 2);
+  }
+
+  @Test
+  void sigtermCheckpointsTheStepItIsOnSoTheNextAttemptRepeatsNothing() throws Exception {
+    // No periodic checkpoint before the end: all a stopped attempt leaves is what SIGTERM wrote.
+    RunConfig config = TrainingRunTest.config(STEPS, 1000);
+    Path reference = TrainingRunTest.newRun(root, "reference");
+    assertThat(start(reference, config, null).waitFor()).isZero();
+    Map<Long, Double> expected = losses(reference);
+
+    Path run = TrainingRunTest.newRun(root, "stopped");
+    Process trainer = start(run, config, null);
+    Path metrics = run.resolve("kiln/workspace/metrics/pretrain/metrics.jsonl");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while ((!Files.exists(metrics) || Files.readAllLines(metrics).size() < 5) && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    trainer.destroy();  // SIGTERM, as the kubelet sends it
+    assertThat(trainer.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(trainer.exitValue()).isEqualTo(ExitCodes.STOPPED);
+    long stoppedAt = loggedLosses(run).keySet().stream().mapToLong(Long::longValue).max().orElseThrow();
+    assertThat(stoppedAt).isBetween(5L, STEPS - 1);
+    CheckpointStore store = new CheckpointStore(run.resolve("kiln/workspace/checkpoints/pretrain"), 3);
+    assertThat(CheckpointStore.load(store.checkpoints().getFirst()).state().step()).isEqualTo(stoppedAt);
+    assertThat(Files.readString(run.resolve("kiln/termination-log"))).startsWith("stopped by SIGTERM at step " + stoppedAt);
+
+    assertThat(start(run, config, null).waitFor()).isZero();
+    Map<Long, List<Double>> logged = loggedLosses(run);
+    assertThat(logged.keySet()).hasSize((int) STEPS);
+    logged.forEach((step, values) -> assertThat(values).as("step %d trained once, with the uninterrupted loss", step)
+        .containsExactly(expected.get(step)));
   }
 
   private static Process start(Path runRoot, RunConfig config, String failpoint) throws IOException {
