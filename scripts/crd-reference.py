@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Writes docs/job-reference.md from the generated CRD: one row per field of the spec."""
+"""Writes docs/job-reference.md from the generated CRDs: one row per field of each spec (jobs, then queues)."""
 import sys
 import json
 import yaml  # PyYAML
 
-crd = yaml.safe_load(open(sys.argv[1] if len(sys.argv) > 1 else "crds/multimodalpretrainjobs.kiln.dev-v1.yml"))
-spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+def spec_of(path):
+    crd = yaml.safe_load(open(path))
+    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+
+spec = spec_of(sys.argv[1] if len(sys.argv) > 1 else "crds/multimodalpretrainjobs.kiln.dev-v1.yml")
 rows = []
 
 def walk(schema, path, required):
@@ -38,6 +41,12 @@ def walk(schema, path, required):
         walk(child, field + ("[]" if prop.get("type") == "array" else ""), child.get("required", []))
 
 walk(spec, "spec", spec.get("required", []))
+job_rows = rows
+rows = []
+queue_spec = spec_of("crds/trainingqueues.kiln.dev-v1.yml")
+walk(queue_spec, "spec", queue_spec.get("required", []))
+queue_rows = rows
+rows = job_rows
 out = ["# MultimodalPretrainJob reference", "",
        "`kiln.dev/v1alpha1`, kind `MultimodalPretrainJob`, short name `mpj`. Generated from",
        "`crds/multimodalpretrainjobs.kiln.dev-v1.yml` by `scripts/crd-reference.py`; `kiln validate`",
@@ -53,4 +62,10 @@ out += ["", "## Rules beyond the schema", "",
         "- `spec.model` (explicit): `patchSize` divides `imageSize`, heads divide widths, `kvHeads` divides `heads`, even head dimension.",
         "- A stage that has started cannot change (except `promotion`), nor can the model: the operator reports `Validated=False, SpecChangeRejected` and starts nothing new until the edit is reverted.",
         ""]
+out += ["# TrainingQueue reference", "",
+        "`kiln.dev/v1alpha1`, kind `TrainingQueue`, short name `tq`, cluster-scoped. Generated from",
+        "`crds/trainingqueues.kiln.dev-v1.yml`. A job names its queue in `spec.scheduling.queue` (default `default`,",
+        "which the operator creates at start when it is missing: no quota, `BestEffortFIFO`, no preemption).",
+        "Status: `gpusInUse`, `admittedCount`, `pendingCount`, and the first 50 admitted and pending jobs (namespace/name, in order).", "",
+        "| field | type | meaning | constraints |", "|---|---|---|---|"] + queue_rows + [""]
 open("docs/job-reference.md", "w").write("\n".join(out))

@@ -75,6 +75,18 @@ public final class FakeCluster {
     return client.resource(pod).create();
   }
 
+  /** Rank {@code index} bound to {@code node} but its container waiting (an image pull, a volume). */
+  public void waitingPod(String namespace, String name, int index, String node, String reason, String message) {
+    Pod pod = startPod(namespace, name, index, node);
+    client.pods().inNamespace(namespace).withName(pod.getMetadata().getName()).editStatus(p -> {
+      p.getStatus().setPhase("Pending");
+      p.getStatus().setContainerStatuses(List.of(new io.fabric8.kubernetes.api.model.ContainerStatusBuilder()
+          .withName("trainer").withNewState().withNewWaiting().withReason(reason).withMessage(message).endWaiting()
+          .endState().build()));
+      return p;
+    });
+  }
+
   /** A running pod's process exited (143 after SIGTERM, say): the pod fails and holds nothing. */
   public void stopPod(String namespace, String name, int exitCode) {
     client.pods().inNamespace(namespace).withName(name).editStatus(p -> {

@@ -21,6 +21,8 @@ public class StageStatus {
   /** Hash of the stage spec when it started; later edits are rejected. */
   private String specHash;
   private String startTime;
+  /** When the current attempt was created: scheduling.startupDeadlineSeconds counts from here. */
+  private String attemptStartTime;
   private String completionTime;
   private FailureStatus lastFailure;
   private CheckpointRef finalCheckpoint;
@@ -95,6 +97,14 @@ public class StageStatus {
 
   public void setSpecHash(String specHash) {
     this.specHash = specHash;
+  }
+
+  public String getAttemptStartTime() {
+    return attemptStartTime;
+  }
+
+  public void setAttemptStartTime(String attemptStartTime) {
+    this.attemptStartTime = attemptStartTime;
   }
 
   public String getStartTime() {

@@ -73,6 +73,38 @@ public final class AttemptObserver {
     return "Succeeded".equals(phase) || "Failed".equals(phase);
   }
 
+  /**
+   * Why an attempt's pods wait, pod by pod: the scheduler's message (no node fits), or the
+   * container's waiting reason (image pull, volume attach); pods not yet created count as missing.
+   */
+  static String whyWaiting(List<Pod> pods, int expected) {
+    List<String> reasons = new java.util.ArrayList<>();
+    for (Pod pod : pods) {
+      if (pod.getStatus() != null && pod.getStatus().getPhase() != null && !"Pending".equals(pod.getStatus().getPhase())) {
+        continue;
+      }
+      String why = "Pending";
+      if (pod.getStatus() != null && pod.getStatus().getConditions() != null) {
+        why = pod.getStatus().getConditions().stream()
+            .filter(c -> "PodScheduled".equals(c.getType()) && "False".equals(c.getStatus()))
+            .map(c -> orElse(c.getReason(), "Unschedulable") + (c.getMessage() != null ? ": " + c.getMessage() : ""))
+            .findFirst().orElse(why);
+      }
+      if (pod.getStatus() != null && pod.getStatus().getContainerStatuses() != null) {
+        why = pod.getStatus().getContainerStatuses().stream()
+            .filter(c -> c.getState() != null && c.getState().getWaiting() != null)
+            .map(c -> c.getState().getWaiting().getReason()
+                + (c.getState().getWaiting().getMessage() != null ? ": " + c.getState().getWaiting().getMessage() : ""))
+            .findFirst().orElse(why);
+      }
+      reasons.add("pod " + name(pod) + " " + why);
+    }
+    if (pods.size() < expected) {
+      reasons.add((expected - pods.size()) + " of " + expected + " pods not created");
+    }
+    return reasons.isEmpty() ? "pods not running" : String.join("; ", reasons);
+  }
+
   static boolean disrupted(Pod pod) {
     if (pod.getStatus() == null) {
       return false;

@@ -402,6 +402,9 @@ public final class JobLifecycle {
           children.attemptPods(job, spec.name(), stage.getAttempt()), spec.nonRetryableExitCodes());
       switch (state) {
         case AttemptState.Running running -> {
+          if (startupDeadlinePassed(job, stage, attempt, index)) {
+            return giveBackUnstarted(job, status, index, attempt);
+          }
           status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + stage.getAttempt());
           return Next.STOP;
         }
@@ -482,6 +485,47 @@ public final class JobLifecycle {
     return Next.STOP;
   }
 
+  /** The attempt's pods have not all started within scheduling.startupDeadlineSeconds of its creation. */
+  private boolean startupDeadlinePassed(MultimodalPretrainJob job, StageStatus stage, Job attempt, int index) {
+    if (stage.getAttemptStartTime() == null) {
+      return false;
+    }
+    Instant deadline = Instant.parse(stage.getAttemptStartTime())
+        .plusSeconds(job.getSpec().scheduling().startupDeadlineSeconds());
+    if (Instant.now(clock).isBefore(deadline)) {
+      return false;
+    }
+    List<io.fabric8.kubernetes.api.model.Pod> pods = children.attemptPods(job, stage.getName(), stage.getAttempt());
+    long started = pods.stream().filter(p -> p.getStatus() != null && p.getStatus().getPhase() != null
+        && !"Pending".equals(p.getStatus().getPhase())).count();
+    return started < job.getSpec().stages().get(index).resources().nodes();
+  }
+
+  /**
+   * Gives an attempt whose pods did not all start in time back to the queue (a disruption, not a
+   * failure: nothing ran), naming the pods and why they wait, so its GPUs go to stages that can run.
+   */
+  private Next giveBackUnstarted(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    List<io.fabric8.kubernetes.api.model.Pod> pods = children.attemptPods(job, spec.name(), stage.getAttempt());
+    String waiting = AttemptObserver.whyWaiting(pods, spec.resources().nodes());
+    String message = "stage " + spec.name() + " attempt " + stage.getAttempt() + " did not start within "
+        + job.getSpec().scheduling().startupDeadlineSeconds() + "s (scheduling.startupDeadlineSeconds): " + waiting;
+    FailureStatus failure = new FailureStatus();
+    failure.setReason("StartupDeadlineExceeded");
+    failure.setMessage(message);
+    failure.setAttempt(stage.getAttempt());
+    failure.setTime(status.now());
+    stage.setLastFailure(failure);
+    stage.setDisruptions(stage.getDisruptions() + 1);
+    events.warning(job, "StartupDeadlineExceeded", message + "; back to the queue");
+    children.delete(attempt);
+    stage.setPhase(StagePhase.Restarting);
+    startWhenAdmitted(job, status, index, stage.getAttempt() + 1);
+    return Next.STOP;
+  }
+
   private static String preemptedBy(Job attempt) {
     var annotations = attempt.getMetadata().getAnnotations();
     return annotations == null ? null : annotations.get(BuiltinAdmission.PREEMPTED_BY);
@@ -503,6 +547,7 @@ public final class JobLifecycle {
           + spec.resources().gpusPerNode() + " GPU(s)");
     }
     stage.setAttempt(attempt);
+    stage.setAttemptStartTime(status.now());
     stage.setJobName(created.getMetadata().getName());
     stage.setConfigMapName(Names.runConfig(job, spec.name()));
     stage.setServiceName(Names.stageService(job, spec.name()));

@@ -241,6 +241,34 @@ class QueueLifecycleTest {
     assertThat(shared.admit(get(b), 0).admitted()).isFalse();
   }
 
+  @Test
+  void anAttemptWhosePodsDoNotStartInTimeGoesBackToTheQueue() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob job = create("stuck", "research", 0, 1);
+    toTraining(job);
+    cluster.waitingPod(NS, "stuck-pretrain-a1", 0, "gpu-0", "ImagePullBackOff", "Back-off pulling image \"kiln-trainer\"");
+
+    clock.advance(java.time.Duration.ofSeconds(1799));
+    reconcile(job);
+    assertThat(cluster.job(NS, "stuck-pretrain-a1")).as("within startupDeadlineSeconds (1800)").isNotNull();
+
+    clock.advance(java.time.Duration.ofSeconds(2));
+    reconcile(job);
+    assertThat(cluster.job(NS, "stuck-pretrain-a1")).isNull();
+    var stage = get(job).getStatus().getStages().getFirst();
+    assertThat(stage.getDisruptions()).isEqualTo(1);
+    assertThat(stage.getRestarts()).isZero();
+    assertThat(stage.getLastFailure().getReason()).isEqualTo("StartupDeadlineExceeded");
+    assertThat(stage.getLastFailure().getMessage()).contains("did not start within 1800s")
+        .contains("pod stuck-pretrain-a1-0 ImagePullBackOff: Back-off pulling image \"kiln-trainer\"");
+    assertThat(eventReasons(job)).contains("StartupDeadlineExceeded");
+
+    client.pods().inNamespace(NS).withName("stuck-pretrain-a1-0").delete();  // the garbage collector's part
+    reconcile(job);
+    assertThat(cluster.job(NS, "stuck-pretrain-a2")).as("queued again and admitted").isNotNull();
+  }
+
   // --- helpers -------------------------------------------------------------------------------
 
   private MultimodalPretrainJob create(String name, String queue, int priority, int nodes) {
