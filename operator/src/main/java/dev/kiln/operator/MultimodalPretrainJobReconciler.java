@@ -5,6 +5,7 @@ import dev.kiln.operator.admission.BuiltinAdmission;
 import dev.kiln.operator.admission.InformerClusterState;
 import dev.kiln.operator.lifecycle.ChildResources;
 import dev.kiln.operator.lifecycle.EventRecorder;
+import dev.kiln.operator.lifecycle.HttpProgressReader;
 import dev.kiln.operator.lifecycle.JobLifecycle;
 import dev.kiln.operator.manifests.Labels;
 import dev.kiln.operator.manifests.OperatorSettings;
@@ -59,7 +60,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     this.admission = new BuiltinAdmission(new InformerClusterState(client, this::wakeWaitingJobs),
         (queue, status) -> TrainingQueues.writeStatus(client, queue, status), clock);
     this.lifecycle = new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock), admission,
-        settings, clock);
+        new HttpProgressReader(), settings, clock);
   }
 
   private void wakeWaitingJobs() {

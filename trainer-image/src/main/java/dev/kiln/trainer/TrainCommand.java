@@ -4,10 +4,12 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.RunConfig;
+import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
 import dev.kiln.trainer.device.ComputeDevice;
+import dev.kiln.trainer.loop.ProgressServer;
 import dev.kiln.trainer.loop.TrainingRun;
 import dev.kiln.trainer.parallel.Collectives;
 import dev.kiln.trainer.parallel.LocalRanks;
@@ -94,10 +96,21 @@ public final class TrainCommand implements Callable<Integer> {
     }
     TrainerSummary summary;
     TrainingRun training = new TrainingRun(run, pod, rank, world).stopOn(stop);
-    try (collectives) {
+    ProgressServer progress = rank == 0 ? serveProgress(run.stage()) : null;
+    try (collectives; progress) {
       summary = training.on(device).across(collectives)
-        .onStep(m -> System.out.printf("step %d/%d loss %.4f lr %.2e grad %.3f tokens/s %.0f data-wait %.0f%%%n",
-            m.step(), m.totalSteps(), m.loss(), m.lr(), m.gradNorm(), m.tokensPerSecond(), 100 * m.dataWaitFraction()))
+        .onStep(m -> {
+          System.out.printf("step %d/%d loss %.4f lr %.2e grad %.3f tokens/s %.0f data-wait %.0f%%%n",
+              m.step(), m.totalSteps(), m.loss(), m.lr(), m.gradNorm(), m.tokensPerSecond(), 100 * m.dataWaitFraction());
+          if (progress != null) {
+            progress.step(m);
+          }
+        })
+        .onCheckpoint(seconds -> {
+          if (progress != null) {
+            progress.checkpointed(seconds);
+          }
+        })
         .run();
     } catch (TrainingRun.ConfigMismatchException e) {
       // Not retryable: the next attempt would find the same checkpoint.
@@ -127,6 +140,26 @@ public final class TrainCommand implements Callable<Integer> {
       writeTerminationMessage(pod.resolve(terminationLog), json);
     }
     return ExitCodes.OK;
+  }
+
+  /**
+   * Rank 0's /progress and /metrics on KILN_METRICS_PORT, bound to the pod IP (KILN_RANK_ADDRESS);
+   * a port that cannot be bound costs the live progress, never the training.
+   */
+  private static ProgressServer serveProgress(String stage) {
+    String address = System.getenv("KILN_RANK_ADDRESS");
+    int port = intEnv(TrainerProgress.PORT_ENV, TrainerProgress.DEFAULT_PORT);
+    String attempt = System.getenv("KILN_ATTEMPT");
+    try {
+      ProgressServer server = ProgressServer.start(address, port, stage,
+          attempt == null || attempt.isBlank() ? null : Integer.valueOf(attempt.strip()));
+      System.out.println("progress and metrics on " + (address == null ? "*" : address) + ":" + server.port());
+      return server;
+    } catch (IOException e) {
+      System.err.println("cannot serve progress on " + address + ":" + port + " (" + e.getMessage()
+          + "); training goes on without live progress");
+      return null;
+    }
   }
 
   /** Reads and checks the run config; the message names the file and what is wrong. */

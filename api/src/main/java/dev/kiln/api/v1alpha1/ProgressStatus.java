@@ -2,10 +2,13 @@ package dev.kiln.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 
-/** Training progress reported by rank 0. */
+/** Training progress reported by rank 0: read while the stage trains, and its final numbers when it ends. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ProgressStatus {
 
+  /** The stage and attempt the numbers are from. */
+  private String stage;
+  private Integer attempt;
   private Long step;
   private Long totalSteps;
   private Long tokens;
@@ -14,7 +17,24 @@ public class ProgressStatus {
   private Long etaSeconds;
   /** Short form for kubectl: stage step/total. */
   private String display;
+  /** When the operator last saw the step advance (or the stage end). */
   private String updateTime;
+
+  public String getStage() {
+    return stage;
+  }
+
+  public void setStage(String stage) {
+    this.stage = stage;
+  }
+
+  public Integer getAttempt() {
+    return attempt;
+  }
+
+  public void setAttempt(Integer attempt) {
+    this.attempt = attempt;
+  }
 
   public Long getStep() {
     return step;

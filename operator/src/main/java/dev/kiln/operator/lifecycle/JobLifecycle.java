@@ -3,6 +3,7 @@ package dev.kiln.operator.lifecycle;
 import dev.kiln.api.Canonical;
 import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.runconfig.RunConfig;
+import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.api.v1alpha1.CheckpointRef;
 import dev.kiln.api.v1alpha1.CheckpointsStatus;
@@ -65,14 +66,16 @@ public final class JobLifecycle {
   private final ChildResources children;
   private final EventRecorder events;
   private final Admission admission;
+  private final ProgressReader progress;
   private final OperatorSettings settings;
   private final Clock clock;
 
-  public JobLifecycle(ChildResources children, EventRecorder events, Admission admission, OperatorSettings settings,
-      Clock clock) {
+  public JobLifecycle(ChildResources children, EventRecorder events, Admission admission, ProgressReader progress,
+      OperatorSettings settings, Clock clock) {
     this.children = children;
     this.events = events;
     this.admission = admission;
+    this.progress = progress;
     this.settings = settings;
     this.clock = clock;
   }
@@ -406,6 +409,7 @@ public final class JobLifecycle {
             return giveBackUnstarted(job, status, index, attempt);
           }
           status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + stage.getAttempt());
+          observeProgress(job, status, index, attempt);
           return Next.STOP;
         }
         case AttemptState.Failed failed -> {
@@ -526,6 +530,75 @@ public final class JobLifecycle {
     return Next.STOP;
   }
 
+  // --- progress and stalls -------------------------------------------------------------------
+
+  /** Progress is written to status at most this often per job, so that many jobs do not flood the API server. */
+  static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(25);
+
+  /**
+   * Reads rank 0's progress into status while the stage trains, and restarts an attempt whose
+   * trainer answers but has not advanced a step within scheduling.progressDeadlineSeconds
+   * (counted as a restart: a hang is the attempt's own failure). A trainer that does not answer
+   * is never called stalled: only what it reports is evidence.
+   */
+  private void observeProgress(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    var rankZero = children.attemptPods(job, spec.name(), stage.getAttempt()).stream()
+        .filter(p -> AttemptObserver.completionIndex(p) == 0 && p.getStatus() != null
+            && "Running".equals(p.getStatus().getPhase()))
+        .findFirst();
+    var read = rankZero.flatMap(progress::read);
+    if (read.isEmpty()) {
+      return;
+    }
+    TrainerProgress reported = read.get();
+    ProgressStatus current = status.current().getProgress();
+    Instant now = Instant.now(clock);
+    boolean sameAttempt = current != null && spec.name().equals(current.getStage())
+        && Objects.equals(stage.getAttempt(), current.getAttempt()) && current.getStep() != null;
+    if (reported.step() > 0 && (!sameAttempt || reported.step() > current.getStep())) {
+      if (!sameAttempt || current.getUpdateTime() == null
+          || !now.isBefore(Instant.parse(current.getUpdateTime()).plus(PROGRESS_INTERVAL))) {
+        status.current().setProgress(progressOf(spec.name(), stage.getAttempt(), reported, status.now()));
+      }
+      if (status.conditionIs(JobStatusAggregator.STALLED, true)) {
+        status.condition(JobStatusAggregator.STALLED, false, "Progressing", "training steps advance again");
+      }
+      return;
+    }
+    String since = sameAttempt && current.getUpdateTime() != null ? current.getUpdateTime() : stage.getAttemptStartTime();
+    int deadline = job.getSpec().scheduling().progressDeadlineSeconds();
+    if (since != null && now.isAfter(Instant.parse(since).plusSeconds(deadline))) {
+      stall(job, status, index, attempt, "stage " + spec.name() + " attempt " + stage.getAttempt()
+          + ": no training step for more than " + deadline + "s (scheduling.progressDeadlineSeconds); rank 0 reports step "
+          + reported.step() + " of " + reported.totalSteps());
+    }
+  }
+
+  private static ProgressStatus progressOf(String stage, Integer attempt, TrainerProgress reported, String now) {
+    ProgressStatus progress = new ProgressStatus();
+    progress.setStage(stage);
+    progress.setAttempt(attempt);
+    progress.setStep(reported.step());
+    progress.setTotalSteps(reported.totalSteps());
+    progress.setTokens(reported.tokens());
+    progress.setLoss(reported.loss());
+    progress.setTokensPerSecond(reported.tokensPerSecond() == null ? null
+        : (double) Math.round(reported.tokensPerSecond()));
+    progress.setEtaSeconds(reported.etaSeconds());
+    progress.setDisplay(stage + " " + reported.step() + "/" + reported.totalSteps());
+    progress.setUpdateTime(now);
+    return progress;
+  }
+
+  private void stall(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt, String message) {
+    status.condition(JobStatusAggregator.STALLED, true, "NoProgress", message);
+    handleFailure(job, status, index, attempt, new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, "Stalled",
+        message, null, null));
+    events.warning(job, "Stalled", message + "; restarting from the latest checkpoint");
+  }
+
   private static String preemptedBy(Job attempt) {
     var annotations = attempt.getMetadata().getAnnotations();
     return annotations == null ? null : annotations.get(BuiltinAdmission.PREEMPTED_BY);
@@ -614,6 +687,10 @@ public final class JobLifecycle {
       checkpoint.setPath(summary.checkpoint());
       checkpoint.setManifestSha256(summary.manifestSha256());
       ProgressStatus progress = new ProgressStatus();
+      progress.setStage(spec.name());
+      progress.setAttempt(stage.getAttempt());
+      progress.setTotalSteps(summary.step());
+      progress.setEtaSeconds(0L);
       progress.setStep(summary.step());
       progress.setTokens(summary.tokens());
       progress.setLoss(summary.loss());

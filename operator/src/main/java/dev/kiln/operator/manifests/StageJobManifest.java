@@ -1,6 +1,7 @@
 package dev.kiln.operator.manifests;
 
 import dev.kiln.api.runconfig.PodPaths;
+import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.ResourcesSpec;
 import dev.kiln.api.v1alpha1.StageSpec;
@@ -82,7 +83,9 @@ public final class StageJobManifest {
                   .withArgs("train", "--config", PodPaths.RUN_CONFIG)
                   .withEnv(env(job, stage, attempt, settings))
                   .withPorts(new io.fabric8.kubernetes.api.model.ContainerPortBuilder()
-                      .withName("rendezvous").withContainerPort(settings.masterPort()).build())
+                      .withName("rendezvous").withContainerPort(settings.masterPort()).build(),
+                      new io.fabric8.kubernetes.api.model.ContainerPortBuilder()
+                      .withName("metrics").withContainerPort(TrainerProgress.DEFAULT_PORT).build())
                   .withResources(resources(resources))
                   .withVolumeMounts(mounts)
                   .withSecurityContext(PodParts.containerSecurity())
@@ -108,6 +111,7 @@ public final class StageJobManifest {
     env.add(PodParts.env("WORLD_SIZE", Integer.toString(resources.worldSize())));
     env.add(PodParts.env("MASTER_ADDR", Names.rendezvousHost(job, stage.name(), attempt)));
     env.add(PodParts.env("MASTER_PORT", Integer.toString(settings.masterPort())));
+    env.add(PodParts.env(TrainerProgress.PORT_ENV, Integer.toString(TrainerProgress.DEFAULT_PORT)));
     // The address this rank offers its ring neighbour.
     env.add(new EnvVarBuilder().withName("KILN_RANK_ADDRESS")
         .withNewValueFrom().withNewFieldRef().withFieldPath("status.podIP").endFieldRef().endValueFrom().build());

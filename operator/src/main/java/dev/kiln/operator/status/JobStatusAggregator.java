@@ -27,6 +27,7 @@ public final class JobStatusAggregator {
   public static final String SUCCEEDED = "Succeeded";
   public static final String FAILED = "Failed";
   public static final String SUSPENDED = "Suspended";
+  public static final String STALLED = "Stalled";
 
   private final MultimodalPretrainJobStatus status;
   private final String original;

@@ -2,6 +2,7 @@ package dev.kiln.operator.lifecycle;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.StagePhase;
@@ -18,6 +19,7 @@ import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,6 +38,8 @@ class JobLifecycleTest {
   FakeCluster cluster;
   TestClock clock;
   MultimodalPretrainJob job;
+  /** What rank 0 answers at /progress; nothing unless a test says. */
+  ProgressReader progress = ProgressReader.none();
 
   @BeforeEach
   void setUp() {
@@ -110,6 +114,72 @@ class JobLifecycleTest {
     List<String> childrenBefore = cluster.jobNames(NS);
     reconcile();
     assertThat(cluster.jobNames(NS)).as("a finished job creates nothing more").isEqualTo(childrenBefore);
+  }
+
+  // --- progress and stalls --------------------------------------------------------------------
+
+  @Test
+  void progressReachesStatusWhileTrainingAtMostEvery25Seconds() {
+    runToFirstAttempt();
+    cluster.startPod(NS, "quickstart-pretrain-a1", 0, "node-0");
+    long[] step = {10};
+    progress = pod -> Optional.of(new TrainerProgress("pretrain", 1, step[0], 800, step[0] * 2048, 1.5, 20000.0, 0.25));
+
+    reconcile();
+    var shown = status().getProgress();
+    assertThat(shown.getStep()).isEqualTo(10);
+    assertThat(shown.getDisplay()).isEqualTo("pretrain 10/800");
+    assertThat(shown.getEtaSeconds()).isEqualTo(198);  // 790 steps at 0.25 s
+    assertThat(shown.getAttempt()).isEqualTo(1);
+
+    step[0] = 20;
+    clock.advance(Duration.ofSeconds(10));
+    reconcile();
+    assertThat(status().getProgress().getStep()).as("written at most every 25 s").isEqualTo(10);
+    clock.advance(Duration.ofSeconds(20));
+    reconcile();
+    assertThat(status().getProgress().getStep()).isEqualTo(20);
+  }
+
+  @Test
+  void aTrainerThatAnswersButNoLongerStepsIsRestartedAsStalled() {
+    runToFirstAttempt();
+    cluster.startPod(NS, "quickstart-pretrain-a1", 0, "node-0");
+    progress = pod -> Optional.of(new TrainerProgress("pretrain", 1, 10, 800, 20480, 1.5, 20000.0, 0.25));
+    reconcile();
+
+    clock.advance(Duration.ofSeconds(1800));
+    reconcile();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).as("within progressDeadlineSeconds").isNotNull();
+
+    clock.advance(Duration.ofSeconds(2));
+    reconcile();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNull();
+    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.STALLED, "True"));
+    assertThat(stage("pretrain").getRestarts()).as("a hang counts as a restart").isEqualTo(1);
+    assertThat(stage("pretrain").getLastFailure().getReason()).isEqualTo("Stalled");
+    assertThat(stage("pretrain").getLastFailure().getMessage()).contains("no training step for more than 1800s");
+    assertThat(eventReasons()).contains("Stalled");
+
+    cluster.stopPod(NS, "quickstart-pretrain-a1-0", 137);
+    reconcile();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNotNull();
+    cluster.startPod(NS, "quickstart-pretrain-a2", 0, "node-0");
+    progress = pod -> Optional.of(new TrainerProgress("pretrain", 2, 11, 800, 22528, 1.4, 20000.0, 0.25));
+    reconcile();
+    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.STALLED, "False"));
+  }
+
+  @Test
+  void aTrainerThatDoesNotAnswerIsNeverCalledStalled() {
+    runToFirstAttempt();
+    cluster.startPod(NS, "quickstart-pretrain-a1", 0, "node-0");
+
+    clock.advance(Duration.ofHours(3));
+    reconcile();
+
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
+    assertThat(stage("pretrain").getRestarts()).isZero();
   }
 
   // --- failures ------------------------------------------------------------------------------
@@ -399,7 +469,7 @@ class JobLifecycleTest {
 
   private JobLifecycle.Outcome reconcile() {
     JobLifecycle lifecycle = new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock),
-        new ImmediateAdmission(), OperatorSettings.defaults("0.1.0"), clock);
+        new ImmediateAdmission(), progress, OperatorSettings.defaults("0.1.0"), clock);
     MultimodalPretrainJob current = cluster.get(job);
     return current == null ? null : lifecycle.reconcile(current);
   }

@@ -321,7 +321,7 @@ class QueueLifecycleTest {
   private void reconcile(MultimodalPretrainJob job) {
     BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
         (queue, status) -> TrainingQueues.writeStatus(client, queue, status), clock);
-    new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock), admission,
+    new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock), admission, ProgressReader.none(),
         OperatorSettings.defaults("test"), clock).reconcile(get(job));
   }
 

@@ -43,6 +43,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.DoubleConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,6 +68,7 @@ public final class TrainingRun {
   private final int rank;
   private final int world;
   private Consumer<StepMetrics> progress = m -> { };
+  private DoubleConsumer checkpointed = seconds -> { };
   private long stopAfterSteps = Long.MAX_VALUE;
   private StopRequest stop = StopRequest.never();
   private boolean stopped;
@@ -83,6 +85,12 @@ public final class TrainingRun {
   /** Receives every step's metrics (rank 0 forwards them to the operator). */
   public TrainingRun onStep(Consumer<StepMetrics> progress) {
     this.progress = progress;
+    return this;
+  }
+
+  /** Receives the seconds each checkpoint took to write. */
+  public TrainingRun onCheckpoint(DoubleConsumer checkpointed) {
+    this.checkpointed = checkpointed;
     return this;
   }
 
@@ -244,9 +252,11 @@ public final class TrainingRun {
           progress.accept(stepMetrics);
           if (step % config.checkpoints().intervalSteps() == 0 || step == totalSteps || stopNow) {
             long cursor = step * global;
+            long saving = System.nanoTime();
             save(store, model, optimizer, sharded, new TrainerState(TrainerState.FORMAT_VERSION, step, tokens,
                 (int) (cursor / dataset.size()), cursor, config.seed(), world, configHash, lastLoss,
                 scaler == null ? null : scaler.state()));
+            checkpointed.accept((System.nanoTime() - saving) / 1e9);
           }
           if (stopNow && step < totalSteps) {
             LOG.info("stop requested: step {} checkpointed, stopping; the next attempt resumes at step {}", step, step + 1);
