@@ -1,18 +1,17 @@
 package dev.kiln.local;
 
-import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.Pod;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * Cluster DNS for the local node: the hostnames an Indexed Job's pods get under its headless
- * Service ({@code <job>-<index>.<subdomain>}, and the namespaced forms) all name this machine.
- * They are written to a hosts file the pods' JVMs read ({@code -Djdk.net.hosts.file}), before
- * any pod of the Job starts, so rank 0's address resolves for every rank.
+ * Service ({@code <job>-<index>.<subdomain>}, and the namespaced forms) name each pod's own
+ * loopback address, as soon as its kubelet gave it one. They are written to a hosts file the
+ * pods' JVMs read ({@code -Djdk.net.hosts.file}); a rank that looks up a peer not yet started
+ * finds nothing and retries, as it would with cluster DNS.
  */
 final class ClusterDns {
 
@@ -28,29 +27,24 @@ final class ClusterDns {
   }
 
   void sync(Snapshot snapshot) throws IOException {
-    List<String> names = new ArrayList<>(List.of("localhost"));
-    for (Job job : snapshot.jobs()) {
-      var spec = job.getSpec().getTemplate().getSpec();
-      if (!"Indexed".equals(job.getSpec().getCompletionMode()) || spec.getSubdomain() == null) {
+    StringBuilder content = new StringBuilder("127.0.0.1 localhost\n");
+    for (Pod pod : snapshot.pods()) {
+      var spec = pod.getSpec();
+      String ip = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
+      if (spec.getHostname() == null || spec.getSubdomain() == null || ip == null || JobController.terminal(pod)) {
         continue;
       }
-      String subdomain = spec.getSubdomain();
-      String namespace = job.getMetadata().getNamespace();
-      int completions = job.getSpec().getCompletions() == null ? 1 : job.getSpec().getCompletions();
-      for (int i = 0; i < completions; i++) {
-        String host = job.getMetadata().getName() + "-" + i + "." + subdomain;
-        names.add(host);
-        names.add(host + "." + namespace + ".svc");
-        names.add(host + "." + namespace + ".svc.cluster.local");
-      }
+      String host = spec.getHostname() + "." + spec.getSubdomain();
+      String namespace = pod.getMetadata().getNamespace();
+      content.append(ip).append(' ').append(host).append(' ').append(host).append('.').append(namespace).append(".svc ")
+          .append(host).append('.').append(namespace).append(".svc.cluster.local\n");
     }
-    String content = "127.0.0.1 " + String.join(" ", names) + "\n";
-    if (!content.equals(written)) {
+    if (!content.toString().equals(written)) {
       Files.createDirectories(file.getParent());
       Path partial = file.resolveSibling(file.getFileName() + ".partial");
       Files.writeString(partial, content);
       Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      written = content;
+      written = content.toString();
     }
   }
 }

@@ -39,21 +39,23 @@ final class Container {
   private final Path root;
   private final Path log;
   private final String terminationMessagePath;
+  private final String podIp;
   private Process process;
 
-  private Container(Pod pod, Path folder) {
+  private Container(Pod pod, Path folder, String podIp) {
     this.pod = pod;
     this.folder = folder;
+    this.podIp = podIp;
     this.root = folder.resolve("root");
     this.log = folder.resolve("log");
     String path = pod.getSpec().getContainers().getFirst().getTerminationMessagePath();
     this.terminationMessagePath = path != null ? path : "/dev/termination-log";
   }
 
-  /** Lays out the pod's filesystem and starts its first container. */
-  static Container start(Pod pod, Path folder, ImageCatalog.Program program, Map<String, Path> claimFolders,
+  /** Lays out the pod's filesystem and starts its first container, the pod's address being {@code podIp}. */
+  static Container start(Pod pod, Path folder, String podIp, ImageCatalog.Program program, Map<String, Path> claimFolders,
       KubernetesClient client, Path djlCache, Path hostsFile) throws IOException {
-    Container container = new Container(pod, folder);
+    Container container = new Container(pod, folder, podIp);
     container.layOut(claimFolders, client);
     container.launch(program, client, djlCache, hostsFile);
     return container;
@@ -118,6 +120,8 @@ final class Container {
     // The pods' names resolve through the local node's hosts file, as cluster DNS would resolve them.
     List<String> command = new ArrayList<>(List.of(OperatorProcess.javaBinary(), "--enable-native-access=ALL-UNNAMED",
         "-XX:+UseSerialGC", "-Djdk.net.hosts.file=" + hostsFile.toAbsolutePath(),
+        // A peer's name appears once its pod has an address: look again at once rather than cache the miss.
+        "-Dsun.net.inetaddr.negative.ttl=0",
         "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-Dorg.slf4j.simpleLogger.log.ai.djl.util.cuda=error",
         "-cp", program.classPath(),
         program.mainClass()));
@@ -166,7 +170,8 @@ final class Container {
         case "metadata.name" -> pod.getMetadata().getName();
         case "metadata.namespace" -> namespace();
         case "spec.nodeName" -> orEmpty(pod.getSpec().getNodeName());
-        case "status.podIP", "status.hostIP" -> "127.0.0.1";
+        case "status.podIP" -> podIp;
+        case "status.hostIP" -> "127.0.0.1";
         default -> "";
       };
     }

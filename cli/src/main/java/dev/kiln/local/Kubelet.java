@@ -39,6 +39,7 @@ final class Kubelet {
   private final Set<String> evictions = ConcurrentHashMap.newKeySet();
   private final Set<String> refused = ConcurrentHashMap.newKeySet();
   private final Set<String> attachWaiting = ConcurrentHashMap.newKeySet();
+  private final PodAddresses addresses = new PodAddresses();
 
   private record Running(Pod pod, Container container, String startedAt) {}
 
@@ -105,14 +106,15 @@ final class Kubelet {
     }
     attachWaiting.remove(pod.getMetadata().getUid());
     Path folder = podsFolder.resolve(namespace).resolve(pod.getMetadata().getName());
-    Container container = Container.start(pod, folder, program.get(), claims, client, djlCache, hostsFile);
+    String ip = addresses.of(pod.getMetadata().getUid());
+    Container container = Container.start(pod, folder, ip, program.get(), claims, client, djlCache, hostsFile);
     String now = Instant.now().toString();
     running.put(pod.getMetadata().getUid(), new Running(pod, container, now));
     client.pods().inNamespace(namespace).withName(pod.getMetadata().getName()).editStatus(p -> {
       var status = p.getStatus();
       status.setPhase("Running");
       status.setStartTime(now);
-      status.setPodIP("127.0.0.1");
+      status.setPodIP(ip);
       status.setHostIP("127.0.0.1");
       status.setConditions(conditions(p, "Ready", "True"));
       status.setContainerStatuses(List.of(new ContainerStatusBuilder()

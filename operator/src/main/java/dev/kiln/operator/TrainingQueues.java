@@ -42,7 +42,7 @@ public final class TrainingQueues {
         return queue;
       });
     } catch (KubernetesClientException e) {
-      LOG.debugf("status of TrainingQueue %s not written: %s", name, e.getMessage());
+      LOG.warnf("status of TrainingQueue %s not written: %s", name, e.getMessage());
     }
   }
 }

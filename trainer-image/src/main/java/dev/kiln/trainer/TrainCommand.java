@@ -147,7 +147,7 @@ public final class TrainCommand implements Callable<Integer> {
    * a port that cannot be bound costs the live progress, never the training.
    */
   private static ProgressServer serveProgress(String stage) {
-    String address = System.getenv("KILN_RANK_ADDRESS");
+    String address = podAddress();
     int port = intEnv(TrainerProgress.PORT_ENV, TrainerProgress.DEFAULT_PORT);
     String attempt = System.getenv("KILN_ATTEMPT");
     try {
@@ -199,9 +199,8 @@ public final class TrainCommand implements Callable<Integer> {
   private static Collectives join(int rank, int world, int localRank, ComputeDevice device) throws IOException {
     Duration timeout = Duration.ofSeconds(intEnv("KILN_RENDEZVOUS_TIMEOUT_SECONDS", 300));
     int port = intEnv("MASTER_PORT", 29500);
-    String address = System.getenv("KILN_RANK_ADDRESS") != null ? System.getenv("KILN_RANK_ADDRESS")
-        : InetAddress.getLocalHost().getHostAddress();
-    try (RendezvousStore store = rank == 0 ? RendezvousStore.serve(port, timeout)
+    String address = podAddress() != null ? podAddress() : InetAddress.getLocalHost().getHostAddress();
+    try (RendezvousStore store = rank == 0 ? RendezvousStore.serve(podAddress(), port, timeout)
         : RendezvousStore.join(System.getenv().getOrDefault("MASTER_ADDR", "127.0.0.1"), port, timeout)) {
       if ("nccl".equals(System.getenv("KILN_COLLECTIVES")) && device.gpu()) {
         NcclCollectives nccl = NcclCollectives.connect(store, rank, world, localRank);
@@ -212,6 +211,12 @@ public final class TrainCommand implements Callable<Integer> {
       System.out.println("rank " + rank + " of " + world + " joined the ring");
       return ring;
     }
+  }
+
+  /** The pod IP the operator passes in KILN_RANK_ADDRESS, or null outside a pod. */
+  private static String podAddress() {
+    String address = System.getenv("KILN_RANK_ADDRESS");
+    return address == null || address.isBlank() ? null : address.strip();
   }
 
   private static int intEnv(String name, int fallback) {

@@ -59,10 +59,15 @@ public final class BuiltinAdmission implements Admission {
     return Set.copyOf(waiting);
   }
 
+  /** The job waits for nothing any more; its queue's status is brought up to date without it. */
   @Override
   public synchronized void forget(MultimodalPretrainJob job) {
     waiting.remove(key(job));
     reservations.keySet().removeIf(k -> k.startsWith(key(job) + "/"));
+    String queueName = job.getSpec().scheduling().queue();
+    if (job.getSpec().scheduling().mode() == SchedulingSpec.Mode.BUILTIN) {
+      state.queue(queueName).ifPresent(queue -> planQueue(queueName, queue, job, null));
+    }
   }
 
   @Override
@@ -79,11 +84,35 @@ public final class BuiltinAdmission implements Admission {
           + " trainingqueues lists those that do) or set spec.scheduling.queue", List.of());
     }
     StageSpec stage = job.getSpec().stages().get(stageIndex);
+    Gang asked = gang(stage);
+    QueuePlan.Result plan = planQueue(queueName, queue.get(), job, asked);
+
+    return switch (plan.verdicts().get(key(job))) {
+      case QueuePlan.Admit admit -> {
+        reservations.put(key(job) + "/" + stage.name(), new Reservation(queueName, job.getMetadata().getNamespace(),
+            job.getMetadata().getName(), stage.name(), asked, scheduling.priority(), Instant.now(clock)));
+        yield Decision.admitNow(queueName, "admitted to queue " + queueName + ": " + asked.describe()
+            + (asked.gpus() > 0 ? " on " + asked.pods() + " node(s)" : ""));
+      }
+      case QueuePlan.Wait wait -> Decision.waiting(queueName, wait.position(), wait.reason());
+      case QueuePlan.Preempt preempt -> new Decision(false, queueName, preempt.position(), preempt.reason(),
+          preempt.victims().stream().filter(v -> !v.attempt().isEmpty()).map(v -> new Victim(
+              v.attempt().substring(0, v.attempt().indexOf('/')), v.attempt().substring(v.attempt().indexOf('/') + 1),
+              v.key())).toList());
+    };
+  }
+
+  /**
+   * The queue's plan from the cluster as it is now, with {@code job} asking for {@code asked} (or,
+   * when {@code asked} is null, leaving: it neither waits nor holds a reservation); writes the
+   * queue's status when it changed, and remembers who waits.
+   */
+  private QueuePlan.Result planQueue(String queueName, TrainingQueue queue, MultimodalPretrainJob job, Gang asked) {
     List<Job> trainerJobs = state.trainerJobs();
     List<Pod> pods = state.pods();
     Map<String, MultimodalPretrainJob> jobs = new HashMap<>();
     state.jobs().forEach(j -> jobs.put(key(j), j));
-    jobs.put(key(job), job);
+    jobs.put(key(job), job);  // the asking job as this reconcile sees it, fresher than the cache
     dropArrivedReservations(trainerJobs);
 
     ClusterRoom room = ClusterRoom.of(state.nodes(), pods);
@@ -150,28 +179,17 @@ public final class BuiltinAdmission implements Admission {
         waitingStages.add(new QueuePlan.Waiting(key(other), other.getSpec().scheduling().priority(), created(other), gang));
       }
     }
-    Gang asked = gang(stage);
-    waitingStages.add(new QueuePlan.Waiting(key(job), scheduling.priority(), created(job), asked));
+    if (asked != null) {
+      waitingStages.add(new QueuePlan.Waiting(key(job), job.getSpec().scheduling().priority(), created(job), asked));
+    }
 
-    QueuePlan.Result plan = QueuePlan.plan(queueName, queue.get().getSpec(), waitingStages, running, room);
-    writeQueueStatus(queueName, plan);
+    QueuePlan.Result plan = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, room);
+    writeQueueStatus(queueName, plan, running, asked == null ? null : key(job), asked);
     waiting.removeIf(k -> !plan.pending().contains(k) && jobs.containsKey(k) && queueName.equals(
         jobs.get(k).getSpec().scheduling().queue()));
     waiting.addAll(plan.pending());
 
-    return switch (plan.verdicts().get(key(job))) {
-      case QueuePlan.Admit admit -> {
-        reservations.put(key(job) + "/" + stage.name(), new Reservation(queueName, job.getMetadata().getNamespace(),
-            job.getMetadata().getName(), stage.name(), asked, scheduling.priority(), Instant.now(clock)));
-        yield Decision.admitNow(queueName, "admitted to queue " + queueName + ": " + asked.describe()
-            + (asked.gpus() > 0 ? " on " + asked.pods() + " node(s)" : ""));
-      }
-      case QueuePlan.Wait wait -> Decision.waiting(queueName, wait.position(), wait.reason());
-      case QueuePlan.Preempt preempt -> new Decision(false, queueName, preempt.position(), preempt.reason(),
-          preempt.victims().stream().filter(v -> !v.attempt().isEmpty()).map(v -> new Victim(
-              v.attempt().substring(0, v.attempt().indexOf('/')), v.attempt().substring(v.attempt().indexOf('/') + 1),
-              v.key())).toList());
-    };
+    return plan;
   }
 
   private void dropArrivedReservations(List<Job> trainerJobs) {
@@ -181,13 +199,26 @@ public final class BuiltinAdmission implements Admission {
             && r.stage().equals(label(j, Labels.STAGE)) && !finished(j)));
   }
 
-  private void writeQueueStatus(String queue, QueuePlan.Result plan) {
+  /**
+   * The queue as it is once this decision takes effect: what runs, plus the asking stage when it
+   * is admitted; every other stage waits, even one the plan would admit when it next asks.
+   */
+  private void writeQueueStatus(String queue, QueuePlan.Result plan, List<QueuePlan.Running> running, String asking,
+      Gang asked) {
+    boolean askingAdmitted = asking != null && plan.verdicts().get(asking) instanceof QueuePlan.Admit;
+    List<String> admitted = new ArrayList<>(running.stream().map(QueuePlan.Running::key).distinct().toList());
+    int gpus = running.stream().mapToInt(r -> r.gang().gpus()).sum();
+    if (askingAdmitted) {
+      admitted.add(asking);
+      gpus += asked.gpus();
+    }
+    List<String> pending = plan.verdicts().keySet().stream().filter(k -> !(askingAdmitted && k.equals(asking))).toList();
     TrainingQueueStatus status = new TrainingQueueStatus();
-    status.setGpusInUse(plan.gpusInUse());
-    status.setAdmittedCount(plan.admitted().size());
-    status.setPendingCount(plan.pending().size());
-    status.setAdmitted(plan.admitted().stream().limit(TrainingQueueStatus.LISTED).toList());
-    status.setPending(plan.pending().stream().limit(TrainingQueueStatus.LISTED).toList());
+    status.setGpusInUse(gpus);
+    status.setAdmittedCount(admitted.size());
+    status.setPendingCount(pending.size());
+    status.setAdmitted(admitted.stream().limit(TrainingQueueStatus.LISTED).toList());
+    status.setPending(pending.stream().limit(TrainingQueueStatus.LISTED).toList());
     TrainingQueueStatus last = lastWritten.get(queue);
     if (last == null || !sameStatus(last, status)) {
       queueStatus.accept(queue, status);

@@ -82,6 +82,8 @@ class QueueLifecycleTest {
     cluster.complete(NS, "first-sft-a1", "{\"step\":10}");
     reconcile(first);
     assertThat(get(first).getStatus().getPhase()).isEqualTo(JobPhase.Succeeded);
+    assertThat(queueStatus("research").getGpusInUse()).as("the queue's status follows a job that leaves").isZero();
+    assertThat(queueStatus("research").getAdmitted()).isEmpty();
     reconcile(second);
     assertThat(cluster.job(NS, "second-pretrain-a1")).isNotNull();
     assertThat(get(second).getStatus().getQueue().position()).isNull();

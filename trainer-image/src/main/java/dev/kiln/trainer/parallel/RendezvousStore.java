@@ -40,11 +40,19 @@ public final class RendezvousStore implements AutoCloseable {
     this.out = new PrintWriter(socket.getOutputStream(), true, StandardCharsets.UTF_8);
   }
 
-  /** Rank 0: serves the store on {@code port} (0: any free port) and connects to it. */
+  /** Rank 0: serves the store on {@code port} (0: any free port) of every address, and connects to it. */
   public static RendezvousStore serve(int port, Duration timeout) throws IOException {
-    Server server = new Server(port);
+    return serve(null, port, timeout);
+  }
+
+  /**
+   * Rank 0: serves the store on {@code address:port} (the pod IP, so that two pods sharing a host's
+   * loopback do not meet; every address when null) and connects to it.
+   */
+  public static RendezvousStore serve(String address, int port, Duration timeout) throws IOException {
+    Server server = new Server(address, port);
     try {
-      return new RendezvousStore(connect("127.0.0.1", server.port(), timeout), server);
+      return new RendezvousStore(connect(address != null ? address : "127.0.0.1", server.port(), timeout), server);
     } catch (IOException e) {
       server.close();
       throw e;
@@ -122,10 +130,10 @@ public final class RendezvousStore implements AutoCloseable {
     private final ServerSocket listener;
     private final Map<String, String> values = new ConcurrentHashMap<>();
 
-    Server(int port) throws IOException {
+    Server(String address, int port) throws IOException {
       listener = new ServerSocket();
       listener.setReuseAddress(true);
-      listener.bind(new InetSocketAddress(port));
+      listener.bind(address != null ? new InetSocketAddress(address, port) : new InetSocketAddress(port));
       Thread.ofPlatform().daemon().name("rendezvous-store").start(this::accept);
     }
 
