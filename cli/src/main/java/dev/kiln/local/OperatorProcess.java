@@ -49,6 +49,8 @@ public final class OperatorProcess implements AutoCloseable {
     env.put("QUARKUS_HTTP_PORT", "0");
     // Never pick up the user's real cluster credentials.
     env.put("KUBECONFIG", log.resolveSibling("no-kubeconfig").toString());
+    // One machine, a handful of jobs: progress may reach status more often than a cluster's default.
+    env.put("KILN_OPERATOR_PROGRESS_INTERVAL_SECONDS", "5");
     env.putAll(settings);
     try {
       Files.writeString(log, "--- operator start " + (++starts) + "\n", java.nio.file.StandardOpenOption.CREATE,

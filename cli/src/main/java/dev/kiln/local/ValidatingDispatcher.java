@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.kiln.api.Crds;
 import dev.kiln.api.validation.CrdSchema;
 import dev.kiln.api.validation.Violation;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
@@ -20,39 +21,46 @@ import java.util.regex.Pattern;
 
 /**
  * The in-memory API server's CRUD store with the validation a real API server does for Kiln's
- * custom resource: a create, update or patch of a MultimodalPretrainJob (not its status) is
+ * custom resources: a create, update or patch of a MultimodalPretrainJob or TrainingQueue (not its status) is
  * defaulted and checked against the CRD's schema and CEL rules, transition rules against the stored
  * object, and refused with 422 Invalid and the causes, as {@code kubectl apply} would show them.
  */
 final class ValidatingDispatcher extends KubernetesCrudDispatcher {
 
-  private static final Pattern JOBS = Pattern.compile("/apis/kiln\\.dev/v1alpha1/namespaces/[^/]+/multimodalpretrainjobs"
-      + "(/(?<name>[^/?]+))?(?<status>/status)?(\\?.*)?");
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  private final CrdSchema crd = CrdSchema.multimodalPretrainJob();
+  /** A custom resource this API server validates: where its objects live, its kind, and its CRD's rules. */
+  private record Validated(Pattern path, String kind, CrdSchema crd) {}
+
+  private static final List<Validated> VALIDATED = List.of(
+      new Validated(Pattern.compile("/apis/kiln\\.dev/v1alpha1/namespaces/[^/]+/multimodalpretrainjobs"
+          + "(/(?<name>[^/?]+))?(?<status>/status)?(\\?.*)?"), "MultimodalPretrainJob", CrdSchema.multimodalPretrainJob()),
+      new Validated(Pattern.compile("/apis/kiln\\.dev/v1alpha1/trainingqueues"
+          + "(/(?<name>[^/?]+))?(?<status>/status)?(\\?.*)?"), "TrainingQueue", CrdSchema.fromResource(Crds.QUEUES)));
 
   @Override
   public MockResponse handleCreate(RecordedRequest request) {
-    MockResponse refused = jobBody(request).map(body -> refusal(body, null)).orElse(null);
+    MockResponse refused = body(request).map(write -> refusal(write, write.body(), null)).orElse(null);
     return refused != null ? refused : super.handleCreate(request);
   }
 
   @Override
   public MockResponse handleUpdate(RecordedRequest request) {
-    MockResponse refused = jobBody(request).map(body -> refusal(body, stored(request.getPath()))).orElse(null);
+    MockResponse refused = body(request).map(write -> refusal(write, write.body(), stored(request.getPath())))
+        .orElse(null);
     return refused != null ? refused : super.handleUpdate(request);
   }
 
   @Override
   public MockResponse handlePatch(RecordedRequest request) {
-    MockResponse refused = jobBody(request).map(patch -> {
+    MockResponse refused = body(request).map(write -> {
+      JsonNode patch = write.body();
       JsonNode old = stored(request.getPath());
       if (old == null || patch.isMissingNode()) {
         return null;
       }
       try {
-        return refusal(patch.isArray() ? JsonPatch.apply(patch, old) : mergePatch(old.deepCopy(), patch), old);
+        return refusal(write, patch.isArray() ? JsonPatch.apply(patch, old) : mergePatch(old.deepCopy(), patch), old);
       } catch (RuntimeException e) {
         return null;  // a patch this cannot apply is the store's to refuse, with its own message
       }
@@ -60,39 +68,47 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     return refused != null ? refused : super.handlePatch(request);
   }
 
+  /** A write to a validated resource: which one, and its body parsed (missing when it is not JSON). */
+  private record Write(Validated resource, JsonNode body) {}
+
   /**
-   * The body of a request that writes a MultimodalPretrainJob (not its status), parsed; empty for
-   * any other request. Reading a buffer consumes it, so the same bytes are put back for the store.
+   * The body of a request that writes one of Kiln's custom resources (not its status), parsed;
+   * empty for any other request. Reading a buffer consumes it, so the same bytes are put back for
+   * the store.
    */
-  private static Optional<JsonNode> jobBody(RecordedRequest request) {
-    Matcher jobs = JOBS.matcher(request.getPath());
-    if (!jobs.matches() || jobs.group("status") != null) {
-      return Optional.empty();
+  private static Optional<Write> body(RecordedRequest request) {
+    for (Validated resource : VALIDATED) {
+      Matcher matcher = resource.path().matcher(request.getPath());
+      if (!matcher.matches() || matcher.group("status") != null) {
+        continue;
+      }
+      String body = request.getBody().readUtf8();
+      request.getBody().writeUtf8(body);
+      try {
+        return Optional.of(new Write(resource, JSON.readTree(body)));
+      } catch (IOException e) {
+        return Optional.of(new Write(resource, MissingNode.getInstance()));
+      }
     }
-    String body = request.getBody().readUtf8();
-    request.getBody().writeUtf8(body);
-    try {
-      return Optional.of(JSON.readTree(body));
-    } catch (IOException e) {
-      return Optional.of(MissingNode.getInstance());
-    }
+    return Optional.empty();
   }
 
-  private MockResponse refusal(JsonNode object, JsonNode old) {
+  private MockResponse refusal(Write write, JsonNode object, JsonNode old) {
     if (object.isMissingNode()) {
       return null;  // not JSON: the store answers that
     }
-    List<Violation> violations = crd.validate(object, old);
+    List<Violation> violations = write.resource().crd().validate(object, old);
     if (violations.isEmpty()) {
       return null;
     }
+    String kind = write.resource().kind();
     String name = object.path("metadata").path("name").asText("");
     ObjectNode status = JSON.createObjectNode().put("kind", "Status").put("apiVersion", "v1").put("status", "Failure");
-    status.put("message", "MultimodalPretrainJob.kiln.dev \"" + name + "\" is invalid: "
+    status.put("message", kind + ".kiln.dev \"" + name + "\" is invalid: "
         + String.join(", ", violations.stream().map(Violation::toString).toList()));
     status.put("reason", "Invalid").put("code", 422);
     ObjectNode details = status.putObject("details").put("name", name).put("group", "kiln.dev")
-        .put("kind", "MultimodalPretrainJob");
+        .put("kind", kind);
     ArrayNode causes = details.putArray("causes");
     violations.forEach(v -> causes.addObject().put("reason", "FieldValueInvalid").put("message", v.message())
         .put("field", v.field()));

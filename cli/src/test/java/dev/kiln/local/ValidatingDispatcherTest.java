@@ -140,6 +140,29 @@ class ValidatingDispatcherTest {
         .isEqualTo(job.getSpec().model().preset());
   }
 
+  @Test
+  void aTrainingQueueIsCheckedAgainstItsCrdToo() {
+    var queues = client.genericKubernetesResources("kiln.dev/v1alpha1", "TrainingQueue");
+    var bad = new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder()
+        .withApiVersion("kiln.dev/v1alpha1").withKind("TrainingQueue")
+        .withNewMetadata().withName("research").endMetadata()
+        .addToAdditionalProperties("spec", java.util.Map.of("gpuQuota", -8, "strategy", "Random"))
+        .build();
+    assertThatThrownBy(() -> queues.resource(bad).create())
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
+          assertThat(e.getCode()).isEqualTo(422);
+          assertThat(e.getStatus().getDetails().getKind()).isEqualTo("TrainingQueue");
+          assertThat(e.getStatus().getDetails().getCauses()).extracting(c -> c.getField())
+              .contains("spec.gpuQuota", "spec.strategy");
+        });
+
+    var good = new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder(bad)
+        .addToAdditionalProperties("spec", java.util.Map.of("gpuQuota", 16, "strategy", "StrictFIFO"))
+        .build();
+    queues.resource(good).create();
+    assertThat(queues.withName("research").get()).isNotNull();
+  }
+
   private static Arguments spec(String name, Consumer<ObjectNode> change) {
     ObjectNode tree = quickstart();
     change.accept(tree);

@@ -18,6 +18,13 @@ public interface KilnOperatorConfig {
   @WithDefault("IfNotPresent")
   String imagePullPolicy();
 
+  /**
+   * How often a training job's progress is read from its rank 0 and written to status (at most):
+   * one status write per training job per interval.
+   */
+  @WithDefault("30")
+  int progressIntervalSeconds();
+
   /** Port rank 0 listens on for the rendezvous. */
   @WithDefault("29500")
   int masterPort();

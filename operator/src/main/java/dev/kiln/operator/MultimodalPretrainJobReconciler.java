@@ -60,7 +60,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     this.admission = new BuiltinAdmission(new InformerClusterState(client, this::wakeWaitingJobs),
         (queue, status) -> TrainingQueues.writeStatus(client, queue, status), clock);
     this.lifecycle = new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock), admission,
-        new HttpProgressReader(), settings, clock);
+        new HttpProgressReader(), java.time.Duration.ofSeconds(config.progressIntervalSeconds()), settings, clock);
   }
 
   private void wakeWaitingJobs() {

@@ -17,6 +17,7 @@ import dev.kiln.api.v1alpha1.ProgressStatus;
 import dev.kiln.api.v1alpha1.PromotionSpec;
 import dev.kiln.api.v1alpha1.QueueStatus;
 import dev.kiln.api.v1alpha1.ReproducibilityStatus;
+import dev.kiln.api.v1alpha1.SchedulingSpec;
 import dev.kiln.api.v1alpha1.StagePhase;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.api.v1alpha1.StageStatus;
@@ -67,15 +68,17 @@ public final class JobLifecycle {
   private final EventRecorder events;
   private final Admission admission;
   private final ProgressReader progress;
+  private final Duration progressInterval;
   private final OperatorSettings settings;
   private final Clock clock;
 
   public JobLifecycle(ChildResources children, EventRecorder events, Admission admission, ProgressReader progress,
-      OperatorSettings settings, Clock clock) {
+      Duration progressInterval, OperatorSettings settings, Clock clock) {
     this.children = children;
     this.events = events;
     this.admission = admission;
     this.progress = progress;
+    this.progressInterval = progressInterval;
     this.settings = settings;
     this.clock = clock;
   }
@@ -101,6 +104,9 @@ public final class JobLifecycle {
         && suspendOrResume(job, status) == Next.CONTINUE
         && prepareData(job, status) == Next.CONTINUE) {
       runStages(job, status);
+      if (status.current().getPhase() == JobPhase.Training && progressInterval.compareTo(POLL) < 0) {
+        requeue = Optional.of(progressInterval);  // look at the trainer's progress that often
+      }
     }
     boolean write = status.changed();
     if (write) {
@@ -275,6 +281,11 @@ public final class JobLifecycle {
       return Next.STOP;
     }
     status.current().setQueue(new QueueStatus(decision.queue(), null, decision.message()));
+    if (job.getSpec().scheduling().mode() == SchedulingSpec.Mode.KUEUE) {
+      // The Job is created suspended: Kueue, not Kiln, admits it.
+      status.condition(JobStatusAggregator.ADMITTED, false, "WaitingForKueue", decision.message());
+      return Next.CONTINUE;
+    }
     status.condition(JobStatusAggregator.ADMITTED, true, "Admitted", decision.message());
     events.normal(job, "Admitted", decision.message());
     return Next.CONTINUE;
@@ -400,6 +411,10 @@ public final class JobLifecycle {
       String preemptedBy = preemptedBy(attempt);
       if (preemptedBy != null && !AttemptObserver.hasCondition(attempt, "Complete")) {
         return yieldToPreemption(job, status, index, attempt, preemptedBy);
+      }
+      if (job.getSpec().scheduling().mode() == SchedulingSpec.Mode.KUEUE && followKueue(job, status, index, attempt)
+          == Next.STOP) {
+        return Next.STOP;
       }
       AttemptState state = AttemptObserver.observe(attempt,
           children.attemptPods(job, spec.name(), stage.getAttempt()), spec.nonRetryableExitCodes());
@@ -530,10 +545,48 @@ public final class JobLifecycle {
     return Next.STOP;
   }
 
-  // --- progress and stalls -------------------------------------------------------------------
+  // --- Kueue ----------------------------------------------------------------------------------
 
-  /** Progress is written to status at most this often per job, so that many jobs do not flood the API server. */
-  static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(25);
+  /**
+   * In Kueue mode Kueue admits each stage Job by lifting its {@code suspend}, and preempts it by
+   * setting it again (the Job controller then stops the pods, which checkpoint on SIGTERM). A
+   * suspended attempt is Queued; one suspended after it was admitted is a disruption, not a
+   * restart, and resumes in the same Job when Kueue admits it again.
+   */
+  private Next followKueue(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    String queue = job.getSpec().scheduling().queue();
+    boolean admitted = status.conditionIs(JobStatusAggregator.ADMITTED, true);
+    if (!Boolean.TRUE.equals(attempt.getSpec().getSuspend())) {
+      if (!admitted) {
+        String message = "Kueue admitted Job " + attempt.getMetadata().getName() + " (LocalQueue " + queue + ")";
+        status.current().setQueue(new QueueStatus(queue, null, message));
+        status.condition(JobStatusAggregator.ADMITTED, true, "AdmittedByKueue", message);
+        stage.setAttemptStartTime(status.now());  // deadlines count from admission, not from the wait
+        events.normal(job, "Admitted", message);
+      }
+      return Next.CONTINUE;
+    }
+    if (admitted) {
+      FailureStatus failure = new FailureStatus();
+      failure.setReason("Preempted");
+      failure.setMessage("Kueue suspended Job " + attempt.getMetadata().getName() + " (preempted or evicted by Kueue)");
+      failure.setAttempt(stage.getAttempt());
+      failure.setTime(status.now());
+      stage.setLastFailure(failure);
+      stage.setDisruptions(stage.getDisruptions() + 1);
+      events.warning(job, "Preempted", failure.getMessage() + "; its pods checkpoint on SIGTERM and the stage resumes"
+          + " when Kueue admits it again (not counted against maxRestarts)");
+    }
+    String message = "waiting for Kueue to admit Job " + attempt.getMetadata().getName() + " (LocalQueue " + queue + ")";
+    status.current().setQueue(new QueueStatus(queue, null, message));
+    status.condition(JobStatusAggregator.ADMITTED, false, "WaitingForKueue", message);
+    status.phase(JobPhase.Queued, "WaitingForKueue", message);
+    return Next.STOP;
+  }
+
+  // --- progress and stalls -------------------------------------------------------------------
 
   /**
    * Reads rank 0's progress into status while the stage trains, and restarts an attempt whose
@@ -558,8 +611,9 @@ public final class JobLifecycle {
     boolean sameAttempt = current != null && spec.name().equals(current.getStage())
         && Objects.equals(stage.getAttempt(), current.getAttempt()) && current.getStep() != null;
     if (reported.step() > 0 && (!sameAttempt || reported.step() > current.getStep())) {
+      // Written at most about once per interval, so that many training jobs do not flood the API server.
       if (!sameAttempt || current.getUpdateTime() == null
-          || !now.isBefore(Instant.parse(current.getUpdateTime()).plus(PROGRESS_INTERVAL))) {
+          || !now.isBefore(Instant.parse(current.getUpdateTime()).plus(progressInterval.multipliedBy(4).dividedBy(5)))) {
         status.current().setProgress(progressOf(spec.name(), stage.getAttempt(), reported, status.now()));
       }
       if (status.conditionIs(JobStatusAggregator.STALLED, true)) {

@@ -271,9 +271,59 @@ class QueueLifecycleTest {
     assertThat(cluster.job(NS, "stuck-pretrain-a2")).as("queued again and admitted").isNotNull();
   }
 
+  @Test
+  void inKueueModeTheTestPlaysKueueAdmittingAndPreemptingEachStageJob() {
+    MultimodalPretrainJob job = create("kq", "team-a", 0, 1, "Kueue");
+    toTraining(job);
+    var attempt = cluster.job(NS, "kq-pretrain-a1");
+    assertThat(attempt.getSpec().getSuspend()).as("created suspended for Kueue").isTrue();
+    assertThat(attempt.getMetadata().getLabels()).containsEntry("kueue.x-k8s.io/queue-name", "team-a");
+    reconcile(job);
+    assertThat(get(job).getStatus().getPhase()).isEqualTo(JobPhase.Queued);
+    assertThat(get(job).getStatus().getQueue().reason()).isEqualTo("waiting for Kueue to admit Job kq-pretrain-a1 (LocalQueue team-a)");
+
+    kueueSetsSuspend("kq-pretrain-a1", false);  // admitted
+    reconcile(job);
+    assertThat(get(job).getStatus().getPhase()).isEqualTo(JobPhase.Training);
+    assertThat(get(job).getStatus().getConditions()).anySatisfy(c -> {
+      assertThat(c.getType()).isEqualTo("Admitted");
+      assertThat(c.getStatus()).isEqualTo("True");
+      assertThat(c.getReason()).isEqualTo("AdmittedByKueue");
+    });
+
+    kueueSetsSuspend("kq-pretrain-a1", true);  // preempted: the Job controller stops its pods
+    reconcile(job);
+    var stage = get(job).getStatus().getStages().getFirst();
+    assertThat(get(job).getStatus().getPhase()).isEqualTo(JobPhase.Queued);
+    assertThat(stage.getDisruptions()).isEqualTo(1);
+    assertThat(stage.getRestarts()).isZero();
+    assertThat(stage.getLastFailure().getReason()).isEqualTo("Preempted");
+    assertThat(cluster.job(NS, "kq-pretrain-a1")).as("the same Job resumes when Kueue admits it again").isNotNull();
+    reconcile(job);
+    assertThat(get(job).getStatus().getStages().getFirst().getDisruptions()).as("counted once").isEqualTo(1);
+
+    kueueSetsSuspend("kq-pretrain-a1", false);
+    reconcile(job);
+    cluster.complete(NS, "kq-pretrain-a1", "{\"step\":10}");
+    reconcile(job);
+    assertThat(cluster.job(NS, "kq-sft-a1").getSpec().getSuspend()).isTrue();
+    assertThat(eventReasons(job)).contains("Admitted", "Preempted");
+  }
+
+  private void kueueSetsSuspend(String name, boolean suspend) {
+    client.batch().v1().jobs().inNamespace(NS).withName(name).edit(j -> {
+      j.getSpec().setSuspend(suspend);
+      return j;
+    });
+  }
+
   // --- helpers -------------------------------------------------------------------------------
 
   private MultimodalPretrainJob create(String name, String queue, int priority, int nodes) {
+    return create(name, queue, priority, nodes, "Builtin");
+  }
+
+  private MultimodalPretrainJob create(String name, String queue, int priority, int nodes, String mode) {
     try {
       String yaml = Files.readString(TestJobs.root().resolve("examples/quickstart.yaml"))
           .replace("name: quickstart\n", "name: " + name + "\n")
@@ -283,7 +333,7 @@ class QueueLifecycleTest {
           .replace("globalBatchSize: 8", "globalBatchSize: 64")
           .replace("      size: 1Gi\n", "      size: 1Gi\n      accessModes: [ReadWriteMany]\n")
           .replace("  checkpoints:\n", "  scheduling:\n    queue: " + queue + "\n    priority: " + priority
-              + "\n  checkpoints:\n");
+              + "\n    mode: " + mode + "\n  checkpoints:\n");
       MultimodalPretrainJob job = JobFiles.parse(yaml, name + ".yaml").getFirst();
       job.getMetadata().setNamespace(NS);
       job.getMetadata().setCreationTimestamp(clock.instant().toString());
@@ -324,7 +374,7 @@ class QueueLifecycleTest {
     BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
         (queue, status) -> TrainingQueues.writeStatus(client, queue, status), clock);
     new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock), admission, ProgressReader.none(),
-        OperatorSettings.defaults("test"), clock).reconcile(get(job));
+        java.time.Duration.ofSeconds(30), OperatorSettings.defaults("test"), clock).reconcile(get(job));
   }
 
   private MultimodalPretrainJob get(MultimodalPretrainJob job) {
