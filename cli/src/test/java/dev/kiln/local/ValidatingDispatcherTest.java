@@ -57,9 +57,11 @@ class ValidatingDispatcherTest {
     server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new ValidatingDispatcher(), false);
     server.init(InetAddress.getLoopbackAddress(), 0);
     client = server.createClient();
-    try (InputStream in = getClass().getResourceAsStream(dev.kiln.api.Crds.JOBS)) {
-      CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().load(in).item();
-      client.resource(crd).create();
+    for (String resource : dev.kiln.api.Crds.ALL) {
+      try (InputStream in = getClass().getResourceAsStream(resource)) {
+        CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().load(in).item();
+        client.resource(crd).create();
+      }
     }
   }
 
