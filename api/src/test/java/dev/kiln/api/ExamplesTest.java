@@ -3,6 +3,8 @@ package dev.kiln.api;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.TrainingQueue;
+import dev.kiln.api.validation.CrdSchema;
 import dev.kiln.api.validation.JobValidator;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,7 +14,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Every YAML in examples/ is a valid job. */
+/** Every YAML in examples/ is a valid job, and every one in examples/queues/ a valid TrainingQueue. */
 class ExamplesTest {
 
   static Stream<Path> examples() throws IOException {
@@ -32,5 +34,21 @@ class ExamplesTest {
     for (MultimodalPretrainJob job : jobs) {
       assertThat(JobValidator.validate(job)).as(example.getFileName().toString()).isEmpty();
     }
+  }
+
+  static Stream<Path> queues() throws IOException {
+    try (Stream<Path> files = Files.list(KilnRoot.path().resolve("examples/queues"))) {
+      return files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList().stream();
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("queues")
+  void queueExampleIsAValidTrainingQueue(Path example) throws IOException {
+    var tree = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(example.toFile());
+    assertThat(tree.path("kind").asText()).isEqualTo("TrainingQueue");
+    assertThat(CrdSchema.fromResource(Crds.QUEUES).validate(tree, null)).as(example.getFileName().toString()).isEmpty();
+    TrainingQueue queue = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().treeToValue(tree, TrainingQueue.class);
+    assertThat(queue.getSpec().gpuQuota()).isPositive();
   }
 }

@@ -27,7 +27,8 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class Kubelet {
 
-  static final long GRACE_SECONDS = 10;
+  /** Kubernetes' default terminationGracePeriodSeconds, for pods that do not set one. */
+  static final long GRACE_SECONDS = 30;
 
   private final KubernetesClient client;
   private final ImageCatalog images;
@@ -52,13 +53,19 @@ final class Kubelet {
     this.hostsFile = hostsFile;
   }
 
+  /** SIGTERM first, SIGKILL after the pod's terminationGracePeriodSeconds, as a kubelet stops a container. */
+  static long gracePeriod(Pod pod) {
+    Long seconds = pod.getSpec().getTerminationGracePeriodSeconds();
+    return seconds != null ? seconds : GRACE_SECONDS;
+  }
+
   void sync(Snapshot snapshot) throws IOException {
     Map<String, Pod> byUid = new HashMap<>();
     snapshot.pods().forEach(p -> byUid.put(p.getMetadata().getUid(), p));
     for (var entry : List.copyOf(running.entrySet())) {
       Running run = entry.getValue();
       if (!byUid.containsKey(entry.getKey())) {
-        run.container().kill(false, GRACE_SECONDS);
+        run.container().kill(false, gracePeriod(run.pod()));
         running.remove(entry.getKey());
       } else if (!run.container().alive()) {
         finish(run);
@@ -238,7 +245,7 @@ final class Kubelet {
       return false;
     }
     evictions.add(pod.getMetadata().getUid());
-    run.container().kill(false, GRACE_SECONDS);
+    run.container().kill(false, gracePeriod(run.pod()));
     return true;
   }
 

@@ -140,6 +140,32 @@ final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCall
         .withLabel("app.kubernetes.io/component", "trainer").list().getItems();
   }
 
+  /**
+   * Waits until the log of a pod whose name starts with {@code podPrefix} holds {@code text} (the
+   * pod may already be gone from the API: its process can outlive it by its grace period); returns
+   * the line.
+   */
+  String awaitLogLine(String podPrefix, String text) {
+    Path pods = cluster.folder().resolve("pods").resolve(NS);
+    String[] line = new String[1];
+    await().atMost(WAIT).pollInterval(Duration.ofMillis(100)).until(() -> {
+      try (var folders = Files.list(pods)) {
+        for (Path pod : folders.filter(f -> f.getFileName().toString().startsWith(podPrefix)).toList()) {
+          Path log = pod.resolve("log");
+          if (Files.exists(log)) {
+            var found = Files.readAllLines(log).stream().filter(l -> l.contains(text)).findFirst();
+            if (found.isPresent()) {
+              line[0] = found.get();
+              return true;
+            }
+          }
+        }
+      }
+      return false;
+    });
+    return line[0];
+  }
+
   List<String> childJobNames() {
     return client().batch().v1().jobs().inNamespace(NS).list().getItems().stream()
         .map(j -> j.getMetadata().getName()).sorted().toList();

@@ -97,10 +97,13 @@ class RecoveryTest {
         .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"suspend\":true}}");
     harness.awaitPhase("tiny", JobPhase.Suspended);
     await().atMost(LocalClusterHarness.WAIT).until(() -> harness.trainerPods("tiny", "sft").isEmpty());
-    Thread.sleep(1500);  // the kubelet stops the process on its next pass
+    // Its pod deleted, the trainer got SIGTERM: it checkpoints the step it was on and exits.
+    String stopped = harness.awaitLogLine("tiny-sft-a", "stopped by SIGTERM at step ");
+    long stoppedAt = Long.parseLong(stopped.replaceAll(".*stopped by SIGTERM at step (\\d+).*", "$1"));
     Path checkpoints = harness.workspace("tiny").resolve("checkpoints/sft");
     Path latest = checkpoints.resolve(Files.readString(checkpoints.resolve("latest")).strip());
     long latestStep = Long.parseLong(latest.getFileName().toString().substring("step-".length()));
+    assertThat(latestStep).as("the newest checkpoint is the one SIGTERM wrote").isEqualTo(stoppedAt);
     // A torn write: the newest checkpoint's weights cut short (as a full disk or a dying node leaves them).
     Path weights = latest.resolve("model.safetensors");
     Files.write(weights, java.util.Arrays.copyOf(Files.readAllBytes(weights), 100));
@@ -111,8 +114,8 @@ class RecoveryTest {
 
     List<List<StepMetrics>> sft = attempts(harness.metricLines("tiny", "sft"));
     assertThat(sft).hasSize(2);
-    assertThat(sft.get(1).getFirst().step()).as("resumed from the checkpoint before the torn one")
-        .isEqualTo(latestStep - 10 + 1);
+    assertThat(sft.get(1).getFirst().step()).as("resumed from the periodic checkpoint before the torn one")
+        .isEqualTo((latestStep - 1) / 10 * 10 + 1);
     assertSameLosses(sft.get(0), sft.get(1));
     assertThat(attempts(harness.metricLines("tiny", "pretrain"))).as("operator restarts never restart training").hasSize(1);
     assertThat(harness.stage("tiny", "pretrain").getAttempt()).isEqualTo(1);

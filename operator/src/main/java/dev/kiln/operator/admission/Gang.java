@@ -15,6 +15,6 @@ public record Gang(int pods, int gpusPerPod, String product) {
     if (gpus() == 0) {
       return "CPU only";
     }
-    return product != null ? gpus() + " x " + product : gpus() + " GPUs";
+    return product != null ? gpus() + " x " + product : gpus() + (gpus() == 1 ? " GPU" : " GPUs");
   }
 }

@@ -63,6 +63,8 @@ public final class JobLifecycle {
   public static final String APPROVE_PROMOTION = "kiln.dev/approve-promotion";
   /** Safety-net requeue while work is in flight; child events normally trigger reconciles sooner. */
   static final Duration POLL = Duration.ofSeconds(30);
+  /** Safety-net requeue of a job waiting in a queue: changes that can admit it wake it sooner. */
+  static final Duration QUEUED_POLL = Duration.ofMinutes(2);
 
   private final ChildResources children;
   private final EventRecorder events;
@@ -106,6 +108,8 @@ public final class JobLifecycle {
       runStages(job, status);
       if (status.current().getPhase() == JobPhase.Training && progressInterval.compareTo(POLL) < 0) {
         requeue = Optional.of(progressInterval);  // look at the trainer's progress that often
+      } else if (status.current().getPhase() == JobPhase.Queued) {
+        requeue = Optional.of(QUEUED_POLL);  // woken at once when room may appear; this is the safety net
       }
     }
     boolean write = status.changed();
@@ -489,13 +493,7 @@ public final class JobLifecycle {
       String preemptedBy) {
     StageSpec spec = job.getSpec().stages().get(index);
     StageStatus stage = status.stage(spec.name());
-    FailureStatus failure = new FailureStatus();
-    failure.setReason("Preempted");
-    failure.setMessage("preempted by " + preemptedBy + " (higher priority)");
-    failure.setAttempt(stage.getAttempt());
-    failure.setTime(status.now());
-    stage.setLastFailure(failure);
-    stage.setDisruptions(stage.getDisruptions() + 1);
+    countDisruption(status, stage, "Preempted", "preempted by " + preemptedBy + " (higher priority)");
     events.warning(job, "Preempted", "stage " + spec.name() + " attempt " + stage.getAttempt() + " preempted by "
         + preemptedBy + "; it checkpoints and resumes when admitted again (not counted against maxRestarts)");
     children.delete(attempt);
@@ -531,13 +529,7 @@ public final class JobLifecycle {
     String waiting = AttemptObserver.whyWaiting(pods, spec.resources().nodes());
     String message = "stage " + spec.name() + " attempt " + stage.getAttempt() + " did not start within "
         + job.getSpec().scheduling().startupDeadlineSeconds() + "s (scheduling.startupDeadlineSeconds): " + waiting;
-    FailureStatus failure = new FailureStatus();
-    failure.setReason("StartupDeadlineExceeded");
-    failure.setMessage(message);
-    failure.setAttempt(stage.getAttempt());
-    failure.setTime(status.now());
-    stage.setLastFailure(failure);
-    stage.setDisruptions(stage.getDisruptions() + 1);
+    countDisruption(status, stage, "StartupDeadlineExceeded", message);
     events.warning(job, "StartupDeadlineExceeded", message + "; back to the queue");
     children.delete(attempt);
     stage.setPhase(StagePhase.Restarting);
@@ -569,14 +561,9 @@ public final class JobLifecycle {
       return Next.CONTINUE;
     }
     if (admitted) {
-      FailureStatus failure = new FailureStatus();
-      failure.setReason("Preempted");
-      failure.setMessage("Kueue suspended Job " + attempt.getMetadata().getName() + " (preempted or evicted by Kueue)");
-      failure.setAttempt(stage.getAttempt());
-      failure.setTime(status.now());
-      stage.setLastFailure(failure);
-      stage.setDisruptions(stage.getDisruptions() + 1);
-      events.warning(job, "Preempted", failure.getMessage() + "; its pods checkpoint on SIGTERM and the stage resumes"
+      String message = "Kueue suspended Job " + attempt.getMetadata().getName() + " (preempted or evicted by Kueue)";
+      countDisruption(status, stage, "Preempted", message);
+      events.warning(job, "Preempted", message + "; its pods checkpoint on SIGTERM and the stage resumes"
           + " when Kueue admits it again (not counted against maxRestarts)");
     }
     String message = "waiting for Kueue to admit Job " + attempt.getMetadata().getName() + " (LocalQueue " + queue + ")";
@@ -651,6 +638,17 @@ public final class JobLifecycle {
     handleFailure(job, status, index, attempt, new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, "Stalled",
         message, null, null));
     events.warning(job, "Stalled", message + "; restarting from the latest checkpoint");
+  }
+
+  /** A stop that is not the attempt's fault (preemption, a gang that could not start): counted apart from restarts. */
+  private static void countDisruption(JobStatusAggregator status, StageStatus stage, String reason, String message) {
+    FailureStatus failure = new FailureStatus();
+    failure.setReason(reason);
+    failure.setMessage(message);
+    failure.setAttempt(stage.getAttempt());
+    failure.setTime(status.now());
+    stage.setLastFailure(failure);
+    stage.setDisruptions(stage.getDisruptions() + 1);
   }
 
   private static String preemptedBy(Job attempt) {

@@ -102,6 +102,8 @@ class QueueLifecycleTest {
     assertThat(get(job).getStatus().getPhase()).isEqualTo(JobPhase.Queued);
     assertThat(get(job).getStatus().getMessage()).startsWith("TrainingQueue nowhere does not exist");
     assertThat(get(job).getStatus().getDataPrep().getPhase()).as("data prep does not wait for GPUs").isEqualTo("Succeeded");
+    assertThat(reconcile(job).requeueAfter()).as("woken by changes; polled only as a safety net")
+        .contains(JobLifecycle.QUEUED_POLL);
 
     queue("nowhere", new TrainingQueueSpec(null, null, null, null));
     reconcile(job);
@@ -370,10 +372,10 @@ class QueueLifecycleTest {
     reconcile(job);
   }
 
-  private void reconcile(MultimodalPretrainJob job) {
+  private JobLifecycle.Outcome reconcile(MultimodalPretrainJob job) {
     BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
         (queue, status) -> TrainingQueues.writeStatus(client, queue, status), clock);
-    new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock), admission, ProgressReader.none(),
+    return new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock), admission, ProgressReader.none(),
         java.time.Duration.ofSeconds(30), OperatorSettings.defaults("test"), clock).reconcile(get(job));
   }
 
