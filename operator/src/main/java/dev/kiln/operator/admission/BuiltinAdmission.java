@@ -133,7 +133,7 @@ public final class BuiltinAdmission implements Admission {
       int bound = (int) attemptPods.stream().filter(p -> p.getSpec().getNodeName() != null && !ClusterRoom.terminal(p)).count();
       // Admitted pods the scheduler has not placed yet: their GPUs are spoken for.
       room.reserve(new Gang(Math.max(0, gang.pods() - bound), gang.gpusPerPod(), gang.product()));
-      if (queueName.equals(owner.getSpec().scheduling().queue())) {
+      if (memberOf(owner, queueName)) {
         boolean stopping = attempt.getMetadata().getDeletionTimestamp() != null || annotation(attempt, PREEMPTED_BY) != null;
         running.add(new QueuePlan.Running(ownerKey(attempt), attempt.getMetadata().getNamespace() + "/"
             + attempt.getMetadata().getName(), owner.getSpec().scheduling().priority(),
@@ -151,7 +151,7 @@ public final class BuiltinAdmission implements Admission {
     orphans.forEach((attempt, attemptPods) -> {
       Pod first = attemptPods.getFirst();
       MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + label(first, Labels.JOB));
-      if (owner != null && queueName.equals(owner.getSpec().scheduling().queue())) {
+      if (owner != null && memberOf(owner, queueName)) {
         int gpus = attemptPods.stream().mapToInt(ClusterRoom::gpus).sum();
         running.add(new QueuePlan.Running(key(owner), attempt, owner.getSpec().scheduling().priority(), Instant.EPOCH,
             new Gang(1, gpus, stageProduct(owner, label(first, Labels.STAGE))), gpusByNode(attemptPods), true));
@@ -185,8 +185,7 @@ public final class BuiltinAdmission implements Admission {
 
     QueuePlan.Result plan = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, room);
     writeQueueStatus(queueName, plan, running, asked == null ? null : key(job), asked);
-    waiting.removeIf(k -> !plan.pending().contains(k) && jobs.containsKey(k) && queueName.equals(
-        jobs.get(k).getSpec().scheduling().queue()));
+    waiting.removeIf(k -> !plan.pending().contains(k) && jobs.containsKey(k) && memberOf(jobs.get(k), queueName));
     waiting.addAll(plan.pending());
 
     return plan;
@@ -242,9 +241,18 @@ public final class BuiltinAdmission implements Admission {
     if (status == null || status.getQueue() == null || !queue.equals(status.getQueue().name())) {
       return false;
     }
-    return queue.equals(job.getSpec().scheduling().queue()) && !job.getSpec().suspend()
+    return memberOf(job, queue) && !job.getSpec().suspend()
         && (status.getPhase() == null || !status.getPhase().isFinished()) && status.getPhase() != JobPhase.Suspended
         && job.getMetadata().getDeletionTimestamp() == null;
+  }
+
+  /**
+   * The job belongs to this Kiln queue: it names it and Kiln admits it. A Kueue-mode job naming a
+   * LocalQueue of the same name is Kueue's: its pods still hold GPUs on the nodes, not quota here.
+   */
+  private static boolean memberOf(MultimodalPretrainJob job, String queue) {
+    SchedulingSpec scheduling = job.getSpec().scheduling();
+    return scheduling.mode() == SchedulingSpec.Mode.BUILTIN && queue.equals(scheduling.queue());
   }
 
   /** The first stage of the job that has not completed an attempt: the one it asks for next. */

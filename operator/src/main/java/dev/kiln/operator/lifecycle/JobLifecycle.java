@@ -53,9 +53,9 @@ import java.util.stream.Collectors;
 /**
  * Drives one MultimodalPretrainJob a step further, as a list of named steps: validate, apply a
  * restart request, ensure the working volume, suspend or resume, prepare data, run the current
- * stage (admit each attempt through the queue, observe, restart or promote), finish. It holds no state between calls: all it
- * knows comes from the job's status and the children it finds, so a restarted operator picks
- * up exactly where the last one stopped.
+ * stage (admit each attempt through the queue, observe, restart or promote), finish. It holds
+ * no state between calls: all it knows comes from the job's status and the children it finds,
+ * so a restarted operator picks up exactly where the last one stopped.
  */
 public final class JobLifecycle {
 
@@ -258,7 +258,7 @@ public final class JobLifecycle {
     return Next.STOP;
   }
 
-  // --- admission ---------------------------------------------------------------------------
+  // --- admission -----------------------------------------------------------------------------
 
   /**
    * Asks the queue to admit the stage's next attempt as a gang. While it waits the job is Queued
@@ -537,7 +537,7 @@ public final class JobLifecycle {
     return Next.STOP;
   }
 
-  // --- Kueue ----------------------------------------------------------------------------------
+  // --- Kueue ---------------------------------------------------------------------------------
 
   /**
    * In Kueue mode Kueue admits each stage Job by lifting its {@code suspend}, and preempts it by

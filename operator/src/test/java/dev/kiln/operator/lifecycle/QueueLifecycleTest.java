@@ -312,6 +312,27 @@ class QueueLifecycleTest {
     assertThat(eventReasons(job)).contains("Admitted", "Preempted");
   }
 
+  @Test
+  void aKueueJobHoldsGpusOnNodesButNoQuotaInAKilnQueueOfTheSameName() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    queue("research", new TrainingQueueSpec(8, null, null, null));
+    MultimodalPretrainJob kueue = create("kq", "research", 0, 1, "Kueue");
+    toTraining(kueue);
+    kueueSetsSuspend("kq-pretrain-a1", false);
+    cluster.startPod(NS, "kq-pretrain-a1", 0, "gpu-0");
+    reconcile(kueue);
+
+    MultimodalPretrainJob builtin = create("kiln", "research", 0, 1);
+    toTraining(builtin);
+    assertThat(cluster.job(NS, "kiln-pretrain-a1")).as("8 GPUs of quota and gpu-1 free").isNotNull();
+
+    MultimodalPretrainJob third = create("third", "research", 0, 1);
+    toTraining(third);
+    assertThat(get(third).getStatus().getQueue().reason()).as("the nodes are full: the Kueue job's pod counts there")
+        .contains("0 free in queue research, 0 free on nodes");
+  }
+
   private void kueueSetsSuspend(String name, boolean suspend) {
     client.batch().v1().jobs().inNamespace(NS).withName(name).edit(j -> {
       j.getSpec().setSuspend(suspend);
