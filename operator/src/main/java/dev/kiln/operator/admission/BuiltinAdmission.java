@@ -44,6 +44,7 @@ public final class BuiltinAdmission implements Admission {
   private final Map<String, Reservation> reservations = new LinkedHashMap<>();
   private final Map<String, TrainingQueueStatus> lastWritten = new HashMap<>();
   private final Set<String> waiting = new LinkedHashSet<>();
+  private final Admission kueue = new ImmediateAdmission();
 
   private record Reservation(String queue, String namespace, String job, String stage, Gang gang, int priority,
       Instant at) {}
@@ -75,7 +76,7 @@ public final class BuiltinAdmission implements Admission {
     SchedulingSpec scheduling = job.getSpec().scheduling();
     String queueName = scheduling.queue();
     if (scheduling.mode() == SchedulingSpec.Mode.KUEUE) {
-      return Decision.admitNow(queueName, "Jobs are created suspended for Kueue queue " + queueName);
+      return kueue.admit(job, stageIndex);  // Kueue gates the suspended Jobs
     }
     var queue = state.queue(queueName);
     if (queue.isEmpty()) {
@@ -116,10 +117,17 @@ public final class BuiltinAdmission implements Admission {
     dropArrivedReservations(trainerJobs);
 
     ClusterRoom room = ClusterRoom.of(state.nodes(), pods);
+    // Grouped once: a decision must not scan every pod for every Job, nor every Job for every job.
+    Map<String, List<Pod>> trainerPods = new LinkedHashMap<>();
+    for (Pod pod : pods) {
+      if (Labels.TRAINER.equals(label(pod, Labels.COMPONENT)) && !ClusterRoom.terminal(pod)) {
+        trainerPods.computeIfAbsent(attemptKey(pod), k -> new ArrayList<>()).add(pod);
+      }
+    }
+    Map<String, List<Job>> jobsByOwner = new HashMap<>();
+    trainerJobs.forEach(j -> jobsByOwner.computeIfAbsent(ownerKey(j), k -> new ArrayList<>()).add(j));
     List<QueuePlan.Running> running = new ArrayList<>();
-    Set<String> attemptsWithJob = new LinkedHashSet<>();
     for (Job attempt : trainerJobs) {
-      attemptsWithJob.add(attemptKey(attempt));
       MultimodalPretrainJob owner = jobs.get(ownerKey(attempt));
       if (finished(attempt) || owner == null) {
         continue;
@@ -128,7 +136,7 @@ public final class BuiltinAdmission implements Admission {
       if (gang == null) {
         continue;
       }
-      List<Pod> attemptPods = pods.stream().filter(p -> Objects.equals(attemptKey(p), attemptKey(attempt))).toList();
+      List<Pod> attemptPods = trainerPods.getOrDefault(attemptKey(attempt), List.of());
       Map<String, Integer> byNode = gpusByNode(attemptPods);
       int bound = (int) attemptPods.stream().filter(p -> p.getSpec().getNodeName() != null && !ClusterRoom.terminal(p)).count();
       // Admitted pods the scheduler has not placed yet: their GPUs are spoken for.
@@ -141,14 +149,8 @@ public final class BuiltinAdmission implements Admission {
       }
     }
     // Pods of attempts whose Job is already gone still hold GPUs until they exit.
-    Map<String, List<Pod>> orphans = new LinkedHashMap<>();
-    for (Pod pod : pods) {
-      if (Labels.TRAINER.equals(label(pod, Labels.COMPONENT)) && !ClusterRoom.terminal(pod)
-          && !attemptsWithJob.contains(attemptKey(pod))) {
-        orphans.computeIfAbsent(attemptKey(pod), k -> new ArrayList<>()).add(pod);
-      }
-    }
-    orphans.forEach((attempt, attemptPods) -> {
+    trainerJobs.forEach(j -> trainerPods.remove(attemptKey(j)));
+    trainerPods.forEach((attempt, attemptPods) -> {
       Pod first = attemptPods.getFirst();
       MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + label(first, Labels.JOB));
       if (owner != null && memberOf(owner, queueName)) {
@@ -171,7 +173,7 @@ public final class BuiltinAdmission implements Admission {
           || running.stream().anyMatch(r -> r.key().equals(key(other)) && !r.stopping())) {
         continue;
       }
-      List<Job> own = trainerJobs.stream().filter(j -> ownerKey(j).equals(key(other))).toList();
+      List<Job> own = jobsByOwner.getOrDefault(key(other), List.of());
       boolean between = other.getStatus().getQueue().position() == null
           && other.getStatus().getPhase() != JobPhase.AwaitingPromotion;
       Gang gang = gang(other, nextStage(other, own));
@@ -267,8 +269,7 @@ public final class BuiltinAdmission implements Admission {
   }
 
   private static boolean completed(Job job) {
-    return job.getStatus() != null && job.getStatus().getConditions() != null && job.getStatus().getConditions().stream()
-        .anyMatch(c -> "Complete".equals(c.getType()) && "True".equals(c.getStatus()));
+    return hasCondition(job, "Complete");
   }
 
   private static Gang gang(MultimodalPretrainJob job, String stageName) {
@@ -296,8 +297,12 @@ public final class BuiltinAdmission implements Admission {
   }
 
   static boolean finished(Job job) {
+    return hasCondition(job, "Complete") || hasCondition(job, "Failed");
+  }
+
+  private static boolean hasCondition(Job job, String type) {
     return job.getStatus() != null && job.getStatus().getConditions() != null && job.getStatus().getConditions().stream()
-        .anyMatch(c -> ("Complete".equals(c.getType()) || "Failed".equals(c.getType())) && "True".equals(c.getStatus()));
+        .anyMatch(c -> type.equals(c.getType()) && "True".equals(c.getStatus()));
   }
 
   private static String key(MultimodalPretrainJob job) {

@@ -1,5 +1,6 @@
 package dev.kiln.operator.admission;
 
+import dev.kiln.operator.manifests.StageJobManifest;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeCondition;
@@ -20,8 +21,8 @@ import java.util.Objects;
  */
 public final class ClusterRoom {
 
-  public static final String GPU = "nvidia.com/gpu";
-  public static final String PRODUCT_LABEL = "nvidia.com/gpu.product";
+  private static final String GPU = StageJobManifest.GPU;
+  private static final String PRODUCT_LABEL = StageJobManifest.GPU_PRODUCT_LABEL;
 
   private final Map<String, Integer> free;
   private final Map<String, String> products;
@@ -121,7 +122,8 @@ public final class ClusterRoom {
     return conditions.stream().filter(c -> "Ready".equals(c.getType())).allMatch(c -> "True".equals(c.getStatus()));
   }
 
-  static boolean terminal(Pod pod) {
+  /** The pod has stopped for good (Succeeded or Failed): it holds no GPU and writes nothing. */
+  public static boolean terminal(Pod pod) {
     String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
     return "Succeeded".equals(phase) || "Failed".equals(phase);
   }

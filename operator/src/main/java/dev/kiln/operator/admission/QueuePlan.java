@@ -47,8 +47,8 @@ public final class QueuePlan {
   /** Waits at position 1 while {@code victims} are stopped for it. */
   public record Preempt(int position, String reason, List<Running> victims) implements Verdict {}
 
-  /** The verdict for each waiting key, and what the queue holds once the admitted stages start. */
-  public record Result(Map<String, Verdict> verdicts, int gpusInUse, List<String> admitted, List<String> pending) {}
+  /** The verdict for each waiting key, the GPUs the queue holds once the admitted stages start, and who waits. */
+  public record Result(Map<String, Verdict> verdicts, int gpusInUse, List<String> pending) {}
 
   private final String queue;
   private final TrainingQueueSpec spec;
@@ -68,7 +68,6 @@ public final class QueuePlan {
   private Result decide(List<Waiting> waiting, List<Running> running, ClusterRoom room) {
     running.forEach(r -> hold(r.gang(), r.gang().gpus()));
     int inUse = used;
-    List<String> admitted = new ArrayList<>(running.stream().map(Running::key).distinct().toList());
     List<String> pending = new ArrayList<>();
     Map<String, Verdict> verdicts = new LinkedHashMap<>();
     Waiting head = null;
@@ -77,7 +76,6 @@ public final class QueuePlan {
       if (mayPass && quotaLeft(stage.gang()) >= stage.gang().gpus() && room.place(stage.gang())) {
         hold(stage.gang(), stage.gang().gpus());
         inUse += stage.gang().gpus();
-        admitted.add(stage.key());
         verdicts.put(stage.key(), new Admit());
         continue;
       }
@@ -98,7 +96,7 @@ public final class QueuePlan {
         room.reserve(stage.gang());
       }
     }
-    return new Result(verdicts, inUse, admitted, pending);
+    return new Result(verdicts, inUse, pending);
   }
 
   private Verdict preemptOrWait(Waiting stage, List<Running> running, ClusterRoom room, int position) {

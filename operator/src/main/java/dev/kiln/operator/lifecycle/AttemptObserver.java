@@ -67,12 +67,6 @@ public final class AttemptObserver {
     return new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, reason, detail, exitCode, name(culprit.get()));
   }
 
-  /** The pod has stopped for good: it succeeded or failed, so it holds no GPU and writes nothing. */
-  static boolean stopped(Pod pod) {
-    String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-    return "Succeeded".equals(phase) || "Failed".equals(phase);
-  }
-
   /**
    * Why an attempt's pods wait, pod by pod: the scheduler's message (no node fits), or the
    * container's waiting reason (image pull, volume attach); pods not yet created count as missing.

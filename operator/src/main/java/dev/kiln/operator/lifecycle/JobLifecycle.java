@@ -25,6 +25,7 @@ import dev.kiln.api.validation.JobValidator;
 import dev.kiln.api.validation.Violation;
 import dev.kiln.operator.admission.Admission;
 import dev.kiln.operator.admission.BuiltinAdmission;
+import dev.kiln.operator.admission.ClusterRoom;
 import dev.kiln.operator.manifests.CheckpointClaimManifest;
 import dev.kiln.operator.manifests.FilterJobManifest;
 import dev.kiln.operator.manifests.Labels;
@@ -37,6 +38,7 @@ import dev.kiln.operator.manifests.StageJobManifest;
 import dev.kiln.operator.manifests.StageServiceManifest;
 import dev.kiln.operator.status.JobStatusAggregator;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import java.time.Clock;
 import java.time.Duration;
@@ -420,15 +422,16 @@ public final class JobLifecycle {
           == Next.STOP) {
         return Next.STOP;
       }
-      AttemptState state = AttemptObserver.observe(attempt,
-          children.attemptPods(job, spec.name(), stage.getAttempt()), spec.nonRetryableExitCodes());
+      // Listed once per reconcile: the observation, the startup deadline and the progress read all use it.
+      List<Pod> pods = children.attemptPods(job, spec.name(), stage.getAttempt());
+      AttemptState state = AttemptObserver.observe(attempt, pods, spec.nonRetryableExitCodes());
       switch (state) {
         case AttemptState.Running running -> {
-          if (startupDeadlinePassed(job, stage, attempt, index)) {
-            return giveBackUnstarted(job, status, index, attempt);
+          if (startupDeadlinePassed(job, stage, pods, index)) {
+            return giveBackUnstarted(job, status, index, attempt, pods);
           }
           status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + stage.getAttempt());
-          observeProgress(job, status, index, attempt);
+          observeProgress(job, status, index, attempt, pods);
           return Next.STOP;
         }
         case AttemptState.Failed failed -> {
@@ -470,7 +473,7 @@ public final class JobLifecycle {
   private boolean startWhenAdmitted(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt) {
     StageSpec spec = job.getSpec().stages().get(index);
     List<String> stopping = children.stagePods(job, spec.name()).stream()
-        .filter(p -> !AttemptObserver.stopped(p))
+        .filter(p -> !ClusterRoom.terminal(p))
         .map(p -> p.getMetadata().getName())
         .toList();
     if (!stopping.isEmpty()) {
@@ -503,7 +506,7 @@ public final class JobLifecycle {
   }
 
   /** The attempt's pods have not all started within scheduling.startupDeadlineSeconds of its creation. */
-  private boolean startupDeadlinePassed(MultimodalPretrainJob job, StageStatus stage, Job attempt, int index) {
+  private boolean startupDeadlinePassed(MultimodalPretrainJob job, StageStatus stage, List<Pod> pods, int index) {
     if (stage.getAttemptStartTime() == null) {
       return false;
     }
@@ -512,7 +515,6 @@ public final class JobLifecycle {
     if (Instant.now(clock).isBefore(deadline)) {
       return false;
     }
-    List<io.fabric8.kubernetes.api.model.Pod> pods = children.attemptPods(job, stage.getName(), stage.getAttempt());
     long started = pods.stream().filter(p -> p.getStatus() != null && p.getStatus().getPhase() != null
         && !"Pending".equals(p.getStatus().getPhase())).count();
     return started < job.getSpec().stages().get(index).resources().nodes();
@@ -522,10 +524,10 @@ public final class JobLifecycle {
    * Gives an attempt whose pods did not all start in time back to the queue (a disruption, not a
    * failure: nothing ran), naming the pods and why they wait, so its GPUs go to stages that can run.
    */
-  private Next giveBackUnstarted(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt) {
+  private Next giveBackUnstarted(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt,
+      List<Pod> pods) {
     StageSpec spec = job.getSpec().stages().get(index);
     StageStatus stage = status.stage(spec.name());
-    List<io.fabric8.kubernetes.api.model.Pod> pods = children.attemptPods(job, spec.name(), stage.getAttempt());
     String waiting = AttemptObserver.whyWaiting(pods, spec.resources().nodes());
     String message = "stage " + spec.name() + " attempt " + stage.getAttempt() + " did not start within "
         + job.getSpec().scheduling().startupDeadlineSeconds() + "s (scheduling.startupDeadlineSeconds): " + waiting;
@@ -581,10 +583,11 @@ public final class JobLifecycle {
    * (counted as a restart: a hang is the attempt's own failure). A trainer that does not answer
    * is never called stalled: only what it reports is evidence.
    */
-  private void observeProgress(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt) {
+  private void observeProgress(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt,
+      List<Pod> pods) {
     StageSpec spec = job.getSpec().stages().get(index);
     StageStatus stage = status.stage(spec.name());
-    var rankZero = children.attemptPods(job, spec.name(), stage.getAttempt()).stream()
+    var rankZero = pods.stream()
         .filter(p -> AttemptObserver.completionIndex(p) == 0 && p.getStatus() != null
             && "Running".equals(p.getStatus().getPhase()))
         .findFirst();

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec.Preemption;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec.Strategy;
+import dev.kiln.operator.manifests.StageJobManifest;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -197,9 +198,9 @@ class QueuePlanTest {
     List<Node> nodes = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       nodes.add(new NodeBuilder()
-          .withNewMetadata().withName(prefix + "-" + i).withLabels(Map.of(ClusterRoom.PRODUCT_LABEL, product)).endMetadata()
+          .withNewMetadata().withName(prefix + "-" + i).withLabels(Map.of(StageJobManifest.GPU_PRODUCT_LABEL, product)).endMetadata()
           .withNewSpec().endSpec()
-          .withNewStatus().withAllocatable(Map.of(ClusterRoom.GPU, new Quantity(Integer.toString(gpus))))
+          .withNewStatus().withAllocatable(Map.of(StageJobManifest.GPU, new Quantity(Integer.toString(gpus))))
           .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
           .build());
     }
@@ -210,7 +211,7 @@ class QueuePlanTest {
     return new PodBuilder()
         .withNewMetadata().withName("p-" + node + "-" + gpus).withNamespace("other").endMetadata()
         .withNewSpec().withNodeName(node).addNewContainer().withName("c").withNewResources()
-        .withRequests(Map.of(ClusterRoom.GPU, new Quantity(Integer.toString(gpus)))).endResources().endContainer().endSpec()
+        .withRequests(Map.of(StageJobManifest.GPU, new Quantity(Integer.toString(gpus)))).endResources().endContainer().endSpec()
         .withNewStatus().withPhase("Running").endStatus()
         .build();
   }

@@ -28,10 +28,6 @@ public final class StopRequest {
     return request;
   }
 
-  public void request() {
-    requested.set(true);
-  }
-
   public boolean requested() {
     return requested.get();
   }
