@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.TrainingQueue;
+import dev.kiln.api.validation.CrdSchema;
 import dev.kiln.api.validation.Violation;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,28 +33,69 @@ public final class JobFiles {
 
   /** Every document of a (possibly multi-document) YAML file, as jobs. */
   public static List<MultimodalPretrainJob> read(Path file) {
+    return parse(readString(file), file.toString());
+  }
+
+  /** Every document of YAML text, as jobs; {@code origin} names the text in errors. */
+  public static List<MultimodalPretrainJob> parse(String yaml, String origin) {
+    return documents(yaml, origin).stream().map(document -> fromTree(document, origin)).toList();
+  }
+
+  /** The jobs and TrainingQueues of one file, as {@code kiln run} applies them. */
+  public record Manifests(List<MultimodalPretrainJob> jobs, List<TrainingQueue> queues) {}
+
+  /** Every document of a YAML file: TrainingQueues checked against their CRD's schema, everything else as jobs. */
+  public static Manifests readManifests(Path file) {
+    String origin = file.toString();
+    List<MultimodalPretrainJob> jobs = new ArrayList<>();
+    List<TrainingQueue> queues = new ArrayList<>();
+    for (JsonNode document : documents(readString(file), origin)) {
+      if (TrainingQueue.KIND.equals(document.path("kind").asText())) {
+        queues.add(queueFromTree(document, origin));
+      } else {
+        jobs.add(fromTree(document, origin));
+      }
+    }
+    return new Manifests(jobs, queues);
+  }
+
+  private static String readString(Path file) {
     try {
-      return parse(Files.readString(file), file.toString());
+      return Files.readString(file);
     } catch (IOException e) {
       throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
     }
   }
 
-  /** Every document of YAML text, as jobs; {@code origin} names the text in errors. */
-  public static List<MultimodalPretrainJob> parse(String yaml, String origin) {
-    List<MultimodalPretrainJob> jobs = new ArrayList<>();
+  private static List<JsonNode> documents(String yaml, String origin) {
+    List<JsonNode> found = new ArrayList<>();
     try (var parser = YAML.getFactory().createParser(yaml)) {
       var documents = YAML.readValues(parser, JsonNode.class);
       while (documents.hasNext()) {
         JsonNode document = documents.next();
         if (document != null && !document.isNull() && !document.isEmpty()) {
-          jobs.add(fromTree(document, origin));
+          found.add(document);
         }
       }
     } catch (IOException e) {
       throw new JobFileException(origin, "(document)", "not valid YAML: " + firstLine(e.getMessage()));
     }
-    return jobs;
+    return found;
+  }
+
+  /** One TrainingQueue from a parsed tree: strictly, and as its CRD's schema allows (the first problem is reported). */
+  public static TrainingQueue queueFromTree(JsonNode document, String origin) {
+    List<Violation> violations = CrdSchema.fromResource(Crds.QUEUES).validate(document, null);
+    if (!violations.isEmpty()) {
+      throw new JobFileException(origin, violations.getFirst().field(), violations.getFirst().message());
+    }
+    try {
+      return STRICT.treeToValue(document, TrainingQueue.class);
+    } catch (com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException e) {
+      throw new JobFileException(origin, path(e), "unknown field \"" + e.getPropertyName() + "\"");
+    } catch (IOException e) {
+      throw new JobFileException(origin, "(document)", firstLine(e.getMessage()));
+    }
   }
 
   /** One job from a parsed tree, checking apiVersion and kind. */

@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import dev.kiln.cli.bench.OperatorBench;
 import dev.kiln.cli.bench.PackPipelineBench;
 import dev.kiln.cli.bench.PackingBench;
 import dev.kiln.trainer.bench.CollectivesBenchCommand;
@@ -9,7 +10,8 @@ import picocli.CommandLine.Command;
 
 /** {@code kiln bench NAME}: measured speed and memory ratios, one JSON line each. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Run a benchmark; prints one JSON line.",
-    subcommands = {PackingBench.class, PackPipelineBench.class, TrainerBenchCommand.class, CollectivesBenchCommand.class})
+    subcommands = {PackingBench.class, PackPipelineBench.class, TrainerBenchCommand.class, CollectivesBenchCommand.class,
+        OperatorBench.class})
 final class BenchCommand implements Runnable {
 
   @CommandLine.Spec

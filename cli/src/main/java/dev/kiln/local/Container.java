@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
  * args and env are passed as they are (field references resolved), the process works in that
  * folder and is told its root in {@code KILN_ROOT}. Output goes to the pod's log file.
  */
-final class Container {
+final class Container implements ContainerRuntime.RunningContainer {
 
   /** Bytes of log kept as the termination message when the program wrote none and failed (the kubelet's limit). */
   static final int LOG_TAIL_BYTES = 2048;
@@ -194,16 +194,18 @@ final class Container {
     return annotations == null ? null : annotations.get(key);
   }
 
-  boolean alive() {
+  @Override
+  public boolean alive() {
     return process.isAlive();
   }
 
-  int exitCode() {
+  @Override
+  public int exitCode() {
     return process.exitValue();
   }
 
-  /** SIGTERM, then SIGKILL after the grace period; or SIGKILL at once. */
-  void kill(boolean now, long graceSeconds) {
+  @Override
+  public void kill(boolean now, long graceSeconds) {
     if (now) {
       process.destroyForcibly();
       return;
@@ -216,7 +218,8 @@ final class Container {
    * What the kubelet reports as the termination message: the file the program wrote, or with
    * {@code FallbackToLogsOnError} the tail of the log when the program failed and wrote nothing.
    */
-  String terminationMessage(int exitCode) throws IOException {
+  @Override
+  public String terminationMessage(int exitCode) throws IOException {
     Path file = root.resolve(terminationMessagePath.substring(1));
     String written = Files.isRegularFile(file) ? Files.readString(file) : "";
     String policy = pod.getSpec().getContainers().getFirst().getTerminationMessagePolicy();

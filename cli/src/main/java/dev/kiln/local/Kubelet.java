@@ -20,7 +20,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Runs the pods bound to the local nodes as processes ({@link Container}) and reports their
+ * Runs the pods bound to the local nodes (as processes, {@link Container}) and reports their
  * status as a kubelet does: Running, then Succeeded or Failed with the exit code, reason and
  * termination message; ErrImagePull for an image it cannot run; Evicted with a DisruptionTarget
  * condition when evicted. A pod deleted from the API server has its process stopped.
@@ -32,25 +32,23 @@ final class Kubelet {
 
   private final KubernetesClient client;
   private final ImageCatalog images;
+  private final ContainerRuntime runtime;
   private final Volumes volumes;
   private final Path podsFolder;
-  private final Path djlCache;
-  private final Path hostsFile;
   private final Map<String, Running> running = new ConcurrentHashMap<>();
   private final Set<String> evictions = ConcurrentHashMap.newKeySet();
   private final Set<String> refused = ConcurrentHashMap.newKeySet();
   private final Set<String> attachWaiting = ConcurrentHashMap.newKeySet();
   private final PodAddresses addresses = new PodAddresses();
 
-  private record Running(Pod pod, Container container, String startedAt) {}
+  private record Running(Pod pod, ContainerRuntime.RunningContainer container, String startedAt) {}
 
-  Kubelet(KubernetesClient client, ImageCatalog images, Volumes volumes, Path podsFolder, Path djlCache, Path hostsFile) {
+  Kubelet(KubernetesClient client, ImageCatalog images, ContainerRuntime runtime, Volumes volumes, Path podsFolder) {
     this.client = client;
     this.images = images;
+    this.runtime = runtime;
     this.volumes = volumes;
     this.podsFolder = podsFolder;
-    this.djlCache = djlCache;
-    this.hostsFile = hostsFile;
   }
 
   /** SIGTERM first, SIGKILL after the pod's terminationGracePeriodSeconds, as a kubelet stops a container. */
@@ -114,7 +112,7 @@ final class Kubelet {
     attachWaiting.remove(pod.getMetadata().getUid());
     Path folder = podsFolder.resolve(namespace).resolve(pod.getMetadata().getName());
     String ip = addresses.of(pod.getMetadata().getUid());
-    Container container = Container.start(pod, folder, ip, program.get(), claims, client, djlCache, hostsFile);
+    ContainerRuntime.RunningContainer container = runtime.start(pod, folder, ip, program.get(), claims);
     String now = Instant.now().toString();
     running.put(pod.getMetadata().getUid(), new Running(pod, container, now));
     client.pods().inNamespace(namespace).withName(pod.getMetadata().getName()).editStatus(p -> {

@@ -36,28 +36,55 @@ public final class LocalCluster implements AutoCloseable {
 
   /** How the cluster is set up. */
   public record Options(Path folder, Path kilnHome, int cpuNodes, int gpuNodes, String gpuProduct, int gpusPerNode,
-      Map<String, String> operatorSettings, PrintStream errors) {
+      Map<String, String> operatorSettings, PrintStream errors, boolean standInContainers) {
 
     public static Options in(Path folder) {
-      return new Options(folder, LocalCluster.kilnHome(), 1, 4, "NVIDIA-H100-80GB-HBM3", 8, Map.of(), System.err);
+      return new Options(folder, LocalCluster.kilnHome(), 1, 4, "NVIDIA-H100-80GB-HBM3", 8, Map.of(), System.err, false);
     }
 
     public Options withGpuProduct(String product) {
-      return new Options(folder, kilnHome, cpuNodes, gpuNodes, product, gpusPerNode, operatorSettings, errors);
+      return new Options(folder, kilnHome, cpuNodes, gpuNodes, product, gpusPerNode, operatorSettings, errors,
+          standInContainers);
     }
 
     /** Several CPU nodes, for what differs when pods spread (volumes attached to one node). */
     public Options withCpuNodes(int nodes) {
-      return new Options(folder, kilnHome, nodes, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, errors);
+      return new Options(folder, kilnHome, nodes, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, errors,
+          standInContainers);
+    }
+
+    public Options withGpuNodes(int nodes) {
+      return new Options(folder, kilnHome, cpuNodes, nodes, gpuProduct, gpusPerNode, operatorSettings, errors,
+          standInContainers);
+    }
+
+    public Options withOperatorSettings(Map<String, String> settings) {
+      return new Options(folder, kilnHome, cpuNodes, gpuNodes, gpuProduct, gpusPerNode, settings, errors,
+          standInContainers);
+    }
+
+    /**
+     * Pods run nothing: trainer pods hold their GPUs until stopped, data pods succeed at once
+     * ({@code kiln bench operator}, which measures the operator with more jobs than this machine could train).
+     */
+    public Options withStandInContainers() {
+      return new Options(folder, kilnHome, cpuNodes, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, errors, true);
     }
   }
 
   public static final String NAMESPACE = "default";
 
+  /** Labels the operator puts on every child (its documented contract): the kind of child and the job it serves. */
+  public static final String COMPONENT_LABEL = "app.kubernetes.io/component";
+  public static final String JOB_LABEL = "kiln.dev/job";
+  /** The component label's value on trainer Jobs and pods. */
+  public static final String TRAINER = "trainer";
+
   /** Held so the setting stays: the API server would log every request. */
   private static final Logger API_SERVER_LOG = Logger.getLogger("io.fabric8.mockwebserver");
 
   private final Options options;
+  private final ValidatingDispatcher dispatcher = new ValidatingDispatcher();
   private final KubernetesMockServer server;
   private final KubernetesClient client;
   private final Volumes volumes;
@@ -68,7 +95,7 @@ public final class LocalCluster implements AutoCloseable {
     this.options = options;
     Files.createDirectories(options.folder());
     API_SERVER_LOG.setLevel(Level.WARNING);
-    server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new ValidatingDispatcher(),
+    server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher,
         false);
     server.init(InetAddress.getLoopbackAddress(), 0);
     client = server.createClient();
@@ -77,7 +104,7 @@ public final class LocalCluster implements AutoCloseable {
     addNodes();
     volumes = new Volumes(client, options.folder().resolve("volumes"));
     node = new LocalNode(client, volumes, ImageCatalog.ofThisBuild(), options.folder().resolve("pods"),
-        options.kilnHome().resolve(".kiln/djl-cache"), options.errors());
+        options.kilnHome().resolve(".kiln/djl-cache"), options.errors(), options.standInContainers());
     operator = new OperatorProcess(options.kilnHome().resolve("operator/target/quarkus-app/quarkus-run.jar"),
         client.getMasterUrl().toString(), options.folder().resolve("operator.log"), options.operatorSettings());
   }
@@ -143,6 +170,11 @@ public final class LocalCluster implements AutoCloseable {
 
   public OperatorProcess operator() {
     return operator;
+  }
+
+  /** Requests the API server has answered so far for clients whose User-Agent starts with {@code agent}. */
+  public long requestsFrom(String agent) {
+    return dispatcher.requestsFrom(agent);
   }
 
   public Volumes volumes() {

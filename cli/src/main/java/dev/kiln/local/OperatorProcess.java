@@ -16,6 +16,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class OperatorProcess implements AutoCloseable {
 
+  /** How the operator's requests are told apart at the API server (as in a cluster's audit log). */
+  public static final String USER_AGENT = "kiln-operator";
+
   private final Path jar;
   private final String apiServerUrl;
   private final Path log;
@@ -46,6 +49,7 @@ public final class OperatorProcess implements AutoCloseable {
     env.put("KUBERNETES_MASTER", apiServerUrl);
     env.put("KUBERNETES_NAMESPACE", "default");
     env.put("KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false");
+    env.put("KUBERNETES_USER_AGENT", USER_AGENT);
     env.put("QUARKUS_HTTP_PORT", "0");
     // Never pick up the user's real cluster credentials.
     env.put("KUBECONFIG", log.resolveSibling("no-kubeconfig").toString());
@@ -88,6 +92,14 @@ public final class OperatorProcess implements AutoCloseable {
 
   public synchronized boolean alive() {
     return process != null && process.isAlive();
+  }
+
+  /** The operator's process id, while it runs. */
+  public synchronized long pid() {
+    if (process == null || !process.isAlive()) {
+      throw new IllegalStateException("the operator is not running");
+    }
+    return process.pid();
   }
 
   public Path log() {

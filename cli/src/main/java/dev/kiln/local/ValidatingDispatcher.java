@@ -16,6 +16,8 @@ import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -29,6 +31,9 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** Requests answered, by the client's User-Agent: what a benchmark counts as one component's load. */
+  private final Map<String, LongAdder> requestsByAgent = new ConcurrentHashMap<>();
+
   /** A custom resource this API server validates: where its objects live, its kind, and its CRD's rules. */
   private record Validated(Pattern path, String kind, CrdSchema crd) {}
 
@@ -37,6 +42,18 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
           + "(/(?<name>[^/?]+))?(?<status>/status)?(\\?.*)?"), "MultimodalPretrainJob", CrdSchema.multimodalPretrainJob()),
       new Validated(Pattern.compile("/apis/kiln\\.dev/v1alpha1/trainingqueues"
           + "(/(?<name>[^/?]+))?(?<status>/status)?(\\?.*)?"), "TrainingQueue", CrdSchema.fromResource(Crds.QUEUES)));
+
+  @Override
+  public MockResponse dispatch(RecordedRequest request) {
+    String agent = request.getHeader("User-Agent");
+    requestsByAgent.computeIfAbsent(agent == null ? "" : agent, a -> new LongAdder()).increment();
+    return super.dispatch(request);
+  }
+
+  long requestsFrom(String agentPrefix) {
+    return requestsByAgent.entrySet().stream().filter(e -> e.getKey().startsWith(agentPrefix))
+        .mapToLong(e -> e.getValue().sum()).sum();
+  }
 
   @Override
   public MockResponse handleCreate(RecordedRequest request) {

@@ -9,6 +9,8 @@ import dev.kiln.operator.lifecycle.HttpProgressReader;
 import dev.kiln.operator.lifecycle.JobLifecycle;
 import dev.kiln.operator.manifests.Labels;
 import dev.kiln.operator.manifests.OperatorSettings;
+import dev.kiln.operator.lifecycle.ProgressReader;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -25,13 +27,14 @@ import io.javaoperatorsdk.operator.processing.event.source.inbound.SimpleInbound
 import io.javaoperatorsdk.operator.processing.event.source.informer.Mappers;
 import io.quarkiverse.operatorsdk.annotations.RBACRule;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 
 /**
- * The JOSDK entry point: wakes on changes to a job, its Jobs and their pods, and hands the job
- * to {@link JobLifecycle}, which writes status itself (optimistically locked) and returns when
- * to look again.
+ * The JOSDK entry point: wakes on changes to a job, its Jobs, their pods and its claim, and hands
+ * the job to {@link JobLifecycle}, which reads children from the event sources' caches, writes
+ * status itself (optimistically locked) and returns when to look again.
  */
 @ControllerConfiguration(name = MultimodalPretrainJobReconciler.NAME, generationAwareEventProcessing = false)
 @RBACRule(apiGroups = "batch", resources = "jobs", verbs = {"get", "list", "watch", "create", "delete", "patch"})
@@ -46,46 +49,54 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
   public static final String NAME = "multimodalpretrainjob";
 
   private final KubernetesClient client;
-  private final JobLifecycle lifecycle;
+  private final Clock clock = Clock.systemUTC();
+  private final OperatorSettings settings;
+  private final EventRecorder events;
+  private final ProgressReader progress = new HttpProgressReader();
+  private final Duration progressInterval;
   private final BuiltinAdmission admission;
+  /** Set once the event sources exist, before the first reconcile. */
+  private InformerChildReads childReads;
   /** Wakes jobs waiting in a queue when room may have appeared (a stage ended, a node or queue changed). */
   private final SimpleInboundEventSource<MultimodalPretrainJob> wakeups = new SimpleInboundEventSource<>("queue-wakeups");
 
   public MultimodalPretrainJobReconciler(KubernetesClient client, KilnOperatorConfig config) {
     this.client = client;
-    Clock clock = Clock.systemUTC();
-    OperatorSettings settings = new OperatorSettings(config.trainerImage(), config.dataJobsImage(),
+    this.settings = new OperatorSettings(config.trainerImage(), config.dataJobsImage(),
         config.imagePullPolicy(), config.masterPort());
+    this.events = new EventRecorder(client, clock);
+    this.progressInterval = Duration.ofSeconds(config.progressIntervalSeconds());
     TrainingQueues.ensureDefault(client);
     this.admission = new BuiltinAdmission(new InformerClusterState(client, this::wakeWaitingJobs),
-        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), clock);
-    this.lifecycle = new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock), admission,
-        new HttpProgressReader(), java.time.Duration.ofSeconds(config.progressIntervalSeconds()), settings, clock);
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), this::wake, clock);
   }
 
   private void wakeWaitingJobs() {
     if (admission == null) {
       return;  // informers deliver their first events while this object is still being built
     }
-    for (String key : admission.waitingJobs()) {
-      int slash = key.indexOf('/');
-      try {
-        wakeups.propagateEvent(new ResourceID(key.substring(slash + 1), key.substring(0, slash)));
-      } catch (RuntimeException e) {
-        return;  // not started yet: the first reconcile of every job comes anyway
-      }
+    admission.waitingJobs().forEach(this::wake);
+  }
+
+  /** Reconciles the job {@code namespace/name} soon. */
+  private void wake(String key) {
+    int slash = key.indexOf('/');
+    try {
+      wakeups.propagateEvent(new ResourceID(key.substring(slash + 1), key.substring(0, slash)));
+    } catch (RuntimeException e) {
+      // not started yet: the first reconcile of every job comes anyway
     }
   }
 
   @Override
   public UpdateControl<MultimodalPretrainJob> reconcile(MultimodalPretrainJob job, Context<MultimodalPretrainJob> context) {
-    // The informer's copy can lag our own status write when a child event arrives first; the
-    // state machine must never act twice on one transition, so it reads the job fresh.
-    MultimodalPretrainJob fresh = client.resource(job).get();
-    if (fresh == null) {
-      return UpdateControl.noUpdate();
-    }
-    JobLifecycle.Outcome outcome = lifecycle.reconcile(fresh);
+    // The job comes from the controller's cache, which holds our own last status write even
+    // before its watch event (ChildResources.Reads.statusWritten), so the state machine never acts
+    // twice on one transition; children come from the event sources' caches.
+    ChildResources children = new ChildResources(client,
+        childReads.during(context.eventSourceRetriever().getControllerEventSource()));
+    JobLifecycle.Outcome outcome = new JobLifecycle(children, events, admission, progress, progressInterval, settings,
+        clock).reconcile(job);
     UpdateControl<MultimodalPretrainJob> control = UpdateControl.noUpdate();
     outcome.requeueAfter().ifPresent(control::rescheduleAfter);
     return control;
@@ -106,6 +117,15 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
         .withSecondaryToPrimaryMapper((Pod pod) -> Set.of(new ResourceID(
             pod.getMetadata().getLabels().get(Labels.JOB), pod.getMetadata().getNamespace())))
         .build();
-    return List.of(new InformerEventSource<>(jobs, context), new InformerEventSource<>(pods, context), wakeups);
+    var claims = InformerEventSourceConfiguration.from(PersistentVolumeClaim.class, MultimodalPretrainJob.class)
+        .withName("claims")
+        .withLabelSelector(managed)
+        .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(MultimodalPretrainJob.class))
+        .build();
+    var jobSource = new InformerEventSource<>(jobs, context);
+    var podSource = new InformerEventSource<>(pods, context);
+    var claimSource = new InformerEventSource<>(claims, context);
+    childReads = new InformerChildReads(client, jobSource, podSource, claimSource);
+    return List.of(jobSource, podSource, claimSource, wakeups);
   }
 }

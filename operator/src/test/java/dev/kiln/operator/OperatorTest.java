@@ -46,6 +46,32 @@ class OperatorTest {
         .containsExactly("pretrain@1", "sft@1");
   }
 
+  @Test
+  void restartsAFailedAttemptOnceReadingChildrenFromItsCaches() throws InterruptedException {
+    FakeCluster cluster = new FakeCluster(client);
+    MultimodalPretrainJob job = TestJobs.example("quickstart.yaml");
+    job.getMetadata().setName("restarting");
+    job.getMetadata().setUid(null);
+    client.resource(job).create();
+    completeWhenCreated(cluster, "restarting-filter-shapes", null);
+    completeWhenCreated(cluster, "restarting-pack-pretrain", null);
+    completeWhenCreated(cluster, "restarting-pack-sft", null);
+    await().atMost(WAIT).until(() -> cluster.job(NS, "restarting-pretrain-a1") != null);
+
+    cluster.failPod(NS, "restarting-pretrain-a1", 0, 1, "Error");
+
+    // The operator deletes attempt 1 and creates attempt 2 before its caches hear of either: it
+    // must neither adopt the deleted Job nor create a third.
+    await().atMost(WAIT).until(() -> cluster.job(NS, "restarting-pretrain-a2") != null);
+    Thread.sleep(2_000);
+    assertThat(cluster.jobNames(NS)).filteredOn(n -> n.startsWith("restarting-pretrain"))
+        .containsExactly("restarting-pretrain-a2");
+    var stage = cluster.get(job).getStatus().getStages().getFirst();
+    assertThat(stage.getAttempt()).isEqualTo(2);
+    assertThat(stage.getRestarts()).isEqualTo(1);
+    assertThat(stage.getJobName()).isEqualTo("restarting-pretrain-a2");
+  }
+
   private static void completeWhenCreated(FakeCluster cluster, String name, String summary) {
     await().atMost(WAIT).until(() -> cluster.job(NS, name) != null);
     cluster.complete(NS, name, summary);

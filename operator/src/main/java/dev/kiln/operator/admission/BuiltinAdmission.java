@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 
 /**
  * Kiln's own GPU gang queue ({@code scheduling.mode: Builtin}): each decision reads the cluster
@@ -40,6 +41,7 @@ public final class BuiltinAdmission implements Admission {
 
   private final ClusterState state;
   private final BiConsumer<String, TrainingQueueStatus> queueStatus;
+  private final Consumer<String> wake;
   private final Clock clock;
   private final Map<String, Reservation> reservations = new LinkedHashMap<>();
   private final Map<String, TrainingQueueStatus> lastWritten = new HashMap<>();
@@ -49,9 +51,16 @@ public final class BuiltinAdmission implements Admission {
   private record Reservation(String queue, String namespace, String job, String stage, Gang gang, int priority,
       Instant at) {}
 
-  public BuiltinAdmission(ClusterState state, BiConsumer<String, TrainingQueueStatus> queueStatus, Clock clock) {
+  /**
+   * {@code wake} is told of a job (namespace/name) whose stage a decision for another job found
+   * admissible: only its own reconcile takes the place, so it must be woken now, not when the
+   * cluster next changes.
+   */
+  public BuiltinAdmission(ClusterState state, BiConsumer<String, TrainingQueueStatus> queueStatus,
+      Consumer<String> wake, Clock clock) {
     this.state = state;
     this.queueStatus = queueStatus;
+    this.wake = wake;
     this.clock = clock;
   }
 
@@ -186,10 +195,16 @@ public final class BuiltinAdmission implements Admission {
     }
 
     QueuePlan.Result plan = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, room);
-    writeQueueStatus(queueName, plan, running, asked == null ? null : key(job), asked);
-    waiting.removeIf(k -> !plan.pending().contains(k) && jobs.containsKey(k) && memberOf(jobs.get(k), queueName));
+    String asking = asked == null ? null : key(job);
+    writeQueueStatus(queueName, plan, running, asking, asked);
+    List<String> admissible = plan.verdicts().entrySet().stream()
+        .filter(v -> v.getValue() instanceof QueuePlan.Admit && !v.getKey().equals(asking))
+        .map(Map.Entry::getKey).toList();
+    waiting.removeIf(k -> !plan.pending().contains(k) && !admissible.contains(k) && jobs.containsKey(k)
+        && memberOf(jobs.get(k), queueName));
     waiting.addAll(plan.pending());
-
+    waiting.addAll(admissible);
+    admissible.forEach(wake);
     return plan;
   }
 

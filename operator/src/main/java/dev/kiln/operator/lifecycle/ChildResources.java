@@ -4,7 +4,9 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.operator.admission.BuiltinAdmission;
 import dev.kiln.operator.manifests.Labels;
 import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.DeletionPropagation;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -13,31 +15,66 @@ import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.net.HttpURLConnection;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
- * Reads and writes a job's children with plain create, get, merge patch and delete, never
- * server-side apply, so the in-memory API server in tests takes the same path as a cluster.
+ * Reads and writes a job's children. Writes are plain create, merge patch, update and delete,
+ * never server-side apply, so the in-memory API server in tests takes the same path as a
+ * cluster. Reads go through {@link Reads}: the operator's informer caches in production (a
+ * reconcile costs the API server nothing), the API server itself in tests that play the
+ * controllers step by step.
  */
 public final class ChildResources {
 
-  private final KubernetesClient client;
+  /** Where children are read from, and what a cache must hear of the operator's own writes. */
+  public interface Reads {
 
+    /** The object of {@code like}'s kind, namespace and name, or null. */
+    <T extends HasMetadata> T get(T like);
+
+    /** The Jobs labelled as children of the MultimodalPretrainJob {@code job}. */
+    List<Job> jobs(String namespace, String job);
+
+    /** The pods labelled as children of the MultimodalPretrainJob {@code job}. */
+    List<Pod> pods(String namespace, String job);
+
+    /** A child the operator just created: later reads in this reconcile and the next must see it. */
+    default void created(HasMetadata object) {}
+
+    /** A child the operator just deleted: reads must no longer return it, even before its watch event. */
+    default void deleted(HasMetadata object) {}
+
+    /** The job as the operator just wrote its status ({@code before} holds the version it replaced). */
+    default void statusWritten(MultimodalPretrainJob before, MultimodalPretrainJob after) {}
+  }
+
+  private final KubernetesClient client;
+  private final Reads reads;
+
+  /** Reads straight from the API server. */
   public ChildResources(KubernetesClient client) {
+    this(client, new ApiReads(client));
+  }
+
+  public ChildResources(KubernetesClient client, Reads reads) {
     this.client = client;
+    this.reads = reads;
   }
 
   /** The existing object of that name, adopted as is, or the desired one created. */
   public <T extends HasMetadata> T ensure(T desired) {
-    T existing = client.resource(desired).get();
+    T existing = reads.get(desired);
     if (existing != null) {
       return existing;
     }
     try {
-      return client.resource(desired).create();
+      T created = client.resource(desired).create();
+      reads.created(created);
+      return created;
     } catch (KubernetesClientException e) {
       if (e.getCode() == HttpURLConnection.HTTP_CONFLICT) {
-        return client.resource(desired).get();
+        return client.resource(desired).get();  // a cache that lagged: the API server has it
       }
       throw e;
     }
@@ -57,42 +94,42 @@ public final class ChildResources {
   }
 
   public Job job(String namespace, String name) {
-    return client.batch().v1().jobs().inNamespace(namespace).withName(name).get();
+    Job like = new Job();
+    like.setMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name).build());
+    return reads.get(like);
   }
 
   /** The trainer Jobs of one stage, every attempt. */
   public List<Job> attemptJobs(MultimodalPretrainJob job, String stage) {
-    return client.batch().v1().jobs().inNamespace(job.getMetadata().getNamespace())
-        .withLabel(Labels.JOB, job.getMetadata().getName())
-        .withLabel(Labels.STAGE, stage)
-        .withLabel(Labels.COMPONENT, Labels.TRAINER)
-        .list().getItems();
+    return reads.jobs(job.getMetadata().getNamespace(), job.getMetadata().getName()).stream()
+        .filter(j -> labelled(j, Labels.STAGE, stage) && labelled(j, Labels.COMPONENT, Labels.TRAINER))
+        .toList();
   }
 
   /** Every Job the operator created for this MultimodalPretrainJob. */
   public List<Job> allJobs(MultimodalPretrainJob job) {
-    return client.batch().v1().jobs().inNamespace(job.getMetadata().getNamespace())
-        .withLabel(Labels.JOB, job.getMetadata().getName())
-        .withLabel(Labels.MANAGED_BY, Labels.MANAGER)
-        .list().getItems();
+    return reads.jobs(job.getMetadata().getNamespace(), job.getMetadata().getName()).stream()
+        .filter(j -> labelled(j, Labels.MANAGED_BY, Labels.MANAGER))
+        .toList();
   }
 
   /** Pods of one attempt, selected by the labels the operator put on its template. */
   public List<Pod> attemptPods(MultimodalPretrainJob job, String stage, int attempt) {
-    return client.pods().inNamespace(job.getMetadata().getNamespace())
-        .withLabel(Labels.JOB, job.getMetadata().getName())
-        .withLabel(Labels.STAGE, stage)
-        .withLabel(Labels.ATTEMPT, Integer.toString(attempt))
-        .list().getItems();
+    return reads.pods(job.getMetadata().getNamespace(), job.getMetadata().getName()).stream()
+        .filter(p -> labelled(p, Labels.STAGE, stage) && labelled(p, Labels.ATTEMPT, Integer.toString(attempt)))
+        .toList();
   }
 
   /** Pods of every attempt of one stage. */
   public List<Pod> stagePods(MultimodalPretrainJob job, String stage) {
-    return client.pods().inNamespace(job.getMetadata().getNamespace())
-        .withLabel(Labels.JOB, job.getMetadata().getName())
-        .withLabel(Labels.STAGE, stage)
-        .withLabel(Labels.COMPONENT, Labels.TRAINER)
-        .list().getItems();
+    return reads.pods(job.getMetadata().getNamespace(), job.getMetadata().getName()).stream()
+        .filter(p -> labelled(p, Labels.STAGE, stage) && labelled(p, Labels.COMPONENT, Labels.TRAINER))
+        .toList();
+  }
+
+  private static boolean labelled(HasMetadata object, String key, String value) {
+    Map<String, String> labels = object.getMetadata().getLabels();
+    return labels != null && value.equals(labels.get(key));
   }
 
   /**
@@ -106,8 +143,7 @@ public final class ChildResources {
       return false;
     }
     Job patch = new Job();
-    patch.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
-        .withAnnotations(java.util.Map.of(BuiltinAdmission.PREEMPTED_BY, by)).build());
+    patch.setMetadata(new ObjectMetaBuilder().withAnnotations(Map.of(BuiltinAdmission.PREEMPTED_BY, by)).build());
     client.batch().v1().jobs().inNamespace(namespace).withName(name).patch(PatchContext.of(PatchType.JSON_MERGE), patch);
     return true;
   }
@@ -115,8 +151,9 @@ public final class ChildResources {
   /** Deletes a Job and, through background propagation, its pods. */
   public void delete(Job job) {
     client.batch().v1().jobs().inNamespace(job.getMetadata().getNamespace()).withName(job.getMetadata().getName())
-        .withPropagationPolicy(io.fabric8.kubernetes.api.model.DeletionPropagation.BACKGROUND)
+        .withPropagationPolicy(DeletionPropagation.BACKGROUND)
         .delete();
+    reads.deleted(job);
   }
 
   public void delete(MultimodalPretrainJob job) {
@@ -125,6 +162,27 @@ public final class ChildResources {
 
   /** Writes the status subresource with the job's resourceVersion: a stale read fails with 409 and is retried. */
   public MultimodalPretrainJob writeStatus(MultimodalPretrainJob job) {
-    return client.resource(job).updateStatus();
+    MultimodalPretrainJob written = client.resource(job).updateStatus();
+    reads.statusWritten(job, written);
+    return written;
+  }
+
+  /** Reads from the API server: every read is a request, and always current. */
+  private record ApiReads(KubernetesClient client) implements Reads {
+
+    @Override
+    public <T extends HasMetadata> T get(T like) {
+      return client.resource(like).get();
+    }
+
+    @Override
+    public List<Job> jobs(String namespace, String job) {
+      return client.batch().v1().jobs().inNamespace(namespace).withLabel(Labels.JOB, job).list().getItems();
+    }
+
+    @Override
+    public List<Pod> pods(String namespace, String job) {
+      return client.pods().inNamespace(namespace).withLabel(Labels.JOB, job).list().getItems();
+    }
   }
 }

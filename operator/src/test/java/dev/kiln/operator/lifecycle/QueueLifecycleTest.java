@@ -92,6 +92,38 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aDecisionForAnotherJobThatFindsTheHeadAdmissibleWakesTheHead() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob first = create("first", "research", 0, 1);
+    MultimodalPretrainJob head = create("head", "research", 0, 1);
+    MultimodalPretrainJob next = create("next", "research", 0, 1);
+    toTraining(first);
+    prepareData(head);
+    prepareData(next);
+    List<String> woken = new java.util.ArrayList<>();
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), woken::add, clock);
+    reconcile(head, admission);
+    reconcile(next, admission);
+    assertThat(get(next).getStatus().getQueue().position()).isEqualTo(2);
+    assertThat(woken).isEmpty();
+
+    // The first job is deleted and its GPUs come free; the job behind the head happens to be
+    // reconciled first: the head must be woken to take its place, or it waits for the next change.
+    cluster.startPod(NS, "first-pretrain-a1", 0, "gpu-0");
+    cluster.stopPod(NS, "first-pretrain-a1-0", 0);
+    client.batch().v1().jobs().inNamespace(NS).withName("first-pretrain-a1").delete();
+    client.resource(get(first)).delete();
+    reconcile(next, admission);
+
+    assertThat(woken).containsExactly("research/head");
+    assertThat(admission.waitingJobs()).contains("research/head", "research/next");
+    reconcile(head, admission);
+    assertThat(cluster.job(NS, "head-pretrain-a1")).isNotNull();
+  }
+
+  @Test
   void aQueueThatDoesNotExistLeavesTheJobQueuedSayingSo() {
     cluster.addGpuNode("gpu-0", 8, A100);
     MultimodalPretrainJob job = create("lost", "nowhere", 0, 1);
@@ -240,7 +272,7 @@ class QueueLifecycleTest {
       public java.util.Optional<TrainingQueue> queue(String name) {
         return live.queue(name);
       }
-    }, (queue, status) -> { }, clock);
+    }, (queue, status) -> { }, key -> { }, clock);
     assertThat(shared.admit(get(a), 0).admitted()).isTrue();
     assertThat(shared.admit(get(b), 0).admitted()).isFalse();
   }
@@ -394,8 +426,11 @@ class QueueLifecycleTest {
   }
 
   private JobLifecycle.Outcome reconcile(MultimodalPretrainJob job) {
-    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
-        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), clock);
+    return reconcile(job, new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock));
+  }
+
+  private JobLifecycle.Outcome reconcile(MultimodalPretrainJob job, BuiltinAdmission admission) {
     return new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock), admission, ProgressReader.none(),
         java.time.Duration.ofSeconds(30), OperatorSettings.defaults("test"), clock).reconcile(get(job));
   }
