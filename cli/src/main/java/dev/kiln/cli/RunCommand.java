@@ -6,6 +6,7 @@ import dev.kiln.api.v1alpha1.DataSourceSpec;
 import dev.kiln.api.v1alpha1.FilterSpec;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.StageSpec;
+import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.api.validation.JobValidator;
 import dev.kiln.api.validation.Violation;
 import dev.kiln.cli.run.LocalRun;
@@ -14,9 +15,12 @@ import dev.kiln.cli.run.RunSummary;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -25,9 +29,10 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code kiln run FILE}: runs a job on this machine, through the operator, on a local cluster
- * (in-memory API server, the operator process, a local node running pods as processes). Exit 0
- * only when the job Succeeded.
+ * {@code kiln run FILE...}: runs jobs on this machine, through the operator, on a local cluster
+ * (in-memory API server, the operator process, a local node running pods as processes), as
+ * {@code kubectl apply -f} would: every job and TrainingQueue in the files, queues first. Exit 0
+ * only when every job Succeeded.
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
     description = "Run a MultimodalPretrainJob locally, on CPU, with no cluster.")
@@ -36,10 +41,13 @@ final class RunCommand implements Callable<Integer> {
   /** The job ran and did not succeed: distinct from an invalid job (1). */
   static final int JOB_FAILED = 2;
 
-  @Parameters(index = "0", paramLabel = "FILE")
-  Path file;
+  @Parameters(arity = "1..*", paramLabel = "FILE",
+      description = "YAML files of MultimodalPretrainJobs and TrainingQueues; the jobs run at once, sharing the local"
+          + " cluster's fake GPUs through their queues")
+  List<Path> files;
 
-  @Option(names = "--workdir", paramLabel = "DIR", description = "Where data, volumes, logs and the summary go (default .kiln/runs/<job>)")
+  @Option(names = "--workdir", paramLabel = "DIR",
+      description = "Where data, volumes, logs and the summaries go (default .kiln/runs/<job>, or .kiln/runs/<job>+<job>...)")
   Path workdir;
 
   @Option(names = "--claim", paramLabel = "NAME=DIR", description = "Use DIR for the job's claim NAME (its data, say)")
@@ -57,18 +65,53 @@ final class RunCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    var read = ValidateCommand.readValid(file, out);
-    if (read.isEmpty()) {
+    List<MultimodalPretrainJob> jobs = new ArrayList<>();
+    List<TrainingQueue> queues = new ArrayList<>();
+    for (Path file : files) {
+      if (files.size() > 1) {
+        out.println(file + ":");
+      }
+      var read = ValidateCommand.readValidManifests(file, out);
+      if (read.isEmpty()) {
+        out.flush();
+        return ValidateCommand.INVALID;
+      }
+      jobs.addAll(read.get().jobs());
+      queues.addAll(read.get().queues());
+    }
+    String problem = jobs.isEmpty() ? "(files): no MultimodalPretrainJob to run" : duplicateNames(jobs, queues);
+    if (problem != null) {
+      out.println(problem);
       out.flush();
       return ValidateCommand.INVALID;
     }
-    MultimodalPretrainJob job = read.get();
-    printPlan(out, job);
-    Path dir = workdir != null ? workdir : Path.of(".kiln", "runs", job.getMetadata().getName());
-    RunSummary summary = new LocalRun(job, dir, claims, resume,
-        timeoutMinutes == null ? null : Duration.ofMinutes(timeoutMinutes), out).run();
-    printSummary(out, summary, dir);
-    return "Succeeded".equals(summary.phase()) ? 0 : JOB_FAILED;
+    jobs.forEach(job -> printPlan(out, job));
+    Path dir = workdir != null ? workdir : Path.of(".kiln", "runs",
+        String.join("+", jobs.stream().map(j -> j.getMetadata().getName()).toList()));
+    LocalRun run = new LocalRun(jobs, queues, dir, claims, resume,
+        timeoutMinutes == null ? null : Duration.ofMinutes(timeoutMinutes), out);
+    List<RunSummary> summaries = run.run();
+    for (int i = 0; i < jobs.size(); i++) {
+      printSummary(out, summaries.get(i), run.jobFolder(jobs.get(i)));
+    }
+    return summaries.stream().allMatch(s -> "Succeeded".equals(s.phase())) ? 0 : JOB_FAILED;
+  }
+
+  /** Two jobs (or two queues) of one name would be one object on a cluster: the second would not apply. */
+  private static String duplicateNames(List<MultimodalPretrainJob> jobs, List<TrainingQueue> queues) {
+    Set<String> seen = new HashSet<>();
+    for (MultimodalPretrainJob job : jobs) {
+      if (!seen.add(job.getMetadata().getName())) {
+        return "metadata.name: two MultimodalPretrainJobs are named " + job.getMetadata().getName();
+      }
+    }
+    seen.clear();
+    for (TrainingQueue queue : queues) {
+      if (!seen.add(queue.getMetadata().getName())) {
+        return "metadata.name: two TrainingQueues are named " + queue.getMetadata().getName();
+      }
+    }
+    return null;
   }
 
   static void printSummary(PrintWriter out, RunSummary summary, Path dir) {

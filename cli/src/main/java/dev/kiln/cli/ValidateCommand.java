@@ -50,6 +50,37 @@ final class ValidateCommand implements Callable<Integer> {
     return violations.isEmpty() ? Optional.of(jobs.getFirst()) : Optional.empty();
   }
 
+  /**
+   * The jobs and TrainingQueues in {@code file} when the file parses and every job in it is valid;
+   * otherwise prints why, one line per problem starting with the field path, and returns empty.
+   */
+  static Optional<JobFiles.Manifests> readValidManifests(Path file, PrintWriter out) {
+    JobFiles.Manifests manifests;
+    try {
+      manifests = JobFiles.readManifests(file);
+    } catch (JobFiles.JobFileException e) {
+      out.println(e.violation());
+      return Optional.empty();
+    } catch (UncheckedIOException e) {
+      out.println("(file): " + e.getCause().getMessage());
+      return Optional.empty();
+    }
+    if (manifests.jobs().isEmpty() && manifests.queues().isEmpty()) {
+      out.println("(file): no MultimodalPretrainJob or TrainingQueue in it");
+      return Optional.empty();
+    }
+    boolean valid = true;
+    for (MultimodalPretrainJob job : manifests.jobs()) {
+      List<Violation> violations = JobValidator.validate(job);
+      if (!violations.isEmpty() && manifests.jobs().size() > 1) {
+        out.println("(" + job.getMetadata().getName() + "):");
+      }
+      violations.forEach(out::println);
+      valid &= violations.isEmpty();
+    }
+    return valid ? Optional.of(manifests) : Optional.empty();
+  }
+
   @Parameters(arity = "1..*", paramLabel = "FILE", description = "YAML files, one or more jobs each")
   List<Path> files;
 

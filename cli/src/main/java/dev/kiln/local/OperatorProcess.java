@@ -40,7 +40,8 @@ public final class OperatorProcess implements AutoCloseable {
     if (!Files.isRegularFile(jar)) {
       throw new IllegalStateException("the operator is not built: " + jar + " is missing (run ./build)");
     }
-    List<String> command = new ArrayList<>(List.of(javaBinary(), "-Xmx512m", "-XX:+UseSerialGC", "-jar", jar.toString()));
+    List<String> command = new ArrayList<>(List.of(javaBinary(), "-Xms32m", "-Xmx512m", "-XX:+UseSerialGC",
+        "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30", "-jar", jar.toString()));
     ProcessBuilder builder = new ProcessBuilder(command)
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));

@@ -30,6 +30,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The JOSDK entry point: wakes on changes to a job, its Jobs, their pods and its claim, and hands
@@ -59,6 +63,17 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
   private InformerChildReads childReads;
   /** Wakes jobs waiting in a queue when room may have appeared (a stage ended, a node or queue changed). */
   private final SimpleInboundEventSource<MultimodalPretrainJob> wakeups = new SimpleInboundEventSource<>("queue-wakeups");
+  /** Changes closer together than this are planned for once. */
+  static final Duration COALESCE = Duration.ofMillis(50);
+  /** How soon after a change the positions of the jobs still waiting are brought up to date. */
+  static final Duration POSITIONS_REFRESH = Duration.ofSeconds(2);
+  private final ScheduledExecutorService wakeTimer = Executors.newSingleThreadScheduledExecutor(runnable -> {
+    Thread thread = new Thread(runnable, "kiln-queue-wakeups");
+    thread.setDaemon(true);
+    return thread;
+  });
+  private final AtomicBoolean replanScheduled = new AtomicBoolean();
+  private final AtomicBoolean refreshScheduled = new AtomicBoolean();
 
   public MultimodalPretrainJobReconciler(KubernetesClient client, KilnOperatorConfig config) {
     this.client = client;
@@ -71,11 +86,27 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
         (queue, status) -> TrainingQueues.writeStatus(client, queue, status), this::wake, clock);
   }
 
+  /**
+   * Room may have appeared: a burst of changes (a Job and its pods going) is coalesced into one
+   * plan of the queues, which wakes the jobs that can start now; every waiting job is woken a
+   * little later to bring its position up to date, so the first never waits behind the rest.
+   */
   private void wakeWaitingJobs() {
     if (admission == null) {
       return;  // informers deliver their first events while this object is still being built
     }
-    admission.waitingJobs().forEach(this::wake);
+    if (replanScheduled.compareAndSet(false, true)) {
+      wakeTimer.schedule(() -> {
+        replanScheduled.set(false);
+        admission.replan();
+      }, COALESCE.toMillis(), TimeUnit.MILLISECONDS);
+    }
+    if (refreshScheduled.compareAndSet(false, true)) {
+      wakeTimer.schedule(() -> {
+        refreshScheduled.set(false);
+        admission.waitingJobs().forEach(this::wake);
+      }, POSITIONS_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
+    }
   }
 
   /** Reconciles the job {@code namespace/name} soon. */

@@ -217,22 +217,11 @@ public final class OperatorBench implements Callable<Integer> {
       client.resources(MultimodalPretrainJob.class).inNamespace(LocalCluster.NAMESPACE).withName(victim).delete();
       await(() -> jobAdded.size() > admittedBefore && podDeleted.containsKey(victim), 120, () -> "a queued job to be "
           + "admitted after " + victim + " was deleted (its pod deleted: " + podDeleted.containsKey(victim)
-          + "; the queue's head: " + head(client) + ")" + debug(client));
+          + "; the queue's head: " + head(client) + ")");
       long admitted = jobAdded.values().stream().max(Long::compare).orElseThrow();
       latencies.add(Math.max(0, TimeUnit.NANOSECONDS.toMillis(admitted - podDeleted.get(victim))));
     }
     return latencies;
-  }
-
-  private static String debug(KubernetesClient client) {
-    StringBuilder b = new StringBuilder("\nPODS\n");
-    client.pods().inAnyNamespace().list().getItems().forEach(p -> b.append(p.getMetadata().getName()).append(' ')
-        .append(p.getSpec().getNodeName()).append(' ').append(p.getStatus().getPhase()).append(' ')
-        .append(p.getMetadata().getDeletionTimestamp()).append('\n'));
-    b.append("JOBS\n");
-    client.batch().v1().jobs().inAnyNamespace().list().getItems().forEach(j -> b.append(j.getMetadata().getName())
-        .append(' ').append(j.getStatus()).append('\n'));
-    return b.toString();
   }
 
   /** The first queued job and why it waits. */

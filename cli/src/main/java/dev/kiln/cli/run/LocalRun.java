@@ -11,6 +11,7 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.api.v1alpha1.StageStatus;
+import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.data.text.TextTokenizer;
 import dev.kiln.local.LocalCluster;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
@@ -32,29 +33,32 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * One {@code kiln run}: starts a {@link LocalCluster} in the work dir, provides the job's data
- * claims (generating sample data when the job asks for it), applies the job, follows it to the
- * end, evaluates the final checkpoint when there is a held-out set, and writes the summary and
- * the loss chart.
+ * One {@code kiln run}: starts a {@link LocalCluster} in the work dir, provides the jobs' data
+ * claims (generating sample data when a job asks for it), applies the TrainingQueues and then the
+ * jobs, follows them to the end, evaluates each final checkpoint when there is a held-out set, and
+ * writes each job's summary and loss chart.
  *
- * <p>Work dir: {@code data/<claim>} (claims the job reads; kept between runs), {@code cluster/}
- * (the cluster's volumes, pods and logs; started afresh unless resuming), {@code summary.json},
- * {@code status.json}, {@code loss.png}.
+ * <p>Work dir: {@code data/<claim>} (claims the jobs read; kept between runs), {@code cluster/}
+ * (the cluster's volumes, pods and logs; started afresh unless resuming), and per job
+ * {@code summary.json}, {@code status.json}, {@code loss.png}: in the work dir itself for one job,
+ * in {@code <job>/} for several.
  */
 public final class LocalRun {
 
   static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-  private final MultimodalPretrainJob job;
+  private final List<MultimodalPretrainJob> jobs;
+  private final List<TrainingQueue> queues;
   private final Path workdir;
   private final Map<String, Path> givenClaims;
   private final boolean resume;
   private final Duration timeout;
   private final PrintWriter out;
 
-  public LocalRun(MultimodalPretrainJob job, Path workdir, Map<String, Path> givenClaims, boolean resume,
-      Duration timeout, PrintWriter out) {
-    this.job = job;
+  public LocalRun(List<MultimodalPretrainJob> jobs, List<TrainingQueue> queues, Path workdir,
+      Map<String, Path> givenClaims, boolean resume, Duration timeout, PrintWriter out) {
+    this.jobs = jobs;
+    this.queues = queues;
     this.workdir = workdir.toAbsolutePath();
     this.givenClaims = givenClaims;
     this.resume = resume;
@@ -62,24 +66,31 @@ public final class LocalRun {
     this.out = out;
   }
 
-  /** Runs the job to its end; the summary says how it ended. */
-  public RunSummary run() throws IOException, InterruptedException {
+  /** Where one job's summary, status and loss chart go. */
+  public Path jobFolder(MultimodalPretrainJob job) {
+    return jobs.size() == 1 ? workdir : workdir.resolve(job.getMetadata().getName());
+  }
+
+  /** Runs the jobs to their end; each summary says how its job ended. */
+  public List<RunSummary> run() throws IOException, InterruptedException {
     long started = System.nanoTime();
     Path clusterFolder = workdir.resolve("cluster");
     if (!resume) {
       deleteTree(clusterFolder);
     }
-    Files.deleteIfExists(workdir.resolve("summary.json"));
-    Map<String, Path> claims = claimFolders();
-    Path data = claims.get(job.getSpec().data().claimName());
-    String sample = SampleData.requested(job);
-    if (sample != null && SampleData.ensure(sample, data)) {
-      out.println("generated the " + sample + " sample data into " + workdir.relativize(data));
+    for (MultimodalPretrainJob job : jobs) {
+      Files.createDirectories(jobFolder(job));
+      Files.deleteIfExists(jobFolder(job).resolve("summary.json"));
     }
-    String name = job.getMetadata().getName();
-    MultimodalPretrainJobStatus last;
-    Path workspace;
-    ProgressView progress = new ProgressView(out, job);
+    Map<String, Path> claims = claimFolders();
+    for (MultimodalPretrainJob job : jobs) {
+      Path data = claims.get(job.getSpec().data().claimName());
+      String sample = SampleData.requested(job);
+      if (sample != null && SampleData.ensure(sample, data)) {
+        out.println("generated the " + sample + " sample data into " + workdir.relativize(data));
+      }
+    }
+    Map<String, Following> following = new LinkedHashMap<>();
     LocalCluster.Options options = LocalCluster.Options.in(clusterFolder).withGpuProduct(gpuProduct());
     try (LocalCluster cluster = LocalCluster.start(options)) {
       KubernetesClient client = cluster.client();
@@ -90,52 +101,107 @@ public final class LocalRun {
             .withNewSpec().withAccessModes("ReadWriteMany").withNewResources()
               .addToRequests("storage", new Quantity("1Gi")).endResources().endSpec().build()).create();
       });
-      MultimodalPretrainJob applied = Canonical.copy(job, MultimodalPretrainJob.class);
-      applied.getMetadata().setNamespace(LocalCluster.NAMESPACE);
-      client.resource(applied).create();
-      out.println("applied MultimodalPretrainJob " + name + " to the local cluster (logs: "
-          + workdir.relativize(clusterFolder) + "/)");
-      workspace = cluster.volumes().folder(LocalCluster.NAMESPACE, workspaceClaim());
-      last = follow(cluster, progress, workspace, started);
+      for (TrainingQueue queue : queues) {
+        client.resource(Canonical.copy(queue, TrainingQueue.class)).create();
+        out.println("applied TrainingQueue " + queue.getMetadata().getName());
+      }
+      for (MultimodalPretrainJob job : jobs) {
+        MultimodalPretrainJob applied = Canonical.copy(job, MultimodalPretrainJob.class);
+        applied.getMetadata().setNamespace(LocalCluster.NAMESPACE);
+        client.resource(applied).create();
+        out.println("applied MultimodalPretrainJob " + job.getMetadata().getName() + " to the local cluster (logs: "
+            + workdir.relativize(clusterFolder) + "/)");
+        following.put(job.getMetadata().getName(), new Following(job, new ProgressView(out, job, jobs.size() > 1),
+            cluster.volumes().folder(LocalCluster.NAMESPACE, workspaceClaim(job))));
+      }
+      follow(cluster, following.values(), started);
     }
-    progress.finish();
-    RunSummary summary = summarize(last, workspace, data, started);
-    JSON.writeValue(workdir.resolve("summary.json").toFile(), summary);
-    return summary;
+    List<RunSummary> summaries = new ArrayList<>();
+    for (Following job : following.values()) {
+      job.progress().finish();
+      RunSummary summary = summarize(job.job(), job.last(), job.workspace(),
+          claims.get(job.job().getSpec().data().claimName()), started);
+      JSON.writeValue(jobFolder(job.job()).resolve("summary.json").toFile(), summary);
+      summaries.add(summary);
+    }
+    return summaries;
   }
 
-  private MultimodalPretrainJobStatus follow(LocalCluster cluster, ProgressView progress, Path workspace, long started)
+  /** One job being followed: how it is shown, where its workspace is, and its last status. */
+  private static final class Following {
+    private final MultimodalPretrainJob job;
+    private final ProgressView progress;
+    private final Path workspace;
+    private MultimodalPretrainJobStatus last;
+
+    Following(MultimodalPretrainJob job, ProgressView progress, Path workspace) {
+      this.job = job;
+      this.progress = progress;
+      this.workspace = workspace;
+    }
+
+    MultimodalPretrainJob job() {
+      return job;
+    }
+
+    ProgressView progress() {
+      return progress;
+    }
+
+    Path workspace() {
+      return workspace;
+    }
+
+    MultimodalPretrainJobStatus last() {
+      return last == null ? new MultimodalPretrainJobStatus() : last;
+    }
+
+    boolean finished() {
+      return last != null && last.getPhase() != null && last.getPhase().isFinished();
+    }
+  }
+
+  private void follow(LocalCluster cluster, java.util.Collection<Following> following, long started)
       throws IOException, InterruptedException {
-    var resource = cluster.client().resources(MultimodalPretrainJob.class).inNamespace(LocalCluster.NAMESPACE)
-        .withName(job.getMetadata().getName());
     long deadline = timeout == null ? Long.MAX_VALUE : started + timeout.toNanos();
-    MultimodalPretrainJobStatus status = null;
+    Path pods = cluster.folder().resolve("pods").resolve(LocalCluster.NAMESPACE);
     while (true) {
-      MultimodalPretrainJob current = resource.get();
-      status = current == null ? status : current.getStatus();
-      if (status != null) {
-        Files.writeString(workdir.resolve("status.json"), JSON.writeValueAsString(status));
-        progress.show(status, workspace, cluster.folder().resolve("pods").resolve(LocalCluster.NAMESPACE));
-        if (status.getPhase() != null && status.getPhase().isFinished()) {
-          return status;
+      for (Following job : following) {
+        if (job.finished()) {
+          continue;
         }
+        MultimodalPretrainJob current = cluster.client().resources(MultimodalPretrainJob.class)
+            .inNamespace(LocalCluster.NAMESPACE).withName(job.job().getMetadata().getName()).get();
+        if (current != null && current.getStatus() != null) {
+          job.last = current.getStatus();
+          Files.writeString(jobFolder(job.job()).resolve("status.json"), JSON.writeValueAsString(job.last));
+          job.progress().show(job.last, job.workspace(), pods);
+        }
+      }
+      if (following.stream().allMatch(Following::finished)) {
+        return;
       }
       if (!cluster.operator().alive()) {
         out.println("the operator stopped; its log: " + cluster.operator().log());
         cluster.operator().start();
       }
       if (System.nanoTime() > deadline) {
-        MultimodalPretrainJobStatus timedOut = status == null ? new MultimodalPretrainJobStatus() : status;
-        timedOut.setReason("LocalTimeout");
-        timedOut.setMessage("kiln run --timeout " + timeout.toMinutes() + "m passed before the job finished");
-        return timedOut;
+        for (Following job : following) {
+          if (!job.finished()) {
+            MultimodalPretrainJobStatus timedOut = job.last();
+            timedOut.setReason("LocalTimeout");
+            timedOut.setMessage("kiln run --timeout " + timeout.toMinutes() + "m passed before the job finished");
+            job.last = timedOut;
+          }
+        }
+        return;
       }
       Thread.sleep(1000);
     }
   }
 
-  private RunSummary summarize(MultimodalPretrainJobStatus status, Path workspace, Path data, long started)
-      throws IOException {
+  private RunSummary summarize(MultimodalPretrainJob job, MultimodalPretrainJobStatus status, Path workspace, Path data,
+      long started) throws IOException {
     List<StageMetrics> metrics = new ArrayList<>();
     List<RunSummary.Stage> stages = new ArrayList<>();
     for (StageSpec spec : job.getSpec().stages()) {
@@ -153,8 +219,8 @@ public final class LocalRun {
     }
     String chart = null;
     if (metrics.stream().anyMatch(m -> !m.steps().isEmpty())) {
-      LossChart.write(metrics, workdir.resolve("loss.png"));
-      chart = workdir.resolve("loss.png").toString();
+      LossChart.write(metrics, jobFolder(job).resolve("loss.png"));
+      chart = jobFolder(job).resolve("loss.png").toString();
     }
     RunSummary.Checkpoint promoted = null;
     RunSummary.Eval eval = null;
@@ -165,7 +231,7 @@ public final class LocalRun {
       promoted = new RunSummary.Checkpoint(ref.getStage(), ref.getStep(), ref.getPath(), host.toString());
       Path heldOut = SampleData.heldOut(data);
       if (status.getPhase() == JobPhase.Succeeded && heldOut != null) {
-        eval = evaluate(host, ref.getStage(), heldOut, data);
+        eval = evaluate(job, host, ref.getStage(), heldOut, data);
       }
     }
     String phase = status.getPhase() == null ? "Unknown" : status.getPhase().name();
@@ -173,7 +239,7 @@ public final class LocalRun {
         (System.nanoTime() - started) / 1e9, stages, promoted, eval, chart);
   }
 
-  private RunSummary.Eval evaluate(Path checkpoint, String stageName, Path heldOut, Path dataClaim) throws IOException {
+  private RunSummary.Eval evaluate(MultimodalPretrainJob job, Path checkpoint, String stageName, Path heldOut, Path dataClaim) throws IOException {
     StageSpec stage = job.getSpec().stages().stream().filter(s -> s.name().equals(stageName)).findFirst().orElseThrow();
     int visualTokens = stage.visualTokens() != null ? stage.visualTokens() : job.getSpec().data().packing().visualTokens();
     var dims = job.getSpec().model().resolve();
@@ -188,16 +254,18 @@ public final class LocalRun {
     }
   }
 
-  /** Folders for the claims the job reads but does not create: given ones, else {@code data/<claim>}. */
+  /** Folders for the claims the jobs read but do not create: given ones, else {@code data/<claim>}. */
   private Map<String, Path> claimFolders() throws IOException {
     Map<String, Path> claims = new LinkedHashMap<>();
-    List<String> names = new ArrayList<>();
-    names.add(job.getSpec().data().claimName());
-    if (job.getSpec().model().initialWeights() != null) {
-      names.add(job.getSpec().model().initialWeights().claimName());
-    }
-    if (job.getSpec().checkpoints().existingClaim() != null) {
-      names.add(job.getSpec().checkpoints().existingClaim());
+    java.util.Set<String> names = new java.util.LinkedHashSet<>();
+    for (MultimodalPretrainJob job : jobs) {
+      names.add(job.getSpec().data().claimName());
+      if (job.getSpec().model().initialWeights() != null) {
+        names.add(job.getSpec().model().initialWeights().claimName());
+      }
+      if (job.getSpec().checkpoints().existingClaim() != null) {
+        names.add(job.getSpec().checkpoints().existingClaim());
+      }
     }
     for (String claim : names) {
       Path folder = givenClaims.getOrDefault(claim, workdir.resolve("data").resolve(claim)).toAbsolutePath();
@@ -207,13 +275,13 @@ public final class LocalRun {
     return claims;
   }
 
-  private String workspaceClaim() {
+  private static String workspaceClaim(MultimodalPretrainJob job) {
     String existing = job.getSpec().checkpoints().existingClaim();
     return existing != null ? existing : job.getMetadata().getName() + "-work";
   }
 
   private String gpuProduct() {
-    return job.getSpec().stages().stream().map(s -> s.resources().gpuProduct()).filter(p -> p != null).findFirst()
+    return jobs.stream().flatMap(job -> job.getSpec().stages().stream()).map(s -> s.resources().gpuProduct()).filter(p -> p != null).findFirst()
         .orElse("NVIDIA-H100-80GB-HBM3");
   }
 

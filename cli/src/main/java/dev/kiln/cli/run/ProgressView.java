@@ -28,16 +28,20 @@ public final class ProgressView {
 
   private final PrintWriter out;
   private final MultimodalPretrainJob job;
-  private final boolean terminal = System.console() != null;
+  /** Before each line, when several jobs share the output; their bars are then printed as lines. */
+  private final String prefix;
+  private final boolean terminal;
   private final Set<String> failuresShown = new HashSet<>();
   private String lastHeadline;
   private long lastLine;
   private boolean barShown;
   private final long started = System.nanoTime();
 
-  ProgressView(PrintWriter out, MultimodalPretrainJob job) {
+  ProgressView(PrintWriter out, MultimodalPretrainJob job, boolean oneOfSeveral) {
     this.out = out;
     this.job = job;
+    this.prefix = oneOfSeveral ? job.getMetadata().getName() + " " : "";
+    this.terminal = System.console() != null && !oneOfSeveral;
   }
 
   void show(MultimodalPretrainJobStatus status, Path workspace, Path pods) {
@@ -48,14 +52,14 @@ public final class ProgressView {
         + (status.getMessage() != null ? ": " + status.getMessage() : "");
     if (!Objects.equals(headline, lastHeadline)) {
       endBar();
-      out.println("[" + elapsed() + "] " + headline);
+      out.println("[" + elapsed() + "] " + prefix + headline);
       lastHeadline = headline;
     }
     for (StageStatus stage : status.getStages()) {
       FailureStatus failure = stage.getLastFailure();
       if (failure != null && failuresShown.add(stage.getName() + "/" + failure.getAttempt() + "/" + failure.getTime())) {
         endBar();
-        out.println("[" + elapsed() + "] " + stage.getName() + " attempt " + failure.getAttempt() + " failed: "
+        out.println("[" + elapsed() + "] " + prefix + stage.getName() + " attempt " + failure.getAttempt() + " failed: "
             + failure.getReason() + ": " + failure.getMessage());
         if (failure.getPod() != null) {
           logTail(pods.resolve(failure.getPod()).resolve("log")).forEach(line -> out.println("    | " + line));
@@ -77,7 +81,7 @@ public final class ProgressView {
     int filled = (int) (BAR * m.step() / Math.max(1, m.totalSteps()));
     double secondsPerStep = m.seconds();
     long eta = Math.round(secondsPerStep * (m.totalSteps() - m.step()));
-    String line = String.format("  [%s%s] step %d/%d  loss %.4f  %.0f tok/s  ETA %s", "#".repeat(filled),
+    String line = String.format("  %s[%s%s] step %d/%d  loss %.4f  %.0f tok/s  ETA %s", prefix, "#".repeat(filled),
         ".".repeat(BAR - filled), m.step(), m.totalSteps(), m.loss(), m.tokensPerSecond(), duration(eta));
     if (terminal) {
       out.print("\r" + line);

@@ -80,6 +80,23 @@ public final class BuiltinAdmission implements Admission {
     }
   }
 
+  /**
+   * Plans every queue that jobs wait in, as the cluster is now, waking each job a plan finds
+   * admissible: after a change that may free GPUs, the jobs that can start are reconciled first,
+   * not after every waiting job has had its turn.
+   */
+  public synchronized void replan() {
+    Set<String> queues = new LinkedHashSet<>();
+    for (MultimodalPretrainJob job : state.jobs()) {
+      if (waiting.contains(key(job))) {
+        queues.add(job.getSpec().scheduling().queue());
+      }
+    }
+    for (String name : queues) {
+      state.queue(name).ifPresent(queue -> planQueue(name, queue, null, null));
+    }
+  }
+
   @Override
   public synchronized Decision admit(MultimodalPretrainJob job, int stageIndex) {
     SchedulingSpec scheduling = job.getSpec().scheduling();
@@ -114,15 +131,18 @@ public final class BuiltinAdmission implements Admission {
 
   /**
    * The queue's plan from the cluster as it is now, with {@code job} asking for {@code asked} (or,
-   * when {@code asked} is null, leaving: it neither waits nor holds a reservation); writes the
-   * queue's status when it changed, and remembers who waits.
+   * when {@code asked} is null, leaving: it neither waits nor holds a reservation; or, when
+   * {@code job} is null too, nobody asking); writes the queue's status when it changed, remembers
+   * who waits, and wakes those it finds admissible.
    */
   private QueuePlan.Result planQueue(String queueName, TrainingQueue queue, MultimodalPretrainJob job, Gang asked) {
     List<Job> trainerJobs = state.trainerJobs();
     List<Pod> pods = state.pods();
     Map<String, MultimodalPretrainJob> jobs = new HashMap<>();
     state.jobs().forEach(j -> jobs.put(key(j), j));
-    jobs.put(key(job), job);  // the asking job as this reconcile sees it, fresher than the cache
+    if (job != null) {
+      jobs.put(key(job), job);  // the asking (or leaving) job as this reconcile sees it, fresher than the cache
+    }
     dropArrivedReservations(trainerJobs);
 
     ClusterRoom room = ClusterRoom.of(state.nodes(), pods);
@@ -178,7 +198,7 @@ public final class BuiltinAdmission implements Admission {
 
     List<QueuePlan.Waiting> waitingStages = new ArrayList<>();
     for (MultimodalPretrainJob other : jobs.values()) {
-      if (key(other).equals(key(job)) || !inQueue(other, queueName)
+      if ((job != null && key(other).equals(key(job))) || !inQueue(other, queueName)
           || running.stream().anyMatch(r -> r.key().equals(key(other)) && !r.stopping())) {
         continue;
       }

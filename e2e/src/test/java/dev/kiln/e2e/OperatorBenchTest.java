@@ -1,0 +1,37 @@
+package dev.kiln.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.cli.KilnCommand;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code kiln bench operator} at a size CI can afford: it runs end to end and its numbers are
+ * sane. How they grow with the number of jobs is measured by hand, never asserted here.
+ */
+class OperatorBenchTest {
+
+  @Test
+  void measuresIdleLoadMemoryAndAdmissionsOfTheOperatorProcess() throws Exception {
+    StringWriter out = new StringWriter();
+    var cli = KilnCommand.commandLine();
+    cli.setOut(new PrintWriter(out, true));
+
+    int exit = cli.execute("bench", "operator", "--jobs", "4", "--idle-seconds", "3", "--releases", "2");
+
+    assertThat(exit).as(out.toString()).isZero();
+    JsonNode result = new ObjectMapper().readTree(out.toString().strip());
+    assertThat(result.get("bench").asText()).isEqualTo("operator");
+    assertThat(result.get("jobs").asInt()).isEqualTo(4);
+    assertThat(result.get("gpu_nodes").asInt()).isEqualTo(2);
+    assertThat(result.get("idle_requests_per_job_per_min").asDouble()).isNotNegative();
+    assertThat(result.get("rss_mb").asLong()).isPositive();
+    assertThat(result.get("admissions").asInt()).as("both queued jobs admitted as the running ones went").isEqualTo(2);
+    assertThat(result.get("admission_p99_ms").asLong()).isGreaterThanOrEqualTo(result.get("admission_p50_ms").asLong())
+        .isNotNegative();
+  }
+}
