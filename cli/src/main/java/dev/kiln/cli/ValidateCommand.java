@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import dev.kiln.api.JobFiles;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.api.validation.JobValidator;
 import dev.kiln.api.validation.Violation;
 import java.io.PrintWriter;
@@ -21,7 +22,7 @@ import picocli.CommandLine.Model.CommandSpec;
  * the field path, per invalid one. Which file and job each line is about goes to stderr.
  */
 @Command(name = "validate", mixinStandardHelpOptions = true,
-    description = "Check MultimodalPretrainJob files as the API server and the operator would.")
+    description = "Check MultimodalPretrainJob (and TrainingQueue) files as the API server and the operator would.")
 final class ValidateCommand implements Callable<Integer> {
 
   static final int INVALID = 1;
@@ -31,23 +32,12 @@ final class ValidateCommand implements Callable<Integer> {
    * why, one line per problem starting with the field path, and returns empty.
    */
   static Optional<MultimodalPretrainJob> readValid(Path file, PrintWriter out) {
-    List<MultimodalPretrainJob> jobs;
-    try {
-      jobs = JobFiles.read(file);
-    } catch (JobFiles.JobFileException e) {
-      out.println(e.violation());
-      return Optional.empty();
-    } catch (UncheckedIOException e) {
-      out.println("(file): " + e.getCause().getMessage());
-      return Optional.empty();
-    }
-    if (jobs.isEmpty()) {
+    Optional<JobFiles.Manifests> manifests = readValidManifests(file, out);
+    if (manifests.isPresent() && manifests.get().jobs().isEmpty()) {
       out.println("(file): no MultimodalPretrainJob in it");
       return Optional.empty();
     }
-    List<Violation> violations = JobValidator.validate(jobs.getFirst());
-    violations.forEach(out::println);
-    return violations.isEmpty() ? Optional.of(jobs.getFirst()) : Optional.empty();
+    return manifests.map(m -> m.jobs().getFirst());
   }
 
   /**
@@ -81,7 +71,7 @@ final class ValidateCommand implements Callable<Integer> {
     return valid ? Optional.of(manifests) : Optional.empty();
   }
 
-  @Parameters(arity = "1..*", paramLabel = "FILE", description = "YAML files, one or more jobs each")
+  @Parameters(arity = "1..*", paramLabel = "FILE", description = "YAML files, one or more jobs or queues each")
   List<Path> files;
 
   @Spec
@@ -93,9 +83,9 @@ final class ValidateCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     boolean allValid = true;
     for (Path file : files) {
-      List<MultimodalPretrainJob> jobs;
+      JobFiles.Manifests manifests;
       try {
-        jobs = JobFiles.read(file);
+        manifests = JobFiles.readManifests(file);
       } catch (JobFiles.JobFileException e) {
         err.println(file + ":");
         out.println(e.violation());
@@ -107,12 +97,16 @@ final class ValidateCommand implements Callable<Integer> {
         allValid = false;
         continue;
       }
-      if (jobs.isEmpty()) {
+      if (manifests.jobs().isEmpty() && manifests.queues().isEmpty()) {
         err.println(file + ":");
-        out.println("(file): no MultimodalPretrainJob in it");
+        out.println("(file): no MultimodalPretrainJob or TrainingQueue in it");
         allValid = false;
       }
-      for (MultimodalPretrainJob job : jobs) {
+      for (TrainingQueue queue : manifests.queues()) {
+        err.println(file + " (TrainingQueue " + queue.getMetadata().getName() + "):");
+        out.println("valid");  // read against the queue CRD's schema, which is all a queue is checked against
+      }
+      for (MultimodalPretrainJob job : manifests.jobs()) {
         err.println(file + " (" + job.getMetadata().getName() + "):");
         List<Violation> violations = JobValidator.validate(job);
         violations.forEach(out::println);

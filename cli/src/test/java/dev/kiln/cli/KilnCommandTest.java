@@ -47,6 +47,21 @@ class KilnCommandTest {
   }
 
   @Test
+  void queuesAreValidatedAgainstTheirCrdNamingTheField() throws IOException {
+    Result valid = kiln("validate", example("queues/research.yaml"));
+    assertThat(valid.exit()).isZero();
+    assertThat(valid.out().lines()).containsExactly("valid");
+    assertThat(valid.err()).contains("(TrainingQueue research)");
+
+    Path bad = dir.resolve("queue.yaml");
+    Files.writeString(bad, Files.readString(Path.of(example("queues/research.yaml")))
+        .replace("strategy: BestEffortFIFO", "strategy: Random"));
+    Result invalid = kiln("validate", bad.toString());
+    assertThat(invalid.exit()).isEqualTo(1);
+    assertThat(invalid.out()).startsWith("spec.strategy: ");
+  }
+
+  @Test
   void invalidJobPrintsOneLinePerProblemStartingWithTheFieldAndExitsOne() throws IOException {
     Path bad = dir.resolve("bad.yaml");
     Files.writeString(bad, Files.readString(Path.of(example("quickstart.yaml")))
@@ -94,6 +109,16 @@ class KilnCommandTest {
     assertThat(documents).as("two YAML documents").isInstanceOf(java.util.List.class);
     assertThat(r.out()).contains("kind: \"CustomResourceDefinition\"").contains("name: \"multimodalpretrainjobs.kiln.dev\"")
         .contains("- \"mpj\"").contains("name: \"trainingqueues.kiln.dev\"").contains("scope: \"Cluster\"");
+  }
+
+  @Test
+  void runRejectsTwoJobsOfOneNameBeforeStartingAnything() {
+    Result r = kiln("run", example("quickstart.yaml"), example("quickstart.yaml"), "--workdir",
+        dir.resolve("run").toString());
+
+    assertThat(r.exit()).isEqualTo(ValidateCommand.INVALID);
+    assertThat(r.out()).contains("metadata.name: two MultimodalPretrainJobs are named quickstart");
+    assertThat(dir.resolve("run")).doesNotExist();
   }
 
   @Test

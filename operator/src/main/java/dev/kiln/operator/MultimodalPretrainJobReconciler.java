@@ -67,6 +67,12 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
   static final Duration COALESCE = Duration.ofMillis(50);
   /** How soon after a change the positions of the jobs still waiting are brought up to date. */
   static final Duration POSITIONS_REFRESH = Duration.ofSeconds(2);
+  /**
+   * How many places at the front of each queue are brought up to date after every change; jobs
+   * further back learn their new place at their next poll (2 minutes), so that one admission
+   * does not cost a status write per waiting job.
+   */
+  static final int REFRESHED_POSITIONS = 50;
   private final ScheduledExecutorService wakeTimer = Executors.newSingleThreadScheduledExecutor(runnable -> {
     Thread thread = new Thread(runnable, "kiln-queue-wakeups");
     thread.setDaemon(true);
@@ -88,8 +94,8 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
 
   /**
    * Room may have appeared: a burst of changes (a Job and its pods going) is coalesced into one
-   * plan of the queues, which wakes the jobs that can start now; every waiting job is woken a
-   * little later to bring its position up to date, so the first never waits behind the rest.
+   * plan of the queues, which wakes the jobs that can start now; the front of each queue is woken
+   * a little later to bring positions up to date, so the first never waits behind the rest.
    */
   private void wakeWaitingJobs() {
     if (admission == null) {
@@ -104,7 +110,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     if (refreshScheduled.compareAndSet(false, true)) {
       wakeTimer.schedule(() -> {
         refreshScheduled.set(false);
-        admission.waitingJobs().forEach(this::wake);
+        admission.frontOfQueues(REFRESHED_POSITIONS).forEach(this::wake);
       }, POSITIONS_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
     }
   }

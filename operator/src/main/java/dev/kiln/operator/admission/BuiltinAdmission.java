@@ -20,6 +20,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
@@ -46,10 +47,16 @@ public final class BuiltinAdmission implements Admission {
   private final Map<String, Reservation> reservations = new LinkedHashMap<>();
   private final Map<String, TrainingQueueStatus> lastWritten = new HashMap<>();
   private final Set<String> waiting = new LinkedHashSet<>();
+  /** Each queue's last plan, with the versions it was made at: a waiting job asking again reuses its verdict. */
+  private final Map<String, MadePlan> plans = new HashMap<>();
+  /** Moves with every change to {@link #reservations}, which plans depend on as much as on the cluster. */
+  private long reservationsVersion;
   private final Admission kueue = new ImmediateAdmission();
 
   private record Reservation(String queue, String namespace, String job, String stage, Gang gang, int priority,
       Instant at) {}
+
+  private record MadePlan(long stateVersion, long reservationsVersion, QueuePlan.Result result) {}
 
   /**
    * {@code wake} is told of a job (namespace/name) whose stage a decision for another job found
@@ -73,7 +80,9 @@ public final class BuiltinAdmission implements Admission {
   @Override
   public synchronized void forget(MultimodalPretrainJob job) {
     waiting.remove(key(job));
-    reservations.keySet().removeIf(k -> k.startsWith(key(job) + "/"));
+    if (reservations.keySet().removeIf(k -> k.startsWith(key(job) + "/"))) {
+      reservationsVersion++;
+    }
     String queueName = job.getSpec().scheduling().queue();
     if (job.getSpec().scheduling().mode() == SchedulingSpec.Mode.BUILTIN) {
       state.queue(queueName).ifPresent(queue -> planQueue(queueName, queue, job, null));
@@ -112,10 +121,13 @@ public final class BuiltinAdmission implements Admission {
     }
     StageSpec stage = job.getSpec().stages().get(stageIndex);
     Gang asked = gang(stage);
-    QueuePlan.Result plan = planQueue(queueName, queue.get(), job, asked);
+    QueuePlan.Verdict unchanged = unchangedWait(queueName, key(job));
+    QueuePlan.Verdict verdict = unchanged != null ? unchanged
+        : planQueue(queueName, queue.get(), job, asked).verdicts().get(key(job));
 
-    return switch (plan.verdicts().get(key(job))) {
+    return switch (verdict) {
       case QueuePlan.Admit admit -> {
+        reservationsVersion++;
         reservations.put(key(job) + "/" + stage.name(), new Reservation(queueName, job.getMetadata().getNamespace(),
             job.getMetadata().getName(), stage.name(), asked, scheduling.priority(), Instant.now(clock)));
         yield Decision.admitNow(queueName, "admitted to queue " + queueName + ": " + asked.describe()
@@ -130,12 +142,48 @@ public final class BuiltinAdmission implements Admission {
   }
 
   /**
+   * The job's Wait in the queue's last plan when nothing the plan read has changed since; null
+   * when it must be planned again. Only waits are reused: an admission reserves and a preemption
+   * marks victims, so those are always decided on a fresh plan.
+   */
+  private QueuePlan.Verdict unchangedWait(String queueName, String job) {
+    MadePlan made = plans.get(queueName);
+    OptionalLong version = state.version();
+    // While a reservation waits for its Job, plan afresh: it may expire with no event to say so.
+    if (made == null || version.isEmpty() || made.stateVersion() != version.getAsLong()
+        || made.reservationsVersion() != reservationsVersion || !reservations.isEmpty()) {
+      return null;
+    }
+    return made.result().verdicts().get(job) instanceof QueuePlan.Wait wait ? wait : null;
+  }
+
+  /**
+   * Jobs whose place in a queue the last plans changed or could change: the first {@code positions}
+   * waiting in each queue, and those a plan found admissible. Jobs further back are told their new
+   * position when they next ask (their poll), not with every change ahead of them.
+   */
+  public synchronized Set<String> frontOfQueues(int positions) {
+    Set<String> front = new LinkedHashSet<>();
+    for (MadePlan made : plans.values()) {
+      made.result().verdicts().forEach((job, verdict) -> {
+        if (verdict instanceof QueuePlan.Admit) {
+          front.add(job);
+        }
+      });
+      front.addAll(made.result().pending().subList(0, Math.min(positions, made.result().pending().size())));
+    }
+    front.retainAll(waiting);
+    return front;
+  }
+
+  /**
    * The queue's plan from the cluster as it is now, with {@code job} asking for {@code asked} (or,
    * when {@code asked} is null, leaving: it neither waits nor holds a reservation; or, when
    * {@code job} is null too, nobody asking); writes the queue's status when it changed, remembers
    * who waits, and wakes those it finds admissible.
    */
   private QueuePlan.Result planQueue(String queueName, TrainingQueue queue, MultimodalPretrainJob job, Gang asked) {
+    OptionalLong version = state.version();  // read first: a change while planning makes the plan stale
     List<Job> trainerJobs = state.trainerJobs();
     List<Pod> pods = state.pods();
     Map<String, MultimodalPretrainJob> jobs = new HashMap<>();
@@ -225,14 +273,20 @@ public final class BuiltinAdmission implements Admission {
     waiting.addAll(plan.pending());
     waiting.addAll(admissible);
     admissible.forEach(wake);
+    if (version.isPresent()) {
+      plans.put(queueName, new MadePlan(version.getAsLong(), reservationsVersion, plan));
+    }
     return plan;
   }
 
   private void dropArrivedReservations(List<Job> trainerJobs) {
     Instant expired = Instant.now(clock).minus(RESERVATION_TTL);
-    reservations.values().removeIf(r -> r.at().isBefore(expired) || trainerJobs.stream().anyMatch(j ->
+    boolean dropped = reservations.values().removeIf(r -> r.at().isBefore(expired) || trainerJobs.stream().anyMatch(j ->
         r.namespace().equals(j.getMetadata().getNamespace()) && r.job().equals(label(j, Labels.JOB))
             && r.stage().equals(label(j, Labels.STAGE)) && !finished(j)));
+    if (dropped) {
+      reservationsVersion++;
+    }
   }
 
   /**

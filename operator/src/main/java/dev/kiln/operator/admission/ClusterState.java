@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /** What admission reads: nodes, pods, Kiln's trainer Jobs, jobs and queues (from informer caches in the operator). */
 public interface ClusterState {
@@ -22,4 +23,13 @@ public interface ClusterState {
   List<MultimodalPretrainJob> jobs();
 
   Optional<TrainingQueue> queue(String name);
+
+  /**
+   * A number that changes whenever something a queue's plan depends on may have changed, so a
+   * plan made at one version holds until the next; empty when this state cannot tell, and every
+   * decision is then planned afresh.
+   */
+  default OptionalLong version() {
+    return OptionalLong.empty();
+  }
 }

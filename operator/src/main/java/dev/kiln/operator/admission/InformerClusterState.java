@@ -11,6 +11,8 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Reads the cluster from informer caches (one watch per kind), so a decision costs the API
@@ -24,20 +26,27 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   private final SharedIndexInformer<MultimodalPretrainJob> jobs;
   private final SharedIndexInformer<TrainingQueue> queues;
 
+  /** Bumped on every change a queue's plan depends on. */
+  private final AtomicLong version = new AtomicLong();
+
   public InformerClusterState(KubernetesClient client, Runnable onChange) {
     nodes = client.nodes().inform(handler(onChange));
     pods = client.pods().inAnyNamespace().inform(handler(onChange));
     trainerJobs = client.batch().v1().jobs().inAnyNamespace().withLabel(Labels.MANAGED_BY, Labels.MANAGER)
         .withLabel(Labels.COMPONENT, Labels.TRAINER).inform(handler(onChange));
-    jobs = client.resources(MultimodalPretrainJob.class).inAnyNamespace().inform();
+    jobs = client.resources(MultimodalPretrainJob.class).inAnyNamespace().inform(jobHandler());
     queues = client.resources(TrainingQueue.class).inform(handler(onChange));
   }
 
-  /** Wakes waiting jobs on what can change the room: a node, a queue, a pod or Job that appears, ends or goes. */
-  private static <T> ResourceEventHandler<T> handler(Runnable onChange) {
+  /**
+   * Wakes waiting jobs on what can free room: a node, a queue, a pod or Job that ends or goes;
+   * and moves the version on whatever changes the room or the queue's order.
+   */
+  private <T> ResourceEventHandler<T> handler(Runnable onChange) {
     return new ResourceEventHandler<>() {
       @Override
       public void onAdd(T obj) {
+        version.incrementAndGet();
         if (!(obj instanceof Pod)) {
           onChange.run();  // a new pod takes GPUs, it frees none
         }
@@ -45,8 +54,17 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
 
       @Override
       public void onUpdate(T oldObj, T newObj) {
-        if (newObj instanceof Pod pod && !ClusterRoom.terminal(pod)) {
-          return;  // only a pod that ends frees GPUs; a running pod's updates change nothing here
+        if (newObj instanceof Pod pod) {
+          Pod old = (Pod) oldObj;
+          if (!java.util.Objects.equals(old.getSpec().getNodeName(), pod.getSpec().getNodeName())
+              || ClusterRoom.terminal(old) != ClusterRoom.terminal(pod)) {
+            version.incrementAndGet();  // bound to a node, or ended: a running pod's other updates change nothing here
+          }
+          if (!ClusterRoom.terminal(pod)) {
+            return;
+          }
+        } else {
+          version.incrementAndGet();
         }
         if (newObj instanceof Job job && !BuiltinAdmission.finished(job)) {
           return;
@@ -56,9 +74,46 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
 
       @Override
       public void onDelete(T obj, boolean deletedFinalStateUnknown) {
+        version.incrementAndGet();
         onChange.run();
       }
     };
+  }
+
+  /** Jobs change the plan when they come, go, or change what the plan reads of them; not with every status write. */
+  private ResourceEventHandler<MultimodalPretrainJob> jobHandler() {
+    return new ResourceEventHandler<>() {
+      @Override
+      public void onAdd(MultimodalPretrainJob job) {
+        version.incrementAndGet();
+      }
+
+      @Override
+      public void onUpdate(MultimodalPretrainJob old, MultimodalPretrainJob job) {
+        if (!planned(old).equals(planned(job))) {
+          version.incrementAndGet();
+        }
+      }
+
+      @Override
+      public void onDelete(MultimodalPretrainJob job, boolean deletedFinalStateUnknown) {
+        version.incrementAndGet();
+      }
+    };
+  }
+
+  /** What a queue's plan reads of a job: its spec (by generation), deletion, phase, queue and whether it has a place. */
+  private static List<Object> planned(MultimodalPretrainJob job) {
+    var status = job.getStatus();
+    var queue = status == null ? null : status.getQueue();
+    return java.util.Arrays.asList(job.getMetadata().getGeneration(), job.getMetadata().getDeletionTimestamp(),
+        status == null ? null : status.getPhase(), queue == null ? null : queue.name(),
+        queue == null || queue.position() == null);
+  }
+
+  @Override
+  public OptionalLong version() {
+    return OptionalLong.of(version.get());
   }
 
   @Override

@@ -124,6 +124,65 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aWaitingJobAskingAgainReusesItsPlaceUntilSomethingThePlanReadChanges() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob first = create("first", "research", 0, 1);
+    MultimodalPretrainJob second = create("second", "research", 0, 1);
+    toTraining(first);
+    prepareData(second);
+    VersionedState state = new VersionedState(new ListingClusterState(client));
+    BuiltinAdmission admission = new BuiltinAdmission(state, (queue, status) -> { }, key -> { }, clock);
+
+    var waiting = admission.admit(get(second), 0);
+    int plans = state.plans;
+    var again = admission.admit(get(second), 0);
+    assertThat(again).isEqualTo(waiting);
+    assertThat(again.admitted()).isFalse();
+    assertThat(state.plans).as("nothing changed: the last plan's verdict stands").isEqualTo(plans);
+
+    state.version++;  // a pod ended, a node came, a job changed: plan again
+    admission.admit(get(second), 0);
+    assertThat(state.plans).isEqualTo(plans + 1);
+  }
+
+  /** The cluster as listed, with a version the test moves, counting the plans made from it. */
+  private static final class VersionedState implements dev.kiln.operator.admission.ClusterState {
+    private final ListingClusterState live;
+    long version;
+    int plans;
+
+    VersionedState(ListingClusterState live) {
+      this.live = live;
+    }
+
+    public List<io.fabric8.kubernetes.api.model.Node> nodes() {
+      return live.nodes();
+    }
+
+    public List<io.fabric8.kubernetes.api.model.Pod> pods() {
+      return live.pods();
+    }
+
+    public List<io.fabric8.kubernetes.api.model.batch.v1.Job> trainerJobs() {
+      plans++;  // read once per plan
+      return live.trainerJobs();
+    }
+
+    public List<MultimodalPretrainJob> jobs() {
+      return live.jobs();
+    }
+
+    public java.util.Optional<TrainingQueue> queue(String name) {
+      return live.queue(name);
+    }
+
+    public java.util.OptionalLong version() {
+      return java.util.OptionalLong.of(version);
+    }
+  }
+
+  @Test
   void aQueueThatDoesNotExistLeavesTheJobQueuedSayingSo() {
     cluster.addGpuNode("gpu-0", 8, A100);
     MultimodalPretrainJob job = create("lost", "nowhere", 0, 1);
