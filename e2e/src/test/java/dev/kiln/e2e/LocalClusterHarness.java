@@ -45,10 +45,23 @@ final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCall
   }
 
   void start(Path folder, String dataClaim, int cpuNodes) throws IOException {
+    start(folder, dataClaim, LocalCluster.Options.in(folder.resolve("cluster")).withCpuNodes(cpuNodes));
+    ShapesData.generate(folder.resolve("data"), 200, 200, 10, 3);
+  }
+
+  /**
+   * A cluster of {@code gpuNodes} nodes of 8 GPUs whose pods run nothing (trainer pods hold their
+   * GPUs until stopped, data pods succeed at once): for scheduling, where the training is beside the point.
+   */
+  void startWithStandIns(Path folder, String dataClaim, int gpuNodes) throws IOException {
+    start(folder, dataClaim, LocalCluster.Options.in(folder.resolve("cluster")).withGpuNodes(gpuNodes)
+        .withStandInContainers());
+  }
+
+  private void start(Path folder, String dataClaim, LocalCluster.Options options) throws IOException {
     this.folder = folder;
-    cluster = LocalCluster.start(LocalCluster.Options.in(folder.resolve("cluster")).withCpuNodes(cpuNodes));
-    Path data = folder.resolve("data");
-    ShapesData.generate(data, 200, 200, 10, 3);
+    cluster = LocalCluster.start(options);
+    Path data = Files.createDirectories(folder.resolve("data"));
     cluster.volumes().provide(NS, dataClaim, data);
     client().persistentVolumeClaims().inNamespace(NS).resource(new PersistentVolumeClaimBuilder()
         .withNewMetadata().withName(dataClaim).endMetadata()

@@ -7,9 +7,9 @@ import dev.kiln.operator.lifecycle.ChildResources;
 import dev.kiln.operator.lifecycle.EventRecorder;
 import dev.kiln.operator.lifecycle.HttpProgressReader;
 import dev.kiln.operator.lifecycle.JobLifecycle;
+import dev.kiln.operator.lifecycle.ProgressReader;
 import dev.kiln.operator.manifests.Labels;
 import dev.kiln.operator.manifests.OperatorSettings;
-import dev.kiln.operator.lifecycle.ProgressReader;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -23,17 +23,12 @@ import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
-import io.javaoperatorsdk.operator.processing.event.source.inbound.SimpleInboundEventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.Mappers;
 import io.quarkiverse.operatorsdk.annotations.RBACRule;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The JOSDK entry point: wakes on changes to a job, its Jobs, their pods and its claim, and hands
@@ -61,25 +56,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
   private final BuiltinAdmission admission;
   /** Set once the event sources exist, before the first reconcile. */
   private InformerChildReads childReads;
-  /** Wakes jobs waiting in a queue when room may have appeared (a stage ended, a node or queue changed). */
-  private final SimpleInboundEventSource<MultimodalPretrainJob> wakeups = new SimpleInboundEventSource<>("queue-wakeups");
-  /** Changes closer together than this are planned for once. */
-  static final Duration COALESCE = Duration.ofMillis(50);
-  /** How soon after a change the positions of the jobs still waiting are brought up to date. */
-  static final Duration POSITIONS_REFRESH = Duration.ofSeconds(2);
-  /**
-   * How many places at the front of each queue are brought up to date after every change; jobs
-   * further back learn their new place at their next poll (2 minutes), so that one admission
-   * does not cost a status write per waiting job.
-   */
-  static final int REFRESHED_POSITIONS = 50;
-  private final ScheduledExecutorService wakeTimer = Executors.newSingleThreadScheduledExecutor(runnable -> {
-    Thread thread = new Thread(runnable, "kiln-queue-wakeups");
-    thread.setDaemon(true);
-    return thread;
-  });
-  private final AtomicBoolean replanScheduled = new AtomicBoolean();
-  private final AtomicBoolean refreshScheduled = new AtomicBoolean();
+  private final QueueWakeups wakeups = new QueueWakeups();
 
   public MultimodalPretrainJobReconciler(KubernetesClient client, KilnOperatorConfig config) {
     this.client = client;
@@ -88,41 +65,9 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     this.events = new EventRecorder(client, clock);
     this.progressInterval = Duration.ofSeconds(config.progressIntervalSeconds());
     TrainingQueues.ensureDefault(client);
-    this.admission = new BuiltinAdmission(new InformerClusterState(client, this::wakeWaitingJobs),
-        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), this::wake, clock);
-  }
-
-  /**
-   * Room may have appeared: a burst of changes (a Job and its pods going) is coalesced into one
-   * plan of the queues, which wakes the jobs that can start now; the front of each queue is woken
-   * a little later to bring positions up to date, so the first never waits behind the rest.
-   */
-  private void wakeWaitingJobs() {
-    if (admission == null) {
-      return;  // informers deliver their first events while this object is still being built
-    }
-    if (replanScheduled.compareAndSet(false, true)) {
-      wakeTimer.schedule(() -> {
-        replanScheduled.set(false);
-        admission.replan();
-      }, COALESCE.toMillis(), TimeUnit.MILLISECONDS);
-    }
-    if (refreshScheduled.compareAndSet(false, true)) {
-      wakeTimer.schedule(() -> {
-        refreshScheduled.set(false);
-        admission.frontOfQueues(REFRESHED_POSITIONS).forEach(this::wake);
-      }, POSITIONS_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
-    }
-  }
-
-  /** Reconciles the job {@code namespace/name} soon. */
-  private void wake(String key) {
-    int slash = key.indexOf('/');
-    try {
-      wakeups.propagateEvent(new ResourceID(key.substring(slash + 1), key.substring(0, slash)));
-    } catch (RuntimeException e) {
-      // not started yet: the first reconcile of every job comes anyway
-    }
+    this.admission = new BuiltinAdmission(new InformerClusterState(client, wakeups::roomMayHaveAppeared),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), wakeups::wake, clock);
+    wakeups.attach(admission);
   }
 
   @Override
@@ -163,6 +108,6 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     var podSource = new InformerEventSource<>(pods, context);
     var claimSource = new InformerEventSource<>(claims, context);
     childReads = new InformerChildReads(client, jobSource, podSource, claimSource);
-    return List.of(jobSource, podSource, claimSource, wakeups);
+    return List.of(jobSource, podSource, claimSource, wakeups.source());
   }
 }

@@ -96,7 +96,13 @@ public final class OperatorBench implements Callable<Integer> {
       long idleRequests = cluster.requestsFrom(OperatorProcess.USER_AGENT) - before;
       long rssKb = residentKb(cluster.operator().pid());
 
-      List<Long> latencies = admissions(client, Math.min(releases, jobs - gpuNodes));
+      List<Long> latencies;
+      try {
+        latencies = admissions(client, Math.min(releases, jobs - gpuNodes));
+      } catch (IllegalStateException e) {
+        threadDump(cluster.operator().pid(), folder.resolve("operator-threads.txt"));
+        throw e;
+      }
       watches.forEach(Watch::close);
 
       result.put("bench", "operator");
@@ -115,7 +121,7 @@ public final class OperatorBench implements Callable<Integer> {
       result.put("goal_admission_p99_ms", 1000);
     } catch (RuntimeException | InterruptedException e) {
       spec.commandLine().getErr().println("kiln bench operator: " + e.getMessage() + "; the cluster's folder is kept: "
-          + folder + " (operator.log)");
+          + folder + " (operator.log, operator-threads.txt)");
       return 1;
     }
     deleteTree(folder);
@@ -253,6 +259,19 @@ public final class OperatorBench implements Callable<Integer> {
     List<Long> sorted = values.stream().sorted().toList();
     int rank = (int) Math.ceil(quantile * sorted.size());
     return sorted.get(Math.max(0, rank - 1));
+  }
+
+  /** What every thread of the operator is doing, for a bench that timed out. */
+  private static void threadDump(long pid, Path file) {
+    try {
+      Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+      new ProcessBuilder(jcmd.toString(), Long.toString(pid), "Thread.print").redirectErrorStream(true)
+          .redirectOutput(file.toFile()).start().waitFor(30, TimeUnit.SECONDS);
+    } catch (IOException e) {
+      // the dump is a diagnostic; the timeout is reported either way
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** Resident set size from /proc (Linux), in KiB. */
