@@ -7,7 +7,6 @@ import io.fabric8.kubernetes.api.model.Pod;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,10 +20,6 @@ class DataParallelStageTest {
   @TempDir
   Path folder;
 
-  @AfterEach
-  void stop() {
-    harness.close();
-  }
 
   @Test
   void aTwoNodeStageTrainsDataParallelThroughTheOperator() throws Exception {

@@ -23,6 +23,7 @@ import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
 import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.AfterTestExecutionCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
@@ -31,7 +32,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * ask of it: apply a job, wait for phases and steps, read metrics, kill or evict pods. When a test
  * fails it prints the job's status, the events, and the end of every process log.
  */
-final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCallback {
+final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCallback, AfterEachCallback {
 
   static final String NS = LocalCluster.NAMESPACE;
   static final Duration WAIT = Duration.ofMinutes(4);
@@ -208,10 +209,17 @@ final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCall
     }
   }
 
+  /** Stops the cluster after each test, once a failure's diagnostics are printed. */
+  @Override
+  public void afterEach(ExtensionContext context) {
+    close();
+  }
+
   @Override
   public void close() {
     if (cluster != null) {
       cluster.close();
+      cluster = null;
     }
   }
 }

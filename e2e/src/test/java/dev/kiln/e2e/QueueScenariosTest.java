@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,10 +30,6 @@ class QueueScenariosTest {
   @TempDir
   Path folder;
 
-  @AfterEach
-  void stop() {
-    harness.close();
-  }
 
   @Test
   void aTwoNodeStageNeverStartsWithOnePodAndStartsWholeWhenTwoNodesAreFree() throws Exception {
@@ -106,13 +101,14 @@ class QueueScenariosTest {
     await().atMost(Duration.ofSeconds(30)).until(() -> trainerJobs().equals(List.of("second-pretrain-a1")));
   }
 
-  /** The tiny job with {@code nodes} pods of 8 GPUs in {@code queue}. */
+  /** The tiny job with {@code nodes} pods of 8 GPUs in {@code queue}, its checkpoints on a claim every node may write. */
   private static MultimodalPretrainJob job(String name, String queue, int nodes) {
     return LocalClusterHarness.job("tiny.yaml", yaml -> yaml
         .replace("name: tiny\n", "name: " + name + "\n")
         .replace("nodes: 1", "nodes: " + nodes)
         .replace("gpusPerNode: 0", "gpusPerNode: 8")
         .replace("globalBatchSize: 8", "globalBatchSize: 64")
+        .replace("      size: 1Gi\n", "      size: 1Gi\n      accessModes: [ReadWriteMany]\n")
         .replace("  checkpoints:\n", "  scheduling:\n    queue: " + queue + "\n  checkpoints:\n"));
   }
 
@@ -129,7 +125,12 @@ class QueueScenariosTest {
   }
 
   private void awaitQueued(String job) {
-    await().atMost(LocalClusterHarness.WAIT).until(() -> phase(job) == JobPhase.Queued);
+    await().atMost(LocalClusterHarness.WAIT).until(() -> {
+      if (phase(job) == JobPhase.Failed) {
+        throw new AssertionError(job + " failed: " + harness.get(job).getStatus().getMessage());
+      }
+      return phase(job) == JobPhase.Queued;
+    });
   }
 
   private int position(String job) {

@@ -15,7 +15,6 @@ import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.LongStream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,10 +33,6 @@ class QueueTest {
   @TempDir
   Path folder;
 
-  @AfterEach
-  void stop() {
-    harness.close();
-  }
 
   @Test
   void twoJobsTakeTurnsOnAQueueOfOneGpu() throws Exception {

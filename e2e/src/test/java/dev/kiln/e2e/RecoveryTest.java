@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,10 +33,6 @@ class RecoveryTest {
   @TempDir
   Path folder;
 
-  @AfterEach
-  void stop() {
-    harness.close();
-  }
 
   @Test
   void crashResumesFromTheLatestCheckpointExactlyAndEvictionIsNotARestart() throws Exception {

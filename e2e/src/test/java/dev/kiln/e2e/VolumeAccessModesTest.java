@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,10 +24,6 @@ class VolumeAccessModesTest {
   @TempDir
   Path folder;
 
-  @AfterEach
-  void stop() {
-    harness.close();
-  }
 
   @Test
   void aReadWriteOnceWorkspaceKeepsDataPrepOnOneNode() throws Exception {
