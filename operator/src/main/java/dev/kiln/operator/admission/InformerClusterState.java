@@ -9,7 +9,9 @@ import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicLong;
@@ -56,7 +58,7 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
       public void onUpdate(T oldObj, T newObj) {
         if (newObj instanceof Pod pod) {
           Pod old = (Pod) oldObj;
-          if (!java.util.Objects.equals(old.getSpec().getNodeName(), pod.getSpec().getNodeName())
+          if (!Objects.equals(old.getSpec().getNodeName(), pod.getSpec().getNodeName())
               || ClusterRoom.terminal(old) != ClusterRoom.terminal(pod)) {
             version.incrementAndGet();  // bound to a node, or ended: a running pod's other updates change nothing here
           }
@@ -106,7 +108,7 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   private static List<Object> planned(MultimodalPretrainJob job) {
     var status = job.getStatus();
     var queue = status == null ? null : status.getQueue();
-    return java.util.Arrays.asList(job.getMetadata().getGeneration(), job.getMetadata().getDeletionTimestamp(),
+    return Arrays.asList(job.getMetadata().getGeneration(), job.getMetadata().getDeletionTimestamp(),
         status == null ? null : status.getPhase(), queue == null ? null : queue.name(),
         queue == null || queue.position() == null);
   }
