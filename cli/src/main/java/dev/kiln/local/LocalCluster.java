@@ -18,7 +18,9 @@ import java.net.InetAddress;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -90,6 +92,7 @@ public final class LocalCluster implements AutoCloseable {
   private final Volumes volumes;
   private final LocalNode node;
   private final OperatorProcess operator;
+  private final List<OperatorProcess> replicas = new ArrayList<>();
 
   private LocalCluster(Options options) throws IOException {
     this.options = options;
@@ -105,8 +108,7 @@ public final class LocalCluster implements AutoCloseable {
     volumes = new Volumes(client, options.folder().resolve("volumes"));
     node = new LocalNode(client, volumes, ImageCatalog.ofThisBuild(), options.folder().resolve("pods"),
         options.kilnHome().resolve(".kiln/djl-cache"), options.errors(), options.standInContainers());
-    operator = new OperatorProcess(options.kilnHome().resolve("operator/target/quarkus-app/quarkus-run.jar"),
-        client.getMasterUrl().toString(), options.folder().resolve("operator.log"), options.operatorSettings());
+    operator = operatorProcess(OperatorProcess.USER_AGENT, "operator.log");
   }
 
   /** Starts the API server, the local node and the operator. */
@@ -172,6 +174,29 @@ public final class LocalCluster implements AutoCloseable {
     return operator;
   }
 
+  /**
+   * Starts one more operator process with the same settings (its requests tell themselves apart by
+   * User-Agent {@code kiln-operator-N}, its log is {@code operator-N.log}): for leader election,
+   * which the settings must turn on.
+   */
+  public synchronized OperatorProcess addOperatorReplica() {
+    int number = replicas.size() + 2;
+    OperatorProcess replica = operatorProcess(OperatorProcess.USER_AGENT + "-" + number, "operator-" + number + ".log");
+    replicas.add(replica);
+    replica.start();
+    return replica;
+  }
+
+  private OperatorProcess operatorProcess(String userAgent, String log) {
+    return new OperatorProcess(options.kilnHome().resolve("operator/target/quarkus-app/quarkus-run.jar"), userAgent,
+        client.getMasterUrl().toString(), options.folder().resolve(log), options.operatorSettings());
+  }
+
+  /** Writes (create, update, patch, delete) the API server has taken from the client with exactly this User-Agent. */
+  public long writesFrom(String agent) {
+    return dispatcher.writesFrom(agent);
+  }
+
   /** Requests the API server has answered so far for clients whose User-Agent starts with {@code agent}. */
   public long requestsFrom(String agent) {
     return dispatcher.requestsFrom(agent);
@@ -187,6 +212,7 @@ public final class LocalCluster implements AutoCloseable {
 
   @Override
   public void close() {
+    replicas.forEach(OperatorProcess::close);
     operator.close();
     node.close();
     client.close();

@@ -16,18 +16,28 @@ import java.util.concurrent.TimeUnit;
  */
 public final class OperatorProcess implements AutoCloseable {
 
+  /**
+   * The operator's JVM: a small heap given back when idle and the serial collector (one core is
+   * plenty). The chart's default {@code operator.javaOptions} is the same, so what {@code kiln bench
+   * operator} measures is what a cluster runs.
+   */
+  public static final List<String> JVM_OPTIONS = List.of("-Xms32m", "-Xmx512m", "-XX:+UseSerialGC",
+      "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30");
+
   /** How the operator's requests are told apart at the API server (as in a cluster's audit log). */
   public static final String USER_AGENT = "kiln-operator";
 
   private final Path jar;
+  private final String userAgent;
   private final String apiServerUrl;
   private final Path log;
   private final Map<String, String> settings;
   private Process process;
   private int starts;
 
-  OperatorProcess(Path jar, String apiServerUrl, Path log, Map<String, String> settings) {
+  OperatorProcess(Path jar, String userAgent, String apiServerUrl, Path log, Map<String, String> settings) {
     this.jar = jar;
+    this.userAgent = userAgent;
     this.apiServerUrl = apiServerUrl;
     this.log = log;
     this.settings = settings;
@@ -40,8 +50,10 @@ public final class OperatorProcess implements AutoCloseable {
     if (!Files.isRegularFile(jar)) {
       throw new IllegalStateException("the operator is not built: " + jar + " is missing (run ./build)");
     }
-    List<String> command = new ArrayList<>(List.of(javaBinary(), "-Xms32m", "-Xmx512m", "-XX:+UseSerialGC",
-        "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30", "-jar", jar.toString()));
+    List<String> command = new ArrayList<>();
+    command.add(javaBinary());
+    command.addAll(JVM_OPTIONS);
+    command.addAll(List.of("-jar", jar.toString()));
     ProcessBuilder builder = new ProcessBuilder(command)
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
@@ -50,12 +62,14 @@ public final class OperatorProcess implements AutoCloseable {
     env.put("KUBERNETES_MASTER", apiServerUrl);
     env.put("KUBERNETES_NAMESPACE", "default");
     env.put("KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false");
-    env.put("KUBERNETES_USER_AGENT", USER_AGENT);
+    env.put("KUBERNETES_USER_AGENT", userAgent);
     env.put("QUARKUS_HTTP_PORT", "0");
     // Never pick up the user's real cluster credentials.
     env.put("KUBECONFIG", log.resolveSibling("no-kubeconfig").toString());
     // One machine, a handful of jobs: progress may reach status more often than a cluster's default.
     env.put("KILN_OPERATOR_PROGRESS_INTERVAL_SECONDS", "5");
+    // One operator needs no Lease; a cluster with replicas turns election on in its settings.
+    env.put("KILN_OPERATOR_LEADER_ELECTION_ENABLED", "false");
     env.putAll(settings);
     try {
       Files.writeString(log, "--- operator start " + (++starts) + "\n", java.nio.file.StandardOpenOption.CREATE,
@@ -101,6 +115,20 @@ public final class OperatorProcess implements AutoCloseable {
       throw new IllegalStateException("the operator is not running");
     }
     return process.pid();
+  }
+
+  /** The identity it holds the leader Lease under, when leader election is on. */
+  public String leaseIdentity() {
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName() + "-" + pid();
+    } catch (java.net.UnknownHostException e) {
+      return "kiln-operator-" + pid();
+    }
+  }
+
+  /** The User-Agent of its requests to the API server. */
+  public String userAgent() {
+    return userAgent;
   }
 
   public Path log() {

@@ -33,6 +33,8 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
 
   /** Requests answered, by the client's User-Agent: what a benchmark counts as one component's load. */
   private final Map<String, LongAdder> requestsByAgent = new ConcurrentHashMap<>();
+  /** Writes taken, by the client's User-Agent: which replica of the operator acted. */
+  private final Map<String, LongAdder> writesByAgent = new ConcurrentHashMap<>();
 
   /** A custom resource this API server validates: where its objects live, its kind, and its CRD's rules. */
   private record Validated(Pattern path, String kind, CrdSchema crd) {}
@@ -47,6 +49,9 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
   public MockResponse dispatch(RecordedRequest request) {
     String agent = request.getHeader("User-Agent");
     requestsByAgent.computeIfAbsent(agent == null ? "" : agent, a -> new LongAdder()).increment();
+    if (!"GET".equals(request.getMethod()) && !request.getPath().startsWith(RULES_REVIEWS)) {
+      writesByAgent.computeIfAbsent(agent == null ? "" : agent, a -> new LongAdder()).increment();
+    }
     return super.dispatch(request);
   }
 
@@ -55,8 +60,41 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
         .mapToLong(e -> e.getValue().sum()).sum();
   }
 
+  /** Where a client asks what it may do (JOSDK does before it takes part in leader election). */
+  private static final String RULES_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews";
+
+  /**
+   * The local cluster has no authorization: every client may do everything, which is what a
+   * SelfSubjectRulesReview answers here (a real API server answers from the caller's RBAC).
+   */
+  private static MockResponse everythingAllowed(RecordedRequest request) {
+    ObjectNode review;
+    try {
+      review = (ObjectNode) JSON.readTree(request.getBody().readUtf8());
+    } catch (IOException | ClassCastException e) {
+      review = JSON.createObjectNode();
+    }
+    ObjectNode rule = JSON.createObjectNode();
+    rule.putArray("verbs").add("*");
+    rule.putArray("apiGroups").add("*");
+    rule.putArray("resources").add("*");
+    ObjectNode status = review.putObject("status");
+    status.putArray("resourceRules").add(rule);
+    status.putArray("nonResourceRules");
+    status.put("incomplete", false);
+    return new MockResponse().setResponseCode(201).setBody(review.toString());
+  }
+
+  long writesFrom(String agent) {
+    LongAdder writes = writesByAgent.get(agent);
+    return writes == null ? 0 : writes.sum();
+  }
+
   @Override
   public MockResponse handleCreate(RecordedRequest request) {
+    if (request.getPath().startsWith(RULES_REVIEWS)) {
+      return everythingAllowed(request);
+    }
     MockResponse refused = body(request).map(write -> refusal(write, write.body(), null)).orElse(null);
     return refused != null ? refused : super.handleCreate(request);
   }

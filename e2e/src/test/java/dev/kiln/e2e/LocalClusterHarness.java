@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.AfterTestExecutionCallback;
@@ -55,8 +56,14 @@ final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCall
    * GPUs until stopped, data pods succeed at once): for scheduling, where the training is beside the point.
    */
   void startWithStandIns(Path folder, String dataClaim, int gpuNodes) throws IOException {
+    startWithStandIns(folder, dataClaim, gpuNodes, Map.of());
+  }
+
+  /** As above, the operator started with these KILN_OPERATOR_* settings. */
+  void startWithStandIns(Path folder, String dataClaim, int gpuNodes, Map<String, String> operatorSettings)
+      throws IOException {
     start(folder, dataClaim, LocalCluster.Options.in(folder.resolve("cluster")).withGpuNodes(gpuNodes)
-        .withStandInContainers());
+        .withStandInContainers().withOperatorSettings(operatorSettings));
   }
 
   private void start(Path folder, String dataClaim, LocalCluster.Options options) throws IOException {
@@ -201,7 +208,7 @@ final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCall
         .forEach(e -> System.err.println(e.getType() + " " + e.getReason() + ": " + e.getMessage()));
     try (var logs = Files.walk(folder.resolve("cluster"))) {
       for (Path log : logs.filter(p -> p.getFileName().toString().equals("log")
-          || p.getFileName().toString().equals("operator.log")).sorted().toList()) {
+          || p.getFileName().toString().matches("operator(-\\d+)?\\.log")).sorted().toList()) {
         List<String> lines = Files.readAllLines(log);
         System.err.println("---- " + folder.relativize(log) + " (last 30 lines)");
         lines.subList(Math.max(0, lines.size() - 30), lines.size()).forEach(System.err::println);

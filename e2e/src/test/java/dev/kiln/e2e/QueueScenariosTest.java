@@ -102,7 +102,7 @@ class QueueScenariosTest {
   }
 
   /** The tiny job with {@code nodes} pods of 8 GPUs in {@code queue}, its checkpoints on a claim every node may write. */
-  private static MultimodalPretrainJob job(String name, String queue, int nodes) {
+  static MultimodalPretrainJob job(String name, String queue, int nodes) {
     return LocalClusterHarness.job("tiny.yaml", yaml -> yaml
         .replace("name: tiny\n", "name: " + name + "\n")
         .replace("nodes: 1", "nodes: " + nodes)

@@ -2,6 +2,7 @@ package dev.kiln.operator;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import java.util.Optional;
 
 /** Operator-wide settings: kiln.operator.* in application.properties, or KILN_OPERATOR_* environment variables. */
 @ConfigMapping(prefix = "kiln.operator")
@@ -28,4 +29,34 @@ public interface KilnOperatorConfig {
   /** Port rank 0 listens on for the rendezvous. */
   @WithDefault("29500")
   int masterPort();
+
+  LeaderElection leaderElection();
+
+  /**
+   * A Lease that one replica holds while it reconciles; the others keep their caches warm and take
+   * over when it stops renewing (KILN_OPERATOR_LEADER_ELECTION_*).
+   */
+  interface LeaderElection {
+
+    /** Off only where one operator runs alone (the local cluster of {@code kiln run}). */
+    @WithDefault("true")
+    boolean enabled();
+
+    @WithDefault("kiln-operator")
+    String leaseName();
+
+    /** Where the Lease lives; default: the namespace the operator runs in. */
+    Optional<String> leaseNamespace();
+
+    /** How long a Lease not renewed stays the holder's: the longest a failover takes. */
+    @WithDefault("15")
+    int leaseDurationSeconds();
+
+    /** How long the leader keeps trying to renew before it gives up and exits. */
+    @WithDefault("10")
+    int renewDeadlineSeconds();
+
+    @WithDefault("2")
+    int retryPeriodSeconds();
+  }
 }

@@ -10,6 +10,7 @@ import dev.kiln.operator.lifecycle.JobLifecycle;
 import dev.kiln.operator.lifecycle.ProgressReader;
 import dev.kiln.operator.manifests.Labels;
 import dev.kiln.operator.manifests.OperatorSettings;
+import dev.kiln.operator.metrics.OperatorMetrics;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -43,11 +44,13 @@ import java.util.Set;
 @RBACRule(apiGroups = "", resources = {"configmaps", "services"}, verbs = {"get", "list", "watch", "create", "patch"})
 @RBACRule(apiGroups = "", resources = "persistentvolumeclaims", verbs = {"get", "list", "watch", "create"})
 @RBACRule(apiGroups = "", resources = "events", verbs = {"create", "patch"})
+@RBACRule(apiGroups = "coordination.k8s.io", resources = "leases", verbs = {"get", "create", "update"})
 public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPretrainJob> {
 
   public static final String NAME = "multimodalpretrainjob";
 
   private final KubernetesClient client;
+  private final OperatorMetrics metrics;
   private final Clock clock = Clock.systemUTC();
   private final OperatorSettings settings;
   private final EventRecorder events;
@@ -58,20 +61,37 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
   private InformerChildReads childReads;
   private final QueueWakeups wakeups = new QueueWakeups();
 
-  public MultimodalPretrainJobReconciler(KubernetesClient client, KilnOperatorConfig config) {
+  public MultimodalPretrainJobReconciler(KubernetesClient client, KilnOperatorConfig config, OperatorMetrics metrics) {
     this.client = client;
+    this.metrics = metrics;
     this.settings = new OperatorSettings(config.trainerImage(), config.dataJobsImage(),
         config.imagePullPolicy(), config.masterPort());
-    this.events = new EventRecorder(client, clock);
+    this.events = new EventRecorder(client, clock, metrics::event);
     this.progressInterval = Duration.ofSeconds(config.progressIntervalSeconds());
     TrainingQueues.ensureDefault(client);
-    this.admission = new BuiltinAdmission(new InformerClusterState(client, wakeups::roomMayHaveAppeared),
-        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), wakeups::wake, clock);
+    InformerClusterState clusterState = new InformerClusterState(client, wakeups::roomMayHaveAppeared);
+    metrics.readFrom(clusterState);
+    this.admission = new BuiltinAdmission(clusterState, (queue, status) -> {
+      metrics.queueSeen(queue);
+      TrainingQueues.writeStatus(client, queue, status);
+    }, wakeups::wake, clock);
     wakeups.attach(admission);
   }
 
   @Override
   public UpdateControl<MultimodalPretrainJob> reconcile(MultimodalPretrainJob job, Context<MultimodalPretrainJob> context) {
+    long start = System.nanoTime();
+    boolean failed = true;
+    try {
+      UpdateControl<MultimodalPretrainJob> control = reconcileTimed(job, context);
+      failed = false;
+      return control;
+    } finally {
+      metrics.reconciled(System.nanoTime() - start, failed);
+    }
+  }
+
+  private UpdateControl<MultimodalPretrainJob> reconcileTimed(MultimodalPretrainJob job, Context<MultimodalPretrainJob> context) {
     // The job comes from the controller's cache, which holds our own last status write even
     // before its watch event (ChildResources.Reads.statusWritten), so the state machine never acts
     // twice on one transition; children come from the event sources' caches.

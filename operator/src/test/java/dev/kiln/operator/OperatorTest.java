@@ -6,10 +6,16 @@ import static org.awaitility.Awaitility.await;
 import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
 import jakarta.inject.Inject;
+import java.net.URL;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,6 +31,12 @@ class OperatorTest {
 
   @Inject
   KubernetesClient client;
+
+  @TestHTTPResource("/q/health/ready")
+  URL health;
+
+  @TestHTTPResource("/q/metrics")
+  URL metrics;
 
   @Test
   void runsTheQuickstartJobThroughBothStages() {
@@ -70,6 +82,47 @@ class OperatorTest {
     assertThat(stage.getAttempt()).isEqualTo(2);
     assertThat(stage.getRestarts()).isEqualTo(1);
     assertThat(stage.getJobName()).isEqualTo("restarting-pretrain-a2");
+  }
+
+  @Test
+  void servesReadinessAndPrometheusMetricsOfWhatItDid() throws Exception {
+    FakeCluster cluster = new FakeCluster(client);
+    MultimodalPretrainJob job = TestJobs.example("quickstart.yaml");
+    job.getMetadata().setName("metered");
+    job.getMetadata().setUid(null);
+    client.resource(job).create();
+    completeWhenCreated(cluster, "metered-filter-shapes", null);
+    completeWhenCreated(cluster, "metered-pack-pretrain", null);
+    completeWhenCreated(cluster, "metered-pack-sft", null);
+    await().atMost(WAIT).until(() -> cluster.job(NS, "metered-pretrain-a1") != null);
+    cluster.failPod(NS, "metered-pretrain-a1", 0, 1, "Error");
+    completeWhenCreated(cluster, "metered-pretrain-a2", "{\"step\":150,\"checkpoint\":\"/kiln/workspace/checkpoints/pretrain/step-000150\"}");
+    completeWhenCreated(cluster, "metered-sft-a1", "{\"step\":150,\"loss\":0.4}");
+    await().atMost(WAIT).until(() -> cluster.get(job).getStatus().getPhase() == JobPhase.Succeeded);
+
+    HttpResponse<String> ready = get(health);
+    assertThat(ready.statusCode()).isEqualTo(200);
+    assertThat(ready.body()).contains("\"status\": \"UP\"");
+
+    await().atMost(WAIT).untilAsserted(() -> {
+      Map<String, Double> samples = PrometheusText.parse(get(metrics).body());
+      assertThat(samples.get("kiln_jobs{phase=\"Succeeded\"}")).isGreaterThanOrEqualTo(1.0);
+      assertThat(samples.get("kiln_stage_restarts_total")).isGreaterThanOrEqualTo(1.0);
+      assertThat(samples.get("kiln_job_events_total{reason=\"AttemptFailed\",type=\"Warning\"}")).isGreaterThanOrEqualTo(1.0);
+      assertThat(samples.get("kiln_reconcile_duration_seconds_count")).isGreaterThan(5.0);
+      assertThat(samples).containsKey("kiln_reconcile_errors_total");
+      assertThat(samples).containsKey("kiln_stage_disruptions_total");
+      assertThat(samples.get("kiln_operator_leader")).as("leader election is off in tests: it leads").isEqualTo(1.0);
+      assertThat(samples).containsKey("kiln_queue_admitted_jobs{queue=\"default\"}");
+      assertThat(samples).containsKey("kiln_queue_pending_jobs{queue=\"default\"}");
+      assertThat(samples).containsKey("kiln_queue_gpus_in_use{queue=\"default\"}");
+    });
+  }
+
+  private static HttpResponse<String> get(URL url) throws Exception {
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      return http.send(HttpRequest.newBuilder(url.toURI()).build(), HttpResponse.BodyHandlers.ofString());
+    }
   }
 
   private static void completeWhenCreated(FakeCluster cluster, String name, String summary) {

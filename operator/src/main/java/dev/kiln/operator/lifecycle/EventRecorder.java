@@ -9,6 +9,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
 import org.jboss.logging.Logger;
 
 /** Kubernetes Events on the job for each transition (kubectl describe mpj shows them). */
@@ -19,10 +20,17 @@ public final class EventRecorder {
 
   private final KubernetesClient client;
   private final Clock clock;
+  private final BiConsumer<String, String> recorded;
 
   public EventRecorder(KubernetesClient client, Clock clock) {
+    this(client, clock, (type, reason) -> {});
+  }
+
+  /** {@code recorded} hears the type and reason of every event (the operator counts them). */
+  public EventRecorder(KubernetesClient client, Clock clock, BiConsumer<String, String> recorded) {
     this.client = client;
     this.clock = clock;
+    this.recorded = recorded;
   }
 
   public void normal(MultimodalPretrainJob job, String reason, String message) {
@@ -52,6 +60,7 @@ public final class EventRecorder {
         .withCount(1)
         .withNewSource().withComponent("kiln-operator").endSource()
         .build();
+    recorded.accept(type, reason);
     LOG.infof("%s/%s %s %s: %s", job.getMetadata().getNamespace(), job.getMetadata().getName(), type, reason, message);
     try {
       client.v1().events().inNamespace(job.getMetadata().getNamespace()).resource(event).create();

@@ -1,0 +1,80 @@
+{{/* The release's name for everything it creates, at most 63 characters. */}}
+{{- define "kiln.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kiln.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "kiln.labels" -}}
+{{ include "kiln.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "kiln.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "kiln.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* An image reference from images.registry, the named repository and images.tag (default: appVersion). */}}
+{{- define "kiln.image" -}}
+{{- $images := .root.Values.images -}}
+{{- $tag := default .root.Chart.AppVersion $images.tag -}}
+{{- printf "%s/%s:%s" (trimSuffix "/" $images.registry) (index $images .name) $tag -}}
+{{- end -}}
+
+{{/* The rules the operator needs on workloads, in every namespace it runs jobs in. */}}
+{{- define "kiln.workloadRules" -}}
+- apiGroups: [kiln.dev]
+  resources: [multimodalpretrainjobs]
+  verbs: [get, list, watch, patch, update, delete]
+- apiGroups: [kiln.dev]
+  resources: [multimodalpretrainjobs/status]
+  verbs: [get, patch, update]
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create, delete, patch]
+- apiGroups: [""]
+  resources: [configmaps, services]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get, list, watch, create]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
+
+{{/* What the operator reads cluster-wide (GPUs held anywhere are not free) and Kiln's cluster-scoped queues. */}}
+{{- define "kiln.clusterRules" -}}
+- apiGroups: [""]
+  resources: [nodes, pods]
+  verbs: [get, list, watch]
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch]
+- apiGroups: [kiln.dev]
+  resources: [multimodalpretrainjobs]
+  verbs: [get, list, watch]
+- apiGroups: [kiln.dev]
+  resources: [trainingqueues]
+  verbs: [get, list, watch, create]
+- apiGroups: [kiln.dev]
+  resources: [trainingqueues/status]
+  verbs: [get, patch, update]
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [get, list]
+{{- end -}}

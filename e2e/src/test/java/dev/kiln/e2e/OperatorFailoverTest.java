@@ -1,0 +1,91 @@
+package dev.kiln.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.kiln.api.v1alpha1.JobPhase;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.local.OperatorProcess;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two operator processes with leader election, as two replicas of the chart's Deployment: the
+ * standby writes nothing while the leader lives, takes the Lease within its duration when the
+ * leader is killed, and carries on the queue without creating any child twice.
+ */
+class OperatorFailoverTest {
+
+  private static final int LEASE_SECONDS = 6;
+
+  @RegisterExtension
+  final LocalClusterHarness harness = new LocalClusterHarness();
+
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  Path folder;
+
+  @Test
+  void theStandbyTakesOverWithinTheLeaseAndNothingIsCreatedTwice() throws Exception {
+    harness.startWithStandIns(folder, "tiny-data", 1, Map.of(
+        "KILN_OPERATOR_LEADER_ELECTION_ENABLED", "true",
+        "KILN_OPERATOR_LEADER_ELECTION_LEASE_DURATION_SECONDS", Integer.toString(LEASE_SECONDS),
+        "KILN_OPERATOR_LEADER_ELECTION_RENEW_DEADLINE_SECONDS", "4",
+        "KILN_OPERATOR_LEADER_ELECTION_RETRY_PERIOD_SECONDS", "1"));
+    OperatorProcess leader = harness.cluster().operator();
+    await().atMost(LocalClusterHarness.WAIT).until(() -> leader.leaseIdentity().equals(holder()));
+    OperatorProcess standby = harness.cluster().addOperatorReplica();
+    await().atMost(LocalClusterHarness.WAIT).until(() -> Files.exists(standby.log())
+        && Files.readString(standby.log()).contains("Installed features"));
+
+    harness.apply(QueueScenariosTest.job("first", "default", 1));
+    harness.awaitPhase("first", JobPhase.Training);
+    harness.apply(QueueScenariosTest.job("second", "default", 1));
+    await().atMost(LocalClusterHarness.WAIT).until(() -> position("second") == 1);
+    assertThat(holder()).isEqualTo(leader.leaseIdentity());
+    assertThat(harness.cluster().writesFrom(standby.userAgent())).as("writes by the standby while the leader lives")
+        .isZero();
+
+    String leaderIdentity = leader.leaseIdentity();
+    long killed = System.nanoTime();
+    leader.stop(true);
+    await().atMost(Duration.ofSeconds(LEASE_SECONDS * 3L)).pollInterval(Duration.ofMillis(100))
+        .until(() -> standby.leaseIdentity().equals(holder()));
+    Duration failover = Duration.ofNanos(System.nanoTime() - killed);
+    System.out.printf("failover: the standby held the Lease %d ms after the leader (%s) was killed%n",
+        failover.toMillis(), leaderIdentity);
+    assertThat(failover).isLessThanOrEqualTo(Duration.ofSeconds(LEASE_SECONDS + 4));
+
+    Thread.sleep(3_000);  // the new leader has reconciled every job
+    assertThat(position("second")).isEqualTo(1);
+    assertThat(trainerJobs()).containsExactly("first-pretrain-a1");
+
+    harness.client().resource(harness.get("first")).delete();
+    harness.awaitPhase("second", JobPhase.Training);
+    await().atMost(Duration.ofSeconds(30)).until(() -> trainerJobs().equals(List.of("second-pretrain-a1")));
+    assertThat(harness.get("second").getStatus().getStages().getFirst().getAttempt()).isEqualTo(1);
+  }
+
+  private String holder() {
+    Lease lease = harness.client().resources(Lease.class).inNamespace(LocalClusterHarness.NS).withName("kiln-operator").get();
+    return lease == null || lease.getSpec() == null ? null : lease.getSpec().getHolderIdentity();
+  }
+
+  private int position(String job) {
+    MultimodalPretrainJob current = harness.get(job);
+    var queue = current == null || current.getStatus() == null ? null : current.getStatus().getQueue();
+    return queue == null || queue.position() == null ? -1 : queue.position();
+  }
+
+  private List<String> trainerJobs() {
+    return harness.childJobNames().stream().filter(n -> n.contains("-pretrain-") || n.contains("-sft-"))
+        .filter(n -> !n.contains("-pack-")).toList();
+  }
+}
