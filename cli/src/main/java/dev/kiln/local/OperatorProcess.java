@@ -2,12 +2,18 @@ package dev.kiln.local;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 /**
  * The operator as its own process: the Quarkus application built in {@code operator/}, pointed at
@@ -72,8 +78,8 @@ public final class OperatorProcess implements AutoCloseable {
     env.put("KILN_OPERATOR_LEADER_ELECTION_ENABLED", "false");
     env.putAll(settings);
     try {
-      Files.writeString(log, "--- operator start " + (++starts) + "\n", java.nio.file.StandardOpenOption.CREATE,
-          java.nio.file.StandardOpenOption.APPEND);
+      Files.writeString(log, "--- operator start " + (++starts) + "\n", StandardOpenOption.CREATE,
+          StandardOpenOption.APPEND);
       process = builder.start();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start the operator " + jar, e);
@@ -120,9 +126,25 @@ public final class OperatorProcess implements AutoCloseable {
   /** The identity it holds the leader Lease under, when leader election is on. */
   public String leaseIdentity() {
     try {
-      return java.net.InetAddress.getLocalHost().getHostName() + "-" + pid();
-    } catch (java.net.UnknownHostException e) {
+      return InetAddress.getLocalHost().getHostName() + "-" + pid();
+    } catch (UnknownHostException e) {
       return "kiln-operator-" + pid();
+    }
+  }
+
+  /**
+   * Where its HTTP endpoints (health, metrics) listen since its latest start, as Quarkus logs it;
+   * empty until it has started.
+   */
+  public Optional<URI> httpAddress() {
+    try {
+      String log = Files.readString(this.log);
+      String latest = log.substring(log.lastIndexOf("--- operator start"));
+      var listening = Pattern.compile("Listening on: http://[^:]+:(\\d+)").matcher(latest);
+      return listening.find() ? Optional.of(URI.create("http://127.0.0.1:" + listening.group(1)))
+          : Optional.empty();
+    } catch (IOException | StringIndexOutOfBoundsException e) {
+      return Optional.empty();
     }
   }
 

@@ -7,6 +7,10 @@ import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.local.OperatorProcess;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,11 +22,12 @@ import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Two operator processes with leader election, as two replicas of the chart's Deployment: the
- * standby writes nothing while the leader lives, takes the Lease within its duration when the
- * leader is killed, and carries on the queue without creating any child twice.
+ * The operator configured as the chart deploys it. Two processes with leader election, as two
+ * replicas of the Deployment: the standby is ready but writes nothing while the leader lives, takes
+ * the Lease within its duration when the leader is killed, and carries on the queue without
+ * creating any child twice. And the chart's setting of the namespaces to watch.
  */
-class OperatorFailoverTest {
+class OperatorDeploymentTest {
 
   private static final int LEASE_SECONDS = 6;
 
@@ -52,6 +57,11 @@ class OperatorFailoverTest {
     assertThat(holder()).isEqualTo(leader.leaseIdentity());
     assertThat(harness.cluster().writesFrom(standby.userAgent())).as("writes by the standby while the leader lives")
         .isZero();
+    assertThat(get(standby, "/q/health/ready").statusCode()).as("a standby is ready: a rollout must not wait on it")
+        .isEqualTo(200);
+    assertThat(get(standby, "/q/health/live").statusCode()).isEqualTo(200);
+    assertThat(leaderGauge(standby)).isEqualTo(0.0);
+    assertThat(leaderGauge(leader)).isEqualTo(1.0);
 
     String leaderIdentity = leader.leaseIdentity();
     long killed = System.nanoTime();
@@ -62,6 +72,7 @@ class OperatorFailoverTest {
     System.out.printf("failover: the standby held the Lease %d ms after the leader (%s) was killed%n",
         failover.toMillis(), leaderIdentity);
     assertThat(failover).isLessThanOrEqualTo(Duration.ofSeconds(LEASE_SECONDS + 4));
+    await().atMost(Duration.ofSeconds(10)).until(() -> leaderGauge(standby) == 1.0);
 
     Thread.sleep(3_000);  // the new leader has reconciled every job
     assertThat(position("second")).isEqualTo(1);
@@ -71,6 +82,38 @@ class OperatorFailoverTest {
     harness.awaitPhase("second", JobPhase.Training);
     await().atMost(Duration.ofSeconds(30)).until(() -> trainerJobs().equals(List.of("second-pretrain-a1")));
     assertThat(harness.get("second").getStatus().getStages().getFirst().getAttempt()).isEqualTo(1);
+  }
+
+  @Test
+  void anOperatorToldItsNamespacesLeavesJobsElsewhereAlone() throws Exception {
+    harness.startWithStandIns(folder, "tiny-data", 1,
+        Map.of("QUARKUS_OPERATOR_SDK_CONTROLLERS_MULTIMODALPRETRAINJOB_NAMESPACES", "team-a,team-b"));
+    OperatorProcess operator = harness.cluster().operator();
+    await().atMost(LocalClusterHarness.WAIT).until(() -> Files.readString(operator.log()).contains("Installed features"));
+    assertThat(Files.readString(operator.log())).containsPattern("for namespace\\(s\\): \\[team-[ab], team-[ab]\\]");
+
+    harness.apply(QueueScenariosTest.job("elsewhere", "default", 1));
+    Thread.sleep(5_000);
+    var status = harness.get("elsewhere").getStatus();
+    assertThat(status == null ? null : status.getPhase()).as("a job in a namespace the operator does not watch").isNull();
+    assertThat(harness.childJobNames()).isEmpty();
+  }
+
+  private static HttpResponse<String> get(OperatorProcess operator, String path) throws Exception {
+    URI base = operator.httpAddress().orElseThrow(() -> new AssertionError("the operator has not logged its address"));
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      return http.send(HttpRequest.newBuilder(base.resolve(path)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+  }
+
+  /** The operator's {@code kiln_operator_leader} metric. */
+  private static double leaderGauge(OperatorProcess operator) throws Exception {
+    for (String line : get(operator, "/q/metrics").body().split("\n")) {
+      if (line.startsWith("kiln_operator_leader ")) {
+        return Double.parseDouble(line.substring(line.indexOf(' ') + 1));
+      }
+    }
+    throw new AssertionError("no kiln_operator_leader in the operator's metrics");
   }
 
   private String holder() {
