@@ -25,7 +25,7 @@ public final class OperatorProcess implements AutoCloseable {
   /**
    * The operator's JVM: a small heap given back when idle and the serial collector (one core is
    * plenty). The chart's default {@code operator.javaOptions} is the same, so what {@code kiln bench
-   * operator} measures is what a cluster runs.
+   * operator} measures is what a cluster runs. {@code KILN_OPERATOR_JAVA_OPTIONS} replaces them.
    */
   public static final List<String> JVM_OPTIONS = List.of("-Xms32m", "-Xmx512m", "-XX:+UseSerialGC",
       "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30");
@@ -58,7 +58,8 @@ public final class OperatorProcess implements AutoCloseable {
     }
     List<String> command = new ArrayList<>();
     command.add(javaBinary());
-    command.addAll(JVM_OPTIONS);
+    String options = System.getenv("KILN_OPERATOR_JAVA_OPTIONS");
+    command.addAll(options == null || options.isBlank() ? JVM_OPTIONS : List.of(options.trim().split("\\s+")));
     command.addAll(List.of("-jar", jar.toString()));
     ProcessBuilder builder = new ProcessBuilder(command)
         .redirectErrorStream(true)

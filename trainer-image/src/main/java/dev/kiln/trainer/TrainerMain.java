@@ -5,9 +5,12 @@ import dev.kiln.trainer.device.EngineThreads;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** Entry point of the trainer image: {@code train} a stage, {@code export} a checkpoint, {@code bench} the node. */
+/**
+ * Entry point of the trainer image: {@code train} a stage, {@code export} a checkpoint, {@code bench}
+ * the node, write {@code sample-data}.
+ */
 @Command(name = "kiln-trainer", mixinStandardHelpOptions = true, description = "Kiln's trainer.",
-    subcommands = {TrainCommand.class, ExportCommand.class, BenchCommand.class})
+    subcommands = {TrainCommand.class, ExportCommand.class, BenchCommand.class, SampleDataCommand.class})
 public final class TrainerMain implements Runnable {
 
   @CommandLine.Spec
