@@ -25,7 +25,9 @@ public final class OperatorProcess implements AutoCloseable {
   /**
    * The operator's JVM: a small heap given back when idle and the serial collector (one core is
    * plenty). The chart's default {@code operator.javaOptions} is the same, so what {@code kiln bench
-   * operator} measures is what a cluster runs. {@code KILN_OPERATOR_JAVA_OPTIONS} replaces them.
+   * operator} measures is what a cluster runs. {@code KILN_OPERATOR_JAVA_OPTIONS} replaces them;
+   * {@code KILN_OPERATOR_COMMAND} replaces the whole command (the operator inside its image, for
+   * example), which then gets these options as the chart passes them, in JAVA_TOOL_OPTIONS.
    */
   public static final List<String> JVM_OPTIONS = List.of("-Xms32m", "-Xmx512m", "-XX:+UseSerialGC",
       "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30");
@@ -53,18 +55,24 @@ public final class OperatorProcess implements AutoCloseable {
     if (process != null && process.isAlive()) {
       return;
     }
-    if (!Files.isRegularFile(jar)) {
+    Optional<List<String>> custom = words(System.getenv("KILN_OPERATOR_COMMAND"));
+    if (custom.isEmpty() && !Files.isRegularFile(jar)) {
       throw new IllegalStateException("the operator is not built: " + jar + " is missing (run ./build)");
     }
+    List<String> jvmOptions = words(System.getenv("KILN_OPERATOR_JAVA_OPTIONS")).orElse(JVM_OPTIONS);
     List<String> command = new ArrayList<>();
-    command.add(javaBinary());
-    String options = System.getenv("KILN_OPERATOR_JAVA_OPTIONS");
-    command.addAll(options == null || options.isBlank() ? JVM_OPTIONS : List.of(options.trim().split("\\s+")));
-    command.addAll(List.of("-jar", jar.toString()));
+    custom.ifPresentOrElse(command::addAll, () -> {
+      command.add(javaBinary());
+      command.addAll(jvmOptions);
+      command.addAll(List.of("-jar", jar.toString()));
+    });
     ProcessBuilder builder = new ProcessBuilder(command)
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     Map<String, String> env = builder.environment();
+    if (custom.isPresent()) {
+      env.put("JAVA_TOOL_OPTIONS", String.join(" ", jvmOptions));  // as the chart passes them
+    }
     // Fabric8's own settings: the operator's client reads them as it would a cluster's.
     env.put("KUBERNETES_MASTER", apiServerUrl);
     env.put("KUBERNETES_NAMESPACE", "default");
@@ -161,6 +169,10 @@ public final class OperatorProcess implements AutoCloseable {
   @Override
   public void close() {
     stop(false);
+  }
+
+  private static Optional<List<String>> words(String setting) {
+    return setting == null || setting.isBlank() ? Optional.empty() : Optional.of(List.of(setting.trim().split("\\s+")));
   }
 
   static String javaBinary() {
