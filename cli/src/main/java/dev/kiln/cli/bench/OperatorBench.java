@@ -56,6 +56,9 @@ public final class OperatorBench implements Callable<Integer> {
   @Option(names = "--settle-minutes", defaultValue = "20", description = "Give up if the jobs have not settled by then")
   int settleMinutes;
 
+  @Option(names = "--keep", description = "Keep the cluster's folder (operator.log) after a run that succeeded")
+  boolean keep;
+
   @Spec
   CommandSpec spec;
 
@@ -124,7 +127,11 @@ public final class OperatorBench implements Callable<Integer> {
           + folder + " (operator.log, operator-threads.txt)");
       return 1;
     }
-    deleteTree(folder);
+    if (keep) {
+      spec.commandLine().getErr().println("kiln bench operator: the cluster's folder is kept: " + folder);
+    } else {
+      deleteTree(folder);
+    }
     spec.commandLine().getOut().println(new ObjectMapper().writeValueAsString(result));
     spec.commandLine().getOut().flush();
     return 0;

@@ -16,6 +16,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -268,8 +269,12 @@ public final class BuiltinAdmission implements Admission {
     List<String> admissible = plan.verdicts().entrySet().stream()
         .filter(v -> v.getValue() instanceof QueuePlan.Admit && !v.getKey().equals(asking))
         .map(Map.Entry::getKey).toList();
-    waiting.removeIf(k -> !plan.pending().contains(k) && !admissible.contains(k) && jobs.containsKey(k)
-        && memberOf(jobs.get(k), queueName));
+    // Only what this plan looked at leaves the waiting: a job the caches do not yet show in the queue
+    // (its Queued status written but not heard of) stays, or no later change would wake it.
+    Set<String> considered = new HashSet<>();
+    waitingStages.forEach(w -> considered.add(w.key()));
+    running.forEach(r -> considered.add(r.key()));
+    waiting.removeIf(k -> considered.contains(k) && !plan.pending().contains(k) && !admissible.contains(k));
     waiting.addAll(plan.pending());
     waiting.addAll(admissible);
     admissible.forEach(wake);

@@ -124,6 +124,66 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aJobStaysAmongTheWaitingWhileTheCachesHaveNotYetHeardItIsQueued() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob first = create("first", "research", 0, 1);
+    MultimodalPretrainJob second = create("second", "research", 0, 1);
+    toTraining(first);
+    prepareData(second);
+    LaggingState state = new LaggingState(new ListingClusterState(client));
+    List<String> woken = new java.util.ArrayList<>();
+    BuiltinAdmission admission = new BuiltinAdmission(state,
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), woken::add, clock);
+
+    state.jobs = state.live.jobs();  // the caches as they were before second was queued
+    reconcile(second, admission);
+    assertThat(get(second).getStatus().getPhase()).isEqualTo(JobPhase.Queued);
+    // Something changes on the cluster (first's pod starts) before the caches hear of second's
+    // Queued status: planning the queue then must not drop second from the jobs to wake.
+    cluster.startPod(NS, "first-pretrain-a1", 0, "gpu-0");
+    admission.replan();
+    assertThat(admission.waitingJobs()).contains("research/second");
+
+    state.jobs = null;
+    cluster.stopPod(NS, "first-pretrain-a1-0", 0);
+    client.batch().v1().jobs().inNamespace(NS).withName("first-pretrain-a1").delete();
+    client.resource(get(first)).delete();
+    admission.replan();
+    assertThat(woken).as("room came: the waiting job is woken, not left for its next poll").contains("research/second");
+  }
+
+  /** The cluster as listed, but with jobs as an informer cache may still hold them (set {@code jobs}). */
+  private static final class LaggingState implements dev.kiln.operator.admission.ClusterState {
+    final ListingClusterState live;
+    List<MultimodalPretrainJob> jobs;
+
+    LaggingState(ListingClusterState live) {
+      this.live = live;
+    }
+
+    public List<io.fabric8.kubernetes.api.model.Node> nodes() {
+      return live.nodes();
+    }
+
+    public List<io.fabric8.kubernetes.api.model.Pod> pods() {
+      return live.pods();
+    }
+
+    public List<io.fabric8.kubernetes.api.model.batch.v1.Job> trainerJobs() {
+      return live.trainerJobs();
+    }
+
+    public List<MultimodalPretrainJob> jobs() {
+      return jobs != null ? jobs : live.jobs();
+    }
+
+    public java.util.Optional<TrainingQueue> queue(String name) {
+      return live.queue(name);
+    }
+  }
+
+  @Test
   void aWaitingJobAskingAgainReusesItsPlaceUntilSomethingThePlanReadChanges() {
     cluster.addGpuNode("gpu-0", 8, A100);
     queue("research", new TrainingQueueSpec(null, null, null, null));
