@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by ./kiln and ./build: points JAVA_HOME at a JDK 25 or newer.
 # Order: $JAVA_HOME if it is recent enough, then the usual install folders.
 

@@ -16,7 +16,14 @@ USERSPEC=65532:65532
 
 [[ "$(id -u)" == 0 ]] || { echo "verify-images: needs root (chroot and mount)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "verify-images: needs python3 (to read the image configs)" >&2; exit 1; }
-archive() { ls "$IMAGES"/"$1"-[0-9]*.tar | grep -v -- -cuda | head -n 1; }
+archive() {
+  local file
+  for file in "$IMAGES/$1"-[0-9]*.tar; do
+    [[ "$file" == *-cuda.tar ]] || { echo "$file"; return; }
+  done
+  echo "verify-images: no $1 image in $IMAGES (run ./build images)" >&2
+  exit 1
+}
 
 mounted=()
 cleanup() {
@@ -82,9 +89,9 @@ run "$WORK/kiln-data-jobs" inspect /tmp/data/shapes/captions-000000.tar
 echo "verify-images: kiln-data-jobs inspect took $(seconds "$start") s"
 
 # The operator as its image runs it, against the local cluster of `kiln bench operator`.
-entrypoint="$(tr '\n' ' ' < "$WORK/kiln-operator/entrypoint")"
+operator_entrypoint="$(tr '\n' ' ' < "$WORK/kiln-operator/entrypoint")"
 start=$(now)
-KILN_OPERATOR_COMMAND="/usr/sbin/chroot --userspec=$USERSPEC $WORK/kiln-operator/rootfs $entrypoint" \
+KILN_OPERATOR_COMMAND="/usr/sbin/chroot --userspec=$USERSPEC $WORK/kiln-operator/rootfs $operator_entrypoint" \
   "$ROOT/kiln" bench operator --jobs 2 --idle-seconds 5 --releases 1
 echo "verify-images: kiln-operator admitted the bench's jobs; the bench took $(seconds "$start") s"
 echo "verify-images: all images work"

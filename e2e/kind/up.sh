@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Kiln on a real API server, on one machine: a KinD cluster (one control plane, two workers with
+# fake GPUs), Kiln's images loaded into it, the chart installed, and the quickstart job run to
+# Succeeded. On failure it prints the job's status, the events and the operator's log.
+#
+#   ./build images && e2e/kind/up.sh        then: kubectl --context kind-kiln get mpj
+#   e2e/kind/down.sh                        deletes the cluster
+#
+# Needs docker (or podman), kind, kubectl and helm; says which is missing. Not part of CI: the
+# machines Kiln is built on have no container engine.
+set -euo pipefail
+# shellcheck source=e2e/kind/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+require_tools
+version="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$ROOT/charts/kiln/Chart.yaml")"
+for image in kiln-operator kiln-trainer kiln-data-jobs; do
+  [[ -f "$IMAGES/$image-$version.tar" ]] || die "$IMAGES/$image-$version.tar is missing: run ./build images first"
+done
+
+if kind get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
+  log "cluster kind-$KIND_CLUSTER exists; reusing it"
+else
+  log "creating cluster kind-$KIND_CLUSTER"
+  kind create cluster --name "$KIND_CLUSTER" --config "$ROOT/e2e/kind/cluster.yaml" --wait 120s
+fi
+"$ROOT/e2e/kind/fake-gpus.sh"
+
+for image in kiln-operator kiln-trainer kiln-data-jobs; do
+  log "loading $image $version"
+  kind load image-archive "$IMAGES/$image-$version.tar" --name "$KIND_CLUSTER"
+done
+
+log "installing the chart into $KILN_NAMESPACE"
+helm --kube-context "kind-$KIND_CLUSTER" upgrade --install kiln "$ROOT/charts/kiln" \
+  --namespace "$KILN_NAMESPACE" --create-namespace --wait --timeout 5m
+
+dump() {
+  log "the job did not succeed; its status, the events and the operator's log follow"
+  kubectl_kind -n "$JOBS_NAMESPACE" get mpj quickstart -o yaml || true
+  kubectl_kind -n "$JOBS_NAMESPACE" get events --sort-by=.lastTimestamp | tail -n 40 || true
+  kubectl_kind -n "$JOBS_NAMESPACE" get pods -o wide || true
+  kubectl_kind -n "$KILN_NAMESPACE" logs deployment/kiln --tail 100 || true
+}
+
+log "writing the quickstart's data into claim quickstart-data"
+kubectl_kind -n "$JOBS_NAMESPACE" apply -f - <<YAML
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: quickstart-data
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 1Gi
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: quickstart-data
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65532
+        fsGroup: 65532
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+        - name: sample-data
+          image: ghcr.io/kiln-dev/kiln-trainer:$version
+          imagePullPolicy: IfNotPresent
+          args: [sample-data, shapes, /data]
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+          volumeMounts:
+            - {name: data, mountPath: /data}
+            - {name: tmp, mountPath: /tmp}
+      volumes:
+        - name: data
+          persistentVolumeClaim: {claimName: quickstart-data}
+        - name: tmp
+          emptyDir: {}
+YAML
+kubectl_kind -n "$JOBS_NAMESPACE" wait --for=condition=Complete job/quickstart-data --timeout=10m \
+  || { kubectl_kind -n "$JOBS_NAMESPACE" logs job/quickstart-data || true; die "the data job did not complete"; }
+
+log "applying examples/quickstart.yaml"
+kubectl_kind -n "$JOBS_NAMESPACE" apply -f "$ROOT/examples/quickstart.yaml"
+if ! kubectl_kind -n "$JOBS_NAMESPACE" wait --for=jsonpath='{.status.phase}'=Succeeded mpj/quickstart --timeout=45m; then
+  dump
+  exit 1
+fi
+kubectl_kind -n "$JOBS_NAMESPACE" get mpj quickstart
+log "the quickstart succeeded on kind-$KIND_CLUSTER"
