@@ -125,13 +125,10 @@ class QueueLifecycleTest {
 
   @Test
   void aJobStaysAmongTheWaitingWhileTheCachesHaveNotYetHeardItIsQueued() {
-    cluster.addGpuNode("gpu-0", 8, A100);
-    queue("research", new TrainingQueueSpec(null, null, null, null));
-    MultimodalPretrainJob first = create("first", "research", 0, 1);
-    MultimodalPretrainJob second = create("second", "research", 0, 1);
-    toTraining(first);
-    prepareData(second);
-    LaggingState state = new LaggingState(new ListingClusterState(client));
+    List<MultimodalPretrainJob> jobs = oneTrainingOneReady();
+    MultimodalPretrainJob first = jobs.get(0);
+    MultimodalPretrainJob second = jobs.get(1);
+    ScriptedState state = new ScriptedState(new ListingClusterState(client));
     List<String> woken = new java.util.ArrayList<>();
     BuiltinAdmission admission = new BuiltinAdmission(state,
         (queue, status) -> TrainingQueues.writeStatus(client, queue, status), woken::add, clock);
@@ -142,6 +139,7 @@ class QueueLifecycleTest {
     // Something changes on the cluster (first's pod starts) before the caches hear of second's
     // Queued status: planning the queue then must not drop second from the jobs to wake.
     cluster.startPod(NS, "first-pretrain-a1", 0, "gpu-0");
+    state.version++;
     admission.replan();
     assertThat(admission.waitingJobs()).contains("research/second");
 
@@ -149,49 +147,17 @@ class QueueLifecycleTest {
     cluster.stopPod(NS, "first-pretrain-a1-0", 0);
     client.batch().v1().jobs().inNamespace(NS).withName("first-pretrain-a1").delete();
     client.resource(get(first)).delete();
+    state.version++;
     admission.replan();
     assertThat(woken).as("room came: the waiting job is woken, not left for its next poll").contains("research/second");
   }
 
-  /** The cluster as listed, but with jobs as an informer cache may still hold them (set {@code jobs}). */
-  private static final class LaggingState implements dev.kiln.operator.admission.ClusterState {
-    final ListingClusterState live;
-    List<MultimodalPretrainJob> jobs;
-
-    LaggingState(ListingClusterState live) {
-      this.live = live;
-    }
-
-    public List<io.fabric8.kubernetes.api.model.Node> nodes() {
-      return live.nodes();
-    }
-
-    public List<io.fabric8.kubernetes.api.model.Pod> pods() {
-      return live.pods();
-    }
-
-    public List<io.fabric8.kubernetes.api.model.batch.v1.Job> trainerJobs() {
-      return live.trainerJobs();
-    }
-
-    public List<MultimodalPretrainJob> jobs() {
-      return jobs != null ? jobs : live.jobs();
-    }
-
-    public java.util.Optional<TrainingQueue> queue(String name) {
-      return live.queue(name);
-    }
-  }
-
   @Test
   void aWaitingJobAskingAgainReusesItsPlaceUntilSomethingThePlanReadChanges() {
-    cluster.addGpuNode("gpu-0", 8, A100);
-    queue("research", new TrainingQueueSpec(null, null, null, null));
-    MultimodalPretrainJob first = create("first", "research", 0, 1);
-    MultimodalPretrainJob second = create("second", "research", 0, 1);
-    toTraining(first);
-    prepareData(second);
-    VersionedState state = new VersionedState(new ListingClusterState(client));
+    List<MultimodalPretrainJob> jobs = oneTrainingOneReady();
+    MultimodalPretrainJob first = jobs.get(0);
+    MultimodalPretrainJob second = jobs.get(1);
+    ScriptedState state = new ScriptedState(new ListingClusterState(client));
     BuiltinAdmission admission = new BuiltinAdmission(state, (queue, status) -> { }, key -> { }, clock);
 
     var waiting = admission.admit(get(second), 0);
@@ -206,13 +172,31 @@ class QueueLifecycleTest {
     assertThat(state.plans).isEqualTo(plans + 1);
   }
 
-  /** The cluster as listed, with a version the test moves, counting the plans made from it. */
-  private static final class VersionedState implements dev.kiln.operator.admission.ClusterState {
-    private final ListingClusterState live;
+  /**
+   * One 8-GPU node and queue research, where job first trains on the node and job second has its
+   * data ready and has not yet asked for its stage.
+   */
+  private List<MultimodalPretrainJob> oneTrainingOneReady() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob first = create("first", "research", 0, 1);
+    MultimodalPretrainJob second = create("second", "research", 0, 1);
+    toTraining(first);
+    prepareData(second);
+    return List.of(first, second);
+  }
+
+  /**
+   * The cluster as listed, with a version the test moves (counting the plans made from it), and
+   * jobs as an informer cache may still hold them when the test sets {@code jobs}.
+   */
+  private static final class ScriptedState implements dev.kiln.operator.admission.ClusterState {
+    final ListingClusterState live;
     long version;
     int plans;
+    List<MultimodalPretrainJob> jobs;
 
-    VersionedState(ListingClusterState live) {
+    ScriptedState(ListingClusterState live) {
       this.live = live;
     }
 
@@ -230,7 +214,7 @@ class QueueLifecycleTest {
     }
 
     public List<MultimodalPretrainJob> jobs() {
-      return live.jobs();
+      return jobs != null ? jobs : live.jobs();
     }
 
     public java.util.Optional<TrainingQueue> queue(String name) {
