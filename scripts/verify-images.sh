@@ -92,6 +92,10 @@ echo "verify-images: kiln-data-jobs inspect took $(seconds "$start") s"
 operator_entrypoint="$(tr '\n' ' ' < "$WORK/kiln-operator/entrypoint")"
 start=$(now)
 KILN_OPERATOR_COMMAND="/usr/sbin/chroot --userspec=$USERSPEC $WORK/kiln-operator/rootfs $operator_entrypoint" \
-  "$ROOT/kiln" bench operator --jobs 2 --idle-seconds 5 --releases 1
-echo "verify-images: kiln-operator admitted the bench's jobs; the bench took $(seconds "$start") s"
+  "$ROOT/kiln" bench operator --jobs 2 --idle-seconds 5 --releases 1 --keep 2> "$WORK/operator-bench.err" \
+  || { cat "$WORK/operator-bench.err" >&2; echo "verify-images: the operator image failed the bench" >&2; exit 1; }
+cluster="$(sed -n 's/.*the cluster.s folder is kept: //p' "$WORK/operator-bench.err")"
+echo "verify-images: kiln-operator admitted the bench's jobs; the bench took $(seconds "$start") s;" \
+  "$(grep -o 'started in [0-9.]*s' "$cluster/operator.log" | head -n 1) in its image"
+rm -rf "$cluster"
 echo "verify-images: all images work"

@@ -33,11 +33,20 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
 
   public InformerClusterState(KubernetesClient client, Runnable onChange) {
     nodes = client.nodes().inform(handler(onChange));
-    pods = client.pods().inAnyNamespace().inform(handler(onChange));
-    trainerJobs = client.batch().v1().jobs().inAnyNamespace().withLabel(Labels.MANAGED_BY, Labels.MANAGER)
-        .withLabel(Labels.COMPONENT, Labels.TRAINER).inform(handler(onChange));
+    pods = started(client.pods().inAnyNamespace().runnableInformer(0)
+        .itemStore(PlanningCopies.store(PlanningCopies::pod)), handler(onChange));
+    trainerJobs = started(client.batch().v1().jobs().inAnyNamespace().withLabel(Labels.MANAGED_BY, Labels.MANAGER)
+        .withLabel(Labels.COMPONENT, Labels.TRAINER).runnableInformer(0)
+        .itemStore(PlanningCopies.store(PlanningCopies::job)), handler(onChange));
     jobs = client.resources(MultimodalPretrainJob.class).inAnyNamespace().inform(jobHandler());
     queues = client.resources(TrainingQueue.class).inform(handler(onChange));
+  }
+
+  /** Starts an informer that keeps its own copies, and returns once it has listed everything, as inform() does. */
+  private static <T> SharedIndexInformer<T> started(SharedIndexInformer<T> informer, ResourceEventHandler<T> handler) {
+    informer.addEventHandler(handler);
+    informer.run();
+    return informer;
   }
 
   /**
