@@ -242,8 +242,9 @@ class ChartTest {
 
   @Test
   void theOperatorRunsWithTheJvmOptionsTheLocalClusterMeasures() {
-    assertThat(RenderedChart.render(DEFAULTS).env("JAVA_TOOL_OPTIONS"))
-        .isEqualTo(String.join(" ", OperatorProcess.JVM_OPTIONS));
+    RenderedChart chart = RenderedChart.render(DEFAULTS);
+    assertThat(chart.env("JAVA_TOOL_OPTIONS")).isEqualTo(String.join(" ", OperatorProcess.JVM_OPTIONS));
+    assertThat(chart.env("MALLOC_ARENA_MAX")).isEqualTo(OperatorProcess.MALLOC_ARENAS);
   }
 
   /** "verb group/resource" for every combination a list of RBAC rules grants. */
