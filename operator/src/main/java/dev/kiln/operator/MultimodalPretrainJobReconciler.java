@@ -3,6 +3,7 @@ package dev.kiln.operator;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.operator.admission.BuiltinAdmission;
 import dev.kiln.operator.admission.InformerClusterState;
+import dev.kiln.operator.cache.CachedCopies;
 import dev.kiln.operator.lifecycle.ChildResources;
 import dev.kiln.operator.lifecycle.EventRecorder;
 import dev.kiln.operator.lifecycle.HttpProgressReader;
@@ -110,12 +111,14 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     var jobs = InformerEventSourceConfiguration.from(Job.class, MultimodalPretrainJob.class)
         .withName("jobs")
         .withLabelSelector(managed)
+        .withItemStore(CachedCopies.store(CachedCopies::job))
         .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(MultimodalPretrainJob.class))
         .build();
     // Pods are owned by their Job, not by us: map them back through the job label.
     var pods = InformerEventSourceConfiguration.from(Pod.class, MultimodalPretrainJob.class)
         .withName("pods")
         .withLabelSelector(managed)
+        .withItemStore(CachedCopies.store(CachedCopies::pod))
         .withSecondaryToPrimaryMapper((Pod pod) -> Set.of(new ResourceID(
             pod.getMetadata().getLabels().get(Labels.JOB), pod.getMetadata().getNamespace())))
         .build();

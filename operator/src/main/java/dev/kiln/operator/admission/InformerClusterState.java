@@ -2,6 +2,7 @@ package dev.kiln.operator.admission;
 
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.TrainingQueue;
+import dev.kiln.operator.cache.CachedCopies;
 import dev.kiln.operator.manifests.Labels;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -34,10 +35,10 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   public InformerClusterState(KubernetesClient client, Runnable onChange) {
     nodes = client.nodes().inform(handler(onChange));
     pods = started(client.pods().inAnyNamespace().runnableInformer(0)
-        .itemStore(PlanningCopies.store(PlanningCopies::pod)), handler(onChange));
+        .itemStore(CachedCopies.store(CachedCopies::planningPod)), handler(onChange));
     trainerJobs = started(client.batch().v1().jobs().inAnyNamespace().withLabel(Labels.MANAGED_BY, Labels.MANAGER)
         .withLabel(Labels.COMPONENT, Labels.TRAINER).runnableInformer(0)
-        .itemStore(PlanningCopies.store(PlanningCopies::job)), handler(onChange));
+        .itemStore(CachedCopies.store(CachedCopies::job)), handler(onChange));
     jobs = client.resources(MultimodalPretrainJob.class).inAnyNamespace().inform(jobHandler());
     queues = client.resources(TrainingQueue.class).inform(handler(onChange));
   }

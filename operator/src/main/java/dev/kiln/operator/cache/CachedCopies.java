@@ -1,4 +1,4 @@
-package dev.kiln.operator.admission;
+package dev.kiln.operator.cache;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import io.fabric8.kubernetes.client.informers.cache.BasicItemStore;
@@ -15,17 +16,18 @@ import java.util.List;
 import java.util.function.UnaryOperator;
 
 /**
- * The parts of pods and Jobs a queue's plan reads (names, labels, node, GPU requests, phase,
- * conditions), copied out of what the informers receive, so that the admission caches hold a few
- * hundred bytes per object instead of whole pod specs and Job templates: at 1,000 jobs the whole
- * objects were most of the operator's heap.
+ * The parts of pods and Jobs the operator reads, copied out of what its informers receive, so that
+ * its caches hold a few hundred bytes per object instead of whole pod specs and Job templates (at
+ * 1,000 jobs the whole objects were most of the operator's heap). Nothing the operator reads is
+ * left out: a queue's plan reads names, labels, node, GPU requests and phase; the job lifecycle
+ * reads pod status, container ports and a Job's status and suspend.
  */
-final class PlanningCopies {
+public final class CachedCopies {
 
-  private PlanningCopies() {}
+  private CachedCopies() {}
 
   /** An informer store that keeps {@code copy} of each object it is given. */
-  static <T extends HasMetadata> BasicItemStore<T> store(UnaryOperator<T> copy) {
+  public static <T extends HasMetadata> BasicItemStore<T> store(UnaryOperator<T> copy) {
     return new BasicItemStore<>(Cache::metaNamespaceKeyFunc) {
       @Override
       public T put(String key, T object) {
@@ -34,21 +36,28 @@ final class PlanningCopies {
     };
   }
 
-  /** Name, labels and deletion; node; each container's resources; phase. */
-  static Pod pod(Pod pod) {
+  /** For planning: name, labels and deletion; node; each container's resources; phase. */
+  public static Pod planningPod(Pod pod) {
+    Pod copy = pod(pod);
+    copy.setStatus(new PodStatusBuilder().withPhase(pod.getStatus() == null ? null : pod.getStatus().getPhase()).build());
+    return copy;
+  }
+
+  /** For the lifecycle as well: name, labels and deletion; node; each container's resources and ports; the whole status. */
+  public static Pod pod(Pod pod) {
     List<Container> containers = pod.getSpec() == null || pod.getSpec().getContainers() == null ? List.of()
-        : pod.getSpec().getContainers().stream()
-            .map(c -> new ContainerBuilder().withName(c.getName()).withResources(c.getResources()).build()).toList();
+        : pod.getSpec().getContainers().stream().map(c -> new ContainerBuilder().withName(c.getName())
+            .withResources(c.getResources()).withPorts(c.getPorts()).build()).toList();
     return new PodBuilder()
         .withMetadata(metadata(pod.getMetadata()))
         .withNewSpec().withNodeName(pod.getSpec() == null ? null : pod.getSpec().getNodeName())
           .withContainers(containers).endSpec()
-        .withNewStatus().withPhase(pod.getStatus() == null ? null : pod.getStatus().getPhase()).endStatus()
+        .withStatus(pod.getStatus())
         .build();
   }
 
-  /** The Job without its pod template: metadata, suspend, and its status. */
-  static Job job(Job job) {
+  /** The Job without its pod template: metadata, suspend, parallelism, completions, and its status. */
+  public static Job job(Job job) {
     return new JobBuilder()
         .withMetadata(metadata(job.getMetadata()))
         .withNewSpec()
@@ -70,6 +79,7 @@ final class PlanningCopies {
         .withDeletionTimestamp(meta.getDeletionTimestamp())
         .withLabels(meta.getLabels())
         .withAnnotations(meta.getAnnotations())
+        .withOwnerReferences(meta.getOwnerReferences())
         .build();
   }
 }
