@@ -192,6 +192,19 @@ final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCall
         .map(j -> j.getMetadata().getName()).sorted().toList();
   }
 
+  /** The Jobs of stage attempts ({@code <job>-<stage>-a<N>}), without the data-prep Jobs. */
+  List<String> trainerJobNames() {
+    return childJobNames().stream().filter(n -> n.contains("-pretrain-") || n.contains("-sft-"))
+        .filter(n -> !n.contains("-pack-")).toList();
+  }
+
+  /** The job's place in its queue, or -1 when it has none (not queued, or not yet reconciled). */
+  int queuePosition(String job) {
+    MultimodalPretrainJob current = get(job);
+    var queue = current == null || current.getStatus() == null ? null : current.getStatus().getQueue();
+    return queue == null || queue.position() == null ? -1 : queue.position();
+  }
+
   @Override
   public void afterTestExecution(ExtensionContext context) throws Exception {
     if (context.getExecutionException().isEmpty() || cluster == null) {

@@ -30,7 +30,6 @@ class QueueScenariosTest {
   @TempDir
   Path folder;
 
-
   @Test
   void aTwoNodeStageNeverStartsWithOnePodAndStartsWholeWhenTwoNodesAreFree() throws Exception {
     harness.startWithStandIns(folder, "tiny-data", 2);
@@ -84,21 +83,21 @@ class QueueScenariosTest {
     awaitQueued("second");
     harness.apply(job("third", "default", 1));
     awaitQueued("third");
-    await().atMost(LocalClusterHarness.WAIT).until(() -> position("second") == 1 && position("third") == 2);
+    await().atMost(LocalClusterHarness.WAIT).until(() -> harness.queuePosition("second") == 1 && harness.queuePosition("third") == 2);
 
     harness.cluster().operator().restart(true);
     await().atMost(LocalClusterHarness.WAIT).until(() -> Files.readString(harness.cluster().operator().log())
         .split("--- operator start 2")[1].contains("Installed features"));
     Thread.sleep(3_000);  // the restarted operator has reconciled every job
 
-    assertThat(position("second")).isEqualTo(1);
-    assertThat(position("third")).isEqualTo(2);
-    assertThat(trainerJobs()).containsExactly("first-pretrain-a1");
+    assertThat(harness.queuePosition("second")).isEqualTo(1);
+    assertThat(harness.queuePosition("third")).isEqualTo(2);
+    assertThat(harness.trainerJobNames()).containsExactly("first-pretrain-a1");
 
     harness.client().resource(harness.get("first")).delete();
     harness.awaitPhase("second", JobPhase.Training);
-    await().atMost(LocalClusterHarness.WAIT).until(() -> position("third") == 1);
-    await().atMost(Duration.ofSeconds(30)).until(() -> trainerJobs().equals(List.of("second-pretrain-a1")));
+    await().atMost(LocalClusterHarness.WAIT).until(() -> harness.queuePosition("third") == 1);
+    await().atMost(Duration.ofSeconds(30)).until(() -> harness.trainerJobNames().equals(List.of("second-pretrain-a1")));
   }
 
   /** The tiny job with {@code nodes} pods of 8 GPUs in {@code queue}, its checkpoints on a claim every node may write. */
@@ -131,16 +130,6 @@ class QueueScenariosTest {
       }
       return phase(job) == JobPhase.Queued;
     });
-  }
-
-  private int position(String job) {
-    var queue = harness.get(job).getStatus().getQueue();
-    return queue == null || queue.position() == null ? -1 : queue.position();
-  }
-
-  private List<String> trainerJobs() {
-    return harness.childJobNames().stream().filter(n -> n.contains("-pretrain-") || n.contains("-sft-"))
-        .filter(n -> !n.contains("-pack-")).toList();
   }
 
   private static long running(List<Pod> pods) {
