@@ -2,9 +2,7 @@ package dev.kiln.local;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
 import java.net.URI;
-import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -13,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -25,9 +24,10 @@ public final class OperatorProcess implements AutoCloseable {
   /**
    * The operator's JVM: a small heap given back when idle, the serial collector (one core is
    * plenty), the client compiler only (a control loop waiting on the network needs no peak
-   * compilation, and C2's code and arenas cost memory), small thread stacks. 128 MB of heap holds
-   * 1,000 jobs with room to spare (measured with {@code kiln bench operator}). The chart's default {@code operator.javaOptions} is the same, so what {@code kiln bench
-   * operator} measures is what a cluster runs. {@code KILN_OPERATOR_JAVA_OPTIONS} replaces them;
+   * compilation, and C2's code and arenas cost memory), small thread stacks. 128 MB of heap held
+   * 1,000 jobs ({@code kiln bench operator}: 283 MB resident). The chart's default
+   * {@code operator.javaOptions} is the same, so what the bench measures is what a cluster runs.
+   * {@code KILN_OPERATOR_JAVA_OPTIONS} replaces them;
    * {@code KILN_OPERATOR_COMMAND} replaces the whole command (the operator inside its image, for
    * example), which then gets these options as the chart passes them, in JAVA_TOOL_OPTIONS.
    */
@@ -40,6 +40,11 @@ public final class OperatorProcess implements AutoCloseable {
    * whose threads mostly wait on the network; the chart sets the same.
    */
   public static final String MALLOC_ARENAS = "2";
+
+  /** Written to the log before each start, so that what follows is that run's. */
+  private static final String START_MARK = "--- operator start";
+  private static final Pattern LISTENING_PORT = Pattern.compile("Listening on: http://[^:]+:(\\d+)");
+  private static final Pattern LEASE_IDENTITY = Pattern.compile("leader election on: Lease \\S+, identity (\\S+)");
 
   /** How the operator's requests are told apart at the API server (as in a cluster's audit log). */
   public static final String USER_AGENT = "kiln-operator";
@@ -97,7 +102,7 @@ public final class OperatorProcess implements AutoCloseable {
     env.put("KILN_OPERATOR_LEADER_ELECTION_ENABLED", "false");
     env.putAll(settings);
     try {
-      Files.writeString(log, "--- operator start " + (++starts) + "\n", StandardOpenOption.CREATE,
+      Files.writeString(log, START_MARK + " " + (++starts) + "\n", StandardOpenOption.CREATE,
           StandardOpenOption.APPEND);
       process = builder.start();
     } catch (IOException e) {
@@ -142,13 +147,9 @@ public final class OperatorProcess implements AutoCloseable {
     return process.pid();
   }
 
-  /** The identity it holds the leader Lease under, when leader election is on. */
-  public String leaseIdentity() {
-    try {
-      return InetAddress.getLocalHost().getHostName() + "-" + pid();
-    } catch (UnknownHostException e) {
-      return "kiln-operator-" + pid();
-    }
+  /** The identity it holds the leader Lease under, as it logged it at its latest start; empty when election is off. */
+  public Optional<String> leaseIdentity() {
+    return latestStartLogged(LEASE_IDENTITY);
   }
 
   /**
@@ -156,13 +157,17 @@ public final class OperatorProcess implements AutoCloseable {
    * empty until it has started.
    */
   public Optional<URI> httpAddress() {
+    return latestStartLogged(LISTENING_PORT).map(port -> URI.create("http://127.0.0.1:" + port));
+  }
+
+  /** The first group of {@code pattern} in what it logged since its latest start. */
+  private Optional<String> latestStartLogged(Pattern pattern) {
     try {
-      String log = Files.readString(this.log);
-      String latest = log.substring(log.lastIndexOf("--- operator start"));
-      var listening = Pattern.compile("Listening on: http://[^:]+:(\\d+)").matcher(latest);
-      return listening.find() ? Optional.of(URI.create("http://127.0.0.1:" + listening.group(1)))
-          : Optional.empty();
-    } catch (IOException | StringIndexOutOfBoundsException e) {
+      String text = Files.readString(log);
+      int latest = text.lastIndexOf(START_MARK);
+      Matcher found = pattern.matcher(latest < 0 ? "" : text.substring(latest));
+      return found.find() ? Optional.of(found.group(1)) : Optional.empty();
+    } catch (IOException e) {
       return Optional.empty();
     }
   }

@@ -26,13 +26,14 @@ public class LeaderElection {
   @Produces
   @Dependent
   LeaderElectionConfiguration leaderElection(KilnOperatorConfig config, OperatorMetrics metrics) {
-    KilnOperatorConfig.LeaderElection settings = config.leaderElection();
+    KilnOperatorConfig.LeaderElectionSettings settings = config.leaderElection();
     if (!settings.enabled()) {
       LOG.info("leader election off: this operator must be the only one");
       return null;
     }
     metrics.leading(false);
     String identity = identity();
+    // The local cluster reads the identity from this line (OperatorProcess.leaseIdentity).
     LOG.infof("leader election on: Lease %s, identity %s", settings.leaseName(), identity);
     LeaderElectionConfigurationBuilder builder = LeaderElectionConfigurationBuilder
         .aLeaderElectionConfiguration(settings.leaseName())
