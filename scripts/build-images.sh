@@ -22,7 +22,7 @@ source scripts/java-env.sh
 OUT="$ROOT/target/images"
 WORK="$OUT/work"
 registry="${KILN_IMAGE_REGISTRY:-ghcr.io/kiln-dev}"
-version="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' charts/kiln/Chart.yaml)"
+version="$(scripts/app-version.sh)"
 revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 if [[ -n "$(git status --porcelain 2>/dev/null)" ]]; then revision="$revision-dirty"; fi
 # The packages whose files make the operating-system layer: what the JVM and libtorch link against.

@@ -12,7 +12,7 @@ set -euo pipefail
 # shellcheck source=e2e/kind/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_tools
-version="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$ROOT/charts/kiln/Chart.yaml")"
+version="$("$ROOT/scripts/app-version.sh")"
 for image in kiln-operator kiln-trainer kiln-data-jobs; do
   [[ -f "$IMAGES/$image-$version.tar" ]] || die "$IMAGES/$image-$version.tar is missing: run ./build images first"
 done
