@@ -47,10 +47,10 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
 
   @Override
   public MockResponse dispatch(RecordedRequest request) {
-    String agent = request.getHeader("User-Agent");
-    requestsByAgent.computeIfAbsent(agent == null ? "" : agent, a -> new LongAdder()).increment();
+    String agent = request.getHeader("User-Agent") == null ? "" : request.getHeader("User-Agent");
+    requestsByAgent.computeIfAbsent(agent, a -> new LongAdder()).increment();
     if (!"GET".equals(request.getMethod()) && !request.getPath().startsWith(RULES_REVIEWS)) {
-      writesByAgent.computeIfAbsent(agent == null ? "" : agent, a -> new LongAdder()).increment();
+      writesByAgent.computeIfAbsent(agent, a -> new LongAdder()).increment();
     }
     return super.dispatch(request);
   }

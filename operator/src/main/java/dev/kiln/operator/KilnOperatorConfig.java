@@ -30,13 +30,13 @@ public interface KilnOperatorConfig {
   @WithDefault("29500")
   int masterPort();
 
-  LeaderElection leaderElection();
+  LeaderElectionSettings leaderElection();
 
   /**
    * A Lease that one replica holds while it reconciles; the others keep their caches warm and take
    * over when it stops renewing (KILN_OPERATOR_LEADER_ELECTION_*).
    */
-  interface LeaderElection {
+  interface LeaderElectionSettings {
 
     /** Off only where one operator runs alone (the local cluster of {@code kiln run}). */
     @WithDefault("true")

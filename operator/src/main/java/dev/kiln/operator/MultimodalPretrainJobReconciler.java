@@ -84,7 +84,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     long start = System.nanoTime();
     boolean failed = true;
     try {
-      UpdateControl<MultimodalPretrainJob> control = reconcileTimed(job, context);
+      UpdateControl<MultimodalPretrainJob> control = reconcileJob(job, context);
       failed = false;
       return control;
     } finally {
@@ -92,7 +92,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     }
   }
 
-  private UpdateControl<MultimodalPretrainJob> reconcileTimed(MultimodalPretrainJob job, Context<MultimodalPretrainJob> context) {
+  private UpdateControl<MultimodalPretrainJob> reconcileJob(MultimodalPretrainJob job, Context<MultimodalPretrainJob> context) {
     // The job comes from the controller's cache, which holds our own last status write even
     // before its watch event (ChildResources.Reads.statusWritten), so the state machine never acts
     // twice on one transition; children come from the event sources' caches.

@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodStatus;
 import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
@@ -38,13 +39,15 @@ public final class CachedCopies {
 
   /** For planning: name, labels and deletion; node; each container's resources; phase. */
   public static Pod planningPod(Pod pod) {
-    Pod copy = pod(pod);
-    copy.setStatus(new PodStatusBuilder().withPhase(pod.getStatus() == null ? null : pod.getStatus().getPhase()).build());
-    return copy;
+    return copy(pod, new PodStatusBuilder().withPhase(pod.getStatus() == null ? null : pod.getStatus().getPhase()).build());
   }
 
   /** For the lifecycle as well: name, labels and deletion; node; each container's resources and ports; the whole status. */
   public static Pod pod(Pod pod) {
+    return copy(pod, pod.getStatus());
+  }
+
+  private static Pod copy(Pod pod, PodStatus status) {
     List<Container> containers = pod.getSpec() == null || pod.getSpec().getContainers() == null ? List.of()
         : pod.getSpec().getContainers().stream().map(c -> new ContainerBuilder().withName(c.getName())
             .withResources(c.getResources()).withPorts(c.getPorts()).build()).toList();
@@ -52,7 +55,7 @@ public final class CachedCopies {
         .withMetadata(metadata(pod.getMetadata()))
         .withNewSpec().withNodeName(pod.getSpec() == null ? null : pod.getSpec().getNodeName())
           .withContainers(containers).endSpec()
-        .withStatus(pod.getStatus())
+        .withStatus(status)
         .build();
   }
 

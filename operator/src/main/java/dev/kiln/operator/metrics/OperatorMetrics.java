@@ -8,12 +8,11 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import jakarta.inject.Singleton;
 import java.time.Duration;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
-import jakarta.inject.Singleton;
 import java.util.function.Function;
 
 /**
@@ -37,7 +36,7 @@ public final class OperatorMetrics {
   private final Counter disruptions;
   /** True unless leader election runs and another replica holds the Lease. */
   private final AtomicBoolean leading = new AtomicBoolean(true);
-  private final Map<String, Boolean> queuesWatched = new ConcurrentHashMap<>();
+  private final Set<String> queuesWatched = ConcurrentHashMap.newKeySet();
   private volatile ClusterState state;
 
   public OperatorMetrics(MeterRegistry registry) {
@@ -92,7 +91,7 @@ public final class OperatorMetrics {
 
   /** A queue whose status the operator writes: its gauges appear from now on. */
   public void queueSeen(String name) {
-    if (queuesWatched.putIfAbsent(name, Boolean.TRUE) == null) {
+    if (queuesWatched.add(name)) {
       queueGauge(name, "kiln.queue.pending.jobs", "Jobs waiting in the queue", TrainingQueueStatus::getPendingCount);
       queueGauge(name, "kiln.queue.admitted.jobs", "Jobs admitted by the queue", TrainingQueueStatus::getAdmittedCount);
       queueGauge(name, "kiln.queue.gpus.in.use", "GPUs held by the queue's admitted stages",
