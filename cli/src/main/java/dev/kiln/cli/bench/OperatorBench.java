@@ -228,13 +228,24 @@ public final class OperatorBench implements Callable<Integer> {
     for (String victim : running.subList(0, Math.min(count, running.size()))) {
       int admittedBefore = jobAdded.size();
       client.resources(MultimodalPretrainJob.class).inNamespace(LocalCluster.NAMESPACE).withName(victim).delete();
+      String node = client.pods().inNamespace(LocalCluster.NAMESPACE).withLabel(LocalCluster.JOB_LABEL, victim).list()
+          .getItems().stream().map(p -> p.getSpec().getNodeName()).filter(n -> n != null).findFirst().orElse(null);
       await(() -> jobAdded.size() > admittedBefore && podDeleted.containsKey(victim), 120, () -> "a queued job to be "
           + "admitted after " + victim + " was deleted (its pod deleted: " + podDeleted.containsKey(victim)
+          + "; pods on its node " + node + " now: " + podsOn(client, node)
           + "; the queue's head: " + head(client) + ")");
       long admitted = jobAdded.values().stream().max(Long::compare).orElseThrow();
       latencies.add(Math.max(0, TimeUnit.NANOSECONDS.toMillis(admitted - podDeleted.get(victim))));
     }
     return latencies;
+  }
+
+  /** Name, phase and owner of each pod bound to the node. */
+  private static List<String> podsOn(KubernetesClient client, String node) {
+    return client.pods().inAnyNamespace().list().getItems().stream()
+        .filter(p -> node != null && node.equals(p.getSpec().getNodeName()))
+        .map(p -> p.getMetadata().getName() + " " + (p.getStatus() == null ? null : p.getStatus().getPhase())
+            + (p.getMetadata().getDeletionTimestamp() != null ? " deleting" : "")).toList();
   }
 
   /** The first queued job and why it waits. */

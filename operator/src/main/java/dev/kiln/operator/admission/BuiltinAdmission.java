@@ -122,6 +122,11 @@ public final class BuiltinAdmission implements Admission {
     }
     StageSpec stage = job.getSpec().stages().get(stageIndex);
     Gang asked = gang(stage);
+    // Asking again for a stage it was admitted to means its Job was never made (creating it failed):
+    // its reservation must not hold it back from the GPUs it reserved.
+    if (reservations.remove(key(job) + "/" + stage.name()) != null) {
+      reservationsVersion++;
+    }
     QueuePlan.Verdict unchanged = unchangedWait(queueName, key(job));
     QueuePlan.Verdict verdict = unchanged != null ? unchanged
         : planQueue(queueName, queue.get(), job, asked).verdicts().get(key(job));
@@ -245,18 +250,22 @@ public final class BuiltinAdmission implements Admission {
       }
     }
 
+    Set<String> holding = new HashSet<>();
+    running.stream().filter(r -> !r.stopping()).forEach(r -> holding.add(r.key()));
+    String self = job == null ? null : key(job);  // asking or leaving: added below, or not at all
     List<QueuePlan.Waiting> waitingStages = new ArrayList<>();
-    for (MultimodalPretrainJob other : jobs.values()) {
-      if ((job != null && key(other).equals(key(job))) || !inQueue(other, queueName)
-          || running.stream().anyMatch(r -> r.key().equals(key(other)) && !r.stopping())) {
+    for (Map.Entry<String, MultimodalPretrainJob> entry : jobs.entrySet()) {
+      String otherKey = entry.getKey();
+      MultimodalPretrainJob other = entry.getValue();
+      if (otherKey.equals(self) || !inQueue(other, queueName) || holding.contains(otherKey)) {
         continue;
       }
-      List<Job> own = jobsByOwner.getOrDefault(key(other), List.of());
+      List<Job> own = jobsByOwner.getOrDefault(otherKey, List.of());
       boolean between = other.getStatus().getQueue().position() == null
           && other.getStatus().getPhase() != JobPhase.AwaitingPromotion;
       Gang gang = gang(other, nextStage(other, own));
       if (gang != null && (other.getStatus().getQueue().position() != null || between)) {
-        waitingStages.add(new QueuePlan.Waiting(key(other), other.getSpec().scheduling().priority(), created(other), gang));
+        waitingStages.add(new QueuePlan.Waiting(otherKey, other.getSpec().scheduling().priority(), created(other), gang));
       }
     }
     if (asked != null) {
@@ -264,7 +273,7 @@ public final class BuiltinAdmission implements Admission {
     }
 
     QueuePlan.Result plan = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, room);
-    String asking = asked == null ? null : key(job);
+    String asking = asked == null ? null : self;
     writeQueueStatus(queueName, plan, running, asking, asked);
     List<String> admissible = plan.verdicts().entrySet().stream()
         .filter(v -> v.getValue() instanceof QueuePlan.Admit && !v.getKey().equals(asking))

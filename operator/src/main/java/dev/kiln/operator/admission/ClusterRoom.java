@@ -7,11 +7,15 @@ import io.fabric8.kubernetes.api.model.NodeCondition;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Taint;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Free GPUs per node, as the scheduler will find them: allocatable {@code nvidia.com/gpu} of nodes
@@ -26,6 +30,12 @@ public final class ClusterRoom {
 
   private final Map<String, Integer> free;
   private final Map<String, String> products;
+  /**
+   * Gangs found not to fit, and free GPUs per gang, since the room last grew: a queue's plan asks
+   * the same of hundreds of waiting stages of few shapes, and placing or reserving only takes room.
+   */
+  private final Set<Gang> unplaceable = new HashSet<>();
+  private final Map<Gang, Integer> freeFor = new HashMap<>();
 
   private ClusterRoom(Map<String, Integer> free, Map<String, String> products) {
     this.free = free;
@@ -62,40 +72,58 @@ public final class ClusterRoom {
     if (gang.gpusPerPod() == 0) {
       return true;  // CPU pods: the scheduler weighs CPU and memory, which admission does not count
     }
-    List<String> chosen = choose(gang);
-    if (chosen.size() < gang.pods()) {
+    if (unplaceable.contains(gang)) {
       return false;
     }
-    chosen.forEach(node -> free.merge(node, -gang.gpusPerPod(), Integer::sum));
+    List<String> chosen = choose(gang);
+    if (chosen.size() < gang.pods()) {
+      unplaceable.add(gang);
+      return false;
+    }
+    take(chosen, gang.gpusPerPod());
     return true;
   }
 
   /** Places as many of the gang's pods as fit: what a waiting gang holds back from those behind it. */
   public void reserve(Gang gang) {
-    choose(gang).forEach(node -> free.merge(node, -gang.gpusPerPod(), Integer::sum));
+    if (gang.pods() > 0) {
+      take(choose(gang), gang.gpusPerPod());
+    }
   }
 
   /** Gives back GPUs a pod held on a node (a stage about to be preempted). */
   public void release(String node, int gpus) {
     free.computeIfPresent(node, (n, f) -> f + gpus);
+    unplaceable.clear();
+    freeFor.clear();
   }
 
   /** Free GPUs on the nodes a gang could use. */
   public int free(Gang gang) {
-    return free.entrySet().stream().filter(e -> matches(e.getKey(), gang)).mapToInt(e -> Math.max(0, e.getValue())).sum();
+    return freeFor.computeIfAbsent(gang, g -> free.entrySet().stream().filter(e -> matches(e.getKey(), g))
+        .mapToInt(e -> Math.max(0, e.getValue())).sum());
+  }
+
+  private void take(List<String> nodes, int gpusPerPod) {
+    if (!nodes.isEmpty()) {
+      nodes.forEach(node -> free.merge(node, -gpusPerPod, Integer::sum));
+      freeFor.clear();
+    }
   }
 
   /** Up to {@code gang.pods()} distinct nodes that fit one pod each, fullest first. */
   private List<String> choose(Gang gang) {
-    if (gang.gpusPerPod() == 0) {
+    if (gang.gpusPerPod() == 0 || gang.pods() == 0) {
       return List.of();
     }
-    return free.entrySet().stream()
-        .filter(e -> matches(e.getKey(), gang) && e.getValue() >= gang.gpusPerPod())
-        .sorted(Map.Entry.<String, Integer>comparingByValue().thenComparing(Map.Entry.comparingByKey()))
-        .limit(gang.pods())
-        .map(Map.Entry::getKey)
-        .toList();
+    List<Map.Entry<String, Integer>> fitting = new ArrayList<>();
+    for (Map.Entry<String, Integer> node : free.entrySet()) {
+      if (node.getValue() >= gang.gpusPerPod() && matches(node.getKey(), gang)) {
+        fitting.add(node);
+      }
+    }
+    fitting.sort(Map.Entry.<String, Integer>comparingByValue().thenComparing(Map.Entry.comparingByKey()));
+    return fitting.stream().limit(gang.pods()).map(Map.Entry::getKey).toList();
   }
 
   private boolean matches(String node, Gang gang) {

@@ -172,6 +172,22 @@ class QueueLifecycleTest {
     assertThat(state.plans).isEqualTo(plans + 1);
   }
 
+  @Test
+  void aStageAskingAgainAfterItsJobCouldNotBeCreatedIsNotHeldBackByItsOwnReservation() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob only = create("only", "research", 0, 1);
+    prepareData(only);
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { },
+        key -> { }, clock);
+
+    assertThat(admission.admit(get(only), 0).admitted()).isTrue();
+    // Creating its Job failed (the API server was busy); the reconcile is retried and asks again.
+    var again = admission.admit(get(only), 0);
+
+    assertThat(again.admitted()).as("%s", again).isTrue();
+  }
+
   /**
    * One 8-GPU node and queue research, where job first trains on the node and job second has its
    * data ready and has not yet asked for its stage.
