@@ -11,8 +11,10 @@ import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.api.validation.CrdSchema;
 import dev.kiln.api.validation.Violation;
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -59,11 +61,24 @@ public final class JobFiles {
     return new Manifests(jobs, queues);
   }
 
+  /** The file's text; a file that cannot be read is a {@link JobFileException} saying why, in words. */
   private static String readString(Path file) {
+    String origin = file.toString();
+    if (Files.isDirectory(file)) {
+      throw new JobFileException(origin, "(file)", file + " is a folder, not a YAML file");
+    }
     try {
       return Files.readString(file);
+    } catch (NoSuchFileException e) {
+      throw new JobFileException(origin, "(file)", file + " does not exist"
+          + (file.toAbsolutePath().getParent() != null && !Files.isDirectory(file.toAbsolutePath().getParent())
+              ? " (nor does the folder " + file.toAbsolutePath().getParent() + ")" : ""));
+    } catch (AccessDeniedException e) {
+      throw new JobFileException(origin, "(file)", file + " cannot be read: permission denied");
+    } catch (CharacterCodingException e) {
+      throw new JobFileException(origin, "(file)", file + " is not UTF-8 text");
     } catch (IOException e) {
-      throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
+      throw new JobFileException(origin, "(file)", file + " cannot be read: " + e.getMessage());
     }
   }
 

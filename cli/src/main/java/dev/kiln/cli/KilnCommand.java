@@ -33,7 +33,8 @@ public final class KilnCommand implements Runnable {
 
   /** The command line with Kiln's error handling, for main and for tests. */
   public static CommandLine commandLine() {
-    return new CommandLine(new KilnCommand()).setCaseInsensitiveEnumValuesAllowed(true);
+    return new CommandLine(new KilnCommand()).setCaseInsensitiveEnumValuesAllowed(true)
+        .setExecutionExceptionHandler(new CommandErrors());
   }
 
   /** Version from the jar manifest, or "development" when run from classes. */

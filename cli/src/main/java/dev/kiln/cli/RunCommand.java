@@ -90,7 +90,20 @@ final class RunCommand implements Callable<Integer> {
         String.join("+", jobs.stream().map(j -> j.getMetadata().getName()).toList()));
     LocalRun run = new LocalRun(jobs, queues, dir, claims, resume,
         timeoutMinutes == null ? null : Duration.ofMinutes(timeoutMinutes), out);
-    List<RunSummary> summaries = run.run();
+    List<RunSummary> summaries;
+    try {
+      summaries = run.run();
+    } catch (LocalRun.Interrupted e) {
+      out.println("kiln run: " + e.getMessage());
+      out.flush();
+      return JOB_FAILED;
+    } catch (LocalRun.CannotRun e) {
+      out.println();
+      out.println("kiln run: cannot start on this machine; nothing was started:");
+      out.println("  " + e.getMessage().replace("\n", "\n  "));
+      out.flush();
+      return ValidateCommand.INVALID;
+    }
     for (int i = 0; i < jobs.size(); i++) {
       printSummary(out, summaries.get(i), run.jobFolder(jobs.get(i)));
     }

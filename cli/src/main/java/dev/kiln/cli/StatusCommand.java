@@ -8,12 +8,15 @@ import dev.kiln.api.v1alpha1.StageStatus;
 import dev.kiln.cli.run.ProgressView;
 import dev.kiln.cli.run.RunSummary;
 import dev.kiln.cli.run.StageMetrics;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
@@ -38,19 +41,46 @@ final class StatusCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    ObjectMapper json = new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
-    Path summary = dir.resolve("summary.json");
-    if (Files.isRegularFile(summary)) {
-      RunSummary finished = json.readValue(summary.toFile(), RunSummary.class);
-      RunCommand.printSummary(out, finished, dir);
-      return "Succeeded".equals(finished.phase()) ? 0 : RunCommand.JOB_FAILED;
+    if (!Files.isDirectory(dir)) {
+      out.println(dir + (Files.exists(dir) ? " is a file" : " does not exist") + ": give the work dir of a kiln run"
+          + " (.kiln/runs/<job>, or its --workdir)");
+      out.flush();
+      return NO_RUN;
     }
-    Path statusFile = dir.resolve("status.json");
-    if (!Files.isRegularFile(statusFile)) {
+    // Several jobs in one run: a folder per job.
+    List<Path> jobs = Files.exists(dir.resolve("summary.json")) || Files.exists(dir.resolve("status.json")) ? List.of(dir)
+        : perJobFolders();
+    if (jobs.isEmpty()) {
       out.println(dir + ": no local run here (no summary.json or status.json; see kiln run --workdir)");
       out.flush();
       return NO_RUN;
     }
+    int exit = 0;
+    for (Path job : jobs) {
+      if (jobs.size() > 1) {
+        out.println(job.getFileName() + ":");
+      }
+      exit = Math.max(exit, show(job, out));
+    }
+    return exit;
+  }
+
+  private List<Path> perJobFolders() throws IOException {
+    try (Stream<Path> entries = Files.list(dir)) {
+      return entries.filter(p -> Files.exists(p.resolve("summary.json")) || Files.exists(p.resolve("status.json")))
+          .sorted().toList();
+    }
+  }
+
+  private int show(Path jobDir, PrintWriter out) throws IOException {
+    ObjectMapper json = new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+    Path summary = jobDir.resolve("summary.json");
+    if (Files.isRegularFile(summary)) {
+      RunSummary finished = json.readValue(summary.toFile(), RunSummary.class);
+      RunCommand.printSummary(out, finished, jobDir);
+      return "Succeeded".equals(finished.phase()) ? 0 : RunCommand.JOB_FAILED;
+    }
+    Path statusFile = jobDir.resolve("status.json");
     MultimodalPretrainJobStatus status = json.readValue(statusFile.toFile(), MultimodalPretrainJobStatus.class);
     long age = Duration.between(Files.getLastModifiedTime(statusFile).toInstant(), Instant.now()).toSeconds();
     out.printf("%s%s: %s (updated %s ago%s)%n", status.getPhase(), status.getStage() != null ? " " + status.getStage() : "",
@@ -66,6 +96,7 @@ final class StatusCommand implements Callable<Integer> {
     return status.getPhase() == JobPhase.Failed ? RunCommand.JOB_FAILED : 0;
   }
 
+  /** The job's workspace volume, under the run's cluster folder (shared by every job of the run). */
   private Path workspace(MultimodalPretrainJobStatus status) {
     if (status.getCheckpoints() == null || status.getCheckpoints().getClaimName() == null) {
       return null;

@@ -6,7 +6,6 @@ import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.api.validation.JobValidator;
 import dev.kiln.api.validation.Violation;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -51,9 +50,6 @@ final class ValidateCommand implements Callable<Integer> {
     } catch (JobFiles.JobFileException e) {
       out.println(e.violation());
       return Optional.empty();
-    } catch (UncheckedIOException e) {
-      out.println("(file): " + e.getCause().getMessage());
-      return Optional.empty();
     }
     if (manifests.jobs().isEmpty() && manifests.queues().isEmpty()) {
       out.println("(file): no MultimodalPretrainJob or TrainingQueue in it");
@@ -89,11 +85,6 @@ final class ValidateCommand implements Callable<Integer> {
       } catch (JobFiles.JobFileException e) {
         err.println(file + ":");
         out.println(e.violation());
-        allValid = false;
-        continue;
-      } catch (UncheckedIOException e) {
-        err.println(file + ":");
-        out.println("(file): " + e.getCause().getMessage());
         allValid = false;
         continue;
       }

@@ -206,12 +206,19 @@ final class Container implements ContainerRuntime.RunningContainer {
 
   @Override
   public void kill(boolean now, long graceSeconds) {
+    // The program's own children (a trainer's local ranks) go with it, as a container's processes
+    // do; listed now, since once their parent is gone nothing links them to the pod.
+    List<ProcessHandle> tree = process.descendants().toList();
     if (now) {
+      tree.forEach(ProcessHandle::destroyForcibly);
       process.destroyForcibly();
       return;
     }
     process.destroy();
-    CompletableFuture.delayedExecutor(graceSeconds, TimeUnit.SECONDS).execute(process::destroyForcibly);
+    CompletableFuture.delayedExecutor(graceSeconds, TimeUnit.SECONDS).execute(() -> {
+      tree.forEach(ProcessHandle::destroyForcibly);
+      process.destroyForcibly();
+    });
   }
 
   /**

@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Runs the pods bound to the local nodes (as processes, {@link Container}) and reports their
@@ -261,8 +262,23 @@ final class Kubelet {
     return podsFolder.resolve(pod.getMetadata().getNamespace()).resolve(pod.getMetadata().getName());
   }
 
-  void stopAll() {
-    running.values().forEach(r -> r.container().kill(true, 0));
+  /**
+   * Stops every container as a node shutting down does: SIGTERM (a trainer finishes its step and
+   * checkpoints), then SIGKILL for what still runs after {@code graceSeconds} or its pod's grace
+   * period, whichever is shorter.
+   */
+  void stopAll(long graceSeconds) {
+    List<Running> all = List.copyOf(running.values());
     running.clear();
+    all.forEach(r -> r.container().kill(false, Math.min(graceSeconds, gracePeriod(r.pod()))));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(graceSeconds);
+    try {
+      while (all.stream().anyMatch(r -> r.container().alive()) && System.nanoTime() < deadline) {
+        Thread.sleep(100);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    all.forEach(r -> r.container().kill(true, 0));
   }
 }

@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -93,6 +94,7 @@ public final class LocalCluster implements AutoCloseable {
   private final LocalNode node;
   private final OperatorProcess operator;
   private final List<OperatorProcess> replicas = new ArrayList<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   private LocalCluster(Options options) throws IOException {
     this.options = options;
@@ -210,8 +212,17 @@ public final class LocalCluster implements AutoCloseable {
     return options.folder();
   }
 
+  /** Whether {@link #close} has begun: nothing in the cluster may be started again. */
+  public boolean closed() {
+    return closed.get();
+  }
+
+  /** Stops the operators, then every pod (see {@link LocalNode#close}), then the API server; a second call does nothing. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     replicas.forEach(OperatorProcess::close);
     operator.close();
     node.close();

@@ -2,6 +2,7 @@ package dev.kiln.local;
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -21,6 +22,10 @@ public final class LocalNode implements AutoCloseable {
   /** Stand-in pods change only when told to; a slower loop leaves the CPU to the operator being measured. */
   static final long STAND_IN_PASS_MILLIS = 500;
   static final int GC_EVERY_PASSES = 5;
+  /** How long pods get to stop (a trainer to checkpoint) when the node shuts down, before they are killed. */
+  public static final long STOP_GRACE_SECONDS = 20;
+  /** Passes in a row that may fail on API errors before the failure is reported (10 s at the usual pace). */
+  static final int RACES_BEFORE_REPORT = 50;
 
   private final KubernetesClient client;
   private final Volumes volumes;
@@ -38,6 +43,7 @@ public final class LocalNode implements AutoCloseable {
   private final long passMillis;
   private long passes;
   private String lastError;
+  private int racesInARow;
 
   LocalNode(KubernetesClient client, Volumes volumes, ImageCatalog images, Path podsFolder, Path djlCache, PrintStream errors,
       boolean standInContainers) {
@@ -71,14 +77,27 @@ public final class LocalNode implements AutoCloseable {
         garbage.sync();
       }
       lastError = null;
+      racesInARow = 0;
     } catch (Exception e) {
-      // A conflict or a object deleted mid-pass: the next pass sees the new state. Report each new problem once.
+      // A conflict, or an object deleted between list and write, is a control loop's everyday race: the
+      // next pass reads the new state. Only one that keeps coming back is worth a line; a bug is at once.
+      if (race(e) && ++racesInARow < RACES_BEFORE_REPORT) {
+        return;
+      }
       String message = e.getClass().getSimpleName() + ": " + e.getMessage();
       if (!message.equals(lastError)) {
         errors.println("local node: " + message);
       }
       lastError = message;
     }
+  }
+
+  /**
+   * A request the API server refused or did not answer (Not Found, Conflict: the pass acted on a
+   * state that has since changed; or a busy server): the next pass tries again from what is now.
+   */
+  static boolean race(Exception e) {
+    return e instanceof KubernetesClientException;
   }
 
   /** Evicts the pod (as node pressure or a drain would): it fails with reason Evicted. */
@@ -108,6 +127,6 @@ public final class LocalNode implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    kubelet.stopAll();
+    kubelet.stopAll(STOP_GRACE_SECONDS);
   }
 }

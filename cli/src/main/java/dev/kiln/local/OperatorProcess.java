@@ -56,6 +56,7 @@ public final class OperatorProcess implements AutoCloseable {
   private final Map<String, String> settings;
   private Process process;
   private int starts;
+  private boolean closed;
 
   OperatorProcess(Path jar, String userAgent, String apiServerUrl, Path log, Map<String, String> settings) {
     this.jar = jar;
@@ -66,7 +67,7 @@ public final class OperatorProcess implements AutoCloseable {
   }
 
   public synchronized void start() {
-    if (process != null && process.isAlive()) {
+    if (closed || (process != null && process.isAlive())) {
       return;
     }
     Optional<List<String>> custom = words(System.getenv("KILN_OPERATOR_COMMAND"));
@@ -181,8 +182,10 @@ public final class OperatorProcess implements AutoCloseable {
     return log;
   }
 
+  /** Stops it for good: a later {@link #start} (a watchdog that saw it stop) does nothing. */
   @Override
-  public void close() {
+  public synchronized void close() {
+    closed = true;
     stop(false);
   }
 

@@ -92,11 +92,43 @@ class KilnCommandTest {
   }
 
   @Test
-  void missingFileIsAProblemNotACrash() {
-    Result r = kiln("validate", dir.resolve("absent.yaml").toString());
+  void aFileThatIsNotThereOrNotAFileIsNamedWithWhatIsWrong() {
+    String absent = dir.resolve("absent.yaml").toString();
+    for (String command : new String[] {"validate", "run", "estimate"}) {
+      Result r = kiln(command, absent);
+
+      assertThat(r.exit()).as(command).isEqualTo(1);
+      assertThat(r.out().strip()).as(command).isEqualTo("(file): " + absent + " does not exist");
+    }
+    Result folder = kiln("run", dir.toString());
+    assertThat(folder.exit()).isEqualTo(1);
+    assertThat(folder.out().strip()).isEqualTo("(file): " + dir + " is a folder, not a YAML file");
+  }
+
+  @Test
+  void aWorkdirThatCannotBeMadeIsOneLineNotAStackTrace() throws IOException {
+    Path file = Files.writeString(dir.resolve("afile"), "");
+
+    Result r = kiln("run", example("quickstart.yaml"), "--workdir", file.resolve("run").toString());
 
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.out()).startsWith("(file): ");
+    assertThat(r.err().lines()).containsExactly("kiln run: " + file.resolve("run") + ": Not a directory",
+        "(KILN_DEBUG=1 shows where it happened)");
+  }
+
+  @Test
+  void runRefusesAJobWhoseDataIsNotThereBeforeStartingAnything() {
+    Path workdir = dir.resolve("work");
+
+    Result r = kiln("run", example("open-qwen2vl.yaml"), "--workdir", workdir.toString());
+
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.out()).contains("kiln run: cannot start on this machine; nothing was started:")
+        .contains("claim datasets (no --claim datasets=DIR given, so kiln run looked in " + workdir.resolve("data/datasets")
+            + ") is empty: the job reads")
+        .contains("spec.data.sources[0].shards ccs_webdataset/{00000..01302}.tar: none of the 1303 shard(s) exist")
+        .contains("--claim datasets=DIR").contains("--claim model-weights=DIR");
+    assertThat(workdir.resolve("cluster")).as("no cluster was started").doesNotExist();
   }
 
   @Test

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Turns command-line inputs into shard lists: a brace pattern ({@code ccs/{00000..01302}.tar})
@@ -52,6 +53,28 @@ public final class Inputs {
     }
     return new Source(name, shards);
   }
+
+  /**
+   * What is wrong with the shards before any is read: none at all, or some that do not exist
+   * (named, up to {@value #NAMED}); empty when every one is there. {@code input} is what the user gave.
+   */
+  public static Optional<String> missing(String input, List<Path> shards) {
+    if (shards.isEmpty()) {
+      return Optional.of("no shards in " + input + " (a folder needs *.tar files in it; a pattern like"
+          + " dir/{00000..00009}.tar names them)");
+    }
+    List<Path> absent = shards.stream().filter(shard -> !Files.exists(shard)).toList();
+    if (absent.isEmpty()) {
+      return Optional.empty();
+    }
+    String named = String.join(", ", absent.stream().limit(NAMED).map(Path::toString).toList())
+        + (absent.size() > NAMED ? " and " + (absent.size() - NAMED) + " more" : "");
+    return Optional.of((absent.size() == shards.size() ? "none of the " + shards.size() + " input shard(s) of " + input
+        + " exist" : absent.size() + " of the " + shards.size() + " input shards of " + input + " do not exist") + ": "
+        + named);
+  }
+
+  static final int NAMED = 3;
 
   /** The shards of task {@code index}: a contiguous group of {@code perTask}. */
   public static List<Path> task(List<Path> shards, int index, int perTask) {

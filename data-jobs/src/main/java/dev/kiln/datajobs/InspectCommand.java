@@ -1,5 +1,6 @@
 package dev.kiln.datajobs;
 
+import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.data.packed.PackedFormat;
 import dev.kiln.data.webdataset.Problems;
 import dev.kiln.data.webdataset.ShardReader;
@@ -26,6 +27,12 @@ public final class InspectCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     Inputs.Source source = Inputs.resolve(input);
+    var missing = Inputs.missing(input, source.shards());
+    if (missing.isPresent()) {
+      spec.commandLine().getErr().println("inspect: " + missing.get());
+      spec.commandLine().getErr().flush();
+      return ExitCodes.DATA;
+    }
     Problems problems = new Problems();
     long[] samples = {0, 0};
     Map<String, Long> extensions = new TreeMap<>();
@@ -51,6 +58,6 @@ public final class InspectCommand implements Callable<Integer> {
     problems.counts().forEach((reason, n) -> out.printf("  %s: %d (e.g. %s)%n", reason, n,
         problems.examples().get(reason).getFirst()));
     out.flush();
-    return problems.total() == 0 ? 0 : dev.kiln.api.runconfig.ExitCodes.DATA;
+    return problems.total() == 0 ? 0 : ExitCodes.DATA;
   }
 }

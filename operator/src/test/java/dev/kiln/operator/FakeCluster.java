@@ -130,8 +130,13 @@ public final class FakeCluster {
 
   /** Rank {@code index} exited with {@code exitCode}; the Job (backoffLimit 0) fails. */
   public void failPod(String namespace, String name, int index, int exitCode, String reason) {
+    failPod(namespace, name, index, exitCode, reason, "Traceback...\nRuntimeError: NCCL timeout");
+  }
+
+  /** Pod {@code index} exited with {@code exitCode}, its termination message {@code message}; the Job fails. */
+  public void failPod(String namespace, String name, int index, int exitCode, String reason, String message) {
     Job job = job(namespace, name);
-    addPod(job, index, exitCode, reason, "Traceback...\nRuntimeError: NCCL timeout", false);
+    addPod(job, index, exitCode, reason, message, false);
     setCondition(job, "Failed");
   }
 
@@ -155,7 +160,8 @@ public final class FakeCluster {
   }
 
   private void addPod(Job job, int index, int exitCode, String reason, String message, boolean evicted) {
-    Map<String, String> labels = job.getSpec().getTemplate().getMetadata().getLabels();
+    Map<String, String> labels = new java.util.LinkedHashMap<>(job.getSpec().getTemplate().getMetadata().getLabels());
+    labels.put("batch.kubernetes.io/job-name", job.getMetadata().getName());  // as the Job controller adds it
     Pod pod = new PodBuilder()
         .withNewMetadata()
           .withName(job.getMetadata().getName() + "-" + index + "-x" + Integer.toHexString(exitCode))

@@ -14,6 +14,7 @@ import dev.kiln.api.v1alpha1.StageStatus;
 import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.data.text.TextTokenizer;
 import dev.kiln.local.LocalCluster;
+import dev.kiln.local.LocalNode;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
 import dev.kiln.model.VisionLanguageModel;
 import dev.kiln.trainer.synthetic.Evaluation;
@@ -22,8 +23,10 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -73,7 +76,16 @@ public final class LocalRun {
 
   /** Runs the jobs to their end; each summary says how its job ended. */
   public List<RunSummary> run() throws IOException, InterruptedException {
+    try (WorkdirLock lock = WorkdirLock.take(workdir)) {
+      return runLocked();
+    }
+  }
+
+  private List<RunSummary> runLocked() throws IOException, InterruptedException {
     long started = System.nanoTime();
+    Map<String, Path> claims = claimFolders();
+    generateSampleData(claims);
+    refuseWhatCannotRun(claims);
     Path clusterFolder = workdir.resolve("cluster");
     if (!resume) {
       deleteTree(clusterFolder);
@@ -82,7 +94,27 @@ public final class LocalRun {
       Files.createDirectories(jobFolder(job));
       Files.deleteIfExists(jobFolder(job).resolve("summary.json"));
     }
-    Map<String, Path> claims = claimFolders();
+    Map<String, Following> following = new LinkedHashMap<>();
+    LocalCluster.Options options = LocalCluster.Options.in(clusterFolder).withGpuProduct(gpuProduct());
+    try (LocalCluster cluster = LocalCluster.start(options); StopOnSignal stop = new StopOnSignal(cluster)) {
+      apply(cluster, claims, clusterFolder, following);
+      follow(cluster, following.values(), started);
+      if (cluster.closed()) {
+        throw new Interrupted();
+      }
+    }
+    List<RunSummary> summaries = new ArrayList<>();
+    for (Following job : following.values()) {
+      job.progress().finish();
+      RunSummary summary = summarize(job.job(), job.last(), job.workspace(),
+          claims.get(job.job().getSpec().data().claimName()), started);
+      writeAtomically(jobFolder(job.job()).resolve("summary.json"), JSON.writeValueAsString(summary));
+      summaries.add(summary);
+    }
+    return summaries;
+  }
+
+  private void generateSampleData(Map<String, Path> claims) throws IOException {
     for (MultimodalPretrainJob job : jobs) {
       Path data = claims.get(job.getSpec().data().claimName());
       String sample = SampleData.requested(job);
@@ -90,41 +122,70 @@ public final class LocalRun {
         out.println("generated the " + sample + " sample data into " + workdir.relativize(data));
       }
     }
-    Map<String, Following> following = new LinkedHashMap<>();
-    LocalCluster.Options options = LocalCluster.Options.in(clusterFolder).withGpuProduct(gpuProduct());
-    try (LocalCluster cluster = LocalCluster.start(options)) {
-      KubernetesClient client = cluster.client();
-      claims.forEach((claim, folder) -> {
-        cluster.volumes().provide(LocalCluster.NAMESPACE, claim, folder);
-        client.persistentVolumeClaims().inNamespace(LocalCluster.NAMESPACE).resource(new PersistentVolumeClaimBuilder()
-            .withNewMetadata().withName(claim).endMetadata()
-            .withNewSpec().withAccessModes("ReadWriteMany").withNewResources()
-              .addToRequests("storage", new Quantity("1Gi")).endResources().endSpec().build()).create();
-      });
-      for (TrainingQueue queue : queues) {
-        client.resource(Canonical.copy(queue, TrainingQueue.class)).create();
-        out.println("applied TrainingQueue " + queue.getMetadata().getName());
-      }
-      for (MultimodalPretrainJob job : jobs) {
-        MultimodalPretrainJob applied = Canonical.copy(job, MultimodalPretrainJob.class);
-        applied.getMetadata().setNamespace(LocalCluster.NAMESPACE);
-        client.resource(applied).create();
-        out.println("applied MultimodalPretrainJob " + job.getMetadata().getName() + " to the local cluster (logs: "
-            + workdir.relativize(clusterFolder) + "/)");
-        following.put(job.getMetadata().getName(), new Following(job, new ProgressView(out, job, jobs.size() > 1),
-            cluster.volumes().folder(LocalCluster.NAMESPACE, workspaceClaim(job))));
-      }
-      follow(cluster, following.values(), started);
+  }
+
+  /** Before anything is started or deleted: inputs missing from the claims, stages too big for this machine. */
+  private void refuseWhatCannotRun(Map<String, Path> claims) {
+    List<String> problems = new ArrayList<>();
+    for (MultimodalPretrainJob job : jobs) {
+      Preflight.problems(job, claims, givenClaims.keySet(), physicalMemory())
+          .forEach(p -> problems.add((jobs.size() > 1 ? job.getMetadata().getName() + ": " : "") + p));
     }
-    List<RunSummary> summaries = new ArrayList<>();
-    for (Following job : following.values()) {
-      job.progress().finish();
-      RunSummary summary = summarize(job.job(), job.last(), job.workspace(),
-          claims.get(job.job().getSpec().data().claimName()), started);
-      JSON.writeValue(jobFolder(job.job()).resolve("summary.json").toFile(), summary);
-      summaries.add(summary);
+    if (!problems.isEmpty()) {
+      throw new CannotRun(String.join("\n", problems));
     }
-    return summaries;
+  }
+
+  /** Provides the claims, then applies the queues and the jobs, as {@code kubectl apply} would. */
+  private void apply(LocalCluster cluster, Map<String, Path> claims, Path clusterFolder, Map<String, Following> following) {
+    KubernetesClient client = cluster.client();
+    claims.forEach((claim, folder) -> {
+      cluster.volumes().provide(LocalCluster.NAMESPACE, claim, folder);
+      client.persistentVolumeClaims().inNamespace(LocalCluster.NAMESPACE).resource(new PersistentVolumeClaimBuilder()
+          .withNewMetadata().withName(claim).endMetadata()
+          .withNewSpec().withAccessModes("ReadWriteMany").withNewResources()
+            .addToRequests("storage", new Quantity("1Gi")).endResources().endSpec().build()).create();
+    });
+    for (TrainingQueue queue : queues) {
+      client.resource(Canonical.copy(queue, TrainingQueue.class)).create();
+      out.println("applied TrainingQueue " + queue.getMetadata().getName());
+    }
+    for (MultimodalPretrainJob job : jobs) {
+      MultimodalPretrainJob applied = Canonical.copy(job, MultimodalPretrainJob.class);
+      applied.getMetadata().setNamespace(LocalCluster.NAMESPACE);
+      client.resource(applied).create();
+      out.println("applied MultimodalPretrainJob " + job.getMetadata().getName() + " to the local cluster (logs: "
+          + workdir.relativize(clusterFolder) + "/)");
+      following.put(job.getMetadata().getName(), new Following(job, new ProgressView(out, job, jobs.size() > 1),
+          cluster.volumes().folder(LocalCluster.NAMESPACE, workspaceClaim(job))));
+    }
+  }
+
+  /**
+   * While open, a signal that ends kiln run (Ctrl-C, kill, a closed terminal) takes the cluster with
+   * it: the operator and every pod's processes stop, trainers checkpointing first, so nothing keeps
+   * running and {@code --resume} continues.
+   */
+  private static final class StopOnSignal implements AutoCloseable {
+    private final Thread hook;
+
+    StopOnSignal(LocalCluster cluster) {
+      hook = new Thread(() -> {
+        System.err.println("\nkiln run: stopping the local cluster (pods get up to " + LocalNode.STOP_GRACE_SECONDS
+            + " s to checkpoint); kiln run --resume continues from the latest checkpoint");
+        cluster.close();
+      }, "kiln-run-stop");
+      Runtime.getRuntime().addShutdownHook(hook);
+    }
+
+    @Override
+    public void close() {
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook is already stopping the cluster
+      }
+    }
   }
 
   /** One job being followed: how it is shown, where its workspace is, and its last status. */
@@ -174,12 +235,15 @@ public final class LocalRun {
             .inNamespace(LocalCluster.NAMESPACE).withName(job.job().getMetadata().getName()).get();
         if (current != null && current.getStatus() != null) {
           job.last = current.getStatus();
-          Files.writeString(jobFolder(job.job()).resolve("status.json"), JSON.writeValueAsString(job.last));
+          writeAtomically(jobFolder(job.job()).resolve("status.json"), JSON.writeValueAsString(job.last));
           job.progress().show(job.last, job.workspace(), pods);
         }
       }
       if (following.stream().allMatch(Following::finished)) {
         return;
+      }
+      if (cluster.closed()) {
+        return;  // stopped by a signal: the shutdown hook has the cluster
       }
       if (!cluster.operator().alive()) {
         out.println("the operator stopped; its log: " + cluster.operator().log());
@@ -252,6 +316,32 @@ public final class LocalRun {
       return new RunSummary.Eval(result.accuracy(), result.blind(), result.chance(), result.questions(),
           result.byQuestion());
     }
+  }
+
+  /** The jobs cannot run on this machine as they are; nothing was started or deleted. */
+  public static final class CannotRun extends RuntimeException {
+    CannotRun(String why) {
+      super(why);
+    }
+  }
+
+  /** kiln run was stopped by a signal; the cluster is stopped and the jobs can be resumed. */
+  public static final class Interrupted extends RuntimeException {
+    Interrupted() {
+      super("stopped before the jobs finished; kiln run --resume continues from the latest checkpoint");
+    }
+  }
+
+  /** Readers (kiln status) see the old file or the new one, never half of one. */
+  private static void writeAtomically(Path file, String text) throws IOException {
+    Path next = file.resolveSibling(file.getFileName() + ".next");
+    Files.writeString(next, text);
+    Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /** This machine's memory (a container's limit, inside one). */
+  private static long physicalMemory() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
   }
 
   /** Folders for the claims the jobs read but do not create: given ones, else {@code data/<claim>}. */

@@ -10,10 +10,15 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.OptionalDouble;
 import java.util.Set;
+import java.util.function.ToLongFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * What {@code kiln run} shows while a job runs: each phase change, a progress bar for the running
@@ -25,6 +30,7 @@ public final class ProgressView {
   static final int LINE_EVERY_SECONDS = 10;
   static final int BAR = 24;
   static final int LOG_LINES = 12;
+  private static final Pattern FAILED_POD = Pattern.compile("pod (\\S+) exited with code");
 
   private final PrintWriter out;
   private final MultimodalPretrainJob job;
@@ -36,6 +42,7 @@ public final class ProgressView {
   private long lastLine;
   private boolean barShown;
   private final long started = System.nanoTime();
+  private final Rate rate = new Rate();
 
   ProgressView(PrintWriter out, MultimodalPretrainJob job, boolean oneOfSeveral) {
     this.out = out;
@@ -62,27 +69,41 @@ public final class ProgressView {
         out.println("[" + elapsed() + "] " + prefix + stage.getName() + " attempt " + failure.getAttempt() + " failed: "
             + failure.getReason() + ": " + failure.getMessage());
         if (failure.getPod() != null) {
-          logTail(pods.resolve(failure.getPod()).resolve("log")).forEach(line -> out.println("    | " + line));
+          Path log = pods.resolve(failure.getPod()).resolve("log");
+          out.println("  log of pod " + failure.getPod() + ": " + log);
+          logTail(log).forEach(line -> out.println("    | " + line));
         }
       }
     }
+    if (status.getPhase() == JobPhase.Failed && status.getMessage() != null && failuresShown.add("job")) {
+      // A failure outside the stages (data preparation): the operator's message names the pod.
+      Matcher pod = FAILED_POD.matcher(status.getMessage());
+      if (pod.find() && status.getStages().stream().noneMatch(s -> pod.group(1).equals(
+          s.getLastFailure() == null ? null : s.getLastFailure().getPod()))) {
+        Path log = pods.resolve(pod.group(1)).resolve("log");
+        out.println("  log of pod " + pod.group(1) + ": " + log);
+        logTail(log).forEach(line -> out.println("    | " + line));
+      }
+    }
     if (status.getStage() != null && status.getPhase() == JobPhase.Training) {
-      StageMetrics.latest(workspace, status.getStage()).ifPresent(this::bar);
+      StageMetrics.latest(workspace, status.getStage()).ifPresent(m -> bar(status.getStage(), m));
     }
     out.flush();
   }
 
-  private void bar(StepMetrics m) {
+  private void bar(String stage, StepMetrics m) {
     long now = System.nanoTime();
+    rate.observe(stage, now, m);
     if (!terminal && now - lastLine < LINE_EVERY_SECONDS * 1_000_000_000L) {
       return;
     }
     lastLine = now;
     int filled = (int) (BAR * m.step() / Math.max(1, m.totalSteps()));
-    double secondsPerStep = m.seconds();
-    long eta = Math.round(secondsPerStep * (m.totalSteps() - m.step()));
+    double stepsPerSecond = rate.stepsPerSecond().orElse(m.seconds() > 0 ? 1 / m.seconds() : 0);
+    double tokensPerSecond = rate.tokensPerSecond().orElse(m.tokensPerSecond());
+    String eta = stepsPerSecond > 0 ? duration(Math.round((m.totalSteps() - m.step()) / stepsPerSecond)) : "-";
     String line = String.format("  %s[%s%s] step %d/%d  loss %.4f  %.0f tok/s  ETA %s", prefix, "#".repeat(filled),
-        ".".repeat(BAR - filled), m.step(), m.totalSteps(), m.loss(), m.tokensPerSecond(), duration(eta));
+        ".".repeat(BAR - filled), m.step(), m.totalSteps(), m.loss(), tokensPerSecond, eta);
     if (terminal) {
       out.print("\r" + line);
       barShown = true;
@@ -105,6 +126,57 @@ public final class ProgressView {
 
   private String elapsed() {
     return duration((System.nanoTime() - started) / 1_000_000_000L);
+  }
+
+  /**
+   * Steps and tokens per second over the last {@value #WINDOW_SECONDS} s of wall clock, not the
+   * last step's: single steps vary with the data, a checkpoint or a collection, and an ETA from one
+   * of them swings from refresh to refresh.
+   */
+  static final class Rate {
+
+    static final long WINDOW_SECONDS = 30;
+    /** A rate needs at least this much time between the samples it compares. */
+    static final long MIN_SPAN_SECONDS = 2;
+
+    private record Sample(long nanos, long step, long tokens) {}
+
+    private final List<Sample> samples = new ArrayList<>();
+    private String stage;
+
+    void observe(String stageName, long nanos, StepMetrics m) {
+      // A new stage, or an attempt resumed at an earlier step, starts a new window.
+      if (!stageName.equals(stage) || (!samples.isEmpty() && m.step() < samples.getLast().step())) {
+        samples.clear();
+        stage = stageName;
+      }
+      if (samples.isEmpty() || samples.getLast().step() != m.step()) {
+        samples.addLast(new Sample(nanos, m.step(), m.tokens()));
+      }
+      while (samples.size() > 2 && nanos - samples.get(1).nanos() > WINDOW_SECONDS * 1_000_000_000L) {
+        samples.removeFirst();  // keeps the newest sample older than the window: the window spans it all
+      }
+    }
+
+    OptionalDouble stepsPerSecond() {
+      return per(Sample::step);
+    }
+
+    OptionalDouble tokensPerSecond() {
+      return per(Sample::tokens);
+    }
+
+    private OptionalDouble per(ToLongFunction<Sample> counter) {
+      if (samples.size() < 2) {
+        return OptionalDouble.empty();
+      }
+      double seconds = (samples.getLast().nanos() - samples.getFirst().nanos()) / 1e9;
+      if (seconds < MIN_SPAN_SECONDS) {
+        return OptionalDouble.empty();
+      }
+      return OptionalDouble.of((counter.applyAsLong(samples.getLast()) - counter.applyAsLong(samples.getFirst()))
+          / seconds);
+    }
   }
 
   public static String duration(long seconds) {

@@ -85,6 +85,13 @@ public final class FilterCommand implements Callable<Integer> {
     if (index != null) {
       shards = Inputs.task(shards, index, shardsPerTask);
     }
+    var missing = Inputs.missing(input, shards);
+    if (missing.isPresent()) {
+      parsed.forEach(SampleFilter::close);
+      err.println("filter: " + missing.get());
+      err.flush();
+      return ExitCodes.DATA;
+    }
     String prefix = index == null ? "kept" : String.format("kept-%05d", index);
 
     Problems bad = new Problems();
@@ -111,14 +118,20 @@ public final class FilterCommand implements Callable<Integer> {
     } finally {
       parsed.forEach(SampleFilter::close);
     }
-    long samples = Math.max(1, counts[0]);
-    double badFraction = (double) (bad.total() - bad.count(Problems.UNREADABLE_SHARD)) / samples;
-    err.printf("filter: %d samples in %d shards: kept %d, dropped %d, bad %d%n", counts[0], shards.size(), counts[1],
-        counts[2], bad.total());
+    long unreadable = bad.count(Problems.UNREADABLE_SHARD);
+    long badSamples = bad.total() - unreadable;
+    err.printf("filter: %d samples in %d shards: kept %d, dropped %d, bad %d samples%s%n", counts[0], shards.size(),
+        counts[1], counts[2], badSamples, unreadable > 0 ? ", " + unreadable + " unreadable shard(s)" : "");
     err.flush();
-    if (badFraction > maxBadFraction || bad.count(Problems.UNREADABLE_SHARD) == shards.size() && !shards.isEmpty()) {
-      err.printf("filter: too much bad input (%.1f%% > %.1f%%); see %s%n", 100 * badFraction, 100 * maxBadFraction,
-          reportPath(index));
+    if (unreadable == shards.size()) {
+      err.printf("filter: none of the %d shards could be read; see %s%n", shards.size(), reportPath(index));
+      err.flush();
+      return ExitCodes.DATA;
+    }
+    double badFraction = (double) badSamples / Math.max(1, counts[0]);
+    if (badFraction > maxBadFraction) {
+      err.printf("filter: too much bad input: %d of %d samples (%.1f%%) are bad, more than --max-bad-fraction %s; see %s%n",
+          badSamples, counts[0], 100 * badFraction, maxBadFraction, reportPath(index));
       err.flush();
       return ExitCodes.DATA;
     }

@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -78,6 +79,17 @@ public final class PackCommand implements Callable<Integer> {
       err.flush();
       return ExitCodes.CONFIG;
     }
+    List<Inputs.Source> sources = Inputs.resolve(inputs);
+    for (int i = 0; i < sources.size(); i++) {
+      // A filtered source may have kept nothing; shards named but absent are a mistake.
+      var missing = sources.get(i).shards().isEmpty() ? Optional.<String>empty()
+          : Inputs.missing(inputs.get(i), sources.get(i).shards());
+      if (missing.isPresent()) {
+        err.println("pack: " + missing.get());
+        err.flush();
+        return ExitCodes.DATA;
+      }
+    }
     long start = System.nanoTime();
     Files.createDirectories(output);
     Problems bad = new Problems();
@@ -87,7 +99,7 @@ public final class PackCommand implements Callable<Integer> {
         Staging staging = new Staging(output.resolve(".staging"))) {
       SamplePreparer preparer = new SamplePreparer(text, imageSize);
       ShardReader reader = new ShardReader(bad);
-      for (Inputs.Source source : Inputs.resolve(inputs)) {
+      for (Inputs.Source source : sources) {
         for (Path shard : source.shards()) {
           List<Sample> batch = new ArrayList<>();
           String sha256 = reader.readShard(shard, sample -> {
@@ -115,7 +127,8 @@ public final class PackCommand implements Callable<Integer> {
           plan.bins().size(), sequenceLength, plan.fill(), bad.total(), seconds);
       err.flush();
       if (seen > 0 && (double) bad.total() / seen > maxBadFraction) {
-        err.printf("pack: too much bad input (%d of %d); see %s%n", bad.total(), seen, output.resolve("manifest.json"));
+        err.printf("pack: too much bad input: %d of %d samples (%.1f%%) are bad, more than --max-bad-fraction %s; see %s%n",
+            bad.total(), seen, 100.0 * bad.total() / seen, maxBadFraction, output.resolve("manifest.json"));
         err.flush();
         return ExitCodes.DATA;
       }

@@ -67,6 +67,27 @@ class FilterCommandTest {
 
     assertThat(r.exit()).isEqualTo(ExitCodes.DATA);
     assertThat(report("report.json").get("input").asLong()).isEqualTo(7);
+    assertThat(r.err()).contains("filter: too much bad input: 4 of 7 samples (57.1%) are bad, more than"
+        + " --max-bad-fraction 0.1");
+  }
+
+  @Test
+  void inputShardsThatDoNotExistAreNamedAsMissingBeforeAnythingIsRead() throws IOException {
+    TestShards.captions(dir.resolve("raw"), 20, 10);
+    String pattern = dir.resolve("raw") + "/raw-{000000..000003}.tar";
+
+    var some = DataJobsTestSupport.run("filter", "--input", pattern, "--output", dir.resolve("out").toString(),
+        "--filter", "precomputed:field=clip_score,min=0.5");
+    var none = DataJobsTestSupport.run("filter", "--input", "/nothere/{0..1}.tar", "--output",
+        dir.resolve("out2").toString(), "--filter", "precomputed:field=clip_score,min=0.5");
+
+    assertThat(some.exit()).isEqualTo(ExitCodes.DATA);
+    assertThat(some.err().strip()).isEqualTo("filter: 2 of the 4 input shards of " + pattern + " do not exist: "
+        + dir.resolve("raw/raw-000002.tar") + ", " + dir.resolve("raw/raw-000003.tar"));
+    assertThat(none.exit()).isEqualTo(ExitCodes.DATA);
+    assertThat(none.err().strip()).isEqualTo("filter: none of the 2 input shard(s) of /nothere/{0..1}.tar exist:"
+        + " /nothere/0.tar, /nothere/1.tar");
+    assertThat(dir.resolve("out2")).doesNotExist();
   }
 
   @Test

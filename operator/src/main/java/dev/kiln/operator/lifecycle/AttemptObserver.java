@@ -58,7 +58,7 @@ public final class AttemptObserver {
     String detail = "pod " + name(culprit.get()) + " exited with code " + exitCode
         + (terminated.getReason() != null ? " (" + terminated.getReason() + ")" : "")
         + (terminated.getMessage() != null && !terminated.getMessage().isBlank()
-            ? ": " + lastLine(terminated.getMessage()) : "");
+            ? ": " + causeLine(terminated.getMessage()) : "");
     if (nonRetryableExitCodes.contains(exitCode)) {
       return new AttemptState.Failed(AttemptState.FailureKind.NON_RETRYABLE, "NonRetryableExitCode", detail, exitCode,
           name(culprit.get()));
@@ -169,9 +169,19 @@ public final class AttemptObserver {
     return pod.getMetadata().getName();
   }
 
-  private static String lastLine(String text) {
+  /**
+   * The line that says what went wrong, from a termination message or a log's tail: the last line
+   * that is not a stack frame ({@code at ...}, {@code ... 3 more}) nor blank.
+   */
+  static String causeLine(String text) {
     String[] lines = text.strip().split("\n");
-    return lines[lines.length - 1];
+    for (int i = lines.length - 1; i >= 0; i--) {
+      String line = lines[i].stripTrailing();
+      if (!line.isBlank() && !Character.isWhitespace(line.charAt(0)) && !line.startsWith("at ")) {
+        return line;
+      }
+    }
+    return lines[lines.length - 1].strip();
   }
 
   private static String orElse(String value, String fallback) {

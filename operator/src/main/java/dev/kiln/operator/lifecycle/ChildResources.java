@@ -49,6 +49,9 @@ public final class ChildResources {
     default void statusWritten(MultimodalPretrainJob before, MultimodalPretrainJob after) {}
   }
 
+  /** The label the Job controller puts on the pods of a Job (Kubernetes 1.27 and later). */
+  static final String JOB_NAME_LABEL = "batch.kubernetes.io/job-name";
+
   private final KubernetesClient client;
   private final Reads reads;
 
@@ -117,6 +120,13 @@ public final class ChildResources {
   public List<Pod> attemptPods(MultimodalPretrainJob job, String stage, int attempt) {
     return reads.pods(job.getMetadata().getNamespace(), job.getMetadata().getName()).stream()
         .filter(p -> labelled(p, Labels.STAGE, stage) && labelled(p, Labels.ATTEMPT, Integer.toString(attempt)))
+        .toList();
+  }
+
+  /** Pods the Job controller made for one of the job's Jobs, by the job-name label it gives them. */
+  public List<Pod> podsOf(MultimodalPretrainJob job, Job child) {
+    return reads.pods(job.getMetadata().getNamespace(), job.getMetadata().getName()).stream()
+        .filter(p -> labelled(p, JOB_NAME_LABEL, child.getMetadata().getName()))
         .toList();
   }
 

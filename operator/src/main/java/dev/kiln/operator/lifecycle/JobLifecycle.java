@@ -366,7 +366,10 @@ public final class JobLifecycle {
     for (Job child : jobs) {
       if (AttemptObserver.hasCondition(child, "Failed")) {
         status.current().getDataPrep().setPhase("Failed");
-        fail(job, status, "DataPrepFailed", "Job " + child.getMetadata().getName() + " failed; see its pods' logs");
+        // The cause itself, from the failing pod's last words (its termination message, or its log's tail).
+        String cause = AttemptObserver.observe(child, children.podsOf(job, child), List.of())
+            instanceof AttemptState.Failed failed ? failed.message() : "see its pods' logs";
+        fail(job, status, "DataPrepFailed", "Job " + child.getMetadata().getName() + " failed: " + cause);
         return true;
       }
     }

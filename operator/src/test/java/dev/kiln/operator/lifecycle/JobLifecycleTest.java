@@ -248,6 +248,20 @@ class JobLifecycleTest {
     assertThat(cluster.job(NS, "quickstart-filter-shapes").getStatus()).as("a fresh filter Job").isNull();
   }
 
+  @Test
+  void aFailedDataJobsMessageCarriesTheFailingPodsOwnWords() {
+    create(TestJobs.example("quickstart.yaml"));
+    reconcile();
+    cluster.failPod(NS, "quickstart-filter-shapes", 0, 65, "Error", "filter: 2 of the 4 input shards of"
+        + " /kiln/data/shapes/captions-{000000..000003}.tar do not exist: a.tar, b.tar\n");
+    reconcile();
+
+    assertThat(status().getReason()).isEqualTo("DataPrepFailed");
+    assertThat(status().getMessage()).isEqualTo("Job quickstart-filter-shapes failed: pod quickstart-filter-shapes-0-x41"
+        + " exited with code 65 (Error): filter: 2 of the 4 input shards of /kiln/data/shapes/captions-{000000..000003}.tar"
+        + " do not exist: a.tar, b.tar");
+  }
+
   // --- user actions --------------------------------------------------------------------------
 
   @Test
