@@ -99,7 +99,7 @@ final class RunCommand implements Callable<Integer> {
       return JOB_FAILED;
     } catch (LocalRun.CannotRun e) {
       out.println();
-      out.println("kiln run: cannot start on this machine; nothing was started:");
+      out.println("kiln run: cannot start; nothing was started:");
       out.println("  " + e.getMessage().replace("\n", "\n  "));
       out.flush();
       return ValidateCommand.INVALID;

@@ -13,15 +13,18 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 /**
  * One pod's container run as a local process, the way a kubelet would run it: a folder stands in
@@ -62,6 +65,10 @@ final class Container implements ContainerRuntime.RunningContainer {
   }
 
   private void layOut(Map<String, Path> claimFolders, KubernetesClient client) throws IOException {
+    // A pod of the same name from an earlier run (kiln run --resume) left its root and volumes: a new
+    // pod starts with neither. Its log is kept, and this pod's output follows it.
+    deleteWithoutFollowingLinks(root);
+    deleteWithoutFollowingLinks(folder.resolve("volumes"));
     Files.createDirectories(root);
     Map<String, Path> volumes = new LinkedHashMap<>();
     for (Volume volume : pod.getSpec().getVolumes()) {
@@ -94,6 +101,18 @@ final class Container implements ContainerRuntime.RunningContainer {
     Path message = root.resolve(terminationMessagePath.substring(1));
     Files.createDirectories(message.getParent());
     Files.write(message, new byte[0]);
+  }
+
+  /** Deletes a tree; the symbolic links in it (mounted volumes) go, never what they point to. */
+  private static void deleteWithoutFollowingLinks(Path tree) throws IOException {
+    if (!Files.exists(tree, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    try (Stream<Path> paths = Files.walk(tree)) {  // walk does not follow links unless told to
+      for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(path);
+      }
+    }
   }
 
   private static void writeFiles(Path dir, Map<String, String> data, boolean base64) throws IOException {

@@ -25,7 +25,7 @@ public final class OperatorProcess implements AutoCloseable {
    * The operator's JVM: a small heap given back when idle, the serial collector (one core is
    * plenty), the client compiler only (a control loop waiting on the network needs no peak
    * compilation, and C2's code and arenas cost memory), small thread stacks. 128 MB of heap held
-   * 1,000 jobs ({@code kiln bench operator}: 283 MB resident). The chart's default
+   * 1,000 jobs ({@code kiln bench operator}: 280 MB resident). The chart's default
    * {@code operator.javaOptions} is the same, so what the bench measures is what a cluster runs.
    * {@code KILN_OPERATOR_JAVA_OPTIONS} replaces them;
    * {@code KILN_OPERATOR_COMMAND} replaces the whole command (the operator inside its image, for

@@ -123,7 +123,7 @@ class KilnCommandTest {
     Result r = kiln("run", example("open-qwen2vl.yaml"), "--workdir", workdir.toString());
 
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.out()).contains("kiln run: cannot start on this machine; nothing was started:")
+    assertThat(r.out()).contains("kiln run: cannot start; nothing was started:")
         .contains("claim datasets (no --claim datasets=DIR given, so kiln run looked in " + workdir.resolve("data/datasets")
             + ") is empty: the job reads")
         .contains("spec.data.sources[0].shards ccs_webdataset/{00000..01302}.tar: none of the 1303 shard(s) exist")

@@ -2,6 +2,7 @@ package dev.kiln.api.validation;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.Canonical;
+import dev.kiln.api.data.ShardPattern;
 import dev.kiln.api.v1alpha1.BatchSpec;
 import dev.kiln.api.v1alpha1.BudgetSpec;
 import dev.kiln.api.v1alpha1.CheckpointSpec;
@@ -43,6 +44,8 @@ public final class JobValidator {
 
   /** Longest job name whose children (job-stage-aNNNN-index) still fit a 63-character hostname. */
   public static final int MAX_JOB_NAME = 30;
+  /** A pod's hostname is a DNS label. */
+  static final int HOSTNAME = 63;
 
   private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   private static final Pattern SHORT_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?");
@@ -66,6 +69,7 @@ public final class JobValidator {
       v.add("spec", "required");
     } else {
       v.spec(job.getSpec());
+      v.podHostnames(job);
     }
     // One message per field: where the API server's rules already speak, theirs is the one a user will see.
     Set<String> reported = new HashSet<>();
@@ -142,6 +146,39 @@ public final class JobValidator {
     } else if (name.length() > MAX_JOB_NAME) {
       add("metadata.name", "at most " + MAX_JOB_NAME + " characters so child Job and pod names fit, found "
           + name.length());
+    } else if (!Character.isLetter(name.charAt(0))) {
+      add("metadata.name", "must start with a letter: each stage's Service is named " + name + "-<stage>, and"
+          + " Service names start with a letter");
+    }
+  }
+
+  /**
+   * Each filter Job's pods are named, and take as hostname, {@code <job>-filter-<source>-<index>},
+   * which must fit a 63-character DNS label up to the last completion index.
+   */
+  private void podHostnames(MultimodalPretrainJob job) {
+    String name = job.getMetadata() == null ? null : job.getMetadata().getName();
+    List<DataSourceSpec> sources = job.getSpec().data() == null ? null : job.getSpec().data().sources();
+    if (name == null || sources == null) {
+      return;
+    }
+    for (int i = 0; i < sources.size(); i++) {
+      DataSourceSpec source = sources.get(i);
+      if (source.filter() == null || source.name() == null || source.shards() == null || source.shardsPerTask() < 1) {
+        continue;
+      }
+      long tasks;
+      try {
+        tasks = (ShardPattern.count(source.shards()) + source.shardsPerTask() - 1) / source.shardsPerTask();
+      } catch (IllegalArgumentException e) {
+        continue;  // the pattern's own problem is reported at its field
+      }
+      String last = name + "-filter-" + source.name() + "-" + (tasks - 1);
+      if (tasks >= 1 && last.length() > HOSTNAME) {
+        add("spec.data.sources[" + i + "].name", "the filter pods' hostnames reach " + last.length()
+            + " characters (" + last + ", at most " + HOSTNAME + "): shorten the job's or the source's name, or raise"
+            + " shardsPerTask (" + source.shardsPerTask() + ") for fewer than " + tasks + " tasks");
+      }
     }
   }
 

@@ -55,6 +55,7 @@ class JobValidatorTest {
         invalid("spec.model.initialWeights", "{languageModel: qwen}", "spec.model.initialWeights.claimName"),
         invalid("metadata.name", "Open_Qwen", "metadata.name"),
         invalid("metadata.name", "a-very-long-job-name-that-cannot-fit", "metadata.name"),
+        invalid("metadata.name", "2b-recipe", "metadata.name"),
         invalid("spec.data", REMOVE, "spec.data"),
         invalid("spec.data.claimName", REMOVE, "spec.data.claimName"),
         invalid("spec.data.sources", "[]", "spec.data.sources"),
@@ -129,6 +130,23 @@ class JobValidatorTest {
     ((ObjectNode) stage.get("resources")).put("gpusPerNode", 0).remove("gpuProduct");
     assertThat(JobValidator.validate(JobFiles.fromTree(tree, "cpu-fp16.yaml")))
         .extracting(Violation::field).containsExactly("spec.stages[0].precision");
+  }
+
+  @Test
+  void everyFilterPodsHostnameFitsADnsLabelUpToTheLastCompletionIndex() {
+    ObjectNode tree = baseTree();
+    ((ObjectNode) tree.get("metadata")).put("name", "a-thirty-character-job-name-30");
+    ObjectNode source = (ObjectNode) tree.get("spec").get("data").get("sources").get(0);
+    source.put("name", "twenty-character-src").put("shards", "ccs/{00000..99999}.tar").put("shardsPerTask", 10);
+    ((ArrayNode) tree.get("spec").get("stages").get(0).get("sources")).set(0,
+        "twenty-character-src");
+    assertThat(JobValidator.validate(JobFiles.fromTree(tree, "job.yaml"))).as("last index 9999: 63 characters").isEmpty();
+
+    source.put("shardsPerTask", 1);
+    assertThat(JobValidator.validate(JobFiles.fromTree(tree, "job.yaml"))).containsExactly(new Violation(
+        "spec.data.sources[0].name", "the filter pods' hostnames reach 64 characters"
+            + " (a-thirty-character-job-name-30-filter-twenty-character-src-99999, at most 63): shorten the job's or the"
+            + " source's name, or raise shardsPerTask (1) for fewer than 100000 tasks"));
   }
 
   @Test

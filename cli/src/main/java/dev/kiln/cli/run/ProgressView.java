@@ -99,7 +99,8 @@ public final class ProgressView {
     }
     lastLine = now;
     int filled = (int) (BAR * m.step() / Math.max(1, m.totalSteps()));
-    double stepsPerSecond = rate.stepsPerSecond().orElse(m.seconds() > 0 ? 1 / m.seconds() : 0);
+    // Until the window spans a few seconds the first, slow steps would make the ETA up: none is shown.
+    double stepsPerSecond = rate.stepsPerSecond().orElse(0);
     double tokensPerSecond = rate.tokensPerSecond().orElse(m.tokensPerSecond());
     String eta = stepsPerSecond > 0 ? duration(Math.round((m.totalSteps() - m.step()) / stepsPerSecond)) : "-";
     String line = String.format("  %s[%s%s] step %d/%d  loss %.4f  %.0f tok/s  ETA %s", prefix, "#".repeat(filled),

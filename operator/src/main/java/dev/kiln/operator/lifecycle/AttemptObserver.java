@@ -63,8 +63,14 @@ public final class AttemptObserver {
       return new AttemptState.Failed(AttemptState.FailureKind.NON_RETRYABLE, "NonRetryableExitCode", detail, exitCode,
           name(culprit.get()));
     }
-    String reason = "OOMKilled".equals(terminated.getReason()) ? "OOMKilled" : "PodFailed";
-    return new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, reason, detail, exitCode, name(culprit.get()));
+    if ("OOMKilled".equals(terminated.getReason())) {
+      // Memory use repeats with the same model, batch and data: a retry would fail the same way.
+      return new AttemptState.Failed(AttemptState.FailureKind.NON_RETRYABLE, "OOMKilled", "pod " + name(culprit.get())
+          + " was killed for using more memory than " + memoryLimit(culprit.get()) + "; raise the stage's"
+          + " resources.memory or lower its batch.microBatchSize, then retry with spec.restartNonce", exitCode,
+          name(culprit.get()));
+    }
+    return new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, "PodFailed", detail, exitCode, name(culprit.get()));
   }
 
   /**
@@ -167,6 +173,14 @@ public final class AttemptObserver {
 
   private static String name(Pod pod) {
     return pod.getMetadata().getName();
+  }
+
+  private static String memoryLimit(Pod pod) {
+    var limits = pod.getSpec() == null || pod.getSpec().getContainers().isEmpty()
+        || pod.getSpec().getContainers().getFirst().getResources() == null ? null
+        : pod.getSpec().getContainers().getFirst().getResources().getLimits();
+    var memory = limits == null ? null : limits.get("memory");
+    return memory == null ? "its node had (no memory limit set)" : "its limit of " + memory;
   }
 
   /**

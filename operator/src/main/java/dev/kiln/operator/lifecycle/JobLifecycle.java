@@ -710,7 +710,7 @@ public final class JobLifecycle {
       }
       case NON_RETRYABLE -> {
         stage.setPhase(StagePhase.Failed);
-        fail(job, status, "NonRetryableExitCode", "stage " + spec.name() + ": " + failed.message());
+        fail(job, status, failed.reason(), "stage " + spec.name() + ": " + failed.message());
         return Next.STOP;
       }
       case RETRYABLE -> {

@@ -218,9 +218,9 @@ class JobLifecycleTest {
     create(withSpec(TestJobs.example("quickstart.yaml"), "maxRestarts: 1"));
     runToFirstAttemptOfCreatedJob();
 
-    cluster.failPod(NS, "quickstart-pretrain-a1", 0, 137, "OOMKilled");
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, 1, "Error");
     reconcile();
-    assertThat(stage("pretrain").getLastFailure().getReason()).isEqualTo("OOMKilled");
+    assertThat(stage("pretrain").getLastFailure().getReason()).isEqualTo("PodFailed");
     cluster.failPod(NS, "quickstart-pretrain-a2", 0, 1, "Error");
     reconcile();
 
@@ -228,6 +228,22 @@ class JobLifecycleTest {
     assertThat(status().getReason()).isEqualTo("MaxRestartsExceeded");
     assertThat(stage("pretrain").getPhase()).isEqualTo(StagePhase.Failed);
     assertThat(cluster.job(NS, "quickstart-pretrain-a3")).isNull();
+  }
+
+  @Test
+  void anOomKilledAttemptFailsTheJobAtOnceSayingWhatToChange() {
+    create(TestJobs.example("quickstart.yaml"));
+    runToFirstAttemptOfCreatedJob();
+
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, 137, "OOMKilled");
+    reconcile();
+
+    assertThat(phase()).isEqualTo(JobPhase.Failed);
+    assertThat(status().getReason()).isEqualTo("OOMKilled");
+    assertThat(status().getMessage()).startsWith("stage pretrain: pod quickstart-pretrain-a1-0-x89 was killed for using"
+        + " more memory than").contains("resources.memory").contains("restartNonce");
+    assertThat(stage("pretrain").getRestarts()).as("not retried: it would run out of memory again").isZero();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNull();
   }
 
   @Test

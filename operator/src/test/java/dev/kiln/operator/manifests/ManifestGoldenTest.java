@@ -6,6 +6,9 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.operator.Golden;
 import dev.kiln.operator.TestJobs;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** Every builder's output for the cases that differ: 1 vs N nodes, GPU vs CPU, resume, SFT with initFrom. */
@@ -74,6 +77,33 @@ class ManifestGoldenTest {
     Golden.assertYaml("config-sft", RunConfigMapManifest.build(recipe, config));
     // The contract with the trainer: it parses this very file in its own tests.
     Golden.assertText("run-config-sft.json", RunConfigMapManifest.json(config));
+  }
+
+  /** The API server's rules for what the builders name: object names, Service names, Indexed pods' hostnames. */
+  @Test
+  void everyGeneratedNameIsOneTheApiServerAccepts() {
+    Pattern dns1123Label = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+    Pattern dns1035Label = Pattern.compile("[a-z]([-a-z0-9]*[a-z0-9])?");
+    for (MultimodalPretrainJob job : List.of(recipe, quickstart, multinode)) {
+      List<Job> indexed = new ArrayList<>();
+      job.getSpec().data().sources().stream().filter(source -> source.filter() != null)
+          .forEach(source -> indexed.add(FilterJobManifest.build(job, source, SETTINGS)));
+      for (int stage = 0; stage < job.getSpec().stages().size(); stage++) {
+        String name = job.getSpec().stages().get(stage).name();
+        indexed.add(StageJobManifest.build(job, stage, 9_999, SETTINGS));
+        assertThat(PackJobManifest.build(job, job.getSpec().stages().get(stage), SETTINGS).getMetadata().getName())
+            .matches(dns1123Label).hasSizeLessThanOrEqualTo(63);
+        assertThat(StageServiceManifest.build(job, name, SETTINGS).getMetadata().getName()).as("a Service name")
+            .matches(dns1035Label).hasSizeLessThanOrEqualTo(63);
+      }
+      for (Job child : indexed) {
+        int lastIndex = child.getSpec().getCompletions() - 1;
+        assertThat(child.getMetadata().getName()).as("a Job name (also a label value)").matches(dns1123Label)
+            .hasSizeLessThanOrEqualTo(63);
+        assertThat(child.getMetadata().getName() + "-" + lastIndex).as("the last pod's hostname").matches(dns1123Label)
+            .hasSizeLessThanOrEqualTo(63);
+      }
+    }
   }
 
   @Test
