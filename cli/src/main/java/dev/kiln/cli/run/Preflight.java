@@ -6,6 +6,7 @@ import dev.kiln.api.v1alpha1.FilterSpec;
 import dev.kiln.api.v1alpha1.InitialWeightsSpec;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.ShardingStrategy;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.model.ParameterCounts;
 import java.io.IOException;
@@ -29,10 +30,11 @@ public final class Preflight {
   /** One file or folder a job reads from a claim, and the field that names it. */
   record Input(String claim, String field, String path, boolean folder) {}
 
-  /** Bytes per trained parameter on the CPU: fp32 weights, gradients and AdamW's two moments. */
-  static final long TRAINED_BYTES_PER_PARAMETER = 16;
-  /** Bytes per frozen parameter: its fp32 weights. */
-  static final long FROZEN_BYTES_PER_PARAMETER = 4;
+  /** Bytes per parameter each rank holds whole: fp32 weights; and per trained parameter, its fp32 gradient. */
+  static final long WEIGHT_BYTES = 4;
+  static final long GRADIENT_BYTES = 4;
+  /** AdamW's two fp32 moments per trained parameter, split between the ranks when the stage shards them. */
+  static final long OPTIMIZER_BYTES = 8;
 
   private Preflight() {}
 
@@ -151,13 +153,16 @@ public final class Preflight {
     for (StageSpec stage : job.getSpec().stages()) {
       int ranks = stage.resources().nodes() * Math.max(1, stage.resources().gpusPerNode());
       long trained = ParameterCounts.trained(dims, stage.trainable());
-      long perRank = trained * TRAINED_BYTES_PER_PARAMETER + (parameters - trained) * FROZEN_BYTES_PER_PARAMETER;
+      boolean sharded = stage.sharding() == ShardingStrategy.FULL_SHARD || stage.sharding() == ShardingStrategy.SHARD_GRAD_OP;
+      long perRank = parameters * WEIGHT_BYTES + trained * GRADIENT_BYTES
+          + trained * OPTIMIZER_BYTES / (sharded ? ranks : 1);
       long needed = perRank * ranks;
       if (needed > memoryBytes) {
         return Optional.of("stage " + stage.name() + " does not fit on this machine: kiln run runs every rank"
             + " here, on the CPU, and its " + ranks + " rank(s) (" + stage.resources().nodes() + " node(s) x "
             + Math.max(1, stage.resources().gpusPerNode()) + ") each hold " + gigabytes(perRank) + " of weights, gradients"
-            + " and optimizer state for " + String.format("%.2f", parameters / 1e9) + " B parameters: "
+            + " and optimizer state (" + stage.sharding() + ") for " + String.format("%.2f", parameters / 1e9)
+            + " B parameters: "
             + gigabytes(needed) + " before activations, and this machine has " + gigabytes(memoryBytes) + ".\n"
             + "  kiln run is for models sized for a CPU (model.preset: tiny, as in examples/quickstart.yaml) and few"
             + " ranks; run this job on a cluster (kubectl apply -f), and see kiln estimate for its GPU-hours.");
