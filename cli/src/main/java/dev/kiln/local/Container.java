@@ -1,6 +1,7 @@
 package dev.kiln.local;
 
 import dev.kiln.api.runconfig.PodRoot;
+import dev.kiln.trainer.device.ComputeDevice;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.ObjectFieldSelector;
@@ -162,8 +163,8 @@ final class Container implements ContainerRuntime.RunningContainer {
     }
     env.put(PodRoot.ENV, root.toAbsolutePath().toString());
     if (Scheduler.gpus(pod) > 0) {
-      // The device plugin's answer on a node without real GPUs: none to give, so train on the CPU.
-      env.put("NVIDIA_VISIBLE_DEVICES", "void");
+      // This node's GPUs are fake: the trainer is told, in Kiln's own setting, to use the CPU.
+      env.put(ComputeDevice.ENV, ComputeDevice.CPU);
     }
     // The node's DJL cache plays the image layer that holds libtorch: extracted once, not per pod.
     env.put("DJL_CACHE_DIR", djlCache.toAbsolutePath().toString());

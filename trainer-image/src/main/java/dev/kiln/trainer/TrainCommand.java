@@ -78,14 +78,14 @@ public final class TrainCommand implements Callable<Integer> {
     int rank = nodeRank * ranksPerPod + localRank;
     ComputeDevice device;
     try {
-      device = ComputeDevice.forRank(run.world().gpusPerNode(), localRank, System.getenv("NVIDIA_VISIBLE_DEVICES"));
+      device = ComputeDevice.forRank(run.world().gpusPerNode(), localRank, System.getenv(ComputeDevice.ENV));
     } catch (IllegalStateException e) {
       System.err.println(e.getMessage());
       return ExitCodes.CONFIG;
     }
     if (run.world().gpusPerNode() > 0 && !device.gpu()) {
-      System.err.println("NVIDIA_VISIBLE_DEVICES=" + System.getenv("NVIDIA_VISIBLE_DEVICES")
-          + ": this node has no GPUs to give; training on the CPU");
+      System.err.println(ComputeDevice.ENV + "=" + ComputeDevice.CPU + ": a GPU stage on a node whose GPUs are fake;"
+          + " training on the CPU");
     }
     Collectives collectives;
     try {

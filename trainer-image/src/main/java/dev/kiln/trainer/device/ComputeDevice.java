@@ -30,12 +30,20 @@ public record ComputeDevice(Device device) {
   }
 
   /**
-   * The device for a rank: GPU {@code localRank} of the node when the stage has GPUs, else the
-   * CPU. {@code visibleDevices} is {@code NVIDIA_VISIBLE_DEVICES}: {@code void} or {@code none}
-   * (a node that advertises GPUs it does not have, like Kiln's local node) runs on the CPU.
+   * Set to {@value #CPU} by Kiln's local node, whose GPUs are fake: a GPU stage then trains on the
+   * CPU. Nothing else moves a GPU stage to the CPU; {@code NVIDIA_VISIBLE_DEVICES} in particular is
+   * not read, since NVIDIA's toolkit sets it to {@code void} when it injects the GPUs through CDI.
    */
-  public static ComputeDevice forRank(int gpusPerNode, int localRank, String visibleDevices) {
-    if (gpusPerNode == 0 || "void".equals(visibleDevices) || "none".equals(visibleDevices)) {
+  public static final String ENV = "KILN_DEVICE";
+  public static final String CPU = "cpu";
+
+  /**
+   * The device for a rank: GPU {@code localRank} of the node when the stage has GPUs, as libtorch
+   * sees them (failing, saying what is missing, when it sees too few), else the CPU.
+   * {@code deviceSetting} is {@value #ENV}'s value.
+   */
+  public static ComputeDevice forRank(int gpusPerNode, int localRank, String deviceSetting) {
+    if (gpusPerNode == 0 || CPU.equals(deviceSetting)) {
       return cpu();
     }
     return gpu(localRank);

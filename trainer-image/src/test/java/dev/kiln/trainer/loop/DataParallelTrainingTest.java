@@ -193,7 +193,7 @@ class DataParallelTrainingTest {
       builder.environment().putAll(Map.of(PodRoot.ENV, runRoot.toString(), "WORLD_SIZE",
           Integer.toString(config.world().worldSize()), "KILN_NODE_RANK", Integer.toString(rank), "MASTER_ADDR",
           "127.0.0.1", "MASTER_PORT", Integer.toString(port), "KILN_RANK_ADDRESS", "127.0.0.1",
-          "KILN_RENDEZVOUS_TIMEOUT_SECONDS", "60", "NVIDIA_VISIBLE_DEVICES", "void"));
+          "KILN_RENDEZVOUS_TIMEOUT_SECONDS", "60", "KILN_DEVICE", "cpu"));
       ranks.add(builder.start());
     }
     return ranks;

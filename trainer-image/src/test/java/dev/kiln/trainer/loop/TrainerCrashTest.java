@@ -127,7 +127,7 @@ class TrainerCrashTest {
         "train", "--config", "/kiln/config/run.json", "--termination-log", "/kiln/termination-log")
         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(runRoot.resolve("trainer.log").toFile()));
     builder.environment().put(PodRoot.ENV, runRoot.toString());
-    builder.environment().put("NVIDIA_VISIBLE_DEVICES", "void");
+    builder.environment().put("KILN_DEVICE", "cpu");
     if (failpoint != null) {
       builder.environment().put(Failpoint.ENV, failpoint);
     }
