@@ -69,9 +69,7 @@ public final class ProgressView {
         out.println("[" + elapsed() + "] " + prefix + stage.getName() + " attempt " + failure.getAttempt() + " failed: "
             + failure.getReason() + ": " + failure.getMessage());
         if (failure.getPod() != null) {
-          Path log = pods.resolve(failure.getPod()).resolve("log");
-          out.println("  log of pod " + failure.getPod() + ": " + log);
-          logTail(log).forEach(line -> out.println("    | " + line));
+          showLog(pods, failure.getPod());
         }
       }
     }
@@ -80,15 +78,20 @@ public final class ProgressView {
       Matcher pod = FAILED_POD.matcher(status.getMessage());
       if (pod.find() && status.getStages().stream().noneMatch(s -> pod.group(1).equals(
           s.getLastFailure() == null ? null : s.getLastFailure().getPod()))) {
-        Path log = pods.resolve(pod.group(1)).resolve("log");
-        out.println("  log of pod " + pod.group(1) + ": " + log);
-        logTail(log).forEach(line -> out.println("    | " + line));
+        showLog(pods, pod.group(1));
       }
     }
     if (status.getStage() != null && status.getPhase() == JobPhase.Training) {
       StageMetrics.latest(workspace, status.getStage()).ifPresent(m -> bar(status.getStage(), m));
     }
     out.flush();
+  }
+
+  /** Where the pod's log is, and its last lines. */
+  private void showLog(Path pods, String pod) {
+    Path log = pods.resolve(pod).resolve("log");
+    out.println("  log of pod " + pod + ": " + log);
+    logTail(log).forEach(line -> out.println("    | " + line));
   }
 
   private void bar(String stage, StepMetrics m) {
