@@ -12,6 +12,7 @@ public class ProgressStatus {
   private Long step;
   private Long totalSteps;
   private Long tokens;
+  /** Absent when rank 0 reported a non-finite loss: a status holding NaN would be refused whole by the API server. */
   private Double loss;
   private Double tokensPerSecond;
   private Long etaSeconds;
@@ -65,7 +66,7 @@ public class ProgressStatus {
   }
 
   public void setLoss(Double loss) {
-    this.loss = loss;
+    this.loss = finiteOrNull(loss);
   }
 
   public Double getTokensPerSecond() {
@@ -73,7 +74,12 @@ public class ProgressStatus {
   }
 
   public void setTokensPerSecond(Double tokensPerSecond) {
-    this.tokensPerSecond = tokensPerSecond;
+    this.tokensPerSecond = finiteOrNull(tokensPerSecond);
+  }
+
+  /** JSON has no NaN or infinity; Jackson would write them as strings, which a number field refuses. */
+  private static Double finiteOrNull(Double value) {
+    return value == null || Double.isFinite(value) ? value : null;
   }
 
   public Long getEtaSeconds() {

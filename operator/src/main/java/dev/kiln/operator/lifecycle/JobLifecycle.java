@@ -634,7 +634,8 @@ public final class JobLifecycle {
     progress.setTokensPerSecond(reported.tokensPerSecond() == null ? null
         : (double) Math.round(reported.tokensPerSecond()));
     progress.setEtaSeconds(reported.etaSeconds());
-    progress.setDisplay(stage + " " + reported.step() + "/" + reported.totalSteps());
+    progress.setDisplay(stage + " " + reported.step() + "/" + reported.totalSteps()
+        + (reported.loss() != null && !Double.isFinite(reported.loss()) ? " loss " + reported.loss() : ""));
     progress.setUpdateTime(now);
     return progress;
   }
