@@ -25,7 +25,7 @@ public final class LocalNode implements AutoCloseable {
   /** How long pods get to stop (a trainer to checkpoint) when the node shuts down, before they are killed. */
   public static final long STOP_GRACE_SECONDS = 20;
   /** Passes in a row that may fail on API errors before the failure is reported (10 s at the usual pace). */
-  static final int RACES_BEFORE_REPORT = 50;
+  static final int API_ERRORS_BEFORE_REPORT = 50;
 
   private final KubernetesClient client;
   private final Volumes volumes;
@@ -43,7 +43,7 @@ public final class LocalNode implements AutoCloseable {
   private final long passMillis;
   private long passes;
   private String lastError;
-  private int racesInARow;
+  private int apiErrorsInARow;
 
   LocalNode(KubernetesClient client, Volumes volumes, ImageCatalog images, Path podsFolder, Path djlCache, PrintStream errors,
       boolean standInContainers) {
@@ -77,11 +77,11 @@ public final class LocalNode implements AutoCloseable {
         garbage.sync();
       }
       lastError = null;
-      racesInARow = 0;
+      apiErrorsInARow = 0;
     } catch (Exception e) {
       // A conflict, or an object deleted between list and write, is a control loop's everyday race: the
       // next pass reads the new state. Only one that keeps coming back is worth a line; a bug is at once.
-      if (race(e) && ++racesInARow < RACES_BEFORE_REPORT) {
+      if (apiError(e) && ++apiErrorsInARow < API_ERRORS_BEFORE_REPORT) {
         return;
       }
       String message = e.getClass().getSimpleName() + ": " + e.getMessage();
@@ -96,7 +96,7 @@ public final class LocalNode implements AutoCloseable {
    * A request the API server refused or did not answer (Not Found, Conflict: the pass acted on a
    * state that has since changed; or a busy server): the next pass tries again from what is now.
    */
-  static boolean race(Exception e) {
+  static boolean apiError(Exception e) {
     return e instanceof KubernetesClientException;
   }
 
