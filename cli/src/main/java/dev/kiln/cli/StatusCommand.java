@@ -48,8 +48,7 @@ final class StatusCommand implements Callable<Integer> {
       return NO_RUN;
     }
     // Several jobs in one run: a folder per job.
-    List<Path> jobs = Files.exists(dir.resolve("summary.json")) || Files.exists(dir.resolve("status.json")) ? List.of(dir)
-        : perJobFolders();
+    List<Path> jobs = holdsAJob(dir) ? List.of(dir) : perJobFolders();
     if (jobs.isEmpty()) {
       out.println(dir + ": no local run here (no summary.json or status.json; see kiln run --workdir)");
       out.flush();
@@ -67,9 +66,13 @@ final class StatusCommand implements Callable<Integer> {
 
   private List<Path> perJobFolders() throws IOException {
     try (Stream<Path> entries = Files.list(dir)) {
-      return entries.filter(p -> Files.exists(p.resolve("summary.json")) || Files.exists(p.resolve("status.json")))
-          .sorted().toList();
+      return entries.filter(StatusCommand::holdsAJob).sorted().toList();
     }
+  }
+
+  /** A job's folder of a local run: its summary once it ended, its status while it runs. */
+  private static boolean holdsAJob(Path folder) {
+    return Files.exists(folder.resolve("summary.json")) || Files.exists(folder.resolve("status.json"));
   }
 
   private int show(Path jobDir, PrintWriter out) throws IOException {

@@ -229,16 +229,16 @@ final class Container implements ContainerRuntime.RunningContainer {
     // The program's own children (a trainer's local ranks) go with it, as a container's processes
     // do; listed now, since once their parent is gone nothing links them to the pod.
     List<ProcessHandle> tree = process.descendants().toList();
-    if (now) {
+    Runnable killTree = () -> {
       tree.forEach(ProcessHandle::destroyForcibly);
       process.destroyForcibly();
+    };
+    if (now) {
+      killTree.run();
       return;
     }
     process.destroy();
-    CompletableFuture.delayedExecutor(graceSeconds, TimeUnit.SECONDS).execute(() -> {
-      tree.forEach(ProcessHandle::destroyForcibly);
-      process.destroyForcibly();
-    });
+    CompletableFuture.delayedExecutor(graceSeconds, TimeUnit.SECONDS).execute(killTree);
   }
 
   /**

@@ -28,7 +28,10 @@ import java.util.Set;
 public final class Preflight {
 
   /** One file or folder a job reads from a claim, and the field that names it. */
-  record Input(String claim, String field, String path, boolean folder) {}
+  record Input(String claim, String field, String path, Kind kind) {}
+
+  /** What a path names: a brace pattern of shard files, one file, or a folder. */
+  enum Kind { SHARDS, FILE, FOLDER }
 
   /** Bytes per parameter each rank holds whole: fp32 weights; and per trained parameter, its fp32 gradient. */
   static final long WEIGHT_BYTES = 4;
@@ -54,8 +57,8 @@ public final class Preflight {
     Map<String, List<String>> missing = new LinkedHashMap<>();
     for (Input input : inputs(job)) {
       Path folder = claims.get(input.claim());
-      String problem = input.field().endsWith(".shards") ? missingShards(folder, input.path())
-          : missing(folder.resolve(input.path()), input.folder());
+      String problem = input.kind() == Kind.SHARDS ? missingShards(folder, input.path())
+          : missing(folder.resolve(input.path()), input.kind() == Kind.FOLDER);
       if (problem != null) {
         missing.computeIfAbsent(input.claim(), c -> new ArrayList<>())
             .add(input.field() + " " + input.path() + ": " + problem);
@@ -89,29 +92,29 @@ public final class Preflight {
         continue;
       }
       String field = "spec.data.sources[" + i + "]";
-      inputs.add(new Input(data, field + ".shards", source.shards(), false));
+      inputs.add(new Input(data, field + ".shards", source.shards(), Kind.SHARDS));
       FilterSpec filter = source.filter();
       if (filter != null && filter.uidList() != null) {
-        inputs.add(new Input(data, field + ".filter.uidList.path", filter.uidList().path(), false));
+        inputs.add(new Input(data, field + ".filter.uidList.path", filter.uidList().path(), Kind.FILE));
       }
       if (filter != null && filter.clipScore() != null && filter.clipScore().model() != null) {
-        inputs.add(new Input(data, field + ".filter.clipScore.model", filter.clipScore().model(), true));
+        inputs.add(new Input(data, field + ".filter.clipScore.model", filter.clipScore().model(), Kind.FOLDER));
       }
       if (filter != null && filter.mlmFilter() != null) {
-        inputs.add(new Input(data, field + ".filter.mlmFilter.model", filter.mlmFilter().model(), true));
+        inputs.add(new Input(data, field + ".filter.mlmFilter.model", filter.mlmFilter().model(), Kind.FOLDER));
       }
     }
     InitialWeightsSpec weights = spec.model().initialWeights();
     if (spec.data().packing().tokenizer() != null) {
-      inputs.add(new Input(data, "spec.data.packing.tokenizer", spec.data().packing().tokenizer(), false));
+      inputs.add(new Input(data, "spec.data.packing.tokenizer", spec.data().packing().tokenizer(), Kind.FILE));
     } else if (weights != null && weights.tokenizer() != null) {
-      inputs.add(new Input(weights.claimName(), "spec.model.initialWeights.tokenizer", weights.tokenizer(), false));
+      inputs.add(new Input(weights.claimName(), "spec.model.initialWeights.tokenizer", weights.tokenizer(), Kind.FILE));
     }
     if (weights != null && weights.languageModel() != null) {
-      inputs.add(new Input(weights.claimName(), "spec.model.initialWeights.languageModel", weights.languageModel(), true));
+      inputs.add(new Input(weights.claimName(), "spec.model.initialWeights.languageModel", weights.languageModel(), Kind.FOLDER));
     }
     if (weights != null && weights.visionEncoder() != null) {
-      inputs.add(new Input(weights.claimName(), "spec.model.initialWeights.visionEncoder", weights.visionEncoder(), true));
+      inputs.add(new Input(weights.claimName(), "spec.model.initialWeights.visionEncoder", weights.visionEncoder(), Kind.FOLDER));
     }
     return inputs;
   }
