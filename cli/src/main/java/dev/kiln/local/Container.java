@@ -6,12 +6,16 @@ import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.ObjectFieldSelector;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceFieldSelector;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -22,6 +26,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -142,9 +147,10 @@ final class Container implements ContainerRuntime.RunningContainer {
         "-XX:+UseSerialGC", "-Djdk.net.hosts.file=" + hostsFile.toAbsolutePath(),
         // A peer's name appears once its pod has an address: look again at once rather than cache the miss.
         "-Dsun.net.inetaddr.negative.ttl=0",
-        "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-Dorg.slf4j.simpleLogger.log.ai.djl.util.cuda=error",
-        "-cp", program.classPath(),
-        program.mainClass()));
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-Dorg.slf4j.simpleLogger.log.ai.djl.util.cuda=error"));
+    // A JVM in a container sizes its heap from the cgroup's memory limit: tell this one the same.
+    memoryLimit(spec).ifPresent(bytes -> command.add("-XX:MaxRAM=" + bytes));
+    command.addAll(List.of("-cp", program.classPath(), program.mainClass()));
     if (spec.getArgs() != null) {
       command.addAll(spec.getArgs());
     }
@@ -177,6 +183,10 @@ final class Container implements ContainerRuntime.RunningContainer {
     if (var.getValueFrom() == null) {
       return var.getValue() == null ? "" : var.getValue();
     }
+    var resourceField = var.getValueFrom().getResourceFieldRef();
+    if (resourceField != null) {
+      return resourceFieldValue(resourceField, pod.getSpec().getContainers().getFirst());
+    }
     ObjectFieldSelector field = var.getValueFrom().getFieldRef();
     if (field != null) {
       String path = field.getFieldPath();
@@ -207,6 +217,35 @@ final class Container implements ContainerRuntime.RunningContainer {
       return map == null || map.getData() == null ? "" : orEmpty(map.getData().get(configKey.getKey()));
     }
     return "";
+  }
+
+  /**
+   * A container's resource as the downward API gives it: the limit (or request) divided by the
+   * divisor and rounded up; a limit the container does not set is the node's allocatable amount.
+   */
+  static String resourceFieldValue(ResourceFieldSelector field, io.fabric8.kubernetes.api.model.Container container) {
+    var resources = container.getResources();
+    boolean limit = field.getResource().startsWith("limits.");
+    String name = field.getResource().substring(field.getResource().indexOf('.') + 1);
+    var amounts = resources == null ? null : limit ? resources.getLimits() : resources.getRequests();
+    Quantity amount = amounts == null ? null : amounts.get(name);
+    BigDecimal value;
+    if (amount != null) {
+      value = amount.getNumericalAmount();
+    } else if (!limit) {
+      value = BigDecimal.ZERO;
+    } else {
+      value = BigDecimal.valueOf("cpu".equals(name) ? HostCapacity.cores() : HostCapacity.memoryBytes());
+    }
+    BigDecimal divisor = field.getDivisor() == null ? BigDecimal.ONE : field.getDivisor().getNumericalAmount();
+    return value.divide(divisor, 0, RoundingMode.CEILING).toPlainString();
+  }
+
+  /** The container's memory limit in bytes, if it has one. */
+  static OptionalLong memoryLimit(io.fabric8.kubernetes.api.model.Container container) {
+    var limits = container.getResources() == null ? null : container.getResources().getLimits();
+    Quantity memory = limits == null ? null : limits.get("memory");
+    return memory == null ? OptionalLong.empty() : OptionalLong.of(memory.getNumericalAmount().longValue());
   }
 
   private String annotation(String key) {

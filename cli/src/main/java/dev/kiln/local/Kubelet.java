@@ -38,6 +38,7 @@ final class Kubelet {
   private final Path podsFolder;
   private final Map<String, Running> running = new ConcurrentHashMap<>();
   private final Set<String> evictions = ConcurrentHashMap.newKeySet();
+  private final Set<String> stopping = ConcurrentHashMap.newKeySet();
   private final Set<String> refused = ConcurrentHashMap.newKeySet();
   private final Set<String> attachWaiting = ConcurrentHashMap.newKeySet();
   private final PodAddresses addresses = new PodAddresses();
@@ -63,21 +64,30 @@ final class Kubelet {
     snapshot.pods().forEach(p -> byUid.put(p.getMetadata().getUid(), p));
     for (var entry : List.copyOf(running.entrySet())) {
       Running run = entry.getValue();
-      if (!byUid.containsKey(entry.getKey())) {
+      Pod current = byUid.get(entry.getKey());
+      if (current == null) {
         run.container().kill(false, gracePeriod(run.pod()));
         running.remove(entry.getKey());
       } else if (!run.container().alive()) {
         finish(run);
         running.remove(entry.getKey());
+        stopping.remove(entry.getKey());
+      } else if (JobController.deleting(current) && stopping.add(entry.getKey())) {
+        // Deleted but kept by a finalizer: stopped as a kubelet stops it, then reported Failed.
+        run.container().kill(false, gracePeriod(current));
       }
     }
     for (Pod pod : snapshot.pods()) {
       String uid = pod.getMetadata().getUid();
       if (pod.getSpec().getNodeName() == null || JobController.terminal(pod) || running.containsKey(uid)
-          || refused.contains(uid) || "Running".equals(JobController.phase(pod))) {
+          || "Running".equals(JobController.phase(pod)) && !JobController.deleting(pod)) {
         continue;
       }
-      start(snapshot, pod);
+      if (JobController.deleting(pod)) {
+        writeNeverRan(pod);
+      } else if (!refused.contains(uid)) {
+        start(snapshot, pod);
+      }
     }
   }
 
@@ -217,6 +227,15 @@ final class Kubelet {
         .withFirstTimestamp(now).withLastTimestamp(now).withNewSource().withComponent("kubelet")
           .withHost(pod.getSpec().getNodeName()).endSource()
         .build()).create();
+  }
+
+  /** A deleted pod this node never ran (or lost track of) ends Failed, so that its Job can count it. */
+  private void writeNeverRan(Pod pod) {
+    client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName()).editStatus(p -> {
+      p.getStatus().setPhase("Failed");
+      p.getStatus().setConditions(conditions(p, "Ready", "False"));
+      return p;
+    });
   }
 
   private void writeWaiting(Pod pod, String reason, String message) {

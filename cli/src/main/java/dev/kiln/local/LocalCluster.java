@@ -135,7 +135,7 @@ public final class LocalCluster implements AutoCloseable {
   }
 
   private void addNodes() {
-    int cores = Runtime.getRuntime().availableProcessors();
+    int cores = HostCapacity.cores();
     for (int i = 0; i < options.cpuNodes(); i++) {
       String name = i == 0 ? "kiln-local-cpu" : "kiln-local-cpu-" + i;
       client.nodes().resource(node(name, Map.of(Scheduler.HOSTNAME, name), 0, cores)).create();
@@ -153,7 +153,7 @@ public final class LocalCluster implements AutoCloseable {
 
   private static Node node(String name, Map<String, String> labels, int gpus, int cores) {
     Map<String, Quantity> capacity = new HashMap<>(Map.of("cpu", new Quantity(Integer.toString(cores)),
-        "memory", new Quantity("24Gi"), "pods", new Quantity("110")));
+        "memory", new Quantity(Long.toString(HostCapacity.memoryBytes())), "pods", new Quantity("110")));
     if (gpus > 0) {
       capacity.put(Scheduler.GPU, new Quantity(Integer.toString(gpus)));
     }

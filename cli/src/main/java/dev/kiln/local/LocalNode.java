@@ -105,6 +105,30 @@ public final class LocalNode implements AutoCloseable {
     return pod(namespace, name).map(kubelet::evict).orElse(false);
   }
 
+  /**
+   * Evicts the pod through the API, as {@code kubectl drain}, preemption or a taint eviction does:
+   * the pod gets a {@code DisruptionTarget} condition and is deleted; its node stops it within its
+   * grace period, and once its Job has counted it, it is gone.
+   */
+  public boolean evictThroughApi(String namespace, String name) {
+    var pods = client.pods().inNamespace(namespace).withName(name);
+    if (pods.get() == null) {
+      return false;
+    }
+    String now = java.time.Instant.now().toString();
+    pods.editStatus(p -> {
+      var conditions = new java.util.ArrayList<>(p.getStatus().getConditions() == null ? java.util.List.of()
+          : p.getStatus().getConditions());
+      conditions.add(new io.fabric8.kubernetes.api.model.PodConditionBuilder().withType("DisruptionTarget")
+          .withStatus("True").withReason("EvictionByEvictionAPI").withMessage("Eviction API: evicting")
+          .withLastTransitionTime(now).build());
+      p.getStatus().setConditions(conditions);
+      return p;
+    });
+    pods.delete();
+    return true;
+  }
+
   /** Kills the pod's process at once, as a crash would (exit 137). */
   public boolean kill(String namespace, String name) {
     return pod(namespace, name).map(kubelet::kill).orElse(false);

@@ -50,7 +50,7 @@ final class Scheduler {
       }
     }
     for (Pod pod : snapshot.pods()) {
-      if (pod.getSpec().getNodeName() != null || JobController.terminal(pod)) {
+      if (pod.getSpec().getNodeName() != null || JobController.terminal(pod) || JobController.deleting(pod)) {
         continue;
       }
       Node chosen = snapshot.nodes().stream()

@@ -147,6 +147,20 @@ public final class FakeCluster {
     setCondition(job, "Failed");
   }
 
+  /**
+   * Rank {@code index} was evicted through the API (a drain): the Job controller counted the pod
+   * against the Job's pod failure policy and the pod is gone; only the Job's condition says why.
+   */
+  public void drainPod(String namespace, String name, int index) {
+    Job job = job(namespace, name);
+    job.setStatus(new JobStatusBuilder()
+        .withConditions(new JobConditionBuilder().withType("Failed").withStatus("True").withReason("PodFailurePolicy")
+            .withMessage("Pod " + namespace + "/" + name + "-" + index + "-abcde has condition DisruptionTarget"
+                + " matching FailJob rule at index 0").build())
+        .build());
+    client.batch().v1().jobs().inNamespace(namespace).resource(job).updateStatus();
+  }
+
   public void failJob(String namespace, String name) {
     setCondition(job(namespace, name), "Failed");
   }

@@ -3,6 +3,7 @@ package dev.kiln.operator.lifecycle;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.runconfig.TrainerSummary;
+import dev.kiln.operator.manifests.FailurePolicies;
 import dev.kiln.operator.manifests.StageJobManifest;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
@@ -38,6 +39,12 @@ public final class AttemptObserver {
     if (failed.isEmpty()) {
       return new AttemptState.Running();
     }
+    Optional<String> disruptedOnJob = disruptedPodNamedByJob(failed.get());
+    if (disruptedOnJob.isPresent() && pods.stream().noneMatch(p -> name(p).equals(disruptedOnJob.get()))) {
+      // Evicted through the API: the pod is gone, and the Job's pod failure policy kept why.
+      return new AttemptState.Failed(AttemptState.FailureKind.DISRUPTED, "Disrupted", "pod " + disruptedOnJob.get()
+          + " was disrupted (" + FailurePolicies.DISRUPTION + ") and deleted", null, disruptedOnJob.get());
+    }
     for (Pod pod : pods) {
       if (disrupted(pod)) {
         String reason = pod.getStatus().getReason() != null ? pod.getStatus().getReason() : "DisruptionTarget";
@@ -71,6 +78,21 @@ public final class AttemptObserver {
           name(culprit.get()));
     }
     return new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, "PodFailed", detail, exitCode, name(culprit.get()));
+  }
+
+  /**
+   * The pod a FailJob rule on {@code DisruptionTarget} failed the Job for, from the condition's
+   * message ({@code Pod <namespace>/<name> has condition DisruptionTarget matching FailJob rule at index 0}).
+   */
+  static Optional<String> disruptedPodNamedByJob(JobCondition failed) {
+    String message = failed.getMessage();
+    String marker = " has condition " + FailurePolicies.DISRUPTION;
+    if (!FailurePolicies.REASON.equals(failed.getReason()) || message == null || !message.startsWith("Pod ")
+        || !message.contains(marker)) {
+      return Optional.empty();
+    }
+    String pod = message.substring("Pod ".length(), message.indexOf(marker));
+    return Optional.of(pod.substring(pod.indexOf('/') + 1));
   }
 
   /**

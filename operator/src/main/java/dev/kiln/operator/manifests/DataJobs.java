@@ -6,16 +6,31 @@ import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
 /** The CPU-only Job shape shared by filter and pack: data-jobs image, retries by Kubernetes. */
 final class DataJobs {
 
+  /**
+   * The JVM's heap as a share of the container's memory limit (the JVM's own default is 25%): the
+   * scorers' weights and the packer's sample index live on the heap, and little else uses the pod.
+   */
+  static final String CONTAINER = "data-jobs";
+  static final String JVM_OPTIONS = "-XX:MaxRAMPercentage=75";
+
   /** Retries per index for transient I/O errors; corrupt samples are skipped by the program itself. */
   static final int BACKOFF_LIMIT = 3;
 
   private DataJobs() {}
+
+  private static List<EnvVar> env() {
+    List<EnvVar> env = new ArrayList<>(PodParts.runtimeEnv());
+    env.add(PodParts.env("JAVA_TOOL_OPTIONS", JVM_OPTIONS));
+    return env;
+  }
 
   static Job job(MultimodalPretrainJob job, String name, Map<String, String> labels, OperatorSettings settings,
       List<String> args, int completions, int parallelism) {
@@ -29,6 +44,7 @@ final class DataJobs {
           .withParallelism(parallelism)
           .withBackoffLimit(completions > 1 ? null : BACKOFF_LIMIT)
           .withBackoffLimitPerIndex(completions > 1 ? BACKOFF_LIMIT : null)
+          .withPodFailurePolicy(FailurePolicies.retryDisruptionsNotBadInput(CONTAINER))
           .withNewTemplate()
             .withNewMetadata().withLabels(labels).endMetadata()
             .withNewSpec()
@@ -38,11 +54,11 @@ final class DataJobs {
               .withAffinity(PodParts.dataPrepAffinity(job))
               .withVolumes(PodParts.volumes(job))
               .withContainers(new ContainerBuilder()
-                  .withName("data-jobs")
+                  .withName(CONTAINER)
                   .withImage(image)
                   .withImagePullPolicy(settings.imagePullPolicy())
                   .withArgs(args)
-                  .withEnv(PodParts.runtimeEnv())
+                  .withEnv(env())
                   .withVolumeMounts(PodParts.mounts(job))
                   .withSecurityContext(PodParts.containerSecurity())
                   .withTerminationMessagePath(PodPaths.TERMINATION_MESSAGE)

@@ -1,5 +1,6 @@
 package dev.kiln.operator.manifests;
 
+import dev.kiln.api.runconfig.CpuLimit;
 import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import io.fabric8.kubernetes.api.model.Affinity;
@@ -117,6 +118,13 @@ final class PodParts {
         env("OPT_OUT_TRACKING", "true"),
         env("DJL_CACHE_DIR", PodPaths.TMP + "/djl"),
         env("HOME", PodPaths.TMP));
+  }
+
+  /** The container's CPU limit in whole cores (its node's CPUs when it has none), for sizing thread pools. */
+  static EnvVar cpuLimitEnv(String container) {
+    return new EnvVarBuilder().withName(CpuLimit.ENV).withNewValueFrom().withNewResourceFieldRef()
+        .withContainerName(container).withResource("limits.cpu").withDivisor(new Quantity("1"))
+        .endResourceFieldRef().endValueFrom().build();
   }
 
   static EnvVar env(String name, String value) {

@@ -36,6 +36,16 @@ public final class StageJobManifest {
   public static final String COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index";
   static final String CONTAINER = "trainer";
   static final String SHARED_MEMORY = "16Gi";
+  /**
+   * Requests per GPU when a stage sets no {@code cpu} or {@code memory}: without requests a pod is
+   * BestEffort (the first evicted) and a namespace with a compute ResourceQuota refuses it. Sized to
+   * fit the common 8-GPU nodes (96 vCPUs and 680 GB or more) and 4-GPU ones (48 vCPUs, 192 GB).
+   */
+  static final int DEFAULT_CPUS_PER_GPU = 6;
+  static final int DEFAULT_MEMORY_GI_PER_GPU = 32;
+  /** The same for a stage on CPU, per pod. */
+  static final String DEFAULT_CPUS_WITHOUT_GPU = "2";
+  static final String DEFAULT_MEMORY_WITHOUT_GPU = "8Gi";
 
   private StageJobManifest() {}
 
@@ -64,6 +74,7 @@ public final class StageJobManifest {
           .withCompletions(resources.nodes())
           .withParallelism(resources.nodes())
           .withBackoffLimit(0)
+          .withPodFailurePolicy(FailurePolicies.failOnDisruption())
           .withNewTemplate()
             .withNewMetadata().withLabels(podLabels).endMetadata()
             .withNewSpec()
@@ -112,6 +123,7 @@ public final class StageJobManifest {
     env.add(PodParts.env("MASTER_ADDR", Names.rendezvousHost(job, stage.name(), attempt)));
     env.add(PodParts.env("MASTER_PORT", Integer.toString(settings.masterPort())));
     env.add(PodParts.env(TrainerProgress.PORT_ENV, Integer.toString(TrainerProgress.DEFAULT_PORT)));
+    env.add(PodParts.cpuLimitEnv(CONTAINER));
     // The address this rank offers its ring neighbour.
     env.add(new EnvVarBuilder().withName("KILN_RANK_ADDRESS")
         .withNewValueFrom().withNewFieldRef().withFieldPath("status.podIP").endFieldRef().endValueFrom().build());
@@ -119,19 +131,26 @@ public final class StageJobManifest {
     return env;
   }
 
-  private static ResourceRequirements resources(ResourcesSpec resources) {
+  /**
+   * GPUs as request and limit; CPU as request, and as limit only when the stage sets it (a CPU
+   * limit throttles the data loader and collectives); memory as request and limit, so that a rank
+   * over it is OOMKilled in its own pod rather than its node running out.
+   */
+  static ResourceRequirements resources(ResourcesSpec resources) {
     ResourceRequirementsBuilder builder = new ResourceRequirementsBuilder();
-    if (resources.gpusPerNode() > 0) {
-      Quantity gpus = new Quantity(Integer.toString(resources.gpusPerNode()));
-      builder.addToRequests(GPU, gpus).addToLimits(GPU, gpus);
+    int gpus = resources.gpusPerNode();
+    if (gpus > 0) {
+      Quantity quantity = new Quantity(Integer.toString(gpus));
+      builder.addToRequests(GPU, quantity).addToLimits(GPU, quantity);
     }
     if (resources.cpu() != null) {
       builder.addToRequests("cpu", new Quantity(resources.cpu())).addToLimits("cpu", new Quantity(resources.cpu()));
+    } else {
+      builder.addToRequests("cpu", new Quantity(gpus > 0 ? Integer.toString(DEFAULT_CPUS_PER_GPU * gpus) : DEFAULT_CPUS_WITHOUT_GPU));
     }
-    if (resources.memory() != null) {
-      builder.addToRequests("memory", new Quantity(resources.memory()))
-          .addToLimits("memory", new Quantity(resources.memory()));
-    }
+    Quantity memory = new Quantity(resources.memory() != null ? resources.memory()
+        : gpus > 0 ? DEFAULT_MEMORY_GI_PER_GPU * gpus + "Gi" : DEFAULT_MEMORY_WITHOUT_GPU);
+    builder.addToRequests("memory", memory).addToLimits("memory", memory);
     return builder.build();
   }
 

@@ -201,6 +201,22 @@ class JobLifecycleTest {
   }
 
   @Test
+  void aDrainThatDeletedThePodIsADisruptionNotARestart() {
+    runToFirstAttempt();
+
+    cluster.drainPod(NS, "quickstart-pretrain-a1", 0);
+    reconcile();
+
+    StageStatus pretrain = stage("pretrain");
+    assertThat(pretrain.getAttempt()).isEqualTo(2);
+    assertThat(pretrain.getRestarts()).isZero();
+    assertThat(pretrain.getDisruptions()).isEqualTo(1);
+    assertThat(pretrain.getLastFailure().getReason()).isEqualTo("Disrupted");
+    assertThat(pretrain.getLastFailure().getMessage()).contains("quickstart-pretrain-a1-0-abcde", "deleted");
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNotNull();
+  }
+
+  @Test
   void nonRetryableExitCodeFailsTheJob() {
     runToFirstAttempt();
 

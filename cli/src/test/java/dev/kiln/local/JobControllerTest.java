@@ -1,0 +1,178 @@
+package dev.kiln.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodConditionBuilder;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
+import io.fabric8.kubernetes.api.model.batch.v1.JobCondition;
+import io.fabric8.kubernetes.api.model.batch.v1.PodFailurePolicyBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The local Job controller counts pods as a cluster's does: through the tracking finalizer (a pod
+ * deleted by an eviction is counted, then gone), the pod failure policy, and retries per index.
+ */
+class JobControllerTest {
+
+  private static final String NS = "default";
+
+  private KubernetesMockServer server;
+  private KubernetesClient client;
+  private JobController controller;
+
+  @BeforeEach
+  void startServer() {
+    server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new ValidatingDispatcher(), false);
+    server.init(InetAddress.getLoopbackAddress(), 0);
+    client = server.createClient();
+    controller = new JobController(client);
+  }
+
+  @AfterEach
+  void stopServer() {
+    client.close();
+    server.destroy();
+  }
+
+  @Test
+  void aPodEvictedThroughTheApiIsCountedByThePolicyThenGoneAndTheJobSaysWhy() {
+    create(job("attempt", 2, 0, null, new PodFailurePolicyBuilder().addNewRule().withAction("FailJob")
+        .addNewOnPodCondition().withType("DisruptionTarget").withStatus("True").endOnPodCondition().endRule().build()));
+    sync();
+    List<Pod> pods = pods();
+    assertThat(pods).hasSize(2).allSatisfy(p -> assertThat(p.getMetadata().getFinalizers())
+        .contains(JobController.TRACKING_FINALIZER));
+
+    Pod evicted = pods.getFirst();
+    client.pods().inNamespace(NS).withName(evicted.getMetadata().getName()).editStatus(p -> {
+      p.getStatus().getConditions().add(new PodConditionBuilder().withType("DisruptionTarget").withStatus("True")
+          .withReason("EvictionByEvictionAPI").build());
+      return p;
+    });
+    client.pods().inNamespace(NS).withName(evicted.getMetadata().getName()).delete();
+    assertThat(client.pods().inNamespace(NS).withName(evicted.getMetadata().getName()).get().getMetadata()
+        .getDeletionTimestamp()).as("kept by the finalizer while it stops").isNotNull();
+    finish(evicted.getMetadata().getName(), 143);
+    sync();
+
+    assertThat(client.pods().inNamespace(NS).withName(evicted.getMetadata().getName()).get()).as("counted, then gone")
+        .isNull();
+    JobCondition failed = condition("attempt", "Failed");
+    assertThat(failed.getReason()).isEqualTo("PodFailurePolicy");
+    assertThat(failed.getMessage()).isEqualTo("Pod default/" + evicted.getMetadata().getName()
+        + " has condition DisruptionTarget matching FailJob rule at index 0");
+    assertThat(client.pods().inNamespace(NS).withName(pods.get(1).getMetadata().getName()).get().getMetadata()
+        .getDeletionTimestamp()).as("the rest of the attempt is stopped").isNotNull();
+  }
+
+  @Test
+  void eachIndexHasItsOwnRetriesIgnoringDisruptionsAndTheJobFailsOnceEveryIndexIsDone() {
+    create(job("filter", 2, null, 1, new PodFailurePolicyBuilder()
+        .addNewRule().withAction("Ignore").addNewOnPodCondition().withType("DisruptionTarget").withStatus("True")
+          .endOnPodCondition().endRule()
+        .addNewRule().withAction("FailJob").withNewOnExitCodes().withOperator("In").withValues(65).endOnExitCodes()
+          .endRule()
+        .build()));
+    sync();
+    finish(podOfIndex(0).getMetadata().getName(), 0);
+    finish(podOfIndex(1).getMetadata().getName(), 1);
+    sync();
+    assertThat(job("filter").getStatus().getFailed()).isEqualTo(1);
+    assertThat(job("filter").getStatus().getFailedIndexes()).as("one retry left").isNull();
+
+    String disrupted = podOfIndex(1).getMetadata().getName();
+    client.pods().inNamespace(NS).withName(disrupted).editStatus(p -> {
+      p.getStatus().getConditions().add(new PodConditionBuilder().withType("DisruptionTarget").withStatus("True").build());
+      return p;
+    });
+    finish(disrupted, 143);
+    sync();
+    assertThat(job("filter").getStatus().getFailed()).as("a disruption is not a failure").isEqualTo(1);
+
+    finish(podOfIndex(1).getMetadata().getName(), 1);
+    sync();
+    sync();
+
+    assertThat(job("filter").getStatus().getFailedIndexes()).isEqualTo("1");
+    assertThat(condition("filter", "Failed").getReason()).isEqualTo("FailedIndexes");
+    assertThat(pods().stream().filter(p -> JobController.index(p) == 1)).hasSize(3);
+  }
+
+  @Test
+  void anExitCodeTheInputCausedFailsTheJobWithoutRetries() {
+    create(job("pack", 1, 3, null, new PodFailurePolicyBuilder().addNewRule().withAction("FailJob")
+        .withNewOnExitCodes().withContainerName("main").withOperator("In").withValues(64, 65, 78).endOnExitCodes()
+        .endRule().build()));
+    sync();
+    finish(pods().getFirst().getMetadata().getName(), 65);
+    sync();
+
+    assertThat(condition("pack", "Failed").getMessage()).endsWith("failed with exit code 65 matching FailJob rule at index 0");
+    assertThat(pods()).hasSize(1);
+  }
+
+  private void sync() {
+    controller.sync(Snapshot.read(client));
+  }
+
+  private void create(Job job) {
+    client.resource(job).create();
+  }
+
+  private Job job(String name) {
+    return client.batch().v1().jobs().inNamespace(NS).withName(name).get();
+  }
+
+  private JobCondition condition(String job, String type) {
+    return job(job).getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst().orElseThrow();
+  }
+
+  private List<Pod> pods() {
+    List<Pod> pods = new ArrayList<>(client.pods().inNamespace(NS).list().getItems());
+    pods.sort(Comparator.comparing(p -> p.getMetadata().getName()));
+    return pods;
+  }
+
+  /** The live (not yet finished) pod of an index. */
+  private Pod podOfIndex(int index) {
+    return pods().stream().filter(p -> JobController.index(p) == index && !JobController.terminal(p)).findFirst()
+        .orElseThrow();
+  }
+
+  /** The kubelet's report: the container exited with {@code exitCode}. */
+  private void finish(String pod, int exitCode) {
+    client.pods().inNamespace(NS).withName(pod).editStatus(p -> {
+      p.getStatus().setPhase(exitCode == 0 ? "Succeeded" : "Failed");
+      p.getStatus().setContainerStatuses(List.of(new io.fabric8.kubernetes.api.model.ContainerStatusBuilder()
+          .withName("main").withNewState().withNewTerminated().withExitCode(exitCode).endTerminated().endState().build()));
+      return p;
+    });
+  }
+
+  private static Job job(String name, int completions, Integer backoffLimit, Integer perIndex,
+      io.fabric8.kubernetes.api.model.batch.v1.PodFailurePolicy policy) {
+    return new JobBuilder().withNewMetadata().withName(name).withNamespace(NS).withUid(name + "-uid").endMetadata()
+        .withNewSpec()
+          .withCompletionMode(completions > 1 ? "Indexed" : "NonIndexed")
+          .withCompletions(completions).withParallelism(completions)
+          .withBackoffLimit(backoffLimit).withBackoffLimitPerIndex(perIndex)
+          .withPodFailurePolicy(policy)
+          .withNewTemplate().withNewSpec().withRestartPolicy("Never")
+            .addNewContainer().withName("main").withImage("kiln-data-jobs").endContainer()
+          .endSpec().endTemplate()
+        .endSpec().build();
+  }
+}
