@@ -3,6 +3,7 @@ package dev.kiln.trainer;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.runconfig.ExitCodes;
+import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.runconfig.TrainerSummary;
@@ -58,6 +59,11 @@ public final class TrainCommand implements Callable<Integer> {
       run = readConfig(pod.resolve(config));
     } catch (IllegalArgumentException e) {
       System.err.println(e.getMessage());
+      return ExitCodes.CONFIG;
+    }
+    var unwritable = WritableFolder.problem(pod.resolve(run.checkpoints().dir()), System.getenv());
+    if (unwritable.isPresent()) {
+      System.err.println("train: " + unwritable.get());
       return ExitCodes.CONFIG;
     }
     int nodeRank = intEnv("KILN_NODE_RANK", 0);
@@ -117,6 +123,12 @@ public final class TrainCommand implements Callable<Integer> {
       System.err.println(e.getMessage());
       writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());
       return ExitCodes.CONFIG;
+    } catch (TrainingRun.DivergedException e) {
+      System.err.println(e.getMessage());
+      if (rank == 0) {
+        writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());
+      }
+      return ExitCodes.DIVERGED;
     } catch (CheckpointStore.NoUsableCheckpointException e) {
       System.err.println(e.getMessage());
       writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());

@@ -14,6 +14,12 @@ public final class ExitCodes {
   public static final int RENDEZVOUS_TIMEOUT = 75;
   /** Stopped by SIGTERM (preemption, eviction, drain) after checkpointing the step it was on: 128 + 15, as a shell reports it. */
   public static final int STOPPED = 143;
+  /**
+   * Training diverged (a non-finite loss or gradient norm in float32): retrying from the latest
+   * checkpoint would diverge again on the same data; the optimizer settings must change. Kiln's
+   * own code, past the sysexits range.
+   */
+  public static final int DIVERGED = 79;
   /** Run config invalid or of an unknown version. */
   public static final int CONFIG = 78;
 

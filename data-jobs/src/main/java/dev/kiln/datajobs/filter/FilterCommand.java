@@ -3,6 +3,7 @@ package dev.kiln.datajobs.filter;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.api.runconfig.ExitCodes;
+import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.data.webdataset.Problems;
 import dev.kiln.data.webdataset.Sample;
 import dev.kiln.data.webdataset.ShardReader;
@@ -91,6 +92,13 @@ public final class FilterCommand implements Callable<Integer> {
       err.println("filter: " + missing.get());
       err.flush();
       return ExitCodes.DATA;
+    }
+    var unwritable = WritableFolder.problem(output, System.getenv());
+    if (unwritable.isPresent()) {
+      parsed.forEach(SampleFilter::close);
+      err.println("filter: " + unwritable.get());
+      err.flush();
+      return ExitCodes.CONFIG;
     }
     String prefix = index == null ? "kept" : String.format("kept-%05d", index);
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.api.Canonical;
 import dev.kiln.api.runconfig.ExitCodes;
+import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.data.packed.PackedFormat;
 import dev.kiln.data.packed.PackedSequence;
 import dev.kiln.data.packing.FirstFitDecreasing;
@@ -89,6 +90,12 @@ public final class PackCommand implements Callable<Integer> {
         err.flush();
         return ExitCodes.DATA;
       }
+    }
+    var unwritable = WritableFolder.problem(output, System.getenv());
+    if (unwritable.isPresent()) {
+      err.println("pack: " + unwritable.get());
+      err.flush();
+      return ExitCodes.CONFIG;
     }
     long start = System.nanoTime();
     Files.createDirectories(output);

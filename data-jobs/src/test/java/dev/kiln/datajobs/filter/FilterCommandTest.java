@@ -91,6 +91,19 @@ class FilterCommandTest {
   }
 
   @Test
+  void anOutputItCannotWriteIsAConfigurationErrorBeforeAnySampleIsRead() throws IOException {
+    TestShards.captions(dir.resolve("raw"), 20, 10);
+    Files.writeString(dir.resolve("workspace"), "a file where the volume should be");
+
+    var r = DataJobsTestSupport.run("filter", "--input", dir.resolve("raw").toString(), "--output",
+        dir.resolve("workspace/filtered").toString(), "--filter", "precomputed:field=clip_score,min=0.5");
+
+    assertThat(r.exit()).isEqualTo(ExitCodes.CONFIG);
+    assertThat(r.err().strip()).startsWith("filter: cannot write to " + dir.resolve("workspace/filtered") + " as uid ")
+        .contains("fsGroup 65532");
+  }
+
+  @Test
   void anyOfKeepsTheUnionOfUidListAndScore() throws IOException {
     TestShards.captions(dir.resolve("raw"), 40, 10);
     Path uids = dir.resolve("uids.txt");

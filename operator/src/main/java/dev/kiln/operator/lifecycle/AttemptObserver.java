@@ -2,6 +2,7 @@ package dev.kiln.operator.lifecycle;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.operator.manifests.FailurePolicies;
 import dev.kiln.operator.manifests.StageJobManifest;
@@ -68,6 +69,11 @@ public final class AttemptObserver {
             ? ": " + causeLine(terminated.getMessage()) : "");
     if (nonRetryableExitCodes.contains(exitCode)) {
       return new AttemptState.Failed(AttemptState.FailureKind.NON_RETRYABLE, "NonRetryableExitCode", detail, exitCode,
+          name(culprit.get()));
+    }
+    if (exitCode == ExitCodes.DIVERGED) {
+      // The same data and settings diverge again from the same checkpoint.
+      return new AttemptState.Failed(AttemptState.FailureKind.NON_RETRYABLE, "Diverged", detail, exitCode,
           name(culprit.get()));
     }
     if ("OOMKilled".equals(terminated.getReason())) {

@@ -26,8 +26,8 @@ final class DataJobs {
 
   private DataJobs() {}
 
-  private static List<EnvVar> env() {
-    List<EnvVar> env = new ArrayList<>(PodParts.runtimeEnv());
+  private static List<EnvVar> env(MultimodalPretrainJob job) {
+    List<EnvVar> env = new ArrayList<>(PodParts.runtimeEnv(job));
     env.add(PodParts.env("JAVA_TOOL_OPTIONS", JVM_OPTIONS));
     return env;
   }
@@ -58,7 +58,7 @@ final class DataJobs {
                   .withImage(image)
                   .withImagePullPolicy(settings.imagePullPolicy())
                   .withArgs(args)
-                  .withEnv(env())
+                  .withEnv(env(job))
                   .withVolumeMounts(PodParts.mounts(job))
                   .withSecurityContext(PodParts.containerSecurity())
                   .withTerminationMessagePath(PodPaths.TERMINATION_MESSAGE)

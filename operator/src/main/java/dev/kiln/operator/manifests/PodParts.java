@@ -2,6 +2,7 @@ package dev.kiln.operator.manifests;
 
 import dev.kiln.api.runconfig.CpuLimit;
 import dev.kiln.api.runconfig.PodPaths;
+import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import io.fabric8.kubernetes.api.model.Affinity;
 import io.fabric8.kubernetes.api.model.AffinityBuilder;
@@ -111,13 +112,17 @@ final class PodParts {
     return readOnly ? builder.withReadOnly(true).build() : builder.build();
   }
 
-  /** DJL must never reach the network and must unpack natives onto writable scratch space. */
-  static List<EnvVar> runtimeEnv() {
+  /**
+   * DJL must never reach the network and must unpack natives onto writable scratch space; the
+   * workspace claim's name lets a program that cannot write to it say which claim to fix.
+   */
+  static List<EnvVar> runtimeEnv(MultimodalPretrainJob job) {
     return List.of(
         env("DJL_OFFLINE", "true"),
         env("OPT_OUT_TRACKING", "true"),
         env("DJL_CACHE_DIR", PodPaths.TMP + "/djl"),
-        env("HOME", PodPaths.TMP));
+        env("HOME", PodPaths.TMP),
+        env(WritableFolder.CLAIM_ENV, Names.checkpointClaim(job)));
   }
 
   /** The container's CPU limit in whole cores (its node's CPUs when it has none), for sizing thread pools. */

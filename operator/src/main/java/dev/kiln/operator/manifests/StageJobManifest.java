@@ -127,7 +127,7 @@ public final class StageJobManifest {
     // The address this rank offers its ring neighbour.
     env.add(new EnvVarBuilder().withName("KILN_RANK_ADDRESS")
         .withNewValueFrom().withNewFieldRef().withFieldPath("status.podIP").endFieldRef().endValueFrom().build());
-    env.addAll(PodParts.runtimeEnv());
+    env.addAll(PodParts.runtimeEnv(job));
     return env;
   }
 

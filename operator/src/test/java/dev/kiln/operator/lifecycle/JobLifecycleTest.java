@@ -2,6 +2,7 @@ package dev.kiln.operator.lifecycle;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
@@ -214,6 +215,20 @@ class JobLifecycleTest {
     assertThat(pretrain.getLastFailure().getReason()).isEqualTo("Disrupted");
     assertThat(pretrain.getLastFailure().getMessage()).contains("quickstart-pretrain-a1-0-abcde", "deleted");
     assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNotNull();
+  }
+
+  @Test
+  void divergedTrainingFailsTheJobInsteadOfRetryingTheSameSteps() {
+    runToFirstAttempt();
+
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, ExitCodes.DIVERGED, "Error",
+        "training diverged at step 57: loss NaN, gradient norm NaN at learning rate 0.00300");
+    reconcile();
+
+    assertThat(phase()).isEqualTo(JobPhase.Failed);
+    assertThat(status().getReason()).isEqualTo("Diverged");
+    assertThat(status().getMessage()).contains("training diverged at step 57");
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNull();
   }
 
   @Test

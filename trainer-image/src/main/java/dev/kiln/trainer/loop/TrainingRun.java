@@ -223,6 +223,11 @@ public final class TrainingRun {
             gradients.unscale(trainableList, 1 / lossScale);
             gradNorm = gradients.norm(trainableList);
           }
+          if (scaler == null && !(Double.isFinite(lossAndTokens[0]) && Double.isFinite(gradNorm))) {
+            // Every rank sees the same averaged loss and global norm, so all stop here together.
+            throw new DivergedException(step + 1, lossAndTokens[0], gradNorm, lr,
+                store.checkpoints().stream().findFirst().map(this::podPath).orElse(null));
+          }
           // An overflowing float16 step is skipped (the scale halves); every rank sees the same global norm.
           boolean gradientsConsumed = false;  // AdamW zeroes the gradients it reads
           if (scaler == null || scaler.update(gradNorm)) {
@@ -273,6 +278,20 @@ public final class TrainingRun {
 
   /** Where training starts: the state, and the optimizer moments by name (none when starting fresh). */
   private record Restored(TrainerState state, Map<String, float[]> moments) {}
+
+  /**
+   * The loss or the gradients stopped being finite (float32, where no loss scaler skips such a
+   * step): the weights would be destroyed by the update, so nothing of the step is applied or saved.
+   */
+  public static final class DivergedException extends IOException {
+    public DivergedException(long step, double loss, double gradNorm, double lr, String latestCheckpoint) {
+      super(String.format("training diverged at step %d: loss %s, gradient norm %s at learning rate %.3g;"
+          + " nothing of this step was applied, %s. Lower optimizer.lr, raise optimizer.warmupRatio or lower"
+          + " optimizer.gradClip, then retry with spec.restartNonce", step, loss, gradNorm, lr,
+          latestCheckpoint == null ? "and no checkpoint was written before it"
+              : "and the latest checkpoint, " + latestCheckpoint + ", was written before it"));
+    }
+  }
 
   /** The stage's newest checkpoint was trained under another configuration; resuming it would mix two runs. */
   public static final class ConfigMismatchException extends IOException {

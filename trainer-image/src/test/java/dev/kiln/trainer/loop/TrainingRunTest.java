@@ -197,6 +197,29 @@ class TrainingRunTest {
   }
 
   @Test
+  void aRunWhoseLossStopsBeingFiniteStopsWithoutApplyingOrSavingTheStep() throws IOException {
+    Path run = newRun("diverges");
+    RunConfig same = config(20, 1);
+    RunConfig hugeLr = new RunConfig(same.apiVersion(), same.job(), same.namespace(), same.stage(), same.stageIndex(),
+        same.seed(), same.model(), same.initialWeights(), same.data(), same.trainable(),
+        new OptimizerSpec((double) Float.MAX_VALUE, 0.0, 0.0, null, null, null, null, null, null),
+        same.budget(), same.batch(), same.world(), same.precision(), same.checkpoints(), same.metricsDir());
+
+    assertThatThrownBy(() -> new TrainingRun(hugeLr, new PodRoot(run), 0, 1).run())
+        .isInstanceOf(TrainingRun.DivergedException.class)
+        .hasMessageContaining("training diverged at step ")
+        .hasMessageContaining("Lower optimizer.lr");
+    List<JsonNode> m = metrics(run);
+    long diverged = m.size() + 1;
+    assertThat(diverged).as("an update of 3e38 destroys the weights at once").isLessThanOrEqualTo(3);
+    assertThat(m).allSatisfy(line -> assertThat(Double.isFinite(line.get("loss").asDouble())).isTrue());
+    try (var checkpoints = Files.list(run.resolve("kiln/workspace/checkpoints/pretrain"))) {
+      assertThat(checkpoints.map(p -> p.getFileName().toString()).filter(name -> name.startsWith("step-")))
+          .as("checkpoints of the steps before it only").allMatch(name -> Long.parseLong(name.substring(5)) < diverged);
+    }
+  }
+
+  @Test
   void keepsOnlyTheNewestCheckpoints() throws IOException {
     Path run = newRun("retention");
 
