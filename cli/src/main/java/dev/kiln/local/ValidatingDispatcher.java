@@ -23,9 +23,10 @@ import java.util.regex.Pattern;
 
 /**
  * The in-memory API server's CRUD store with the validation a real API server does for Kiln's
- * custom resources: a create, update or patch of a MultimodalPretrainJob or TrainingQueue (not its status) is
- * defaulted and checked against the CRD's schema and CEL rules, transition rules against the stored
- * object, and refused with 422 Invalid and the causes, as {@code kubectl apply} would show them.
+ * custom resources: a create, update or patch of a MultimodalPretrainJob or TrainingQueue, or of its
+ * status, is defaulted and checked against the CRD's schema and CEL rules, transition rules against
+ * the stored object, and refused with 422 Invalid and the causes, as {@code kubectl apply} would
+ * show them (a status holding a number field the schema refuses, say {@code "NaN"}, is refused whole).
  */
 final class ValidatingDispatcher extends KubernetesCrudDispatcher {
 
@@ -127,14 +128,14 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
   private record Write(Validated resource, JsonNode body) {}
 
   /**
-   * The body of a request that writes one of Kiln's custom resources (not its status), parsed;
+   * The body of a request that writes one of Kiln's custom resources or their status, parsed;
    * empty for any other request. Reading a buffer consumes it, so the same bytes are put back for
    * the store.
    */
   private static Optional<Write> body(RecordedRequest request) {
     for (Validated resource : VALIDATED) {
       Matcher matcher = resource.path().matcher(request.getPath());
-      if (!matcher.matches() || matcher.group("status") != null) {
+      if (!matcher.matches()) {
         continue;
       }
       String body = request.getBody().readUtf8();

@@ -143,6 +143,26 @@ class ValidatingDispatcherTest {
   }
 
   @Test
+  void aStatusWithAValueANumberFieldCannotHoldIsRefusedWhole() throws IOException {
+    client.resource(JobFiles.fromTree(quickstart(), "quickstart")).create();
+    var jobs = client.resources(MultimodalPretrainJob.class).withName("quickstart");
+
+    var status = client.genericKubernetesResources("kiln.dev/v1alpha1", "MultimodalPretrainJob").withName("quickstart")
+        .subresource("status");
+    assertThatThrownBy(() -> status.patch(PatchContext.of(PatchType.JSON_MERGE),
+            "{\"status\":{\"phase\":\"Running\",\"progress\":{\"loss\":\"NaN\"}}}"))
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
+          assertThat(e.getCode()).isEqualTo(422);
+          assertThat(e.getStatus().getDetails().getCauses()).extracting(c -> c.getField()).contains("status.progress.loss");
+        });
+    assertThat(jobs.get().getStatus() == null ? null : jobs.get().getStatus().getPhase()).as("nothing of it stored")
+        .isNull();
+
+    status.patch(PatchContext.of(PatchType.JSON_MERGE), "{\"status\":{\"progress\":{\"loss\":1.5}}}");
+    assertThat(jobs.get().getStatus().getProgress().getLoss()).isEqualTo(1.5);
+  }
+
+  @Test
   void aTrainingQueueIsCheckedAgainstItsCrdToo() {
     var queues = client.genericKubernetesResources("kiln.dev/v1alpha1", "TrainingQueue");
     var bad = new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder()

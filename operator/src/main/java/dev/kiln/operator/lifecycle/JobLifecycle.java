@@ -631,8 +631,9 @@ public final class JobLifecycle {
     progress.setTotalSteps(reported.totalSteps());
     progress.setTokens(reported.tokens());
     progress.setLoss(reported.loss());
-    progress.setTokensPerSecond(reported.tokensPerSecond() == null ? null
-        : (double) Math.round(reported.tokensPerSecond()));
+    // Rounded for kubectl; Math.round would turn an infinite rate into Long.MAX_VALUE.
+    progress.setTokensPerSecond(reported.tokensPerSecond() == null || !Double.isFinite(reported.tokensPerSecond())
+        ? null : (double) Math.round(reported.tokensPerSecond()));
     progress.setEtaSeconds(reported.etaSeconds());
     progress.setDisplay(stage + " " + reported.step() + "/" + reported.totalSteps()
         + (reported.loss() != null && !Double.isFinite(reported.loss()) ? " loss " + reported.loss() : ""));

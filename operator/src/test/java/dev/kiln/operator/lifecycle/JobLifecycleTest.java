@@ -2,9 +2,12 @@ package dev.kiln.operator.lifecycle;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.v1alpha1.JobPhase;
+import dev.kiln.api.validation.CrdSchema;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.StagePhase;
 import dev.kiln.api.v1alpha1.StageStatus;
@@ -140,6 +143,22 @@ class JobLifecycleTest {
     clock.advance(Duration.ofSeconds(20));
     reconcile();
     assertThat(status().getProgress().getStep()).isEqualTo(20);
+  }
+
+  @Test
+  void aNonFiniteLossIsShownButNeverWrittenIntoANumberField() {
+    runToFirstAttempt();
+    cluster.startPod(NS, "quickstart-pretrain-a1", 0, "node-0");
+    progress = pod -> Optional.of(new TrainerProgress("pretrain", 1, 10, 800, 20480, Double.NaN,
+        Double.POSITIVE_INFINITY, 0.25));
+
+    reconcile();  // checks that the API server would store the status
+
+    var shown = status().getProgress();
+    assertThat(shown.getStep()).isEqualTo(10);
+    assertThat(shown.getLoss()).isNull();
+    assertThat(shown.getTokensPerSecond()).isNull();
+    assertThat(shown.getDisplay()).isEqualTo("pretrain 10/800 loss NaN");
   }
 
   @Test
@@ -532,7 +551,19 @@ class JobLifecycleTest {
     JobLifecycle lifecycle = new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock),
         new ImmediateAdmission(), progress, Duration.ofSeconds(30), OperatorSettings.defaults("0.1.0"), clock);
     MultimodalPretrainJob current = cluster.get(job);
-    return current == null ? null : lifecycle.reconcile(current);
+    JobLifecycle.Outcome outcome = current == null ? null : lifecycle.reconcile(current);
+    assertStoredJobIsValid();
+    return outcome;
+  }
+
+  /** What the lifecycle wrote, status included, is what a real API server would have stored. */
+  private void assertStoredJobIsValid() {
+    var stored = client.genericKubernetesResources("kiln.dev/v1alpha1", "MultimodalPretrainJob").inNamespace(NS)
+        .withName(job.getMetadata().getName()).get();
+    if (stored != null) {
+      JsonNode json = new ObjectMapper().valueToTree(stored);
+      assertThat(CrdSchema.multimodalPretrainJob().validate(json)).as("the stored job and its status").isEmpty();
+    }
   }
 
   private dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus status() {
