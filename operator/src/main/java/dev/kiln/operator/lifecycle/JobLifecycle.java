@@ -405,6 +405,9 @@ public final class JobLifecycle {
     StageStatus stage = status.stage(spec.name());
     status.current().setStage(spec.name());
 
+    if (stage.getPhase() == StagePhase.Restarting) {
+      retireRecordedAttempt(job, stage);
+    }
     if (stage.getPhase() == null || stage.getPhase() == StagePhase.Pending || stage.getPhase() == StagePhase.Restarting) {
       if (adoptOrStart(job, status, index) == Next.STOP) {
         return Next.STOP;
@@ -455,7 +458,9 @@ public final class JobLifecycle {
     StageStatus stage = status.stage(spec.name());
     Job newest = children.attemptJobs(job, spec.name()).stream()
         .max((a, b) -> Integer.compare(attemptOf(a), attemptOf(b))).orElse(null);
-    if (newest != null && attemptOf(newest) >= stage.getAttempt() && !AttemptObserver.hasCondition(newest, "Failed")
+    // A Restarting stage's own attempt failed or was given up: only a later one may be adopted.
+    int adoptable = stage.getPhase() == StagePhase.Restarting ? stage.getAttempt() + 1 : stage.getAttempt();
+    if (newest != null && attemptOf(newest) >= adoptable && !AttemptObserver.hasCondition(newest, "Failed")
         && newest.getMetadata().getDeletionTimestamp() == null && preemptedBy(newest) == null) {
       stage.setAttempt(attemptOf(newest));
       stage.setJobName(newest.getMetadata().getName());
@@ -728,13 +733,23 @@ public final class JobLifecycle {
             + failed.message() + " (restart " + stage.getRestarts() + " of " + spec.maxRestarts() + ")");
       }
     }
-    children.delete(attempt);
+    // Decided and recorded first; the attempt is replaced on the next reconcile, once this status is
+    // stored: were the write lost to a conflict, the replacement would otherwise be adopted uncounted.
     stage.setPhase(StagePhase.Restarting);
-    if (startWhenAdmitted(job, status, index, stage.getAttempt() + 1)) {
-      status.phase(JobPhase.Training, "Restarting", "stage " + spec.name() + " attempt " + stage.getAttempt()
-          + " after " + failed.reason());
-    }
+    status.phase(JobPhase.Training, "Restarting", "stage " + spec.name() + " attempt " + stage.getAttempt()
+        + " failed (" + failed.reason() + "); the next attempt resumes from the latest checkpoint");
     return Next.STOP;
+  }
+
+  /** A Restarting stage's failed attempt, recorded in the stored status by an earlier reconcile, goes now. */
+  private void retireRecordedAttempt(MultimodalPretrainJob job, StageStatus stage) {
+    if (stage.getJobName() == null) {
+      return;
+    }
+    Job recorded = children.job(job.getMetadata().getNamespace(), stage.getJobName());
+    if (recorded != null && attemptOf(recorded) == stage.getAttempt() && recorded.getMetadata().getDeletionTimestamp() == null) {
+      children.delete(recorded);
+    }
   }
 
   private void finishStage(MultimodalPretrainJob job, JobStatusAggregator status, int index, TrainerSummary summary) {

@@ -80,7 +80,7 @@ class JobLifecycleTest {
     assertThat(client.services().inNamespace(NS).withName("quickstart-pretrain").get()).isNotNull();
 
     cluster.failPod(NS, "quickstart-pretrain-a1", 0, 1, "Error");
-    reconcile();
+    reconcileThroughRestart();
     assertThat(cluster.job(NS, "quickstart-pretrain-a1")).as("failed attempt deleted").isNull();
     assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNotNull();
     StageStatus pretrain = stage("pretrain");
@@ -173,7 +173,7 @@ class JobLifecycleTest {
     assertThat(cluster.job(NS, "quickstart-pretrain-a1")).as("within progressDeadlineSeconds").isNotNull();
 
     clock.advance(Duration.ofSeconds(2));
-    reconcile();
+    reconcileThroughRestart();
     assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNull();
     assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.STALLED, "True"));
     assertThat(stage("pretrain").getRestarts()).as("a hang counts as a restart").isEqualTo(1);
@@ -209,7 +209,7 @@ class JobLifecycleTest {
     runToFirstAttempt();
 
     cluster.evictPod(NS, "quickstart-pretrain-a1", 0);
-    reconcile();
+    reconcileThroughRestart();
 
     StageStatus pretrain = stage("pretrain");
     assertThat(pretrain.getAttempt()).isEqualTo(2);
@@ -225,7 +225,7 @@ class JobLifecycleTest {
     runToFirstAttempt();
 
     cluster.drainPod(NS, "quickstart-pretrain-a1", 0);
-    reconcile();
+    reconcileThroughRestart();
 
     StageStatus pretrain = stage("pretrain");
     assertThat(pretrain.getAttempt()).isEqualTo(2);
@@ -251,6 +251,39 @@ class JobLifecycleTest {
   }
 
   @Test
+  void aRecordedFailureSurvivesAConflictOnTheWriteAfterItsAttemptWasReplaced() {
+    runToFirstAttempt();
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, 1, "Error");
+    reconcile();
+
+    reconcileLosingItsStatusWrite();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).as("replaced before the write was lost").isNotNull();
+    reconcile();
+
+    StageStatus pretrain = stage("pretrain");
+    assertThat(pretrain.getAttempt()).isEqualTo(2);
+    assertThat(pretrain.getPhase()).isEqualTo(StagePhase.Running);
+    assertThat(pretrain.getRestarts()).isEqualTo(1);
+    assertThat(pretrain.getLastFailure().getAttempt()).isEqualTo(1);
+    assertThat(pretrain.getLastFailure().getReason()).isEqualTo("PodFailed");
+  }
+
+  @Test
+  void aFailureWhoseRecordWasLostToAConflictIsDecidedAgainBeforeAnythingIsReplaced() {
+    runToFirstAttempt();
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, 1, "Error");
+
+    reconcileLosingItsStatusWrite();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).as("nothing acted on").isNotNull();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNull();
+    reconcileThroughRestart();
+
+    assertThat(stage("pretrain").getAttempt()).isEqualTo(2);
+    assertThat(stage("pretrain").getRestarts()).isEqualTo(1);
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNull();
+  }
+
+  @Test
   void nonRetryableExitCodeFailsTheJob() {
     runToFirstAttempt();
 
@@ -269,7 +302,7 @@ class JobLifecycleTest {
     runToFirstAttemptOfCreatedJob();
 
     cluster.failPod(NS, "quickstart-pretrain-a1", 0, 1, "Error");
-    reconcile();
+    reconcileThroughRestart();
     assertThat(stage("pretrain").getLastFailure().getReason()).isEqualTo("PodFailed");
     cluster.failPod(NS, "quickstart-pretrain-a2", 0, 1, "Error");
     reconcile();
@@ -556,6 +589,16 @@ class JobLifecycleTest {
     return outcome;
   }
 
+  /**
+   * A failed attempt is recorded by one reconcile and replaced by the next, which the operator runs
+   * at once on its own status write (its event processing is not generation-aware).
+   */
+  private void reconcileThroughRestart() {
+    reconcile();
+    assertThat(stage(status().getStage()).getPhase()).as("the failure recorded first").isEqualTo(StagePhase.Restarting);
+    reconcile();
+  }
+
   /** What the lifecycle wrote, status included, is what a real API server would have stored. */
   private void assertStoredJobIsValid() {
     var stored = client.genericKubernetesResources("kiln.dev/v1alpha1", "MultimodalPretrainJob").inNamespace(NS)
@@ -564,6 +607,18 @@ class JobLifecycleTest {
       JsonNode json = new ObjectMapper().valueToTree(stored);
       assertThat(CrdSchema.multimodalPretrainJob().validate(json)).as("the stored job and its status").isEmpty();
     }
+  }
+
+  /**
+   * A reconcile whose status write is lost, as to a 409 Conflict (the in-memory API server has no
+   * optimistic locking to refuse it): what it did to children stays, what it recorded does not.
+   */
+  private void reconcileLosingItsStatusWrite() {
+    var before = cluster.get(job).getStatus();
+    reconcile();
+    MultimodalPretrainJob after = cluster.get(job);
+    after.setStatus(before);
+    client.resource(after).updateStatus();
   }
 
   private dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus status() {
