@@ -102,6 +102,10 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
 
   @Override
   public MockResponse handleUpdate(RecordedRequest request) {
+    MockResponse conflict = staleUpdate(request);
+    if (conflict != null) {
+      return conflict;
+    }
     MockResponse refused = body(request).map(write -> refusal(write, write.body(), stored(request.getPath())))
         .orElse(null);
     return refused != null ? refused : super.handleUpdate(request);
@@ -122,6 +126,35 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
       }
     }).orElse(null);
     return refused != null ? refused : super.handlePatch(request);
+  }
+
+  /**
+   * Optimistic concurrency, as a real API server has it: an update that names a resourceVersion
+   * other than the stored one was computed from a stale copy and is refused with 409 Conflict.
+   */
+  private MockResponse staleUpdate(RecordedRequest request) {
+    String body = request.getBody().readUtf8();
+    request.getBody().writeUtf8(body);
+    String sent;
+    try {
+      sent = JSON.readTree(body).path("metadata").path("resourceVersion").asText("");
+    } catch (IOException e) {
+      return null;
+    }
+    String path = request.getPath().replaceFirst("\\?.*", "").replaceFirst("/status$", "");
+    JsonNode stored = stored(path);
+    String current = stored == null ? "" : stored.path("metadata").path("resourceVersion").asText("");
+    if (sent.isEmpty() || current.isEmpty() || sent.equals(current)) {
+      return null;
+    }
+    String name = stored.path("metadata").path("name").asText("");
+    String kind = stored.path("kind").asText("");
+    ObjectNode status = JSON.createObjectNode().put("kind", "Status").put("apiVersion", "v1").put("status", "Failure")
+        .put("message", "Operation cannot be fulfilled on " + kind + " \"" + name + "\": the object has been modified;"
+            + " please apply your changes to the latest version and try again")
+        .put("reason", "Conflict").put("code", 409);
+    status.putObject("details").put("name", name).put("kind", kind);
+    return new MockResponse().setResponseCode(409).setBody(status.toString());
   }
 
   /** A write to a validated resource: which one, and its body parsed (missing when it is not JSON). */

@@ -163,6 +163,28 @@ class ValidatingDispatcherTest {
   }
 
   @Test
+  void anUpdateFromAStaleCopyIsAConflict() throws IOException {
+    client.resource(JobFiles.fromTree(quickstart(), "quickstart")).create();
+    var jobs = client.resources(MultimodalPretrainJob.class).withName("quickstart");
+    MultimodalPretrainJob stale = jobs.get();
+    jobs.patch(PatchContext.of(PatchType.JSON_MERGE), "{\"metadata\":{\"labels\":{\"team\":\"vision\"}}}");
+
+    stale.setStatus(new dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus());
+    assertThatThrownBy(() -> client.resource(stale).updateStatus())
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
+          assertThat(e.getCode()).isEqualTo(409);
+          assertThat(e.getMessage()).contains("the object has been modified");
+        });
+    assertThatThrownBy(() -> client.resource(stale).update())
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(409));
+
+    MultimodalPretrainJob fresh = jobs.get();
+    fresh.getMetadata().getLabels().put("stage", "sft");
+    client.resource(fresh).update();
+    assertThat(jobs.get().getMetadata().getLabels()).containsEntry("team", "vision").containsEntry("stage", "sft");
+  }
+
+  @Test
   void aTrainingQueueIsCheckedAgainstItsCrdToo() {
     var queues = client.genericKubernetesResources("kiln.dev/v1alpha1", "TrainingQueue");
     var bad = new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder()
