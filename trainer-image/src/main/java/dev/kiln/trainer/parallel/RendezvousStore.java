@@ -7,6 +7,7 @@ import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
@@ -32,10 +33,14 @@ public final class RendezvousStore implements AutoCloseable {
   private final BufferedReader in;
   private final PrintWriter out;
   private final Server server;
+  private final Duration timeout;
 
-  private RendezvousStore(Socket socket, Server server) throws IOException {
+  private RendezvousStore(Socket socket, Server server, Duration timeout) throws IOException {
     this.socket = socket;
     this.server = server;
+    this.timeout = timeout;
+    // Every wait is bounded: a peer whose pod never starts must not hold this rank forever.
+    socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, timeout.toMillis())));
     this.in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
     this.out = new PrintWriter(socket.getOutputStream(), true, StandardCharsets.UTF_8);
   }
@@ -52,7 +57,7 @@ public final class RendezvousStore implements AutoCloseable {
   public static RendezvousStore serve(String address, int port, Duration timeout) throws IOException {
     Server server = new Server(address, port);
     try {
-      return new RendezvousStore(connect(address != null ? address : "127.0.0.1", server.port(), timeout), server);
+      return new RendezvousStore(connect(address != null ? address : "127.0.0.1", server.port(), timeout), server, timeout);
     } catch (IOException e) {
       server.close();
       throw e;
@@ -61,7 +66,7 @@ public final class RendezvousStore implements AutoCloseable {
 
   /** Any other rank: connects to the store at {@code host:port}, retrying until {@code timeout}. */
   public static RendezvousStore join(String host, int port, Duration timeout) throws IOException {
-    return new RendezvousStore(connect(host, port, timeout), null);
+    return new RendezvousStore(connect(host, port, timeout), null, timeout);
   }
 
   private static Socket connect(String host, int port, Duration timeout) throws IOException {
@@ -103,7 +108,14 @@ public final class RendezvousStore implements AutoCloseable {
   /** The value of {@code key}, waiting until some rank sets it. */
   public synchronized String get(String key) throws IOException {
     out.println("GET " + key);
-    String line = in.readLine();
+    String line;
+    try {
+      line = in.readLine();
+    } catch (SocketTimeoutException e) {
+      throw new RendezvousTimeoutException("rendezvous: waited " + timeout.toMillis() / 1000.0 + " s for " + key
+          + ", which a rank that has not arrived would set (its pod may be Pending: no room, an image it cannot"
+          + " pull, a quota)");
+    }
     if (line == null) {
       throw new IOException("rendezvous: the store closed the connection");
     }

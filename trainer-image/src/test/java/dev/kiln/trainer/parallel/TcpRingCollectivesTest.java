@@ -145,6 +145,15 @@ class TcpRingCollectivesTest {
   }
 
   @Test
+  void waitingForARankThatNeverArrivesTimesOutWithARetryableError() throws Exception {
+    try (RendezvousStore store = RendezvousStore.serve(0, Duration.ofMillis(300))) {
+      assertThatThrownBy(() -> store.get("ring/3/address"))
+          .isInstanceOf(RendezvousStore.RendezvousTimeoutException.class)
+          .hasMessageContaining("waited 0.3 s for ring/3/address, which a rank that has not arrived would set");
+    }
+  }
+
+  @Test
   void joiningAStoreThatNeverComesUpTimesOutWithARetryableError() {
     assertThatThrownBy(() -> RendezvousStore.join("127.0.0.1", 1, Duration.ofMillis(300)))
         .isInstanceOf(RendezvousStore.RendezvousTimeoutException.class).hasMessageContaining("no store at 127.0.0.1:1");
