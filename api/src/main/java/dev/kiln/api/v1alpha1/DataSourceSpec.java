@@ -26,7 +26,10 @@ public record DataSourceSpec(
     FilterSpec filter,
 
     @Default("16") @Min(1) @Max(100000) @JsonPropertyDescription("Shards per filter task (one completion index each).")
-    Integer shardsPerTask) {
+    Integer shardsPerTask,
+
+    @JsonPropertyDescription("CPU and memory of each filter task. Unset: 8 CPUs and 24Gi with an mlmFilter (a 1.5B-parameter scorer), 4 CPUs and 8Gi with a clipScore, else 1 CPU and 4Gi.")
+    DataJobResourcesSpec resources) {
 
   public DataSourceSpec {
     kind = kind != null ? kind : SourceKind.CAPTIONS;

@@ -19,7 +19,7 @@ public record DataSpec(
     PackingSpec packing) {
 
   public DataSpec {
-    packing = packing != null ? packing : new PackingSpec(null, null, null);
+    packing = packing != null ? packing : new PackingSpec(null, null, null, null);
     sources = sources != null ? List.copyOf(sources) : null;
   }
 

@@ -12,7 +12,8 @@ import io.fabric8.generator.annotation.Size;
 public record PackingSpec(
     @Default("4096") @Min(16) @Max(131072) Integer sequenceLength,
     @Default("144") @Min(1) @JsonPropertyDescription("Visual tokens per image for stages that set none.") Integer visualTokens,
-    @JsonPropertyDescription("tokenizer.json on the data claim; the initial weights' tokenizer when unset.") @Size(max = Bounds.PATH) String tokenizer) {
+    @JsonPropertyDescription("tokenizer.json on the data claim; the initial weights' tokenizer when unset.") @Size(max = Bounds.PATH) String tokenizer,
+    @JsonPropertyDescription("CPU and memory of each pack Job. Unset: 1 CPU and 8Gi.") DataJobResourcesSpec resources) {
 
   public PackingSpec {
     sequenceLength = sequenceLength != null ? sequenceLength : 4096;

@@ -6,6 +6,7 @@ import dev.kiln.api.data.ShardPattern;
 import dev.kiln.api.v1alpha1.BatchSpec;
 import dev.kiln.api.v1alpha1.BudgetSpec;
 import dev.kiln.api.v1alpha1.CheckpointSpec;
+import dev.kiln.api.v1alpha1.DataJobResourcesSpec;
 import dev.kiln.api.v1alpha1.DataSourceSpec;
 import dev.kiln.api.v1alpha1.DataSpec;
 import dev.kiln.api.v1alpha1.FilterSpec;
@@ -321,6 +322,15 @@ public final class JobValidator {
         add(at + ".shardsPerTask", "must be >= 1");
       }
       filter(at + ".filter", source.filter());
+      dataJobResources(at + ".resources", source.resources());
+    }
+    dataJobResources("spec.data.packing.resources", data.packing().resources());
+  }
+
+  private void dataJobResources(String at, DataJobResourcesSpec resources) {
+    if (resources != null) {
+      quantity(at + ".cpu", resources.cpu());
+      quantity(at + ".memory", resources.memory());
     }
   }
 

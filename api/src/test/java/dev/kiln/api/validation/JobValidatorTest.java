@@ -93,6 +93,8 @@ class JobValidatorTest {
         invalid("spec.stages[0].resources.nodes", 0, "spec.stages[0].resources.nodes"),
         invalid("spec.stages[0].resources.gpusPerNode", 17, "spec.stages[0].resources.gpusPerNode"),
         invalid("spec.stages[0].resources.memory", "lots", "spec.stages[0].resources.memory"),
+        invalid("spec.data.sources[0].resources", "{memory: lots}", "spec.data.sources[0].resources.memory"),
+        invalid("spec.data.packing.resources", "{cpu: four}", "spec.data.packing.resources.cpu"),
         invalid("spec.stages[0].resources.gpuProduct", "NVIDIA A100", "spec.stages[0].resources.gpuProduct"),
         invalid("spec.stages[0].resources", "{nodes: 1, gpusPerNode: 0, gpuProduct: NVIDIA-A100-SXM4-40GB}", "spec.stages[0].resources.gpuProduct"),
         invalid("spec.stages[0].checkpointIntervalSteps", 0, "spec.stages[0].checkpointIntervalSteps"),

@@ -1,6 +1,7 @@
 package dev.kiln.operator.manifests;
 
 import dev.kiln.api.runconfig.PodPaths;
+import dev.kiln.api.v1alpha1.DataJobResourcesSpec;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
@@ -33,7 +34,7 @@ final class DataJobs {
   }
 
   static Job job(MultimodalPretrainJob job, String name, Map<String, String> labels, OperatorSettings settings,
-      List<String> args, int completions, int parallelism) {
+      List<String> args, int completions, int parallelism, DataJobResourcesSpec resources) {
     String image = settings.dataJobsImage(job);
     return new JobBuilder()
         .withMetadata(Owners.owned(job, name, Kueue.jobLabels(job, labels)))
@@ -64,9 +65,9 @@ final class DataJobs {
                   .withTerminationMessagePath(PodPaths.TERMINATION_MESSAGE)
                   .withTerminationMessagePolicy("FallbackToLogsOnError")
                   .withNewResources()
-                    .addToRequests("cpu", new Quantity("1"))
-                    .addToRequests("memory", new Quantity("2Gi"))
-                    .addToLimits("memory", new Quantity("4Gi"))
+                    .addToRequests("cpu", new Quantity(resources.cpu()))
+                    .addToRequests("memory", new Quantity(resources.memory()))
+                    .addToLimits("memory", new Quantity(resources.memory()))
                   .endResources()
                   .build())
             .endSpec()

@@ -2,6 +2,7 @@ package dev.kiln.operator.manifests;
 
 import dev.kiln.api.data.ShardPattern;
 import dev.kiln.api.runconfig.PodPaths;
+import dev.kiln.api.v1alpha1.DataJobResourcesSpec;
 import dev.kiln.api.v1alpha1.DataSourceSpec;
 import dev.kiln.api.v1alpha1.FilterSpec;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
@@ -37,8 +38,24 @@ public final class FilterJobManifest {
 
     var labels = Labels.of(job, Labels.FILTER);
     labels.put(Labels.SOURCE, source.name());
+    DataJobResourcesSpec resources = source.resources() != null ? source.resources().or(defaultResources(source.filter()))
+        : defaultResources(source.filter());
     return DataJobs.job(job, Names.filterJob(job, source.name()), labels, settings, args, tasks,
-        Math.min(tasks, MAX_PARALLELISM));
+        Math.min(tasks, MAX_PARALLELISM), resources);
+  }
+
+  /**
+   * What a filter task needs by its heaviest scorer: an MLM-Filter model (1.5B parameters, read
+   * onto the heap and run in float32), a CLIP model, or only scores and uid lists to compare.
+   */
+  static DataJobResourcesSpec defaultResources(FilterSpec filter) {
+    if (filter != null && filter.mlmFilter() != null) {
+      return new DataJobResourcesSpec("8", "24Gi");
+    }
+    if (filter != null && filter.clipScore() != null) {
+      return new DataJobResourcesSpec("4", "8Gi");
+    }
+    return new DataJobResourcesSpec("1", "4Gi");
   }
 
   /** Completion indexes: one per group of shardsPerTask shards. */

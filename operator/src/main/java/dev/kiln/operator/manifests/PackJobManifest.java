@@ -1,6 +1,7 @@
 package dev.kiln.operator.manifests;
 
 import dev.kiln.api.runconfig.PodPaths;
+import dev.kiln.api.v1alpha1.DataJobResourcesSpec;
 import dev.kiln.api.v1alpha1.DataSourceSpec;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.StageSpec;
@@ -32,8 +33,13 @@ public final class PackJobManifest {
         "--seed", Long.toString(job.getSpec().seed())));
     var labels = Labels.of(job, Labels.PACK);
     labels.put(Labels.STAGE, stage.name());
-    return DataJobs.job(job, Names.packJob(job, stage.name()), labels, settings, args, 1, 1);
+    DataJobResourcesSpec resources = job.getSpec().data().packing().resources();
+    return DataJobs.job(job, Names.packJob(job, stage.name()), labels, settings, args, 1, 1,
+        resources != null ? resources.or(DEFAULT_RESOURCES) : DEFAULT_RESOURCES);
   }
+
+  /** The packer holds every sample's length and place in memory (about 100 bytes each): 29M samples fit in 8Gi. */
+  static final DataJobResourcesSpec DEFAULT_RESOURCES = new DataJobResourcesSpec("1", "8Gi");
 
   static int visualTokens(MultimodalPretrainJob job, StageSpec stage) {
     return stage.visualTokens() != null ? stage.visualTokens() : job.getSpec().data().packing().visualTokens();

@@ -34,6 +34,20 @@ class ManifestGoldenTest {
   }
 
   @Test
+  void whatASourceSetsOfItsResourcesReplacesThatDefaultOnly() {
+    var datacomp = recipe.getSpec().data().source("datacomp-medium");
+    var withMemory = new dev.kiln.api.v1alpha1.DataSourceSpec(datacomp.name(), datacomp.shards(), datacomp.kind(),
+        datacomp.filter(), datacomp.shardsPerTask(), new dev.kiln.api.v1alpha1.DataJobResourcesSpec(null, "64Gi"));
+
+    var resources = FilterJobManifest.build(recipe, withMemory, SETTINGS).getSpec().getTemplate().getSpec()
+        .getContainers().getFirst().getResources();
+
+    assertThat(resources.getRequests().get("memory").toString()).isEqualTo("64Gi");
+    assertThat(resources.getLimits().get("memory").toString()).isEqualTo("64Gi");
+    assertThat(resources.getRequests().get("cpu").toString()).as("an MLM-Filter scorer's default").isEqualTo("8");
+  }
+
+  @Test
   void packJobs() {
     Golden.assertYaml("pack-pretrain", PackJobManifest.build(recipe, recipe.getSpec().stage("pretrain"), SETTINGS));
     Golden.assertYaml("pack-sft-729", PackJobManifest.build(recipe, recipe.getSpec().stage("sft"), SETTINGS));
