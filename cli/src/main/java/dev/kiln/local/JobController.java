@@ -1,5 +1,6 @@
 package dev.kiln.local;
 
+import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -10,6 +11,7 @@ import io.fabric8.kubernetes.api.model.batch.v1.JobCondition;
 import io.fabric8.kubernetes.api.model.batch.v1.JobConditionBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.JobStatus;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -34,6 +36,8 @@ final class JobController {
 
   private final KubernetesClient client;
   private final Map<String, Tally> tallies = new HashMap<>();
+  /** FailedCreate events already reported, by Job uid and message: one event for a cause, as counts stand in for repeats. */
+  private final Set<String> failedCreates = new HashSet<>();
   private int podSerial;
 
   /** What the controller has counted of one Job's finished pods; its status is written from this. */
@@ -124,14 +128,18 @@ final class JobController {
       }
       for (int i = 0; i < completions && running < parallelism; i++) {
         if (!busy.contains(i)) {
-          create(job, i);
+          if (!create(job, i)) {
+            break;
+          }
           running++;
         }
       }
     } else {
       int wanted = Math.min(parallelism, completions - succeeded);
       for (; running < wanted; running++) {
-        create(job, null);
+        if (!create(job, null)) {
+          break;
+        }
       }
     }
     writeStatus(job, running, succeeded, tally.failed, failedIndexes, null, null, null);
@@ -160,7 +168,37 @@ final class JobController {
     return indexes.isEmpty() ? null : String.join(",", indexes.stream().map(String::valueOf).toList());
   }
 
-  private void create(Job job, Integer index) {
+  /**
+   * Creates a pod for {@code index}; false when the API server refuses it (a ResourceQuota, say),
+   * which the Job controller reports as a FailedCreate event on the Job and tries again later.
+   */
+  private boolean create(Job job, Integer index) {
+    try {
+      createPod(job, index);
+      return true;
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 403 && e.getCode() != 422) {
+        throw e;
+      }
+      String message = "Error creating: " + (e.getStatus() != null && e.getStatus().getMessage() != null
+          ? e.getStatus().getMessage() : e.getMessage());
+      // Each try names a new pod: the cause, not the name, makes an event new.
+      if (failedCreates.add(job.getMetadata().getUid() + " " + message.replaceFirst("pods \"[^\"]*\"", "pods"))) {
+        String now = Instant.now().toString();
+        client.v1().events().inNamespace(job.getMetadata().getNamespace()).resource(new EventBuilder()
+            .withNewMetadata().withGenerateName(job.getMetadata().getName() + ".").endMetadata()
+            .withNewInvolvedObject().withKind("Job").withApiVersion("batch/v1")
+              .withNamespace(job.getMetadata().getNamespace()).withName(job.getMetadata().getName())
+              .withUid(job.getMetadata().getUid()).endInvolvedObject()
+            .withType("Warning").withReason("FailedCreate").withMessage(message).withCount(1)
+            .withFirstTimestamp(now).withLastTimestamp(now).withNewSource().withComponent("job-controller").endSource()
+            .build()).create();
+      }
+      return false;
+    }
+  }
+
+  private void createPod(Job job, Integer index) {
     var template = job.getSpec().getTemplate();
     String name = job.getMetadata().getName();
     Map<String, String> labels = new HashMap<>();

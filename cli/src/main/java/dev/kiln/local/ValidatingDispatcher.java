@@ -97,7 +97,52 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
       return everythingAllowed(request);
     }
     MockResponse refused = body(request).map(write -> refusal(write, write.body(), null)).orElse(null);
+    if (refused == null) {
+      refused = overQuota(request);
+    }
     return refused != null ? refused : super.handleCreate(request);
+  }
+
+  private static final Pattern POD_CREATE = Pattern.compile("/api/v1/namespaces/(?<namespace>[^/]+)/pods(\\?.*)?");
+
+  /** A pod the namespace's ResourceQuotas leave no room for is refused with 403 Forbidden, as quota admission does. */
+  private MockResponse overQuota(RecordedRequest request) {
+    Matcher matcher = POD_CREATE.matcher(request.getPath());
+    if (!matcher.matches()) {
+      return null;
+    }
+    String namespacePath = "/api/v1/namespaces/" + matcher.group("namespace");
+    List<JsonNode> quotas = items(namespacePath + "/resourcequotas");
+    if (quotas.isEmpty()) {
+      return null;
+    }
+    String body = request.getBody().readUtf8();
+    request.getBody().writeUtf8(body);
+    JsonNode pod;
+    try {
+      pod = JSON.readTree(body);
+    } catch (IOException e) {
+      return null;
+    }
+    return ResourceQuotas.refusal(pod, quotas, items(namespacePath + "/pods"))
+        .map(message -> {
+          ObjectNode status = JSON.createObjectNode().put("kind", "Status").put("apiVersion", "v1")
+              .put("status", "Failure").put("message", message).put("reason", "Forbidden").put("code", 403);
+          status.putObject("details").put("name", pod.path("metadata").path("name").asText()).put("kind", "pods");
+          return new MockResponse().setResponseCode(403).setBody(status.toString());
+        })
+        .orElse(null);
+  }
+
+  private List<JsonNode> items(String collectionPath) {
+    try {
+      JsonNode list = JSON.readTree(super.handleGet(collectionPath).getBody().readUtf8());
+      List<JsonNode> items = new java.util.ArrayList<>();
+      list.path("items").forEach(items::add);
+      return items;
+    } catch (IOException | RuntimeException e) {
+      return List.of();
+    }
   }
 
   @Override

@@ -124,6 +124,37 @@ class JobControllerTest {
     assertThat(pods()).hasSize(1);
   }
 
+  @Test
+  void aPodAResourceQuotaRefusesIsAFailedCreateEventOnTheJobAndIsTriedAgain() {
+    client.resource(new io.fabric8.kubernetes.api.model.ResourceQuotaBuilder().withNewMetadata().withName("compute")
+        .withNamespace(NS).endMetadata().withNewSpec().addToHard("requests.cpu", new io.fabric8.kubernetes.api.model.Quantity("4"))
+        .endSpec().build()).create();
+    Job bestEffort = job("unrequested", 1, 0, null, null);
+    create(bestEffort);
+    Job greedy = job("greedy", 1, 0, null, null);
+    greedy.getSpec().getTemplate().getSpec().getContainers().getFirst().setResources(
+        new io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder()
+            .addToRequests("cpu", new io.fabric8.kubernetes.api.model.Quantity("48")).build());
+    create(greedy);
+
+    sync();
+    sync();
+
+    assertThat(pods()).isEmpty();
+    List<String> events = client.v1().events().inNamespace(NS).list().getItems().stream()
+        .filter(e -> "FailedCreate".equals(e.getReason()))
+        .map(e -> e.getInvolvedObject().getName() + ": " + e.getMessage()).sorted().toList();
+    assertThat(events).hasSize(2);
+    assertThat(events.get(0)).startsWith("greedy: Error creating: pods \"greedy-").endsWith(" is forbidden: exceeded quota:"
+        + " compute, requested: requests.cpu=48, used: requests.cpu=0, limited: requests.cpu=4");
+    assertThat(events.get(1)).startsWith("unrequested: Error creating: pods \"unrequested-")
+        .endsWith(" is forbidden: failed quota: compute: must specify requests.cpu for: main");
+
+    client.resourceQuotas().inNamespace(NS).withName("compute").delete();
+    sync();
+    assertThat(pods()).hasSize(2);
+  }
+
   private void sync() {
     controller.sync(Snapshot.read(client));
   }

@@ -161,6 +161,17 @@ public final class FakeCluster {
     client.batch().v1().jobs().inNamespace(namespace).resource(job).updateStatus();
   }
 
+  /** The Job controller could not create the Job's pods and said why in a FailedCreate event. */
+  public void failedCreate(String namespace, String name, String message) {
+    Job job = job(namespace, name);
+    client.v1().events().inNamespace(namespace).resource(new io.fabric8.kubernetes.api.model.EventBuilder()
+        .withNewMetadata().withName(name + ".failedcreate").endMetadata()
+        .withNewInvolvedObject().withKind("Job").withApiVersion("batch/v1").withNamespace(namespace).withName(name)
+          .withUid(job.getMetadata().getUid()).endInvolvedObject()
+        .withType("Warning").withReason("FailedCreate").withMessage(message).withLastTimestamp("2026-12-01T10:00:00Z")
+        .build()).create();
+  }
+
   public void failJob(String namespace, String name) {
     setCondition(job(namespace, name), "Failed");
   }

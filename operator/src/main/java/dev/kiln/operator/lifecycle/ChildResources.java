@@ -15,6 +15,7 @@ import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.net.HttpURLConnection;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.Objects;
 
@@ -121,6 +122,20 @@ public final class ChildResources {
     return reads.pods(job.getMetadata().getNamespace(), job.getMetadata().getName()).stream()
         .filter(p -> labelled(p, Labels.STAGE, stage) && labelled(p, Labels.ATTEMPT, Integer.toString(attempt)))
         .toList();
+  }
+
+  /**
+   * Why the Job controller could not create {@code child}'s pods (a ResourceQuota, an admission
+   * webhook), from the newest FailedCreate event it recorded on the Job. Events are not cached: a
+   * request, asked only while an attempt lacks pods.
+   */
+  public Optional<String> failedCreate(Job child) {
+    return client.v1().events().inNamespace(child.getMetadata().getNamespace()).list().getItems().stream()
+        .filter(e -> "FailedCreate".equals(e.getReason()) && e.getInvolvedObject() != null
+            && "Job".equals(e.getInvolvedObject().getKind())
+            && child.getMetadata().getName().equals(e.getInvolvedObject().getName()))
+        .max(java.util.Comparator.comparing(e -> e.getLastTimestamp() == null ? "" : e.getLastTimestamp()))
+        .map(io.fabric8.kubernetes.api.model.Event::getMessage);
   }
 
   /** Pods the Job controller made for one of the job's Jobs, by the job-name label it gives them. */

@@ -436,7 +436,8 @@ public final class JobLifecycle {
           if (startupDeadlinePassed(job, stage, pods, index)) {
             return giveBackUnstarted(job, status, index, attempt, pods);
           }
-          status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + stage.getAttempt());
+          status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + stage.getAttempt()
+              + waitingFor(attempt, pods, spec.resources().nodes()));
           observeProgress(job, status, index, attempt, pods);
           return Next.STOP;
         }
@@ -511,6 +512,20 @@ public final class JobLifecycle {
     stage.setPhase(StagePhase.Restarting);
     startWhenAdmitted(job, status, index, stage.getAttempt() + 1);
     return Next.STOP;
+  }
+
+  /**
+   * While an attempt's pods are not all running: what each waits for (the scheduler, an image, a
+   * volume) and, for pods that do not exist, why the Job controller could not create them.
+   */
+  private String waitingFor(Job attempt, List<Pod> pods, int expected) {
+    boolean allStarted = pods.size() >= expected && pods.stream().allMatch(p -> p.getStatus() != null
+        && p.getStatus().getPhase() != null && !"Pending".equals(p.getStatus().getPhase()));
+    if (allStarted) {
+      return "";
+    }
+    String missing = pods.size() < expected ? children.failedCreate(attempt).map(m -> " (" + m + ")").orElse("") : "";
+    return ", waiting: " + AttemptObserver.whyWaiting(pods, expected) + missing;
   }
 
   /** The attempt's pods have not all started within scheduling.startupDeadlineSeconds of its creation. */

@@ -191,6 +191,23 @@ class JobLifecycleTest {
   }
 
   @Test
+  void theStatusSaysWhyAnAttemptsPodsDoNotRunIncludingPodsTheJobControllerCouldNotCreate() {
+    runToFirstAttempt();
+    cluster.failedCreate(NS, "quickstart-pretrain-a1", "Error creating: pods \"quickstart-pretrain-a1-0-x\" is"
+        + " forbidden: exceeded quota: compute, requested: requests.cpu=2, used: requests.cpu=15, limited: requests.cpu=16");
+
+    reconcile();
+
+    assertThat(status().getMessage()).isEqualTo("stage pretrain attempt 1, waiting: 1 of 1 pods not created (Error creating:"
+        + " pods \"quickstart-pretrain-a1-0-x\" is forbidden: exceeded quota: compute, requested: requests.cpu=2, used:"
+        + " requests.cpu=15, limited: requests.cpu=16)");
+
+    cluster.startPod(NS, "quickstart-pretrain-a1", 0, "node-0");
+    reconcile();
+    assertThat(status().getMessage()).isEqualTo("stage pretrain attempt 1");
+  }
+
+  @Test
   void aTrainerThatDoesNotAnswerIsNeverCalledStalled() {
     runToFirstAttempt();
     cluster.startPod(NS, "quickstart-pretrain-a1", 0, "node-0");
@@ -532,6 +549,7 @@ class JobLifecycleTest {
   @Test
   void reconcilingAgainChangesNothing() {
     runToFirstAttempt();
+    cluster.startPod(NS, "quickstart-pretrain-a1", 0, "node-0");
     String resourceVersion = cluster.get(job).getMetadata().getResourceVersion();
     List<String> jobs = cluster.jobNames(NS);
 
