@@ -27,7 +27,14 @@ def walk(schema, path, required):
                            ("maxLength", "max length")):
             if key in prop:
                 value = prop[key]
-                notes.append(f"{label} {int(value) if float(value).is_integer() else value}")
+                shown = int(value) if float(value).is_integer() else value
+                # An exclusive bound is a strict comparison: lr > 0, beta1 < 1.
+                if key == "minimum" and prop.get("exclusiveMinimum"):
+                    notes.append(f"> {shown}")
+                elif key == "maximum" and prop.get("exclusiveMaximum"):
+                    notes.append(f"< {shown}")
+                else:
+                    notes.append(f"{label} {shown}")
         enum = prop.get("enum") or prop.get("items", {}).get("enum")
         if enum:
             notes.append("one of " + ", ".join(f"`{e}`" for e in enum))

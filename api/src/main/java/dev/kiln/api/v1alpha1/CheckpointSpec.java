@@ -15,7 +15,7 @@ import java.util.List;
     message = "set either existingClaim or volumeClaim, not both")
 public record CheckpointSpec(
     @JsonPropertyDescription("Use this PersistentVolumeClaim instead of creating one.") @Size(max = Bounds.NAME) String existingClaim,
-    VolumeClaimSpec volumeClaim,
+    @JsonPropertyDescription("The claim the operator creates when existingClaim is unset.") VolumeClaimSpec volumeClaim,
     @Default("3") @Min(1) @JsonPropertyDescription("Checkpoints kept per stage (promoted ones are always kept).") Integer keepLast,
     @Default("true") @JsonPropertyDescription("Keep the created claim when the job is deleted.") Boolean retainOnDelete) {
 
@@ -28,9 +28,9 @@ public record CheckpointSpec(
   /** The claim the operator creates. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record VolumeClaimSpec(
-      @Size(max = Bounds.NAME) String storageClassName,
-      @Default("100Gi") @Size(max = Bounds.QUANTITY) @Pattern(Bounds.QUANTITY_PATTERN) String size,
-      @Default("[\"ReadWriteOnce\"]") @Size(max = 4) List<@Size(max = Bounds.ACCESS_MODE) String> accessModes) {
+      @JsonPropertyDescription("Storage class; the cluster's default when unset. One with ReadWriteMany lets data prep and multi-node stages spread over nodes.") @Size(max = Bounds.NAME) String storageClassName,
+      @JsonPropertyDescription("Capacity: packed data, filtered shards and every kept checkpoint.") @Default("100Gi") @Size(max = Bounds.QUANTITY) @Pattern(Bounds.QUANTITY_PATTERN) String size,
+      @JsonPropertyDescription("Access modes. ReadWriteOnce keeps data prep on one node; ReadWriteMany lets its pods and multi-node stages spread.") @Default("[\"ReadWriteOnce\"]") @Size(max = 4) List<@Size(max = Bounds.ACCESS_MODE) String> accessModes) {
 
     public VolumeClaimSpec {
       size = size != null ? size : "100Gi";

@@ -23,7 +23,7 @@ public record DataSourceSpec(
     @Default("Captions") @JsonPropertyDescription("Captions (image-text pairs, pre-training) or Instructions (SFT conversations).")
     SourceKind kind,
 
-    FilterSpec filter,
+    @JsonPropertyDescription("What to keep of the shards before packing; none keeps every sample.") FilterSpec filter,
 
     @Default("16") @Min(1) @Max(100000) @JsonPropertyDescription("Shards per filter task (one completion index each).")
     Integer shardsPerTask,

@@ -14,9 +14,9 @@ public record DataSpec(
     @Size(max = Bounds.NAME) String claimName,
 
     @Required @Size(min = 1, max = 32)
-    List<DataSourceSpec> sources,
+    @JsonPropertyDescription("Shard sets, each with its filter.") List<DataSourceSpec> sources,
 
-    PackingSpec packing) {
+    @JsonPropertyDescription("How samples are packed into training sequences.") PackingSpec packing) {
 
   public DataSpec {
     packing = packing != null ? packing : new PackingSpec(null, null, null, null);

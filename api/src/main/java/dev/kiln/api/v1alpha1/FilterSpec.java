@@ -20,10 +20,10 @@ import io.fabric8.generator.annotation.ValidationRule;
 public record FilterSpec(
     @Default("AllOf") @JsonPropertyDescription("AllOf keeps samples every filter keeps; AnyOf keeps the union.")
     FilterCombine combine,
-    ClipScoreFilter clipScore,
-    PrecomputedScoreFilter precomputedScore,
-    UidListFilter uidList,
-    MlmFilter mlmFilter) {
+    @JsonPropertyDescription("Keep samples whose image-text cosine similarity, by a CLIP model, is at least min.") ClipScoreFilter clipScore,
+    @JsonPropertyDescription("Keep samples whose json carries a score of at least min (e.g. DataComp's clip_b32_similarity_score).") PrecomputedScoreFilter precomputedScore,
+    @JsonPropertyDescription("Keep samples whose uid is in a list (e.g. DFN's released .npy of kept uids).") UidListFilter uidList,
+    @JsonPropertyDescription("Keep samples an MLM-Filter model of our architecture scores at least min on one of its four metrics.") MlmFilter mlmFilter) {
 
   public FilterSpec {
     combine = combine != null ? combine : FilterCombine.ALL_OF;
@@ -52,8 +52,8 @@ public record FilterSpec(
       @JsonPropertyDescription("Folder (on the data claim) with the dual encoder's safetensors and tokenizer.")
       @Size(max = Bounds.PATH) String model,
       @Required @Min(-1) @Max(1)
-      Double min,
-      @Default("256") @Min(1) Integer batchSize) {
+      @JsonPropertyDescription("Minimum cosine similarity to keep, -1 to 1 (0.3 in the recipe).") Double min,
+      @JsonPropertyDescription("Samples scored per forward pass.") @Default("256") @Min(1) Integer batchSize) {
 
     public ClipScoreFilter {
       batchSize = batchSize != null ? batchSize : 256;
@@ -63,7 +63,7 @@ public record FilterSpec(
   /** Keep samples whose json carries {@code field} >= {@code min} (DataComp's clip score, say). */
   public record PrecomputedScoreFilter(
       @Required @JsonPropertyDescription("Field of the sample's json; dots descend.") @Size(max = Bounds.NAME) String field,
-      @Required Double min) {}
+      @JsonPropertyDescription("Minimum score to keep.") @Required Double min) {}
 
   /** Keep samples whose uid is in an allow-list: DFN's released .npy of uint64 pairs, or a text file. */
   public record UidListFilter(
@@ -74,8 +74,8 @@ public record FilterSpec(
   public record MlmFilter(
       @Required @JsonPropertyDescription("Folder with the scoring model (Kiln's architecture).")
       @Size(max = Bounds.PATH) String model,
-      @Default("SemanticUnderstanding") MlmMetric metric,
-      @Default("85") @Min(0) @Max(100) Integer min) {
+      @JsonPropertyDescription("Which of the four MLM-Filter questions scores a sample (the recipe: SemanticUnderstanding).") @Default("SemanticUnderstanding") MlmMetric metric,
+      @JsonPropertyDescription("Minimum score to keep, 0 to 100 (85 in the recipe).") @Default("85") @Min(0) @Max(100) Integer min) {
 
     public MlmFilter {
       metric = metric != null ? metric : MlmMetric.SEMANTIC_UNDERSTANDING;

@@ -13,9 +13,9 @@ import io.fabric8.generator.annotation.ValidationRule;
 public record ModelSpec(
     @JsonPropertyDescription("tiny (CPU, tests), small (benchmarks) or open-qwen2vl-2b (SigLIP-so400m/14@384 + Qwen2.5-1.5B).")
     ModelPreset preset,
-    VisionEncoderSpec vision,
-    ProjectorSpec projector,
-    LanguageModelSpec languageModel,
+    @JsonPropertyDescription("The SigLIP-style encoder, when no preset is given.") VisionEncoderSpec vision,
+    @JsonPropertyDescription("The average-pool projector from the encoder to the language model.") ProjectorSpec projector,
+    @JsonPropertyDescription("The Qwen2-style decoder, when no preset is given.") LanguageModelSpec languageModel,
     @JsonPropertyDescription("HF-layout safetensors and tokenizer to start from, on a volume.")
     InitialWeightsSpec initialWeights) {
 

@@ -49,7 +49,7 @@ public record MultimodalPretrainJobSpec(
     @Min(0) @JsonPropertyDescription("Delete the job this many seconds after it finished.")
     Integer ttlSecondsAfterFinished,
 
-    @Default("7") @JsonPropertyDescription("Seed for initialisation, data order and dropout; recorded in every checkpoint.")
+    @Default("7") @JsonPropertyDescription("Seed for the weights' initialisation and the data order (packing and batches); recorded in every checkpoint.")
     Long seed) {
 
   public MultimodalPretrainJobSpec {

@@ -1,5 +1,6 @@
 package dev.kiln.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.fabric8.generator.annotation.Default;
@@ -10,15 +11,15 @@ import io.fabric8.generator.annotation.Required;
 /** AdamW with linear warmup and a decay schedule; no weight decay on norms and biases. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record OptimizerSpec(
-    @Required @Min(value = 0, inclusive = false) @Max(1) Double lr,
-    @Default("0.0") @Min(0) @Max(1) Double weightDecay,
-    @Default("0.03") @Min(0) @Max(value = 1, inclusive = false) Double warmupRatio,
-    @Default("Cosine") Schedule schedule,
-    @Default("0.0") @Min(0) @Max(1) Double minLrRatio,
-    @Default("1.0") @Min(0) Double gradClip,
-    @Default("0.9") @Min(0) @Max(value = 1, inclusive = false) Double beta1,
-    @Default("0.999") @Min(0) @Max(value = 1, inclusive = false) Double beta2,
-    @Default("1.0E-8") @Min(value = 0, inclusive = false) Double eps) {
+    @JsonPropertyDescription("Peak learning rate of AdamW.") @Required @Min(value = 0, inclusive = false) @Max(1) Double lr,
+    @JsonPropertyDescription("AdamW's decoupled weight decay.") @Default("0.0") @Min(0) @Max(1) Double weightDecay,
+    @JsonPropertyDescription("Share of the steps spent warming the learning rate up linearly from 0.") @Default("0.03") @Min(0) @Max(value = 1, inclusive = false) Double warmupRatio,
+    @JsonPropertyDescription("Decay after warmup: Cosine to minLrRatio x lr, or Constant.") @Default("Cosine") Schedule schedule,
+    @JsonPropertyDescription("Where Cosine ends, as a share of lr.") @Default("0.0") @Min(0) @Max(1) Double minLrRatio,
+    @JsonPropertyDescription("Clip the gradients' global norm to this; 0 turns clipping off.") @Default("1.0") @Min(0) Double gradClip,
+    @JsonPropertyDescription("AdamW's first-moment decay.") @Default("0.9") @Min(0) @Max(value = 1, inclusive = false) Double beta1,
+    @JsonPropertyDescription("AdamW's second-moment decay.") @Default("0.999") @Min(0) @Max(value = 1, inclusive = false) Double beta2,
+    @JsonPropertyDescription("AdamW's epsilon.") @Default("1.0E-8") @Min(value = 0, inclusive = false) Double eps) {
 
   public OptimizerSpec {
     weightDecay = weightDecay != null ? weightDecay : 0.0;

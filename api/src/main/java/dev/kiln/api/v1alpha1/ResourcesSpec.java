@@ -11,7 +11,7 @@ import io.fabric8.generator.annotation.Size;
 /** Hardware for a stage: a gang of identical nodes. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record ResourcesSpec(
-    @Default("1") @Min(1) @Max(1024) Integer nodes,
+    @JsonPropertyDescription("Pods of the stage, one per node, all running at once (a gang).") @Default("1") @Min(1) @Max(1024) Integer nodes,
     @Default("8") @Min(0) @Max(16) @JsonPropertyDescription("nvidia.com/gpu per pod; 0 runs on CPU.") Integer gpusPerNode,
     @JsonPropertyDescription("Required nvidia.com/gpu.product node label, e.g. NVIDIA-A100-SXM4-40GB.") @Size(max = Bounds.LABEL) String gpuProduct,
     @JsonPropertyDescription("CPU request and limit per pod (a Kubernetes quantity). Unset: a request of 6 per GPU (2 on CPU) and no limit. The trainer runs limit / GPUs libtorch threads per rank.") @Size(max = Bounds.QUANTITY) @Pattern(Bounds.QUANTITY_PATTERN) String cpu,

@@ -9,7 +9,7 @@ import io.fabric8.generator.annotation.Size;
 
 /** Admission: which queue, in what order, and how long a stage may take to start or stall. */
 public record SchedulingSpec(
-    @Default("default") @Size(max = Bounds.LABEL) String queue,
+    @JsonPropertyDescription("The TrainingQueue (Builtin) or Kueue LocalQueue (Kueue) the stages wait in.") @Default("default") @Size(max = Bounds.LABEL) String queue,
     @Default("0") @JsonPropertyDescription("Higher runs first; ties go to the older job.") Integer priority,
     @Default("Builtin") @JsonPropertyDescription("Builtin: Kiln's GPU-aware gang queue. Kueue: children carry kueue.x-k8s.io/queue-name.")
     Mode mode,

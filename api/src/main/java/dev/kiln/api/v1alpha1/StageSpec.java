@@ -27,13 +27,13 @@ public record StageSpec(
     @JsonPropertyDescription("Parts updated by this stage; the rest are frozen.")
     List<TrainablePart> trainable,
 
-    @Required OptimizerSpec optimizer,
+    @JsonPropertyDescription("AdamW and its learning-rate schedule.") @Required OptimizerSpec optimizer,
 
-    @Required BudgetSpec budget,
+    @JsonPropertyDescription("How long the stage trains: exactly one of tokens, steps, epochs.") @Required BudgetSpec budget,
 
-    BatchSpec batch,
+    @JsonPropertyDescription("Sequences per optimizer step and per forward pass.") BatchSpec batch,
 
-    ResourcesSpec resources,
+    @JsonPropertyDescription("Nodes, GPUs, CPU and memory of each attempt.") ResourcesSpec resources,
 
     @Default("FULL_SHARD")
     @JsonPropertyDescription("How parameters, gradients and optimizer state are split across ranks (PyTorch FSDP names).")
@@ -52,7 +52,7 @@ public record StageSpec(
     @Size(max = Bounds.SHORT_NAME) @JsonPropertyDescription("Start from the promoted checkpoint of this earlier stage.")
     String initFrom,
 
-    PromotionSpec promotion,
+    @JsonPropertyDescription("When the stage's last checkpoint may start the next stage.") PromotionSpec promotion,
 
     @Default("3") @Min(0) @Max(1000) @JsonPropertyDescription("Failed attempts tolerated; disruptions (eviction, preemption) do not count.")
     Integer maxRestarts,

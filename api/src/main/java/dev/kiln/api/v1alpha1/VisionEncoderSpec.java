@@ -8,11 +8,11 @@ import io.fabric8.generator.annotation.Required;
 /** SigLIP-style ViT dimensions; features are taken from the penultimate block. */
 public record VisionEncoderSpec(
     @Required @Min(1) @Max(4096) @JsonPropertyDescription("Input side in pixels (384 for SigLIP-so400m/14).") Integer imageSize,
-    @Required @Min(1) @Max(64) Integer patchSize,
-    @Required @Min(1) Integer width,
-    @Required @Min(2) @Max(128) Integer depth,
-    @Required @Min(1) Integer heads,
-    @Required @Min(1) Integer mlpDim) {
+    @JsonPropertyDescription("Patch side in pixels (14); imageSize must be a multiple.") @Required @Min(1) @Max(64) Integer patchSize,
+    @JsonPropertyDescription("Hidden width (1152).") @Required @Min(1) Integer width,
+    @JsonPropertyDescription("Encoder layers (27).") @Required @Min(2) @Max(128) Integer depth,
+    @JsonPropertyDescription("Attention heads (16).") @Required @Min(1) Integer heads,
+    @JsonPropertyDescription("MLP hidden width (4304).") @Required @Min(1) Integer mlpDim) {
 
   /** Patches per side: 27 for 384/14. */
   public int gridSize() {

@@ -23,6 +23,7 @@ import dev.kiln.api.v1alpha1.PackingSpec;
 import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.ResourcesSpec;
 import dev.kiln.api.v1alpha1.SchedulingSpec;
+import dev.kiln.api.v1alpha1.ShardingStrategy;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.api.v1alpha1.StageStatus;
 import dev.kiln.api.v1alpha1.VisionEncoderSpec;
@@ -446,6 +447,11 @@ public final class JobValidator {
             + " products are slower than Float32");
       }
       batch(at + ".batch", stage.batch(), stage.resources());
+      if (stage.sharding() == ShardingStrategy.HYBRID_SHARD && stage.resources().nodes() > 1) {
+        add(at + ".sharding", "HYBRID_SHARD (sharded within a node, replicated across nodes) is not implemented across "
+            + stage.resources().nodes() + " nodes yet: use FULL_SHARD or SHARD_GRAD_OP (sharded over every rank); on one"
+            + " node HYBRID_SHARD is FULL_SHARD");
+      }
       if (stage.checkpointIntervalSteps() < 1) {
         add(at + ".checkpointIntervalSteps", "must be >= 1");
       }

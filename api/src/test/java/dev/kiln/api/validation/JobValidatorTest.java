@@ -210,6 +210,19 @@ class JobValidatorTest {
 
   // --- helpers -------------------------------------------------------------------------------
 
+  @Test
+  void hybridShardingIsRefusedAcrossNodesUntilItShardsWithinEachNode() throws IOException {
+    ObjectNode tree = baseTree();
+    ObjectNode stage = (ObjectNode) tree.at("/spec/stages/0");
+    stage.put("sharding", "HYBRID_SHARD");
+    ((ObjectNode) stage.get("resources")).put("nodes", 1);
+    assertThat(JobValidator.validate(JobFiles.fromTree(tree, "one-node"))).isEmpty();
+
+    ((ObjectNode) stage.get("resources")).put("nodes", 2);
+    assertThat(JobValidator.validate(JobFiles.fromTree(tree, "two-nodes")))
+        .extracting(Violation::field).containsExactly("spec.stages[0].sharding");
+  }
+
   private static Arguments invalid(String path, Object value, String expectedField) {
     return Arguments.of(path, value, expectedField);
   }

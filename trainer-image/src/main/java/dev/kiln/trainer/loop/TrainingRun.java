@@ -168,9 +168,12 @@ public final class TrainingRun {
           : new LossScaler(LossScaler.INITIAL_SCALE, LossScaler.GROWTH_INTERVAL);
       // Loading weights replaces the parameter tensors: only now are they the ones to train.
       Map<String, NDArray> trainable = model.parameters().trainable();
-      // Sharding needs more than one rank per shard group; one rank per pod makes HYBRID_SHARD plain data parallel.
-      ShardedOptimizer sharded = world > 1 && (config.world().sharding() == ShardingStrategy.SHARD_GRAD_OP
-          || config.world().sharding() == ShardingStrategy.FULL_SHARD)
+      // HYBRID_SHARD shards within a node and replicates across nodes: on one node (the only layout the
+      // validator lets through) that is FULL_SHARD.
+      ShardingStrategy strategy = config.world().sharding();
+      ShardedOptimizer sharded = world > 1 && (strategy == ShardingStrategy.SHARD_GRAD_OP
+          || strategy == ShardingStrategy.FULL_SHARD
+          || (strategy == ShardingStrategy.HYBRID_SHARD && config.world().nodes() == 1))
           ? new ShardedOptimizer(parallel.collectives(), trainable, config.optimizer()) : null;
       if (sharded != null) {
         sharded.restore(restored.moments(), state.optimizerSteps());
