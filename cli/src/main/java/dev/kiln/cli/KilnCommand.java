@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import dev.kiln.trainer.ExportCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -7,7 +8,7 @@ import picocli.CommandLine.Command;
 @Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = KilnCommand.Version.class,
     description = "Compute-efficient multimodal-LLM training (the Open-Qwen2VL recipe) as one Kubernetes resource.",
     subcommands = {ValidateCommand.class, CrdCommand.class, RunCommand.class, StatusCommand.class, EstimateCommand.class,
-        DataCommand.class, BenchCommand.class,
+        DataCommand.class, ExportCommand.class, BenchCommand.class,
         CommandLine.HelpCommand.class})
 public final class KilnCommand implements Runnable {
 

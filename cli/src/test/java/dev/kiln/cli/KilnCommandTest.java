@@ -39,6 +39,17 @@ class KilnCommandTest {
   }
 
   @Test
+  void exportIsReachableAndAMissingInputIsOneLineNamingIt() {
+    Result r = kiln("export", "--checkpoint", dir.resolve("nothere").toString(), "--config",
+        dir.resolve("run.json").toString(), "--output", dir.resolve("out").toString());
+
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err().strip().lines()).containsExactly("kiln export: " + dir.resolve("run.json")
+        + ": cannot read run config: " + dir.resolve("run.json") + " (No such file or directory)",
+        "(KILN_DEBUG=1 shows where it happened)");
+  }
+
+  @Test
   void validJobsPrintValidAndExitZero() {
     Result r = kiln("validate", example("quickstart.yaml"), example("open-qwen2vl.yaml"));
 

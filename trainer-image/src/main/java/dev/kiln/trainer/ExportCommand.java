@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
  * {@code config.json} with the dimensions. Copy the tokenizer.json next to it to score with it.
  */
 @Command(name = "export", mixinStandardHelpOptions = true, description = "Export a checkpoint as HF-layout safetensors.")
-final class ExportCommand implements Callable<Integer> {
+public final class ExportCommand implements Callable<Integer> {
 
   @Option(names = "--checkpoint", required = true, description = "A step-NNNNNNNN folder, or a stage folder (its latest)")
   Path checkpoint;

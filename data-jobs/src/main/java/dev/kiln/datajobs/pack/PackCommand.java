@@ -45,6 +45,11 @@ public final class PackCommand implements Callable<Integer> {
   @Option(names = "--input", required = true, paramLabel = "[NAME=]PATTERN|DIR", description = "One per source")
   List<String> inputs;
 
+  @Option(names = "--kind", paramLabel = "captions|instructions",
+      description = "What each --input holds, in the same order; a sample of the other layout is counted bad."
+          + " Unset: each sample as its members say (txt: a caption, json conversations: instructions)")
+  List<String> kinds;
+
   @Option(names = "--output", required = true, paramLabel = "DIR")
   Path output;
 
@@ -80,6 +85,14 @@ public final class PackCommand implements Callable<Integer> {
       err.flush();
       return ExitCodes.CONFIG;
     }
+    List<SamplePreparer.Kind> sourceKinds;
+    try {
+      sourceKinds = kinds(inputs.size());
+    } catch (IllegalArgumentException e) {
+      err.println("pack: " + e.getMessage());
+      err.flush();
+      return ExitCodes.USAGE;
+    }
     List<Inputs.Source> sources = Inputs.resolve(inputs);
     for (int i = 0; i < sources.size(); i++) {
       // A filtered source may have kept nothing; shards named but absent are a mistake.
@@ -106,17 +119,19 @@ public final class PackCommand implements Callable<Integer> {
         Staging staging = new Staging(output.resolve(".staging"))) {
       SamplePreparer preparer = new SamplePreparer(text, imageSize);
       ShardReader reader = new ShardReader(bad);
-      for (Inputs.Source source : sources) {
+      for (int s = 0; s < sources.size(); s++) {
+        Inputs.Source source = sources.get(s);
+        SamplePreparer.Kind kind = sourceKinds.get(s);
         for (Path shard : source.shards()) {
           List<Sample> batch = new ArrayList<>();
           String sha256 = reader.readShard(shard, sample -> {
             batch.add(sample);
             if (batch.size() == BATCH) {
-              stage(batch, source.name(), preparer, staging, lengths, bad);
+              stage(batch, source.name(), kind, preparer, staging, lengths, bad);
               batch.clear();
             }
           });
-          stage(batch, source.name(), preparer, staging, lengths, bad);
+          stage(batch, source.name(), kind, preparer, staging, lengths, bad);
           inputManifest.addObject().put("path", shard.toString()).put("sha256", sha256);
         }
       }
@@ -143,9 +158,28 @@ public final class PackCommand implements Callable<Integer> {
     }
   }
 
-  private void stage(List<Sample> batch, String source, SamplePreparer preparer, Staging staging, List<Integer> lengths,
-      Problems bad) {
-    List<PreparedSample> prepared = batch.parallelStream().map(s -> preparer.prepare(s, source)).toList();
+  /** The kind of each input: one --kind per --input, or none at all (each sample as its members say). */
+  private List<SamplePreparer.Kind> kinds(int inputCount) {
+    if (kinds == null || kinds.isEmpty()) {
+      return java.util.Collections.nCopies(inputCount, SamplePreparer.Kind.ANY);
+    }
+    if (kinds.size() != inputCount) {
+      throw new IllegalArgumentException("give one --kind per --input (" + inputCount + "), or none; found " + kinds.size());
+    }
+    List<SamplePreparer.Kind> parsed = new ArrayList<>();
+    for (String kind : kinds) {
+      switch (kind.toLowerCase(java.util.Locale.ROOT)) {
+        case "captions" -> parsed.add(SamplePreparer.Kind.CAPTIONS);
+        case "instructions" -> parsed.add(SamplePreparer.Kind.INSTRUCTIONS);
+        default -> throw new IllegalArgumentException("--kind " + kind + ": must be captions or instructions");
+      }
+    }
+    return parsed;
+  }
+
+  private void stage(List<Sample> batch, String source, SamplePreparer.Kind kind, SamplePreparer preparer,
+      Staging staging, List<Integer> lengths, Problems bad) {
+    List<PreparedSample> prepared = batch.parallelStream().map(s -> preparer.prepare(s, source, kind)).toList();
     for (int i = 0; i < prepared.size(); i++) {
       PreparedSample sample = prepared.get(i);
       if (!sample.ok()) {

@@ -16,12 +16,19 @@ import java.util.List;
 /**
  * Turns a raw sample into tokens and a resized JPEG. A caption sample has a {@code txt}; an
  * instruction sample has a {@code json} with LLaVA-style {@code conversations}
- * ({@code from}: human/gpt, {@code value}). Anything unusable gets a reason instead.
+ * ({@code from}: human/gpt, {@code value}). A sample of the other layout than its source's kind,
+ * or anything unusable, gets a reason instead.
  */
 final class SamplePreparer {
 
   static final String UNDECODABLE_IMAGE = SampleChecks.UNDECODABLE_IMAGE;
   static final String MALFORMED_CONVERSATION = "malformed_conversation";
+  /** A sample of the other layout than its source declares (a conversation in a Captions source, or the reverse). */
+  static final String CAPTION_EXPECTED = "caption_expected";
+  static final String CONVERSATION_EXPECTED = "conversation_expected";
+
+  /** What a source declares its samples to be; {@code ANY} takes each sample as its members say. */
+  enum Kind { CAPTIONS, INSTRUCTIONS, ANY }
   static final float JPEG_QUALITY = 0.9f;
 
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -35,9 +42,20 @@ final class SamplePreparer {
   }
 
   PreparedSample prepare(Sample sample, String source) {
+    return prepare(sample, source, Kind.ANY);
+  }
+
+  PreparedSample prepare(Sample sample, String source, Kind kind) {
     var problem = SampleChecks.problem(sample);
     if (problem.isPresent()) {
       return PreparedSample.bad(sample.key(), source, problem.get());
+    }
+    boolean caption = sample.members().containsKey("txt");
+    if (kind == Kind.CAPTIONS && !caption) {
+      return PreparedSample.bad(sample.key(), source, CAPTION_EXPECTED);
+    }
+    if (kind == Kind.INSTRUCTIONS && caption) {
+      return PreparedSample.bad(sample.key(), source, CONVERSATION_EXPECTED);
     }
     SampleTokens tokens;
     try {

@@ -108,4 +108,33 @@ class PackCommandTest {
     assertThat(manifest.get("bad").get("missing_image").asInt()).isEqualTo(1);
     assertThat(manifest.get("badExamples").get("undecodable_image").get(0).asText()).endsWith(":notanimage");
   }
+  @Test
+  void aSampleOfTheOtherLayoutThanItsSourcesKindIsCountedBadWithItsReason() throws IOException {
+    TestShards.captions(dir.resolve("captions"), 10, 10);
+    TestShards.conversations(dir.resolve("qa"), 4);
+
+    // The two sources swapped: every sample is of the other kind.
+    var r = DataJobsTestSupport.run("pack", "--input", dir.resolve("captions").toString(), "--kind", "instructions",
+        "--input", dir.resolve("qa").toString(), "--kind", "captions", "--output", dir.resolve("packed").toString(),
+        "--tokenizer", TestShards.tokenizer(dir).toString(), "--seq-len", "128", "--visual-tokens", "4",
+        "--image-size", "16", "--max-bad-fraction", "1");
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    JsonNode manifest = new ObjectMapper().readTree(dir.resolve("packed/manifest.json").toFile());
+    assertThat(manifest.get("samples").asInt()).isZero();
+    assertThat(manifest.get("bad").get("conversation_expected").asInt()).isEqualTo(10);
+    assertThat(manifest.get("bad").get("caption_expected").asInt()).isEqualTo(4);
+  }
+
+  @Test
+  void kindsMustMatchTheInputsOneForOne() {
+    TestShards.captions(dir.resolve("captions"), 10, 10);
+
+    var r = DataJobsTestSupport.run("pack", "--input", dir.resolve("captions").toString(), "--kind", "captions",
+        "--kind", "instructions", "--output", dir.resolve("packed").toString(), "--tokenizer",
+        TestShards.tokenizer(dir).toString(), "--seq-len", "128", "--visual-tokens", "4", "--image-size", "16");
+
+    assertThat(r.exit()).isEqualTo(dev.kiln.api.runconfig.ExitCodes.USAGE);
+    assertThat(r.err().strip()).isEqualTo("pack: give one --kind per --input (1), or none; found 2");
+  }
 }

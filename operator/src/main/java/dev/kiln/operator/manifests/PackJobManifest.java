@@ -4,6 +4,7 @@ import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.v1alpha1.DataJobResourcesSpec;
 import dev.kiln.api.v1alpha1.DataSourceSpec;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.SourceKind;
 import dev.kiln.api.v1alpha1.StageSpec;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import java.util.ArrayList;
@@ -23,6 +24,8 @@ public final class PackJobManifest {
       DataSourceSpec source = job.getSpec().data().source(sourceName);
       args.add("--input");
       args.add(source.filter() != null ? PodPaths.filtered(source.name()) : PodPaths.data(source.shards()));
+      args.add("--kind");
+      args.add(source.kind() == SourceKind.INSTRUCTIONS ? "instructions" : "captions");
     }
     args.addAll(List.of(
         "--output", PodPaths.packed(stage.name()),
