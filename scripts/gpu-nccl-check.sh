@@ -2,8 +2,8 @@
 # Checks Kiln's NCCL collectives on a GPU machine (they cannot run where Kiln is built): one rank
 # per GPU, up to 8, must all-reduce correctly, and the bus bandwidth is printed. With one GPU only
 # the bindings, the unique-id bootstrap and the copies are checked (NCCL refuses two ranks on one
-# GPU). Until this passes with two GPUs or more the trainer uses NCCL only when asked
-# (KILN_COLLECTIVES=nccl); the TCP ring stays the default.
+# GPU). GPU stages use NCCL unless they set `collectives: Tcp`; until this passes with two GPUs or
+# more, that default is unverified.
 #
 #   scripts/gpu-nccl-check.sh
 #

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.WritableFolder;
+import dev.kiln.api.v1alpha1.CollectiveBackend;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.runconfig.TrainerSummary;
@@ -95,7 +96,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
     Collectives collectives;
     try {
-      collectives = world == 1 ? Collectives.single() : join(rank, world, localRank, device);
+      collectives = world == 1 ? Collectives.single() : join(rank, world, localRank, device, run.world().collectives());
     } catch (RendezvousStore.RendezvousTimeoutException e) {
       System.err.println(e.getMessage());
       return ExitCodes.RENDEZVOUS_TIMEOUT;
@@ -204,17 +205,19 @@ public final class TrainCommand implements Callable<Integer> {
 
   /**
    * Rank 0 serves the rendezvous store on MASTER_PORT; every rank joins it at MASTER_ADDR (the
-   * headless Service name of index 0), then the TCP ring, offering KILN_RANK_ADDRESS (the pod IP,
-   * set by the operator) to its neighbour; or, with KILN_COLLECTIVES=nccl on GPUs, NCCL
-   * (unverified, so never the default).
+   * headless Service name of index 0), then the backend the stage chose: NCCL (GPU stages unless
+   * they say Tcp; UNVERIFIED between GPUs), or the TCP ring, offering KILN_RANK_ADDRESS (the pod IP,
+   * set by the operator) to its neighbour. A GPU stage on the local node's fake GPUs trains on the
+   * CPU, where the ring stands in for NCCL.
    */
-  private static Collectives join(int rank, int world, int localRank, ComputeDevice device) throws IOException {
+  private static Collectives join(int rank, int world, int localRank, ComputeDevice device, CollectiveBackend backend)
+      throws IOException {
     Duration timeout = Duration.ofSeconds(intEnv("KILN_RENDEZVOUS_TIMEOUT_SECONDS", 300));
     int port = intEnv("MASTER_PORT", 29500);
     String address = podAddress() != null ? podAddress() : InetAddress.getLocalHost().getHostAddress();
     try (RendezvousStore store = rank == 0 ? RendezvousStore.serve(podAddress(), port, timeout)
         : RendezvousStore.join(System.getenv().getOrDefault("MASTER_ADDR", "127.0.0.1"), port, timeout)) {
-      if ("nccl".equals(System.getenv("KILN_COLLECTIVES")) && device.gpu()) {
+      if (backend == CollectiveBackend.NCCL && device.gpu()) {
         NcclCollectives nccl = NcclCollectives.connect(store, rank, world, localRank);
         System.out.println("rank " + rank + " of " + world + " joined NCCL");
         return nccl;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.kiln.api.Canonical;
 import dev.kiln.api.v1alpha1.BatchSpec;
 import dev.kiln.api.v1alpha1.BudgetSpec;
+import dev.kiln.api.v1alpha1.CollectiveBackend;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
 import dev.kiln.api.v1alpha1.PackedAttention;
@@ -62,8 +63,19 @@ public record RunConfig(
   public record Data(String packedDir, String tokenizer, int sequenceLength, int visualTokens,
       PackedAttention packedAttention) {}
 
-  /** The gang: nodes, ranks per node, sharding, rendezvous port. */
-  public record World(int nodes, int gpusPerNode, int worldSize, ShardingStrategy sharding, int masterPort) {}
+  /** The gang: nodes, ranks per node, sharding, rendezvous port, and how ranks exchange tensors. */
+  public record World(int nodes, int gpusPerNode, int worldSize, ShardingStrategy sharding, int masterPort,
+      CollectiveBackend collectives) {
+
+    public World {
+      // Run configs written before the field existed: what the operator would choose now.
+      collectives = CollectiveBackend.forStage(collectives, gpusPerNode);
+    }
+
+    public World(int nodes, int gpusPerNode, int worldSize, ShardingStrategy sharding, int masterPort) {
+      this(nodes, gpusPerNode, worldSize, sharding, masterPort, null);
+    }
+  }
 
   /** Where to write checkpoints and what to start from. */
   @JsonInclude(JsonInclude.Include.NON_NULL)

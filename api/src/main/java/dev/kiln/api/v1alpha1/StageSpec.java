@@ -58,7 +58,10 @@ public record StageSpec(
     Integer maxRestarts,
 
     @Default("[64,65,78]") @JsonPropertyDescription("Trainer exit codes that fail the job at once (64 usage, 65 data, 78 config).")
-    @Size(max = 32) List<@Min(1) @Max(255) Integer> nonRetryableExitCodes) {
+    @Size(max = 32) List<@Min(1) @Max(255) Integer> nonRetryableExitCodes,
+
+    @JsonPropertyDescription("Tcp (a ring between the ranks) or Nccl (GPUs only). Unset: Nccl when the stage has GPUs, Tcp on CPU.")
+    CollectiveBackend collectives) {
 
   public StageSpec {
     sources = sources != null ? List.copyOf(sources) : null;
@@ -71,7 +74,8 @@ public record StageSpec(
     promotion = promotion != null ? promotion : new PromotionSpec(null, null, null, null);
     maxRestarts = maxRestarts != null ? maxRestarts : 3;
     nonRetryableExitCodes = nonRetryableExitCodes != null ? List.copyOf(nonRetryableExitCodes) : List.of(64, 65, 78);
-    // precision stays null when unset, so that the hash pinning stages started before it existed does not change.
+    // precision and collectives stay null when unset, so that the hash pinning stages started before they
+    // existed does not change.
   }
 
   /** The stage's precision, Float32 when unset. */

@@ -6,6 +6,7 @@ import dev.kiln.api.data.ShardPattern;
 import dev.kiln.api.v1alpha1.BatchSpec;
 import dev.kiln.api.v1alpha1.BudgetSpec;
 import dev.kiln.api.v1alpha1.CheckpointSpec;
+import dev.kiln.api.v1alpha1.CollectiveBackend;
 import dev.kiln.api.v1alpha1.DataJobResourcesSpec;
 import dev.kiln.api.v1alpha1.DataSourceSpec;
 import dev.kiln.api.v1alpha1.DataSpec;
@@ -126,7 +127,7 @@ public final class JobValidator {
     StageSpec pinned = new StageSpec(stage.name(), stage.sources(), stage.visualTokens(), stage.trainable(),
         stage.optimizer(), stage.budget(), stage.batch(), stage.resources(), stage.sharding(), stage.precision(),
         stage.packedAttention(), stage.checkpointIntervalSteps(), stage.initFrom(), null, stage.maxRestarts(),
-        stage.nonRetryableExitCodes());
+        stage.nonRetryableExitCodes(), stage.collectives());
     return Canonical.sha256(pinned);
   }
 
@@ -447,6 +448,9 @@ public final class JobValidator {
             + " products are slower than Float32");
       }
       batch(at + ".batch", stage.batch(), stage.resources());
+      if (stage.collectives() == CollectiveBackend.NCCL && stage.resources().gpusPerNode() == 0) {
+        add(at + ".collectives", "Nccl needs a GPU stage (resources.gpusPerNode > 0); a CPU stage uses Tcp");
+      }
       if (stage.sharding() == ShardingStrategy.HYBRID_SHARD && stage.resources().nodes() > 1) {
         add(at + ".sharding", "HYBRID_SHARD (sharded within a node, replicated across nodes) is not implemented across "
             + stage.resources().nodes() + " nodes yet: use FULL_SHARD or SHARD_GRAD_OP (sharded over every rank); on one"

@@ -223,6 +223,20 @@ class JobValidatorTest {
         .extracting(Violation::field).containsExactly("spec.stages[0].sharding");
   }
 
+  @Test
+  void ncclIsForGpuStagesOnly() throws IOException {
+    ObjectNode tree = baseTree();
+    ObjectNode stage = (ObjectNode) tree.at("/spec/stages/0");
+    stage.put("collectives", "Nccl");
+    ((ObjectNode) stage.get("resources")).put("gpusPerNode", 8);
+    assertThat(JobValidator.validate(JobFiles.fromTree(tree, "gpu"))).isEmpty();
+
+    ((ObjectNode) stage.get("resources")).put("gpusPerNode", 0).remove("gpuProduct");
+    stage.remove("precision");
+    assertThat(JobValidator.validate(JobFiles.fromTree(tree, "cpu")))
+        .extracting(Violation::field).containsExactly("spec.stages[0].collectives");
+  }
+
   private static Arguments invalid(String path, Object value, String expectedField) {
     return Arguments.of(path, value, expectedField);
   }

@@ -2,6 +2,7 @@ package dev.kiln.operator.manifests;
 
 import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.runconfig.RunConfig;
+import dev.kiln.api.v1alpha1.CollectiveBackend;
 import dev.kiln.api.v1alpha1.InitialWeightsSpec;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.StageSpec;
@@ -36,7 +37,8 @@ public final class RunConfigs {
         stage.budget(),
         stage.batch(),
         new RunConfig.World(stage.resources().nodes(), stage.resources().gpusPerNode(), stage.resources().worldSize(),
-            stage.sharding(), settings.masterPort()),
+            stage.sharding(), settings.masterPort(),
+            CollectiveBackend.forStage(stage.collectives(), stage.resources().gpusPerNode())),
         stage.trainingPrecision(),
         new RunConfig.Checkpoints(PodPaths.checkpoints(stage.name()), stage.checkpointIntervalSteps(),
             job.getSpec().checkpoints().keepLast(), initFromCheckpoint),

@@ -37,7 +37,7 @@ import org.bytedeco.javacpp.Pointer;
  * {@link RendezvousStore}. Staged through host memory (DJL exposes no device pointers): each call
  * copies through a pinned host buffer to a device buffer, runs the NCCL operation on its own
  * stream, and copies back. Checked on one GPU (bindings, bootstrap, copies, sums at world 1);
- * NOT yet between GPUs, so the trainer uses it only when {@code KILN_COLLECTIVES=nccl};
+ * NOT yet between GPUs, though GPU stages use it unless they set {@code collectives: Tcp};
  * {@code scripts/gpu-nccl-check.sh} checks it on a machine with two GPUs or more.
  */
 public final class NcclCollectives implements Collectives {
