@@ -212,6 +212,7 @@ public final class TrainCommand implements Callable<Integer> {
    */
   private static Collectives join(int rank, int world, int localRank, ComputeDevice device, CollectiveBackend backend)
       throws IOException {
+    // The operator sets it from the stage's scheduling.startupDeadlineSeconds; 300 s outside a pod.
     Duration timeout = Duration.ofSeconds(intEnv("KILN_RENDEZVOUS_TIMEOUT_SECONDS", 300));
     int port = intEnv("MASTER_PORT", 29500);
     String address = podAddress() != null ? podAddress() : InetAddress.getLocalHost().getHostAddress();

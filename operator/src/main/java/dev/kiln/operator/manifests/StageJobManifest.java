@@ -36,6 +36,8 @@ public final class StageJobManifest {
   public static final String COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index";
   static final String CONTAINER = "trainer";
   static final String SHARED_MEMORY = "16Gi";
+  static final String RENDEZVOUS_TIMEOUT_ENV = "KILN_RENDEZVOUS_TIMEOUT_SECONDS";
+  static final int RENDEZVOUS_GRACE_SECONDS = 60;
   /**
    * Requests per GPU when a stage sets no {@code cpu} or {@code memory}: without requests a pod is
    * BestEffort (the first evicted) and a namespace with a compute ResourceQuota refuses it. Sized to
@@ -122,6 +124,10 @@ public final class StageJobManifest {
     env.add(PodParts.env("WORLD_SIZE", Integer.toString(resources.worldSize())));
     env.add(PodParts.env("MASTER_ADDR", Names.rendezvousHost(job, stage.name(), attempt)));
     env.add(PodParts.env("MASTER_PORT", Integer.toString(settings.masterPort())));
+    // Ranks wait for their peers a little longer than the operator waits for the gang to start, so that
+    // a peer that never starts is the operator's to call (a disruption), not a failed attempt.
+    env.add(PodParts.env(RENDEZVOUS_TIMEOUT_ENV, Long.toString(
+        job.getSpec().scheduling().startupDeadlineSeconds() + RENDEZVOUS_GRACE_SECONDS)));
     env.add(PodParts.env(TrainerProgress.PORT_ENV, Integer.toString(TrainerProgress.DEFAULT_PORT)));
     env.add(PodParts.cpuLimitEnv(CONTAINER));
     // The address this rank offers its ring neighbour.
