@@ -68,6 +68,12 @@ public final class JobLifecycle {
   /** Safety-net requeue of a job waiting in a queue: changes that can admit it wake it sooner. */
   static final Duration QUEUED_POLL = Duration.ofMinutes(2);
 
+  /**
+   * How soon to reconcile again after recording a failure that the next reconcile acts on: its own
+   * status write may wake the operator first, but the Restarting stage must not wait for a poll.
+   */
+  static final Duration ACT_ON_RECORD = Duration.ofMillis(200);
+
   private final ChildResources children;
   private final EventRecorder events;
   private final Admission admission;
@@ -75,6 +81,8 @@ public final class JobLifecycle {
   private final Duration progressInterval;
   private final OperatorSettings settings;
   private final Clock clock;
+  /** Set when this reconcile recorded a failure whose attempt the next one replaces. */
+  private boolean recordedForNextReconcile;
 
   public JobLifecycle(ChildResources children, EventRecorder events, Admission admission, ProgressReader progress,
       Duration progressInterval, OperatorSettings settings, Clock clock) {
@@ -112,6 +120,9 @@ public final class JobLifecycle {
         requeue = Optional.of(progressInterval);  // look at the trainer's progress that often
       } else if (status.current().getPhase() == JobPhase.Queued) {
         requeue = Optional.of(QUEUED_POLL);  // woken at once when room may appear; this is the safety net
+      }
+      if (recordedForNextReconcile) {
+        requeue = Optional.of(ACT_ON_RECORD);
       }
     }
     boolean write = status.changed();
@@ -753,6 +764,7 @@ public final class JobLifecycle {
     stage.setPhase(StagePhase.Restarting);
     status.phase(JobPhase.Training, "Restarting", "stage " + spec.name() + " attempt " + stage.getAttempt()
         + " failed (" + failed.reason() + "); the next attempt resumes from the latest checkpoint");
+    recordedForNextReconcile = true;
     return Next.STOP;
   }
 
