@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,16 +36,18 @@ public final class InitialWeights {
       if (files.isEmpty()) {
         throw new IOException(folder + ": no *.safetensors files");
       }
+      int[] unused = {0};
       for (Path file : files) {
-        for (Map.Entry<String, SafeTensors.Tensor> entry : SafeTensors.read(file).entrySet()) {
-          if (parameters.all().containsKey(entry.getKey())) {
-            parameters.load(entry.getKey(), entry.getValue().data(), new Shape(entry.getValue().shape()));
-            loaded.add(entry.getKey());
+        SafeTensors.each(file, (name, tensor) -> {
+          if (parameters.all().containsKey(name)) {
+            parameters.load(name, tensor.data(), new Shape(tensor.shape()));
+            loaded.add(name);
           } else {
-            ignored++;
+            unused[0]++;
           }
-        }
+        });
       }
+      ignored += unused[0];
     }
     List<String> missing = parameters.all().keySet().stream().filter(n -> !loaded.contains(n)).toList();
     LOG.info("initial weights: {} tensors loaded, {} in the files unused, {} of the model not in the files",

@@ -75,7 +75,7 @@ public final class ModelFolder {
     }
     ModelDimensions dims = JSON.treeToValue(config.get("kiln_dimensions"), ModelDimensions.class);
     VisionLanguageModel model = new VisionLanguageModel(dims, manager, 0);
-    SafeTensors.read(dir.resolve(WEIGHTS)).forEach((name, t) -> model.parameters().load(name, t.data(), new Shape(t.shape())));
+    SafeTensors.each(dir.resolve(WEIGHTS), (name, t) -> model.parameters().load(name, t.data(), new Shape(t.shape())));
     model.parameters().setTrainable(name -> true, false);
     return new Loaded(model, config.path("projector").path("visual_tokens").asInt(dims.vision().gridSize()
         * dims.vision().gridSize()));

@@ -32,7 +32,25 @@ public final class SafeTensors {
 
   private SafeTensors() {}
 
+  /** Receives the tensors of a file one at a time. */
+  @FunctionalInterface
+  public interface TensorVisitor {
+    void visit(String name, Tensor tensor) throws IOException;
+  }
+
+  /** Every tensor of the file, all in memory at once: for small files (CLIP scorers, checkpoints' optimizer slices). */
   public static Map<String, Tensor> read(Path file) throws IOException {
+    Map<String, Tensor> tensors = new LinkedHashMap<>();
+    each(file, tensors::put);
+    return tensors;
+  }
+
+  /**
+   * Every tensor of the file in turn, decoded from the mapped file when its turn comes: the heap
+   * holds one tensor at a time (a 1.5B-parameter model's largest, its embedding, is ~0.9 GB in
+   * float32), not the whole model, which goes to native tensors as it is read.
+   */
+  public static void each(Path file, TensorVisitor visitor) throws IOException {
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
       channel.read(lengthBytes, 0);
@@ -44,7 +62,6 @@ public final class SafeTensors {
       channel.read(header, 8);
       JsonNode entries = JSON.readTree(new String(header.array(), StandardCharsets.UTF_8));
       long dataStart = 8 + headerLength;
-      Map<String, Tensor> tensors = new LinkedHashMap<>();
       for (Iterator<Map.Entry<String, JsonNode>> it = entries.fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> entry = it.next();
         if (entry.getKey().equals("__metadata__")) {
@@ -65,9 +82,8 @@ public final class SafeTensors {
         }
         ByteBuffer bytes = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + begin, end - begin)
             .order(ByteOrder.LITTLE_ENDIAN);
-        tensors.put(entry.getKey(), new Tensor(shape, decode(dtype, bytes, Math.toIntExact(count), entry.getKey(), file)));
+        visitor.visit(entry.getKey(), new Tensor(shape, decode(dtype, bytes, Math.toIntExact(count), entry.getKey(), file)));
       }
-      return tensors;
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.kiln.model.weights;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDManager;
 import dev.kiln.api.v1alpha1.ModelPreset;
@@ -34,6 +35,28 @@ class SafeTensorsTest {
     assertThat(read.get("b").data()).containsExactly(1, -2, 3.5f, 1e-8f, 0, 7);
     long header = ByteBuffer.wrap(Files.readAllBytes(file), 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
     assertThat(header % 8).isZero();
+  }
+
+  @Test
+  void eachHandsOverTheTensorsOneAtATimeAsReadWouldHaveThem() throws IOException {
+    Path file = dir.resolve("m.safetensors");
+    Map<String, SafeTensors.Tensor> written = new java.util.LinkedHashMap<>();
+    written.put("embed", new SafeTensors.Tensor(new long[] {4, 2}, new float[] {1, 2, 3, 4, 5, 6, 7, 8}));
+    written.put("norm", new SafeTensors.Tensor(new long[] {2}, new float[] {0.5f, -0.5f}));
+    SafeTensors.write(file, written, Map.of());
+
+    java.util.List<String> seen = new java.util.ArrayList<>();
+    SafeTensors.each(file, (name, tensor) -> {
+      seen.add(name);
+      assertThat(tensor.data()).containsExactly(written.get(name).data());
+      assertThat(tensor.shape()).containsExactly(written.get(name).shape());
+    });
+
+    assertThat(seen).containsExactlyInAnyOrderElementsOf(written.keySet());
+    assertThat(seen).containsExactlyElementsOf(SafeTensors.read(file).keySet());
+    assertThatThrownBy(() -> SafeTensors.each(file, (name, tensor) -> {
+      throw new IOException("stop at " + name);
+    })).isInstanceOf(IOException.class).hasMessageStartingWith("stop at ");
   }
 
   @Test
