@@ -1,12 +1,14 @@
 package dev.kiln.datajobs.filter;
 
 import dev.kiln.api.runconfig.PodRoot;
+import dev.kiln.model.mlm.MlmScorer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
  * Parses filter specs as the operator writes them: {@code precomputed:field=F,min=X},
- * {@code uids:FILE}, {@code clip:model=DIR,min=X}, {@code mlm:model=DIR,min=N}.
+ * {@code uids:FILE}, {@code clip:model=DIR,min=X}, {@code mlm:model=DIR,min=N[,metric=M]} (M one of
+ * MLM-Filter's four metrics, {@code semantic_understanding} when unset).
  */
 public final class FilterSpecs {
 
@@ -32,8 +34,14 @@ public final class FilterSpecs {
       }
       case "mlm" -> {
         Map<String, String> kv = keyValues(spec, args);
+        String metric = kv.getOrDefault("metric", "semantic_understanding");
+        String prompt = MlmScorer.PROMPTS.get(metric);
+        if (prompt == null) {
+          throw new IllegalArgumentException("--filter " + spec + ": unknown metric \"" + metric + "\" (one of "
+              + String.join(", ", new java.util.TreeSet<>(MlmScorer.PROMPTS.keySet())) + ")");
+        }
         yield new MlmScoreFilter(spec, PodRoot.fromEnvironment().resolve(required(spec, kv, "model")),
-            (int) number(spec, required(spec, kv, "min")));
+            (int) number(spec, required(spec, kv, "min")), prompt);
       }
       default -> throw new IllegalArgumentException("--filter " + spec + ": unknown filter kind \"" + kind
           + "\" (precomputed, uids, clip, mlm)");

@@ -17,6 +17,7 @@ import dev.kiln.datajobs.TestShards;
 import dev.kiln.model.VisionLanguageModel;
 import dev.kiln.model.clip.ClipModelTest;
 import dev.kiln.model.clip.ClipScorer;
+import dev.kiln.model.mlm.MlmScorer;
 import dev.kiln.model.weights.ModelFolder;
 import dev.kiln.model.weights.SafeTensors;
 import java.io.IOException;
@@ -92,6 +93,27 @@ class ModelFiltersTest {
         default -> assertThat(report.get("bad").get(MlmScoreFilter.UNPARSABLE).asLong()).isEqualTo(4);
       }
     }
+  }
+
+  @Test
+  void eachMlmMetricIsItsOwnQuestionAndAnUnknownOneIsNamed() throws IOException {
+    assertThat(new java.util.HashSet<>(MlmScorer.PROMPTS.values())).as("four distinct questions").hasSize(4);
+    MlmScorer.PROMPTS.forEach((metric, prompt) -> assertThat(prompt.toLowerCase(java.util.Locale.ROOT).replace('-', ' '))
+        .as(metric).contains(metric.replace('_', ' ')));
+    Path shards = dir.resolve("raw");
+    TestShards.captions(shards, 2, 2);
+    Path model = scoringModel(dir.resolve("mlm"), "90");
+
+    var itm = DataJobsTestSupport.run("filter", "--input", shards.toString(), "--output", dir.resolve("itm").toString(),
+        "--filter", "mlm:model=" + model + ",min=85,metric=image_text_matching", "--max-bad-fraction", "1");
+    var bogus = DataJobsTestSupport.run("filter", "--input", shards.toString(), "--output", dir.resolve("x").toString(),
+        "--filter", "mlm:model=" + model + ",min=85,metric=beauty");
+
+    assertThat(itm.exit()).as(itm.err()).isZero();
+    assertThat(bogus.exit()).isEqualTo(dev.kiln.api.runconfig.ExitCodes.CONFIG);
+    assertThat(bogus.err().strip()).isEqualTo("--filter mlm:model=" + model + ",min=85,metric=beauty: unknown metric"
+        + " \"beauty\" (one of caption_text_quality, image_text_matching, object_detail_fulfillment,"
+        + " semantic_understanding)");
   }
 
   /** A tiny model folder whose answer is always {@code firstWord} repeated, with its tokenizer. */

@@ -8,15 +8,17 @@ import dev.kiln.model.weights.ModelFolder;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.OptionalInt;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * MLM-Filter's Semantic Understanding score from a vision-language model of Kiln's own
- * architecture (a {@link ModelFolder} with its tokenizer.json): the model is asked the SU
- * question about an image and its caption and answers greedily; the score is the integer that
- * starts the first line of the answer, as MLM-Filter reads it.
+ * An MLM-Filter score from a vision-language model of Kiln's own architecture (a
+ * {@link ModelFolder} with its tokenizer.json): the model is asked one metric's question (Semantic
+ * Understanding, Image-Text Matching, Object Detail Fulfillment or Caption Text Quality) about an
+ * image and its caption and answers greedily; the score is the integer that starts the first line
+ * of the answer, as MLM-Filter reads it.
  */
 public final class MlmScorer implements AutoCloseable {
 
@@ -28,6 +30,27 @@ public final class MlmScorer implements AutoCloseable {
   public static final String SU_PROMPT = "Text Caption: %s\nPlease evaluate if the image contains the visual content"
       + " and semantic details the text caption describes. Give a Semantic Understanding score from 1 to 100,"
       + " as an integer on the first line, not rounded to a multiple of 10.";
+  /** Image-Text Matching: whether the caption represents the image's main features and objects. */
+  public static final String ITM_PROMPT = "Text Caption: %s\nPlease evaluate if the text caption accurately represents"
+      + " the main features and objects of the image. Give an Image-Text Matching score from 1 to 100, as an integer"
+      + " on the first line, not rounded to a multiple of 10.";
+  /** Object Detail Fulfillment: whether the caption describes the objects' details (colour, size, count, place). */
+  public static final String ODF_PROMPT = "Text Caption: %s\nPlease evaluate if the text caption accurately and"
+      + " sufficiently describes the details of the objects in the image, such as their color, size, number and"
+      + " position. Give an Object Detail Fulfillment score from 1 to 100, as an integer on the first line, not"
+      + " rounded to a multiple of 10.";
+  /** Caption Text Quality: the caption's own grammar, fluency and readability. */
+  public static final String CTQ_PROMPT = "Text Caption: %s\nPlease evaluate the text quality of the caption itself:"
+      + " its grammar, fluency and readability. Give a Caption Text Quality score from 1 to 100, as an integer on the"
+      + " first line, not rounded to a multiple of 10.";
+
+  /** MLM-Filter's four metrics by their names in a filter spec, each with its own question. */
+  public static final Map<String, String> PROMPTS = Map.of(
+      "semantic_understanding", SU_PROMPT,
+      "image_text_matching", ITM_PROMPT,
+      "object_detail_fulfillment", ODF_PROMPT,
+      "caption_text_quality", CTQ_PROMPT);
+
   static final int MAX_NEW_TOKENS = 8;
   static final Pattern LEADING_INTEGER = Pattern.compile("^\\s*(\\d{1,3})(?!\\d)");
 

@@ -35,6 +35,11 @@ public final class FilterJobManifest {
     }
     args.add("--combine");
     args.add(source.filter().combine() == FilterSpec.FilterCombine.ANY_OF ? "any" : "all");
+    if (source.filter().clipScore() != null) {
+      // Samples per forward pass of the model-based filters: CLIP's own setting.
+      args.add("--batch");
+      args.add(Integer.toString(source.filter().clipScore().batchSize()));
+    }
 
     var labels = Labels.of(job, Labels.FILTER);
     labels.put(Labels.SOURCE, source.name());
@@ -74,8 +79,7 @@ public final class FilterJobManifest {
       out.add("uids:" + PodPaths.data(filter.uidList().path()));
     }
     if (filter.clipScore() != null) {
-      out.add("clip:model=" + PodPaths.data(filter.clipScore().model()) + ",min=" + number(filter.clipScore().min())
-          + ",batch=" + filter.clipScore().batchSize());
+      out.add("clip:model=" + PodPaths.data(filter.clipScore().model()) + ",min=" + number(filter.clipScore().min()));
     }
     if (filter.mlmFilter() != null) {
       out.add("mlm:model=" + PodPaths.data(filter.mlmFilter().model()) + ",min=" + filter.mlmFilter().min()

@@ -48,6 +48,23 @@ class ManifestGoldenTest {
   }
 
   @Test
+  void aClipFiltersBatchSizeIsTheFilterJobsBatchAndAnMlmFilterAsksItsMetric() {
+    var datacomp = recipe.getSpec().data().source("datacomp-medium");
+    var filter = new dev.kiln.api.v1alpha1.FilterSpec(null,
+        new dev.kiln.api.v1alpha1.FilterSpec.ClipScoreFilter("clip-vit-b-32", 0.3, 64), null, null,
+        new dev.kiln.api.v1alpha1.FilterSpec.MlmFilter("mlm-filter",
+            dev.kiln.api.v1alpha1.FilterSpec.MlmMetric.OBJECT_DETAIL_FULFILLMENT, 80));
+    var source = new dev.kiln.api.v1alpha1.DataSourceSpec(datacomp.name(), datacomp.shards(), datacomp.kind(), filter,
+        datacomp.shardsPerTask(), null);
+
+    List<String> args = FilterJobManifest.build(recipe, source, SETTINGS).getSpec().getTemplate().getSpec()
+        .getContainers().getFirst().getArgs();
+
+    assertThat(String.join(" ", args)).contains("--filter clip:model=/kiln/data/clip-vit-b-32,min=0.3 ",
+        "--filter mlm:model=/kiln/data/mlm-filter,min=80,metric=object_detail_fulfillment", "--batch 64");
+  }
+
+  @Test
   void packJobs() {
     Golden.assertYaml("pack-pretrain", PackJobManifest.build(recipe, recipe.getSpec().stage("pretrain"), SETTINGS));
     Golden.assertYaml("pack-sft-729", PackJobManifest.build(recipe, recipe.getSpec().stage("sft"), SETTINGS));
