@@ -116,21 +116,13 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     if (quotas.isEmpty()) {
       return null;
     }
-    String body = request.getBody().readUtf8();
-    request.getBody().writeUtf8(body);
-    JsonNode pod;
-    try {
-      pod = JSON.readTree(body);
-    } catch (IOException e) {
+    JsonNode pod = parsedBody(request);
+    if (pod.isMissingNode()) {
       return null;
     }
     return ResourceQuotas.refusal(pod, quotas, items(namespacePath + "/pods"))
-        .map(message -> {
-          ObjectNode status = JSON.createObjectNode().put("kind", "Status").put("apiVersion", "v1")
-              .put("status", "Failure").put("message", message).put("reason", "Forbidden").put("code", 403);
-          status.putObject("details").put("name", pod.path("metadata").path("name").asText()).put("kind", "pods");
-          return new MockResponse().setResponseCode(403).setBody(status.toString());
-        })
+        .map(message -> failure(403, "Forbidden", message, pod.path("metadata").path("name").asText(), "pods"))
+        .map(status -> new MockResponse().setResponseCode(403).setBody(status.toString()))
         .orElse(null);
   }
 
@@ -178,14 +170,7 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
    * other than the stored one was computed from a stale copy and is refused with 409 Conflict.
    */
   private MockResponse staleUpdate(RecordedRequest request) {
-    String body = request.getBody().readUtf8();
-    request.getBody().writeUtf8(body);
-    String sent;
-    try {
-      sent = JSON.readTree(body).path("metadata").path("resourceVersion").asText("");
-    } catch (IOException e) {
-      return null;
-    }
+    String sent = parsedBody(request).path("metadata").path("resourceVersion").asText("");
     String path = request.getPath().replaceFirst("\\?.*", "").replaceFirst("/status$", "");
     JsonNode stored = stored(path);
     String current = stored == null ? "" : stored.path("metadata").path("resourceVersion").asText("");
@@ -194,12 +179,28 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     }
     String name = stored.path("metadata").path("name").asText("");
     String kind = stored.path("kind").asText("");
-    ObjectNode status = JSON.createObjectNode().put("kind", "Status").put("apiVersion", "v1").put("status", "Failure")
-        .put("message", "Operation cannot be fulfilled on " + kind + " \"" + name + "\": the object has been modified;"
-            + " please apply your changes to the latest version and try again")
-        .put("reason", "Conflict").put("code", 409);
-    status.putObject("details").put("name", name).put("kind", kind);
+    ObjectNode status = failure(409, "Conflict", "Operation cannot be fulfilled on " + kind + " \"" + name
+        + "\": the object has been modified; please apply your changes to the latest version and try again", name, kind);
     return new MockResponse().setResponseCode(409).setBody(status.toString());
+  }
+
+  /** The request's body as JSON, missing when it is not; the bytes are put back for the store, which reads them too. */
+  private static JsonNode parsedBody(RecordedRequest request) {
+    String body = request.getBody().readUtf8();
+    request.getBody().writeUtf8(body);
+    try {
+      return JSON.readTree(body);
+    } catch (IOException e) {
+      return MissingNode.getInstance();
+    }
+  }
+
+  /** A {@code Status} of kind Failure, as the API server answers a refused request. */
+  private static ObjectNode failure(int code, String reason, String message, String name, String kind) {
+    ObjectNode status = JSON.createObjectNode().put("kind", "Status").put("apiVersion", "v1").put("status", "Failure")
+        .put("message", message).put("reason", reason).put("code", code);
+    status.putObject("details").put("name", name).put("kind", kind);
+    return status;
   }
 
   /** A write to a validated resource: which one, and its body parsed (missing when it is not JSON). */
@@ -216,13 +217,7 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
       if (!matcher.matches()) {
         continue;
       }
-      String body = request.getBody().readUtf8();
-      request.getBody().writeUtf8(body);
-      try {
-        return Optional.of(new Write(resource, JSON.readTree(body)));
-      } catch (IOException e) {
-        return Optional.of(new Write(resource, MissingNode.getInstance()));
-      }
+      return Optional.of(new Write(resource, parsedBody(request)));
     }
     return Optional.empty();
   }
@@ -237,12 +232,9 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     }
     String kind = write.resource().kind();
     String name = object.path("metadata").path("name").asText("");
-    ObjectNode status = JSON.createObjectNode().put("kind", "Status").put("apiVersion", "v1").put("status", "Failure");
-    status.put("message", kind + ".kiln.dev \"" + name + "\" is invalid: "
-        + String.join(", ", violations.stream().map(Violation::toString).toList()));
-    status.put("reason", "Invalid").put("code", 422);
-    ObjectNode details = status.putObject("details").put("name", name).put("group", "kiln.dev")
-        .put("kind", kind);
+    ObjectNode status = failure(422, "Invalid", kind + ".kiln.dev \"" + name + "\" is invalid: "
+        + String.join(", ", violations.stream().map(Violation::toString).toList()), name, kind);
+    ObjectNode details = ((ObjectNode) status.get("details")).put("group", "kiln.dev");
     ArrayNode causes = details.putArray("causes");
     violations.forEach(v -> causes.addObject().put("reason", "FieldValueInvalid").put("message", v.message())
         .put("field", v.field()));
