@@ -1,14 +1,15 @@
 package dev.kiln.cli;
 
+import dev.kiln.datajobs.FromLlavaCommand;
 import dev.kiln.datajobs.InspectCommand;
 import dev.kiln.datajobs.filter.FilterCommand;
 import dev.kiln.datajobs.pack.PackCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** {@code kiln data filter|pack|inspect}: the data jobs the operator runs, on local folders. */
-@Command(name = "data", mixinStandardHelpOptions = true, description = "Filter, pack and inspect WebDataset shards.",
-    subcommands = {FilterCommand.class, PackCommand.class, InspectCommand.class})
+/** {@code kiln data filter|pack|inspect|from-llava}: the data jobs the operator runs, on local folders, and a converter. */
+@Command(name = "data", mixinStandardHelpOptions = true, description = "Filter, pack and inspect WebDataset shards; convert LLaVA-style JSON into them.",
+    subcommands = {FilterCommand.class, PackCommand.class, InspectCommand.class, FromLlavaCommand.class})
 final class DataCommand implements Runnable {
 
   @CommandLine.Spec

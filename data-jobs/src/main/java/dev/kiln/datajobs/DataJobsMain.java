@@ -1,5 +1,6 @@
 package dev.kiln.datajobs;
 
+import dev.kiln.api.runconfig.FailureReport;
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.datajobs.filter.FilterCommand;
 import dev.kiln.datajobs.pack.PackCommand;
@@ -7,9 +8,9 @@ import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** Entry point of the data-jobs image: {@code filter}, {@code pack}, {@code inspect}. */
+/** Entry point of the data-jobs image: {@code filter}, {@code pack}, {@code inspect}, {@code from-llava}. */
 @Command(name = "kiln-data", mixinStandardHelpOptions = true, description = "Kiln's data preparation jobs.",
-    subcommands = {FilterCommand.class, PackCommand.class, InspectCommand.class})
+    subcommands = {FilterCommand.class, PackCommand.class, InspectCommand.class, FromLlavaCommand.class})
 public final class DataJobsMain implements Runnable {
 
   @CommandLine.Spec
@@ -24,9 +25,16 @@ public final class DataJobsMain implements Runnable {
     System.exit(commandLine().execute(args));
   }
 
-  /** The command line; path options are read as the pod sees them and mapped through {@link PodRoot}. */
+  /**
+   * The command line; path options are read as the pod sees them and mapped through {@link PodRoot}.
+   * A failure nothing expected is one line and exit 1, a usage mistake one line and exit 64.
+   */
   public static CommandLine commandLine() {
     PodRoot root = PodRoot.fromEnvironment();
-    return new CommandLine(new DataJobsMain()).registerConverter(Path.class, root::resolve);
+    return new CommandLine(new DataJobsMain()).registerConverter(Path.class, root::resolve)
+        .setExecutionExceptionHandler((e, command, parsed) ->
+            FailureReport.unexpected(command.getCommandSpec().qualifiedName(), e, command.getErr()))
+        .setParameterExceptionHandler((e, args) -> FailureReport.usage(
+            e.getCommandLine().getCommandSpec().qualifiedName(), e.getMessage(), e.getCommandLine().getErr()));
   }
 }

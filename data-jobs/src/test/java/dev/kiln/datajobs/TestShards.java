@@ -29,6 +29,11 @@ public final class TestShards {
     return file;
   }
 
+  /** Qwen2.5-Instruct's published tokenizer.json (its tokenizer_config.json beside it), from the repository's testdata. */
+  public static Path qwenTokenizer() {
+    return Path.of(System.getProperty("kiln.root", "../"), "testdata", "qwen2.5-tokenizer", "tokenizer.json");
+  }
+
   public static byte[] png(int seed, int size) {
     Random random = new Random(seed);
     BufferedImage image = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.kiln.api.v1alpha1.PackedAttention;
 import dev.kiln.data.packed.PackedSequence;
+import dev.kiln.data.text.SampleTokens;
 import dev.kiln.data.text.TextTokenizer;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,28 +26,13 @@ public final class Generator {
   }
 
   /**
-   * Greedy answer to one question about one image in the chat format the model was tuned on:
-   * {@code <s><|im_start|>user\n<image>QUESTION<|im_end|><|im_start|>assistant\n}.
+   * Greedy answer to one question about one image in the chat layout the model was tuned on
+   * ({@link SampleTokens#prompt}), up to the end of the assistant's turn.
    */
   public String answer(TextTokenizer tokenizer, byte[] jpeg, String question, int visualTokens, int maxTokens) {
-    List<Integer> tokens = new ArrayList<>();
-    tokens.add(tokenizer.bos());
-    tokens.add(tokenizer.turnStart());
-    add(tokens, tokenizer.encode("user\n"));
-    int imagePosition = tokens.size();
-    tokens.add(tokenizer.image());
-    add(tokens, tokenizer.encode(question));
-    tokens.add(tokenizer.eos());
-    tokens.add(tokenizer.turnStart());
-    add(tokens, tokenizer.encode("assistant\n"));
-    int[] prompt = tokens.stream().mapToInt(Integer::intValue).toArray();
-    return tokenizer.decode(greedy(prompt, imagePosition, jpeg, visualTokens, maxTokens, tokenizer.eos())).strip();
-  }
-
-  private static void add(List<Integer> into, int[] ids) {
-    for (int id : ids) {
-      into.add(id);
-    }
+    SampleTokens prompt = SampleTokens.prompt(tokenizer, question, true);
+    int stop = tokenizer.chatMarkers().turnEnd();
+    return tokenizer.decode(greedy(prompt.tokens(), prompt.imagePosition(), jpeg, visualTokens, maxTokens, stop)).strip();
   }
 
   /**

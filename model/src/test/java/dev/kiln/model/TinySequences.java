@@ -2,6 +2,7 @@ package dev.kiln.model;
 
 import dev.kiln.data.image.Images;
 import dev.kiln.data.packed.PackedSequence;
+import dev.kiln.data.text.SampleTokens;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
@@ -24,11 +25,11 @@ public final class TinySequences {
     return Images.encodeJpeg(image, 0.95f);
   }
 
-  /** A caption segment: BOS(2) IMAGE(3) words... EOS(4), loss after the image. */
+  /** A caption segment: BOS(2), the image placeholder, words..., EOS(4); loss after the image. */
   public static PackedSequence.Segment caption(String key, int image, int... words) {
     int[] tokens = new int[words.length + 3];
     tokens[0] = 2;
-    tokens[1] = 3;
+    tokens[1] = SampleTokens.IMAGE_PLACEHOLDER;
     System.arraycopy(words, 0, tokens, 2, words.length);
     tokens[tokens.length - 1] = 4;
     return new PackedSequence.Segment(key, "test", tokens, 1, image, List.of(new int[] {2, tokens.length}));

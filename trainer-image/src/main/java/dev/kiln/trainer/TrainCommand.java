@@ -3,6 +3,7 @@ package dev.kiln.trainer;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.runconfig.ExitCodes;
+import dev.kiln.api.runconfig.FailureReport;
 import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.api.v1alpha1.CollectiveBackend;
 import dev.kiln.api.runconfig.RunConfig;
@@ -10,6 +11,7 @@ import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
+import dev.kiln.trainer.data.PackedDataset;
 import dev.kiln.trainer.device.ComputeDevice;
 import dev.kiln.trainer.loop.ProgressServer;
 import dev.kiln.trainer.loop.TrainingRun;
@@ -130,10 +132,14 @@ public final class TrainCommand implements Callable<Integer> {
         writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());
       }
       return ExitCodes.DIVERGED;
-    } catch (CheckpointStore.NoUsableCheckpointException e) {
+    } catch (CheckpointStore.NoUsableCheckpointException | PackedDataset.UnusableException e) {
       System.err.println(e.getMessage());
       writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());
       return ExitCodes.DATA;
+    } catch (RuntimeException e) {
+      // Unexpected: one line for the pod's status, then the program's usual report (exit 1, retried).
+      writeTerminationMessage(pod.resolve(terminationLog), FailureReport.describe(e));
+      throw e;
     } catch (IOException e) {
       // A peer rank failed or hung: this attempt is over, the next one resumes from the checkpoint.
       System.err.println("rank " + rank + " of " + world + ": " + e.getMessage());

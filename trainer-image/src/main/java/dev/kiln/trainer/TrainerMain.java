@@ -1,5 +1,6 @@
 package dev.kiln.trainer;
 
+import dev.kiln.api.runconfig.FailureReport;
 import dev.kiln.trainer.bench.BenchCommand;
 import dev.kiln.trainer.device.EngineThreads;
 import picocli.CommandLine;
@@ -23,6 +24,15 @@ public final class TrainerMain implements Runnable {
 
   public static void main(String[] args) {
     EngineThreads.configureForTraining();
-    System.exit(new CommandLine(new TrainerMain()).execute(args));
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The command line: a failure nothing expected is one line and exit 1, a usage mistake one line and exit 64. */
+  public static CommandLine commandLine() {
+    return new CommandLine(new TrainerMain())
+        .setExecutionExceptionHandler((e, command, parsed) ->
+            FailureReport.unexpected(command.getCommandSpec().qualifiedName(), e, command.getErr()))
+        .setParameterExceptionHandler((e, args) -> FailureReport.usage(
+            e.getCommandLine().getCommandSpec().qualifiedName(), e.getMessage(), e.getCommandLine().getErr()));
   }
 }

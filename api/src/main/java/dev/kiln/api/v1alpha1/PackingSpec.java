@@ -12,7 +12,7 @@ import io.fabric8.generator.annotation.Size;
 public record PackingSpec(
     @JsonPropertyDescription("Tokens per packed sequence (4096 in the recipe).") @Default("4096") @Min(16) @Max(131072) Integer sequenceLength,
     @Default("144") @Min(1) @JsonPropertyDescription("Visual tokens per image for stages that set none.") Integer visualTokens,
-    @JsonPropertyDescription("tokenizer.json on the data claim; the initial weights' tokenizer when unset.") @Size(max = Bounds.PATH) String tokenizer,
+    @JsonPropertyDescription("tokenizer.json on the data claim (with its tokenizer_config.json beside it, the model's BOS and EOS); the initial weights' tokenizer when unset.") @Size(max = Bounds.PATH) String tokenizer,
     @JsonPropertyDescription("CPU and memory of each pack Job. Unset: 1 CPU and 8Gi.") DataJobResourcesSpec resources) {
 
   public PackingSpec {

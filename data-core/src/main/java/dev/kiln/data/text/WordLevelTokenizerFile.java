@@ -14,13 +14,15 @@ import java.util.Set;
 /**
  * Writes a word-level HuggingFace {@code tokenizer.json} (lower-casing, whitespace and
  * punctuation split) for synthetic data: the quickstart's vocabulary is a few hundred words.
- * Special tokens come first, with fixed ids: {@code <unk>} 0, {@code <pad>} 1, then BOS, image,
- * EOS and turn start.
+ * Special tokens come first, with fixed ids: {@code <unk>} 0, {@code <pad>} 1, then BOS, an
+ * {@code <image>} token (unused since the image placeholder is no token; kept so that the words'
+ * ids, and so the quickstart's numbers, stay as they were), {@code <|im_end|>} (end of text and of
+ * a turn) and {@code <|im_start|>}.
  */
 public final class WordLevelTokenizerFile {
 
-  public static final List<String> SPECIAL = List.of("<unk>", "<pad>", TextTokenizer.BOS, TextTokenizer.IMAGE,
-      TextTokenizer.EOS, TextTokenizer.TURN_START);
+  public static final List<String> SPECIAL = List.of("<unk>", "<pad>", "<s>", "<image>",
+      TextTokenizer.TURN_END, TextTokenizer.TURN_START);
 
   private WordLevelTokenizerFile() {}
 

@@ -26,9 +26,33 @@ class TextTokenizerTest {
   }
 
   @Test
-  void specialTokensHaveTheirFixedIds() {
-    assertThat(new int[] {tokenizer.bos(), tokenizer.image(), tokenizer.eos(), tokenizer.turnStart()})
-        .containsExactly(2, 3, 4, 5);
+  void specialTokensAreFoundByTheirUsualNamesWithoutAConfig() {
+    assertThat(tokenizer.bos()).hasValue(2);
+    assertThat(tokenizer.endOfText()).isEqualTo(4);
+    assertThat(tokenizer.chatMarkers()).isEqualTo(new TextTokenizer.ChatMarkers(5, 4));
+    assertThat(tokenizer.conventions()).isEqualTo(new TextTokenizer.Conventions(6 + 14, "<s>", "<|im_end|>", true));
+  }
+
+  @Test
+  void aConfigBesideTheFileNamesTheBosAndEosTokens() throws Exception {
+    Files.writeString(dir.resolve(TextTokenizer.CONFIG_FILE), """
+        {"bos_token": null, "eos_token": {"content": "<|im_start|>", "special": true}}""");
+
+    try (TextTokenizer configured = TextTokenizer.load(dir.resolve("tokenizer.json"))) {
+      assertThat(configured.bos()).isEmpty();
+      assertThat(configured.endOfText()).isEqualTo(5);
+      assertThat(SampleTokens.caption(configured, "red").tokens())
+          .containsExactly(SampleTokens.IMAGE_PLACEHOLDER, configured.encode("red")[0], 5);
+    }
+  }
+
+  @Test
+  void aConfigNamingATokenTheVocabularyLacksIsRejectedByName() throws Exception {
+    Files.writeString(dir.resolve(TextTokenizer.CONFIG_FILE), """
+        {"eos_token": "</s>"}""");
+
+    assertThatThrownBy(() -> TextTokenizer.load(dir.resolve("tokenizer.json")))
+        .hasMessageContaining(TextTokenizer.CONFIG_FILE).hasMessageContaining("eos_token </s>");
   }
 
   @Test
@@ -42,8 +66,8 @@ class TextTokenizerTest {
   void captionIsBosImageNewlineCaptionEos() {
     SampleTokens sample = SampleTokens.caption(tokenizer, "A red circle");
 
-    assertThat(sample.tokens()).containsExactly(2, 3, tokenizer.encode("a")[0], tokenizer.encode("red")[0],
-        tokenizer.encode("circle")[0], 4);
+    assertThat(sample.tokens()).containsExactly(2, SampleTokens.IMAGE_PLACEHOLDER, tokenizer.encode("a")[0],
+        tokenizer.encode("red")[0], tokenizer.encode("circle")[0], 4);
     assertThat(sample.imagePosition()).isEqualTo(1);
     assertThat(sample.length(144)).isEqualTo(6 - 1 + 144);
     assertThat(sample.lossSpans()).singleElement().satisfies(s -> assertThat(s).containsExactly(2, 6));
@@ -56,20 +80,32 @@ class TextTokenizerTest {
         new SampleTokens.Turn("gpt", "Red")), true);
 
     int[] t = sample.tokens();
-    assertThat(t[0]).isEqualTo(tokenizer.bos());
-    assertThat(t[sample.imagePosition()]).isEqualTo(tokenizer.image());
+    assertThat(t[0]).isEqualTo(2);
+    assertThat(t[sample.imagePosition()]).isEqualTo(SampleTokens.IMAGE_PLACEHOLDER);
     assertThat(sample.lossSpans()).singleElement().satisfies(span -> {
-      assertThat(java.util.Arrays.copyOfRange(t, span[0], span[1]))
-          .containsExactly(tokenizer.encode("red")[0], tokenizer.eos());
+      assertThat(java.util.Arrays.copyOfRange(t, span[0], span[1])).containsExactly(tokenizer.encode("red")[0], 4);
     });
   }
 
   @Test
-  void aTokenizerWithoutTheSpecialTokensIsRejectedByName() throws Exception {
+  void aTokenizerWithoutAnEndOfTextTokenIsRejectedByName() throws Exception {
     Path file = dir.resolve("plain.json");
-    Files.writeString(file, Files.readString(dir.resolve("tokenizer.json")).replace("<|im_end|>", "<eos>"));
+    Files.writeString(file, Files.readString(dir.resolve("tokenizer.json")).replace("<|im_end|>", "<|turn_end|>"));
 
     assertThatThrownBy(() -> TextTokenizer.load(file)).hasMessageContaining("plain.json")
-        .hasMessageContaining("<|im_end|>");
+        .hasMessageContaining("end-of-text");
+  }
+
+  @Test
+  void aTokenizerWithoutChatMarkersLaysOutCaptionsButNotConversations() throws Exception {
+    Path file = dir.resolve("plain.json");
+    Files.writeString(file, Files.readString(dir.resolve("tokenizer.json")).replace("<|im_start|>", "<|turn|>"));
+
+    try (TextTokenizer plain = TextTokenizer.load(file)) {
+      assertThat(plain.chat()).isEmpty();
+      assertThat(SampleTokens.caption(plain, "red").tokens()).hasSize(4);
+      assertThatThrownBy(() -> SampleTokens.conversation(plain, List.of(new SampleTokens.Turn("gpt", "red")), false))
+          .hasMessageContaining("plain.json").hasMessageContaining("ChatML");
+    }
   }
 }

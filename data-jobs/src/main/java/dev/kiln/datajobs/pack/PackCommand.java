@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.api.Canonical;
+import dev.kiln.api.runconfig.FailureReport;
 import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.data.packed.PackedFormat;
@@ -115,8 +116,22 @@ public final class PackCommand implements Callable<Integer> {
     Problems bad = new Problems();
     List<Integer> lengths = new ArrayList<>();
     ArrayNode inputManifest = new ObjectMapper().createArrayNode();
-    try (TextTokenizer text = TextTokenizer.load(tokenizer);
-        Staging staging = new Staging(output.resolve(".staging"))) {
+    TextTokenizer text;
+    try {
+      text = TextTokenizer.load(tokenizer);
+    } catch (RuntimeException e) {
+      err.println("pack: --tokenizer " + FailureReport.describe(e));
+      err.flush();
+      return ExitCodes.CONFIG;
+    }
+    if (text.chat().isEmpty() && sourceKinds.contains(SamplePreparer.Kind.INSTRUCTIONS)) {
+      err.println("pack: " + tokenizer + ": an instructions source is laid out in ChatML, and this tokenizer has no "
+          + TextTokenizer.TURN_START + " and " + TextTokenizer.TURN_END + " tokens");
+      err.flush();
+      text.close();
+      return ExitCodes.CONFIG;
+    }
+    try (text; Staging staging = new Staging(output.resolve(".staging"))) {
       SamplePreparer preparer = new SamplePreparer(text, imageSize);
       ShardReader reader = new ShardReader(bad);
       for (int s = 0; s < sources.size(); s++) {
@@ -143,7 +158,7 @@ public final class PackCommand implements Callable<Integer> {
         bad.add("longer_than_sequence", staging.key(oversize) + " (" + planned[oversize] + " > " + sequenceLength + ")");
       }
       List<ShardWriter.WrittenShard> shards = writeSequences(plan, staging);
-      writeManifest(plan, shards, inputManifest, bad, seen);
+      writeManifest(plan, shards, inputManifest, bad, seen, text.conventions());
       double seconds = (System.nanoTime() - start) / 1e9;
       err.printf("pack: %d samples -> %d sequences of %d (fill %.4f), %d bad, %.1fs%n", plan.placed(),
           plan.bins().size(), sequenceLength, plan.fill(), bad.total(), seconds);
@@ -215,7 +230,7 @@ public final class PackCommand implements Callable<Integer> {
   }
 
   private void writeManifest(PackingPlan plan, List<ShardWriter.WrittenShard> shards, ArrayNode inputs, Problems bad,
-      long seen) throws Exception {
+      long seen, TextTokenizer.Conventions conventions) throws Exception {
     ObjectMapper json = new ObjectMapper();
     ObjectNode manifest = json.createObjectNode();
     manifest.put("format", PackedFormat.FORMAT);
@@ -231,6 +246,7 @@ public final class PackCommand implements Callable<Integer> {
     manifest.set("bad", json.valueToTree(bad.counts()));
     manifest.set("badExamples", json.valueToTree(bad.examples()));
     manifest.put("tokenizerSha256", Canonical.sha256(Files.readAllBytes(tokenizer)));
+    manifest.set("tokenizer", json.valueToTree(conventions));
     manifest.set("inputs", inputs);
     ArrayNode out = manifest.putArray("shards");
     for (ShardWriter.WrittenShard shard : shards) {

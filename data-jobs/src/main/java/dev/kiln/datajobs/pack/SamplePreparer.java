@@ -26,6 +26,8 @@ final class SamplePreparer {
   /** A sample of the other layout than its source declares (a conversation in a Captions source, or the reverse). */
   static final String CAPTION_EXPECTED = "caption_expected";
   static final String CONVERSATION_EXPECTED = "conversation_expected";
+  /** A conversation, and a tokenizer without ChatML's markers to lay it out with. */
+  static final String NO_CHAT_TOKENS = "tokenizer_without_chat_tokens";
 
   /** What a source declares its samples to be; {@code ANY} takes each sample as its members say. */
   enum Kind { CAPTIONS, INSTRUCTIONS, ANY }
@@ -56,6 +58,9 @@ final class SamplePreparer {
     }
     if (kind == Kind.INSTRUCTIONS && caption) {
       return PreparedSample.bad(sample.key(), source, CONVERSATION_EXPECTED);
+    }
+    if (!caption && tokenizer.chat().isEmpty()) {
+      return PreparedSample.bad(sample.key(), source, NO_CHAT_TOKENS);
     }
     SampleTokens tokens;
     try {

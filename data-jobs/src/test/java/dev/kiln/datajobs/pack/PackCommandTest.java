@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.data.image.Images;
 import dev.kiln.data.packed.PackedFormat;
 import dev.kiln.data.packed.PackedSequence;
+import dev.kiln.data.text.SampleTokens;
 import dev.kiln.data.webdataset.Problems;
 import dev.kiln.data.webdataset.ShardReader;
 import dev.kiln.datajobs.DataJobsTestSupport;
@@ -73,7 +74,7 @@ class PackCommandTest {
 
     PackedSequence.Segment segment = read(dir.resolve("packed")).getFirst().segments().getFirst();
     assertThat(segment.tokens()[0]).isEqualTo(2);
-    assertThat(segment.tokens()[segment.imagePosition()]).isEqualTo(3);
+    assertThat(segment.tokens()[segment.imagePosition()]).isEqualTo(SampleTokens.IMAGE_PLACEHOLDER);
     assertThat(segment.loss()).singleElement().satisfies(span -> assertThat(span[1] - span[0]).isEqualTo(2));
   }
 
@@ -136,5 +137,46 @@ class PackCommandTest {
 
     assertThat(r.exit()).isEqualTo(dev.kiln.api.runconfig.ExitCodes.USAGE);
     assertThat(r.err().strip()).isEqualTo("pack: give one --kind per --input (1), or none; found 2");
+  }
+
+  @Test
+  void theRecipesOwnTokenizerPacksCaptionsAndConversationsAndIsRecorded() throws IOException {
+    TestShards.captions(dir.resolve("captions"), 6, 6);
+    TestShards.conversations(dir.resolve("qa"), 3);
+
+    var r = DataJobsTestSupport.run("pack", "--input", dir.resolve("captions").toString(), "--kind", "captions",
+        "--input", dir.resolve("qa").toString(), "--kind", "instructions", "--output", dir.resolve("packed").toString(),
+        "--tokenizer", TestShards.qwenTokenizer().toString(), "--seq-len", "128", "--visual-tokens", "16",
+        "--image-size", "32");
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    List<PackedSequence.Segment> segments = read(dir.resolve("packed")).stream().flatMap(s -> s.segments().stream())
+        .toList();
+    assertThat(segments).hasSize(9).allSatisfy(s -> {
+      assertThat(s.tokens()[s.imagePosition()]).isEqualTo(SampleTokens.IMAGE_PLACEHOLDER);
+      assertThat(s.tokens()[s.tokens().length - 1]).as("<|im_end|>, the model's eos, or the \\n after it")
+          .isIn(151645, 198);
+    });
+    assertThat(segments.stream().filter(s -> s.source().equals("qa")))
+        .allSatisfy(s -> assertThat(s.tokens()[0]).as("<|im_start|>, no BOS").isEqualTo(151644));
+    JsonNode tokenizer = new ObjectMapper().readTree(dir.resolve("packed/manifest.json").toFile()).get("tokenizer");
+    assertThat(tokenizer.toString()).isEqualTo(
+        "{\"vocabularySize\":151665,\"bos\":null,\"endOfText\":\"<|im_end|>\",\"chatMl\":true}");
+  }
+
+  @Test
+  void anInstructionsSourceWithATokenizerThatHasNoChatTokensIsAConfigurationError() throws IOException {
+    TestShards.conversations(dir.resolve("qa"), 2);
+    Path plain = dir.resolve("plain/tokenizer.json");
+    Files.createDirectories(plain.getParent());
+    Files.writeString(plain, Files.readString(TestShards.tokenizer(dir)).replace("<|im_start|>", "<|turn|>"));
+
+    var r = DataJobsTestSupport.run("pack", "--input", dir.resolve("qa").toString(), "--kind", "instructions",
+        "--output", dir.resolve("packed").toString(), "--tokenizer", plain.toString(), "--seq-len", "128",
+        "--visual-tokens", "16", "--image-size", "32");
+
+    assertThat(r.exit()).isEqualTo(78);
+    assertThat(r.err().strip()).isEqualTo("pack: " + plain + ": an instructions source is laid out in ChatML, and this"
+        + " tokenizer has no <|im_start|> and <|im_end|> tokens");
   }
 }

@@ -66,7 +66,7 @@ public final class MlmScorer implements AutoCloseable {
     this.tokenizer = tokenizer;
     this.prompt = prompt;
     // A prompt fills its sequence exactly, so the pad id is never used.
-    this.generator = new Generator(loaded.model(), tokenizer.eos());
+    this.generator = new Generator(loaded.model(), tokenizer.endOfText());
   }
 
   public static MlmScorer load(Path dir) throws IOException {

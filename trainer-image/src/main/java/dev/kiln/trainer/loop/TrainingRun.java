@@ -157,6 +157,7 @@ public final class TrainingRun {
 
     try (NDManager manager = NDManager.newBaseManager(device.device());
         VisionLanguageModel model = new VisionLanguageModel(config.model(), manager, config.seed())) {
+      dataset.checkFits(model.dimensions().languageModel().vocabSize(), config.data().packedDir());
       model.setTrainable(config.trainable());
       AdamW optimizer = new AdamW(config.optimizer(), manager);
       LearningRate schedule = new LearningRate(config.optimizer(), totalSteps);

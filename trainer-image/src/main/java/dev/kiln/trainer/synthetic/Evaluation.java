@@ -3,6 +3,7 @@ package dev.kiln.trainer.synthetic;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.data.image.Images;
+import dev.kiln.data.text.SampleTokens;
 import dev.kiln.data.text.TextTokenizer;
 import dev.kiln.data.webdataset.Problems;
 import dev.kiln.data.webdataset.Sample;
@@ -56,7 +57,7 @@ public final class Evaluation {
       JsonNode node = json.readTree(sample.members().get("json"));
       int question = node.get("question").asInt();
       String truth = node.get("conversations").get(1).get("value").asText();
-      String asked = node.get("conversations").get(0).get("value").asText().replace(TextTokenizer.IMAGE + "\n", "");
+      String asked = node.get("conversations").get(0).get("value").asText().replace(SampleTokens.IMAGE_MARKER + "\n", "");
       byte[] jpeg = Images.encodeJpeg(Images.resizeSquare(Images.decode(sample.members().get("png")),
           model.dimensions().vision().imageSize()), 0.9f);
       String answer = answer(model, tokenizer, jpeg, asked, visualTokens);

@@ -21,6 +21,7 @@ import dev.kiln.data.packed.PackedSequence;
 import dev.kiln.data.webdataset.ShardWriter;
 import dev.kiln.model.TinySequences;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
+import dev.kiln.trainer.data.PackedDataset;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -174,6 +175,23 @@ class TrainingRunTest {
         .hasMessageContaining("step-00000004: ")
         .hasMessageContaining("refusing to start over from step 0");
     assertThat(metrics(run)).hasSize(4);  // nothing trained from scratch after the refusal
+  }
+
+  @Test
+  void dataPackedWithALargerVocabularyThanTheModelsIsRefusedBeforeTraining() throws IOException {
+    Path run = root.resolve("qwen-ids");
+    try (ShardWriter writer = new ShardWriter(run.resolve("kiln/workspace/data/packed/pretrain"), "packed", 100,
+        Long.MAX_VALUE)) {
+      // Qwen's <|im_end|> in data for the tiny preset's 512-entry vocabulary.
+      PackedSequence sequence = TinySequences.sequence(48, 16, 32, List.of(TinySequences.caption("s", 0, 10, 151645)));
+      writer.write("00000000", PackedFormat.toMembers(sequence));
+    }
+
+    assertThatThrownBy(() -> new TrainingRun(config(4, 2), new PodRoot(run), 0, 1).run())
+        .isInstanceOf(PackedDataset.UnusableException.class)
+        .hasMessageContaining("/kiln/workspace/data/packed/pretrain: the packed data holds token id 151645, and the"
+            + " model's vocabulary has " + ModelPreset.TINY.dimensions().languageModel().vocabSize() + " entries");
+    assertThat(run.resolve("kiln/workspace/metrics/pretrain/metrics.jsonl")).doesNotExist();
   }
 
   @Test
