@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Writes docs/job-reference.md from the generated CRDs: one row per field of each spec (jobs, then queues)."""
+"""Writes docs/reference/job.md from the generated CRDs: one row per field of each spec and status (jobs, then queues)."""
 import sys
 import json
 import yaml  # PyYAML
 
-def spec_of(path):
+def spec_of(path, part="spec"):
     crd = yaml.safe_load(open(path))
-    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][part]
 
 spec = spec_of(sys.argv[1] if len(sys.argv) > 1 else "crds/multimodalpretrainjobs.kiln.dev-v1.yml")
 rows = []
@@ -50,8 +50,13 @@ def walk(schema, path, required):
 walk(spec, "spec", spec.get("required", []))
 job_rows = rows
 rows = []
+status = spec_of(sys.argv[1] if len(sys.argv) > 1 else "crds/multimodalpretrainjobs.kiln.dev-v1.yml", "status")
+walk(status, "status", [])
+status_rows = rows
+rows = []
 queue_spec = spec_of("crds/trainingqueues.kiln.dev-v1.yml")
 walk(queue_spec, "spec", queue_spec.get("required", []))
+walk(spec_of("crds/trainingqueues.kiln.dev-v1.yml", "status"), "status", [])
 queue_rows = rows
 rows = job_rows
 out = ["# MultimodalPretrainJob reference", "",
@@ -69,10 +74,14 @@ out += ["", "## Rules beyond the schema", "",
         "- `spec.model` (explicit): `patchSize` divides `imageSize`, heads divide widths, `kvHeads` divides `heads`, even head dimension.",
         "- A stage that has started cannot change (except `promotion`), nor can the model: the operator reports `Validated=False, SpecChangeRejected` and starts nothing new until the edit is reverted.",
         ""]
+out += ["## Status", "",
+        "Written by the operator only (through the status subresource); [concepts](../concepts.md) says what the phases,",
+        "conditions and failure reasons mean.", "",
+        "| field | type | meaning | constraints |", "|---|---|---|---|"] + status_rows + [""]
 out += ["# TrainingQueue reference", "",
         "`kiln.dev/v1alpha1`, kind `TrainingQueue`, short name `tq`, cluster-scoped. Generated from",
         "`crds/trainingqueues.kiln.dev-v1.yml`. A job names its queue in `spec.scheduling.queue` (default `default`,",
         "which the operator creates at start when it is missing: no quota, `BestEffortFIFO`, no preemption).",
-        "Status: `gpusInUse`, `admittedCount`, `pendingCount`, and the first 50 admitted and pending jobs (namespace/name, in order).", "",
+        "",
         "| field | type | meaning | constraints |", "|---|---|---|---|"] + queue_rows + [""]
-open("docs/job-reference.md", "w").write("\n".join(out))
+open("docs/reference/job.md", "w").write("\n".join(out))

@@ -37,7 +37,8 @@ import picocli.CommandLine.Model.CommandSpec;
     description = "Convert a LLaVA-style JSON list and its image folder into WebDataset shards.")
 public final class FromLlavaCommand implements Callable<Integer> {
 
-  static final Set<String> IMAGE_TYPES = Set.of("jpg", "jpeg", "png", "webp");
+  /** What the packer can decode (Java's own decoders: no WebP). */
+  static final Set<String> IMAGE_TYPES = Set.of("jpg", "jpeg", "png");
 
   @Option(names = "--json", required = true, paramLabel = "FILE", description = "The JSON list")
   Path json;
@@ -134,8 +135,11 @@ public final class FromLlavaCommand implements Callable<Integer> {
     String relative = entry.get("image").asText();
     String extension = relative.substring(relative.lastIndexOf('.') + 1).toLowerCase(Locale.ROOT);
     Path image = images.resolve(relative).normalize();
-    if (!image.startsWith(images.normalize()) || !IMAGE_TYPES.contains(extension)) {
-      return "image_not_a_picture_in_the_folder";
+    if (!image.startsWith(images.normalize())) {
+      return "image_outside_the_images_folder";
+    }
+    if (!IMAGE_TYPES.contains(extension)) {
+      return "image_type_not_jpeg_or_png";
     }
     if (!Files.isRegularFile(image)) {
       return "image_missing";

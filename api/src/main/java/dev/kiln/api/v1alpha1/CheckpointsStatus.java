@@ -1,13 +1,17 @@
 package dev.kiln.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 
 /** The job's working volume and its notable checkpoints. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class CheckpointsStatus {
 
+  @JsonPropertyDescription("The workspace claim holding checkpoints, packed data and metrics.")
   private String claimName;
+  @JsonPropertyDescription("The newest checkpoint of any stage.")
   private CheckpointRef latest;
+  @JsonPropertyDescription("The checkpoint the last promotion handed on.")
   private CheckpointRef promoted;
 
   public String getClaimName() {

@@ -1,6 +1,7 @@
 package dev.kiln.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -8,11 +9,15 @@ import java.util.List;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class DataPrepStatus {
 
-  /** Pending, Running, Succeeded or Failed. */
+  @JsonPropertyDescription("Pending, Running, Succeeded or Failed.")
   private String phase;
+  @JsonPropertyDescription("The filter Jobs, one per filtered source.")
   private List<String> filterJobs = new ArrayList<>();
+  @JsonPropertyDescription("The pack Jobs, one per stage.")
   private List<String> packJobs = new ArrayList<>();
+  @JsonPropertyDescription("When the first data Job was created.")
   private String startTime;
+  @JsonPropertyDescription("When the last data Job finished.")
   private String completionTime;
 
   public String getPhase() {

@@ -1,17 +1,23 @@
 package dev.kiln.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 
 /** Why an attempt ended badly. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class FailureStatus {
 
-  /** PodFailed, Disrupted, NonRetryableExitCode, MaxRestartsExceeded, ... */
+  @JsonPropertyDescription("PodFailed, Disrupted, NonRetryableExitCode, MaxRestartsExceeded, ...")
   private String reason;
+  @JsonPropertyDescription("What went wrong, with the failing pod's last error line.")
   private String message;
+  @JsonPropertyDescription("The failing container's exit code, when it exited.")
   private Integer exitCode;
+  @JsonPropertyDescription("The attempt that failed.")
   private Integer attempt;
+  @JsonPropertyDescription("The pod that failed first.")
   private String pod;
+  @JsonPropertyDescription("When the failure was recorded.")
   private String time;
 
   public String getReason() {

@@ -1,6 +1,7 @@
 package dev.kiln.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.kubernetes.api.model.Condition;
 import java.util.ArrayList;
 import java.util.List;
@@ -9,28 +10,37 @@ import java.util.List;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class MultimodalPretrainJobStatus {
 
+  @JsonPropertyDescription("The spec generation (metadata.generation) this status was written for.")
   private Long observedGeneration;
-  /** Pending, Queued, DataPrep, Training, AwaitingPromotion, Suspended, Succeeded or Failed. */
+  @JsonPropertyDescription("Pending, Queued, DataPrep, Training, AwaitingPromotion, Suspended, Succeeded or Failed.")
   private JobPhase phase;
-  /** The stage running or next to run. */
+  @JsonPropertyDescription("The stage running or next to run.")
   private String stage;
-  /** Machine-readable reason for the phase. */
+  @JsonPropertyDescription("Machine-readable reason for the phase.")
   private String reason;
-  /** Human-readable explanation of the phase. */
+  @JsonPropertyDescription("Human-readable explanation of the phase.")
   private String message;
-  /** Failed attempts over all stages (disruptions excluded). */
+  @JsonPropertyDescription("Failed attempts over all stages (disruptions excluded).")
   private Integer restarts;
-  /** The queue the current stage waits in or was admitted from, its place while waiting, and why. */
+  @JsonPropertyDescription("The queue the current stage waits in or was admitted from, its place while waiting, and why.")
   private QueueStatus queue;
+  @JsonPropertyDescription("When the operator first reconciled the job.")
   private String startTime;
+  @JsonPropertyDescription("When the job reached Succeeded or Failed.")
   private String completionTime;
-  /** The spec.restartNonce last acted on. */
+  @JsonPropertyDescription("The spec.restartNonce last acted on.")
   private String observedRestartNonce;
+  @JsonPropertyDescription("Validated, Admitted, DataReady, Promoted, Succeeded, Failed, Suspended and Stalled, each True or False with a reason.")
   private List<Condition> conditions = new ArrayList<>();
+  @JsonPropertyDescription("The filter and pack Jobs and their phase.")
   private DataPrepStatus dataPrep;
+  @JsonPropertyDescription("One entry per stage started so far, in spec order.")
   private List<StageStatus> stages = new ArrayList<>();
+  @JsonPropertyDescription("The workspace claim, the newest checkpoint and the last promoted one.")
   private CheckpointsStatus checkpoints;
+  @JsonPropertyDescription("Training progress read from rank 0 while a stage trains, and its final numbers when it ends.")
   private ProgressStatus progress;
+  @JsonPropertyDescription("Hashes of the spec, model and packed data, and the images used: what re-running the job needs.")
   private ReproducibilityStatus reproducibility;
 
   public Long getObservedGeneration() {

@@ -1,24 +1,31 @@
 package dev.kiln.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 
 /** Training progress reported by rank 0: read while the stage trains, and its final numbers when it ends. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ProgressStatus {
 
-  /** The stage and attempt the numbers are from. */
+  @JsonPropertyDescription("The stage and attempt the numbers are from.")
   private String stage;
+  @JsonPropertyDescription("The attempt the numbers are from.")
   private Integer attempt;
+  @JsonPropertyDescription("Optimizer steps done.")
   private Long step;
+  @JsonPropertyDescription("Steps the budget allows.")
   private Long totalSteps;
+  @JsonPropertyDescription("Packed tokens trained on.")
   private Long tokens;
-  /** Absent when rank 0 reported a non-finite loss: a status holding NaN would be refused whole by the API server. */
+  @JsonPropertyDescription("Absent when rank 0 reported a non-finite loss: a status holding NaN would be refused whole by the API server.")
   private Double loss;
+  @JsonPropertyDescription("Training throughput over the last interval.")
   private Double tokensPerSecond;
+  @JsonPropertyDescription("Estimated seconds to the end of the stage.")
   private Long etaSeconds;
-  /** Short form for kubectl: stage step/total. */
+  @JsonPropertyDescription("Short form for kubectl: stage step/total.")
   private String display;
-  /** When the operator last saw the step advance (or the stage end). */
+  @JsonPropertyDescription("When the operator last saw the step advance (or the stage end).")
   private String updateTime;
 
   public String getStage() {

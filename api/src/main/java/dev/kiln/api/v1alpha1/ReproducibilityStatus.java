@@ -1,6 +1,7 @@
 package dev.kiln.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -8,14 +9,14 @@ import java.util.TreeMap;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ReproducibilityStatus {
 
-  /** sha256 of the spec the run started with. */
+  @JsonPropertyDescription("sha256 of the spec the run started with.")
   private String configHash;
-  /** sha256 of spec.model when the first stage started; the model may not change after. */
+  @JsonPropertyDescription("sha256 of spec.model when the first stage started; the model may not change after.")
   private String modelHash;
 
-  /** sha256 of the packed data manifest. */
+  @JsonPropertyDescription("sha256 of the packed data manifest.")
   private String dataManifestHash;
-  /** Image references used, by role. */
+  @JsonPropertyDescription("Image references used, by role.")
   private Map<String, String> images = new TreeMap<>();
 
   public String getConfigHash() {

@@ -1,30 +1,39 @@
 package dev.kiln.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 
 /** One stage's attempts, children and outcome. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class StageStatus {
 
+  @JsonPropertyDescription("The stage, as spec.stages[].name names it.")
   private String name;
+  @JsonPropertyDescription("Pending, Running, Restarting, AwaitingPromotion, Succeeded or Failed.")
   private StagePhase phase;
-  /** Current attempt, from 1. */
+  @JsonPropertyDescription("Current attempt, from 1.")
   private Integer attempt;
-  /** Failed attempts counted against maxRestarts. */
+  @JsonPropertyDescription("Failed attempts counted against maxRestarts.")
   private Integer restarts;
-  /** Attempts ended by eviction, preemption or node loss (not counted). */
+  @JsonPropertyDescription("Attempts ended by eviction, preemption or node loss (not counted).")
   private Integer disruptions;
-  /** The current attempt's Job. */
+  @JsonPropertyDescription("The current attempt's Job.")
   private String jobName;
+  @JsonPropertyDescription("The current attempt's run-config ConfigMap.")
   private String configMapName;
+  @JsonPropertyDescription("The headless Service the ranks meet through (rank 0 is <job>-<stage>-a<N>-0.<service>).")
   private String serviceName;
-  /** Hash of the stage spec when it started; later edits are rejected. */
+  @JsonPropertyDescription("Hash of the stage spec when it started; later edits are rejected.")
   private String specHash;
+  @JsonPropertyDescription("When the stage's first attempt was created.")
   private String startTime;
-  /** When the current attempt was created: scheduling.startupDeadlineSeconds counts from here. */
+  @JsonPropertyDescription("When the current attempt was created: scheduling.startupDeadlineSeconds counts from here.")
   private String attemptStartTime;
+  @JsonPropertyDescription("When the stage succeeded or failed.")
   private String completionTime;
+  @JsonPropertyDescription("The last attempt that ended badly, and why.")
   private FailureStatus lastFailure;
+  @JsonPropertyDescription("The checkpoint the stage ended with (rank 0's summary): what promotion hands to the next stage.")
   private CheckpointRef finalCheckpoint;
 
   public String getName() {

@@ -1,6 +1,7 @@
 package dev.kiln.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -11,10 +12,15 @@ public class TrainingQueueStatus {
   /** Jobs listed at most, so that the object stays small with thousands of jobs; the counts are exact. */
   public static final int LISTED = 50;
 
+  @JsonPropertyDescription("GPUs the stages admitted from this queue hold now.")
   private Integer gpusInUse;
+  @JsonPropertyDescription("Stage attempts admitted and running.")
   private Integer admittedCount;
+  @JsonPropertyDescription("Stages waiting.")
   private Integer pendingCount;
+  @JsonPropertyDescription("The first 50 admitted jobs, namespace/name, oldest first.")
   private List<String> admitted = new ArrayList<>();
+  @JsonPropertyDescription("The first 50 waiting jobs, namespace/name, next first.")
   private List<String> pending = new ArrayList<>();
 
   public Integer getGpusInUse() {

@@ -72,7 +72,8 @@ public final class FilterCommand implements Callable<Integer> {
       for (String filter : filters) {
         parsed.add(FilterSpecs.parse(filter));
       }
-    } catch (IllegalArgumentException e) {
+    } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+      // A filter's file or model that cannot be read: the job's configuration, which a retry would not fix.
       parsed.forEach(SampleFilter::close);
       err.println(e.getMessage());
       err.flush();

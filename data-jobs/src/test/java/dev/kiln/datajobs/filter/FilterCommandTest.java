@@ -104,6 +104,18 @@ class FilterCommandTest {
   }
 
   @Test
+  void aUidListThatIsNotThereIsAConfigurationErrorInOneLine() throws IOException {
+    TestShards.captions(dir.resolve("raw"), 4, 4);
+
+    var r = DataJobsTestSupport.run("filter", "--input", dir.resolve("raw").toString(), "--output",
+        dir.resolve("out").toString(), "--filter", "uids:" + dir.resolve("dfn.npy"));
+
+    assertThat(r.exit()).isEqualTo(ExitCodes.CONFIG);
+    assertThat(r.err().lines()).singleElement().asString()
+        .startsWith(dir.resolve("dfn.npy") + ": cannot read uid list: ");
+  }
+
+  @Test
   void anyOfKeepsTheUnionOfUidListAndScore() throws IOException {
     TestShards.captions(dir.resolve("raw"), 40, 10);
     Path uids = dir.resolve("uids.txt");

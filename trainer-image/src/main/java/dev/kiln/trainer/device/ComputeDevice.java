@@ -10,7 +10,7 @@ import ai.djl.engine.Engine;
  *
  * <p>The GPU path is UNVERIFIED: it needs libtorch 2.7.1 built for CUDA in the image
  * ({@code PYTORCH_LIBRARY_PATH}, {@code PYTORCH_FLAVOR=cu128}, {@code PYTORCH_VERSION=2.7.1});
- * DJL 0.36's JNI failed against PyTorch 2.11's libtorch on an H200 (docs/trainer.md).
+ * DJL 0.36's JNI failed against PyTorch 2.11's libtorch on an H200 (docs/internals/trainer.md).
  * {@code scripts/gpu-smoke.sh} checks it on a GPU machine.
  */
 public record ComputeDevice(Device device) {
