@@ -31,7 +31,7 @@ class QuickstartTest {
     JsonNode summary = new ObjectMapper().readTree(workdir.resolve("summary.json").toFile());
     assertThat(summary.get("phase").asText()).isEqualTo("Succeeded");
     assertThat(summary.get("stages")).extracting(s -> s.get("name").asText() + ":" + s.get("phase").asText() + ":"
-        + s.get("steps").asLong()).containsExactly("pretrain:Succeeded:800", "sft:Succeeded:200");
+        + s.get("steps").asLong()).containsExactly("pretrain:Succeeded:800", "sft:Succeeded:400");
     assertThat(summary.get("stages").get(0).get("loss").asDouble()).isLessThan(0.35);
     double accuracy = summary.get("eval").get("accuracy").asDouble();
     double chance = summary.get("eval").get("chance").asDouble();
