@@ -11,25 +11,15 @@ import picocli.CommandLine;
  */
 final class CommandErrors implements CommandLine.IExecutionExceptionHandler {
 
-  static final int FAILED = 1;
-
   @Override
   public int handleExecutionException(Exception e, CommandLine command, CommandLine.ParseResult parsed) {
     PrintWriter err = command.getErr();
-    err.println(command.getCommandSpec().qualifiedName() + ": " + describe(e));
-    if (System.getenv(FailureReport.DEBUG) != null) {
-      e.printStackTrace(err);
-    } else {
+    int exit = FailureReport.unexpected(command.getCommandSpec().qualifiedName(), e, err,
+        " (free some, or give --workdir on another disk)");
+    if (System.getenv(FailureReport.DEBUG) == null) {
       err.println("(" + FailureReport.DEBUG + "=1 shows where it happened)");
+      err.flush();
     }
-    err.flush();
-    return FAILED;
-  }
-
-  /** {@link FailureReport#describe}, with what a user of this machine can do about a full disk. */
-  static String describe(Throwable e) {
-    String described = FailureReport.describe(e);
-    return described.endsWith("no space left on the disk")
-        ? described + " (free some, or give --workdir on another disk)" : described;
+    return exit;
   }
 }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.FailureReport;
+import dev.kiln.data.text.SampleTokens;
 import dev.kiln.data.webdataset.Problems;
 import dev.kiln.data.webdataset.ShardWriter;
 import java.io.IOException;
@@ -122,7 +123,7 @@ public final class FromLlavaCommand implements Callable<Integer> {
     String answer = null;
     for (JsonNode turn : conversations) {
       String from = turn.path("from").asText("");
-      if ((from.equals("gpt") || from.equals("assistant")) && turn.path("value").isTextual()) {
+      if (SampleTokens.Turn.isAssistant(from) && turn.path("value").isTextual()) {
         answer = turn.get("value").asText();
       }
     }

@@ -21,7 +21,12 @@ public final class FailureReport {
 
   /** Prints {@code command: what went wrong} and returns {@link ExitCodes#FAILURE} (retried, where a retry is possible). */
   public static int unexpected(String command, Throwable e, PrintWriter err) {
-    err.println(command + ": " + describe(e));
+    return unexpected(command, e, err, "");
+  }
+
+  /** {@link #unexpected(String, Throwable, PrintWriter)}, with what to do about a full disk where the caller knows. */
+  public static int unexpected(String command, Throwable e, PrintWriter err, String fullDiskAdvice) {
+    err.println(command + ": " + describe(e, fullDiskAdvice));
     if (System.getenv(DEBUG) != null) {
       e.printStackTrace(err);
     }
@@ -38,6 +43,10 @@ public final class FailureReport {
 
   /** The failure in words: the file and what is wrong with it, or the exception's own message. */
   public static String describe(Throwable e) {
+    return describe(e, "");
+  }
+
+  private static String describe(Throwable e, String fullDiskAdvice) {
     Throwable cause = e;
     while (!(cause instanceof FileSystemException) && cause.getCause() != null && cause.getCause() != cause) {
       cause = cause.getCause();
@@ -51,7 +60,7 @@ public final class FailureReport {
         case FileAlreadyExistsException x -> Files.isRegularFile(Path.of(f.getFile()))
             ? file + " is a file, not a folder" : file + " already exists";
         default -> f.getReason() != null && f.getReason().contains("No space left")
-            ? file + ": no space left on the disk"
+            ? file + ": no space left on the disk" + fullDiskAdvice
             : file + ": " + (f.getReason() != null ? f.getReason() : f.getClass().getSimpleName());
       };
     }

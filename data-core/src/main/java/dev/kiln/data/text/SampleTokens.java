@@ -38,8 +38,13 @@ public record SampleTokens(int[] tokens, int imagePosition, List<int[]> lossSpan
   /** One turn of an instruction conversation. */
   public record Turn(String role, String text) {
 
-    boolean assistant() {
+    /** Whether a turn of this role is the model's: ChatML's {@code assistant} or LLaVA's {@code gpt}. */
+    public static boolean isAssistant(String role) {
       return role.equals("assistant") || role.equals("gpt");
+    }
+
+    public boolean assistant() {
+      return isAssistant(role);
     }
 
     /** ChatML's role: LLaVA's {@code human}/{@code gpt} become {@code user}/{@code assistant}. */

@@ -147,10 +147,6 @@ public final class TextTokenizer implements AutoCloseable {
     return conventions;
   }
 
-  public Path file() {
-    return file;
-  }
-
   @Override
   public void close() {
     tokenizer.close();

@@ -101,7 +101,7 @@ final class SamplePreparer {
       }
       turns.add(new SampleTokens.Turn(from, value));
     }
-    if (turns.stream().noneMatch(t -> t.role().equals("gpt") || t.role().equals("assistant"))) {
+    if (turns.stream().noneMatch(SampleTokens.Turn::assistant)) {
       throw new IllegalArgumentException("no assistant turn");
     }
     return SampleTokens.conversation(tokenizer, turns, true);
