@@ -60,19 +60,22 @@ walk(spec_of("crds/trainingqueues.kiln.dev-v1.yml", "status"), "status", [])
 queue_rows = rows
 rows = job_rows
 out = ["# MultimodalPretrainJob reference", "",
-       "`kiln.dev/v1alpha1`, kind `MultimodalPretrainJob`, short name `mpj`. Generated from",
+       "`kiln.dev/v1alpha1`, kind `MultimodalPretrainJob`, short name `mpj`, category `kiln` (`kubectl get kiln` lists jobs and queues).",
+       "`kubectl get mpj` shows `NAME PHASE STAGE PROGRESS RESTARTS AGE`; `-o wide` adds `QUEUE` and `POSITION`. Generated from",
        "`crds/multimodalpretrainjobs.kiln.dev-v1.yml` by `scripts/crd-reference.py`; `kiln validate`",
        "applies every rule below, evaluated from the CRD itself as the API server evaluates it (schema and CEL),",
        "plus the ones a schema cannot say (listed at the end).", "",
        "| field | type | meaning | constraints |", "|---|---|---|---|"] + rows
 out += ["", "## Rules beyond the schema", "",
-        "- `metadata.name`: a DNS label of at most 30 characters, so `<job>-<stage>-a<N>-<index>` fits a hostname.",
+        "- `metadata.name`: a DNS label of at most 30 characters that starts with a letter, so `<job>-<stage>-a<N>-<index>` fits a hostname (also a CEL rule on the CRD's root: the API server refuses it too).",
         "- `spec.stages[].visualTokens`: a perfect square no larger than the encoder's patch grid (27x27 = 729 for SigLIP/14@384), and small enough to fit `data.packing.sequenceLength` with text.",
         "- `spec.stages[].sources[]`: each names an entry of `spec.data.sources`.",
         "- `spec.stages[].batch.globalBatchSize`: a multiple of `microBatchSize` x ranks (nodes x GPUs per node).",
         "- `spec.checkpoints.volumeClaim.accessModes`: must include `ReadWriteMany` when any stage runs on more than one node.",
         "- `spec.model` (explicit): `patchSize` divides `imageSize`, heads divide widths, `kvHeads` divides `heads`, even head dimension.",
-        "- A stage that has started cannot change (except `promotion`), nor can the model: the operator reports `Validated=False, SpecChangeRejected` and starts nothing new until the edit is reverted.",
+        "- `spec.model` is immutable from creation (the CRD's transition rule: the API server refuses the edit); a job whose model is wrong is deleted and created again. The operator holds the model it first accepted too, for an API server that did not evaluate the rule.",
+        "- A stage that has started cannot change (except `promotion`): the operator reports `Validated=False, SpecChangeRejected` and starts nothing new until the edit is reverted.",
+        "- `spec.data.claimName` and `spec.model.initialWeights.claimName`: when a stage runs on more than one node, the claim must be `ReadOnlyMany` or `ReadWriteMany` (every node mounts it); the operator checks the claim before it starts anything and fails the job `InvalidSpec` naming it.",
         ""]
 out += ["## Status", "",
         "Written by the operator only (through the status subresource); [concepts](../concepts.md) says what the phases,",

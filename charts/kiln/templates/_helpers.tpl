@@ -52,9 +52,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get, list, watch, create]
+# list: why an attempt's pods were not created (the Job controller's FailedCreate events on its Job).
 - apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [list, create, patch]
 {{- end -}}
 
 {{/* What the operator reads cluster-wide (GPUs held anywhere are not free) and Kiln's cluster-scoped queues. */}}

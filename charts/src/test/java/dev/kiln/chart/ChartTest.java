@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
+import dev.kiln.local.ChartRbac;
 import dev.kiln.local.OperatorProcess;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -188,6 +189,44 @@ class ChartTest {
       assertThat(missing).as("declared by the operator's @RBACRule but not granted by the chart").isEmpty();
     }
   }
+
+  /**
+   * The local cluster authorizes the operator with the chart's RBAC as Helm renders it (kept beside
+   * the local API server, which has no Helm); it must be exactly this chart's, in both modes.
+   * {@code -Dkiln.rbac.update=true} rewrites the copies.
+   */
+  @Test
+  void theLocalClusterAuthorizesWithExactlyTheChartsRbac() throws IOException {
+    Path folder = Path.of(System.getProperty("kiln.home", "..")).resolve("cli/src/main/resources/dev/kiln/local");
+    Map<String, Map<String, Object>> renders = Map.of(ChartRbac.CLUSTER_WIDE, DEFAULTS,
+        ChartRbac.NAMESPACED, Map.of("watchNamespaces[0]", ChartRbac.WATCHED_PLACEHOLDER));
+    Map<String, String> expected = new java.util.TreeMap<>();
+    for (var render : renders.entrySet()) {
+      StringBuilder yaml = new StringBuilder("# helm template kiln charts/kiln -n " + RenderedChart.NAMESPACE
+          + (render.getValue().isEmpty() ? "" : " --set watchNamespaces[0]=" + ChartRbac.WATCHED_PLACEHOLDER)
+          + ": the service account, roles and bindings (ChartTest keeps this equal to the chart)\n");
+      for (JsonNode object : RenderedChart.render(render.getValue())
+          .where(o -> AUTHORIZATION.contains(o.path("kind").asText()))) {
+        yaml.append(new YAMLMapper().writeValueAsString(object));
+      }
+      expected.put(render.getKey(), yaml.toString());
+      if (Boolean.getBoolean("kiln.rbac.update")) {
+        Files.createDirectories(folder);
+        Files.writeString(folder.resolve(render.getKey()), yaml.toString());
+      }
+    }
+    String rewrite = "rewrite with ./mvnw -pl charts test -Dtest=ChartTest -Dkiln.rbac.update=true";
+    for (var file : expected.entrySet()) {
+      Path copy = folder.resolve(file.getKey());
+      assertThat(copy).as("the local cluster's copy of the chart's RBAC; " + rewrite).exists();
+      assertThat(Files.readString(copy)).as("%s is stale; %s", copy, rewrite).isEqualTo(file.getValue());
+      assertThat(ChartRbac.rendered(file.getKey())).as("the copy packaged with Kiln (./build after rewriting)")
+          .isEqualTo(file.getValue());
+    }
+  }
+
+  private static final Set<String> AUTHORIZATION = Set.of("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
+      "RoleBinding");
 
   @Test
   void imagesAndValuesLandWhereTheyShould() throws IOException {

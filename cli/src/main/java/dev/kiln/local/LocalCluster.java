@@ -7,14 +7,10 @@ import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,31 +35,41 @@ public final class LocalCluster implements AutoCloseable {
 
   /** How the cluster is set up. */
   public record Options(Path folder, Path kilnHome, int cpuNodes, int gpuNodes, String gpuProduct, int gpusPerNode,
-      Map<String, String> operatorSettings, PrintStream errors, boolean standInContainers) {
+      Map<String, String> operatorSettings, PrintStream errors, boolean standInContainers, List<String> watchNamespaces) {
 
     public static Options in(Path folder) {
-      return new Options(folder, LocalCluster.kilnHome(), 1, 4, "NVIDIA-H100-80GB-HBM3", 8, Map.of(), System.err, false);
+      return new Options(folder, LocalCluster.kilnHome(), 1, 4, "NVIDIA-H100-80GB-HBM3", 8, Map.of(), System.err, false,
+          List.of());
+    }
+
+    /**
+     * The operator installed as the chart does with {@code watchNamespaces}: it runs jobs only in
+     * these namespaces (created here), through a Role in each, and reads nodes, pods and Jobs cluster-wide.
+     */
+    public Options withWatchNamespaces(List<String> namespaces) {
+      return new Options(folder, kilnHome, cpuNodes, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, errors,
+          standInContainers, List.copyOf(namespaces));
     }
 
     public Options withGpuProduct(String product) {
       return new Options(folder, kilnHome, cpuNodes, gpuNodes, product, gpusPerNode, operatorSettings, errors,
-          standInContainers);
+          standInContainers, watchNamespaces);
     }
 
     /** Several CPU nodes, for what differs when pods spread (volumes attached to one node). */
     public Options withCpuNodes(int nodes) {
       return new Options(folder, kilnHome, nodes, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, errors,
-          standInContainers);
+          standInContainers, watchNamespaces);
     }
 
     public Options withGpuNodes(int nodes) {
       return new Options(folder, kilnHome, cpuNodes, nodes, gpuProduct, gpusPerNode, operatorSettings, errors,
-          standInContainers);
+          standInContainers, watchNamespaces);
     }
 
     public Options withOperatorSettings(Map<String, String> settings) {
       return new Options(folder, kilnHome, cpuNodes, gpuNodes, gpuProduct, gpusPerNode, settings, errors,
-          standInContainers);
+          standInContainers, watchNamespaces);
     }
 
     /**
@@ -71,7 +77,8 @@ public final class LocalCluster implements AutoCloseable {
      * ({@code kiln bench operator}, which measures the operator with more jobs than this machine could train).
      */
     public Options withStandInContainers() {
-      return new Options(folder, kilnHome, cpuNodes, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, errors, true);
+      return new Options(folder, kilnHome, cpuNodes, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, errors, true,
+          watchNamespaces);
     }
   }
 
@@ -87,25 +94,28 @@ public final class LocalCluster implements AutoCloseable {
   private static final Logger API_SERVER_LOG = Logger.getLogger("io.fabric8.mockwebserver");
 
   private final Options options;
-  private final ValidatingDispatcher dispatcher = new ValidatingDispatcher();
-  private final KubernetesMockServer server;
+  private final LocalApiServer server;
+  private final ValidatingDispatcher dispatcher;
   private final KubernetesClient client;
   private final Volumes volumes;
   private final LocalNode node;
   private final OperatorProcess operator;
   private final List<OperatorProcess> replicas = new ArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** The bearer token of the chart's service account, which every operator process authenticates with. */
+  private final String operatorToken;
 
   private LocalCluster(Options options) throws IOException {
     this.options = options;
     Files.createDirectories(options.folder());
     API_SERVER_LOG.setLevel(Level.WARNING);
-    server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher,
-        false);
-    server.init(InetAddress.getLoopbackAddress(), 0);
-    client = server.createClient();
+    server = new LocalApiServer();
+    dispatcher = server.dispatcher();
+    client = server.admin();
     registerCrd();
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build()).create();
+    createNamespace(NAMESPACE);
+    installRbac();
+    operatorToken = dispatcher.serviceAccountToken(ChartRbac.OPERATOR_NAMESPACE, ChartRbac.SERVICE_ACCOUNT);
     addNodes();
     volumes = new Volumes(client, options.folder().resolve("volumes"));
     node = new LocalNode(client, volumes, ImageCatalog.ofThisBuild(), options.folder().resolve("pods"),
@@ -132,6 +142,25 @@ public final class LocalCluster implements AutoCloseable {
           .item();
       client.resource(crd).create();
     }
+  }
+
+  private void createNamespace(String name) {
+    if (client.namespaces().withName(name).get() == null) {
+      client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build()).create();
+    }
+  }
+
+  /**
+   * Authorization as a cluster with Kiln's chart installed has it: the API server's bootstrap
+   * policy, then the chart's service account, roles and bindings in the release's namespace (and
+   * in each watched one). The operator's requests carry that service account's token, so every one
+   * of them is authorized against exactly those rules.
+   */
+  private void installRbac() {
+    createNamespace(ChartRbac.OPERATOR_NAMESPACE);
+    options.watchNamespaces().forEach(this::createNamespace);
+    ChartRbac.bootstrapPolicy().forEach(object -> client.resource(object).create());
+    ChartRbac.objects(client, options.watchNamespaces()).forEach(object -> client.resource(object).create());
   }
 
   private void addNodes() {
@@ -190,8 +219,18 @@ public final class LocalCluster implements AutoCloseable {
   }
 
   private OperatorProcess operatorProcess(String userAgent, String log) {
+    Map<String, String> settings = new HashMap<>();
+    // Where the chart runs it, as whom, and, with watchNamespaces, the namespaces it is told.
+    settings.put("KUBERNETES_AUTH_TOKEN", operatorToken);
+    settings.put("KUBERNETES_NAMESPACE", ChartRbac.OPERATOR_NAMESPACE);
+    settings.put("KILN_OPERATOR_LEADER_ELECTION_LEASE_NAMESPACE", ChartRbac.OPERATOR_NAMESPACE);
+    if (!options.watchNamespaces().isEmpty()) {
+      settings.put("QUARKUS_OPERATOR_SDK_CONTROLLERS_MULTIMODALPRETRAINJOB_NAMESPACES",
+          String.join(",", options.watchNamespaces()));
+    }
+    settings.putAll(options.operatorSettings());
     return new OperatorProcess(options.kilnHome().resolve("operator/target/quarkus-app/quarkus-run.jar"), userAgent,
-        client.getMasterUrl().toString(), options.folder().resolve(log), options.operatorSettings());
+        client.getMasterUrl().toString(), options.folder().resolve(log), settings);
   }
 
   /** Writes (create, update, patch, delete) the API server has taken from the client with exactly this User-Agent. */
@@ -226,8 +265,7 @@ public final class LocalCluster implements AutoCloseable {
     replicas.forEach(OperatorProcess::close);
     operator.close();
     node.close();
-    client.close();
-    server.destroy();
+    server.close();
   }
 
   /**

@@ -91,7 +91,6 @@ public final class OperatorProcess implements AutoCloseable {
     env.put("MALLOC_ARENA_MAX", MALLOC_ARENAS);
     // Fabric8's own settings: the operator's client reads them as it would a cluster's.
     env.put("KUBERNETES_MASTER", apiServerUrl);
-    env.put("KUBERNETES_NAMESPACE", "default");
     env.put("KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false");
     env.put("KUBERNETES_USER_AGENT", userAgent);
     env.put("QUARKUS_HTTP_PORT", "0");

@@ -22,8 +22,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The in-memory API server's CRUD store with the validation a real API server does for Kiln's
- * custom resources: a create, update or patch of a MultimodalPretrainJob or TrainingQueue, or of its
+ * The in-memory API server's CRUD store with what a real API server checks before it: who is
+ * asking (a service account's bearer token, or no credentials for the cluster's own components),
+ * whether RBAC lets them ({@link RbacAuthorizer}, 403 Forbidden otherwise), and the validation it
+ * does for Kiln's custom resources: a create, update or patch of a MultimodalPretrainJob or TrainingQueue, or of its
  * status, is defaulted and checked against the CRD's schema and CEL rules, transition rules against
  * the stored object, and refused with 422 Invalid and the causes, as {@code kubectl apply} would
  * show them (a status holding a number field the schema refuses, say {@code "NaN"}, is refused whole).
@@ -36,6 +38,13 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
   private final Map<String, LongAdder> requestsByAgent = new ConcurrentHashMap<>();
   /** Writes taken, by the client's User-Agent: which replica of the operator acted. */
   private final Map<String, LongAdder> writesByAgent = new ConcurrentHashMap<>();
+  /** Bearer tokens of service accounts, and whose they are. */
+  private final Map<String, RbacAuthorizer.User> tokens = new ConcurrentHashMap<>();
+  /** The unauthenticated caller: the cluster's own components and its administrator. */
+  private static final RbacAuthorizer.User ADMIN = new RbacAuthorizer.User("system:admin", List.of("system:masters"));
+  private final RbacAuthorizer authorizer = new RbacAuthorizer(this::rbacObjects);
+  /** RBAC objects by collection path, read once until an RBAC object changes: authorization runs on every request. */
+  private final Map<String, List<JsonNode>> rbacCache = new ConcurrentHashMap<>();
 
   /** A custom resource this API server validates: where its objects live, its kind, and its CRD's rules. */
   private record Validated(Pattern path, String kind, CrdSchema crd) {}
@@ -50,40 +59,138 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
   public MockResponse dispatch(RecordedRequest request) {
     String agent = request.getHeader("User-Agent") == null ? "" : request.getHeader("User-Agent");
     requestsByAgent.computeIfAbsent(agent, a -> new LongAdder()).increment();
-    if (!"GET".equals(request.getMethod()) && !request.getPath().startsWith(RULES_REVIEWS)) {
+    ApiRequest attributes = ApiRequest.of(request.getMethod(), request.getPath());
+    Optional<RbacAuthorizer.User> user = authenticated(request);
+    if (user.isEmpty()) {
+      return status(failure(401, "Unauthorized", "Unauthorized", "", ""));
+    }
+    if (user.get() != ADMIN) {
+      Optional<String> forbidden = authorizer.forbidden(user.get(), attributes);
+      if (forbidden.isPresent()) {
+        ObjectNode status = failure(403, "Forbidden", forbidden.get(), attributes.name(), attributes.resource());
+        ((ObjectNode) status.get("details")).put("group", attributes.apiGroup());
+        return status(status);
+      }
+    }
+    if (attributes.resourceRequest() && !"GET".equals(request.getMethod())
+        && !attributes.apiGroup().equals("authorization.k8s.io")) {
       writesByAgent.computeIfAbsent(agent, a -> new LongAdder()).increment();
     }
-    return super.dispatch(request);
+    if (attributes.apiGroup().equals("authorization.k8s.io") && attributes.resource().equals("selfsubjectrulesreviews")) {
+      return rulesReview(request, user.get());
+    }
+    if (attributes.resource().equals("events") && attributes.verb().equals("list")) {
+      return eventsByField(request, attributes);
+    }
+    MockResponse response = super.dispatch(request);
+    if (attributes.apiGroup().equals("rbac.authorization.k8s.io") && !"GET".equals(request.getMethod())) {
+      rbacCache.clear();
+    }
+    return response;
+  }
+
+  private List<JsonNode> rbacObjects(String collectionPath) {
+    return rbacCache.computeIfAbsent(collectionPath, this::items);
+  }
+
+  /**
+   * A service account's bearer token, as the token controller would mint it: requests that carry it
+   * are that service account's, and RBAC decides what they may do.
+   */
+  String serviceAccountToken(String namespace, String name) {
+    String token = java.util.UUID.randomUUID().toString();
+    tokens.put(token, RbacAuthorizer.User.serviceAccount(namespace, name));
+    return token;
+  }
+
+  /**
+   * Requests with this bearer token are the cluster administrator's ({@code system:masters}): the
+   * credentials of the local cluster's own client, which the local node, the Job controller, the
+   * tests and {@code kiln run} use, as a kubeconfig's admin user would.
+   */
+  void administrator(String token) {
+    tokens.put(token, ADMIN);
+  }
+
+  /**
+   * The caller: a known bearer token's user; no credentials at all is the cluster's own control
+   * plane (as its components reach the API server over their own authenticated channel); an
+   * unknown token is nobody (401).
+   */
+  private Optional<RbacAuthorizer.User> authenticated(RecordedRequest request) {
+    String authorization = request.getHeader("Authorization");
+    if (authorization == null || authorization.isBlank()) {
+      return Optional.of(ADMIN);
+    }
+    String token = authorization.replaceFirst("(?i)^Bearer\\s+", "").trim();
+    return Optional.ofNullable(tokens.get(token));
+  }
+
+  /** A SelfSubjectRulesReview answered from the caller's RBAC in the namespace it asks about. */
+  private MockResponse rulesReview(RecordedRequest request, RbacAuthorizer.User user) {
+    JsonNode body = parsedBody(request);
+    ObjectNode review = body instanceof ObjectNode object ? object : JSON.createObjectNode();
+    String namespace = review.path("spec").path("namespace").asText("");
+    ObjectNode status = review.putObject("status");
+    ArrayNode resourceRules = status.putArray("resourceRules");
+    ArrayNode nonResourceRules = status.putArray("nonResourceRules");
+    if (user == ADMIN) {
+      ObjectNode rule = resourceRules.addObject();
+      rule.putArray("verbs").add("*");
+      rule.putArray("apiGroups").add("*");
+      rule.putArray("resources").add("*");
+    } else {
+      for (JsonNode rule : authorizer.rules(user, namespace)) {
+        (rule.has("nonResourceURLs") ? nonResourceRules : resourceRules).add(rule);
+      }
+    }
+    status.put("incomplete", false);
+    return new MockResponse().setResponseCode(201).setBody(review.toString());
+  }
+
+  /**
+   * Events listed with a field selector on what they are about, as the API server supports for
+   * events ({@code involvedObject.kind}, {@code .name}, {@code .namespace}, {@code .uid}, {@code reason},
+   * {@code type}, {@code source}); the store knows only {@code metadata.name} and {@code metadata.namespace}.
+   */
+  private MockResponse eventsByField(RecordedRequest request, ApiRequest attributes) {
+    String query = request.getPath().contains("?") ? request.getPath().substring(request.getPath().indexOf('?') + 1) : "";
+    Map<String, String> selector = new java.util.LinkedHashMap<>();
+    for (String pair : query.split("&")) {
+      if (pair.startsWith("fieldSelector=")) {
+        for (String term : java.net.URLDecoder.decode(pair.substring("fieldSelector=".length()),
+            java.nio.charset.StandardCharsets.UTF_8).split(",")) {
+          String[] keyValue = term.split("=", 2);
+          selector.put(keyValue[0].trim(), keyValue.length > 1 ? keyValue[1].trim() : "");
+        }
+      }
+    }
+    if (selector.isEmpty()) {
+      return super.dispatch(request);
+    }
+    String collection = attributes.namespace().isEmpty() ? "/api/v1/events"
+        : "/api/v1/namespaces/" + attributes.namespace() + "/events";
+    ObjectNode list = JSON.createObjectNode().put("kind", "EventList").put("apiVersion", "v1");
+    list.putObject("metadata");
+    ArrayNode matching = list.putArray("items");
+    for (JsonNode event : items(collection)) {
+      boolean matches = selector.entrySet().stream().allMatch(term -> term.getValue().equals(
+          event.at("/" + (term.getKey().equals("source") ? "source.component" : term.getKey()).replace('.', '/'))
+              .asText("")));
+      if (matches) {
+        matching.add(event);
+      }
+    }
+    return new MockResponse().setResponseCode(200).setBody(list.toString());
+  }
+
+  private static MockResponse status(ObjectNode status) {
+    return new MockResponse().setResponseCode(status.path("code").asInt()).setBody(status.toString());
   }
 
   long requestsFrom(String agentPrefix) {
     return requestsByAgent.entrySet().stream().filter(e -> e.getKey().startsWith(agentPrefix))
         .mapToLong(e -> e.getValue().sum()).sum();
-  }
-
-  /** Where a client asks what it may do (JOSDK does before it takes part in leader election). */
-  private static final String RULES_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews";
-
-  /**
-   * The local cluster has no authorization: every client may do everything, which is what a
-   * SelfSubjectRulesReview answers here (a real API server answers from the caller's RBAC).
-   */
-  private static MockResponse everythingAllowed(RecordedRequest request) {
-    ObjectNode review;
-    try {
-      review = (ObjectNode) JSON.readTree(request.getBody().readUtf8());
-    } catch (IOException | ClassCastException e) {
-      review = JSON.createObjectNode();
-    }
-    ObjectNode rule = JSON.createObjectNode();
-    rule.putArray("verbs").add("*");
-    rule.putArray("apiGroups").add("*");
-    rule.putArray("resources").add("*");
-    ObjectNode status = review.putObject("status");
-    status.putArray("resourceRules").add(rule);
-    status.putArray("nonResourceRules");
-    status.put("incomplete", false);
-    return new MockResponse().setResponseCode(201).setBody(review.toString());
   }
 
   long writesFrom(String agent) {
@@ -93,9 +200,6 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
 
   @Override
   public MockResponse handleCreate(RecordedRequest request) {
-    if (request.getPath().startsWith(RULES_REVIEWS)) {
-      return everythingAllowed(request);
-    }
     MockResponse refused = body(request).map(write -> refusal(write, write.body(), null)).orElse(null);
     if (refused == null) {
       refused = overQuota(request);

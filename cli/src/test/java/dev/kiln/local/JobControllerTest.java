@@ -9,13 +9,8 @@ import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.JobCondition;
 import io.fabric8.kubernetes.api.model.batch.v1.PodFailurePolicyBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
-import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -29,22 +24,20 @@ class JobControllerTest {
 
   private static final String NS = "default";
 
-  private KubernetesMockServer server;
+  private LocalApiServer server;
   private KubernetesClient client;
   private JobController controller;
 
   @BeforeEach
   void startServer() {
-    server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new ValidatingDispatcher(), false);
-    server.init(InetAddress.getLoopbackAddress(), 0);
-    client = server.createClient();
+    server = new LocalApiServer();
+    client = server.admin();
     controller = new JobController(client);
   }
 
   @AfterEach
   void stopServer() {
-    client.close();
-    server.destroy();
+    server.close();
   }
 
   @Test

@@ -16,17 +16,12 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
@@ -49,14 +44,13 @@ class ValidatingDispatcherTest {
   @TempDir
   Path dir;
 
-  private KubernetesMockServer server;
+  private LocalApiServer server;
   private KubernetesClient client;
 
   @BeforeEach
   void startServer() throws IOException {
-    server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new ValidatingDispatcher(), false);
-    server.init(InetAddress.getLoopbackAddress(), 0);
-    client = server.createClient();
+    server = new LocalApiServer();
+    client = server.admin();
     for (String resource : dev.kiln.api.Crds.ALL) {
       try (InputStream in = getClass().getResourceAsStream(resource)) {
         CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().load(in).item();
@@ -67,8 +61,7 @@ class ValidatingDispatcherTest {
 
   @AfterEach
   void stopServer() {
-    client.close();
-    server.destroy();
+    server.close();
   }
 
   static Stream<Arguments> specsTheApiServerRefuses() {

@@ -66,13 +66,23 @@ final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCall
         .withStandInContainers().withOperatorSettings(operatorSettings));
   }
 
+  /** A cluster set up as {@code options} say, with an empty data claim {@code tiny-data} in {@link #NS}. */
+  void start(Path folder, LocalCluster.Options options) throws IOException {
+    start(folder, "tiny-data", options);
+  }
+
   private void start(Path folder, String dataClaim, LocalCluster.Options options) throws IOException {
     this.folder = folder;
     cluster = LocalCluster.start(options);
+    provideDataClaim(NS, dataClaim);
+  }
+
+  /** A bound ReadWriteMany claim in {@code namespace} backed by this test's data folder. */
+  void provideDataClaim(String namespace, String claim) throws IOException {
     Path data = Files.createDirectories(folder.resolve("data"));
-    cluster.volumes().provide(NS, dataClaim, data);
-    client().persistentVolumeClaims().inNamespace(NS).resource(new PersistentVolumeClaimBuilder()
-        .withNewMetadata().withName(dataClaim).endMetadata()
+    cluster.volumes().provide(namespace, claim, data);
+    client().persistentVolumeClaims().inNamespace(namespace).resource(new PersistentVolumeClaimBuilder()
+        .withNewMetadata().withName(claim).endMetadata()
         .withNewSpec().withAccessModes("ReadWriteMany").withNewResources().addToRequests("storage", new Quantity("1Gi"))
         .endResources().endSpec().build()).create();
   }

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.kiln.api.v1alpha1.JobPhase;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.local.ChartRbac;
+import dev.kiln.local.LocalCluster;
 import dev.kiln.local.OperatorProcess;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import java.net.URI;
@@ -24,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The operator configured as the chart deploys it. Two processes with leader election, as two
  * replicas of the Deployment: the standby is ready but writes nothing while the leader lives, takes
  * the Lease within its duration when the leader is killed, and carries on the queue without
- * creating any child twice. And the chart's setting of the namespaces to watch.
+ * creating any child twice. And the chart's setting of the namespaces to watch, with the Roles it
+ * then grants in those namespaces only.
  */
 class OperatorDeploymentTest {
 
@@ -84,18 +88,31 @@ class OperatorDeploymentTest {
   }
 
   @Test
-  void anOperatorToldItsNamespacesLeavesJobsElsewhereAlone() throws Exception {
-    harness.startWithStandIns(folder, "tiny-data", 1,
-        Map.of("QUARKUS_OPERATOR_SDK_CONTROLLERS_MULTIMODALPRETRAINJOB_NAMESPACES", "team-a,team-b"));
+  void anOperatorToldItsNamespacesRunsJobsThereOnlyWithTheChartsNamespacedRbac() throws Exception {
+    harness.start(folder, LocalCluster.Options.in(folder.resolve("cluster")).withGpuNodes(1).withStandInContainers()
+        .withWatchNamespaces(List.of("team-a", "team-b")));
     OperatorProcess operator = harness.cluster().operator();
     await().atMost(LocalClusterHarness.WAIT).until(() -> Files.readString(operator.log()).contains("Installed features"));
     assertThat(Files.readString(operator.log())).containsPattern("for namespace\\(s\\): \\[team-[ab], team-[ab]\\]");
+    assertThat(harness.client().rbac().roles().inNamespace("team-a").withName("kiln-workloads").get())
+        .as("the chart's Role in a watched namespace").isNotNull();
+    assertThat(harness.client().rbac().roles().inNamespace(LocalClusterHarness.NS).withName("kiln-workloads").get())
+        .isNull();
 
     harness.apply(QueueScenariosTest.job("elsewhere", "default", 1));
-    Thread.sleep(5_000);
+    harness.provideDataClaim("team-a", "tiny-data");
+    MultimodalPretrainJob watched = QueueScenariosTest.job("watched", "default", 1);
+    watched.getMetadata().setNamespace("team-a");
+    harness.apply(watched);
+    // The positive control: the operator, authorized only by the Role in team-a, runs the job there.
+    await().atMost(LocalClusterHarness.WAIT).until(() -> {
+      var job = harness.client().resources(MultimodalPretrainJob.class).inNamespace("team-a").withName("watched").get();
+      return job.getStatus() != null && job.getStatus().getPhase() == JobPhase.Training;
+    });
     var status = harness.get("elsewhere").getStatus();
     assertThat(status == null ? null : status.getPhase()).as("a job in a namespace the operator does not watch").isNull();
     assertThat(harness.childJobNames()).isEmpty();
+    assertThat(Files.readString(operator.log())).doesNotContain("is forbidden");
   }
 
   private static HttpResponse<String> get(OperatorProcess operator, String path) throws Exception {
@@ -122,7 +139,7 @@ class OperatorDeploymentTest {
   }
 
   private String holder() {
-    Lease lease = harness.client().resources(Lease.class).inNamespace(LocalClusterHarness.NS).withName("kiln-operator").get();
+    Lease lease = harness.client().resources(Lease.class).inNamespace(ChartRbac.OPERATOR_NAMESPACE).withName("kiln-operator").get();
     return lease == null || lease.getSpec() == null ? null : lease.getSpec().getHolderIdentity();
   }
 }

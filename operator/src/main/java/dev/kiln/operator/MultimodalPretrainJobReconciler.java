@@ -44,8 +44,8 @@ import java.util.Set;
 @RBACRule(apiGroups = "kiln.dev", resources = "trainingqueues/status", verbs = {"get", "patch", "update"})
 @RBACRule(apiGroups = "", resources = {"configmaps", "services"}, verbs = {"get", "list", "watch", "create", "patch"})
 @RBACRule(apiGroups = "", resources = "persistentvolumeclaims", verbs = {"get", "list", "watch", "create"})
-@RBACRule(apiGroups = "", resources = "events", verbs = {"create", "patch"})
-@RBACRule(apiGroups = "coordination.k8s.io", resources = "leases", verbs = {"get", "create", "update"})
+@RBACRule(apiGroups = "", resources = "events", verbs = {"list", "create", "patch"})
+@RBACRule(apiGroups = "coordination.k8s.io", resources = "leases", verbs = {"get", "create", "update", "patch"})
 public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPretrainJob> {
 
   public static final String NAME = "multimodalpretrainjob";

@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobConditionBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.JobStatusBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -24,9 +25,16 @@ import java.util.Map;
 public final class FakeCluster {
 
   private final KubernetesClient client;
+  /** The in-memory API server, where a test needs what its store cannot do (field selectors beyond metadata). */
+  private final KubernetesMockServer server;
 
   public FakeCluster(KubernetesClient client) {
+    this(client, null);
+  }
+
+  public FakeCluster(KubernetesClient client, KubernetesMockServer server) {
     this.client = client;
+    this.server = server;
   }
 
   /** Installs Kiln's CRDs, as {@code kiln crd | kubectl apply -f -} does. */
@@ -164,12 +172,18 @@ public final class FakeCluster {
   /** The Job controller could not create the Job's pods and said why in a FailedCreate event. */
   public void failedCreate(String namespace, String name, String message) {
     Job job = job(namespace, name);
-    client.v1().events().inNamespace(namespace).resource(new io.fabric8.kubernetes.api.model.EventBuilder()
-        .withNewMetadata().withName(name + ".failedcreate").endMetadata()
+    io.fabric8.kubernetes.api.model.Event event = new io.fabric8.kubernetes.api.model.EventBuilder()
+        .withNewMetadata().withName(name + ".failedcreate").withNamespace(namespace).endMetadata()
         .withNewInvolvedObject().withKind("Job").withApiVersion("batch/v1").withNamespace(namespace).withName(name)
           .withUid(job.getMetadata().getUid()).endInvolvedObject()
         .withType("Warning").withReason("FailedCreate").withMessage(message).withLastTimestamp("2026-12-01T10:00:00Z")
-        .build()).create();
+        .build();
+    client.v1().events().inNamespace(namespace).resource(event).create();
+    // The store selects by metadata fields only; the API server selects events by what they are about.
+    server.expect().get().withPath("/api/v1/namespaces/" + namespace + "/events?fieldSelector="
+            + java.net.URLEncoder.encode("involvedObject.kind=Job,involvedObject.name=" + name,
+                java.nio.charset.StandardCharsets.UTF_8))
+        .andReturn(200, new io.fabric8.kubernetes.api.model.EventListBuilder().withItems(event).build()).always();
   }
 
   public void failJob(String namespace, String name) {

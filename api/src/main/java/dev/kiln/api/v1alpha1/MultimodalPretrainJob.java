@@ -3,6 +3,8 @@ package dev.kiln.api.v1alpha1;
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.generator.annotation.ValidationRule;
+import io.fabric8.kubernetes.model.annotation.Categories;
 import io.fabric8.kubernetes.model.annotation.Group;
 import io.fabric8.kubernetes.model.annotation.Kind;
 import io.fabric8.kubernetes.model.annotation.Plural;
@@ -17,13 +19,17 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @Plural("multimodalpretrainjobs")
 @Singular("multimodalpretrainjob")
 @ShortNames("mpj")
+@Categories("kiln")
+@ValidationRule(value = "self.metadata.name.size() <= 30 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+    message = "metadata.name must be a DNS label of at most 30 characters that starts with a letter, so that the "
+        + "names of its Jobs, pods and Services fit")
 @AdditionalPrinterColumn(name = "Phase", jsonPath = ".status.phase", type = AdditionalPrinterColumn.Type.STRING)
 @AdditionalPrinterColumn(name = "Stage", jsonPath = ".status.stage", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Queue", jsonPath = ".status.queue.name", type = AdditionalPrinterColumn.Type.STRING, priority = 1)
-@AdditionalPrinterColumn(name = "Position", jsonPath = ".status.queue.position", type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "Progress", jsonPath = ".status.progress.display", type = AdditionalPrinterColumn.Type.STRING)
 @AdditionalPrinterColumn(name = "Restarts", jsonPath = ".status.restarts", type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
+@AdditionalPrinterColumn(name = "Queue", jsonPath = ".status.queue.name", type = AdditionalPrinterColumn.Type.STRING, priority = 1)
+@AdditionalPrinterColumn(name = "Position", jsonPath = ".status.queue.position", type = AdditionalPrinterColumn.Type.INTEGER, priority = 1)
 public class MultimodalPretrainJob extends CustomResource<MultimodalPretrainJobSpec, MultimodalPretrainJobStatus>
     implements Namespaced {
 

@@ -21,7 +21,8 @@ import java.util.List;
         + "self.stages.map(t, t.name).indexOf(s.initFrom) < self.stages.map(t, t.name).indexOf(s.name)))",
     message = "stages: initFrom must name an earlier stage")
 public record MultimodalPretrainJobSpec(
-    @Required @JsonPropertyDescription("The vision-language model: a preset or explicit dimensions, plus optional initial weights.")
+    @Required @JsonPropertyDescription("The vision-language model: a preset or explicit dimensions, plus optional initial weights. "
+        + "Immutable once the job is created (the API server refuses a change): create a new job for another model.")
     ModelSpec model,
 
     @Required @JsonPropertyDescription("Raw WebDataset sources, their filters, and packing.")

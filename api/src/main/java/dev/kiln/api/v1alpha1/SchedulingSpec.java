@@ -5,11 +5,12 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Size;
 
 /** Admission: which queue, in what order, and how long a stage may take to start or stall. */
 public record SchedulingSpec(
-    @JsonPropertyDescription("The TrainingQueue (Builtin) or Kueue LocalQueue (Kueue) the stages wait in.") @Default("default") @Size(max = Bounds.LABEL) String queue,
+    @JsonPropertyDescription("The TrainingQueue (Builtin) or Kueue LocalQueue (Kueue) the stages wait in.") @Default("default") @Size(max = Bounds.LABEL) @Pattern("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$") String queue,
     @Default("0") @JsonPropertyDescription("Higher runs first; ties go to the older job.") Integer priority,
     @Default("Builtin") @JsonPropertyDescription("Builtin: Kiln's GPU-aware gang queue. Kueue: children carry kueue.x-k8s.io/queue-name.")
     Mode mode,

@@ -2,6 +2,7 @@ package dev.kiln.api.v1alpha1;
 
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
 import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.kubernetes.model.annotation.Categories;
 import io.fabric8.kubernetes.model.annotation.Group;
 import io.fabric8.kubernetes.model.annotation.Kind;
 import io.fabric8.kubernetes.model.annotation.Plural;
@@ -16,6 +17,7 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @Plural("trainingqueues")
 @Singular("trainingqueue")
 @ShortNames("tq")
+@Categories("kiln")
 @AdditionalPrinterColumn(name = "Strategy", jsonPath = ".spec.strategy", type = AdditionalPrinterColumn.Type.STRING)
 @AdditionalPrinterColumn(name = "Quota", jsonPath = ".spec.gpuQuota", type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "GPUs", jsonPath = ".status.gpusInUse", type = AdditionalPrinterColumn.Type.INTEGER)

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.Canonical;
 import dev.kiln.api.data.ShardPattern;
 import dev.kiln.api.v1alpha1.BatchSpec;
+import dev.kiln.api.v1alpha1.Bounds;
 import dev.kiln.api.v1alpha1.BudgetSpec;
 import dev.kiln.api.v1alpha1.CheckpointSpec;
 import dev.kiln.api.v1alpha1.CollectiveBackend;
@@ -95,8 +96,9 @@ public final class JobValidator {
   }
 
   /**
-   * Problems with a change to a job that already started: a started stage's spec and the model
-   * are immutable (the CRD's transition rules, which the API server would enforce).
+   * Problems with a change to a job that already started: a started stage's spec, and the model,
+   * which the CRD makes immutable from creation (this catches an API server that did not evaluate
+   * the rule: the operator pins the model when it first accepts the job).
    */
   public static List<Violation> validateChange(MultimodalPretrainJobSpec spec, MultimodalPretrainJobStatus status) {
     JobValidator v = new JobValidator();
@@ -105,7 +107,7 @@ public final class JobValidator {
     }
     if (status.getReproducibility() != null && status.getReproducibility().getModelHash() != null
         && !status.getReproducibility().getModelHash().equals(Canonical.sha256(spec.model()))) {
-      v.add("spec.model", "is immutable once training started; create a new job for another model");
+      v.add("spec.model", "is immutable once the job is created; create a new job for another model");
     }
     for (StageStatus stage : status.getStages()) {
       if (stage.getSpecHash() == null) {
@@ -632,7 +634,10 @@ public final class JobValidator {
   }
 
   private void scheduling(SchedulingSpec s) {
-    shortName("spec.scheduling.queue", s.queue());
+    if (s.queue() == null || !s.queue().matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?") || s.queue().length() > Bounds.LABEL) {
+      add("spec.scheduling.queue", "must be a DNS label of at most " + Bounds.LABEL + " characters (a TrainingQueue, or "
+          + "a Kueue LocalQueue, whose name is a label value), found \"" + s.queue() + "\"");
+    }
     if (Math.abs((long) s.priority()) > 1_000_000_000L) {
       add("spec.scheduling.priority", "must be within [-1000000000, 1000000000]");
     }

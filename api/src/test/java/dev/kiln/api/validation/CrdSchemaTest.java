@@ -21,8 +21,23 @@ class CrdSchemaTest {
   @Test
   void everyRuleOfTheCrdIsLoadedAndCompiles() {
     assertThat(crd.rules()).extracting(CrdSchema.Rule::path).containsExactlyInAnyOrder(
-        "spec", "spec", "spec.checkpoints", "spec.data", "spec.data.sources[].filter", "spec.model", "spec.model",
+        "", "spec", "spec", "spec.checkpoints", "spec.data", "spec.data.sources[].filter", "spec.model", "spec.model",
         "spec.stages[].budget");
+  }
+
+  @Test
+  void theNameRuleTheOperatorKeepsIsTheApiServersToo() {
+    for (String name : List.of("a-job-name-of-thirty-one-chars1", "9lives", "Upper")) {
+      ObjectNode job = JobValidatorTest.baseTree();
+      ((ObjectNode) job.path("metadata")).put("name", name);
+      assertThat(crd.validate(job)).as(name).extracting(Violation::message).singleElement().asString()
+          .startsWith("metadata.name must be a DNS label of at most 30 characters");
+      assertThat(JobValidator.validate(dev.kiln.api.JobFiles.fromTree(job, name))).as(name)
+          .extracting(Violation::field).contains("metadata.name");
+    }
+    ObjectNode thirty = JobValidatorTest.baseTree();
+    ((ObjectNode) thirty.path("metadata")).put("name", "a-job-name-of-thirty-chars-ok0");
+    assertThat(crd.validate(thirty)).isEmpty();
   }
 
   @Test

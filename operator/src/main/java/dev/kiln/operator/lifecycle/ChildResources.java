@@ -14,6 +14,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.net.HttpURLConnection;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import java.util.List;
 import java.util.Optional;
 import java.util.Map;
@@ -127,15 +128,34 @@ public final class ChildResources {
   /**
    * Why the Job controller could not create {@code child}'s pods (a ResourceQuota, an admission
    * webhook), from the newest FailedCreate event it recorded on the Job. Events are not cached: a
-   * request, asked only while an attempt lacks pods.
+   * request for that Job's events only, asked only while an attempt lacks pods.
    */
   public Optional<String> failedCreate(Job child) {
-    return client.v1().events().inNamespace(child.getMetadata().getNamespace()).list().getItems().stream()
+    return client.v1().events().inNamespace(child.getMetadata().getNamespace())
+        .withField("involvedObject.kind", "Job")
+        .withField("involvedObject.name", child.getMetadata().getName())
+        .list().getItems().stream()
         .filter(e -> "FailedCreate".equals(e.getReason()) && e.getInvolvedObject() != null
             && "Job".equals(e.getInvolvedObject().getKind())
             && child.getMetadata().getName().equals(e.getInvolvedObject().getName()))
         .max(java.util.Comparator.comparing(e -> e.getLastTimestamp() == null ? "" : e.getLastTimestamp()))
         .map(io.fabric8.kubernetes.api.model.Event::getMessage);
+  }
+
+  /**
+   * The access modes of a claim the user provides (what it was bound with, else what it asks for);
+   * empty when it does not exist. A request, asked only before a job starts.
+   */
+  public Optional<List<String>> claimAccessModes(String namespace, String name) {
+    PersistentVolumeClaim claim = client.persistentVolumeClaims().inNamespace(namespace).withName(name).get();
+    if (claim == null) {
+      return Optional.empty();
+    }
+    if (claim.getStatus() != null && claim.getStatus().getAccessModes() != null && !claim.getStatus().getAccessModes().isEmpty()) {
+      return Optional.of(claim.getStatus().getAccessModes());
+    }
+    return Optional.of(claim.getSpec() == null || claim.getSpec().getAccessModes() == null ? List.of()
+        : claim.getSpec().getAccessModes());
   }
 
   /** Pods the Job controller made for one of the job's Jobs, by the job-name label it gives them. */

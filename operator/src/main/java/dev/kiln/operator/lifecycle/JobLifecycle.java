@@ -40,6 +40,7 @@ import dev.kiln.operator.status.JobStatusAggregator;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -100,9 +101,56 @@ public final class JobLifecycle {
 
   private enum Next { CONTINUE, STOP }
 
-  /** One reconcile: decide, act on children, write the status if it changed. */
+  /**
+   * How soon to try again after the API server refused the operator a request: a missing RBAC
+   * rule is fixed by an administrator, not by retrying at once.
+   */
+  static final Duration AFTER_REFUSAL = Duration.ofSeconds(30);
+
+  /**
+   * One reconcile: decide, act on children, write the status if it changed. A request the API
+   * server refuses the operator (its RBAC lacks a rule, its token is not accepted) is not retried
+   * blindly: the job says so, in its {@code Synced} condition and a Warning event naming the
+   * request, and the next try comes after {@link #AFTER_REFUSAL}.
+   */
   public Outcome reconcile(MultimodalPretrainJob job) {
+    try {
+      return decideAndAct(job);
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 401 && e.getCode() != 403) {
+        throw e;
+      }
+      return refused(job, e);
+    }
+  }
+
+  private Outcome refused(MultimodalPretrainJob job, KubernetesClientException e) {
+    String message = "the API server refused the operator: " + (e.getStatus() != null && e.getStatus().getMessage() != null
+        ? e.getStatus().getMessage() : e.getMessage());
     JobStatusAggregator status = new JobStatusAggregator(job, clock);
+    boolean known = status.conditionIs(JobStatusAggregator.SYNCED, false) && status.current().getConditions().stream()
+        .anyMatch(c -> JobStatusAggregator.SYNCED.equals(c.getType()) && message.equals(c.getMessage()));
+    if (!known) {
+      events.warning(job, e.getCode() == 403 ? "Forbidden" : "Unauthorized", message);
+    }
+    status.condition(JobStatusAggregator.SYNCED, false, e.getCode() == 403 ? "Forbidden" : "Unauthorized", message);
+    boolean write = status.changed();
+    if (write) {
+      job.setStatus(status.build());
+      try {
+        children.writeStatus(job);
+      } catch (KubernetesClientException statusRefused) {
+        write = false;  // the status write is refused too: the event and the operator's log say it
+      }
+    }
+    return new Outcome(Optional.of(AFTER_REFUSAL), write);
+  }
+
+  private Outcome decideAndAct(MultimodalPretrainJob job) {
+    JobStatusAggregator status = new JobStatusAggregator(job, clock);
+    if (status.conditionIs(JobStatusAggregator.SYNCED, false)) {
+      status.condition(JobStatusAggregator.SYNCED, true, "Reconciled", "");
+    }
     Optional<Duration> requeue = Optional.of(POLL);
     if (status.current().getPhase().isFinished() && !restartRequested(job, status) && !specFixed(job, status)) {
       if (ttlExpired(job, status)) {
@@ -112,6 +160,7 @@ public final class JobLifecycle {
       requeue = timeToLive(job, status);
     } else if (validate(job, status) == Next.CONTINUE
         && applyRestartRequest(job, status) == Next.CONTINUE
+        && checkSharedClaims(job, status) == Next.CONTINUE
         && ensureWorkspace(job, status) == Next.CONTINUE
         && suspendOrResume(job, status) == Next.CONTINUE
         && prepareData(job, status) == Next.CONTINUE) {
@@ -238,6 +287,44 @@ public final class JobLifecycle {
       status.current().setCheckpoints(new CheckpointsStatus());
     }
     status.current().getCheckpoints().setClaimName(Names.checkpointClaim(job));
+    return Next.CONTINUE;
+  }
+
+  /**
+   * Before anything starts: a claim the user provides (data, initial weights) that a multi-node
+   * stage mounts on every node must allow that (ReadOnlyMany or ReadWriteMany), or the second
+   * node's pod would wait on a Multi-Attach error until the startup deadline. A claim that does not
+   * exist yet is left to the pods' Pending reason.
+   */
+  private Next checkSharedClaims(MultimodalPretrainJob job, JobStatusAggregator status) {
+    if (status.current().getPhase() != JobPhase.Pending) {
+      return Next.CONTINUE;
+    }
+    List<StageSpec> stages = job.getSpec().stages();
+    int multiNode = -1;
+    for (int i = 0; i < stages.size() && multiNode < 0; i++) {
+      multiNode = stages.get(i).resources().nodes() > 1 ? i : -1;
+    }
+    if (multiNode < 0) {
+      return Next.CONTINUE;
+    }
+    Map<String, String> claims = new java.util.LinkedHashMap<>();
+    claims.put("spec.data.claimName", job.getSpec().data().claimName());
+    if (job.getSpec().model().initialWeights() != null) {
+      claims.put("spec.model.initialWeights.claimName", job.getSpec().model().initialWeights().claimName());
+    }
+    for (var claim : claims.entrySet()) {
+      Optional<List<String>> modes = children.claimAccessModes(job.getMetadata().getNamespace(), claim.getValue());
+      if (modes.isPresent() && !modes.get().contains("ReadOnlyMany") && !modes.get().contains("ReadWriteMany")) {
+        String message = claim.getKey() + ": claim " + claim.getValue() + " has access modes " + modes.get()
+            + ", but spec.stages[" + multiNode + "] (" + stages.get(multiNode).name() + ") runs on "
+            + stages.get(multiNode).resources().nodes() + " nodes that all mount it: use a ReadOnlyMany or "
+            + "ReadWriteMany claim";
+        status.condition(JobStatusAggregator.VALIDATED, false, "InvalidSpec", message);
+        fail(job, status, "InvalidSpec", message);
+        return Next.STOP;
+      }
+    }
     return Next.CONTINUE;
   }
 
@@ -863,8 +950,8 @@ public final class JobLifecycle {
   }
 
   /**
-   * Records the model's hash the first time the job is valid: from then on the model is immutable,
-   * as the CRD's transition rule makes it on an API server that evaluates CEL.
+   * Records the model's hash the first time the job is valid: the model is immutable from creation
+   * (the CRD's transition rule), and this holds it so where an API server did not evaluate the rule.
    */
   private static void pinModel(MultimodalPretrainJob job, JobStatusAggregator status) {
     ReproducibilityStatus record = reproducibility(status);

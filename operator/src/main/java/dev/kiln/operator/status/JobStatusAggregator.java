@@ -28,6 +28,11 @@ public final class JobStatusAggregator {
   public static final String FAILED = "Failed";
   public static final String SUSPENDED = "Suspended";
   public static final String STALLED = "Stalled";
+  /**
+   * False while the API server refuses the operator what it needs for this job (RBAC), with the
+   * refused request as the message; True again once a reconcile gets through. Absent until then.
+   */
+  public static final String SYNCED = "Synced";
 
   private final MultimodalPretrainJobStatus status;
   private final String original;

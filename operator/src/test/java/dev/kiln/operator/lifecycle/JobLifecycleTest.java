@@ -20,6 +20,7 @@ import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -39,6 +40,7 @@ class JobLifecycleTest {
   static final String NS = "research";
 
   KubernetesClient client;
+  KubernetesMockServer server;
   FakeCluster cluster;
   TestClock clock;
   MultimodalPretrainJob job;
@@ -47,7 +49,7 @@ class JobLifecycleTest {
 
   @BeforeEach
   void setUp() {
-    cluster = new FakeCluster(client);
+    cluster = new FakeCluster(client, server);
     cluster.registerCrd();
     clock = new TestClock();
   }
@@ -487,6 +489,43 @@ class JobLifecycleTest {
     reconcile();
     assertThat(phase()).isEqualTo(JobPhase.DataPrep);
     assertThat(cluster.jobNames(NS)).containsExactly("quickstart-filter-shapes");
+  }
+
+  @Test
+  void aClaimEveryNodeOfAStageMountsMustAllowItBeforeAnythingStarts() {
+    claim("datasets", "ReadOnlyMany");
+    claim("model-weights", "ReadWriteOnce");
+    create(multinode("qwen2vl-4n"));
+
+    reconcile();
+
+    assertThat(status().getPhase()).isEqualTo(JobPhase.Failed);
+    assertThat(status().getMessage()).isEqualTo("spec.model.initialWeights.claimName: claim model-weights "
+        + "has access modes [ReadWriteOnce], but spec.stages[0] (pretrain) runs on 4 nodes that all mount it: use a "
+        + "ReadOnlyMany or ReadWriteMany claim");
+    assertThat(cluster.jobs(NS)).isEmpty();
+    assertThat(client.persistentVolumeClaims().inNamespace(NS).withName("qwen2vl-4n-work").get()).isNull();
+
+    client.persistentVolumeClaims().inNamespace(NS).withName("model-weights").delete();
+    claim("model-weights", "ReadWriteMany");
+    create(multinode("qwen2vl-4n-b"));
+    reconcile();
+    assertThat(status().getPhase()).as(status().getMessage()).isNotEqualTo(JobPhase.Failed);
+  }
+
+  /** Four nodes sharded over every rank, with its data and weights on claims the user provides. */
+  private static MultimodalPretrainJob multinode(String name) {
+    MultimodalPretrainJob job = withSpec(TestJobs.resource("multinode.yaml"), "sharding: FULL_SHARD");
+    job.getMetadata().setNamespace(NS);
+    job.getMetadata().setName(name);
+    return job;
+  }
+
+  private void claim(String name, String accessMode) {
+    client.persistentVolumeClaims().inNamespace(NS).resource(new io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder()
+        .withNewMetadata().withName(name).endMetadata()
+        .withNewSpec().withAccessModes(accessMode).withNewResources().addToRequests("storage",
+            new io.fabric8.kubernetes.api.model.Quantity("1Ti")).endResources().endSpec().build()).create();
   }
 
   @Test
