@@ -28,11 +28,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 {{- end -}}
 
-{{/* An image reference from images.registry, the named repository and images.tag (default: appVersion). */}}
+{{/* An image reference from images.registry, the named repository and images.tag (default: appVersion), plus an optional tag suffix. */}}
 {{- define "kiln.image" -}}
 {{- $images := .root.Values.images -}}
 {{- $tag := default .root.Chart.AppVersion $images.tag -}}
-{{- printf "%s/%s:%s" (trimSuffix "/" $images.registry) (index $images .name) $tag -}}
+{{- printf "%s/%s:%s%s" (trimSuffix "/" $images.registry) (index $images .name) $tag (default "" .suffix) -}}
 {{- end -}}
 
 {{/* The rules the operator needs on workloads, in every namespace it runs jobs in. */}}

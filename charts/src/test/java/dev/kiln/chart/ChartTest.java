@@ -44,7 +44,8 @@ class ChartTest {
       Map.entry("operator.resources.limits.memory", "1Gi"),
       Map.entry("operator.nodeSelector.pool", "system"),
       Map.entry("defaultQueue.spec.gpuQuota", "64"),
-      Map.entry("defaultQueue.spec.strategy", "StrictFIFO"));
+      Map.entry("defaultQueue.spec.strategy", "StrictFIFO"),
+      Map.entry("gpuRuntimeClassName", "nvidia"));
 
   static Stream<Arguments> valueSets() {
     return Stream.of(Arguments.of("defaults", DEFAULTS), Arguments.of("namespaced", NAMESPACED),
@@ -237,6 +238,8 @@ class ChartTest {
     assertThat(container.path("imagePullPolicy").asText()).isEqualTo("Always");
     assertThat(chart.env("KILN_OPERATOR_TRAINER_IMAGE")).isEqualTo("registry.example.com/ml/kiln-trainer:1.2.3");
     assertThat(chart.env("KILN_OPERATOR_DATA_JOBS_IMAGE")).isEqualTo("registry.example.com/ml/kiln-data-jobs:1.2.3");
+    assertThat(chart.env("KILN_OPERATOR_TRAINER_GPU_IMAGE")).isEqualTo("registry.example.com/ml/kiln-trainer:1.2.3-cuda");
+    assertThat(chart.env("KILN_OPERATOR_GPU_RUNTIME_CLASS_NAME")).isEqualTo("nvidia");
     assertThat(chart.env("KILN_OPERATOR_IMAGE_PULL_POLICY")).isEqualTo("Always");
     assertThat(chart.env("KILN_OPERATOR_LEADER_ELECTION_LEASE_NAMESPACE")).isEqualTo(RenderedChart.NAMESPACE);
     assertThat(deployment.at("/spec/replicas").asInt()).isEqualTo(3);
@@ -264,6 +267,8 @@ class ChartTest {
     String appVersion = new YAMLMapper().readTree(RenderedChart.CHART.resolve("Chart.yaml").toFile()).path("appVersion").asText();
     assertThat(defaults.operatorContainer().path("image").asText()).isEqualTo("ghcr.io/kiln-dev/kiln-operator:" + appVersion);
     assertThat(defaults.ofKind("ServiceMonitor")).isEmpty();
+    assertThat(defaults.env("KILN_OPERATOR_TRAINER_GPU_IMAGE")).isEqualTo("ghcr.io/kiln-dev/kiln-trainer:" + appVersion + "-cuda");
+    assertThat(defaults.env("KILN_OPERATOR_GPU_RUNTIME_CLASS_NAME")).isNull();
     assertThat(defaults.one("Deployment").at("/spec/replicas").asInt()).isEqualTo(2);
   }
 

@@ -12,6 +12,16 @@ public interface KilnOperatorConfig {
   @WithDefault("ghcr.io/kiln-dev/kiln-trainer:0.1.0")
   String trainerImage();
 
+  /** Trainer image for GPU stages (its CUDA variant) of jobs that do not pin spec.images.trainer. */
+  @WithDefault("ghcr.io/kiln-dev/kiln-trainer:0.1.0-cuda")
+  String trainerGpuImage();
+
+  /**
+   * The RuntimeClass GPU pods run under when their stage names none (for example nvidia, where the
+   * NVIDIA container runtime is not the default); empty: the cluster's default runtime.
+   */
+  Optional<String> gpuRuntimeClassName();
+
   /** Data-jobs image (filter, pack) for jobs that do not pin spec.images.dataJobs. */
   @WithDefault("ghcr.io/kiln-dev/kiln-data-jobs:0.1.0")
   String dataJobsImage();

@@ -65,8 +65,8 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
   public MultimodalPretrainJobReconciler(KubernetesClient client, KilnOperatorConfig config, OperatorMetrics metrics) {
     this.client = client;
     this.metrics = metrics;
-    this.settings = new OperatorSettings(config.trainerImage(), config.dataJobsImage(),
-        config.imagePullPolicy(), config.masterPort());
+    this.settings = new OperatorSettings(config.trainerImage(), config.trainerGpuImage(), config.dataJobsImage(),
+        config.imagePullPolicy(), config.gpuRuntimeClassName().orElse(""), config.masterPort());
     this.events = new EventRecorder(client, clock, metrics::event);
     this.progressInterval = Duration.ofSeconds(config.progressIntervalSeconds());
     TrainingQueues.ensureDefault(client);

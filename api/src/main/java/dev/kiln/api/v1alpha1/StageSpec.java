@@ -61,7 +61,11 @@ public record StageSpec(
     @Size(max = 32) List<@Min(1) @Max(255) Integer> nonRetryableExitCodes,
 
     @JsonPropertyDescription("Tcp (a ring between the ranks) or Nccl (GPUs only). Unset: Nccl when the stage has GPUs, Tcp on CPU.")
-    CollectiveBackend collectives) {
+    CollectiveBackend collectives,
+
+    @JsonPropertyDescription("What the cluster asks of the stage's pods: node selector, tolerations, priority class, "
+        + "service account, runtime class, extra resources (RDMA), labels, annotations, environment.")
+    PodSettingsSpec pod) {
 
   public StageSpec {
     sources = sources != null ? List.copyOf(sources) : null;
@@ -74,7 +78,7 @@ public record StageSpec(
     promotion = promotion != null ? promotion : new PromotionSpec(null, null, null, null);
     maxRestarts = maxRestarts != null ? maxRestarts : 3;
     nonRetryableExitCodes = nonRetryableExitCodes != null ? List.copyOf(nonRetryableExitCodes) : List.of(64, 65, 78);
-    // precision and collectives stay null when unset, so that the hash pinning stages started before they
+    // precision, collectives and pod stay null when unset, so that the hash pinning stages started before they
     // existed does not change.
   }
 

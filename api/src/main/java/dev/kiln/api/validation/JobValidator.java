@@ -22,6 +22,7 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
 import dev.kiln.api.v1alpha1.PackingSpec;
+import dev.kiln.api.v1alpha1.PodSettingsSpec;
 import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.ResourcesSpec;
 import dev.kiln.api.v1alpha1.SchedulingSpec;
@@ -34,6 +35,7 @@ import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -116,20 +118,38 @@ public final class JobValidator {
       int index = indexOf(spec, stage.getName());
       if (index < 0) {
         v.add("spec.stages", "stage \"" + stage.getName() + "\" has started and cannot be removed");
-      } else if (!stage.getSpecHash().equals(stageHash(spec.stages().get(index)))) {
-        v.add("spec.stages[" + index + "]", "stage \"" + stage.getName()
-            + "\" has started; its spec is immutable except promotion (revert the edit, or create a new job)");
+      } else if (!stage.getSpecHash().equals(stageHash(spec.stages().get(index)))
+          && !stage.getSpecHash().equals(hashBeforeRecoveryFields(spec.stages().get(index)))) {
+        v.add("spec.stages[" + index + "]", "stage \"" + stage.getName() + "\" has started; only resources.cpu, "
+            + "resources.memory, pod, maxRestarts, nonRetryableExitCodes, batch.microBatchSize, checkpointIntervalSteps, "
+            + "collectives and promotion may change (revert the edit, or create a new job)");
       }
     }
     return List.copyOf(v.violations);
   }
 
-  /** The hash that pins a started stage: its spec without the promotion gate, which may still change. */
+  /**
+   * The hash that pins a started stage: its spec without what a new attempt may change. The
+   * training itself (data, model parts, optimizer, budget, global batch, precision, world size,
+   * sharding, attention) is the trainer's checkpoint identity and stays; the pods' resources and
+   * settings, the restart policy, the micro batch (the same global batch), the checkpoint interval,
+   * the collectives and the promotion gate take effect at the stage's next attempt.
+   */
   public static String stageHash(StageSpec stage) {
+    ResourcesSpec resources = stage.resources();
+    StageSpec pinned = new StageSpec(stage.name(), stage.sources(), stage.visualTokens(), stage.trainable(),
+        stage.optimizer(), stage.budget(), new BatchSpec(stage.batch().globalBatchSize(), null),
+        new ResourcesSpec(resources.nodes(), resources.gpusPerNode(), resources.gpuProduct(), null, null),
+        stage.sharding(), stage.precision(), stage.packedAttention(), null, stage.initFrom(), null, null, null, null, null);
+    return Canonical.sha256(pinned);
+  }
+
+  /** The hash stages started by earlier operators were pinned with: everything but the promotion gate. */
+  static String hashBeforeRecoveryFields(StageSpec stage) {
     StageSpec pinned = new StageSpec(stage.name(), stage.sources(), stage.visualTokens(), stage.trainable(),
         stage.optimizer(), stage.budget(), stage.batch(), stage.resources(), stage.sharding(), stage.precision(),
         stage.packedAttention(), stage.checkpointIntervalSteps(), stage.initFrom(), null, stage.maxRestarts(),
-        stage.nonRetryableExitCodes(), stage.collectives());
+        stage.nonRetryableExitCodes(), stage.collectives(), null);
     return Canonical.sha256(pinned);
   }
 
@@ -195,6 +215,12 @@ public final class JobValidator {
     checkpoints(spec.checkpoints(), spec.stages());
     scheduling(spec.scheduling());
     images(spec.images());
+    if (spec.data() != null) {
+      podSettings("spec.data.pod", spec.data().pod());
+    }
+    for (int i = 0; spec.stages() != null && i < spec.stages().size(); i++) {
+      podSettings("spec.stages[" + i + "].pod", spec.stages().get(i).pod());
+    }
     if (spec.ttlSecondsAfterFinished() != null && spec.ttlSecondsAfterFinished() < 0) {
       add("spec.ttlSecondsAfterFinished", "must be >= 0");
     }
@@ -661,6 +687,99 @@ public final class JobValidator {
     if (reference != null && (reference.isBlank() || reference.chars().anyMatch(Character::isWhitespace))) {
       add(at, "must be an image reference without spaces, found \"" + reference + "\"");
     }
+  }
+
+  /** Label and annotation prefixes that are Kiln's, the Job controller's or Kueue's to set. */
+  private static final List<String> RESERVED_PREFIXES = List.of("kiln.dev/", "app.kubernetes.io/",
+      "batch.kubernetes.io/", "kueue.x-k8s.io/");
+  private static final Set<String> RESERVED_LABELS = Set.of("job-name", "controller-uid");
+  /** Environment variables Kiln's programs are configured by. */
+  private static final Pattern RESERVED_ENV = Pattern.compile(
+      "KILN_.*|DJL_.*|MASTER_ADDR|MASTER_PORT|WORLD_SIZE|HOME|OPT_OUT_TRACKING|JAVA_TOOL_OPTIONS");
+  private static final Pattern QUALIFIED_NAME = Pattern.compile(
+      "([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?");
+  private static final Pattern ENV_NAME = Pattern.compile("[-._a-zA-Z][-._a-zA-Z0-9]*");
+  private static final Set<String> TAINT_EFFECTS = Set.of("", "NoSchedule", "PreferNoSchedule", "NoExecute");
+
+  private void podSettings(String at, PodSettingsSpec pod) {
+    if (pod == null) {
+      return;
+    }
+    pod.nodeSelector().forEach((key, value) -> {
+      qualifiedName(at + ".nodeSelector", key);
+      if (!value.isEmpty() && !LABEL_VALUE.matcher(value).matches()) {
+        add(at + ".nodeSelector[" + key + "]", "must be a label value, found \"" + value + "\"");
+      }
+    });
+    for (int i = 0; i < pod.tolerations().size(); i++) {
+      var toleration = pod.tolerations().get(i);
+      String operator = toleration.getOperator() == null ? "Equal" : toleration.getOperator();
+      if (!operator.equals("Equal") && !operator.equals("Exists")) {
+        add(at + ".tolerations[" + i + "].operator", "must be Equal or Exists, found \"" + operator + "\"");
+      } else if (operator.equals("Exists") && toleration.getValue() != null && !toleration.getValue().isEmpty()) {
+        add(at + ".tolerations[" + i + "].value", "must be empty when operator is Exists");
+      } else if (operator.equals("Equal") && (toleration.getKey() == null || toleration.getKey().isEmpty())) {
+        add(at + ".tolerations[" + i + "].key", "required unless operator is Exists");
+      }
+      if (toleration.getEffect() != null && !TAINT_EFFECTS.contains(toleration.getEffect())) {
+        add(at + ".tolerations[" + i + "].effect", "must be NoSchedule, PreferNoSchedule or NoExecute, found \""
+            + toleration.getEffect() + "\"");
+      }
+    }
+    for (var name : new String[][] {{"priorityClassName", pod.priorityClassName()},
+        {"serviceAccountName", pod.serviceAccountName()}, {"runtimeClassName", pod.runtimeClassName()}}) {
+      if (name[1] != null && (name[1].length() > 253 || !name[1].matches("[a-z0-9]([-.a-z0-9]*[a-z0-9])?"))) {
+        add(at + "." + name[0], "must be a DNS subdomain, found \"" + name[1] + "\"");
+      }
+    }
+    pod.extraResources().forEach((name, amount) -> {
+      String field = at + ".extraResources[" + name + "]";
+      if (!name.contains("/") || !QUALIFIED_NAME.matcher(name).matches() || name.startsWith("kubernetes.io/")
+          || name.startsWith("requests.")) {
+        add(field, "must be an extended resource named by its domain (for example rdma/ib), found \"" + name + "\"");
+      } else if (name.equals("nvidia.com/gpu")) {
+        add(field, "GPUs are resources.gpusPerNode");
+      } else if (!amount.matches("[1-9][0-9]{0,8}")) {
+        add(field, "must be a positive whole number (extended resources are counted), found \"" + amount + "\"");
+      }
+    });
+    metadataKeys(at + ".labels", pod.labels(), true);
+    metadataKeys(at + ".annotations", pod.annotations(), false);
+    Set<String> names = new HashSet<>();
+    for (int i = 0; i < pod.env().size(); i++) {
+      String name = pod.env().get(i).getName();
+      if (name == null || !ENV_NAME.matcher(name).matches()) {
+        add(at + ".env[" + i + "].name", "must be an environment variable name, found \"" + name + "\"");
+      } else if (RESERVED_ENV.matcher(name).matches()) {
+        add(at + ".env[" + i + "].name", name + " is set by Kiln");
+      } else if (!names.add(name)) {
+        add(at + ".env[" + i + "].name", "duplicate \"" + name + "\"");
+      }
+    }
+  }
+
+  private void metadataKeys(String at, Map<String, String> entries, boolean labels) {
+    entries.forEach((key, value) -> {
+      if (!qualifiedName(at, key)) {
+        return;
+      }
+      if (RESERVED_PREFIXES.stream().anyMatch(key::startsWith) || (labels && RESERVED_LABELS.contains(key))) {
+        add(at + "[" + key + "]", "is Kiln's to set (kiln.dev/, app.kubernetes.io/, batch.kubernetes.io/ and "
+            + "kueue.x-k8s.io/ keys are reserved)");
+      } else if (labels && !value.isEmpty() && !LABEL_VALUE.matcher(value).matches()) {
+        add(at + "[" + key + "]", "must be a label value (63 characters of letters, digits, -, _ and .), found \""
+            + value + "\"");
+      }
+    });
+  }
+
+  private boolean qualifiedName(String at, String key) {
+    int slash = key.indexOf('/');
+    boolean valid = QUALIFIED_NAME.matcher(key).matches() && (slash < 0 || slash <= 253);
+    if (!valid) {
+      add(at + "[" + key + "]", "must be a qualified name (an optional DNS prefix and /, then 63 characters)");
+    }
+    return valid;
   }
 
   // --- field helpers -------------------------------------------------------------------------

@@ -241,6 +241,30 @@ class JobValidatorTest {
     return Arguments.of(path, value, expectedField);
   }
 
+  @Test
+  void podSettingsAreCheckedAndMayNotReplaceWhatKilnSets() throws IOException {
+    ObjectNode tree = baseTree();
+    ((ObjectNode) tree.at("/spec/stages/0")).set("pod", YAML.readTree("""
+        nodeSelector: {pool: p5}
+        tolerations: [{key: dedicated, operator: Exists, value: x}]
+        priorityClassName: Research_High
+        extraResources: {rdma/ib: "1", nvidia.com/gpu: "8", hugepages: "2"}
+        labels: {kiln.dev/job: other, team: vision}
+        annotations: {k8s.v1.cni.cncf.io/networks: ib}
+        env: [{name: KILN_ATTEMPT, value: "9"}, {name: NCCL_DEBUG, value: WARN}]
+        """));
+    ((ObjectNode) tree.at("/spec/data")).set("pod", YAML.readTree("{nodeSelector: {pool: cpu}, serviceAccountName: loader}"));
+
+    List<Violation> violations = JobValidator.validate(dev.kiln.api.JobFiles.fromTree(tree, "pod-settings"));
+
+    assertThat(violations).extracting(Violation::field).containsExactlyInAnyOrder(
+        "spec.stages[0].pod.tolerations[0].value", "spec.stages[0].pod.priorityClassName",
+        "spec.stages[0].pod.extraResources[nvidia.com/gpu]", "spec.stages[0].pod.extraResources[hugepages]",
+        "spec.stages[0].pod.labels[kiln.dev/job]", "spec.stages[0].pod.env[0].name");
+    assertThat(violations).filteredOn(v -> v.field().endsWith("env[0].name")).extracting(Violation::message)
+        .containsExactly("KILN_ATTEMPT is set by Kiln");
+  }
+
   static ObjectNode baseTree() {
     try (InputStream in = JobValidatorTest.class.getResourceAsStream("/base-job.yaml")) {
       return (ObjectNode) YAML.readTree(in);

@@ -223,7 +223,7 @@ public final class BuiltinAdmission implements Admission {
       Map<String, Integer> byNode = gpusByNode(attemptPods);
       int bound = (int) attemptPods.stream().filter(p -> p.getSpec().getNodeName() != null && !ClusterRoom.terminal(p)).count();
       // Admitted pods the scheduler has not placed yet: their GPUs are spoken for.
-      room.reserve(new Gang(Math.max(0, gang.pods() - bound), gang.gpusPerPod(), gang.product()));
+      room.reserve(gang.withPods(Math.max(0, gang.pods() - bound)));
       if (memberOf(owner, queueName)) {
         boolean stopping = attempt.getMetadata().getDeletionTimestamp() != null || annotation(attempt, PREEMPTED_BY) != null;
         running.add(new QueuePlan.Running(ownerKey(attempt), attempt.getMetadata().getNamespace() + "/"
@@ -381,7 +381,9 @@ public final class BuiltinAdmission implements Admission {
   }
 
   private static Gang gang(StageSpec stage) {
-    return new Gang(stage.resources().nodes(), stage.resources().gpusPerNode(), stage.resources().gpuProduct());
+    var pod = stage.pod();
+    return new Gang(stage.resources().nodes(), stage.resources().gpusPerNode(), stage.resources().gpuProduct(),
+        pod == null ? null : pod.nodeSelector(), pod == null ? null : pod.tolerations());
   }
 
   private static String stageProduct(MultimodalPretrainJob job, String stageName) {

@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.NodeCondition;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Taint;
+import io.fabric8.kubernetes.api.model.Toleration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -19,9 +20,10 @@ import java.util.Set;
 
 /**
  * Free GPUs per node, as the scheduler will find them: allocatable {@code nvidia.com/gpu} of nodes
- * that are ready, schedulable and carry no taint a Kiln pod does not tolerate, minus what pods
- * bound there hold. Admission places whole gangs on it (best fit, so big gangs still find whole
- * nodes); a gang that does not fit takes nothing.
+ * that are ready and schedulable, minus what pods bound there hold. A gang may use a node whose
+ * labels carry its GPU product and node selector and whose taints it tolerates (the GPU taint
+ * always; others by the stage's tolerations). Admission places whole gangs on it (best fit, so big
+ * gangs still find whole nodes); a gang that does not fit takes nothing.
  */
 public final class ClusterRoom {
 
@@ -29,7 +31,8 @@ public final class ClusterRoom {
   private static final String PRODUCT_LABEL = StageJobManifest.GPU_PRODUCT_LABEL;
 
   private final Map<String, Integer> free;
-  private final Map<String, String> products;
+  private final Map<String, Map<String, String>> labels;
+  private final Map<String, List<Taint>> taints;
   /**
    * Gangs found not to fit, and free GPUs per gang, since the room last grew: a queue's plan asks
    * the same of hundreds of waiting stages of few shapes, and placing or reserving only takes room.
@@ -37,21 +40,25 @@ public final class ClusterRoom {
   private final Set<Gang> unplaceable = new HashSet<>();
   private final Map<Gang, Integer> freeFor = new HashMap<>();
 
-  private ClusterRoom(Map<String, Integer> free, Map<String, String> products) {
+  private ClusterRoom(Map<String, Integer> free, Map<String, Map<String, String>> labels, Map<String, List<Taint>> taints) {
     this.free = free;
-    this.products = products;
+    this.labels = labels;
+    this.taints = taints;
   }
 
   /** The room on {@code nodes} once {@code pods} (every pod of the cluster, any owner) hold their GPUs. */
   public static ClusterRoom of(List<Node> nodes, List<Pod> pods) {
     Map<String, Integer> free = new LinkedHashMap<>();
-    Map<String, String> products = new LinkedHashMap<>();
+    Map<String, Map<String, String>> labels = new LinkedHashMap<>();
+    Map<String, List<Taint>> taints = new LinkedHashMap<>();
     for (Node node : nodes.stream().sorted(Comparator.comparing(n -> n.getMetadata().getName())).toList()) {
       int gpus = allocatable(node);
       if (gpus > 0 && usable(node)) {
-        free.put(node.getMetadata().getName(), gpus);
-        Map<String, String> labels = node.getMetadata().getLabels();
-        products.put(node.getMetadata().getName(), labels == null ? null : labels.get(PRODUCT_LABEL));
+        String name = node.getMetadata().getName();
+        free.put(name, gpus);
+        labels.put(name, node.getMetadata().getLabels() == null ? Map.of() : node.getMetadata().getLabels());
+        taints.put(name, node.getSpec() == null || node.getSpec().getTaints() == null ? List.of()
+            : node.getSpec().getTaints());
       }
     }
     for (Pod pod : pods) {
@@ -60,11 +67,11 @@ public final class ClusterRoom {
         free.merge(node, -gpus(pod), Integer::sum);
       }
     }
-    return new ClusterRoom(free, products);
+    return new ClusterRoom(free, labels, taints);
   }
 
   public ClusterRoom copy() {
-    return new ClusterRoom(new LinkedHashMap<>(free), products);
+    return new ClusterRoom(new LinkedHashMap<>(free), labels, taints);
   }
 
   /** Places every pod of the gang, or none: true when it fit (and now holds its GPUs here). */
@@ -127,7 +134,31 @@ public final class ClusterRoom {
   }
 
   private boolean matches(String node, Gang gang) {
-    return gang.product() == null || Objects.equals(products.get(node), gang.product());
+    Map<String, String> nodeLabels = labels.get(node);
+    if (gang.product() != null && !Objects.equals(nodeLabels.get(PRODUCT_LABEL), gang.product())) {
+      return false;
+    }
+    if (!gang.nodeSelector().entrySet().stream().allMatch(e -> e.getValue().equals(nodeLabels.get(e.getKey())))) {
+      return false;
+    }
+    return taints.get(node).stream().allMatch(taint -> GPU.equals(taint.getKey())
+        || "PreferNoSchedule".equals(taint.getEffect())
+        || gang.tolerations().stream().anyMatch(toleration -> tolerates(toleration, taint)));
+  }
+
+  /** The scheduler's rule: the effect (if given) and key (unless Exists without one) match, and the value under Equal. */
+  static boolean tolerates(Toleration toleration, Taint taint) {
+    if (toleration.getEffect() != null && !toleration.getEffect().isEmpty() && !toleration.getEffect().equals(taint.getEffect())) {
+      return false;
+    }
+    boolean exists = "Exists".equals(toleration.getOperator());
+    if (toleration.getKey() == null || toleration.getKey().isEmpty()) {
+      return exists;
+    }
+    if (!toleration.getKey().equals(taint.getKey())) {
+      return false;
+    }
+    return exists || Objects.equals(Objects.toString(toleration.getValue(), ""), Objects.toString(taint.getValue(), ""));
   }
 
   static int allocatable(Node node) {
@@ -136,13 +167,9 @@ public final class ClusterRoom {
     return gpus == null ? 0 : gpus.getNumericalAmount().intValue();
   }
 
-  /** Ready (or not reporting), schedulable, and no taint but the GPU one that Kiln's pods tolerate. */
+  /** Ready (or not reporting) and schedulable; whose taints a gang tolerates is {@link #matches}' to say. */
   static boolean usable(Node node) {
     if (node.getSpec() != null && Boolean.TRUE.equals(node.getSpec().getUnschedulable())) {
-      return false;
-    }
-    List<Taint> taints = node.getSpec() == null || node.getSpec().getTaints() == null ? List.of() : node.getSpec().getTaints();
-    if (taints.stream().anyMatch(t -> !GPU.equals(t.getKey()) && !"PreferNoSchedule".equals(t.getEffect()))) {
       return false;
     }
     List<NodeCondition> conditions = node.getStatus() == null || node.getStatus().getConditions() == null ? List.of()

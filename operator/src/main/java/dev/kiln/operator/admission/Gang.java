@@ -1,10 +1,31 @@
 package dev.kiln.operator.admission;
 
+import io.fabric8.kubernetes.api.model.Toleration;
+import java.util.List;
+import java.util.Map;
+
 /**
  * What one stage attempt asks for, all at once: {@code pods} pods of {@code gpusPerPod} GPUs each,
- * on nodes labelled with {@code product} when it is not null.
+ * on nodes labelled with {@code product} when it is not null, whose labels include
+ * {@code nodeSelector} and whose taints {@code tolerations} tolerate (the stage's pod settings).
  */
-public record Gang(int pods, int gpusPerPod, String product) {
+public record Gang(int pods, int gpusPerPod, String product, Map<String, String> nodeSelector,
+    List<Toleration> tolerations) {
+
+  public Gang {
+    nodeSelector = nodeSelector != null ? Map.copyOf(nodeSelector) : Map.of();
+    tolerations = tolerations != null ? List.copyOf(tolerations) : List.of();
+  }
+
+  /** A gang with no node selector and no tolerations beyond the GPU taint's. */
+  public Gang(int pods, int gpusPerPod, String product) {
+    this(pods, gpusPerPod, product, Map.of(), List.of());
+  }
+
+  /** The same placement constraints for another number of pods. */
+  public Gang withPods(int pods) {
+    return new Gang(pods, gpusPerPod, product, nodeSelector, tolerations);
+  }
 
   public int gpus() {
     return pods * gpusPerPod;

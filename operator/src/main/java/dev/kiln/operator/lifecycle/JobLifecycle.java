@@ -1,6 +1,7 @@
 package dev.kiln.operator.lifecycle;
 
 import dev.kiln.api.Canonical;
+import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.api.runconfig.TrainerProgress;
@@ -255,6 +256,25 @@ public final class JobLifecycle {
     return Next.CONTINUE;
   }
 
+  /**
+   * The trainer found a stage's packed data unusable (exit 65: missing, damaged, or ids beyond the
+   * vocabulary): a retry packs it again, from the filtered data, before the stage restarts.
+   */
+  private void repack(MultimodalPretrainJob job, JobStatusAggregator status, String stage) {
+    Job pack = children.job(job.getMetadata().getNamespace(), Names.packJob(job, stage));
+    if (pack != null) {
+      children.delete(pack);
+    }
+    if (status.current().getDataPrep() != null) {
+      status.current().getDataPrep().setPhase("Running");
+      status.current().getDataPrep().setCompletionTime(null);
+    }
+    status.condition(JobStatusAggregator.DATA_READY, false, "Repacking", "stage " + stage
+        + "'s packed data was unusable; packing it again");
+    events.normal(job, "Repacking", "stage " + stage + "'s packed data was unusable (exit " + ExitCodes.DATA
+        + "); packing it again before the stage restarts");
+  }
+
   private void retryFailedJob(MultimodalPretrainJob job, JobStatusAggregator status) {
     for (Job child : children.allJobs(job)) {
       if (AttemptObserver.hasCondition(child, "Failed")) {
@@ -265,6 +285,9 @@ public final class JobLifecycle {
       if (stage.getPhase() == StagePhase.Failed) {
         stage.setPhase(StagePhase.Pending);
         stage.setRestarts(0);
+        if (stage.getLastFailure() != null && Integer.valueOf(ExitCodes.DATA).equals(stage.getLastFailure().getExitCode())) {
+          repack(job, status, stage.getName());
+        }
       }
     }
     if (status.current().getDataPrep() != null && "Failed".equals(status.current().getDataPrep().getPhase())) {
@@ -975,7 +998,9 @@ public final class JobLifecycle {
       record.setConfigHash(Canonical.sha256(job.getSpec()));
       record.setModelHash(Canonical.sha256(job.getSpec().model()));
     }
-    record.getImages().put("trainer", settings.trainerImage(job));
+    for (StageSpec stage : job.getSpec().stages()) {
+      record.getImages().put("trainer/" + stage.name(), settings.trainerImage(job, stage));
+    }
     record.getImages().put("dataJobs", settings.dataJobsImage(job));
   }
 

@@ -36,7 +36,7 @@ final class DataJobs {
   static Job job(MultimodalPretrainJob job, String name, Map<String, String> labels, OperatorSettings settings,
       List<String> args, int completions, int parallelism, DataJobResourcesSpec resources) {
     String image = settings.dataJobsImage(job);
-    return new JobBuilder()
+    Job built = new JobBuilder()
         .withMetadata(Owners.owned(job, name, Kueue.jobLabels(job, labels)))
         .withNewSpec()
           .withSuspend(Kueue.initialSuspend(job))
@@ -74,5 +74,7 @@ final class DataJobs {
           .endTemplate()
         .endSpec()
         .build();
+    PodParts.applySettings(built, job.getSpec().data().pod(), "");
+    return built;
   }
 }

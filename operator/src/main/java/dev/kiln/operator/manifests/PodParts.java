@@ -4,21 +4,28 @@ import dev.kiln.api.runconfig.CpuLimit;
 import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.PodSettingsSpec;
 import io.fabric8.kubernetes.api.model.Affinity;
 import io.fabric8.kubernetes.api.model.AffinityBuilder;
+import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import io.fabric8.kubernetes.api.model.PodSecurityContextBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Toleration;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import java.util.ArrayList;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import java.util.List;
+import java.util.Map;
 
 /** Pieces every Kiln pod shares: a locked-down security context, volumes, and runtime environment. */
 final class PodParts {
@@ -48,6 +55,51 @@ final class PodParts {
         .withRunAsNonRoot(true)
         .withNewCapabilities().withDrop("ALL").endCapabilities()
         .build();
+  }
+
+  /**
+   * Adds what the job asks of a pod on top of what Kiln set ({@code pod} may be null): node
+   * selector, tolerations, priority class, service account, runtime class ({@code defaultRuntimeClass}
+   * when it names none, empty for none), extended resources as request and limit, labels,
+   * annotations and environment. Validation has refused what would replace Kiln's own.
+   */
+  static void applySettings(Job built, PodSettingsSpec pod, String defaultRuntimeClass) {
+    PodSpec spec = built.getSpec().getTemplate().getSpec();
+    String runtimeClass = pod != null && pod.runtimeClassName() != null ? pod.runtimeClassName() : defaultRuntimeClass;
+    if (runtimeClass != null && !runtimeClass.isEmpty()) {
+      spec.setRuntimeClassName(runtimeClass);
+    }
+    if (pod == null) {
+      return;
+    }
+    if (!pod.nodeSelector().isEmpty()) {
+      spec.setNodeSelector(new java.util.TreeMap<>(pod.nodeSelector()));
+    }
+    if (!pod.tolerations().isEmpty()) {
+      List<Toleration> tolerations = new ArrayList<>(spec.getTolerations() == null ? List.of() : spec.getTolerations());
+      tolerations.addAll(pod.tolerations());
+      spec.setTolerations(tolerations);
+    }
+    spec.setPriorityClassName(pod.priorityClassName());
+    spec.setServiceAccountName(pod.serviceAccountName());
+    Container container = spec.getContainers().getFirst();
+    new java.util.TreeMap<>(pod.extraResources()).forEach((name, amount) -> {
+      container.getResources().getRequests().put(name, new Quantity(amount));
+      container.getResources().getLimits().put(name, new Quantity(amount));
+    });
+    container.getEnv().addAll(pod.env());
+    ObjectMeta metadata = built.getSpec().getTemplate().getMetadata();
+    metadata.setLabels(kilnsFirst(metadata.getLabels(), pod.labels()));
+    if (!pod.annotations().isEmpty()) {
+      metadata.setAnnotations(kilnsFirst(metadata.getAnnotations(), pod.annotations()));
+    }
+  }
+
+  /** Kiln's entries in their order, then the job's (sorted) where Kiln has none of that key. */
+  private static Map<String, String> kilnsFirst(Map<String, String> kilns, Map<String, String> jobs) {
+    Map<String, String> merged = new java.util.LinkedHashMap<>(kilns == null ? Map.of() : kilns);
+    new java.util.TreeMap<>(jobs).forEach(merged::putIfAbsent);
+    return merged;
   }
 
   /** Volumes: work (rw), data (ro), weights (ro, when set), tmp; the caller adds its own. */

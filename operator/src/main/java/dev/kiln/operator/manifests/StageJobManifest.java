@@ -55,7 +55,7 @@ public final class StageJobManifest {
     StageSpec stage = job.getSpec().stages().get(stageIndex);
     ResourcesSpec resources = stage.resources();
     boolean gpu = resources.gpusPerNode() > 0;
-    String image = settings.trainerImage(job);
+    String image = settings.trainerImage(job, stage);
     Map<String, String> podLabels = Labels.attempt(job, stage.name(), attempt);
 
     List<Volume> volumes = new ArrayList<>(PodParts.volumes(job));
@@ -68,7 +68,7 @@ public final class StageJobManifest {
       mounts.add(PodParts.mount("shm", "/dev/shm", false));
     }
 
-    return new JobBuilder()
+    Job built = new JobBuilder()
         .withMetadata(Owners.owned(job, Names.attemptJob(job, stage.name(), attempt), Kueue.jobLabels(job, podLabels)))
         .withNewSpec()
           .withSuspend(Kueue.initialSuspend(job))
@@ -109,6 +109,8 @@ public final class StageJobManifest {
           .endTemplate()
         .endSpec()
         .build();
+    PodParts.applySettings(built, stage.pod(), gpu ? settings.gpuRuntimeClassName() : "");
+    return built;
   }
 
   private static List<EnvVar> env(MultimodalPretrainJob job, StageSpec stage, int attempt, OperatorSettings settings) {

@@ -532,7 +532,7 @@ class JobLifecycleTest {
   void editingARunningStageIsRejectedAndNothingNewStarts() {
     runToFirstAttempt();
 
-    edit(j -> withSpec(j, "checkpointIntervalSteps: 7"));
+    edit(j -> withSpec(j, "visualTokens: 4"));
     reconcile();
     cluster.failPod(NS, "quickstart-pretrain-a1", 0, 1, "Error");
     reconcile();
@@ -540,9 +540,62 @@ class JobLifecycleTest {
     assertThat(status().getConditions()).anySatisfy(c -> {
       assertCondition(c, JobStatusAggregator.VALIDATED, "False");
       assertThat(c.getReason()).isEqualTo("SpecChangeRejected");
-      assertThat(c.getMessage()).startsWith("spec.stages[0]: stage \"pretrain\" has started");
+      assertThat(c.getMessage()).startsWith("spec.stages[0]: stage \"pretrain\" has started; only resources.cpu");
     });
     assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNull();
+  }
+
+  @Test
+  void aStartedStageTakesTheRecoveryTheDocsGiveAtItsNextAttemptAndNothingElse() {
+    runToFirstAttempt();
+
+    edit(j -> withSpec(j, "{resources: {nodes: 1, gpusPerNode: 0, memory: 12Gi}, batch: {globalBatchSize: 8, "
+        + "microBatchSize: 2}, maxRestarts: 5, checkpointIntervalSteps: 50, pod: {labels: {team: vision}}}"));
+    reconcile();
+    assertThat(status().getConditions()).noneSatisfy(c -> assertCondition(c, JobStatusAggregator.VALIDATED, "False"));
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).as("the running attempt runs on").isNotNull();
+
+    edit(j -> withNonce(j, "more-memory"));
+    reconcile();
+    var attempt = cluster.job(NS, "quickstart-pretrain-a2").getSpec().getTemplate();
+    assertThat(attempt.getSpec().getContainers().getFirst().getResources().getLimits().get("memory"))
+        .isEqualTo(new io.fabric8.kubernetes.api.model.Quantity("12Gi"));
+    assertThat(attempt.getMetadata().getLabels()).containsEntry("team", "vision");
+    String runConfig = client.configMaps().inNamespace(NS).withName("quickstart-pretrain-config").get().getData()
+        .values().iterator().next();
+    assertThat(runConfig.replace(" ", "")).contains("\"microBatchSize\":2");
+
+    edit(j -> withSpec(j, "optimizer: {lr: 1.0e-5}"));
+    reconcile();
+    assertThat(status().getConditions()).anySatisfy(c -> {
+      assertCondition(c, JobStatusAggregator.VALIDATED, "False");
+      assertThat(c.getReason()).isEqualTo("SpecChangeRejected");
+    });
+  }
+
+  @Test
+  void aRetryAfterUnusablePackedDataPacksItAgainBeforeTheStageRestarts() {
+    runToFirstAttempt();
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, 65, "Error", "the packed data holds token id 151645, and the model's "
+        + "vocabulary has 512 entries");
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.Failed);
+
+    edit(j -> withNonce(j, "repack"));
+    reconcile();
+    assertThat(status().getConditions()).anySatisfy(c -> {
+      assertCondition(c, JobStatusAggregator.DATA_READY, "False");
+      assertThat(c.getReason()).isEqualTo("Repacking");
+    });
+    assertThat(eventReasons()).contains("Repacking");
+    assertThat(cluster.job(NS, "quickstart-pack-pretrain").getStatus() == null
+        || cluster.job(NS, "quickstart-pack-pretrain").getStatus().getConditions().isEmpty())
+        .as("a new pack Job, not yet complete").isTrue();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNull();
+
+    cluster.complete(NS, "quickstart-pack-pretrain");
+    reconcile();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNotNull();
   }
 
   @Test

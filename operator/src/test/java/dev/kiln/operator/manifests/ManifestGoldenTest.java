@@ -90,6 +90,23 @@ class ManifestGoldenTest {
   }
 
   @Test
+  void gpuStagesRunTheCudaImageUnderTheOperatorsRuntimeClassUnlessTheJobSaysOtherwise() {
+    OperatorSettings nvidia = new OperatorSettings(SETTINGS.trainerImage(), SETTINGS.trainerGpuImage(),
+        SETTINGS.dataJobsImage(), SETTINGS.imagePullPolicy(), "nvidia", SETTINGS.masterPort());
+    var gpuPod = StageJobManifest.build(multinode, 0, 1, nvidia).getSpec().getTemplate().getSpec();
+    assertThat(gpuPod.getContainers().getFirst().getImage()).isEqualTo("ghcr.io/kiln-dev/kiln-trainer:0.1.0-cuda");
+    assertThat(gpuPod.getRuntimeClassName()).isEqualTo("nvidia");
+    var cpuPod = StageJobManifest.build(quickstart, 0, 1, nvidia).getSpec().getTemplate().getSpec();
+    assertThat(cpuPod.getContainers().getFirst().getImage()).isEqualTo("ghcr.io/kiln-dev/kiln-trainer:0.1.0");
+    assertThat(cpuPod.getRuntimeClassName()).isNull();
+    var filterPod = FilterJobManifest.build(multinode, multinode.getSpec().data().source("datacomp"), nvidia)
+        .getSpec().getTemplate().getSpec();
+    assertThat(filterPod.getRuntimeClassName()).as("data prep runs on CPU").isNull();
+    assertThat(filterPod.getNodeSelector()).containsEntry("pool", "cpu");
+    assertThat(filterPod.getPriorityClassName()).isEqualTo("research-low");
+  }
+
+  @Test
   void resumeAttemptDiffersOnlyInAttempt() {
     Job first = StageJobManifest.build(recipe, 0, 1, SETTINGS);
     Job third = StageJobManifest.build(recipe, 0, 3, SETTINGS);
