@@ -6,6 +6,8 @@ KILN_NAMESPACE="${KILN_NAMESPACE:-kiln-system}"
 JOBS_NAMESPACE="${JOBS_NAMESPACE:-default}"
 GPU_PRODUCT="${GPU_PRODUCT:-NVIDIA-H100-80GB-HBM3}"
 GPUS_PER_NODE="${GPUS_PER_NODE:-8}"
+# The label e2e/kind/cluster.yaml puts on the workers that get fake GPUs (and the GPU taint).
+FAKE_GPU_LABEL="kiln.dev/fake-gpus"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 IMAGES="${IMAGES:-$ROOT/target/images}"
 

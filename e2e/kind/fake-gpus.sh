@@ -4,14 +4,14 @@
 # capacity and allocatable (what the NVIDIA device plugin would advertise). Nothing can use them:
 # pods that request them are scheduled, admitted and counted, which is what the queue needs.
 #
-#   e2e/kind/fake-gpus.sh            every worker of the cluster kind-$KIND_CLUSTER
+#   e2e/kind/fake-gpus.sh            the workers of kind-$KIND_CLUSTER labelled kiln.dev/fake-gpus=true
 set -euo pipefail
 # shellcheck source=e2e/kind/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 need kubectl "install kubectl: https://kubernetes.io/docs/tasks/tools/"
 
-mapfile -t workers < <(kubectl_kind get nodes -l '!node-role.kubernetes.io/control-plane' -o name)
-[[ ${#workers[@]} -gt 0 ]] || die "no worker nodes in kind-$KIND_CLUSTER"
+mapfile -t workers < <(kubectl_kind get nodes -l "$FAKE_GPU_LABEL=true" -o name)
+[[ ${#workers[@]} -gt 0 ]] || die "no worker labelled $FAKE_GPU_LABEL=true in kind-$KIND_CLUSTER (see e2e/kind/cluster.yaml)"
 for node in "${workers[@]}"; do
   kubectl_kind label "$node" --overwrite nvidia.com/gpu.present=true "nvidia.com/gpu.product=$GPU_PRODUCT" \
     "nvidia.com/gpu.count=$GPUS_PER_NODE" >/dev/null

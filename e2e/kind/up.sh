@@ -30,9 +30,12 @@ for image in kiln-operator kiln-trainer kiln-data-jobs; do
   kind load image-archive "$IMAGES/$image-$version.tar" --name "$KIND_CLUSTER"
 done
 
+# Helm installs crds/ on the first install only, never on upgrade: apply them so a changed CRD lands.
+log "applying the CRDs"
+kubectl_kind apply --server-side --force-conflicts -f "$ROOT/charts/kiln/crds/"
 log "installing the chart into $KILN_NAMESPACE"
 helm --kube-context "kind-$KIND_CLUSTER" upgrade --install kiln "$ROOT/charts/kiln" \
-  --namespace "$KILN_NAMESPACE" --create-namespace --wait --timeout 5m
+  --namespace "$KILN_NAMESPACE" --create-namespace --skip-crds --wait --timeout 5m
 
 dump() {
   log "the job did not succeed; its status, the events and the operator's log follow"
@@ -42,55 +45,8 @@ dump() {
   kubectl_kind -n "$KILN_NAMESPACE" logs deployment/kiln --tail 100 || true
 }
 
-log "writing the quickstart's data into claim quickstart-data"
-kubectl_kind -n "$JOBS_NAMESPACE" apply -f - <<YAML
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: quickstart-data
-spec:
-  accessModes: [ReadWriteOnce]
-  resources:
-    requests:
-      storage: 1Gi
----
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: quickstart-data
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      securityContext:
-        runAsNonRoot: true
-        runAsUser: 65532
-        fsGroup: 65532
-        seccompProfile: {type: RuntimeDefault}
-      containers:
-        - name: sample-data
-          image: ghcr.io/kiln-dev/kiln-trainer:$version
-          imagePullPolicy: IfNotPresent
-          args: [sample-data, shapes, /data]
-          securityContext:
-            allowPrivilegeEscalation: false
-            readOnlyRootFilesystem: true
-            capabilities: {drop: [ALL]}
-          volumeMounts:
-            - {name: data, mountPath: /data}
-            - {name: tmp, mountPath: /tmp}
-      volumes:
-        - name: data
-          persistentVolumeClaim: {claimName: quickstart-data}
-        - name: tmp
-          emptyDir: {}
-YAML
-kubectl_kind -n "$JOBS_NAMESPACE" wait --for=condition=Complete job/quickstart-data --timeout=10m \
-  || { kubectl_kind -n "$JOBS_NAMESPACE" logs job/quickstart-data || true; die "the data job did not complete"; }
-
-log "applying examples/quickstart.yaml"
-kubectl_kind -n "$JOBS_NAMESPACE" apply -f "$ROOT/examples/quickstart.yaml"
+log "applying examples/cluster-quickstart.yaml (it writes its own sample data)"
+kubectl_kind -n "$JOBS_NAMESPACE" apply -f "$ROOT/examples/cluster-quickstart.yaml"
 if ! kubectl_kind -n "$JOBS_NAMESPACE" wait --for=jsonpath='{.status.phase}'=Succeeded mpj/quickstart --timeout=45m; then
   dump
   exit 1

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -34,6 +35,16 @@ class ExamplesTest {
     for (MultimodalPretrainJob job : jobs) {
       assertThat(JobValidator.validate(job)).as(example.getFileName().toString()).isEmpty();
     }
+  }
+
+  @Test
+  void theClusterQuickstartIsTheQuickstart() {
+    Path examples = KilnRoot.path().resolve("examples");
+    MultimodalPretrainJob local = JobFiles.read(examples.resolve("quickstart.yaml")).getFirst();
+    MultimodalPretrainJob cluster = JobFiles.read(examples.resolve("cluster-quickstart.yaml")).getFirst();
+    assertThat(Canonical.json(cluster.getSpec())).isEqualTo(Canonical.json(local.getSpec()));
+    assertThat(cluster.getMetadata().getAnnotations()).isEqualTo(local.getMetadata().getAnnotations())
+        .containsKey("kiln.dev/sample-data");
   }
 
   static Stream<Path> queues() throws IOException {

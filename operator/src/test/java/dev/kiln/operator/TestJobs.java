@@ -13,7 +13,19 @@ public final class TestJobs {
 
   private TestJobs() {}
 
+  /**
+   * An example as a test's fixture: without its sample-data request, since the tests play the data
+   * Jobs themselves (the sample-data step has tests of its own, with {@link #exampleAsWritten}).
+   */
   public static MultimodalPretrainJob example(String file) {
+    MultimodalPretrainJob job = exampleAsWritten(file);
+    if (job.getMetadata().getAnnotations() != null) {
+      job.getMetadata().getAnnotations().remove(dev.kiln.operator.manifests.SampleDataJobManifest.ANNOTATION);
+    }
+    return job;
+  }
+
+  public static MultimodalPretrainJob exampleAsWritten(String file) {
     return identify(JobFiles.read(root().resolve("examples").resolve(file)).getFirst());
   }
 

@@ -1,18 +1,20 @@
 package dev.kiln.cli.run;
 
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.operator.manifests.SampleDataJobManifest;
 import dev.kiln.trainer.synthetic.SampleDatasets;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * The sample dataset a job asks {@code kiln run} to generate into its data claim, by its
- * {@value #ANNOTATION} annotation. Only the local run reads it; the operator ignores it.
+ * The sample dataset a job asks for by its {@code kiln.dev/sample-data} annotation: {@code kiln run}
+ * generates it into the data claim before it applies the job (so that its checks find the shards),
+ * and the operator's sample-data Job then finds it there.
  */
 final class SampleData {
 
-  static final String ANNOTATION = "kiln.dev/local-sample-data";
+  static final String ANNOTATION = SampleDataJobManifest.ANNOTATION;
 
   private SampleData() {}
 

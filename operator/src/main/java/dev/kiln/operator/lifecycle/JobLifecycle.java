@@ -34,6 +34,7 @@ import dev.kiln.operator.manifests.Names;
 import dev.kiln.operator.manifests.OperatorSettings;
 import dev.kiln.operator.manifests.PackJobManifest;
 import dev.kiln.operator.manifests.RunConfigMapManifest;
+import dev.kiln.operator.manifests.SampleDataJobManifest;
 import dev.kiln.operator.manifests.RunConfigs;
 import dev.kiln.operator.manifests.StageJobManifest;
 import dev.kiln.operator.manifests.StageServiceManifest;
@@ -447,6 +448,17 @@ public final class JobLifecycle {
           + job.getSpec().stages().size() + " stages");
     }
     status.phase(JobPhase.DataPrep, "DataPrep", "filtering and packing data");
+
+    Optional<String> sample = SampleDataJobManifest.requested(job);
+    if (sample.isPresent()) {
+      children.ensure(SampleDataJobManifest.dataClaim(job));
+      List<Job> writer = List.of(children.ensure(SampleDataJobManifest.build(job, sample.get(), settings)));
+      if (failIfAnyFailed(job, status, writer) || !allComplete(writer)) {
+        status.phase(JobPhase.DataPrep, "DataPrep", "writing the " + sample.get() + " sample data into claim "
+            + job.getSpec().data().claimName());
+        return Next.STOP;
+      }
+    }
 
     List<Job> filters = new ArrayList<>();
     for (DataSourceSpec source : filteredSources(job)) {

@@ -16,6 +16,10 @@ public final class Names {
     return job.getMetadata().getName() + "-filter-" + source;
   }
 
+  public static String sampleDataJob(MultimodalPretrainJob job) {
+    return job.getMetadata().getName() + "-sample-data";
+  }
+
   public static String packJob(MultimodalPretrainJob job, String stage) {
     return job.getMetadata().getName() + "-pack-" + stage;
   }

@@ -349,6 +349,24 @@ class JobLifecycleTest {
   }
 
   @Test
+  void aSampleDataJobWritesTheQuickstartsDataIntoAClaimItCreatesBeforeAnythingReadsIt() {
+    create(TestJobs.exampleAsWritten("quickstart.yaml"));
+    reconcile();
+    assertThat(cluster.jobNames(NS)).containsExactly("quickstart-sample-data");
+    assertThat(status().getMessage()).isEqualTo("writing the shapes sample data into claim quickstart-data");
+    var claim = client.persistentVolumeClaims().inNamespace(NS).withName("quickstart-data").get();
+    assertThat(claim.getMetadata().getOwnerReferences()).extracting(o -> o.getName()).containsExactly("quickstart");
+    var pod = cluster.job(NS, "quickstart-sample-data").getSpec().getTemplate().getSpec();
+    assertThat(pod.getContainers().getFirst().getArgs()).containsExactly("sample-data", "shapes", "/kiln/data");
+    assertThat(pod.getContainers().getFirst().getVolumeMounts()).filteredOn(m -> m.getName().equals("data"))
+        .allSatisfy(m -> assertThat(m.getReadOnly()).isNotEqualTo(Boolean.TRUE));
+
+    cluster.complete(NS, "quickstart-sample-data");
+    reconcile();
+    assertThat(cluster.jobNames(NS)).containsExactly("quickstart-filter-shapes", "quickstart-sample-data");
+  }
+
+  @Test
   void aFailedDataJobFailsTheJobAndARestartNonceRetriesIt() {
     create(TestJobs.example("quickstart.yaml"));
     reconcile();

@@ -509,6 +509,7 @@ class QueueLifecycleTest {
           .replace("  checkpoints:\n", "  scheduling:\n    queue: " + queue + "\n    priority: " + priority
               + "\n    mode: " + mode + "\n  checkpoints:\n");
       MultimodalPretrainJob job = JobFiles.parse(yaml, name + ".yaml").getFirst();
+      job.getMetadata().getAnnotations().remove(dev.kiln.operator.manifests.SampleDataJobManifest.ANNOTATION);
       job.getMetadata().setNamespace(NS);
       job.getMetadata().setCreationTimestamp(clock.instant().toString());
       clock.advance(java.time.Duration.ofSeconds(1));

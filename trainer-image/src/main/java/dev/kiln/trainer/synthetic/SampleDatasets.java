@@ -9,8 +9,8 @@ import java.util.stream.Stream;
 
 /**
  * Sample datasets Kiln can generate into a data claim by name: {@code kiln run} does for a job
- * that asks (its {@code kiln.dev/local-sample-data} annotation), {@code kiln-trainer sample-data}
- * does on a cluster.
+ * that asks (its {@code kiln.dev/sample-data} annotation) before it starts the job, and the
+ * operator's sample-data Job does with {@code kiln-trainer sample-data} on a cluster.
  */
 public final class SampleDatasets {
 
