@@ -37,6 +37,8 @@ public class MultimodalPretrainJob extends CustomResource<MultimodalPretrainJobS
   public static final String VERSION = "v1alpha1";
   public static final String KIND = "MultimodalPretrainJob";
   public static final String API_VERSION = GROUP + "/" + VERSION;
+  /** Names a sample dataset the operator writes into the data claim before data preparation (the quickstarts). */
+  public static final String SAMPLE_DATA_ANNOTATION = "kiln.dev/sample-data";
 
   @Override
   protected MultimodalPretrainJobStatus initStatus() {

@@ -1,7 +1,6 @@
 package dev.kiln.cli.run;
 
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
-import dev.kiln.operator.manifests.SampleDataJobManifest;
 import dev.kiln.trainer.synthetic.SampleDatasets;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -14,7 +13,7 @@ import java.util.Map;
  */
 final class SampleData {
 
-  static final String ANNOTATION = SampleDataJobManifest.ANNOTATION;
+  static final String ANNOTATION = MultimodalPretrainJob.SAMPLE_DATA_ANNOTATION;
 
   private SampleData() {}
 

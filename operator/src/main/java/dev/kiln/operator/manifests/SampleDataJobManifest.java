@@ -21,7 +21,7 @@ import java.util.Optional;
 public final class SampleDataJobManifest {
 
   /** The annotation naming the sample dataset; {@code kiln run} reads it too, to ask the held-out questions. */
-  public static final String ANNOTATION = "kiln.dev/sample-data";
+  public static final String ANNOTATION = MultimodalPretrainJob.SAMPLE_DATA_ANNOTATION;
   static final String COMPONENT = "sample-data";
   private static final DataJobResourcesSpec RESOURCES = new DataJobResourcesSpec("1", "2Gi");
   /** The shapes data takes about 20 MB. */
