@@ -39,18 +39,35 @@ public record RunConfig(
 
   /**
    * What a checkpoint must have been trained under to be resumed by this stage: everything that
-   * shapes the weights and the data order (model, data, trainable parts, optimizer, budget, global
-   * batch, seed, precision, starting point), not where ranks run or where files go, so that a
-   * stage resumes on another number of ranks but never on another recipe.
+   * shapes the weights and the data order (model, data, trainable parts, AdamW and its schedule's
+   * shape, budget, global batch, seed, starting point), not where ranks run or where files go, so
+   * that a stage resumes on another number of ranks but never on another recipe. The peak learning
+   * rate, its warmup and the precision are left out: lowering them is how a run that diverged
+   * continues from its last checkpoint.
    */
   public String trainingHash() {
-    return Canonical.sha256(new TrainingIdentity(job, stage, seed, model, initialWeights, data, trainable, optimizer,
-        budget, batch.globalBatchSize(), precision, checkpoints.initFrom()));
+    return Canonical.sha256(new TrainingIdentity(job, stage, seed, model, initialWeights, data, trainable,
+        new AdamWIdentity(optimizer.weightDecay(), optimizer.schedule(), optimizer.minLrRatio(), optimizer.gradClip(),
+            optimizer.beta1(), optimizer.beta2(), optimizer.eps()),
+        budget, batch.globalBatchSize(), checkpoints.initFrom()));
+  }
+
+  /** The training hash checkpoints written before the learning rate and precision could change carry. */
+  public String trainingHashWithLearningRateAndPrecision() {
+    return Canonical.sha256(new TrainingIdentityWithSchedule(job, stage, seed, model, initialWeights, data, trainable,
+        optimizer, budget, batch.globalBatchSize(), precision, checkpoints.initFrom()));
   }
 
   private record TrainingIdentity(String job, String stage, long seed, ModelDimensions model, Weights initialWeights,
-      Data data, List<TrainablePart> trainable, OptimizerSpec optimizer, BudgetSpec budget, Integer globalBatchSize,
-      Precision precision, String initFrom) {}
+      Data data, List<TrainablePart> trainable, AdamWIdentity optimizer, BudgetSpec budget, Integer globalBatchSize,
+      String initFrom) {}
+
+  private record AdamWIdentity(Double weightDecay, OptimizerSpec.Schedule schedule, Double minLrRatio, Double gradClip,
+      Double beta1, Double beta2, Double eps) {}
+
+  private record TrainingIdentityWithSchedule(String job, String stage, long seed, ModelDimensions model,
+      Weights initialWeights, Data data, List<TrainablePart> trainable, OptimizerSpec optimizer, BudgetSpec budget,
+      Integer globalBatchSize, Precision precision, String initFrom) {}
 
   /** Version of this document; the trainer refuses versions it does not know. */
   public static final String API_VERSION = "kiln.dev/run-config/v1";

@@ -29,7 +29,11 @@ public record MultimodalPretrainJobSpec(
     DataSpec data,
 
     @Required @Size(min = 1, max = 8)
-    @JsonPropertyDescription("Training stages, run in order (the recipe: pretrain at 144 visual tokens, then sft at 729).")
+    @JsonPropertyDescription("Training stages, run in order (the recipe: pretrain at 144 visual tokens, then sft at 729). "
+        + "Once a stage has started, only optimizer.lr, optimizer.warmupRatio, precision, resources.cpu, resources.memory, "
+        + "pod, maxRestarts, nonRetryableExitCodes, batch.microBatchSize (the same globalBatchSize), "
+        + "checkpointIntervalSteps, collectives and promotion may change; they take effect at its next attempt (a "
+        + "failure, or a changed restartNonce).")
     List<StageSpec> stages,
 
     @JsonPropertyDescription("Where checkpoints and prepared data live.")

@@ -120,9 +120,8 @@ public final class JobValidator {
         v.add("spec.stages", "stage \"" + stage.getName() + "\" has started and cannot be removed");
       } else if (!stage.getSpecHash().equals(stageHash(spec.stages().get(index)))
           && !stage.getSpecHash().equals(hashBeforeRecoveryFields(spec.stages().get(index)))) {
-        v.add("spec.stages[" + index + "]", "stage \"" + stage.getName() + "\" has started; only resources.cpu, "
-            + "resources.memory, pod, maxRestarts, nonRetryableExitCodes, batch.microBatchSize, checkpointIntervalSteps, "
-            + "collectives and promotion may change (revert the edit, or create a new job)");
+        v.add("spec.stages[" + index + "]", "stage \"" + stage.getName() + "\" has started; only "
+            + CHANGEABLE_WHEN_STARTED + " may change (revert the edit, or create a new job)");
       }
     }
     return List.copyOf(v.violations);
@@ -130,19 +129,28 @@ public final class JobValidator {
 
   /**
    * The hash that pins a started stage: its spec without what a new attempt may change. The
-   * training itself (data, model parts, optimizer, budget, global batch, precision, world size,
-   * sharding, attention) is the trainer's checkpoint identity and stays; the pods' resources and
+   * training itself (data, model parts, AdamW and its schedule's shape, budget, global batch, world
+   * size, sharding, attention) is the trainer's checkpoint identity and stays; the peak learning
+   * rate, its warmup and the precision (how a diverged run continues), the pods' resources and
    * settings, the restart policy, the micro batch (the same global batch), the checkpoint interval,
    * the collectives and the promotion gate take effect at the stage's next attempt.
    */
   public static String stageHash(StageSpec stage) {
     ResourcesSpec resources = stage.resources();
+    OptimizerSpec adamW = stage.optimizer();
+    OptimizerSpec shape = adamW == null ? null : new OptimizerSpec(1.0, adamW.weightDecay(), 0.0, adamW.schedule(),
+        adamW.minLrRatio(), adamW.gradClip(), adamW.beta1(), adamW.beta2(), adamW.eps());
     StageSpec pinned = new StageSpec(stage.name(), stage.sources(), stage.visualTokens(), stage.trainable(),
-        stage.optimizer(), stage.budget(), new BatchSpec(stage.batch().globalBatchSize(), null),
+        shape, stage.budget(), new BatchSpec(stage.batch().globalBatchSize(), null),
         new ResourcesSpec(resources.nodes(), resources.gpusPerNode(), resources.gpuProduct(), null, null),
-        stage.sharding(), stage.precision(), stage.packedAttention(), null, stage.initFrom(), null, null, null, null, null);
+        stage.sharding(), null, stage.packedAttention(), null, stage.initFrom(), null, null, null, null, null);
     return Canonical.sha256(pinned);
   }
+
+  /** What a started stage may change, at its next attempt (see {@link #stageHash}). */
+  public static final String CHANGEABLE_WHEN_STARTED = "optimizer.lr, optimizer.warmupRatio, precision, resources.cpu, "
+      + "resources.memory, pod, maxRestarts, nonRetryableExitCodes, batch.microBatchSize, checkpointIntervalSteps, "
+      + "collectives and promotion";
 
   /** The hash stages started by earlier operators were pinned with: everything but the promotion gate. */
   static String hashBeforeRecoveryFields(StageSpec stage) {

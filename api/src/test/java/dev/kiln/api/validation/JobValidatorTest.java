@@ -184,7 +184,7 @@ class JobValidatorTest {
   }
 
   @Test
-  void aStartedStageCannotChangeButItsPromotionGateCan() {
+  void aStartedStageChangesOnlyWhatItsNextAttemptCanTake() {
     MultimodalPretrainJob job = baseJob();
     MultimodalPretrainJobStatus status = new MultimodalPretrainJobStatus();
     StageStatus pretrain = new StageStatus();
@@ -199,9 +199,16 @@ class JobValidatorTest {
     MultimodalPretrainJob gateEdited = mutate("spec.stages[0].promotion", "{mode: Manual, approved: true}");
     assertThat(JobValidator.validateChange(gateEdited.getSpec(), status)).isEmpty();
 
-    MultimodalPretrainJob lrEdited = mutate("spec.stages[0].optimizer.lr", 1.0e-4);
-    assertThat(JobValidator.validateChange(lrEdited.getSpec(), status)).extracting(Violation::field)
-        .containsExactly("spec.stages[0]");
+    for (String recovery : List.of("optimizer.lr", "optimizer.warmupRatio", "resources.memory", "batch.microBatchSize",
+        "maxRestarts", "checkpointIntervalSteps")) {
+      Object value = recovery.startsWith("optimizer") ? (Object) 1.0e-4 : recovery.equals("resources.memory") ? "99Gi" : 1;
+      assertThat(JobValidator.validateChange(mutate("spec.stages[0]." + recovery, value).getSpec(), status))
+          .as(recovery).isEmpty();
+    }
+    for (String pinned : List.of("optimizer.weightDecay", "batch.globalBatchSize", "resources.nodes")) {
+      assertThat(JobValidator.validateChange(mutate("spec.stages[0]." + pinned, 3).getSpec(), status)).as(pinned)
+          .extracting(Violation::field).containsExactly("spec.stages[0]");
+    }
 
     MultimodalPretrainJob modelEdited = mutate("spec.model.preset", "small");
     assertThat(JobValidator.validateChange(modelEdited.getSpec(), status)).extracting(Violation::field)

@@ -21,6 +21,7 @@ public final class Labels {
   public static final String TRAINER = "trainer";
   public static final String FILTER = "filter";
   public static final String PACK = "pack";
+  public static final String SAMPLE_DATA = "sample-data";
   public static final String WORKSPACE = "workspace";
 
   private Labels() {}

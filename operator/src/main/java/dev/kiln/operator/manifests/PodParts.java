@@ -130,7 +130,7 @@ final class PodParts {
           .withNewLabelSelector()
             .addToMatchLabels(Labels.JOB, job.getMetadata().getName())
             .addNewMatchExpression().withKey(Labels.COMPONENT).withOperator("In")
-              .withValues(Labels.FILTER, Labels.PACK).endMatchExpression()
+              .withValues(Labels.SAMPLE_DATA, Labels.FILTER, Labels.PACK).endMatchExpression()
           .endLabelSelector()
           .withTopologyKey("kubernetes.io/hostname")
         .endRequiredDuringSchedulingIgnoredDuringExecution()

@@ -22,7 +22,6 @@ public final class SampleDataJobManifest {
 
   /** The annotation naming the sample dataset; {@code kiln run} reads it too, to ask the held-out questions. */
   public static final String ANNOTATION = MultimodalPretrainJob.SAMPLE_DATA_ANNOTATION;
-  static final String COMPONENT = "sample-data";
   private static final DataJobResourcesSpec RESOURCES = new DataJobResourcesSpec("1", "2Gi");
   /** The shapes data takes about 20 MB. */
   static final String CLAIM_SIZE = "1Gi";
@@ -41,7 +40,7 @@ public final class SampleDataJobManifest {
    */
   public static PersistentVolumeClaim dataClaim(MultimodalPretrainJob job) {
     return new PersistentVolumeClaimBuilder()
-        .withMetadata(Owners.owned(job, job.getSpec().data().claimName(), Labels.of(job, COMPONENT)))
+        .withMetadata(Owners.owned(job, job.getSpec().data().claimName(), Labels.of(job, Labels.SAMPLE_DATA)))
         .withNewSpec()
           .withAccessModes("ReadWriteOnce")
           .withNewResources().addToRequests("storage", new Quantity(CLAIM_SIZE)).endResources()
@@ -50,7 +49,7 @@ public final class SampleDataJobManifest {
   }
 
   public static Job build(MultimodalPretrainJob job, String dataset, OperatorSettings settings) {
-    Job built = DataJobs.job(job, Names.sampleDataJob(job), Labels.of(job, COMPONENT), settings,
+    Job built = DataJobs.job(job, Names.sampleDataJob(job), Labels.of(job, Labels.SAMPLE_DATA), settings,
         List.of("sample-data", dataset, PodPaths.DATA), 1, 1, RESOURCES);
     var pod = built.getSpec().getTemplate().getSpec();
     var container = pod.getContainers().getFirst();

@@ -558,7 +558,7 @@ class JobLifecycleTest {
     assertThat(status().getConditions()).anySatisfy(c -> {
       assertCondition(c, JobStatusAggregator.VALIDATED, "False");
       assertThat(c.getReason()).isEqualTo("SpecChangeRejected");
-      assertThat(c.getMessage()).startsWith("spec.stages[0]: stage \"pretrain\" has started; only resources.cpu");
+      assertThat(c.getMessage()).startsWith("spec.stages[0]: stage \"pretrain\" has started; only optimizer.lr");
     });
     assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNull();
   }
@@ -583,7 +583,12 @@ class JobLifecycleTest {
         .values().iterator().next();
     assertThat(runConfig.replace(" ", "")).contains("\"microBatchSize\":2");
 
-    edit(j -> withSpec(j, "optimizer: {lr: 1.0e-5}"));
+    edit(j -> withSpec(j, "optimizer: {lr: 1.0e-5, weightDecay: 0.01, warmupRatio: 0.1}"));
+    reconcile();
+    assertThat(status().getConditions()).as("a lower learning rate and a longer warmup: how a diverged run continues")
+        .noneSatisfy(c -> assertCondition(c, JobStatusAggregator.VALIDATED, "False"));
+
+    edit(j -> withSpec(j, "optimizer: {lr: 1.0e-5, weightDecay: 0.2}"));
     reconcile();
     assertThat(status().getConditions()).anySatisfy(c -> {
       assertCondition(c, JobStatusAggregator.VALIDATED, "False");

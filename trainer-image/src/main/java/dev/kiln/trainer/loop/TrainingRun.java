@@ -312,8 +312,11 @@ public final class TrainingRun {
     var checkpoint = store.loadLatest();
     if (checkpoint.isPresent()) {
       var c = checkpoint.get();
-      // Checkpoints from before the training hash carry the hash of the whole config, ranks included.
-      if (!configHash.equals(c.state().configHash()) && !Canonical.sha256(config).equals(c.state().configHash())) {
+      // Earlier checkpoints carry the training hash with the learning rate and precision in it, or, from
+      // before the training hash, the hash of the whole config, ranks included.
+      String written = c.state().configHash();
+      if (!configHash.equals(written) && !config.trainingHashWithLearningRateAndPrecision().equals(written)
+          && !Canonical.sha256(config).equals(written)) {
         throw new ConfigMismatchException("checkpoint " + c.path() + " was trained under another configuration of stage "
             + config.stage() + " (training hash " + abbreviate(c.state().configHash()) + ", this config "
             + abbreviate(configHash) + "): refusing to resume it. Restore the stage's spec, or move the stage's"

@@ -199,19 +199,26 @@ class TrainingRunTest {
     Path run = newRun("other-config");
     new TrainingRun(config(4, 2), new PodRoot(run), 0, 1).run();
     RunConfig same = config(4, 2);
+    RunConfig otherDecay = new RunConfig(same.apiVersion(), same.job(), same.namespace(), same.stage(), same.stageIndex(),
+        same.seed(), same.model(), same.initialWeights(), same.data(), same.trainable(),
+        new OptimizerSpec(same.optimizer().lr(), same.optimizer().weightDecay() + 0.1, same.optimizer().warmupRatio(),
+            null, null, null, null, null, null),
+        same.budget(), same.batch(), same.world(), same.precision(), same.checkpoints(), same.metricsDir());
     RunConfig otherLr = new RunConfig(same.apiVersion(), same.job(), same.namespace(), same.stage(), same.stageIndex(),
         same.seed(), same.model(), same.initialWeights(), same.data(), same.trainable(),
-        new OptimizerSpec(same.optimizer().lr() * 2, same.optimizer().weightDecay(), same.optimizer().warmupRatio(),
+        new OptimizerSpec(same.optimizer().lr() / 2, same.optimizer().weightDecay(), same.optimizer().warmupRatio(),
             null, null, null, null, null, null),
         same.budget(), same.batch(), same.world(), same.precision(), same.checkpoints(), same.metricsDir());
 
-    assertThatThrownBy(() -> new TrainingRun(otherLr, new PodRoot(run), 0, 1).run())
+    assertThatThrownBy(() -> new TrainingRun(otherDecay, new PodRoot(run), 0, 1).run())
         .isInstanceOf(TrainingRun.ConfigMismatchException.class)
         .hasMessageContaining("step-00000004 was trained under another configuration of stage pretrain");
     // Where the ranks run is not part of the recipe: another world and rendezvous port still resume.
     assertThat(same.trainingHash()).isEqualTo(config(4, 2, new RunConfig.World(2, 0, 2, ShardingStrategy.SHARD_GRAD_OP,
         29600)).trainingHash());
-    assertThat(otherLr.trainingHash()).isNotEqualTo(same.trainingHash());
+    assertThat(otherDecay.trainingHash()).isNotEqualTo(same.trainingHash());
+    // A lower learning rate is how a diverged run continues: the same training, resumed.
+    assertThat(otherLr.trainingHash()).isEqualTo(same.trainingHash());
   }
 
   @Test
