@@ -10,11 +10,12 @@
 #   scripts/publish.sh --plain-http 127.0.0.1:5000/ml        a registry without TLS (loopback)
 #   scripts/publish.sh --images DIR --chart DIR REGISTRY      other archives or another chart
 #
-# Needs skopeo (Debian and Ubuntu: apt-get install skopeo). Credentials: log in once into Docker's
-# config file, which skopeo and Helm both read:
-#   skopeo login --authfile ~/.docker/config.json registry.example.com
+# Needs skopeo (Debian and Ubuntu: apt-get install skopeo); no helm binary. Credentials: the images'
+# from `skopeo login HOST` (or Docker's ~/.docker/config.json), the chart's from Helm's registry login
+# file ~/.config/helm/registry/config.json (Docker's format, what `helm registry login` writes).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/java-env.sh
 source "$ROOT/scripts/java-env.sh"
 
 command -v skopeo >/dev/null || { echo "publish: needs skopeo (Debian and Ubuntu: apt-get install skopeo)" >&2; exit 1; }

@@ -19,8 +19,8 @@ import picocli.CommandLine.Parameters;
 /**
  * Pushes Kiln's image archives and its Helm chart to one OCI registry: each image with skopeo, its
  * manifest unchanged (the registry serves the digest the archive holds), and the chart with Helm's own
- * library as {@code oci://REGISTRY/kiln}. Credentials come from the files skopeo and Helm read
- * (Docker's {@code ~/.docker/config.json} serves both).
+ * library as {@code oci://REGISTRY/kiln}. Credentials come from where each reads them: {@code skopeo
+ * login}, and Helm's registry login file.
  */
 @Command(name = "kiln-publish", mixinStandardHelpOptions = true,
     description = "Push Kiln's image archives and its Helm chart to an OCI registry.")
