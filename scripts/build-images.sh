@@ -2,7 +2,8 @@
 # Builds Kiln's images as OCI archives, without a container engine or a registry:
 #   target/images/kiln-operator-VERSION.tar, kiln-trainer-VERSION.tar, kiln-data-jobs-VERSION.tar
 # Each is an OCI image layout in a tar with Docker's manifest.json beside it: `docker load -i`,
-# `kind load image-archive` and `skopeo copy oci-archive:FILE docker://REGISTRY/...` all take it.
+# `kind load image-archive` and `skopeo copy oci-archive:FILE docker://REGISTRY/...` all take it;
+# scripts/publish.sh REGISTRY pushes all of them, and the chart, to a registry.
 #
 # Layers: the operating-system files of a few Debian packages (glibc, libgcc, libstdc++, zlib: the
 # ones installed on the build machine, their versions listed in /usr/share/kiln/packages.txt), a Java
