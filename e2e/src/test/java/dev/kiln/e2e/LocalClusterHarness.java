@@ -9,6 +9,7 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.StageStatus;
 import dev.kiln.cli.run.StageMetrics;
 import dev.kiln.local.LocalCluster;
+import dev.kiln.local.OperatorProcess;
 import dev.kiln.trainer.loop.StepMetrics;
 import dev.kiln.trainer.synthetic.ShapesData;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
@@ -17,6 +18,9 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -206,6 +210,40 @@ final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCall
   List<String> trainerJobNames() {
     return childJobNames().stream().filter(n -> n.contains("-pretrain-") || n.contains("-sft-"))
         .filter(n -> !n.contains("-pack-")).toList();
+  }
+
+  /**
+   * The positive control for "a restarted operator changed nothing": waits until the operator's
+   * process has logged it started and, since, reconciled at least {@code reconciles} times (its
+   * {@code kiln_reconcile_duration_seconds_count}, which starts from zero with each process): one
+   * per job is what it does for the jobs it finds at start.
+   */
+  void awaitReconciles(OperatorProcess operator, long reconciles) {
+    await().atMost(WAIT).pollInterval(Duration.ofMillis(200)).until(() -> operatorMetric(operator,
+        "kiln_reconcile_duration_seconds_count") >= reconciles);
+  }
+
+  /** The value of one of the operator's metrics without labels, or -1 while it does not answer. */
+  static double operatorMetric(OperatorProcess operator, String name) {
+    var address = operator.httpAddress();
+    if (address.isEmpty()) {
+      return -1;
+    }
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      String body = http.send(HttpRequest.newBuilder(address.get().resolve("/q/metrics")).timeout(Duration.ofSeconds(5))
+          .build(), HttpResponse.BodyHandlers.ofString()).body();
+      for (String line : body.split("\n")) {
+        if (line.startsWith(name + " ")) {
+          return Double.parseDouble(line.substring(line.indexOf(' ') + 1));
+        }
+      }
+      return -1;
+    } catch (IOException e) {
+      return -1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return -1;
+    }
   }
 
   /** The job's place in its queue, or -1 when it has none (not queued, or not yet reconciled). */

@@ -77,7 +77,7 @@ class OperatorDeploymentTest {
     assertThat(failover).isLessThanOrEqualTo(Duration.ofSeconds(LEASE_SECONDS + 4));
     await().atMost(Duration.ofSeconds(10)).until(() -> leaderGauge(standby) == 1.0);
 
-    Thread.sleep(3_000);  // the new leader has reconciled every job
+    harness.awaitReconciles(standby, 2);  // the new leader has reconciled both jobs
     assertThat(harness.queuePosition("second")).isEqualTo(1);
     assertThat(harness.trainerJobNames()).containsExactly("first-pretrain-a1");
 
@@ -123,13 +123,8 @@ class OperatorDeploymentTest {
   }
 
   /** The operator's {@code kiln_operator_leader} metric. */
-  private static double leaderGauge(OperatorProcess operator) throws Exception {
-    for (String line : get(operator, "/q/metrics").body().split("\n")) {
-      if (line.startsWith("kiln_operator_leader ")) {
-        return Double.parseDouble(line.substring(line.indexOf(' ') + 1));
-      }
-    }
-    throw new AssertionError("no kiln_operator_leader in the operator's metrics");
+  private static double leaderGauge(OperatorProcess operator) {
+    return LocalClusterHarness.operatorMetric(operator, "kiln_operator_leader");
   }
 
   /** The operator holds the Lease under the identity it logged. */

@@ -88,7 +88,7 @@ class QueueScenariosTest {
     harness.cluster().operator().restart(true);
     await().atMost(LocalClusterHarness.WAIT).until(() -> Files.readString(harness.cluster().operator().log())
         .split("--- operator start 2")[1].contains("Installed features"));
-    Thread.sleep(3_000);  // the restarted operator has reconciled every job
+    harness.awaitReconciles(harness.cluster().operator(), 3);  // each of the three jobs, at least
 
     assertThat(harness.queuePosition("second")).isEqualTo(1);
     assertThat(harness.queuePosition("third")).isEqualTo(2);

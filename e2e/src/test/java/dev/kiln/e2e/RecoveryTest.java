@@ -158,7 +158,7 @@ class RecoveryTest {
     harness.awaitPhase("tiny", JobPhase.AwaitingPromotion);
     operator.stop(true);
     operator.start();
-    Thread.sleep(3000);
+    harness.awaitReconciles(operator, 1);
     assertThat(harness.get("tiny").getStatus().getPhase()).isEqualTo(JobPhase.AwaitingPromotion);
     assertThat(harness.childJobNames()).noneMatch(name -> name.startsWith("tiny-sft-"));
     jobs.withName("tiny").patch(PatchContext.of(PatchType.JSON_MERGE),
@@ -170,7 +170,7 @@ class RecoveryTest {
     harness.awaitPhase("tiny", JobPhase.Suspended);
     operator.stop(true);
     operator.start();
-    Thread.sleep(3000);
+    harness.awaitReconciles(operator, 1);
     assertThat(harness.get("tiny").getStatus().getPhase()).isEqualTo(JobPhase.Suspended);
     assertThat(harness.trainerPods("tiny", "sft")).isEmpty();
     jobs.withName("tiny").patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"suspend\":false}}");
