@@ -40,6 +40,14 @@ class QuickstartTest {
     // The questions alone give away some answers; the rest must come from looking at the image.
     assertThat(accuracy).as("held-out answer accuracy (blank image %.3f)", blind).isGreaterThan(blind + 0.2);
     assertThat(summary.get("eval").get("questions").asInt()).isEqualTo(300);
+    // What the README claims, with a margin below the lowest of 16 measured runs (0.863 overall; colours
+    // always 1.00, sides 0.96-1.00, shapes 0.60-0.85): a CPU whose kernels round differently may land a
+    // little lower, a model that stopped learning far lower.
+    assertThat(accuracy).as("held-out answer accuracy, the README's 0.86-0.95").isGreaterThanOrEqualTo(0.80);
+    JsonNode byKind = summary.get("eval").get("byQuestion");
+    assertThat(byKind.get(0).asDouble()).as("colour questions").isGreaterThanOrEqualTo(0.95);
+    assertThat(byKind.get(1).asDouble()).as("shape questions").isGreaterThanOrEqualTo(0.50);
+    assertThat(byKind.get(2).asDouble()).as("side questions").isGreaterThanOrEqualTo(0.90);
     assertThat(workdir.resolve("loss.png")).isNotEmptyFile();
     assertThat(out.toString()).contains("quickstart Succeeded").contains("answer accuracy");
   }
