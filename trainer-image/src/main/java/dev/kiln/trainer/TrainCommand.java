@@ -140,6 +140,13 @@ public final class TrainCommand implements Callable<Integer> {
       // Unexpected: one line for the pod's status, then the program's usual report (exit 1, retried).
       writeTerminationMessage(pod.resolve(terminationLog), FailureReport.describe(e));
       throw e;
+    } catch (java.nio.file.FileSystemException e) {
+      // A write failed (a full disk, a volume gone read-only): say which file and why; the next
+      // attempt resumes from the latest complete checkpoint, once there is room.
+      String message = FailureReport.describe(e);
+      System.err.println("rank " + rank + " of " + world + ": " + message);
+      writeTerminationMessage(pod.resolve(terminationLog), message);
+      return ExitCodes.FAILURE;
     } catch (IOException e) {
       // A peer rank failed or hung: this attempt is over, the next one resumes from the checkpoint.
       System.err.println("rank " + rank + " of " + world + ": " + e.getMessage());
