@@ -269,6 +269,9 @@ class KilnCommandTest {
 
   @Test
   void benchCollectivesOnNcclWithoutCudaSaysWhichLibraryIsMissing() throws IOException {
+    // What this machine has decides what is asserted: with an NVIDIA driver, NCCL may well work.
+    org.junit.jupiter.api.Assumptions.assumeFalse(java.nio.file.Files.exists(Path.of("/proc/driver/nvidia/version")),
+        "an NVIDIA driver is loaded here: the missing-library message cannot be checked");
     Result r = kiln("bench", "collectives", "--backend", "nccl", "--ranks", "1", "--megabytes", "1");
 
     // No working all-reduce is a failed measurement: the exit code says so, not only the JSON.
