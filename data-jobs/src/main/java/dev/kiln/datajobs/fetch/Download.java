@@ -207,7 +207,7 @@ final class Download implements AutoCloseable {
     } catch (IOException e) {
       FetchFailure failure = diskFailure(e, part, target);
       if (isDiskFull(e)) {
-        failure = new FetchFailure(ExitCodes.FAILURE, "no space left on the disk after " + written + " of "
+        failure = new FetchFailure(ExitCodes.FAILURE, "no space left on the disk after " + (written + bytes.position()) + " of "
             + (size >= 0 ? size + " bytes" : "the file's bytes") + " (" + part.getFileName() + " kept to resume)").about(target);
       }
       throw failure;

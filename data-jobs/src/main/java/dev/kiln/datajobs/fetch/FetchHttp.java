@@ -12,6 +12,8 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The HTTP side of fetch: GET and HEAD with a source's credentials, redirects followed by hand (so
@@ -22,6 +24,7 @@ import java.util.Map;
 final class FetchHttp {
 
   private static final int MAX_REDIRECTS = 10;
+  private static final Pattern JSON_ERROR = Pattern.compile("\"error\"\\s*:\\s*\"([^\"]{1,200})\"");
 
   private final HttpClient client;
   private final Retries retries;
@@ -163,7 +166,7 @@ final class FetchHttp {
     return message == null || message.isBlank() ? kind : message.lines().findFirst().orElse(kind);
   }
 
-  /** The first line of an error body, when it is short text (S3's XML code, a hub's JSON message). */
+  /** What an error body says, when it is short: S3's XML {@code <Code>}, a hub's JSON {@code error}, a line of text. */
   private static String errorDetail(HttpResponse<InputStream> response) {
     try (InputStream body = response.body()) {
       byte[] bytes = body.readNBytes(300);
@@ -171,6 +174,10 @@ final class FetchHttp {
       int code = text.indexOf("<Code>");
       if (code >= 0 && text.indexOf("</Code>", code) > 0) {
         return ": " + text.substring(code + 6, text.indexOf("</Code>", code));
+      }
+      Matcher error = JSON_ERROR.matcher(text);
+      if (error.find()) {
+        return ": " + error.group(1);
       }
       String line = text.lines().findFirst().orElse("");
       return line.isEmpty() || line.startsWith("<") ? "" : ": " + (line.length() > 160 ? line.substring(0, 160) + "..." : line);

@@ -65,7 +65,7 @@ record HubRepository(String name, URI endpoint, boolean dataset, String repo, St
 
   @Override
   public List<RemoteFile> files(FetchHttp http) {
-    RequestAuth auth = RequestAuth.bearer(token, endpoint.getHost());
+    RequestAuth auth = RequestAuth.bearer(token, endpoint);
     URI api = URI.create(endpoint + "/api/" + (dataset ? "datasets/" : "models/") + repo + "/revision/"
         + quote(revision) + "?blobs=true");
     JsonNode info;

@@ -15,15 +15,22 @@ interface RequestAuth {
    */
   void authorize(HttpRequest.Builder request, String method, URI uri, Map<String, String> headers);
 
-  /** {@code Authorization: Bearer token} for requests to {@code host} only: a redirect to a CDN must not carry the token. */
-  static RequestAuth bearer(String token, String host) {
+  /**
+   * {@code Authorization: Bearer token} for requests to {@code server}'s host and port only: a
+   * redirect to a CDN must not carry the token.
+   */
+  static RequestAuth bearer(String token, URI server) {
     if (token == null || token.isBlank()) {
       return NONE;
     }
     return (request, method, uri, headers) -> {
-      if (host.equalsIgnoreCase(uri.getHost())) {
+      if (server.getHost().equalsIgnoreCase(uri.getHost()) && port(server) == port(uri)) {
         request.header("Authorization", "Bearer " + token.strip());
       }
     };
+  }
+
+  private static int port(URI uri) {
+    return uri.getPort() != -1 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
   }
 }
