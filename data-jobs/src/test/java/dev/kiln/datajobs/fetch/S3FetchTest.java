@@ -45,6 +45,9 @@ class S3FetchTest {
     put(blobs, "llava/shards/nested/00001.tar", "second".getBytes(StandardCharsets.UTF_8));
     put(blobs, "llava/shards/with space+plus.json", "{}".getBytes(StandardCharsets.UTF_8));
     put(blobs, "llava/readme.txt", "outside the prefix".getBytes(StandardCharsets.UTF_8));
+    for (int i = 0; i < 1001; i++) {
+      put(blobs, String.format("many/%04d.txt", i), String.valueOf(i).getBytes(StandardCharsets.UTF_8));
+    }
     proxy = S3Proxy.builder().blobStore(blobs).endpoint(URI.create("http://127.0.0.1:0"))
         .awsAuthentication(AuthenticationType.AWS_V4, ACCESS_KEY, SECRET_KEY).build();
     proxy.start();
@@ -80,6 +83,17 @@ class S3FetchTest {
     try (var files = Files.walk(dir)) {
       assertThat(files.filter(p -> p.toString().endsWith(".part"))).isEmpty();
     }
+  }
+
+  @Test
+  void aListingLongerThanOnePageIsFollowedByItsContinuationToken() throws Exception {
+    var r = FetchRuns.fetch(environment(SECRET_KEY), "s3://datasets/many/", "--output", dir.toString());
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    try (var files = Files.list(dir)) {
+      assertThat(files.count()).isEqualTo(1001);
+    }
+    assertThat(dir.resolve("1000.txt")).hasContent("1000");
   }
 
   @Test
