@@ -43,7 +43,8 @@ import picocli.CommandLine.Spec;
         "A file downloads into NAME.part, resumes from it, and becomes NAME once its size and digest",
         "(an LFS file's sha256, a git file's blob id, S3's x-amz-checksum-sha256, a URL's #sha256)",
         "check out. A file already there with them is kept. Exit 65: not found or a wrong digest;",
-        "78: credentials refused; 1: a transfer that kept failing, or a full disk (run again to resume)."})
+        "78: credentials refused; 1: a transfer that kept failing, or a full disk (run again to resume).",
+        ""})
 public final class FetchCommand implements Callable<Integer> {
 
   @Parameters(arity = "1..*", paramLabel = "SOURCE", description = "What to fetch (see above)")
