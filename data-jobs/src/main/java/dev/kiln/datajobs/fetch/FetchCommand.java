@@ -90,8 +90,8 @@ public final class FetchCommand implements Callable<Integer> {
         return FailureReport.usage(spec.qualifiedName(), text + ": " + e.getMessage(), err);
       }
     }
-    FetchHttp http = new FetchHttp(new FetchHttp.Retries(attempts, firstRetryWait));
-    try (Download download = new Download(http, partFiles, Duration.ofMinutes(2))) {
+    try (FetchHttp http = new FetchHttp(new FetchHttp.Retries(attempts, firstRetryWait));
+        Download download = new Download(http, partFiles, Duration.ofMinutes(2))) {
       Map<Path, RemoteFile> plan = new LinkedHashMap<>();
       Map<Path, String> from = new HashMap<>();
       for (Source source : parsed) {

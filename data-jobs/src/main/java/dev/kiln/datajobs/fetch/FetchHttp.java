@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * are set per hop), statuses sorted into failures a retry can fix ({@link Transient}: 5xx, 429,
  * 408, a dropped connection) and those it cannot ({@link FetchFailure}).
  */
-final class FetchHttp {
+final class FetchHttp implements AutoCloseable {
 
   private static final int MAX_REDIRECTS = 10;
   private static final Pattern JSON_ERROR = Pattern.compile("\"error\"\\s*:\\s*\"([^\"]{1,200})\"");
@@ -153,6 +153,11 @@ final class FetchHttp {
         retries.sleepBefore(attempt);
       }
     }
+  }
+
+  @Override
+  public void close() {
+    client.close();
   }
 
   /** A URI fit for a message: no query (a presigned URL's query is a credential). */

@@ -1,10 +1,8 @@
 package dev.kiln.datajobs.fetch;
 
-import dev.kiln.api.runconfig.ExitCodes;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URLDecoder;
-import java.net.http.HttpHeaders;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -51,13 +49,9 @@ record UrlFile(String name, URI uri, Checksum checksum) implements Source {
     }
     long size = -1;
     try {
-      HttpHeaders head = http.head(uri, RequestAuth.NONE, Map.of());
-      size = head.firstValueAsLong("Content-Length").orElse(-1);
+      size = http.head(uri, RequestAuth.NONE, Map.of()).firstValueAsLong("Content-Length").orElse(-1);
     } catch (FetchFailure e) {
-      // Some servers refuse HEAD; the GET says what is wrong, if anything.
-      if (e.exitCode() != ExitCodes.DATA || e.getMessage().startsWith("not found")) {
-        throw e;
-      }
+      // Only a hint: some servers refuse HEAD, and a presigned URL is signed for GET alone. The GET says what is wrong.
     }
     return List.of(new RemoteFile(path, uri, RequestAuth.NONE, size, checksum, RemoteFile.NO_CHECKSUM_IN_RESPONSE));
   }

@@ -260,6 +260,17 @@ class HubFetchTest {
   }
 
   @Test
+  void aUrlThatIsNotThereIsOneLineNamingTheFileAndExit65() {
+    String url = "http://127.0.0.1:" + hub.cdn.getAddress().getPort() + "/blobs/gone.tar";
+
+    var r = fetch(url, "--output", dir.toString());
+
+    assertThat(r.exit()).isEqualTo(ExitCodes.DATA);
+    assertThat(r.err()).isEqualTo("fetch: " + dir.resolve("gone.tar") + ": not found (HTTP 404 from " + url + ")\n");
+    assertThat(dir.resolve("gone.tar")).doesNotExist();
+  }
+
+  @Test
   void aSourceThatIsNoneIsAUsageMistake() {
     var r = fetch("ftp://example/x", "--output", dir.toString());
 
