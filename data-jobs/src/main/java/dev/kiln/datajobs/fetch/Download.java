@@ -205,12 +205,12 @@ final class Download implements AutoCloseable {
         out.write(bytes);
       }
     } catch (IOException e) {
-      FetchFailure failure = diskFailure(e, part, target);
-      if (isDiskFull(e)) {
-        failure = new FetchFailure(ExitCodes.FAILURE, "no space left on the disk after " + (written + bytes.position()) + " of "
-            + (size >= 0 ? size + " bytes" : "the file's bytes") + " (" + part.getFileName() + " kept to resume)").about(target);
+      if (!isDiskFull(e)) {
+        throw diskFailure(e, part, target);
       }
-      throw failure;
+      String of = size >= 0 ? size + " bytes" : "the file's bytes";
+      throw new FetchFailure(ExitCodes.FAILURE, "no space left on the disk after " + (written + bytes.position()) + " of "
+          + of + " (" + part.getFileName() + " kept to resume)").about(target);
     }
   }
 

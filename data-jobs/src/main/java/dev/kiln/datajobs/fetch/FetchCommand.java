@@ -69,7 +69,10 @@ public final class FetchCommand implements Callable<Integer> {
     this(System.getenv(), Duration.ofSeconds(1), PartFiles.DISK);
   }
 
-  /** With the settings and credentials from {@code environment}, retry waits from {@code firstRetryWait}, and {@code partFiles} as the disk. */
+  /**
+   * With the settings and credentials from {@code environment}, retry waits from {@code
+   * firstRetryWait}, and {@code partFiles} as the disk.
+   */
   public FetchCommand(Map<String, String> environment, Duration firstRetryWait, PartFiles partFiles) {
     this.environment = Map.copyOf(environment);
     this.firstRetryWait = firstRetryWait;
