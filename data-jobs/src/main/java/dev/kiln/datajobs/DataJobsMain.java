@@ -2,15 +2,17 @@ package dev.kiln.datajobs;
 
 import dev.kiln.api.runconfig.FailureReport;
 import dev.kiln.api.runconfig.PodRoot;
+import dev.kiln.datajobs.fetch.FetchCommand;
 import dev.kiln.datajobs.filter.FilterCommand;
 import dev.kiln.datajobs.pack.PackCommand;
 import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** Entry point of the data-jobs image: {@code filter}, {@code pack}, {@code inspect}, {@code from-llava}. */
+/** Entry point of the data-jobs image: {@code filter}, {@code pack}, {@code inspect}, {@code from-llava}, {@code fetch}. */
 @Command(name = "kiln-data", mixinStandardHelpOptions = true, description = "Kiln's data preparation jobs.",
-    subcommands = {FilterCommand.class, PackCommand.class, InspectCommand.class, FromLlavaCommand.class})
+    subcommands = {FilterCommand.class, PackCommand.class, InspectCommand.class, FromLlavaCommand.class,
+        FetchCommand.class})
 public final class DataJobsMain implements Runnable {
 
   @CommandLine.Spec
@@ -30,8 +32,13 @@ public final class DataJobsMain implements Runnable {
    * A failure nothing expected is one line and exit 1, a usage mistake one line and exit 64.
    */
   public static CommandLine commandLine() {
+    return commandLine(CommandLine.defaultFactory());
+  }
+
+  /** {@link #commandLine()}, its commands made by {@code factory} (tests give {@code fetch} its environment). */
+  public static CommandLine commandLine(CommandLine.IFactory factory) {
     PodRoot root = PodRoot.fromEnvironment();
-    return new CommandLine(new DataJobsMain()).registerConverter(Path.class, root::resolve)
+    return new CommandLine(new DataJobsMain(), factory).registerConverter(Path.class, root::resolve)
         .setExecutionExceptionHandler((e, command, parsed) ->
             FailureReport.unexpected(command.getCommandSpec().qualifiedName(), e, command.getErr()))
         .setParameterExceptionHandler((e, args) -> FailureReport.usage(

@@ -12,9 +12,14 @@ public final class DataJobsTestSupport {
   private DataJobsTestSupport() {}
 
   public static Result run(String... args) {
+    return run(CommandLine.defaultFactory(), args);
+  }
+
+  /** {@link #run(String...)} with the commands made by {@code factory}. */
+  public static Result run(CommandLine.IFactory factory, String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    CommandLine cli = DataJobsMain.commandLine();
+    CommandLine cli = DataJobsMain.commandLine(factory);
     cli.setOut(new PrintWriter(out));
     cli.setErr(new PrintWriter(err));
     return new Result(cli.execute(args), out.toString(), err.toString());
