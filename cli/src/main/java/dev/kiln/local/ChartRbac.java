@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,7 +49,7 @@ public final class ChartRbac {
         continue;
       }
       for (String namespace : watchNamespaces) {
-        HasMetadata copy = io.fabric8.kubernetes.client.utils.Serialization.clone(object);
+        HasMetadata copy = Serialization.clone(object);
         copy.getMetadata().setNamespace(namespace);
         objects.add(copy);
       }

@@ -1,6 +1,7 @@
 package dev.kiln.local;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -71,7 +72,7 @@ final class RbacAuthorizer {
         return role.path("rules");
       }
     }
-    return com.fasterxml.jackson.databind.node.MissingNode.getInstance();  // a binding to a missing role grants nothing
+    return MissingNode.getInstance();  // a binding to a missing role grants nothing
   }
 
   private static boolean bound(JsonNode binding, User user, String bindingNamespace) {
