@@ -43,8 +43,15 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
   /** The unauthenticated caller: the cluster's own components and its administrator. */
   private static final RbacAuthorizer.User ADMIN = new RbacAuthorizer.User("system:admin", List.of("system:masters"));
   private final RbacAuthorizer authorizer = new RbacAuthorizer(this::rbacObjects);
-  /** RBAC objects by collection path, read once until an RBAC object changes: authorization runs on every request. */
-  private final Map<String, List<JsonNode>> rbacCache = new ConcurrentHashMap<>();
+  /**
+   * RBAC objects by collection path, read once until an RBAC object changes: authorization runs on
+   * every request. An entry counts only for the generation it was read in; a write of an RBAC
+   * object moves the generation on before and after it, so no read that overlapped it is kept.
+   */
+  private final Map<String, RbacRead> rbacCache = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicLong rbacGeneration = new java.util.concurrent.atomic.AtomicLong();
+
+  private record RbacRead(long generation, List<JsonNode> items) {}
 
   /** A custom resource this API server validates: where its objects live, its kind, and its CRD's rules. */
   private record Validated(Pattern path, String kind, CrdSchema crd) {}
@@ -82,15 +89,28 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     if (attributes.resource().equals("events") && attributes.verb().equals("list")) {
       return eventsByField(request, attributes);
     }
-    MockResponse response = super.dispatch(request);
-    if (attributes.apiGroup().equals("rbac.authorization.k8s.io") && !"GET".equals(request.getMethod())) {
-      rbacCache.clear();
+    boolean rbacWrite = attributes.apiGroup().equals("rbac.authorization.k8s.io") && !"GET".equals(request.getMethod());
+    if (rbacWrite) {
+      rbacGeneration.incrementAndGet();
     }
-    return response;
+    try {
+      return super.dispatch(request);
+    } finally {
+      if (rbacWrite) {
+        rbacGeneration.incrementAndGet();
+      }
+    }
   }
 
   private List<JsonNode> rbacObjects(String collectionPath) {
-    return rbacCache.computeIfAbsent(collectionPath, this::items);
+    long generation = rbacGeneration.get();
+    RbacRead cached = rbacCache.get(collectionPath);
+    if (cached != null && cached.generation() == generation) {
+      return cached.items();
+    }
+    List<JsonNode> items = items(collectionPath);
+    rbacCache.put(collectionPath, new RbacRead(generation, items));
+    return items;
   }
 
   /**
