@@ -64,7 +64,11 @@ public final class FailureReport {
             : file + ": " + (f.getReason() != null ? f.getReason() : f.getClass().getSimpleName());
       };
     }
-    String message = e.getMessage() != null ? e.getMessage().strip() : e.getClass().getName();
+    if ((e.getMessage() == null || e.getMessage().isBlank()) && e.getCause() != null && e.getCause() != e) {
+      // A wrapper that says nothing itself (a client's exception around a timeout): name both.
+      return e.getClass().getSimpleName() + ": " + describe(e.getCause(), fullDiskAdvice);
+    }
+    String message = e.getMessage() != null && !e.getMessage().isBlank() ? e.getMessage().strip() : e.getClass().getName();
     // One line: a native library's message can span several.
     return message.lines().findFirst().orElse(message) + (message.lines().count() > 1 ? " ..." : "");
   }

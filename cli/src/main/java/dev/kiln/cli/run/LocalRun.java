@@ -21,6 +21,7 @@ import dev.kiln.trainer.synthetic.Evaluation;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
@@ -223,17 +224,28 @@ public final class LocalRun {
     }
   }
 
+  /** How long a run waits out an API server that does not answer (a machine under heavy load) before it gives up. */
+  static final Duration API_PATIENCE = Duration.ofMinutes(2);
+
   private void follow(LocalCluster cluster, java.util.Collection<Following> following, long started)
       throws IOException, InterruptedException {
     long deadline = timeout == null ? Long.MAX_VALUE : started + timeout.toNanos();
     Path pods = cluster.folder().resolve("pods").resolve(LocalCluster.NAMESPACE);
+    ApiPatience patience = new ApiPatience(API_PATIENCE, out, System::nanoTime);
     while (true) {
       for (Following job : following) {
         if (job.finished()) {
           continue;
         }
-        MultimodalPretrainJob current = cluster.client().resources(MultimodalPretrainJob.class)
-            .inNamespace(LocalCluster.NAMESPACE).withName(job.job().getMetadata().getName()).get();
+        MultimodalPretrainJob current;
+        try {
+          current = cluster.client().resources(MultimodalPretrainJob.class)
+              .inNamespace(LocalCluster.NAMESPACE).withName(job.job().getMetadata().getName()).get();
+          patience.answered();
+        } catch (KubernetesClientException e) {
+          patience.failed(e);
+          continue;
+        }
         if (current != null && current.getStatus() != null) {
           job.last = current.getStatus();
           writeAtomically(jobFolder(job.job()).resolve("status.json"), JSON.writeValueAsString(job.last));
