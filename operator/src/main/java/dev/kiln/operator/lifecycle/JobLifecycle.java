@@ -34,8 +34,8 @@ import dev.kiln.operator.manifests.Names;
 import dev.kiln.operator.manifests.OperatorSettings;
 import dev.kiln.operator.manifests.PackJobManifest;
 import dev.kiln.operator.manifests.RunConfigMapManifest;
-import dev.kiln.operator.manifests.SampleDataJobManifest;
 import dev.kiln.operator.manifests.RunConfigs;
+import dev.kiln.operator.manifests.SampleDataJobManifest;
 import dev.kiln.operator.manifests.StageJobManifest;
 import dev.kiln.operator.manifests.StageServiceManifest;
 import dev.kiln.operator.status.JobStatusAggregator;
@@ -129,13 +129,14 @@ public final class JobLifecycle {
   private Outcome refused(MultimodalPretrainJob job, KubernetesClientException e) {
     String message = "the API server refused the operator: " + (e.getStatus() != null && e.getStatus().getMessage() != null
         ? e.getStatus().getMessage() : e.getMessage());
+    String reason = e.getCode() == 403 ? "Forbidden" : "Unauthorized";
     JobStatusAggregator status = new JobStatusAggregator(job, clock);
-    boolean known = status.conditionIs(JobStatusAggregator.SYNCED, false) && status.current().getConditions().stream()
-        .anyMatch(c -> JobStatusAggregator.SYNCED.equals(c.getType()) && message.equals(c.getMessage()));
+    boolean known = status.current().getConditions().stream().anyMatch(c -> JobStatusAggregator.SYNCED.equals(c.getType())
+        && "False".equals(c.getStatus()) && message.equals(c.getMessage()));
     if (!known) {
-      events.warning(job, e.getCode() == 403 ? "Forbidden" : "Unauthorized", message);
+      events.warning(job, reason, message);
     }
-    status.condition(JobStatusAggregator.SYNCED, false, e.getCode() == 403 ? "Forbidden" : "Unauthorized", message);
+    status.condition(JobStatusAggregator.SYNCED, false, reason, message);
     boolean write = status.changed();
     if (write) {
       job.setStatus(status.build());
@@ -325,10 +326,8 @@ public final class JobLifecycle {
       return Next.CONTINUE;
     }
     List<StageSpec> stages = job.getSpec().stages();
-    int multiNode = -1;
-    for (int i = 0; i < stages.size() && multiNode < 0; i++) {
-      multiNode = stages.get(i).resources().nodes() > 1 ? i : -1;
-    }
+    int multiNode = java.util.stream.IntStream.range(0, stages.size())
+        .filter(i -> stages.get(i).resources().nodes() > 1).findFirst().orElse(-1);
     if (multiNode < 0) {
       return Next.CONTINUE;
     }
@@ -451,8 +450,11 @@ public final class JobLifecycle {
 
     Optional<String> sample = SampleDataJobManifest.requested(job);
     if (sample.isPresent()) {
-      children.ensure(SampleDataJobManifest.dataClaim(job));
       List<Job> writer = List.of(children.ensure(SampleDataJobManifest.build(job, sample.get(), settings)));
+      if (!allComplete(writer)) {
+        // Only while it writes: a claim of the user's is not in the caches, and asking costs a request.
+        children.ensure(SampleDataJobManifest.dataClaim(job));
+      }
       if (failIfAnyFailed(job, status, writer) || !allComplete(writer)) {
         status.phase(JobPhase.DataPrep, "DataPrep", "writing the " + sample.get() + " sample data into claim "
             + job.getSpec().data().claimName());
