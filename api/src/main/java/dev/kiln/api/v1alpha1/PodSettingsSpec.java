@@ -54,7 +54,4 @@ public record PodSettingsSpec(
     annotations = annotations != null ? Map.copyOf(annotations) : Map.of();
     env = env != null ? List.copyOf(env) : List.of();
   }
-
-  /** Nothing set. */
-  public static final PodSettingsSpec NONE = new PodSettingsSpec(null, null, null, null, null, null, null, null, null);
 }

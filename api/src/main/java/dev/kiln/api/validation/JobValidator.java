@@ -54,6 +54,7 @@ public final class JobValidator {
   static final int HOSTNAME = 63;
 
   private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+  private static final Pattern DNS_SUBDOMAIN = Pattern.compile("[a-z0-9]([-.a-z0-9]*[a-z0-9])?");
   private static final Pattern SHORT_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?");
   private static final Pattern LABEL_VALUE = Pattern.compile("([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]");
   private static final Pattern BRACE = Pattern.compile("\\{([^{}]*)}");
@@ -644,7 +645,7 @@ public final class JobValidator {
     if (quantity(at + ".volumeClaim.size", claim.size()) && new Quantity(claim.size()).getNumericalAmount().signum() <= 0) {
       add(at + ".volumeClaim.size", "must be > 0");
     }
-    if (claim.storageClassName() != null && !claim.storageClassName().matches("[a-z0-9]([-.a-z0-9]*[a-z0-9])?")) {
+    if (claim.storageClassName() != null && !dnsSubdomain(claim.storageClassName())) {
       add(at + ".volumeClaim.storageClassName", "must be a DNS subdomain, found \"" + claim.storageClassName() + "\"");
     }
     if (claim.accessModes().isEmpty()) {
@@ -668,7 +669,7 @@ public final class JobValidator {
   }
 
   private void scheduling(SchedulingSpec s) {
-    if (s.queue() == null || !s.queue().matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?") || s.queue().length() > Bounds.LABEL) {
+    if (s.queue() == null || !DNS_LABEL.matcher(s.queue()).matches() || s.queue().length() > Bounds.LABEL) {
       add("spec.scheduling.queue", "must be a DNS label of at most " + Bounds.LABEL + " characters (a TrainingQueue, or "
           + "a Kueue LocalQueue, whose name is a label value), found \"" + s.queue() + "\"");
     }
@@ -736,7 +737,7 @@ public final class JobValidator {
     }
     for (var name : new String[][] {{"priorityClassName", pod.priorityClassName()},
         {"serviceAccountName", pod.serviceAccountName()}, {"runtimeClassName", pod.runtimeClassName()}}) {
-      if (name[1] != null && (name[1].length() > 253 || !name[1].matches("[a-z0-9]([-.a-z0-9]*[a-z0-9])?"))) {
+      if (name[1] != null && !dnsSubdomain(name[1])) {
         add(at + "." + name[0], "must be a DNS subdomain, found \"" + name[1] + "\"");
       }
     }
@@ -807,9 +808,14 @@ public final class JobValidator {
   private void claimName(String at, String name) {
     if (name == null || name.isEmpty()) {
       add(at, "required");
-    } else if (name.length() > 253 || !name.matches("[a-z0-9]([-.a-z0-9]*[a-z0-9])?")) {
+    } else if (!dnsSubdomain(name)) {
       add(at, "must be a PersistentVolumeClaim name (DNS subdomain), found \"" + name + "\"");
     }
+  }
+
+  /** A Kubernetes object name: a DNS subdomain of at most 253 characters. */
+  private static boolean dnsSubdomain(String name) {
+    return name.length() <= Bounds.NAME && DNS_SUBDOMAIN.matcher(name).matches();
   }
 
   private boolean relativePath(String at, String path, boolean required) {
