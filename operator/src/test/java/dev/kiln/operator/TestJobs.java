@@ -18,9 +18,13 @@ public final class TestJobs {
    * Jobs themselves (the sample-data step has tests of its own, with {@link #exampleAsWritten}).
    */
   public static MultimodalPretrainJob example(String file) {
-    MultimodalPretrainJob job = exampleAsWritten(file);
+    return withoutSampleData(exampleAsWritten(file));
+  }
+
+  /** The job without its sample-data request: the test plays the data Jobs itself. */
+  public static MultimodalPretrainJob withoutSampleData(MultimodalPretrainJob job) {
     if (job.getMetadata().getAnnotations() != null) {
-      job.getMetadata().getAnnotations().remove(dev.kiln.operator.manifests.SampleDataJobManifest.ANNOTATION);
+      job.getMetadata().getAnnotations().remove(MultimodalPretrainJob.SAMPLE_DATA_ANNOTATION);
     }
     return job;
   }

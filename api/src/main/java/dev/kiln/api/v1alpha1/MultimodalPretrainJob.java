@@ -11,6 +11,8 @@ import io.fabric8.kubernetes.model.annotation.Plural;
 import io.fabric8.kubernetes.model.annotation.ShortNames;
 import io.fabric8.kubernetes.model.annotation.Singular;
 import io.fabric8.kubernetes.model.annotation.Version;
+import java.util.Map;
+import java.util.Optional;
 
 /** One multimodal-LLM training run: data filtering, packing, and ordered training stages. */
 @Group(MultimodalPretrainJob.GROUP)
@@ -39,6 +41,12 @@ public class MultimodalPretrainJob extends CustomResource<MultimodalPretrainJobS
   public static final String API_VERSION = GROUP + "/" + VERSION;
   /** Names a sample dataset the operator writes into the data claim before data preparation (the quickstarts). */
   public static final String SAMPLE_DATA_ANNOTATION = "kiln.dev/sample-data";
+
+  /** The value of the job's {@value #SAMPLE_DATA_ANNOTATION} annotation, as written. */
+  public Optional<String> sampleDataAnnotation() {
+    Map<String, String> annotations = getMetadata().getAnnotations();
+    return Optional.ofNullable(annotations == null ? null : annotations.get(SAMPLE_DATA_ANNOTATION));
+  }
 
   @Override
   protected MultimodalPretrainJobStatus initStatus() {

@@ -4,7 +4,6 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.trainer.synthetic.SampleDatasets;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Map;
 
 /**
  * The sample dataset a job asks for by its {@code kiln.dev/sample-data} annotation: {@code kiln run}
@@ -13,13 +12,10 @@ import java.util.Map;
  */
 final class SampleData {
 
-  static final String ANNOTATION = MultimodalPretrainJob.SAMPLE_DATA_ANNOTATION;
-
   private SampleData() {}
 
   static String requested(MultimodalPretrainJob job) {
-    Map<String, String> annotations = job.getMetadata().getAnnotations();
-    return annotations == null ? null : annotations.get(ANNOTATION);
+    return job.sampleDataAnnotation().orElse(null);
   }
 
   /** Generates the named dataset into {@code claim} unless it is there; true when it generated. */
@@ -27,7 +23,7 @@ final class SampleData {
     try {
       return SampleDatasets.ensure(name, claim);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("metadata.annotations." + ANNOTATION + ": " + e.getMessage(), e);
+      throw new IllegalArgumentException("metadata.annotations." + MultimodalPretrainJob.SAMPLE_DATA_ANNOTATION + ": " + e.getMessage(), e);
     }
   }
 

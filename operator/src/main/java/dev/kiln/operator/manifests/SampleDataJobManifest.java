@@ -8,20 +8,17 @@ import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 /**
  * The Job that writes a sample dataset into the job's data claim before data preparation, when the
- * job asks for one with {@value #ANNOTATION} (the quickstarts: {@code shapes}). It runs the
+ * job asks for one with {@value MultimodalPretrainJob#SAMPLE_DATA_ANNOTATION} (the quickstarts: {@code shapes}). It runs the
  * trainer image's {@code sample-data} command, which generates the data only where it is missing,
  * with the data claim mounted writable: the only pod that writes there. A cluster without the
  * claim gets one, so that the quickstart runs anywhere with {@code kubectl apply} alone.
  */
 public final class SampleDataJobManifest {
 
-  /** The annotation naming the sample dataset; {@code kiln run} reads it too, to ask the held-out questions. */
-  public static final String ANNOTATION = MultimodalPretrainJob.SAMPLE_DATA_ANNOTATION;
   private static final DataJobResourcesSpec RESOURCES = new DataJobResourcesSpec("1", "2Gi");
   /** The shapes data takes about 20 MB. */
   static final String CLAIM_SIZE = "1Gi";
@@ -30,8 +27,7 @@ public final class SampleDataJobManifest {
 
   /** The dataset the job asks for, if any. */
   public static Optional<String> requested(MultimodalPretrainJob job) {
-    Map<String, String> annotations = job.getMetadata().getAnnotations();
-    return Optional.ofNullable(annotations == null ? null : annotations.get(ANNOTATION)).filter(n -> !n.isBlank());
+    return job.sampleDataAnnotation().filter(n -> !n.isBlank());
   }
 
   /**

@@ -508,8 +508,7 @@ class QueueLifecycleTest {
           .replace("      size: 1Gi\n", "      size: 1Gi\n      accessModes: [ReadWriteMany]\n")
           .replace("  checkpoints:\n", "  scheduling:\n    queue: " + queue + "\n    priority: " + priority
               + "\n    mode: " + mode + "\n  checkpoints:\n");
-      MultimodalPretrainJob job = JobFiles.parse(yaml, name + ".yaml").getFirst();
-      job.getMetadata().getAnnotations().remove(dev.kiln.operator.manifests.SampleDataJobManifest.ANNOTATION);
+      MultimodalPretrainJob job = TestJobs.withoutSampleData(JobFiles.parse(yaml, name + ".yaml").getFirst());
       job.getMetadata().setNamespace(NS);
       job.getMetadata().setCreationTimestamp(clock.instant().toString());
       clock.advance(java.time.Duration.ofSeconds(1));
