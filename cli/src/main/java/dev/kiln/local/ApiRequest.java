@@ -24,7 +24,7 @@ record ApiRequest(String verb, boolean resourceRequest, String apiGroup, String 
   static ApiRequest of(String method, String pathAndQuery) {
     int question = pathAndQuery.indexOf('?');
     String path = question < 0 ? pathAndQuery : pathAndQuery.substring(0, question);
-    Map<String, String> query = question < 0 ? Map.of() : query(pathAndQuery.substring(question + 1));
+    Map<String, String> query = query(pathAndQuery);
     String httpVerb = switch (method) {
       case "POST" -> "create";
       case "PUT" -> "update";
@@ -73,9 +73,14 @@ record ApiRequest(String verb, boolean resourceRequest, String apiGroup, String 
     return subresource.isEmpty() ? resource : resource + "/" + subresource;
   }
 
-  private static Map<String, String> query(String query) {
+  /** The decoded query parameters of a request's path ({@code watch}, {@code fieldSelector}, ...). */
+  static Map<String, String> query(String pathAndQuery) {
+    int question = pathAndQuery.indexOf('?');
+    if (question < 0) {
+      return Map.of();
+    }
     Map<String, String> parameters = new HashMap<>();
-    for (String pair : query.split("&")) {
+    for (String pair : pathAndQuery.substring(question + 1).split("&")) {
       int equals = pair.indexOf('=');
       String key = equals < 0 ? pair : pair.substring(0, equals);
       String value = equals < 0 ? "" : pair.substring(equals + 1);

@@ -1,9 +1,11 @@
 package dev.kiln.local;
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -37,8 +39,24 @@ public final class ChartRbac {
 
   private ChartRbac() {}
 
+  /**
+   * Authorization as a cluster with Kiln's chart installed has it: the release's namespace and the
+   * watched ones, the API server's bootstrap policy, then the chart's service account, roles and
+   * bindings for the namespaces the operator watches (none: all).
+   */
+  public static void install(KubernetesClient client, List<String> watchNamespaces) {
+    List<String> namespaces = new ArrayList<>(List.of(OPERATOR_NAMESPACE));
+    namespaces.addAll(watchNamespaces);
+    for (String namespace : namespaces) {
+      client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build())
+          .createOr(NonDeletingOperation::update);
+    }
+    bootstrapPolicy().forEach(object -> client.resource(object).create());
+    objects(client, watchNamespaces).forEach(object -> client.resource(object).create());
+  }
+
   /** The objects the chart creates for authorization, for the namespaces the operator watches (none: all). */
-  public static List<HasMetadata> objects(KubernetesClient client, List<String> watchNamespaces) {
+  private static List<HasMetadata> objects(KubernetesClient client, List<String> watchNamespaces) {
     String file = watchNamespaces.isEmpty() ? CLUSTER_WIDE : NAMESPACED;
     List<HasMetadata> rendered = client.load(new ByteArrayInputStream(rendered(file).getBytes(StandardCharsets.UTF_8)))
         .items();
@@ -73,7 +91,7 @@ public final class ChartRbac {
    * What every API server grants every authenticated user from its start (upstream's bootstrap
    * policy): discovery ({@code system:discovery}) and reviewing its own access ({@code system:basic-user}).
    */
-  public static List<HasMetadata> bootstrapPolicy() {
+  private static List<HasMetadata> bootstrapPolicy() {
     List<HasMetadata> objects = new ArrayList<>();
     objects.add(new ClusterRoleBuilder().withNewMetadata().withName("system:discovery").endMetadata()
         .addNewRule().withNonResourceURLs("/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",

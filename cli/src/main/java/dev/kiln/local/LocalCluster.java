@@ -8,7 +8,6 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
@@ -113,8 +112,9 @@ public final class LocalCluster implements AutoCloseable {
     dispatcher = server.dispatcher();
     client = server.admin();
     registerCrd();
-    createNamespace(NAMESPACE);
-    installRbac();
+    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build()).create();
+    // Every operator request carries the chart's service account's token and is authorized against the chart's rules.
+    ChartRbac.install(client, options.watchNamespaces());
     operatorToken = dispatcher.serviceAccountToken(ChartRbac.OPERATOR_NAMESPACE, ChartRbac.SERVICE_ACCOUNT);
     addNodes();
     volumes = new Volumes(client, options.folder().resolve("volumes"));
@@ -142,25 +142,6 @@ public final class LocalCluster implements AutoCloseable {
           .item();
       client.resource(crd).create();
     }
-  }
-
-  private void createNamespace(String name) {
-    if (client.namespaces().withName(name).get() == null) {
-      client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build()).create();
-    }
-  }
-
-  /**
-   * Authorization as a cluster with Kiln's chart installed has it: the API server's bootstrap
-   * policy, then the chart's service account, roles and bindings in the release's namespace (and
-   * in each watched one). The operator's requests carry that service account's token, so every one
-   * of them is authorized against exactly those rules.
-   */
-  private void installRbac() {
-    createNamespace(ChartRbac.OPERATOR_NAMESPACE);
-    options.watchNamespaces().forEach(this::createNamespace);
-    ChartRbac.bootstrapPolicy().forEach(object -> client.resource(object).create());
-    ChartRbac.objects(client, options.watchNamespaces()).forEach(object -> client.resource(object).create());
   }
 
   private void addNodes() {

@@ -174,15 +174,12 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
    * {@code type}, {@code source}); the store knows only {@code metadata.name} and {@code metadata.namespace}.
    */
   private MockResponse eventsByField(RecordedRequest request, ApiRequest attributes) {
-    String query = request.getPath().contains("?") ? request.getPath().substring(request.getPath().indexOf('?') + 1) : "";
+    String fieldSelector = ApiRequest.query(request.getPath()).getOrDefault("fieldSelector", "");
     Map<String, String> selector = new java.util.LinkedHashMap<>();
-    for (String pair : query.split("&")) {
-      if (pair.startsWith("fieldSelector=")) {
-        for (String term : java.net.URLDecoder.decode(pair.substring("fieldSelector=".length()),
-            java.nio.charset.StandardCharsets.UTF_8).split(",")) {
-          String[] keyValue = term.split("=", 2);
-          selector.put(keyValue[0].trim(), keyValue.length > 1 ? keyValue[1].trim() : "");
-        }
+    for (String term : fieldSelector.split(",")) {
+      if (!term.isBlank()) {
+        String[] keyValue = term.split("=", 2);
+        selector.put(keyValue[0].trim(), keyValue.length > 1 ? keyValue[1].trim() : "");
       }
     }
     if (selector.isEmpty()) {
@@ -246,7 +243,7 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     }
     return ResourceQuotas.refusal(pod, quotas, items(namespacePath + "/pods"))
         .map(message -> failure(403, "Forbidden", message, pod.path("metadata").path("name").asText(), "pods"))
-        .map(status -> new MockResponse().setResponseCode(403).setBody(status.toString()))
+        .map(ValidatingDispatcher::status)
         .orElse(null);
   }
 
@@ -305,7 +302,7 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     String kind = stored.path("kind").asText("");
     ObjectNode status = failure(409, "Conflict", "Operation cannot be fulfilled on " + kind + " \"" + name
         + "\": the object has been modified; please apply your changes to the latest version and try again", name, kind);
-    return new MockResponse().setResponseCode(409).setBody(status.toString());
+    return status(status);
   }
 
   /** The request's body as JSON, missing when it is not; the bytes are put back for the store, which reads them too. */
@@ -362,7 +359,7 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     ArrayNode causes = details.putArray("causes");
     violations.forEach(v -> causes.addObject().put("reason", "FieldValueInvalid").put("message", v.message())
         .put("field", v.field()));
-    return new MockResponse().setResponseCode(422).setBody(status.toString());
+    return status(status);
   }
 
   private JsonNode stored(String path) {

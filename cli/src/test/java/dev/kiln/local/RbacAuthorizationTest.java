@@ -35,11 +35,8 @@ class RbacAuthorizationTest {
   void installTheChartsRbac() throws Exception {
     server = new LocalApiServer();
     admin = server.admin();
-    for (String namespace : List.of("default", "team-a", ChartRbac.OPERATOR_NAMESPACE)) {
-      admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build()).create();
-    }
-    ChartRbac.bootstrapPolicy().forEach(object -> admin.resource(object).create());
-    ChartRbac.objects(admin, List.of("team-a")).forEach(object -> admin.resource(object).create());
+    admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("default").endMetadata().build()).create();
+    ChartRbac.install(admin, List.of("team-a"));
     operator = clientWithToken(server.dispatcher().serviceAccountToken(ChartRbac.OPERATOR_NAMESPACE, ChartRbac.SERVICE_ACCOUNT));
   }
 

@@ -223,15 +223,19 @@ final class LocalClusterHarness implements AutoCloseable, AfterTestExecutionCall
         "kiln_reconcile_duration_seconds_count") >= reconciles);
   }
 
+  /** A GET of one of the operator's HTTP endpoints (health, metrics) at the address it logged. */
+  static HttpResponse<String> operatorGet(OperatorProcess operator, String path) throws IOException, InterruptedException {
+    var base = operator.httpAddress().orElseThrow(() -> new IOException("the operator has not logged its address"));
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      return http.send(HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(5)).build(),
+          HttpResponse.BodyHandlers.ofString());
+    }
+  }
+
   /** The value of one of the operator's metrics without labels, or -1 while it does not answer. */
   static double operatorMetric(OperatorProcess operator, String name) {
-    var address = operator.httpAddress();
-    if (address.isEmpty()) {
-      return -1;
-    }
-    try (HttpClient http = HttpClient.newHttpClient()) {
-      String body = http.send(HttpRequest.newBuilder(address.get().resolve("/q/metrics")).timeout(Duration.ofSeconds(5))
-          .build(), HttpResponse.BodyHandlers.ofString()).body();
+    try {
+      String body = operatorGet(operator, "/q/metrics").body();
       for (String line : body.split("\n")) {
         if (line.startsWith(name + " ")) {
           return Double.parseDouble(line.substring(line.indexOf(' ') + 1));

@@ -9,10 +9,6 @@ import dev.kiln.local.ChartRbac;
 import dev.kiln.local.LocalCluster;
 import dev.kiln.local.OperatorProcess;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -60,9 +56,9 @@ class OperatorDeploymentTest {
     assertThat(holds(leader)).isTrue();
     assertThat(harness.cluster().writesFrom(standby.userAgent())).as("writes by the standby while the leader lives")
         .isZero();
-    assertThat(get(standby, "/q/health/ready").statusCode()).as("a standby is ready: a rollout must not wait on it")
+    assertThat(LocalClusterHarness.operatorGet(standby, "/q/health/ready").statusCode()).as("a standby is ready: a rollout must not wait on it")
         .isEqualTo(200);
-    assertThat(get(standby, "/q/health/live").statusCode()).isEqualTo(200);
+    assertThat(LocalClusterHarness.operatorGet(standby, "/q/health/live").statusCode()).isEqualTo(200);
     assertThat(leaderGauge(standby)).isEqualTo(0.0);
     assertThat(leaderGauge(leader)).isEqualTo(1.0);
 
@@ -113,13 +109,6 @@ class OperatorDeploymentTest {
     assertThat(status == null ? null : status.getPhase()).as("a job in a namespace the operator does not watch").isNull();
     assertThat(harness.childJobNames()).isEmpty();
     assertThat(Files.readString(operator.log())).doesNotContain("is forbidden");
-  }
-
-  private static HttpResponse<String> get(OperatorProcess operator, String path) throws Exception {
-    URI base = operator.httpAddress().orElseThrow(() -> new AssertionError("the operator has not logged its address"));
-    try (HttpClient http = HttpClient.newHttpClient()) {
-      return http.send(HttpRequest.newBuilder(base.resolve(path)).build(), HttpResponse.BodyHandlers.ofString());
-    }
   }
 
   /** The operator's {@code kiln_operator_leader} metric. */
