@@ -26,6 +26,10 @@ public record OciImage(String reference, List<Layer.Blob> layers, List<String> e
 
   private static final ObjectMapper JSON = new ObjectMapper().configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true);
 
+  /** The index's annotations naming the image: its full reference (containerd's) and its tag (OCI's). */
+  public static final String REFERENCE_ANNOTATION = "io.containerd.image.name";
+  public static final String TAG_ANNOTATION = "org.opencontainers.image.ref.name";
+
   /** The image's config (what {@code docker inspect} shows) as canonical JSON. */
   byte[] config() {
     ObjectNode config = JSON.createObjectNode();
@@ -80,8 +84,8 @@ public record OciImage(String reference, List<Layer.Blob> layers, List<String> e
     described.put("size", manifestBytes.length);
     described.putObject("platform").put("architecture", "amd64").put("os", "linux");
     described.putObject("annotations")
-        .put("io.containerd.image.name", reference)
-        .put("org.opencontainers.image.ref.name", tag());
+        .put(REFERENCE_ANNOTATION, reference)
+        .put(TAG_ANNOTATION, tag());
 
     ArrayNode dockerManifest = JSON.createArrayNode();
     ObjectNode docker = dockerManifest.addObject();

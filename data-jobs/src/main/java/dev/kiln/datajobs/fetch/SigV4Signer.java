@@ -1,11 +1,11 @@
 package dev.kiln.datajobs.fetch;
 
+import dev.kiln.api.Canonical;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -63,7 +63,7 @@ record SigV4Signer(String accessKeyId, String secretAccessKey, String sessionTok
 
     String date = amzDate.substring(0, 8);
     String scope = date + "/" + region + "/s3/aws4_request";
-    String stringToSign = "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + sha256Hex(request.toString());
+    String stringToSign = "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + Canonical.sha256(request.toString().getBytes(StandardCharsets.UTF_8));
     byte[] key = hmac(("AWS4" + secretAccessKey).getBytes(StandardCharsets.UTF_8), date);
     key = hmac(key, region);
     key = hmac(key, "s3");
@@ -121,14 +121,6 @@ record SigV4Signer(String accessKeyId, String secretAccessKey, String sessionTok
 
   static String encode(String text) {
     return encode(text, false);
-  }
-
-  private static String sha256Hex(String text) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException("every JDK has SHA-256", e);
-    }
   }
 
   private static byte[] hmac(byte[] key, String data) {

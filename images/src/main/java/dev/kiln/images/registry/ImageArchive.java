@@ -2,6 +2,7 @@ package dev.kiln.images.registry;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.images.OciImage;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -27,10 +28,11 @@ public record ImageArchive(Path file, String name, String tag, String digest) {
             throw new IOException(file + " holds " + manifests.size() + " images, not one");
           }
           JsonNode image = manifests.get(0);
-          String reference = image.at("/annotations/io.containerd.image.name").asText();
-          String tag = image.at("/annotations/org.opencontainers.image.ref.name").asText();
+          String reference = image.path("annotations").path(OciImage.REFERENCE_ANNOTATION).asText();
+          String tag = image.path("annotations").path(OciImage.TAG_ANNOTATION).asText();
           if (reference.isEmpty() || tag.isEmpty()) {
-            throw new IOException(file + " names no image (io.containerd.image.name, org.opencontainers.image.ref.name)");
+            throw new IOException(file + " names no image (" + OciImage.REFERENCE_ANNOTATION + ", "
+                + OciImage.TAG_ANNOTATION + ")");
           }
           String repository = reference.substring(0, reference.length() - tag.length() - 1);
           String name = repository.substring(repository.lastIndexOf('/') + 1);
