@@ -13,19 +13,21 @@ import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import io.fabric8.kubernetes.api.model.PodSecurityContextBuilder;
+import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
-import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Toleration;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
-import java.util.ArrayList;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /** Pieces every Kiln pod shares: a locked-down security context, volumes, and runtime environment. */
 final class PodParts {
@@ -73,7 +75,7 @@ final class PodParts {
       return;
     }
     if (!pod.nodeSelector().isEmpty()) {
-      spec.setNodeSelector(new java.util.TreeMap<>(pod.nodeSelector()));
+      spec.setNodeSelector(new TreeMap<>(pod.nodeSelector()));
     }
     if (!pod.tolerations().isEmpty()) {
       List<Toleration> tolerations = new ArrayList<>(spec.getTolerations() == null ? List.of() : spec.getTolerations());
@@ -83,7 +85,7 @@ final class PodParts {
     spec.setPriorityClassName(pod.priorityClassName());
     spec.setServiceAccountName(pod.serviceAccountName());
     Container container = spec.getContainers().getFirst();
-    new java.util.TreeMap<>(pod.extraResources()).forEach((name, amount) -> {
+    new TreeMap<>(pod.extraResources()).forEach((name, amount) -> {
       container.getResources().getRequests().put(name, new Quantity(amount));
       container.getResources().getLimits().put(name, new Quantity(amount));
     });
@@ -97,8 +99,8 @@ final class PodParts {
 
   /** Kiln's entries in their order, then the job's (sorted) where Kiln has none of that key. */
   private static Map<String, String> kilnsFirst(Map<String, String> kilns, Map<String, String> jobs) {
-    Map<String, String> merged = new java.util.LinkedHashMap<>(kilns == null ? Map.of() : kilns);
-    new java.util.TreeMap<>(jobs).forEach(merged::putIfAbsent);
+    Map<String, String> merged = new LinkedHashMap<>(kilns == null ? Map.of() : kilns);
+    new TreeMap<>(jobs).forEach(merged::putIfAbsent);
     return merged;
   }
 
