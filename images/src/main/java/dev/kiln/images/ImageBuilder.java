@@ -18,8 +18,12 @@ import picocli.CommandLine.Option;
  * packages), a Java runtime (jlink), and each application. The three images share their first two
  * layers; the trainer for GPUs differs from the CPU one only in its last layer and environment.
  */
-@Command(name = "kiln-images", mixinStandardHelpOptions = true, description = "Write Kiln's OCI image archives.")
+@Command(name = "kiln-images", description = "Write Kiln's OCI image archives.")
 public final class ImageBuilder implements Callable<Integer> {
+
+  /** Help only: a build tool with no version of its own to print (the images carry theirs). */
+  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+  boolean help;
 
   @Option(names = "--rootfs", required = true, description = "Operating-system files (from Debian packages)")
   Path rootfs;

@@ -22,9 +22,13 @@ import picocli.CommandLine.Parameters;
  * library as {@code oci://REGISTRY/kiln}. Credentials come from where each reads them: {@code skopeo
  * login}, and Helm's registry login file.
  */
-@Command(name = "kiln-publish", mixinStandardHelpOptions = true,
+@Command(name = "kiln-publish",
     description = "Push Kiln's image archives and its Helm chart to an OCI registry.")
 public final class Publisher implements Callable<Integer> {
+
+  /** Help only: a build tool with no version of its own to print (the images carry theirs). */
+  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+  boolean help;
 
   @Parameters(index = "0", paramLabel = "REGISTRY",
       description = "Registry host and namespace, for example registry.example.com/ml")
