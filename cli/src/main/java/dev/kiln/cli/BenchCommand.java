@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import dev.kiln.cli.bench.ChaosBench;
 import dev.kiln.cli.bench.OperatorBench;
 import dev.kiln.cli.bench.PackPipelineBench;
 import dev.kiln.cli.bench.PackingBench;
@@ -11,7 +12,7 @@ import picocli.CommandLine.Command;
 /** {@code kiln bench NAME}: measured speed and memory ratios, one JSON line each. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Run a benchmark; prints one JSON line.",
     subcommands = {PackingBench.class, PackPipelineBench.class, TrainerBenchCommand.class, CollectivesBenchCommand.class,
-        OperatorBench.class})
+        OperatorBench.class, ChaosBench.class})
 final class BenchCommand implements Runnable {
 
   @CommandLine.Spec

@@ -3,6 +3,9 @@ package dev.kiln.local;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.OwnerReference;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
+import io.fabric8.kubernetes.api.model.PodConditionBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.ArrayList;
@@ -12,7 +15,8 @@ import java.util.Set;
 
 /**
  * Deletes objects whose owners are gone, as the cluster's garbage collector does (background
- * propagation), for the owners Kiln creates: MultimodalPretrainJobs and Jobs.
+ * propagation), for the owners Kiln creates: MultimodalPretrainJobs and Jobs; and fails the pods
+ * of nodes that are gone, as the pod garbage collector does.
  */
 final class GarbageCollector {
 
@@ -41,6 +45,41 @@ final class GarbageCollector {
       if (orphaned(object, live)) {
         client.resource(object).delete();
       }
+    }
+    failPodsOfGoneNodes(candidates);
+  }
+
+  /**
+   * Pods bound to a node that no longer exists are failed with a {@code DisruptionTarget}
+   * condition and deleted at once, as the pod garbage collector does with orphaned pods (its
+   * {@code gcOrphaned}): their Jobs count them as disrupted, not as failed by their own doing.
+   */
+  private void failPodsOfGoneNodes(List<HasMetadata> candidates) {
+    Set<String> nodes = new HashSet<>();
+    client.nodes().list().getItems().forEach(n -> nodes.add(n.getMetadata().getName()));
+    for (HasMetadata object : candidates) {
+      if (!(object instanceof Pod pod) || pod.getSpec().getNodeName() == null
+          || nodes.contains(pod.getSpec().getNodeName())) {
+        continue;
+      }
+      String now = java.time.Instant.now().toString();
+      var resource = client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName());
+      if (!JobController.terminal(pod)) {
+        resource.editStatus(p -> {
+          List<PodCondition> conditions = new ArrayList<>(p.getStatus().getConditions() == null ? List.of()
+              : p.getStatus().getConditions());
+          conditions.removeIf(c -> "DisruptionTarget".equals(c.getType()) || "Ready".equals(c.getType()));
+          conditions.add(new PodConditionBuilder().withType("DisruptionTarget").withStatus("True")
+              .withReason("DeletionByPodGC").withMessage("PodGC: node no longer exists").withLastTransitionTime(now)
+              .build());
+          conditions.add(new PodConditionBuilder().withType("Ready").withStatus("False").withLastTransitionTime(now)
+              .build());
+          p.getStatus().setConditions(conditions);
+          p.getStatus().setPhase("Failed");
+          return p;
+        });
+      }
+      resource.withGracePeriod(0).delete();
     }
   }
 

@@ -37,6 +37,8 @@ final class Kubelet {
   private final Volumes volumes;
   private final Path podsFolder;
   private final Map<String, Running> running = new ConcurrentHashMap<>();
+  /** Nodes whose machine is gone: nothing runs or reports there any more. */
+  private final Set<String> lostNodes = ConcurrentHashMap.newKeySet();
   private final Set<String> evictions = ConcurrentHashMap.newKeySet();
   private final Set<String> stopping = ConcurrentHashMap.newKeySet();
   private final Set<String> refused = ConcurrentHashMap.newKeySet();
@@ -79,7 +81,8 @@ final class Kubelet {
     }
     for (Pod pod : snapshot.pods()) {
       String uid = pod.getMetadata().getUid();
-      if (pod.getSpec().getNodeName() == null || JobController.terminal(pod) || running.containsKey(uid)
+      if (pod.getSpec().getNodeName() == null || lostNodes.contains(pod.getSpec().getNodeName())
+          || JobController.terminal(pod) || running.containsKey(uid)
           || "Running".equals(JobController.phase(pod)) && !JobController.deleting(pod)) {
         continue;
       }
@@ -275,6 +278,23 @@ final class Kubelet {
     }
     run.container().kill(true, 0);
     return true;
+  }
+
+  /**
+   * The node's machine is gone: its containers die with it and nothing is reported (there is no
+   * kubelet left to report); pods bound to it are never started. Returns how many were running.
+   */
+  int lose(String node) {
+    lostNodes.add(node);
+    int lost = 0;
+    for (var entry : List.copyOf(running.entrySet())) {
+      if (node.equals(entry.getValue().pod().getSpec().getNodeName())) {
+        entry.getValue().container().kill(true, 0);
+        running.remove(entry.getKey());
+        lost++;
+      }
+    }
+    return lost;
   }
 
   Path folder(Pod pod) {

@@ -214,6 +214,16 @@ public final class LocalCluster implements AutoCloseable {
         client.getMasterUrl().toString(), options.folder().resolve(log), settings);
   }
 
+  /**
+   * Faults the API server injects from now on into the requests of the clients the schedule names
+   * (see {@link ApiFaults}); close the returned faults, or inject others, to stop them.
+   */
+  public ApiFaults injectFaults(ApiFaults.Schedule schedule) {
+    ApiFaults faults = new ApiFaults(schedule);
+    dispatcher.faults(faults);
+    return faults;
+  }
+
   /** Writes (create, update, patch, delete) the API server has taken from the client with exactly this User-Agent. */
   public long writesFrom(String agent) {
     return dispatcher.writesFrom(agent);

@@ -134,6 +134,44 @@ public final class LocalNode implements AutoCloseable {
     return pod(namespace, name).map(kubelet::kill).orElse(false);
   }
 
+  /**
+   * The machine behind a node vanishes, as a cloud VM that dies does: its pods' processes are gone
+   * without a word to the API server; the node lifecycle controller marks the node's Ready
+   * condition Unknown and taints it unreachable; the cloud node controller deletes the Node; the
+   * pod garbage collector then fails the pods bound to it with a {@code DisruptionTarget}
+   * condition and deletes them (see {@link GarbageCollector}), and their Jobs replace them
+   * elsewhere. (A real cluster takes minutes over this: the node's grace period, then the
+   * cloud's; here it is at once.) Returns how many pods were running there.
+   */
+  public int lose(String nodeName) {
+    int lost = kubelet.lose(nodeName);
+    String now = java.time.Instant.now().toString();
+    var node = client.nodes().withName(nodeName);
+    node.edit(n -> {
+      var taints = new java.util.ArrayList<>(n.getSpec().getTaints() == null ? java.util.List.of() : n.getSpec().getTaints());
+      for (String effect : java.util.List.of("NoSchedule", "NoExecute")) {
+        taints.add(new io.fabric8.kubernetes.api.model.TaintBuilder().withKey(UNREACHABLE).withEffect(effect)
+            .withTimeAdded(now).build());
+      }
+      n.getSpec().setTaints(taints);
+      return n;
+    });
+    node.editStatus(n -> {
+      n.getStatus().getConditions().stream().filter(c -> "Ready".equals(c.getType())).forEach(c -> {
+        c.setStatus("Unknown");
+        c.setReason("NodeStatusUnknown");
+        c.setMessage("Kubelet stopped posting node status.");
+        c.setLastTransitionTime(now);
+      });
+      return n;
+    });
+    node.delete();
+    return lost;
+  }
+
+  /** The taint the node lifecycle controller puts on a node it no longer hears from. */
+  static final String UNREACHABLE = "node.kubernetes.io/unreachable";
+
   /** The folder holding a pod's log and root. */
   public Path podFolder(Pod pod) {
     return kubelet.folder(pod);

@@ -53,6 +53,9 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
 
   private record RbacRead(long generation, List<JsonNode> items) {}
 
+  /** Faults being injected, if any. */
+  private volatile ApiFaults faults;
+
   /** A custom resource this API server validates: where its objects live, its kind, and its CRD's rules. */
   private record Validated(Pattern path, String kind, CrdSchema crd) {}
 
@@ -79,6 +82,13 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
         return status(status);
       }
     }
+    ApiFaults active = faults;
+    if (active != null && active.targets(agent)) {
+      Optional<MockResponse> faulted = faulted(active, request, attributes);
+      if (faulted.isPresent()) {
+        return faulted.get();
+      }
+    }
     if (attributes.resourceRequest() && !"GET".equals(request.getMethod())
         && !attributes.apiGroup().equals("authorization.k8s.io")) {
       writesByAgent.computeIfAbsent(agent, a -> new LongAdder()).increment();
@@ -100,6 +110,50 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
         rbacGeneration.incrementAndGet();
       }
     }
+  }
+
+  /** Faults injected from now on, by {@code schedule}; null stops them. */
+  void faults(ApiFaults faults) {
+    ApiFaults previous = this.faults;
+    this.faults = faults;
+    if (previous != null) {
+      previous.close();
+    }
+  }
+
+  /**
+   * The answer {@code faults} gives this request instead of the store's, if any; a watch is
+   * answered by the store and followed, so that it can be ended.
+   */
+  private Optional<MockResponse> faulted(ApiFaults faults, RecordedRequest request, ApiRequest attributes) {
+    if (attributes.verb().equals("watch")) {
+      return Optional.of(faults.watched(super.dispatch(request), request.getPath()));
+    }
+    boolean update = "PUT".equals(request.getMethod())
+        && !parsedBody(request).path("metadata").path("resourceVersion").asText("").isEmpty();
+    Optional<ApiFaults.Kind> fault = faults.next(request.getMethod(), request.getPath(), update);
+    if (fault.isEmpty()) {
+      return Optional.empty();
+    }
+    String name = attributes.name();
+    String resource = attributes.resource();
+    return Optional.of(switch (fault.get()) {
+      case SERVER_ERROR -> status(failure(500, "InternalError",
+          "Internal error occurred: the server could not complete the request (injected)", name, resource));
+      case UNAVAILABLE -> status(failure(503, "ServiceUnavailable",
+          "the server is currently unable to handle the request (injected)", name, resource));
+      case TOO_MANY_REQUESTS -> {
+        ObjectNode status = failure(429, "TooManyRequests", "Too many requests, please try again later. (injected)",
+            name, resource);
+        ((ObjectNode) status.get("details")).put("retryAfterSeconds", 1);
+        yield status(status).addHeader("Retry-After", "1");
+      }
+      case CONFLICT -> status(failure(409, "Conflict", "Operation cannot be fulfilled on " + resource + " \""
+          + name + "\": the object has been modified; please apply your changes to the latest version and try again"
+          + " (injected)", name, resource));
+      case SLOW -> super.dispatch(request).setBodyDelay(faults.schedule().slowBy());
+      case WATCH_EXPIRED -> throw new IllegalStateException("watches are ended by the schedule, not per request");
+    });
   }
 
   private List<JsonNode> rbacObjects(String collectionPath) {

@@ -13,8 +13,10 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,8 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Failures through the real operator process and real trainer processes: crashes resume from
  * the latest checkpoint with the loss curve continuing bit for bit, evictions are not counted,
- * restarts run out, the operator is restarted in every phase, suspend and resume around a torn
- * checkpoint, and deletion with and without the claim retained.
+ * restarts run out, the operator is killed in every phase (data prep, between data prep and stage 1,
+ * each stage, automatic and manual promotion, suspended, finished with its TTL pending, deletion),
+ * suspend and resume around a torn checkpoint, and deletion with and without the claim retained.
  */
 class RecoveryTest {
 
@@ -78,17 +81,37 @@ class RecoveryTest {
   }
 
   @Test
-  void operatorRestartedInEveryPhaseAndSuspendResumeAroundATornCheckpoint() throws Exception {
+  void operatorKilledInEveryPhaseOfARunAndSuspendResumeAroundATornCheckpoint() throws Exception {
     harness.start(folder, "tiny-data");
     harness.apply(LocalClusterHarness.job("tiny.yaml", yaml -> yaml.replace("steps: 30", "steps: 80")
         .replace("retainOnDelete: false", "retainOnDelete: true")));
 
+    var operator = harness.cluster().operator();
+    // Data prep running.
     harness.awaitPhase("tiny", JobPhase.DataPrep);
-    harness.cluster().operator().restart(true);
+    operator.restart(true);
+    // Between data prep and stage 1: the pack Jobs finish while no operator runs; the next one
+    // starts training from them, packing nothing again.
+    await().atMost(LocalClusterHarness.WAIT).until(() -> harness.childJobNames().containsAll(PACK_JOBS));
+    operator.stop(true);
+    Map<String, String> packUids = uids(PACK_JOBS);
+    await().atMost(LocalClusterHarness.WAIT).until(() -> PACK_JOBS.stream().allMatch(this::succeeded));
+    assertThat(harness.get("tiny").getStatus().getPhase()).isEqualTo(JobPhase.DataPrep);
+    operator.start();
+    // Stage 1 running.
     harness.awaitStep("tiny", "pretrain", 5);
-    harness.cluster().operator().restart(true);
+    operator.restart(true);
+    // Automatic promotion: stage 1 finishes while no operator runs; the next one promotes it and starts stage 2.
+    harness.awaitStep("tiny", "pretrain", 45);
+    operator.stop(true);
+    assertThat(harness.lastStep("tiny", "pretrain")).as("killed before stage 1 ended").isLessThan(60);
+    await().atMost(LocalClusterHarness.WAIT).until(() -> succeeded("tiny-pretrain-a1"));
+    operator.start();
+    // Stage 2 running.
     harness.trainerPod("tiny", "sft");
-    harness.cluster().operator().restart(false);
+    harness.awaitStep("tiny", "sft", 3);
+    operator.restart(true);
+    assertThat(uids(PACK_JOBS)).as("data prep ran once").isEqualTo(packUids);
 
     harness.awaitStep("tiny", "sft", 22);
     harness.client().resources(MultimodalPretrainJob.class).inNamespace(LocalClusterHarness.NS).withName("tiny")
@@ -122,10 +145,34 @@ class RecoveryTest {
     assertThat(harness.childJobNames()).as("no duplicate children").containsExactly("tiny-filter-shapes",
         "tiny-pack-pretrain", "tiny-pack-sft", "tiny-pretrain-a1", "tiny-sft-a" + sftAttempt);
     assertThat(done.getStatus().getStages()).allMatch(s -> s.getPhase() == StagePhase.Succeeded);
+    assertThat(harness.stage("tiny", "pretrain").getFinalCheckpoint().getStep()).as("stage 1 promoted while no operator ran")
+        .isEqualTo(60);
 
+    // Deletion with the operator down: the job and its children go once an operator is back.
+    operator.stop(true);
+    harness.client().resources(MultimodalPretrainJob.class).inNamespace(LocalClusterHarness.NS).withName("tiny").delete();
+    operator.start();
     deleteAndAwaitCleanup("tiny");
     assertThat(harness.client().persistentVolumeClaims().inNamespace(LocalClusterHarness.NS).withName("tiny-work").get())
         .as("retainOnDelete: true keeps the working claim").isNotNull();
+  }
+
+  private static final List<String> PACK_JOBS = List.of("tiny-pack-pretrain", "tiny-pack-sft");
+
+  private boolean succeeded(String jobName) {
+    var job = harness.client().batch().v1().jobs().inNamespace(LocalClusterHarness.NS).withName(jobName).get();
+    return job != null && job.getStatus() != null && job.getStatus().getSucceeded() != null
+        && job.getStatus().getSucceeded() > 0;
+  }
+
+  /** The uid of each named Job: a Job deleted and created again has a new one. */
+  private Map<String, String> uids(List<String> jobNames) {
+    Map<String, String> uids = new java.util.TreeMap<>();
+    for (String name : jobNames) {
+      uids.put(name, harness.client().batch().v1().jobs().inNamespace(LocalClusterHarness.NS).withName(name).get()
+          .getMetadata().getUid());
+    }
+    return uids;
   }
 
   @Test
@@ -189,6 +236,48 @@ class RecoveryTest {
   }
 
   @Test
+  void nodesLostDuringDataPrepAndTrainingAreDisruptionsTheJobRecoversFrom() throws Exception {
+    harness.start(folder, "tiny-data", 3);
+    harness.apply(LocalClusterHarness.job("tiny.yaml", yaml -> yaml));
+
+    // Data prep: the node under a running data pod goes; its Job runs the pod again elsewhere.
+    Pod data = await().atMost(LocalClusterHarness.WAIT).pollInterval(Duration.ofMillis(50))
+        .until(() -> runningDataPod("tiny"), p -> p != null);
+    String lostInDataPrep = data.getSpec().getNodeName();
+    assertThat(harness.cluster().node().lose(lostInDataPrep)).as("the data pod was running when its node went").isEqualTo(1);
+
+    // Training: the trainer's node goes; the stage resumes on the last node as a disruption.
+    Pod pretrain = harness.trainerPod("tiny", "pretrain");
+    String lostInTraining = pretrain.getSpec().getNodeName();
+    assertThat(lostInTraining).isNotEqualTo(lostInDataPrep);
+    harness.awaitStep("tiny", "pretrain", 13);
+    assertThat(harness.cluster().node().lose(lostInTraining)).isEqualTo(1);
+    await().atMost(LocalClusterHarness.WAIT).until(() -> harness.stage("tiny", "pretrain").getAttempt() == 2);
+    Pod resumed = harness.trainerPod("tiny", "pretrain");
+    assertThat(resumed.getSpec().getNodeName()).isNotIn(lostInDataPrep, lostInTraining);
+
+    MultimodalPretrainJob done = harness.awaitPhase("tiny", JobPhase.Succeeded);
+    var stage = harness.stage("tiny", "pretrain");
+    assertThat(stage.getRestarts()).as("a lost node is not the trainer's fault").isZero();
+    assertThat(stage.getDisruptions()).isEqualTo(1);
+    List<List<StepMetrics>> attempts = attempts(harness.metricLines("tiny", "pretrain"));
+    assertThat(attempts).hasSize(2);
+    assertSameLosses(attempts.get(0), attempts.get(1));
+    assertThat(attempts.get(1).getLast().step()).isEqualTo(60);
+    assertThat(done.getStatus().getStages()).allMatch(s -> s.getPhase() == StagePhase.Succeeded);
+    assertThat(harness.client().nodes().withName(lostInTraining).get()).as("the cloud removed the lost node").isNull();
+  }
+
+  /** A running filter or pack pod of the job, or null. */
+  private Pod runningDataPod(String job) {
+    return harness.client().pods().inNamespace(LocalClusterHarness.NS).withLabel("kiln.dev/job", job).list().getItems()
+        .stream().filter(p -> List.of("filter", "pack").contains(p.getMetadata().getLabels().get("app.kubernetes.io/component")))
+        .filter(p -> p.getStatus() != null && "Running".equals(p.getStatus().getPhase())
+            && p.getMetadata().getDeletionTimestamp() == null)
+        .findFirst().orElse(null);
+  }
+
+  @Test
   void exhaustedRestartsFailTheJobWithTheReason() throws Exception {
     harness.start(folder, "tiny-data");
     harness.apply(LocalClusterHarness.job("tiny.yaml", yaml -> yaml.replace("      checkpointIntervalSteps: 10\n    - name: sft",
@@ -207,6 +296,7 @@ class RecoveryTest {
     harness.client().resources(MultimodalPretrainJob.class).inNamespace(LocalClusterHarness.NS).withName(name).delete();
     await().atMost(LocalClusterHarness.WAIT).untilAsserted(() -> {
       var ns = LocalClusterHarness.NS;
+      assertThat(harness.get(name)).isNull();
       assertThat(harness.client().batch().v1().jobs().inNamespace(ns).list().getItems()).isEmpty();
       assertThat(harness.client().pods().inNamespace(ns).list().getItems()).isEmpty();
       assertThat(harness.client().configMaps().inNamespace(ns).withLabel("kiln.dev/job", name).list().getItems()).isEmpty();

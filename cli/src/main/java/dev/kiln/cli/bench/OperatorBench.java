@@ -256,7 +256,7 @@ public final class OperatorBench implements Callable<Integer> {
         .map(j -> j.getMetadata().getName() + ": " + j.getStatus().getQueue().reason()).orElse("none");
   }
 
-  private static void await(BooleanSupplier condition, long seconds, String what) throws InterruptedException {
+  static void await(BooleanSupplier condition, long seconds, String what) throws InterruptedException {
     await(condition, seconds, () -> what);
   }
 
@@ -302,7 +302,7 @@ public final class OperatorBench implements Callable<Integer> {
     throw new IOException("no VmRSS in /proc/" + pid + "/status");
   }
 
-  private static void deleteTree(Path folder) throws IOException {
+  static void deleteTree(Path folder) throws IOException {
     if (!Files.exists(folder)) {
       return;
     }
