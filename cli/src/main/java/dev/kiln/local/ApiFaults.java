@@ -73,6 +73,7 @@ public final class ApiFaults implements AutoCloseable {
   private final Schedule schedule;
   private final Random random;
   private int turn;
+  private int updateTurn;
   private final Map<Kind, AtomicLong> injected = new EnumMap<>(Kind.class);
   private final Set<WebSocket> openWatches = ConcurrentHashMap.newKeySet();
   /** Collections whose watch was ended, and lists of them since: the relists that a watch's end forced. */
@@ -135,7 +136,9 @@ public final class ApiFaults implements AutoCloseable {
     if (fitting.isEmpty() || random.nextDouble() >= schedule.rate()) {
       return Optional.empty();
     }
-    Kind kind = fitting.get(turn++ % fitting.size());
+    // An update is rarer than a read: half of its faults are the conflict only it can get.
+    Kind kind = update && fitting.contains(Kind.CONFLICT) && updateTurn++ % 2 == 0 ? Kind.CONFLICT
+        : fitting.get(turn++ % fitting.size());
     injected.get(kind).incrementAndGet();
     return Optional.of(kind);
   }

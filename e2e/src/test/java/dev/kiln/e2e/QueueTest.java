@@ -38,8 +38,8 @@ class QueueTest {
   void twoJobsTakeTurnsOnAQueueOfOneGpu() throws Exception {
     harness.start(folder, "tiny-data");
     queue("one-gpu", new TrainingQueueSpec(1, null, null, null));
-    harness.apply(gpuJob("first", "one-gpu", 0, 60));
-    harness.apply(gpuJob("second", "one-gpu", 0, 60));
+    harness.apply(gpuJob("first", "one-gpu", 0, 20));
+    harness.apply(gpuJob("second", "one-gpu", 0, 20));
 
     // Data prep is not queued: whichever job's data is ready first takes the GPU, the other waits.
     await().atMost(LocalClusterHarness.WAIT).until(() -> queued("first") || queued("second"));
@@ -71,14 +71,14 @@ class QueueTest {
   void progressShowsWhileTrainingAndAHigherPriorityJobPreemptsALowerOneWhichResumesAtTheStepItStopped() throws Exception {
     harness.start(folder, "tiny-data");
     queue("one-gpu", new TrainingQueueSpec(1, null, null, TrainingQueueSpec.Preemption.LOWER_PRIORITY));
-    harness.apply(gpuJob("low", "one-gpu", 0, 300));
+    harness.apply(gpuJob("low", "one-gpu", 0, 150));
     await().atMost(LocalClusterHarness.WAIT).until(() -> {
       var progress = harness.get("low").getStatus().getProgress();
       return progress != null && "pretrain".equals(progress.getStage()) && progress.getStep() != null
           && progress.getStep() > 0;
     });
     var live = harness.get("low").getStatus().getProgress();
-    assertThat(live.getDisplay()).as("read from rank 0 while it trains").startsWith("pretrain ").endsWith("/300");
+    assertThat(live.getDisplay()).as("read from rank 0 while it trains").startsWith("pretrain ").endsWith("/150");
     assertThat(live.getEtaSeconds()).isNotNull();
     harness.awaitStep("low", "pretrain", 20);
     harness.apply(gpuJob("high", "one-gpu", 10, 30));
@@ -94,7 +94,7 @@ class QueueTest {
     // Checkpoints every 1000 steps: only the one written on SIGTERM lets attempt 2 start where attempt 1 stopped.
     List<StepMetrics> steps = harness.metricLines("low", "pretrain");
     assertThat(steps).extracting(StepMetrics::step).as("every step trained exactly once")
-        .containsExactlyElementsOf(LongStream.rangeClosed(1, 300).boxed().toList());
+        .containsExactlyElementsOf(LongStream.rangeClosed(1, 150).boxed().toList());
   }
 
   private boolean queued(String job) {
@@ -109,11 +109,15 @@ class QueueTest {
     harness.client().resource(queue).create();
   }
 
-  /** The tiny job with both stages on one fake GPU, in {@code queue}, pre-training for {@code steps}. */
+  /**
+   * The tiny job with both stages on one fake GPU, in {@code queue}, pre-training for {@code steps}
+   * and fine-tuning for 10: what is asserted is the turns, not the training.
+   */
   private static MultimodalPretrainJob gpuJob(String name, String queue, int priority, int steps) {
     return LocalClusterHarness.job("tiny.yaml", yaml -> yaml
         .replace("name: tiny\n", "name: " + name + "\n")
         .replace("gpusPerNode: 0", "gpusPerNode: 1")
+        .replace("steps: 30", "steps: 10")
         .replace("steps: 60", "steps: " + steps)
         .replace("checkpointIntervalSteps: 10", "checkpointIntervalSteps: 1000")
         .replace("  checkpoints:\n", "  scheduling:\n    queue: " + queue + "\n    priority: " + priority

@@ -132,27 +132,35 @@ public final class ChaosBench implements Callable<Integer> {
       Map<String, Integer> trainerKills = new ConcurrentHashMap<>();
       Map<String, Integer> dataKills = new ConcurrentHashMap<>();
       while (System.nanoTime() < chaosEnds && !allFinished(client, names)) {
-        Thread.sleep(2000 + random.nextInt(6000));  // the schedule's next moment, not a wait for anything
+        Thread.sleep(1000 + random.nextInt(5000));  // the schedule's next moment, not a wait for anything
         restartIfCrashed(cluster);
         // One of the faults that has a target now: the operator always, pods while some run.
         List<Pod> trainers = victims(cluster, LocalCluster.TRAINER, trainerKills, TRAINER_KILLS_PER_JOB);
         List<Pod> dataPods = victims(cluster, null, dataKills, DATA_KILLS_PER_JOB);
-        int choice = random.nextInt(1 + (trainers.isEmpty() ? 0 : 1) + (dataPods.isEmpty() ? 0 : 1));
-        if (choice == 0) {
-          cluster.operator().stop(true);
-          cluster.operator().start();
-          kills.merge("operator", 1L, Long::sum);
-        } else if (choice == 1 && !trainers.isEmpty()) {
-          kill(cluster, trainers.get(random.nextInt(trainers.size())), trainerKills, "trainer_pod");
-        } else {
-          kill(cluster, dataPods.get(random.nextInt(dataPods.size())), dataKills, "data_pod");
+        // Pods are picked twice as often as the operator: they run for a shorter time.
+        List<String> choices = new ArrayList<>(List.of("operator"));
+        if (!trainers.isEmpty()) {
+          choices.addAll(List.of("trainer_pod", "trainer_pod"));
+        }
+        if (!dataPods.isEmpty()) {
+          choices.addAll(List.of("data_pod", "data_pod"));
+        }
+        switch (choices.get(random.nextInt(choices.size()))) {
+          case "operator" -> {
+            cluster.operator().stop(true);
+            cluster.operator().start();
+            kills.merge("operator", 1L, Long::sum);
+          }
+          case "trainer_pod" -> kill(cluster, trainers.get(random.nextInt(trainers.size())), trainerKills, "trainer_pod");
+          default -> kill(cluster, dataPods.get(random.nextInt(dataPods.size())), dataKills, "data_pod");
         }
       }
       faults.close();
       OperatorBench.await(() -> restartIfCrashed(cluster) && allFinished(client, names), timeoutMinutes * 60L,
           "every job to finish");
 
-      long succeeded = names.stream().filter(n -> phase(client, n) == JobPhase.Succeeded).count() - 1;
+      long succeeded = names.subList(1, names.size()).stream().filter(n -> phase(client, n) == JobPhase.Succeeded)
+          .count();
       int identical = 0;
       for (String name : names.subList(1, names.size())) {
         identical += sameRun(cluster, name, err) ? 1 : 0;
