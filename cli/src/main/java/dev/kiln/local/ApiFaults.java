@@ -93,7 +93,7 @@ public final class ApiFaults implements AutoCloseable {
     }
     long every = schedule.watchExpiry().toMillis();
     if (every > 0 && schedule.kinds().contains(Kind.WATCH_EXPIRED)) {
-      expiry.scheduleWithFixedDelay(this::expireWatches, every, every, TimeUnit.MILLISECONDS);
+      expiry.scheduleWithFixedDelay(() -> expireWatches(), every, every, TimeUnit.MILLISECONDS);
     }
   }
 
@@ -152,19 +152,30 @@ public final class ApiFaults implements AutoCloseable {
     return new MockResponse().withWebSocketUpgrade(new TrackedWatch(inner, collection(path)));
   }
 
-  /** Ends every open watch of the faulted clients with 410 Expired, as a real API server ends a compacted one. */
-  void expireWatches() {
+  /**
+   * Ends every open watch of the faulted clients with 410 Expired, as a real API server ends a
+   * compacted one (the schedule does it every {@code watchExpiry}; a test or benchmark may at any
+   * moment); returns how many it ended.
+   */
+  public int expireWatches() {
+    int ended = 0;
     for (WebSocket socket : List.copyOf(openWatches)) {
+      openWatches.remove(socket);
       ObjectNode event = JSON.createObjectNode().put("type", "ERROR");
       event.putObject("object").put("kind", "Status").put("apiVersion", "v1").put("status", "Failure")
           .put("message", "too old resource version: 1 (2)").put("reason", "Expired").put("code", 410)
           .putObject("metadata");
-      socket.send(event.toString());
-      socket.close(1000, "watch expired");
-      openWatches.remove(socket);
-      injected.get(Kind.WATCH_EXPIRED).incrementAndGet();
-      expiredCollections.add(collection(socket.request().getPath()));
+      try {
+        expiredCollections.add(collection(socket.request().getPath()));
+        socket.send(event.toString());
+        socket.close(1000, "watch expired");
+        injected.get(Kind.WATCH_EXPIRED).incrementAndGet();
+        ended++;
+      } catch (RuntimeException closedMeanwhile) {
+        // its client went away (an operator killed) before it could be ended: nothing to expire
+      }
     }
+    return ended;
   }
 
   private static String collection(String path) {

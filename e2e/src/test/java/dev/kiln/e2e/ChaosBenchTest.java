@@ -34,7 +34,8 @@ class ChaosBenchTest {
     System.out.println(result);
     JsonNode faults = result.get("faults");
     assertThat(faults.get("operator").asLong()).as("operator kills").isPositive();
-    assertThat(faults.get("trainer_pod").asLong() + faults.get("data_pod").asLong()).as("pod kills").isPositive();
+    assertThat(faults.get("trainer_pod").asLong()).as("trainer pod kills").isPositive();
+    assertThat(faults.get("data_pod").asLong()).as("data-prep pod kills").isPositive();
     assertThat(faults.get("server_error").asLong() + faults.get("unavailable").asLong()
         + faults.get("too_many_requests").asLong() + faults.get("slow").asLong()).as("failed requests").isPositive();
     assertThat(faults.get("watch_expired").asLong()).isPositive();

@@ -24,9 +24,25 @@ public final class Parameters implements AutoCloseable {
   private final Map<String, NDArray> tensors = new LinkedHashMap<>();
   private final Map<String, Boolean> trainable = new LinkedHashMap<>();
 
+  /** Names and shapes as declared, in definition order; the only record kept by a {@link #layoutOnly} instance. */
+  private final Map<String, Shape> shapes = new LinkedHashMap<>();
+
   public Parameters(NDManager manager, long seed) {
     this.manager = manager;
     this.seed = seed;
+  }
+
+  /**
+   * Parameters that record names and shapes only, allocating nothing: a model's layout at full
+   * size (what a checkpoint must hold) costs no memory.
+   */
+  static Parameters layoutOnly() {
+    return new Parameters(null, 0);
+  }
+
+  /** Every declared tensor's shape, by name in definition order. */
+  public Map<String, Shape> shapes() {
+    return Collections.unmodifiableMap(shapes);
   }
 
   public NDManager manager() {
@@ -35,6 +51,9 @@ public final class Parameters implements AutoCloseable {
 
   /** Normal(0, std) weights. */
   NDArray normal(String name, double std, long... shape) {
+    if (declared(name, shape)) {
+      return null;
+    }
     SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L ^ name.hashCode());
     float[] values = new float[Math.toIntExact(new Shape(shape).size())];
     for (int i = 0; i < values.length; i++) {
@@ -44,11 +63,19 @@ public final class Parameters implements AutoCloseable {
   }
 
   NDArray zeros(String name, long... shape) {
-    return put(name, manager.zeros(new Shape(shape)));
+    return declared(name, shape) ? null : put(name, manager.zeros(new Shape(shape)));
   }
 
   NDArray ones(String name, long... shape) {
-    return put(name, manager.ones(new Shape(shape)));
+    return declared(name, shape) ? null : put(name, manager.ones(new Shape(shape)));
+  }
+
+  /** Records the declaration; true when this instance records layouts only and nothing is to be allocated. */
+  private boolean declared(String name, long... shape) {
+    if (shapes.putIfAbsent(name, new Shape(shape)) != null) {
+      throw new IllegalStateException("parameter " + name + " defined twice");
+    }
+    return manager == null;
   }
 
   /** Adds a tensor read from a file, frozen (a scoring model is never trained). */

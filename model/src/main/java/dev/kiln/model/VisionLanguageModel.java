@@ -7,6 +7,7 @@ import ai.djl.nn.core.Embedding;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.TrainablePart;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The whole model, read top-down: images through the vision encoder and the projector, their
@@ -28,6 +29,19 @@ public final class VisionLanguageModel implements AutoCloseable {
     this.projector = new Projector(dims.vision().width(), dims.projectorHidden(), dims.languageModel().hiddenSize(),
         dims.vision().gridSize(), parameters);
     this.decoder = new Decoder(dims.languageModel(), parameters);
+  }
+
+  /**
+   * The tensors a model of these dimensions has, by HF-layout name with their shapes, computed
+   * without allocating any: what initial weights and checkpoints must hold.
+   */
+  public static Map<String, Shape> layout(ModelDimensions dims) {
+    Parameters declared = Parameters.layoutOnly();
+    new VisionEncoder(dims.vision(), declared);
+    new Projector(dims.vision().width(), dims.projectorHidden(), dims.languageModel().hiddenSize(),
+        dims.vision().gridSize(), declared);
+    new Decoder(dims.languageModel(), declared);
+    return declared.shapes();
   }
 
   public ModelDimensions dimensions() {

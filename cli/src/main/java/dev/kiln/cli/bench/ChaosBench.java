@@ -41,9 +41,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * Several small two-stage jobs through the local cluster while the operator is killed, trainer
- * and data pods are killed and the API server fails the operator's requests, all at moments a
- * seeded random schedule picks; then every job is deleted, the operator killed once more
+ * Several small two-stage jobs through the local cluster while the operator is killed, its
+ * watches are ended (410 Expired), trainer and data pods are killed and the API server fails a
+ * share of the operator's requests, all at moments a seeded random schedule picks; then every job is deleted, the operator killed once more
  * meanwhile. One more job, its twin, runs beside them untouched by kills: a job survived the
  * chaos when its packed data and its loss at every step equal the twin's, bit for bit.
  */
@@ -82,7 +82,6 @@ public final class ChaosBench implements Callable<Integer> {
   static final Map<String, String> OPERATOR_TIMEOUTS = Map.of("KUBERNETES_REQUEST_TIMEOUT", "2000",
       "QUARKUS_KUBERNETES_CLIENT_REQUEST_TIMEOUT", "2S");
   static final Duration SLOW_BY = Duration.ofSeconds(6);
-  static final Duration WATCH_EXPIRY = Duration.ofSeconds(20);
   /** Kills of one job's pods at most: its stages allow 10 restarts, its data Jobs a backoff limit of 3. */
   static final int TRAINER_KILLS_PER_JOB = 3;
   static final int DATA_KILLS_PER_JOB = 1;
@@ -123,22 +122,34 @@ public final class ChaosBench implements Callable<Integer> {
           client.resources(MultimodalPretrainJob.class).inNamespace(LocalCluster.NAMESPACE).watch(history));
 
       Random random = new Random(seed);
+      // Watches are ended at the schedule's moments (an operator restarting every few seconds would dodge a timer).
       ApiFaults faults = cluster.injectFaults(ApiFaults.Schedule.everyKind(seed, OperatorProcess.USER_AGENT, apiFaultRate,
-          SLOW_BY, WATCH_EXPIRY));
+          SLOW_BY, Duration.ZERO));
       for (String name : names) {
         client.resource(job(name)).create();
       }
       long chaosEnds = System.nanoTime() + Duration.ofSeconds(chaosSeconds).toNanos();
       Map<String, Integer> trainerKills = new ConcurrentHashMap<>();
       Map<String, Integer> dataKills = new ConcurrentHashMap<>();
+      // The schedule opens with a data-prep pod killed as soon as one runs, so that every run
+      // checks packing survives it; then a fault at each random moment.
+      long dataPrepDeadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      while (System.nanoTime() < dataPrepDeadline && dataKills.isEmpty()) {
+        List<Pod> dataPods = victims(cluster, null, dataKills, DATA_KILLS_PER_JOB);
+        if (!dataPods.isEmpty()) {
+          kill(cluster, dataPods.get(random.nextInt(dataPods.size())), dataKills, "data_pod");
+        } else {
+          Thread.sleep(100);  // polling for a data pod to start
+        }
+      }
       while (System.nanoTime() < chaosEnds && !allFinished(client, names)) {
         Thread.sleep(1000 + random.nextInt(5000));  // the schedule's next moment, not a wait for anything
         restartIfCrashed(cluster);
         // One of the faults that has a target now: the operator always, pods while some run.
         List<Pod> trainers = victims(cluster, LocalCluster.TRAINER, trainerKills, TRAINER_KILLS_PER_JOB);
         List<Pod> dataPods = victims(cluster, null, dataKills, DATA_KILLS_PER_JOB);
-        // Pods are picked twice as often as the operator: they run for a shorter time.
-        List<String> choices = new ArrayList<>(List.of("operator"));
+        // Pods are picked twice as often as the operator or its watches: they run for a shorter time.
+        List<String> choices = new ArrayList<>(List.of("operator", "watches"));
         if (!trainers.isEmpty()) {
           choices.addAll(List.of("trainer_pod", "trainer_pod"));
         }
@@ -151,6 +162,7 @@ public final class ChaosBench implements Callable<Integer> {
             cluster.operator().start();
             kills.merge("operator", 1L, Long::sum);
           }
+          case "watches" -> faults.expireWatches();
           case "trainer_pod" -> kill(cluster, trainers.get(random.nextInt(trainers.size())), trainerKills, "trainer_pod");
           default -> kill(cluster, dataPods.get(random.nextInt(dataPods.size())), dataKills, "data_pod");
         }

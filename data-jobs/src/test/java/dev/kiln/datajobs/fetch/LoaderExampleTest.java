@@ -79,4 +79,27 @@ class LoaderExampleTest {
     assertThat(job.path("spec").path("template").path("spec").path("volumes").findValuesAsText("claimName"))
         .containsExactly(weights.path("claimName").asText());
   }
+
+  @Test
+  void theLlavaConversionWritesTheShardsTheLlavaExampleTrainsOnFromWeightsTheFetchLoaderPutsThere() throws Exception {
+    JsonNode job = documents(ROOT.resolve("examples/loaders/convert-llava.yaml")).getFirst();
+    JsonNode pod = job.path("spec").path("template").path("spec");
+    JsonNode container = pod.path("containers").get(0);
+    List<String> args = new ArrayList<>();
+    container.path("args").forEach(a -> args.add(a.asText()));
+    var parsed = DataJobsMain.commandLine().parseArgs(args.toArray(String[]::new));
+    assertThat(parsed.subcommand().commandSpec().name()).isEqualTo("from-llava");
+    assertThat(pod.path("securityContext").path("runAsNonRoot").asBoolean()).isTrue();
+    assertThat(container.path("securityContext").path("readOnlyRootFilesystem").asBoolean()).isTrue();
+
+    JsonNode spec = documents(ROOT.resolve("examples/llava-sft.yaml")).getFirst().path("spec");
+    String mount = container.path("volumeMounts").get(0).path("mountPath").asText();
+    String output = args.get(args.indexOf("--output") + 1);
+    String shards = spec.path("data").path("sources").get(0).path("shards").asText();
+    assertThat(pod.path("volumes").findValuesAsText("claimName")).containsExactly(spec.path("data").path("claimName").asText());
+    assertThat(mount + "/" + shards).startsWith(output + "/");
+    JsonNode fetched = documents(ROOT.resolve("examples/open-qwen2vl.yaml")).getFirst().path("spec").path("model")
+        .path("initialWeights");
+    assertThat(spec.path("model").path("initialWeights")).isEqualTo(fetched);
+  }
 }

@@ -2,6 +2,7 @@ package dev.kiln.model.weights;
 
 import ai.djl.ndarray.types.Shape;
 import dev.kiln.model.Parameters;
+import dev.kiln.model.VisionLanguageModel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +22,20 @@ public final class InitialWeights {
 
   private InitialWeights() {}
 
+  /**
+   * Checks the folders against the model first ({@link WeightsCheck}: config.json, names, shapes,
+   * dtypes) and refuses weights that do not fit, naming every problem; then loads them. What no
+   * published checkpoint has (the projector, and a part whose folder is not given) starts from
+   * the model's own initialization.
+   */
+  public static void loadChecked(VisionLanguageModel model, Path languageModel, Path visionEncoder) throws IOException {
+    WeightsCheck.Report report = WeightsCheck.check(model.dimensions(), languageModel, visionEncoder);
+    if (!report.fits()) {
+      throw new IOException("the initial weights do not fit the model:\n" + report.describe());
+    }
+    load(model.parameters(), languageModel, visionEncoder);
+  }
+
   /** Loads every *.safetensors of the folders; returns names of model tensors the files did not have. */
   public static List<String> load(Parameters parameters, Path... folders) throws IOException {
     List<String> loaded = new ArrayList<>();
@@ -36,18 +51,14 @@ public final class InitialWeights {
       if (files.isEmpty()) {
         throw new IOException(folder + ": no *.safetensors files");
       }
-      int[] unused = {0};
       for (Path file : files) {
-        SafeTensors.each(file, (name, tensor) -> {
-          if (parameters.all().containsKey(name)) {
-            parameters.load(name, tensor.data(), new Shape(tensor.shape()));
-            loaded.add(name);
-          } else {
-            unused[0]++;
-          }
+        // Tensors the model does not have (a SigLIP file's text tower) are never decoded.
+        ignored += (int) SafeTensors.header(file).keySet().stream().filter(n -> !parameters.all().containsKey(n)).count();
+        SafeTensors.each(file, parameters.all()::containsKey, (name, tensor) -> {
+          parameters.load(name, tensor.data(), new Shape(tensor.shape()));
+          loaded.add(name);
         });
       }
-      ignored += unused[0];
     }
     List<String> missing = parameters.all().keySet().stream().filter(n -> !loaded.contains(n)).toList();
     LOG.info("initial weights: {} tensors loaded, {} in the files unused, {} of the model not in the files",

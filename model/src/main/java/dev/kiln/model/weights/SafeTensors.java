@@ -45,26 +45,63 @@ public final class SafeTensors {
     return tensors;
   }
 
+  /** A tensor as the file's header describes it: its dtype and shape, its data unread. */
+  public record Entry(String dtype, long[] shape) {}
+
+  /** The file's tensors as its header lists them, in the header's order, reading none of their data. */
+  public static Map<String, Entry> header(Path file) throws IOException {
+    Map<String, Entry> entries = new LinkedHashMap<>();
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      JsonNode json = headerJson(channel, file);
+      for (Iterator<Map.Entry<String, JsonNode>> it = json.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> entry = it.next();
+        if (!entry.getKey().equals("__metadata__")) {
+          long[] shape = new long[entry.getValue().path("shape").size()];
+          for (int i = 0; i < shape.length; i++) {
+            shape[i] = entry.getValue().get("shape").get(i).asLong();
+          }
+          entries.put(entry.getKey(), new Entry(entry.getValue().path("dtype").asText(), shape));
+        }
+      }
+    }
+    return entries;
+  }
+
+  private static JsonNode headerJson(FileChannel channel, Path file) throws IOException {
+    ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+    channel.read(lengthBytes, 0);
+    long headerLength = lengthBytes.flip().getLong();
+    if (headerLength <= 0 || headerLength > 100_000_000 || headerLength + 8 > channel.size()) {
+      throw new IOException(file + ": not a safetensors file (header length " + headerLength + ")");
+    }
+    ByteBuffer header = ByteBuffer.allocate((int) headerLength);
+    channel.read(header, 8);
+    return JSON.readTree(new String(header.array(), StandardCharsets.UTF_8));
+  }
+
+  /** The dtypes Kiln converts to float32 as it reads. */
+  public static final java.util.Set<String> READABLE_DTYPES = java.util.Set.of("F32", "F16", "BF16", "F64");
+
   /**
    * Every tensor of the file in turn, decoded from the mapped file when its turn comes: the heap
    * holds one tensor at a time (a 1.5B-parameter model's largest, its embedding, is ~0.9 GB in
    * float32), not the whole model, which goes to native tensors as it is read.
    */
   public static void each(Path file, TensorVisitor visitor) throws IOException {
+    each(file, name -> true, visitor);
+  }
+
+  /** As {@link #each(Path, TensorVisitor)}, decoding only the tensors whose names {@code wanted} accepts. */
+  public static void each(Path file, java.util.function.Predicate<String> wanted, TensorVisitor visitor)
+      throws IOException {
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      JsonNode entries = headerJson(channel, file);
       ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
       channel.read(lengthBytes, 0);
-      long headerLength = lengthBytes.flip().getLong();
-      if (headerLength <= 0 || headerLength > 100_000_000 || headerLength + 8 > channel.size()) {
-        throw new IOException(file + ": not a safetensors file (header length " + headerLength + ")");
-      }
-      ByteBuffer header = ByteBuffer.allocate((int) headerLength);
-      channel.read(header, 8);
-      JsonNode entries = JSON.readTree(new String(header.array(), StandardCharsets.UTF_8));
-      long dataStart = 8 + headerLength;
+      long dataStart = 8 + lengthBytes.flip().getLong();
       for (Iterator<Map.Entry<String, JsonNode>> it = entries.fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> entry = it.next();
-        if (entry.getKey().equals("__metadata__")) {
+        if (entry.getKey().equals("__metadata__") || !wanted.test(entry.getKey())) {
           continue;
         }
         JsonNode spec = entry.getValue();

@@ -333,7 +333,7 @@ public final class TrainingRun {
       LOG.info("starting from the promoted checkpoint {}", from);
       load(model, CheckpointStore.load(from).model());
     } else if (config.initialWeights() != null) {
-      InitialWeights.load(model.parameters(), paths.resolve(config.initialWeights().languageModel()),
+      InitialWeights.loadChecked(model, paths.resolve(config.initialWeights().languageModel()),
           paths.resolve(config.initialWeights().visionEncoder()));
     }
     return new Restored(new TrainerState(TrainerState.FORMAT_VERSION, 0, 0, 0, 0, config.seed(), world, configHash,
