@@ -120,6 +120,11 @@ public final class Parameters implements AutoCloseable {
     }
   }
 
+  /** Whether any parameter whose name starts with {@code prefix} is trained. */
+  public boolean anyTrainable(String prefix) {
+    return trainable.entrySet().stream().anyMatch(e -> e.getValue() && e.getKey().startsWith(prefix));
+  }
+
   /** Names of parameters the optimizer updates, in definition order. */
   public List<String> trainableNames() {
     List<String> names = new ArrayList<>();

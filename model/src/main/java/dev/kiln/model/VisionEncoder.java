@@ -1,6 +1,7 @@
 package dev.kiln.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import dev.kiln.api.v1alpha1.VisionEncoderSpec;
 
 /**
@@ -55,6 +56,12 @@ final class VisionEncoder {
     long n = images.getShape().get(0);
     int g = spec.gridSize();
     int patch = spec.patchSize();
+    int covered = g * patch;
+    if (covered != spec.imageSize()) {
+      // SigLIP's stride-p Conv2d never reaches the last S mod p rows and columns (384 px at 14: 27
+      // patches cover 378), so neither do the patches here.
+      images = images.get(":, :, :" + covered + ", :" + covered);      // (N, 3, G*p, G*p)
+    }
     NDArray patches = images
         .reshape(n, 3, g, patch, g, patch)                              // (N, 3, G, p, G, p)
         .transpose(0, 2, 4, 1, 3, 5)                                    // (N, G, G, 3, p, p)
@@ -62,10 +69,26 @@ final class VisionEncoder {
     NDArray x = Ops.linear(patches, p.get(PREFIX + "embeddings.patch_embedding.weight"),
         p.get(PREFIX + "embeddings.patch_embedding.bias"));             // (N, G*G, w)
     x = x.add(p.get(PREFIX + "embeddings.position_embedding.weight"));  // (N, G*G, w)
+    boolean frozen = !p.anyTrainable(PREFIX);
     for (int i = 0; i < spec.depth() - 1; i++) {                        // the last block's output is not used
-      x = block(x, layer(i));
+      x = frozen ? blockFreeingIntermediates(x, layer(i)) : block(x, layer(i));
     }
     return x;                                                           // (N, G*G, w)
+  }
+
+  /**
+   * A block of a frozen encoder. Arrays live until their manager closes, and no gradient reaches a
+   * frozen encoder, so each block's intermediates (attention scores, MLP activations) are freed
+   * as soon as its output exists: without this, two 384 px images kept ~10 GB until the step ended.
+   */
+  private NDArray blockFreeingIntermediates(NDArray x, String b) {
+    NDManager caller = x.getManager();
+    try (NDManager scope = caller.newSubManager()) {
+      x.tempAttach(scope);
+      NDArray out = block(x, b);                                        // (N, G*G, w)
+      out.attach(caller);
+      return out;
+    }
   }
 
   private NDArray block(NDArray x, String b) {

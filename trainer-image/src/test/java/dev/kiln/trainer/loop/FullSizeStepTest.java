@@ -84,14 +84,17 @@ class FullSizeStepTest {
           GradientCollector collector = Engine.getInstance().newGradientCollector()) {
         NDArray value = model.loss(batch, step);
         loss = value.getFloat();
+        report("forward", started);
         collector.backward(value);
+        report("backward", started);
       }
       optimizer.step(model.parameters().trainable(), gradients, 1e-3, 1.0);
       report("one step (loss " + loss + ")", started);
 
       assertThat(Float.isFinite(loss)).as("loss %s", loss).isTrue();
-      frozen.forEach((name, values) -> assertThat(model.parameters().get(name).toFloatArray()).as(name)
-          .containsExactly(values));
+      // Arrays.equals: an assertion on 14M boxed floats would take longer than the step.
+      frozen.forEach((name, values) -> assertThat(Arrays.equals(model.parameters().get(name).toFloatArray(), values))
+          .as("%s unchanged", name).isTrue());
       assertThat(projector.entrySet()).as("the projector trained")
           .anyMatch(e -> !Arrays.equals(model.parameters().get(e.getKey()).toFloatArray(), e.getValue()));
     }
