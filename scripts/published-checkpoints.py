@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Writes checkpoint folders laid out as the Hugging Face hub publishes them, at any size, without
 downloading anything: a Qwen2 causal LM (Qwen2.5-1.5B-Instruct's layout: config.json, bf16
-safetensors with tied embeddings, optionally sharded with model.safetensors.index.json) and a
+safetensors with tied embeddings, optionally sharded with model.safetensors.index.json), a
 SigLIP dual encoder (siglip-so400m-patch14-384's layout: vision tower, text tower, logit_scale and
-logit_bias, the vision attention-pooling head).
+logit_bias, the vision attention-pooling head), and a LLaVA model as MLM-Filter publishes its
+scoring models (the Qwen2 model holding the SigLIP tower under model.vision_tower.vision_tower.
+and the projector under model.mm_projector., described by config.json's mm_* fields).
 
 Tensor names and shapes follow Transformers' Qwen2ForCausalLM and SiglipModel state dicts. The
 data are zeros written as holes in sparse files (a 1.5B-parameter folder costs no disk), except
@@ -12,6 +14,7 @@ deterministic values, so that a forward pass has gradients.
 
   published-checkpoints.py qwen2 OUT --config '{"hidden_size": 1536, ...}' [--shards N] [--fill norms]
   published-checkpoints.py siglip OUT --vision '{"hidden_size": 1152, ...}' [--text '{...}'] [--fill norms]
+  published-checkpoints.py llava OUT --config '{...}' --vision '{...}' --mm '{"mm_projector_type": "mlp2x_gelu", ...}'
 """
 import argparse
 import json
@@ -82,6 +85,17 @@ def siglip_tensors(v, text):
     return t
 
 
+def llava_tensors(c, v, projector):
+    """MLM-Filter's published layout: LLaVA's Qwen2 model holding the SigLIP tower and the projector."""
+    h, tower = c["hidden_size"], "model.vision_tower.vision_tower."
+    t = qwen2_tensors(c)
+    t += [(tower + name, shape) for name, shape in siglip_tensors(v, None) if name.startswith("vision_model.")]
+    prefix = "model.mm_projector." + ("mlp_projector." if projector == "aapool_mlp" else "")
+    t += [(prefix + "0.weight", [h, v["hidden_size"]]), (prefix + "0.bias", [h]),
+          (prefix + "2.weight", [h, h]), (prefix + "2.bias", [h])]
+    return t
+
+
 def filled(name, shape, fill):
     """The bf16 bytes to write for a tensor, or None for zeros (left as a hole)."""
     if fill != "norms":
@@ -139,11 +153,14 @@ def write_folder(out, tensors, config, shards, fill):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["qwen2", "siglip"])
+    parser.add_argument("kind", choices=["qwen2", "siglip", "llava"])
     parser.add_argument("out")
     parser.add_argument("--config", help="qwen2: config.json's fields")
     parser.add_argument("--vision", help="siglip: vision_config's fields")
     parser.add_argument("--text", help="siglip: text_config's fields (the text tower, unused by Kiln)")
+    parser.add_argument("--mm", help="llava: LLaVA's mm_* fields of config.json (mm_projector_type, mm_vision_tower, ...)")
+    parser.add_argument("--vision-config-in-config", action="store_true",
+                        help="llava: also write the tower's dimensions as config.json's vision_config")
     parser.add_argument("--shards", type=int, default=1)
     parser.add_argument("--fill", choices=["zeros", "norms"], default="zeros")
     args = parser.parse_args()
@@ -151,6 +168,13 @@ def main():
         c = json.loads(args.config)
         config = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "torch_dtype": "bfloat16", **c}
         write_folder(args.out, qwen2_tensors(c), config, args.shards, args.fill)
+    elif args.kind == "llava":
+        c, v, mm = json.loads(args.config), json.loads(args.vision), json.loads(args.mm)
+        config = {"architectures": ["LlavaQwenForCausalLM"], "model_type": "llava_qwen", "torch_dtype": "bfloat16",
+                  **c, **mm}
+        if args.vision_config_in_config:
+            config["vision_config"] = v
+        write_folder(args.out, llava_tensors(c, v, mm.get("mm_projector_type")), config, args.shards, args.fill)
     else:
         v = json.loads(args.vision)
         text = json.loads(args.text) if args.text else None

@@ -35,8 +35,9 @@ final class WeightsCommand implements Runnable {
    * Kiln converts, and nothing unexpected is; exit 0 when the weights fit, 1 when they do not.
    */
   @Command(name = "check", mixinStandardHelpOptions = true,
-      description = "Check a language model's and a vision encoder's folders against a preset or a job's model; "
-          + "exit 0 when they fit, 1 when they do not (each offending tensor named with its shape).")
+      description = "Check a language model's and a vision encoder's folders against a preset or a job's model, and an"
+          + " MLM-Filter scoring model against its own config; exit 0 when they fit, 1 when they do not (each offending"
+          + " tensor named with its shape).")
   static final class Check implements Callable<Integer> {
 
     /** The model to check against: a preset, or a job file's {@code spec.model}. */
@@ -48,7 +49,7 @@ final class WeightsCommand implements Runnable {
       Path job;
     }
 
-    @ArgGroup(multiplicity = "1")
+    @ArgGroup(multiplicity = "0..1")
     Model model;
 
     @Option(names = "--language-model", paramLabel = "DIR",
@@ -59,21 +60,38 @@ final class WeightsCommand implements Runnable {
         description = "SigLIP folder: config.json and model.safetensors (the dual encoder, or the vision tower only)")
     Path visionEncoder;
 
+    @Option(names = "--mlm-filter", paramLabel = "DIR",
+        description = "A scoring model for the mlmFilter filter: as MLM-Filter publishes it (LLaVA's layout), or a Kiln"
+            + " export; checked against the model its own config.json describes")
+    Path mlmFilter;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
-      if (languageModel == null && visionEncoder == null) {
+      if (languageModel == null && visionEncoder == null && mlmFilter == null) {
         throw new CommandLine.ParameterException(spec.commandLine(),
-            "give --language-model DIR, --vision-encoder DIR or both");
+            "give --language-model DIR, --vision-encoder DIR, --mlm-filter DIR, or several");
       }
-      ModelDimensions dims = dimensions();
-      WeightsCheck.Report report = WeightsCheck.check(dims, languageModel, visionEncoder);
+      if ((languageModel != null || visionEncoder != null) && model == null) {
+        throw new CommandLine.ParameterException(spec.commandLine(),
+            "--language-model and --vision-encoder are checked against a model: give --preset or --job");
+      }
       PrintWriter out = spec.commandLine().getOut();
-      out.println(report.describe());
+      boolean fits = true;
+      if (languageModel != null || visionEncoder != null) {
+        WeightsCheck.Report report = WeightsCheck.check(dimensions(), languageModel, visionEncoder);
+        out.println(report.describe());
+        fits = report.fits();
+      }
+      if (mlmFilter != null) {
+        WeightsCheck.Report report = WeightsCheck.checkScoringModel(mlmFilter);
+        out.println(report.describe());
+        fits &= report.fits();
+      }
       out.flush();
-      return report.fits() ? 0 : 1;
+      return fits ? 0 : 1;
     }
 
     private ModelDimensions dimensions() throws java.io.IOException {

@@ -44,6 +44,22 @@ class WeightsCommandTest {
   }
 
   @Test
+  void anMlmFilterModelAsPublishedIsCheckedAgainstItsOwnConfig() throws Exception {
+    var dims = ModelPreset.TINY.dimensions();
+    Path mlm = PublishedCheckpoints.llava(dir.resolve("mlm-filter"), new dev.kiln.api.v1alpha1.ModelDimensions(dims.vision(),
+        dims.languageModel().hiddenSize(), dims.languageModel()), "{\"mm_projector_type\": \"mlp2x_gelu\"}", true, "zeros");
+    StringWriter out = new StringWriter();
+
+    assertThat(run(out, "weights", "check", "--mlm-filter", mlm.toString())).as(out.toString()).isZero();
+    assertThat(out.toString()).contains("scoring model " + mlm + ": LLaVA layout");
+
+    Files.delete(mlm.resolve("model.safetensors"));
+    assertThat(run(new StringWriter(), "weights", "check", "--mlm-filter", mlm.toString())).isEqualTo(1);
+    assertThat(run(new StringWriter(), "weights", "check", "--language-model", mlm.toString()))
+        .as("a language model needs a model to be checked against").isEqualTo(2);
+  }
+
+  @Test
   void foldersOfAnotherModelExitOneNamingTheirTensors() throws Exception {
     Path lm = PublishedCheckpoints.qwen2(dir.resolve("qwen"), ModelPreset.TINY.dimensions(), 1, "zeros");
     StringWriter out = new StringWriter();

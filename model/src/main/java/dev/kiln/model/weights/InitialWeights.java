@@ -4,11 +4,9 @@ import ai.djl.ndarray.types.Shape;
 import dev.kiln.model.Parameters;
 import dev.kiln.model.VisionLanguageModel;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,10 +42,7 @@ public final class InitialWeights {
       if (folder == null) {
         continue;
       }
-      List<Path> files;
-      try (Stream<Path> list = Files.list(folder)) {
-        files = list.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();
-      }
+      List<Path> files = WeightsCheck.files(folder);
       if (files.isEmpty()) {
         throw new IOException(folder + ": no *.safetensors files");
       }

@@ -19,7 +19,7 @@ import java.util.Map;
  * (Qwen2 {@code model.*}, SigLIP {@code vision_model.*}, the projector), {@code config.json}
  * (HF-style configs plus Kiln's exact dimensions under {@code kiln_dimensions}) and, for
  * scoring, the {@code tokenizer.json} it was trained with. {@code kiln-trainer export} writes
- * one; the MLM-Filter scorer reads one.
+ * one; the MLM-Filter scorer reads one, or a model as MLM-Filter publishes it ({@link LlavaLayout}).
  */
 public final class ModelFolder {
 
@@ -60,6 +60,25 @@ public final class ModelFolder {
     Files.writeString(dir.resolve(CONFIG), JSON.writeValueAsString(hf));
   }
 
+  /**
+   * A model published in the LLaVA layout (MLM-Filter's scoring models), checked first
+   * ({@link WeightsCheck#checkScoringModel}) and refused naming every problem.
+   */
+  private static Loaded readLlava(Path dir, JsonNode config, NDManager manager) throws IOException {
+    WeightsCheck.Report report = WeightsCheck.checkScoringModel(dir);
+    if (!report.fits()) {
+      throw new IOException(dir + ": cannot score with this model:\n" + report.describe());
+    }
+    LlavaLayout.Described described = LlavaLayout.describe(config);
+    VisionLanguageModel model = new VisionLanguageModel(described.dimensions(), manager, 0);
+    for (Path file : WeightsCheck.files(dir)) {
+      SafeTensors.each(file, name -> model.parameters().all().containsKey(LlavaLayout.kilnName(name)),
+          (name, t) -> model.parameters().load(LlavaLayout.kilnName(name), t.data(), new Shape(t.shape())));
+    }
+    model.parameters().setTrainable(name -> true, false);
+    return new Loaded(model, described.visualTokens());
+  }
+
   /** A model read back from a folder. */
   public record Loaded(VisionLanguageModel model, int visualTokens) {}
 
@@ -70,6 +89,9 @@ public final class ModelFolder {
           + ", as kiln-trainer export writes them)");
     }
     JsonNode config = JSON.readTree(dir.resolve(CONFIG).toFile());
+    if (LlavaLayout.describes(config)) {
+      return readLlava(dir, config, manager);
+    }
     if (!config.has("kiln_dimensions")) {
       throw new IOException(dir.resolve(CONFIG) + ": no kiln_dimensions (exported by an older Kiln?)");
     }

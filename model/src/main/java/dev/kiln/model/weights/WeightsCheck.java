@@ -78,6 +78,43 @@ public final class WeightsCheck {
     return new Report(summary, problems);
   }
 
+  /**
+   * A scoring model's folder (MLM-Filter's, in the LLaVA layout, or a Kiln export) checked
+   * against the model its own config.json describes: every tensor of the vision tower, projector
+   * and decoder present (by {@link LlavaLayout#kilnName}), with its shape and a readable dtype.
+   */
+  public static Report checkScoringModel(Path path) throws IOException {
+    List<String> summary = new ArrayList<>();
+    List<Problem> problems = new ArrayList<>();
+    JsonNode config = config(path, problems);
+    if (config == null) {
+      return new Report(summary, problems);
+    }
+    ModelDimensions dims;
+    String described;
+    if (LlavaLayout.describes(config)) {
+      LlavaLayout.Described llava = LlavaLayout.describe(config);
+      llava.problems().forEach(p -> problems.add(new Problem(path, p)));
+      dims = llava.dimensions();
+      described = "LLaVA layout, projector " + config.path("mm_projector_type").asText() + ", " + llava.visualTokens()
+          + " visual tokens";
+    } else if (config.has("kiln_dimensions")) {
+      dims = ModelFolder.JSON.treeToValue(config.get("kiln_dimensions"), ModelDimensions.class);
+      described = "a Kiln export";
+    } else {
+      problems.add(new Problem(path, ModelFolder.CONFIG + " has neither mm_projector_type (LLaVA's layout, as MLM-Filter"
+          + " publishes its models) nor kiln_dimensions (a Kiln export)"));
+      return new Report(summary, problems);
+    }
+    Folder folder = Folder.read(path, problems).renamed(LlavaLayout::kilnName, problems);
+    if (dims != null) {
+      tensors(folder, VisionLanguageModel.layout(dims), name -> true,
+          unusedByLanguageModel(dims.languageModel()).or(unusedByVision(dims.vision())), problems);
+    }
+    summary.add("scoring model " + path + ": " + described + "; " + folder.describe());
+    return new Report(summary, problems);
+  }
+
   /** Tensors a Qwen2 checkpoint may hold that the model does not use. */
   static Predicate<String> unusedByLanguageModel(LanguageModelSpec spec) {
     return name -> (spec.tieEmbeddings() && name.equals("lm_head.weight")) || name.endsWith(".rotary_emb.inv_freq");
@@ -210,6 +247,27 @@ public final class WeightsCheck {
     }
   }
 
+  /** The shards {@code model.safetensors.index.json} names, or every {@code *.safetensors} of a folder without one. */
+  static List<Path> files(Path folder) throws IOException {
+    Map<String, String> index = index(folder);
+    if (!index.isEmpty()) {
+      return index.values().stream().distinct().sorted().map(folder::resolve).toList();
+    }
+    try (Stream<Path> list = Files.list(folder)) {
+      return list.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
+    }
+  }
+
+  /** The index's tensor-to-file map; empty without an index. */
+  private static Map<String, String> index(Path folder) throws IOException {
+    Map<String, String> index = new TreeMap<>();
+    if (Files.isRegularFile(folder.resolve(INDEX))) {
+      ModelFolder.JSON.readTree(folder.resolve(INDEX).toFile()).path("weight_map").properties()
+          .forEach(e -> index.put(e.getKey(), e.getValue().asText()));
+    }
+    return index;
+  }
+
   /** A checkpoint folder's tensors by name, from every shard. */
   record Folder(Path path, Map<String, SafeTensors.Entry> tensors, int files) {
 
@@ -219,17 +277,8 @@ public final class WeightsCheck {
         problems.add(new Problem(path, "not a folder"));
         return new Folder(path, tensors, 0);
       }
-      List<Path> files;
-      Map<String, String> index = new TreeMap<>();
-      if (Files.isRegularFile(path.resolve(INDEX))) {
-        ModelFolder.JSON.readTree(path.resolve(INDEX).toFile()).path("weight_map").properties()
-            .forEach(e -> index.put(e.getKey(), e.getValue().asText()));
-        files = index.values().stream().distinct().sorted().map(path::resolve).toList();
-      } else {
-        try (Stream<Path> list = Files.list(path)) {
-          files = list.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
-        }
-      }
+      Map<String, String> index = index(path);
+      List<Path> files = WeightsCheck.files(path);
       if (files.isEmpty()) {
         problems.add(new Problem(path, "no *.safetensors files"));
       }
@@ -250,6 +299,17 @@ public final class WeightsCheck {
         }
       });
       return new Folder(path, tensors, files.size());
+    }
+
+    /** The same tensors under the names {@code rename} gives them. */
+    Folder renamed(java.util.function.UnaryOperator<String> rename, List<Problem> problems) {
+      Map<String, SafeTensors.Entry> renamed = new TreeMap<>();
+      tensors.forEach((name, entry) -> {
+        if (renamed.put(rename.apply(name), entry) != null) {
+          problems.add(new Problem(path, "two tensors map to " + rename.apply(name)));
+        }
+      });
+      return new Folder(path, renamed, files);
     }
 
     String describe() {

@@ -49,6 +49,19 @@ public final class PublishedCheckpoints {
         "--fill", fill), out);
   }
 
+  /**
+   * Writes a scoring model as MLM-Filter publishes it (LLaVA's layout): {@code mm} holds config.json's
+   * {@code mm_*} fields; with {@code visionConfig}, the tower's dimensions go into config.json too.
+   */
+  public static Path llava(Path out, ModelDimensions dims, String mm, boolean visionConfig, String fill) throws IOException {
+    List<String> args = new ArrayList<>(List.of("llava", out.toString(), "--config", qwen2Config(dims.languageModel()),
+        "--vision", siglipVisionConfig(dims.vision()), "--mm", mm, "--fill", fill));
+    if (visionConfig) {
+      args.add("--vision-config-in-config");
+    }
+    return run(args, out);
+  }
+
   /** Runs the script with {@code args}; returns {@code out}. */
   public static Path run(List<String> args, Path out) throws IOException {
     List<String> command = new ArrayList<>(List.of("python3", script().toString()));

@@ -132,6 +132,45 @@ class WeightsCheckTest {
   }
 
   @Test
+  void anMlmFilterModelInLlavasLayoutIsCheckedAndLoadsUnderKilnsNames() throws IOException {
+    String mm = "{\"mm_projector_type\": \"mlp2x_gelu\", \"mm_vision_tower\": \"local/tiny-siglip\","
+        + " \"mm_vision_select_layer\": -2, \"mm_hidden_size\": " + TINY.vision().width() + "}";
+    Path folder = PublishedCheckpoints.llava(dir.resolve("mlm-filter"), new ModelDimensions(TINY.vision(),
+        TINY.languageModel().hiddenSize(), TINY.languageModel()), mm, true, "norms");
+
+    WeightsCheck.Report report = WeightsCheck.checkScoringModel(folder);
+
+    assertThat(report.problems()).isEmpty();
+    assertThat(report.describe()).contains("LLaVA layout, projector mlp2x_gelu, " + TINY.vision().gridSize()
+        * TINY.vision().gridSize() + " visual tokens");
+    try (NDManager manager = NDManager.newBaseManager()) {
+      ModelFolder.Loaded loaded = ModelFolder.read(folder, manager);
+      assertThat(loaded.visualTokens()).isEqualTo(TINY.vision().gridSize() * TINY.vision().gridSize());
+      assertThat(loaded.model().parameters().get("vision_model.encoder.layers.0.layer_norm1.weight").toFloatArray())
+          .as("read from model.vision_tower.vision_tower.vision_model...").containsOnly(1.0f);
+      assertThat(loaded.model().parameters().get("projector.fc1.weight").toFloatArray())
+          .as("read from model.mm_projector.0.weight").containsOnly(0.0f);
+      loaded.model().close();
+    }
+  }
+
+  @Test
+  void anMlmFilterModelKilnCannotRunIsRefusedNamingTheField() throws IOException {
+    String mm = "{\"mm_projector_type\": \"linear\", \"mm_vision_tower\": \"openai/clip-vit-large-patch14-336\","
+        + " \"mm_vision_select_layer\": -1}";
+    Path folder = PublishedCheckpoints.llava(dir.resolve("other"), new ModelDimensions(TINY.vision(),
+        TINY.languageModel().hiddenSize(), TINY.languageModel()), mm, false, "zeros");
+
+    assertThat(WeightsCheck.checkScoringModel(folder).describe())
+        .contains("mm_vision_tower openai/clip-vit-large-patch14-336: Kiln knows the dimensions of [google/siglip-so400m-patch14-384]")
+        .contains("mm_vision_select_layer is -1")
+        .contains("mm_projector_type is linear");
+    try (NDManager manager = NDManager.newBaseManager()) {
+      assertThatThrownBy(() -> ModelFolder.read(folder, manager)).hasMessageContaining("cannot score with this model");
+    }
+  }
+
+  @Test
   void aFolderWithoutConfigJsonCannotBeChecked() throws IOException {
     Path lm = PublishedCheckpoints.qwen2(dir.resolve("qwen"), TINY, 1, "zeros");
     Files.delete(lm.resolve("config.json"));
