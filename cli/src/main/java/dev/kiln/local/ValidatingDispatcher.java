@@ -83,18 +83,32 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
       }
     }
     ApiFaults active = faults;
-    if (active != null && active.targets(agent)) {
-      Optional<MockResponse> faulted = faulted(active, request, attributes);
-      if (faulted.isPresent()) {
-        return faulted.get();
-      }
+    if (active == null || !active.targets(agent)) {
+      return answer(request, attributes, user.get(), agent);
     }
+    if (attributes.verb().equals("watch")) {
+      return active.watched(answer(request, attributes, user.get(), agent), request.getPath());
+    }
+    boolean update = "PUT".equals(request.getMethod())
+        && !parsedBody(request).path("metadata").path("resourceVersion").asText("").isEmpty();
+    Optional<ApiFaults.Kind> fault = active.next(request.getMethod(), request.getPath(), update);
+    if (fault.isEmpty()) {
+      return answer(request, attributes, user.get(), agent);
+    }
+    if (fault.get() == ApiFaults.Kind.SLOW) {
+      return answer(request, attributes, user.get(), agent).setBodyDelay(active.schedule().slowBy());
+    }
+    return injectedFailure(fault.get(), attributes);
+  }
+
+  /** The answer to an authorized request: the store's, but for what a real API server does that the store does not. */
+  private MockResponse answer(RecordedRequest request, ApiRequest attributes, RbacAuthorizer.User user, String agent) {
     if (attributes.resourceRequest() && !"GET".equals(request.getMethod())
         && !attributes.apiGroup().equals("authorization.k8s.io")) {
       writesByAgent.computeIfAbsent(agent, a -> new LongAdder()).increment();
     }
     if (attributes.apiGroup().equals("authorization.k8s.io") && attributes.resource().equals("selfsubjectrulesreviews")) {
-      return rulesReview(request, user.get());
+      return rulesReview(request, user);
     }
     if (attributes.resource().equals("events") && attributes.verb().equals("list")) {
       return eventsByField(request, attributes);
@@ -121,23 +135,11 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     }
   }
 
-  /**
-   * The answer {@code faults} gives this request instead of the store's, if any; a watch is
-   * answered by the store and followed, so that it can be ended.
-   */
-  private Optional<MockResponse> faulted(ApiFaults faults, RecordedRequest request, ApiRequest attributes) {
-    if (attributes.verb().equals("watch")) {
-      return Optional.of(faults.watched(super.dispatch(request), request.getPath()));
-    }
-    boolean update = "PUT".equals(request.getMethod())
-        && !parsedBody(request).path("metadata").path("resourceVersion").asText("").isEmpty();
-    Optional<ApiFaults.Kind> fault = faults.next(request.getMethod(), request.getPath(), update);
-    if (fault.isEmpty()) {
-      return Optional.empty();
-    }
+  /** How a real API server answers a request it fails with {@code fault} (all but a slow answer: nothing was done). */
+  private static MockResponse injectedFailure(ApiFaults.Kind fault, ApiRequest attributes) {
     String name = attributes.name();
     String resource = attributes.resource();
-    return Optional.of(switch (fault.get()) {
+    return switch (fault) {
       case SERVER_ERROR -> status(failure(500, "InternalError",
           "Internal error occurred: the server could not complete the request (injected)", name, resource));
       case UNAVAILABLE -> status(failure(503, "ServiceUnavailable",
@@ -151,9 +153,8 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
       case CONFLICT -> status(failure(409, "Conflict", "Operation cannot be fulfilled on " + resource + " \""
           + name + "\": the object has been modified; please apply your changes to the latest version and try again"
           + " (injected)", name, resource));
-      case SLOW -> super.dispatch(request).setBodyDelay(faults.schedule().slowBy());
-      case WATCH_EXPIRED -> throw new IllegalStateException("watches are ended by the schedule, not per request");
-    });
+      case SLOW, WATCH_EXPIRED -> throw new IllegalArgumentException(fault + " is not a failed request");
+    };
   }
 
   private List<JsonNode> rbacObjects(String collectionPath) {
