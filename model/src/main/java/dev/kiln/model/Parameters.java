@@ -162,7 +162,7 @@ public final class Parameters implements AutoCloseable {
   }
 
   /** Whether {@code model} is {@code file} with its trailing dimensions flattened (a Conv2d kernel as a matrix). */
-  static boolean flattens(Shape file, Shape model) {
+  public static boolean flattens(Shape file, Shape model) {
     return model.dimension() == 2 && file.dimension() > 2 && file.get(0) == model.get(0) && file.size() == model.size();
   }
 

@@ -5,8 +5,10 @@ import dev.kiln.model.Parameters;
 import dev.kiln.model.VisionLanguageModel;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,8 +38,16 @@ public final class InitialWeights {
 
   /** Loads every *.safetensors of the folders; returns names of model tensors the files did not have. */
   public static List<String> load(Parameters parameters, Path... folders) throws IOException {
-    List<String> loaded = new ArrayList<>();
-    int ignored = 0;
+    return load(parameters, UnaryOperator.identity(), folders);
+  }
+
+  /**
+   * As {@link #load(Parameters, Path...)}, each file's tensor taken under the name {@code rename}
+   * gives it (a LLaVA checkpoint's names to Kiln's: {@link LlavaLayout#kilnName}).
+   */
+  static List<String> load(Parameters parameters, UnaryOperator<String> rename, Path... folders) throws IOException {
+    Set<String> loaded = new HashSet<>();
+    int[] ignored = {0};
     for (Path folder : folders) {
       if (folder == null) {
         continue;
@@ -48,16 +58,19 @@ public final class InitialWeights {
       }
       for (Path file : files) {
         // Tensors the model does not have (a SigLIP file's text tower) are never decoded.
-        ignored += (int) SafeTensors.header(file).keySet().stream().filter(n -> !parameters.all().containsKey(n)).count();
-        SafeTensors.each(file, parameters.all()::containsKey, (name, tensor) -> {
-          parameters.load(name, tensor.data(), new Shape(tensor.shape()));
-          loaded.add(name);
+        SafeTensors.each(file, name -> {
+          boolean wanted = parameters.all().containsKey(rename.apply(name));
+          ignored[0] += wanted ? 0 : 1;
+          return wanted;
+        }, (name, tensor) -> {
+          parameters.load(rename.apply(name), tensor.data(), new Shape(tensor.shape()));
+          loaded.add(rename.apply(name));
         });
       }
     }
     List<String> missing = parameters.all().keySet().stream().filter(n -> !loaded.contains(n)).toList();
-    LOG.info("initial weights: {} tensors loaded, {} in the files unused, {} of the model not in the files",
-        loaded.size(), ignored, missing.size());
+    LOG.info("weights: {} tensors loaded, {} in the files unused, {} of the model not in the files",
+        loaded.size(), ignored[0], missing.size());
     return missing;
   }
 }

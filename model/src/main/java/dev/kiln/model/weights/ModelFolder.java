@@ -71,10 +71,7 @@ public final class ModelFolder {
     }
     LlavaLayout.Described described = LlavaLayout.describe(config);
     VisionLanguageModel model = new VisionLanguageModel(described.dimensions(), manager, 0);
-    for (Path file : WeightsCheck.files(dir)) {
-      SafeTensors.each(file, name -> model.parameters().all().containsKey(LlavaLayout.kilnName(name)),
-          (name, t) -> model.parameters().load(LlavaLayout.kilnName(name), t.data(), new Shape(t.shape())));
-    }
+    InitialWeights.load(model.parameters(), LlavaLayout::kilnName, dir);
     model.parameters().setTrainable(name -> true, false);
     return new Loaded(model, described.visualTokens());
   }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.kiln.api.v1alpha1.LanguageModelSpec;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.VisionEncoderSpec;
+import dev.kiln.model.Parameters;
 import dev.kiln.model.VisionLanguageModel;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -149,7 +150,7 @@ public final class WeightsCheck {
         continue;
       }
       Shape shape = new Shape(found.shape());
-      if (!shape.equals(expected.getValue()) && !flattens(shape, expected.getValue())) {
+      if (!shape.equals(expected.getValue()) && !Parameters.flattens(shape, expected.getValue())) {
         problems.add(new Problem(folder.path(), "tensor " + expected.getKey() + " has shape " + shape + ", the model needs "
             + expected.getValue()));
       }
@@ -165,11 +166,6 @@ public final class WeightsCheck {
             + ": not part of this model"));
       }
     }
-  }
-
-  /** Whether {@code model} is {@code file} with its trailing dimensions flattened (SigLIP's Conv2d kernel as a matrix). */
-  private static boolean flattens(Shape file, Shape model) {
-    return model.dimension() == 2 && file.dimension() > 2 && file.get(0) == model.get(0) && file.size() == model.size();
   }
 
   /** Qwen2's config.json (or a Kiln export's {@code text_config}) against the model's language model. */
