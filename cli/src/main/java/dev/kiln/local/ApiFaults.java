@@ -14,16 +14,13 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Faults the local API server injects into the requests of the clients a test or benchmark
  * chooses (by User-Agent), on a seeded schedule: what a real API server does under load or during
  * an upgrade. Each request is faulted with the schedule's probability; the kind is the next in
- * turn of those that fit the request. Open watches are ended every so often with the error a real
+ * turn of those that fit the request. Open watches are ended on demand with the error a real
  * API server sends when their resourceVersion has been compacted away (410 Expired), so the
  * client's informers must list again. Optimistic locking needs no injection: the store refuses a
  * write carrying a stale resourceVersion with 409 under its own write lock, as etcd's
@@ -50,10 +47,9 @@ public final class ApiFaults implements AutoCloseable {
   /**
    * When and how: requests from clients whose User-Agent starts with {@code agentPrefix} are
    * faulted with probability {@code rate} (kinds in turn from {@code kinds}; a slow answer comes
-   * {@code slowBy} late), and their open watches end every {@code watchExpiry} (zero: never).
+   * {@code slowBy} late); their open watches end when {@link #expireWatches} says.
    */
-  public record Schedule(long seed, String agentPrefix, double rate, List<Kind> kinds, Duration slowBy,
-      Duration watchExpiry) {
+  public record Schedule(long seed, String agentPrefix, double rate, List<Kind> kinds, Duration slowBy) {
 
     public Schedule {
       if (rate < 0 || rate > 1) {
@@ -63,8 +59,8 @@ public final class ApiFaults implements AutoCloseable {
     }
 
     /** Every kind of fault, for the clients whose User-Agent starts with {@code agentPrefix}. */
-    public static Schedule everyKind(long seed, String agentPrefix, double rate, Duration slowBy, Duration watchExpiry) {
-      return new Schedule(seed, agentPrefix, rate, List.of(Kind.values()), slowBy, watchExpiry);
+    public static Schedule everyKind(long seed, String agentPrefix, double rate, Duration slowBy) {
+      return new Schedule(seed, agentPrefix, rate, List.of(Kind.values()), slowBy);
     }
   }
 
@@ -79,21 +75,13 @@ public final class ApiFaults implements AutoCloseable {
   /** Collections whose watch was ended, and lists of them since: the relists that a watch's end forced. */
   private final Set<String> expiredCollections = ConcurrentHashMap.newKeySet();
   private final AtomicLong relists = new AtomicLong();
-  private final ScheduledExecutorService expiry = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread thread = new Thread(r, "kiln-api-faults");
-    thread.setDaemon(true);
-    return thread;
-  });
+  private volatile boolean closed;
 
   ApiFaults(Schedule schedule) {
     this.schedule = schedule;
     this.random = new Random(schedule.seed());
     for (Kind kind : Kind.values()) {
       injected.put(kind, new AtomicLong());
-    }
-    long every = schedule.watchExpiry().toMillis();
-    if (every > 0 && schedule.kinds().contains(Kind.WATCH_EXPIRED)) {
-      expiry.scheduleWithFixedDelay(() -> expireWatches(), every, every, TimeUnit.MILLISECONDS);
     }
   }
 
@@ -116,11 +104,11 @@ public final class ApiFaults implements AutoCloseable {
   /** Stops injecting; watches opened since stay open. */
   @Override
   public void close() {
-    expiry.shutdownNow();
+    closed = true;
   }
 
   boolean targets(String agent) {
-    return !expiry.isShutdown() && agent.startsWith(schedule.agentPrefix());
+    return !closed && agent.startsWith(schedule.agentPrefix());
   }
 
   /**
@@ -154,8 +142,8 @@ public final class ApiFaults implements AutoCloseable {
 
   /**
    * Ends every open watch of the faulted clients with 410 Expired, as a real API server ends a
-   * compacted one (the schedule does it every {@code watchExpiry}; a test or benchmark may at any
-   * moment); returns how many it ended.
+   * compacted one, at the moment the test or benchmark chooses (a timer would miss the watches of
+   * an operator that restarts every few seconds); returns how many it ended.
    */
   public int expireWatches() {
     int ended = 0;

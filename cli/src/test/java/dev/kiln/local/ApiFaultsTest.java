@@ -58,7 +58,7 @@ class ApiFaultsTest {
     admin.resource(configMap("seen")).create();
     server.dispatcher().faults(new ApiFaults(new ApiFaults.Schedule(1, "faulted", 1.0,
         List.of(ApiFaults.Kind.SERVER_ERROR, ApiFaults.Kind.UNAVAILABLE, ApiFaults.Kind.TOO_MANY_REQUESTS),
-        Duration.ofSeconds(3), Duration.ZERO)));
+        Duration.ofSeconds(3))));
     try (KubernetesClient faulted = client("faulted-test", 0)) {
       List<Integer> codes = List.of(0, 1, 2).stream().map(i -> {
         try {
@@ -77,14 +77,14 @@ class ApiFaultsTest {
   @Test
   void aSlowAnswerTakesEffectThoughTheClientGaveUpAndAConflictAnswersOnlyUpdates() {
     ApiFaults faults = new ApiFaults(new ApiFaults.Schedule(1, "faulted", 1.0,
-        List.of(ApiFaults.Kind.SLOW), Duration.ofSeconds(4), Duration.ZERO));
+        List.of(ApiFaults.Kind.SLOW), Duration.ofSeconds(4)));
     server.dispatcher().faults(faults);
     try (KubernetesClient faulted = client("faulted-test", 0)) {
       assertThatThrownBy(() -> faulted.resource(configMap("slow")).create()).isInstanceOf(KubernetesClientException.class);
       assertThat(admin.configMaps().inNamespace("default").withName("slow").get()).as("the write took effect").isNotNull();
     }
     server.dispatcher().faults(new ApiFaults(new ApiFaults.Schedule(1, "faulted", 1.0,
-        List.of(ApiFaults.Kind.CONFLICT), Duration.ZERO, Duration.ZERO)));
+        List.of(ApiFaults.Kind.CONFLICT), Duration.ZERO)));
     try (KubernetesClient faulted = client("faulted-test", 0)) {
       ConfigMap current = faulted.configMaps().inNamespace("default").withName("slow").get();
       assertThat(current).as("a read cannot conflict").isNotNull();
@@ -98,7 +98,7 @@ class ApiFaultsTest {
   @Test
   void anExpiredWatchMakesTheInformerListAgainAndMissNothing() {
     ApiFaults faults = new ApiFaults(new ApiFaults.Schedule(1, "faulted", 0.0, List.of(ApiFaults.Kind.WATCH_EXPIRED),
-        Duration.ZERO, Duration.ofDays(1)));
+        Duration.ZERO));
     server.dispatcher().faults(faults);
     AtomicInteger added = new AtomicInteger();
     try (KubernetesClient faulted = client("faulted-test", 10);

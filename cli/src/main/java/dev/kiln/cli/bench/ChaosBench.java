@@ -122,15 +122,14 @@ public final class ChaosBench implements Callable<Integer> {
           client.resources(MultimodalPretrainJob.class).inNamespace(LocalCluster.NAMESPACE).watch(history));
 
       Random random = new Random(seed);
-      // Watches are ended at the schedule's moments (an operator restarting every few seconds would dodge a timer).
       ApiFaults faults = cluster.injectFaults(ApiFaults.Schedule.everyKind(seed, OperatorProcess.USER_AGENT, apiFaultRate,
-          SLOW_BY, Duration.ZERO));
+          SLOW_BY));
       for (String name : names) {
         client.resource(job(name)).create();
       }
       long chaosEnds = System.nanoTime() + Duration.ofSeconds(chaosSeconds).toNanos();
-      Map<String, Integer> trainerKills = new ConcurrentHashMap<>();
-      Map<String, Integer> dataKills = new ConcurrentHashMap<>();
+      Map<String, Integer> trainerKills = new java.util.HashMap<>();
+      Map<String, Integer> dataKills = new java.util.HashMap<>();
       // The schedule opens with a data-prep pod killed as soon as one runs, so that every run
       // checks packing survives it; then a fault at each random moment.
       long dataPrepDeadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
