@@ -56,8 +56,19 @@ final class Decoder {
   /** Embeddings (B, T, d) and rotary tables (B, 1, T, hd) to final hidden states (B, T, d). */
   NDArray forward(NDArray x, NDArray cos, NDArray signedSin, AttentionMask mask) {
     for (int i = 0; i < spec.layers(); i++) {
-      x = block(x, layer(i), cos, signedSin, mask);
+      x = block(i, x, cos, signedSin, mask);
     }
+    return norm(x);
+  }
+
+  /** Block {@code i}: (B, T, d) to (B, T, d), its intermediates freed but for what backward needs. */
+  NDArray block(int i, NDArray x, NDArray cos, NDArray signedSin, AttentionMask mask) {
+    String b = layer(i);
+    return BlockScope.run(x, in -> block(in, b, cos, signedSin, mask));
+  }
+
+  /** The final RMSNorm, (B, T, d) to (B, T, d). */
+  NDArray norm(NDArray x) {
     return Ops.rmsNorm(x, p.get(PREFIX + "norm.weight"), spec.rmsNormEps());
   }
 

@@ -4,8 +4,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Embedding;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.TrainablePart;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -68,6 +71,70 @@ public final class VisionLanguageModel implements AutoCloseable {
 
   /** Final hidden states (B, T, d) of a packed batch. */
   public NDArray hidden(PackedBatch batch, NDManager step) {
+    DecoderInput in = decoderInput(batch, step);
+    return decoder.forward(in.x(), in.cos(), in.signedSin(), in.mask());              // (B, T, d)
+  }
+
+  /** Mean cross-entropy over the batch's target positions (a scalar). */
+  public NDArray loss(PackedBatch batch, NDManager step) {
+    return loss(batch, step, hidden(batch, step));
+  }
+
+  /**
+   * The loss of a packed batch, with the gradients of loss x {@code lossScale} / {@code accumulation}
+   * added to the trainable parameters' (the caller holds a gradient collector).
+   *
+   * <p>With {@code recompute}, the decoder's blocks first run forward keeping nothing for backward
+   * but each block's input (B x T x d floats a block); then backward runs block by block from the
+   * last, each block run forward again from its input just before its own backward. One block's
+   * activations are alive at a time, for a second forward pass of the decoder.
+   */
+  public float lossAndGradients(PackedBatch batch, NDManager step, double lossScale, int accumulation,
+      boolean recompute) {
+    if (!recompute) {
+      NDArray loss = loss(batch, step);
+      backward(scaled(loss, lossScale, accumulation), null);
+      return loss.getFloat();
+    }
+    DecoderInput in = decoderInput(batch, step);
+    int layers = dims.languageModel().layers();
+    List<NDArray> blockInputs = new ArrayList<>(layers);
+    NDArray x = in.x().stopGradient();                                                  // (B, T, d), a leaf
+    boolean gradMode = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
+    try {
+      for (int i = 0; i < layers; i++) {
+        blockInputs.add(x);
+        x = decoder.block(i, x, in.cos(), in.signedSin(), in.mask());                   // (B, T, d), no graph
+      }
+    } finally {
+      JniUtils.setGradMode(gradMode);
+    }
+    x.setRequiresGradient(true);
+    NDArray loss = loss(batch, step, decoder.norm(x));                                  // ()
+    backward(scaled(loss, lossScale, accumulation), null);
+    NDArray upstream = x.getGradient();                                                 // (B, T, d)
+    for (int i = layers - 1; i >= 0; i--) {
+      NDArray input = blockInputs.get(i);
+      input.setRequiresGradient(true);
+      NDArray output = decoder.block(i, input, in.cos(), in.signedSin(), in.mask());   // (B, T, d)
+      backward(output, upstream);
+      output.close();
+      upstream.close();
+      upstream = input.getGradient();                                                   // (B, T, d)
+    }
+    boolean imagesTrained = batch.images() > 0
+        && (parameters.anyTrainable(Projector.PREFIX) || parameters.anyTrainable(VisionEncoder.PREFIX));
+    if (imagesTrained || parameters.anyTrainable(Decoder.PREFIX + "embed_tokens.")) {   // else nothing before the blocks learns
+      backward(in.x(), upstream);
+    }
+    return loss.getFloat();
+  }
+
+  /** The decoder's input: embeddings with the visual tokens spliced in, rotary tables and the attention mask. */
+  private record DecoderInput(NDArray x, NDArray cos, NDArray signedSin, AttentionMask mask) {}
+
+  private DecoderInput decoderInput(PackedBatch batch, NDManager step) {
     NDArray text = decoder.embed(batch.tokenArray(step))                               // (B, T, d)
         .reshape((long) batch.batch() * batch.length(), dims.languageModel().hiddenSize()); // (B*T, d)
     NDArray table = text;
@@ -81,19 +148,30 @@ public final class VisionLanguageModel implements AutoCloseable {
         .reshape(batch.batch(), batch.length(), dims.languageModel().hiddenSize());   // (B, T, d)
     int headDim = dims.languageModel().hiddenSize() / dims.languageModel().heads();
     NDArray[] rotary = batch.rotary(step, headDim, dims.languageModel().ropeTheta());  // 2 x (B, 1, T, hd)
-    return decoder.forward(x, rotary[0], rotary[1], batch.attentionMask(step));        // (B, T, d)
+    return new DecoderInput(x, rotary[0], rotary[1], batch.attentionMask(step));
   }
 
-  /** Mean cross-entropy over the batch's target positions (a scalar). */
-  public NDArray loss(PackedBatch batch, NDManager step) {
-    NDArray hidden = hidden(batch, step)
-        .reshape((long) batch.batch() * batch.length(), dims.languageModel().hiddenSize()); // (B*T, d)
+  private NDArray loss(PackedBatch batch, NDManager step, NDArray hidden) {
+    NDArray flat = hidden.reshape((long) batch.batch() * batch.length(), dims.languageModel().hiddenSize()); // (B*T, d)
     NDArray at = Parameters.owned(step.create(batch.targetPositions(), new Shape(batch.targetPositions().length)));
-    NDArray selected = Embedding.embedding(at, hidden, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow();       // (M, d)
+    NDArray selected = Embedding.embedding(at, flat, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow(); // (M, d)
     NDArray logProbs = Ops.logSoftmax(decoder.logits(selected));                     // (M, V)
     NDArray targets = Parameters.owned(step.create(batch.targets(), new Shape(batch.targets().length, 1)))
         .toType(ai.djl.ndarray.types.DataType.INT64, false);                            // (M, 1)
     return logProbs.gather(targets, 1).mean().neg();                                   // ()
+  }
+
+  private static NDArray scaled(NDArray loss, double lossScale, int accumulation) {
+    return loss.mul(Constants.of(lossScale)).div(Constants.of(accumulation));
+  }
+
+  /** Backpropagates from {@code output} with upstream gradient {@code gradient} (ones when null), freeing the graph. */
+  private static void backward(NDArray output, NDArray gradient) {
+    NDArray upstream = gradient != null ? gradient : output.onesLike();
+    JniUtils.backward((PtNDArray) output, (PtNDArray) upstream, false, false);
+    if (gradient == null) {
+      upstream.close();
+    }
   }
 
   /** Logits (B, T, V) of every position, for evaluation and generation. */

@@ -11,10 +11,14 @@ import dev.kiln.api.v1alpha1.ModelPreset;
 import dev.kiln.api.v1alpha1.PackedAttention;
 import dev.kiln.data.packed.PackedSequence;
 import dev.kiln.model.TinySequences;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class VisionLanguageModelTest {
 
@@ -128,6 +132,51 @@ class VisionLanguageModelTest {
         assertThat(grad.abs().sum().getFloat()).as(name).isPositive();
       }
     }
+  }
+
+  @ParameterizedTest
+  @EnumSource(PackedAttention.class)
+  void recomputingTheDecoderBlocksGivesTheSameLossAndGradients(PackedAttention attention) {
+    PackedBatch first = PackedBatch.of(List.of(twoCaptions(20, 21), twoCaptions(22)), 64, attention, 1);
+    PackedBatch second = PackedBatch.of(List.of(twoCaptions(23, 24, 25), twoCaptions(26)), 64, attention, 1);
+    Map<String, float[]> kept = new HashMap<>();
+    Map<String, float[]> recomputed = new HashMap<>();
+    float[] keptLosses = lossesAndGradients(model, false, kept, first, second);
+    try (NDManager other = NDManager.newBaseManager();
+        VisionLanguageModel twin = new VisionLanguageModel(ModelPreset.TINY.dimensions(), other, 7)) {
+      float[] recomputedLosses = lossesAndGradients(twin, true, recomputed, first, second);
+
+      assertThat(recomputedLosses).containsExactly(keptLosses);
+    }
+    assertThat(recomputed.keySet()).isEqualTo(kept.keySet()).contains("model.layers.0.self_attn.q_proj.weight",
+        "vision_model.embeddings.patch_embedding.weight", "projector.fc1.weight", "model.embed_tokens.weight");
+    kept.forEach((name, expected) -> {
+      float[] actual = recomputed.get(name);
+      for (int i = 0; i < expected.length; i++) {
+        // Two micro-batches: a parameter's gradient is the same sum, in another order only where
+        // one backward adds two contributions (the tied embeddings), so equal to rounding.
+        assertThat(actual[i]).as("%s[%d]", name, i).isCloseTo(expected[i], within(1e-6f + 1e-5f * Math.abs(expected[i])));
+      }
+    });
+  }
+
+  /** Two micro-batches' losses, and every parameter's accumulated gradient by name into {@code gradients}. */
+  private static float[] lossesAndGradients(VisionLanguageModel model, boolean recompute, Map<String, float[]> gradients,
+      PackedBatch... batches) {
+    float[] losses = new float[batches.length];
+    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+      for (int i = 0; i < batches.length; i++) {
+        try (NDManager step = model.parameters().manager().newSubManager()) {
+          losses[i] = model.lossAndGradients(batches[i], step, 1, batches.length, recompute);
+        }
+      }
+    }
+    model.parameters().trainable().forEach((name, p) -> {
+      try (NDArray grad = p.getGradient()) {
+        gradients.put(name, grad.toFloatArray());
+      }
+    });
+    return losses;
   }
 
   @Test

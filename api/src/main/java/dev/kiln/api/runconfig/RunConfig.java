@@ -35,7 +35,8 @@ public record RunConfig(
     World world,
     Precision precision,
     Checkpoints checkpoints,
-    String metricsDir) {
+    String metricsDir,
+    Boolean recomputeActivations) {
 
   /**
    * What a checkpoint must have been trained under to be resumed by this stage: everything that

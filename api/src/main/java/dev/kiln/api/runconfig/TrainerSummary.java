@@ -9,4 +9,5 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record TrainerSummary(Long step, Long tokens, Double loss, String checkpoint, String manifestSha256) {}
+public record TrainerSummary(Long step, Long tokens, Double loss, String checkpoint, String manifestSha256,
+    Long peakMemoryBytes) {}

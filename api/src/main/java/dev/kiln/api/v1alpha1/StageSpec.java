@@ -46,6 +46,11 @@ public record StageSpec(
     @JsonPropertyDescription("PerSample: attention and positions restart at each packed sample. Continuous: the recipe's original behaviour.")
     PackedAttention packedAttention,
 
+    @JsonPropertyDescription("Keep only each decoder block's input through the forward pass and run the block again when"
+        + " backward reaches it: one block's activations in memory instead of every block's, for a second forward pass"
+        + " of the decoder. Takes effect at the next attempt. False when unset.")
+    Boolean recomputeActivations,
+
     @Default("1000") @Min(1) @JsonPropertyDescription("Optimizer steps between checkpoints.")
     Integer checkpointIntervalSteps,
 

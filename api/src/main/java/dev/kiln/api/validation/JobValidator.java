@@ -133,7 +133,7 @@ public final class JobValidator {
    * training itself (data, model parts, AdamW and its schedule's shape, budget, global batch, world
    * size, sharding, attention) is the trainer's checkpoint identity and stays; the peak learning
    * rate, its warmup and the precision (how a diverged run continues), the pods' resources and
-   * settings, the restart policy, the micro batch (the same global batch), the checkpoint interval,
+   * settings, the restart policy, the micro batch (the same global batch), recomputation, the checkpoint interval,
    * the collectives and the promotion gate take effect at the stage's next attempt.
    */
   public static String stageHash(StageSpec stage) {
@@ -144,20 +144,20 @@ public final class JobValidator {
     StageSpec pinned = new StageSpec(stage.name(), stage.sources(), stage.visualTokens(), stage.trainable(),
         shape, stage.budget(), new BatchSpec(stage.batch().globalBatchSize(), null),
         new ResourcesSpec(resources.nodes(), resources.gpusPerNode(), resources.gpuProduct(), null, null),
-        stage.sharding(), null, stage.packedAttention(), null, stage.initFrom(), null, null, null, null, null);
+        stage.sharding(), null, stage.packedAttention(), null, null, stage.initFrom(), null, null, null, null, null);
     return Canonical.sha256(pinned);
   }
 
   /** What a started stage may change, at its next attempt (see {@link #stageHash}). */
   public static final String CHANGEABLE_WHEN_STARTED = "optimizer.lr, optimizer.warmupRatio, precision, resources.cpu, "
-      + "resources.memory, pod, maxRestarts, nonRetryableExitCodes, batch.microBatchSize, checkpointIntervalSteps, "
-      + "collectives and promotion";
+      + "resources.memory, pod, maxRestarts, nonRetryableExitCodes, batch.microBatchSize, recomputeActivations, "
+      + "checkpointIntervalSteps, collectives and promotion";
 
   /** The hash stages started by earlier operators were pinned with: everything but the promotion gate. */
   static String hashBeforeRecoveryFields(StageSpec stage) {
     StageSpec pinned = new StageSpec(stage.name(), stage.sources(), stage.visualTokens(), stage.trainable(),
         stage.optimizer(), stage.budget(), stage.batch(), stage.resources(), stage.sharding(), stage.precision(),
-        stage.packedAttention(), stage.checkpointIntervalSteps(), stage.initFrom(), null, stage.maxRestarts(),
+        stage.packedAttention(), null, stage.checkpointIntervalSteps(), stage.initFrom(), null, stage.maxRestarts(),
         stage.nonRetryableExitCodes(), stage.collectives(), null);
     return Canonical.sha256(pinned);
   }

@@ -11,7 +11,7 @@ class ProgressViewTest {
   static final long SECOND = 1_000_000_000L;
 
   static StepMetrics step(long step, long tokens, double seconds) {
-    return new StepMetrics(step, 1000, 1.0, 1e-3, 1.0, tokens, 2048 / seconds, 0, seconds, null);
+    return new StepMetrics(step, 1000, 1.0, 1e-3, 1.0, tokens, 2048 / seconds, 0, seconds, null, null);
   }
 
   @Test

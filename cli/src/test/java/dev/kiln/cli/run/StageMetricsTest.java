@@ -22,7 +22,7 @@ class StageMetricsTest {
     ObjectMapper json = new ObjectMapper();
     StringBuilder lines = new StringBuilder();
     for (long step = 1; step <= 2000; step++) {
-      lines.append(json.writeValueAsString(new StepMetrics(step, 2000, 1.0 / step, 1e-3, 0.5, step * 100, 900, 0, 0.2, null)))
+      lines.append(json.writeValueAsString(new StepMetrics(step, 2000, 1.0 / step, 1e-3, 0.5, step * 100, 900, 0, 0.2, null, null)))
           .append('\n');
     }
     lines.append("{\"step\":2001,\"totalSt");  // the trainer is writing the next line

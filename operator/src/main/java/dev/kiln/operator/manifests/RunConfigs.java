@@ -42,6 +42,7 @@ public final class RunConfigs {
         stage.trainingPrecision(),
         new RunConfig.Checkpoints(PodPaths.checkpoints(stage.name()), stage.checkpointIntervalSteps(),
             job.getSpec().checkpoints().keepLast(), initFromCheckpoint),
-        PodPaths.metrics(stage.name()));
+        PodPaths.metrics(stage.name()),
+        stage.recomputeActivations());
   }
 }

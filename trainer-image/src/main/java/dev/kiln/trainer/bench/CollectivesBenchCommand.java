@@ -56,8 +56,8 @@ public final class CollectivesBenchCommand implements Callable<Integer> {
 
   /** The ring, and its overhead on the small preset's step at world 1 (bench trainer's defaults). */
   private Map<String, Object> cpuRing(int[] worlds) throws Exception {
-    var small = TrainerBench.run(ModelPreset.SMALL.dimensions(), "small", 512, 16, 2, 3, ComputeDevice.cpu(),
-        Precision.FLOAT32);
+    var small = TrainerBench.run(TrainerBench.Setup.of("small", ModelPreset.SMALL.dimensions(), 512, 16, 2, 3,
+        ComputeDevice.cpu(), Precision.FLOAT32));
     long parameters = ((Number) small.get("parameters")).longValue();
     double stepSeconds = ((Number) small.get("step_seconds_median")).doubleValue();
     return CollectivesBench.run(CollectivesBench.TCP_RING, megabytes, worlds, parameters, stepSeconds, repeats);

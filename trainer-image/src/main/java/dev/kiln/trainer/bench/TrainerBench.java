@@ -10,16 +10,18 @@ import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
 import dev.kiln.api.v1alpha1.PackedAttention;
 import dev.kiln.api.v1alpha1.Precision;
+import dev.kiln.api.v1alpha1.ShardingStrategy;
 import dev.kiln.api.v1alpha1.TrainablePart;
 import dev.kiln.data.image.Images;
 import dev.kiln.data.packed.PackedSequence;
 import dev.kiln.model.Autocast;
-import dev.kiln.model.Constants;
 import dev.kiln.model.GradMode;
+import dev.kiln.model.MemoryModel;
 import dev.kiln.model.PackedBatch;
 import dev.kiln.model.TrainingFlops;
 import dev.kiln.model.VisionLanguageModel;
 import dev.kiln.trainer.device.ComputeDevice;
+import dev.kiln.trainer.device.PeakMemory;
 import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.Gradients;
 import dev.kiln.trainer.optim.LossScaler;
@@ -44,18 +46,43 @@ public final class TrainerBench {
 
   private TrainerBench() {}
 
-  public static Map<String, Object> run(ModelDimensions dims, String preset, int sequenceLength, int visualTokens,
-      int batchSize, int steps, ComputeDevice device, Precision precision) {
-    boolean mixed = precision == Precision.FLOAT16_MIXED;
+  /** What one benchmark trains: a model, its batches, and how. */
+  public record Setup(String preset, ModelDimensions dims, int sequenceLength, int visualTokens, int batchSize, int steps,
+      ComputeDevice device, Precision precision, PackedAttention attention, boolean recompute,
+      List<TrainablePart> trainable) {
+
+    /** Every part trained, per-sample attention, activations kept. */
+    public static Setup of(String preset, ModelDimensions dims, int sequenceLength, int visualTokens, int batchSize,
+        int steps, ComputeDevice device, Precision precision) {
+      return new Setup(preset, dims, sequenceLength, visualTokens, batchSize, steps, device, precision,
+          PackedAttention.PER_SAMPLE, false, List.of(TrainablePart.VISION, TrainablePart.PROJECTOR,
+          TrainablePart.LANGUAGE_MODEL));
+    }
+  }
+
+  public static Map<String, Object> run(Setup setup) {
+    ModelDimensions dims = setup.dims();
+    int sequenceLength = setup.sequenceLength();
+    int visualTokens = setup.visualTokens();
+    int steps = setup.steps();
+    ComputeDevice device = setup.device();
+    boolean mixed = setup.precision() == Precision.FLOAT16_MIXED;
     Map<String, Object> result = new LinkedHashMap<>();
     double firstLoss = Double.NaN;
     GradMode.offOnThisThread();
-    try (NDManager manager = NDManager.newBaseManager(device.device());
-        VisionLanguageModel model = new VisionLanguageModel(dims, manager, 1)) {
-      model.setTrainable(List.of(TrainablePart.VISION, TrainablePart.PROJECTOR, TrainablePart.LANGUAGE_MODEL));
-      DataType computeType = mixed ? DataType.FLOAT16 : DataType.FLOAT32;
+    DataType computeType = mixed ? DataType.FLOAT16 : DataType.FLOAT32;
+    PackedBatch batch = batch(dims, sequenceLength, visualTokens, setup.batchSize(), setup.attention());
+    PeakMemory peak = new PeakMemory(device);
+    try (NDManager manager = NDManager.newBaseManager(device.device())) {
       double matmul = matmulFlops(manager, 1024, 12, computeType);
-      PackedBatch batch = batch(dims, sequenceLength, visualTokens, batchSize);
+      try (NDManager warmUp = manager.newSubManager(); GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+        NDArray x = warmUp.ones(new Shape(8, 8));
+        x.setRequiresGradient(true);
+        collector.backward(x.mul(x).sum());    // starts autograd's engine and its threads
+      }
+      long before = PeakMemory.resident();  // libtorch loaded, its threads started, no tensor held
+      VisionLanguageModel model = new VisionLanguageModel(dims, manager, 1);
+      model.setTrainable(setup.trainable());
       Map<String, NDArray> trainable = model.parameters().trainable();
       List<NDArray> list = new ArrayList<>(trainable.values());
       AdamW adamw = new AdamW(new OptimizerSpec(1e-4, 0.0, 0.0, null, null, null, null, null, null), manager);
@@ -69,18 +96,16 @@ public final class TrainerBench {
         long start = System.nanoTime();
         long forwardDone;
         long backwardDone;
-        try (NDManager scope = manager.newSubManager(); GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-          NDArray loss;
-          try (Autocast fp16 = mixed ? Autocast.fp16() : null) {
-            loss = model.loss(batch, scope);
-          }
-          float value = loss.getFloat();
+        try (NDManager scope = manager.newSubManager(); GradientCollector collector = Engine.getInstance().newGradientCollector();
+            Autocast fp16 = mixed ? Autocast.fp16() : null) {
+          float value = model.lossAndGradients(batch, scope, mixed ? scaler.scale() : 1, 1, setup.recompute());
           if (s == 0) {
             firstLoss = value;
           }
-          forwardDone = System.nanoTime();
-          collector.backward(mixed ? loss.mul(Constants.of(scaler.scale())) : loss);
         }
+        peak.sample();
+        // Forward and backward together: with recomputation they interleave.
+        forwardDone = start;
         backwardDone = System.nanoTime();
         double lossScale = mixed ? scaler.scale() : 1;
         gradients.unscale(list, 1 / lossScale);
@@ -104,18 +129,24 @@ public final class TrainerBench {
           + batch.images() * TrainingFlops.perImage(dims, visualTokens, true);
       double tokensPerSecond = positions / seconds;
       double modelFlops = flopsPerStep / seconds;
+      MemoryModel.Stage stage = new MemoryModel.Stage(dims, setup.trainable(), ShardingStrategy.NO_SHARD, 1, 1,
+          setup.precision(), setup.batchSize(), sequenceLength, visualTokens, setup.attention(), setup.recompute(),
+          batch.targetPositions().length / (double) Math.max(1, batch.images()));
+      MemoryModel.Estimate modelled = MemoryModel.perRank(stage, device.gpu());
+      long measured = device.gpu() ? peak.bytes() : peak.bytes() - before;
       result.put("bench", "trainer");
-      result.put("preset", preset);
+      result.put("preset", setup.preset());
+      result.put("attention", setup.attention().name());
+      result.put("recompute", setup.recompute());
       result.put("device", device.device().toString());
-      result.put("precision", precision.name());
+      result.put("precision", setup.precision().name());
       result.put("first_loss", firstLoss);
       result.put("parameters", model.parameters().count(n -> true));
       result.put("sequence_length", sequenceLength);
-      result.put("batch", batchSize);
+      result.put("batch", setup.batchSize());
       result.put("images", batch.images());
       result.put("step_seconds_median", Math.round(seconds * 1000) / 1000.0);
-      result.put("forward_ms", Math.round(median(timed[1]) / 1e6));
-      result.put("backward_ms", Math.round(median(timed[2]) / 1e6));
+      result.put("forward_backward_ms", Math.round(median(timed[2]) / 1e6));
       result.put("optimizer_ms", Math.round(median(timed[3]) / 1e6));
       result.put("tokens_per_s", Math.round(tokensPerSecond));
       result.put("model_flops_per_token", Math.round(flopsPerStep / positions));
@@ -123,6 +154,11 @@ public final class TrainerBench {
       result.put("model_gflops", significant(modelFlops / 1e9, 3));
       result.put("mfu", significant(modelFlops / matmul, 3));
       result.put("goal_mfu", 0.6);
+      // On the CPU the process's peak resident set less what it held before the model existed (the JVM, libtorch).
+      result.put("peak_memory_bytes", measured);
+      result.put("model_memory_bytes", modelled.total());
+      result.put("model_activation_bytes", modelled.activations());
+      result.put("memory_ratio", significant((double) measured / modelled.total(), 3));
     }
     return result;
   }
@@ -159,7 +195,8 @@ public final class TrainerBench {
   }
 
   /** Full sequences of captions with images: the shape of real pre-training batches. */
-  static PackedBatch batch(ModelDimensions dims, int sequenceLength, int visualTokens, int batchSize) {
+  static PackedBatch batch(ModelDimensions dims, int sequenceLength, int visualTokens, int batchSize,
+      PackedAttention attention) {
     Random random = new Random(1);
     int size = dims.vision().imageSize();
     BufferedImage image = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
@@ -188,6 +225,6 @@ public final class TrainerBench {
       }
       rows.add(new PackedSequence("r" + r, sequenceLength, visualTokens, size, segments, images));
     }
-    return PackedBatch.of(rows, sequenceLength, PackedAttention.PER_SAMPLE, 1);
+    return PackedBatch.of(rows, sequenceLength, attention, 1);
   }
 }

@@ -13,7 +13,6 @@ import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.ShardingStrategy;
 import dev.kiln.model.Autocast;
-import dev.kiln.model.Constants;
 import dev.kiln.model.GradMode;
 import dev.kiln.model.PackedBatch;
 import dev.kiln.model.VisionLanguageModel;
@@ -25,6 +24,7 @@ import dev.kiln.trainer.data.BatchPrefetcher;
 import dev.kiln.trainer.data.DataOrder;
 import dev.kiln.trainer.data.PackedDataset;
 import dev.kiln.trainer.device.ComputeDevice;
+import dev.kiln.trainer.device.PeakMemory;
 import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.Gradients;
 import dev.kiln.trainer.optim.LearningRate;
@@ -164,6 +164,8 @@ public final class TrainingRun {
       Restored restored = restore(model, store, configHash);
       TrainerState state = restored.state();
       boolean mixed = config.precision() == Precision.FLOAT16_MIXED;
+      boolean recompute = Boolean.TRUE.equals(config.recomputeActivations());
+      PeakMemory peakMemory = new PeakMemory(device);
       LossScaler scaler = !mixed ? null
           : state.lossScaler() != null ? LossScaler.resume(state.lossScaler(), LossScaler.GROWTH_INTERVAL)
           : new LossScaler(LossScaler.INITIAL_SCALE, LossScaler.GROWTH_INTERVAL);
@@ -203,17 +205,14 @@ public final class TrainingRun {
           double lossScale = scaler == null ? 1 : scaler.scale();
           double lossSum = 0;
           long stepTokens = 0;
-          try (NDManager scope = manager.newSubManager();
-              GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+          try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
             for (int m = 0; m < accumulation; m++) {
               PackedBatch batch = batches.next();
-              NDArray loss;
-              try (Autocast fp16 = mixed ? Autocast.fp16() : null) {
-                loss = model.loss(batch, scope);
+              // A manager per micro-batch: what one micro-batch's backward left is freed before the next.
+              try (NDManager microBatch = manager.newSubManager(); Autocast fp16 = mixed ? Autocast.fp16() : null) {
+                lossSum += model.lossAndGradients(batch, microBatch, lossScale, accumulation, recompute);
               }
-              lossSum += loss.getFloat();
-              collector.backward(mixed ? loss.mul(Constants.of(lossScale)).div(Constants.of(accumulation))
-                  : loss.div(Constants.of(accumulation)));
+              peakMemory.sample();
               stepTokens += batch.usedPositions();
             }
           }
@@ -255,7 +254,8 @@ public final class TrainingRun {
           lastLoss = lossAndTokens[0];
           double seconds = (System.nanoTime() - start) / 1e9;
           StepMetrics stepMetrics = new StepMetrics(step, totalSteps, lastLoss, lr, gradNorm, tokens,
-              stepTokens / seconds, batches.takeWaitNanos() / 1e9 / seconds, seconds, mixed ? lossScale : null);
+              stepTokens / seconds, batches.takeWaitNanos() / 1e9 / seconds, seconds, mixed ? lossScale : null,
+              peakMemory.bytes());
           metrics.write(JSON.writeValueAsString(stepMetrics) + "\n");
           metrics.flush();
           progress.accept(stepMetrics);
@@ -275,8 +275,9 @@ public final class TrainingRun {
         }
       }
       Path latest = store.checkpoints().stream().findFirst().orElse(null);
+      LOG.info("rank {}: peak memory {} MiB", rank, peakMemory.bytes() >> 20);
       return new TrainerSummary(step, tokens, lastLoss, latest == null ? null : podPath(latest),
-          latest == null ? null : CheckpointStore.manifestSha256(latest));
+          latest == null ? null : CheckpointStore.manifestSha256(latest), peakMemory.bytes());
     }
   }
 

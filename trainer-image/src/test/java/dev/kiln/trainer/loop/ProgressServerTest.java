@@ -26,8 +26,8 @@ class ProgressServerTest {
       assertThat(before.step()).isZero();
       assertThat(before.etaSeconds()).as("no pace before the first step").isNull();
 
-      server.step(new StepMetrics(1, 100, 2.5, 1e-3, 1.0, 4096, 8000, 0.1, 0.5, null));
-      server.step(new StepMetrics(2, 100, 2.25, 1e-3, 1.0, 8192, 8000, 0.1, 1.5, null));
+      server.step(new StepMetrics(1, 100, 2.5, 1e-3, 1.0, 4096, 8000, 0.1, 0.5, null, null));
+      server.step(new StepMetrics(2, 100, 2.25, 1e-3, 1.0, 8192, 8000, 0.1, 1.5, null, null));
       server.checkpointed(0.75);
 
       TrainerProgress after = new ObjectMapper().readValue(get(http, server, TrainerProgress.PATH).body(),

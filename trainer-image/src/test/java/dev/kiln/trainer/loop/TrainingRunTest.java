@@ -80,7 +80,7 @@ class TrainingRunTest {
         new BudgetSpec(null, steps, null), batch,
         layout, precision,
         new RunConfig.Checkpoints("/kiln/workspace/checkpoints/pretrain", interval, 3, null),
-        "/kiln/workspace/metrics/pretrain");
+        "/kiln/workspace/metrics/pretrain", null);
   }
 
   static List<JsonNode> metrics(Path runRoot) throws IOException {
@@ -203,12 +203,12 @@ class TrainingRunTest {
         same.seed(), same.model(), same.initialWeights(), same.data(), same.trainable(),
         new OptimizerSpec(same.optimizer().lr(), same.optimizer().weightDecay() + 0.1, same.optimizer().warmupRatio(),
             null, null, null, null, null, null),
-        same.budget(), same.batch(), same.world(), same.precision(), same.checkpoints(), same.metricsDir());
+        same.budget(), same.batch(), same.world(), same.precision(), same.checkpoints(), same.metricsDir(), null);
     RunConfig otherLr = new RunConfig(same.apiVersion(), same.job(), same.namespace(), same.stage(), same.stageIndex(),
         same.seed(), same.model(), same.initialWeights(), same.data(), same.trainable(),
         new OptimizerSpec(same.optimizer().lr() / 2, same.optimizer().weightDecay(), same.optimizer().warmupRatio(),
             null, null, null, null, null, null),
-        same.budget(), same.batch(), same.world(), same.precision(), same.checkpoints(), same.metricsDir());
+        same.budget(), same.batch(), same.world(), same.precision(), same.checkpoints(), same.metricsDir(), null);
 
     assertThatThrownBy(() -> new TrainingRun(otherDecay, new PodRoot(run), 0, 1).run())
         .isInstanceOf(TrainingRun.ConfigMismatchException.class)
@@ -228,7 +228,7 @@ class TrainingRunTest {
     RunConfig hugeLr = new RunConfig(same.apiVersion(), same.job(), same.namespace(), same.stage(), same.stageIndex(),
         same.seed(), same.model(), same.initialWeights(), same.data(), same.trainable(),
         new OptimizerSpec((double) Float.MAX_VALUE, 0.0, 0.0, null, null, null, null, null, null),
-        same.budget(), same.batch(), same.world(), same.precision(), same.checkpoints(), same.metricsDir());
+        same.budget(), same.batch(), same.world(), same.precision(), same.checkpoints(), same.metricsDir(), null);
 
     assertThatThrownBy(() -> new TrainingRun(hugeLr, new PodRoot(run), 0, 1).run())
         .isInstanceOf(TrainingRun.DivergedException.class)

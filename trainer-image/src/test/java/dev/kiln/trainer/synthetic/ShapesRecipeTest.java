@@ -77,6 +77,6 @@ class ShapesRecipeTest {
             PackedAttention.PER_SAMPLE),
         ALL, new OptimizerSpec(lr, 0.01, 0.05, null, 0.1, null, null, null, null), new BudgetSpec(null, steps, null),
         new BatchSpec(8, 4), new RunConfig.World(1, 0, 1, ShardingStrategy.NO_SHARD, 29500),
-        Precision.FLOAT32, new RunConfig.Checkpoints("/kiln/workspace/checkpoints/" + stage, 1000, 2, initFrom), "/kiln/workspace/metrics/" + stage);
+        Precision.FLOAT32, new RunConfig.Checkpoints("/kiln/workspace/checkpoints/" + stage, 1000, 2, initFrom), "/kiln/workspace/metrics/" + stage, null);
   }
 }

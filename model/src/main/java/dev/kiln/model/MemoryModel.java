@@ -1,0 +1,205 @@
+package dev.kiln.model;
+
+import dev.kiln.api.v1alpha1.LanguageModelSpec;
+import dev.kiln.api.v1alpha1.ModelDimensions;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.PackedAttention;
+import dev.kiln.api.v1alpha1.Precision;
+import dev.kiln.api.v1alpha1.ShardingStrategy;
+import dev.kiln.api.v1alpha1.StageSpec;
+import dev.kiln.api.v1alpha1.TrainablePart;
+import dev.kiln.api.v1alpha1.VisionEncoderSpec;
+import java.util.List;
+
+/**
+ * The memory one rank of a stage holds at its peak, counted from what this trainer keeps, op by
+ * op: every parameter in fp32, a gradient per trained parameter, AdamW's moments (whole, or a
+ * slice plus the flat vectors {@code ShardedOptimizer} exchanges through), and per micro-batch the
+ * tensors autograd saves for backward in each decoder block (or only the blocks' inputs when
+ * activations are recomputed), the output head's log-probabilities at the target positions, and
+ * the vision encoder's work on the micro-batch's images. Checked against measured peaks by
+ * {@code MemoryModelTest} and {@code kiln bench trainer}.
+ */
+public final class MemoryModel {
+
+  /**
+   * A GPU process's own memory besides its tensors: CUDA context, cuBLAS workspaces, NCCL buffers,
+   * the caching allocator's slack. UNVERIFIED: an allowance, not a measurement of this trainer.
+   */
+  public static final long GPU_RUNTIME_BYTES = 2048L << 20;
+
+  /**
+   * What a CPU process adds once a training step has run, besides its tensors (libtorch's and
+   * oneDNN's per-kernel state, the JVM): measured as the intercept of peak over tensor bytes,
+   * 35-60 MB from 5M- to 75M-parameter models.
+   */
+  public static final long CPU_RUNTIME_BYTES = 48L << 20;
+
+  private static final int FP32 = 4;
+  private static final int FP16 = 2;
+
+  private MemoryModel() {}
+
+  /** What decides a rank's memory; one rank per GPU (or per pod on CPU). */
+  public record Stage(ModelDimensions dims, List<TrainablePart> trainable, ShardingStrategy sharding, int ranksPerNode,
+      int nodes, Precision precision, int microBatch, int sequenceLength, int visualTokens, PackedAttention attention,
+      boolean recompute, double textTokensPerSample) {
+
+    /** Stage {@code stage} of {@code job}, assuming {@code textTokensPerSample} text tokens beside each image. */
+    public static Stage of(MultimodalPretrainJob job, StageSpec stage, double textTokensPerSample) {
+      var spec = job.getSpec();
+      int visualTokens = stage.visualTokens() != null ? stage.visualTokens() : spec.data().packing().visualTokens();
+      return new Stage(spec.model().resolve(), stage.trainable(), stage.sharding(),
+          Math.max(1, stage.resources().gpusPerNode()), stage.resources().nodes(), stage.trainingPrecision(),
+          stage.batch().microBatchSize(), spec.data().packing().sequenceLength(), visualTokens, stage.packedAttention(),
+          Boolean.TRUE.equals(stage.recomputeActivations()), textTokensPerSample);
+    }
+
+    int world() {
+      return ranksPerNode * nodes;
+    }
+
+    boolean mixed() {
+      return precision == Precision.FLOAT16_MIXED;
+    }
+
+    /** Whether the optimizer state is split between ranks, as {@code TrainingRun} decides it. */
+    boolean sharded() {
+      return world() > 1 && (sharding == ShardingStrategy.FULL_SHARD || sharding == ShardingStrategy.SHARD_GRAD_OP
+          || (sharding == ShardingStrategy.HYBRID_SHARD && nodes == 1));
+    }
+
+    /** Images in one micro-batch: full sequences of an image and its text each. */
+    double images() {
+      return (double) microBatch * Math.floor(sequenceLength / (visualTokens + textTokensPerSample));
+    }
+
+    /** Target positions of one micro-batch: the text tokens (each predicts the next). */
+    double targets() {
+      return images() * textTokensPerSample;
+    }
+  }
+
+  /** Bytes per rank at the peak, by what holds them; {@code runtime} is the process's own besides its tensors. */
+  public record Estimate(long parameters, long gradients, long optimizer, long activations, long runtime) {
+    public long total() {
+      return parameters + gradients + optimizer + activations + runtime;
+    }
+  }
+
+  /** The peak of one rank of {@code stage}, on a GPU or on the CPU. */
+  public static Estimate perRank(Stage stage, boolean gpu) {
+    long all = ParameterCounts.total(stage.dims());
+    long trained = ParameterCounts.trained(stage.dims(), stage.trainable());
+    long optimizer = stage.sharded()
+        // ShardedOptimizer: the flat vector of every trained value, its gradient and parameter slices and two moments.
+        ? (long) FP32 * trained + 4L * FP32 * ceilDiv(trained, stage.world())
+        : 2L * FP32 * trained;
+    return new Estimate((long) FP32 * all, (long) FP32 * trained, optimizer, activations(stage),
+        gpu ? GPU_RUNTIME_BYTES : CPU_RUNTIME_BYTES);
+  }
+
+  /** Peak bytes of one micro-batch's forward and backward. */
+  static long activations(Stage s) {
+    LanguageModelSpec lm = s.dims().languageModel();
+    double positions = (double) s.microBatch() * s.sequenceLength();
+    double saved = savedPerBlock(s, positions);
+    double working = workingSetPerBlock(s, positions);
+    double blockInput = positions * lm.hiddenSize() * FP32;
+    // Kept across the decoder: every block's saved tensors, or with recomputation each block's input.
+    double kept = s.recompute() ? lm.layers() * blockInput : lm.layers() * saved;
+    // Under Float16Mixed each matrix product keeps an fp16 copy of its weights until backward: every
+    // block's, or one block's at a time when recomputing; and the head's copy of the tied embeddings.
+    double embeddings = (double) lm.vocabSize() * lm.hiddenSize();
+    double blockWeights = (ParameterCounts.languageModel(lm) - embeddings * (lm.tieEmbeddings() ? 1 : 2)) / lm.layers();
+    double weightCopies = !s.mixed() ? 0 : FP16 * (embeddings + blockWeights * (s.recompute() ? 1 : lm.layers()));
+    // The peak is where the last block works on top of everything kept, or the head's backward.
+    return Math.round(kept + Math.max(working, head(s)) + weightCopies + vision(s));
+  }
+
+  /** What autograd keeps from one block until its backward: per position and per attention score. */
+  static double savedPerBlock(Stage s, double positions) {
+    LanguageModelSpec lm = s.dims().languageModel();
+    double d = lm.hiddenSize();
+    double kv = d / lm.heads() * lm.kvHeads();
+    double f = lm.intermediateSize();
+    double scores = scores(s);
+    double window = keysPerQuery(s) / s.sequenceLength();
+    if (s.mixed()) {
+      // fp32 residual, norm terms and block output; three fp16 casts of the first norm's output and two of the
+      // second's; fp16 q, k, v; fp16 MLP; softmax output in fp32 and its fp16 cast.
+      double local = s.attention() == PackedAttention.PER_SAMPLE ? 2 * window * kv * FP16 : 0;
+      return positions * (30 * d + 4 * kv + 10 * f + local) + scores * (FP32 + FP16);
+    }
+    double local = s.attention() == PackedAttention.PER_SAMPLE ? 2 * window * kv : 0;
+    return positions * FP32 * (8 * d + 2 * kv + 5 * f + local) + scores * FP32;
+  }
+
+  /** Everything one block makes in its forward pass, alive until the block ends. */
+  static double workingSetPerBlock(Stage s, double positions) {
+    LanguageModelSpec lm = s.dims().languageModel();
+    double d = lm.hiddenSize();
+    double kv = d / lm.heads() * lm.kvHeads();
+    double f = lm.intermediateSize();
+    double scores = scores(s);
+    if (s.mixed()) {
+      // scores fp16, then fp32, masked, softmax, and the fp16 cast of the softmax
+      return positions * (40 * d + 12 * kv + 10 * f) + scores * (FP16 + 3 * FP32 + FP16);
+    }
+    return positions * FP32 * (18 * d + 6 * kv + 5 * f) + scores * 3 * FP32;
+  }
+
+  /** Attention scores of one block over the micro-batch: dense T x T per head, or each query's window. */
+  static double scores(Stage s) {
+    return (double) s.microBatch() * s.dims().languageModel().heads() * s.sequenceLength() * keysPerQuery(s);
+  }
+
+  /**
+   * Keys each query is scored against: every position (Continuous, dense), or the window of
+   * blocks that covers a sample (PerSample, as {@code PackedBatch} lays it out).
+   */
+  static double keysPerQuery(Stage s) {
+    if (s.attention() == PackedAttention.CONTINUOUS) {
+      return s.sequenceLength();
+    }
+    double sample = s.visualTokens() + s.textTokensPerSample();
+    double best = s.sequenceLength();
+    for (int block : new int[] {256, 128, 64, 32}) {
+      if (s.sequenceLength() % block != 0) {
+        continue;
+      }
+      double span = (Math.ceil(sample / block) + 1) * block;
+      if (span <= s.sequenceLength() / 2.0 && span < best) {
+        best = span;
+      }
+    }
+    return best;
+  }
+
+  /** The output head: log-probabilities over the vocabulary at each target, and their gradient in backward. */
+  static double head(Stage s) {
+    double logits = s.targets() * s.dims().languageModel().vocabSize();
+    return logits * (s.mixed() ? FP16 + 3 * FP32 + FP16 : 3 * FP32);
+  }
+
+  /**
+   * The vision encoder and projector on the micro-batch's images: the encoder's output; when the
+   * encoder trains, what each block saves; else one block's work at a time.
+   */
+  static double vision(Stage s) {
+    VisionEncoderSpec v = s.dims().vision();
+    double tokens = s.images() * v.gridSize() * v.gridSize();
+    double w = v.width();
+    double scores = s.images() * v.heads() * Math.pow((double) v.gridSize() * v.gridSize(), 2);
+    double output = tokens * w * FP32;
+    double block = tokens * FP32 * (12 * w + 4 * v.mlpDim()) + scores * 3 * FP32;
+    double saved = tokens * FP32 * (8 * w + 6 * v.mlpDim()) + scores * FP32;
+    double projector = s.images() * s.visualTokens() * FP32 * (3 * s.dims().projectorHidden()
+        + s.dims().languageModel().hiddenSize()) + tokens * w * FP32;
+    return output + projector + (s.trainable().contains(TrainablePart.VISION) ? (v.depth() - 1) * saved + block : block);
+  }
+
+  private static long ceilDiv(long a, long b) {
+    return (a + b - 1) / b;
+  }
+}
