@@ -1,6 +1,8 @@
 package dev.kiln.cli;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import dev.kiln.api.JobFiles;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
@@ -8,6 +10,7 @@ import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.api.v1alpha1.TrainablePart;
 import dev.kiln.api.validation.JobValidator;
+import dev.kiln.model.MemoryFit;
 import dev.kiln.model.TrainingFlops;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -24,11 +27,11 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code kiln estimate FILE}: GPU-hours and wall-clock of each stage on its declared GPUs, from
- * tokens x model FLOPs per token / (MFU x peak). An assumption-laden estimate, and it says which
- * assumptions it made.
+ * tokens x model FLOPs per token / (MFU x peak), and memory per GPU by the {@link dev.kiln.model.MemoryModel}
+ * against the GPU's. An assumption-laden estimate, and it says which assumptions it made.
  */
 @Command(name = "estimate", mixinStandardHelpOptions = true,
-    description = "Estimate GPU-hours and wall-clock time of a job on its declared GPUs.")
+    description = "Estimate GPU-hours, wall-clock time and memory per GPU of a job on its declared GPUs.")
 final class EstimateCommand implements Callable<Integer> {
 
   /** A GPU's dense peaks: fp16 tensor cores (Float16Mixed), and fp32 without TF32 (Float32, libtorch's default). */
@@ -72,9 +75,16 @@ final class EstimateCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  /** One stage's estimate. */
-  record StageEstimate(String stage, String gpu, int gpus, Double tokens, double flopsPerToken, Double gpuHours,
-      Double wallHours, String note) {}
+  private final Map<String, MemoryFit.Verdict> memory = new LinkedHashMap<>();
+
+  private static double round(double gib) {
+    return Math.round(gib * 10) / 10.0;
+  }
+
+  /** One stage's estimate; memory per GPU (and whether it fits) for GPU stages only. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  record StageEstimate(String name, String gpu, int gpus, Double tokens, double flopsPerToken, Double gpuHours,
+      Double wallHours, Double memoryGibPerGpu, Double gpuMemoryGib, Boolean fits, String note) {}
 
   @Override
   public Integer call() throws Exception {
@@ -89,24 +99,38 @@ final class EstimateCommand implements Callable<Integer> {
     int sequenceLength = job.getSpec().data().packing().sequenceLength();
     List<StageEstimate> stages = new ArrayList<>();
     for (StageSpec stage : job.getSpec().stages()) {
-      stages.add(estimate(stage, dims, sequenceLength,
-          stage.visualTokens() != null ? stage.visualTokens() : job.getSpec().data().packing().visualTokens()));
+      StageEstimate time = estimate(stage, dims, sequenceLength,
+          stage.visualTokens() != null ? stage.visualTokens() : job.getSpec().data().packing().visualTokens());
+      var fit = MemoryFit.of(job, stage, textTokensPerSample);
+      fit.ifPresent(f -> memory.put(stage.name(), f));
+      stages.add(fit.isEmpty() ? time : new StageEstimate(time.name(), time.gpu(), time.gpus(), time.tokens(),
+          time.flopsPerToken(), time.gpuHours(), time.wallHours(), round(fit.get().neededGiB()),
+          fit.get().gpuGiB() == null ? null : round(fit.get().gpuGiB()), fit.get().fits(), time.note()));
     }
     if (json) {
       Map<String, Object> line = new LinkedHashMap<>();
       line.put("job", job.getMetadata().getName());
       line.put("mfu", mfu);
+      line.put("text_tokens_per_sample", textTokensPerSample);
       line.put("stages", stages);
       line.put("gpu_hours", stages.stream().filter(s -> s.gpuHours() != null).mapToDouble(StageEstimate::gpuHours).sum());
-      out.println(new ObjectMapper().writeValueAsString(line));
+      out.println(new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+          .writeValueAsString(line));
     } else {
       out.printf("%s at MFU %.2f (--mfu):%n", job.getMetadata().getName(), mfu);
       for (StageEstimate s : stages) {
-        out.printf("  %-10s %s%n", s.stage(), s.gpuHours() == null ? s.note()
+        out.printf("  %-10s %s%n", s.name(), s.gpuHours() == null ? s.note()
             : String.format("%.2e tokens x %.1f GFLOP/token on %d x %s: %.0f GPU-hours, %.1f h wall-clock%s", s.tokens(),
                 s.flopsPerToken() / 1e9, s.gpus(), s.gpu(), s.gpuHours(), s.wallHours(),
                 s.note() == null ? "" : " (" + s.note() + ")"));
+        if (s.memoryGibPerGpu() != null) {
+          out.printf("  %-10s memory per GPU %.1f GiB (%s)%s%n", "", s.memoryGibPerGpu(),
+              MemoryFit.breakdown(memory.get(s.name()).estimate()), s.gpuMemoryGib() == null
+                  ? ": memory of " + s.gpu() + " unknown, set resources.gpuMemory"
+                  : String.format(" of %.1f GiB: %s", s.gpuMemoryGib(), s.fits() ? "fits" : "DOES NOT FIT"));
+        }
       }
+      MemoryFit.warnings(job).forEach(w -> out.println("warning: " + w));
     }
     out.flush();
     return 0;
@@ -121,18 +145,18 @@ final class EstimateCommand implements Callable<Integer> {
         + imagesPerPosition * TrainingFlops.perImage(dims, visualTokens, visionTrained);
     Double tokens = tokens(stage, sequenceLength);
     if (gpus == 0) {
-      return new StageEstimate(stage.name(), "CPU", 0, tokens, flopsPerToken, null, null,
+      return new StageEstimate(stage.name(), "CPU", 0, tokens, flopsPerToken, null, null, null, null, null,
           "runs on CPU: time it with kiln run, not estimated");
     }
     if (tokens == null) {
-      return new StageEstimate(stage.name(), null, gpus, null, flopsPerToken, null, null,
+      return new StageEstimate(stage.name(), null, gpus, null, flopsPerToken, null, null, null, null, null,
           "budget is in epochs: give the tokens per epoch with --tokens " + stage.name() + "=N");
     }
     String gpu = resources.gpuProduct() != null ? resources.gpuProduct() : DEFAULT_GPU;
     Peak peaks = PEAK_FLOPS.entrySet().stream().filter(e -> gpu.startsWith(e.getKey())).map(Map.Entry::getValue)
         .findFirst().orElse(null);
     if (peaks == null) {
-      return new StageEstimate(stage.name(), gpu, gpus, tokens, flopsPerToken, null, null,
+      return new StageEstimate(stage.name(), gpu, gpus, tokens, flopsPerToken, null, null, null, null, null,
           "no peak FLOP/s known for " + gpu + " (known: " + String.join(", ", PEAK_FLOPS.keySet()) + ")");
     }
     Precision precision = stage.trainingPrecision();
@@ -141,11 +165,14 @@ final class EstimateCommand implements Callable<Integer> {
     if (resources.gpuProduct() == null) {
       notes.add("no gpuProduct given: assumed " + DEFAULT_GPU);
     }
+    if (Boolean.TRUE.equals(stage.recomputeActivations())) {
+      notes.add("recomputeActivations runs the decoder's forward twice: about a third more work than these model FLOPs");
+    }
     if (precision == Precision.FLOAT32) {
       notes.add("Float32: fp32 peak, no tensor cores; precision: Float16Mixed uses them");
     }
     return new StageEstimate(stage.name(), gpu, gpus, tokens, flopsPerToken, gpuSeconds / 3600, gpuSeconds / 3600 / gpus,
-        notes.isEmpty() ? null : String.join("; ", notes));
+        null, null, null, notes.isEmpty() ? null : String.join("; ", notes));
   }
 
   private Double tokens(StageSpec stage, int sequenceLength) {

@@ -5,6 +5,7 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.api.validation.JobValidator;
 import dev.kiln.api.validation.Violation;
+import dev.kiln.model.MemoryFit;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,7 +19,8 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * {@code kiln validate FILE...}: every rule the API server and the operator apply, with no
  * cluster. Prints {@code valid} per valid job on stdout; one line per problem, starting with
- * the field path, per invalid one. Which file and job each line is about goes to stderr.
+ * the field path, per invalid one. Which file and job each line is about goes to stderr, and so do
+ * warnings about valid jobs (a GPU stage that does not fit its GPUs' memory by {@link MemoryFit}).
  */
 @Command(name = "validate", mixinStandardHelpOptions = true,
     description = "Check MultimodalPretrainJob (and TrainingQueue) files as the API server and the operator would.")
@@ -103,6 +105,7 @@ final class ValidateCommand implements Callable<Integer> {
         violations.forEach(out::println);
         if (violations.isEmpty()) {
           out.println("valid");
+          MemoryFit.warnings(job).forEach(warning -> err.println("warning: " + warning));
         }
         allValid &= violations.isEmpty();
       }

@@ -184,9 +184,35 @@ class KilnCommandTest {
     var line = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
     var pretrain = line.get("stages").get(0);
     // The paper: 220 (v2) to 442 (v1) A100-40G hours for 5B packed tokens; about 14 GFLOP per token.
-    assertThat(pretrain.get("flopsPerToken").asDouble()).isBetween(12e9, 16e9);
-    assertThat(pretrain.get("gpuHours").asDouble()).isBetween(150.0, 450.0);
-    assertThat(pretrain.get("wallHours").asDouble()).isCloseTo(pretrain.get("gpuHours").asDouble() / 8, within(1e-6));
+    assertThat(pretrain.get("flops_per_token").asDouble()).isBetween(12e9, 16e9);
+    assertThat(pretrain.get("gpu_hours").asDouble()).isBetween(150.0, 450.0);
+    assertThat(pretrain.get("wall_hours").asDouble()).isCloseTo(pretrain.get("gpu_hours").asDouble() / 8, within(1e-6));
+  }
+
+  @Test
+  void theRecipeFitsItsA100sOnlyWithRecomputationAndValidateSaysWhatToChange() throws IOException {
+    Path kept = dir.resolve("kept.yaml");
+    Files.writeString(kept, Files.readString(Path.of(example("open-qwen2vl.yaml")))
+        .replaceAll("\\n *recomputeActivations: true[^\\n]*", ""));
+
+    var recipe = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        kiln("estimate", example("open-qwen2vl.yaml"), "--json").out()).get("stages");
+    var withoutRecomputation = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        kiln("estimate", kept.toString(), "--json").out()).get("stages");
+
+    for (var stage : recipe) {
+      assertThat(stage.get("gpu_memory_gib").asDouble()).isEqualTo(40.0);
+      assertThat(stage.get("fits").asBoolean()).as(stage.toString()).isTrue();
+      assertThat(stage.get("memory_gib_per_gpu").asDouble()).isBetween(20.0, 40.0);
+    }
+    for (var stage : withoutRecomputation) {
+      assertThat(stage.get("fits").asBoolean()).as(stage.toString()).isFalse();
+    }
+    assertThat(kiln("validate", example("open-qwen2vl.yaml")).err()).doesNotContain("warning");
+    Result warned = kiln("validate", kept.toString());
+    assertThat(warned.exit()).isZero();
+    assertThat(warned.err()).contains("warning: spec.stages[0]: needs about", "more than the 40.0 GiB of NVIDIA-A100-SXM4-40GB",
+        "try recomputeActivations: true, packedAttention: PerSample");
   }
 
   @Test
@@ -201,7 +227,7 @@ class KilnCommandTest {
         kiln("estimate", float32.toString(), "--tokens", "pretrain=5e9", "--json").out()).get("stages").get(0);
 
     // A100: 312 TFLOP/s on fp16 tensor cores, 19.5 in fp32.
-    assertThat(full.get("gpuHours").asDouble() / mixed.get("gpuHours").asDouble()).isCloseTo(312 / 19.5, within(1e-6));
+    assertThat(full.get("gpu_hours").asDouble() / mixed.get("gpu_hours").asDouble()).isCloseTo(312 / 19.5, within(1e-6));
     assertThat(full.get("note").asText()).contains("Float32: fp32 peak");
   }
 

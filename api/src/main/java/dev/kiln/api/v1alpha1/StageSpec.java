@@ -76,7 +76,7 @@ public record StageSpec(
     sources = sources != null ? List.copyOf(sources) : null;
     trainable = trainable != null ? List.copyOf(trainable) : List.of(TrainablePart.PROJECTOR, TrainablePart.LANGUAGE_MODEL);
     batch = batch != null ? batch : new BatchSpec(null, null);
-    resources = resources != null ? resources : new ResourcesSpec(null, null, null, null, null);
+    resources = resources != null ? resources : new ResourcesSpec(null, null, null, null, null, null);
     sharding = sharding != null ? sharding : ShardingStrategy.FULL_SHARD;
     packedAttention = packedAttention != null ? packedAttention : PackedAttention.PER_SAMPLE;
     checkpointIntervalSteps = checkpointIntervalSteps != null ? checkpointIntervalSteps : 1000;

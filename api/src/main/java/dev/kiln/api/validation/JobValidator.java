@@ -143,14 +143,15 @@ public final class JobValidator {
         adamW.minLrRatio(), adamW.gradClip(), adamW.beta1(), adamW.beta2(), adamW.eps());
     StageSpec pinned = new StageSpec(stage.name(), stage.sources(), stage.visualTokens(), stage.trainable(),
         shape, stage.budget(), new BatchSpec(stage.batch().globalBatchSize(), null),
-        new ResourcesSpec(resources.nodes(), resources.gpusPerNode(), resources.gpuProduct(), null, null),
+        new ResourcesSpec(resources.nodes(), resources.gpusPerNode(), resources.gpuProduct(), null, null, null),
         stage.sharding(), null, stage.packedAttention(), null, null, stage.initFrom(), null, null, null, null, null);
     return Canonical.sha256(pinned);
   }
 
   /** What a started stage may change, at its next attempt (see {@link #stageHash}). */
   public static final String CHANGEABLE_WHEN_STARTED = "optimizer.lr, optimizer.warmupRatio, precision, resources.cpu, "
-      + "resources.memory, pod, maxRestarts, nonRetryableExitCodes, batch.microBatchSize, recomputeActivations, "
+      + "resources.memory, resources.gpuMemory, pod, maxRestarts, nonRetryableExitCodes, batch.microBatchSize, "
+      + "recomputeActivations, "
       + "checkpointIntervalSteps, collectives and promotion";
 
   /** The hash stages started by earlier operators were pinned with: everything but the promotion gate. */
@@ -610,6 +611,7 @@ public final class JobValidator {
     }
     quantity(at + ".cpu", r.cpu());
     quantity(at + ".memory", r.memory());
+    quantity(at + ".gpuMemory", r.gpuMemory());
   }
 
   private void batch(String at, BatchSpec b, ResourcesSpec r) {
