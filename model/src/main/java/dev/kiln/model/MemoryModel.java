@@ -23,10 +23,12 @@ import java.util.List;
 public final class MemoryModel {
 
   /**
-   * A GPU process's own memory besides its tensors: CUDA context, cuBLAS workspaces, NCCL buffers,
-   * the caching allocator's slack. UNVERIFIED: an allowance, not a measurement of this trainer.
+   * A GPU process's own memory besides its tensors: the CUDA context and cuBLAS (0.74 GiB), the
+   * caching allocator's slack with expandable segments, as the trainer pods run it (0.6-2.5 GiB),
+   * both measured at the recipe's size on an H200 (scripts/gpu-memory-check.py), and NCCL's
+   * buffers, not measured (one GPU).
    */
-  public static final long GPU_RUNTIME_BYTES = 2048L << 20;
+  public static final long GPU_RUNTIME_BYTES = 3584L << 20;
 
   /**
    * What a CPU process adds once a training step has run, besides its tensors (libtorch's and
@@ -105,16 +107,33 @@ public final class MemoryModel {
     double positions = (double) s.microBatch() * s.sequenceLength();
     double saved = savedPerBlock(s, positions);
     double working = workingSetPerBlock(s, positions);
-    double blockInput = positions * lm.hiddenSize() * FP32;
-    // Kept across the decoder: every block's saved tensors, or with recomputation each block's input.
-    double kept = s.recompute() ? lm.layers() * blockInput : lm.layers() * saved;
+    double backward = backwardPerBlock(s, positions);
+    // The head's arrays live in the micro-batch's manager: from the end of the forward pass to the end of backward.
+    double headKept = head(s);
+    double headBackward = s.targets() * lm.vocabSize() * (s.mixed() ? FP16 + 2 * FP32 : 2 * FP32);
+    double decoder;
+    if (s.recompute()) {
+      // Each block's input through the whole step; one block at a time works forward, then backward.
+      decoder = lm.layers() * positions * lm.hiddenSize() * FP32 + headKept
+          + Math.max(headBackward, Math.max(working, saved + backward));
+    } else {
+      // The last block's forward on top of the others' saved tensors; or the backward's start on top of all of them.
+      decoder = Math.max((lm.layers() - 1) * saved + working,
+          lm.layers() * saved + headKept + Math.max(headBackward, backward));
+    }
     // Under Float16Mixed each matrix product keeps an fp16 copy of its weights until backward: every
     // block's, or one block's at a time when recomputing; and the head's copy of the tied embeddings.
     double embeddings = (double) lm.vocabSize() * lm.hiddenSize();
     double blockWeights = (ParameterCounts.languageModel(lm) - embeddings * (lm.tieEmbeddings() ? 1 : 2)) / lm.layers();
     double weightCopies = !s.mixed() ? 0 : FP16 * (embeddings + blockWeights * (s.recompute() ? 1 : lm.layers()));
-    // The peak is where the last block works on top of everything kept, or the head's backward.
-    return Math.round(kept + Math.max(working, head(s)) + weightCopies + vision(s));
+    return Math.round(decoder + weightCopies + vision(s));
+  }
+
+  /** What a block's backward makes while it runs: the gradients of the attention scores and of the MLP's activations. */
+  static double backwardPerBlock(Stage s, double positions) {
+    double f = s.dims().languageModel().intermediateSize();
+    return s.mixed() ? scores(s) * (FP16 + 2 * FP32) + positions * f * 3 * FP16
+        : scores(s) * 2 * FP32 + positions * f * 3 * FP32;
   }
 
   /** What autograd keeps from one block until its backward: per position and per attention score. */
@@ -124,15 +143,14 @@ public final class MemoryModel {
     double kv = d / lm.heads() * lm.kvHeads();
     double f = lm.intermediateSize();
     double scores = scores(s);
-    double window = keysPerQuery(s) / s.sequenceLength();
+    // Block-local attention stacks each query block's window of keys and values: blocks-per-window copies.
+    double windows = s.attention() == PackedAttention.PER_SAMPLE ? 2 * blocksPerWindow(s) * kv : 0;
     if (s.mixed()) {
       // fp32 residual, norm terms and block output; three fp16 casts of the first norm's output and two of the
       // second's; fp16 q, k, v; fp16 MLP; softmax output in fp32 and its fp16 cast.
-      double local = s.attention() == PackedAttention.PER_SAMPLE ? 2 * window * kv * FP16 : 0;
-      return positions * (30 * d + 4 * kv + 10 * f + local) + scores * (FP32 + FP16);
+      return positions * (30 * d + 4 * kv + 10 * f + windows * FP16) + scores * (FP32 + FP16);
     }
-    double local = s.attention() == PackedAttention.PER_SAMPLE ? 2 * window * kv : 0;
-    return positions * FP32 * (8 * d + 2 * kv + 5 * f + local) + scores * FP32;
+    return positions * FP32 * (8 * d + 2 * kv + 5 * f + windows) + scores * FP32;
   }
 
   /** Everything one block makes in its forward pass, alive until the block ends. */
@@ -142,11 +160,12 @@ public final class MemoryModel {
     double kv = d / lm.heads() * lm.kvHeads();
     double f = lm.intermediateSize();
     double scores = scores(s);
+    double windows = s.attention() == PackedAttention.PER_SAMPLE ? 2 * blocksPerWindow(s) * kv : 0;
     if (s.mixed()) {
-      // scores fp16, then fp32, masked, softmax, and the fp16 cast of the softmax
-      return positions * (40 * d + 12 * kv + 10 * f) + scores * (FP16 + 3 * FP32 + FP16);
+      // scores fp16, then fp32, masked, softmax, and the fp16 cast of the softmax; the keys' windows in fp32 and fp16
+      return positions * (40 * d + 12 * kv + 10 * f + windows * (FP32 + FP16)) + scores * (FP16 + 3 * FP32 + FP16);
     }
-    return positions * FP32 * (18 * d + 6 * kv + 5 * f) + scores * 3 * FP32;
+    return positions * FP32 * (18 * d + 6 * kv + 5 * f + windows) + scores * 3 * FP32;
   }
 
   /** Attention scores of one block over the micro-batch: dense T x T per head, or each query's window. */
@@ -159,27 +178,41 @@ public final class MemoryModel {
    * blocks that covers a sample (PerSample, as {@code PackedBatch} lays it out).
    */
   static double keysPerQuery(Stage s) {
+    int[] window = window(s);
+    return (double) window[0] * window[1];
+  }
+
+  /** Blocks of keys in each query block's window (PerSample); 1 when dense. */
+  static double blocksPerWindow(Stage s) {
+    return window(s)[1];
+  }
+
+  /** {block, blocks per window}: the block size (of PackedBatch's) whose window spans the fewest keys; {T, 1} when dense. */
+  private static int[] window(Stage s) {
+    int length = s.sequenceLength();
+    int[] best = {length, 1};
     if (s.attention() == PackedAttention.CONTINUOUS) {
-      return s.sequenceLength();
+      return best;
     }
     double sample = s.visualTokens() + s.textTokensPerSample();
-    double best = s.sequenceLength();
     for (int block : new int[] {256, 128, 64, 32}) {
-      if (s.sequenceLength() % block != 0) {
+      if (length % block != 0) {
         continue;
       }
-      double span = (Math.ceil(sample / block) + 1) * block;
-      if (span <= s.sequenceLength() / 2.0 && span < best) {
-        best = span;
+      // A sample starting anywhere in a block reaches into one block more than it fills.
+      int blocks = (int) Math.ceil(sample / block) + 1;
+      long span = (long) blocks * block;
+      if (span <= length / 2 && span < (long) best[0] * best[1]) {
+        best = new int[] {block, blocks};
       }
     }
     return best;
   }
 
-  /** The output head: log-probabilities over the vocabulary at each target, and their gradient in backward. */
+  /** The output head's logits and log-probabilities over the vocabulary at each target (fp16 logits and an fp32 copy under Float16Mixed). */
   static double head(Stage s) {
     double logits = s.targets() * s.dims().languageModel().vocabSize();
-    return logits * (s.mixed() ? FP16 + 3 * FP32 + FP16 : 3 * FP32);
+    return logits * (s.mixed() ? FP16 + 2 * FP32 : 2 * FP32);
   }
 
   /**
