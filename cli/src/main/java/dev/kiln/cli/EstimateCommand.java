@@ -4,13 +4,13 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import dev.kiln.api.JobFiles;
+import dev.kiln.api.sizing.MemoryFit;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.api.v1alpha1.TrainablePart;
 import dev.kiln.api.validation.JobValidator;
-import dev.kiln.model.MemoryFit;
 import dev.kiln.model.TrainingFlops;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code kiln estimate FILE}: GPU-hours and wall-clock of each stage on its declared GPUs, from
- * tokens x model FLOPs per token / (MFU x peak), and memory per GPU by the {@link dev.kiln.model.MemoryModel}
+ * tokens x model FLOPs per token / (MFU x peak), and memory per GPU by the {@link dev.kiln.api.sizing.MemoryModel}
  * against the GPU's. An assumption-laden estimate, and it says which assumptions it made.
  */
 @Command(name = "estimate", mixinStandardHelpOptions = true,

@@ -1,20 +1,20 @@
 package dev.kiln.cli;
 
 import dev.kiln.api.JobFiles;
+import dev.kiln.api.sizing.MemoryFit;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.api.validation.JobValidator;
 import dev.kiln.api.validation.Violation;
-import dev.kiln.model.MemoryFit;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code kiln validate FILE...}: every rule the API server and the operator apply, with no

@@ -2,6 +2,7 @@ package dev.kiln.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Embedding;
 import ai.djl.pytorch.engine.PtNDArray;
@@ -9,6 +10,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.TrainablePart;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -91,10 +93,19 @@ public final class VisionLanguageModel implements AutoCloseable {
    */
   public float lossAndGradients(PackedBatch batch, NDManager step, double lossScale, int accumulation,
       boolean recompute) {
+    return lossAndGradients(batch, step, lossScale, accumulation, recompute, HEAD_CHUNK);
+  }
+
+  /**
+   * Logits of at most this many (target, vocabulary entry) pairs exist at a time in training: 0.5
+   * GB in float32. 151,936 columns at a few thousand targets (SFT answers) would be gigabytes.
+   */
+  public static final long HEAD_CHUNK = 1L << 27;
+
+  float lossAndGradients(PackedBatch batch, NDManager step, double lossScale, int accumulation, boolean recompute,
+      long headChunk) {
     if (!recompute) {
-      NDArray loss = loss(batch, step);
-      backward(scaled(loss, lossScale, accumulation), null);
-      return loss.getFloat();
+      return headLossAndBackward(batch, step, hidden(batch, step), lossScale, accumulation, headChunk);
     }
     DecoderInput in = decoderInput(batch, step);
     int layers = dims.languageModel().layers();
@@ -111,8 +122,7 @@ public final class VisionLanguageModel implements AutoCloseable {
       JniUtils.setGradMode(gradMode);
     }
     x.setRequiresGradient(true);
-    NDArray loss = loss(batch, step, decoder.norm(x));                                  // ()
-    backward(scaled(loss, lossScale, accumulation), null);
+    float loss = headLossAndBackward(batch, step, decoder.norm(x), lossScale, accumulation, headChunk);
     NDArray upstream = x.getGradient();                                                 // (B, T, d)
     for (int i = layers - 1; i >= 0; i--) {
       NDArray input = blockInputs.get(i);
@@ -128,7 +138,46 @@ public final class VisionLanguageModel implements AutoCloseable {
     if (imagesTrained || parameters.anyTrainable(Decoder.PREFIX + "embed_tokens.")) {   // else nothing before the blocks learns
       backward(in.x(), upstream);
     }
-    return loss.getFloat();
+    return loss;
+  }
+
+  /**
+   * The loss from the final hidden states (B, T, d), and its backward into them. When the targets'
+   * logits would exceed {@code chunk} values they never exist whole: a chunk of targets at a time
+   * is projected onto the vocabulary, scored and backpropagated into the targets' hidden states,
+   * then freed before the next chunk.
+   */
+  private float headLossAndBackward(PackedBatch batch, NDManager step, NDArray hidden, double lossScale, int accumulation,
+      long chunk) {
+    int targets = batch.targets().length;
+    long vocab = dims.languageModel().vocabSize();
+    if ((long) targets * vocab <= chunk) {
+      NDArray loss = loss(batch, step, hidden);
+      backward(scaled(loss, lossScale, accumulation), null);
+      return loss.getFloat();
+    }
+    NDArray selected = selected(batch, step, hidden);                                   // (M, d)
+    NDArray leaf = selected.stopGradient();                                             // (M, d), a leaf
+    leaf.setRequiresGradient(true);
+    int rows = (int) Math.max(1, chunk / vocab);
+    double logProbabilities = 0;
+    for (int from = 0; from < targets; from += rows) {
+      int to = Math.min(targets, from + rows);
+      try (NDManager part = step.newSubManager()) {
+        NDArray slice = leaf.get(new NDIndex("{}:{}", from, to));                       // (m, d)
+        slice.attach(part);
+        NDArray logProbs = Ops.logSoftmax(decoder.logits(slice));                      // (m, V)
+        NDArray wanted = Parameters.owned(part.create(Arrays.copyOfRange(batch.targets(), from, to),
+            new Shape(to - from, 1))).toType(ai.djl.ndarray.types.DataType.INT64, false); // (m, 1)
+        NDArray picked = logProbs.gather(wanted, 1).sum();                             // ()
+        logProbabilities += picked.getFloat();
+        // d(loss x scale / accumulation) / d(picked): a scalar of this batch, engine-owned for the backward pass.
+        NDArray weight = Parameters.owned(part.create((float) (-lossScale / accumulation / targets)));
+        backward(picked.mul(weight), null);
+      }
+    }
+    backward(selected, leaf.getGradient());
+    return (float) (-logProbabilities / targets);
   }
 
   /** The decoder's input: embeddings with the visual tokens spliced in, rotary tables and the attention mask. */
@@ -151,10 +200,15 @@ public final class VisionLanguageModel implements AutoCloseable {
     return new DecoderInput(x, rotary[0], rotary[1], batch.attentionMask(step));
   }
 
-  private NDArray loss(PackedBatch batch, NDManager step, NDArray hidden) {
+  /** The final hidden states (B, T, d) at the batch's target positions: (M, d). */
+  private NDArray selected(PackedBatch batch, NDManager step, NDArray hidden) {
     NDArray flat = hidden.reshape((long) batch.batch() * batch.length(), dims.languageModel().hiddenSize()); // (B*T, d)
     NDArray at = Parameters.owned(step.create(batch.targetPositions(), new Shape(batch.targetPositions().length)));
-    NDArray selected = Embedding.embedding(at, flat, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow(); // (M, d)
+    return Embedding.embedding(at, flat, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow(); // (M, d)
+  }
+
+  private NDArray loss(PackedBatch batch, NDManager step, NDArray hidden) {
+    NDArray selected = selected(batch, step, hidden);                                  // (M, d)
     NDArray logProbs = Ops.logSoftmax(decoder.logits(selected));                     // (M, V)
     NDArray targets = Parameters.owned(step.create(batch.targets(), new Shape(batch.targets().length, 1)))
         .toType(ai.djl.ndarray.types.DataType.INT64, false);                            // (M, 1)

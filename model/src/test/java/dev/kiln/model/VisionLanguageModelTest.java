@@ -7,6 +7,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
+import dev.kiln.api.sizing.MemoryModel;
 import dev.kiln.api.v1alpha1.ModelPreset;
 import dev.kiln.api.v1alpha1.PackedAttention;
 import dev.kiln.data.packed.PackedSequence;
@@ -158,6 +159,45 @@ class VisionLanguageModelTest {
         assertThat(actual[i]).as("%s[%d]", name, i).isCloseTo(expected[i], within(1e-6f + 1e-5f * Math.abs(expected[i])));
       }
     });
+  }
+
+  @Test
+  void scoringTheTargetsAChunkAtATimeGivesTheSameLossAndGradients() {
+    PackedBatch batch = PackedBatch.of(List.of(twoCaptions(20, 21), twoCaptions(22, 23, 24)), 64, PackedAttention.PER_SAMPLE, 1);
+    Map<String, float[]> whole = new HashMap<>();
+    Map<String, float[]> chunked = new HashMap<>();
+    float wholeLoss = lossAndGradients(model, whole, batch, VisionLanguageModel.HEAD_CHUNK);
+    float chunkedLoss;
+    try (NDManager other = NDManager.newBaseManager();
+        VisionLanguageModel twin = new VisionLanguageModel(ModelPreset.TINY.dimensions(), other, 7)) {
+      // Three targets' logits at a time, of the batch's 15.
+      chunkedLoss = lossAndGradients(twin, chunked, batch, 3L * ModelPreset.TINY.dimensions().languageModel().vocabSize());
+    }
+    assertThat(batch.targets().length).isGreaterThan(6);
+    assertThat(VisionLanguageModel.HEAD_CHUNK).as("what the memory model assumes").isEqualTo(MemoryModel.HEAD_CHUNK);
+    assertThat(chunkedLoss).isCloseTo(wholeLoss, within(1e-6f * wholeLoss));
+    assertThat(chunked.keySet()).isEqualTo(whole.keySet());
+    whole.forEach((name, expected) -> {
+      float[] actual = chunked.get(name);
+      for (int i = 0; i < expected.length; i++) {
+        assertThat(actual[i]).as("%s[%d]", name, i).isCloseTo(expected[i], within(1e-6f + 1e-5f * Math.abs(expected[i])));
+      }
+    });
+  }
+
+  private static float lossAndGradients(VisionLanguageModel model, Map<String, float[]> gradients, PackedBatch batch,
+      long headChunk) {
+    float loss;
+    try (GradientCollector collector = Engine.getInstance().newGradientCollector();
+        NDManager step = model.parameters().manager().newSubManager()) {
+      loss = model.lossAndGradients(batch, step, 1, 1, false, headChunk);
+    }
+    model.parameters().trainable().forEach((name, p) -> {
+      try (NDArray grad = p.getGradient()) {
+        gradients.put(name, grad.toFloatArray());
+      }
+    });
+    return loss;
   }
 
   /** Two micro-batches' losses, and every parameter's accumulated gradient by name into {@code gradients}. */

@@ -1,6 +1,7 @@
 package dev.kiln.cli.run;
 
 import dev.kiln.api.data.ShardPattern;
+import dev.kiln.api.sizing.ParameterCounts;
 import dev.kiln.api.v1alpha1.DataSourceSpec;
 import dev.kiln.api.v1alpha1.FilterSpec;
 import dev.kiln.api.v1alpha1.InitialWeightsSpec;
@@ -8,7 +9,6 @@ import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.ShardingStrategy;
 import dev.kiln.api.v1alpha1.StageSpec;
-import dev.kiln.model.ParameterCounts;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

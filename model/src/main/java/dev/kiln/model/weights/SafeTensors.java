@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -16,6 +15,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 
 /**
  * The safetensors format, read and written in Java: an 8-byte little-endian header length, a
@@ -161,22 +161,45 @@ public final class SafeTensors {
     return (short) ((bits + rounding) >>> 16);
   }
 
+  /** A float32 tensor to write: its shape, and its data as little-endian bytes, asked for only when its turn comes. */
+  public record Source(long[] shape, Supplier<ByteBuffer> data) {
+
+    /** A tensor already on the heap. */
+    public static Source of(Tensor tensor) {
+      return new Source(tensor.shape(), () -> {
+        ByteBuffer bytes = ByteBuffer.allocate(4 * tensor.data().length).order(ByteOrder.LITTLE_ENDIAN);
+        bytes.asFloatBuffer().put(tensor.data());
+        return bytes;
+      });
+    }
+  }
+
   /** Writes float32 tensors (sorted by name) and optional string metadata. */
   public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
-    Map<String, Tensor> sorted = new TreeMap<>(tensors);
+    Map<String, Source> sources = new LinkedHashMap<>();
+    tensors.forEach((name, tensor) -> sources.put(name, Source.of(tensor)));
+    writeEach(file, sources, metadata);
+  }
+
+  /**
+   * As {@link #write}, taking each tensor's data only when its turn comes: the heap holds at most
+   * one tensor (none when a source hands out a tensor's own native memory), not the whole model.
+   */
+  public static void writeEach(Path file, Map<String, Source> tensors, Map<String, String> metadata) throws IOException {
+    Map<String, Source> sorted = new TreeMap<>(tensors);
     ObjectNode header = JSON.createObjectNode();
     if (metadata != null && !metadata.isEmpty()) {
       header.set("__metadata__", JSON.valueToTree(new TreeMap<>(metadata)));
     }
     long offset = 0;
-    for (Map.Entry<String, Tensor> entry : sorted.entrySet()) {
+    for (Map.Entry<String, Source> entry : sorted.entrySet()) {
       ObjectNode spec = header.putObject(entry.getKey());
       spec.put("dtype", "F32");
       var shape = spec.putArray("shape");
       for (long d : entry.getValue().shape()) {
         shape.add(d);
       }
-      long size = 4L * entry.getValue().data().length;
+      long size = 4 * elements(entry.getValue().shape());
       spec.putArray("data_offsets").add(offset).add(offset + size);
       offset += size;
     }
@@ -187,19 +210,88 @@ public final class SafeTensors {
     while (prefix.hasRemaining()) {
       prefix.put((byte) ' ');
     }
-    try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
-      out.write(prefix.array());
-      ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
-      for (Tensor tensor : sorted.values()) {
-        for (float v : tensor.data()) {
-          if (!chunk.hasRemaining()) {
-            out.write(chunk.array(), 0, chunk.position());
-            chunk.clear();
-          }
-          chunk.putFloat(v);
+    try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+        StandardOpenOption.WRITE)) {
+      writeFully(out, prefix.flip());
+      for (Map.Entry<String, Source> entry : sorted.entrySet()) {
+        ByteBuffer data = entry.getValue().data().get().duplicate();
+        long size = 4 * elements(entry.getValue().shape());
+        if (data.remaining() != size) {
+          throw new IOException(file + ": tensor " + entry.getKey() + " gave " + data.remaining() + " bytes for "
+              + size / 4 + " float32 values");
         }
+        writeFully(out, data);
       }
-      out.write(chunk.array(), 0, chunk.position());
     }
   }
+
+  private static void writeFully(FileChannel out, ByteBuffer bytes) throws IOException {
+    while (bytes.hasRemaining()) {
+      out.write(bytes);
+    }
+  }
+
+  private static long elements(long[] shape) {
+    long count = 1;
+    for (long d : shape) {
+      count *= d;
+    }
+    return count;
+  }
+
+  /** Where a tensor's data lies in its file, in bytes from the file's start: for reading a part of it. */
+  public record Location(String dtype, long[] shape, long start, long end) {}
+
+  /** Each tensor's location by name, reading none of their data. */
+  public static Map<String, Location> locations(Path file) throws IOException {
+    Map<String, Location> locations = new LinkedHashMap<>();
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      JsonNode json = headerJson(channel, file);
+      ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      channel.read(lengthBytes, 0);
+      long dataStart = 8 + lengthBytes.flip().getLong();
+      for (Iterator<Map.Entry<String, JsonNode>> it = json.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> entry = it.next();
+        if (entry.getKey().equals("__metadata__")) {
+          continue;
+        }
+        JsonNode spec = entry.getValue();
+        long[] shape = new long[spec.path("shape").size()];
+        for (int i = 0; i < shape.length; i++) {
+          shape[i] = spec.get("shape").get(i).asLong();
+        }
+        long start = dataStart + spec.get("data_offsets").get(0).asLong();
+        long end = dataStart + spec.get("data_offsets").get(1).asLong();
+        if (end > channel.size() || end - start != 4 * elements(shape) && "F32".equals(spec.path("dtype").asText())) {
+          throw new IOException(file + ": tensor " + entry.getKey() + " runs past the end of the file or has the wrong size");
+        }
+        locations.put(entry.getKey(), new Location(spec.path("dtype").asText(), shape, start, end));
+      }
+    }
+    return locations;
+  }
+
+  /** {@code count} float32 values of the tensor at {@code location}, from value {@code offset}, into {@code into} at {@code at}. */
+  public static void readFloats(FileChannel channel, Location location, long offset, float[] into, int at, int count)
+      throws IOException {
+    long from = location.start() + 4 * offset;
+    if (!"F32".equals(location.dtype()) || from + 4L * count > location.end()) {
+      throw new IOException("reading " + count + " values at " + offset + " of a " + location.dtype() + " tensor of "
+          + (location.end() - location.start()) / 4 + " values");
+    }
+    ByteBuffer bytes = ByteBuffer.allocate(4 * Math.min(count, READ_CHUNK)).order(ByteOrder.LITTLE_ENDIAN);
+    for (int done = 0; done < count; ) {
+      int n = Math.min(count - done, READ_CHUNK);
+      bytes.clear().limit(4 * n);
+      while (bytes.hasRemaining()) {
+        if (channel.read(bytes, from + 4L * done + bytes.position()) < 0) {
+          throw new IOException("unexpected end of file reading a tensor");
+        }
+      }
+      bytes.flip().asFloatBuffer().get(into, at + done, n);
+      done += n;
+    }
+  }
+
+  private static final int READ_CHUNK = 1 << 20;
 }

@@ -6,6 +6,7 @@ import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.runconfig.TrainerSummary;
+import dev.kiln.api.sizing.MemoryFit;
 import dev.kiln.api.v1alpha1.CheckpointRef;
 import dev.kiln.api.v1alpha1.CheckpointsStatus;
 import dev.kiln.api.v1alpha1.DataPrepStatus;
@@ -194,6 +195,7 @@ public final class JobLifecycle {
     if (violations.isEmpty()) {
       pinModel(job, status);
       status.condition(JobStatusAggregator.VALIDATED, true, "Valid", "");
+      checkGpuMemory(job, status);
       if (status.current().getPhase() == JobPhase.Failed && "InvalidSpec".equals(status.current().getReason())) {
         status.current().setCompletionTime(null);
         status.condition(JobStatusAggregator.FAILED, false, "SpecFixed", "");
@@ -213,6 +215,30 @@ public final class JobLifecycle {
       events.warning(job, "SpecChangeRejected", message);
     }
     return Next.STOP;
+  }
+
+  /**
+   * Warns, once per finding, when a GPU stage will not fit its GPUs' memory by the memory model: a
+   * condition and an event with the numbers and what to change. Not a rejection: the model is an
+   * estimate, and an administrator may know the GPUs better (kiln validate warns the same way).
+   */
+  private void checkGpuMemory(MultimodalPretrainJob job, JobStatusAggregator status) {
+    List<MemoryFit.Finding> findings = MemoryFit.findings(job);
+    String type = JobStatusAggregator.INSUFFICIENT_GPU_MEMORY;
+    if (findings.isEmpty()) {
+      if (status.current().getConditions().stream().anyMatch(c -> type.equals(c.getType()))) {
+        status.condition(type, false, "Fits", "");
+      }
+      return;
+    }
+    String message = findings.stream().map(MemoryFit.Finding::message).collect(Collectors.joining("; "));
+    boolean exceeds = findings.stream().anyMatch(MemoryFit.Finding::exceeds);
+    boolean known = status.current().getConditions().stream()
+        .anyMatch(c -> type.equals(c.getType()) && "True".equals(c.getStatus()) && message.equals(c.getMessage()));
+    if (!known) {
+      events.warning(job, exceeds ? "InsufficientGpuMemory" : "GpuMemoryUnknown", message);
+    }
+    status.condition(type, true, exceeds ? "ExceedsGpuMemory" : "GpuMemoryUnknown", message);
   }
 
   // --- restart request -----------------------------------------------------------------------

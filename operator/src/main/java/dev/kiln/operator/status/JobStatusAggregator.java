@@ -33,6 +33,12 @@ public final class JobStatusAggregator {
    * refused request as the message; True again once a reconcile gets through. Absent until then.
    */
   public static final String SYNCED = "Synced";
+  /**
+   * True while a GPU stage needs more memory per GPU than its GPUs have by the memory model, or
+   * its GPUs' memory is unknown, with the numbers and what to change; False once it fits. Absent
+   * for a job that always fitted. A warning: the job runs anyway.
+   */
+  public static final String INSUFFICIENT_GPU_MEMORY = "InsufficientGpuMemory";
 
   private final MultimodalPretrainJobStatus status;
   private final String original;

@@ -547,6 +547,39 @@ class JobLifecycleTest {
   }
 
   @Test
+  void aStageTooBigForItsGpusIsWarnedAboutOnceAndTheWarningClearsWhenItFits() {
+    create(withSpec(TestJobs.example("open-qwen2vl.yaml"), "recomputeActivations: false"));
+
+    reconcile();
+    reconcile();
+    assertThat(status().getConditions()).anySatisfy(c -> {
+      assertCondition(c, JobStatusAggregator.INSUFFICIENT_GPU_MEMORY, "True");
+      assertThat(c.getReason()).isEqualTo("ExceedsGpuMemory");
+      assertThat(c.getMessage()).startsWith("spec.stages[0]: needs about")
+          .contains("more than the 40.0 GiB of NVIDIA-A100-SXM4-40GB: try recomputeActivations: true");
+    });
+    assertThat(eventReasons()).as("one warning, not one per reconcile").containsOnlyOnce("InsufficientGpuMemory");
+    assertThat(phase()).as("a warning: the job goes on").isNotEqualTo(JobPhase.Failed);
+
+    edit(j -> withSpec(j, "recomputeActivations: true"));
+    reconcile();
+    assertThat(status().getConditions()).anySatisfy(c -> {
+      assertCondition(c, JobStatusAggregator.INSUFFICIENT_GPU_MEMORY, "False");
+      assertThat(c.getReason()).isEqualTo("Fits");
+    });
+  }
+
+  @Test
+  void aJobThatFitsHasNoMemoryCondition() {
+    create(TestJobs.example("open-qwen2vl.yaml"));
+
+    reconcile();
+    assertThat(status().getConditions()).as("positive control: the job was validated")
+        .anySatisfy(c -> assertCondition(c, JobStatusAggregator.VALIDATED, "True"))
+        .noneSatisfy(c -> assertThat(c.getType()).isEqualTo(JobStatusAggregator.INSUFFICIENT_GPU_MEMORY));
+  }
+
+  @Test
   void editingARunningStageIsRejectedAndNothingNewStarts() {
     runToFirstAttempt();
 

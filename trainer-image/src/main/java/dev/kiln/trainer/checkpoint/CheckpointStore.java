@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.kiln.model.weights.SafeTensors;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,7 +32,9 @@ import org.slf4j.LoggerFactory;
  * The optimizer state is {@code optimizer.safetensors} by parameter name, or, from sharded ranks,
  * one {@code optimizer-rank-R-of-W.safetensors} per rank (its flat slice of both moments, written
  * by that rank in parallel) with {@code optimizer-layout.json} naming the parameters in flat
- * order; loading joins the slices back into moments by name, so any world size can resume.
+ * order; {@link Moments} reads either back a range at a time, so any world size can resume. Weights
+ * are written from the tensors' own memory and read back one tensor at a time: the heap never
+ * holds the model or its optimizer state.
  * A checkpoint is written under a temporary name, fsynced and renamed, then the {@code latest}
  * pointer is replaced atomically; only the newest {@code keepLast} are kept. Loading takes the
  * newest checkpoint whose checksums verify and falls back to older ones.
@@ -55,20 +59,40 @@ public final class CheckpointStore {
     this.keepLast = keepLast;
   }
 
-  /** A verified checkpoint. */
-  public record Checkpoint(Path path, TrainerState state, Map<String, SafeTensors.Tensor> model,
-      Map<String, SafeTensors.Tensor> optimizer, String manifestSha256) {}
+  /** A verified checkpoint: its state, and its tensors read when asked for, a tensor (or a range) at a time. */
+  public record Checkpoint(Path path, TrainerState state, String manifestSha256, boolean momentsByName,
+      boolean shardedMoments) {
+
+    /** Every weight {@code wanted} accepts, in turn: the heap holds one at a time. */
+    public void eachWeight(Predicate<String> wanted, SafeTensors.TensorVisitor visitor) throws IOException {
+      SafeTensors.each(path.resolve(MODEL), wanted, visitor);
+    }
+
+    /** Every weight at once, for tools and small models (export, evaluation); training uses {@link #eachWeight}. */
+    public Map<String, SafeTensors.Tensor> model() {
+      try {
+        return SafeTensors.read(path.resolve(MODEL));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    /** AdamW's moments, to be closed after reading. */
+    public Moments moments() throws IOException {
+      return Moments.of(path, momentsByName, shardedMoments);
+    }
+  }
 
   public static String name(long step) {
     return String.format("step-%08d", step);
   }
 
   /** Writes a checkpoint atomically and returns its folder. */
-  public Path save(TrainerState state, Map<String, SafeTensors.Tensor> model, Map<String, SafeTensors.Tensor> optimizer)
+  public Path save(TrainerState state, Map<String, SafeTensors.Source> model, Map<String, SafeTensors.Source> optimizer)
       throws IOException {
     Path partial = begin(state.step());
     Failpoint.reach("begun", state.step());
-    SafeTensors.write(partial.resolve(OPTIMIZER), optimizer, Map.of());
+    SafeTensors.writeEach(partial.resolve(OPTIMIZER), optimizer, Map.of());
     Failpoint.reach("optimizer-written", state.step());
     writeModel(partial, model);
     Failpoint.reach("model-written", state.step());
@@ -93,8 +117,8 @@ public final class CheckpointStore {
     return String.format("optimizer-rank-%05d-of-%05d.safetensors", rank, world);
   }
 
-  public static void writeModel(Path partial, Map<String, SafeTensors.Tensor> model) throws IOException {
-    SafeTensors.write(partial.resolve(MODEL), model, Map.of("format", "pt"));
+  public static void writeModel(Path partial, Map<String, SafeTensors.Source> model) throws IOException {
+    SafeTensors.writeEach(partial.resolve(MODEL), model, Map.of("format", "pt"));
   }
 
   /**
@@ -193,9 +217,12 @@ public final class CheckpointStore {
       }
     }
     TrainerState state = JSON.readValue(path.resolve(STATE).toFile(), TrainerState.class);
-    Map<String, SafeTensors.Tensor> optimizer = files.has(OPTIMIZER) ? SafeTensors.read(path.resolve(OPTIMIZER))
-        : files.has(OPTIMIZER_LAYOUT) ? joinShards(path) : Map.of();
-    return new Checkpoint(path, state, SafeTensors.read(path.resolve(MODEL)), optimizer, manifestSha256(path));
+    // The headers are read now, so that a checkpoint whose files do not parse is passed over like a corrupt one.
+    SafeTensors.locations(path.resolve(MODEL));
+    boolean byName = files.has(OPTIMIZER);
+    boolean sharded = !byName && files.has(OPTIMIZER_LAYOUT);
+    Moments.of(path, byName, sharded).close();
+    return new Checkpoint(path, state, manifestSha256(path), byName, sharded);
   }
 
   /** The parameters' order and sizes in the flat vector that sharded ranks slice. */
@@ -203,29 +230,6 @@ public final class CheckpointStore {
 
   public static void writeLayout(Path partial, OptimizerLayout layout) throws IOException {
     Files.writeString(partial.resolve(OPTIMIZER_LAYOUT), JSON.writeValueAsString(layout));
-  }
-
-  /** The moments by parameter name, from the slices of every rank. */
-  private static Map<String, SafeTensors.Tensor> joinShards(Path path) throws IOException {
-    OptimizerLayout layout = JSON.readValue(path.resolve(OPTIMIZER_LAYOUT).toFile(), OptimizerLayout.class);
-    float[] first = new float[layout.world() * layout.shard()];
-    float[] second = new float[first.length];
-    for (int r = 0; r < layout.world(); r++) {
-      Map<String, SafeTensors.Tensor> slice = SafeTensors.read(path.resolve(optimizerShard(r, layout.world())));
-      System.arraycopy(slice.get("exp_avg").data(), 0, first, r * layout.shard(), layout.shard());
-      System.arraycopy(slice.get("exp_avg_sq").data(), 0, second, r * layout.shard(), layout.shard());
-    }
-    Map<String, SafeTensors.Tensor> moments = new LinkedHashMap<>();
-    int at = 0;
-    for (int i = 0; i < layout.names().size(); i++) {
-      int size = layout.sizes().get(i);
-      moments.put("exp_avg." + layout.names().get(i),
-          new SafeTensors.Tensor(new long[] {size}, java.util.Arrays.copyOfRange(first, at, at + size)));
-      moments.put("exp_avg_sq." + layout.names().get(i),
-          new SafeTensors.Tensor(new long[] {size}, java.util.Arrays.copyOfRange(second, at, at + size)));
-      at += size;
-    }
-    return moments;
   }
 
   /** Complete checkpoint folders, newest first. */

@@ -1,6 +1,8 @@
 package dev.kiln.trainer.device;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import dev.kiln.model.weights.SafeTensors;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
@@ -21,6 +23,18 @@ public final class TensorMemory {
   /** The tensor's floats, in native order: its own memory on the CPU. */
   public static MemorySegment read(NDArray tensor) {
     return MemorySegment.ofBuffer(tensor.toByteBuffer(true));
+  }
+
+  /**
+   * The tensor as a safetensors source: on the CPU its own memory, written straight to the file; on
+   * a GPU a host copy made when its turn comes. Float32 only, and a little-endian machine's bytes.
+   */
+  public static SafeTensors.Source source(NDArray tensor) {
+    if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN || tensor.getDataType() != DataType.FLOAT32) {
+      throw new IllegalStateException("checkpoints are little-endian float32; this tensor is " + tensor.getDataType()
+          + " on a " + ByteOrder.nativeOrder() + " machine");
+    }
+    return new SafeTensors.Source(tensor.getShape().getShape(), () -> tensor.toByteBuffer(true));
   }
 
   /** Copies {@code floats} (native order, the tensor's size) into the tensor's memory. */

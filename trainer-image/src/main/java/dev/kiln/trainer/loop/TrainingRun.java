@@ -19,12 +19,14 @@ import dev.kiln.model.VisionLanguageModel;
 import dev.kiln.model.weights.InitialWeights;
 import dev.kiln.model.weights.SafeTensors;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
+import dev.kiln.trainer.checkpoint.Moments;
 import dev.kiln.trainer.checkpoint.TrainerState;
 import dev.kiln.trainer.data.BatchPrefetcher;
 import dev.kiln.trainer.data.DataOrder;
 import dev.kiln.trainer.data.PackedDataset;
 import dev.kiln.trainer.device.ComputeDevice;
 import dev.kiln.trainer.device.PeakMemory;
+import dev.kiln.trainer.device.TensorMemory;
 import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.Gradients;
 import dev.kiln.trainer.optim.LearningRate;
@@ -40,8 +42,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 import java.util.function.DoubleConsumer;
 import org.slf4j.Logger;
@@ -178,12 +182,14 @@ public final class TrainingRun {
           || strategy == ShardingStrategy.FULL_SHARD
           || (strategy == ShardingStrategy.HYBRID_SHARD && config.world().nodes() == 1))
           ? new ShardedOptimizer(parallel.collectives(), trainable, config.optimizer()) : null;
-      if (sharded != null) {
-        sharded.restore(restored.moments(), state.optimizerSteps());
-        LOG.info("{}: rank {} of {} holds {} floats of optimizer state", config.world().sharding(), rank, world,
-            sharded.stateFloats());
-      } else {
-        optimizer.restore(restored.moments(), trainable, state.optimizerSteps());
+      try (Moments moments = restored.moments()) {
+        if (sharded != null) {
+          sharded.restore(moments, state.optimizerSteps());
+          LOG.info("{}: rank {} of {} holds {} floats of optimizer state", config.world().sharding(), rank, world,
+              sharded.stateFloats());
+        } else {
+          optimizer.restore(moments, trainable, state.optimizerSteps());
+        }
       }
       List<NDArray> trainableList = new ArrayList<>(trainable.values());
       Gradients gradients = new Gradients();
@@ -281,8 +287,8 @@ public final class TrainingRun {
     }
   }
 
-  /** Where training starts: the state, and the optimizer moments by name (none when starting fresh). */
-  private record Restored(TrainerState state, Map<String, float[]> moments) {}
+  /** Where training starts: the state, and the optimizer moments to read (none when starting fresh). */
+  private record Restored(TrainerState state, Moments moments) {}
 
   /**
    * The loss or the gradients stopped being finite (float32, where no loss scaler skips such a
@@ -324,30 +330,30 @@ public final class TrainingRun {
             + " checkpoints away to start it over.");
       }
       LOG.info("resuming from {} at step {}", c.path(), c.state().step());
-      load(model, c.model());
-      Map<String, float[]> moments = new LinkedHashMap<>();
-      c.optimizer().forEach((name, tensor) -> moments.put(name, tensor.data()));
-      return new Restored(c.state(), moments);
+      load(model, c);
+      return new Restored(c.state(), c.moments());
     }
     if (config.checkpoints().initFrom() != null) {
       Path from = paths.resolve(config.checkpoints().initFrom());
       LOG.info("starting from the promoted checkpoint {}", from);
-      load(model, CheckpointStore.load(from).model());
+      load(model, CheckpointStore.load(from));
     } else if (config.initialWeights() != null) {
       InitialWeights.loadChecked(model, paths.resolve(config.initialWeights().languageModel()),
           paths.resolve(config.initialWeights().visionEncoder()));
     }
     return new Restored(new TrainerState(TrainerState.FORMAT_VERSION, 0, 0, 0, 0, config.seed(), world, configHash,
-        Double.NaN, null), Map.of());
+        Double.NaN, null), Moments.NONE);
   }
 
-  private static void load(VisionLanguageModel model, Map<String, SafeTensors.Tensor> tensors) {
-    for (String name : List.copyOf(model.parameters().all().keySet())) {
-      SafeTensors.Tensor tensor = tensors.get(name);
-      if (tensor == null) {
-        throw new IllegalArgumentException("checkpoint has no tensor " + name);
-      }
+  /** The checkpoint's weights into the model, a tensor at a time. */
+  private static void load(VisionLanguageModel model, CheckpointStore.Checkpoint checkpoint) throws IOException {
+    Set<String> missing = new LinkedHashSet<>(model.parameters().all().keySet());
+    checkpoint.eachWeight(missing::contains, (name, tensor) -> {
       model.parameters().load(name, tensor.data(), new Shape(tensor.shape()));
+      missing.remove(name);
+    });
+    if (!missing.isEmpty()) {
+      throw new IllegalArgumentException("checkpoint " + checkpoint.path() + " has no tensor " + missing.iterator().next());
     }
   }
 
@@ -355,8 +361,8 @@ public final class TrainingRun {
       TrainerState state) throws IOException {
     if (sharded == null) {
       if (rank == 0) {
-        Map<String, SafeTensors.Tensor> moments = new LinkedHashMap<>();
-        optimizer.state().forEach((name, array) -> moments.put(name, tensor(array)));
+        Map<String, SafeTensors.Source> moments = new LinkedHashMap<>();
+        optimizer.state().forEach((name, array) -> moments.put(name, TensorMemory.source(array)));
         Path saved = store.save(state, weights(model), moments);
         LOG.info("checkpoint {} (step {})", saved, state.step());
       }
@@ -378,14 +384,10 @@ public final class TrainingRun {
     }
   }
 
-  private static Map<String, SafeTensors.Tensor> weights(VisionLanguageModel model) {
-    Map<String, SafeTensors.Tensor> weights = new LinkedHashMap<>();
-    model.parameters().all().forEach((name, array) -> weights.put(name, tensor(array)));
+  private static Map<String, SafeTensors.Source> weights(VisionLanguageModel model) {
+    Map<String, SafeTensors.Source> weights = new LinkedHashMap<>();
+    model.parameters().all().forEach((name, array) -> weights.put(name, TensorMemory.source(array)));
     return weights;
-  }
-
-  private static SafeTensors.Tensor tensor(NDArray array) {
-    return new SafeTensors.Tensor(array.getShape().getShape(), array.toFloatArray());
   }
 
   /** The checkpoint folder as the pod sees it, for the operator. */

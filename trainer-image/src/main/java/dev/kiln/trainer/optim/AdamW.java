@@ -3,7 +3,10 @@ package dev.kiln.trainer.optim;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
+import dev.kiln.model.Parameters;
+import dev.kiln.trainer.checkpoint.Moments;
 import dev.kiln.trainer.device.TensorMemory;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -111,16 +114,21 @@ public final class AdamW {
     return state;
   }
 
-  /** Restores moments and the step count written by {@link #state()}. */
-  public void restore(Map<String, float[]> state, Map<String, NDArray> parameters, long steps) {
+  /** Restores moments and the step count written by {@link #state()}, one parameter's moments in the heap at a time. */
+  public void restore(Moments state, Map<String, NDArray> parameters, long steps) throws IOException {
     this.steps = steps;
-    parameters.forEach((name, p) -> {
-      float[] m = state.get("exp_avg." + name);
-      float[] v = state.get("exp_avg_sq." + name);
-      if (m != null && v != null) {
-        replace(firstMoment, name, manager.create(m, p.getShape()));
-        replace(secondMoment, name, manager.create(v, p.getShape()));
+    for (Map.Entry<String, NDArray> entry : parameters.entrySet()) {
+      String name = entry.getKey();
+      if (!state.has(name)) {
+        continue;
       }
-    });
+      int size = Math.toIntExact(entry.getValue().size());
+      float[] values = new float[size];
+      // Owned copies: an array made from Java floats keeps DJL's direct buffer alive as long as it lives.
+      state.read(name, false, 0, values, 0, size);
+      replace(firstMoment, name, Parameters.owned(manager.create(values, entry.getValue().getShape())));
+      state.read(name, true, 0, values, 0, size);
+      replace(secondMoment, name, Parameters.owned(manager.create(values, entry.getValue().getShape())));
+    }
   }
 }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import dev.kiln.api.v1alpha1.OptimizerSpec;
 import dev.kiln.model.weights.SafeTensors;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
+import dev.kiln.trainer.checkpoint.Moments;
 import dev.kiln.trainer.device.TensorMemory;
 import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.AdamWKernel;
@@ -160,18 +161,19 @@ public final class ShardedOptimizer {
   }
 
   /** Takes this rank's slice of moments written by any world size. */
-  public void restore(Map<String, float[]> state, long steps) {
+  public void restore(Moments state, long steps) throws IOException {
     this.steps = steps;
     for (int i = 0; i < names.size(); i++) {
-      float[] m = state.get("exp_avg." + names.get(i));
-      float[] v = state.get("exp_avg_sq." + names.get(i));
-      if (m == null || v == null) {
+      if (!state.has(names.get(i))) {
         continue;
       }
-      for (int at = Math.max(offsets[i], from); at < Math.min(offsets[i + 1], from + shard); at++) {
-        firstMoment[at - from] = m[at - offsets[i]];
-        secondMoment[at - from] = v[at - offsets[i]];
+      int start = Math.max(offsets[i], from);
+      int end = Math.min(offsets[i + 1], from + shard);
+      if (start < end) {
+        state.read(names.get(i), false, start - offsets[i], firstMoment, start - from, end - start);
+        state.read(names.get(i), true, start - offsets[i], secondMoment, start - from, end - start);
       }
     }
   }
+
 }

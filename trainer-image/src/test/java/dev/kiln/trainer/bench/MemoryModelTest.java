@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The memory model ({@code dev.kiln.model.MemoryModel}) against the peak memory of real training
+ * The memory model ({@code dev.kiln.api.sizing.MemoryModel}) against the peak memory of real training
  * steps, each measured in a JVM of its own: within 15% from a 5M- to a 75M-parameter model, in both
  * attention modes and both precisions, with and without recomputation. Prints the table.
  *

@@ -120,7 +120,7 @@ class TrainerCrashTest {
   }
 
   /** The process's exit status, once it ends within {@link #PROCESS_TIMEOUT} (killed and failed otherwise). */
-  private static int exit(Process process) throws InterruptedException {
+  static int exit(Process process) throws InterruptedException {
     if (!process.waitFor(PROCESS_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
       process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
       throw new AssertionError("the trainer did not end within " + PROCESS_TIMEOUT);
@@ -159,13 +159,17 @@ class TrainerCrashTest {
         .containsExactly(expected.get(step)));
   }
 
-  private static Process start(Path runRoot, RunConfig config, String failpoint) throws IOException {
+  /** The trainer as a pod starts it, on this run's folder; {@code jvmOptions} go before the main class. */
+  static Process start(Path runRoot, RunConfig config, String failpoint, String... jvmOptions) throws IOException {
     Path file = runRoot.resolve("kiln/config/run.json");
     Files.createDirectories(file.getParent());
     Files.writeString(file, new ObjectMapper().writeValueAsString(config));
-    ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), TrainerMain.class.getName(),
-        "train", "--config", "/kiln/config/run.json", "--termination-log", "/kiln/termination-log")
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED"));
+    command.addAll(List.of(jvmOptions));
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), TrainerMain.class.getName(),
+        "train", "--config", "/kiln/config/run.json", "--termination-log", "/kiln/termination-log"));
+    ProcessBuilder builder = new ProcessBuilder(command)
         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(runRoot.resolve("trainer.log").toFile()));
     builder.environment().put(PodRoot.ENV, runRoot.toString());
     builder.environment().put("KILN_DEVICE", "cpu");

@@ -1,4 +1,4 @@
-package dev.kiln.model;
+package dev.kiln.api.sizing;
 
 import dev.kiln.api.v1alpha1.LanguageModelSpec;
 import dev.kiln.api.v1alpha1.ModelDimensions;
@@ -32,18 +32,20 @@ public final class ParameterCounts {
   }
 
   /** The encoder as Kiln builds it: every block but the last, whose output the projector does not read. */
-  static long vision(VisionEncoderSpec v) {
+  public static long vision(VisionEncoderSpec v) {
     long w = v.width();
     long patches = (long) v.gridSize() * v.gridSize();
     return (v.depth() - 1) * (4 * w * w + 2 * w * v.mlpDim()) + 3L * v.patchSize() * v.patchSize() * w + patches * w;
   }
 
-  static long projector(ModelDimensions dims) {
+  /** The projector's two matrices. */
+  public static long projector(ModelDimensions dims) {
     return (long) dims.vision().width() * dims.projectorHidden()
         + (long) dims.projectorHidden() * dims.languageModel().hiddenSize();
   }
 
-  static long languageModel(LanguageModelSpec lm) {
+  /** The decoder's blocks and its embeddings (twice when the output head is not tied to them). */
+  public static long languageModel(LanguageModelSpec lm) {
     long d = lm.hiddenSize();
     long kv = d / lm.heads() * lm.kvHeads();
     long perLayer = 2 * d * d + 2 * d * kv + 3 * d * lm.intermediateSize();

@@ -1,4 +1,4 @@
-package dev.kiln.model;
+package dev.kiln.api.sizing;
 
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.PackedAttention;
@@ -72,9 +72,17 @@ public final class MemoryFit {
     return Optional.of(new Verdict(stage.name(), estimate.total() / GIB, gpuGiB(stage.resources()).orElse(null), estimate));
   }
 
+  /** What the check found about one GPU stage: it does not fit ({@code exceeds}), or its GPUs' memory is unknown. */
+  public record Finding(String message, boolean exceeds) {}
+
   /** One line per GPU stage that does not fit, or whose GPU memory is unknown, with what to change. */
   public static List<String> warnings(MultimodalPretrainJob job) {
-    List<String> warnings = new ArrayList<>();
+    return findings(job).stream().map(Finding::message).toList();
+  }
+
+  /** Each GPU stage that does not fit, or whose GPU memory is unknown, in spec order. */
+  public static List<Finding> findings(MultimodalPretrainJob job) {
+    List<Finding> findings = new ArrayList<>();
     List<StageSpec> stages = job.getSpec().stages();
     for (int i = 0; i < stages.size(); i++) {
       StageSpec stage = stages.get(i);
@@ -85,16 +93,16 @@ public final class MemoryFit {
       }
       Verdict v = verdict.get();
       if (v.gpuGiB() == null) {
-        warnings.add(String.format("%s.resources: memory per GPU unknown (gpuProduct %s), so the stage's %.1f GiB per GPU"
-            + " cannot be checked: set resources.gpuMemory", at, stage.resources().gpuProduct(), v.neededGiB()));
+        findings.add(new Finding(String.format("%s.resources: memory per GPU unknown (gpuProduct %s), so the stage's %.1f GiB"
+            + " per GPU cannot be checked: set resources.gpuMemory", at, stage.resources().gpuProduct(), v.neededGiB()), false));
       } else if (!v.fits()) {
-        warnings.add(String.format("%s: needs about %.1f GiB per GPU (%s), more than the %.1f GiB of %s: %s", at,
+        findings.add(new Finding(String.format("%s: needs about %.1f GiB per GPU (%s), more than the %.1f GiB of %s: %s", at,
             v.neededGiB(), breakdown(v.estimate()), v.gpuGiB(),
             stage.resources().gpuMemory() != null ? "resources.gpuMemory" : stage.resources().gpuProduct(),
-            remedies(stage)));
+            remedies(stage)), true));
       }
     }
-    return warnings;
+    return findings;
   }
 
   /** The estimate by what holds it, in GiB. */

@@ -1,4 +1,4 @@
-package dev.kiln.model;
+package dev.kiln.api.sizing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.kiln.model;
+package dev.kiln.api.sizing;
 
 import dev.kiln.api.v1alpha1.LanguageModelSpec;
 import dev.kiln.api.v1alpha1.ModelDimensions;
@@ -36,6 +36,9 @@ public final class MemoryModel {
    * 35-60 MB from 5M- to 75M-parameter models.
    */
   public static final long CPU_RUNTIME_BYTES = 48L << 20;
+
+  /** The most logits the trainer makes at once (the model's {@code VisionLanguageModel.HEAD_CHUNK}). */
+  public static final long HEAD_CHUNK = 1L << 27;
 
   private static final int FP32 = 4;
   private static final int FP16 = 2;
@@ -108,9 +111,14 @@ public final class MemoryModel {
     double saved = savedPerBlock(s, positions);
     double working = workingSetPerBlock(s, positions);
     double backward = backwardPerBlock(s, positions);
-    // The head's arrays live in the micro-batch's manager: from the end of the forward pass to the end of backward.
-    double headKept = head(s);
-    double headBackward = s.targets() * lm.vocabSize() * (s.mixed() ? FP16 + 2 * FP32 : 2 * FP32);
+    // The head's arrays live in the micro-batch's manager, from the end of the forward pass to the end of
+    // backward; past HEAD_CHUNK logits they exist a chunk of targets at a time, each freed after its backward.
+    double logits = s.targets() * lm.vocabSize();
+    boolean chunked = logits > HEAD_CHUNK;
+    double headKept = chunked ? 0 : head(s);
+    double perLogitBackward = s.mixed() ? FP16 + 2 * FP32 : 2 * FP32;
+    double headBackward = chunked ? HEAD_CHUNK * (perLogitBackward + (s.mixed() ? FP16 + 2 * FP32 : 2 * FP32))
+        : logits * perLogitBackward;
     double decoder;
     if (s.recompute()) {
       // Each block's input through the whole step; one block at a time works forward, then backward.
