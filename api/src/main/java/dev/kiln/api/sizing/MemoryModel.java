@@ -116,7 +116,9 @@ public final class MemoryModel {
     double logits = s.targets() * lm.vocabSize();
     boolean chunked = logits > HEAD_CHUNK;
     double headKept = chunked ? 0 : head(s);
-    double perLogitBackward = s.mixed() ? FP16 + 2 * FP32 : 2 * FP32;
+    // Backward: the gather's gradient, the log-softmax's, and (fp32) the matrix product's input gradient or
+    // (Float16Mixed) the cast back to fp16.
+    double perLogitBackward = s.mixed() ? 2 * FP32 + FP16 : 3 * FP32;
     double headBackward = chunked ? HEAD_CHUNK * (perLogitBackward + (s.mixed() ? FP16 + 2 * FP32 : 2 * FP32))
         : logits * perLogitBackward;
     double decoder;

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The memory model ({@code dev.kiln.api.sizing.MemoryModel}) against the peak memory of real training
  * steps, each measured in a JVM of its own: within 15% from a 5M- to a 75M-parameter model, in both
- * attention modes and both precisions, with and without recomputation. Prints the table.
+ * attention modes and both precisions, with and without recomputation, and with the output head
+ * chunked over a full-size vocabulary. Prints the table.
  *
  * <p>glibc's malloc keeps freed memory of the size of these tensors in its heap unless told to
  * map each one ({@code MALLOC_MMAP_THRESHOLD_}); the heap is touched up front. Then the resident
@@ -36,7 +37,9 @@ class MemoryModelTest {
         List.of("--preset", "small", "--batch", "2", "--seq-len", "1024", "--attention", "Continuous"),
         List.of("--preset", "small", "--batch", "2", "--recompute"),
         List.of("--preset", "small", "--batch", "2", "--precision", "Float16Mixed"),
-        List.of("--preset", "small", "--batch", "1", "--language-model", "768:8:12:4:2048:32000"));
+        List.of("--preset", "small", "--batch", "1", "--language-model", "768:8:12:4:2048:32000"),
+        // Qwen's 151,936-entry vocabulary at 2 x 1024 positions: the head's logits scored a chunk at a time.
+        List.of("--preset", "small", "--batch", "2", "--seq-len", "1024", "--language-model", "256:4:8:2:704:151936"));
     List<JsonNode> results = new ArrayList<>();
     StringBuilder table = new StringBuilder(String.format("%-30s %-13s %-10s %-9s %6s %10s %10s %6s%n", "model",
         "precision", "attention", "recompute", "batch", "measured", "modelled", "ratio"));
