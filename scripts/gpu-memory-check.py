@@ -6,8 +6,9 @@ scripts/gpu-smoke.sh), so this checks the memory model (model/MemoryModel) there
 the decoder below is Kiln's, op for op (model/Decoder, model/Ops, model/Autocast), and keeps what
 Kiln's trainer keeps: every array a block makes lives until the block ends (BlockScope), the
 rest as long as autograd holds it. Parameters are fp32 and trained; the visual tokens are a leaf
-standing for the projector's output (the encoder is outside this check). One JSON line per
-configuration: the peak bytes above the parameters and gradients, and the step's seconds.
+standing for the projector's output. The frozen SigLIP encoder and the projector are measured
+apart, on a micro-batch's images. One JSON line per configuration: the peak bytes above the
+parameters and gradients, and the seconds.
 
   python3 scripts/gpu-memory-check.py             # the recipe's Qwen2.5-1.5B decoder on cuda:0
   python3 scripts/gpu-memory-check.py --tiny --device cpu   # a small self-check anywhere
@@ -100,6 +101,86 @@ class Kiln:
         group_mask = mask.reshape(b, 1, nb, 1, block, window * block)
         out = self.attend(grouped, self.key_windows(k, block, window), self.key_windows(v, block, window), group_mask, g)
         return keep(keep(out.reshape(b, hkv, nb, g, block, hd).permute(0, 1, 3, 2, 4, 5)).reshape(q.shape))
+
+
+def layer_norm(ops, x, w, b, eps=1e-6):
+    return keep(F.layer_norm(ops.for_reduction(x), (x.shape[-1],), w, b, eps))
+
+
+def gelu_tanh(x):
+    two_z = keep(keep(keep(keep(x.square()).mul(const(2 * math.sqrt(2 / math.pi) * 0.044715, x.device)))
+                      .add(const(2 * math.sqrt(2 / math.pi), x.device))).mul(x))
+    return keep(x.mul(keep(torch.sigmoid(two_z))))
+
+
+def encoder_block(ops, p, x, heads_count):
+    """model/EncoderBlock: LayerNorm, attention with biases (no mask), LayerNorm, MLP with GELU-tanh."""
+    n, t, w = x.shape
+    hd = w // heads_count
+    h = layer_norm(ops, x, p["ln1w"], p["ln1b"])
+    q = heads(ops.linear(h, p["q"], p["qb"]), heads_count, hd)
+    k = heads(ops.linear(h, p["k"], p["kb"]), heads_count, hd)
+    v = heads(ops.linear(h, p["v"], p["vb"]), heads_count, hd)
+    grouped = keep(q.reshape(n, heads_count, t, hd))
+    scale = 1 / math.sqrt(hd)
+    qs = ops.for_matmul(keep(grouped.mul(const(scale, x.device))))
+    scores = ops.for_reduction(keep(qs.matmul(ops.for_matmul(k).transpose(-2, -1))))
+    weights = ops.for_matmul(keep(scores.softmax(-1)))
+    a = keep(keep(weights.matmul(ops.for_matmul(v))).reshape(q.shape))
+    a = keep(keep(a.transpose(1, 2)).reshape(n, t, w))
+    x = keep(x.add(ops.linear(a, p["o"], p["ob"])))
+    h = layer_norm(ops, x, p["ln2w"], p["ln2b"])
+    h = gelu_tanh(ops.linear(h, p["fc1"], p["fc1b"]))
+    return keep(x.add(ops.linear(h, p["fc2"], p["fc2b"])))
+
+
+def measure_encoder(images, visual, device, tiny):
+    """The frozen SigLIP encoder and the trained projector on one micro-batch's images (model/VisionEncoder, Projector)."""
+    size, patch, w, depth, hc, mlp, proj, d = (32, 4, 32, 3, 2, 64, 64, 64) if tiny else (384, 14, 1152, 27, 16, 4304, 1536, 1536)
+    grid = size // patch
+    ops = Kiln(device.type == "cuda", device)
+    g = torch.Generator(device=device).manual_seed(2)
+
+    def frozen(*shape):
+        return torch.randn(*shape, generator=g, device=device) * 0.02
+
+    blocks = [dict(ln1w=torch.ones(w, device=device), ln1b=frozen(w), q=frozen(w, w), qb=frozen(w), k=frozen(w, w),
+                   kb=frozen(w), v=frozen(w, w), vb=frozen(w), o=frozen(w, w), ob=frozen(w),
+                   ln2w=torch.ones(w, device=device), ln2b=frozen(w), fc1=frozen(mlp, w), fc1b=frozen(mlp),
+                   fc2=frozen(w, mlp), fc2b=frozen(w)) for _ in range(depth - 1)]
+    patch_w, patch_b, position = frozen(w, 3 * patch * patch), frozen(w), frozen(grid * grid, w)
+    side = int(round(math.sqrt(visual)))
+    pool = torch.rand(side * side, grid * grid, generator=g, device=device)
+    fc1, fc1b = frozen(proj, w).requires_grad_(), frozen(proj).requires_grad_()
+    fc2, fc2b = frozen(d, proj).requires_grad_(), frozen(d).requires_grad_()
+    pixels = torch.rand(images, 3, size, size, generator=g, device=device) * 2 - 1
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    start = time.perf_counter()
+    covered = grid * patch
+    x = pixels[:, :, :covered, :covered].reshape(images, 3, grid, patch, grid, patch).permute(0, 2, 4, 1, 3, 5) \
+        .reshape(images, grid * grid, 3 * patch * patch)
+    x = keep(keep(ops.linear(x, patch_w, patch_b)).add(position))
+    STEP.extend(SCOPE)
+    for blk in blocks:
+        x = scoped(encoder_block, ops, blk, x, hc)
+    features = x
+    if side != grid:
+        features = keep(ops.linear(keep(x.transpose(1, 2)), pool).transpose(1, 2))
+    h = keep(F.gelu(ops.linear(features, fc1, fc1b)))
+    out = ops.linear(h, fc2, fc2b)
+    STEP.extend(SCOPE)
+    SCOPE.clear()
+    out.float().square().sum().backward()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    result = dict(part="vision", images=images, visual=visual, seconds=round(time.perf_counter() - start, 3))
+    if device.type == "cuda":
+        result.update(peak_above_bytes=torch.cuda.max_memory_allocated() - base)
+    STEP.clear()
+    return result
 
 
 def heads(x, n, hd):
@@ -342,6 +423,8 @@ def main():
         dict(attention="PerSample", precision="Float16Mixed", recompute=True, batch=2,
              visual=729 if not args.tiny else 64, text=28),
     ]
+    for images, visual in ((23, 144), (10, 729)) if not args.tiny else ((3, 16), (2, 64)):
+        print(json.dumps(measure_encoder(images, visual, device, args.tiny)), flush=True)
     for cfg in configs:
         cfg["length"] = length
         if device.type == "cpu":

@@ -1,5 +1,6 @@
 package dev.kiln.api.sizing;
 
+import dev.kiln.api.v1alpha1.CollectiveBackend;
 import dev.kiln.api.v1alpha1.LanguageModelSpec;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
@@ -45,10 +46,10 @@ public final class MemoryModel {
 
   private MemoryModel() {}
 
-  /** What decides a rank's memory; one rank per GPU (or per pod on CPU). */
+  /** What decides a rank's memory; one rank per GPU (or per pod on CPU); {@code nccl}: gradients exchanged through NCCL. */
   public record Stage(ModelDimensions dims, List<TrainablePart> trainable, ShardingStrategy sharding, int ranksPerNode,
       int nodes, Precision precision, int microBatch, int sequenceLength, int visualTokens, PackedAttention attention,
-      boolean recompute, double textTokensPerSample) {
+      boolean recompute, double textTokensPerSample, boolean nccl) {
 
     /** Stage {@code stage} of {@code job}, assuming {@code textTokensPerSample} text tokens beside each image. */
     public static Stage of(MultimodalPretrainJob job, StageSpec stage, double textTokensPerSample) {
@@ -57,7 +58,8 @@ public final class MemoryModel {
       return new Stage(spec.model().resolve(), stage.trainable(), stage.sharding(),
           Math.max(1, stage.resources().gpusPerNode()), stage.resources().nodes(), stage.trainingPrecision(),
           stage.batch().microBatchSize(), spec.data().packing().sequenceLength(), visualTokens, stage.packedAttention(),
-          Boolean.TRUE.equals(stage.recomputeActivations()), textTokensPerSample);
+          Boolean.TRUE.equals(stage.recomputeActivations()), textTokensPerSample,
+          CollectiveBackend.forStage(stage.collectives(), stage.resources().gpusPerNode()) == CollectiveBackend.NCCL);
     }
 
     int world() {
@@ -85,21 +87,31 @@ public final class MemoryModel {
     }
   }
 
-  /** Bytes per rank at the peak, by what holds them; {@code runtime} is the process's own besides its tensors. */
+  /**
+   * Bytes per rank at the peak, by what holds them: {@code optimizer} is AdamW's state and the
+   * buffers gradients are exchanged through; {@code runtime} the process's own besides its tensors.
+   */
   public record Estimate(long parameters, long gradients, long optimizer, long activations, long runtime) {
     public long total() {
       return parameters + gradients + optimizer + activations + runtime;
     }
   }
 
-  /** The peak of one rank of {@code stage}, on a GPU or on the CPU. */
+  /**
+   * The peak of one rank of {@code stage}: in a GPU's memory, or in the memory of a CPU rank. Ranks
+   * exchange gradients through one flat vector of every trained value in host memory (NO_SHARD's
+   * all-reduce bucket, ShardedOptimizer's reduce-scatter input), which NCCL stages through a device
+   * buffer as large; a sharded rank keeps its moments and slices in host memory too, so on a GPU
+   * only AdamW's unsharded moments take device memory.
+   */
   public static Estimate perRank(Stage stage, boolean gpu) {
     long all = ParameterCounts.total(stage.dims());
     long trained = ParameterCounts.trained(stage.dims(), stage.trainable());
-    long optimizer = stage.sharded()
-        // ShardedOptimizer: the flat vector of every trained value, its gradient and parameter slices and two moments.
-        ? (long) FP32 * trained + 4L * FP32 * ceilDiv(trained, stage.world())
-        : 2L * FP32 * trained;
+    long exchange = stage.world() > 1 ? (long) FP32 * trained : 0;
+    long moments = stage.sharded() ? 2L * FP32 * ceilDiv(trained, stage.world()) : 2L * FP32 * trained;
+    long slices = stage.sharded() ? 2L * FP32 * ceilDiv(trained, stage.world()) : 0;
+    long optimizer = !gpu ? exchange + moments + slices
+        : (stage.sharded() ? 0 : moments) + (stage.nccl() ? exchange : 0);
     return new Estimate((long) FP32 * all, (long) FP32 * trained, optimizer, activations(stage),
         gpu ? GPU_RUNTIME_BYTES : CPU_RUNTIME_BYTES);
   }

@@ -18,7 +18,7 @@ class MemoryModelTest {
 
   static MemoryModel.Stage pretrain(PackedAttention attention, boolean recompute, ShardingStrategy sharding) {
     return new MemoryModel.Stage(ModelPreset.OPEN_QWEN2VL_2B.dimensions(), RECIPE, sharding, 8, 1,
-        Precision.FLOAT16_MIXED, 1, 4096, 144, attention, recompute, 28);
+        Precision.FLOAT16_MIXED, 1, 4096, 144, attention, recompute, 28, true);
   }
 
   @Test
@@ -34,14 +34,19 @@ class MemoryModelTest {
   }
 
   @Test
-  void shardingSplitsTheMomentsButKeepsTheFlatVector() {
-    var sharded = MemoryModel.perRank(pretrain(PackedAttention.PER_SAMPLE, true, ShardingStrategy.FULL_SHARD), true);
-    var replicated = MemoryModel.perRank(pretrain(PackedAttention.PER_SAMPLE, true, ShardingStrategy.NO_SHARD), true);
+  void aShardedRanksMomentsLiveInHostMemoryAndEveryRankHasAnExchangeBuffer() {
+    MemoryModel.Stage sharded = pretrain(PackedAttention.PER_SAMPLE, true, ShardingStrategy.FULL_SHARD);
+    MemoryModel.Stage replicated = pretrain(PackedAttention.PER_SAMPLE, true, ShardingStrategy.NO_SHARD);
     long trained = ParameterCounts.trained(ModelPreset.OPEN_QWEN2VL_2B.dimensions(), RECIPE);
 
-    assertThat(replicated.optimizer()).isEqualTo(8 * trained);
-    assertThat((double) sharded.optimizer()).isCloseTo(4 * trained + 16.0 * trained / 8, org.assertj.core.api.Assertions.within(64.0));
-    assertThat(sharded.gradients()).isEqualTo(4 * trained);
+    // On a GPU: NCCL's device buffer of every trained value, plus AdamW's moments when they are not sharded.
+    assertThat(MemoryModel.perRank(sharded, true).optimizer()).isEqualTo(4 * trained);
+    assertThat(MemoryModel.perRank(replicated, true).optimizer()).isEqualTo(12 * trained);
+    // On the CPU everything is in one memory: the flat vector, and a slice of moments and buffers or all moments.
+    assertThat((double) MemoryModel.perRank(sharded, false).optimizer())
+        .isCloseTo(4 * trained + 16.0 * trained / 8, org.assertj.core.api.Assertions.within(64.0));
+    assertThat(MemoryModel.perRank(replicated, false).optimizer()).isEqualTo(12 * trained);
+    assertThat(MemoryModel.perRank(sharded, true).gradients()).isEqualTo(4 * trained);
   }
 
   @Test

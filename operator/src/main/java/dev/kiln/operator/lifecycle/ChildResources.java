@@ -111,6 +111,17 @@ public final class ChildResources {
         .toList();
   }
 
+  /**
+   * The trainer Jobs of one stage as the API server holds them now, not as the informers last heard:
+   * asked before an attempt is started, so that a Job the operator created moments ago (its status
+   * write lost, its informer behind an expired watch) is never started a second time under a new number.
+   */
+  public List<Job> attemptJobsOnServer(MultimodalPretrainJob job, String stage) {
+    return client.batch().v1().jobs().inNamespace(job.getMetadata().getNamespace())
+        .withLabel(Labels.JOB, job.getMetadata().getName()).withLabel(Labels.STAGE, stage)
+        .withLabel(Labels.COMPONENT, Labels.TRAINER).list().getItems();
+  }
+
   /** Every Job the operator created for this MultimodalPretrainJob. */
   public List<Job> allJobs(MultimodalPretrainJob job) {
     return reads.jobs(job.getMetadata().getNamespace(), job.getMetadata().getName()).stream()

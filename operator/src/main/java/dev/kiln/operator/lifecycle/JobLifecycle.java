@@ -577,7 +577,8 @@ public final class JobLifecycle {
     if (stage.getPhase() == StagePhase.Running) {
       Job attempt = children.job(job.getMetadata().getNamespace(), stage.getJobName());
       if (attempt == null) {
-        // Deleted behind our back (or by a suspend we did not see complete): start over from the checkpoint.
+        // Deleted behind our back (or by a suspend we did not see complete): start over from the checkpoint,
+        // an attempt the API server still has being adopted rather than started again.
         stage.setPhase(StagePhase.Pending);
         return adoptOrStart(job, status, index);
       }
@@ -630,7 +631,7 @@ public final class JobLifecycle {
       return Next.CONTINUE;
     }
     int next = Math.max(stage.getAttempt(), newest == null ? 0 : attemptOf(newest)) + 1;
-    if (startWhenAdmitted(job, status, index, next)) {
+    if (startWhenAdmitted(job, status, index, next, adoptable)) {
       status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + next);
     }
     return Next.STOP;
@@ -638,9 +639,12 @@ public final class JobLifecycle {
 
   /**
    * Starts attempt {@code attempt} once the pods of earlier attempts have stopped (a stopped
-   * trainer may still be writing its checkpoint) and the queue admits it; true when it started.
+   * trainer may still be writing its checkpoint) and the queue admits it; true when it started, or
+   * when the API server already holds a live attempt numbered {@code adoptable} or later, which is
+   * adopted instead.
    */
-  private boolean startWhenAdmitted(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt) {
+  private boolean startWhenAdmitted(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt,
+      int adoptable) {
     StageSpec spec = job.getSpec().stages().get(index);
     List<String> stopping = children.stagePods(job, spec.name()).stream()
         .filter(p -> !ClusterRoom.terminal(p))
@@ -653,6 +657,19 @@ public final class JobLifecycle {
     }
     if (admit(job, status, index) == Next.STOP) {
       return false;
+    }
+    // The informers may not have heard of an attempt this operator created moments ago: the API
+    // server decides whether one is already there to adopt, and which number comes next.
+    StageStatus stage = status.stage(spec.name());
+    for (Job existing : children.attemptJobsOnServer(job, spec.name())) {
+      if (attemptOf(existing) >= adoptable && !AttemptObserver.hasCondition(existing, "Failed")
+          && existing.getMetadata().getDeletionTimestamp() == null && preemptedBy(existing) == null) {
+        stage.setAttempt(attemptOf(existing));
+        stage.setJobName(existing.getMetadata().getName());
+        stage.setPhase(StagePhase.Running);
+        return true;
+      }
+      attempt = Math.max(attempt, attemptOf(existing) + 1);
     }
     startAttempt(job, status, index, attempt);
     return true;
@@ -671,7 +688,7 @@ public final class JobLifecycle {
         + preemptedBy + "; it checkpoints and resumes when admitted again (not counted against maxRestarts)");
     children.delete(attempt);
     stage.setPhase(StagePhase.Restarting);
-    startWhenAdmitted(job, status, index, stage.getAttempt() + 1);
+    startWhenAdmitted(job, status, index, stage.getAttempt() + 1, stage.getAttempt() + 1);
     return Next.STOP;
   }
 
@@ -719,7 +736,7 @@ public final class JobLifecycle {
     events.warning(job, "StartupDeadlineExceeded", message + "; back to the queue");
     children.delete(attempt);
     stage.setPhase(StagePhase.Restarting);
-    startWhenAdmitted(job, status, index, stage.getAttempt() + 1);
+    startWhenAdmitted(job, status, index, stage.getAttempt() + 1, stage.getAttempt() + 1);
     return Next.STOP;
   }
 

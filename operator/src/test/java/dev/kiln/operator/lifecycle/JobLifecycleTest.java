@@ -580,6 +580,25 @@ class JobLifecycleTest {
   }
 
   @Test
+  void anAttemptTheReadsHaveNotHeardOfIsAdoptedFromTheApiServerNotStartedAgain() {
+    runToFirstAttempt();
+
+    // Created a moment ago: no pod yet, and the reads have not heard of it.
+    notYetHeardOf.add("quickstart-pretrain-a1");
+    reconcile();
+    reconcile();
+    assertThat(cluster.jobNames(NS)).as("no second attempt while the first runs").doesNotContain("quickstart-pretrain-a2");
+    assertThat(stage("pretrain").getAttempt()).isEqualTo(1);
+    assertThat(stage("pretrain").getJobName()).isEqualTo("quickstart-pretrain-a1");
+
+    // Positive control: an attempt really gone from the API server is replaced.
+    notYetHeardOf.clear();
+    client.batch().v1().jobs().inNamespace(NS).withName("quickstart-pretrain-a1").delete();
+    reconcile();
+    assertThat(cluster.jobNames(NS)).contains("quickstart-pretrain-a2");
+  }
+
+  @Test
   void editingARunningStageIsRejectedAndNothingNewStarts() {
     runToFirstAttempt();
 
@@ -746,8 +765,35 @@ class JobLifecycleTest {
     client.resource(change.apply(current)).update();
   }
 
+  /** Jobs the operator's reads do not see yet, as informers behind an expired watch miss a fresh create. */
+  final java.util.Set<String> notYetHeardOf = new java.util.HashSet<>();
+
+  private ChildResources children() {
+    if (notYetHeardOf.isEmpty()) {
+      return new ChildResources(client);
+    }
+    return new ChildResources(client, new ChildResources.Reads() {
+      @Override
+      public <T extends io.fabric8.kubernetes.api.model.HasMetadata> T get(T like) {
+        return like instanceof io.fabric8.kubernetes.api.model.batch.v1.Job
+            && notYetHeardOf.contains(like.getMetadata().getName()) ? null : client.resource(like).get();
+      }
+
+      @Override
+      public List<io.fabric8.kubernetes.api.model.batch.v1.Job> jobs(String namespace, String name) {
+        return client.batch().v1().jobs().inNamespace(namespace).withLabel(dev.kiln.operator.manifests.Labels.JOB, name)
+            .list().getItems().stream().filter(j -> !notYetHeardOf.contains(j.getMetadata().getName())).toList();
+      }
+
+      @Override
+      public List<io.fabric8.kubernetes.api.model.Pod> pods(String namespace, String name) {
+        return client.pods().inNamespace(namespace).withLabel(dev.kiln.operator.manifests.Labels.JOB, name).list().getItems();
+      }
+    });
+  }
+
   private JobLifecycle.Outcome reconcile() {
-    JobLifecycle lifecycle = new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock),
+    JobLifecycle lifecycle = new JobLifecycle(children(), new EventRecorder(client, clock),
         new ImmediateAdmission(), progress, Duration.ofSeconds(30), OperatorSettings.defaults("0.1.0"), clock);
     MultimodalPretrainJob current = cluster.get(job);
     JobLifecycle.Outcome outcome = current == null ? null : lifecycle.reconcile(current);

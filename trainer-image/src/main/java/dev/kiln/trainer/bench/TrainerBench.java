@@ -131,7 +131,7 @@ public final class TrainerBench {
       double modelFlops = flopsPerStep / seconds;
       MemoryModel.Stage stage = new MemoryModel.Stage(dims, setup.trainable(), ShardingStrategy.NO_SHARD, 1, 1,
           setup.precision(), setup.batchSize(), sequenceLength, visualTokens, setup.attention(), setup.recompute(),
-          batch.targetPositions().length / (double) Math.max(1, batch.images()));
+          batch.targetPositions().length / (double) Math.max(1, batch.images()), false);
       MemoryModel.Estimate modelled = MemoryModel.perRank(stage, device.gpu());
       long measured = device.gpu() ? peak.bytes() : peak.bytes() - before;
       result.put("bench", "trainer");

@@ -159,6 +159,7 @@ public final class TrainingRun {
     CheckpointStore store = new CheckpointStore(paths.resolve(config.checkpoints().dir()), config.checkpoints().keepLast());
     String configHash = config.trainingHash();
 
+    long residentAtStart = PeakMemory.resident();
     try (NDManager manager = NDManager.newBaseManager(device.device());
         VisionLanguageModel model = new VisionLanguageModel(config.model(), manager, config.seed())) {
       dataset.checkFits(model.dimensions().languageModel().vocabSize(), config.data().packedDir());
@@ -281,7 +282,8 @@ public final class TrainingRun {
         }
       }
       Path latest = store.checkpoints().stream().findFirst().orElse(null);
-      LOG.info("rank {}: peak memory {} MiB", rank, peakMemory.bytes() >> 20);
+      LOG.info("rank {}: peak memory {} MiB ({} MiB resident when training began)", rank, peakMemory.bytes() >> 20,
+          residentAtStart >> 20);
       return new TrainerSummary(step, tokens, lastLoss, latest == null ? null : podPath(latest),
           latest == null ? null : CheckpointStore.manifestSha256(latest), peakMemory.bytes());
     }
