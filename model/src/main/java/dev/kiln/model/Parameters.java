@@ -3,6 +3,8 @@ package dev.kiln.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -59,7 +61,7 @@ public final class Parameters implements AutoCloseable {
     for (int i = 0; i < values.length; i++) {
       values[i] = (float) (gaussian(random) * std);
     }
-    return put(name, manager.create(values, new Shape(shape)));
+    return put(name, fromFloats(manager, values, new Shape(shape)));
   }
 
   NDArray zeros(String name, long... shape) {
@@ -80,7 +82,7 @@ public final class Parameters implements AutoCloseable {
 
   /** Adds a tensor read from a file, frozen (a scoring model is never trained). */
   public NDArray frozen(String name, float[] values, Shape shape) {
-    NDArray array = put(name, manager.create(values, shape));
+    NDArray array = put(name, fromFloats(manager, values, shape));
     setTrainable(name::equals, false);
     return array;
   }
@@ -89,7 +91,7 @@ public final class Parameters implements AutoCloseable {
     if (tensors.containsKey(name)) {
       throw new IllegalStateException("parameter " + name + " defined twice");
     }
-    NDArray array = owned(created);
+    NDArray array = created;
     array.setName(name);
     array.setRequiresGradient(true);
     tensors.put(name, array);
@@ -154,7 +156,7 @@ public final class Parameters implements AutoCloseable {
     if (!old.getShape().equals(shape) && !flattens(shape, old.getShape())) {
       throw new IllegalArgumentException(name + ": shape " + shape + " does not match the model's " + old.getShape());
     }
-    NDArray fresh = owned(manager.create(values, old.getShape()));
+    NDArray fresh = fromFloats(manager, values, old.getShape());
     fresh.setName(name);
     fresh.setRequiresGradient(trainable.get(name));
     tensors.put(name, fresh);
@@ -169,6 +171,22 @@ public final class Parameters implements AutoCloseable {
   @Override
   public void close() {
     tensors.values().forEach(NDArray::close);
+  }
+
+  /**
+   * {@code values} in a tensor of {@code shape} whose memory the engine owns, written straight into
+   * it on the CPU. {@code manager.create(float[])} would wrap a direct buffer that only the garbage
+   * collector frees: a model's worth of them (the whole model while it is built or loaded) could
+   * wait for a collection.
+   */
+  public static NDArray fromFloats(NDManager manager, float[] values, Shape shape) {
+    NDArray array = manager.zeros(shape);
+    if (array.getDevice().isGpu()) {
+      array.set(FloatBuffer.wrap(values));  // a host copy on its way to the device
+    } else {
+      array.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().put(values);
+    }
+    return array;
   }
 
   /**

@@ -33,10 +33,10 @@ public final class MemoryModel {
 
   /**
    * What a CPU process adds once a training step has run, besides its tensors (libtorch's and
-   * oneDNN's per-kernel state, the JVM): measured as the intercept of peak over tensor bytes,
-   * 35-60 MB from 5M- to 75M-parameter models.
+   * oneDNN's per-kernel state): measured as the intercept of peak over tensor bytes, 10-30 MB from
+   * 5M- to 75M-parameter models.
    */
-  public static final long CPU_RUNTIME_BYTES = 48L << 20;
+  public static final long CPU_RUNTIME_BYTES = 16L << 20;
 
   /** The most logits the trainer makes at once (the model's {@code VisionLanguageModel.HEAD_CHUNK}). */
   public static final long HEAD_CHUNK = 1L << 27;
@@ -128,9 +128,8 @@ public final class MemoryModel {
     double logits = s.targets() * lm.vocabSize();
     boolean chunked = logits > HEAD_CHUNK;
     double headKept = chunked ? 0 : head(s);
-    // Backward: the gather's gradient, the log-softmax's, and (fp32) the matrix product's input gradient or
-    // (Float16Mixed) the cast back to fp16.
-    double perLogitBackward = s.mixed() ? 2 * FP32 + FP16 : 3 * FP32;
+    // Backward: the gather's gradient and the log-softmax's, and under Float16Mixed the cast back to fp16.
+    double perLogitBackward = s.mixed() ? 2 * FP32 + FP16 : 2 * FP32;
     double headBackward = chunked ? HEAD_CHUNK * (perLogitBackward + (s.mixed() ? FP16 + 2 * FP32 : 2 * FP32))
         : logits * perLogitBackward;
     double decoder;

@@ -3,6 +3,8 @@ package dev.kiln.trainer.checkpoint;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.model.weights.SafeTensors;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -39,6 +41,16 @@ public interface Moments extends AutoCloseable {
 
   /** Values {@code offset} to {@code offset + count} of {@code name}'s first (or {@code second}) moment, into {@code into} at {@code at}. */
   void read(String name, boolean second, long offset, float[] into, int at, int count) throws IOException;
+
+  /** As {@link #read}, into native memory: {@code into}'s floats from float {@code at}, a chunk at a time. */
+  default void read(String name, boolean second, long offset, MemorySegment into, long at, int count) throws IOException {
+    float[] chunk = new float[Math.min(count, 1 << 20)];
+    for (int done = 0; done < count; done += chunk.length) {
+      int n = Math.min(chunk.length, count - done);
+      read(name, second, offset + done, chunk, 0, n);
+      MemorySegment.copy(chunk, 0, into, ValueLayout.JAVA_FLOAT, 4L * (at + done), n);
+    }
+  }
 
   @Override
   void close() throws IOException;

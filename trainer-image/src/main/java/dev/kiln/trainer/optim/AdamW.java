@@ -124,11 +124,11 @@ public final class AdamW {
       }
       int size = Math.toIntExact(entry.getValue().size());
       float[] values = new float[size];
-      // Owned copies: an array made from Java floats keeps DJL's direct buffer alive as long as it lives.
+      // Written into engine-owned memory: an array made from Java floats keeps a direct buffer until it is collected.
       state.read(name, false, 0, values, 0, size);
-      replace(firstMoment, name, Parameters.owned(manager.create(values, entry.getValue().getShape())));
+      replace(firstMoment, name, Parameters.fromFloats(manager, values, entry.getValue().getShape()));
       state.read(name, true, 0, values, 0, size);
-      replace(secondMoment, name, Parameters.owned(manager.create(values, entry.getValue().getShape())));
+      replace(secondMoment, name, Parameters.fromFloats(manager, values, entry.getValue().getShape()));
     }
   }
 }

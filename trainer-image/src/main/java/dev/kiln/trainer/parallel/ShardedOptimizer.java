@@ -12,6 +12,7 @@ import dev.kiln.trainer.optim.Gradients;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,8 +38,9 @@ public final class ShardedOptimizer {
   private final int shard;
   private final int from;
   private final boolean[] decays;
-  private final float[] firstMoment;
-  private final float[] secondMoment;
+  /** This rank's slice of both moments, in native memory like the other slices (not in the JVM's heap). */
+  private final MemorySegment firstMoment;
+  private final MemorySegment secondMoment;
   private final MemorySegment flat;
   private final MemorySegment gradSlice;
   private final MemorySegment parameterSlice;
@@ -64,9 +66,9 @@ public final class ShardedOptimizer {
     for (int i = 0; i < names.size(); i++) {
       decays[i] = spec.weightDecay() > 0 && AdamW.decays(names.get(i), parameters.get(i));
     }
-    firstMoment = new float[shard];
-    secondMoment = new float[shard];
     Arena arena = Arena.ofAuto();
+    firstMoment = arena.allocate(4L * shard, 64);
+    secondMoment = arena.allocate(4L * shard, 64);
     flat = arena.allocate(4L * shard * world, 64);
     gradSlice = arena.allocate(4L * shard, 64);
     parameterSlice = arena.allocate(4L * shard, 64);
@@ -120,8 +122,8 @@ public final class ShardedOptimizer {
   private void update(double lr, float clipCoefficient) {
     steps++;
     AdamWKernel kernel = new AdamWKernel(spec, steps, lr);
-    MemorySegment m = MemorySegment.ofArray(firstMoment);
-    MemorySegment v = MemorySegment.ofArray(secondMoment);
+    MemorySegment m = firstMoment;
+    MemorySegment v = secondMoment;
     for (int i = 0; i < parameters.size(); i++) {
       int start = Math.max(offsets[i], from);
       int end = Math.min(offsets[i + 1], from + shard);
@@ -146,9 +148,12 @@ public final class ShardedOptimizer {
 
   /** This rank's slice of both moments, written into a checkpoint folder next to the other ranks' slices. */
   public void writeShard(Path partial) throws IOException {
-    SafeTensors.write(partial.resolve(CheckpointStore.optimizerShard(collectives.rank(), collectives.world())), Map.of(
-        "exp_avg", new SafeTensors.Tensor(new long[] {shard}, firstMoment),
-        "exp_avg_sq", new SafeTensors.Tensor(new long[] {shard}, secondMoment)), Map.of());
+    SafeTensors.writeEach(partial.resolve(CheckpointStore.optimizerShard(collectives.rank(), collectives.world())),
+        Map.of("exp_avg", source(firstMoment), "exp_avg_sq", source(secondMoment)), Map.of());
+  }
+
+  private SafeTensors.Source source(MemorySegment moment) {
+    return new SafeTensors.Source(new long[] {shard}, () -> moment.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
   }
 
   /** How the slices lie in the flat vector: what loading needs to join them by parameter name. */

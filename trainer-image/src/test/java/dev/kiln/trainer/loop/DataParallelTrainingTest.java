@@ -177,6 +177,12 @@ class DataParallelTrainingTest {
 
   /** Starts one trainer process per pod, as an Indexed Job would; a pod with GPUs starts a rank per GPU itself. */
   static List<Process> startRanks(Path runRoot, RunConfig config) throws IOException {
+    return startRanks(runRoot, config, List.of(), Map.of());
+  }
+
+  /** As {@link #startRanks(Path, RunConfig)}, with JVM options and environment added to every rank. */
+  static List<Process> startRanks(Path runRoot, RunConfig config, List<String> jvmOptions, Map<String, String> env)
+      throws IOException {
     Path file = runRoot.resolve("kiln/config/run.json");
     Files.createDirectories(file.getParent());
     Files.writeString(file, new ObjectMapper().writeValueAsString(config));
@@ -186,14 +192,18 @@ class DataParallelTrainingTest {
     }
     List<Process> ranks = new ArrayList<>();
     for (int rank = 0; rank < config.world().nodes(); rank++) {
-      ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), TrainerMain.class.getName(),
-          "train", "--config", "/kiln/config/run.json", "--termination-log", "/kiln/termination-" + rank)
+      List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "--enable-native-access=ALL-UNNAMED"));
+      command.addAll(jvmOptions);
+      command.addAll(List.of("-cp", System.getProperty("java.class.path"), TrainerMain.class.getName(),
+          "train", "--config", "/kiln/config/run.json", "--termination-log", "/kiln/termination-" + rank));
+      ProcessBuilder builder = new ProcessBuilder(command)
           .redirectErrorStream(true).redirectOutput(runRoot.resolve("rank-" + rank + ".log").toFile());
       builder.environment().putAll(Map.of(PodRoot.ENV, runRoot.toString(), "WORLD_SIZE",
           Integer.toString(config.world().worldSize()), "KILN_NODE_RANK", Integer.toString(rank), "MASTER_ADDR",
           "127.0.0.1", "MASTER_PORT", Integer.toString(port), "KILN_RANK_ADDRESS", "127.0.0.1",
           "KILN_RENDEZVOUS_TIMEOUT_SECONDS", "60", "KILN_DEVICE", "cpu"));
+      builder.environment().putAll(env);
       ranks.add(builder.start());
     }
     return ranks;
