@@ -130,7 +130,7 @@ final class EstimateCommand implements Callable<Integer> {
                   : String.format(" of %.1f GiB: %s", s.gpuMemoryGib(), s.fits() ? "fits" : "DOES NOT FIT"));
         }
       }
-      MemoryFit.warnings(job).forEach(w -> out.println("warning: " + w));
+      MemoryFit.warnings(job, textTokensPerSample).forEach(w -> out.println("warning: " + w));
     }
     out.flush();
     return 0;

@@ -105,7 +105,7 @@ final class ValidateCommand implements Callable<Integer> {
         violations.forEach(out::println);
         if (violations.isEmpty()) {
           out.println("valid");
-          MemoryFit.warnings(job).forEach(warning -> err.println("warning: " + warning));
+          MemoryFit.warnings(job, MemoryFit.CAPTION_TOKENS).forEach(warning -> err.println("warning: " + warning));
         }
         allValid &= violations.isEmpty();
       }

@@ -76,18 +76,23 @@ public final class MemoryFit {
   public record Finding(String message, boolean exceeds) {}
 
   /** One line per GPU stage that does not fit, or whose GPU memory is unknown, with what to change. */
-  public static List<String> warnings(MultimodalPretrainJob job) {
-    return findings(job).stream().map(Finding::message).toList();
+  public static List<String> warnings(MultimodalPretrainJob job, double textTokensPerSample) {
+    return findings(job, textTokensPerSample).stream().map(Finding::message).toList();
   }
 
-  /** Each GPU stage that does not fit, or whose GPU memory is unknown, in spec order. */
+  /** Each GPU stage that does not fit, or whose GPU memory is unknown, in spec order, assuming caption-long texts. */
   public static List<Finding> findings(MultimodalPretrainJob job) {
+    return findings(job, CAPTION_TOKENS);
+  }
+
+  /** As {@link #findings(MultimodalPretrainJob)}, with {@code textTokensPerSample} text tokens beside each image. */
+  public static List<Finding> findings(MultimodalPretrainJob job, double textTokensPerSample) {
     List<Finding> findings = new ArrayList<>();
     List<StageSpec> stages = job.getSpec().stages();
     for (int i = 0; i < stages.size(); i++) {
       StageSpec stage = stages.get(i);
       String at = "spec.stages[" + i + "]";
-      Optional<Verdict> verdict = of(job, stage, CAPTION_TOKENS);
+      Optional<Verdict> verdict = of(job, stage, textTokensPerSample);
       if (verdict.isEmpty()) {
         continue;
       }

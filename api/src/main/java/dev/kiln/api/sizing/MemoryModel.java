@@ -157,36 +157,40 @@ public final class MemoryModel {
         : scores(s) * 2 * FP32 + positions * f * 3 * FP32;
   }
 
+  /**
+   * A decoder block's widths: residual {@code d}, keys and values {@code kv}, MLP {@code f}; its
+   * attention scores over the micro-batch; and per position the stacked key and value windows of
+   * block-local attention (none when dense).
+   */
+  private record Block(double d, double kv, double f, double scores, double windows) {
+    static Block of(Stage s) {
+      LanguageModelSpec lm = s.dims().languageModel();
+      double kv = (double) lm.hiddenSize() / lm.heads() * lm.kvHeads();
+      return new Block(lm.hiddenSize(), kv, lm.intermediateSize(), MemoryModel.scores(s),
+          s.attention() == PackedAttention.PER_SAMPLE ? 2 * blocksPerWindow(s) * kv : 0);
+    }
+  }
+
   /** What autograd keeps from one block until its backward: per position and per attention score. */
   static double savedPerBlock(Stage s, double positions) {
-    LanguageModelSpec lm = s.dims().languageModel();
-    double d = lm.hiddenSize();
-    double kv = d / lm.heads() * lm.kvHeads();
-    double f = lm.intermediateSize();
-    double scores = scores(s);
-    // Block-local attention stacks each query block's window of keys and values: blocks-per-window copies.
-    double windows = s.attention() == PackedAttention.PER_SAMPLE ? 2 * blocksPerWindow(s) * kv : 0;
+    Block b = Block.of(s);
     if (s.mixed()) {
       // fp32 residual, norm terms and block output; three fp16 casts of the first norm's output and two of the
       // second's; fp16 q, k, v; fp16 MLP; softmax output in fp32 and its fp16 cast.
-      return positions * (30 * d + 4 * kv + 10 * f + windows * FP16) + scores * (FP32 + FP16);
+      return positions * (30 * b.d() + 4 * b.kv() + 10 * b.f() + b.windows() * FP16) + b.scores() * (FP32 + FP16);
     }
-    return positions * FP32 * (8 * d + 2 * kv + 5 * f + windows) + scores * FP32;
+    return positions * FP32 * (8 * b.d() + 2 * b.kv() + 5 * b.f() + b.windows()) + b.scores() * FP32;
   }
 
   /** Everything one block makes in its forward pass, alive until the block ends. */
   static double workingSetPerBlock(Stage s, double positions) {
-    LanguageModelSpec lm = s.dims().languageModel();
-    double d = lm.hiddenSize();
-    double kv = d / lm.heads() * lm.kvHeads();
-    double f = lm.intermediateSize();
-    double scores = scores(s);
-    double windows = s.attention() == PackedAttention.PER_SAMPLE ? 2 * blocksPerWindow(s) * kv : 0;
+    Block b = Block.of(s);
     if (s.mixed()) {
       // scores fp16, then fp32, masked, softmax, and the fp16 cast of the softmax; the keys' windows in fp32 and fp16
-      return positions * (40 * d + 12 * kv + 10 * f + windows * (FP32 + FP16)) + scores * (FP16 + 3 * FP32 + FP16);
+      return positions * (40 * b.d() + 12 * b.kv() + 10 * b.f() + b.windows() * (FP32 + FP16))
+          + b.scores() * (FP16 + 3 * FP32 + FP16);
     }
-    return positions * FP32 * (18 * d + 6 * kv + 5 * f + windows) + scores * 3 * FP32;
+    return positions * FP32 * (18 * b.d() + 6 * b.kv() + 5 * b.f() + b.windows()) + b.scores() * 3 * FP32;
   }
 
   /** Attention scores of one block over the micro-batch: dense T x T per head, or each query's window. */

@@ -52,17 +52,7 @@ public final class SafeTensors {
   public static Map<String, Entry> header(Path file) throws IOException {
     Map<String, Entry> entries = new LinkedHashMap<>();
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-      JsonNode json = headerJson(channel, file);
-      for (Iterator<Map.Entry<String, JsonNode>> it = json.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> entry = it.next();
-        if (!entry.getKey().equals("__metadata__")) {
-          long[] shape = new long[entry.getValue().path("shape").size()];
-          for (int i = 0; i < shape.length; i++) {
-            shape[i] = entry.getValue().get("shape").get(i).asLong();
-          }
-          entries.put(entry.getKey(), new Entry(entry.getValue().path("dtype").asText(), shape));
-        }
-      }
+      locations(channel, file).forEach((name, at) -> entries.put(name, new Entry(at.dtype(), at.shape())));
     }
     return entries;
   }
@@ -95,31 +85,18 @@ public final class SafeTensors {
   public static void each(Path file, java.util.function.Predicate<String> wanted, TensorVisitor visitor)
       throws IOException {
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-      JsonNode entries = headerJson(channel, file);
-      ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-      channel.read(lengthBytes, 0);
-      long dataStart = 8 + lengthBytes.flip().getLong();
-      for (Iterator<Map.Entry<String, JsonNode>> it = entries.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> entry = it.next();
-        if (entry.getKey().equals("__metadata__") || !wanted.test(entry.getKey())) {
+      for (Map.Entry<String, Location> entry : locations(channel, file).entrySet()) {
+        if (!wanted.test(entry.getKey())) {
           continue;
         }
-        JsonNode spec = entry.getValue();
-        long[] shape = new long[spec.get("shape").size()];
-        long count = 1;
-        for (int i = 0; i < shape.length; i++) {
-          shape[i] = spec.get("shape").get(i).asLong();
-          count *= shape[i];
-        }
-        long begin = spec.get("data_offsets").get(0).asLong();
-        long end = spec.get("data_offsets").get(1).asLong();
-        String dtype = spec.get("dtype").asText();
-        if (dataStart + end > channel.size()) {
+        Location at = entry.getValue();
+        if (at.end() > channel.size()) {
           throw new IOException(file + ": tensor " + entry.getKey() + " runs past the end of the file");
         }
-        ByteBuffer bytes = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + begin, end - begin)
+        ByteBuffer bytes = channel.map(FileChannel.MapMode.READ_ONLY, at.start(), at.end() - at.start())
             .order(ByteOrder.LITTLE_ENDIAN);
-        visitor.visit(entry.getKey(), new Tensor(shape, decode(dtype, bytes, Math.toIntExact(count), entry.getKey(), file)));
+        visitor.visit(entry.getKey(), new Tensor(at.shape(),
+            decode(at.dtype(), bytes, Math.toIntExact(elements(at.shape())), entry.getKey(), file)));
       }
     }
   }
@@ -242,31 +219,39 @@ public final class SafeTensors {
   /** Where a tensor's data lies in its file, in bytes from the file's start: for reading a part of it. */
   public record Location(String dtype, long[] shape, long start, long end) {}
 
-  /** Each tensor's location by name, reading none of their data. */
+  /** Each tensor's location by name, reading none of their data; one past the file's end or of the wrong size fails. */
   public static Map<String, Location> locations(Path file) throws IOException {
-    Map<String, Location> locations = new LinkedHashMap<>();
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-      JsonNode json = headerJson(channel, file);
-      ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-      channel.read(lengthBytes, 0);
-      long dataStart = 8 + lengthBytes.flip().getLong();
-      for (Iterator<Map.Entry<String, JsonNode>> it = json.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> entry = it.next();
-        if (entry.getKey().equals("__metadata__")) {
-          continue;
-        }
-        JsonNode spec = entry.getValue();
-        long[] shape = new long[spec.path("shape").size()];
-        for (int i = 0; i < shape.length; i++) {
-          shape[i] = spec.get("shape").get(i).asLong();
-        }
-        long start = dataStart + spec.get("data_offsets").get(0).asLong();
-        long end = dataStart + spec.get("data_offsets").get(1).asLong();
-        if (end > channel.size() || end - start != 4 * elements(shape) && "F32".equals(spec.path("dtype").asText())) {
+      Map<String, Location> locations = locations(channel, file);
+      for (Map.Entry<String, Location> entry : locations.entrySet()) {
+        Location at = entry.getValue();
+        if (at.end() > channel.size() || at.end() - at.start() != 4 * elements(at.shape()) && "F32".equals(at.dtype())) {
           throw new IOException(file + ": tensor " + entry.getKey() + " runs past the end of the file or has the wrong size");
         }
-        locations.put(entry.getKey(), new Location(spec.path("dtype").asText(), shape, start, end));
       }
+      return locations;
+    }
+  }
+
+  /** The header's tensors, in its order, with their data's place in the file, checking nothing. */
+  private static Map<String, Location> locations(FileChannel channel, Path file) throws IOException {
+    JsonNode json = headerJson(channel, file);
+    ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+    channel.read(lengthBytes, 0);
+    long dataStart = 8 + lengthBytes.flip().getLong();
+    Map<String, Location> locations = new LinkedHashMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = json.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> entry = it.next();
+      if (entry.getKey().equals("__metadata__")) {
+        continue;
+      }
+      JsonNode spec = entry.getValue();
+      long[] shape = new long[spec.path("shape").size()];
+      for (int i = 0; i < shape.length; i++) {
+        shape[i] = spec.get("shape").get(i).asLong();
+      }
+      locations.put(entry.getKey(), new Location(spec.path("dtype").asText(), shape,
+          dataStart + spec.path("data_offsets").path(0).asLong(), dataStart + spec.path("data_offsets").path(1).asLong()));
     }
     return locations;
   }

@@ -623,11 +623,8 @@ public final class JobLifecycle {
         .max((a, b) -> Integer.compare(attemptOf(a), attemptOf(b))).orElse(null);
     // A Restarting stage's own attempt failed or was given up: only a later one may be adopted.
     int adoptable = stage.getPhase() == StagePhase.Restarting ? stage.getAttempt() + 1 : stage.getAttempt();
-    if (newest != null && attemptOf(newest) >= adoptable && !AttemptObserver.hasCondition(newest, "Failed")
-        && newest.getMetadata().getDeletionTimestamp() == null && preemptedBy(newest) == null) {
-      stage.setAttempt(attemptOf(newest));
-      stage.setJobName(newest.getMetadata().getName());
-      stage.setPhase(StagePhase.Running);
+    if (newest != null && adoptable(newest, adoptable)) {
+      adopt(stage, newest);
       return Next.CONTINUE;
     }
     int next = Math.max(stage.getAttempt(), newest == null ? 0 : attemptOf(newest)) + 1;
@@ -635,6 +632,19 @@ public final class JobLifecycle {
       status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + next);
     }
     return Next.STOP;
+  }
+
+  /** An attempt Job numbered {@code from} or later that is still live: neither failed, deleted nor preempted. */
+  private static boolean adoptable(Job attempt, int from) {
+    return attemptOf(attempt) >= from && !AttemptObserver.hasCondition(attempt, "Failed")
+        && attempt.getMetadata().getDeletionTimestamp() == null && preemptedBy(attempt) == null;
+  }
+
+  /** Makes {@code attempt} the stage's running attempt. */
+  private static void adopt(StageStatus stage, Job attempt) {
+    stage.setAttempt(attemptOf(attempt));
+    stage.setJobName(attempt.getMetadata().getName());
+    stage.setPhase(StagePhase.Running);
   }
 
   /**
@@ -662,11 +672,8 @@ public final class JobLifecycle {
     // server decides whether one is already there to adopt, and which number comes next.
     StageStatus stage = status.stage(spec.name());
     for (Job existing : children.attemptJobsOnServer(job, spec.name())) {
-      if (attemptOf(existing) >= adoptable && !AttemptObserver.hasCondition(existing, "Failed")
-          && existing.getMetadata().getDeletionTimestamp() == null && preemptedBy(existing) == null) {
-        stage.setAttempt(attemptOf(existing));
-        stage.setJobName(existing.getMetadata().getName());
-        stage.setPhase(StagePhase.Running);
+      if (adoptable(existing, adoptable)) {
+        adopt(stage, existing);
         return true;
       }
       attempt = Math.max(attempt, attemptOf(existing) + 1);
