@@ -1,0 +1,141 @@
+package dev.kiln.operator.lifecycle;
+
+import dev.kiln.api.runconfig.ExitCodes;
+import dev.kiln.api.v1alpha1.DataPrepStatus;
+import dev.kiln.api.v1alpha1.DataSourceSpec;
+import dev.kiln.api.v1alpha1.JobPhase;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.StageSpec;
+import dev.kiln.operator.manifests.FilterJobManifest;
+import dev.kiln.operator.manifests.Names;
+import dev.kiln.operator.manifests.OperatorSettings;
+import dev.kiln.operator.manifests.PackJobManifest;
+import dev.kiln.operator.manifests.SampleDataJobManifest;
+import dev.kiln.operator.status.JobStatusAggregator;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * A job's data, made ready before any stage trains: the sample data written where one is asked
+ * for, each used source filtered, then each stage's data packed, one Job per piece of work.
+ */
+final class DataPreparation {
+
+  private final ChildResources children;
+  private final EventRecorder events;
+  private final OperatorSettings settings;
+  private final JobOutcomes outcomes;
+
+  DataPreparation(ChildResources children, EventRecorder events, OperatorSettings settings, JobOutcomes outcomes) {
+    this.children = children;
+    this.events = events;
+    this.settings = settings;
+    this.outcomes = outcomes;
+  }
+
+  /** CONTINUE once every stage's packed data is ready; until then, ensures the Jobs that make it. */
+  Next prepareData(MultimodalPretrainJob job, JobStatusAggregator status) {
+    if (status.conditionIs(JobStatusAggregator.DATA_READY, true)) {
+      return Next.CONTINUE;
+    }
+    DataPrepStatus prep = status.current().getDataPrep();
+    if (prep == null) {
+      prep = new DataPrepStatus();
+      prep.setPhase("Running");
+      prep.setStartTime(status.now());
+      status.current().setDataPrep(prep);
+      events.normal(job, "DataPrepStarted", "filtering " + filteredSources(job).size() + " sources, then packing "
+          + job.getSpec().stages().size() + " stages");
+    }
+    status.phase(JobPhase.DataPrep, "DataPrep", "filtering and packing data");
+
+    Optional<String> sample = SampleDataJobManifest.requested(job);
+    if (sample.isPresent()) {
+      List<Job> writer = List.of(children.ensure(SampleDataJobManifest.build(job, sample.get(), settings)));
+      if (!allComplete(writer)) {
+        // Only while it writes: a claim of the user's is not in the caches, and asking costs a request.
+        children.ensure(SampleDataJobManifest.dataClaim(job));
+      }
+      if (failIfAnyFailed(job, status, writer) || !allComplete(writer)) {
+        status.phase(JobPhase.DataPrep, "DataPrep", "writing the " + sample.get() + " sample data into claim "
+            + job.getSpec().data().claimName());
+        return Next.STOP;
+      }
+    }
+
+    List<Job> filters = new ArrayList<>();
+    for (DataSourceSpec source : filteredSources(job)) {
+      filters.add(children.ensure(FilterJobManifest.build(job, source, settings)));
+    }
+    prep.setFilterJobs(filters.stream().map(j -> j.getMetadata().getName()).toList());
+    if (failIfAnyFailed(job, status, filters) || !allComplete(filters)) {
+      return Next.STOP;
+    }
+
+    List<Job> packs = new ArrayList<>();
+    for (StageSpec stage : job.getSpec().stages()) {
+      packs.add(children.ensure(PackJobManifest.build(job, stage, settings)));
+    }
+    prep.setPackJobs(packs.stream().map(j -> j.getMetadata().getName()).toList());
+    if (failIfAnyFailed(job, status, packs) || !allComplete(packs)) {
+      return Next.STOP;
+    }
+
+    prep.setPhase("Succeeded");
+    prep.setCompletionTime(status.now());
+    status.condition(JobStatusAggregator.DATA_READY, true, "Packed",
+        packs.size() + " stages packed from " + filters.size() + " filtered sources");
+    events.normal(job, "DataReady", "packed data ready for " + packs.size() + " stages");
+    return Next.CONTINUE;
+  }
+
+  /** Sources that need a filter Job: those with a filter that some stage uses. */
+  private static List<DataSourceSpec> filteredSources(MultimodalPretrainJob job) {
+    Set<String> used = new LinkedHashSet<>();
+    job.getSpec().stages().forEach(s -> used.addAll(s.sources()));
+    return job.getSpec().data().sources().stream()
+        .filter(s -> s.filter() != null && used.contains(s.name()))
+        .toList();
+  }
+
+  private boolean failIfAnyFailed(MultimodalPretrainJob job, JobStatusAggregator status, List<Job> jobs) {
+    for (Job child : jobs) {
+      if (AttemptObserver.hasCondition(child, "Failed")) {
+        status.current().getDataPrep().setPhase("Failed");
+        // The cause itself, from the failing pod's last words (its termination message, or its log's tail).
+        String cause = AttemptObserver.observe(child, children.podsOf(job, child), List.of())
+            instanceof AttemptState.Failed failed ? failed.message() : "see its pods' logs";
+        outcomes.fail(job, status, "DataPrepFailed", "Job " + child.getMetadata().getName() + " failed: " + cause);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean allComplete(List<Job> jobs) {
+    return jobs.stream().allMatch(j -> AttemptObserver.hasCondition(j, "Complete"));
+  }
+
+  /**
+   * The trainer found a stage's packed data unusable (exit 65: missing, damaged, or ids beyond the
+   * vocabulary): a retry packs it again, from the filtered data, before the stage restarts.
+   */
+  void repack(MultimodalPretrainJob job, JobStatusAggregator status, String stage) {
+    Job pack = children.job(job.getMetadata().getNamespace(), Names.packJob(job, stage));
+    if (pack != null) {
+      children.delete(pack);
+    }
+    if (status.current().getDataPrep() != null) {
+      status.current().getDataPrep().setPhase("Running");
+      status.current().getDataPrep().setCompletionTime(null);
+    }
+    status.condition(JobStatusAggregator.DATA_READY, false, "Repacking", "stage " + stage
+        + "'s packed data was unusable; packing it again");
+    events.normal(job, "Repacking", "stage " + stage + "'s packed data was unusable (exit " + ExitCodes.DATA
+        + "); packing it again before the stage restarts");
+  }
+}

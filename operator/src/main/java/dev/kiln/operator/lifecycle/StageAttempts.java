@@ -1,0 +1,527 @@
+package dev.kiln.operator.lifecycle;
+
+import dev.kiln.api.Canonical;
+import dev.kiln.api.runconfig.RunConfig;
+import dev.kiln.api.runconfig.TrainerProgress;
+import dev.kiln.api.v1alpha1.FailureStatus;
+import dev.kiln.api.v1alpha1.JobPhase;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.ProgressStatus;
+import dev.kiln.api.v1alpha1.QueueStatus;
+import dev.kiln.api.v1alpha1.ReproducibilityStatus;
+import dev.kiln.api.v1alpha1.SchedulingSpec;
+import dev.kiln.api.v1alpha1.StagePhase;
+import dev.kiln.api.v1alpha1.StageSpec;
+import dev.kiln.api.v1alpha1.StageStatus;
+import dev.kiln.api.validation.JobValidator;
+import dev.kiln.operator.admission.Admission;
+import dev.kiln.operator.admission.BuiltinAdmission;
+import dev.kiln.operator.admission.ClusterRoom;
+import dev.kiln.operator.manifests.Labels;
+import dev.kiln.operator.manifests.Names;
+import dev.kiln.operator.manifests.OperatorSettings;
+import dev.kiln.operator.manifests.RunConfigMapManifest;
+import dev.kiln.operator.manifests.RunConfigs;
+import dev.kiln.operator.manifests.StageJobManifest;
+import dev.kiln.operator.manifests.StageServiceManifest;
+import dev.kiln.operator.status.JobStatusAggregator;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Moves one stage forward through its attempts: each admitted through the queue (or Kueue) as a
+ * gang, adopted when one is already there, watched for its startup deadline, preemption,
+ * progress and stalls, and restarted from the latest checkpoint when it fails. Made anew with its
+ * {@link JobLifecycle}, for one reconcile.
+ */
+final class StageAttempts {
+
+  private final ChildResources children;
+  private final EventRecorder events;
+  private final Admission admission;
+  private final ProgressReader progress;
+  private final Duration progressInterval;
+  private final OperatorSettings settings;
+  private final Clock clock;
+  private final JobOutcomes outcomes;
+  private final Promotion promotion;
+  /** Set when this reconcile recorded a failure whose attempt the next one replaces. */
+  private boolean recordedForNextReconcile;
+
+  StageAttempts(ChildResources children, EventRecorder events, Admission admission, ProgressReader progress,
+      Duration progressInterval, OperatorSettings settings, Clock clock, JobOutcomes outcomes, Promotion promotion) {
+    this.children = children;
+    this.events = events;
+    this.admission = admission;
+    this.progress = progress;
+    this.progressInterval = progressInterval;
+    this.settings = settings;
+    this.clock = clock;
+    this.outcomes = outcomes;
+    this.promotion = promotion;
+  }
+
+  /** Whether this reconcile recorded a failure whose attempt the next one replaces, so the next should come soon. */
+  boolean recordedForNextReconcile() {
+    return recordedForNextReconcile;
+  }
+
+  /** Moves one stage forward; CONTINUE only once it has succeeded and been promoted. */
+  Next runStage(MultimodalPretrainJob job, JobStatusAggregator status, int index) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    status.current().setStage(spec.name());
+
+    if (stage.getPhase() == StagePhase.Restarting) {
+      retireRecordedAttempt(job, stage);
+    }
+    if (stage.getPhase() == null || stage.getPhase() == StagePhase.Pending || stage.getPhase() == StagePhase.Restarting) {
+      if (adoptOrStart(job, status, index) == Next.STOP) {
+        return Next.STOP;
+      }
+    }
+    if (stage.getPhase() == StagePhase.Running) {
+      Job attempt = children.job(job.getMetadata().getNamespace(), stage.getJobName());
+      if (attempt == null) {
+        // Deleted behind our back (or by a suspend we did not see complete): start over from the checkpoint,
+        // an attempt the API server still has being adopted rather than started again.
+        stage.setPhase(StagePhase.Pending);
+        return adoptOrStart(job, status, index);
+      }
+      String preemptedBy = preemptedBy(attempt);
+      if (preemptedBy != null && !AttemptObserver.hasCondition(attempt, "Complete")) {
+        return yieldToPreemption(job, status, index, attempt, preemptedBy);
+      }
+      if (job.getSpec().scheduling().mode() == SchedulingSpec.Mode.KUEUE && followKueue(job, status, index, attempt)
+          == Next.STOP) {
+        return Next.STOP;
+      }
+      // Listed once per reconcile: the observation, the startup deadline and the progress read all use it.
+      List<Pod> pods = children.attemptPods(job, spec.name(), stage.getAttempt());
+      AttemptState state = AttemptObserver.observe(attempt, pods, spec.nonRetryableExitCodes());
+      switch (state) {
+        case AttemptState.Running running -> {
+          if (startupDeadlinePassed(job, stage, pods, index)) {
+            return giveBackUnstarted(job, status, index, attempt, pods);
+          }
+          status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + stage.getAttempt()
+              + waitingFor(attempt, pods, spec.resources().nodes()));
+          observeProgress(job, status, index, attempt, pods);
+          return Next.STOP;
+        }
+        case AttemptState.Failed failed -> {
+          return handleFailure(job, status, index, attempt, failed);
+        }
+        case AttemptState.Succeeded succeeded -> promotion.finishStage(job, status, index, succeeded.summary());
+      }
+    }
+    if (stage.getPhase() == StagePhase.AwaitingPromotion) {
+      return promotion.promote(job, status, index);
+    }
+    return stage.getPhase() == StagePhase.Succeeded ? Next.CONTINUE : Next.STOP;
+  }
+
+  /** Adopts an attempt a previous operator left running, or starts the next attempt. */
+  private Next adoptOrStart(MultimodalPretrainJob job, JobStatusAggregator status, int index) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    Job newest = children.attemptJobs(job, spec.name()).stream()
+        .max((a, b) -> Integer.compare(attemptOf(a), attemptOf(b))).orElse(null);
+    // A Restarting stage's own attempt failed or was given up: only a later one may be adopted.
+    int adoptable = stage.getPhase() == StagePhase.Restarting ? stage.getAttempt() + 1 : stage.getAttempt();
+    if (newest != null && adoptable(newest, adoptable)) {
+      adopt(stage, newest);
+      return Next.CONTINUE;
+    }
+    int next = Math.max(stage.getAttempt(), newest == null ? 0 : attemptOf(newest)) + 1;
+    if (startWhenAdmitted(job, status, index, next, adoptable)) {
+      status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + next);
+    }
+    return Next.STOP;
+  }
+
+  /** An attempt Job numbered {@code from} or later that is still live: neither failed, deleted nor preempted. */
+  private static boolean adoptable(Job attempt, int from) {
+    return attemptOf(attempt) >= from && !AttemptObserver.hasCondition(attempt, "Failed")
+        && attempt.getMetadata().getDeletionTimestamp() == null && preemptedBy(attempt) == null;
+  }
+
+  /** Makes {@code attempt} the stage's running attempt. */
+  private static void adopt(StageStatus stage, Job attempt) {
+    stage.setAttempt(attemptOf(attempt));
+    stage.setJobName(attempt.getMetadata().getName());
+    stage.setPhase(StagePhase.Running);
+  }
+
+  /**
+   * Starts attempt {@code attempt} once the pods of earlier attempts have stopped (a stopped
+   * trainer may still be writing its checkpoint) and the queue admits it; true when it started, or
+   * when the API server already holds a live attempt numbered {@code adoptable} or later, which is
+   * adopted instead.
+   */
+  private boolean startWhenAdmitted(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt,
+      int adoptable) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    List<String> stopping = children.stagePods(job, spec.name()).stream()
+        .filter(p -> !ClusterRoom.terminal(p))
+        .map(p -> p.getMetadata().getName())
+        .toList();
+    if (!stopping.isEmpty()) {
+      status.phase(JobPhase.Training, "Stopping", "stage " + spec.name() + " attempt " + attempt
+          + " waits for the pods of the last attempt to stop: " + String.join(", ", stopping));
+      return false;
+    }
+    if (admit(job, status, index) == Next.STOP) {
+      return false;
+    }
+    // The informers may not have heard of an attempt this operator created moments ago: the API
+    // server decides whether one is already there to adopt, and which number comes next.
+    StageStatus stage = status.stage(spec.name());
+    for (Job existing : children.attemptJobsOnServer(job, spec.name())) {
+      if (adoptable(existing, adoptable)) {
+        adopt(stage, existing);
+        return true;
+      }
+      attempt = Math.max(attempt, attemptOf(existing) + 1);
+    }
+    startAttempt(job, status, index, attempt);
+    return true;
+  }
+
+  /**
+   * A running attempt marked for preemption: stopped (SIGTERM, so it checkpoints the step it is
+   * on), counted as a disruption, and queued again to resume from that checkpoint.
+   */
+  private Next yieldToPreemption(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt,
+      String preemptedBy) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    countDisruption(status, stage, "Preempted", "preempted by " + preemptedBy + " (higher priority)");
+    events.warning(job, "Preempted", "stage " + spec.name() + " attempt " + stage.getAttempt() + " preempted by "
+        + preemptedBy + "; it checkpoints and resumes when admitted again (not counted against maxRestarts)");
+    children.delete(attempt);
+    stage.setPhase(StagePhase.Restarting);
+    startWhenAdmitted(job, status, index, stage.getAttempt() + 1, stage.getAttempt() + 1);
+    return Next.STOP;
+  }
+
+  /**
+   * While an attempt's pods are not all running: what each waits for (the scheduler, an image, a
+   * volume) and, for pods that do not exist, why the Job controller could not create them.
+   */
+  private String waitingFor(Job attempt, List<Pod> pods, int expected) {
+    boolean allStarted = pods.size() >= expected && pods.stream().allMatch(p -> p.getStatus() != null
+        && p.getStatus().getPhase() != null && !"Pending".equals(p.getStatus().getPhase()));
+    if (allStarted) {
+      return "";
+    }
+    String missing = pods.size() < expected ? children.failedCreate(attempt).map(m -> " (" + m + ")").orElse("") : "";
+    return ", waiting: " + AttemptObserver.whyWaiting(pods, expected) + missing;
+  }
+
+  /** The attempt's pods have not all started within scheduling.startupDeadlineSeconds of its creation. */
+  private boolean startupDeadlinePassed(MultimodalPretrainJob job, StageStatus stage, List<Pod> pods, int index) {
+    if (stage.getAttemptStartTime() == null) {
+      return false;
+    }
+    Instant deadline = Instant.parse(stage.getAttemptStartTime())
+        .plusSeconds(job.getSpec().scheduling().startupDeadlineSeconds());
+    if (Instant.now(clock).isBefore(deadline)) {
+      return false;
+    }
+    long started = pods.stream().filter(p -> p.getStatus() != null && p.getStatus().getPhase() != null
+        && !"Pending".equals(p.getStatus().getPhase())).count();
+    return started < job.getSpec().stages().get(index).resources().nodes();
+  }
+
+  /**
+   * Gives an attempt whose pods did not all start in time back to the queue (a disruption, not a
+   * failure: nothing ran), naming the pods and why they wait, so its GPUs go to stages that can run.
+   */
+  private Next giveBackUnstarted(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt,
+      List<Pod> pods) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    String waiting = AttemptObserver.whyWaiting(pods, spec.resources().nodes());
+    String message = "stage " + spec.name() + " attempt " + stage.getAttempt() + " did not start within "
+        + job.getSpec().scheduling().startupDeadlineSeconds() + "s (scheduling.startupDeadlineSeconds): " + waiting;
+    countDisruption(status, stage, "StartupDeadlineExceeded", message);
+    events.warning(job, "StartupDeadlineExceeded", message + "; back to the queue");
+    children.delete(attempt);
+    stage.setPhase(StagePhase.Restarting);
+    startWhenAdmitted(job, status, index, stage.getAttempt() + 1, stage.getAttempt() + 1);
+    return Next.STOP;
+  }
+
+  // --- admission -----------------------------------------------------------------------------
+
+  /**
+   * Asks the queue to admit the stage's next attempt as a gang. While it waits the job is Queued
+   * with its place and the reason; when it must make room, the attempts it preempts are marked
+   * (their own jobs stop them and record the disruption).
+   */
+  private Next admit(MultimodalPretrainJob job, JobStatusAggregator status, int index) {
+    Admission.Decision decision = admission.admit(job, index);
+    QueueStatus before = status.current().getQueue();
+    if (!decision.admitted()) {
+      status.current().setQueue(new QueueStatus(decision.queue(), decision.position(), decision.message()));
+      status.condition(JobStatusAggregator.ADMITTED, false, "Queued", decision.message());
+      status.phase(JobPhase.Queued, "Queued", decision.message());
+      if (before == null || before.position() == null || !Objects.equals(before.position(), decision.position())) {
+        events.normal(job, "Queued", (decision.position() != null ? "position " + decision.position() + " in queue "
+            + decision.queue() + ": " : "") + decision.message());
+      }
+      for (Admission.Victim victim : decision.victims()) {
+        if (children.markPreempted(victim.namespace(), victim.attemptJob(), key(job))) {
+          events.normal(job, "Preempting", "stopping " + victim.attemptJob() + " of " + victim.owner()
+              + " (lower priority) to make room");
+        }
+      }
+      return Next.STOP;
+    }
+    status.current().setQueue(new QueueStatus(decision.queue(), null, decision.message()));
+    if (job.getSpec().scheduling().mode() == SchedulingSpec.Mode.KUEUE) {
+      // The Job is created suspended: Kueue, not Kiln, admits it.
+      status.condition(JobStatusAggregator.ADMITTED, false, "WaitingForKueue", decision.message());
+      return Next.CONTINUE;
+    }
+    status.condition(JobStatusAggregator.ADMITTED, true, "Admitted", decision.message());
+    events.normal(job, "Admitted", decision.message());
+    return Next.CONTINUE;
+  }
+
+
+  private static String key(MultimodalPretrainJob job) {
+    return job.getMetadata().getNamespace() + "/" + job.getMetadata().getName();
+  }
+
+  // --- Kueue ---------------------------------------------------------------------------------
+
+  /**
+   * In Kueue mode Kueue admits each stage Job by lifting its {@code suspend}, and preempts it by
+   * setting it again (the Job controller then stops the pods, which checkpoint on SIGTERM). A
+   * suspended attempt is Queued; one suspended after it was admitted is a disruption, not a
+   * restart, and resumes in the same Job when Kueue admits it again.
+   */
+  private Next followKueue(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    String queue = job.getSpec().scheduling().queue();
+    boolean admitted = status.conditionIs(JobStatusAggregator.ADMITTED, true);
+    if (!Boolean.TRUE.equals(attempt.getSpec().getSuspend())) {
+      if (!admitted) {
+        String message = "Kueue admitted Job " + attempt.getMetadata().getName() + " (LocalQueue " + queue + ")";
+        status.current().setQueue(new QueueStatus(queue, null, message));
+        status.condition(JobStatusAggregator.ADMITTED, true, "AdmittedByKueue", message);
+        stage.setAttemptStartTime(status.now());  // deadlines count from admission, not from the wait
+        events.normal(job, "Admitted", message);
+      }
+      return Next.CONTINUE;
+    }
+    if (admitted) {
+      String message = "Kueue suspended Job " + attempt.getMetadata().getName() + " (preempted or evicted by Kueue)";
+      countDisruption(status, stage, "Preempted", message);
+      events.warning(job, "Preempted", message + "; its pods checkpoint on SIGTERM and the stage resumes"
+          + " when Kueue admits it again (not counted against maxRestarts)");
+    }
+    String message = "waiting for Kueue to admit Job " + attempt.getMetadata().getName() + " (LocalQueue " + queue + ")";
+    status.current().setQueue(new QueueStatus(queue, null, message));
+    status.condition(JobStatusAggregator.ADMITTED, false, "WaitingForKueue", message);
+    status.phase(JobPhase.Queued, "WaitingForKueue", message);
+    return Next.STOP;
+  }
+
+  // --- progress and stalls -------------------------------------------------------------------
+
+  /**
+   * Reads rank 0's progress into status while the stage trains, and restarts an attempt whose
+   * trainer answers but has not advanced a step within scheduling.progressDeadlineSeconds
+   * (counted as a restart: a hang is the attempt's own failure). A trainer that does not answer
+   * is never called stalled: only what it reports is evidence.
+   */
+  private void observeProgress(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt,
+      List<Pod> pods) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    var rankZero = pods.stream()
+        .filter(p -> AttemptObserver.completionIndex(p) == 0 && p.getStatus() != null
+            && "Running".equals(p.getStatus().getPhase()))
+        .findFirst();
+    var read = rankZero.flatMap(progress::read);
+    if (read.isEmpty()) {
+      return;
+    }
+    TrainerProgress reported = read.get();
+    ProgressStatus current = status.current().getProgress();
+    Instant now = Instant.now(clock);
+    boolean sameAttempt = current != null && spec.name().equals(current.getStage())
+        && Objects.equals(stage.getAttempt(), current.getAttempt()) && current.getStep() != null;
+    if (reported.step() > 0 && (!sameAttempt || reported.step() > current.getStep())) {
+      // Written at most about once per interval, so that many training jobs do not flood the API server.
+      if (!sameAttempt || current.getUpdateTime() == null
+          || !now.isBefore(Instant.parse(current.getUpdateTime()).plus(progressInterval.multipliedBy(4).dividedBy(5)))) {
+        status.current().setProgress(progressOf(spec.name(), stage.getAttempt(), reported, status.now()));
+      }
+      if (status.conditionIs(JobStatusAggregator.STALLED, true)) {
+        status.condition(JobStatusAggregator.STALLED, false, "Progressing", "training steps advance again");
+      }
+      return;
+    }
+    String since = sameAttempt && current.getUpdateTime() != null ? current.getUpdateTime() : stage.getAttemptStartTime();
+    int deadline = job.getSpec().scheduling().progressDeadlineSeconds();
+    if (since != null && now.isAfter(Instant.parse(since).plusSeconds(deadline))) {
+      stall(job, status, index, attempt, "stage " + spec.name() + " attempt " + stage.getAttempt()
+          + ": no training step for more than " + deadline + "s (scheduling.progressDeadlineSeconds); rank 0 reports step "
+          + reported.step() + " of " + reported.totalSteps());
+    }
+  }
+
+  private static ProgressStatus progressOf(String stage, Integer attempt, TrainerProgress reported, String now) {
+    ProgressStatus progress = new ProgressStatus();
+    progress.setStage(stage);
+    progress.setAttempt(attempt);
+    progress.setStep(reported.step());
+    progress.setTotalSteps(reported.totalSteps());
+    progress.setTokens(reported.tokens());
+    progress.setLoss(reported.loss());
+    // Rounded for kubectl; Math.round would turn an infinite rate into Long.MAX_VALUE.
+    progress.setTokensPerSecond(reported.tokensPerSecond() == null || !Double.isFinite(reported.tokensPerSecond())
+        ? null : (double) Math.round(reported.tokensPerSecond()));
+    progress.setEtaSeconds(reported.etaSeconds());
+    progress.setDisplay(stage + " " + reported.step() + "/" + reported.totalSteps()
+        + (reported.loss() != null && !Double.isFinite(reported.loss()) ? " loss " + reported.loss() : ""));
+    progress.setUpdateTime(now);
+    return progress;
+  }
+
+  private void stall(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt, String message) {
+    status.condition(JobStatusAggregator.STALLED, true, "NoProgress", message);
+    handleFailure(job, status, index, attempt, new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, "Stalled",
+        message, null, null));
+    events.warning(job, "Stalled", message + "; restarting from the latest checkpoint");
+  }
+
+  // --- starting and failing attempts ---------------------------------------------------------
+
+  /** A stop that is not the attempt's fault (preemption, a gang that could not start): counted apart from restarts. */
+  private static void countDisruption(JobStatusAggregator status, StageStatus stage, String reason, String message) {
+    FailureStatus failure = new FailureStatus();
+    failure.setReason(reason);
+    failure.setMessage(message);
+    failure.setAttempt(stage.getAttempt());
+    failure.setTime(status.now());
+    stage.setLastFailure(failure);
+    stage.setDisruptions(stage.getDisruptions() + 1);
+  }
+
+  private static String preemptedBy(Job attempt) {
+    var annotations = attempt.getMetadata().getAnnotations();
+    return annotations == null ? null : annotations.get(BuiltinAdmission.PREEMPTED_BY);
+  }
+
+  /** Creates attempt {@code attempt}: its run config, the stage's Service, and the Job. */
+  private void startAttempt(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    RunConfig config = RunConfigs.render(job, index, Promotion.initFromCheckpoint(job, status, spec), settings);
+    children.ensureConfigMap(RunConfigMapManifest.build(job, config));
+    children.ensure(StageServiceManifest.build(job, spec.name(), settings));
+    Job created = children.ensure(StageJobManifest.build(job, index, attempt, settings));
+    if (stage.getSpecHash() == null) {
+      stage.setSpecHash(JobValidator.stageHash(spec));
+      stage.setStartTime(status.now());
+      recordReproducibility(job, status);
+      events.normal(job, "StageStarted", "stage " + spec.name() + " started on " + spec.resources().nodes() + " node(s) x "
+          + spec.resources().gpusPerNode() + " GPU(s)");
+    }
+    stage.setAttempt(attempt);
+    stage.setAttemptStartTime(status.now());
+    stage.setJobName(created.getMetadata().getName());
+    stage.setConfigMapName(Names.runConfig(job, spec.name()));
+    stage.setServiceName(Names.stageService(job, spec.name()));
+    stage.setPhase(StagePhase.Running);
+    if (attempt > 1) {
+      events.normal(job, "AttemptStarted", "stage " + spec.name() + " attempt " + attempt
+          + " resumes from the latest checkpoint");
+    }
+  }
+
+  private Next handleFailure(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt,
+      AttemptState.Failed failed) {
+    StageSpec spec = job.getSpec().stages().get(index);
+    StageStatus stage = status.stage(spec.name());
+    FailureStatus failure = new FailureStatus();
+    failure.setReason(failed.reason());
+    failure.setMessage(failed.message());
+    failure.setExitCode(failed.exitCode());
+    failure.setAttempt(stage.getAttempt());
+    failure.setPod(failed.pod());
+    failure.setTime(status.now());
+    stage.setLastFailure(failure);
+
+    switch (failed.kind()) {
+      case DISRUPTED -> {
+        stage.setDisruptions(stage.getDisruptions() + 1);
+        events.warning(job, "AttemptDisrupted", "stage " + spec.name() + " attempt " + stage.getAttempt() + ": "
+            + failed.message() + "; not counted against maxRestarts");
+      }
+      case NON_RETRYABLE -> {
+        stage.setPhase(StagePhase.Failed);
+        outcomes.fail(job, status, failed.reason(), "stage " + spec.name() + ": " + failed.message());
+        return Next.STOP;
+      }
+      case RETRYABLE -> {
+        stage.setRestarts(stage.getRestarts() + 1);
+        status.countRestart();
+        if (stage.getRestarts() > spec.maxRestarts()) {
+          stage.setPhase(StagePhase.Failed);
+          outcomes.fail(job, status, "MaxRestartsExceeded", "stage " + spec.name() + " failed " + stage.getRestarts()
+              + " times (maxRestarts " + spec.maxRestarts() + "); last: " + failed.message());
+          return Next.STOP;
+        }
+        events.warning(job, "AttemptFailed", "stage " + spec.name() + " attempt " + stage.getAttempt() + ": "
+            + failed.message() + " (restart " + stage.getRestarts() + " of " + spec.maxRestarts() + ")");
+      }
+    }
+    // Decided and recorded first; the attempt is replaced on the next reconcile, once this status is
+    // stored: were the write lost to a conflict, the replacement would otherwise be adopted uncounted.
+    stage.setPhase(StagePhase.Restarting);
+    status.phase(JobPhase.Training, "Restarting", "stage " + spec.name() + " attempt " + stage.getAttempt()
+        + " failed (" + failed.reason() + "); the next attempt resumes from the latest checkpoint");
+    recordedForNextReconcile = true;
+    return Next.STOP;
+  }
+
+  /** A Restarting stage's failed attempt, recorded in the stored status by an earlier reconcile, goes now. */
+  private void retireRecordedAttempt(MultimodalPretrainJob job, StageStatus stage) {
+    if (stage.getJobName() == null) {
+      return;
+    }
+    Job recorded = children.job(job.getMetadata().getNamespace(), stage.getJobName());
+    if (recorded != null && attemptOf(recorded) == stage.getAttempt() && recorded.getMetadata().getDeletionTimestamp() == null) {
+      children.delete(recorded);
+    }
+  }
+
+  private void recordReproducibility(MultimodalPretrainJob job, JobStatusAggregator status) {
+    ReproducibilityStatus record = JobLifecycle.reproducibility(status);
+    if (record.getConfigHash() == null) {
+      record.setConfigHash(Canonical.sha256(job.getSpec()));
+      record.setModelHash(Canonical.sha256(job.getSpec().model()));
+    }
+    for (StageSpec stage : job.getSpec().stages()) {
+      record.getImages().put("trainer/" + stage.name(), settings.trainerImage(job, stage));
+    }
+    record.getImages().put("dataJobs", settings.dataJobsImage(job));
+  }
+
+  private static int attemptOf(Job job) {
+    String attempt = job.getMetadata().getLabels() == null ? null : job.getMetadata().getLabels().get(Labels.ATTEMPT);
+    return attempt == null ? 0 : Integer.parseInt(attempt);
+  }
+}
