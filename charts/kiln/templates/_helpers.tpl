@@ -39,7 +39,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "kiln.workloadRules" -}}
 - apiGroups: [kiln.dev]
   resources: [multimodalpretrainjobs]
-  verbs: [get, list, watch, patch, update, delete]
+  # No patch or update: the operator never writes a job's spec or metadata (a GitOps sync would
+  # see it as drift); it writes only the status subresource, and deletes a job past its TTL.
+  verbs: [get, list, watch, delete]
 - apiGroups: [kiln.dev]
   resources: [multimodalpretrainjobs/status]
   verbs: [get, patch, update]

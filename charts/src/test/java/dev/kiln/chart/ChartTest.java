@@ -166,6 +166,23 @@ class ChartTest {
     assertThat(clusterWide.env("QUARKUS_OPERATOR_SDK_CONTROLLERS_MULTIMODALPRETRAINJOB_NAMESPACES")).isNull();
   }
 
+  /**
+   * What Argo CD or Flux applied stays as applied: the operator may read and (past its TTL) delete
+   * a job, and write its status, but never patch or update the job itself, and the local API
+   * server enforces exactly these rules on every run.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("valueSets")
+  void theOperatorNeverWritesAJobsSpecOrMetadata(String name, Map<String, Object> values) {
+    Set<String> granted = new HashSet<>();
+    RenderedChart.render(values).where(o -> o.path("kind").asText().endsWith("Role"))
+        .forEach(r -> granted.addAll(permissions(r.path("rules"))));
+    assertThat(granted).as("positive control: the status is written").contains("patch kiln.dev/multimodalpretrainjobs/status");
+    assertThat(granted.stream().filter(p -> p.endsWith(" kiln.dev/multimodalpretrainjobs")))
+        .containsExactlyInAnyOrder("get kiln.dev/multimodalpretrainjobs", "list kiln.dev/multimodalpretrainjobs",
+            "watch kiln.dev/multimodalpretrainjobs", "delete kiln.dev/multimodalpretrainjobs");
+  }
+
   @Test
   void grantsEveryPermissionTheOperatorDeclares() throws IOException {
     Path generated = Path.of(System.getProperty("kiln.home", "..")).resolve("operator/target/kubernetes/kubernetes.yml");
@@ -178,8 +195,9 @@ class ChartTest {
     }
     // JOSDK's generated rule for the job grants every verb on the job, its status and finalizers; the
     // operator never creates jobs, uses no finalizer, and a status subresource takes only get/patch/update.
+    // Nor does it write a job's spec or metadata (see theOperatorNeverWritesAJobsSpecOrMetadata).
     declared.removeIf(p -> p.contains("multimodalpretrainjobs/finalizers") || p.startsWith("create kiln.dev/multimodalpretrainjobs")
-        || p.matches("(list|watch|delete|create) .*/status"));
+        || p.matches("(list|watch|delete|create) .*/status") || p.matches("(patch|update) kiln.dev/multimodalpretrainjobs"));
     assertThat(declared).isNotEmpty();
     for (Map<String, Object> values : List.of(DEFAULTS, NAMESPACED)) {
       RenderedChart chart = RenderedChart.render(values);

@@ -400,7 +400,7 @@ final class StageAttempts {
   }
 
   private void stall(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt, String message) {
-    status.condition(JobStatusAggregator.STALLED, true, "NoProgress", message);
+    status.condition(JobStatusAggregator.STALLED, true, JobStatusAggregator.NO_PROGRESS, message);
     handleFailure(job, status, index, attempt, new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, "Stalled",
         message, null, null));
     events.warning(job, "Stalled", message + "; restarting from the latest checkpoint");

@@ -27,7 +27,19 @@ public final class JobStatusAggregator {
   public static final String SUCCEEDED = "Succeeded";
   public static final String FAILED = "Failed";
   public static final String SUSPENDED = "Suspended";
+  /**
+   * The kstatus conventions GitOps tools read (Flux's health checks, {@code kubectl wait
+   * --for=condition=Ready}, Argo CD through the chart's health script): {@code Ready} is True only
+   * once every stage succeeded; {@code Reconciling} is True while work is in flight; {@code
+   * Stalled} is True when the job cannot go on without a person: it failed, a spec change was
+   * refused, the API server refuses the operator, or training stopped advancing. Derived from the
+   * phase and the other conditions in {@link #build()}, never set on their own.
+   */
+  public static final String READY = "Ready";
+  public static final String RECONCILING = "Reconciling";
   public static final String STALLED = "Stalled";
+  /** The {@link #STALLED} reason the stage attempts set for a trainer that stopped advancing. */
+  public static final String NO_PROGRESS = "NoProgress";
   /**
    * False while the API server refuses the operator what it needs for this job (RBAC), with the
    * refused request as the message; True again once a reconcile gets through. Absent until then.
@@ -119,10 +131,42 @@ public final class JobStatusAggregator {
     status.setRestarts(status.getRestarts() + 1);
   }
 
-  /** Status with observedGeneration stamped. */
+  /** Status with observedGeneration stamped and the health conditions derived. */
   public MultimodalPretrainJobStatus build() {
     status.setObservedGeneration(generation);
+    deriveHealth();
     return status;
+  }
+
+  /** {@link #READY}, {@link #RECONCILING} and {@link #STALLED} from the phase and what blocks it; see docs/how-to/gitops.md. */
+  private void deriveHealth() {
+    JobPhase phase = status.getPhase();
+    String reason = status.getReason() != null ? status.getReason() : phase.name();
+    String message = status.getMessage();
+    Condition blocker = find(VALIDATED, "False", "SpecChangeRejected");
+    if (blocker == null) {
+      blocker = find(SYNCED, "False", null);
+    }
+    if (blocker == null) {
+      blocker = find(STALLED, "True", NO_PROGRESS);
+    }
+    boolean stalled = phase == JobPhase.Failed || blocker != null;
+    if (phase == JobPhase.Failed) {
+      condition(STALLED, true, reason, message);
+    } else if (blocker != null) {
+      condition(STALLED, true, blocker.getReason(), blocker.getMessage());
+    } else {
+      condition(STALLED, false, reason, "");
+    }
+    boolean inFlight = !stalled && !phase.isFinished() && phase != JobPhase.Suspended;
+    condition(RECONCILING, inFlight, reason, inFlight ? message : "");
+    condition(READY, phase == JobPhase.Succeeded, reason, message);
+  }
+
+  private Condition find(String type, String value, String reason) {
+    return status.getConditions().stream()
+        .filter(c -> type.equals(c.getType()) && value.equals(c.getStatus()) && (reason == null || reason.equals(c.getReason())))
+        .findFirst().orElse(null);
   }
 
   /** Whether {@link #build()} differs from the status the job had. */

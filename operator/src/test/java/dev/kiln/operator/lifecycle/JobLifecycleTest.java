@@ -727,6 +727,101 @@ class JobLifecycleTest {
     assertThat(cluster.jobNames(NS)).isEqualTo(jobs);
   }
 
+  /**
+   * A GitOps tool re-applies the committed YAML on every sync: the same file changes nothing (no
+   * generation bump, no status write, no new attempt), and the operator's own writes never touch
+   * what was applied. A changed file is the positive control.
+   */
+  @Test
+  void applyingTheSameYamlAgainChangesNothingAndTheOperatorLeavesWhatWasAppliedAlone() {
+    runToFirstAttempt();
+    cluster.startPod(NS, "quickstart-pretrain-a1", 0, "node-0");
+    reconcile();
+    MultimodalPretrainJob before = cluster.get(job);
+    var asApplied = io.fabric8.kubernetes.client.utils.Serialization.jsonMapper().valueToTree(TestJobs.example("quickstart.yaml"));
+    var stored = io.fabric8.kubernetes.client.utils.Serialization.jsonMapper().valueToTree(before);
+    assertThat(stored.get("spec")).as("the operator wrote nothing into the spec").isEqualTo(asApplied.get("spec"));
+    assertThat(before.getMetadata().getFinalizers()).isNullOrEmpty();
+    assertThat(before.getMetadata().getAnnotations()).isEqualTo(TestJobs.example("quickstart.yaml").getMetadata().getAnnotations());
+    assertThat(before.getMetadata().getLabels()).isEqualTo(TestJobs.example("quickstart.yaml").getMetadata().getLabels());
+    List<String> jobs = cluster.jobNames(NS);
+
+    applyAsKubectlDoes(TestJobs.example("quickstart.yaml"));
+    JobLifecycle.Outcome outcome = reconcile();
+
+    assertThat(cluster.get(job).getMetadata().getGeneration()).isEqualTo(before.getMetadata().getGeneration());
+    assertThat(outcome.statusWritten()).isFalse();
+    assertThat(cluster.jobNames(NS)).isEqualTo(jobs);
+
+    MultimodalPretrainJob changed = TestJobs.example("quickstart.yaml");
+    applyAsKubectlDoes(withNonce(changed, "again"));
+    assertThat(cluster.get(job).getMetadata().getGeneration()).as("positive control: a changed file is a new generation")
+        .isGreaterThan(before.getMetadata().getGeneration());
+    assertThat(reconcile().statusWritten()).isTrue();
+  }
+
+  /**
+   * A sync that writes the whole file over the stored job (kubectl replace, or an apply whose
+   * three-way patch is not empty). An unchanged file under kubectl apply sends no request at all.
+   */
+  private void applyAsKubectlDoes(MultimodalPretrainJob file) {
+    MultimodalPretrainJob current = cluster.get(job);
+    file.getMetadata().setUid(current.getMetadata().getUid());
+    file.getMetadata().setResourceVersion(current.getMetadata().getResourceVersion());
+    file.setStatus(current.getStatus());
+    client.resource(file).update();
+  }
+
+  @Test
+  void healthFollowsTheConventionsGitOpsToolsRead() {
+    runToFirstAttempt();
+    assertHealth("Reconciling");
+    edit(j -> withSpec(j, "visualTokens: 4"));
+    reconcile();
+    assertHealth("Stalled");
+    assertThat(condition(JobStatusAggregator.STALLED).getReason()).isEqualTo("SpecChangeRejected");
+    edit(j -> withSpec(j, "visualTokens: 16"));
+    reconcile();
+    assertHealth("Reconciling");
+    edit(j -> withSuspend(j, true));
+    reconcile();
+    assertHealth(null);
+    assertThat(condition(JobStatusAggregator.READY).getReason()).isEqualTo("SuspendedByUser");
+    edit(j -> withSuspend(j, false));
+    reconcile();
+    reconcile();
+    assertHealth("Reconciling");
+    String attempt = status().getStages().getFirst().getJobName();
+    cluster.failPod(NS, attempt, 0, ExitCodes.CONFIG, "Error");
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.Failed);
+    assertHealth("Stalled");
+    assertThat(condition(JobStatusAggregator.STALLED).getMessage()).isEqualTo(status().getMessage());
+  }
+
+  @Test
+  void aSucceededJobIsReadyAndNothingElse() {
+    runToFirstAttempt();
+    cluster.complete(NS, "quickstart-pretrain-a1", "{\"step\":150,\"checkpoint\":\"/kiln/workspace/checkpoints/pretrain/step-000150\"}");
+    reconcile();
+    cluster.complete(NS, "quickstart-sft-a1", "{\"step\":150,\"checkpoint\":\"/kiln/workspace/checkpoints/sft/step-000150\"}");
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.Succeeded);
+    assertHealth("Ready");
+  }
+
+  /** Exactly one of Ready, Reconciling and Stalled is True ({@code null}: none, as while suspended). */
+  private void assertHealth(String trueOne) {
+    for (String type : List.of(JobStatusAggregator.READY, JobStatusAggregator.RECONCILING, JobStatusAggregator.STALLED)) {
+      assertThat(condition(type).getStatus()).as("%s in phase %s", type, phase()).isEqualTo(type.equals(trueOne) ? "True" : "False");
+      assertThat(condition(type).getObservedGeneration()).isEqualTo(cluster.get(job).getMetadata().getGeneration());
+    }
+  }
+
+  private io.fabric8.kubernetes.api.model.Condition condition(String type) {
+    return status().getConditions().stream().filter(c -> c.getType().equals(type)).findFirst().orElseThrow();
+  }
+
   @Test
   void everyChildIsOwnedByTheJobExceptARetainedClaim() {
     create(TestJobs.example("open-qwen2vl.yaml"));
