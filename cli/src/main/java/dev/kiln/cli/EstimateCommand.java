@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import dev.kiln.api.JobFiles;
+import dev.kiln.api.sizing.GpuPeaks;
 import dev.kiln.api.sizing.MemoryFit;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
@@ -33,25 +34,6 @@ import picocli.CommandLine.Spec;
 @Command(name = "estimate", mixinStandardHelpOptions = true,
     description = "Estimate GPU-hours, wall-clock time and memory per GPU of a job on its declared GPUs.")
 final class EstimateCommand implements Callable<Integer> {
-
-  /** A GPU's dense peaks: fp16 tensor cores (Float16Mixed), and fp32 without TF32 (Float32, libtorch's default). */
-  record Peak(double float16, double float32) {
-    double of(Precision precision) {
-      return precision == Precision.FLOAT16_MIXED ? float16 : float32;
-    }
-  }
-
-  /** Peak FLOP/s per GPU, by the start of the nvidia.com/gpu.product label (SXM parts). */
-  static final Map<String, Peak> PEAK_FLOPS = new LinkedHashMap<>();
-
-  static {
-    PEAK_FLOPS.put("NVIDIA-H200", new Peak(989e12, 67e12));
-    PEAK_FLOPS.put("NVIDIA-H100", new Peak(989e12, 67e12));
-    PEAK_FLOPS.put("NVIDIA-A100", new Peak(312e12, 19.5e12));
-    PEAK_FLOPS.put("NVIDIA-L40S", new Peak(362e12, 91.6e12));
-    PEAK_FLOPS.put("NVIDIA-A10", new Peak(125e12, 31.2e12));
-    PEAK_FLOPS.put("Tesla-V100", new Peak(125e12, 15.7e12));
-  }
 
   static final String DEFAULT_GPU = "NVIDIA-A100-SXM4-40GB";
 
@@ -153,11 +135,10 @@ final class EstimateCommand implements Callable<Integer> {
           "budget is in epochs: give the tokens per epoch with --tokens " + stage.name() + "=N");
     }
     String gpu = resources.gpuProduct() != null ? resources.gpuProduct() : DEFAULT_GPU;
-    Peak peaks = PEAK_FLOPS.entrySet().stream().filter(e -> gpu.startsWith(e.getKey())).map(Map.Entry::getValue)
-        .findFirst().orElse(null);
+    GpuPeaks.Peak peaks = GpuPeaks.of(gpu).orElse(null);
     if (peaks == null) {
       return new StageEstimate(stage.name(), gpu, gpus, tokens, flopsPerToken, null, null, null, null, null,
-          "no peak FLOP/s known for " + gpu + " (known: " + String.join(", ", PEAK_FLOPS.keySet()) + ")");
+          "no peak FLOP/s known for " + gpu + " (known: " + String.join(", ", GpuPeaks.known()) + ")");
     }
     Precision precision = stage.trainingPrecision();
     double gpuSeconds = tokens * flopsPerToken / (mfu * peaks.of(precision));

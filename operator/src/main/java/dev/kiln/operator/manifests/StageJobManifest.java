@@ -2,6 +2,7 @@ package dev.kiln.operator.manifests;
 
 import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.runconfig.TrainerProgress;
+import dev.kiln.api.sizing.GpuPeaks;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.ResourcesSpec;
 import dev.kiln.api.v1alpha1.StageSpec;
@@ -22,6 +23,7 @@ import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -140,6 +142,8 @@ public final class StageJobManifest {
       // libtorch's caching allocator otherwise keeps 5-7 GiB of split blocks at the recipe's size (measured
       // with Kiln's decoder in PyTorch on an H200; 0.6-2.5 GiB with this), which the memory model counts on.
       env.add(PodParts.env("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True"));
+      GpuPeaks.of(resources.gpuProduct()).ifPresent(peak -> env.add(PodParts.env(GpuPeaks.ENV,
+          String.format(Locale.ROOT, "%.4g", peak.of(stage.trainingPrecision())))));
     }
     return env;
   }

@@ -10,11 +10,14 @@ import dev.kiln.api.Canonical;
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.api.runconfig.RunConfig;
 import dev.kiln.api.runconfig.TrainerSummary;
+import dev.kiln.api.sizing.GpuPeaks;
 import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.ShardingStrategy;
+import dev.kiln.api.v1alpha1.TrainablePart;
 import dev.kiln.model.Autocast;
 import dev.kiln.model.GradMode;
 import dev.kiln.model.PackedBatch;
+import dev.kiln.model.TrainingFlops;
 import dev.kiln.model.VisionLanguageModel;
 import dev.kiln.model.weights.InitialWeights;
 import dev.kiln.model.weights.SafeTensors;
@@ -205,13 +208,16 @@ public final class TrainingRun {
               state.cursor(), global, micro, rank, world, config.data().packedAttention(), PAD_TOKEN);
           Writer metrics = rank == 0
               ? Files.newBufferedWriter(metricsFile, StandardOpenOption.CREATE, StandardOpenOption.APPEND)
-              : Writer.nullWriter()) {
+              : Writer.nullWriter();
+          TensorBoardEvents events = rank == 0 ? TensorBoardEvents.create(metricsFile.getParent().resolve(attemptRun()),
+              "rank0") : null) {
         while (step < totalSteps && stepsThisProcess < stopAfterSteps) {
           long start = System.nanoTime();
           double lr = schedule.at(step);
           double lossScale = scaler == null ? 1 : scaler.scale();
           double lossSum = 0;
           long stepTokens = 0;
+          double stepFlops = 0;  // this rank's model FLOPs, the way MFU counts them
           try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
             for (int m = 0; m < accumulation; m++) {
               PackedBatch batch = batches.next();
@@ -221,6 +227,9 @@ public final class TrainingRun {
               }
               peakMemory.sample();
               stepTokens += batch.usedPositions();
+              stepFlops += TrainingFlops.decoder(config.model(), batch.usedPositions(), batch.targetPositions().length,
+                  batch.visiblePairs()) + batch.images() * TrainingFlops.perImage(config.model(), batch.visualTokens(),
+                  config.trainable().contains(TrainablePart.VISION));
             }
           }
           double[] lossAndTokens = parallel.lossTokensAndStop(lossSum / accumulation, stepTokens, stop.requested());
@@ -265,6 +274,9 @@ public final class TrainingRun {
               peakMemory.bytes());
           metrics.write(JSON.writeValueAsString(stepMetrics) + "\n");
           metrics.flush();
+          if (events != null) {
+            events.scalars(step, scalars(stepMetrics, stepFlops / seconds));
+          }
           progress.accept(stepMetrics);
           if (step % config.checkpoints().intervalSteps() == 0 || step == totalSteps || stopNow) {
             long cursor = step * global;
@@ -287,6 +299,38 @@ public final class TrainingRun {
       return new TrainerSummary(step, tokens, lastLoss, latest == null ? null : podPath(latest),
           latest == null ? null : CheckpointStore.manifestSha256(latest), peakMemory.bytes());
     }
+  }
+
+  /** The TensorBoard run of this attempt, beside the stage's metrics.jsonl: {@code attempt-N}. */
+  private static String attemptRun() {
+    String attempt = System.getenv("KILN_ATTEMPT");
+    return "attempt-" + (attempt == null || attempt.isBlank() ? "1" : attempt.strip());
+  }
+
+  /**
+   * One step as TensorBoard scalars. MFU is there where the operator told the trainer its GPU's
+   * peak ({@link GpuPeaks#ENV}, from the stage's GPU product): each rank drives one GPU.
+   */
+  private static Map<String, Double> scalars(StepMetrics m, double modelFlopsPerSecond) {
+    Map<String, Double> scalars = new LinkedHashMap<>();
+    scalars.put("train/loss", m.loss());
+    scalars.put("train/learning_rate", m.lr());
+    scalars.put("train/grad_norm", m.gradNorm());
+    scalars.put("train/tokens_per_second", m.tokensPerSecond());
+    scalars.put("train/tokens", (double) m.tokens());
+    scalars.put("train/data_wait_fraction", m.dataWaitFraction());
+    scalars.put("train/model_tflops_per_second_per_rank", modelFlopsPerSecond / 1e12);
+    String peak = System.getenv(GpuPeaks.ENV);
+    if (peak != null && !peak.isBlank()) {
+      scalars.put("train/mfu", modelFlopsPerSecond / Double.parseDouble(peak.strip()));
+    }
+    if (m.lossScale() != null) {
+      scalars.put("train/loss_scale", m.lossScale());
+    }
+    if (m.peakMemoryBytes() != null) {
+      scalars.put("train/peak_memory_gib", m.peakMemoryBytes() / (double) (1L << 30));
+    }
+    return scalars;
   }
 
   /** Where training starts: the state, and the optimizer moments to read (none when starting fresh). */

@@ -117,6 +117,25 @@ class TrainingRunTest {
     assertThat(summary.manifestSha256()).hasSize(64);
     assertThat(m.get(0).get("lr").asDouble()).isZero();
     assertThat(m.get(5).get("dataWaitFraction").asDouble()).isBetween(0.0, 1.0);
+
+    // TensorBoard sees the same steps, read without Kiln's writer.
+    Path runDir = run.resolve("kiln/workspace/metrics/pretrain/attempt-1");
+    List<Path> files;
+    try (var listing = Files.list(runDir)) {
+      files = listing.toList();
+    }
+    assertThat(files).singleElement().satisfies(f -> assertThat(f.getFileName().toString()).startsWith("events.out.tfevents."));
+    List<EventFileReader.Event> events = EventFileReader.read(files.getFirst());
+    assertThat(events).hasSize(41);
+    for (int i = 0; i < 40; i++) {
+      var scalars = events.get(i + 1).scalars();
+      assertThat(events.get(i + 1).step()).isEqualTo(i + 1);
+      assertThat(scalars.get("train/loss")).isEqualTo((float) m.get(i).get("loss").asDouble());
+      assertThat(scalars.get("train/learning_rate")).isEqualTo((float) m.get(i).get("lr").asDouble());
+      assertThat(scalars.get("train/grad_norm")).isEqualTo((float) m.get(i).get("gradNorm").asDouble());
+      assertThat(scalars.get("train/model_tflops_per_second_per_rank")).isPositive();
+      assertThat(scalars).doesNotContainKey("train/mfu");  // no GPU peak on a CPU
+    }
   }
 
   @Test
