@@ -123,10 +123,10 @@ public final class FakeCluster {
     return client.batch().v1().jobs().inNamespace(namespace).withName(name).get();
   }
 
-  /** The Job controller reporting every index done; rank 0 leaves the trainer's summary. */
+  /** The Job controller reporting every index done; rank 0 (or a data Job's pod) leaves its summary. */
   public void complete(String namespace, String name, String summary) {
     Job job = job(namespace, name);
-    if ("trainer".equals(job.getMetadata().getLabels().get(Labels.COMPONENT))) {
+    if (summary != null || "trainer".equals(job.getMetadata().getLabels().get(Labels.COMPONENT))) {
       addPod(job, 0, 0, null, summary, false);
     }
     setCondition(job, "Complete");

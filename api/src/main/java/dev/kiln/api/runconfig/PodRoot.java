@@ -36,4 +36,15 @@ public record PodRoot(Path root) {
   public Path resolve(Path podPath) {
     return podPath == null ? null : resolve(podPath.toString());
   }
+
+  /** The path as the pod sees it: the inverse of {@link #resolve(String)}, for what a pod records. */
+  public String podPath(Path path) {
+    if (path == null) {
+      return null;
+    }
+    if (root == null || !path.toAbsolutePath().startsWith(root.toAbsolutePath())) {
+      return path.toString();
+    }
+    return "/" + root.toAbsolutePath().relativize(path.toAbsolutePath()).toString().replace('\\', '/');
+  }
 }

@@ -16,6 +16,9 @@ import java.util.List;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "self.stages.all(s, self.stages.exists_one(t, t.name == s.name))",
     message = "stages: stage names must be unique")
+@ValidationRule(value = "!has(self.reproduce) || !has(self.reproduce.packedData) || "
+    + "self.reproduce.packedData.all(p, self.stages.exists(s, s.name == p.stage))",
+    message = "reproduce.packedData: each stage must name a stage of spec.stages")
 @ValidationRule(
     value = "self.stages.all(s, !has(s.initFrom) || (self.stages.map(t, t.name).indexOf(s.initFrom) >= 0 && "
         + "self.stages.map(t, t.name).indexOf(s.initFrom) < self.stages.map(t, t.name).indexOf(s.name)))",
@@ -55,7 +58,11 @@ public record MultimodalPretrainJobSpec(
     Integer ttlSecondsAfterFinished,
 
     @Default("7") @JsonPropertyDescription("Seed for the weights' initialisation and the data order (packing and batches); recorded in every checkpoint.")
-    Long seed) {
+    Long seed,
+
+    @JsonPropertyDescription("What a reproduction expects to find (kiln pin writes it from a finished run): a run whose "
+        + "packed data or tokenizer differ fails before training, naming each difference.")
+    ReproduceSpec reproduce) {
 
   public MultimodalPretrainJobSpec {
     checkpoints = checkpoints != null ? checkpoints : new CheckpointSpec(null, null, null, null);

@@ -14,10 +14,14 @@ public class ReproducibilityStatus {
   @JsonPropertyDescription("sha256 of spec.model when the first stage started; the model may not change after.")
   private String modelHash;
 
-  @JsonPropertyDescription("sha256 of the packed data manifest.")
-  private String dataManifestHash;
+  @JsonPropertyDescription("sha256 of each stage's packed manifest.json, by stage, as its pack Job reported it.")
+  private Map<String, String> packedData = new TreeMap<>();
+  @JsonPropertyDescription("sha256 of the tokenizer file the data was packed with.")
+  private String tokenizerSha256;
   @JsonPropertyDescription("Image references used, by role.")
   private Map<String, String> images = new TreeMap<>();
+  @JsonPropertyDescription("The images the kubelet ran, by role, as it reports them (a digest reference where the runtime gives one).")
+  private Map<String, String> imageIds = new TreeMap<>();
 
   public String getConfigHash() {
     return configHash;
@@ -35,12 +39,20 @@ public class ReproducibilityStatus {
     this.modelHash = modelHash;
   }
 
-  public String getDataManifestHash() {
-    return dataManifestHash;
+  public Map<String, String> getPackedData() {
+    return packedData;
   }
 
-  public void setDataManifestHash(String dataManifestHash) {
-    this.dataManifestHash = dataManifestHash;
+  public void setPackedData(Map<String, String> packedData) {
+    this.packedData = packedData;
+  }
+
+  public String getTokenizerSha256() {
+    return tokenizerSha256;
+  }
+
+  public void setTokenizerSha256(String tokenizerSha256) {
+    this.tokenizerSha256 = tokenizerSha256;
   }
 
   public Map<String, String> getImages() {
@@ -49,5 +61,13 @@ public class ReproducibilityStatus {
 
   public void setImages(Map<String, String> images) {
     this.images = images;
+  }
+
+  public Map<String, String> getImageIds() {
+    return imageIds;
+  }
+
+  public void setImageIds(Map<String, String> imageIds) {
+    this.imageIds = imageIds;
   }
 }

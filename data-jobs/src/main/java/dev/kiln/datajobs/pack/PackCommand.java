@@ -4,8 +4,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.api.Canonical;
-import dev.kiln.api.runconfig.FailureReport;
 import dev.kiln.api.runconfig.ExitCodes;
+import dev.kiln.api.runconfig.FailureReport;
+import dev.kiln.api.runconfig.PackSummary;
+import dev.kiln.api.runconfig.PodPaths;
+import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.data.packed.PackedFormat;
 import dev.kiln.data.packed.PackedSequence;
@@ -65,6 +68,10 @@ public final class PackCommand implements Callable<Integer> {
 
   @Option(names = "--image-size", required = true, description = "Side the encoder sees, in pixels")
   int imageSize;
+
+  @Option(names = "--termination-log", paramLabel = "FILE", description = "Where to write the summary the operator records"
+      + " (the manifest's sha256)", defaultValue = "${env:KILN_TERMINATION_LOG:-" + PodPaths.TERMINATION_MESSAGE + "}")
+  Path terminationLog;
 
   @Option(names = "--seed", defaultValue = "0", description = "Recorded in the manifest; the plan itself is deterministic")
   long seed;
@@ -147,7 +154,8 @@ public final class PackCommand implements Callable<Integer> {
             }
           });
           stage(batch, source.name(), kind, preparer, staging, lengths, bad);
-          inputManifest.addObject().put("path", shard.toString()).put("sha256", sha256);
+          // As the pod sees it: the manifest's bytes must not depend on where a node keeps the claim.
+          inputManifest.addObject().put("path", PodRoot.fromEnvironment().podPath(shard)).put("sha256", sha256);
         }
       }
       long seen = lengths.size() + bad.total();
@@ -159,6 +167,8 @@ public final class PackCommand implements Callable<Integer> {
       }
       List<ShardWriter.WrittenShard> shards = writeSequences(plan, staging);
       writeManifest(plan, shards, inputManifest, bad, seen, text.conventions());
+      writeSummary(new PackSummary(Canonical.sha256(Files.readAllBytes(output.resolve("manifest.json"))),
+          Canonical.sha256(Files.readAllBytes(tokenizer)), (long) plan.placed(), (long) plan.bins().size(), plan.fill()));
       double seconds = (System.nanoTime() - start) / 1e9;
       err.printf("pack: %d samples -> %d sequences of %d (fill %.4f), %d bad, %.1fs%n", plan.placed(),
           plan.bins().size(), sequenceLength, plan.fill(), bad.total(), seconds);
@@ -226,6 +236,18 @@ public final class PackCommand implements Callable<Integer> {
       }
       writer.close();
       return writer.shards();
+    }
+  }
+
+  /** The termination message, when the pod has one to write (a command run by hand may not). */
+  private void writeSummary(PackSummary summary) {
+    try {
+      if (terminationLog != null && Files.isDirectory(terminationLog.toAbsolutePath().getParent())
+          && (Files.isWritable(terminationLog) || Files.isWritable(terminationLog.toAbsolutePath().getParent()))) {
+        Files.writeString(terminationLog, new ObjectMapper().writeValueAsString(summary));
+      }
+    } catch (IOException e) {
+      System.err.println("pack: cannot write the termination message " + terminationLog + ": " + e.getMessage());
     }
   }
 

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.Canonical;
+import dev.kiln.api.runconfig.PackSummary;
 import dev.kiln.data.image.Images;
 import dev.kiln.data.packed.PackedFormat;
 import dev.kiln.data.packed.PackedSequence;
@@ -92,6 +94,23 @@ class PackCommandTest {
     }
     assertThat(Files.readString(dir.resolve("a/manifest.json")).replace(dir.resolve("a").toString(), ""))
         .isEqualTo(Files.readString(dir.resolve("b/manifest.json")).replace(dir.resolve("b").toString(), ""));
+  }
+
+  @Test
+  void theTerminationMessageCarriesTheManifestsAndTheTokenizersSha256ForTheOperator() throws IOException {
+    TestShards.captions(dir.resolve("captions"), 40, 10);
+    Path message = dir.resolve("termination-log");
+    List<String> args = new ArrayList<>(List.of("pack", "--output", dir.resolve("out").toString(), "--tokenizer",
+        TestShards.tokenizer(dir).toString(), "--seq-len", "128", "--visual-tokens", "16", "--image-size", "32",
+        "--input", dir.resolve("captions").toString(), "--termination-log", message.toString()));
+    assertThat(DataJobsTestSupport.run(args.toArray(String[]::new)).exit()).isZero();
+
+    PackSummary summary = new ObjectMapper().readValue(message.toFile(), PackSummary.class);
+    assertThat(summary.manifestSha256()).isEqualTo(Canonical.sha256(Files.readAllBytes(dir.resolve("out/manifest.json"))));
+    assertThat(summary.tokenizerSha256()).isEqualTo(Canonical.sha256(Files.readAllBytes(TestShards.tokenizer(dir))));
+    assertThat(summary.samples()).isEqualTo(40);
+    JsonNode manifest = new ObjectMapper().readTree(dir.resolve("out/manifest.json").toFile());
+    assertThat(summary.sequences()).isEqualTo(manifest.get("sequences").asLong());
   }
 
   @Test

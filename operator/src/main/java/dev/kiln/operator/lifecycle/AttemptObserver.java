@@ -147,19 +147,23 @@ public final class AttemptObserver {
 
   /** The JSON summary rank 0 wrote to its termination message, when it wrote one. */
   static Optional<TrainerSummary> summary(List<Pod> pods) {
+    return summary(pods.stream().filter(p -> completionIndex(p) == 0).toList(), TrainerSummary.class);
+  }
+
+  /** The JSON summary of the first pod that exited 0 with one in its termination message. */
+  static <T> Optional<T> summary(List<Pod> pods, Class<T> type) {
     return pods.stream()
-        .filter(p -> completionIndex(p) == 0)
         .map(AttemptObserver::terminated)
         .flatMap(Optional::stream)
         .filter(t -> t.getExitCode() != null && t.getExitCode() == 0 && t.getMessage() != null)
-        .map(t -> parse(t.getMessage()))
+        .map(t -> parse(t.getMessage(), type))
         .flatMap(Optional::stream)
         .findFirst();
   }
 
-  private static Optional<TrainerSummary> parse(String message) {
+  private static <T> Optional<T> parse(String message, Class<T> type) {
     try {
-      return Optional.of(JSON.readValue(message.strip(), TrainerSummary.class));
+      return Optional.of(JSON.readValue(message.strip(), type));
     } catch (IOException e) {
       return Optional.empty();
     }

@@ -1,6 +1,7 @@
 package dev.kiln.operator.lifecycle;
 
 import dev.kiln.api.runconfig.ExitCodes;
+import dev.kiln.api.runconfig.PackSummary;
 import dev.kiln.api.v1alpha1.DataPrepStatus;
 import dev.kiln.api.v1alpha1.DataSourceSpec;
 import dev.kiln.api.v1alpha1.JobPhase;
@@ -12,6 +13,7 @@ import dev.kiln.operator.manifests.OperatorSettings;
 import dev.kiln.operator.manifests.PackJobManifest;
 import dev.kiln.operator.manifests.SampleDataJobManifest;
 import dev.kiln.operator.status.JobStatusAggregator;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -85,12 +87,45 @@ final class DataPreparation {
       return Next.STOP;
     }
 
+    if (checkPins(job, status, packs) == Next.STOP) {
+      return Next.STOP;
+    }
     prep.setPhase("Succeeded");
     prep.setCompletionTime(status.now());
     status.condition(JobStatusAggregator.DATA_READY, true, "Packed",
         packs.size() + " stages packed from " + filters.size() + " filtered sources");
     events.normal(job, "DataReady", "packed data ready for " + packs.size() + " stages");
     return Next.CONTINUE;
+  }
+
+  /**
+   * Records what each pack Job reported (its manifest's and the tokenizer's sha256) and holds it
+   * against {@code spec.reproduce}: a difference fails the job before any stage starts, naming
+   * each pin with what was expected and what was found. Nothing is deleted: the packed data stays
+   * on the claim to be compared, and a corrected spec retried with {@code restartNonce}.
+   */
+  private Next checkPins(MultimodalPretrainJob job, JobStatusAggregator status, List<Job> packs) {
+    for (int i = 0; i < packs.size(); i++) {
+      List<Pod> pods = children.podsOf(job, packs.get(i));
+      Reproducibility.recordPacked(status, job.getSpec().stages().get(i).name(),
+          AttemptObserver.summary(pods, PackSummary.class).orElse(null));
+      Reproducibility.recordImageId(status, "dataJobs", pods);
+    }
+    if (job.getSpec().reproduce() == null) {
+      return Next.CONTINUE;
+    }
+    List<String> differences = Reproducibility.pinDifferences(job, Reproducibility.record(status));
+    if (differences.isEmpty()) {
+      status.condition(JobStatusAggregator.PINS_MATCHED, true, "AllPinsMatch",
+          "the packed data and tokenizer are the ones spec.reproduce pins");
+      return Next.CONTINUE;
+    }
+    String message = String.join("; ", differences) + ". Nothing was deleted: the packed data stays on claim "
+        + Names.checkpointClaim(job) + " to compare; correct the inputs or the pins, then change spec.restartNonce";
+    status.condition(JobStatusAggregator.PINS_MATCHED, false, "PinMismatch", message);
+    status.current().getDataPrep().setPhase("Failed");
+    outcomes.fail(job, status, "PinMismatch", message);
+    return Next.STOP;
   }
 
   /** Sources that need a filter Job: those with a filter that some stage uses. */

@@ -219,20 +219,10 @@ public final class JobLifecycle {
    * (the CRD's transition rule), and this holds it so where an API server did not evaluate the rule.
    */
   private static void pinModel(MultimodalPretrainJob job, JobStatusAggregator status) {
-    ReproducibilityStatus record = reproducibility(status);
+    ReproducibilityStatus record = Reproducibility.record(status);
     if (record.getModelHash() == null) {
       record.setModelHash(Canonical.sha256(job.getSpec().model()));
     }
-  }
-
-  /** The job's reproducibility record, made on first use. */
-  static ReproducibilityStatus reproducibility(JobStatusAggregator status) {
-    ReproducibilityStatus record = status.current().getReproducibility();
-    if (record == null) {
-      record = new ReproducibilityStatus();
-      status.current().setReproducibility(record);
-    }
-    return record;
   }
 
   // --- restart request -----------------------------------------------------------------------

@@ -111,6 +111,7 @@ final class StageAttempts {
           }
           status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + stage.getAttempt()
               + waitingFor(attempt, pods, spec.resources().nodes()));
+          Reproducibility.recordImageId(status, "trainer/" + spec.name(), pods);
           observeProgress(job, status, index, attempt, pods);
           return Next.STOP;
         }
@@ -509,7 +510,7 @@ final class StageAttempts {
   }
 
   private void recordReproducibility(MultimodalPretrainJob job, JobStatusAggregator status) {
-    ReproducibilityStatus record = JobLifecycle.reproducibility(status);
+    ReproducibilityStatus record = Reproducibility.record(status);
     if (record.getConfigHash() == null) {
       record.setConfigHash(Canonical.sha256(job.getSpec()));
       record.setModelHash(Canonical.sha256(job.getSpec().model()));

@@ -51,6 +51,11 @@ public final class JobStatusAggregator {
    * for a job that always fitted. A warning: the job runs anyway.
    */
   public static final String INSUFFICIENT_GPU_MEMORY = "InsufficientGpuMemory";
+  /**
+   * For a job with {@code spec.reproduce}: True once its packed data and tokenizer are the pinned
+   * ones, False (and the job Failed) with each difference when they are not. Absent without pins.
+   */
+  public static final String PINS_MATCHED = "PinsMatched";
 
   private final MultimodalPretrainJobStatus status;
   private final String original;

@@ -197,7 +197,7 @@ class ArgoCdHealthTest {
   private static MultimodalPretrainJob suspend(MultimodalPretrainJob job, boolean suspend) {
     MultimodalPretrainJobSpec s = job.getSpec();
     job.setSpec(new MultimodalPretrainJobSpec(s.model(), s.data(), s.stages(), s.checkpoints(), s.scheduling(), s.images(),
-        suspend, s.restartNonce(), s.ttlSecondsAfterFinished(), s.seed()));
+        suspend, s.restartNonce(), s.ttlSecondsAfterFinished(), s.seed(), s.reproduce()));
     return job;
   }
 

@@ -9,6 +9,7 @@ import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.validation.CrdSchema;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.ReproduceSpec;
 import dev.kiln.api.v1alpha1.StagePhase;
 import dev.kiln.api.v1alpha1.StageStatus;
 import dev.kiln.operator.FakeCluster;
@@ -472,7 +473,7 @@ class JobLifecycleTest {
     MultimodalPretrainJob quickstart = TestJobs.example("quickstart.yaml");
     var s = quickstart.getSpec();
     quickstart.setSpec(new dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec(s.model(), s.data(), s.stages().subList(0, 1),
-        s.checkpoints(), s.scheduling(), s.images(), false, null, 600, s.seed()));
+        s.checkpoints(), s.scheduling(), s.images(), false, null, 600, s.seed(), s.reproduce()));
     create(quickstart);
     runToFirstAttemptOfCreatedJob();
     cluster.complete(NS, "quickstart-pretrain-a1", "{\"step\":150}");
@@ -683,7 +684,7 @@ class JobLifecycleTest {
       var s = j.getSpec();
       j.setSpec(new dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec(new dev.kiln.api.v1alpha1.ModelSpec(
           dev.kiln.api.v1alpha1.ModelPreset.SMALL, null, null, null, null), s.data(), s.stages(), s.checkpoints(),
-          s.scheduling(), s.images(), s.suspend(), s.restartNonce(), s.ttlSecondsAfterFinished(), s.seed()));
+          s.scheduling(), s.images(), s.suspend(), s.restartNonce(), s.ttlSecondsAfterFinished(), s.seed(), s.reproduce()));
       return j;
     });
     reconcile();
@@ -820,6 +821,69 @@ class JobLifecycleTest {
 
   private io.fabric8.kubernetes.api.model.Condition condition(String type) {
     return status().getConditions().stream().filter(c -> c.getType().equals(type)).findFirst().orElseThrow();
+  }
+
+  // --- pinned inputs -------------------------------------------------------------------------
+
+  @Test
+  void packedDataThatDiffersFromThePinsFailsTheJobBeforeAnyStageNamingEachDifferenceAndLosesNothing() {
+    String a = "a".repeat(64);
+    String b = "b".repeat(64);
+    String tokenizer = "c".repeat(64);
+    create(withReproduce(TestJobs.example("quickstart.yaml"), new ReproduceSpec(List.of(
+        new ReproduceSpec.PackedDataPin("pretrain", a), new ReproduceSpec.PackedDataPin("sft", a)), tokenizer)));
+    reconcile();
+    cluster.complete(NS, "quickstart-filter-shapes");
+    reconcile();
+    cluster.complete(NS, "quickstart-pack-pretrain", packSummary(a, tokenizer));
+    cluster.complete(NS, "quickstart-pack-sft", packSummary(b, tokenizer));
+    reconcile();
+
+    assertThat(phase()).isEqualTo(JobPhase.Failed);
+    assertThat(status().getReason()).isEqualTo("PinMismatch");
+    assertThat(status().getMessage()).startsWith("spec.reproduce.packedData[sft]: expected manifest sha256 " + a
+        + ", found " + b + ". Nothing was deleted").doesNotContain("[pretrain]").doesNotContain("tokenizer");
+    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.PINS_MATCHED, "False"));
+    assertThat(status().getReproducibility().getPackedData()).containsExactly(Map.entry("pretrain", a), Map.entry("sft", b));
+    assertThat(status().getReproducibility().getTokenizerSha256()).isEqualTo(tokenizer);
+    assertThat(eventReasons()).contains("PinMismatch");
+    assertThat(cluster.jobNames(NS)).as("no stage started, the packed data kept").containsExactlyInAnyOrder(
+        "quickstart-filter-shapes", "quickstart-pack-pretrain", "quickstart-pack-sft");
+
+    edit(j -> withNonce(withReproduce(j, new ReproduceSpec(List.of(new ReproduceSpec.PackedDataPin("pretrain", a),
+        new ReproduceSpec.PackedDataPin("sft", b)), tokenizer)), "pins-corrected"));
+    reconcile();
+    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.PINS_MATCHED, "True"));
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).as("positive control: matching pins train").isNotNull();
+  }
+
+  @Test
+  void aJobWithoutPinsRecordsWhatItsPackJobsReported() {
+    runToFirstAttemptOfCreatedJobWithPackSummaries();
+    assertThat(status().getConditions()).noneSatisfy(c -> assertThat(c.getType()).isEqualTo(JobStatusAggregator.PINS_MATCHED));
+    assertThat(status().getReproducibility().getPackedData()).containsOnlyKeys("pretrain", "sft");
+  }
+
+  private void runToFirstAttemptOfCreatedJobWithPackSummaries() {
+    create(TestJobs.example("quickstart.yaml"));
+    reconcile();
+    cluster.complete(NS, "quickstart-filter-shapes");
+    reconcile();
+    cluster.complete(NS, "quickstart-pack-pretrain", packSummary("1".repeat(64), "3".repeat(64)));
+    cluster.complete(NS, "quickstart-pack-sft", packSummary("2".repeat(64), "3".repeat(64)));
+    reconcile();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
+  }
+
+  private static String packSummary(String manifest, String tokenizer) {
+    return "{\"manifestSha256\":\"" + manifest + "\",\"tokenizerSha256\":\"" + tokenizer + "\",\"sequences\":12}";
+  }
+
+  private static MultimodalPretrainJob withReproduce(MultimodalPretrainJob job, ReproduceSpec pins) {
+    var s = job.getSpec();
+    job.setSpec(new dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec(s.model(), s.data(), s.stages(), s.checkpoints(),
+        s.scheduling(), s.images(), s.suspend(), s.restartNonce(), s.ttlSecondsAfterFinished(), s.seed(), pins));
+    return job;
   }
 
   @Test
@@ -965,14 +1029,14 @@ class JobLifecycleTest {
   private static MultimodalPretrainJob withSuspend(MultimodalPretrainJob job, boolean suspend) {
     var s = job.getSpec();
     job.setSpec(new dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec(s.model(), s.data(), s.stages(), s.checkpoints(),
-        s.scheduling(), s.images(), suspend, s.restartNonce(), s.ttlSecondsAfterFinished(), s.seed()));
+        s.scheduling(), s.images(), suspend, s.restartNonce(), s.ttlSecondsAfterFinished(), s.seed(), s.reproduce()));
     return job;
   }
 
   private static MultimodalPretrainJob withNonce(MultimodalPretrainJob job, String nonce) {
     var s = job.getSpec();
     job.setSpec(new dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec(s.model(), s.data(), s.stages(), s.checkpoints(),
-        s.scheduling(), s.images(), s.suspend(), nonce, s.ttlSecondsAfterFinished(), s.seed()));
+        s.scheduling(), s.images(), s.suspend(), nonce, s.ttlSecondsAfterFinished(), s.seed(), s.reproduce()));
     return job;
   }
 }
