@@ -61,6 +61,11 @@ public final class JobFiles {
     return new Manifests(jobs, queues);
   }
 
+  /** Every document of a YAML file as it was written (a tree each), for tools that rewrite a file. */
+  public static List<JsonNode> readDocuments(Path file) {
+    return documents(readString(file), file.toString());
+  }
+
   /** The file's text; a file that cannot be read is a {@link JobFileException} saying why, in words. */
   private static String readString(Path file) {
     String origin = file.toString();

@@ -7,8 +7,8 @@ import picocli.CommandLine.Command;
 /** The {@code kiln} command: validate and inspect MultimodalPretrainJobs, run them locally. */
 @Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = KilnCommand.Version.class,
     description = "Compute-efficient multimodal-LLM training (the Open-Qwen2VL recipe) as one Kubernetes resource.",
-    subcommands = {ValidateCommand.class, CrdCommand.class, RunCommand.class, StatusCommand.class, EstimateCommand.class,
-        DataCommand.class, ExportCommand.class, BenchCommand.class, WeightsCommand.class,
+    subcommands = {ValidateCommand.class, CrdCommand.class, RunCommand.class, StatusCommand.class, PinCommand.class,
+        EstimateCommand.class, DataCommand.class, ExportCommand.class, BenchCommand.class, WeightsCommand.class,
         CommandLine.HelpCommand.class})
 public final class KilnCommand implements Runnable {
 

@@ -1,10 +1,13 @@
 package dev.kiln.cli;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
 import dev.kiln.api.v1alpha1.StageStatus;
+import dev.kiln.cli.cluster.ClusterJobs;
+import dev.kiln.cli.cluster.JobStatusView;
 import dev.kiln.cli.run.ProgressView;
 import dev.kiln.cli.run.RunSummary;
 import dev.kiln.cli.run.StageMetrics;
@@ -19,31 +22,60 @@ import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
  * {@code kiln status DIR}: where a local run stands, from its work dir: the summary of a finished
- * run, or the job status and the running stage's last step while it runs. Exits 0 for a job that
- * succeeded or is still on its way, {@link RunCommand#JOB_FAILED} for one that ended otherwise.
+ * run, or the job status and the running stage's last step while it runs. {@code kiln status NAME
+ * [-n NAMESPACE]}: the same for a job on a cluster, through the kubeconfig as kubectl finds it;
+ * {@code --watch} follows it until it finishes. Exits 0 for a job that succeeded or is still on
+ * its way, {@link RunCommand#JOB_FAILED} for one that ended otherwise.
  */
-@Command(name = "status", mixinStandardHelpOptions = true, description = "Show the state of a local run (kiln run --workdir DIR).")
+@Command(name = "status", mixinStandardHelpOptions = true,
+    description = "Show where a job stands: a local run (kiln run --workdir DIR), or a job on a cluster (NAME).")
 final class StatusCommand implements Callable<Integer> {
 
   static final int NO_RUN = 1;
 
-  @Parameters(index = "0", paramLabel = "DIR")
-  Path dir;
+  @Parameters(index = "0", paramLabel = "DIR|NAME",
+      description = "A local run's work dir, or the name of a job on the cluster")
+  String target;
+
+  @Option(names = {"-n", "--namespace"}, paramLabel = "NAMESPACE", description = "The job's namespace on the cluster"
+      + " (default: the kubeconfig context's)")
+  String namespace;
+
+  @Option(names = "--kubeconfig", paramLabel = "FILE", description = "As kubectl's (default: KUBECONFIG, ~/.kube/config)")
+  Path kubeconfig;
+
+  @Option(names = "--context", paramLabel = "NAME", description = "The kubeconfig context to use")
+  String context;
+
+  @Option(names = {"-w", "--watch"}, description = "Follow a job on the cluster: print again whenever it changes,"
+      + " until it finishes")
+  boolean watch;
+
+  @Option(names = "--interval", paramLabel = "SECONDS", defaultValue = "5", description = "How often --watch looks")
+  int interval;
 
   @Spec
   CommandSpec spec;
 
+  Path dir;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
+    dir = Path.of(target);
+    boolean local = Files.exists(dir) || target.contains("/") || target.startsWith(".");
+    if (!local) {
+      return cluster(out);
+    }
     if (!Files.isDirectory(dir)) {
       out.println(dir + (Files.exists(dir) ? " is a file" : " does not exist") + ": give the work dir of a kiln run"
-          + " (.kiln/runs/<job>, or its --workdir)");
+          + " (.kiln/runs/<job>, or its --workdir), or the name of a job on the cluster");
       out.flush();
       return NO_RUN;
     }
@@ -62,6 +94,34 @@ final class StatusCommand implements Callable<Integer> {
       exit = Math.max(exit, show(job, out));
     }
     return exit;
+  }
+
+  /** The job named {@link #target} on the cluster, once or (with --watch) each time it changes until it ends. */
+  private int cluster(PrintWriter out) throws InterruptedException {
+    try (ClusterJobs cluster = ClusterJobs.connect(kubeconfig, context)) {
+      String ns = cluster.namespace(namespace);
+      String shown = null;
+      while (true) {
+        JsonNode job = cluster.job(ns, target);
+        String view = JobStatusView.render(job, cluster.events(ns, target), cluster.pods(ns, target), Instant.now());
+        // Ages change every second; a watch prints again when something else did.
+        String comparable = view.replaceAll("\\(\\S+ ago\\)", "");
+        if (!comparable.equals(shown)) {
+          out.print(view);
+          out.flush();
+          shown = comparable;
+        }
+        MultimodalPretrainJobStatus status = JobStatusView.status(job);
+        if (!watch || JobStatusView.finished(status)) {
+          return status.getPhase() == JobPhase.Failed ? RunCommand.JOB_FAILED : 0;
+        }
+        Thread.sleep(Duration.ofSeconds(Math.max(1, interval)));
+      }
+    } catch (ClusterJobs.Unreachable e) {
+      out.println("kiln status: " + e.getMessage());
+      out.flush();
+      return NO_RUN;
+    }
   }
 
   private List<Path> perJobFolders() throws IOException {
