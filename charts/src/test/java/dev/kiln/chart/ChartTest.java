@@ -38,6 +38,8 @@ class ChartTest {
       Map.entry("images.pullPolicy", "Always"),
       Map.entry("replicaCount", "3"),
       Map.entry("metrics.serviceMonitor.enabled", "true"),
+      Map.entry("metrics.podMonitor.enabled", "true"),
+      Map.entry("metrics.grafanaDashboard.enabled", "true"),
       Map.entry("serviceAccount.name", "trainer-ops"),
       Map.entry("operator.tolerations[0].key", "dedicated"),
       Map.entry("operator.tolerations[0].operator", "Exists"),
@@ -84,8 +86,8 @@ class ChartTest {
     assertThat(chart.objects()).isNotEmpty();
     List<String> problems = new ArrayList<>();
     for (JsonNode object : chart.objects()) {
-      if (object.path("kind").asText().equals("ServiceMonitor")) {
-        continue;  // prometheus-operator's kind: checked field by field below
+      if (object.path("kind").asText().endsWith("Monitor")) {
+        continue;  // prometheus-operator's kinds: checked field by field below
       }
       KubernetesSchemas.problem(object).ifPresent(problems::add);
     }
@@ -281,7 +283,31 @@ class ChartTest {
         .isEqualTo(chart.one("Service").at("/spec/ports/0/name").asText());
     assertThat(monitor.at("/spec/selector/matchLabels")).isEqualTo(deployment.at("/spec/selector/matchLabels"));
 
+    JsonNode podMonitor = chart.one("PodMonitor");
+    assertThat(podMonitor.at("/spec/podMetricsEndpoints/0/port").asText()).isEqualTo("metrics");
+    assertThat(podMonitor.at("/spec/podMetricsEndpoints/0/path").asText()).isEqualTo("/metrics");
+    assertThat(podMonitor.at("/spec/namespaceSelector/any").asBoolean()).isTrue();
+    // The trainers' pods as the operator labels them (its golden stage Job), and rank 0 as the Job controller does.
+    JsonNode stageJob = new YAMLMapper().readTree(Path.of(System.getProperty("kiln.home", ".."))
+        .resolve("operator/src/test/resources/golden/stage-pretrain-1node-gpu.yaml").toFile());
+    JsonNode podLabels = stageJob.at("/spec/template/metadata/labels");
+    podMonitor.at("/spec/selector/matchLabels").properties().forEach(label -> {
+      if (!label.getKey().equals("batch.kubernetes.io/job-completion-index")) {
+        assertThat(podLabels.path(label.getKey()).asText()).as(label.getKey()).isEqualTo(label.getValue().asText());
+      }
+    });
+    assertThat(stageJob.at("/spec/completionMode").asText()).isEqualTo("Indexed");
+    assertThat(stageJob.at("/spec/template/spec/containers/0/ports").toString()).contains("\"metrics\"");
+
+    JsonNode dashboard = chart.where(o -> o.path("kind").asText().equals("ConfigMap")
+        && o.at("/metadata/labels/grafana_dashboard").asText().equals("1")).getFirst();
+    String json = dashboard.at("/data/kiln.json").asText();
+    assertThat(json).isEqualTo(Files.readString(RenderedChart.CHART.resolve("dashboards/kiln.json")).strip());
+    assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(json).path("panels")).hasSizeGreaterThan(5);
+
     RenderedChart defaults = RenderedChart.render(DEFAULTS);
+    assertThat(defaults.ofKind("PodMonitor")).isEmpty();
+    assertThat(defaults.where(o -> o.at("/metadata/labels/grafana_dashboard").isTextual())).isEmpty();
     String appVersion = new YAMLMapper().readTree(RenderedChart.CHART.resolve("Chart.yaml").toFile()).path("appVersion").asText();
     assertThat(defaults.operatorContainer().path("image").asText()).isEqualTo("ghcr.io/kiln-dev/kiln-operator:" + appVersion);
     assertThat(defaults.ofKind("ServiceMonitor")).isEmpty();

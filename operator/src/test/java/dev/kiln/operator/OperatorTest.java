@@ -116,6 +116,15 @@ class OperatorTest {
       assertThat(samples).containsKey("kiln_queue_admitted_jobs{queue=\"default\"}");
       assertThat(samples).containsKey("kiln_queue_pending_jobs{queue=\"default\"}");
       assertThat(samples).containsKey("kiln_queue_gpus_in_use{queue=\"default\"}");
+      // The chart's Grafana dashboard asks only for what the operator serves (kiln_trainer_*: the trainers').
+      java.util.Set<String> served = new java.util.TreeSet<>();
+      samples.keySet().forEach(k -> served.add(k.contains("{") ? k.substring(0, k.indexOf('{')) : k));
+      String dashboard = java.nio.file.Files.readString(TestJobs.root().resolve("charts/kiln/dashboards/kiln.json"));
+      java.util.Set<String> asked = new java.util.TreeSet<>();
+      java.util.regex.Pattern.compile("kiln_(?!trainer_)[a-z_]+").matcher(dashboard).results()
+          .forEach(m -> asked.add(m.group()));
+      assertThat(asked).as("positive control: the dashboard has operator panels").contains("kiln_jobs");
+      assertThat(served).containsAll(asked);
     });
   }
 

@@ -119,13 +119,16 @@ class ArgoCdHealthTest {
   }
 
   @Test
-  void queuedIsProgressingWithItsPlace() throws Exception {
+  void queuedOrAwaitingPromotionIsProgressingWithWhatItWaitsFor() throws Exception {
     job = client.resource(fresh(TestJobs.example("quickstart.yaml"))).create();
     reconcile();
     MultimodalPretrainJob queued = cluster.get(job);
     queued.getStatus().setPhase(JobPhase.Queued);
     queued.getStatus().setMessage("position 3 in queue research: 16 GPUs in use of 16");
     assertThat(health(queued)).isEqualTo(new Health("Progressing", "Queued: position 3 in queue research: 16 GPUs in use of 16"));
+    queued.getStatus().setPhase(JobPhase.AwaitingPromotion);
+    queued.getStatus().setMessage("approve stage pretrain to continue");
+    assertThat(health(queued)).isEqualTo(new Health("Progressing", "AwaitingPromotion: approve stage pretrain to continue"));
   }
 
   // --- running the script --------------------------------------------------------------------

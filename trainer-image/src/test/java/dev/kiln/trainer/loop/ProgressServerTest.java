@@ -43,6 +43,16 @@ class ProgressServerTest {
           "kiln_trainer_data_wait_ratio{stage=\"pretrain\"} 0.1");
       assertThat(lines.stream().filter(l -> !l.startsWith("#"))).allMatch(l -> SAMPLE.matcher(l).matches());
 
+      // The chart's Grafana dashboard asks only for what a trainer serves.
+      String dashboard = java.nio.file.Files.readString(java.nio.file.Path.of(System.getProperty("kiln.home", ".."),
+          "charts/kiln/dashboards/kiln.json"));
+      java.util.Set<String> served = new java.util.TreeSet<>();
+      lines.stream().filter(l -> !l.startsWith("#")).forEach(l -> served.add(l.substring(0, l.indexOf('{'))));
+      java.util.Set<String> asked = new java.util.TreeSet<>();
+      Pattern.compile("kiln_trainer_[a-z_]+").matcher(dashboard).results().forEach(m -> asked.add(m.group()));
+      assertThat(asked).as("positive control: the dashboard has trainer panels").contains("kiln_trainer_loss");
+      assertThat(served).containsAll(asked);
+
       HttpResponse<String> post = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
           + TrainerProgress.PATH)).POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
       assertThat(post.statusCode()).as("read-only").isEqualTo(405);
