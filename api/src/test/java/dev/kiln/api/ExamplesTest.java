@@ -47,6 +47,39 @@ class ExamplesTest {
         .containsKey("kiln.dev/sample-data");
   }
 
+  @Test
+  void theGitOpsExamplesDeployThePinnedQuickstartAndWaitForItsHealth() throws IOException {
+    Path root = KilnRoot.path();
+    Path gitops = root.resolve("examples/gitops");
+    MultimodalPretrainJob pinned = JobFiles.read(gitops.resolve("quickstart/job.yaml")).getFirst();
+    assertThat(JobValidator.validate(pinned)).isEmpty();
+    assertThat(pinned.getSpec().reproduce().packedData()).extracting(p -> p.stage()).containsExactly("pretrain", "sft");
+    assertThat(pinned.getSpec().reproduce().tokenizerSha256()).hasSize(64);
+    MultimodalPretrainJob quickstart = JobFiles.read(root.resolve("examples/quickstart.yaml")).getFirst();
+    var s = pinned.getSpec();
+    var unpinned = new dev.kiln.api.v1alpha1.MultimodalPretrainJobSpec(s.model(), s.data(), s.stages(), s.checkpoints(),
+        s.scheduling(), null, s.suspend(), s.restartNonce(), s.ttlSecondsAfterFinished(), s.seed(), null);
+    assertThat(Canonical.json(unpinned)).as("the quickstart, only pinned").isEqualTo(Canonical.json(quickstart.getSpec()));
+
+    var yaml = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper();
+    assertThat(yaml.readTree(gitops.resolve("quickstart/kustomization.yaml").toFile()).path("resources").toString())
+        .contains("job.yaml");
+    var application = yaml.readTree(gitops.resolve("argocd-application.yaml").toFile());
+    assertThat(application.path("kind").asText()).isEqualTo("Application");
+    assertThat(root.resolve(application.at("/spec/source/path").asText())).isDirectory().isEqualTo(gitops.resolve("quickstart"));
+    List<com.fasterxml.jackson.databind.JsonNode> flux = new java.util.ArrayList<>();
+    try (var parser = yaml.getFactory().createParser(gitops.resolve("flux-kustomization.yaml").toFile())) {
+      yaml.readValues(parser, com.fasterxml.jackson.databind.JsonNode.class).forEachRemaining(flux::add);
+    }
+    var kustomization = flux.stream().filter(d -> d.path("kind").asText().equals("Kustomization")).findFirst().orElseThrow();
+    assertThat(root.resolve(kustomization.at("/spec/path").asText()).normalize()).isEqualTo(gitops.resolve("quickstart"));
+    assertThat(kustomization.at("/spec/healthChecks/0/kind").asText()).isEqualTo(MultimodalPretrainJob.KIND);
+    assertThat(kustomization.at("/spec/healthChecks/0/name").asText()).isEqualTo(pinned.getMetadata().getName());
+    assertThat(kustomization.at("/spec/healthChecks/0/namespace").asText())
+        .isEqualTo(kustomization.at("/spec/targetNamespace").asText()).isEqualTo(application.at("/spec/destination/namespace").asText());
+    assertThat(kustomization.at("/spec/sourceRef/name").asText()).isEqualTo(flux.getFirst().at("/metadata/name").asText());
+  }
+
   static Stream<Path> queues() throws IOException {
     try (Stream<Path> files = Files.list(KilnRoot.path().resolve("examples/queues"))) {
       return files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList().stream();

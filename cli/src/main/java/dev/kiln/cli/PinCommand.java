@@ -132,10 +132,11 @@ final class PinCommand implements Callable<Integer> {
     }
     pinned.warnings().forEach(w -> err.println("kiln pin: " + w));
 
-    StringBuilder yaml = new StringBuilder("# Pinned by kiln pin from " + source + ": a run of this job must find the same"
-        + " packed data, tokenizer and images,\n# or it stops before training naming each difference.\n");
+    StringBuilder yaml = new StringBuilder("# Pinned by kiln pin from " + source + ".\n# A run of this job must find the"
+        + " same packed data, tokenizer and images, or it stops before training naming each difference.\n");
     for (int i = 0; i < documents.size(); i++) {
-      yaml.append(i > 0 ? "---\n" : "").append(YAML.writeValueAsString(documents.get(i)));
+      String document = YAML.writeValueAsString(documents.get(i));
+      yaml.append(i > 0 ? "---\n" : "").append(document).append(document.endsWith("\n") ? "" : "\n");
     }
     if (output != null) {
       Files.writeString(output, yaml);

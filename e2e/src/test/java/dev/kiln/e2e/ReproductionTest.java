@@ -54,6 +54,10 @@ class ReproductionTest {
         .isEqualTo(firstStatus.at("/reproducibility/packedData/sft").asText()).hasSize(64);
     assertThat(pins.at("/tokenizerSha256").asText()).hasSize(64);
     assertThat(JobValidator.validate(JobFiles.read(pinned).getFirst())).isEmpty();
+    // The committed GitOps example is this very pin: packing is deterministic, so it holds on any machine.
+    JsonNode example = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(
+        Path.of(System.getProperty("kiln.home"), "examples/gitops/quickstart/job.yaml").toFile()).at("/spec/reproduce");
+    assertThat(example).as("examples/gitops/quickstart/job.yaml's pins; renew them with kiln pin").isEqualTo(pins);
 
     Path second = dir.resolve("second");
     assertThat(kiln("run", pinned.toString(), "--workdir", second.toString(), "--timeout", "15")).isZero();

@@ -21,7 +21,7 @@ class CrdSchemaTest {
   @Test
   void everyRuleOfTheCrdIsLoadedAndCompiles() {
     assertThat(crd.rules()).extracting(CrdSchema.Rule::path).containsExactlyInAnyOrder(
-        "", "spec", "spec", "spec.checkpoints", "spec.data", "spec.data.sources[].filter", "spec.model", "spec.model",
+        "", "spec", "spec", "spec", "spec.checkpoints", "spec.data", "spec.data.sources[].filter", "spec.model", "spec.model",
         "spec.stages[].budget");
   }
 
@@ -38,6 +38,21 @@ class CrdSchemaTest {
     ObjectNode thirty = JobValidatorTest.baseTree();
     ((ObjectNode) thirty.path("metadata")).put("name", "a-job-name-of-thirty-chars-ok0");
     assertThat(crd.validate(thirty)).isEmpty();
+  }
+
+  @Test
+  void aPinMustNameAStageAndBeASha256() {
+    ObjectNode pinned = JobValidatorTest.baseTree();
+    String stage = pinned.at("/spec/stages/0/name").asText();
+    ObjectNode reproduce = ((ObjectNode) pinned.path("spec")).putObject("reproduce");
+    reproduce.putArray("packedData").addObject().put("stage", stage).put("manifestSha256", "a".repeat(64));
+    assertThat(crd.validate(pinned)).as("positive control").isEmpty();
+
+    ((ObjectNode) reproduce.at("/packedData/0")).put("stage", "no-such-stage");
+    assertThat(crd.validate(pinned)).containsExactly(
+        new Violation("spec", "reproduce.packedData: each stage must name a stage of spec.stages"));
+    ((ObjectNode) reproduce.at("/packedData/0")).put("stage", stage).put("manifestSha256", "A".repeat(64));
+    assertThat(crd.validate(pinned)).extracting(Violation::field).containsExactly("spec.reproduce.packedData[0].manifestSha256");
   }
 
   @Test
