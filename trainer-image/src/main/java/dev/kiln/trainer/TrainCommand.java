@@ -126,6 +126,10 @@ public final class TrainCommand implements Callable<Integer> {
       System.err.println(e.getMessage());
       writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());
       return ExitCodes.CONFIG;
+    } catch (TrainingRun.PinMismatchException e) {
+      System.err.println(e.getMessage());
+      writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());
+      return ExitCodes.PIN_MISMATCH;
     } catch (TrainingRun.DivergedException e) {
       System.err.println(e.getMessage());
       if (rank == 0) {

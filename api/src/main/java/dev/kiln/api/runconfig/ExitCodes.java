@@ -20,6 +20,11 @@ public final class ExitCodes {
    * own code, past the sysexits range.
    */
   public static final int DIVERGED = 79;
+  /**
+   * An input differs from what the job pins ({@code spec.reproduce}): the initial weights. A retry
+   * would find the same files; the inputs or the pins must change.
+   */
+  public static final int PIN_MISMATCH = 80;
   /** Run config invalid or of an unknown version. */
   public static final int CONFIG = 78;
 

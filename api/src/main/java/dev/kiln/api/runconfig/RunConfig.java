@@ -47,7 +47,9 @@ public record RunConfig(
    * continues from its last checkpoint.
    */
   public String trainingHash() {
-    return Canonical.sha256(new TrainingIdentity(job, stage, seed, model, initialWeights, data, trainable,
+    // What the weights must hash to is a check, not part of what is trained: a pinned re-run resumes the same checkpoints.
+    Weights weights = initialWeights == null ? null : new Weights(initialWeights.languageModel(), initialWeights.visionEncoder());
+    return Canonical.sha256(new TrainingIdentity(job, stage, seed, model, weights, data, trainable,
         new AdamWIdentity(optimizer.weightDecay(), optimizer.schedule(), optimizer.minLrRatio(), optimizer.gradClip(),
             optimizer.beta1(), optimizer.beta2(), optimizer.eps()),
         budget, batch.globalBatchSize(), checkpoints.initFrom()));
@@ -73,9 +75,17 @@ public record RunConfig(
   /** Version of this document; the trainer refuses versions it does not know. */
   public static final String API_VERSION = "kiln.dev/run-config/v1";
 
-  /** Initial weights inside the pod, when the job starts from pretrained models. */
+  /**
+   * Initial weights inside the pod, when the job starts from pretrained models; {@code
+   * pinnedSha256}, when the job pins them, is what they must hash to before training starts.
+   */
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record Weights(String languageModel, String visionEncoder) {}
+  public record Weights(String languageModel, String visionEncoder, String pinnedSha256) {
+
+    public Weights(String languageModel, String visionEncoder) {
+      this(languageModel, visionEncoder, null);
+    }
+  }
 
   /** Packed training data and how to read it. */
   public record Data(String packedDir, String tokenizer, int sequenceLength, int visualTokens,

@@ -19,6 +19,8 @@ import java.util.List;
 @ValidationRule(value = "!has(self.reproduce) || !has(self.reproduce.packedData) || "
     + "self.reproduce.packedData.all(p, self.stages.exists(s, s.name == p.stage))",
     message = "reproduce.packedData: each stage must name a stage of spec.stages")
+@ValidationRule(value = "!has(self.reproduce) || !has(self.reproduce.initialWeightsSha256) || has(self.model.initialWeights)",
+    message = "reproduce.initialWeightsSha256: pins spec.model.initialWeights, which this job does not set")
 @ValidationRule(
     value = "self.stages.all(s, !has(s.initFrom) || (self.stages.map(t, t.name).indexOf(s.initFrom) >= 0 && "
         + "self.stages.map(t, t.name).indexOf(s.initFrom) < self.stages.map(t, t.name).indexOf(s.name)))",
@@ -61,7 +63,7 @@ public record MultimodalPretrainJobSpec(
     Long seed,
 
     @JsonPropertyDescription("What a reproduction expects to find (kiln pin writes it from a finished run): a run whose "
-        + "packed data or tokenizer differ fails before training, naming each difference.")
+        + "packed data, tokenizer or initial weights differ fails before training, naming each difference.")
     ReproduceSpec reproduce) {
 
   public MultimodalPretrainJobSpec {

@@ -9,8 +9,8 @@ import java.util.List;
 
 /**
  * What a reproduction expects to find, as an earlier run recorded it ({@code kiln pin} writes
- * this from that run's status): a run whose packed data or tokenizer differ stops before
- * training, with a condition and an event naming each difference. Images are pinned by digest in
+ * this from that run's status): a run whose packed data, tokenizer or initial weights differ
+ * stops before training, with a condition and an event naming each difference. Images are pinned by digest in
  * {@code spec.images}.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -20,7 +20,12 @@ public record ReproduceSpec(
 
     @Pattern(Bounds.SHA256_PATTERN) @Size(max = 64)
     @JsonPropertyDescription("sha256 of the tokenizer file the data was packed with.")
-    String tokenizerSha256) {
+    String tokenizerSha256,
+
+    @Pattern(Bounds.SHA256_PATTERN) @Size(max = 64)
+    @JsonPropertyDescription("sha256 of spec.model.initialWeights: over every file of both folders (languageModel/PATH "
+        + "SHA256 per line, then visionEncoder/...), checked by the trainer before the first step.")
+    String initialWeightsSha256) {
 
   public ReproduceSpec {
     packedData = packedData != null ? List.copyOf(packedData) : List.of();

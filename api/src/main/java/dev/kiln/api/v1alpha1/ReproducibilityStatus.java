@@ -18,6 +18,8 @@ public class ReproducibilityStatus {
   private Map<String, String> packedData = new TreeMap<>();
   @JsonPropertyDescription("sha256 of the tokenizer file the data was packed with.")
   private String tokenizerSha256;
+  @JsonPropertyDescription("sha256 of spec.model.initialWeights, as the trainer that started from them reported it.")
+  private String initialWeightsSha256;
   @JsonPropertyDescription("Image references used, by role.")
   private Map<String, String> images = new TreeMap<>();
   @JsonPropertyDescription("The images the kubelet ran, by role, as it reports them (a digest reference where the runtime gives one).")
@@ -53,6 +55,14 @@ public class ReproducibilityStatus {
 
   public void setTokenizerSha256(String tokenizerSha256) {
     this.tokenizerSha256 = tokenizerSha256;
+  }
+
+  public String getInitialWeightsSha256() {
+    return initialWeightsSha256;
+  }
+
+  public void setInitialWeightsSha256(String initialWeightsSha256) {
+    this.initialWeightsSha256 = initialWeightsSha256;
   }
 
   public Map<String, String> getImages() {

@@ -21,7 +21,7 @@ class CrdSchemaTest {
   @Test
   void everyRuleOfTheCrdIsLoadedAndCompiles() {
     assertThat(crd.rules()).extracting(CrdSchema.Rule::path).containsExactlyInAnyOrder(
-        "", "spec", "spec", "spec", "spec.checkpoints", "spec.data", "spec.data.sources[].filter", "spec.model", "spec.model",
+        "", "spec", "spec", "spec", "spec", "spec.checkpoints", "spec.data", "spec.data.sources[].filter", "spec.model", "spec.model",
         "spec.stages[].budget");
   }
 
@@ -53,6 +53,10 @@ class CrdSchemaTest {
         new Violation("spec", "reproduce.packedData: each stage must name a stage of spec.stages"));
     ((ObjectNode) reproduce.at("/packedData/0")).put("stage", stage).put("manifestSha256", "A".repeat(64));
     assertThat(crd.validate(pinned)).extracting(Violation::field).containsExactly("spec.reproduce.packedData[0].manifestSha256");
+    ((ObjectNode) reproduce.at("/packedData/0")).put("manifestSha256", "a".repeat(64));
+    reproduce.put("initialWeightsSha256", "b".repeat(64));
+    assertThat(crd.validate(pinned)).as("pins initial weights the job does not have").containsExactly(new Violation("spec",
+        "reproduce.initialWeightsSha256: pins spec.model.initialWeights, which this job does not set"));
   }
 
   @Test

@@ -13,9 +13,9 @@ import java.util.Set;
 
 /**
  * Turns a job as it was written (or as a cluster holds it) and the status of its run into the
- * YAML that reproduces that run: {@code spec.reproduce} with every stage's packed manifest and the
- * tokenizer by sha256, and {@code spec.images} with the images the run used, by digest where the
- * kubelet reported one. What cannot be pinned is said, not guessed.
+ * YAML that reproduces that run: {@code spec.reproduce} with every stage's packed manifest, the
+ * tokenizer and the initial weights by sha256, and {@code spec.images} with the images the run
+ * used, by digest where the kubelet reported one. What cannot be pinned is said, not guessed.
  */
 public final class PinnedJob {
 
@@ -82,6 +82,12 @@ public final class PinnedJob {
       reproduce.put("tokenizerSha256", record.getTokenizerSha256());
     } else {
       warnings.add("the tokenizer's sha256 was not recorded: it is not pinned");
+    }
+    if (record.getInitialWeightsSha256() != null) {
+      reproduce.put("initialWeightsSha256", record.getInitialWeightsSha256());
+    } else if (spec.at("/model/initialWeights").isObject()) {
+      warnings.add("the initial weights' sha256 was not recorded (no trainer reported starting from them): they are"
+          + " not pinned");
     }
     spec.set("reproduce", reproduce);
 

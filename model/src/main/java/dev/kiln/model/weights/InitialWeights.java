@@ -1,14 +1,22 @@
 package dev.kiln.model.weights;
 
 import ai.djl.ndarray.types.Shape;
+import dev.kiln.api.Canonical;
 import dev.kiln.model.Parameters;
 import dev.kiln.model.VisionLanguageModel;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,6 +42,47 @@ public final class InitialWeights {
       throw new IOException("the initial weights do not fit the model:\n" + report.describe());
     }
     load(model.parameters(), languageModel, visionEncoder);
+  }
+
+  /**
+   * What the initial weights are, as one sha256: over a line per file of both folders ({@code
+   * languageModel/<path> <sha256>}, then {@code visionEncoder/...}, each sorted by path), so that
+   * where the folders sit does not count, and any file in them (weights, config, tokenizer) does.
+   */
+  public static String sha256(Path languageModel, Path visionEncoder) throws IOException {
+    StringBuilder listing = new StringBuilder();
+    String[] roles = {"languageModel", "visionEncoder"};
+    Path[] folders = {languageModel, visionEncoder};
+    for (int i = 0; i < roles.length; i++) {
+      if (folders[i] == null) {
+        continue;
+      }
+      List<Path> files;
+      try (Stream<Path> walk = Files.walk(folders[i])) {
+        files = walk.filter(Files::isRegularFile).sorted().toList();
+      }
+      for (Path file : files) {
+        listing.append(roles[i]).append('/').append(folders[i].relativize(file).toString().replace('\\', '/'))
+            .append(' ').append(fileSha256(file)).append('\n');
+      }
+    }
+    return Canonical.sha256(listing.toString().getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static String fileSha256(Path file) throws IOException {
+    MessageDigest digest;
+    try {
+      digest = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    byte[] buffer = new byte[1 << 20];
+    try (InputStream in = Files.newInputStream(file)) {
+      for (int read; (read = in.read(buffer)) > 0; ) {
+        digest.update(buffer, 0, read);
+      }
+    }
+    return HexFormat.of().formatHex(digest.digest());
   }
 
   /** Loads every *.safetensors of the folders; returns names of model tensors the files did not have. */

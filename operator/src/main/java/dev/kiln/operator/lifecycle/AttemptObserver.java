@@ -67,6 +67,12 @@ public final class AttemptObserver {
         + (terminated.getReason() != null ? " (" + terminated.getReason() + ")" : "")
         + (terminated.getMessage() != null && !terminated.getMessage().isBlank()
             ? ": " + causeLine(terminated.getMessage()) : "");
+    if (exitCode == ExitCodes.PIN_MISMATCH) {
+      // The trainer found its inputs other than the job pins them: a retry would find the same files.
+      return new AttemptState.Failed(AttemptState.FailureKind.NON_RETRYABLE, Reproducibility.PIN_MISMATCH,
+          terminated.getMessage() != null && !terminated.getMessage().isBlank() ? causeLine(terminated.getMessage()) : detail,
+          exitCode, name(culprit.get()));
+    }
     if (nonRetryableExitCodes.contains(exitCode)) {
       return new AttemptState.Failed(AttemptState.FailureKind.NON_RETRYABLE, "NonRetryableExitCode", detail, exitCode,
           name(culprit.get()));

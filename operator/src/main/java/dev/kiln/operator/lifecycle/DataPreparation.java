@@ -122,9 +122,9 @@ final class DataPreparation {
     }
     String message = String.join("; ", differences) + ". Nothing was deleted: the packed data stays on claim "
         + Names.checkpointClaim(job) + " to compare; correct the inputs or the pins, then change spec.restartNonce";
-    status.condition(JobStatusAggregator.PINS_MATCHED, false, "PinMismatch", message);
+    status.condition(JobStatusAggregator.PINS_MATCHED, false, Reproducibility.PIN_MISMATCH, message);
     status.current().getDataPrep().setPhase("Failed");
-    outcomes.fail(job, status, "PinMismatch", message);
+    outcomes.fail(job, status, Reproducibility.PIN_MISMATCH, message);
     return Next.STOP;
   }
 

@@ -35,6 +35,7 @@ final class Promotion {
     CheckpointRef checkpoint = new CheckpointRef();
     checkpoint.setStage(spec.name());
     if (summary != null) {
+      Reproducibility.recordInitialWeights(status, summary.initialWeightsSha256());
       checkpoint.setStep(summary.step());
       checkpoint.setPath(summary.checkpoint());
       checkpoint.setManifestSha256(summary.manifestSha256());

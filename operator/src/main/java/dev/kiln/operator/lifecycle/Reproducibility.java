@@ -13,9 +13,13 @@ import java.util.Objects;
 
 /**
  * The job's reproducibility record (what a run used: hashes, packed data, images), and the
- * differences between it and what the job pins in {@code spec.reproduce}.
+ * differences between it and what the job pins in {@code spec.reproduce} (the initial weights
+ * are the trainer's to check: it is the one that reads them).
  */
 final class Reproducibility {
+
+  /** The reason of a job that failed because an input differs from its pins. */
+  static final String PIN_MISMATCH = "PinMismatch";
 
   private Reproducibility() {}
 
@@ -39,6 +43,13 @@ final class Reproducibility {
     record.getPackedData().put(stage, summary.manifestSha256());
     if (summary.tokenizerSha256() != null) {
       record.setTokenizerSha256(summary.tokenizerSha256());
+    }
+  }
+
+  /** What a trainer that started from the initial weights reported them to hash to; nothing when it did not. */
+  static void recordInitialWeights(JobStatusAggregator status, String sha256) {
+    if (sha256 != null) {
+      record(status).setInitialWeightsSha256(sha256);
     }
   }
 

@@ -472,6 +472,9 @@ final class StageAttempts {
             + failed.message() + "; not counted against maxRestarts");
       }
       case NON_RETRYABLE -> {
+        if (Reproducibility.PIN_MISMATCH.equals(failed.reason())) {
+          status.condition(JobStatusAggregator.PINS_MATCHED, false, Reproducibility.PIN_MISMATCH, failed.message());
+        }
         stage.setPhase(StagePhase.Failed);
         outcomes.fail(job, status, failed.reason(), "stage " + spec.name() + ": " + failed.message());
         return Next.STOP;

@@ -28,7 +28,8 @@ public final class RunConfigs {
         job.getSpec().seed(),
         job.getSpec().model().resolve(),
         weights == null ? null
-            : new RunConfig.Weights(PodPaths.weights(weights.languageModel()), PodPaths.weights(weights.visionEncoder())),
+            : new RunConfig.Weights(PodPaths.weights(weights.languageModel()), PodPaths.weights(weights.visionEncoder()),
+                job.getSpec().reproduce() == null ? null : job.getSpec().reproduce().initialWeightsSha256()),
         new RunConfig.Data(PodPaths.packed(stage.name()), PodParts.tokenizer(job),
             job.getSpec().data().packing().sequenceLength(), PackJobManifest.visualTokens(job, stage),
             stage.packedAttention()),

@@ -831,7 +831,7 @@ class JobLifecycleTest {
     String b = "b".repeat(64);
     String tokenizer = "c".repeat(64);
     create(withReproduce(TestJobs.example("quickstart.yaml"), new ReproduceSpec(List.of(
-        new ReproduceSpec.PackedDataPin("pretrain", a), new ReproduceSpec.PackedDataPin("sft", a)), tokenizer)));
+        new ReproduceSpec.PackedDataPin("pretrain", a), new ReproduceSpec.PackedDataPin("sft", a)), tokenizer, null)));
     reconcile();
     cluster.complete(NS, "quickstart-filter-shapes");
     reconcile();
@@ -851,10 +851,41 @@ class JobLifecycleTest {
         "quickstart-filter-shapes", "quickstart-pack-pretrain", "quickstart-pack-sft");
 
     edit(j -> withNonce(withReproduce(j, new ReproduceSpec(List.of(new ReproduceSpec.PackedDataPin("pretrain", a),
-        new ReproduceSpec.PackedDataPin("sft", b)), tokenizer)), "pins-corrected"));
+        new ReproduceSpec.PackedDataPin("sft", b)), tokenizer, null)), "pins-corrected"));
     reconcile();
     assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.PINS_MATCHED, "True"));
     assertThat(cluster.job(NS, "quickstart-pretrain-a1")).as("positive control: matching pins train").isNotNull();
+  }
+
+  @Test
+  void aTrainerThatFindsOtherInitialWeightsThanPinnedFailsTheJobWithThePinsCondition() {
+    runToFirstAttempt();
+    String message = "spec.reproduce.initialWeightsSha256: expected " + "0".repeat(64) + ", found " + "1".repeat(64)
+        + " (/kiln/weights/lm, /kiln/weights/ve); nothing was trained. Restore the pinned weights, or pin these";
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, ExitCodes.PIN_MISMATCH, "Error", message);
+    reconcile();
+
+    assertThat(phase()).isEqualTo(JobPhase.Failed);
+    assertThat(status().getReason()).isEqualTo("PinMismatch");
+    assertThat(status().getMessage()).isEqualTo("stage pretrain: " + message);
+    assertThat(status().getConditions()).anySatisfy(c -> {
+      assertCondition(c, JobStatusAggregator.PINS_MATCHED, "False");
+      assertThat(c.getMessage()).isEqualTo(message);
+    });
+    assertThat(stage("pretrain").getRestarts()).as("not retried: the same files would be found").isZero();
+  }
+
+  @Test
+  void theInitialWeightsATrainerStartedFromAreRecorded() {
+    runToFirstAttempt();
+    cluster.complete(NS, "quickstart-pretrain-a1", "{\"step\":150,\"checkpoint\":\"/kiln/workspace/checkpoints/pretrain/step-000150\","
+        + "\"initialWeightsSha256\":\"" + "4".repeat(64) + "\"}");
+    reconcile();
+    assertThat(status().getReproducibility().getInitialWeightsSha256()).isEqualTo("4".repeat(64));
+    cluster.complete(NS, "quickstart-sft-a1", "{\"step\":150,\"checkpoint\":\"/kiln/workspace/checkpoints/sft/step-000150\"}");
+    reconcile();
+    assertThat(status().getReproducibility().getInitialWeightsSha256()).as("kept by a stage that did not report one")
+        .isEqualTo("4".repeat(64));
   }
 
   @Test

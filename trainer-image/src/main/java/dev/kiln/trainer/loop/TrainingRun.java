@@ -79,6 +79,8 @@ public final class TrainingRun {
   private long stopAfterSteps = Long.MAX_VALUE;
   private StopRequest stop = StopRequest.never();
   private boolean stopped;
+  /** What this attempt's initial weights hashed to, when it started from them. */
+  private String initialWeightsSha256;
   private ComputeDevice device = ComputeDevice.cpu();
   private DataParallel parallel = new DataParallel(Collectives.single());
 
@@ -297,7 +299,7 @@ public final class TrainingRun {
       LOG.info("rank {}: peak memory {} MiB ({} MiB resident when training began)", rank, peakMemory.bytes() >> 20,
           residentAtStart >> 20);
       return new TrainerSummary(step, tokens, lastLoss, latest == null ? null : podPath(latest),
-          latest == null ? null : CheckpointStore.manifestSha256(latest), peakMemory.bytes());
+          latest == null ? null : CheckpointStore.manifestSha256(latest), peakMemory.bytes(), initialWeightsSha256);
     }
   }
 
@@ -350,6 +352,13 @@ public final class TrainingRun {
     }
   }
 
+  /** An input differs from what the job pins: training would not reproduce the pinned run. */
+  public static final class PinMismatchException extends IOException {
+    public PinMismatchException(String message) {
+      super(message);
+    }
+  }
+
   /** The stage's newest checkpoint was trained under another configuration; resuming it would mix two runs. */
   public static final class ConfigMismatchException extends IOException {
     public ConfigMismatchException(String message) {
@@ -384,8 +393,18 @@ public final class TrainingRun {
       LOG.info("starting from the promoted checkpoint {}", from);
       load(model, CheckpointStore.load(from));
     } else if (config.initialWeights() != null) {
-      InitialWeights.loadChecked(model, paths.resolve(config.initialWeights().languageModel()),
-          paths.resolve(config.initialWeights().visionEncoder()));
+      Path languageModel = paths.resolve(config.initialWeights().languageModel());
+      Path visionEncoder = paths.resolve(config.initialWeights().visionEncoder());
+      long hashing = System.nanoTime();
+      initialWeightsSha256 = InitialWeights.sha256(languageModel, visionEncoder);
+      LOG.info("initial weights sha256 {} ({} s to hash)", initialWeightsSha256, (System.nanoTime() - hashing) / 1_000_000_000);
+      String pinned = config.initialWeights().pinnedSha256();
+      if (pinned != null && !pinned.equals(initialWeightsSha256)) {
+        throw new PinMismatchException("spec.reproduce.initialWeightsSha256: expected " + pinned + ", found "
+            + initialWeightsSha256 + " (" + config.initialWeights().languageModel() + ", "
+            + config.initialWeights().visionEncoder() + "); nothing was trained. Restore the pinned weights, or pin these");
+      }
+      InitialWeights.loadChecked(model, languageModel, visionEncoder);
     }
     return new Restored(new TrainerState(TrainerState.FORMAT_VERSION, 0, 0, 0, 0, config.seed(), world, configHash,
         Double.NaN, null), Moments.NONE);

@@ -139,6 +139,45 @@ class TrainingRunTest {
   }
 
   @Test
+  void initialWeightsThatDifferFromTheirPinStopTheRunBeforeItsFirstStep() throws IOException {
+    Path run = newRun("pinned-weights");
+    Path weights = run.resolve("kiln/weights/tiny");
+    try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager();
+        dev.kiln.model.VisionLanguageModel model = new dev.kiln.model.VisionLanguageModel(ModelPreset.TINY.dimensions(), manager, 5)) {
+      java.util.Map<String, dev.kiln.model.weights.SafeTensors.Tensor> tensors = new java.util.LinkedHashMap<>();
+      model.parameters().all().forEach((name, array) -> tensors.put(name,
+          new dev.kiln.model.weights.SafeTensors.Tensor(array.getShape().getShape(), array.toFloatArray())));
+      dev.kiln.model.weights.ModelFolder.write(weights, tensors, ModelPreset.TINY.dimensions(), 16, java.util.Map.of());
+    }
+    String found = dev.kiln.model.weights.InitialWeights.sha256(weights, weights);
+    Path elsewhere = Files.createDirectories(root.resolve("elsewhere"));
+    try (var files = Files.list(weights)) {
+      for (Path file : files.toList()) {
+        Files.copy(file, elsewhere.resolve(file.getFileName()));
+      }
+    }
+    assertThat(dev.kiln.model.weights.InitialWeights.sha256(elsewhere, elsewhere)).as("where the folder is does not count")
+        .isEqualTo(found);
+    String pinned = "0".repeat(64);
+
+    assertThatThrownBy(() -> new TrainingRun(withWeights(config(4, 2), pinned), new PodRoot(run), 0, 1).run())
+        .isInstanceOf(TrainingRun.PinMismatchException.class)
+        .hasMessageStartingWith("spec.reproduce.initialWeightsSha256: expected " + pinned + ", found " + found);
+    assertThat(run.resolve("kiln/workspace/metrics/pretrain/metrics.jsonl")).as("nothing trained").doesNotExist();
+
+    TrainerSummary summary = new TrainingRun(withWeights(config(4, 2), found), new PodRoot(run), 0, 1).run();
+    assertThat(summary.step()).as("positive control: the pinned weights train").isEqualTo(4);
+    assertThat(summary.initialWeightsSha256()).isEqualTo(found);
+  }
+
+  private static RunConfig withWeights(RunConfig c, String pinnedSha256) {
+    return new RunConfig(c.apiVersion(), c.job(), c.namespace(), c.stage(), c.stageIndex(), c.seed(), c.model(),
+        new RunConfig.Weights("/kiln/weights/tiny", "/kiln/weights/tiny", pinnedSha256), c.data(), c.trainable(),
+        c.optimizer(), c.budget(), c.batch(), c.world(), c.precision(), c.checkpoints(), c.metricsDir(),
+        c.recomputeActivations());
+  }
+
+  @Test
   void stoppingAndResumingGivesBitIdenticalLosses() throws IOException {
     Path straight = newRun("straight");
     new TrainingRun(config(12, 4), new PodRoot(straight), 0, 1).run();
