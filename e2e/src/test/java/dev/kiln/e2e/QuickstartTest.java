@@ -49,6 +49,15 @@ class QuickstartTest {
     assertThat(byKind.get(1).asDouble()).as("shape questions").isGreaterThanOrEqualTo(0.50);
     assertThat(byKind.get(2).asDouble()).as("side questions").isGreaterThanOrEqualTo(0.90);
     assertThat(workdir.resolve("loss.png")).isNotEmptyFile();
+    // TensorBoard: a run per stage attempt, and the eval numbers beside the promoted stage's.
+    Path metrics = workdir.resolve("cluster/volumes/default/quickstart-work/metrics");
+    for (String run : java.util.List.of("pretrain/attempt-1", "sft/attempt-1", "sft/eval")) {
+      try (var files = java.nio.file.Files.list(metrics.resolve(run))) {
+        assertThat(files.toList()).as(run).singleElement()
+            .satisfies(f -> assertThat(f.getFileName().toString()).startsWith("events.out.tfevents."))
+            .satisfies(f -> assertThat(f).isNotEmptyFile());
+      }
+    }
     assertThat(out.toString()).contains("quickstart Succeeded").contains("answer accuracy");
   }
 }

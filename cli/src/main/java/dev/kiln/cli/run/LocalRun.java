@@ -17,6 +17,7 @@ import dev.kiln.local.LocalCluster;
 import dev.kiln.local.LocalNode;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
 import dev.kiln.model.VisionLanguageModel;
+import dev.kiln.trainer.loop.TensorBoardEvents;
 import dev.kiln.trainer.synthetic.Evaluation;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
@@ -309,6 +310,7 @@ public final class LocalRun {
       Path heldOut = SampleData.heldOut(data);
       if (status.getPhase() == JobPhase.Succeeded && heldOut != null) {
         eval = evaluate(job, host, ref.getStage(), heldOut, data);
+        writeEvalEvents(workspace, ref.getStage(), ref.getStep() == null ? 0 : ref.getStep(), eval);
       }
     }
     String phase = status.getPhase() == null ? "Unknown" : status.getPhase().name();
@@ -328,6 +330,20 @@ public final class LocalRun {
       Evaluation.Result result = Evaluation.run(model, tokenizer, heldOut, visualTokens);
       return new RunSummary.Eval(result.accuracy(), result.blind(), result.chance(), result.questions(),
           result.byQuestion());
+    }
+  }
+
+  /** The eval numbers at the promoted checkpoint's step, as a TensorBoard run beside the stage's attempts: {@code <stage>/eval}. */
+  private static void writeEvalEvents(Path workspace, String stage, long step, RunSummary.Eval eval) throws IOException {
+    Map<String, Double> scalars = new LinkedHashMap<>();
+    scalars.put("eval/accuracy", eval.accuracy());
+    if (eval.blind() != null) {
+      scalars.put("eval/blank_image_accuracy", eval.blind());
+    }
+    scalars.put("eval/chance", eval.chance());
+    try (TensorBoardEvents events = TensorBoardEvents.create(
+        workspace.resolve(PodPaths.metrics(stage).substring(PodPaths.WORK.length() + 1)).resolve("eval"), "eval")) {
+      events.scalars(step, scalars);
     }
   }
 
