@@ -11,6 +11,7 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
 import dev.kiln.api.validation.JobValidator;
 import dev.kiln.api.validation.Violation;
 import dev.kiln.cli.cluster.ClusterJobs;
+import dev.kiln.cli.cluster.ClusterOptions;
 import dev.kiln.cli.pin.PinnedJob;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -19,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -45,15 +47,8 @@ final class PinCommand implements Callable<Integer> {
       + " .kiln/runs/<job>)")
   Path run;
 
-  @Option(names = {"-n", "--namespace"}, paramLabel = "NAMESPACE", description = "The job's namespace on the cluster"
-      + " (default: the kubeconfig context's)")
-  String namespace;
-
-  @Option(names = "--kubeconfig", paramLabel = "FILE", description = "As kubectl's (default: KUBECONFIG, ~/.kube/config)")
-  Path kubeconfig;
-
-  @Option(names = "--context", paramLabel = "NAME", description = "The kubeconfig context to use")
-  String context;
+  @Mixin
+  ClusterOptions cluster;
 
   @Option(names = "--name", paramLabel = "NAME", description = "Name the reproduction (default: the run's own name)")
   String rename;
@@ -96,9 +91,9 @@ final class PinCommand implements Callable<Integer> {
         status = JSON.readValue(statusFile.toFile(), MultimodalPretrainJobStatus.class);
         source = "the local run in " + run + " of " + job;
       } else {
-        try (ClusterJobs cluster = ClusterJobs.connect(kubeconfig, context)) {
-          String ns = cluster.namespace(namespace);
-          JsonNode live = cluster.job(ns, job);
+        try (ClusterJobs jobs = cluster.connect()) {
+          String ns = cluster.namespace(jobs);
+          JsonNode live = jobs.job(ns, job);
           status = JSON.treeToValue(live.path("status"), MultimodalPretrainJobStatus.class);
           documents = new ArrayList<>(List.of(live));
           jobDocument = 0;

@@ -7,6 +7,7 @@ import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
 import dev.kiln.api.v1alpha1.StageStatus;
 import dev.kiln.cli.cluster.ClusterJobs;
+import dev.kiln.cli.cluster.ClusterOptions;
 import dev.kiln.cli.cluster.JobStatusView;
 import dev.kiln.cli.run.ProgressView;
 import dev.kiln.cli.run.RunSummary;
@@ -21,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -43,15 +45,8 @@ final class StatusCommand implements Callable<Integer> {
       description = "A local run's work dir, or the name of a job on the cluster")
   String target;
 
-  @Option(names = {"-n", "--namespace"}, paramLabel = "NAMESPACE", description = "The job's namespace on the cluster"
-      + " (default: the kubeconfig context's)")
-  String namespace;
-
-  @Option(names = "--kubeconfig", paramLabel = "FILE", description = "As kubectl's (default: KUBECONFIG, ~/.kube/config)")
-  Path kubeconfig;
-
-  @Option(names = "--context", paramLabel = "NAME", description = "The kubeconfig context to use")
-  String context;
+  @Mixin
+  ClusterOptions cluster;
 
   @Option(names = {"-w", "--watch"}, description = "Follow a job on the cluster: print again whenever it changes,"
       + " until it finishes")
@@ -98,12 +93,12 @@ final class StatusCommand implements Callable<Integer> {
 
   /** The job named {@link #target} on the cluster, once or (with --watch) each time it changes until it ends. */
   private int cluster(PrintWriter out) throws InterruptedException {
-    try (ClusterJobs cluster = ClusterJobs.connect(kubeconfig, context)) {
-      String ns = cluster.namespace(namespace);
+    try (ClusterJobs jobs = cluster.connect()) {
+      String ns = cluster.namespace(jobs);
       String shown = null;
       while (true) {
-        JsonNode job = cluster.job(ns, target);
-        String view = JobStatusView.render(job, cluster.events(ns, target), cluster.pods(ns, target), Instant.now());
+        JsonNode job = jobs.job(ns, target);
+        String view = JobStatusView.render(job, jobs.events(ns, target), jobs.pods(ns, target), Instant.now());
         // Ages change every second; a watch prints again when something else did.
         String comparable = view.replaceAll("\\(\\S+ ago\\)", "");
         if (!comparable.equals(shown)) {
