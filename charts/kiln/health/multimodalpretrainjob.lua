@@ -5,8 +5,8 @@
 --                yet seen by the operator
 --   Suspended    spec.suspend is true
 --   Healthy      every stage succeeded
---   Degraded     failed, or stalled: a refused spec change, a refused request, training that
---                stopped advancing (the Stalled condition says which)
+--   Degraded     failed, or stalled: a refused spec change or a refused request (the Stalled
+--                condition says which)
 local hs = {}
 local status = obj.status
 

@@ -12,6 +12,7 @@ import dev.kiln.api.validation.JobValidator;
 import dev.kiln.api.validation.Violation;
 import dev.kiln.cli.cluster.ClusterJobs;
 import dev.kiln.cli.cluster.ClusterOptions;
+import dev.kiln.cli.cluster.JobStatusView;
 import dev.kiln.cli.pin.PinnedJob;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -94,7 +95,7 @@ final class PinCommand implements Callable<Integer> {
         try (ClusterJobs jobs = cluster.connect()) {
           String ns = cluster.namespace(jobs);
           JsonNode live = jobs.job(ns, job);
-          status = JSON.treeToValue(live.path("status"), MultimodalPretrainJobStatus.class);
+          status = JobStatusView.status(live);
           documents = new ArrayList<>(List.of(live));
           jobDocument = 0;
           source = "job " + ns + "/" + job;

@@ -10,6 +10,8 @@ import dev.kiln.cli.cluster.ClusterJobs;
 import dev.kiln.cli.cluster.ClusterOptions;
 import dev.kiln.cli.cluster.JobStatusView;
 import dev.kiln.cli.run.ProgressView;
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.Pod;
 import dev.kiln.cli.run.RunSummary;
 import dev.kiln.cli.run.StageMetrics;
 import java.io.IOException;
@@ -96,9 +98,18 @@ final class StatusCommand implements Callable<Integer> {
     try (ClusterJobs jobs = cluster.connect()) {
       String ns = cluster.namespace(jobs);
       String shown = null;
+      String seenVersion = null;
+      List<Event> events = List.of();
+      List<Pod> pods = List.of();
       while (true) {
         JsonNode job = jobs.job(ns, target);
-        String view = JobStatusView.render(job, jobs.events(ns, target), jobs.pods(ns, target), Instant.now());
+        String version = job.at("/metadata/resourceVersion").asText();
+        if (!version.equals(seenVersion)) {  // events and pods are read again only when the job changed
+          events = jobs.events(ns, target);
+          pods = jobs.pods(ns, target);
+          seenVersion = version;
+        }
+        String view = JobStatusView.render(job, events, pods, Instant.now());
         // Ages change every second; a watch prints again when something else did.
         String comparable = view.replaceAll("\\(\\S+ ago\\)", "");
         if (!comparable.equals(shown)) {

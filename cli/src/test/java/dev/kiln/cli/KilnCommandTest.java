@@ -274,6 +274,9 @@ class KilnCommandTest {
     assertThat(json.get("bench").asText()).isEqualTo("packing");
     assertThat(json.get("fill").asDouble()).isBetween(0.9, 1.0);
     assertThat(json.get("samples_per_s").asLong()).isPositive();
+    assertThat(json.get("ffd_fill").asDouble()).as("the recipe's plan, for comparison").isBetween(0.9, 1.0)
+        .isLessThan(json.get("fill").asDouble());
+    assertThat(json.get("ffd_samples_per_s").asLong()).isPositive();
   }
 
   @Test

@@ -201,9 +201,14 @@ public final class FakeCluster {
   private void addPod(Job job, int index, int exitCode, String reason, String message, boolean evicted) {
     Map<String, String> labels = new java.util.LinkedHashMap<>(job.getSpec().getTemplate().getMetadata().getLabels());
     labels.put("batch.kubernetes.io/job-name", job.getMetadata().getName());  // as the Job controller adds it
+    String name = job.getMetadata().getName() + "-" + index + "-x" + Integer.toHexString(exitCode);
+    // A Job created again under its name (a repack) gets pods of its own, as the Job controller's random suffixes give.
+    for (int n = 2; client.pods().inNamespace(job.getMetadata().getNamespace()).withName(name).get() != null; n++) {
+      name = job.getMetadata().getName() + "-" + index + "-x" + Integer.toHexString(exitCode) + "-" + n;
+    }
     Pod pod = new PodBuilder()
         .withNewMetadata()
-          .withName(job.getMetadata().getName() + "-" + index + "-x" + Integer.toHexString(exitCode))
+          .withName(name)
           .withNamespace(job.getMetadata().getNamespace())
           .withLabels(labels)
           .withAnnotations(Map.of(StageJobManifest.COMPLETION_INDEX_ANNOTATION, Integer.toString(index)))

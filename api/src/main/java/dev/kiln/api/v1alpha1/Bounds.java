@@ -23,10 +23,10 @@ public final class Bounds {
   /** Stages' source lists, as many as data sources. */
   public static final int SOURCES = 32;
 
-  /** A non-negative Kubernetes quantity: Kubernetes' own quantity grammar without the minus sign. */
   /** A sha256 in hex, as Kiln records them. */
   public static final String SHA256_PATTERN = "^[0-9a-f]{64}$";
 
+  /** A non-negative Kubernetes quantity: Kubernetes' own quantity grammar without the minus sign. */
   public static final String QUANTITY_PATTERN =
       "^[+]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.Size;
+import io.fabric8.generator.annotation.ValidationRule;
 import java.util.List;
 
 /**
@@ -14,6 +15,8 @@ import java.util.List;
  * {@code spec.images}.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "!has(self.packedData) || self.packedData.all(p, self.packedData.exists_one(q, q.stage == p.stage))",
+    message = "packedData: one pin per stage")
 public record ReproduceSpec(
     @Size(max = 8) @JsonPropertyDescription("sha256 of each stage's packed manifest.json (its packed data, shard by shard).")
     List<PackedDataPin> packedData,

@@ -21,7 +21,8 @@ class CrdSchemaTest {
   @Test
   void everyRuleOfTheCrdIsLoadedAndCompiles() {
     assertThat(crd.rules()).extracting(CrdSchema.Rule::path).containsExactlyInAnyOrder(
-        "", "spec", "spec", "spec", "spec", "spec.checkpoints", "spec.data", "spec.data.sources[].filter", "spec.model", "spec.model",
+        "", "spec", "spec", "spec", "spec", "spec.checkpoints", "spec.data", "spec.data.sources[].filter", "spec.model",
+        "spec.model", "spec.reproduce",
         "spec.stages[].budget");
   }
 
@@ -54,6 +55,9 @@ class CrdSchemaTest {
     ((ObjectNode) reproduce.at("/packedData/0")).put("stage", stage).put("manifestSha256", "A".repeat(64));
     assertThat(crd.validate(pinned)).extracting(Violation::field).containsExactly("spec.reproduce.packedData[0].manifestSha256");
     ((ObjectNode) reproduce.at("/packedData/0")).put("manifestSha256", "a".repeat(64));
+    ((ArrayNode) reproduce.get("packedData")).addObject().put("stage", stage).put("manifestSha256", "c".repeat(64));
+    assertThat(crd.validate(pinned)).containsExactly(new Violation("spec.reproduce", "packedData: one pin per stage"));
+    ((ArrayNode) reproduce.get("packedData")).remove(1);
     reproduce.put("initialWeightsSha256", "b".repeat(64));
     assertThat(crd.validate(pinned)).as("pins initial weights the job does not have").containsExactly(new Violation("spec",
         "reproduce.initialWeightsSha256: pins spec.model.initialWeights, which this job does not set"));

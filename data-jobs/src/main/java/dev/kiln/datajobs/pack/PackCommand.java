@@ -12,6 +12,7 @@ import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.data.packed.PackedFormat;
 import dev.kiln.data.packed.PackedSequence;
+import dev.kiln.data.packing.BinCompletion;
 import dev.kiln.data.packing.FirstFitDecreasing;
 import dev.kiln.data.packing.PackingPlan;
 import dev.kiln.data.text.TextTokenizer;
@@ -73,6 +74,11 @@ public final class PackCommand implements Callable<Integer> {
       + " (the manifest's sha256)", defaultValue = "${env:KILN_TERMINATION_LOG:-" + PodPaths.TERMINATION_MESSAGE + "}")
   Path terminationLog;
 
+  @Option(names = "--planner", defaultValue = "bin-completion", paramLabel = "bin-completion|first-fit-decreasing",
+      description = "How samples are planned into sequences: each completed by the samples that fill it best, or the"
+          + " recipe's first-fit-decreasing")
+  String planner;
+
   @Option(names = "--seed", defaultValue = "0", description = "Recorded in the manifest; the plan itself is deterministic")
   long seed;
 
@@ -88,6 +94,11 @@ public final class PackCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter err = spec.commandLine().getErr();
+    if (!List.of("bin-completion", "first-fit-decreasing").contains(planner)) {
+      err.println("pack: --planner " + planner + ": must be bin-completion or first-fit-decreasing");
+      err.flush();
+      return ExitCodes.USAGE;
+    }
     if (!Files.isRegularFile(tokenizer)) {
       err.println("--tokenizer " + tokenizer + ": no such file");
       err.flush();
@@ -161,7 +172,8 @@ public final class PackCommand implements Callable<Integer> {
       long seen = lengths.size() + bad.total();
 
       int[] planned = lengths.stream().mapToInt(Integer::intValue).toArray();
-      PackingPlan plan = FirstFitDecreasing.plan(planned, sequenceLength);
+      PackingPlan plan = "first-fit-decreasing".equals(planner) ? FirstFitDecreasing.plan(planned, sequenceLength)
+          : BinCompletion.plan(planned, sequenceLength);
       for (int oversize : plan.oversize()) {
         bad.add("longer_than_sequence", staging.key(oversize) + " (" + planned[oversize] + " > " + sequenceLength + ")");
       }
@@ -260,6 +272,7 @@ public final class PackCommand implements Callable<Integer> {
     manifest.put("visualTokens", visualTokens);
     manifest.put("imageSize", imageSize);
     manifest.put("seed", seed);
+    manifest.put("planner", planner);
     manifest.put("samplesRead", seen);
     manifest.put("samples", plan.placed());
     manifest.put("sequences", plan.bins().size());

@@ -114,6 +114,26 @@ class PackCommandTest {
   }
 
   @Test
+  void bothPlannersPackEverySampleOnceAndTheManifestSaysWhichPlanned() throws IOException {
+    TestShards.captions(dir.resolve("captions"), 60, 10);
+    for (String planner : List.of("bin-completion", "first-fit-decreasing")) {
+      List<String> args = new ArrayList<>(List.of("pack", "--output", dir.resolve(planner).toString(), "--tokenizer",
+          TestShards.tokenizer(dir).toString(), "--seq-len", "128", "--visual-tokens", "16", "--image-size", "32",
+          "--input", dir.resolve("captions").toString(), "--planner", planner));
+      assertThat(DataJobsTestSupport.run(args.toArray(String[]::new)).exit()).isZero();
+      JsonNode manifest = new ObjectMapper().readTree(dir.resolve(planner).resolve("manifest.json").toFile());
+      assertThat(manifest.get("planner").asText()).isEqualTo(planner);
+      assertThat(manifest.get("samples").asInt()).isEqualTo(60);
+      assertThat(read(dir.resolve(planner)).stream().mapToInt(s -> s.segments().size()).sum()).isEqualTo(60);
+    }
+    DataJobsTestSupport.Result wrong = DataJobsTestSupport.run("pack", "--output", dir.resolve("x").toString(),
+        "--tokenizer", TestShards.tokenizer(dir).toString(), "--seq-len", "128", "--visual-tokens", "16",
+        "--image-size", "32", "--input", dir.resolve("captions").toString(), "--planner", "best");
+    assertThat(wrong.exit()).isEqualTo(dev.kiln.api.runconfig.ExitCodes.USAGE);
+    assertThat(wrong.err()).contains("--planner best: must be bin-completion or first-fit-decreasing");
+  }
+
+  @Test
   void undecodableImagesAndOtherDefectsAreCountedNotFatal() throws IOException {
     Path defects = TestShards.defects(dir.resolve("raw"));
 

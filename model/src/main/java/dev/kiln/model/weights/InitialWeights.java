@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,7 +48,8 @@ public final class InitialWeights {
   /**
    * What the initial weights are, as one sha256: over a line per file of both folders ({@code
    * languageModel/<path> <sha256>}, then {@code visionEncoder/...}, each sorted by path), so that
-   * where the folders sit does not count, and any file in them (weights, config, tokenizer) does.
+   * where the folders sit does not count, and any file in them (weights, config, tokenizer) does;
+   * hidden files and folders (a downloader's metadata) do not.
    */
   public static String sha256(Path languageModel, Path visionEncoder) throws IOException {
     StringBuilder listing = new StringBuilder();
@@ -59,7 +61,12 @@ public final class InitialWeights {
       }
       List<Path> files;
       try (Stream<Path> walk = Files.walk(folders[i])) {
-        files = walk.filter(Files::isRegularFile).sorted().toList();
+        Path base = folders[i];
+        // Hidden files are a tool's bookkeeping (huggingface-cli keeps download metadata with times in .cache/), not weights.
+        files = walk.filter(Files::isRegularFile)
+            .filter(f -> StreamSupport.stream(base.relativize(f).spliterator(), false)
+                .noneMatch(part -> part.toString().startsWith(".")))
+            .sorted().toList();
       }
       for (Path file : files) {
         listing.append(roles[i]).append('/').append(folders[i].relativize(file).toString().replace('\\', '/'))

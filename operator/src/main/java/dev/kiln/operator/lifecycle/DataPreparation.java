@@ -109,7 +109,7 @@ final class DataPreparation {
       List<Pod> pods = children.podsOf(job, packs.get(i));
       Reproducibility.recordPacked(status, job.getSpec().stages().get(i).name(),
           AttemptObserver.summary(pods, PackSummary.class).orElse(null));
-      Reproducibility.recordImageId(status, "dataJobs", pods);
+      Reproducibility.recordImageId(status, "dataJobs", PackJobManifest.CONTAINER, pods);
     }
     if (job.getSpec().reproduce() == null) {
       return Next.CONTINUE;

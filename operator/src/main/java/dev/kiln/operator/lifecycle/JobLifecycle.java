@@ -15,6 +15,7 @@ import dev.kiln.api.validation.JobValidator;
 import dev.kiln.api.validation.Violation;
 import dev.kiln.operator.admission.Admission;
 import dev.kiln.operator.manifests.CheckpointClaimManifest;
+import dev.kiln.operator.manifests.Labels;
 import dev.kiln.operator.manifests.Names;
 import dev.kiln.operator.manifests.OperatorSettings;
 import dev.kiln.operator.status.JobStatusAggregator;
@@ -256,7 +257,6 @@ public final class JobLifecycle {
     StageStatus running = current.getStages().stream()
         .filter(s -> s.getPhase() == StagePhase.Running).findFirst().orElse(null);
     if (running != null) {
-      int index = stageIndex(job, running.getName());
       Job previous = children.job(job.getMetadata().getNamespace(), running.getJobName());
       if (previous != null) {
         children.delete(previous);
@@ -269,10 +269,19 @@ public final class JobLifecycle {
   }
 
   private void retryFailedJob(MultimodalPretrainJob job, JobStatusAggregator status) {
+    // Packed data that differed from the pins is prepared again from the inputs as they are now:
+    // whichever was corrected, the inputs or the pins, the check then holds the new packing.
+    boolean repackAll = Reproducibility.PIN_MISMATCH.equals(status.current().getReason())
+        && status.current().getDataPrep() != null && "Failed".equals(status.current().getDataPrep().getPhase());
     for (Job child : children.allJobs(job)) {
-      if (AttemptObserver.hasCondition(child, "Failed")) {
+      String component = child.getMetadata().getLabels() == null ? null : child.getMetadata().getLabels().get(Labels.COMPONENT);
+      if (AttemptObserver.hasCondition(child, "Failed")
+          || repackAll && (Labels.FILTER.equals(component) || Labels.PACK.equals(component))) {
         children.delete(child);
       }
+    }
+    if (repackAll) {
+      status.condition(JobStatusAggregator.DATA_READY, false, "Repacking", "preparing the data again after a pin mismatch");
     }
     for (StageStatus stage : status.current().getStages()) {
       if (stage.getPhase() == StagePhase.Failed) {
@@ -411,14 +420,5 @@ public final class JobLifecycle {
       return Optional.empty();
     }
     return Optional.of(Duration.between(Instant.now(clock), Instant.parse(completed).plusSeconds(ttl)));
-  }
-
-  private static int stageIndex(MultimodalPretrainJob job, String name) {
-    for (int i = 0; i < job.getSpec().stages().size(); i++) {
-      if (job.getSpec().stages().get(i).name().equals(name)) {
-        return i;
-      }
-    }
-    throw new IllegalStateException("no stage " + name);
   }
 }

@@ -53,11 +53,15 @@ final class Reproducibility {
     }
   }
 
-  /** The image the kubelet reports having run for {@code role}, the first time a pod of it reports one. */
-  static void recordImageId(JobStatusAggregator status, String role, List<Pod> pods) {
+  /**
+   * The image the kubelet reports having run in {@code container} for {@code role} (the newest
+   * report: a new attempt may run another image).
+   */
+  static void recordImageId(JobStatusAggregator status, String role, String container, List<Pod> pods) {
     pods.stream()
         .filter(p -> p.getStatus() != null && p.getStatus().getContainerStatuses() != null)
         .flatMap(p -> p.getStatus().getContainerStatuses().stream())
+        .filter(c -> container.equals(c.getName()))
         .map(ContainerStatus::getImageID)
         .filter(id -> id != null && !id.isBlank())
         .findFirst()

@@ -111,7 +111,7 @@ final class StageAttempts {
           }
           status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + stage.getAttempt()
               + waitingFor(attempt, pods, spec.resources().nodes()));
-          Reproducibility.recordImageId(status, "trainer/" + spec.name(), pods);
+          Reproducibility.recordImageId(status, "trainer/" + spec.name(), StageJobManifest.CONTAINER, pods);
           observeProgress(job, status, index, attempt, pods);
           return Next.STOP;
         }
@@ -368,9 +368,6 @@ final class StageAttempts {
           || !now.isBefore(Instant.parse(current.getUpdateTime()).plus(progressInterval.multipliedBy(4).dividedBy(5)))) {
         status.current().setProgress(progressOf(spec.name(), stage.getAttempt(), reported, status.now()));
       }
-      if (status.conditionIs(JobStatusAggregator.STALLED, true)) {
-        status.condition(JobStatusAggregator.STALLED, false, "Progressing", "training steps advance again");
-      }
       return;
     }
     String since = sameAttempt && current.getUpdateTime() != null ? current.getUpdateTime() : stage.getAttemptStartTime();
@@ -401,7 +398,6 @@ final class StageAttempts {
   }
 
   private void stall(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt, String message) {
-    status.condition(JobStatusAggregator.STALLED, true, JobStatusAggregator.NO_PROGRESS, message);
     handleFailure(job, status, index, attempt, new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, "Stalled",
         message, null, null));
     events.warning(job, "Stalled", message + "; restarting from the latest checkpoint");

@@ -15,11 +15,11 @@ import java.util.Map;
 /** The CPU-only Job shape shared by filter and pack: data-jobs image, retries by Kubernetes. */
 final class DataJobs {
 
+  static final String CONTAINER = PackJobManifest.CONTAINER;
   /**
    * The JVM's heap as a share of the container's memory limit (the JVM's own default is 25%): the
    * scorers' weights and the packer's sample index live on the heap, and little else uses the pod.
    */
-  static final String CONTAINER = "data-jobs";
   static final String JVM_OPTIONS = "-XX:MaxRAMPercentage=75";
 
   /** Retries per index for transient I/O errors; corrupt samples are skipped by the program itself. */

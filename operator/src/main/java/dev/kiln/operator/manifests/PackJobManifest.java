@@ -4,6 +4,7 @@ import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.v1alpha1.DataJobResourcesSpec;
 import dev.kiln.api.v1alpha1.DataSourceSpec;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.PackingPlanner;
 import dev.kiln.api.v1alpha1.SourceKind;
 import dev.kiln.api.v1alpha1.StageSpec;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -15,6 +16,9 @@ import java.util.List;
  * the stage's visual tokens, in one pod, so the plan is global and deterministic.
  */
 public final class PackJobManifest {
+
+  /** The container of the data Jobs (filter and pack), as their pods report it. */
+  public static final String CONTAINER = "data-jobs";
 
   private PackJobManifest() {}
 
@@ -33,7 +37,9 @@ public final class PackJobManifest {
         "--seq-len", Integer.toString(job.getSpec().data().packing().sequenceLength()),
         "--visual-tokens", Integer.toString(visualTokens(job, stage)),
         "--image-size", Integer.toString(job.getSpec().model().resolve().vision().imageSize()),
-        "--seed", Long.toString(job.getSpec().seed())));
+        "--seed", Long.toString(job.getSpec().seed()),
+        "--planner", job.getSpec().data().packing().planner() == PackingPlanner.FIRST_FIT_DECREASING
+            ? "first-fit-decreasing" : "bin-completion"));
     var labels = Labels.of(job, Labels.PACK);
     labels.put(Labels.STAGE, stage.name());
     DataJobResourcesSpec resources = job.getSpec().data().packing().resources();

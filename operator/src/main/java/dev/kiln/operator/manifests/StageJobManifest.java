@@ -36,7 +36,8 @@ public final class StageJobManifest {
   public static final String GPU = "nvidia.com/gpu";
   public static final String GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
   public static final String COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index";
-  static final String CONTAINER = "trainer";
+  /** The trainer's container, as pods report it. */
+  public static final String CONTAINER = "trainer";
   static final String SHARED_MEMORY = "16Gi";
   static final String RENDEZVOUS_TIMEOUT_ENV = "KILN_RENDEZVOUS_TIMEOUT_SECONDS";
   static final int RENDEZVOUS_GRACE_SECONDS = 60;

@@ -30,16 +30,15 @@ public final class JobStatusAggregator {
   /**
    * The kstatus conventions GitOps tools read (Flux's health checks, {@code kubectl wait
    * --for=condition=Ready}, Argo CD through the chart's health script): {@code Ready} is True only
-   * once every stage succeeded; {@code Reconciling} is True while work is in flight; {@code
-   * Stalled} is True when the job cannot go on without a person: it failed, a spec change was
-   * refused, the API server refuses the operator, or training stopped advancing. Derived from the
-   * phase and the other conditions in {@link #build()}, never set on their own.
+   * once every stage succeeded; {@code Reconciling} is True while work is in flight (a trainer
+   * that stopped advancing and is being restarted included: it recovers without a person);
+   * {@code Stalled} is True when the job cannot go on without a person: it failed, a spec change
+   * was refused, or the API server refuses the operator. Derived from the phase and the other
+   * conditions in {@link #build()}, never set on their own.
    */
   public static final String READY = "Ready";
   public static final String RECONCILING = "Reconciling";
   public static final String STALLED = "Stalled";
-  /** The {@link #STALLED} reason the stage attempts set for a trainer that stopped advancing. */
-  public static final String NO_PROGRESS = "NoProgress";
   /**
    * False while the API server refuses the operator what it needs for this job (RBAC), with the
    * refused request as the message; True again once a reconcile gets through. Absent until then.
@@ -151,9 +150,6 @@ public final class JobStatusAggregator {
     Condition blocker = find(VALIDATED, "False", "SpecChangeRejected");
     if (blocker == null) {
       blocker = find(SYNCED, "False", null);
-    }
-    if (blocker == null) {
-      blocker = find(STALLED, "True", NO_PROGRESS);
     }
     boolean stalled = phase == JobPhase.Failed || blocker != null;
     if (phase == JobPhase.Failed) {

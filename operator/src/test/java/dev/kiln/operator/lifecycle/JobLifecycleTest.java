@@ -178,7 +178,9 @@ class JobLifecycleTest {
     clock.advance(Duration.ofSeconds(2));
     reconcileThroughRestart();
     assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNull();
-    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.STALLED, "True"));
+    // It recovers without a person: in flight, not stalled (Flux would call a Stalled job failed).
+    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.STALLED, "False"))
+        .anySatisfy(c -> assertCondition(c, JobStatusAggregator.RECONCILING, "True"));
     assertThat(stage("pretrain").getRestarts()).as("a hang counts as a restart").isEqualTo(1);
     assertThat(stage("pretrain").getLastFailure().getReason()).isEqualTo("Stalled");
     assertThat(stage("pretrain").getLastFailure().getMessage()).contains("no training step for more than 1800s");
@@ -190,7 +192,8 @@ class JobLifecycleTest {
     cluster.startPod(NS, "quickstart-pretrain-a2", 0, "node-0");
     progress = pod -> Optional.of(new TrainerProgress("pretrain", 2, 11, 800, 22528, 1.4, 20000.0, 0.25));
     reconcile();
-    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.STALLED, "False"));
+    assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.STALLED, "False"))
+        .anySatisfy(c -> assertCondition(c, JobStatusAggregator.RECONCILING, "True"));
   }
 
   @Test
@@ -850,8 +853,16 @@ class JobLifecycleTest {
     assertThat(cluster.jobNames(NS)).as("no stage started, the packed data kept").containsExactlyInAnyOrder(
         "quickstart-filter-shapes", "quickstart-pack-pretrain", "quickstart-pack-sft");
 
+    // Whichever was corrected, the inputs or the pins: the retry prepares the data again and holds it to the pins.
     edit(j -> withNonce(withReproduce(j, new ReproduceSpec(List.of(new ReproduceSpec.PackedDataPin("pretrain", a),
         new ReproduceSpec.PackedDataPin("sft", b)), tokenizer, null)), "pins-corrected"));
+    reconcile();
+    assertThat(cluster.jobNames(NS)).as("filtered and packed again").containsExactly("quickstart-filter-shapes");
+    assertThat(phase()).isEqualTo(JobPhase.DataPrep);
+    cluster.complete(NS, "quickstart-filter-shapes");
+    reconcile();
+    cluster.complete(NS, "quickstart-pack-pretrain", packSummary(a, tokenizer));
+    cluster.complete(NS, "quickstart-pack-sft", packSummary(b, tokenizer));
     reconcile();
     assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.PINS_MATCHED, "True"));
     assertThat(cluster.job(NS, "quickstart-pretrain-a1")).as("positive control: matching pins train").isNotNull();

@@ -206,6 +206,7 @@ public final class TrainingRun {
       long tokens = state.tokensSeen();
       double lastLoss = state.lastLoss();
       long stepsThisProcess = 0;
+      Double peakFlops = rank == 0 ? peakFlops() : null;
       try (BatchPrefetcher batches = new BatchPrefetcher(dataset, new DataOrder(dataset.size(), config.seed()),
               state.cursor(), global, micro, rank, world, config.data().packedAttention(), PAD_TOKEN);
           Writer metrics = rank == 0
@@ -277,7 +278,7 @@ public final class TrainingRun {
           metrics.write(JSON.writeValueAsString(stepMetrics) + "\n");
           metrics.flush();
           if (events != null) {
-            events.scalars(step, scalars(stepMetrics, stepFlops / seconds));
+            events.scalars(step, scalars(stepMetrics, stepFlops / seconds, peakFlops));
           }
           progress.accept(stepMetrics);
           if (step % config.checkpoints().intervalSteps() == 0 || step == totalSteps || stopNow) {
@@ -303,6 +304,21 @@ public final class TrainingRun {
     }
   }
 
+  /** The GPU's peak FLOP/s the operator gave ({@link GpuPeaks#ENV}); null, and said once, when it is absent or not a number. */
+  private static Double peakFlops() {
+    String peak = System.getenv(GpuPeaks.ENV);
+    if (peak == null || peak.isBlank()) {
+      return null;
+    }
+    try {
+      double value = Double.parseDouble(peak.strip());
+      return value > 0 && Double.isFinite(value) ? value : null;
+    } catch (NumberFormatException e) {
+      LOG.warn("{}={} is not a number of FLOP/s: MFU is left out of the metrics", GpuPeaks.ENV, peak);
+      return null;
+    }
+  }
+
   /** The TensorBoard run of this attempt, beside the stage's metrics.jsonl: {@code attempt-N}. */
   private static String attemptRun() {
     String attempt = System.getenv("KILN_ATTEMPT");
@@ -313,7 +329,7 @@ public final class TrainingRun {
    * One step as TensorBoard scalars. MFU is there where the operator told the trainer its GPU's
    * peak ({@link GpuPeaks#ENV}, from the stage's GPU product): each rank drives one GPU.
    */
-  private static Map<String, Double> scalars(StepMetrics m, double modelFlopsPerSecond) {
+  private static Map<String, Double> scalars(StepMetrics m, double modelFlopsPerSecond, Double peakFlops) {
     Map<String, Double> scalars = new LinkedHashMap<>();
     scalars.put("train/loss", m.loss());
     scalars.put("train/learning_rate", m.lr());
@@ -322,9 +338,8 @@ public final class TrainingRun {
     scalars.put("train/tokens", (double) m.tokens());
     scalars.put("train/data_wait_fraction", m.dataWaitFraction());
     scalars.put("train/model_tflops_per_second_per_rank", modelFlopsPerSecond / 1e12);
-    String peak = System.getenv(GpuPeaks.ENV);
-    if (peak != null && !peak.isBlank()) {
-      scalars.put("train/mfu", modelFlopsPerSecond / Double.parseDouble(peak.strip()));
+    if (peakFlops != null) {
+      scalars.put("train/mfu", modelFlopsPerSecond / peakFlops);
     }
     if (m.lossScale() != null) {
       scalars.put("train/loss_scale", m.lossScale());
@@ -395,10 +410,13 @@ public final class TrainingRun {
     } else if (config.initialWeights() != null) {
       Path languageModel = paths.resolve(config.initialWeights().languageModel());
       Path visionEncoder = paths.resolve(config.initialWeights().visionEncoder());
-      long hashing = System.nanoTime();
-      initialWeightsSha256 = InitialWeights.sha256(languageModel, visionEncoder);
-      LOG.info("initial weights sha256 {} ({} s to hash)", initialWeightsSha256, (System.nanoTime() - hashing) / 1_000_000_000);
       String pinned = config.initialWeights().pinnedSha256();
+      // Rank 0 hashes them to report them; every rank checks a pin, so that every rank stops on it.
+      if (pinned != null || rank == 0) {
+        long hashing = System.nanoTime();
+        initialWeightsSha256 = InitialWeights.sha256(languageModel, visionEncoder);
+        LOG.info("initial weights sha256 {} ({} s to hash)", initialWeightsSha256, (System.nanoTime() - hashing) / 1_000_000_000);
+      }
       if (pinned != null && !pinned.equals(initialWeightsSha256)) {
         throw new PinMismatchException("spec.reproduce.initialWeightsSha256: expected " + pinned + ", found "
             + initialWeightsSha256 + " (" + config.initialWeights().languageModel() + ", "

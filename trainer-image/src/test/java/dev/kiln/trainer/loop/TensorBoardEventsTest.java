@@ -49,6 +49,16 @@ class TensorBoardEventsTest {
   }
 
   @Test
+  void theReadersCrcIsCrc32cByItsPublishedCheckValues() {
+    org.apache.commons.codec.digest.PureJavaCrc32C crc = new org.apache.commons.codec.digest.PureJavaCrc32C();
+    crc.update("123456789".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, 9);
+    assertThat(crc.getValue()).as("RFC 3720's check value").isEqualTo(0xE3069283L);
+    crc.reset();
+    crc.update(new byte[32], 0, 32);
+    assertThat(crc.getValue()).as("32 zero bytes, RFC 3720 B.4").isEqualTo(0x8A9136AAL);
+  }
+
+  @Test
   void theReaderChecksTheCrcsItReads() throws IOException {
     Path file;
     try (TensorBoardEvents events = TensorBoardEvents.create(dir, "rank0")) {

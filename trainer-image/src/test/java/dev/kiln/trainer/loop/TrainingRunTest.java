@@ -156,8 +156,13 @@ class TrainingRunTest {
         Files.copy(file, elsewhere.resolve(file.getFileName()));
       }
     }
-    assertThat(dev.kiln.model.weights.InitialWeights.sha256(elsewhere, elsewhere)).as("where the folder is does not count")
-        .isEqualTo(found);
+    Files.createDirectories(elsewhere.resolve(".cache/huggingface")).resolve("model.safetensors.metadata");
+    Files.writeString(elsewhere.resolve(".cache/huggingface/model.safetensors.metadata"), "downloaded at 1733300000");
+    assertThat(dev.kiln.model.weights.InitialWeights.sha256(elsewhere, elsewhere))
+        .as("where the folder is, and a downloader's hidden bookkeeping, do not count").isEqualTo(found);
+    Files.writeString(elsewhere.resolve("config.json"), Files.readString(elsewhere.resolve("config.json")) + " ");
+    assertThat(dev.kiln.model.weights.InitialWeights.sha256(elsewhere, elsewhere)).as("positive control: a file does")
+        .isNotEqualTo(found);
     String pinned = "0".repeat(64);
 
     assertThatThrownBy(() -> new TrainingRun(withWeights(config(4, 2), pinned), new PodRoot(run), 0, 1).run())
