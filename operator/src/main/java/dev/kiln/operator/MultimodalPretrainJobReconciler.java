@@ -70,7 +70,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     this.events = new EventRecorder(client, clock, metrics::event);
     this.progressInterval = Duration.ofSeconds(config.progressIntervalSeconds());
     TrainingQueues.ensureDefault(client);
-    InformerClusterState clusterState = new InformerClusterState(client, wakeups::roomMayHaveAppeared);
+    InformerClusterState clusterState = new InformerClusterState(client, wakeups::roomMayHaveAppeared, wakeups::jobDeleted);
     metrics.readFrom(clusterState);
     this.admission = new BuiltinAdmission(clusterState, (queue, status) -> {
       metrics.queueSeen(queue);

@@ -49,6 +49,21 @@ final class QueueWakeups {
     return source;
   }
 
+  /**
+   * A job was deleted: its place and any GPUs reserved for it go at once (its reconcile will
+   * not come again to give them back), then the queues are planned for what that freed.
+   */
+  void jobDeleted(MultimodalPretrainJob job) {
+    BuiltinAdmission queues = admission;
+    if (queues == null) {
+      return;
+    }
+    timer.execute(() -> {
+      queues.forget(job);
+      roomMayHaveAppeared();
+    });
+  }
+
   /** Something changed that may free GPUs. */
   void roomMayHaveAppeared() {
     BuiltinAdmission queues = admission;

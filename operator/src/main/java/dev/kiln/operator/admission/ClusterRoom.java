@@ -28,6 +28,7 @@ import java.util.Set;
 public final class ClusterRoom {
 
   private static final String GPU = StageJobManifest.GPU;
+  private static final Toleration GPU_TOLERATION = StageJobManifest.gpuToleration();
   private static final String PRODUCT_LABEL = StageJobManifest.GPU_PRODUCT_LABEL;
 
   private final Map<String, Integer> free;
@@ -141,8 +142,9 @@ public final class ClusterRoom {
     if (!gang.nodeSelector().entrySet().stream().allMatch(e -> e.getValue().equals(nodeLabels.get(e.getKey())))) {
       return false;
     }
-    return taints.get(node).stream().allMatch(taint -> GPU.equals(taint.getKey())
-        || "PreferNoSchedule".equals(taint.getEffect())
+    // The pod tolerates the GPU taint with effect NoSchedule only: a NoExecute one keeps it off the node.
+    return taints.get(node).stream().allMatch(taint -> "PreferNoSchedule".equals(taint.getEffect())
+        || tolerates(GPU_TOLERATION, taint)
         || gang.tolerations().stream().anyMatch(toleration -> tolerates(toleration, taint)));
   }
 

@@ -16,6 +16,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * Reads the cluster from informer caches (one watch per kind), so a decision costs the API
@@ -33,13 +34,18 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   private final AtomicLong version = new AtomicLong();
 
   public InformerClusterState(KubernetesClient client, Runnable onChange) {
+    this(client, onChange, job -> { });
+  }
+
+  /** As above; {@code onJobDeleted} hears of each MultimodalPretrainJob deleted (its reservations are to go). */
+  public InformerClusterState(KubernetesClient client, Runnable onChange, Consumer<MultimodalPretrainJob> onJobDeleted) {
     nodes = client.nodes().inform(handler(onChange));
     pods = started(client.pods().inAnyNamespace().runnableInformer(0)
         .itemStore(CachedCopies.store(CachedCopies::planningPod)), handler(onChange));
     trainerJobs = started(client.batch().v1().jobs().inAnyNamespace().withLabel(Labels.MANAGED_BY, Labels.MANAGER)
         .withLabel(Labels.COMPONENT, Labels.TRAINER).runnableInformer(0)
         .itemStore(CachedCopies.store(CachedCopies::job)), handler(onChange));
-    jobs = client.resources(MultimodalPretrainJob.class).inAnyNamespace().inform(jobHandler());
+    jobs = client.resources(MultimodalPretrainJob.class).inAnyNamespace().inform(jobHandler(onJobDeleted));
     queues = client.resources(TrainingQueue.class).inform(handler(onChange));
   }
 
@@ -93,7 +99,7 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   }
 
   /** Jobs change the plan when they come, go, or change what the plan reads of them; not with every status write. */
-  private ResourceEventHandler<MultimodalPretrainJob> jobHandler() {
+  private ResourceEventHandler<MultimodalPretrainJob> jobHandler(Consumer<MultimodalPretrainJob> onJobDeleted) {
     return new ResourceEventHandler<>() {
       @Override
       public void onAdd(MultimodalPretrainJob job) {
@@ -110,6 +116,7 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
       @Override
       public void onDelete(MultimodalPretrainJob job, boolean deletedFinalStateUnknown) {
         version.incrementAndGet();
+        onJobDeleted.accept(job);
       }
     };
   }

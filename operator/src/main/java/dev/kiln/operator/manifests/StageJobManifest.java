@@ -172,7 +172,8 @@ public final class StageJobManifest {
     return builder.build();
   }
 
-  private static Toleration gpuToleration() {
+  /** What every GPU stage pod tolerates: the device plugin's usual {@code nvidia.com/gpu:NoSchedule} taint, no other effect. */
+  public static Toleration gpuToleration() {
     return new TolerationBuilder().withKey(GPU).withOperator("Exists").withEffect("NoSchedule").build();
   }
 

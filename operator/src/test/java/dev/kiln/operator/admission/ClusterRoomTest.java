@@ -48,6 +48,17 @@ class ClusterRoomTest {
   }
 
   @Test
+  void aGpuTaintThatEvictsKeepsTrainersOffTheNodeWhileTheUsualOneDoesNot() {
+    Taint evicting = new TaintBuilder().withKey("nvidia.com/gpu").withValue("present").withEffect("NoExecute").build();
+    ClusterRoom room = ClusterRoom.of(List.of(node("usual", Map.of(), GPU_TAINT), node("draining", Map.of(), evicting)),
+        List.of());
+    assertThat(room.free(new Gang(1, 8, null))).as("only the NoSchedule GPU taint is tolerated").isEqualTo(8);
+    Toleration both = new TolerationBuilder().withKey("nvidia.com/gpu").withOperator("Exists").build();
+    assertThat(room.free(new Gang(1, 8, null, Map.of(), List.of(both)))).as("positive control: a stage that tolerates it")
+        .isEqualTo(16);
+  }
+
+  @Test
   void theSchedulersTolerationRule() {
     Toleration anyValue = new TolerationBuilder().withKey("dedicated").withOperator("Exists").build();
     Toleration otherValue = new TolerationBuilder().withKey("dedicated").withOperator("Equal").withValue("serving").build();

@@ -394,6 +394,13 @@ class QueueLifecycleTest {
     }, (queue, status) -> { }, key -> { }, clock);
     assertThat(shared.admit(get(a), 0).admitted()).isTrue();
     assertThat(shared.admit(get(b), 0).admitted()).isFalse();
+
+    // Deleting a job gives its reservation back at once, not after the reservation's time-to-live.
+    MultimodalPretrainJob deleted = get(a);
+    client.resource(deleted).delete();
+    assertThat(shared.admit(get(b), 0).admitted()).as("the reservation outlives the job until told").isFalse();
+    shared.forget(deleted);  // what the operator does when its informer hears of the delete
+    assertThat(shared.admit(get(b), 0).admitted()).isTrue();
   }
 
   @Test
