@@ -183,12 +183,20 @@ final class StageAttempts {
     // The informers may not have heard of an attempt this operator created moments ago: the API
     // server decides whether one is already there to adopt, and which number comes next.
     StageStatus stage = status.stage(spec.name());
-    for (Job existing : children.attemptJobsOnServer(job, spec.name())) {
+    List<Job> onServer = children.attemptJobsOnServer(job, spec.name());
+    for (Job existing : onServer) {
       if (adoptable(existing, adoptable)) {
         adopt(stage, existing);
         return true;
       }
       attempt = Math.max(attempt, attemptOf(existing) + 1);
+    }
+    // An attempt created but never recorded (its status write lost) that failed before it was
+    // adopted would otherwise stay beside the new one: nothing of it runs (its pods stopped, above).
+    for (Job leftover : onServer) {
+      if (leftover.getMetadata().getDeletionTimestamp() == null) {
+        children.delete(leftover);
+      }
     }
     startAttempt(job, status, index, attempt);
     return true;

@@ -701,6 +701,26 @@ class JobLifecycleTest {
   }
 
   @Test
+  void anUnrecordedAttemptThatFailedBeforeAnyoneAdoptedItIsNotLeftBesideTheNext() {
+    runToFirstAttempt();
+    cluster.failPod(NS, "quickstart-pretrain-a1", 0, 1, "Error");
+    reconcile();  // Restarting, attempt 1 recorded
+    reconcileLosingItsStatusWrite();  // a1 retired, a2 created, its record lost
+    assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNotNull();
+    assertThat(stage("pretrain").getAttempt()).isEqualTo(1);
+    cluster.failPod(NS, "quickstart-pretrain-a2", 0, 1, "Error");  // before any reconcile adopted it
+
+    reconcile();
+    reconcile();
+
+    assertThat(cluster.jobNames(NS).stream().filter(n -> n.startsWith("quickstart-pretrain-a")))
+        .as("the failed, unrecorded a2 goes when a3 starts").containsExactly("quickstart-pretrain-a3");
+    cluster.complete(NS, "quickstart-pretrain-a3", "{\"step\":150,\"checkpoint\":\"/kiln/workspace/checkpoints/pretrain/step-000150\"}");
+    reconcile();
+    assertThat(stage("pretrain").getPhase()).isEqualTo(StagePhase.Succeeded);
+  }
+
+  @Test
   void restartedOperatorAdoptsChildrenItCreatedBeforeLosingItsStatusWrite() {
     runToFirstAttempt();
     cluster.failPod(NS, "quickstart-pretrain-a1", 0, 1, "Error");
