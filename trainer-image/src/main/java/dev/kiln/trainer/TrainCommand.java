@@ -7,6 +7,7 @@ import dev.kiln.api.runconfig.FailureReport;
 import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.api.v1alpha1.CollectiveBackend;
 import dev.kiln.api.runconfig.RunConfig;
+import dev.kiln.api.runconfig.TerminationMessage;
 import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.api.runconfig.PodRoot;
@@ -23,7 +24,6 @@ import dev.kiln.trainer.parallel.StopRequest;
 import dev.kiln.trainer.parallel.TcpRingCollectives;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -124,32 +124,32 @@ public final class TrainCommand implements Callable<Integer> {
     } catch (TrainingRun.ConfigMismatchException e) {
       // Not retryable: the next attempt would find the same checkpoint.
       System.err.println(e.getMessage());
-      writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());
+      TerminationMessage.write(pod.resolve(terminationLog), e.getMessage());
       return ExitCodes.CONFIG;
     } catch (TrainingRun.PinMismatchException e) {
       System.err.println(e.getMessage());
-      writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());
+      TerminationMessage.write(pod.resolve(terminationLog), e.getMessage());
       return ExitCodes.PIN_MISMATCH;
     } catch (TrainingRun.DivergedException e) {
       System.err.println(e.getMessage());
       if (rank == 0) {
-        writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());
+        TerminationMessage.write(pod.resolve(terminationLog), e.getMessage());
       }
       return ExitCodes.DIVERGED;
     } catch (CheckpointStore.NoUsableCheckpointException | PackedDataset.UnusableException e) {
       System.err.println(e.getMessage());
-      writeTerminationMessage(pod.resolve(terminationLog), e.getMessage());
+      TerminationMessage.write(pod.resolve(terminationLog), e.getMessage());
       return ExitCodes.DATA;
     } catch (RuntimeException e) {
       // Unexpected: one line for the pod's status, then the program's usual report (exit 1, retried).
-      writeTerminationMessage(pod.resolve(terminationLog), FailureReport.describe(e));
+      TerminationMessage.write(pod.resolve(terminationLog), FailureReport.describe(e));
       throw e;
     } catch (java.nio.file.FileSystemException e) {
       // A write failed (a full disk, a volume gone read-only): say which file and why; the next
       // attempt resumes from the latest complete checkpoint, once there is room.
       String message = FailureReport.describe(e);
       System.err.println("rank " + rank + " of " + world + ": " + message);
-      writeTerminationMessage(pod.resolve(terminationLog), message);
+      TerminationMessage.write(pod.resolve(terminationLog), message);
       return ExitCodes.FAILURE;
     } catch (IOException e) {
       // A peer rank failed or hung: this attempt is over, the next one resumes from the checkpoint.
@@ -160,14 +160,14 @@ public final class TrainCommand implements Callable<Integer> {
       String message = "stopped by SIGTERM at step " + summary.step() + " after writing checkpoint " + summary.checkpoint();
       System.out.println(message);
       if (localRank == 0) {
-        writeTerminationMessage(pod.resolve(terminationLog), message);
+        TerminationMessage.write(pod.resolve(terminationLog), message);
       }
       return ExitCodes.STOPPED;
     }
     String json = new ObjectMapper().writeValueAsString(summary);
     System.out.println("summary " + json);
     if (localRank == 0) {  // the pod's message; the other local ranks' summaries are the same run's
-      writeTerminationMessage(pod.resolve(terminationLog), json);
+      TerminationMessage.write(pod.resolve(terminationLog), json);
     }
     return ExitCodes.OK;
   }
@@ -207,16 +207,6 @@ public final class TrainCommand implements Callable<Integer> {
       return config;
     } catch (IOException e) {
       throw new IllegalArgumentException(file + ": cannot read run config: " + e.getMessage(), e);
-    }
-  }
-
-  private static void writeTerminationMessage(Path terminationLog, String json) {
-    try {
-      if (terminationLog != null && (Files.isWritable(terminationLog) || Files.isWritable(terminationLog.toAbsolutePath().getParent()))) {
-        Files.writeString(terminationLog, json);
-      }
-    } catch (IOException e) {
-      System.err.println("cannot write termination message " + terminationLog + ": " + e.getMessage());
     }
   }
 

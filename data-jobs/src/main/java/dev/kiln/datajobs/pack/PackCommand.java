@@ -9,6 +9,7 @@ import dev.kiln.api.runconfig.FailureReport;
 import dev.kiln.api.runconfig.PackSummary;
 import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.runconfig.PodRoot;
+import dev.kiln.api.runconfig.TerminationMessage;
 import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.data.packed.PackedFormat;
 import dev.kiln.data.packed.PackedSequence;
@@ -21,8 +22,8 @@ import dev.kiln.data.webdataset.Sample;
 import dev.kiln.data.webdataset.ShardReader;
 import dev.kiln.data.webdataset.ShardWriter;
 import dev.kiln.datajobs.Inputs;
-import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -178,9 +179,10 @@ public final class PackCommand implements Callable<Integer> {
         bad.add("longer_than_sequence", staging.key(oversize) + " (" + planned[oversize] + " > " + sequenceLength + ")");
       }
       List<ShardWriter.WrittenShard> shards = writeSequences(plan, staging);
-      writeManifest(plan, shards, inputManifest, bad, seen, text.conventions());
-      writeSummary(new PackSummary(Canonical.sha256(Files.readAllBytes(output.resolve("manifest.json"))),
-          Canonical.sha256(Files.readAllBytes(tokenizer)), (long) plan.placed(), (long) plan.bins().size(), plan.fill()));
+      String tokenizerSha256 = Canonical.sha256(tokenizer);
+      String manifestSha256 = writeManifest(plan, shards, inputManifest, bad, seen, text.conventions(), tokenizerSha256);
+      TerminationMessage.write(terminationLog, new ObjectMapper().writeValueAsString(new PackSummary(manifestSha256,
+          tokenizerSha256, (long) plan.placed(), (long) plan.bins().size(), plan.fill())));
       double seconds = (System.nanoTime() - start) / 1e9;
       err.printf("pack: %d samples -> %d sequences of %d (fill %.4f), %d bad, %.1fs%n", plan.placed(),
           plan.bins().size(), sequenceLength, plan.fill(), bad.total(), seconds);
@@ -251,20 +253,9 @@ public final class PackCommand implements Callable<Integer> {
     }
   }
 
-  /** The termination message, when the pod has one to write (a command run by hand may not). */
-  private void writeSummary(PackSummary summary) {
-    try {
-      if (terminationLog != null && Files.isDirectory(terminationLog.toAbsolutePath().getParent())
-          && (Files.isWritable(terminationLog) || Files.isWritable(terminationLog.toAbsolutePath().getParent()))) {
-        Files.writeString(terminationLog, new ObjectMapper().writeValueAsString(summary));
-      }
-    } catch (IOException e) {
-      System.err.println("pack: cannot write the termination message " + terminationLog + ": " + e.getMessage());
-    }
-  }
-
-  private void writeManifest(PackingPlan plan, List<ShardWriter.WrittenShard> shards, ArrayNode inputs, Problems bad,
-      long seen, TextTokenizer.Conventions conventions) throws Exception {
+  /** Writes manifest.json, all or nothing; returns the sha256 of its bytes. */
+  private String writeManifest(PackingPlan plan, List<ShardWriter.WrittenShard> shards, ArrayNode inputs, Problems bad,
+      long seen, TextTokenizer.Conventions conventions, String tokenizerSha256) throws Exception {
     ObjectMapper json = new ObjectMapper();
     ObjectNode manifest = json.createObjectNode();
     manifest.put("format", PackedFormat.FORMAT);
@@ -280,7 +271,7 @@ public final class PackCommand implements Callable<Integer> {
     manifest.put("fill", plan.fill());
     manifest.set("bad", json.valueToTree(bad.counts()));
     manifest.set("badExamples", json.valueToTree(bad.examples()));
-    manifest.put("tokenizerSha256", Canonical.sha256(Files.readAllBytes(tokenizer)));
+    manifest.put("tokenizerSha256", tokenizerSha256);
     manifest.set("tokenizer", json.valueToTree(conventions));
     manifest.set("inputs", inputs);
     ArrayNode out = manifest.putArray("shards");
@@ -288,8 +279,10 @@ public final class PackCommand implements Callable<Integer> {
       out.addObject().put("name", shard.path().getFileName().toString()).put("sequences", shard.samples())
           .put("bytes", shard.bytes()).put("sha256", shard.sha256());
     }
+    byte[] bytes = (json.writerWithDefaultPrettyPrinter().writeValueAsString(manifest) + "\n").getBytes(StandardCharsets.UTF_8);
     Path temporary = output.resolve(".manifest.json.partial");
-    Files.writeString(temporary, json.writerWithDefaultPrettyPrinter().writeValueAsString(manifest) + "\n");
+    Files.write(temporary, bytes);
     Files.move(temporary, output.resolve("manifest.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    return Canonical.sha256(bytes);
   }
 }

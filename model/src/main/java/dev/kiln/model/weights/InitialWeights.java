@@ -5,14 +5,10 @@ import dev.kiln.api.Canonical;
 import dev.kiln.model.Parameters;
 import dev.kiln.model.VisionLanguageModel;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.function.UnaryOperator;
@@ -70,26 +66,10 @@ public final class InitialWeights {
       }
       for (Path file : files) {
         listing.append(roles[i]).append('/').append(folders[i].relativize(file).toString().replace('\\', '/'))
-            .append(' ').append(fileSha256(file)).append('\n');
+            .append(' ').append(Canonical.sha256(file)).append('\n');
       }
     }
     return Canonical.sha256(listing.toString().getBytes(StandardCharsets.UTF_8));
-  }
-
-  private static String fileSha256(Path file) throws IOException {
-    MessageDigest digest;
-    try {
-      digest = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-    byte[] buffer = new byte[1 << 20];
-    try (InputStream in = Files.newInputStream(file)) {
-      for (int read; (read = in.read(buffer)) > 0; ) {
-        digest.update(buffer, 0, read);
-      }
-    }
-    return HexFormat.of().formatHex(digest.digest());
   }
 
   /** Loads every *.safetensors of the folders; returns names of model tensors the files did not have. */

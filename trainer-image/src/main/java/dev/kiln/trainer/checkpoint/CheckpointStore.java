@@ -2,21 +2,17 @@ package dev.kiln.trainer.checkpoint;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.kiln.api.Canonical;
 import dev.kiln.model.weights.SafeTensors;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -131,7 +127,7 @@ public final class CheckpointStore {
     Map<String, String> files = new LinkedHashMap<>();
     for (Path file : list(partial)) {
       fsync(file);
-      files.put(file.getFileName().toString(), sha256(file));
+      files.put(file.getFileName().toString(), Canonical.sha256(file));
     }
     Map<String, Object> manifest = new LinkedHashMap<>();
     manifest.put("formatVersion", TrainerState.FORMAT_VERSION);
@@ -210,7 +206,7 @@ public final class CheckpointStore {
     }
     for (var entry : files.properties()) {
       String expected = entry.getValue().asText();
-      String actual = sha256(path.resolve(entry.getKey()));
+      String actual = Canonical.sha256(path.resolve(entry.getKey()));
       if (!expected.equals(actual)) {
         throw new IOException(path.resolve(entry.getKey()) + ": sha256 " + actual + " does not match the manifest's "
             + expected);
@@ -269,17 +265,9 @@ public final class CheckpointStore {
 
   /** The sha256 of a checkpoint's manifest: the checkpoint's identity in the job's status. */
   public static String manifestSha256(Path checkpoint) throws IOException {
-    return sha256(checkpoint.resolve(MANIFEST));
+    return Canonical.sha256(checkpoint.resolve(MANIFEST));
   }
 
-  static String sha256(Path file) throws IOException {
-    try (InputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
-      in.transferTo(java.io.OutputStream.nullOutputStream());
-      return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 
   private static void fsync(Path file) throws IOException {
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
