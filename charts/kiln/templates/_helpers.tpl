@@ -54,6 +54,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get, list, watch, create]
+# patch: a queued stage pod's planned node (a nodeSelector added while it is gated) and the lifting of Kiln's gate.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [patch]
 # list: why an attempt's pods were not created (the Job controller's FailedCreate events on its Job).
 - apiGroups: [""]
   resources: [events]

@@ -221,7 +221,8 @@ final class Container implements ContainerRuntime.RunningContainer {
 
   /**
    * A container's resource as the downward API gives it: the limit (or request) divided by the
-   * divisor and rounded up; a limit the container does not set is the node's allocatable amount.
+   * divisor and rounded up; a limit the container does not set is what its processes can use: this
+   * machine's, which every local pod shares (a real kubelet gives its node's allocatable amount).
    */
   static String resourceFieldValue(ResourceFieldSelector field, io.fabric8.kubernetes.api.model.Container container) {
     var resources = container.getResources();

@@ -3,7 +3,10 @@ package dev.kiln.local;
 import com.sun.management.OperatingSystemMXBean;
 import java.lang.management.ManagementFactory;
 
-/** What each local node offers: this machine's cores and memory, as a kubelet reports its node's. */
+/**
+ * This machine's cores and memory, which every local pod's processes share: what the downward API
+ * gives for a limit a container does not set (a real kubelet gives its node's allocatable).
+ */
 final class HostCapacity {
 
   private HostCapacity() {}

@@ -34,11 +34,12 @@ public final class LocalCluster implements AutoCloseable {
 
   /** How the cluster is set up. */
   public record Options(Path folder, Path kilnHome, int cpuNodes, int gpuNodes, String gpuProduct, int gpusPerNode,
-      Map<String, String> operatorSettings, PrintStream errors, boolean standInContainers, List<String> watchNamespaces) {
+      Map<String, String> operatorSettings, PrintStream errors, boolean standInContainers, List<String> watchNamespaces,
+      int gpuNodeCpus) {
 
     public static Options in(Path folder) {
       return new Options(folder, LocalCluster.kilnHome(), 1, 4, "NVIDIA-H100-80GB-HBM3", 8, Map.of(), System.err, false,
-          List.of());
+          List.of(), 96);
     }
 
     /**
@@ -47,28 +48,37 @@ public final class LocalCluster implements AutoCloseable {
      */
     public Options withWatchNamespaces(List<String> namespaces) {
       return new Options(folder, kilnHome, cpuNodes, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, errors,
-          standInContainers, List.copyOf(namespaces));
+          standInContainers, List.copyOf(namespaces), gpuNodeCpus);
     }
 
     public Options withGpuProduct(String product) {
       return new Options(folder, kilnHome, cpuNodes, gpuNodes, product, gpusPerNode, operatorSettings, errors,
-          standInContainers, watchNamespaces);
+          standInContainers, watchNamespaces, gpuNodeCpus);
     }
 
     /** Several CPU nodes, for what differs when pods spread (volumes attached to one node). */
     public Options withCpuNodes(int nodes) {
       return new Options(folder, kilnHome, nodes, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, errors,
-          standInContainers, watchNamespaces);
+          standInContainers, watchNamespaces, gpuNodeCpus);
     }
 
     public Options withGpuNodes(int nodes) {
       return new Options(folder, kilnHome, cpuNodes, nodes, gpuProduct, gpusPerNode, operatorSettings, errors,
-          standInContainers, watchNamespaces);
+          standInContainers, watchNamespaces, gpuNodeCpus);
+    }
+
+    /**
+     * The cpu each GPU node offers the scheduler (96 unless set, as the common 8-GPU machines; a
+     * stage asks 6 per GPU unless it says): fewer makes CPU, not GPUs, the scarce resource.
+     */
+    public Options withGpuNodeCpus(int cpus) {
+      return new Options(folder, kilnHome, cpuNodes, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, errors,
+          standInContainers, watchNamespaces, cpus);
     }
 
     public Options withOperatorSettings(Map<String, String> settings) {
       return new Options(folder, kilnHome, cpuNodes, gpuNodes, gpuProduct, gpusPerNode, settings, errors,
-          standInContainers, watchNamespaces);
+          standInContainers, watchNamespaces, gpuNodeCpus);
     }
 
     /**
@@ -77,11 +87,16 @@ public final class LocalCluster implements AutoCloseable {
      */
     public Options withStandInContainers() {
       return new Options(folder, kilnHome, cpuNodes, gpuNodes, gpuProduct, gpusPerNode, operatorSettings, errors, true,
-          watchNamespaces);
+          watchNamespaces, gpuNodeCpus);
     }
   }
 
   public static final String NAMESPACE = "default";
+  /** A CPU node: a 32-core, 128 GiB machine (the data-prep Jobs' and CPU stages' requests fit several at once). */
+  static final int CPU_NODE_CPUS = 32;
+  static final String CPU_NODE_MEMORY = Long.toString(128L << 30);
+  /** A GPU node's memory per GPU: 128 GiB (a stage asks 32 per GPU unless it says). */
+  static final java.math.BigDecimal GPU_NODE_MEMORY_PER_GPU = java.math.BigDecimal.valueOf(128L << 30);
 
   /** Labels the operator puts on every child (its documented contract): the kind of child and the job it serves. */
   public static final String COMPONENT_LABEL = "app.kubernetes.io/component";
@@ -145,25 +160,31 @@ public final class LocalCluster implements AutoCloseable {
   }
 
   private void addNodes() {
-    int cores = HostCapacity.cores();
     for (int i = 0; i < options.cpuNodes(); i++) {
       String name = i == 0 ? "kiln-local-cpu" : "kiln-local-cpu-" + i;
-      client.nodes().resource(node(name, Map.of(Scheduler.HOSTNAME, name), 0, cores)).create();
+      client.nodes().resource(node(name, Map.of(Scheduler.HOSTNAME, name), 0, CPU_NODE_CPUS, CPU_NODE_MEMORY)).create();
     }
     for (int i = 0; i < options.gpuNodes(); i++) {
       String name = "kiln-local-gpu-" + i;
       Node gpu = node(name, Map.of("kubernetes.io/hostname", name, "nvidia.com/gpu.present", "true",
           "nvidia.com/gpu.product", options.gpuProduct(), "nvidia.com/gpu.count", Integer.toString(options.gpusPerNode())),
-          options.gpusPerNode(), cores);
+          options.gpusPerNode(), options.gpuNodeCpus(), GPU_NODE_MEMORY_PER_GPU.multiply(
+              java.math.BigDecimal.valueOf(options.gpusPerNode())).toPlainString());
       gpu.getSpec().setTaints(java.util.List.of(new io.fabric8.kubernetes.api.model.TaintBuilder()
           .withKey(Scheduler.GPU).withValue("present").withEffect("NoSchedule").build()));
       client.nodes().resource(gpu).create();
     }
   }
 
-  private static Node node(String name, Map<String, String> labels, int gpus, int cores) {
-    Map<String, Quantity> capacity = new HashMap<>(Map.of("cpu", new Quantity(Integer.toString(cores)),
-        "memory", new Quantity(Long.toString(HostCapacity.memoryBytes())), "pods", new Quantity("110")));
+  /**
+   * What a node offers the scheduler, which counts every pod's requests against it as the
+   * kube-scheduler does. The local nodes' pods are processes sharing this one machine, so a node
+   * declares the capacity of the machine it stands for, not this one's (a pod without a cpu limit
+   * still sees this machine's cores, as its threads do).
+   */
+  private static Node node(String name, Map<String, String> labels, int gpus, int cpus, String memoryBytes) {
+    Map<String, Quantity> capacity = new HashMap<>(Map.of("cpu", new Quantity(Integer.toString(cpus)),
+        "memory", new Quantity(memoryBytes), "pods", new Quantity("110")));
     if (gpus > 0) {
       capacity.put(Scheduler.GPU, new Quantity(Integer.toString(gpus)));
     }

@@ -113,6 +113,10 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     if (attributes.resource().equals("events") && attributes.verb().equals("list")) {
       return eventsByField(request, attributes);
     }
+    MockResponse invalidPodUpdate = podUpdateRefusal(request, attributes, user);
+    if (invalidPodUpdate != null) {
+      return invalidPodUpdate;
+    }
     boolean rbacWrite = attributes.apiGroup().equals("rbac.authorization.k8s.io") && !"GET".equals(request.getMethod());
     if (rbacWrite) {
       rbacGeneration.incrementAndGet();
@@ -124,6 +128,30 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
         rbacGeneration.incrementAndGet();
       }
     }
+  }
+
+  /** An update or patch of a pod's spec that the API server would refuse ({@link PodUpdates}), answered 422 Invalid. */
+  private MockResponse podUpdateRefusal(RecordedRequest request, ApiRequest attributes, RbacAuthorizer.User user) {
+    boolean write = "PUT".equals(request.getMethod()) || "PATCH".equals(request.getMethod());
+    if (!write || !attributes.apiGroup().isEmpty() || !attributes.resource().equals("pods")
+        || !attributes.subresource().isEmpty() || attributes.name().isEmpty()) {
+      return null;
+    }
+    JsonNode old = stored(request.getPath());
+    JsonNode body = parsedBody(request);
+    if (old == null || body.isMissingNode()) {
+      return null;
+    }
+    JsonNode updated;
+    try {
+      updated = "PUT".equals(request.getMethod()) ? body
+          : body.isArray() ? JsonPatch.apply(body, old) : mergePatch(old.deepCopy(), body);
+    } catch (RuntimeException e) {
+      return null;  // a patch this cannot apply is the store's to refuse
+    }
+    return PodUpdates.refusal(old, updated, user == ADMIN)
+        .map(message -> status(failure(422, "Invalid", message, attributes.name(), "pods")))
+        .orElse(null);
   }
 
   /** Faults injected from now on, by {@code schedule}; null stops them. */
@@ -338,7 +366,26 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
         return null;  // a patch this cannot apply is the store's to refuse, with its own message
       }
     }).orElse(null);
-    return refused != null ? refused : super.handlePatch(request);
+    return refused != null ? refused : super.handlePatch(asJsonPatch(request));
+  }
+
+  /**
+   * A JSON merge patch as the JSON patch that makes the same change, RFC 7386 applied here: the
+   * store merges lists item by item, where the API server replaces them whole (a pod's
+   * {@code schedulingGates: []} lifts its gates).
+   */
+  private RecordedRequest asJsonPatch(RecordedRequest request) {
+    String type = request.getHeader("Content-Type");
+    JsonNode patch = parsedBody(request);
+    JsonNode old = type != null && type.startsWith("application/merge-patch+json") && patch.isObject()
+        ? stored(request.getPath()) : null;
+    if (old == null) {
+      return request;
+    }
+    JsonNode operations = io.fabric8.zjsonpatch.JsonDiff.asJson(old, mergePatch(old.deepCopy(), patch));
+    var headers = request.getHeaders().newBuilder().set("Content-Type", "application/json-patch+json").build();
+    return new RecordedRequest(request.getHttpVersion(), request.method(), request.getPath(), headers,
+        new io.fabric8.mockwebserver.http.Buffer(operations.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
   }
 
   /**

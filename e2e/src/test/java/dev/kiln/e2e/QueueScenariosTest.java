@@ -7,6 +7,7 @@ import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec;
+import dev.kiln.local.LocalCluster;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.nio.file.Files;
@@ -47,6 +48,28 @@ class QueueScenariosTest {
     await().atMost(LocalClusterHarness.WAIT).until(() -> running(harness.trainerPods("wide", "pretrain")) == 2);
     assertThat(harness.trainerPods("wide", "pretrain")).extracting(p -> p.getSpec().getNodeName())
         .as("one pod per node").doesNotHaveDuplicates();
+  }
+
+  @Test
+  void gangsOnNodesShortOfCpuStartWhereTheyWerePlannedAndNoPodIsLeftPending() throws Exception {
+    // Two 8-GPU nodes with 64 cpu each: cpu, not GPUs, decides where a gang fits.
+    harness.start(folder, LocalCluster.Options.in(folder.resolve("cluster")).withGpuNodes(2).withGpuNodeCpus(64)
+        .withStandInContainers());
+    harness.apply(job("first", "default", 1, 2, "40"));
+    String firstNode = awaitRunningOn("first");
+
+    // Fits by GPUs and cpu beside the first (24 cpu left there): planned there, as best fit.
+    harness.apply(job("narrow", "default", 1, 2, "20"));
+    assertThat(awaitRunningOn("narrow")).as("where it was planned, not on the emptier node").isEqualTo(firstNode);
+    // Needs a whole node's cpu: only the other node has it, because narrow did not take it.
+    harness.apply(job("wide", "default", 1, 4, "60"));
+    assertThat(awaitRunningOn("wide")).isNotEqualTo(firstNode);
+
+    harness.apply(job("more", "default", 1, 2, "20"));
+    awaitQueued("more");
+    assertThat(harness.get("more").getStatus().getQueue().reason()).as("8 GPUs free, and no node with 20 cpu free")
+        .contains("2 nodes with 2 GPUs free lack cpu (a pod requests 20 cpu)");
+    assertThat(harness.trainerPods("more", "pretrain")).as("a gang that cannot run creates no pod").isEmpty();
   }
 
   @Test
@@ -102,10 +125,16 @@ class QueueScenariosTest {
 
   /** The tiny job with {@code nodes} pods of 8 GPUs in {@code queue}, its checkpoints on a claim every node may write. */
   static MultimodalPretrainJob job(String name, String queue, int nodes) {
+    return job(name, queue, nodes, 8, "2");
+  }
+
+  /** The same with {@code gpus} GPUs and {@code cpu} cpu per pod. */
+  static MultimodalPretrainJob job(String name, String queue, int nodes, int gpus, String cpu) {
     return LocalClusterHarness.job("tiny.yaml", yaml -> yaml
         .replace("name: tiny\n", "name: " + name + "\n")
         .replace("nodes: 1", "nodes: " + nodes)
-        .replace("gpusPerNode: 0", "gpusPerNode: 8")
+        .replace("gpusPerNode: 0", "gpusPerNode: " + gpus)
+        .replace("cpu: \"2\"", "cpu: \"" + cpu + "\"")
         .replace("globalBatchSize: 8", "globalBatchSize: 64")
         .replace("      size: 1Gi\n", "      size: 1Gi\n      accessModes: [ReadWriteMany]\n")
         .replace("  checkpoints:\n", "  scheduling:\n    queue: " + queue + "\n  checkpoints:\n"));
@@ -130,6 +159,13 @@ class QueueScenariosTest {
       }
       return phase(job) == JobPhase.Queued;
     });
+  }
+
+  /** Waits for the job's single trainer pod to run; the node it runs on. */
+  private String awaitRunningOn(String job) {
+    harness.awaitPhase(job, JobPhase.Training);
+    await().atMost(LocalClusterHarness.WAIT).until(() -> running(harness.trainerPods(job, "pretrain")) == 1);
+    return harness.trainerPods(job, "pretrain").getFirst().getSpec().getNodeName();
   }
 
   private static long running(List<Pod> pods) {

@@ -57,10 +57,25 @@ public final class FakeCluster {
         .withNewMetadata().withName(name).withLabels(Map.of("kubernetes.io/hostname", name,
             StageJobManifest.GPU_PRODUCT_LABEL, product)).endMetadata()
         .withNewSpec().addNewTaint().withKey(StageJobManifest.GPU).withEffect("NoSchedule").endTaint().endSpec()
-        .withNewStatus().withAllocatable(Map.of(StageJobManifest.GPU,
-            new io.fabric8.kubernetes.api.model.Quantity(Integer.toString(gpus))))
+        .withNewStatus().withAllocatable(gpuNodeAllocatable(gpus))
         .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
         .build()).create();
+  }
+
+  /**
+   * What a GPU node offers the scheduler, shaped like the common 8-GPU machines: 12 cpu and 128Gi
+   * per GPU, 110 pods (every pod a Kiln stage runs requests cpu and memory too).
+   */
+  public static Map<String, io.fabric8.kubernetes.api.model.Quantity> gpuNodeAllocatable(int gpus) {
+    return Map.of(StageJobManifest.GPU, new io.fabric8.kubernetes.api.model.Quantity(Integer.toString(gpus)),
+        "cpu", new io.fabric8.kubernetes.api.model.Quantity(Integer.toString(12 * gpus)),
+        "memory", new io.fabric8.kubernetes.api.model.Quantity(128 * gpus + "Gi"),
+        "pods", new io.fabric8.kubernetes.api.model.Quantity("110"));
+  }
+
+  /** The Job controller creating rank {@code index} of a trainer Job: a Pending pod from its template, on no node yet. */
+  public Pod createPod(String namespace, String name, int index) {
+    return client.resource(pod(namespace, name, index, "Pending")).create();
   }
 
   /**
@@ -68,8 +83,14 @@ public final class FakeCluster {
    * pod holding the GPUs its template asks for.
    */
   public Pod startPod(String namespace, String name, int index, String node) {
+    Pod pod = pod(namespace, name, index, "Running");
+    pod.getSpec().setNodeName(node);
+    return client.resource(pod).create();
+  }
+
+  private Pod pod(String namespace, String name, int index, String phase) {
     Job job = job(namespace, name);
-    Pod pod = new PodBuilder()
+    return new PodBuilder()
         .withNewMetadata()
           .withName(name + "-" + index)
           .withNamespace(namespace)
@@ -77,10 +98,8 @@ public final class FakeCluster {
           .withAnnotations(Map.of(StageJobManifest.COMPLETION_INDEX_ANNOTATION, Integer.toString(index)))
         .endMetadata()
         .withSpec(job.getSpec().getTemplate().getSpec())
-        .withNewStatus().withPhase("Running").endStatus()
+        .withNewStatus().withPhase(phase).endStatus()
         .build();
-    pod.getSpec().setNodeName(node);
-    return client.resource(pod).create();
   }
 
   /** Rank {@code index} bound to {@code node} but its container waiting (an image pull, a volume). */

@@ -17,16 +17,23 @@ public interface Admission {
 
   /**
    * Admitted, or waiting at a position in the queue (1 is next) for the reason given; while it
-   * waits, {@code victims} are the running attempts to stop for it.
+   * waits, {@code victims} are the running attempts to stop for it. An admitted gang's pods run on
+   * {@code placement} (the node of each rank), or wherever the scheduler puts them when it is empty.
    */
-  record Decision(boolean admitted, String queue, Integer position, String message, List<Victim> victims) {
+  record Decision(boolean admitted, String queue, Integer position, String message, List<Victim> victims,
+      List<String> placement) {
 
-    public static Decision admitNow(String queue, String message) {
-      return new Decision(true, queue, null, message, List.of());
+    public Decision {
+      victims = List.copyOf(victims);
+      placement = List.copyOf(placement);
+    }
+
+    public static Decision admitNow(String queue, String message, List<String> placement) {
+      return new Decision(true, queue, null, message, List.of(), placement);
     }
 
     public static Decision waiting(String queue, int position, String message) {
-      return new Decision(false, queue, position, message, List.of());
+      return new Decision(false, queue, position, message, List.of(), List.of());
     }
   }
 }

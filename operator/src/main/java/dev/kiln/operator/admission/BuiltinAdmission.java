@@ -7,6 +7,7 @@ import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.api.v1alpha1.TrainingQueueStatus;
 import dev.kiln.operator.manifests.Labels;
+import dev.kiln.operator.manifests.StageJobManifest;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -54,8 +55,8 @@ public final class BuiltinAdmission implements Admission {
   private long reservationsVersion;
   private final Admission kueue = new ImmediateAdmission();
 
-  private record Reservation(String queue, String namespace, String job, String stage, Gang gang, int priority,
-      Instant at) {}
+  private record Reservation(String queue, String namespace, String job, String stage, Gang gang, List<String> nodes,
+      int priority, Instant at) {}
 
   private record MadePlan(long stateVersion, long reservationsVersion, QueuePlan.Result result) {}
 
@@ -118,7 +119,7 @@ public final class BuiltinAdmission implements Admission {
     if (queue.isEmpty()) {
       waiting.add(key(job));
       return new Decision(false, queueName, null, "TrainingQueue " + queueName + " does not exist; create it (kubectl get"
-          + " trainingqueues lists those that do) or set spec.scheduling.queue", List.of());
+          + " trainingqueues lists those that do) or set spec.scheduling.queue", List.of(), List.of());
     }
     StageSpec stage = job.getSpec().stages().get(stageIndex);
     Gang asked = gang(stage);
@@ -135,15 +136,15 @@ public final class BuiltinAdmission implements Admission {
       case QueuePlan.Admit admit -> {
         reservationsVersion++;
         reservations.put(key(job) + "/" + stage.name(), new Reservation(queueName, job.getMetadata().getNamespace(),
-            job.getMetadata().getName(), stage.name(), asked, scheduling.priority(), Instant.now(clock)));
+            job.getMetadata().getName(), stage.name(), asked, admit.nodes(), scheduling.priority(), Instant.now(clock)));
         yield Decision.admitNow(queueName, "admitted to queue " + queueName + ": " + asked.describe()
-            + (asked.gpus() > 0 ? " on " + asked.pods() + " node(s)" : ""));
+            + (admit.nodes().isEmpty() ? "" : " on " + String.join(", ", admit.nodes())), admit.nodes());
       }
       case QueuePlan.Wait wait -> Decision.waiting(queueName, wait.position(), wait.reason());
       case QueuePlan.Preempt preempt -> new Decision(false, queueName, preempt.position(), preempt.reason(),
           preempt.victims().stream().filter(v -> !v.attempt().isEmpty()).map(v -> new Victim(
               v.attempt().substring(0, v.attempt().indexOf('/')), v.attempt().substring(v.attempt().indexOf('/') + 1),
-              v.key())).toList());
+              v.key())).toList(), List.of());
     };
   }
 
@@ -220,10 +221,8 @@ public final class BuiltinAdmission implements Admission {
         continue;
       }
       List<Pod> attemptPods = trainerPods.getOrDefault(attemptKey(attempt), List.of());
-      Map<String, Integer> byNode = gpusByNode(attemptPods);
-      int bound = (int) attemptPods.stream().filter(p -> p.getSpec().getNodeName() != null && !ClusterRoom.terminal(p)).count();
-      // Admitted pods the scheduler has not placed yet: their GPUs are spoken for.
-      room.reserve(gang.withPods(Math.max(0, gang.pods() - bound)));
+      Map<String, ResourceList> byNode = heldByNode(attemptPods);
+      holdUnbound(room, gang, StageJobManifest.placement(attempt), attemptPods);
       if (memberOf(owner, queueName)) {
         boolean stopping = attempt.getMetadata().getDeletionTimestamp() != null || annotation(attempt, PREEMPTED_BY) != null;
         running.add(new QueuePlan.Running(ownerKey(attempt), attempt.getMetadata().getNamespace() + "/"
@@ -237,13 +236,13 @@ public final class BuiltinAdmission implements Admission {
       Pod first = attemptPods.getFirst();
       MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + label(first, Labels.JOB));
       if (owner != null && memberOf(owner, queueName)) {
-        int gpus = attemptPods.stream().mapToInt(ClusterRoom::gpus).sum();
+        ResourceList held = attemptPods.stream().map(ResourceList::requestedBy).reduce(ResourceList.NONE, ResourceList::plus);
         running.add(new QueuePlan.Running(key(owner), attempt, owner.getSpec().scheduling().priority(), Instant.EPOCH,
-            new Gang(1, gpus, stageProduct(owner, label(first, Labels.STAGE))), gpusByNode(attemptPods), true));
+            new Gang(1, held, stageProduct(owner, label(first, Labels.STAGE)), null, null), heldByNode(attemptPods), true));
       }
     });
     for (Reservation reservation : reservations.values()) {
-      room.reserve(reservation.gang());
+      holdUnbound(room, reservation.gang(), reservation.nodes(), List.of());
       if (reservation.queue().equals(queueName)) {
         running.add(new QueuePlan.Running(reservation.namespace() + "/" + reservation.job(), "", reservation.priority(),
             reservation.at(), reservation.gang(), Map.of(), false));
@@ -291,6 +290,28 @@ public final class BuiltinAdmission implements Admission {
       plans.put(queueName, new MadePlan(version.getAsLong(), reservationsVersion, plan));
     }
     return plan;
+  }
+
+  /**
+   * What admitted pods not yet bound will take: on the nodes they were planned on, or (an attempt
+   * from before placements) on any nodes that fit.
+   */
+  private static void holdUnbound(ClusterRoom room, Gang gang, List<String> placement, List<Pod> pods) {
+    Set<Integer> bound = new HashSet<>();
+    for (Pod pod : pods) {
+      if (pod.getSpec().getNodeName() != null && !ClusterRoom.terminal(pod)) {
+        bound.add(StageJobManifest.completionIndex(pod));
+      }
+    }
+    if (placement.size() != gang.pods()) {
+      room.reserve(gang.withPods(Math.max(0, gang.pods() - bound.size())));
+      return;
+    }
+    for (int rank = 0; rank < placement.size(); rank++) {
+      if (!bound.contains(rank)) {
+        room.hold(placement.get(rank), gang.perPod());
+      }
+    }
   }
 
   private void dropArrivedReservations(List<Job> trainerJobs) {
@@ -382,7 +403,7 @@ public final class BuiltinAdmission implements Admission {
 
   private static Gang gang(StageSpec stage) {
     var pod = stage.pod();
-    return new Gang(stage.resources().nodes(), stage.resources().gpusPerNode(), stage.resources().gpuProduct(),
+    return new Gang(stage.resources().nodes(), ResourceList.of(StageJobManifest.podRequests(stage)), stage.resources().gpuProduct(),
         pod == null ? null : pod.nodeSelector(), pod == null ? null : pod.tolerations());
   }
 
@@ -391,11 +412,11 @@ public final class BuiltinAdmission implements Admission {
     return gang == null ? null : gang.product();
   }
 
-  private static Map<String, Integer> gpusByNode(List<Pod> pods) {
-    Map<String, Integer> byNode = new LinkedHashMap<>();
+  private static Map<String, ResourceList> heldByNode(List<Pod> pods) {
+    Map<String, ResourceList> byNode = new LinkedHashMap<>();
     for (Pod pod : pods) {
       if (pod.getSpec().getNodeName() != null && !ClusterRoom.terminal(pod)) {
-        byNode.merge(pod.getSpec().getNodeName(), ClusterRoom.gpus(pod), Integer::sum);
+        byNode.merge(pod.getSpec().getNodeName(), ResourceList.requestedBy(pod), ResourceList::plus);
       }
     }
     return byNode;

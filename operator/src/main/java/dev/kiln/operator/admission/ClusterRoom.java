@@ -1,11 +1,9 @@
 package dev.kiln.operator.admission;
 
 import dev.kiln.operator.manifests.StageJobManifest;
-import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeCondition;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Taint;
 import io.fabric8.kubernetes.api.model.Toleration;
 import java.util.ArrayList;
@@ -17,21 +15,23 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 
 /**
- * Free GPUs per node, as the scheduler will find them: allocatable {@code nvidia.com/gpu} of nodes
- * that are ready and schedulable, minus what pods bound there hold. A gang may use a node whose
- * labels carry its GPU product and node selector and whose taints it tolerates (the GPU taint
- * always; others by the stage's tolerations). Admission places whole gangs on it (best fit, so big
- * gangs still find whole nodes); a gang that does not fit takes nothing.
+ * Free resources per GPU node, as the scheduler will find them: the allocatable amounts (GPUs,
+ * cpu, memory, pod slots, extended resources) of nodes that are ready and schedulable, minus what
+ * the pods bound there request. A gang may use a node whose labels carry its GPU product and node
+ * selector, whose taints it tolerates (the GPU taint always; others by the stage's tolerations) and
+ * where everything one of its pods requests is free. Admission places whole gangs on it (best fit
+ * by GPUs, so big gangs still find whole nodes); a gang that does not fit takes nothing.
  */
 public final class ClusterRoom {
 
-  private static final String GPU = StageJobManifest.GPU;
+  private static final String GPU = ResourceList.GPU;
   private static final Toleration GPU_TOLERATION = StageJobManifest.gpuToleration();
   private static final String PRODUCT_LABEL = StageJobManifest.GPU_PRODUCT_LABEL;
 
-  private final Map<String, Integer> free;
+  private final Map<String, ResourceList> free;
   private final Map<String, Map<String, String>> labels;
   private final Map<String, List<Taint>> taints;
   /**
@@ -41,22 +41,23 @@ public final class ClusterRoom {
   private final Set<Gang> unplaceable = new HashSet<>();
   private final Map<Gang, Integer> freeFor = new HashMap<>();
 
-  private ClusterRoom(Map<String, Integer> free, Map<String, Map<String, String>> labels, Map<String, List<Taint>> taints) {
+  private ClusterRoom(Map<String, ResourceList> free, Map<String, Map<String, String>> labels,
+      Map<String, List<Taint>> taints) {
     this.free = free;
     this.labels = labels;
     this.taints = taints;
   }
 
-  /** The room on {@code nodes} once {@code pods} (every pod of the cluster, any owner) hold their GPUs. */
+  /** The room on {@code nodes} once {@code pods} (every pod of the cluster, any owner) hold what they request. */
   public static ClusterRoom of(List<Node> nodes, List<Pod> pods) {
-    Map<String, Integer> free = new LinkedHashMap<>();
+    Map<String, ResourceList> free = new LinkedHashMap<>();
     Map<String, Map<String, String>> labels = new LinkedHashMap<>();
     Map<String, List<Taint>> taints = new LinkedHashMap<>();
     for (Node node : nodes.stream().sorted(Comparator.comparing(n -> n.getMetadata().getName())).toList()) {
-      int gpus = allocatable(node);
-      if (gpus > 0 && usable(node)) {
+      ResourceList allocatable = allocatable(node);
+      if (allocatable.gpus() > 0 && usable(node)) {
         String name = node.getMetadata().getName();
-        free.put(name, gpus);
+        free.put(name, allocatable);
         labels.put(name, node.getMetadata().getLabels() == null ? Map.of() : node.getMetadata().getLabels());
         taints.put(name, node.getSpec() == null || node.getSpec().getTaints() == null ? List.of()
             : node.getSpec().getTaints());
@@ -65,7 +66,7 @@ public final class ClusterRoom {
     for (Pod pod : pods) {
       String node = pod.getSpec() == null ? null : pod.getSpec().getNodeName();
       if (node != null && free.containsKey(node) && !terminal(pod)) {
-        free.merge(node, -gpus(pod), Integer::sum);
+        free.computeIfPresent(node, (n, f) -> f.minus(ResourceList.requestedBy(pod)));
       }
     }
     return new ClusterRoom(free, labels, taints);
@@ -75,33 +76,46 @@ public final class ClusterRoom {
     return new ClusterRoom(new LinkedHashMap<>(free), labels, taints);
   }
 
-  /** Places every pod of the gang, or none: true when it fit (and now holds its GPUs here). */
+  /** Places every pod of the gang, or none: true when it fit (and now holds its resources here). */
   public boolean place(Gang gang) {
+    return placement(gang) != null;
+  }
+
+  /**
+   * Places every pod of the gang, or none: the node of each pod (rank order), now holding what it
+   * requests here; null when it does not fit. CPU gangs are not planned: an empty placement.
+   */
+  public List<String> placement(Gang gang) {
     if (gang.gpusPerPod() == 0) {
-      return true;  // CPU pods: the scheduler weighs CPU and memory, which admission does not count
+      return List.of();  // CPU pods run on CPU nodes, which admission does not plan
     }
     if (unplaceable.contains(gang)) {
-      return false;
+      return null;
     }
     List<String> chosen = choose(gang);
     if (chosen.size() < gang.pods()) {
       unplaceable.add(gang);
-      return false;
+      return null;
     }
-    take(chosen, gang.gpusPerPod());
-    return true;
+    take(chosen, gang.perPod());
+    return chosen;
+  }
+
+  /** Holds what a pod requests on the node it was planned on (admitted, not yet bound there). */
+  public void hold(String node, ResourceList perPod) {
+    take(List.of(node), perPod);
   }
 
   /** Places as many of the gang's pods as fit: what a waiting gang holds back from those behind it. */
   public void reserve(Gang gang) {
     if (gang.pods() > 0) {
-      take(choose(gang), gang.gpusPerPod());
+      take(choose(gang), gang.perPod());
     }
   }
 
-  /** Gives back GPUs a pod held on a node (a stage about to be preempted). */
-  public void release(String node, int gpus) {
-    free.computeIfPresent(node, (n, f) -> f + gpus);
+  /** Gives back what pods held on a node (a stage about to be preempted). */
+  public void release(String node, ResourceList held) {
+    free.computeIfPresent(node, (n, f) -> f.plus(held));
     unplaceable.clear();
     freeFor.clear();
   }
@@ -109,28 +123,48 @@ public final class ClusterRoom {
   /** Free GPUs on the nodes a gang could use. */
   public int free(Gang gang) {
     return freeFor.computeIfAbsent(gang, g -> free.entrySet().stream().filter(e -> matches(e.getKey(), g))
-        .mapToInt(e -> Math.max(0, e.getValue())).sum());
+        .mapToInt(e -> Math.max(0, e.getValue().gpus())).sum());
   }
 
-  private void take(List<String> nodes, int gpusPerPod) {
+  /**
+   * Why nodes with the gang's GPUs free still take none of its pods, or "" when none such lacks
+   * anything: "2 nodes with 8 GPUs free lack cpu (a pod requests 48 cpu)".
+   */
+  public String shortage(Gang gang) {
+    Map<String, Integer> lacking = new TreeMap<>();
+    for (Map.Entry<String, ResourceList> node : free.entrySet()) {
+      if (node.getValue().gpus() >= gang.gpusPerPod() && matches(node.getKey(), gang)) {
+        String missing = gang.perPod().shortOf(node.getValue());
+        if (missing != null) {
+          lacking.merge(missing, 1, Integer::sum);
+        }
+      }
+    }
+    return String.join("; ", lacking.entrySet().stream().map(e -> e.getValue() + (e.getValue() == 1 ? " node" : " nodes")
+        + " with " + gang.gpusPerPod() + " GPUs free " + (e.getValue() == 1 ? "lacks " : "lack ") + e.getKey()
+        + " (a pod requests " + gang.perPod().describe(e.getKey()) + ")").toList());
+  }
+
+  private void take(List<String> nodes, ResourceList perPod) {
     if (!nodes.isEmpty()) {
-      nodes.forEach(node -> free.merge(node, -gpusPerPod, Integer::sum));
+      nodes.forEach(node -> free.computeIfPresent(node, (n, f) -> f.minus(perPod)));
       freeFor.clear();
     }
   }
 
-  /** Up to {@code gang.pods()} distinct nodes that fit one pod each, fullest first. */
+  /** Up to {@code gang.pods()} distinct nodes that fit one pod each, fewest free GPUs first. */
   private List<String> choose(Gang gang) {
     if (gang.gpusPerPod() == 0 || gang.pods() == 0) {
       return List.of();
     }
-    List<Map.Entry<String, Integer>> fitting = new ArrayList<>();
-    for (Map.Entry<String, Integer> node : free.entrySet()) {
-      if (node.getValue() >= gang.gpusPerPod() && matches(node.getKey(), gang)) {
+    List<Map.Entry<String, ResourceList>> fitting = new ArrayList<>();
+    for (Map.Entry<String, ResourceList> node : free.entrySet()) {
+      if (gang.perPod().shortOf(node.getValue()) == null && matches(node.getKey(), gang)) {
         fitting.add(node);
       }
     }
-    fitting.sort(Map.Entry.<String, Integer>comparingByValue().thenComparing(Map.Entry.comparingByKey()));
+    fitting.sort(Comparator.<Map.Entry<String, ResourceList>>comparingLong(e -> e.getValue().get(GPU))
+        .thenComparing(Map.Entry.comparingByKey()));
     return fitting.stream().limit(gang.pods()).map(Map.Entry::getKey).toList();
   }
 
@@ -163,10 +197,8 @@ public final class ClusterRoom {
     return exists || Objects.equals(Objects.toString(toleration.getValue(), ""), Objects.toString(taint.getValue(), ""));
   }
 
-  static int allocatable(Node node) {
-    Quantity gpus = node.getStatus() == null || node.getStatus().getAllocatable() == null ? null
-        : node.getStatus().getAllocatable().get(GPU);
-    return gpus == null ? 0 : gpus.getNumericalAmount().intValue();
+  static ResourceList allocatable(Node node) {
+    return ResourceList.of(node.getStatus() == null ? null : node.getStatus().getAllocatable());
   }
 
   /** Ready (or not reporting) and schedulable; whose taints a gang tolerates is {@link #matches}' to say. */
@@ -183,20 +215,5 @@ public final class ClusterRoom {
   public static boolean terminal(Pod pod) {
     String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
     return "Succeeded".equals(phase) || "Failed".equals(phase);
-  }
-
-  /** GPUs the pod requests (limits when requests are absent, as the device plugin's resources go). */
-  public static int gpus(Pod pod) {
-    int total = 0;
-    for (Container container : pod.getSpec().getContainers()) {
-      var resources = container.getResources();
-      if (resources == null) {
-        continue;
-      }
-      Quantity q = resources.getRequests() != null && resources.getRequests().get(GPU) != null
-          ? resources.getRequests().get(GPU) : resources.getLimits() != null ? resources.getLimits().get(GPU) : null;
-      total += q == null ? 0 : q.getNumericalAmount().intValue();
-    }
-    return total;
   }
 }

@@ -5,11 +5,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What one stage attempt asks for, all at once: {@code pods} pods of {@code gpusPerPod} GPUs each,
- * on nodes labelled with {@code product} when it is not null, whose labels include
- * {@code nodeSelector} and whose taints {@code tolerations} tolerate (the stage's pod settings).
+ * What one stage attempt asks for, all at once: {@code pods} pods, each requesting {@code perPod}
+ * (GPUs, cpu, memory, extended resources and its pod slot), on nodes labelled with {@code product}
+ * when it is not null, whose labels include {@code nodeSelector} and whose taints
+ * {@code tolerations} tolerate (the stage's pod settings).
  */
-public record Gang(int pods, int gpusPerPod, String product, Map<String, String> nodeSelector,
+public record Gang(int pods, ResourceList perPod, String product, Map<String, String> nodeSelector,
     List<Toleration> tolerations) {
 
   public Gang {
@@ -17,18 +18,22 @@ public record Gang(int pods, int gpusPerPod, String product, Map<String, String>
     tolerations = tolerations != null ? List.copyOf(tolerations) : List.of();
   }
 
-  /** A gang with no node selector and no tolerations beyond the GPU taint's. */
+  /** A gang of pods that request GPUs only, with no node selector and no tolerations beyond the GPU taint's. */
   public Gang(int pods, int gpusPerPod, String product) {
-    this(pods, gpusPerPod, product, Map.of(), List.of());
+    this(pods, ResourceList.gpus(gpusPerPod), product, Map.of(), List.of());
   }
 
   /** The same placement constraints for another number of pods. */
   public Gang withPods(int pods) {
-    return new Gang(pods, gpusPerPod, product, nodeSelector, tolerations);
+    return new Gang(pods, perPod, product, nodeSelector, tolerations);
+  }
+
+  public int gpusPerPod() {
+    return perPod.gpus();
   }
 
   public int gpus() {
-    return pods * gpusPerPod;
+    return pods * gpusPerPod();
   }
 
   /** "16 x NVIDIA-A100-SXM4-40GB", "16 GPUs", or "CPU only". */

@@ -10,7 +10,7 @@ public final class ImmediateAdmission implements Admission {
   public Decision admit(MultimodalPretrainJob job, int stageIndex) {
     String queue = job.getSpec().scheduling().queue();
     return job.getSpec().scheduling().mode() == SchedulingSpec.Mode.KUEUE
-        ? Decision.admitNow(queue, "Jobs are created suspended for Kueue queue " + queue)
-        : Decision.admitNow(queue, "admitted to queue " + queue);
+        ? Decision.admitNow(queue, "Jobs are created suspended for Kueue queue " + queue, java.util.List.of())
+        : Decision.admitNow(queue, "admitted to queue " + queue, java.util.List.of());
   }
 }

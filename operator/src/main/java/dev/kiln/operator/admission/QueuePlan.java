@@ -15,7 +15,8 @@ import java.util.Map;
  * <ul>
  *   <li>waiting stages in order of priority (higher first), then the job's age;</li>
  *   <li>a stage is admitted whole, when its GPUs fit the queue's quota and its pods all fit on
- *       nodes at once; otherwise it takes nothing, so two gangs never deadlock holding halves;</li>
+ *       nodes at once (everything they request); otherwise it takes nothing, so two gangs never
+ *       deadlock holding halves. The nodes it was planned on are where its pods will run;</li>
  *   <li>StrictFIFO: nothing passes the first stage that waits. BestEffortFIFO: later stages that
  *       fit may start, but the first waiting stage holds back the free GPUs and quota it could
  *       use, so GPUs freed by running stages go to it first and it is never starved;</li>
@@ -34,12 +35,13 @@ public final class QueuePlan {
    * hold them, and whether it is already being stopped.
    */
   public record Running(String key, String attempt, int priority, Instant started, Gang gang,
-      Map<String, Integer> gpusByNode, boolean stopping) {}
+      Map<String, ResourceList> heldByNode, boolean stopping) {}
 
   /** What a waiting stage is told. */
   public sealed interface Verdict permits Admit, Wait, Preempt {}
 
-  public record Admit() implements Verdict {}
+  /** Admitted, each pod planned on {@code nodes} (rank order; empty for a CPU gang). */
+  public record Admit(List<String> nodes) implements Verdict {}
 
   /** Waits at {@code position} (1 is next) for the reason given. */
   public record Wait(int position, String reason) implements Verdict {}
@@ -73,10 +75,11 @@ public final class QueuePlan {
     Waiting head = null;
     for (Waiting stage : ordered(waiting)) {
       boolean mayPass = head == null || spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO;
-      if (mayPass && quotaLeft(stage.gang()) >= stage.gang().gpus() && room.place(stage.gang())) {
+      List<String> nodes = mayPass && quotaLeft(stage.gang()) >= stage.gang().gpus() ? room.placement(stage.gang()) : null;
+      if (nodes != null) {
         hold(stage.gang(), stage.gang().gpus());
         inUse += stage.gang().gpus();
-        verdicts.put(stage.key(), new Admit());
+        verdicts.put(stage.key(), new Admit(nodes));
         continue;
       }
       pending.add(stage.key());
@@ -111,7 +114,7 @@ public final class QueuePlan {
       if (r.stopping()) {
         stopping = true;
         quotaAfter = saturatedAdd(quotaAfter, counted(r.gang(), stage.gang()));
-        r.gpusByNode().forEach(after::release);
+        r.heldByNode().forEach(after::release);
       }
     }
     if (stopping && fits(stage.gang(), quotaAfter, after)) {
@@ -125,7 +128,7 @@ public final class QueuePlan {
     for (Running victim : candidates) {
       victims.add(victim);
       quotaAfter = saturatedAdd(quotaAfter, counted(victim.gang(), stage.gang()));
-      victim.gpusByNode().forEach(after::release);
+      victim.heldByNode().forEach(after::release);
       if (fits(stage.gang(), quotaAfter, after)) {
         return new Preempt(position, shortage + "; preempting " + String.join(", ",
             victims.stream().map(Running::key).toList()) + " (lower priority)", List.copyOf(victims));
@@ -182,7 +185,8 @@ public final class QueuePlan {
     int quota = quotaLeft(gang);
     String inQueue = quota == Integer.MAX_VALUE ? "no quota limit in queue " + queue
         : Math.max(0, quota) + " free in queue " + queue;
+    String lacking = room.shortage(gang);
     return "waiting for " + gang.describe() + " (" + gang.pods() + " pods of " + gang.gpusPerPod() + "): " + inQueue
-        + ", " + room.free(gang) + " free on nodes";
+        + ", " + room.free(gang) + " free on nodes" + (lacking.isEmpty() ? "" : "; " + lacking);
   }
 }

@@ -20,8 +20,9 @@ import java.util.function.UnaryOperator;
  * The parts of pods and Jobs the operator reads, copied out of what its informers receive, so that
  * its caches hold a few hundred bytes per object instead of whole pod specs and Job templates (at
  * 1,000 jobs the whole objects were most of the operator's heap). Nothing the operator reads is
- * left out: a queue's plan reads names, labels, node, GPU requests and phase; the job lifecycle
- * reads pod status, container ports and a Job's status and suspend.
+ * left out: a queue's plan reads names, labels, node, every container's requests, overhead and
+ * phase; the job lifecycle reads pod status, container ports, scheduling gates and node selector
+ * (to release a gated pod to its planned node), and a Job's status and suspend.
  */
 public final class CachedCopies {
 
@@ -37,24 +38,34 @@ public final class CachedCopies {
     };
   }
 
-  /** For planning: name, labels and deletion; node; each container's resources; phase. */
+  /** For planning: name, labels and deletion; node, gates and selector; each container's resources; phase. */
   public static Pod planningPod(Pod pod) {
     return copy(pod, new PodStatusBuilder().withPhase(pod.getStatus() == null ? null : pod.getStatus().getPhase()).build());
   }
 
-  /** For the lifecycle as well: name, labels and deletion; node; each container's resources and ports; the whole status. */
+  /** For the lifecycle as well: as for planning, with container ports and the whole status. */
   public static Pod pod(Pod pod) {
     return copy(pod, pod.getStatus());
   }
 
   private static Pod copy(Pod pod, PodStatus status) {
-    List<Container> containers = pod.getSpec() == null || pod.getSpec().getContainers() == null ? List.of()
-        : pod.getSpec().getContainers().stream().map(c -> new ContainerBuilder().withName(c.getName())
+    var spec = pod.getSpec();
+    List<Container> containers = spec == null || spec.getContainers() == null ? List.of()
+        : spec.getContainers().stream().map(c -> new ContainerBuilder().withName(c.getName())
             .withResources(c.getResources()).withPorts(c.getPorts()).build()).toList();
+    List<Container> initContainers = spec == null || spec.getInitContainers() == null ? List.of()
+        : spec.getInitContainers().stream().map(c -> new ContainerBuilder().withName(c.getName())
+            .withResources(c.getResources()).withRestartPolicy(c.getRestartPolicy()).build()).toList();
     return new PodBuilder()
         .withMetadata(metadata(pod.getMetadata()))
-        .withNewSpec().withNodeName(pod.getSpec() == null ? null : pod.getSpec().getNodeName())
-          .withContainers(containers).endSpec()
+        .withNewSpec()
+          .withNodeName(spec == null ? null : spec.getNodeName())
+          .withNodeSelector(spec == null ? null : spec.getNodeSelector())
+          .withSchedulingGates(spec == null ? null : spec.getSchedulingGates())
+          .withOverhead(spec == null ? null : spec.getOverhead())
+          .withContainers(containers)
+          .withInitContainers(initContainers)
+        .endSpec()
         .withStatus(status)
         .build();
   }

@@ -187,13 +187,7 @@ public final class AttemptObserver {
   }
 
   static int completionIndex(Pod pod) {
-    var annotations = pod.getMetadata().getAnnotations();
-    String index = annotations == null ? null : annotations.get(StageJobManifest.COMPLETION_INDEX_ANNOTATION);
-    try {
-      return index == null ? Integer.MAX_VALUE : Integer.parseInt(index);
-    } catch (NumberFormatException e) {
-      return Integer.MAX_VALUE;
-    }
+    return StageJobManifest.completionIndex(pod);
   }
 
   static boolean hasCondition(Job job, String type) {

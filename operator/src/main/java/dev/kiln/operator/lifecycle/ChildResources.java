@@ -1,8 +1,10 @@
 package dev.kiln.operator.lifecycle;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.operator.admission.BuiltinAdmission;
 import dev.kiln.operator.manifests.Labels;
+import dev.kiln.operator.manifests.StageJobManifest;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.DeletionPropagation;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -28,6 +30,8 @@ import java.util.Objects;
  * controllers step by step.
  */
 public final class ChildResources {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Where children are read from, and what a cache must hear of the operator's own writes. */
   public interface Reads {
@@ -202,6 +206,43 @@ public final class ChildResources {
     patch.setMetadata(new ObjectMetaBuilder().withAnnotations(Map.of(BuiltinAdmission.PREEMPTED_BY, by)).build());
     client.batch().v1().jobs().inNamespace(namespace).withName(name).patch(PatchContext.of(PatchType.JSON_MERGE), patch);
     return true;
+  }
+
+  /**
+   * Lifts Kiln's scheduling gate from a stage pod, first pinning it to {@code node} (when not null)
+   * with a {@code kubernetes.io/hostname} node selector: one JSON patch that tests the gate is
+   * where this read saw it, the mutation Kubernetes allows a gated pod. A pod gone or changed
+   * since (the patch's test fails) is left to the next reconcile, which sees it as it is.
+   */
+  public void releaseGate(Pod pod, String node) {
+    var operations = JSON.createArrayNode();
+    if (node != null) {
+      if (pod.getSpec().getNodeSelector() == null || pod.getSpec().getNodeSelector().isEmpty()) {
+        operations.addObject().put("op", "add").put("path", "/spec/nodeSelector")
+            .putObject("value").put(StageJobManifest.HOSTNAME_LABEL, node);
+      } else {
+        operations.addObject().put("op", "add")
+            .put("path", "/spec/nodeSelector/" + StageJobManifest.HOSTNAME_LABEL.replace("~", "~0").replace("/", "~1"))
+            .put("value", node);
+      }
+    }
+    var gates = pod.getSpec().getSchedulingGates();
+    for (int i = gates.size() - 1; i >= 0; i--) {
+      if (StageJobManifest.SCHEDULING_GATE.equals(gates.get(i).getName())) {
+        String path = "/spec/schedulingGates/" + i;
+        operations.addObject().put("op", "test").put("path", path + "/name").put("value", StageJobManifest.SCHEDULING_GATE);
+        operations.addObject().put("op", "remove").put("path", path);
+      }
+    }
+    try {
+      client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName())
+          .patch(PatchContext.of(PatchType.JSON), operations.toString());
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != HttpURLConnection.HTTP_NOT_FOUND && e.getCode() != HttpURLConnection.HTTP_CONFLICT
+          && e.getCode() != 422) {
+        throw e;
+      }
+    }
   }
 
   /** Deletes a Job and, through background propagation, its pods. */

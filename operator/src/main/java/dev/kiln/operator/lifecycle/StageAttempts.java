@@ -103,6 +103,7 @@ final class StageAttempts {
       }
       // Listed once per reconcile: the observation, the startup deadline and the progress read all use it.
       List<Pod> pods = children.attemptPods(job, spec.name(), stage.getAttempt());
+      releaseToPlannedNodes(attempt, pods);
       AttemptState state = AttemptObserver.observe(attempt, pods, spec.nonRetryableExitCodes());
       switch (state) {
         case AttemptState.Running running -> {
@@ -177,7 +178,8 @@ final class StageAttempts {
           + " waits for the pods of the last attempt to stop: " + String.join(", ", stopping));
       return false;
     }
-    if (admit(job, status, index) == Next.STOP) {
+    Admission.Decision admitted = admit(job, status, index);
+    if (admitted == null) {
       return false;
     }
     // The informers may not have heard of an attempt this operator created moments ago: the API
@@ -198,7 +200,7 @@ final class StageAttempts {
         children.delete(leftover);
       }
     }
-    startAttempt(job, status, index, attempt);
+    startAttempt(job, status, index, attempt, admitted.placement());
     return true;
   }
 
@@ -217,6 +219,24 @@ final class StageAttempts {
     stage.setPhase(StagePhase.Restarting);
     startWhenAdmitted(job, status, index, stage.getAttempt() + 1, stage.getAttempt() + 1);
     return Next.STOP;
+  }
+
+  /**
+   * Gives each gated pod of the attempt the node admission planned for its rank and lifts Kiln's
+   * scheduling gate, so the scheduler binds it there and nowhere else: two gangs admitted back to
+   * back cannot interleave. A pod whose rank has no planned node (an attempt from before
+   * placements) is only ungated.
+   */
+  private void releaseToPlannedNodes(Job attempt, List<Pod> pods) {
+    List<String> placement = StageJobManifest.placement(attempt);
+    for (Pod pod : pods) {
+      boolean gated = pod.getSpec() != null && pod.getSpec().getSchedulingGates() != null && pod.getSpec().getSchedulingGates().stream()
+          .anyMatch(g -> StageJobManifest.SCHEDULING_GATE.equals(g.getName()));
+      if (gated && pod.getMetadata().getDeletionTimestamp() == null) {
+        int rank = StageJobManifest.completionIndex(pod);
+        children.releaseGate(pod, rank < placement.size() ? placement.get(rank) : null);
+      }
+    }
   }
 
   /**
@@ -270,11 +290,11 @@ final class StageAttempts {
   // --- admission -----------------------------------------------------------------------------
 
   /**
-   * Asks the queue to admit the stage's next attempt as a gang. While it waits the job is Queued
-   * with its place and the reason; when it must make room, the attempts it preempts are marked
-   * (their own jobs stop them and record the disruption).
+   * Asks the queue to admit the stage's next attempt as a gang: the decision when admitted, null
+   * while it waits. While it waits the job is Queued with its place and the reason; when it must
+   * make room, the attempts it preempts are marked (their own jobs stop them and record the disruption).
    */
-  private Next admit(MultimodalPretrainJob job, JobStatusAggregator status, int index) {
+  private Admission.Decision admit(MultimodalPretrainJob job, JobStatusAggregator status, int index) {
     Admission.Decision decision = admission.admit(job, index);
     QueueStatus before = status.current().getQueue();
     if (!decision.admitted()) {
@@ -291,17 +311,17 @@ final class StageAttempts {
               + " (lower priority) to make room");
         }
       }
-      return Next.STOP;
+      return null;
     }
     status.current().setQueue(new QueueStatus(decision.queue(), null, decision.message()));
     if (job.getSpec().scheduling().mode() == SchedulingSpec.Mode.KUEUE) {
       // The Job is created suspended: Kueue, not Kiln, admits it.
       status.condition(JobStatusAggregator.ADMITTED, false, "WaitingForKueue", decision.message());
-      return Next.CONTINUE;
+      return decision;
     }
     status.condition(JobStatusAggregator.ADMITTED, true, "Admitted", decision.message());
     events.normal(job, "Admitted", decision.message());
-    return Next.CONTINUE;
+    return decision;
   }
 
 
@@ -429,14 +449,15 @@ final class StageAttempts {
     return annotations == null ? null : annotations.get(BuiltinAdmission.PREEMPTED_BY);
   }
 
-  /** Creates attempt {@code attempt}: its run config, the stage's Service, and the Job. */
-  private void startAttempt(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt) {
+  /** Creates attempt {@code attempt}: its run config, the stage's Service, and the Job, its ranks planned on {@code placement}. */
+  private void startAttempt(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt,
+      List<String> placement) {
     StageSpec spec = job.getSpec().stages().get(index);
     StageStatus stage = status.stage(spec.name());
     RunConfig config = RunConfigs.render(job, index, Promotion.initFromCheckpoint(job, status, spec), settings);
     children.ensureConfigMap(RunConfigMapManifest.build(job, config));
     children.ensure(StageServiceManifest.build(job, spec.name(), settings));
-    Job created = children.ensure(StageJobManifest.build(job, index, attempt, settings));
+    Job created = children.ensure(StageJobManifest.placed(StageJobManifest.build(job, index, attempt, settings), placement));
     if (stage.getSpecHash() == null) {
       stage.setSpecHash(JobValidator.stageHash(spec));
       stage.setStartTime(status.now());

@@ -5,12 +5,15 @@ import dev.kiln.api.runconfig.TrainerProgress;
 import dev.kiln.api.sizing.GpuPeaks;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.ResourcesSpec;
+import dev.kiln.api.v1alpha1.SchedulingSpec;
 import dev.kiln.api.v1alpha1.StageSpec;
 import io.fabric8.kubernetes.api.model.Affinity;
 import io.fabric8.kubernetes.api.model.AffinityBuilder;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodSchedulingGateBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceRequirements;
 import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
@@ -25,6 +28,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * One attempt of a stage: an Indexed Job with one pod per node (completions = parallelism =
@@ -36,6 +40,15 @@ public final class StageJobManifest {
   public static final String GPU = "nvidia.com/gpu";
   public static final String GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
   public static final String COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index";
+  /**
+   * The gate a queued GPU stage's pods are created with: the kube-scheduler leaves them alone until
+   * the operator has given each the node admission planned for its rank ({@link #PLACEMENT_ANNOTATION})
+   * and removed the gate, so the plan is where the gang runs.
+   */
+  public static final String SCHEDULING_GATE = "kiln.dev/placement";
+  /** On an attempt Job: the node planned for each rank, comma-separated in rank order. */
+  public static final String PLACEMENT_ANNOTATION = "kiln.dev/placement";
+  public static final String HOSTNAME_LABEL = "kubernetes.io/hostname";
   /** The trainer's container, as pods report it. */
   public static final String CONTAINER = "trainer";
   static final String SHARED_MEMORY = "16Gi";
@@ -90,6 +103,8 @@ public final class StageJobManifest {
               .withSecurityContext(PodParts.podSecurity())
               .withEnableServiceLinks(false)
               .withTolerations(gpu ? List.of(gpuToleration()) : List.of())
+              .withSchedulingGates(gated(job, stage) ? List.of(new PodSchedulingGateBuilder().withName(SCHEDULING_GATE).build())
+                  : List.of())
               .withAffinity(gpu && resources.gpuProduct() != null ? gpuProductAffinity(resources.gpuProduct()) : null)
               .withVolumes(volumes)
               .withContainers(new ContainerBuilder()
@@ -147,6 +162,52 @@ public final class StageJobManifest {
           String.format(Locale.ROOT, "%.4g", peak.of(stage.trainingPrecision())))));
     }
     return env;
+  }
+
+  /** Whether the stage's pods wait for the operator to place them: GPU stages Kiln's own queue admits. */
+  public static boolean gated(MultimodalPretrainJob job, StageSpec stage) {
+    return stage.resources().gpusPerNode() > 0 && job.getSpec().scheduling().mode() == SchedulingSpec.Mode.BUILTIN;
+  }
+
+  /** The attempt Job with the nodes admission planned for its ranks recorded on it. */
+  public static Job placed(Job attempt, List<String> nodes) {
+    if (!nodes.isEmpty()) {
+      Map<String, String> annotations = new TreeMap<>(attempt.getMetadata().getAnnotations() == null ? Map.of()
+          : attempt.getMetadata().getAnnotations());
+      annotations.put(PLACEMENT_ANNOTATION, String.join(",", nodes));
+      attempt.getMetadata().setAnnotations(annotations);
+    }
+    return attempt;
+  }
+
+  /** The nodes planned for an attempt's ranks, in rank order; empty when none were. */
+  public static List<String> placement(Job attempt) {
+    var annotations = attempt.getMetadata().getAnnotations();
+    String nodes = annotations == null ? null : annotations.get(PLACEMENT_ANNOTATION);
+    return nodes == null || nodes.isBlank() ? List.of() : List.of(nodes.split(","));
+  }
+
+  /** The rank of an Indexed Job's pod; {@link Integer#MAX_VALUE} when it carries none. */
+  public static int completionIndex(Pod pod) {
+    var annotations = pod.getMetadata().getAnnotations();
+    String index = annotations == null ? null : annotations.get(COMPLETION_INDEX_ANNOTATION);
+    try {
+      return index == null ? Integer.MAX_VALUE : Integer.parseInt(index);
+    } catch (NumberFormatException e) {
+      return Integer.MAX_VALUE;
+    }
+  }
+
+  /**
+   * What each pod of the stage requests, as its built Job's container does: GPUs, cpu, memory and
+   * the pod settings' extra resources. Admission counts exactly this against the nodes.
+   */
+  public static Map<String, Quantity> podRequests(StageSpec stage) {
+    Map<String, Quantity> requests = new TreeMap<>(resources(stage.resources()).getRequests());
+    if (stage.pod() != null) {
+      stage.pod().extraResources().forEach((name, amount) -> requests.put(name, new Quantity(amount)));
+    }
+    return requests;
   }
 
   /**

@@ -2,8 +2,11 @@ package dev.kiln.operator.admission;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.operator.FakeCluster;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Taint;
 import io.fabric8.kubernetes.api.model.TaintBuilder;
@@ -14,7 +17,10 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** A gang counts only the nodes its pods could be scheduled on: its node selector, and taints it tolerates. */
+/**
+ * A gang counts only the nodes its pods could be scheduled on: its node selector, taints it
+ * tolerates, and every resource its pods request free there.
+ */
 @Timeout(10)
 class ClusterRoomTest {
 
@@ -35,14 +41,14 @@ class ClusterRoomTest {
         .withEffect("NoSchedule").build();
 
     assertThat(room.free(new Gang(1, 8, null))).as("no selector, no toleration").isEqualTo(16);
-    assertThat(room.free(new Gang(1, 8, null, Map.of("pool", "p5"), List.of()))).isEqualTo(8);
-    assertThat(room.free(new Gang(1, 8, null, Map.of("pool", "p5"), List.of(dedicated)))).isEqualTo(16);
-    assertThat(room.free(new Gang(1, 8, null, Map.of(), List.of(new TolerationBuilder().withOperator("Exists").build()))))
+    assertThat(room.free(new Gang(1, ResourceList.gpus(8), null, Map.of("pool", "p5"), List.of()))).isEqualTo(8);
+    assertThat(room.free(new Gang(1, ResourceList.gpus(8), null, Map.of("pool", "p5"), List.of(dedicated)))).isEqualTo(16);
+    assertThat(room.free(new Gang(1, ResourceList.gpus(8), null, Map.of(), List.of(new TolerationBuilder().withOperator("Exists").build()))))
         .as("a toleration of everything").isEqualTo(32);
 
     ClusterRoom placing = room.copy();
-    assertThat(placing.place(new Gang(2, 8, null, Map.of("pool", "p5"), List.of(dedicated)))).isTrue();
-    assertThat(placing.place(new Gang(1, 8, null, Map.of("pool", "p5"), List.of(dedicated))))
+    assertThat(placing.place(new Gang(2, ResourceList.gpus(8), null, Map.of("pool", "p5"), List.of(dedicated)))).isTrue();
+    assertThat(placing.place(new Gang(1, ResourceList.gpus(8), null, Map.of("pool", "p5"), List.of(dedicated))))
         .as("both nodes it may use are taken").isFalse();
     assertThat(placing.place(new Gang(1, 8, null))).as("the plain node is still free").isTrue();
   }
@@ -54,8 +60,70 @@ class ClusterRoomTest {
         List.of());
     assertThat(room.free(new Gang(1, 8, null))).as("only the NoSchedule GPU taint is tolerated").isEqualTo(8);
     Toleration both = new TolerationBuilder().withKey("nvidia.com/gpu").withOperator("Exists").build();
-    assertThat(room.free(new Gang(1, 8, null, Map.of(), List.of(both)))).as("positive control: a stage that tolerates it")
+    assertThat(room.free(new Gang(1, ResourceList.gpus(8), null, Map.of(), List.of(both)))).as("positive control: a stage that tolerates it")
         .isEqualTo(16);
+  }
+
+  @Test
+  void aGangThatFitsByGpusButNotByCpuTakesNothing() {
+    Gang trainers = new Gang(2, ResourceList.of(Map.of("nvidia.com/gpu", new Quantity("8"), "cpu", new Quantity("48"),
+        "memory", new Quantity("256Gi"))), null, Map.of(), List.of());
+    // Two 8-GPU nodes of 96 cpu; something else (a data loader, a daemon) asks 60 cpu of one.
+    ClusterRoom room = ClusterRoom.of(List.of(node("a", Map.of(), GPU_TAINT), node("b", Map.of(), GPU_TAINT)),
+        List.of(pod("other", "a", Map.of("cpu", "60"))));
+
+    assertThat(room.free(trainers)).as("every GPU is free").isEqualTo(16);
+    assertThat(room.copy().place(trainers)).as("but node a has 36 cpu left of the 48 a pod asks").isFalse();
+    assertThat(room.shortage(trainers)).isEqualTo("1 node with 8 GPUs free lacks cpu (a pod requests 48 cpu)");
+    assertThat(room.copy().place(trainers.withPods(1))).as("positive control: one pod fits on node b").isTrue();
+
+    ClusterRoom freed = ClusterRoom.of(List.of(node("a", Map.of(), GPU_TAINT), node("b", Map.of(), GPU_TAINT)),
+        List.of(pod("other", "a", Map.of("cpu", "40"))));
+    assertThat(freed.place(trainers)).as("with 56 cpu left on node a both fit").isTrue();
+    assertThat(freed.place(new Gang(1, 1, null))).as("and no GPU is left")
+        .isFalse();
+  }
+
+  @Test
+  void memoryAndExtendedResourcesCountAsCpuDoes() {
+    ClusterRoom room = ClusterRoom.of(List.of(node("a", Map.of(), GPU_TAINT)), List.of());
+    Gang hungry = new Gang(1, ResourceList.of(Map.of("nvidia.com/gpu", new Quantity("8"), "memory", new Quantity("2Ti"))),
+        null, Map.of(), List.of());
+    assertThat(room.copy().place(hungry)).isFalse();
+    assertThat(room.shortage(hungry)).isEqualTo("1 node with 8 GPUs free lacks memory (a pod requests 2048Gi memory)");
+
+    Gang infiniBand = new Gang(1, ResourceList.of(Map.of("nvidia.com/gpu", new Quantity("8"), "rdma/ib", new Quantity("1"))),
+        null, Map.of(), List.of());
+    assertThat(room.copy().place(infiniBand)).as("the node has no rdma/ib device").isFalse();
+    Node withIb = node("ib", Map.of(), GPU_TAINT);
+    withIb.getStatus().getAllocatable().put("rdma/ib", new Quantity("1"));
+    ClusterRoom ibRoom = ClusterRoom.of(List.of(withIb), List.of());
+    assertThat(ibRoom.place(infiniBand)).as("positive control: a node that has one").isTrue();
+    assertThat(ibRoom.place(new Gang(1, ResourceList.of(Map.of("nvidia.com/gpu", new Quantity("0"), "rdma/ib",
+        new Quantity("1"))), null, Map.of(), List.of()))).as("a CPU pod is not planned").isTrue();
+  }
+
+  @Test
+  void aPodRequestsWhatTheSchedulerCounts() {
+    Pod pod = new PodBuilder().withNewMetadata().withName("p").endMetadata().withNewSpec()
+        .addNewInitContainer().withName("fetch").withNewResources().withRequests(Map.of("cpu", new Quantity("4")))
+          .endResources().endInitContainer()
+        .addNewInitContainer().withName("proxy").withRestartPolicy("Always").withNewResources()
+          .withRequests(Map.of("cpu", new Quantity("500m"), "memory", new Quantity("1Gi"))).endResources().endInitContainer()
+        .addNewInitContainer().withName("warm").withNewResources().withRequests(Map.of("cpu", new Quantity("5")))
+          .endResources().endInitContainer()
+        .addNewContainer().withName("a").withNewResources().withRequests(Map.of("cpu", new Quantity("2")))
+          .withLimits(Map.of("memory", new Quantity("4Gi"), "nvidia.com/gpu", new Quantity("8"))).endResources().endContainer()
+        .addNewContainer().withName("b").withNewResources().withRequests(Map.of("cpu", new Quantity("1"))).endResources()
+          .endContainer()
+        .withOverhead(Map.of("cpu", new Quantity("250m")))
+        .endSpec().build();
+    ResourceList requested = ResourceList.requestedBy(pod);
+    // cpu: containers 3 + sidecar 0.5 = 3.5, below the init peak warm 5 + sidecar 0.5 = 5.5; plus overhead 0.25.
+    assertThat(requested.get("cpu")).isEqualTo(5750);
+    assertThat(requested.get("memory")).as("limits stand for absent requests; the sidecar adds").isEqualTo(5L * 1000 * (1L << 30));
+    assertThat(requested.gpus()).isEqualTo(8);
+    assertThat(requested.get("pods")).isEqualTo(1000);
   }
 
   @Test
@@ -71,8 +139,17 @@ class ClusterRoomTest {
   private static Node node(String name, Map<String, String> labels, Taint... taints) {
     return new NodeBuilder().withNewMetadata().withName(name).withLabels(labels).endMetadata()
         .withNewSpec().withTaints(taints).endSpec()
-        .withNewStatus().withAllocatable(Map.of("nvidia.com/gpu", new Quantity("8")))
+        .withNewStatus().withAllocatable(new java.util.HashMap<>(FakeCluster.gpuNodeAllocatable(8)))
           .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
         .build();
+  }
+
+  private static Pod pod(String name, String node, Map<String, String> requests) {
+    Map<String, Quantity> quantities = new java.util.HashMap<>();
+    requests.forEach((resource, amount) -> quantities.put(resource, new Quantity(amount)));
+    return new PodBuilder().withNewMetadata().withName(name).endMetadata()
+        .withNewSpec().withNodeName(node).addNewContainer().withName("c").withNewResources().withRequests(quantities)
+          .endResources().endContainer().endSpec()
+        .withNewStatus().withPhase("Running").endStatus().build();
   }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec.Preemption;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec.Strategy;
+import dev.kiln.operator.FakeCluster;
 import dev.kiln.operator.manifests.StageJobManifest;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
@@ -144,7 +145,7 @@ class QueuePlanTest {
     TrainingQueueSpec preempting = new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY);
     List<Pod> pods = List.of(pod("node-0", 8), pod("node-1", 8));
     List<QueuePlan.Running> running = List.of(
-        new QueuePlan.Running("ns/stopping", "ns/stopping-a1", 0, Instant.ofEpochSecond(1), gang(1, 8), Map.of("node-0", 8), true),
+        new QueuePlan.Running("ns/stopping", "ns/stopping-a1", 0, Instant.ofEpochSecond(1), gang(1, 8), Map.of("node-0", ResourceList.gpus(8)), true),
         running("ns/low", 0, 2, "node-1"));
     var plan = QueuePlan.plan("research", preempting, List.of(waiting("ns/urgent", 5, 9, gang(1, 8))), running,
         room(nodes(2, 8, A100), pods));
@@ -183,7 +184,7 @@ class QueuePlanTest {
 
   static QueuePlan.Running running(String key, int priority, long started, String node) {
     return new QueuePlan.Running(key, key + "-a1", priority, Instant.ofEpochSecond(started), gang(1, 8),
-        Map.of(node, 8), false);
+        Map.of(node, ResourceList.gpus(8)), false);
   }
 
   static ClusterRoom room(List<Node> nodes, List<Pod> pods) {
@@ -200,7 +201,7 @@ class QueuePlanTest {
       nodes.add(new NodeBuilder()
           .withNewMetadata().withName(prefix + "-" + i).withLabels(Map.of(StageJobManifest.GPU_PRODUCT_LABEL, product)).endMetadata()
           .withNewSpec().endSpec()
-          .withNewStatus().withAllocatable(Map.of(StageJobManifest.GPU, new Quantity(Integer.toString(gpus))))
+          .withNewStatus().withAllocatable(FakeCluster.gpuNodeAllocatable(gpus))
           .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
           .build());
     }

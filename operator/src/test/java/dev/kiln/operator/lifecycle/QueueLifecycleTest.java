@@ -16,6 +16,7 @@ import dev.kiln.operator.TrainingQueues;
 import dev.kiln.operator.admission.BuiltinAdmission;
 import dev.kiln.operator.admission.ListingClusterState;
 import dev.kiln.operator.manifests.OperatorSettings;
+import dev.kiln.operator.manifests.StageJobManifest;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -89,6 +90,54 @@ class QueueLifecycleTest {
     assertThat(get(second).getStatus().getQueue().position()).isNull();
     assertThat(get(second).getStatus().getPhase()).isEqualTo(JobPhase.Training);
     assertThat(eventReasons(second)).contains("Queued", "Admitted");
+  }
+
+  @Test
+  void aGangsPodsWaitGatedUntilEachIsPinnedToTheNodeItsRankWasPlannedOn() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    cluster.addGpuNode("gpu-2", 8, A100);
+    client.resource(new io.fabric8.kubernetes.api.model.PodBuilder()
+        .withNewMetadata().withName("inference").withNamespace("serving").endMetadata()
+        .withNewSpec().withNodeName("gpu-1").addNewContainer().withName("server").withNewResources()
+          .addToRequests("nvidia.com/gpu", new io.fabric8.kubernetes.api.model.Quantity("4")).endResources().endContainer()
+        .endSpec().withNewStatus().withPhase("Running").endStatus().build()).create();
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob wide = create("wide", "research", 0, 2);
+
+    toTraining(wide);
+    var attempt = cluster.job(NS, "wide-pretrain-a1");
+    assertThat(StageJobManifest.placement(attempt)).as("the two whole nodes, rank by rank").containsExactly("gpu-0", "gpu-2");
+    cluster.createPod(NS, "wide-pretrain-a1", 0);
+    cluster.createPod(NS, "wide-pretrain-a1", 1);
+    assertThat(pod("wide-pretrain-a1-1").getSpec().getSchedulingGates()).as("created gated")
+        .extracting(io.fabric8.kubernetes.api.model.PodSchedulingGate::getName).containsExactly(StageJobManifest.SCHEDULING_GATE);
+
+    reconcile(wide);
+
+    for (int rank = 0; rank < 2; rank++) {
+      var pod = pod("wide-pretrain-a1-" + rank);
+      assertThat(pod.getSpec().getSchedulingGates()).as("rank %d released", rank).isEmpty();
+      assertThat(pod.getSpec().getNodeSelector()).as("rank %d pinned", rank)
+          .containsEntry(StageJobManifest.HOSTNAME_LABEL, rank == 0 ? "gpu-0" : "gpu-2");
+    }
+  }
+
+  @Test
+  void aGangThatFitsTheNodesGpusButNotTheirCpuWaitsSayingWhich() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob hungry = createWithCpu("hungry", "200");
+    toTraining(hungry);
+
+    assertThat(cluster.job(NS, "hungry-pretrain-a1")).as("8 GPUs free, but 96 cpu of the 200 a pod asks").isNull();
+    assertThat(get(hungry).getStatus().getQueue().reason()).isEqualTo("waiting for 8 x " + A100
+        + " (1 pods of 8): no quota limit in queue research, 8 free on nodes; 1 node with 8 GPUs free lacks cpu"
+        + " (a pod requests 200 cpu)");
+
+    MultimodalPretrainJob modest = createWithCpu("modest", "90");
+    toTraining(modest);
+    assertThat(cluster.job(NS, "modest-pretrain-a1")).as("positive control: 90 cpu fit").isNotNull();
   }
 
   @Test
@@ -504,13 +553,23 @@ class QueueLifecycleTest {
     return create(name, queue, priority, nodes, "Builtin");
   }
 
+  /** A one-node job in queue research whose stage pods request {@code cpu}. */
+  private MultimodalPretrainJob createWithCpu(String name, String cpu) {
+    return create(name, "research", 0, 1, "Builtin", "cpu: \"" + cpu + "\"");
+  }
+
   private MultimodalPretrainJob create(String name, String queue, int priority, int nodes, String mode) {
+    return create(name, queue, priority, nodes, mode, "cpu: \"2\"");
+  }
+
+  private MultimodalPretrainJob create(String name, String queue, int priority, int nodes, String mode, String cpu) {
     try {
       String yaml = Files.readString(TestJobs.root().resolve("examples/quickstart.yaml"))
           .replace("name: quickstart\n", "name: " + name + "\n")
           .replace("gpusPerNode: 0                      # CPU", "gpusPerNode: 8\n        gpuProduct: " + A100)
           .replace("gpusPerNode: 0", "gpusPerNode: 8\n        gpuProduct: " + A100)
           .replace("nodes: 1", "nodes: " + nodes)
+          .replace("cpu: \"2\"", cpu)
           .replace("globalBatchSize: 8", "globalBatchSize: 64")
           .replace("      size: 1Gi\n", "      size: 1Gi\n      accessModes: [ReadWriteMany]\n")
           .replace("  checkpoints:\n", "  scheduling:\n    queue: " + queue + "\n    priority: " + priority
@@ -549,6 +608,10 @@ class QueueLifecycleTest {
   private void toTraining(MultimodalPretrainJob job) {
     prepareData(job);
     reconcile(job);
+  }
+
+  private io.fabric8.kubernetes.api.model.Pod pod(String name) {
+    return client.pods().inNamespace(NS).withName(name).get();
   }
 
   private JobLifecycle.Outcome reconcile(MultimodalPretrainJob job) {

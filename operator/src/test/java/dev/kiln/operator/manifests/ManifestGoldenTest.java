@@ -90,6 +90,20 @@ class ManifestGoldenTest {
   }
 
   @Test
+  void admissionCountsWhatTheBuiltPodRequests() {
+    for (MultimodalPretrainJob job : List.of(recipe, quickstart, multinode)) {
+      for (int stage = 0; stage < job.getSpec().stages().size(); stage++) {
+        var container = StageJobManifest.build(job, stage, 1, SETTINGS).getSpec().getTemplate().getSpec()
+            .getContainers().getFirst();
+        assertThat(StageJobManifest.podRequests(job.getSpec().stages().get(stage)))
+            .as(job.getMetadata().getName() + " stage " + stage).isEqualTo(container.getResources().getRequests());
+      }
+    }
+    assertThat(StageJobManifest.podRequests(multinode.getSpec().stages().getFirst()))
+        .as("the pod settings' extra resources count too").containsKey("vpc.amazonaws.com/efa");
+  }
+
+  @Test
   void gpuStagesRunTheCudaImageUnderTheOperatorsRuntimeClassUnlessTheJobSaysOtherwise() {
     OperatorSettings nvidia = new OperatorSettings(SETTINGS.trainerImage(), SETTINGS.trainerGpuImage(),
         SETTINGS.dataJobsImage(), SETTINGS.imagePullPolicy(), "nvidia", SETTINGS.masterPort());
