@@ -17,7 +17,9 @@ public record SchedulingSpec(
     @Default("1800") @Min(1) @JsonPropertyDescription("Seconds a stage's pods may take to all run.") Integer startupDeadlineSeconds,
     @Default("1800") @Min(1) @JsonPropertyDescription("Seconds without a training step before the stage is Stalled.") Integer progressDeadlineSeconds,
     @Default("300") @Min(1) @Max(86400) @JsonPropertyDescription("Seconds a stopped stage (preempted, evicted, drained) has to finish its step and write a checkpoint: the pods' terminationGracePeriodSeconds.")
-    Integer stopGracePeriodSeconds) {
+    Integer stopGracePeriodSeconds,
+    @Default("5") @Min(0) @Max(100) @JsonPropertyDescription("Times a stage attempt whose pods do not all start within startupDeadlineSeconds goes back to the queue, after 1, 2, 4 ... minutes (at most an hour), before the job fails as Unschedulable with the reason its pods waited.")
+    Integer startupRetries) {
 
   public SchedulingSpec {
     queue = queue != null ? queue : "default";
@@ -26,6 +28,7 @@ public record SchedulingSpec(
     startupDeadlineSeconds = startupDeadlineSeconds != null ? startupDeadlineSeconds : 1800;
     progressDeadlineSeconds = progressDeadlineSeconds != null ? progressDeadlineSeconds : 1800;
     stopGracePeriodSeconds = stopGracePeriodSeconds != null ? stopGracePeriodSeconds : 300;
+    startupRetries = startupRetries != null ? startupRetries : 5;
   }
 
   /** Who admits the job. */

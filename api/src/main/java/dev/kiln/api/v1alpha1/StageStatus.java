@@ -29,6 +29,10 @@ public class StageStatus {
   private String startTime;
   @JsonPropertyDescription("When the current attempt was created: scheduling.startupDeadlineSeconds counts from here.")
   private String attemptStartTime;
+  @JsonPropertyDescription("Attempts in a row whose pods did not all start within scheduling.startupDeadlineSeconds (reset when one does).")
+  private Integer startupFailures;
+  @JsonPropertyDescription("Until when the stage waits, backing off after a startup failure, before it asks its queue again.")
+  private String requeueTime;
   @JsonPropertyDescription("When the stage succeeded or failed.")
   private String completionTime;
   @JsonPropertyDescription("The last attempt that ended badly, and why.")
@@ -106,6 +110,22 @@ public class StageStatus {
 
   public void setSpecHash(String specHash) {
     this.specHash = specHash;
+  }
+
+  public Integer getStartupFailures() {
+    return startupFailures;
+  }
+
+  public void setStartupFailures(Integer startupFailures) {
+    this.startupFailures = startupFailures;
+  }
+
+  public String getRequeueTime() {
+    return requeueTime;
+  }
+
+  public void setRequeueTime(String requeueTime) {
+    this.requeueTime = requeueTime;
   }
 
   public String getAttemptStartTime() {

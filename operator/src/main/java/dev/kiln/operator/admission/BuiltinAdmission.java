@@ -39,6 +39,10 @@ public final class BuiltinAdmission implements Admission {
 
   /** Annotation on a trainer Job being stopped to make room: the job (namespace/name) it makes room for. */
   public static final String PREEMPTED_BY = "kiln.dev/preempted-by";
+  /** Beside it: when it was marked. A victim still running {@link #PREEMPTION_GRACE} later is stopped by the preemptor. */
+  public static final String PREEMPTED_AT = "kiln.dev/preempted-at";
+  /** How long a marked victim's own reconcile has to stop it (it only has to delete its Job). */
+  public static final Duration PREEMPTION_GRACE = Duration.ofSeconds(60);
   /** How long a reservation waits for its Job to show in the cache before it is dropped. */
   static final Duration RESERVATION_TTL = Duration.ofMinutes(2);
 
@@ -237,7 +241,8 @@ public final class BuiltinAdmission implements Admission {
       MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + label(first, Labels.JOB));
       if (owner != null && memberOf(owner, queueName)) {
         ResourceList held = attemptPods.stream().map(ResourceList::requestedBy).reduce(ResourceList.NONE, ResourceList::plus);
-        running.add(new QueuePlan.Running(key(owner), attempt, owner.getSpec().scheduling().priority(), Instant.EPOCH,
+        // No Job to mark or stop (the attempt is ""): its pods are already stopping.
+        running.add(new QueuePlan.Running(key(owner), "", owner.getSpec().scheduling().priority(), Instant.EPOCH,
             new Gang(1, held, stageProduct(owner, label(first, Labels.STAGE)), null, null), heldByNode(attemptPods), true));
       }
     });
@@ -256,7 +261,7 @@ public final class BuiltinAdmission implements Admission {
     for (Map.Entry<String, MultimodalPretrainJob> entry : jobs.entrySet()) {
       String otherKey = entry.getKey();
       MultimodalPretrainJob other = entry.getValue();
-      if (otherKey.equals(self) || !inQueue(other, queueName) || holding.contains(otherKey)) {
+      if (otherKey.equals(self) || !inQueue(other, queueName) || holding.contains(otherKey) || backingOff(other)) {
         continue;
       }
       List<Job> own = jobsByOwner.getOrDefault(otherKey, List.of());
@@ -370,6 +375,13 @@ public final class BuiltinAdmission implements Admission {
     return memberOf(job, queue) && !job.getSpec().suspend()
         && (status.getPhase() == null || !status.getPhase().isFinished()) && status.getPhase() != JobPhase.Suspended
         && job.getMetadata().getDeletionTimestamp() == null;
+  }
+
+  /** A stage of the job waits out a backoff after startup failures: it neither waits in line nor holds anything back. */
+  private boolean backingOff(MultimodalPretrainJob job) {
+    Instant now = Instant.now(clock);
+    return job.getStatus().getStages() != null && job.getStatus().getStages().stream()
+        .anyMatch(s -> s.getRequeueTime() != null && now.isBefore(Instant.parse(s.getRequeueTime())));
   }
 
   /**

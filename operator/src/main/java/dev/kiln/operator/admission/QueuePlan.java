@@ -22,7 +22,8 @@ import java.util.Map;
  *       use, so GPUs freed by running stages go to it first and it is never starved;</li>
  *   <li>LowerPriority preemption: the first waiting stage may stop running stages of this queue
  *       with a lower priority, lowest priority and newest first, as few as make it fit; while
- *       stopped stages are still releasing their GPUs it waits and stops no more.</li>
+ *       stopped stages are still releasing their GPUs it waits and stops no more (naming them
+ *       again, so that one still running past its grace is stopped by the preemptor).</li>
  * </ul>
  */
 public final class QueuePlan {
@@ -31,8 +32,9 @@ public final class QueuePlan {
   public record Waiting(String key, int priority, Instant created, Gang gang) {}
 
   /**
-   * A stage attempt the queue admitted and that still holds (or will hold) its GPUs: where its pods
-   * hold them, and whether it is already being stopped.
+   * A stage attempt the queue admitted and that still holds (or will hold) its GPUs: its Job
+   * ({@code namespace/name}; "" for a reservation or pods whose Job is gone), where its pods hold
+   * them, and whether it is already being stopped.
    */
   public record Running(String key, String attempt, int priority, Instant started, Gang gang,
       Map<String, ResourceList> heldByNode, boolean stopping) {}
@@ -109,16 +111,17 @@ public final class QueuePlan {
     }
     ClusterRoom after = room.copy();
     int quotaAfter = quotaLeft(stage.gang());
-    boolean stopping = false;
+    List<Running> stopping = new ArrayList<>();
     for (Running r : running) {
       if (r.stopping()) {
-        stopping = true;
+        stopping.add(r);
         quotaAfter = saturatedAdd(quotaAfter, counted(r.gang(), stage.gang()));
         r.heldByNode().forEach(after::release);
       }
     }
-    if (stopping && fits(stage.gang(), quotaAfter, after)) {
-      return new Wait(position, shortage + "; waiting for preempted stages to stop");
+    if (!stopping.isEmpty() && fits(stage.gang(), quotaAfter, after)) {
+      // Named again, so that a victim whose own job has not stopped it in time is stopped by the preemptor.
+      return new Preempt(position, shortage + "; waiting for preempted stages to stop", List.copyOf(stopping));
     }
     List<Running> victims = new ArrayList<>();
     List<Running> candidates = running.stream()

@@ -17,6 +17,8 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.net.HttpURLConnection;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.Map;
@@ -192,20 +194,35 @@ public final class ChildResources {
     return labels != null && value.equals(labels.get(key));
   }
 
+  /** What {@link #preempt} did. */
+  public enum Preemption { MARKED, ALREADY_MARKED, STOPPED, GONE }
+
   /**
-   * Marks a running attempt Job as preempted for {@code by} (a merge patch of one annotation); its
-   * own job then stops it. False when it was already marked or is gone.
+   * Marks a running attempt Job as preempted for {@code by} (a merge patch of two annotations: who
+   * and when); its own job then stops it. A victim still there {@code grace} after it was marked
+   * (its own reconcile stopped early, say at a refused spec change) is stopped here: its Job
+   * deleted, its pods given their grace period to checkpoint.
    */
-  public boolean markPreempted(String namespace, String name, String by) {
+  public Preemption preempt(String namespace, String name, String by, Instant now, Duration grace) {
     Job attempt = job(namespace, name);
-    if (attempt == null || (attempt.getMetadata().getAnnotations() != null
-        && attempt.getMetadata().getAnnotations().containsKey(BuiltinAdmission.PREEMPTED_BY))) {
-      return false;
+    if (attempt == null || attempt.getMetadata().getDeletionTimestamp() != null) {
+      return Preemption.GONE;
+    }
+    Map<String, String> annotations = attempt.getMetadata().getAnnotations() == null ? Map.of()
+        : attempt.getMetadata().getAnnotations();
+    if (annotations.containsKey(BuiltinAdmission.PREEMPTED_BY)) {
+      String at = annotations.get(BuiltinAdmission.PREEMPTED_AT);
+      if (at != null && !now.isBefore(Instant.parse(at).plus(grace))) {
+        delete(attempt);
+        return Preemption.STOPPED;
+      }
+      return Preemption.ALREADY_MARKED;
     }
     Job patch = new Job();
-    patch.setMetadata(new ObjectMetaBuilder().withAnnotations(Map.of(BuiltinAdmission.PREEMPTED_BY, by)).build());
+    patch.setMetadata(new ObjectMetaBuilder().withAnnotations(Map.of(BuiltinAdmission.PREEMPTED_BY, by,
+        BuiltinAdmission.PREEMPTED_AT, now.toString())).build());
     client.batch().v1().jobs().inNamespace(namespace).withName(name).patch(PatchContext.of(PatchType.JSON_MERGE), patch);
-    return true;
+    return Preemption.MARKED;
   }
 
   /**

@@ -147,6 +147,10 @@ public final class JobLifecycle {
         requeue = Optional.of(progressInterval);  // look at the trainer's progress that often
       } else if (status.current().getPhase() == JobPhase.Queued) {
         requeue = Optional.of(QUEUED_POLL);  // woken at once when room may appear; this is the safety net
+        Optional<Duration> backoffLeft = attempts.wakeAt().map(at -> Duration.between(Instant.now(clock), at));
+        if (backoffLeft.isPresent() && backoffLeft.get().compareTo(QUEUED_POLL) < 0) {
+          requeue = Optional.of(backoffLeft.get().isNegative() ? Duration.ZERO : backoffLeft.get());
+        }
       }
       if (attempts.recordedForNextReconcile()) {
         requeue = Optional.of(ACT_ON_RECORD);

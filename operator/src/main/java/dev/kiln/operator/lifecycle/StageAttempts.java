@@ -32,6 +32,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Moves one stage forward through its attempts: each admitted through the queue (or Kueue) as a
@@ -52,6 +53,13 @@ final class StageAttempts {
   private final Promotion promotion;
   /** Set when this reconcile recorded a failure whose attempt the next one replaces. */
   private boolean recordedForNextReconcile;
+  /** Set when the stage is backing off after startup failures: when it may ask its queue again. */
+  private Instant wakeAt;
+
+  /** The job's failure reason once its stage's pods could not be started scheduling.startupRetries + 1 times. */
+  static final String UNSCHEDULABLE = "Unschedulable";
+  static final Duration STARTUP_BACKOFF_BASE = Duration.ofSeconds(60);
+  static final Duration STARTUP_BACKOFF_MAX = Duration.ofHours(1);
 
   StageAttempts(ChildResources children, EventRecorder events, Admission admission, ProgressReader progress,
       Duration progressInterval, OperatorSettings settings, Clock clock, JobOutcomes outcomes, Promotion promotion) {
@@ -81,6 +89,9 @@ final class StageAttempts {
       retireRecordedAttempt(job, stage);
     }
     if (stage.getPhase() == null || stage.getPhase() == StagePhase.Pending || stage.getPhase() == StagePhase.Restarting) {
+      if (backingOff(job, status, spec, stage)) {
+        return Next.STOP;
+      }
       if (adoptOrStart(job, status, index) == Next.STOP) {
         return Next.STOP;
       }
@@ -109,6 +120,9 @@ final class StageAttempts {
         case AttemptState.Running running -> {
           if (startupDeadlinePassed(job, stage, pods, index)) {
             return giveBackUnstarted(job, status, index, attempt, pods);
+          }
+          if (stage.getStartupFailures() != null && allStarted(pods, spec.resources().nodes())) {
+            stage.setStartupFailures(null);
           }
           status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + stage.getAttempt()
               + waitingFor(attempt, pods, spec.resources().nodes()));
@@ -253,6 +267,11 @@ final class StageAttempts {
     return ", waiting: " + AttemptObserver.whyWaiting(pods, expected) + missing;
   }
 
+  private static boolean allStarted(List<Pod> pods, int expected) {
+    return pods.stream().filter(p -> p.getStatus() != null && p.getStatus().getPhase() != null
+        && !"Pending".equals(p.getStatus().getPhase())).count() >= expected;
+  }
+
   /** The attempt's pods have not all started within scheduling.startupDeadlineSeconds of its creation. */
   private boolean startupDeadlinePassed(MultimodalPretrainJob job, StageStatus stage, List<Pod> pods, int index) {
     if (stage.getAttemptStartTime() == null) {
@@ -263,28 +282,77 @@ final class StageAttempts {
     if (Instant.now(clock).isBefore(deadline)) {
       return false;
     }
-    long started = pods.stream().filter(p -> p.getStatus() != null && p.getStatus().getPhase() != null
-        && !"Pending".equals(p.getStatus().getPhase())).count();
-    return started < job.getSpec().stages().get(index).resources().nodes();
+    return !allStarted(pods, job.getSpec().stages().get(index).resources().nodes());
   }
 
   /**
    * Gives an attempt whose pods did not all start in time back to the queue (a disruption, not a
-   * failure: nothing ran), naming the pods and why they wait, so its GPUs go to stages that can run.
+   * failure: nothing ran), naming the pods and why they wait, so its GPUs go to stages that can
+   * run. The stage asks again after a backoff (as Kueue's waitForPodsReady requeues: 1, 2, 4 ...
+   * minutes, at most an hour), and after scheduling.startupRetries give-backs in a row the job
+   * fails as Unschedulable with the reason its pods waited, instead of holding its place forever.
    */
   private Next giveBackUnstarted(MultimodalPretrainJob job, JobStatusAggregator status, int index, Job attempt,
       List<Pod> pods) {
     StageSpec spec = job.getSpec().stages().get(index);
     StageStatus stage = status.stage(spec.name());
     String waiting = AttemptObserver.whyWaiting(pods, spec.resources().nodes());
+    int deadline = job.getSpec().scheduling().startupDeadlineSeconds();
     String message = "stage " + spec.name() + " attempt " + stage.getAttempt() + " did not start within "
-        + job.getSpec().scheduling().startupDeadlineSeconds() + "s (scheduling.startupDeadlineSeconds): " + waiting;
+        + deadline + "s (scheduling.startupDeadlineSeconds): " + waiting;
     countDisruption(status, stage, "StartupDeadlineExceeded", message);
-    events.warning(job, "StartupDeadlineExceeded", message + "; back to the queue");
     children.delete(attempt);
+    int failures = (stage.getStartupFailures() == null ? 0 : stage.getStartupFailures()) + 1;
+    stage.setStartupFailures(failures);
+    int retries = job.getSpec().scheduling().startupRetries();
+    if (failures > retries) {
+      stage.setPhase(StagePhase.Failed);
+      outcomes.fail(job, status, UNSCHEDULABLE, "stage " + spec.name() + ": pods did not all start within " + deadline
+          + "s, " + failures + " times in a row (scheduling.startupRetries " + retries + "); last: " + waiting);
+      return Next.STOP;
+    }
+    Duration backoff = startupBackoff(failures);
+    stage.setRequeueTime(Instant.now(clock).plus(backoff).toString());
     stage.setPhase(StagePhase.Restarting);
-    startWhenAdmitted(job, status, index, stage.getAttempt() + 1, stage.getAttempt() + 1);
+    events.warning(job, "StartupDeadlineExceeded", message + "; back to the queue in " + backoff.toSeconds() + "s"
+        + " (startup failure " + failures + " of " + retries + " allowed)");
+    backOff(job, status, spec, stage);
     return Next.STOP;
+  }
+
+  /** Kueue's waitForPodsReady requeuing: 60 s doubled with each failure in a row, at most an hour. */
+  static Duration startupBackoff(int failures) {
+    long seconds = STARTUP_BACKOFF_BASE.toSeconds() << Math.min(failures - 1, 20);
+    return Duration.ofSeconds(Math.min(seconds, STARTUP_BACKOFF_MAX.toSeconds()));
+  }
+
+  /** Whether the stage is waiting out a backoff before it asks its queue again; if so the job says until when. */
+  private boolean backingOff(MultimodalPretrainJob job, JobStatusAggregator status, StageSpec spec, StageStatus stage) {
+    if (stage.getRequeueTime() == null) {
+      return false;
+    }
+    if (!Instant.now(clock).isBefore(Instant.parse(stage.getRequeueTime()))) {
+      stage.setRequeueTime(null);
+      return false;
+    }
+    backOff(job, status, spec, stage);
+    return true;
+  }
+
+  private void backOff(MultimodalPretrainJob job, JobStatusAggregator status, StageSpec spec, StageStatus stage) {
+    String queue = job.getSpec().scheduling().queue();
+    String message = "stage " + spec.name() + " backs off after " + stage.getStartupFailures() + " startup failure(s)"
+        + " in a row; it asks queue " + queue + " again at " + stage.getRequeueTime();
+    admission.forget(job);  // holds no place meanwhile: those behind it may start
+    status.current().setQueue(new QueueStatus(queue, null, message));
+    status.condition(JobStatusAggregator.ADMITTED, false, "BackingOff", message);
+    status.phase(JobPhase.Queued, "BackingOff", message);
+    wakeAt = Instant.parse(stage.getRequeueTime());
+  }
+
+  /** When the stage's backoff ends, if this reconcile found it backing off: the next reconcile comes then. */
+  Optional<Instant> wakeAt() {
+    return Optional.ofNullable(wakeAt);
   }
 
   // --- admission -----------------------------------------------------------------------------
@@ -306,9 +374,13 @@ final class StageAttempts {
             + decision.queue() + ": " : "") + decision.message());
       }
       for (Admission.Victim victim : decision.victims()) {
-        if (children.markPreempted(victim.namespace(), victim.attemptJob(), key(job))) {
-          events.normal(job, "Preempting", "stopping " + victim.attemptJob() + " of " + victim.owner()
+        switch (children.preempt(victim.namespace(), victim.attemptJob(), key(job), Instant.now(clock),
+            BuiltinAdmission.PREEMPTION_GRACE)) {
+          case MARKED -> events.normal(job, "Preempting", "stopping " + victim.attemptJob() + " of " + victim.owner()
               + " (lower priority) to make room");
+          case STOPPED -> events.warning(job, "Preempting", "stopped " + victim.attemptJob() + " of " + victim.owner()
+              + " itself: its job had not stopped it within " + BuiltinAdmission.PREEMPTION_GRACE.toSeconds() + "s");
+          case ALREADY_MARKED, GONE -> { }
         }
       }
       return null;

@@ -150,8 +150,10 @@ class QueuePlanTest {
     var plan = QueuePlan.plan("research", preempting, List.of(waiting("ns/urgent", 5, 9, gang(1, 8))), running,
         room(nodes(2, 8, A100), pods));
 
-    assertThat(plan.verdicts().get("ns/urgent")).isInstanceOf(QueuePlan.Wait.class);
-    assertThat(((QueuePlan.Wait) plan.verdicts().get("ns/urgent")).reason()).endsWith("waiting for preempted stages to stop");
+    var waiting = (QueuePlan.Preempt) plan.verdicts().get("ns/urgent");
+    assertThat(waiting.reason()).endsWith("waiting for preempted stages to stop");
+    assertThat(waiting.victims()).as("only the stage already stopping, named again; ns/low is left running")
+        .extracting(QueuePlan.Running::key).containsExactly("ns/stopping");
   }
 
   @Test

@@ -342,6 +342,33 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aVictimWhoseOwnReconcileNeverStopsItIsStoppedByThePreemptorAfterTheGrace() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY));
+    MultimodalPretrainJob low = create("low", "research", 0, 1);
+    MultimodalPretrainJob high = create("high", "research", 10, 1);
+    toTraining(low);
+    cluster.startPod(NS, "low-pretrain-a1", 0, "gpu-0");
+    toTraining(high);
+    assertThat(cluster.job(NS, "low-pretrain-a1").getMetadata().getAnnotations())
+        .containsEntry(BuiltinAdmission.PREEMPTED_BY, "research/high").containsKey(BuiltinAdmission.PREEMPTED_AT);
+
+    // The low job is never reconciled again (its reconcile stops early, or no operator watches it).
+    clock.advance(BuiltinAdmission.PREEMPTION_GRACE.minusSeconds(1));
+    reconcile(high);
+    assertThat(cluster.job(NS, "low-pretrain-a1")).as("within the grace its own job has to stop it").isNotNull();
+
+    clock.advance(java.time.Duration.ofSeconds(1));
+    reconcile(high);
+    assertThat(cluster.job(NS, "low-pretrain-a1")).as("stopped by the preemptor").isNull();
+    assertThat(eventMessages(high)).anyMatch(m -> m.startsWith("stopped low-pretrain-a1 of research/low itself"));
+
+    cluster.stopPod(NS, "low-pretrain-a1-0", 143);
+    reconcile(high);
+    assertThat(cluster.job(NS, "high-pretrain-a1")).isNotNull();
+  }
+
+  @Test
   void aHigherPriorityStagePreemptsALowerOneWhichResumesLaterAsADisruption() {
     cluster.addGpuNode("gpu-0", 8, A100);
     queue("research", new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY));
@@ -477,7 +504,68 @@ class QueueLifecycleTest {
 
     client.pods().inNamespace(NS).withName("stuck-pretrain-a1-0").delete();  // the garbage collector's part
     reconcile(job);
+    assertThat(cluster.job(NS, "stuck-pretrain-a2")).as("backing off for a minute first").isNull();
+    assertThat(get(job).getStatus().getPhase()).isEqualTo(JobPhase.Queued);
+    assertThat(get(job).getStatus().getQueue().reason())
+        .startsWith("stage pretrain backs off after 1 startup failure(s) in a row; it asks queue research again at ");
+    clock.advance(java.time.Duration.ofSeconds(60));
+    reconcile(job);
     assertThat(cluster.job(NS, "stuck-pretrain-a2")).as("queued again and admitted").isNotNull();
+  }
+
+  @Test
+  void aStageWhosePodsNeverStartBacksOffHoldingNothingThenFailsUnschedulableWithTheSchedulersReason() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob job = create("stuck", "research", 0, 1);
+    client.resources(MultimodalPretrainJob.class).inNamespace(NS).withName("stuck").patch(
+        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+        "{\"spec\":{\"scheduling\":{\"startupRetries\":1}}}");
+    MultimodalPretrainJob behind = create("behind", "research", 0, 1);
+    toTraining(job);
+    prepareData(behind);
+    reconcile(behind);
+    assertThat(cluster.job(NS, "behind-pretrain-a1")).as("positive control: no room while stuck holds gpu-0").isNull();
+
+    for (int attempt = 1; attempt <= 2; attempt++) {
+      String name = "stuck-pretrain-a" + attempt;
+      cluster.createPod(NS, name, 0);
+      client.pods().inNamespace(NS).withName(name + "-0").editStatus(p -> {
+        p.getStatus().getConditions().add(new io.fabric8.kubernetes.api.model.PodConditionBuilder().withType("PodScheduled")
+            .withStatus("False").withReason("Unschedulable")
+            .withMessage("0/1 nodes are available: 1 Insufficient cpu.").build());
+        return p;
+      });
+      clock.advance(java.time.Duration.ofSeconds(1801));
+      reconcile(job);
+      client.pods().inNamespace(NS).withName(name + "-0").delete();
+      if (attempt == 1) {
+        reconcile(behind);
+        assertThat(cluster.job(NS, "behind-pretrain-a1")).as("a stage backing off holds no place").isNotNull();
+        cluster.complete(NS, "behind-pretrain-a1", "{\"step\":10}");
+        reconcile(behind);
+        client.batch().v1().jobs().inNamespace(NS).withName("behind-sft-a1").delete();
+        client.resource(get(behind)).delete();
+        clock.advance(StageAttempts.startupBackoff(1));
+        reconcile(job);
+        assertThat(cluster.job(NS, "stuck-pretrain-a2")).isNotNull();
+      }
+    }
+
+    var status = get(job).getStatus();
+    assertThat(status.getPhase()).isEqualTo(JobPhase.Failed);
+    assertThat(status.getReason()).isEqualTo("Unschedulable");
+    assertThat(status.getMessage()).isEqualTo("stage pretrain: pods did not all start within 1800s, 2 times in a row"
+        + " (scheduling.startupRetries 1); last: pod stuck-pretrain-a2-0 Unschedulable: 0/1 nodes are available:"
+        + " 1 Insufficient cpu.");
+  }
+
+  @Test
+  void startupBackoffDoublesUpToAnHour() {
+    assertThat(StageAttempts.startupBackoff(1)).hasSeconds(60);
+    assertThat(StageAttempts.startupBackoff(3)).hasSeconds(240);
+    assertThat(StageAttempts.startupBackoff(7)).hasSeconds(3600);
+    assertThat(StageAttempts.startupBackoff(60)).hasSeconds(3600);
   }
 
   @Test
@@ -632,5 +720,11 @@ class QueueLifecycleTest {
     return client.v1().events().inNamespace(NS).list().getItems().stream()
         .filter(e -> job.getMetadata().getName().equals(e.getInvolvedObject().getName()))
         .map(Event::getReason).toList();
+  }
+
+  private List<String> eventMessages(MultimodalPretrainJob job) {
+    return client.v1().events().inNamespace(NS).list().getItems().stream()
+        .filter(e -> job.getMetadata().getName().equals(e.getInvolvedObject().getName()))
+        .map(Event::getMessage).toList();
   }
 }
