@@ -291,6 +291,8 @@ public final class JobLifecycle {
       if (stage.getPhase() == StagePhase.Failed) {
         stage.setPhase(StagePhase.Pending);
         stage.setRestarts(0);
+        stage.setStartupFailures(null);
+        stage.setRequeueTime(null);
         if (stage.getLastFailure() != null && Integer.valueOf(ExitCodes.DATA).equals(stage.getLastFailure().getExitCode())) {
           data.repack(job, status, stage.getName());
         }

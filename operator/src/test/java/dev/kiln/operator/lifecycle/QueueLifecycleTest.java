@@ -558,6 +558,15 @@ class QueueLifecycleTest {
     assertThat(status.getMessage()).isEqualTo("stage pretrain: pods did not all start within 1800s, 2 times in a row"
         + " (scheduling.startupRetries 1); last: pod stuck-pretrain-a2-0 Unschedulable: 0/1 nodes are available:"
         + " 1 Insufficient cpu.");
+
+    // Retried: the count starts again, and the stage is admitted at once.
+    client.resources(MultimodalPretrainJob.class).inNamespace(NS).withName("stuck").patch(
+        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+        "{\"spec\":{\"restartNonce\":\"retry-1\"}}");
+    reconcile(job);
+    reconcile(job);
+    assertThat(get(job).getStatus().getStages().getFirst().getStartupFailures()).isNull();
+    assertThat(cluster.job(NS, "stuck-pretrain-a3")).isNotNull();
   }
 
   @Test
