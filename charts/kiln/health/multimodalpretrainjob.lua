@@ -5,7 +5,8 @@
 --                yet seen by the operator
 --   Suspended    spec.suspend is true
 --   Healthy      every stage succeeded
---   Degraded     failed, or stalled: a refused spec change or a refused request (the Stalled
+--   Degraded     failed, or stalled: a refused spec change, a refused request, or a queue that
+--                does not admit the namespace (the Stalled
 --                condition says which)
 local hs = {}
 local status = obj.status

@@ -66,8 +66,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 
 {{/* What the operator reads cluster-wide (GPUs held anywhere are not free) and Kiln's cluster-scoped queues. */}}
 {{- define "kiln.clusterRules" -}}
+# namespaces: a TrainingQueue's namespaceSelector admits jobs by their namespace's labels.
 - apiGroups: [""]
-  resources: [nodes, pods]
+  resources: [nodes, pods, namespaces]
   verbs: [get, list, watch]
 - apiGroups: [batch]
   resources: [jobs]

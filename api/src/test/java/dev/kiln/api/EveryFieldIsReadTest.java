@@ -28,11 +28,12 @@ class EveryFieldIsReadTest {
 
   /**
    * Where the programs that act on a spec live; the model and its validation do not count. The
-   * memory model ({@code sizing}) does: the operator and the command line warn by it.
+   * memory model ({@code sizing}) and the queue's namespace rules ({@code scheduling}) do: the
+   * operator and the command line act by them.
    */
   static final List<String> READERS = List.of("operator/src/main", "data-jobs/src/main", "trainer-image/src/main",
       "cli/src/main", "model/src/main", "data-core/src/main", "api/src/main/java/dev/kiln/api/runconfig",
-      "api/src/main/java/dev/kiln/api/sizing");
+      "api/src/main/java/dev/kiln/api/sizing", "api/src/main/java/dev/kiln/api/scheduling");
 
   /** Fields read by nothing but the API server or the model itself, and why that is enough. */
   static final Map<String, String> NOT_READ = Map.of(

@@ -73,6 +73,40 @@ class KilnCommandTest {
   }
 
   @Test
+  void aJobGivenWithAQueueThatDoesNotAdmitItsNamespaceIsRefusedNamingBoth() throws IOException {
+    Path queue = dir.resolve("vision-queue.yaml");
+    Files.writeString(queue, """
+        apiVersion: kiln.dev/v1alpha1
+        kind: TrainingQueue
+        metadata:
+          name: vision
+        spec:
+          namespaceSelector:
+            matchExpressions:
+              - {key: kubernetes.io/metadata.name, operator: In, values: [vision-team]}
+        """);
+    String quickstart = Files.readString(Path.of(example("quickstart.yaml")));
+    Path job = dir.resolve("job.yaml");
+    Files.writeString(job, quickstart.replace("  name: quickstart\n", "  name: quickstart\n  namespace: research\n")
+        .replaceFirst("\nspec:\n", "\nspec:\n  scheduling:\n    queue: vision\n"));
+
+    Result refused = kiln("validate", job.toString(), queue.toString());
+    assertThat(refused.exit()).isEqualTo(1);
+    assertThat(refused.out().lines()).contains("spec.scheduling.queue: TrainingQueue vision does not admit namespace"
+        + " research (its namespaceSelector: kubernetes.io/metadata.name in (vision-team))");
+
+    Files.writeString(job, Files.readString(job).replace("namespace: research", "namespace: vision-team"));
+    assertThat(kiln("validate", job.toString(), queue.toString()).exit()).as("positive control: its namespace").isZero();
+
+    Files.writeString(job, Files.readString(job).replace("namespace: vision-team", "namespace: research"));
+    Files.writeString(queue, Files.readString(queue).replace("kubernetes.io/metadata.name, operator: In, values:"
+        + " [vision-team]", "team, operator: In, values: [vision]"));
+    Result undecided = kiln("validate", job.toString(), queue.toString());
+    assertThat(undecided.exit()).as("the namespace's labels are the API server's to know").isZero();
+    assertThat(undecided.err()).contains("warning: TrainingQueue vision admits namespaces by their labels (team)");
+  }
+
+  @Test
   void invalidJobPrintsOneLinePerProblemStartingWithTheFieldAndExitsOne() throws IOException {
     Path bad = dir.resolve("bad.yaml");
     Files.writeString(bad, Files.readString(Path.of(example("quickstart.yaml")))

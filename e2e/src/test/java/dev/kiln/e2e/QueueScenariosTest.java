@@ -73,6 +73,29 @@ class QueueScenariosTest {
   }
 
   @Test
+  void aJobFromANamespaceTheQueueDoesNotAdmitIsRefusedUntilTheNamespaceIsLabelled() throws Exception {
+    harness.startWithStandIns(folder, "tiny-data", 1);
+    TrainingQueue fenced = new TrainingQueue();
+    fenced.setMetadata(new ObjectMetaBuilder().withName("vision").build());
+    fenced.setSpec(new TrainingQueueSpec(null, null, null, null, new io.fabric8.kubernetes.api.model.LabelSelectorBuilder()
+        .withMatchLabels(java.util.Map.of("kiln.dev/team", "vision")).build()));
+    harness.client().resource(fenced).create();
+    harness.apply(job("outsider", "vision", 1));
+
+    await().atMost(LocalClusterHarness.WAIT).until(() -> "NamespaceNotAdmitted".equals(harness.get("outsider").getStatus()
+        .getReason()));
+    assertThat(harness.get("outsider").getStatus().getMessage()).startsWith("TrainingQueue vision does not admit namespace "
+        + LocalClusterHarness.NS + " (its namespaceSelector: kiln.dev/team=vision)");
+    assertThat(harness.trainerJobNames()).isEmpty();
+
+    harness.client().namespaces().withName(LocalClusterHarness.NS).edit(n -> {
+      n.getMetadata().setLabels(new java.util.HashMap<>(java.util.Map.of("kiln.dev/team", "vision")));
+      return n;
+    });
+    harness.awaitPhase("outsider", JobPhase.Training);
+  }
+
+  @Test
   void aQueuesQuotaHoldsBackAStageTheNodesCouldRun() throws Exception {
     harness.startWithStandIns(folder, "tiny-data", 2);
     queue("small", 8);

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Size;
+import io.fabric8.kubernetes.api.model.LabelSelector;
 import java.util.Map;
 
 /** A queue's GPU quota, the order it admits in, and whether a stage may preempt another. */
@@ -18,7 +19,15 @@ public record TrainingQueueSpec(
     @Default("BestEffortFIFO") @JsonPropertyDescription("StrictFIFO: nothing passes a waiting stage. BestEffortFIFO: a stage that fits may pass one that does not, but never takes GPUs the first waiting stage could use.")
     Strategy strategy,
     @Default("Never") @JsonPropertyDescription("LowerPriority: a waiting stage may preempt running stages of lower priority in this queue (they resume from a checkpoint written on SIGTERM).")
-    Preemption preemption) {
+    Preemption preemption,
+    @JsonPropertyDescription("The namespaces whose jobs may use the queue, by their labels (kubernetes.io/metadata.name names one); absent: every namespace. A job from another namespace is refused, as Kueue's ClusterQueue namespaceSelector does.")
+    LabelSelector namespaceSelector) {
+
+  /** Every field but the namespace selector: a queue any namespace may use. */
+  public TrainingQueueSpec(Integer gpuQuota, Map<String, Integer> gpuQuotaByProduct, Strategy strategy,
+      Preemption preemption) {
+    this(gpuQuota, gpuQuotaByProduct, strategy, preemption, null);
+  }
 
   public TrainingQueueSpec {
     gpuQuotaByProduct = gpuQuotaByProduct != null ? Map.copyOf(gpuQuotaByProduct) : Map.of();

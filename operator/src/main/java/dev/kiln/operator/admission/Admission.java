@@ -19,9 +19,11 @@ public interface Admission {
    * Admitted, or waiting at a position in the queue (1 is next) for the reason given; while it
    * waits, {@code victims} are the running attempts to stop for it. An admitted gang's pods run on
    * {@code placement} (the node of each rank), or wherever the scheduler puts them when it is empty.
+   * A job the queue refuses (its namespace not admitted) is told so with {@code refusal}: it waits
+   * in no line until a person changes the queue, the namespace or the job.
    */
   record Decision(boolean admitted, String queue, Integer position, String message, List<Victim> victims,
-      List<String> placement) {
+      List<String> placement, String refusal) {
 
     public Decision {
       victims = List.copyOf(victims);
@@ -29,11 +31,19 @@ public interface Admission {
     }
 
     public static Decision admitNow(String queue, String message, List<String> placement) {
-      return new Decision(true, queue, null, message, List.of(), placement);
+      return new Decision(true, queue, null, message, List.of(), placement, null);
     }
 
-    public static Decision waiting(String queue, int position, String message) {
-      return new Decision(false, queue, position, message, List.of(), List.of());
+    public static Decision waiting(String queue, Integer position, String message) {
+      return new Decision(false, queue, position, message, List.of(), List.of(), null);
+    }
+
+    public static Decision preempting(String queue, int position, String message, List<Victim> victims) {
+      return new Decision(false, queue, position, message, victims, List.of(), null);
+    }
+
+    public static Decision refused(String queue, String reason, String message) {
+      return new Decision(false, queue, null, message, List.of(), List.of(), reason);
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.kiln.operator.admission;
 
+import dev.kiln.api.scheduling.QueueNamespaces;
 import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.SchedulingSpec;
@@ -8,6 +9,7 @@ import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.api.v1alpha1.TrainingQueueStatus;
 import dev.kiln.operator.manifests.Labels;
 import dev.kiln.operator.manifests.StageJobManifest;
+import dev.kiln.operator.status.JobStatusAggregator;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -122,8 +124,17 @@ public final class BuiltinAdmission implements Admission {
     var queue = state.queue(queueName);
     if (queue.isEmpty()) {
       waiting.add(key(job));
-      return new Decision(false, queueName, null, "TrainingQueue " + queueName + " does not exist; create it (kubectl get"
-          + " trainingqueues lists those that do) or set spec.scheduling.queue", List.of(), List.of());
+      return Decision.waiting(queueName, null, "TrainingQueue " + queueName + " does not exist; create it (kubectl get"
+          + " trainingqueues lists those that do) or set spec.scheduling.queue");
+    }
+    String namespace = job.getMetadata().getNamespace();
+    if (!admitsNamespace(queue.get(), namespace)) {
+      if (waiting.contains(key(job))) {
+        forget(job);  // refused now, after it waited: those behind it move up
+      }
+      return Decision.refused(queueName, JobStatusAggregator.NAMESPACE_NOT_ADMITTED, "TrainingQueue " + queueName
+          + " does not admit namespace " + namespace + " (its namespaceSelector: "
+          + QueueNamespaces.describe(queue.get().getSpec()) + "); use a queue that does, or ask its administrator");
     }
     StageSpec stage = job.getSpec().stages().get(stageIndex);
     Gang asked = gang(stage);
@@ -145,10 +156,10 @@ public final class BuiltinAdmission implements Admission {
             + (admit.nodes().isEmpty() ? "" : " on " + String.join(", ", admit.nodes())), admit.nodes());
       }
       case QueuePlan.Wait wait -> Decision.waiting(queueName, wait.position(), wait.reason());
-      case QueuePlan.Preempt preempt -> new Decision(false, queueName, preempt.position(), preempt.reason(),
+      case QueuePlan.Preempt preempt -> Decision.preempting(queueName, preempt.position(), preempt.reason(),
           preempt.victims().stream().filter(v -> !v.attempt().isEmpty()).map(v -> new Victim(
               v.attempt().substring(0, v.attempt().indexOf('/')), v.attempt().substring(v.attempt().indexOf('/') + 1),
-              v.key())).toList(), List.of());
+              v.key())).toList());
     };
   }
 
@@ -261,7 +272,8 @@ public final class BuiltinAdmission implements Admission {
     for (Map.Entry<String, MultimodalPretrainJob> entry : jobs.entrySet()) {
       String otherKey = entry.getKey();
       MultimodalPretrainJob other = entry.getValue();
-      if (otherKey.equals(self) || !inQueue(other, queueName) || holding.contains(otherKey) || backingOff(other)) {
+      if (otherKey.equals(self) || !inQueue(other, queueName) || holding.contains(otherKey) || backingOff(other)
+          || !admitsNamespace(queue, other.getMetadata().getNamespace())) {
         continue;
       }
       List<Job> own = jobsByOwner.getOrDefault(otherKey, List.of());
@@ -375,6 +387,10 @@ public final class BuiltinAdmission implements Admission {
     return memberOf(job, queue) && !job.getSpec().suspend()
         && (status.getPhase() == null || !status.getPhase().isFinished()) && status.getPhase() != JobPhase.Suspended
         && job.getMetadata().getDeletionTimestamp() == null;
+  }
+
+  private boolean admitsNamespace(TrainingQueue queue, String namespace) {
+    return QueueNamespaces.admits(queue.getSpec(), namespace, state.namespaceLabels(namespace));
   }
 
   /** A stage of the job waits out a backoff after startup failures: it neither waits in line nor holds anything back. */

@@ -6,10 +6,11 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 
-/** What admission reads: nodes, pods, Kiln's trainer Jobs, jobs and queues (from informer caches in the operator). */
+/** What admission reads: nodes, pods, Kiln's trainer Jobs, jobs, queues and namespaces' labels (from informer caches in the operator). */
 public interface ClusterState {
 
   List<Node> nodes();
@@ -23,6 +24,9 @@ public interface ClusterState {
   List<MultimodalPretrainJob> jobs();
 
   Optional<TrainingQueue> queue(String name);
+
+  /** The labels of a namespace (empty when it has none, or is not known): what a queue's namespaceSelector reads. */
+  Map<String, String> namespaceLabels(String namespace);
 
   /**
    * A number that changes whenever something a queue's plan depends on may have changed, so a

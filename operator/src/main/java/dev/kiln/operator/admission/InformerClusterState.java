@@ -4,6 +4,7 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.operator.cache.CachedCopies;
 import dev.kiln.operator.manifests.Labels;
+import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -12,6 +13,7 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -29,6 +31,7 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   private final SharedIndexInformer<Job> trainerJobs;
   private final SharedIndexInformer<MultimodalPretrainJob> jobs;
   private final SharedIndexInformer<TrainingQueue> queues;
+  private final SharedIndexInformer<Namespace> namespaces;
 
   /** Bumped on every change a queue's plan depends on. */
   private final AtomicLong version = new AtomicLong();
@@ -47,6 +50,7 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
         .itemStore(CachedCopies.store(CachedCopies::job)), handler(onChange));
     jobs = client.resources(MultimodalPretrainJob.class).inAnyNamespace().inform(jobHandler(onJobDeleted));
     queues = client.resources(TrainingQueue.class).inform(handler(onChange));
+    namespaces = client.namespaces().inform(handler(onChange));
   }
 
   /** Starts an informer that keeps its own copies, and returns once it has listed everything, as inform() does. */
@@ -161,7 +165,13 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   }
 
   @Override
+  public Map<String, String> namespaceLabels(String namespace) {
+    Namespace found = namespaces.getStore().getByKey(namespace);
+    return found == null || found.getMetadata().getLabels() == null ? Map.of() : found.getMetadata().getLabels();
+  }
+
+  @Override
   public void close() {
-    List.of(nodes, pods, trainerJobs, jobs, queues).forEach(SharedIndexInformer::close);
+    List.of(nodes, pods, trainerJobs, jobs, queues, namespaces).forEach(SharedIndexInformer::close);
   }
 }

@@ -3,11 +3,13 @@ package dev.kiln.operator.admission;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.operator.manifests.Labels;
+import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** Reads the cluster with a list per call: simple and always current, for tests and one-shot tools. */
@@ -43,5 +45,11 @@ public final class ListingClusterState implements ClusterState {
   @Override
   public Optional<TrainingQueue> queue(String name) {
     return Optional.ofNullable(client.resources(TrainingQueue.class).withName(name).get());
+  }
+
+  @Override
+  public Map<String, String> namespaceLabels(String namespace) {
+    Namespace found = client.namespaces().withName(namespace).get();
+    return found == null || found.getMetadata().getLabels() == null ? Map.of() : found.getMetadata().getLabels();
   }
 }

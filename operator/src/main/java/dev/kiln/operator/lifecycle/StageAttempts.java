@@ -365,6 +365,15 @@ final class StageAttempts {
   private Admission.Decision admit(MultimodalPretrainJob job, JobStatusAggregator status, int index) {
     Admission.Decision decision = admission.admit(job, index);
     QueueStatus before = status.current().getQueue();
+    if (decision.refusal() != null) {
+      status.current().setQueue(new QueueStatus(decision.queue(), null, decision.message()));
+      if (!status.conditionIs(JobStatusAggregator.ADMITTED, false, decision.refusal())) {
+        events.warning(job, decision.refusal(), decision.message());
+      }
+      status.condition(JobStatusAggregator.ADMITTED, false, decision.refusal(), decision.message());
+      status.phase(JobPhase.Queued, decision.refusal(), decision.message());
+      return null;
+    }
     if (!decision.admitted()) {
       status.current().setQueue(new QueueStatus(decision.queue(), decision.position(), decision.message()));
       status.condition(JobStatusAggregator.ADMITTED, false, "Queued", decision.message());

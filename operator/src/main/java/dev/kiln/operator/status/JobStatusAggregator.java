@@ -33,12 +33,14 @@ public final class JobStatusAggregator {
    * once every stage succeeded; {@code Reconciling} is True while work is in flight (a trainer
    * that stopped advancing and is being restarted included: it recovers without a person);
    * {@code Stalled} is True when the job cannot go on without a person: it failed, a spec change
-   * was refused, or the API server refuses the operator. Derived from the phase and the other
+   * was refused, the API server refuses the operator, or its queue does not admit its namespace. Derived from the phase and the other
    * conditions in {@link #build()}, never set on their own.
    */
   public static final String READY = "Ready";
   public static final String RECONCILING = "Reconciling";
   public static final String STALLED = "Stalled";
+  /** The Admitted condition's reason when the job's queue does not admit its namespace: a person must act. */
+  public static final String NAMESPACE_NOT_ADMITTED = "NamespaceNotAdmitted";
   /**
    * False while the API server refuses the operator what it needs for this job (RBAC), with the
    * refused request as the message; True again once a reconcile gets through. Absent until then.
@@ -111,8 +113,12 @@ public final class JobStatusAggregator {
   }
 
   public boolean conditionIs(String type, boolean value) {
-    return status.getConditions().stream()
-        .anyMatch(c -> type.equals(c.getType()) && (value ? "True" : "False").equals(c.getStatus()));
+    return conditionIs(type, value, null);
+  }
+
+  /** The condition has this value and, unless {@code reason} is null, this reason. */
+  public boolean conditionIs(String type, boolean value, String reason) {
+    return find(type, value ? "True" : "False", reason) != null;
   }
 
   /** The stage's status entry, created in spec order on first use. */
@@ -150,6 +156,9 @@ public final class JobStatusAggregator {
     Condition blocker = find(VALIDATED, "False", "SpecChangeRejected");
     if (blocker == null) {
       blocker = find(SYNCED, "False", null);
+    }
+    if (blocker == null && phase == JobPhase.Queued) {
+      blocker = find(ADMITTED, "False", NAMESPACE_NOT_ADMITTED);
     }
     boolean stalled = phase == JobPhase.Failed || blocker != null;
     if (phase == JobPhase.Failed) {

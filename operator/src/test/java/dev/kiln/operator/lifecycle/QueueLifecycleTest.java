@@ -141,6 +141,46 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aQueueRefusesJobsOfNamespacesItsSelectorDoesNotAdmitAndTheyHoldNobodyBack() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    client.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(NS)
+        .withLabels(java.util.Map.of("team", "speech")).endMetadata().build()).create();
+    queue("vision", new TrainingQueueSpec(null, null, Strategy.STRICT_FIFO, null,
+        new io.fabric8.kubernetes.api.model.LabelSelectorBuilder().withMatchLabels(java.util.Map.of("team", "vision")).build()));
+    MultimodalPretrainJob outsider = create("outsider", "vision", 0, 1);
+
+    toTraining(outsider);
+    var status = get(outsider).getStatus();
+    assertThat(cluster.job(NS, "outsider-pretrain-a1")).isNull();
+    assertThat(status.getPhase()).isEqualTo(JobPhase.Queued);
+    assertThat(status.getReason()).isEqualTo("NamespaceNotAdmitted");
+    assertThat(status.getMessage()).isEqualTo("TrainingQueue vision does not admit namespace research (its"
+        + " namespaceSelector: team=vision); use a queue that does, or ask its administrator");
+    assertThat(status.getConditions()).anySatisfy(c -> {
+      assertThat(c.getType()).isEqualTo("Stalled");
+      assertThat(c.getStatus()).isEqualTo("True");
+      assertThat(c.getReason()).isEqualTo("NamespaceNotAdmitted");
+    });
+    assertThat(eventReasons(outsider)).containsOnlyOnce("NamespaceNotAdmitted");
+    reconcile(outsider);
+    assertThat(eventReasons(outsider)).as("told once").containsOnlyOnce("NamespaceNotAdmitted");
+    var vision = queueStatus("vision");
+    assertThat(vision == null ? List.<String>of() : vision.getPending()).as("not in line: the queue is not blocked by it")
+        .isEmpty();
+
+    client.namespaces().withName(NS).edit(n -> {
+      n.getMetadata().getLabels().put("team", "vision");
+      return n;
+    });
+    reconcile(outsider);
+    assertThat(cluster.job(NS, "outsider-pretrain-a1")).as("admitted once the namespace is the team's").isNotNull();
+    assertThat(get(outsider).getStatus().getConditions()).anySatisfy(c -> {
+      assertThat(c.getType()).isEqualTo("Stalled");
+      assertThat(c.getStatus()).isEqualTo("False");
+    });
+  }
+
+  @Test
   void aDecisionForAnotherJobThatFindsTheHeadAdmissibleWakesTheHead() {
     cluster.addGpuNode("gpu-0", 8, A100);
     queue("research", new TrainingQueueSpec(null, null, null, null));
@@ -284,6 +324,10 @@ class QueueLifecycleTest {
 
     public java.util.Optional<TrainingQueue> queue(String name) {
       return live.queue(name);
+    }
+
+    public java.util.Map<String, String> namespaceLabels(String namespace) {
+      return live.namespaceLabels(namespace);
     }
 
     public java.util.OptionalLong version() {
@@ -466,6 +510,10 @@ class QueueLifecycleTest {
 
       public java.util.Optional<TrainingQueue> queue(String name) {
         return live.queue(name);
+      }
+
+      public java.util.Map<String, String> namespaceLabels(String namespace) {
+        return live.namespaceLabels(namespace);
       }
     }, (queue, status) -> { }, key -> { }, clock);
     assertThat(shared.admit(get(a), 0).admitted()).isTrue();
