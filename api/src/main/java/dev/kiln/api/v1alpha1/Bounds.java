@@ -22,6 +22,8 @@ public final class Bounds {
   public static final int ACCESS_MODE = 16;
   /** Stages' source lists, as many as data sources. */
   public static final int SOURCES = 32;
+  /** Stages of one job (the recipe has two), in the spec and the status: bounds what a rule over them may cost. */
+  public static final int STAGES = 8;
 
   /** A sha256 in hex, as Kiln records them. */
   public static final String SHA256_PATTERN = "^[0-9a-f]{64}$";

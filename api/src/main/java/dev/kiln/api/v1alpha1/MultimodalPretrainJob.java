@@ -25,6 +25,14 @@ import java.util.Optional;
 @ValidationRule(value = "self.metadata.name.size() <= 30 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
     message = "metadata.name must be a DNS label of at most 30 characters that starts with a letter, so that the "
         + "names of its Jobs, pods and Services fit")
+@ValidationRule(value = "!has(oldSelf.status) || !has(oldSelf.status.stages)"
+    + " || !oldSelf.status.stages.exists(s, has(s.startTime))"
+    + " || ((has(self.spec.scheduling) && has(self.spec.scheduling.mode) ? self.spec.scheduling.mode : 'Builtin')"
+    + " == (has(oldSelf.spec.scheduling) && has(oldSelf.spec.scheduling.mode) ? oldSelf.spec.scheduling.mode : 'Builtin')"
+    + " && (has(self.spec.scheduling) && has(self.spec.scheduling.queue) ? self.spec.scheduling.queue : 'default')"
+    + " == (has(oldSelf.spec.scheduling) && has(oldSelf.spec.scheduling.queue) ? oldSelf.spec.scheduling.queue : 'default'))",
+    message = "spec.scheduling.mode and spec.scheduling.queue cannot change once a stage has started (its Jobs were"
+        + " admitted by that queue); they may change while the job waits", fieldPath = ".spec.scheduling")
 @AdditionalPrinterColumn(name = "Phase", jsonPath = ".status.phase", type = AdditionalPrinterColumn.Type.STRING)
 @AdditionalPrinterColumn(name = "Stage", jsonPath = ".status.stage", type = AdditionalPrinterColumn.Type.STRING)
 @AdditionalPrinterColumn(name = "Progress", jsonPath = ".status.progress.display", type = AdditionalPrinterColumn.Type.STRING)

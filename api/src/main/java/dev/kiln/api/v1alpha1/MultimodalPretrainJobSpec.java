@@ -33,7 +33,7 @@ public record MultimodalPretrainJobSpec(
     @Required @JsonPropertyDescription("Raw WebDataset sources, their filters, and packing.")
     DataSpec data,
 
-    @Required @Size(min = 1, max = 8)
+    @Required @Size(min = 1, max = Bounds.STAGES)
     @JsonPropertyDescription("Training stages, run in order (the recipe: pretrain at 144 visual tokens, then sft at 729). "
         + "Once a stage has started, only optimizer.lr, optimizer.warmupRatio, precision, resources.cpu, resources.memory, "
         + "pod, maxRestarts, nonRetryableExitCodes, batch.microBatchSize (the same globalBatchSize), "

@@ -35,6 +35,7 @@ public class MultimodalPretrainJobStatus {
   @JsonPropertyDescription("The filter and pack Jobs and their phase.")
   private DataPrepStatus dataPrep;
   @JsonPropertyDescription("One entry per stage started so far, in spec order.")
+  @io.fabric8.generator.annotation.Size(max = Bounds.STAGES)
   private List<StageStatus> stages = new ArrayList<>();
   @JsonPropertyDescription("The workspace claim, the newest checkpoint and the last promoted one.")
   private CheckpointsStatus checkpoints;

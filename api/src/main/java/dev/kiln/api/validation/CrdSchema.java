@@ -74,7 +74,7 @@ public final class CrdSchema {
 
   /** One CEL rule and where in the schema it sits ({@code spec.data.sources[]}). */
   public record Rule(List<String> location, String expression, String message, JsonNode schema,
-      CelAbstractSyntaxTree ast, CelRuntime.Program program) {
+      CelAbstractSyntaxTree ast, CelRuntime.Program program, String fieldPath) {
 
     /** A transition rule compares with the stored object and runs only on updates. */
     public boolean transition() {
@@ -198,7 +198,7 @@ public final class CrdSchema {
       try {
         CelAbstractSyntaxTree ast = COMPILER.compile(expression).getAst();
         rules.add(new Rule(List.copyOf(location), expression, rule.path("message").asText(expression), node, ast,
-            RUNTIME.createProgram(ast)));
+            RUNTIME.createProgram(ast), rule.path("fieldPath").asText("")));
       } catch (CelValidationException | CelEvaluationException e) {
         throw new IllegalArgumentException("CEL rule at " + String.join(".", location) + " does not compile: "
             + expression + ": " + e.getMessage(), e);
@@ -230,7 +230,9 @@ public final class CrdSchema {
       if (rule.transition()) {
         variables.put("oldSelf", celValue(old));
       }
-      String field = path.isEmpty() ? "(object)" : path;
+      // A rule's fieldPath names the field its error is about, under the place it sits, as the API server reports it.
+      String at = rule.fieldPath().isEmpty() ? path : (path.isEmpty() ? "" : path + ".") + rule.fieldPath().substring(1);
+      String field = at.isEmpty() ? "(object)" : at;
       try {
         if (!Boolean.TRUE.equals(rule.program().eval(variables))) {
           out.add(new Violation(field, rule.message()));

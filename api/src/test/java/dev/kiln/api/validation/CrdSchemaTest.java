@@ -21,9 +21,32 @@ class CrdSchemaTest {
   @Test
   void everyRuleOfTheCrdIsLoadedAndCompiles() {
     assertThat(crd.rules()).extracting(CrdSchema.Rule::path).containsExactlyInAnyOrder(
-        "", "spec", "spec", "spec", "spec", "spec.checkpoints", "spec.data", "spec.data.sources[].filter", "spec.model",
+        "", "", "spec", "spec", "spec", "spec", "spec.checkpoints", "spec.data", "spec.data.sources[].filter", "spec.model",
         "spec.model", "spec.reproduce",
         "spec.stages[].budget");
+  }
+
+  @Test
+  void theQueueAndModeCannotChangeOnceAStageHasStartedButMayWhileTheJobWaits() {
+    ObjectNode waiting = JobValidatorTest.baseTree().deepCopy();
+    ((ObjectNode) waiting.path("spec")).putObject("scheduling").put("queue", "research");
+    ObjectNode moved = waiting.deepCopy();
+    ((ObjectNode) moved.at("/spec/scheduling")).put("queue", "vision");
+    assertThat(crd.validate(moved, waiting)).as("no stage started: it may move").isEmpty();
+
+    ObjectNode started = waiting.deepCopy();
+    started.putObject("status").putArray("stages").addObject().put("name", "pretrain").put("startTime",
+        "2026-12-05T00:00:00Z");
+    ObjectNode movedAfterStart = moved.deepCopy();
+    movedAfterStart.set("status", started.get("status"));
+    assertThat(crd.validate(movedAfterStart, started)).extracting(Violation::field).containsExactly("spec.scheduling");
+    ObjectNode kueue = started.deepCopy();
+    ((ObjectNode) kueue.at("/spec/scheduling")).put("mode", "Kueue");
+    assertThat(crd.validate(kueue, started)).extracting(Violation::message).singleElement().asString()
+        .startsWith("spec.scheduling.mode and spec.scheduling.queue cannot change once a stage has started");
+    ObjectNode sameQueue = started.deepCopy();
+    ((ObjectNode) sameQueue.at("/spec/scheduling")).put("priority", 5);
+    assertThat(crd.validate(sameQueue, started)).as("positive control: other scheduling fields may change").isEmpty();
   }
 
   @Test
