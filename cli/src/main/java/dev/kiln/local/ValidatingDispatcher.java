@@ -363,10 +363,33 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
       try {
         return refusal(write, patch.isArray() ? JsonPatch.apply(patch, old) : mergePatch(old.deepCopy(), patch), old);
       } catch (RuntimeException e) {
-        return null;  // a patch this cannot apply is the store's to refuse, with its own message
+        return null;  // a patch that cannot be applied is answered below
       }
     }).orElse(null);
+    if (refused == null) {
+      refused = unappliable(request);
+    }
     return refused != null ? refused : super.handlePatch(asJsonPatch(request));
+  }
+
+  /**
+   * A JSON patch that cannot be applied to the stored object (a {@code test} that fails, a path
+   * that is not there) is answered 422 as the API server answers it; the store would throw.
+   */
+  private MockResponse unappliable(RecordedRequest request) {
+    JsonNode patch = parsedBody(request);
+    JsonNode old = patch.isArray() ? stored(request.getPath()) : null;
+    if (old == null) {
+      return null;
+    }
+    try {
+      JsonPatch.apply(patch, old);
+      return null;
+    } catch (RuntimeException e) {
+      ApiRequest attributes = ApiRequest.of(request.getMethod(), request.getPath());
+      return status(failure(422, "Invalid", "the server rejected our request due to an error in our request: "
+          + e.getMessage(), attributes.name(), attributes.resource()));
+    }
   }
 
   /**

@@ -69,6 +69,12 @@ class PodUpdatesTest {
     Pod placed = client.pods().inNamespace(NS).withName("rank-0").get();
     assertThat(placed.getSpec().getNodeSelector()).containsEntry("kubernetes.io/hostname", "gpu-3");
     assertThat(placed.getSpec().getSchedulingGates()).isEmpty();
+
+    // The same patch from a stale read: its test fails, and the answer is 422, as the API server's.
+    assertThatThrownBy(() -> client.pods().inNamespace(NS).withName("rank-0").patch(PatchContext.of(PatchType.JSON),
+        "[{\"op\":\"test\",\"path\":\"/spec/schedulingGates/0/name\",\"value\":\"kiln.dev/placement\"},"
+        + "{\"op\":\"remove\",\"path\":\"/spec/schedulingGates/0\"}]"))
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(422));
   }
 
   @Test

@@ -120,6 +120,11 @@ public final class ClusterRoom {
     freeFor.clear();
   }
 
+  /** Whether the gang's pods may run on the node at all (its labels, taints and usability), room aside. */
+  public boolean usableBy(String node, Gang gang) {
+    return free.containsKey(node) && matches(node, gang);
+  }
+
   /** Free GPUs on the nodes a gang could use. */
   public int free(Gang gang) {
     return freeFor.computeIfAbsent(gang, g -> free.entrySet().stream().filter(e -> matches(e.getKey(), g))

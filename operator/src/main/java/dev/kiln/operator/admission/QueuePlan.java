@@ -21,7 +21,8 @@ import java.util.Map;
  *       fit may start, but the first waiting stage holds back the free GPUs and quota it could
  *       use, so GPUs freed by running stages go to it first and it is never starved;</li>
  *   <li>LowerPriority preemption: the first waiting stage may stop running stages of this queue
- *       with a lower priority, lowest priority and newest first, as few as make it fit; while
+ *       with a lower priority whose stop frees quota or room it can use, lowest priority and newest
+ *       first, then drops any whose stop the later ones made unneeded (fill-back); while
  *       stopped stages are still releasing their GPUs it waits and stops no more (naming them
  *       again, so that one still running past its grace is stopped by the preemptor).</li>
  * </ul>
@@ -123,21 +124,44 @@ public final class QueuePlan {
       // Named again, so that a victim whose own job has not stopped it in time is stopped by the preemptor.
       return new Preempt(position, shortage + "; waiting for preempted stages to stop", List.copyOf(stopping));
     }
-    List<Running> victims = new ArrayList<>();
+    // Only stages whose stop frees what the waiting stage lacks: quota it is counted against, or room on
+    // nodes it may use. A reservation (no Job yet) is never a victim: there is nothing to stop.
+    boolean quotaShort = quotaLeft(stage.gang()) < stage.gang().gpus();
+    boolean roomShort = !room.copy().place(stage.gang());
     List<Running> candidates = running.stream()
-        .filter(r -> !r.stopping() && r.priority() < stage.priority())
+        .filter(r -> !r.stopping() && !r.attempt().isEmpty() && r.priority() < stage.priority())
+        .filter(r -> quotaShort && counted(r.gang(), stage.gang()) > 0
+            || roomShort && r.heldByNode().keySet().stream().anyMatch(node -> room.usableBy(node, stage.gang())))
         .sorted(Comparator.comparingInt(Running::priority).thenComparing(Running::started, Comparator.reverseOrder()))
         .toList();
+    List<Running> victims = new ArrayList<>();
     for (Running victim : candidates) {
       victims.add(victim);
-      quotaAfter = saturatedAdd(quotaAfter, counted(victim.gang(), stage.gang()));
-      victim.heldByNode().forEach(after::release);
-      if (fits(stage.gang(), quotaAfter, after)) {
+      if (fitsAfterStopping(stage.gang(), quotaAfter, after, victims)) {
+        // Fill-back: a victim taken early whose stop the later ones made unneeded keeps running.
+        for (int i = victims.size() - 2; i >= 0; i--) {
+          List<Running> without = new ArrayList<>(victims);
+          without.remove(i);
+          if (fitsAfterStopping(stage.gang(), quotaAfter, after, without)) {
+            victims = without;
+          }
+        }
         return new Preempt(position, shortage + "; preempting " + String.join(", ",
             victims.stream().map(Running::key).toList()) + " (lower priority)", List.copyOf(victims));
       }
     }
     return new Wait(position, shortage);
+  }
+
+  /** Whether the gang fits once {@code victims} have stopped, beside what is already stopping (in {@code room} and {@code quota}). */
+  private boolean fitsAfterStopping(Gang gang, int quota, ClusterRoom room, List<Running> victims) {
+    ClusterRoom after = room.copy();
+    int quotaAfter = quota;
+    for (Running victim : victims) {
+      quotaAfter = saturatedAdd(quotaAfter, counted(victim.gang(), gang));
+      victim.heldByNode().forEach(after::release);
+    }
+    return fits(gang, quotaAfter, after);
   }
 
   /** Quota left is Integer.MAX_VALUE for a queue without one: adding to it must not overflow. */

@@ -141,6 +141,47 @@ class QueuePlanTest {
   }
 
   @Test
+  void aVictimTakenEarlyWhoseStopTheLaterOnesMadeUnneededKeepsRunning() {
+    TrainingQueueSpec preempting = new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY);
+    // node-0: "low" holds 4 GPUs beside a high-priority stage's 4; node-1: "lower-but-whole" holds all 8.
+    List<Pod> pods = List.of(pod("node-0", 4), pod("node-0", 4), pod("node-1", 8));
+    List<QueuePlan.Running> running = List.of(
+        new QueuePlan.Running("ns/low", "ns/low-a1", 0, Instant.ofEpochSecond(5), gang(1, 4),
+            Map.of("node-0", ResourceList.gpus(4)), false),
+        new QueuePlan.Running("ns/vip", "ns/vip-a1", 9, Instant.ofEpochSecond(1), gang(1, 4),
+            Map.of("node-0", ResourceList.gpus(4)), false),
+        new QueuePlan.Running("ns/whole", "ns/whole-a1", 1, Instant.ofEpochSecond(2), gang(1, 8),
+            Map.of("node-1", ResourceList.gpus(8)), false));
+
+    var verdict = (QueuePlan.Preempt) QueuePlan.plan("research", preempting,
+        List.of(waiting("ns/urgent", 5, 9, gang(1, 8))), running, room(nodes(2, 8, A100), pods)).verdicts().get("ns/urgent");
+
+    // Lowest priority first takes "low" (4 GPUs, not enough), then "whole" (enough alone): "low" is dropped again.
+    assertThat(verdict.victims()).extracting(QueuePlan.Running::key).containsExactly("ns/whole");
+  }
+
+  @Test
+  void onlyStagesWhoseStopFreesRoomTheWaitingStageCanUseAndNeverAReservation() {
+    TrainingQueueSpec preempting = new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY);
+    Node a100 = nodes(1, 8, A100, "a100").getFirst();
+    Node h100 = nodes(1, 8, "NVIDIA-H100-80GB-HBM3", "h100").getFirst();
+    List<Pod> pods = List.of(pod("a100-0", 8), pod("h100-0", 8));
+    QueuePlan.Running onA100 = new QueuePlan.Running("ns/a100-job", "ns/a100-job-a1", 0, Instant.ofEpochSecond(5),
+        new Gang(1, 8, A100), Map.of("a100-0", ResourceList.gpus(8)), false);
+    QueuePlan.Running reserved = new QueuePlan.Running("ns/reserved", "", 0, Instant.ofEpochSecond(6),
+        new Gang(1, 8, "NVIDIA-H100-80GB-HBM3"), Map.of(), false);
+    QueuePlan.Running onH100 = new QueuePlan.Running("ns/h100-job", "ns/h100-job-a1", 1, Instant.ofEpochSecond(1),
+        new Gang(1, 8, "NVIDIA-H100-80GB-HBM3"), Map.of("h100-0", ResourceList.gpus(8)), false);
+    Gang wantsH100 = new Gang(1, 8, "NVIDIA-H100-80GB-HBM3");
+
+    var verdict = QueuePlan.plan("research", preempting, List.of(waiting("ns/urgent", 5, 9, wantsH100)),
+        List.of(onA100, reserved, onH100), room(List.of(a100, h100), pods)).verdicts().get("ns/urgent");
+
+    assertThat(((QueuePlan.Preempt) verdict).victims()).as("not the A100 stage (lowest priority, but no use), not the"
+        + " reservation").extracting(QueuePlan.Running::key).containsExactly("ns/h100-job");
+  }
+
+  @Test
   void waitsForAStoppingStageInsteadOfPreemptingAnother() {
     TrainingQueueSpec preempting = new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY);
     List<Pod> pods = List.of(pod("node-0", 8), pod("node-1", 8));
