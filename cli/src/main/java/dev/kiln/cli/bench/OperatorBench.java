@@ -38,7 +38,8 @@ import picocli.CommandLine.Spec;
  * {@code --jobs} one-stage jobs of one 8-GPU pod each on half as many fake 8-GPU nodes (half the
  * jobs train, half wait in the queue), and stand-in pods that run nothing. Measures the API
  * requests the operator makes while nothing changes, its resident memory, and how long a queued
- * stage waits for its Job once a running job is deleted and its GPUs come free.
+ * stage waits for its Job once a running job is deleted and its GPUs come free (from its pod
+ * ending or being deleted, whichever comes first, to the next Job; never clamped).
  */
 @Command(name = "operator", mixinStandardHelpOptions = true,
     description = "Operator API load, memory and admission latency with many jobs (stand-in pods).")
@@ -66,7 +67,8 @@ public final class OperatorBench implements Callable<Integer> {
 
   /** When each job's trainer Job appeared and when its last trainer pod went, as the bench's watches saw them. */
   private final Map<String, Long> jobAdded = new ConcurrentHashMap<>();
-  private final Map<String, Long> podDeleted = new ConcurrentHashMap<>();
+  /** When each job's trainer pod stopped holding its GPUs: it ended (Succeeded or Failed) or, if first, was deleted. */
+  private final Map<String, Long> podReleased = new ConcurrentHashMap<>();
 
   @Override
   public Integer call() throws Exception {
@@ -117,6 +119,8 @@ public final class OperatorBench implements Callable<Integer> {
       result.put("idle_requests_per_job_per_min", Math.round(idleRequests * 60_000.0 / idleSeconds / jobs) / 1000.0);
       result.put("rss_mb", rssKb / 1024);
       result.put("admissions", latencies.size());
+      result.put("admission_from", "victim pod ended or deleted");
+      result.put("admission_min_ms", latencies.stream().min(Long::compare).orElse(-1L));
       result.put("admission_p50_ms", percentile(latencies, 0.50));
       result.put("admission_p99_ms", percentile(latencies, 0.99));
       result.put("goal_idle_requests_per_job_per_min", 1);
@@ -181,20 +185,23 @@ public final class OperatorBench implements Callable<Integer> {
 
   private List<Watch> watch(KubernetesClient client) {
     Watch jobsWatch = client.batch().v1().jobs().inNamespace(LocalCluster.NAMESPACE)
-        .withLabel(LocalCluster.COMPONENT_LABEL, LocalCluster.TRAINER).watch(new Recorder<>(Watcher.Action.ADDED, jobAdded));
+        .withLabel(LocalCluster.COMPONENT_LABEL, LocalCluster.TRAINER)
+        .watch(new Recorder<>((action, job) -> action == Watcher.Action.ADDED, jobAdded));
     Watch podsWatch = client.pods().inNamespace(LocalCluster.NAMESPACE)
-        .withLabel(LocalCluster.COMPONENT_LABEL, LocalCluster.TRAINER).watch(new Recorder<>(Watcher.Action.DELETED, podDeleted));
+        .withLabel(LocalCluster.COMPONENT_LABEL, LocalCluster.TRAINER)
+        .watch(new Recorder<Pod>((action, pod) -> action == Watcher.Action.DELETED || pod.getStatus() != null
+            && ("Succeeded".equals(pod.getStatus().getPhase()) || "Failed".equals(pod.getStatus().getPhase())), podReleased));
     return List.of(jobsWatch, podsWatch);
   }
 
-  /** Records, by owning job, when an object of the watched kind saw {@code action}. */
-  private record Recorder<T extends io.fabric8.kubernetes.api.model.HasMetadata>(Watcher.Action action,
-      Map<String, Long> times) implements Watcher<T> {
+  /** Records, by owning job, the first time an event of the watched kind matched {@code when}. */
+  private record Recorder<T extends io.fabric8.kubernetes.api.model.HasMetadata>(
+      java.util.function.BiPredicate<Watcher.Action, T> when, Map<String, Long> times) implements Watcher<T> {
 
     @Override
     public void eventReceived(Action received, T object) {
-      if (received == action) {
-        times.put(object.getMetadata().getLabels().get(LocalCluster.JOB_LABEL), System.nanoTime());
+      if (when.test(received, object)) {
+        times.putIfAbsent(object.getMetadata().getLabels().get(LocalCluster.JOB_LABEL), System.nanoTime());
       }
     }
 
@@ -218,8 +225,10 @@ public final class OperatorBench implements Callable<Integer> {
   }
 
   /**
-   * Deletes running jobs one at a time; each time, how long from its trainer pod's deletion (its
-   * GPUs free) to the next queued job's trainer Job appearing.
+   * Deletes running jobs one at a time; each time, how long from the moment its trainer pod
+   * released its GPUs (the pod ended, or was deleted, whichever the watch saw first) to the next
+   * queued job's trainer Job appearing. Not clamped: a negative time would be a gang admitted onto
+   * GPUs a pod still held.
    */
   private List<Long> admissions(KubernetesClient client, int count) throws InterruptedException {
     List<Long> latencies = new ArrayList<>();
@@ -230,12 +239,12 @@ public final class OperatorBench implements Callable<Integer> {
       client.resources(MultimodalPretrainJob.class).inNamespace(LocalCluster.NAMESPACE).withName(victim).delete();
       String node = client.pods().inNamespace(LocalCluster.NAMESPACE).withLabel(LocalCluster.JOB_LABEL, victim).list()
           .getItems().stream().map(p -> p.getSpec().getNodeName()).filter(n -> n != null).findFirst().orElse(null);
-      await(() -> jobAdded.size() > admittedBefore && podDeleted.containsKey(victim), 120, () -> "a queued job to be "
-          + "admitted after " + victim + " was deleted (its pod deleted: " + podDeleted.containsKey(victim)
+      await(() -> jobAdded.size() > admittedBefore && podReleased.containsKey(victim), 120, () -> "a queued job to be "
+          + "admitted after " + victim + " was deleted (its pod released: " + podReleased.containsKey(victim)
           + "; pods on its node " + node + " now: " + podsOn(client, node)
           + "; the queue's head: " + head(client) + ")");
       long admitted = jobAdded.values().stream().max(Long::compare).orElseThrow();
-      latencies.add(Math.max(0, TimeUnit.NANOSECONDS.toMillis(admitted - podDeleted.get(victim))));
+      latencies.add(TimeUnit.NANOSECONDS.toMillis(admitted - podReleased.get(victim)));
     }
     return latencies;
   }
