@@ -80,8 +80,9 @@ final class Scheduler {
               .thenComparing(node -> node.getMetadata().getName()))
           .orElse(null);
       if (chosen == null) {
+        // The scheduler's FitError: "count reason" strings, sorted as whole strings.
         markPending(pod, "Unschedulable", "0/" + snapshot.nodes().size() + " nodes are available: " + String.join(", ",
-            reasons.entrySet().stream().map(e -> e.getValue() + " " + e.getKey()).toList()) + ".");
+            reasons.entrySet().stream().map(e -> e.getValue() + " " + e.getKey()).sorted().toList()) + ".");
         continue;
       }
       String name = chosen.getMetadata().getName();

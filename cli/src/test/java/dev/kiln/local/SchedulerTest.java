@@ -54,7 +54,7 @@ class SchedulerTest {
     assertThat(pod("rank-1").getSpec().getNodeName()).isNull();
     assertThat(scheduled(pod("rank-1")).getReason()).isEqualTo("Unschedulable");
     assertThat(scheduled(pod("rank-1")).getMessage())
-        .isEqualTo("0/2 nodes are available: 2 Insufficient cpu, 1 Insufficient nvidia.com/gpu.");
+        .isEqualTo("0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 2 Insufficient cpu.");
 
     client.resource(trainer("small", Map.of("nvidia.com/gpu", "8", "cpu", "40"))).create();
     new Scheduler(client).sync(Snapshot.read(client));

@@ -39,7 +39,8 @@ import java.util.Set;
  */
 @ControllerConfiguration(name = MultimodalPretrainJobReconciler.NAME, generationAwareEventProcessing = false)
 @RBACRule(apiGroups = "batch", resources = "jobs", verbs = {"get", "list", "watch", "create", "delete", "patch"})
-@RBACRule(apiGroups = "", resources = {"pods", "nodes"}, verbs = {"get", "list", "watch"})
+@RBACRule(apiGroups = "", resources = {"pods", "nodes", "namespaces"}, verbs = {"get", "list", "watch"})
+@RBACRule(apiGroups = "", resources = "pods", verbs = "patch")
 @RBACRule(apiGroups = "kiln.dev", resources = "trainingqueues", verbs = {"get", "list", "watch", "create"})
 @RBACRule(apiGroups = "kiln.dev", resources = "trainingqueues/status", verbs = {"get", "patch", "update"})
 @RBACRule(apiGroups = "", resources = {"configmaps", "services"}, verbs = {"get", "list", "watch", "create", "patch"})

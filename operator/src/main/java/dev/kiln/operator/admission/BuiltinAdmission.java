@@ -237,7 +237,9 @@ public final class BuiltinAdmission implements Admission {
       }
       List<Pod> attemptPods = trainerPods.getOrDefault(attemptKey(attempt), List.of());
       Map<String, ResourceList> byNode = heldByNode(attemptPods);
-      holdUnbound(room, gang, StageJobManifest.placement(attempt), attemptPods);
+      // What its unbound ranks hold on their planned nodes is freed by stopping it too.
+      holdUnbound(room, gang, StageJobManifest.placement(attempt), attemptPods)
+          .forEach((node, held) -> byNode.merge(node, held, ResourceList::plus));
       if (memberOf(owner, queueName)) {
         boolean stopping = attempt.getMetadata().getDeletionTimestamp() != null || annotation(attempt, PREEMPTED_BY) != null;
         running.add(new QueuePlan.Running(ownerKey(attempt), attempt.getMetadata().getNamespace() + "/"
@@ -245,10 +247,17 @@ public final class BuiltinAdmission implements Admission {
             created(attempt), gang, byNode, stopping));
       }
     }
-    // Pods of attempts whose Job is already gone still hold GPUs until they exit.
+    // Pods of attempts whose Job is already gone still hold GPUs until they exit; pods of a reserved
+    // stage whose Job the cache has not shown yet are the reservation's, not a stopping attempt.
     trainerJobs.forEach(j -> trainerPods.remove(attemptKey(j)));
+    Map<String, List<Pod>> reservedPods = new HashMap<>();
     trainerPods.forEach((attempt, attemptPods) -> {
       Pod first = attemptPods.getFirst();
+      String stageKey = first.getMetadata().getNamespace() + "/" + label(first, Labels.JOB) + "/" + label(first, Labels.STAGE);
+      if (reservations.containsKey(stageKey)) {
+        reservedPods.computeIfAbsent(stageKey, k -> new ArrayList<>()).addAll(attemptPods);
+        return;
+      }
       MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + label(first, Labels.JOB));
       if (owner != null && memberOf(owner, queueName)) {
         ResourceList held = attemptPods.stream().map(ResourceList::requestedBy).reduce(ResourceList.NONE, ResourceList::plus);
@@ -258,7 +267,9 @@ public final class BuiltinAdmission implements Admission {
       }
     });
     for (Reservation reservation : reservations.values()) {
-      holdUnbound(room, reservation.gang(), reservation.nodes(), List.of());
+      // Its pods may be in the pod cache before its Job is in the Job cache: those bound count once, as pods.
+      holdUnbound(room, reservation.gang(), reservation.nodes(), reservedPods.getOrDefault(
+          reservation.namespace() + "/" + reservation.job() + "/" + reservation.stage(), List.of()));
       if (reservation.queue().equals(queueName)) {
         running.add(new QueuePlan.Running(reservation.namespace() + "/" + reservation.job(), "", reservation.priority(),
             reservation.at(), reservation.gang(), Map.of(), false));
@@ -310,25 +321,29 @@ public final class BuiltinAdmission implements Admission {
   }
 
   /**
-   * What admitted pods not yet bound will take: on the nodes they were planned on, or (an attempt
-   * from before placements) on any nodes that fit.
+   * What admitted pods not yet bound will take: on the nodes they were planned on (returned by
+   * node), or (an attempt from before placements) on any nodes that fit.
    */
-  private static void holdUnbound(ClusterRoom room, Gang gang, List<String> placement, List<Pod> pods) {
+  private static Map<String, ResourceList> holdUnbound(ClusterRoom room, Gang gang, List<String> placement,
+      List<Pod> pods) {
     Set<Integer> bound = new HashSet<>();
     for (Pod pod : pods) {
       if (pod.getSpec().getNodeName() != null && !ClusterRoom.terminal(pod)) {
         bound.add(StageJobManifest.completionIndex(pod));
       }
     }
+    Map<String, ResourceList> held = new LinkedHashMap<>();
     if (placement.size() != gang.pods()) {
       room.reserve(gang.withPods(Math.max(0, gang.pods() - bound.size())));
-      return;
+      return held;
     }
     for (int rank = 0; rank < placement.size(); rank++) {
       if (!bound.contains(rank)) {
         room.hold(placement.get(rank), gang.perPod());
+        held.merge(placement.get(rank), gang.perPod(), ResourceList::plus);
       }
     }
+    return held;
   }
 
   private void dropArrivedReservations(List<Job> trainerJobs) {
@@ -431,7 +446,7 @@ public final class BuiltinAdmission implements Admission {
 
   private static Gang gang(StageSpec stage) {
     var pod = stage.pod();
-    return new Gang(stage.resources().nodes(), ResourceList.of(StageJobManifest.podRequests(stage)), stage.resources().gpuProduct(),
+    return new Gang(stage.resources().nodes(), ResourceList.pod(StageJobManifest.podRequests(stage)), stage.resources().gpuProduct(),
         pod == null ? null : pod.nodeSelector(), pod == null ? null : pod.tolerations());
   }
 

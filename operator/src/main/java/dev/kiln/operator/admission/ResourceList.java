@@ -32,6 +32,11 @@ public record ResourceList(Map<String, Long> milli) {
     return new ResourceList(milli);
   }
 
+  /** What one pod with these container requests takes on a node: them and its pod slot. */
+  public static ResourceList pod(Map<String, Quantity> requests) {
+    return of(requests).plus(new ResourceList(Map.of(PODS, 1000L)));
+  }
+
   /** Only {@code gpus} GPUs (and the pod slot every pod takes). */
   public static ResourceList gpus(int gpus) {
     return new ResourceList(Map.of(GPU, gpus * 1000L, PODS, 1000L));

@@ -211,8 +211,14 @@ public final class ChildResources {
     Map<String, String> annotations = attempt.getMetadata().getAnnotations() == null ? Map.of()
         : attempt.getMetadata().getAnnotations();
     if (annotations.containsKey(BuiltinAdmission.PREEMPTED_BY)) {
-      String at = annotations.get(BuiltinAdmission.PREEMPTED_AT);
-      if (at != null && !now.isBefore(Instant.parse(at).plus(grace))) {
+      Instant at = markedAt(annotations.get(BuiltinAdmission.PREEMPTED_AT));
+      if (at == null) {
+        // Marked without a readable time (by an older operator): the grace counts from now.
+        Job patch = new Job();
+        patch.setMetadata(new ObjectMetaBuilder().withAnnotations(Map.of(BuiltinAdmission.PREEMPTED_AT, now.toString()))
+            .build());
+        client.batch().v1().jobs().inNamespace(namespace).withName(name).patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+      } else if (!now.isBefore(at.plus(grace))) {
         delete(attempt);
         return Preemption.STOPPED;
       }
@@ -226,21 +232,47 @@ public final class ChildResources {
   }
 
   /**
+   * The node's {@code kubernetes.io/hostname} label, which may differ from its name (a kubelet's
+   * --hostname-override); the name where the node carries none; null when the node is gone.
+   */
+  private String hostname(String node) {
+    var found = client.nodes().withName(node).get();
+    if (found == null) {
+      return null;
+    }
+    var labels = found.getMetadata().getLabels();
+    return labels != null && labels.get(StageJobManifest.HOSTNAME_LABEL) != null ? labels.get(StageJobManifest.HOSTNAME_LABEL)
+        : node;
+  }
+
+  private static Instant markedAt(String annotation) {
+    try {
+      return annotation == null ? null : Instant.parse(annotation);
+    } catch (java.time.format.DateTimeParseException e) {
+      return null;
+    }
+  }
+
+  /**
    * Lifts Kiln's scheduling gate from a stage pod, first pinning it to {@code node} (when not null)
-   * with a {@code kubernetes.io/hostname} node selector: one JSON patch that tests the gate is
+   * with a node selector on the node's {@code kubernetes.io/hostname} label: one JSON patch that tests the gate is
    * where this read saw it, the mutation Kubernetes allows a gated pod. A pod gone or changed
    * since (the patch's test fails) is left to the next reconcile, which sees it as it is.
    */
   public void releaseGate(Pod pod, String node) {
     var operations = JSON.createArrayNode();
-    if (node != null) {
+    String hostname = node == null ? null : hostname(node);
+    if (node != null && hostname == null) {
+      return;  // its planned node is gone: left gated, the startup deadline gives the attempt back
+    }
+    if (hostname != null) {
       if (pod.getSpec().getNodeSelector() == null || pod.getSpec().getNodeSelector().isEmpty()) {
         operations.addObject().put("op", "add").put("path", "/spec/nodeSelector")
-            .putObject("value").put(StageJobManifest.HOSTNAME_LABEL, node);
+            .putObject("value").put(StageJobManifest.HOSTNAME_LABEL, hostname);
       } else {
         operations.addObject().put("op", "add")
             .put("path", "/spec/nodeSelector/" + StageJobManifest.HOSTNAME_LABEL.replace("~", "~0").replace("/", "~1"))
-            .put("value", node);
+            .put("value", hostname);
       }
     }
     var gates = pod.getSpec().getSchedulingGates();

@@ -136,7 +136,8 @@ public final class JobLifecycle {
         return new Outcome(Optional.empty(), false);
       }
       requeue = timeToLive(job, status);
-    } else if (validate(job, status) == Next.CONTINUE
+    } else if (releaseGatedPods(job, status) == Next.CONTINUE
+        && validate(job, status) == Next.CONTINUE
         && applyRestartRequest(job, status) == Next.CONTINUE
         && checkSharedClaims(job, status) == Next.CONTINUE
         && ensureWorkspace(job, status) == Next.CONTINUE
@@ -165,6 +166,11 @@ public final class JobLifecycle {
       children.writeStatus(job);
     }
     return new Outcome(requeue, write);
+  }
+
+  private Next releaseGatedPods(MultimodalPretrainJob job, JobStatusAggregator status) {
+    attempts.releaseGatedPods(job, status);
+    return Next.CONTINUE;
   }
 
   // --- validate ------------------------------------------------------------------------------

@@ -112,17 +112,19 @@ final class StageAttempts {
           == Next.STOP) {
         return Next.STOP;
       }
+      if (job.getSpec().scheduling().mode() == SchedulingSpec.Mode.BUILTIN && Boolean.TRUE.equals(attempt.getSpec().getSuspend())) {
+        return suspendedBySomeoneElse(job, status, attempt);
+      }
       // Listed once per reconcile: the observation, the startup deadline and the progress read all use it.
       List<Pod> pods = children.attemptPods(job, spec.name(), stage.getAttempt());
-      releaseToPlannedNodes(attempt, pods);
+      if (stage.getStartupFailures() != null && allStarted(pods, spec.resources().nodes())) {
+        stage.setStartupFailures(null);  // however it goes on from here, this attempt started
+      }
       AttemptState state = AttemptObserver.observe(attempt, pods, spec.nonRetryableExitCodes());
       switch (state) {
         case AttemptState.Running running -> {
           if (startupDeadlinePassed(job, stage, pods, index)) {
             return giveBackUnstarted(job, status, index, attempt, pods);
-          }
-          if (stage.getStartupFailures() != null && allStarted(pods, spec.resources().nodes())) {
-            stage.setStartupFailures(null);
           }
           status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + stage.getAttempt()
               + waitingFor(attempt, pods, spec.resources().nodes()));
@@ -236,19 +238,29 @@ final class StageAttempts {
   }
 
   /**
-   * Gives each gated pod of the attempt the node admission planned for its rank and lifts Kiln's
-   * scheduling gate, so the scheduler binds it there and nowhere else: two gangs admitted back to
-   * back cannot interleave. A pod whose rank has no planned node (an attempt from before
-   * placements) is only ungated.
+   * Gives each gated pod of every running attempt the node admission planned for its rank and
+   * lifts Kiln's scheduling gate, so the scheduler binds it there and nowhere else: two gangs
+   * admitted back to back cannot interleave. Done first in every reconcile, whatever stops it
+   * later (a refused spec change): an admitted gang is never left gated holding its nodes. A pod
+   * whose rank has no planned node (an attempt from before placements) is only ungated.
    */
-  private void releaseToPlannedNodes(Job attempt, List<Pod> pods) {
-    List<String> placement = StageJobManifest.placement(attempt);
-    for (Pod pod : pods) {
-      boolean gated = pod.getSpec() != null && pod.getSpec().getSchedulingGates() != null && pod.getSpec().getSchedulingGates().stream()
-          .anyMatch(g -> StageJobManifest.SCHEDULING_GATE.equals(g.getName()));
-      if (gated && pod.getMetadata().getDeletionTimestamp() == null) {
-        int rank = StageJobManifest.completionIndex(pod);
-        children.releaseGate(pod, rank < placement.size() ? placement.get(rank) : null);
+  void releaseGatedPods(MultimodalPretrainJob job, JobStatusAggregator status) {
+    for (StageStatus stage : status.current().getStages()) {
+      if (stage.getPhase() != StagePhase.Running || stage.getJobName() == null) {
+        continue;
+      }
+      Job attempt = children.job(job.getMetadata().getNamespace(), stage.getJobName());
+      if (attempt == null) {
+        continue;
+      }
+      List<String> placement = StageJobManifest.placement(attempt);
+      for (Pod pod : children.attemptPods(job, stage.getName(), stage.getAttempt())) {
+        boolean gated = pod.getSpec() != null && pod.getSpec().getSchedulingGates() != null && pod.getSpec()
+            .getSchedulingGates().stream().anyMatch(g -> StageJobManifest.SCHEDULING_GATE.equals(g.getName()));
+        if (gated && pod.getMetadata().getDeletionTimestamp() == null) {
+          int rank = StageJobManifest.completionIndex(pod);
+          children.releaseGate(pod, rank < placement.size() ? placement.get(rank) : null);
+        }
       }
     }
   }
@@ -443,6 +455,24 @@ final class StageAttempts {
     status.current().setQueue(new QueueStatus(queue, null, message));
     status.condition(JobStatusAggregator.ADMITTED, false, "WaitingForKueue", message);
     status.phase(JobPhase.Queued, "WaitingForKueue", message);
+    return Next.STOP;
+  }
+
+  /**
+   * A Builtin-mode attempt Job that is suspended: Kiln never suspends those, so another controller
+   * did (Kueue's manageJobsWithoutQueueName, or its LocalQueue defaulting in a namespace with a
+   * LocalQueue named "default"), and its pods will not start until that one lets them. Said, not waited on.
+   */
+  private Next suspendedBySomeoneElse(MultimodalPretrainJob job, JobStatusAggregator status, Job attempt) {
+    String message = "Job " + attempt.getMetadata().getName() + " is suspended, and Kiln did not suspend it (scheduling.mode"
+        + " Builtin): another controller manages it, most likely Kueue (manageJobsWithoutQueueName, or a LocalQueue"
+        + " named default in namespace " + job.getMetadata().getNamespace() + "); keep Kueue off Kiln's Builtin jobs,"
+        + " or use scheduling.mode: Kueue";
+    if (!status.conditionIs(JobStatusAggregator.ADMITTED, false, JobStatusAggregator.SUSPENDED_EXTERNALLY)) {
+      events.warning(job, JobStatusAggregator.SUSPENDED_EXTERNALLY, message);
+    }
+    status.condition(JobStatusAggregator.ADMITTED, false, JobStatusAggregator.SUSPENDED_EXTERNALLY, message);
+    status.phase(JobPhase.Training, JobStatusAggregator.SUSPENDED_EXTERNALLY, message);
     return Next.STOP;
   }
 

@@ -33,7 +33,8 @@ public final class JobStatusAggregator {
    * once every stage succeeded; {@code Reconciling} is True while work is in flight (a trainer
    * that stopped advancing and is being restarted included: it recovers without a person);
    * {@code Stalled} is True when the job cannot go on without a person: it failed, a spec change
-   * was refused, the API server refuses the operator, or its queue does not admit its namespace. Derived from the phase and the other
+   * was refused, the API server refuses the operator, its queue does not admit its namespace, or
+   * another controller suspended its Builtin-mode Job. Derived from the phase and the other
    * conditions in {@link #build()}, never set on their own.
    */
   public static final String READY = "Ready";
@@ -41,6 +42,8 @@ public final class JobStatusAggregator {
   public static final String STALLED = "Stalled";
   /** The Admitted condition's reason when the job's queue does not admit its namespace: a person must act. */
   public static final String NAMESPACE_NOT_ADMITTED = "NamespaceNotAdmitted";
+  /** The Admitted condition's reason when another controller (Kueue) suspended a Builtin-mode attempt Job. */
+  public static final String SUSPENDED_EXTERNALLY = "SuspendedExternally";
   /**
    * False while the API server refuses the operator what it needs for this job (RBAC), with the
    * refused request as the message; True again once a reconcile gets through. Absent until then.
@@ -159,6 +162,9 @@ public final class JobStatusAggregator {
     }
     if (blocker == null && phase == JobPhase.Queued) {
       blocker = find(ADMITTED, "False", NAMESPACE_NOT_ADMITTED);
+    }
+    if (blocker == null && phase == JobPhase.Training) {
+      blocker = find(ADMITTED, "False", SUSPENDED_EXTERNALLY);
     }
     boolean stalled = phase == JobPhase.Failed || blocker != null;
     if (phase == JobPhase.Failed) {

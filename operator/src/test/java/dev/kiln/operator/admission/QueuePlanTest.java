@@ -161,24 +161,21 @@ class QueuePlanTest {
   }
 
   @Test
-  void onlyStagesWhoseStopFreesRoomTheWaitingStageCanUseAndNeverAReservation() {
-    TrainingQueueSpec preempting = new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY);
-    Node a100 = nodes(1, 8, A100, "a100").getFirst();
-    Node h100 = nodes(1, 8, "NVIDIA-H100-80GB-HBM3", "h100").getFirst();
-    List<Pod> pods = List.of(pod("a100-0", 8), pod("h100-0", 8));
-    QueuePlan.Running onA100 = new QueuePlan.Running("ns/a100-job", "ns/a100-job-a1", 0, Instant.ofEpochSecond(5),
-        new Gang(1, 8, A100), Map.of("a100-0", ResourceList.gpus(8)), false);
-    QueuePlan.Running reserved = new QueuePlan.Running("ns/reserved", "", 0, Instant.ofEpochSecond(6),
-        new Gang(1, 8, "NVIDIA-H100-80GB-HBM3"), Map.of(), false);
-    QueuePlan.Running onH100 = new QueuePlan.Running("ns/h100-job", "ns/h100-job-a1", 1, Instant.ofEpochSecond(1),
-        new Gang(1, 8, "NVIDIA-H100-80GB-HBM3"), Map.of("h100-0", ResourceList.gpus(8)), false);
-    Gang wantsH100 = new Gang(1, 8, "NVIDIA-H100-80GB-HBM3");
+  void aReservationIsNeverAVictimThoughItHoldsTheQuotaTheWaitingStageLacks() {
+    TrainingQueueSpec preempting = new TrainingQueueSpec(8, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY);
+    // Admitted a moment ago, its Job not yet seen: it holds the queue's 8 GPUs of quota, and nothing can stop it.
+    QueuePlan.Running reserved = new QueuePlan.Running("ns/reserved", "", 0, Instant.ofEpochSecond(6), gang(1, 8),
+        Map.of(), false);
+    var wait = QueuePlan.plan("research", preempting, List.of(waiting("ns/urgent", 5, 9, gang(1, 8))), List.of(reserved),
+        room(nodes(2, 8, A100), List.of())).verdicts().get("ns/urgent");
+    assertThat(wait).as("it waits: a reservation is not a stage being stopped").isInstanceOf(QueuePlan.Wait.class);
 
-    var verdict = QueuePlan.plan("research", preempting, List.of(waiting("ns/urgent", 5, 9, wantsH100)),
-        List.of(onA100, reserved, onH100), room(List.of(a100, h100), pods)).verdicts().get("ns/urgent");
-
-    assertThat(((QueuePlan.Preempt) verdict).victims()).as("not the A100 stage (lowest priority, but no use), not the"
-        + " reservation").extracting(QueuePlan.Running::key).containsExactly("ns/h100-job");
+    QueuePlan.Running started = new QueuePlan.Running("ns/started", "ns/started-a1", 0, Instant.ofEpochSecond(6),
+        gang(1, 8), Map.of("node-0", ResourceList.gpus(8)), false);
+    var preempt = QueuePlan.plan("research", preempting, List.of(waiting("ns/urgent", 5, 9, gang(1, 8))), List.of(started),
+        room(nodes(2, 8, A100), List.of(pod("node-0", 8)))).verdicts().get("ns/urgent");
+    assertThat(((QueuePlan.Preempt) preempt).victims()).as("positive control: once its Job runs it may be stopped")
+        .extracting(QueuePlan.Running::key).containsExactly("ns/started");
   }
 
   @Test

@@ -626,6 +626,29 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aBuiltinJobsAttemptSuspendedByKueueIsReportedNotWaitedOn() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob job = create("taken", "research", 0, 1);
+    toTraining(job);
+    reconcile(job);
+    assertThat(get(job).getStatus().getReason()).as("positive control: not suspended").isNotEqualTo("SuspendedExternally");
+
+    kueueSetsSuspend("taken-pretrain-a1", true);  // Kueue's manageJobsWithoutQueueName, or its LocalQueue defaulting
+    reconcile(job);
+    reconcile(job);
+
+    var status = get(job).getStatus();
+    assertThat(status.getReason()).isEqualTo("SuspendedExternally");
+    assertThat(status.getMessage()).startsWith("Job taken-pretrain-a1 is suspended, and Kiln did not suspend it");
+    assertThat(status.getConditions()).anySatisfy(c -> {
+      assertThat(c.getType()).isEqualTo("Stalled");
+      assertThat(c.getStatus()).isEqualTo("True");
+    });
+    assertThat(eventReasons(job)).containsOnlyOnce("SuspendedExternally");
+  }
+
+  @Test
   void inKueueModeTheTestPlaysKueueAdmittingAndPreemptingEachStageJob() {
     MultimodalPretrainJob job = create("kq", "team-a", 0, 1, "Kueue");
     toTraining(job);
