@@ -117,6 +117,12 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     if (invalidPodUpdate != null) {
       return invalidPodUpdate;
     }
+    // The operator's JSON patches are held to RFC 6902 as the API server holds them; the store creates
+    // missing parents, which the local cluster's own components (the administrator's) lean on.
+    MockResponse unappliable = user != ADMIN && "PATCH".equals(request.getMethod()) ? unappliable(request) : null;
+    if (unappliable != null) {
+      return unappliable;
+    }
     boolean rbacWrite = attributes.apiGroup().equals("rbac.authorization.k8s.io") && !"GET".equals(request.getMethod());
     if (rbacWrite) {
       rbacGeneration.incrementAndGet();
@@ -366,15 +372,23 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
         return null;  // a patch that cannot be applied is answered below
       }
     }).orElse(null);
-    if (refused == null) {
-      refused = unappliable(request);
+    if (refused != null) {
+      return refused;
     }
-    return refused != null ? refused : super.handlePatch(asJsonPatch(request));
+    try {
+      return super.handlePatch(asJsonPatch(request));
+    } catch (RuntimeException e) {
+      // The store throws on a patch it cannot apply (a failed test); the API server answers 422.
+      ApiRequest attributes = ApiRequest.of(request.getMethod(), request.getPath());
+      return status(failure(422, "Invalid", "the server rejected our request due to an error in our request: "
+          + e.getMessage(), attributes.name(), attributes.resource()));
+    }
   }
 
   /**
    * A JSON patch that cannot be applied to the stored object (a {@code test} that fails, a path
-   * that is not there) is answered 422 as the API server answers it; the store would throw.
+   * that is not there) is answered 422 as the API server answers it; the store would throw, or
+   * create the missing path.
    */
   private MockResponse unappliable(RecordedRequest request) {
     JsonNode patch = parsedBody(request);

@@ -6,12 +6,15 @@ import dev.kiln.api.v1alpha1.TrainingQueueStatus;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import org.jboss.logging.Logger;
 
 /** The operator's writes to TrainingQueues: the default queue at start, and each queue's status. */
 public final class TrainingQueues {
 
   private static final Logger LOG = Logger.getLogger(TrainingQueues.class);
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
   private TrainingQueues() {}
 
@@ -34,14 +37,19 @@ public final class TrainingQueues {
     }
   }
 
-  /** Replaces the queue's status (a JSON patch of the difference); a queue deleted meanwhile is not an error. */
+  /**
+   * Replaces the queue's status whole: one JSON patch {@code add /status} on the status
+   * subresource, which sets it whether or not the queue has one yet (a patch of the difference from
+   * a read copy adds into a {@code status} the stored object may not have, which a real API server
+   * refuses). A queue deleted meanwhile is not an error.
+   */
   public static void writeStatus(KubernetesClient client, String name, TrainingQueueStatus status) {
     try {
-      client.resources(TrainingQueue.class).withName(name).editStatus(queue -> {
-        queue.setStatus(status);
-        return queue;
-      });
-    } catch (KubernetesClientException e) {
+      String patch = JSON.writeValueAsString(java.util.List.of(java.util.Map.of("op", "add", "path", "/status",
+          "value", status)));
+      client.resources(TrainingQueue.class).withName(name).subresource("status")
+          .patch(PatchContext.of(PatchType.JSON), patch);
+    } catch (KubernetesClientException | com.fasterxml.jackson.core.JsonProcessingException e) {
       LOG.warnf("status of TrainingQueue %s not written: %s", name, e.getMessage());
     }
   }
