@@ -387,12 +387,8 @@ class QueueLifecycleTest {
 
   @Test
   void aVictimWhoseOwnReconcileNeverStopsItIsStoppedByThePreemptorAfterTheGrace() {
-    cluster.addGpuNode("gpu-0", 8, A100);
-    queue("research", new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY));
-    MultimodalPretrainJob low = create("low", "research", 0, 1);
-    MultimodalPretrainJob high = create("high", "research", 10, 1);
-    toTraining(low);
-    cluster.startPod(NS, "low-pretrain-a1", 0, "gpu-0");
+    lowTrainingOnTheOnlyNode();
+    MultimodalPretrainJob high = get("high");
     toTraining(high);
     assertThat(cluster.job(NS, "low-pretrain-a1").getMetadata().getAnnotations())
         .containsEntry(BuiltinAdmission.PREEMPTED_BY, "research/high").containsKey(BuiltinAdmission.PREEMPTED_AT);
@@ -414,12 +410,9 @@ class QueueLifecycleTest {
 
   @Test
   void aHigherPriorityStagePreemptsALowerOneWhichResumesLaterAsADisruption() {
-    cluster.addGpuNode("gpu-0", 8, A100);
-    queue("research", new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY));
-    MultimodalPretrainJob low = create("low", "research", 0, 1);
-    MultimodalPretrainJob high = create("high", "research", 10, 1);
-    toTraining(low);
-    cluster.startPod(NS, "low-pretrain-a1", 0, "gpu-0");
+    lowTrainingOnTheOnlyNode();
+    MultimodalPretrainJob low = get("low");
+    MultimodalPretrainJob high = get("high");
 
     toTraining(high);
     assertThat(cluster.job(NS, "high-pretrain-a1")).isNull();
@@ -776,6 +769,23 @@ class QueueLifecycleTest {
   private void toTraining(MultimodalPretrainJob job) {
     prepareData(job);
     reconcile(job);
+  }
+
+  /**
+   * A LowerPriority queue on one 8-GPU node: "low" (priority 0) training there, and "high" (10)
+   * created behind it, its data not yet prepared.
+   */
+  private void lowTrainingOnTheOnlyNode() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY));
+    MultimodalPretrainJob low = create("low", "research", 0, 1);
+    create("high", "research", 10, 1);
+    toTraining(low);
+    cluster.startPod(NS, "low-pretrain-a1", 0, "gpu-0");
+  }
+
+  private MultimodalPretrainJob get(String name) {
+    return client.resources(MultimodalPretrainJob.class).inNamespace(NS).withName(name).get();
   }
 
   private io.fabric8.kubernetes.api.model.Pod pod(String name) {
