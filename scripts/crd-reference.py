@@ -74,6 +74,7 @@ out += ["", "## Rules beyond the schema", "",
         "- `spec.checkpoints.volumeClaim.accessModes`: must include `ReadWriteMany` when any stage runs on more than one node.",
         "- `spec.model` (explicit): `patchSize` divides `imageSize`, heads divide widths, `kvHeads` divides `heads`, even head dimension.",
         "- `spec.model` is immutable from creation (the CRD's transition rule: the API server refuses the edit); a job whose model is wrong is deleted and created again. The operator holds the model it first accepted too, for an API server that did not evaluate the rule.",
+        "- `spec.scheduling.mode` and `spec.scheduling.queue` cannot change once a stage has started (a transition rule on the object, reading `status.stages[].startTime`): the queue that admitted its Jobs keeps them; they may change while the job waits.",
         "- A stage that has started cannot change (except `promotion`): the operator reports `Validated=False, SpecChangeRejected` and starts nothing new until the edit is reverted.",
         "- `spec.data.claimName` and `spec.model.initialWeights.claimName`: when a stage runs on more than one node, the claim must be `ReadOnlyMany` or `ReadWriteMany` (every node mounts it); the operator checks the claim before it starts anything and fails the job `InvalidSpec` naming it.",
         ""]
