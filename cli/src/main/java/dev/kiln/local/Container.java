@@ -1,6 +1,7 @@
 package dev.kiln.local;
 
 import dev.kiln.api.runconfig.PodRoot;
+import dev.kiln.api.scheduling.ResourceList;
 import dev.kiln.trainer.device.ComputeDevice;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -168,7 +169,7 @@ final class Container implements ContainerRuntime.RunningContainer {
       }
     }
     env.put(PodRoot.ENV, root.toAbsolutePath().toString());
-    if (Scheduler.gpus(pod) > 0) {
+    if (ResourceList.requestedBy(pod).gpus() > 0) {
       // This node's GPUs are fake: the trainer is told, in Kiln's own setting, to use the CPU.
       env.put(ComputeDevice.ENV, ComputeDevice.CPU);
     }

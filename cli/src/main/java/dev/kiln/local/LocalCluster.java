@@ -96,7 +96,7 @@ public final class LocalCluster implements AutoCloseable {
   static final int CPU_NODE_CPUS = 32;
   static final String CPU_NODE_MEMORY = Long.toString(128L << 30);
   /** A GPU node's memory per GPU: 128 GiB (a stage asks 32 per GPU unless it says). */
-  static final java.math.BigDecimal GPU_NODE_MEMORY_PER_GPU = java.math.BigDecimal.valueOf(128L << 30);
+  static final long GPU_NODE_MEMORY_PER_GPU = 128L << 30;
 
   /** Labels the operator puts on every child (its documented contract): the kind of child and the job it serves. */
   public static final String COMPONENT_LABEL = "app.kubernetes.io/component";
@@ -168,8 +168,7 @@ public final class LocalCluster implements AutoCloseable {
       String name = "kiln-local-gpu-" + i;
       Node gpu = node(name, Map.of("kubernetes.io/hostname", name, "nvidia.com/gpu.present", "true",
           "nvidia.com/gpu.product", options.gpuProduct(), "nvidia.com/gpu.count", Integer.toString(options.gpusPerNode())),
-          options.gpusPerNode(), options.gpuNodeCpus(), GPU_NODE_MEMORY_PER_GPU.multiply(
-              java.math.BigDecimal.valueOf(options.gpusPerNode())).toPlainString());
+          options.gpusPerNode(), options.gpuNodeCpus(), Long.toString(GPU_NODE_MEMORY_PER_GPU * options.gpusPerNode()));
       gpu.getSpec().setTaints(java.util.List.of(new io.fabric8.kubernetes.api.model.TaintBuilder()
           .withKey(Scheduler.GPU).withValue("present").withEffect("NoSchedule").build()));
       client.nodes().resource(gpu).create();

@@ -1,18 +1,17 @@
 package dev.kiln.local;
 
+import dev.kiln.api.scheduling.LabelSelectors;
+import dev.kiln.api.scheduling.ResourceList;
+import dev.kiln.api.scheduling.Tolerations;
 import io.fabric8.kubernetes.api.model.LabelSelector;
-import io.fabric8.kubernetes.api.model.LabelSelectorRequirement;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeSelectorRequirement;
 import io.fabric8.kubernetes.api.model.NodeSelectorTerm;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodAffinityTerm;
 import io.fabric8.kubernetes.api.model.PodConditionBuilder;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Taint;
-import io.fabric8.kubernetes.api.model.Toleration;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import java.math.BigDecimal;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -43,13 +42,13 @@ final class Scheduler {
   }
 
   void sync(Snapshot snapshot) {
-    Map<String, Map<String, BigDecimal>> requested = new HashMap<>();
+    Map<String, ResourceList> requested = new HashMap<>();
     Map<String, Integer> podsOnNode = new HashMap<>();
     // Pods bound in this pass count for the ones after them, as the scheduler's cache assumes them.
     List<Pod> placed = new ArrayList<>();
     for (Pod pod : snapshot.pods()) {
       if (pod.getSpec().getNodeName() != null && !JobController.terminal(pod)) {
-        add(requested, pod.getSpec().getNodeName(), requests(pod));
+        requested.merge(pod.getSpec().getNodeName(), ResourceList.requestedBy(pod), ResourceList::plus);
         podsOnNode.merge(pod.getSpec().getNodeName(), 1, Integer::sum);
         placed.add(pod);
       }
@@ -66,7 +65,7 @@ final class Scheduler {
       List<Node> fitting = new ArrayList<>();
       for (Node node : snapshot.nodes()) {
         String name = node.getMetadata().getName();
-        List<String> unfit = unfit(pod, node, requested.getOrDefault(name, Map.of()));
+        List<String> unfit = unfit(pod, node, requested.getOrDefault(name, ResourceList.NONE));
         if (unfit.isEmpty() && !podAffinityAllows(pod, name, placed)) {
           unfit = List.of("node(s) didn't match pod affinity rules");
         }
@@ -86,7 +85,7 @@ final class Scheduler {
         continue;
       }
       String name = chosen.getMetadata().getName();
-      add(requested, name, requests(pod));
+      requested.merge(name, ResourceList.requestedBy(pod), ResourceList::plus);
       podsOnNode.merge(name, 1, Integer::sum);
       pod.getSpec().setNodeName(name);
       placed.add(pod);
@@ -102,7 +101,7 @@ final class Scheduler {
    * Why the pod cannot go to the node, in the scheduler's words, or nothing when it fits; the first
    * filter that fails decides, as in the scheduler, except that every insufficient resource is named.
    */
-  static List<String> unfit(Pod pod, Node node, Map<String, BigDecimal> requestedThere) {
+  static List<String> unfit(Pod pod, Node node, ResourceList requestedThere) {
     if (node.getSpec() != null && Boolean.TRUE.equals(node.getSpec().getUnschedulable())) {
       return List.of("node(s) were unschedulable");
     }
@@ -112,7 +111,7 @@ final class Scheduler {
         continue;
       }
       boolean tolerated = pod.getSpec().getTolerations() != null && pod.getSpec().getTolerations().stream()
-          .anyMatch(t -> tolerates(t, taint));
+          .anyMatch(t -> Tolerations.tolerates(t, taint));
       if (!tolerated) {
         return List.of("node(s) had untolerated taint {" + taint.getKey() + ": " + Objects.toString(taint.getValue(), "")
             + "}");
@@ -131,88 +130,20 @@ final class Scheduler {
     if (!selected) {
       return List.of("node(s) didn't match Pod's node affinity/selector");
     }
-    Map<String, Quantity> allocatable = node.getStatus() == null || node.getStatus().getAllocatable() == null ? Map.of()
-        : node.getStatus().getAllocatable();
+    // NodeResourcesFit: what upstream's PodRequests counts (ResourceList, as admission counts it) against
+    // allocatable minus what the node's pods request.
+    ResourceList free = ResourceList.of(node.getStatus() == null ? null : node.getStatus().getAllocatable())
+        .minus(requestedThere);
     List<String> insufficient = new ArrayList<>();
-    if (requestedThere.getOrDefault(PODS, BigDecimal.ZERO).add(BigDecimal.ONE).compareTo(amount(allocatable, PODS)) > 0) {
+    if (free.get(ResourceList.PODS) < 1000) {
       insufficient.add("Too many pods");
     }
-    new TreeMap<>(requests(pod)).forEach((resource, wanted) -> {
-      BigDecimal free = amount(allocatable, resource).subtract(requestedThere.getOrDefault(resource, BigDecimal.ZERO));
-      if (!PODS.equals(resource) && wanted.signum() > 0 && wanted.compareTo(free) > 0) {
+    new TreeMap<>(ResourceList.requestedBy(pod).milli()).forEach((resource, wanted) -> {
+      if (!ResourceList.PODS.equals(resource) && wanted > 0 && wanted > free.get(resource)) {
         insufficient.add("Insufficient " + resource);
       }
     });
     return insufficient;
-  }
-
-  /** The scheduler's toleration rule: the effect (if given) and key (unless Exists without one) match, and the value under Equal. */
-  static boolean tolerates(Toleration toleration, Taint taint) {
-    if (toleration.getEffect() != null && !toleration.getEffect().isEmpty() && !toleration.getEffect().equals(taint.getEffect())) {
-      return false;
-    }
-    boolean exists = "Exists".equals(toleration.getOperator());
-    if (toleration.getKey() == null || toleration.getKey().isEmpty()) {
-      return exists;
-    }
-    return toleration.getKey().equals(taint.getKey())
-        && (exists || Objects.equals(Objects.toString(toleration.getValue(), ""), Objects.toString(taint.getValue(), "")));
-  }
-
-  /**
-   * What the pod requests as the scheduler counts it (upstream's {@code resource.PodRequests}): its
-   * containers' requests summed, limits standing for absent requests (the API server's defaulting),
-   * init containers as a maximum with restartable sidecars added to both, overhead, and one pod.
-   */
-  static Map<String, BigDecimal> requests(Pod pod) {
-    Map<String, BigDecimal> total = new HashMap<>();
-    pod.getSpec().getContainers().forEach(c -> add(total, requests(c)));
-    Map<String, BigDecimal> sidecars = new HashMap<>();
-    Map<String, BigDecimal> initPeak = new HashMap<>();
-    for (var init : pod.getSpec().getInitContainers() == null ? List.<io.fabric8.kubernetes.api.model.Container>of()
-        : pod.getSpec().getInitContainers()) {
-      Map<String, BigDecimal> own = requests(init);
-      if ("Always".equals(init.getRestartPolicy())) {
-        add(total, own);
-        add(sidecars, own);
-        own = sidecars;
-      } else {
-        own = new HashMap<>(own);
-        add(own, sidecars);
-      }
-      own.forEach((name, amount) -> initPeak.merge(name, amount, BigDecimal::max));
-    }
-    initPeak.forEach((name, amount) -> total.merge(name, amount, BigDecimal::max));
-    if (pod.getSpec().getOverhead() != null) {
-      pod.getSpec().getOverhead().forEach((name, amount) -> total.merge(name, amount.getNumericalAmount(), BigDecimal::add));
-    }
-    total.merge(PODS, BigDecimal.ONE, BigDecimal::add);
-    return total;
-  }
-
-  private static Map<String, BigDecimal> requests(io.fabric8.kubernetes.api.model.Container container) {
-    Map<String, BigDecimal> requested = new HashMap<>();
-    var resources = container.getResources();
-    if (resources != null && resources.getLimits() != null) {
-      resources.getLimits().forEach((name, amount) -> requested.put(name, amount.getNumericalAmount()));
-    }
-    if (resources != null && resources.getRequests() != null) {
-      resources.getRequests().forEach((name, amount) -> requested.put(name, amount.getNumericalAmount()));
-    }
-    return requested;
-  }
-
-  private static void add(Map<String, Map<String, BigDecimal>> byNode, String node, Map<String, BigDecimal> amounts) {
-    add(byNode.computeIfAbsent(node, n -> new HashMap<>()), amounts);
-  }
-
-  private static void add(Map<String, BigDecimal> into, Map<String, BigDecimal> amounts) {
-    amounts.forEach((name, amount) -> into.merge(name, amount, BigDecimal::add));
-  }
-
-  private static BigDecimal amount(Map<String, Quantity> amounts, String name) {
-    Quantity quantity = amounts.get(name);
-    return quantity == null ? BigDecimal.ZERO : quantity.getNumericalAmount();
   }
 
   /**
@@ -241,33 +172,9 @@ final class Scheduler {
     return true;
   }
 
+  /** A pod affinity term's selector: a null one selects nothing. */
   static boolean selects(LabelSelector selector, Map<String, String> labels) {
-    Map<String, String> have = labels == null ? Map.of() : labels;
-    if (selector == null) {
-      return false;
-    }
-    if (selector.getMatchLabels() != null && selector.getMatchLabels().entrySet().stream()
-        .anyMatch(e -> !Objects.equals(have.get(e.getKey()), e.getValue()))) {
-      return false;
-    }
-    for (LabelSelectorRequirement requirement : selector.getMatchExpressions() == null
-        ? List.<LabelSelectorRequirement>of() : selector.getMatchExpressions()) {
-      if (!satisfies(requirement.getOperator(), have.get(requirement.getKey()), requirement.getValues())) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  /** One requirement of a node or label selector on the value of its key (null when absent). */
-  private static boolean satisfies(String operator, String value, List<String> values) {
-    return switch (operator) {
-      case "In" -> value != null && values.contains(value);
-      case "NotIn" -> value == null || !values.contains(value);
-      case "Exists" -> value != null;
-      case "DoesNotExist" -> value == null;
-      default -> false;
-    };
+    return selector != null && LabelSelectors.matches(selector, labels);
   }
 
   private static boolean matches(NodeSelectorTerm term, Map<String, String> labels) {
@@ -275,15 +182,11 @@ final class Scheduler {
       return true;
     }
     for (NodeSelectorRequirement requirement : term.getMatchExpressions()) {
-      if (!satisfies(requirement.getOperator(), labels.get(requirement.getKey()), requirement.getValues())) {
+      if (!LabelSelectors.satisfies(requirement.getOperator(), labels.get(requirement.getKey()), requirement.getValues())) {
         return false;
       }
     }
     return true;
-  }
-
-  static int gpus(Pod pod) {
-    return requests(pod).getOrDefault(GPU, BigDecimal.ZERO).intValue();
   }
 
   /** Sets the pod's PodScheduled=False condition to this reason and message, unless it says so already. */

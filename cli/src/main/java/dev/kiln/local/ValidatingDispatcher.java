@@ -151,7 +151,7 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     JsonNode updated;
     try {
       updated = "PUT".equals(request.getMethod()) ? body
-          : body.isArray() ? JsonPatch.apply(body, old) : mergePatch(old.deepCopy(), body);
+          : patched(old, body);
     } catch (RuntimeException e) {
       return null;  // a patch this cannot apply is the store's to refuse
     }
@@ -367,7 +367,7 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
         return null;
       }
       try {
-        return refusal(write, patch.isArray() ? JsonPatch.apply(patch, old) : mergePatch(old.deepCopy(), patch), old);
+        return refusal(write, patched(old, patch), old);
       } catch (RuntimeException e) {
         return null;  // a patch that cannot be applied is answered below
       }
@@ -378,10 +378,7 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
     try {
       return super.handlePatch(asJsonPatch(request));
     } catch (RuntimeException e) {
-      // The store throws on a patch it cannot apply (a failed test); the API server answers 422.
-      ApiRequest attributes = ApiRequest.of(request.getMethod(), request.getPath());
-      return status(failure(422, "Invalid", "the server rejected our request due to an error in our request: "
-          + e.getMessage(), attributes.name(), attributes.resource()));
+      return unappliable(request, e);  // the store throws on a patch it cannot apply (a failed test)
     }
   }
 
@@ -400,10 +397,19 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
       JsonPatch.apply(patch, old);
       return null;
     } catch (RuntimeException e) {
-      ApiRequest attributes = ApiRequest.of(request.getMethod(), request.getPath());
-      return status(failure(422, "Invalid", "the server rejected our request due to an error in our request: "
-          + e.getMessage(), attributes.name(), attributes.resource()));
+      return unappliable(request, e);
     }
+  }
+
+  private static MockResponse unappliable(RecordedRequest request, RuntimeException cause) {
+    ApiRequest attributes = ApiRequest.of(request.getMethod(), request.getPath());
+    return status(failure(422, "Invalid", "the server rejected our request due to an error in our request: "
+        + cause.getMessage(), attributes.name(), attributes.resource()));
+  }
+
+  /** The stored object once a JSON patch (an array) or a JSON merge patch is applied to it. */
+  private static JsonNode patched(JsonNode old, JsonNode patch) {
+    return patch.isArray() ? JsonPatch.apply(patch, old) : mergePatch(old.deepCopy(), patch);
   }
 
   /**

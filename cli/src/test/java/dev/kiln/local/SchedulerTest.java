@@ -2,6 +2,7 @@ package dev.kiln.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.api.scheduling.ResourceList;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -99,22 +100,6 @@ class SchedulerTest {
     });
     new Scheduler(client).sync(Snapshot.read(client));
     assertThat(pod("gated").getSpec().getNodeName()).isEqualTo("gpu-a");
-  }
-
-  @Test
-  void initContainersSidecarsAndOverheadCountAsUpstreamsPodRequests() {
-    Pod pod = new PodBuilder().withNewMetadata().withName("p").endMetadata().withNewSpec()
-        .addNewInitContainer().withName("warm").withNewResources().withRequests(Map.of("cpu", new Quantity("5")))
-          .endResources().endInitContainer()
-        .addNewInitContainer().withName("proxy").withRestartPolicy("Always").withNewResources()
-          .withRequests(Map.of("cpu", new Quantity("500m"))).endResources().endInitContainer()
-        .addNewContainer().withName("a").withNewResources().withLimits(Map.of("cpu", new Quantity("6"))).endResources()
-          .endContainer()
-        .withOverhead(Map.of("cpu", new Quantity("250m")))
-        .endSpec().build();
-    // Containers 6 (the limit standing for the request) + sidecar 0.5 beat the init peak of 5, plus the overhead.
-    assertThat(Scheduler.requests(pod).get("cpu")).isEqualByComparingTo("6.75");
-    assertThat(Scheduler.requests(pod).get("pods")).isEqualByComparingTo("1");
   }
 
   private Pod pod(String name) {

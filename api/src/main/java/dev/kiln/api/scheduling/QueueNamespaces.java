@@ -34,18 +34,7 @@ public final class QueueNamespaces {
     }
     Map<String, String> all = new HashMap<>(labels == null ? Map.of() : labels);
     all.putIfAbsent(NAME_LABEL, name);
-    if (namespaceSelector.getMatchLabels() != null && namespaceSelector.getMatchLabels().entrySet().stream()
-        .anyMatch(e -> !e.getValue().equals(all.get(e.getKey())))) {
-      return false;
-    }
-    return namespaceSelector.getMatchExpressions() == null || namespaceSelector.getMatchExpressions().stream()
-        .allMatch(r -> switch (r.getOperator()) {
-          case "In" -> all.containsKey(r.getKey()) && r.getValues().contains(all.get(r.getKey()));
-          case "NotIn" -> !all.containsKey(r.getKey()) || !r.getValues().contains(all.get(r.getKey()));
-          case "Exists" -> all.containsKey(r.getKey());
-          case "DoesNotExist" -> !all.containsKey(r.getKey());
-          default -> false;
-        });
+    return LabelSelectors.matches(namespaceSelector, all);
   }
 
   /** Which labels the selector reads, beyond a namespace's name: what a check without the namespace's labels cannot decide. */

@@ -1,6 +1,7 @@
 package dev.kiln.operator.admission;
 
 import dev.kiln.api.scheduling.QueueNamespaces;
+import dev.kiln.api.scheduling.ResourceList;
 import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.SchedulingSpec;

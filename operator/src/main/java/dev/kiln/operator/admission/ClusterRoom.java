@@ -1,5 +1,7 @@
 package dev.kiln.operator.admission;
 
+import dev.kiln.api.scheduling.ResourceList;
+import dev.kiln.api.scheduling.Tolerations;
 import dev.kiln.operator.manifests.StageJobManifest;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeCondition;
@@ -183,23 +185,8 @@ public final class ClusterRoom {
     }
     // The pod tolerates the GPU taint with effect NoSchedule only: a NoExecute one keeps it off the node.
     return taints.get(node).stream().allMatch(taint -> "PreferNoSchedule".equals(taint.getEffect())
-        || tolerates(GPU_TOLERATION, taint)
-        || gang.tolerations().stream().anyMatch(toleration -> tolerates(toleration, taint)));
-  }
-
-  /** The scheduler's rule: the effect (if given) and key (unless Exists without one) match, and the value under Equal. */
-  static boolean tolerates(Toleration toleration, Taint taint) {
-    if (toleration.getEffect() != null && !toleration.getEffect().isEmpty() && !toleration.getEffect().equals(taint.getEffect())) {
-      return false;
-    }
-    boolean exists = "Exists".equals(toleration.getOperator());
-    if (toleration.getKey() == null || toleration.getKey().isEmpty()) {
-      return exists;
-    }
-    if (!toleration.getKey().equals(taint.getKey())) {
-      return false;
-    }
-    return exists || Objects.equals(Objects.toString(toleration.getValue(), ""), Objects.toString(taint.getValue(), ""));
+        || Tolerations.tolerates(GPU_TOLERATION, taint)
+        || gang.tolerations().stream().anyMatch(toleration -> Tolerations.tolerates(toleration, taint)));
   }
 
   static ResourceList allocatable(Node node) {

@@ -1,5 +1,6 @@
 package dev.kiln.operator.admission;
 
+import dev.kiln.api.scheduling.ResourceList;
 import io.fabric8.kubernetes.api.model.Toleration;
 import java.util.List;
 import java.util.Map;

@@ -1,5 +1,6 @@
 package dev.kiln.operator.admission;
 
+import dev.kiln.api.scheduling.ResourceList;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -110,19 +111,10 @@ public final class QueuePlan {
     if (spec.preemption() != TrainingQueueSpec.Preemption.LOWER_PRIORITY) {
       return new Wait(position, shortage);
     }
-    ClusterRoom after = room.copy();
-    int quotaAfter = quotaLeft(stage.gang());
-    List<Running> stopping = new ArrayList<>();
-    for (Running r : running) {
-      if (r.stopping()) {
-        stopping.add(r);
-        quotaAfter = saturatedAdd(quotaAfter, counted(r.gang(), stage.gang()));
-        r.heldByNode().forEach(after::release);
-      }
-    }
-    if (!stopping.isEmpty() && fits(stage.gang(), quotaAfter, after)) {
+    List<Running> stopping = running.stream().filter(Running::stopping).toList();
+    if (!stopping.isEmpty() && fitsAfterStopping(stage.gang(), room, stopping)) {
       // Named again, so that a victim whose own job has not stopped it in time is stopped by the preemptor.
-      return new Preempt(position, shortage + "; waiting for preempted stages to stop", List.copyOf(stopping));
+      return new Preempt(position, shortage + "; waiting for preempted stages to stop", stopping);
     }
     // Only stages whose stop frees what the waiting stage lacks: quota it is counted against, or room on
     // nodes it may use. A reservation (no Job yet) is never a victim: there is nothing to stop.
@@ -137,12 +129,12 @@ public final class QueuePlan {
     List<Running> victims = new ArrayList<>();
     for (Running victim : candidates) {
       victims.add(victim);
-      if (fitsAfterStopping(stage.gang(), quotaAfter, after, victims)) {
+      if (fitsAfterStopping(stage.gang(), room, stopping, victims)) {
         // Fill-back: a victim taken early whose stop the later ones made unneeded keeps running.
         for (int i = victims.size() - 2; i >= 0; i--) {
           List<Running> without = new ArrayList<>(victims);
           without.remove(i);
-          if (fitsAfterStopping(stage.gang(), quotaAfter, after, without)) {
+          if (fitsAfterStopping(stage.gang(), room, stopping, without)) {
             victims = without;
           }
         }
@@ -153,13 +145,16 @@ public final class QueuePlan {
     return new Wait(position, shortage);
   }
 
-  /** Whether the gang fits once {@code victims} have stopped, beside what is already stopping (in {@code room} and {@code quota}). */
-  private boolean fitsAfterStopping(Gang gang, int quota, ClusterRoom room, List<Running> victims) {
+  /** Whether the gang fits in the queue's quota and on the nodes once every stage of {@code stopped} lists has stopped. */
+  @SafeVarargs
+  private boolean fitsAfterStopping(Gang gang, ClusterRoom room, List<Running>... stopped) {
     ClusterRoom after = room.copy();
-    int quotaAfter = quota;
-    for (Running victim : victims) {
-      quotaAfter = saturatedAdd(quotaAfter, counted(victim.gang(), gang));
-      victim.heldByNode().forEach(after::release);
+    int quotaAfter = quotaLeft(gang);
+    for (List<Running> list : stopped) {
+      for (Running r : list) {
+        quotaAfter = saturatedAdd(quotaAfter, counted(r.gang(), gang));
+        r.heldByNode().forEach(after::release);
+      }
     }
     return fits(gang, quotaAfter, after);
   }

@@ -56,7 +56,7 @@ public final class AttemptObserver {
     Optional<Pod> culprit = pods.stream()
         .filter(p -> terminated(p).map(t -> t.getExitCode() != null && t.getExitCode() != 0).orElse(false))
         .min(Comparator.comparing((Pod p) -> SIGNAL_EXITS.contains(terminated(p).get().getExitCode()))
-            .thenComparing(AttemptObserver::completionIndex));
+            .thenComparing(StageJobManifest::completionIndex));
     if (culprit.isEmpty()) {
       return new AttemptState.Failed(AttemptState.FailureKind.RETRYABLE, orElse(failed.get().getReason(), "JobFailed"),
           orElse(failed.get().getMessage(), "the Job failed without a failed pod"), null, null);
@@ -153,7 +153,7 @@ public final class AttemptObserver {
 
   /** The JSON summary rank 0 wrote to its termination message, when it wrote one. */
   static Optional<TrainerSummary> summary(List<Pod> pods) {
-    return summary(pods.stream().filter(p -> completionIndex(p) == 0).toList(), TrainerSummary.class);
+    return summary(pods.stream().filter(p -> StageJobManifest.completionIndex(p) == 0).toList(), TrainerSummary.class);
   }
 
   /** The JSON summary of the first pod that exited 0 with one in its termination message. */
@@ -184,10 +184,6 @@ public final class AttemptObserver {
         .filter(s -> s != null && s.getTerminated() != null)
         .map(s -> s.getTerminated())
         .findFirst();
-  }
-
-  static int completionIndex(Pod pod) {
-    return StageJobManifest.completionIndex(pod);
   }
 
   static boolean hasCondition(Job job, String type) {

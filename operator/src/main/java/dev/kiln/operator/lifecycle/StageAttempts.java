@@ -328,6 +328,7 @@ final class StageAttempts {
     stage.setPhase(StagePhase.Restarting);
     events.warning(job, "StartupDeadlineExceeded", message + "; back to the queue in " + backoff.toSeconds() + "s"
         + " (startup failure " + failures + " of " + retries + " allowed)");
+    admission.forget(job);  // holds no place while it backs off: those behind it may start
     backOff(job, status, spec, stage);
     return Next.STOP;
   }
@@ -355,7 +356,6 @@ final class StageAttempts {
     String queue = job.getSpec().scheduling().queue();
     String message = "stage " + spec.name() + " backs off after " + stage.getStartupFailures() + " startup failure(s)"
         + " in a row; it asks queue " + queue + " again at " + stage.getRequeueTime();
-    admission.forget(job);  // holds no place meanwhile: those behind it may start
     status.current().setQueue(new QueueStatus(queue, null, message));
     status.condition(JobStatusAggregator.ADMITTED, false, "BackingOff", message);
     status.phase(JobPhase.Queued, "BackingOff", message);
@@ -489,7 +489,7 @@ final class StageAttempts {
     StageSpec spec = job.getSpec().stages().get(index);
     StageStatus stage = status.stage(spec.name());
     var rankZero = pods.stream()
-        .filter(p -> AttemptObserver.completionIndex(p) == 0 && p.getStatus() != null
+        .filter(p -> StageJobManifest.completionIndex(p) == 0 && p.getStatus() != null
             && "Running".equals(p.getStatus().getPhase()))
         .findFirst();
     var read = rankZero.flatMap(progress::read);

@@ -2,6 +2,8 @@ package dev.kiln.operator.admission;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.api.scheduling.ResourceList;
+import dev.kiln.api.scheduling.Tolerations;
 import dev.kiln.operator.FakeCluster;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
@@ -104,36 +106,13 @@ class ClusterRoomTest {
   }
 
   @Test
-  void aPodRequestsWhatTheSchedulerCounts() {
-    Pod pod = new PodBuilder().withNewMetadata().withName("p").endMetadata().withNewSpec()
-        .addNewInitContainer().withName("fetch").withNewResources().withRequests(Map.of("cpu", new Quantity("4")))
-          .endResources().endInitContainer()
-        .addNewInitContainer().withName("proxy").withRestartPolicy("Always").withNewResources()
-          .withRequests(Map.of("cpu", new Quantity("500m"), "memory", new Quantity("1Gi"))).endResources().endInitContainer()
-        .addNewInitContainer().withName("warm").withNewResources().withRequests(Map.of("cpu", new Quantity("5")))
-          .endResources().endInitContainer()
-        .addNewContainer().withName("a").withNewResources().withRequests(Map.of("cpu", new Quantity("2")))
-          .withLimits(Map.of("memory", new Quantity("4Gi"), "nvidia.com/gpu", new Quantity("8"))).endResources().endContainer()
-        .addNewContainer().withName("b").withNewResources().withRequests(Map.of("cpu", new Quantity("1"))).endResources()
-          .endContainer()
-        .withOverhead(Map.of("cpu", new Quantity("250m")))
-        .endSpec().build();
-    ResourceList requested = ResourceList.requestedBy(pod);
-    // cpu: containers 3 + sidecar 0.5 = 3.5, below the init peak warm 5 + sidecar 0.5 = 5.5; plus overhead 0.25.
-    assertThat(requested.get("cpu")).isEqualTo(5750);
-    assertThat(requested.get("memory")).as("limits stand for absent requests; the sidecar adds").isEqualTo(5L * 1000 * (1L << 30));
-    assertThat(requested.gpus()).isEqualTo(8);
-    assertThat(requested.get("pods")).isEqualTo(1000);
-  }
-
-  @Test
   void theSchedulersTolerationRule() {
     Toleration anyValue = new TolerationBuilder().withKey("dedicated").withOperator("Exists").build();
     Toleration otherValue = new TolerationBuilder().withKey("dedicated").withOperator("Equal").withValue("serving").build();
     Toleration otherEffect = new TolerationBuilder().withKey("dedicated").withOperator("Exists").withEffect("NoExecute").build();
-    assertThat(ClusterRoom.tolerates(anyValue, DEDICATED)).isTrue();
-    assertThat(ClusterRoom.tolerates(otherValue, DEDICATED)).isFalse();
-    assertThat(ClusterRoom.tolerates(otherEffect, DEDICATED)).isFalse();
+    assertThat(Tolerations.tolerates(anyValue, DEDICATED)).isTrue();
+    assertThat(Tolerations.tolerates(otherValue, DEDICATED)).isFalse();
+    assertThat(Tolerations.tolerates(otherEffect, DEDICATED)).isFalse();
   }
 
   private static Node node(String name, Map<String, String> labels, Taint... taints) {

@@ -2,6 +2,7 @@ package dev.kiln.operator.admission;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.api.scheduling.ResourceList;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec.Preemption;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec.Strategy;

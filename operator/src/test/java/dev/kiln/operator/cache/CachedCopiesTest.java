@@ -2,8 +2,8 @@ package dev.kiln.operator.cache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.api.scheduling.ResourceList;
 import dev.kiln.operator.TestJobs;
-import dev.kiln.operator.admission.ResourceList;
 import dev.kiln.operator.manifests.OperatorSettings;
 import dev.kiln.operator.manifests.StageJobManifest;
 import io.fabric8.kubernetes.api.model.Pod;

@@ -1,4 +1,4 @@
-package dev.kiln.operator.admission;
+package dev.kiln.api.scheduling;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.Pod;

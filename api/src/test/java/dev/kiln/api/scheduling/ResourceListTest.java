@@ -1,0 +1,57 @@
+package dev.kiln.api.scheduling;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * What a pod requests as the kube-scheduler counts it (upstream's resource.PodRequests): the one
+ * count admission and the local scheduler both use.
+ */
+@Timeout(10)
+class ResourceListTest {
+
+  @Test
+  void aPodRequestsWhatTheSchedulerCounts() {
+    Pod pod = new PodBuilder().withNewMetadata().withName("p").endMetadata().withNewSpec()
+        .addNewInitContainer().withName("fetch").withNewResources().withRequests(Map.of("cpu", new Quantity("4")))
+          .endResources().endInitContainer()
+        .addNewInitContainer().withName("proxy").withRestartPolicy("Always").withNewResources()
+          .withRequests(Map.of("cpu", new Quantity("500m"), "memory", new Quantity("1Gi"))).endResources().endInitContainer()
+        .addNewInitContainer().withName("warm").withNewResources().withRequests(Map.of("cpu", new Quantity("5")))
+          .endResources().endInitContainer()
+        .addNewContainer().withName("a").withNewResources().withRequests(Map.of("cpu", new Quantity("2")))
+          .withLimits(Map.of("memory", new Quantity("4Gi"), "nvidia.com/gpu", new Quantity("8"))).endResources().endContainer()
+        .addNewContainer().withName("b").withNewResources().withRequests(Map.of("cpu", new Quantity("1"))).endResources()
+          .endContainer()
+        .withOverhead(Map.of("cpu", new Quantity("250m")))
+        .endSpec().build();
+    ResourceList requested = ResourceList.requestedBy(pod);
+    // cpu: containers 3 + sidecar 0.5 = 3.5, below the init peak warm 5 + sidecar 0.5 = 5.5; plus overhead 0.25.
+    assertThat(requested.get("cpu")).isEqualTo(5750);
+    assertThat(requested.get("memory")).as("limits stand for absent requests; the sidecar adds").isEqualTo(5L * 1000 * (1L << 30));
+    assertThat(requested.gpus()).isEqualTo(8);
+    assertThat(requested.get("pods")).isEqualTo(1000);
+  }
+
+  @Test
+  void initContainersSidecarsAndOverheadCountAsUpstreamsPodRequests() {
+    Pod pod = new PodBuilder().withNewMetadata().withName("p").endMetadata().withNewSpec()
+        .addNewInitContainer().withName("warm").withNewResources().withRequests(Map.of("cpu", new Quantity("5")))
+          .endResources().endInitContainer()
+        .addNewInitContainer().withName("proxy").withRestartPolicy("Always").withNewResources()
+          .withRequests(Map.of("cpu", new Quantity("500m"))).endResources().endInitContainer()
+        .addNewContainer().withName("a").withNewResources().withLimits(Map.of("cpu", new Quantity("6"))).endResources()
+          .endContainer()
+        .withOverhead(Map.of("cpu", new Quantity("250m")))
+        .endSpec().build();
+    // Containers 6 (the limit standing for the request) + sidecar 0.5 beat the init peak of 5, plus the overhead.
+    assertThat(ResourceList.requestedBy(pod).get("cpu")).as("thousandths").isEqualTo(6750);
+    assertThat(ResourceList.requestedBy(pod).get("pods")).isEqualTo(1000);
+  }
+}
