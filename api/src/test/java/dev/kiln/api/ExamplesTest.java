@@ -86,13 +86,60 @@ class ExamplesTest {
     }
   }
 
+  /** A file in examples/queues/ holds TrainingQueues or the PriorityClasses jobs name. */
   @ParameterizedTest
   @MethodSource("queues")
-  void queueExampleIsAValidTrainingQueue(Path example) throws IOException {
-    var tree = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(example.toFile());
-    assertThat(tree.path("kind").asText()).isEqualTo("TrainingQueue");
-    assertThat(CrdSchema.fromResource(Crds.QUEUES).validate(tree, null)).as(example.getFileName().toString()).isEmpty();
-    TrainingQueue queue = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().treeToValue(tree, TrainingQueue.class);
-    assertThat(queue.getSpec().gpuQuota()).isPositive();
+  void queueExampleIsAValidTrainingQueueOrPriorityClass(Path example) throws IOException {
+    var yaml = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper();
+    List<com.fasterxml.jackson.databind.JsonNode> documents = new java.util.ArrayList<>();
+    try (var parser = yaml.getFactory().createParser(example.toFile())) {
+      yaml.readValues(parser, com.fasterxml.jackson.databind.JsonNode.class).forEachRemaining(documents::add);
+    }
+    assertThat(documents).isNotEmpty();
+    for (var tree : documents) {
+      if (tree.path("kind").asText().startsWith("ValidatingAdmissionPolicy")) {
+        continue;  // what it allows: theHighPriorityClassIsFencedToTheNamespacesThePolicyNames
+      }
+      if (tree.path("kind").asText().equals("PriorityClass")) {
+        var priorityClass = yaml.treeToValue(tree, io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass.class);
+        assertThat(priorityClass.getValue()).as(example.getFileName().toString()).isNotNull();
+        continue;
+      }
+      assertThat(tree.path("kind").asText()).isEqualTo("TrainingQueue");
+      assertThat(CrdSchema.fromResource(Crds.QUEUES).validate(tree, null)).as(example.getFileName().toString()).isEmpty();
+      TrainingQueue queue = yaml.treeToValue(tree, TrainingQueue.class);
+      assertThat(queue.getSpec().gpuQuota()).isPositive();
+    }
+  }
+
+  @Test
+  void theHighPriorityClassIsFencedToTheNamespacesThePolicyNames() throws IOException {
+    var yaml = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper();
+    com.fasterxml.jackson.databind.JsonNode policy;
+    try (var parser = yaml.getFactory().createParser(KilnRoot.path().resolve("examples/queues/priority-policy.yaml")
+        .toFile())) {
+      policy = yaml.readValues(parser, com.fasterxml.jackson.databind.JsonNode.class).next();
+    }
+    String expression = policy.at("/spec/validations/0/expression").asText();
+    var recipe = yaml.readTree(KilnRoot.path().resolve("examples/open-qwen2vl.yaml").toFile());
+    var quickstart = yaml.readTree(KilnRoot.path().resolve("examples/quickstart.yaml").toFile());
+    var team = yaml.readTree("metadata: {name: vision, labels: {kiln.dev/team: research}}");
+    var leads = yaml.readTree("metadata: {name: leads, labels: {kiln.dev/team: research, kiln.dev/priority: high}}");
+    var bare = yaml.readTree("metadata: {name: scratch}");
+
+    assertThat(recipe.at("/spec/scheduling/priorityClassName").asText()).isEqualTo("research-high");
+    assertThat(CrdSchema.admissionPolicyAllows(expression, recipe, team)).as("research-high from a team namespace")
+        .isFalse();
+    assertThat(CrdSchema.admissionPolicyAllows(expression, recipe, bare)).as("from a namespace without labels").isFalse();
+    assertThat(CrdSchema.admissionPolicyAllows(expression, recipe, leads)).as("from the labelled namespace").isTrue();
+    assertThat(CrdSchema.admissionPolicyAllows(expression, quickstart, bare)).as("no class named").isTrue();
+  }
+
+  @Test
+  void theRecipesPriorityClassIsOneTheExamplesDefine() throws IOException {
+    String named = JobFiles.read(KilnRoot.path().resolve("examples/open-qwen2vl.yaml")).getFirst().getSpec().scheduling()
+        .priorityClassName();
+    assertThat(Files.readString(KilnRoot.path().resolve("examples/queues/priority-classes.yaml")))
+        .contains("kind: PriorityClass\nmetadata:\n  name: " + named + "\n");
   }
 }

@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -128,6 +129,11 @@ public final class LocalCluster implements AutoCloseable {
     client = server.admin();
     registerCrd();
     client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build()).create();
+    // The classes a real API server creates at startup, so a pod naming one is admitted as there.
+    client.scheduling().v1().priorityClasses().resource(new PriorityClassBuilder().withNewMetadata()
+        .withName("system-cluster-critical").endMetadata().withValue(2_000_000_000).build()).create();
+    client.scheduling().v1().priorityClasses().resource(new PriorityClassBuilder().withNewMetadata()
+        .withName("system-node-critical").endMetadata().withValue(2_000_001_000).build()).create();
     // Every operator request carries the chart's service account's token and is authorized against the chart's rules.
     ChartRbac.install(client, options.watchNamespaces());
     operatorToken = dispatcher.serviceAccountToken(ChartRbac.OPERATOR_NAMESPACE, ChartRbac.SERVICE_ACCOUNT);

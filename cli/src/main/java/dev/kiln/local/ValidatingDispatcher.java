@@ -6,8 +6,10 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.api.Crds;
+import dev.kiln.api.scheduling.Priorities;
 import dev.kiln.api.validation.CrdSchema;
 import dev.kiln.api.validation.Violation;
+import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
@@ -308,12 +310,35 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
   public MockResponse handleCreate(RecordedRequest request) {
     MockResponse refused = body(request).map(write -> refusal(write, write.body(), null)).orElse(null);
     if (refused == null) {
+      refused = unknownPriorityClass(request);
+    }
+    if (refused == null) {
       refused = overQuota(request);
     }
     return refused != null ? refused : super.handleCreate(request);
   }
 
   private static final Pattern POD_CREATE = Pattern.compile("/api/v1/namespaces/(?<namespace>[^/]+)/pods(\\?.*)?");
+
+  /**
+   * A pod naming a PriorityClass that does not exist is refused with 403 Forbidden, as the
+   * Priority admission plugin refuses it (before quota admission sees the pod).
+   */
+  private MockResponse unknownPriorityClass(RecordedRequest request) {
+    if (!POD_CREATE.matcher(request.getPath()).matches()) {
+      return null;
+    }
+    JsonNode pod = parsedBody(request);
+    String className = pod.path("spec").path("priorityClassName").asText("");
+    if (className.isEmpty()) {
+      return null;
+    }
+    List<PriorityClass> classes = items("/apis/scheduling.k8s.io/v1/priorityclasses").stream()
+        .map(item -> JSON.convertValue(item, PriorityClass.class)).toList();
+    String name = pod.path("metadata").path("name").asText();
+    return Priorities.resolve(className, classes).isPresent() ? null : status(failure(403, "Forbidden",
+        "pods \"" + name + "\" is forbidden: " + Priorities.missing(className), name, "pods"));
+  }
 
   /** A pod the namespace's ResourceQuotas leave no room for is refused with 403 Forbidden, as quota admission does. */
   private MockResponse overQuota(RecordedRequest request) {

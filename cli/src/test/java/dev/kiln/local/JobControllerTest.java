@@ -148,6 +148,29 @@ class JobControllerTest {
     assertThat(pods()).hasSize(2);
   }
 
+  @Test
+  void aPodNamingAPriorityClassThatDoesNotExistIsAFailedCreateEventUntilTheClassIsCreated() {
+    Job urgent = job("urgent", 1, 0, null, null);
+    urgent.getSpec().getTemplate().getSpec().setPriorityClassName("research-urgent");
+    create(urgent);
+    Job plain = job("plain", 1, 0, null, null);
+    create(plain);
+
+    sync();
+
+    assertThat(pods()).as("positive control: a pod naming no class is created").hasSize(1);
+    List<String> events = client.v1().events().inNamespace(NS).list().getItems().stream()
+        .filter(e -> "FailedCreate".equals(e.getReason())).map(e -> e.getInvolvedObject().getName() + ": " + e.getMessage())
+        .toList();
+    assertThat(events).singleElement().asString().startsWith("urgent: Error creating: pods \"urgent-")
+        .endsWith(" is forbidden: no PriorityClass with name research-urgent was found");
+
+    client.scheduling().v1().priorityClasses().resource(new io.fabric8.kubernetes.api.model.scheduling.v1
+        .PriorityClassBuilder().withNewMetadata().withName("research-urgent").endMetadata().withValue(100).build()).create();
+    sync();
+    assertThat(pods()).hasSize(2);
+  }
+
   private void sync() {
     controller.sync(Snapshot.read(client));
   }

@@ -10,6 +10,7 @@ import dev.kiln.api.v1alpha1.TrainingQueueSpec;
 import dev.kiln.trainer.loop.StepMetrics;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClassBuilder;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Comparator;
@@ -38,8 +39,8 @@ class QueueTest {
   void twoJobsTakeTurnsOnAQueueOfOneGpu() throws Exception {
     harness.start(folder, "tiny-data");
     queue("one-gpu", new TrainingQueueSpec(1, null, null, null));
-    harness.apply(gpuJob("first", "one-gpu", 0, 20));
-    harness.apply(gpuJob("second", "one-gpu", 0, 20));
+    harness.apply(gpuJob("first", "one-gpu", null, 20));
+    harness.apply(gpuJob("second", "one-gpu", null, 20));
 
     // Data prep is not queued: whichever job's data is ready first takes the GPU, the other waits.
     await().atMost(LocalClusterHarness.WAIT).until(() -> queued("first") || queued("second"));
@@ -71,7 +72,7 @@ class QueueTest {
   void progressShowsWhileTrainingAndAHigherPriorityJobPreemptsALowerOneWhichResumesAtTheStepItStopped() throws Exception {
     harness.start(folder, "tiny-data");
     queue("one-gpu", new TrainingQueueSpec(1, null, null, TrainingQueueSpec.Preemption.LOWER_PRIORITY));
-    harness.apply(gpuJob("low", "one-gpu", 0, 150));
+    harness.apply(gpuJob("low", "one-gpu", null, 150));
     await().atMost(LocalClusterHarness.WAIT).until(() -> {
       var progress = harness.get("low").getStatus().getProgress();
       return progress != null && "pretrain".equals(progress.getStage()) && progress.getStep() != null
@@ -81,7 +82,10 @@ class QueueTest {
     assertThat(live.getDisplay()).as("read from rank 0 while it trains").startsWith("pretrain ").endsWith("/150");
     assertThat(live.getEtaSeconds()).isNotNull();
     harness.awaitStep("low", "pretrain", 20);
-    harness.apply(gpuJob("high", "one-gpu", 10, 30));
+    // The administrator's class: the pods are refused without it, and the queue orders by its value.
+    harness.client().scheduling().v1().priorityClasses().resource(new PriorityClassBuilder().withNewMetadata()
+        .withName("research-high").endMetadata().withValue(10).build()).create();
+    harness.apply(gpuJob("high", "one-gpu", "research-high", 30));
 
     await().atMost(LocalClusterHarness.WAIT).until(() -> harness.stage("low", "pretrain").getDisruptions() == 1);
     harness.awaitPhase("high", JobPhase.Succeeded);
@@ -113,14 +117,14 @@ class QueueTest {
    * The tiny job with both stages on one fake GPU, in {@code queue}, pre-training for {@code steps}
    * and fine-tuning for 10: what is asserted is the turns, not the training.
    */
-  private static MultimodalPretrainJob gpuJob(String name, String queue, int priority, int steps) {
+  private static MultimodalPretrainJob gpuJob(String name, String queue, String priorityClass, int steps) {
     return LocalClusterHarness.job("tiny.yaml", yaml -> yaml
         .replace("name: tiny\n", "name: " + name + "\n")
         .replace("gpusPerNode: 0", "gpusPerNode: 1")
         .replace("steps: 30", "steps: 10")
         .replace("steps: 60", "steps: " + steps)
         .replace("checkpointIntervalSteps: 10", "checkpointIntervalSteps: 1000")
-        .replace("  checkpoints:\n", "  scheduling:\n    queue: " + queue + "\n    priority: " + priority
-            + "\n  checkpoints:\n"));
+        .replace("  checkpoints:\n", "  scheduling:\n    queue: " + queue
+            + (priorityClass == null ? "" : "\n    priorityClassName: " + priorityClass) + "\n  checkpoints:\n"));
   }
 }

@@ -68,7 +68,7 @@ public record MultimodalPretrainJobSpec(
 
   public MultimodalPretrainJobSpec {
     checkpoints = checkpoints != null ? checkpoints : new CheckpointSpec(null, null, null, null);
-    scheduling = scheduling != null ? scheduling : new SchedulingSpec(null, null, null, null, null, null, null);
+    scheduling = scheduling != null ? scheduling : new SchedulingSpec(null, null, null, null, null, null, null, null);
     suspend = suspend != null ? suspend : false;
     seed = seed != null ? seed : 7L;
     stages = stages != null ? List.copyOf(stages) : null;

@@ -1,5 +1,6 @@
 package dev.kiln.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
@@ -8,10 +9,14 @@ import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Size;
 
-/** Admission: which queue, in what order, and how long a stage may take to start or stall. */
+/** Admission: which queue, at which priority, and how long a stage may take to start or stall. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
 public record SchedulingSpec(
     @JsonPropertyDescription("The TrainingQueue (Builtin) or Kueue LocalQueue (Kueue) the stages wait in.") @Default("default") @Size(max = Bounds.LABEL) @Pattern("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$") String queue,
-    @Default("0") @JsonPropertyDescription("Higher runs first; ties go to the older job.") Integer priority,
+    @Size(max = Bounds.NAME) @JsonPropertyDescription("A PriorityClass (scheduling.k8s.io) an administrator owns: its value orders the job in a Builtin queue (higher first, ties to the older job; the cluster's globalDefault class, or 0, when absent) and decides whom it may preempt; it is also the priority class of the stages' pods where their pod settings name none (Kueue reads it there). A job naming a class that does not exist waits until it does.")
+    String priorityClassName,
+    @Size(max = Bounds.NAME) @JsonPropertyDescription("Kueue mode: a Kueue WorkloadPriorityClass for the stages' Workloads (the kueue.x-k8s.io/priority-class label), ordering them in Kueue without changing the pods' priority.")
+    String workloadPriorityClassName,
     @Default("Builtin") @JsonPropertyDescription("Builtin: Kiln's GPU-aware gang queue. Kueue: children carry kueue.x-k8s.io/queue-name.")
     Mode mode,
     @Default("1800") @Min(1) @JsonPropertyDescription("Seconds a stage's pods may take to all run.") Integer startupDeadlineSeconds,
@@ -23,7 +28,6 @@ public record SchedulingSpec(
 
   public SchedulingSpec {
     queue = queue != null ? queue : "default";
-    priority = priority != null ? priority : 0;
     mode = mode != null ? mode : Mode.BUILTIN;
     startupDeadlineSeconds = startupDeadlineSeconds != null ? startupDeadlineSeconds : 1800;
     progressDeadlineSeconds = progressDeadlineSeconds != null ? progressDeadlineSeconds : 1800;

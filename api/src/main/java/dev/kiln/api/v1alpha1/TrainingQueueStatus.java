@@ -14,6 +14,8 @@ public class TrainingQueueStatus {
 
   @JsonPropertyDescription("GPUs the stages admitted from this queue hold now.")
   private Integer gpusInUse;
+  @JsonPropertyDescription("Of gpusInUse, those beyond gpuQuota: borrowed from the cohort.")
+  private Integer gpusBorrowed;
   @JsonPropertyDescription("Stage attempts admitted and running.")
   private Integer admittedCount;
   @JsonPropertyDescription("Stages waiting.")
@@ -29,6 +31,14 @@ public class TrainingQueueStatus {
 
   public void setGpusInUse(Integer gpusInUse) {
     this.gpusInUse = gpusInUse;
+  }
+
+  public Integer getGpusBorrowed() {
+    return gpusBorrowed;
+  }
+
+  public void setGpusBorrowed(Integer gpusBorrowed) {
+    this.gpusBorrowed = gpusBorrowed;
   }
 
   public Integer getAdmittedCount() {

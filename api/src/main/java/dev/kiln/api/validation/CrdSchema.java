@@ -255,6 +255,31 @@ public final class CrdSchema {
   }
 
   /** JSON as CEL sees it: objects as maps, integers as int, other numbers as double. */
+  private static final CelCompiler ADMISSION_POLICY_COMPILER = CelCompilerFactory.standardCelCompilerBuilder()
+      .setStandardMacros(CelStandardMacro.STANDARD_MACROS)
+      .addVar("object", SimpleType.DYN)
+      .addVar("oldObject", SimpleType.DYN)
+      .addVar("namespaceObject", SimpleType.DYN)
+      .build();
+
+  /**
+   * Whether a ValidatingAdmissionPolicy's validation {@code expression} holds for the request's
+   * {@code object} and its {@code namespaceObject} (a create: no oldObject), as the API server
+   * evaluates it; for checking the policies Kiln's examples ship.
+   */
+  public static boolean admissionPolicyAllows(String expression, JsonNode object, JsonNode namespaceObject) {
+    try {
+      CelAbstractSyntaxTree ast = ADMISSION_POLICY_COMPILER.compile(expression).getAst();
+      Map<String, Object> variables = new LinkedHashMap<>();
+      variables.put("object", celValue(object));
+      variables.put("namespaceObject", celValue(namespaceObject));
+      return Boolean.TRUE.equals(RUNTIME.createProgram(ast).eval(variables));
+    } catch (CelValidationException | CelEvaluationException e) {
+      throw new IllegalArgumentException("the policy's expression does not evaluate: " + expression + ": "
+          + e.getMessage(), e);
+    }
+  }
+
   static Object celValue(JsonNode node) {
     if (node.isObject()) {
       Map<String, Object> map = new LinkedHashMap<>();

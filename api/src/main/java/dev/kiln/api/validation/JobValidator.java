@@ -675,8 +675,15 @@ public final class JobValidator {
       add("spec.scheduling.queue", "must be a DNS label of at most " + Bounds.LABEL + " characters (a TrainingQueue, or "
           + "a Kueue LocalQueue, whose name is a label value), found \"" + s.queue() + "\"");
     }
-    if (Math.abs((long) s.priority()) > 1_000_000_000L) {
-      add("spec.scheduling.priority", "must be within [-1000000000, 1000000000]");
+    for (var name : new String[][] {{"priorityClassName", s.priorityClassName()},
+        {"workloadPriorityClassName", s.workloadPriorityClassName()}}) {
+      if (name[1] != null && !dnsSubdomain(name[1])) {
+        add("spec.scheduling." + name[0], "must be a DNS subdomain (a PriorityClass's name), found \"" + name[1] + "\"");
+      }
+    }
+    if (s.workloadPriorityClassName() != null && s.mode() != SchedulingSpec.Mode.KUEUE) {
+      add("spec.scheduling.workloadPriorityClassName", "is read by Kueue only (mode: Kueue); a Builtin queue orders jobs "
+          + "by spec.scheduling.priorityClassName");
     }
     if (s.startupDeadlineSeconds() < 1) {
       add("spec.scheduling.startupDeadlineSeconds", "must be >= 1");

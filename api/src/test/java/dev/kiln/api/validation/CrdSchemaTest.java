@@ -45,8 +45,30 @@ class CrdSchemaTest {
     assertThat(crd.validate(kueue, started)).extracting(Violation::message).singleElement().asString()
         .startsWith("spec.scheduling.mode and spec.scheduling.queue cannot change once a stage has started");
     ObjectNode sameQueue = started.deepCopy();
-    ((ObjectNode) sameQueue.at("/spec/scheduling")).put("priority", 5);
+    ((ObjectNode) sameQueue.at("/spec/scheduling")).put("priorityClassName", "research-high");
     assertThat(crd.validate(sameQueue, started)).as("positive control: other scheduling fields may change").isEmpty();
+  }
+
+  @Test
+  void aQueueInACohortNeedsAQuotaAndLendsNoMoreThanIt() throws Exception {
+    CrdSchema queues = CrdSchema.fromResource(dev.kiln.api.Crds.QUEUES);
+    var yaml = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper();
+    java.util.function.Function<String, List<String>> refused = spec -> {
+      try {
+        return queues.validate(yaml.readTree("{apiVersion: kiln.dev/v1alpha1, kind: TrainingQueue, metadata: {name: q},"
+            + " spec: " + spec + "}"), null).stream().map(v -> v.field() + ": " + v.message()).toList();
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+    assertThat(refused.apply("{cohort: lab, gpuQuota: 8, borrowingLimit: 8, lendingLimit: 4, reclaimWithinCohort: Any}"))
+        .isEmpty();
+    assertThat(refused.apply("{cohort: lab}")).containsExactly(
+        "spec.gpuQuota: a queue in a cohort needs gpuQuota: its nominal share of the cohort's GPUs");
+    assertThat(refused.apply("{gpuQuota: 8, borrowingLimit: 8}")).containsExactly(
+        "spec.cohort: borrowingLimit and lendingLimit are for a queue in a cohort");
+    assertThat(refused.apply("{cohort: lab, gpuQuota: 8, lendingLimit: 9}")).containsExactly(
+        "spec.lendingLimit: lendingLimit cannot be more than gpuQuota");
   }
 
   @Test

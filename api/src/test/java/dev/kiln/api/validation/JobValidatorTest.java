@@ -107,6 +107,8 @@ class JobValidatorTest {
         invalid("spec.checkpoints.existingClaim", "my-claim", "spec.checkpoints"),
         invalid("spec.checkpoints.keepLast", 0, "spec.checkpoints.keepLast"),
         invalid("spec.scheduling", "{queue: Research}", "spec.scheduling.queue"),
+        invalid("spec.scheduling", "{priorityClassName: Research_High}", "spec.scheduling.priorityClassName"),
+        invalid("spec.scheduling", "{workloadPriorityClassName: research-high}", "spec.scheduling.workloadPriorityClassName"),
         invalid("spec.ttlSecondsAfterFinished", -1, "spec.ttlSecondsAfterFinished"),
         invalid("spec.images", "{trainer: 'kiln trainer'}", "spec.images.trainer"));
   }

@@ -1,5 +1,6 @@
 package dev.kiln.operator.admission;
 
+import dev.kiln.api.scheduling.Priorities;
 import dev.kiln.api.scheduling.QueueNamespaces;
 import dev.kiln.api.scheduling.ResourceList;
 import dev.kiln.api.v1alpha1.JobPhase;
@@ -7,6 +8,7 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.SchedulingSpec;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.api.v1alpha1.TrainingQueue;
+import dev.kiln.api.v1alpha1.TrainingQueueSpec;
 import dev.kiln.api.v1alpha1.TrainingQueueStatus;
 import dev.kiln.operator.manifests.Labels;
 import dev.kiln.operator.manifests.StageJobManifest;
@@ -14,6 +16,7 @@ import dev.kiln.operator.status.JobStatusAggregator;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -25,6 +28,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.function.BiConsumer;
@@ -137,6 +141,16 @@ public final class BuiltinAdmission implements Admission {
           + " does not admit namespace " + namespace + " (its namespaceSelector: "
           + QueueNamespaces.describe(queue.get().getSpec()) + "); use a queue that does, or ask its administrator");
     }
+    OptionalInt priority = Priorities.resolve(scheduling.priorityClassName(), state.priorityClasses());
+    if (priority.isEmpty()) {
+      if (waiting.contains(key(job))) {
+        forget(job);  // it cannot be ordered: those behind it move up
+      }
+      waiting.add(key(job));  // woken when the class is created
+      return Decision.waiting(queueName, null, "PriorityClass " + scheduling.priorityClassName() + " (spec.scheduling"
+          + ".priorityClassName) does not exist; ask the cluster's administrator for it, or name one that does (kubectl"
+          + " get priorityclasses)");
+    }
     StageSpec stage = job.getSpec().stages().get(stageIndex);
     Gang asked = gang(stage);
     // Asking again for a stage it was admitted to means its Job was never made (creating it failed):
@@ -152,7 +166,7 @@ public final class BuiltinAdmission implements Admission {
       case QueuePlan.Admit admit -> {
         reservationsVersion++;
         reservations.put(key(job) + "/" + stage.name(), new Reservation(queueName, job.getMetadata().getNamespace(),
-            job.getMetadata().getName(), stage.name(), asked, admit.nodes(), scheduling.priority(), Instant.now(clock)));
+            job.getMetadata().getName(), stage.name(), asked, admit.nodes(), priority.getAsInt(), Instant.now(clock)));
         yield Decision.admitNow(queueName, "admitted to queue " + queueName + ": " + asked.describe()
             + (admit.nodes().isEmpty() ? "" : " on " + String.join(", ", admit.nodes())), admit.nodes());
       }
@@ -214,6 +228,7 @@ public final class BuiltinAdmission implements Admission {
     if (job != null) {
       jobs.put(key(job), job);  // the asking (or leaving) job as this reconcile sees it, fresher than the cache
     }
+    List<PriorityClass> classes = state.priorityClasses();
     dropArrivedReservations(trainerJobs);
 
     ClusterRoom room = ClusterRoom.of(state.nodes(), pods);
@@ -226,7 +241,8 @@ public final class BuiltinAdmission implements Admission {
     }
     Map<String, List<Job>> jobsByOwner = new HashMap<>();
     trainerJobs.forEach(j -> jobsByOwner.computeIfAbsent(ownerKey(j), k -> new ArrayList<>()).add(j));
-    List<QueuePlan.Running> running = new ArrayList<>();
+    // What each Builtin queue runs: this queue's stages, and its cohort's (GPUs they lend and borrow).
+    Map<String, List<QueuePlan.Running>> runningByQueue = new HashMap<>();
     for (Job attempt : trainerJobs) {
       MultimodalPretrainJob owner = jobs.get(ownerKey(attempt));
       if (finished(attempt) || owner == null) {
@@ -241,10 +257,10 @@ public final class BuiltinAdmission implements Admission {
       // What its unbound ranks hold on their planned nodes is freed by stopping it too.
       holdUnbound(room, gang, StageJobManifest.placement(attempt), attemptPods)
           .forEach((node, held) -> byNode.merge(node, held, ResourceList::plus));
-      if (memberOf(owner, queueName)) {
+      if (builtin(owner)) {
         boolean stopping = attempt.getMetadata().getDeletionTimestamp() != null || annotation(attempt, PREEMPTED_BY) != null;
-        running.add(new QueuePlan.Running(ownerKey(attempt), attempt.getMetadata().getNamespace() + "/"
-            + attempt.getMetadata().getName(), owner.getSpec().scheduling().priority(),
+        runningIn(runningByQueue, owner).add(new QueuePlan.Running(ownerKey(attempt), attempt.getMetadata().getNamespace() + "/"
+            + attempt.getMetadata().getName(), priority(owner, classes),
             created(attempt), gang, byNode, stopping));
       }
     }
@@ -260,10 +276,10 @@ public final class BuiltinAdmission implements Admission {
         return;
       }
       MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + label(first, Labels.JOB));
-      if (owner != null && memberOf(owner, queueName)) {
+      if (owner != null && builtin(owner)) {
         ResourceList held = attemptPods.stream().map(ResourceList::requestedBy).reduce(ResourceList.NONE, ResourceList::plus);
         // No Job to mark or stop (the attempt is ""): its pods are already stopping.
-        running.add(new QueuePlan.Running(key(owner), "", owner.getSpec().scheduling().priority(), Instant.EPOCH,
+        runningIn(runningByQueue, owner).add(new QueuePlan.Running(key(owner), "", priority(owner, classes), Instant.EPOCH,
             new Gang(1, held, stageProduct(owner, label(first, Labels.STAGE)), null, null), heldByNode(attemptPods), true));
       }
     });
@@ -271,9 +287,19 @@ public final class BuiltinAdmission implements Admission {
       // Its pods may be in the pod cache before its Job is in the Job cache: those bound count once, as pods.
       holdUnbound(room, reservation.gang(), reservation.nodes(), reservedPods.getOrDefault(
           reservation.namespace() + "/" + reservation.job() + "/" + reservation.stage(), List.of()));
-      if (reservation.queue().equals(queueName)) {
-        running.add(new QueuePlan.Running(reservation.namespace() + "/" + reservation.job(), "", reservation.priority(),
-            reservation.at(), reservation.gang(), Map.of(), false));
+      runningByQueue.computeIfAbsent(reservation.queue(), k -> new ArrayList<>()).add(new QueuePlan.Running(
+          reservation.namespace() + "/" + reservation.job(), "", reservation.priority(), reservation.at(),
+          reservation.gang(), Map.of(), false));
+    }
+    List<QueuePlan.Running> running = runningByQueue.getOrDefault(queueName, List.of());
+    List<QueuePlan.Member> cohort = new ArrayList<>();
+    String cohortName = queue.getSpec().cohort();
+    if (cohortName != null) {
+      for (TrainingQueue other : state.queues()) {
+        String otherName = other.getMetadata().getName();
+        if (!otherName.equals(queueName) && other.getSpec() != null && cohortName.equals(other.getSpec().cohort())) {
+          cohort.add(new QueuePlan.Member(otherName, other.getSpec(), runningByQueue.getOrDefault(otherName, List.of())));
+        }
       }
     }
 
@@ -284,8 +310,9 @@ public final class BuiltinAdmission implements Admission {
     for (Map.Entry<String, MultimodalPretrainJob> entry : jobs.entrySet()) {
       String otherKey = entry.getKey();
       MultimodalPretrainJob other = entry.getValue();
+      OptionalInt priority = Priorities.resolve(other.getSpec().scheduling().priorityClassName(), classes);
       if (otherKey.equals(self) || !inQueue(other, queueName) || holding.contains(otherKey) || backingOff(other)
-          || !admitsNamespace(queue, other.getMetadata().getNamespace())) {
+          || !admitsNamespace(queue, other.getMetadata().getNamespace()) || priority.isEmpty()) {
         continue;
       }
       List<Job> own = jobsByOwner.getOrDefault(otherKey, List.of());
@@ -293,16 +320,16 @@ public final class BuiltinAdmission implements Admission {
           && other.getStatus().getPhase() != JobPhase.AwaitingPromotion;
       Gang gang = gang(other, nextStage(other, own));
       if (gang != null && (other.getStatus().getQueue().position() != null || between)) {
-        waitingStages.add(new QueuePlan.Waiting(otherKey, other.getSpec().scheduling().priority(), created(other), gang));
+        waitingStages.add(new QueuePlan.Waiting(otherKey, priority.getAsInt(), created(other), gang));
       }
     }
     if (asked != null) {
-      waitingStages.add(new QueuePlan.Waiting(key(job), job.getSpec().scheduling().priority(), created(job), asked));
+      waitingStages.add(new QueuePlan.Waiting(key(job), priority(job, classes), created(job), asked));
     }
 
-    QueuePlan.Result plan = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, room);
+    QueuePlan.Result plan = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, room, cohort);
     String asking = asked == null ? null : self;
-    writeQueueStatus(queueName, plan, running, asking, asked);
+    writeQueueStatus(queueName, queue.getSpec(), plan, running, asking, asked);
     List<String> admissible = plan.verdicts().entrySet().stream()
         .filter(v -> v.getValue() instanceof QueuePlan.Admit && !v.getKey().equals(asking))
         .map(Map.Entry::getKey).toList();
@@ -361,8 +388,8 @@ public final class BuiltinAdmission implements Admission {
    * The queue as it is once this decision takes effect: what runs, plus the asking stage when it
    * is admitted; every other stage waits, even one the plan would admit when it next asks.
    */
-  private void writeQueueStatus(String queue, QueuePlan.Result plan, List<QueuePlan.Running> running, String asking,
-      Gang asked) {
+  private void writeQueueStatus(String queue, TrainingQueueSpec spec, QueuePlan.Result plan,
+      List<QueuePlan.Running> running, String asking, Gang asked) {
     boolean askingAdmitted = asking != null && plan.verdicts().get(asking) instanceof QueuePlan.Admit;
     List<String> admitted = new ArrayList<>(running.stream().map(QueuePlan.Running::key).distinct().toList());
     int gpus = running.stream().mapToInt(r -> r.gang().gpus()).sum();
@@ -373,6 +400,9 @@ public final class BuiltinAdmission implements Admission {
     List<String> pending = plan.verdicts().keySet().stream().filter(k -> !(askingAdmitted && k.equals(asking))).toList();
     TrainingQueueStatus status = new TrainingQueueStatus();
     status.setGpusInUse(gpus);
+    if (spec.cohort() != null && spec.gpuQuota() != null) {
+      status.setGpusBorrowed(Math.max(0, gpus - spec.gpuQuota()));
+    }
     status.setAdmittedCount(admitted.size());
     status.setPendingCount(pending.size());
     status.setAdmitted(admitted.stream().limit(TrainingQueueStatus.LISTED).toList());
@@ -385,7 +415,8 @@ public final class BuiltinAdmission implements Admission {
   }
 
   private static boolean sameStatus(TrainingQueueStatus a, TrainingQueueStatus b) {
-    return Objects.equals(a.getGpusInUse(), b.getGpusInUse()) && Objects.equals(a.getAdmitted(), b.getAdmitted())
+    return Objects.equals(a.getGpusInUse(), b.getGpusInUse()) && Objects.equals(a.getGpusBorrowed(), b.getGpusBorrowed())
+        && Objects.equals(a.getAdmitted(), b.getAdmitted())
         && Objects.equals(a.getPending(), b.getPending()) && Objects.equals(a.getAdmittedCount(), b.getAdmittedCount())
         && Objects.equals(a.getPendingCount(), b.getPendingCount());
   }
@@ -409,6 +440,15 @@ public final class BuiltinAdmission implements Admission {
     return QueueNamespaces.admits(queue.getSpec(), namespace, state.namespaceLabels(namespace));
   }
 
+  /**
+   * The job's priority from its PriorityClass; a job admitted before its class was deleted counts
+   * at the cluster's default priority (nothing here says what the class's value was).
+   */
+  private static int priority(MultimodalPretrainJob job, List<PriorityClass> classes) {
+    return Priorities.resolve(job.getSpec().scheduling().priorityClassName(), classes)
+        .orElseGet(() -> Priorities.resolve(null, classes).getAsInt());
+  }
+
   /** A stage of the job waits out a backoff after startup failures: it neither waits in line nor holds anything back. */
   private boolean backingOff(MultimodalPretrainJob job) {
     Instant now = Instant.now(clock);
@@ -421,8 +461,18 @@ public final class BuiltinAdmission implements Admission {
    * LocalQueue of the same name is Kueue's: its pods still hold GPUs on the nodes, not quota here.
    */
   private static boolean memberOf(MultimodalPretrainJob job, String queue) {
-    SchedulingSpec scheduling = job.getSpec().scheduling();
-    return scheduling.mode() == SchedulingSpec.Mode.BUILTIN && queue.equals(scheduling.queue());
+    return builtin(job) && queue.equals(job.getSpec().scheduling().queue());
+  }
+
+  /** Kiln admits the job (its queue is a TrainingQueue). */
+  private static boolean builtin(MultimodalPretrainJob job) {
+    return job.getSpec().scheduling().mode() == SchedulingSpec.Mode.BUILTIN;
+  }
+
+  /** Where the stages of the job's queue are listed. */
+  private static List<QueuePlan.Running> runningIn(Map<String, List<QueuePlan.Running>> byQueue,
+      MultimodalPretrainJob job) {
+    return byQueue.computeIfAbsent(job.getSpec().scheduling().queue(), k -> new ArrayList<>());
   }
 
   /** The first stage of the job that has not completed an attempt: the one it asks for next. */

@@ -5,12 +5,16 @@ import dev.kiln.api.v1alpha1.TrainingQueue;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 
-/** What admission reads: nodes, pods, Kiln's trainer Jobs, jobs, queues and namespaces' labels (from informer caches in the operator). */
+/**
+ * What admission reads: nodes, pods, Kiln's trainer Jobs, jobs, queues, namespaces' labels and
+ * PriorityClasses (from informer caches in the operator).
+ */
 public interface ClusterState {
 
   List<Node> nodes();
@@ -25,8 +29,14 @@ public interface ClusterState {
 
   Optional<TrainingQueue> queue(String name);
 
+  /** Every TrainingQueue: a queue's cohort is the others that name the same. */
+  List<TrainingQueue> queues();
+
   /** The labels of a namespace (empty when it has none, or is not known): what a queue's namespaceSelector reads. */
   Map<String, String> namespaceLabels(String namespace);
+
+  /** The cluster's PriorityClasses: what a job's priorityClassName stands for. */
+  List<PriorityClass> priorityClasses();
 
   /**
    * A number that changes whenever something a queue's plan depends on may have changed, so a

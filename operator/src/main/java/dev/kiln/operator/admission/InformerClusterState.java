@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
@@ -32,6 +33,7 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   private final SharedIndexInformer<MultimodalPretrainJob> jobs;
   private final SharedIndexInformer<TrainingQueue> queues;
   private final SharedIndexInformer<Namespace> namespaces;
+  private final SharedIndexInformer<PriorityClass> priorityClasses;
 
   /** Bumped on every change a queue's plan depends on. */
   private final AtomicLong version = new AtomicLong();
@@ -51,6 +53,7 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
     jobs = client.resources(MultimodalPretrainJob.class).inAnyNamespace().inform(jobHandler(onJobDeleted));
     queues = client.resources(TrainingQueue.class).inform(handler(onChange));
     namespaces = client.namespaces().inform(handler(onChange));
+    priorityClasses = client.scheduling().v1().priorityClasses().inform(handler(onChange));
   }
 
   /** Starts an informer that keeps its own copies, and returns once it has listed everything, as inform() does. */
@@ -165,13 +168,23 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   }
 
   @Override
+  public List<TrainingQueue> queues() {
+    return queues.getStore().list();
+  }
+
+  @Override
   public Map<String, String> namespaceLabels(String namespace) {
     Namespace found = namespaces.getStore().getByKey(namespace);
     return found == null || found.getMetadata().getLabels() == null ? Map.of() : found.getMetadata().getLabels();
   }
 
   @Override
+  public List<PriorityClass> priorityClasses() {
+    return priorityClasses.getStore().list();
+  }
+
+  @Override
   public void close() {
-    List.of(nodes, pods, trainerJobs, jobs, queues, namespaces).forEach(SharedIndexInformer::close);
+    List.of(nodes, pods, trainerJobs, jobs, queues, namespaces, priorityClasses).forEach(SharedIndexInformer::close);
   }
 }

@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.List;
 import java.util.Map;
@@ -48,8 +49,18 @@ public final class ListingClusterState implements ClusterState {
   }
 
   @Override
+  public List<TrainingQueue> queues() {
+    return client.resources(TrainingQueue.class).list().getItems();
+  }
+
+  @Override
   public Map<String, String> namespaceLabels(String namespace) {
     Namespace found = client.namespaces().withName(namespace).get();
     return found == null || found.getMetadata().getLabels() == null ? Map.of() : found.getMetadata().getLabels();
+  }
+
+  @Override
+  public List<PriorityClass> priorityClasses() {
+    return client.scheduling().v1().priorityClasses().list().getItems();
   }
 }

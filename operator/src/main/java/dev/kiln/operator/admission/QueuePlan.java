@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +26,11 @@ import java.util.Map;
  *       with a lower priority whose stop frees quota or room it can use, lowest priority and newest
  *       first, then drops any whose stop the later ones made unneeded (fill-back); while
  *       stopped stages are still releasing their GPUs it waits and stops no more (naming them
- *       again, so that one still running past its grace is stopped by the preemptor).</li>
+ *       again, so that one still running past its grace is stopped by the preemptor);</li>
+ *   <li>a cohort (Kueue's ClusterQueue cohort): the queue may also use GPUs the other queues of
+ *       its cohort leave unused (within its borrowingLimit and their lendingLimits), and a stage
+ *       that fits the queue's own quota may reclaim lent GPUs by stopping stages of queues that
+ *       run on borrowed ones ({@code reclaimWithinCohort}), those queues' stages first.</li>
  * </ul>
  */
 public final class QueuePlan {
@@ -56,23 +61,41 @@ public final class QueuePlan {
   /** The verdict for each waiting key, the GPUs the queue holds once the admitted stages start, and who waits. */
   public record Result(Map<String, Verdict> verdicts, int gpusInUse, List<String> pending) {}
 
+  /** Another queue of the cohort: its quota, and the stages it runs (what it uses of the cohort's GPUs). */
+  public record Member(String queue, TrainingQueueSpec spec, List<Running> running) {}
+
   private final String queue;
   private final TrainingQueueSpec spec;
+  private final List<Member> cohort;
   private final Map<String, Integer> usedByProduct = new HashMap<>();
   private int used;
+  /** GPUs each other queue of the cohort holds; and whose each of their stages is. */
+  private final Map<String, Integer> memberUsed = new HashMap<>();
+  private final Map<Running, Member> memberOf = new IdentityHashMap<>();
 
-  private QueuePlan(String queue, TrainingQueueSpec spec) {
+  private QueuePlan(String queue, TrainingQueueSpec spec, List<Member> cohort) {
     this.queue = queue;
     this.spec = spec;
+    this.cohort = spec.cohort() == null ? List.of() : cohort;
   }
 
   public static Result plan(String queue, TrainingQueueSpec spec, List<Waiting> waiting, List<Running> running,
       ClusterRoom room) {
-    return new QueuePlan(queue, spec).decide(waiting, running, room);
+    return plan(queue, spec, waiting, running, room, List.of());
+  }
+
+  /** As above, for a queue whose cohort's other queues are {@code cohort}. */
+  public static Result plan(String queue, TrainingQueueSpec spec, List<Waiting> waiting, List<Running> running,
+      ClusterRoom room, List<Member> cohort) {
+    return new QueuePlan(queue, spec, cohort).decide(waiting, running, room);
   }
 
   private Result decide(List<Waiting> waiting, List<Running> running, ClusterRoom room) {
     running.forEach(r -> hold(r.gang(), r.gang().gpus()));
+    for (Member member : cohort) {
+      memberUsed.put(member.queue(), member.running().stream().mapToInt(r -> r.gang().gpus()).sum());
+      member.running().forEach(r -> memberOf.put(r, member));
+    }
     int inUse = used;
     List<String> pending = new ArrayList<>();
     Map<String, Verdict> verdicts = new LinkedHashMap<>();
@@ -108,26 +131,46 @@ public final class QueuePlan {
 
   private Verdict preemptOrWait(Waiting stage, List<Running> running, ClusterRoom room, int position) {
     String shortage = shortage(stage.gang(), room);
-    if (spec.preemption() != TrainingQueueSpec.Preemption.LOWER_PRIORITY) {
+    boolean withinQueue = spec.preemption() == TrainingQueueSpec.Preemption.LOWER_PRIORITY;
+    // Kueue reclaims only for a stage that fits the queue's own (nominal) quota once admitted.
+    boolean reclaim = spec.reclaimWithinCohort() != TrainingQueueSpec.Reclaim.NEVER && !cohort.isEmpty()
+        && spec.gpuQuota() != null && used + stage.gang().gpus() <= spec.gpuQuota();
+    if (!withinQueue && !reclaim) {
       return new Wait(position, shortage);
     }
-    List<Running> stopping = running.stream().filter(Running::stopping).toList();
+    List<Running> stopping = new ArrayList<>(running.stream().filter(Running::stopping).toList());
+    cohort.forEach(member -> member.running().stream().filter(Running::stopping).forEach(stopping::add));
     if (!stopping.isEmpty() && fitsAfterStopping(stage.gang(), room, stopping)) {
       // Named again, so that a victim whose own job has not stopped it in time is stopped by the preemptor.
-      return new Preempt(position, shortage + "; waiting for preempted stages to stop", stopping);
+      return new Preempt(position, shortage + "; waiting for preempted stages to stop", List.copyOf(stopping));
     }
     // Only stages whose stop frees what the waiting stage lacks: quota it is counted against, or room on
     // nodes it may use. A reservation (no Job yet) is never a victim: there is nothing to stop.
     boolean quotaShort = quotaLeft(stage.gang()) < stage.gang().gpus();
     boolean roomShort = !room.copy().place(stage.gang());
-    List<Running> candidates = running.stream()
-        .filter(r -> !r.stopping() && !r.attempt().isEmpty() && r.priority() < stage.priority())
-        .filter(r -> quotaShort && counted(r.gang(), stage.gang()) > 0
-            || roomShort && r.heldByNode().keySet().stream().anyMatch(node -> room.usableBy(node, stage.gang())))
-        .sorted(Comparator.comparingInt(Running::priority).thenComparing(Running::started, Comparator.reverseOrder()))
-        .toList();
+    Comparator<Running> lowestNewestFirst = Comparator.comparingInt(Running::priority)
+        .thenComparing(Running::started, Comparator.reverseOrder());
+    List<Running> candidates = new ArrayList<>();
+    if (reclaim) {
+      // Stages of queues running on borrowed GPUs go first, as in Kueue.
+      cohort.stream().filter(member -> memberUsed.get(member.queue()) > nominal(member.spec()))
+          .flatMap(member -> member.running().stream())
+          .filter(r -> stoppable(r) && (spec.reclaimWithinCohort() == TrainingQueueSpec.Reclaim.ANY
+              || r.priority() < stage.priority()))
+          .filter(r -> quotaShort || roomShort && frees(r, stage.gang(), room))
+          .sorted(lowestNewestFirst).forEach(candidates::add);
+    }
+    if (withinQueue) {
+      running.stream()
+          .filter(r -> stoppable(r) && r.priority() < stage.priority())
+          .filter(r -> quotaShort && counted(r.gang(), stage.gang()) > 0 || roomShort && frees(r, stage.gang(), room))
+          .sorted(lowestNewestFirst).forEach(candidates::add);
+    }
     List<Running> victims = new ArrayList<>();
     for (Running victim : candidates) {
+      if (memberOf.containsKey(victim) && !borrowingAfter(memberOf.get(victim), victims)) {
+        continue;  // its queue no longer runs on borrowed GPUs once those already chosen stop
+      }
       victims.add(victim);
       if (fitsAfterStopping(stage.gang(), room, stopping, victims)) {
         // Fill-back: a victim taken early whose stop the later ones made unneeded keeps running.
@@ -138,34 +181,53 @@ public final class QueuePlan {
             victims = without;
           }
         }
-        return new Preempt(position, shortage + "; preempting " + String.join(", ",
-            victims.stream().map(Running::key).toList()) + " (lower priority)", List.copyOf(victims));
+        return new Preempt(position, shortage + "; " + preempting(victims), List.copyOf(victims));
       }
     }
     return new Wait(position, shortage);
+  }
+
+  /** "preempting a/low (lower priority); preempting b/big of queue vision (on GPUs lent by cohort lab)". */
+  private String preempting(List<Running> victims) {
+    List<String> parts = new ArrayList<>();
+    List<String> own = victims.stream().filter(v -> !memberOf.containsKey(v)).map(Running::key).toList();
+    if (!own.isEmpty()) {
+      parts.add("preempting " + String.join(", ", own) + " (lower priority)");
+    }
+    victims.stream().filter(memberOf::containsKey).forEach(v -> parts.add("preempting " + v.key() + " of queue "
+        + memberOf.get(v).queue() + " (on GPUs borrowed in cohort " + spec.cohort() + ")"));
+    return String.join("; ", parts);
+  }
+
+  /** A stage that can be stopped: it has a Job (a reservation has nothing to stop) and is not being stopped. */
+  private static boolean stoppable(Running running) {
+    return !running.stopping() && !running.attempt().isEmpty();
+  }
+
+  /** Whether stopping the stage frees room on a node the gang may use. */
+  private static boolean frees(Running running, Gang gang, ClusterRoom room) {
+    return running.heldByNode().keySet().stream().anyMatch(node -> room.usableBy(node, gang));
+  }
+
+  /** Whether the member still holds more than its quota once {@code stopped} have stopped. */
+  private boolean borrowingAfter(Member member, List<Running> stopped) {
+    int after = memberUsed.get(member.queue()) - stopped.stream().filter(r -> memberOf.get(r) == member)
+        .mapToInt(r -> r.gang().gpus()).sum();
+    return after > nominal(member.spec());
   }
 
   /** Whether the gang fits in the queue's quota and on the nodes once every stage of {@code stopped} lists has stopped. */
   @SafeVarargs
   private boolean fitsAfterStopping(Gang gang, ClusterRoom room, List<Running>... stopped) {
     ClusterRoom after = room.copy();
-    int quotaAfter = quotaLeft(gang);
+    List<Running> all = new ArrayList<>();
     for (List<Running> list : stopped) {
       for (Running r : list) {
-        quotaAfter = saturatedAdd(quotaAfter, counted(r.gang(), gang));
+        all.add(r);
         r.heldByNode().forEach(after::release);
       }
     }
-    return fits(gang, quotaAfter, after);
-  }
-
-  /** Quota left is Integer.MAX_VALUE for a queue without one: adding to it must not overflow. */
-  private static int saturatedAdd(int a, int b) {
-    return (int) Math.min(Integer.MAX_VALUE, (long) a + b);
-  }
-
-  private static boolean fits(Gang gang, int quotaLeft, ClusterRoom room) {
-    return quotaLeft >= gang.gpus() && room.copy().place(gang);
+    return quotaLeft(gang, all) >= gang.gpus() && after.place(gang);
   }
 
   /** GPUs a running gang frees towards the quota a waiting gang is measured against. */
@@ -189,24 +251,81 @@ public final class QueuePlan {
     }
   }
 
-  /** GPUs the queue's quota still allows for this gang: the total's and its product's, whichever is less. */
+  /** GPUs the queue's quota still allows for this gang: the total's (its cohort's) and its product's, whichever is less. */
   private int quotaLeft(Gang gang) {
+    return quotaLeft(gang, List.of());
+  }
+
+  /** As {@link #quotaLeft(Gang)}, once the stages {@code stopped} (of this queue or of its cohort) have stopped. */
+  private int quotaLeft(Gang gang, List<Running> stopped) {
     if (gang.gpus() == 0) {
       return Integer.MAX_VALUE;
     }
-    int left = spec.gpuQuota() == null ? Integer.MAX_VALUE : spec.gpuQuota() - used;
+    int own = used;
+    int ownProduct = gang.product() == null ? 0 : usedByProduct.getOrDefault(gang.product(), 0);
+    Map<String, Integer> others = new HashMap<>(memberUsed);
+    for (Running r : stopped) {
+      Member member = memberOf.get(r);
+      if (member != null) {
+        others.merge(member.queue(), -r.gang().gpus(), Integer::sum);
+      } else {
+        own -= r.gang().gpus();
+        ownProduct -= gang.product() != null && gang.product().equals(r.gang().product()) ? r.gang().gpus() : 0;
+      }
+    }
+    long left = totalLeft(own, others);
     Integer product = gang.product() == null ? null : spec.gpuQuotaByProduct().get(gang.product());
     if (product != null) {
-      left = Math.min(left, product - usedByProduct.getOrDefault(gang.product(), 0));
+      left = Math.min(left, product - ownProduct);
     }
-    return left;
+    return (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, left));
+  }
+
+  /**
+   * GPUs the queue may still take when it holds {@code own} and the other queues of its cohort
+   * {@code others}. Alone: its gpuQuota less {@code own}. In a cohort, as Kueue counts it: each queue
+   * lends its gpuQuota less what it keeps (gpuQuota - lendingLimit); a queue may use what it keeps
+   * plus what the cohort has left to lend, within gpuQuota + borrowingLimit.
+   */
+  private long totalLeft(int own, Map<String, Integer> others) {
+    if (spec.gpuQuota() == null) {
+      return Integer.MAX_VALUE;
+    }
+    if (cohort.isEmpty()) {
+      return (long) spec.gpuQuota() - own;
+    }
+    long lendable = lendable(spec);
+    long lent = 0;
+    for (Member member : cohort) {
+      lendable += lendable(member.spec());
+      lent += Math.max(0, others.getOrDefault(member.queue(), 0) - kept(member.spec()));
+    }
+    int kept = kept(spec);
+    long byCohort = Math.max(kept - own, kept + lendable - lent - own);
+    long byBorrowingLimit = spec.borrowingLimit() == null ? Long.MAX_VALUE
+        : (long) spec.gpuQuota() + spec.borrowingLimit() - own;
+    return Math.min(byCohort, byBorrowingLimit);
+  }
+
+  private static int nominal(TrainingQueueSpec queue) {
+    return queue.gpuQuota() == null ? 0 : queue.gpuQuota();
+  }
+
+  /** What a queue puts in its cohort: its gpuQuota, or its lendingLimit when that is less. */
+  private static long lendable(TrainingQueueSpec queue) {
+    return nominal(queue) - kept(queue);
+  }
+
+  /** GPUs of its quota a queue keeps for itself, never lent: its gpuQuota less its lendingLimit. */
+  private static int kept(TrainingQueueSpec queue) {
+    return queue.lendingLimit() == null ? 0 : Math.max(0, nominal(queue) - queue.lendingLimit());
   }
 
   /** "waiting for 16 x NVIDIA-A100-SXM4-40GB: 8 free in queue research, 3 free on nodes". */
   private String shortage(Gang gang, ClusterRoom room) {
     int quota = quotaLeft(gang);
     String inQueue = quota == Integer.MAX_VALUE ? "no quota limit in queue " + queue
-        : Math.max(0, quota) + " free in queue " + queue;
+        : Math.max(0, quota) + " free in queue " + queue + (cohort.isEmpty() ? "" : " and its cohort " + spec.cohort());
     String lacking = room.shortage(gang);
     return "waiting for " + gang.describe() + " (" + gang.pods() + " pods of " + gang.gpusPerPod() + "): " + inQueue
         + ", " + room.free(gang) + " free on nodes" + (lacking.isEmpty() ? "" : "; " + lacking);

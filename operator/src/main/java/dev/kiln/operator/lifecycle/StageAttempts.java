@@ -228,7 +228,7 @@ final class StageAttempts {
       String preemptedBy) {
     StageSpec spec = job.getSpec().stages().get(index);
     StageStatus stage = status.stage(spec.name());
-    countDisruption(status, stage, "Preempted", "preempted by " + preemptedBy + " (higher priority)");
+    countDisruption(status, stage, "Preempted", "preempted by " + preemptedBy + ", to make room for it");
     events.warning(job, "Preempted", "stage " + spec.name() + " attempt " + stage.getAttempt() + " preempted by "
         + preemptedBy + "; it checkpoints and resumes when admitted again (not counted against maxRestarts)");
     children.delete(attempt);
@@ -398,7 +398,7 @@ final class StageAttempts {
         switch (children.preempt(victim.namespace(), victim.attemptJob(), key(job), Instant.now(clock),
             BuiltinAdmission.PREEMPTION_GRACE)) {
           case MARKED -> events.normal(job, "Preempting", "stopping " + victim.attemptJob() + " of " + victim.owner()
-              + " (lower priority) to make room");
+              + " to make room (its status says why it was chosen)");
           case STOPPED -> events.warning(job, "Preempting", "stopped " + victim.attemptJob() + " of " + victim.owner()
               + " itself: its job had not stopped it within " + BuiltinAdmission.PREEMPTION_GRACE.toSeconds() + "s");
           case ALREADY_MARKED, GONE -> { }

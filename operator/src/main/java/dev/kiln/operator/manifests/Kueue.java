@@ -5,7 +5,7 @@ import dev.kiln.api.v1alpha1.SchedulingSpec;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** In Kueue mode, Jobs carry the queue label and start suspended until Kueue admits them. */
+/** In Kueue mode, Jobs carry the queue (and workload priority class) labels and start suspended until Kueue admits them. */
 final class Kueue {
 
   private Kueue() {}
@@ -18,6 +18,9 @@ final class Kueue {
     Map<String, String> jobLabels = new LinkedHashMap<>(labels);
     if (enabled(job)) {
       jobLabels.put(Labels.KUEUE_QUEUE, job.getSpec().scheduling().queue());
+      if (job.getSpec().scheduling().workloadPriorityClassName() != null) {
+        jobLabels.put(Labels.KUEUE_PRIORITY_CLASS, job.getSpec().scheduling().workloadPriorityClassName());
+      }
     }
     return jobLabels;
   }

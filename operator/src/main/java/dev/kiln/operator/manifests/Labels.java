@@ -15,6 +15,7 @@ public final class Labels {
   public static final String ATTEMPT = "kiln.dev/attempt";
   public static final String SOURCE = "kiln.dev/source";
   public static final String KUEUE_QUEUE = "kueue.x-k8s.io/queue-name";
+  public static final String KUEUE_PRIORITY_CLASS = "kueue.x-k8s.io/priority-class";
   public static final String MANAGER = "kiln-operator";
 
   /** Components, one per kind of child. */

@@ -128,6 +128,10 @@ public final class StageJobManifest {
         .endSpec()
         .build();
     PodParts.applySettings(built, stage.pod(), gpu ? settings.gpuRuntimeClassName() : "");
+    var podSpec = built.getSpec().getTemplate().getSpec();
+    if (podSpec.getPriorityClassName() == null) {
+      podSpec.setPriorityClassName(job.getSpec().scheduling().priorityClassName());  // the job's class, where Kueue reads it
+    }
     return built;
   }
 

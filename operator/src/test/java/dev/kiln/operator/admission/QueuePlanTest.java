@@ -213,6 +213,88 @@ class QueuePlanTest {
         .as("only the node with the GPU taint Kiln tolerates").isEqualTo(8);
   }
 
+  // --- cohorts ---------------------------------------------------------------------------------
+
+  static TrainingQueueSpec inCohort(int quota, Integer borrowingLimit, Integer lendingLimit, TrainingQueueSpec.Reclaim reclaim) {
+    return new TrainingQueueSpec(quota, null, Strategy.BEST_EFFORT_FIFO, Preemption.NEVER, null, "lab", borrowingLimit,
+        lendingLimit, reclaim);
+  }
+
+  @Test
+  void aQueueBorrowsWhatItsCohortLeavesUnusedWithinItsBorrowingLimit() {
+    var language = new QueuePlan.Member("language", inCohort(16, null, null, null), List.of());
+    List<QueuePlan.Waiting> wide = List.of(waiting("ns/wide", 0, 1, gang(2, 8)));
+
+    var borrowing = QueuePlan.plan("vision", inCohort(8, null, null, null), wide, List.of(),
+        room(nodes(4, 8, A100), List.of()), List.of(language));
+    assertThat(borrowing.verdicts().get("ns/wide")).as("8 of its own, 8 lent by language").isInstanceOf(QueuePlan.Admit.class);
+
+    var alone = QueuePlan.plan("vision", new TrainingQueueSpec(8, null, null, null), wide, List.of(),
+        room(nodes(4, 8, A100), List.of()));
+    assertThat(alone.verdicts().get("ns/wide")).as("positive control: outside a cohort its quota is a cap")
+        .isEqualTo(new QueuePlan.Wait(1, "waiting for 16 GPUs (2 pods of 8): 8 free in queue vision, 32 free on nodes"));
+
+    var limited = QueuePlan.plan("vision", inCohort(8, 4, null, null), wide, List.of(),
+        room(nodes(4, 8, A100), List.of()), List.of(language));
+    assertThat(limited.verdicts().get("ns/wide")).isEqualTo(new QueuePlan.Wait(1,
+        "waiting for 16 GPUs (2 pods of 8): 12 free in queue vision and its cohort lab, 32 free on nodes"));
+
+    var languageBusy = new QueuePlan.Member("language", inCohort(16, null, null, null), List.of(
+        running("ns/l1", 0, 1, "node-2"), running("ns/l2", 0, 2, "node-3")));
+    var nothingLent = QueuePlan.plan("vision", inCohort(8, null, null, null), wide, List.of(),
+        room(nodes(4, 8, A100), List.of(pod("node-2", 8), pod("node-3", 8))), List.of(languageBusy));
+    assertThat(((QueuePlan.Wait) nothingLent.verdicts().get("ns/wide")).reason())
+        .as("language uses all it has: vision keeps its own 8").contains("8 free in queue vision and its cohort lab");
+  }
+
+  @Test
+  void aLendingLimitKeepsPartOfAQueuesQuotaForItself() {
+    var language = new QueuePlan.Member("language", inCohort(16, null, 4, null), List.of());
+    var twelve = QueuePlan.plan("vision", inCohort(8, null, null, null), List.of(waiting("ns/twelve", 0, 1, gang(3, 4))),
+        List.of(), room(nodes(4, 8, A100), List.of()), List.of(language));
+    assertThat(twelve.verdicts().get("ns/twelve")).as("8 + the 4 language lends").isInstanceOf(QueuePlan.Admit.class);
+
+    var sixteen = QueuePlan.plan("vision", inCohort(8, null, null, null), List.of(waiting("ns/sixteen", 0, 1, gang(4, 4))),
+        List.of(), room(nodes(4, 8, A100), List.of()), List.of(language));
+    assertThat(((QueuePlan.Wait) sixteen.verdicts().get("ns/sixteen")).reason())
+        .contains("12 free in queue vision and its cohort lab");
+  }
+
+  @Test
+  void aQueueWithinItsQuotaReclaimsLentGpusFromTheNewestStageOfABorrowingQueue() {
+    // language (quota 8) runs 16 GPUs: 8 of them vision's, lent while vision was idle.
+    List<QueuePlan.Running> languageStages = List.of(running("ns/lang-old", 5, 1, "node-0"),
+        running("ns/lang-new", 5, 2, "node-1"));
+    var language = new QueuePlan.Member("language", inCohort(8, null, null, null), languageStages);
+    List<Pod> pods = List.of(pod("node-0", 8), pod("node-1", 8));
+    List<QueuePlan.Waiting> back = List.of(waiting("ns/back", 0, 9, gang(1, 8)));
+
+    var any = QueuePlan.plan("vision", inCohort(8, null, null, TrainingQueueSpec.Reclaim.ANY), back, List.of(),
+        room(nodes(2, 8, A100), pods), List.of(language));
+    var reclaiming = (QueuePlan.Preempt) any.verdicts().get("ns/back");
+    assertThat(reclaiming.victims()).extracting(QueuePlan.Running::key).containsExactly("ns/lang-new");
+    assertThat(reclaiming.reason()).endsWith("preempting ns/lang-new of queue language (on GPUs borrowed in cohort lab)");
+
+    var lowerOnly = QueuePlan.plan("vision", inCohort(8, null, null, TrainingQueueSpec.Reclaim.LOWER_PRIORITY), back,
+        List.of(), room(nodes(2, 8, A100), pods), List.of(language));
+    assertThat(lowerOnly.verdicts().get("ns/back")).as("language's stages have the higher priority")
+        .isInstanceOf(QueuePlan.Wait.class);
+    var never = QueuePlan.plan("vision", inCohort(8, null, null, null), back, List.of(), room(nodes(2, 8, A100), pods),
+        List.of(language));
+    assertThat(never.verdicts().get("ns/back")).isInstanceOf(QueuePlan.Wait.class);
+
+    var withinItsOwn = new QueuePlan.Member("language", inCohort(16, null, null, null), languageStages);
+    var notBorrowing = QueuePlan.plan("vision", inCohort(8, null, null, TrainingQueueSpec.Reclaim.ANY), back, List.of(),
+        room(nodes(2, 8, A100), pods), List.of(withinItsOwn));
+    assertThat(notBorrowing.verdicts().get("ns/back")).as("language runs within its own quota: nothing to reclaim")
+        .isInstanceOf(QueuePlan.Wait.class);
+
+    var beyondItsQuota = QueuePlan.plan("vision", inCohort(8, null, null, TrainingQueueSpec.Reclaim.ANY),
+        List.of(waiting("ns/big", 0, 9, gang(2, 8))), List.of(), room(nodes(2, 8, A100), pods), List.of(language));
+    assertThat(beyondItsQuota.verdicts().get("ns/big")).as("16 GPUs would be borrowing: not a reclaim")
+        .isInstanceOf(QueuePlan.Wait.class);
+  }
+
   // --- snapshots -----------------------------------------------------------------------------
 
   static Gang gang(int pods, int gpus) {

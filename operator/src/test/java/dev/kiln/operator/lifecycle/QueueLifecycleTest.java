@@ -326,8 +326,16 @@ class QueueLifecycleTest {
       return live.queue(name);
     }
 
+    public List<TrainingQueue> queues() {
+      return live.queues();
+    }
+
     public java.util.Map<String, String> namespaceLabels(String namespace) {
       return live.namespaceLabels(namespace);
+    }
+
+    public List<io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass> priorityClasses() {
+      return live.priorityClasses();
     }
 
     public java.util.OptionalLong version() {
@@ -352,6 +360,66 @@ class QueueLifecycleTest {
     queue("nowhere", new TrainingQueueSpec(null, null, null, null));
     reconcile(job);
     assertThat(cluster.job(NS, "lost-pretrain-a1")).isNotNull();
+  }
+
+  @Test
+  void aJobNamingAPriorityClassThatDoesNotExistWaitsSayingSoUntilItIsCreated() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob urgent = create("unknown", "research", "research-urgent", 1, "Builtin", "cpu: \"2\"");
+    MultimodalPretrainJob known = create("known", "research", 5, 1);
+
+    toTraining(urgent);
+    toTraining(known);
+
+    assertThat(cluster.job(NS, "unknown-pretrain-a1")).isNull();
+    assertThat(get(urgent).getStatus().getPhase()).isEqualTo(JobPhase.Queued);
+    assertThat(get(urgent).getStatus().getMessage()).startsWith("PriorityClass research-urgent (spec.scheduling"
+        + ".priorityClassName) does not exist");
+    assertThat(cluster.job(NS, "known-pretrain-a1")).as("positive control: a class that exists").isNotNull();
+    assertThat(cluster.job(NS, "known-pretrain-a1").getSpec().getTemplate().getSpec().getPriorityClassName())
+        .as("the pods carry the job's class").isEqualTo("priority-5");
+
+    priorityClass(100, "research-urgent");
+    reconcile(urgent);
+    assertThat(cluster.job(NS, "unknown-pretrain-a1")).isNotNull();
+  }
+
+  @Test
+  void aQueueBorrowsItsCohortsIdleGpusAndTheLenderReclaimsThemByPreemption() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    queue("vision", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    queue("language", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, null));
+    MultimodalPretrainJob borrower = create("borrower", "language", 0, 2);
+    toTraining(borrower);
+    assertThat(cluster.job(NS, "borrower-pretrain-a1")).as("16 GPUs: its own 8 and vision's idle 8").isNotNull();
+    cluster.startPod(NS, "borrower-pretrain-a1", 0, "gpu-0");
+    cluster.startPod(NS, "borrower-pretrain-a1", 1, "gpu-1");
+    reconcile(borrower);
+    assertThat(client.resources(TrainingQueue.class).withName("language").get().getStatus().getGpusBorrowed())
+        .isEqualTo(8);
+
+    MultimodalPretrainJob owner = create("owner", "vision", 0, 1);
+    toTraining(owner);
+    assertThat(cluster.job(NS, "owner-pretrain-a1")).isNull();
+    assertThat(get(owner).getStatus().getQueue().reason())
+        .endsWith("preempting research/borrower of queue language (on GPUs borrowed in cohort lab)");
+    assertThat(cluster.job(NS, "borrower-pretrain-a1").getMetadata().getAnnotations())
+        .containsEntry(BuiltinAdmission.PREEMPTED_BY, "research/owner");
+
+    reconcile(borrower);
+    assertThat(cluster.job(NS, "borrower-pretrain-a1")).isNull();
+    assertThat(get(borrower).getStatus().getStages().getFirst().getLastFailure().getMessage())
+        .isEqualTo("preempted by research/owner, to make room for it");
+    cluster.stopPod(NS, "borrower-pretrain-a1-0", 143);
+    cluster.stopPod(NS, "borrower-pretrain-a1-1", 143);
+    reconcile(owner);
+    assertThat(cluster.job(NS, "owner-pretrain-a1")).isNotNull();
+    reconcile(borrower);
+    assertThat(get(borrower).getStatus().getQueue().reason()).as("what is left to borrow is 8")
+        .contains("8 free in queue language and its cohort lab");
   }
 
   @Test
@@ -505,8 +573,16 @@ class QueueLifecycleTest {
         return live.queue(name);
       }
 
+      public List<TrainingQueue> queues() {
+        return live.queues();
+      }
+
       public java.util.Map<String, String> namespaceLabels(String namespace) {
         return live.namespaceLabels(namespace);
+      }
+
+      public List<io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass> priorityClasses() {
+        return live.priorityClasses();
       }
     }, (queue, status) -> { }, key -> { }, clock);
     assertThat(shared.admit(get(a), 0).admitted()).isTrue();
@@ -724,6 +800,11 @@ class QueueLifecycleTest {
   }
 
   private MultimodalPretrainJob create(String name, String queue, int priority, int nodes, String mode, String cpu) {
+    return create(name, queue, priority == 0 ? null : priorityClass(priority), nodes, mode, cpu);
+  }
+
+  private MultimodalPretrainJob create(String name, String queue, String priorityClass, int nodes, String mode,
+      String cpu) {
     try {
       String yaml = Files.readString(TestJobs.root().resolve("examples/quickstart.yaml"))
           .replace("name: quickstart\n", "name: " + name + "\n")
@@ -733,7 +814,8 @@ class QueueLifecycleTest {
           .replace("cpu: \"2\"", cpu)
           .replace("globalBatchSize: 8", "globalBatchSize: 64")
           .replace("      size: 1Gi\n", "      size: 1Gi\n      accessModes: [ReadWriteMany]\n")
-          .replace("  checkpoints:\n", "  scheduling:\n    queue: " + queue + "\n    priority: " + priority
+          .replace("  checkpoints:\n", "  scheduling:\n    queue: " + queue
+              + (priorityClass == null ? "" : "\n    priorityClassName: " + priorityClass)
               + "\n    mode: " + mode + "\n  checkpoints:\n");
       MultimodalPretrainJob job = TestJobs.withoutSampleData(JobFiles.parse(yaml, name + ".yaml").getFirst());
       job.getMetadata().setNamespace(NS);
@@ -743,6 +825,19 @@ class QueueLifecycleTest {
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
+  }
+
+  /** A PriorityClass of that value (created once), as an administrator would provide it. */
+  private String priorityClass(int value) {
+    return priorityClass(value, "priority-" + value);
+  }
+
+  private String priorityClass(int value, String name) {
+    if (client.scheduling().v1().priorityClasses().withName(name).get() == null) {
+      client.scheduling().v1().priorityClasses().resource(new io.fabric8.kubernetes.api.model.scheduling.v1
+          .PriorityClassBuilder().withNewMetadata().withName(name).endMetadata().withValue(value).build()).create();
+    }
+    return name;
   }
 
   private void queue(String name, TrainingQueueSpec spec) {
