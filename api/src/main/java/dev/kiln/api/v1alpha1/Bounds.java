@@ -32,5 +32,9 @@ public final class Bounds {
   public static final String QUANTITY_PATTERN =
       "^[+]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
 
+  /** A label key: an optional DNS prefix and /, then a name of at most 63 characters. */
+  public static final String LABEL_KEY_PATTERN =
+      "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+
   private Bounds() {}
 }

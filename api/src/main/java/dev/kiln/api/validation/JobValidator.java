@@ -29,6 +29,7 @@ import dev.kiln.api.v1alpha1.SchedulingSpec;
 import dev.kiln.api.v1alpha1.ShardingStrategy;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.api.v1alpha1.StageStatus;
+import dev.kiln.api.v1alpha1.TopologySpec;
 import dev.kiln.api.v1alpha1.VisionEncoderSpec;
 import io.fabric8.kubernetes.api.model.Quantity;
 import java.math.BigDecimal;
@@ -150,7 +151,7 @@ public final class JobValidator {
 
   /** What a started stage may change, at its next attempt (see {@link #stageHash}). */
   public static final String CHANGEABLE_WHEN_STARTED = "optimizer.lr, optimizer.warmupRatio, precision, resources.cpu, "
-      + "resources.memory, resources.gpuMemory, pod, maxRestarts, nonRetryableExitCodes, batch.microBatchSize, "
+      + "resources.memory, resources.gpuMemory, resources.topology, pod, maxRestarts, nonRetryableExitCodes, batch.microBatchSize, "
       + "recomputeActivations, "
       + "checkpointIntervalSteps, collectives and promotion";
 
@@ -612,6 +613,21 @@ public final class JobValidator {
     quantity(at + ".cpu", r.cpu());
     quantity(at + ".memory", r.memory());
     quantity(at + ".gpuMemory", r.gpuMemory());
+    if (r.topology() != null) {
+      TopologySpec topology = r.topology();
+      if ((topology.required() == null) == (topology.preferred() == null)) {
+        add(at + ".topology", "set either required or preferred (a node label)");
+      } else if (r.gpusPerNode() == 0) {
+        add(at + ".topology", "is for GPU stages (gpusPerNode > 0): a CPU stage's pods are not planned onto nodes");
+      } else {
+        String field = at + ".topology." + (topology.required() != null ? "required" : "preferred");
+        int slash = topology.key().indexOf('/');
+        if (!QUALIFIED_NAME.matcher(topology.key()).matches() || slash > 253) {
+          add(field, "must be a node label key (an optional DNS prefix and /, then 63 characters), found \""
+              + topology.key() + "\"");
+        }
+      }
+    }
   }
 
   private void batch(String at, BatchSpec b, ResourcesSpec r) {

@@ -23,7 +23,7 @@ class CrdSchemaTest {
     assertThat(crd.rules()).extracting(CrdSchema.Rule::path).containsExactlyInAnyOrder(
         "", "", "spec", "spec", "spec", "spec", "spec.checkpoints", "spec.data", "spec.data.sources[].filter", "spec.model",
         "spec.model", "spec.reproduce",
-        "spec.stages[].budget");
+        "spec.stages[].budget", "spec.stages[].resources.topology");
   }
 
   @Test

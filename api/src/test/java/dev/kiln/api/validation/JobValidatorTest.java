@@ -96,6 +96,8 @@ class JobValidatorTest {
         invalid("spec.data.sources[0].resources", "{memory: lots}", "spec.data.sources[0].resources.memory"),
         invalid("spec.data.packing.resources", "{cpu: four}", "spec.data.packing.resources.cpu"),
         invalid("spec.stages[0].resources.gpuProduct", "NVIDIA A100", "spec.stages[0].resources.gpuProduct"),
+        invalid("spec.stages[0].resources.topology", "{required: 'rack label'}", "spec.stages[0].resources.topology.required"),
+        invalid("spec.stages[0].resources.topology", "{required: rack, preferred: block}", "spec.stages[0].resources.topology"),
         invalid("spec.stages[0].resources", "{nodes: 1, gpusPerNode: 0, gpuProduct: NVIDIA-A100-SXM4-40GB}", "spec.stages[0].resources.gpuProduct"),
         invalid("spec.stages[0].checkpointIntervalSteps", 0, "spec.stages[0].checkpointIntervalSteps"),
         invalid("spec.stages[0].maxRestarts", -1, "spec.stages[0].maxRestarts"),

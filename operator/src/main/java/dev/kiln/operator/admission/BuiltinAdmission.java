@@ -498,7 +498,7 @@ public final class BuiltinAdmission implements Admission {
   private static Gang gang(StageSpec stage) {
     var pod = stage.pod();
     return new Gang(stage.resources().nodes(), ResourceList.pod(StageJobManifest.podRequests(stage)), stage.resources().gpuProduct(),
-        pod == null ? null : pod.nodeSelector(), pod == null ? null : pod.tolerations());
+        pod == null ? null : pod.nodeSelector(), pod == null ? null : pod.tolerations(), stage.resources().topology());
   }
 
   private static String stageProduct(MultimodalPretrainJob job, String stageName) {

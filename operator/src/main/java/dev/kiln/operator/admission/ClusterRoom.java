@@ -147,9 +147,19 @@ public final class ClusterRoom {
         }
       }
     }
-    return String.join("; ", lacking.entrySet().stream().map(e -> e.getValue() + (e.getValue() == 1 ? " node" : " nodes")
-        + " with " + gang.gpusPerPod() + " GPUs free " + (e.getValue() == 1 ? "lacks " : "lack ") + e.getKey()
-        + " (a pod requests " + gang.perPod().describe(e.getKey()) + ")").toList());
+    List<String> reasons = new ArrayList<>(lacking.entrySet().stream().map(e -> e.getValue()
+        + (e.getValue() == 1 ? " node" : " nodes") + " with " + gang.gpusPerPod() + " GPUs free "
+        + (e.getValue() == 1 ? "lacks " : "lack ") + e.getKey() + " (a pod requests " + gang.perPod().describe(e.getKey())
+        + ")").toList());
+    if (gang.topology() != null && gang.topology().required() != null) {
+      List<String> chosen = choose(gang);
+      if (chosen.size() < gang.pods() && choose(gang.withoutTopology()).size() >= gang.pods()) {
+        reasons.add("no " + gang.topology().required() + " domain has " + gang.pods() + " nodes with room for a pod"
+            + (chosen.isEmpty() ? "" : " (most: " + chosen.size() + ", in " + gang.topology().required() + "="
+            + labels.get(chosen.getFirst()).get(gang.topology().required()) + ")"));
+      }
+    }
+    return String.join("; ", reasons);
   }
 
   private void take(List<String> nodes, ResourceList perPod) {
@@ -159,20 +169,54 @@ public final class ClusterRoom {
     }
   }
 
-  /** Up to {@code gang.pods()} distinct nodes that fit one pod each, fewest free GPUs first. */
+  /**
+   * Up to {@code gang.pods()} distinct nodes that fit one pod each, fewest free GPUs first; with a
+   * topology, from the one domain (value of its label) that holds them all and has the fewest
+   * such nodes (best fit, as Kueue's topology-aware scheduling), else from the largest domains
+   * first and then nodes outside any (preferred), or from the largest domain alone (required: a
+   * placement that falls short).
+   */
   private List<String> choose(Gang gang) {
     if (gang.gpusPerPod() == 0 || gang.pods() == 0) {
       return List.of();
     }
-    List<Map.Entry<String, ResourceList>> fitting = new ArrayList<>();
+    List<String> fitting = new ArrayList<>();
     for (Map.Entry<String, ResourceList> node : free.entrySet()) {
       if (gang.perPod().shortOf(node.getValue()) == null && matches(node.getKey(), gang)) {
-        fitting.add(node);
+        fitting.add(node.getKey());
       }
     }
-    fitting.sort(Comparator.<Map.Entry<String, ResourceList>>comparingLong(e -> e.getValue().get(GPU))
-        .thenComparing(Map.Entry.comparingByKey()));
-    return fitting.stream().limit(gang.pods()).map(Map.Entry::getKey).toList();
+    fitting.sort(Comparator.<String>comparingLong(node -> free.get(node).get(GPU)).thenComparing(Comparator.naturalOrder()));
+    if (gang.topology() == null) {
+      return fitting.stream().limit(gang.pods()).toList();
+    }
+    List<List<String>> domains = domains(fitting, gang.topology().key());
+    for (List<String> domain : domains.reversed()) {  // smallest first
+      if (domain.size() >= gang.pods()) {
+        return domain.subList(0, gang.pods());
+      }
+    }
+    if (gang.topology().required() != null) {
+      return domains.isEmpty() ? List.of() : domains.getFirst();
+    }
+    // Preferred: the largest domains first, then nodes outside any.
+    List<String> ordered = new ArrayList<>(domains.stream().flatMap(List::stream).toList());
+    fitting.stream().filter(node -> !labels.get(node).containsKey(gang.topology().key())).forEach(ordered::add);
+    return ordered.stream().limit(gang.pods()).toList();
+  }
+
+  /** The nodes grouped by their value of {@code key} (nodes without it left out), the largest group first. */
+  private List<List<String>> domains(List<String> nodes, String key) {
+    Map<String, List<String>> byValue = new TreeMap<>();
+    for (String node : nodes) {
+      String value = labels.get(node).get(key);
+      if (value != null) {
+        byValue.computeIfAbsent(value, v -> new ArrayList<>()).add(node);
+      }
+    }
+    List<List<String>> domains = new ArrayList<>(byValue.values());
+    domains.sort(Comparator.<List<String>>comparingInt(List::size).reversed());
+    return domains;
   }
 
   private boolean matches(String node, Gang gang) {

@@ -1,12 +1,17 @@
 package dev.kiln.operator.manifests;
 
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.ResourcesSpec;
 import dev.kiln.api.v1alpha1.SchedulingSpec;
+import dev.kiln.api.v1alpha1.TopologySpec;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** In Kueue mode, Jobs carry the queue (and workload priority class) labels and start suspended until Kueue admits them. */
 final class Kueue {
+
+  static final String REQUIRED_TOPOLOGY = "kueue.x-k8s.io/podset-required-topology";
+  static final String PREFERRED_TOPOLOGY = "kueue.x-k8s.io/podset-preferred-topology";
 
   private Kueue() {}
 
@@ -23,6 +28,20 @@ final class Kueue {
       }
     }
     return jobLabels;
+  }
+
+  /**
+   * The pod template's request for Kueue's topology-aware scheduling: all pods on nodes sharing
+   * one value of the stage's topology label (required or preferred); null outside Kueue mode,
+   * where Kiln's own plan places the pods.
+   */
+  static Map<String, String> topology(MultimodalPretrainJob job, ResourcesSpec resources) {
+    TopologySpec topology = resources.topology();
+    if (!enabled(job) || topology == null || resources.gpusPerNode() == 0) {
+      return null;
+    }
+    return topology.required() != null ? Map.of(REQUIRED_TOPOLOGY, topology.required())
+        : Map.of(PREFERRED_TOPOLOGY, topology.preferred());
   }
 
   /** {@code suspend: true} for Kueue to lift, or unset. */

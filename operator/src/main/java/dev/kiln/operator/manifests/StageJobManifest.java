@@ -94,7 +94,7 @@ public final class StageJobManifest {
           .withBackoffLimit(0)
           .withPodFailurePolicy(FailurePolicies.failOnDisruption())
           .withNewTemplate()
-            .withNewMetadata().withLabels(podLabels).endMetadata()
+            .withNewMetadata().withLabels(podLabels).withAnnotations(Kueue.topology(job, resources)).endMetadata()
             .withNewSpec()
               .withRestartPolicy("Never")
               // Time to finish the step and write a checkpoint on SIGTERM (preemption, eviction, drain).

@@ -115,6 +115,35 @@ class ClusterRoomTest {
     assertThat(Tolerations.tolerates(otherEffect, DEDICATED)).isFalse();
   }
 
+  @Test
+  void aGangWithATopologyIsPlannedIntoTheSmallestDomainThatHoldsItOrWaitsSayingWhy() {
+    List<Node> nodes = List.of(node("a1", Map.of("rack", "r1"), GPU_TAINT), node("a2", Map.of("rack", "r1"), GPU_TAINT),
+        node("a3", Map.of("rack", "r1"), GPU_TAINT), node("b1", Map.of("rack", "r2"), GPU_TAINT),
+        node("b2", Map.of("rack", "r2"), GPU_TAINT), node("c1", Map.of(), GPU_TAINT));
+    var required = new dev.kiln.api.v1alpha1.TopologySpec("rack", null);
+    var preferred = new dev.kiln.api.v1alpha1.TopologySpec(null, "rack");
+    ClusterRoom room = ClusterRoom.of(nodes, List.of());
+
+    assertThat(room.copy().placement(new Gang(2, 8, null))).as("positive control: without one, by name")
+        .containsExactly("a1", "a2");
+    assertThat(room.placement(topology(2, required))).as("rack r2 holds exactly two").containsExactly("b1", "b2");
+    assertThat(room.placement(topology(3, required))).containsExactly("a1", "a2", "a3");
+    assertThat(room.copy().placement(topology(1, required))).as("c1 is in no rack").isNull();
+    assertThat(room.copy().placement(topology(1, preferred))).containsExactly("c1");
+
+    ClusterRoom split = ClusterRoom.of(nodes, List.of(pod("x", "a1", Map.of("nvidia.com/gpu", "8")),
+        pod("y", "b1", Map.of("nvidia.com/gpu", "8"))));
+    assertThat(split.copy().placement(topology(3, required))).isNull();
+    assertThat(split.shortage(topology(3, required)))
+        .isEqualTo("no rack domain has 3 nodes with room for a pod (most: 2, in rack=r1)");
+    assertThat(split.copy().placement(topology(3, preferred))).as("the fewest racks: r1's two, then r2's")
+        .containsExactly("a2", "a3", "b2");
+  }
+
+  private static Gang topology(int pods, dev.kiln.api.v1alpha1.TopologySpec topology) {
+    return new Gang(pods, ResourceList.gpus(8), null, Map.of(), List.of(), topology);
+  }
+
   private static Node node(String name, Map<String, String> labels, Taint... taints) {
     return new NodeBuilder().withNewMetadata().withName(name).withLabels(labels).endMetadata()
         .withNewSpec().withTaints(taints).endSpec()
