@@ -62,6 +62,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [""]
   resources: [events]
   verbs: [list, create, patch]
+# Kueue mode: why Kueue has not admitted a stage Job (its Workload's conditions).
+- apiGroups: [kueue.x-k8s.io]
+  resources: [workloads]
+  verbs: [list]
 {{- end -}}
 
 {{/* What the operator reads cluster-wide (GPUs held anywhere are not free) and Kiln's cluster-scoped queues. */}}

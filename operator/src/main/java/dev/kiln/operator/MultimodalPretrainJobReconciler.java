@@ -48,6 +48,7 @@ import java.util.Set;
 @RBACRule(apiGroups = "", resources = "events", verbs = {"list", "create", "patch"})
 @RBACRule(apiGroups = "coordination.k8s.io", resources = "leases", verbs = {"get", "create", "update", "patch"})
 @RBACRule(apiGroups = "scheduling.k8s.io", resources = "priorityclasses", verbs = {"get", "list", "watch"})
+@RBACRule(apiGroups = "kueue.x-k8s.io", resources = "workloads", verbs = "list")
 public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPretrainJob> {
 
   public static final String NAME = "multimodalpretrainjob";

@@ -3,10 +3,12 @@ package dev.kiln.operator.lifecycle;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.operator.admission.BuiltinAdmission;
+import dev.kiln.operator.admission.KueueWorkloads;
 import dev.kiln.operator.manifests.Labels;
 import dev.kiln.operator.manifests.StageJobManifest;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.DeletionPropagation;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
@@ -14,6 +16,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.net.HttpURLConnection;
@@ -102,6 +105,28 @@ public final class ChildResources {
     return client.configMaps().inNamespace(existing.getMetadata().getNamespace())
         .withName(existing.getMetadata().getName())
         .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+  }
+
+  /** Kueue's Workload for a Job: {@code api} false when the cluster serves no Workload API; {@code workload} null when there is none. */
+  public record KueueWorkload(boolean api, GenericKubernetesResource workload) {}
+
+  /** The Workload Kueue made for {@code job} (labelled with its uid), read from the API server. */
+  public KueueWorkload kueueWorkload(Job job) {
+    for (String version : KueueWorkloads.VERSIONS) {
+      ResourceDefinitionContext workloads = new ResourceDefinitionContext.Builder().withGroup(KueueWorkloads.GROUP)
+          .withVersion(version).withKind("Workload").withPlural("workloads").withNamespaced(true).build();
+      try {
+        List<GenericKubernetesResource> found = client.genericKubernetesResources(workloads)
+            .inNamespace(job.getMetadata().getNamespace())
+            .withLabel(KueueWorkloads.JOB_UID_LABEL, job.getMetadata().getUid()).list().getItems();
+        return new KueueWorkload(true, found.isEmpty() ? null : found.getFirst());
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != HttpURLConnection.HTTP_NOT_FOUND) {
+          throw e;
+        }
+      }
+    }
+    return new KueueWorkload(false, null);
   }
 
   public Job job(String namespace, String name) {

@@ -17,6 +17,7 @@ import dev.kiln.api.validation.JobValidator;
 import dev.kiln.operator.admission.Admission;
 import dev.kiln.operator.admission.BuiltinAdmission;
 import dev.kiln.operator.admission.ClusterRoom;
+import dev.kiln.operator.admission.KueueWorkloads;
 import dev.kiln.operator.manifests.Labels;
 import dev.kiln.operator.manifests.Names;
 import dev.kiln.operator.manifests.OperatorSettings;
@@ -445,18 +446,28 @@ final class StageAttempts {
       }
       return Next.CONTINUE;
     }
+    ChildResources.KueueWorkload workload = children.kueueWorkload(attempt);
+    String name = attempt.getMetadata().getName();
     if (admitted) {
-      String message = "Kueue suspended Job " + attempt.getMetadata().getName() + " (preempted or evicted by Kueue)";
+      String because = workload.workload() == null ? "" : KueueWorkloads.evictedBecause(workload.workload());
+      String message = "Kueue suspended Job " + name + " (" + (because.isEmpty() ? "preempted or evicted by Kueue" : because)
+          + ")";
       countDisruption(status, stage, "Preempted", message);
       events.warning(job, "Preempted", message + "; its pods checkpoint on SIGTERM and the stage resumes"
           + " when Kueue admits it again (not counted against maxRestarts)");
     }
-    String message = "waiting for Kueue to admit Job " + attempt.getMetadata().getName() + " (LocalQueue " + queue + ")";
-    status.current().setQueue(new QueueStatus(queue, null, message));
-    status.condition(JobStatusAggregator.ADMITTED, false, "WaitingForKueue", message);
-    status.phase(JobPhase.Queued, "WaitingForKueue", message);
+    KueueWorkloads.Wait wait = workload.workload() != null ? KueueWorkloads.of(workload.workload(), name, queue)
+        : KueueWorkloads.without(workload.api(), Duration.between(stage.getAttemptStartTime() == null ? Instant.now(clock)
+            : Instant.parse(stage.getAttemptStartTime()), Instant.now(clock)), name, queue, job.getMetadata().getNamespace());
+    if (wait.stalled() && !status.conditionIs(JobStatusAggregator.ADMITTED, false, wait.reason())) {
+      events.warning(job, wait.reason(), wait.message());  // once: the wait needs a person
+    }
+    status.current().setQueue(new QueueStatus(queue, null, wait.message()));
+    status.condition(JobStatusAggregator.ADMITTED, false, wait.reason(), wait.message());
+    status.phase(JobPhase.Queued, wait.reason(), wait.message());
     return Next.STOP;
   }
+
 
   /**
    * A Builtin-mode attempt Job that is suspended: Kiln never suspends those, so another controller

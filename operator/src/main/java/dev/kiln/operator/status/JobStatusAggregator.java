@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -44,6 +45,10 @@ public final class JobStatusAggregator {
   public static final String NAMESPACE_NOT_ADMITTED = "NamespaceNotAdmitted";
   /** The Admitted condition's reason when another controller (Kueue) suspended a Builtin-mode attempt Job. */
   public static final String SUSPENDED_EXTERNALLY = "SuspendedExternally";
+  /** Admitted=False reasons in Kueue mode that only a person ends: Kueue cannot admit, the Workload is deactivated, or Kueue does not manage the Job. */
+  public static final String KUEUE_INADMISSIBLE = "KueueInadmissible";
+  public static final String KUEUE_DEACTIVATED = "KueueDeactivated";
+  public static final String KUEUE_NOT_MANAGING = "KueueNotManaging";
   /**
    * False while the API server refuses the operator what it needs for this job (RBAC), with the
    * refused request as the message; True again once a reconcile gets through. Absent until then.
@@ -160,8 +165,10 @@ public final class JobStatusAggregator {
     if (blocker == null) {
       blocker = find(SYNCED, "False", null);
     }
-    if (blocker == null && phase == JobPhase.Queued) {
-      blocker = find(ADMITTED, "False", NAMESPACE_NOT_ADMITTED);
+    for (String refusal : List.of(NAMESPACE_NOT_ADMITTED, KUEUE_INADMISSIBLE, KUEUE_DEACTIVATED, KUEUE_NOT_MANAGING)) {
+      if (blocker == null && phase == JobPhase.Queued) {
+        blocker = find(ADMITTED, "False", refusal);  // waits that only a person ends
+      }
     }
     if (blocker == null && phase == JobPhase.Training) {
       blocker = find(ADMITTED, "False", SUSPENDED_EXTERNALLY);

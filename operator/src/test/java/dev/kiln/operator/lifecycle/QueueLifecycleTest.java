@@ -24,6 +24,7 @@ import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -754,6 +755,76 @@ class QueueLifecycleTest {
     reconcile(job);
     assertThat(cluster.job(NS, "kq-sft-a1").getSpec().getSuspend()).isTrue();
     assertThat(eventReasons(job)).contains("Admitted", "Preempted");
+  }
+
+  @Test
+  void inKueueModeTheWorkloadsConditionsSayWhyAJobWaitsAndWhenOnlyAPersonCanEndTheWait() {
+    MultimodalPretrainJob job = create("kq", "team-a", 0, 1, "Kueue");
+    toTraining(job);
+    var attempt = cluster.job(NS, "kq-pretrain-a1");
+
+    workload(attempt, true, condition("QuotaReserved", "False", "Pending", "couldn't assign flavors to pod set main:"
+        + " insufficient unused quota for nvidia.com/gpu in flavor a100, 4 more needed"));
+    reconcile(job);
+    assertThat(get(job).getStatus().getQueue().reason()).isEqualTo("waiting for Kueue to admit Job kq-pretrain-a1"
+        + " (LocalQueue team-a): couldn't assign flavors to pod set main: insufficient unused quota for nvidia.com/gpu in"
+        + " flavor a100, 4 more needed");
+    assertThat(condition(get(job), "Stalled").getStatus()).as("positive control: waiting for quota").isEqualTo("False");
+
+    workload(attempt, true, condition("QuotaReserved", "False", "Inadmissible", "LocalQueue team-a doesn't exist"));
+    reconcile(job);
+    reconcile(job);
+    assertThat(get(job).getStatus().getReason()).isEqualTo("KueueInadmissible");
+    assertThat(condition(get(job), "Stalled").getStatus()).isEqualTo("True");
+    assertThat(condition(get(job), "Stalled").getMessage())
+        .isEqualTo("Kueue cannot admit Job kq-pretrain-a1 (LocalQueue team-a): LocalQueue team-a doesn't exist");
+    assertThat(eventReasons(job)).as("said once").containsOnlyOnce("KueueInadmissible");
+
+    workload(attempt, false, condition("Evicted", "True", "DeactivatedDueToRequeuingLimitExceeded",
+        "The workload is deactivated due to exceeding the maximum number of re-queuing retries"));
+    reconcile(job);
+    assertThat(get(job).getStatus().getReason()).isEqualTo("KueueDeactivated");
+    assertThat(get(job).getStatus().getMessage()).startsWith("Kueue's Workload job-kq-pretrain-a1-5c2e1 for Job"
+        + " kq-pretrain-a1 is deactivated (DeactivatedDueToRequeuingLimitExceeded: The workload is deactivated due to"
+        + " exceeding the maximum number of re-queuing retries); set its spec.active to true");
+
+    workloads().delete();
+    reconcile(job);
+    assertThat(get(job).getStatus().getReason()).as("no Workload yet: Kueue may still make one").isEqualTo("WaitingForKueue");
+    clock.advance(java.time.Duration.ofMinutes(3));
+    reconcile(job);
+    assertThat(get(job).getStatus().getReason()).isEqualTo("KueueNotManaging");
+    assertThat(get(job).getStatus().getMessage()).startsWith("Kueue has made no Workload for Job kq-pretrain-a1 in 180s");
+  }
+
+  /** The Workload Kueue makes for a Job, in the shape of Kueue's v1beta2 API, with one status condition. */
+  private void workload(io.fabric8.kubernetes.api.model.batch.v1.Job job, boolean active, Map<String, Object> condition) {
+    var workload = new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder()
+        .withApiVersion("kueue.x-k8s.io/v1beta2").withKind("Workload")
+        .withNewMetadata().withName("job-" + job.getMetadata().getName() + "-5c2e1").withNamespace(NS)
+          .withLabels(Map.of("kueue.x-k8s.io/job-uid", job.getMetadata().getUid())).endMetadata()
+        .withAdditionalProperties(Map.of("spec", Map.of("active", active, "queueName", "team-a"),
+            "status", Map.of("conditions", List.of(condition))))
+        .build();
+    workloads().delete();
+    workloads().resource(workload).create();
+  }
+
+  private io.fabric8.kubernetes.client.dsl.NonNamespaceOperation<io.fabric8.kubernetes.api.model.GenericKubernetesResource,
+      io.fabric8.kubernetes.api.model.GenericKubernetesResourceList,
+      io.fabric8.kubernetes.client.dsl.Resource<io.fabric8.kubernetes.api.model.GenericKubernetesResource>> workloads() {
+    return client.genericKubernetesResources(new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+        .withGroup("kueue.x-k8s.io").withVersion("v1beta2").withKind("Workload").withPlural("workloads")
+        .withNamespaced(true).build()).inNamespace(NS);
+  }
+
+  private static Map<String, Object> condition(String type, String status, String reason, String message) {
+    return Map.of("type", type, "status", status, "reason", reason, "message", message,
+        "lastTransitionTime", "2026-11-26T10:00:00Z");
+  }
+
+  private static io.fabric8.kubernetes.api.model.Condition condition(MultimodalPretrainJob job, String type) {
+    return job.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst().orElseThrow();
   }
 
   @Test
