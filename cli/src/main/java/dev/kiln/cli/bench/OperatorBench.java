@@ -60,6 +60,15 @@ public final class OperatorBench implements Callable<Integer> {
   @Option(names = "--keep", description = "Keep the cluster's folder (operator.log) after a run that succeeded")
   boolean keep;
 
+  @Option(names = "--cohorts", description = "Run every job to the end through 4 queues sharing GPUs in a cohort (borrowing,"
+      + " reclaim, lower-priority preemption), with 1- and 2-node gangs of 4 or 8 GPUs on nodes whose cpu is scarcer than"
+      + " their GPUs")
+  boolean cohorts;
+
+  @Option(names = "--train-seconds", defaultValue = "20", description = "With --cohorts: how long each stand-in trainer"
+      + " runs (default ${DEFAULT-VALUE})")
+  int trainSeconds;
+
   @Spec
   CommandSpec spec;
 
@@ -72,6 +81,9 @@ public final class OperatorBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (cohorts) {
+      return new CohortBench(jobs, trainSeconds, settleMinutes, keep, spec).call();
+    }
     int gpuNodes = (jobs + 1) / 2;
     Path folder = Files.createTempDirectory("kiln-bench-operator");
     // The operator's cluster defaults: progress read every 30 s, not the local run's 5 s.
@@ -277,6 +289,11 @@ public final class OperatorBench implements Callable<Integer> {
       }
       Thread.sleep(200);
     }
+  }
+
+  /** Resident memory of the operator process, in MiB. */
+  static long residentMb(long pid) throws IOException {
+    return residentKb(pid) / 1024;
   }
 
   static long percentile(List<Long> values, double quantile) {

@@ -1,0 +1,359 @@
+package dev.kiln.cli.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.api.v1alpha1.JobPhase;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.TrainingQueue;
+import dev.kiln.api.v1alpha1.TrainingQueueSpec;
+import dev.kiln.local.LocalCluster;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClassBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code kiln bench operator --cohorts}: every job run to the end through four Builtin queues
+ * that share the cluster's GPUs in one cohort (each nominally a quarter; borrowing, reclaim of lent
+ * GPUs and lower-priority preemption), with 1- and 2-node gangs of 4 or 8 GPUs, on nodes whose
+ * cpu is scarcer than their GPUs (two 4-GPU pods do not fit one 8-GPU node by cpu). The queues'
+ * demand is uneven (40, 30, 20 and 10 % of the jobs) and half of the smallest queue's jobs come
+ * late, so the others borrow its share and give it back. Stand-in trainer pods run nothing for
+ * {@code --train-seconds}.
+ */
+final class CohortBench implements Callable<Integer> {
+
+  static final List<String> QUEUES = List.of("lab-a", "lab-b", "lab-c", "lab-d");
+  static final String HIGH = "bench-high";
+  /** A node's cpu: one 8-GPU pod (32 cpu) fits, two 4-GPU pods (24 cpu each) do not. */
+  static final int NODE_CPUS = 44;
+  /** A pod still Pending this long after it was created counts its gang as partly pending (the jobs' startupDeadlineSeconds). */
+  static final int STARTUP_DEADLINE_SECONDS = 120;
+
+  private final int jobs;
+  private final int trainSeconds;
+  private final int settleMinutes;
+  private final boolean keep;
+  private final CommandSpec spec;
+
+  /** Per trainer pod (namespace/name): when it was created, bound to a node, and ended or deleted; its job and GPUs. */
+  private final Map<String, PodTimes> pods = new ConcurrentHashMap<>();
+  /** When each trainer Job appeared. */
+  private final List<Long> jobsAdded = java.util.Collections.synchronizedList(new ArrayList<>());
+
+  private static final class PodTimes {
+    volatile long created;
+    volatile long bound;
+    volatile long ended;
+    volatile String job;
+    volatile String attempt;
+    volatile int gpus;
+  }
+
+  CohortBench(int jobs, int trainSeconds, int settleMinutes, boolean keep, CommandSpec spec) {
+    this.jobs = jobs;
+    this.trainSeconds = trainSeconds;
+    this.settleMinutes = settleMinutes;
+    this.keep = keep;
+    this.spec = spec;
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    int gpuNodes = Math.max(4, jobs / 16);
+    int quota = gpuNodes * 8 / QUEUES.size();
+    Path folder = Files.createTempDirectory("kiln-bench-cohorts");
+    LocalCluster.Options options = LocalCluster.Options.in(folder).withGpuNodes(gpuNodes).withGpuNodeCpus(NODE_CPUS)
+        .withStandInContainers().withOperatorSettings(Map.of("KILN_OPERATOR_PROGRESS_INTERVAL_SECONDS", "30"));
+    Map<String, Object> result = new LinkedHashMap<>();
+    try (LocalCluster cluster = LocalCluster.start(options)) {
+      KubernetesClient client = cluster.client();
+      List<Watch> watches = watch(client);
+      client.persistentVolumeClaims().inNamespace(LocalCluster.NAMESPACE).resource(new PersistentVolumeClaimBuilder()
+          .withNewMetadata().withName(OperatorBench.DATA_CLAIM).endMetadata()
+          .withNewSpec().withAccessModes("ReadWriteMany").withNewResources()
+            .addToRequests("storage", new Quantity("1Gi")).endResources().endSpec()
+          .build()).create();
+      client.scheduling().v1().priorityClasses().resource(new PriorityClassBuilder().withNewMetadata().withName(HIGH)
+          .endMetadata().withValue(100).build()).create();
+      for (String name : QUEUES) {
+        TrainingQueue queue = new TrainingQueue();
+        queue.setMetadata(new ObjectMetaBuilder().withName(name).build());
+        queue.setSpec(new TrainingQueueSpec(quota, null, TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO,
+            TrainingQueueSpec.Preemption.LOWER_PRIORITY, null, "bench", null, null, TrainingQueueSpec.Reclaim.ANY));
+        client.resource(queue).create();
+      }
+
+      long start = System.nanoTime();
+      List<Integer> late = new ArrayList<>();
+      for (int i = 0; i < jobs; i++) {
+        if (queueOf(i).equals("lab-d") && i >= jobs / 2) {
+          late.add(i);  // its queue's share is borrowed meanwhile, and reclaimed when these come
+        } else {
+          client.resource(job(i)).create();
+        }
+      }
+      long rssMb = 0;
+      long lateAt = start + TimeUnit.SECONDS.toNanos(Math.max(60, 3L * trainSeconds));
+      long deadline = start + TimeUnit.MINUTES.toNanos(settleMinutes);
+      while (true) {
+        if (!late.isEmpty() && System.nanoTime() > lateAt) {
+          for (int i : late) {
+            client.resource(job(i)).create();
+          }
+          late.clear();
+        }
+        rssMb = Math.max(rssMb, OperatorBench.residentMb(cluster.operator().pid()));
+        Map<JobPhase, Long> phases = phases(client);
+        if (phases.getOrDefault(JobPhase.Failed, 0L) > 0 || phases.getOrDefault(JobPhase.Succeeded, 0L) == jobs
+            && late.isEmpty()) {
+          break;
+        }
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("timed out after " + settleMinutes + " min: " + phases);
+        }
+        Thread.sleep(2_000);
+      }
+      double wallSeconds = (System.nanoTime() - start) / 1e9;
+      watches.forEach(Watch::close);
+      List<MultimodalPretrainJob> all = client.resources(MultimodalPretrainJob.class).inNamespace(LocalCluster.NAMESPACE)
+          .list().getItems();
+
+      result.put("bench", "operator-cohorts");
+      result.put("jobs", jobs);
+      result.put("gpu_nodes", gpuNodes);
+      result.put("node_cpus", NODE_CPUS);
+      result.put("queues", QUEUES.size());
+      result.put("nominal_gpus_per_queue", quota);
+      result.put("train_seconds", trainSeconds);
+      result.put("wall_s", Math.round(wallSeconds));
+      result.put("succeeded", all.stream().filter(j -> j.getStatus() != null && j.getStatus().getPhase() == JobPhase.Succeeded).count());
+      result.put("failed", all.stream().filter(j -> j.getStatus() != null && j.getStatus().getPhase() == JobPhase.Failed).count());
+      result.put("preempted_jobs", all.stream().filter(CohortBench::disrupted).count());
+      result.put("gangs", gangs().size());
+      result.put("gangs_partly_pending", partlyPending());
+      List<Long> latencies = admissionLatencies();
+      result.put("admissions", latencies.size());
+      result.put("admission_from", "the last trainer pod to release GPUs before the Job");
+      result.put("admission_p50_ms", OperatorBench.percentile(latencies, 0.50));
+      result.put("admission_p99_ms", OperatorBench.percentile(latencies, 0.99));
+      result.put("rss_mb", rssMb);
+      result.put("gpu_busy_fraction", Math.round(gpuSeconds(null) / (gpuNodes * 8.0 * wallSeconds) * 1000) / 1000.0);
+      Map<String, Double> share = new LinkedHashMap<>();
+      double total = gpuSeconds(null);
+      for (String queue : QUEUES) {
+        share.put(queue, Math.round(gpuSeconds(queue) / total * 1000) / 1000.0);
+      }
+      result.put("gpu_hours", Math.round(total / 3600 * 100) / 100.0);
+      result.put("gpu_share_by_queue", share);
+      result.put("job_share_by_queue", Map.of("lab-a", 0.4, "lab-b", 0.3, "lab-c", 0.2, "lab-d", 0.1));
+      result.put("nominal_share", 1.0 / QUEUES.size());
+      result.put("goal_gangs_partly_pending", 0);
+      result.put("goal_admission_p99_ms", 1000);
+      result.put("goal_rss_mb", 300);
+    } catch (RuntimeException | InterruptedException e) {
+      spec.commandLine().getErr().println("kiln bench operator --cohorts: " + e.getMessage() + "; the cluster's folder is"
+          + " kept: " + folder + " (operator.log)");
+      return 1;
+    }
+    if (keep) {
+      spec.commandLine().getErr().println("kiln bench operator --cohorts: the cluster's folder is kept: " + folder);
+    } else {
+      OperatorBench.deleteTree(folder);
+    }
+    spec.commandLine().getOut().println(new ObjectMapper().writeValueAsString(result));
+    spec.commandLine().getOut().flush();
+    return 0;
+  }
+
+  /** 40, 30, 20 and 10 % of the jobs. */
+  static String queueOf(int index) {
+    int tenth = index % 10;
+    return QUEUES.get(tenth < 4 ? 0 : tenth < 7 ? 1 : tenth < 9 ? 2 : 3);
+  }
+
+  /** One stage of 1 or 2 nodes of 4 or 8 GPUs; one job in seven of the high class. */
+  private MultimodalPretrainJob job(int index) {
+    int nodes = index % 4 < 2 ? 1 : 2;
+    int gpus = index % 2 == 0 ? 8 : 4;
+    String yaml = """
+        apiVersion: kiln.dev/v1alpha1
+        kind: MultimodalPretrainJob
+        metadata:
+          name: co-%05d
+          namespace: default
+        spec:
+          model:
+            preset: tiny
+          data:
+            claimName: %s
+            sources:
+              - name: shapes
+                shards: shapes/captions-{000000..000003}.tar
+            packing:
+              sequenceLength: 256
+              visualTokens: 16
+              tokenizer: shapes/tokenizer.json
+          stages:
+            - name: pretrain
+              sources: [shapes]
+              visualTokens: 16
+              optimizer:
+                lr: 1.0e-3
+              budget:
+                steps: 100
+              batch:
+                globalBatchSize: %d
+                microBatchSize: 1
+              resources:
+                nodes: %d
+                gpusPerNode: %d
+                cpu: "%d"
+              pod:
+                env:
+                  - {name: STAND_IN_TRAIN_SECONDS, value: "%d"}
+          scheduling:
+            queue: %s
+            startupDeadlineSeconds: %d%s
+          checkpoints:
+            volumeClaim:
+              size: 1Gi
+              accessModes: [ReadWriteMany]
+        """.formatted(index, OperatorBench.DATA_CLAIM, nodes * gpus, nodes, gpus, gpus == 8 ? 32 : 24, trainSeconds,
+        queueOf(index), STARTUP_DEADLINE_SECONDS, index % 7 == 0 ? "\n    priorityClassName: " + HIGH : "");
+    return io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
+        new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)), MultimodalPretrainJob.class);
+  }
+
+  private List<Watch> watch(KubernetesClient client) {
+    Watch jobsWatch = client.batch().v1().jobs().inNamespace(LocalCluster.NAMESPACE)
+        .withLabel(LocalCluster.COMPONENT_LABEL, LocalCluster.TRAINER).watch(new Watcher<Job>() {
+          @Override
+          public void eventReceived(Action action, Job job) {
+            if (action == Action.ADDED) {
+              jobsAdded.add(System.nanoTime());
+            }
+          }
+
+          @Override
+          public void onClose(WatcherException cause) {}
+        });
+    Watch podsWatch = client.pods().inNamespace(LocalCluster.NAMESPACE)
+        .withLabel(LocalCluster.COMPONENT_LABEL, LocalCluster.TRAINER).watch(new Watcher<Pod>() {
+          @Override
+          public void eventReceived(Action action, Pod pod) {
+            long now = System.nanoTime();
+            PodTimes times = pods.computeIfAbsent(pod.getMetadata().getName(), name -> {
+              PodTimes created = new PodTimes();
+              created.created = now;
+              created.job = pod.getMetadata().getLabels().get(LocalCluster.JOB_LABEL);
+              created.attempt = pod.getMetadata().getLabels().get("kiln.dev/attempt");
+              created.gpus = gpus(pod);
+              return created;
+            });
+            if (times.bound == 0 && pod.getSpec().getNodeName() != null) {
+              times.bound = now;
+            }
+            String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+            if (times.ended == 0 && (action == Action.DELETED || "Succeeded".equals(phase) || "Failed".equals(phase))) {
+              times.ended = now;
+            }
+          }
+
+          @Override
+          public void onClose(WatcherException cause) {}
+        });
+    return List.of(jobsWatch, podsWatch);
+  }
+
+  private static int gpus(Pod pod) {
+    var requests = pod.getSpec().getContainers().getFirst().getResources().getRequests();
+    Quantity gpus = requests == null ? null : requests.get("nvidia.com/gpu");
+    return gpus == null ? 0 : gpus.getNumericalAmount().intValue();
+  }
+
+  private static Map<JobPhase, Long> phases(KubernetesClient client) {
+    Map<JobPhase, Long> phases = new HashMap<>();
+    for (MultimodalPretrainJob job : client.resources(MultimodalPretrainJob.class).inNamespace(LocalCluster.NAMESPACE)
+        .list().getItems()) {
+      if (job.getStatus() != null && job.getStatus().getPhase() != null) {
+        phases.merge(job.getStatus().getPhase(), 1L, Long::sum);
+      }
+    }
+    return phases;
+  }
+
+  private static boolean disrupted(MultimodalPretrainJob job) {
+    return job.getStatus() != null && job.getStatus().getStages() != null && job.getStatus().getStages().stream()
+        .anyMatch(s -> s.getDisruptions() != null && s.getDisruptions() > 0);
+  }
+
+  /** Trainer pods by gang (job/attempt). */
+  private Map<String, List<PodTimes>> gangs() {
+    Map<String, List<PodTimes>> gangs = new HashMap<>();
+    pods.values().forEach(p -> gangs.computeIfAbsent(p.job + "/" + p.attempt, k -> new ArrayList<>()).add(p));
+    return gangs;
+  }
+
+  /** Gangs with a pod that was Pending (not bound) longer than the startup deadline, or never bound while alive. */
+  private long partlyPending() {
+    long deadline = TimeUnit.SECONDS.toNanos(STARTUP_DEADLINE_SECONDS);
+    return gangs().values().stream().filter(gang -> gang.stream().anyMatch(p -> {
+      long boundOrGone = p.bound != 0 ? p.bound : p.ended != 0 ? p.ended : System.nanoTime();
+      return boundOrGone - p.created > deadline;
+    })).count();
+  }
+
+  /** For each trainer Job after the first release of GPUs: how long after the last release before it it appeared. */
+  private List<Long> admissionLatencies() {
+    List<Long> releases = pods.values().stream().map(p -> p.ended).filter(t -> t != 0).sorted().toList();
+    List<Long> latencies = new ArrayList<>();
+    List<Long> added;
+    synchronized (jobsAdded) {
+      added = List.copyOf(jobsAdded);
+    }
+    for (long at : added) {
+      long last = -1;
+      for (long release : releases) {
+        if (release > at) {
+          break;
+        }
+        last = release;
+      }
+      if (last >= 0) {
+        latencies.add(TimeUnit.NANOSECONDS.toMillis(at - last));
+      }
+    }
+    return latencies;
+  }
+
+  /** GPU-seconds trainer pods held from binding to their end, of one queue's jobs (all when null). */
+  private double gpuSeconds(String queue) {
+    double seconds = 0;
+    for (PodTimes p : pods.values()) {
+      if (p.bound == 0 || p.ended == 0 || queue != null && !queue.equals(queueOf(Integer.parseInt(p.job.substring(3))))) {
+        continue;
+      }
+      seconds += (p.ended - p.bound) / 1e9 * p.gpus;
+    }
+    return seconds;
+  }
+}
