@@ -34,4 +34,26 @@ class OperatorBenchTest {
     assertThat(result.get("admission_p99_ms").asLong()).isGreaterThanOrEqualTo(result.get("admission_p50_ms").asLong())
         .isNotNegative();
   }
+
+  @Test
+  void withCohortsEveryJobRunsToTheEndAndNoGangIsLeftPartlyPending() throws Exception {
+    StringWriter out = new StringWriter();
+    var cli = KilnCommand.commandLine();
+    cli.setOut(new PrintWriter(out, true));
+
+    int exit = cli.execute("bench", "operator", "--cohorts", "--jobs", "20", "--train-seconds", "3", "--settle-minutes", "8");
+
+    assertThat(exit).as(out.toString()).isZero();
+    JsonNode result = new ObjectMapper().readTree(out.toString().strip());
+    assertThat(result.get("bench").asText()).isEqualTo("operator-cohorts");
+    assertThat(result.get("succeeded").asInt()).isEqualTo(20);
+    assertThat(result.get("failed").asInt()).isZero();
+    assertThat(result.get("gangs_partly_pending").asInt()).isZero();
+    assertThat(result.get("gangs").asInt()).as("every job's gang at least once").isGreaterThanOrEqualTo(20);
+    double shares = 0;
+    for (JsonNode share : result.get("gpu_share_by_queue")) {
+      shares += share.asDouble();
+    }
+    assertThat(shares).isCloseTo(1.0, org.assertj.core.data.Offset.offset(0.01));
+  }
 }

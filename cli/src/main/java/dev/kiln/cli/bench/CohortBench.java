@@ -112,7 +112,7 @@ final class CohortBench implements Callable<Integer> {
         }
       }
       long rssMb = 0;
-      long lateAt = start + TimeUnit.SECONDS.toNanos(Math.max(60, 3L * trainSeconds));
+      long lateAt = start + TimeUnit.SECONDS.toNanos(5L * trainSeconds);
       long deadline = start + TimeUnit.MINUTES.toNanos(settleMinutes);
       while (true) {
         if (!late.isEmpty() && System.nanoTime() > lateAt) {

@@ -36,6 +36,8 @@ public final class ClusterRoom {
   private final Map<String, ResourceList> free;
   private final Map<String, Map<String, String>> labels;
   private final Map<String, List<Taint>> taints;
+  /** GPUs that pods being deleted still hold, per node: free once they have stopped, not before. */
+  private final Map<String, Integer> terminating;
   /**
    * Gangs found not to fit, and free GPUs per gang, since the room last grew: a queue's plan asks
    * the same of hundreds of waiting stages of few shapes, and placing or reserving only takes room.
@@ -44,10 +46,11 @@ public final class ClusterRoom {
   private final Map<Gang, Integer> freeFor = new HashMap<>();
 
   private ClusterRoom(Map<String, ResourceList> free, Map<String, Map<String, String>> labels,
-      Map<String, List<Taint>> taints) {
+      Map<String, List<Taint>> taints, Map<String, Integer> terminating) {
     this.free = free;
     this.labels = labels;
     this.taints = taints;
+    this.terminating = terminating;
   }
 
   /** The room on {@code nodes} once {@code pods} (every pod of the cluster, any owner) hold what they request. */
@@ -65,17 +68,27 @@ public final class ClusterRoom {
             : node.getSpec().getTaints());
       }
     }
+    Map<String, Integer> terminating = new HashMap<>();
     for (Pod pod : pods) {
       String node = pod.getSpec() == null ? null : pod.getSpec().getNodeName();
       if (node != null && free.containsKey(node) && !terminal(pod)) {
-        free.computeIfPresent(node, (n, f) -> f.minus(ResourceList.requestedBy(pod)));
+        ResourceList requested = ResourceList.requestedBy(pod);
+        free.computeIfPresent(node, (n, f) -> f.minus(requested));
+        if (pod.getMetadata().getDeletionTimestamp() != null && requested.gpus() > 0) {
+          terminating.merge(node, requested.gpus(), Integer::sum);
+        }
       }
     }
-    return new ClusterRoom(free, labels, taints);
+    return new ClusterRoom(free, labels, taints, terminating);
   }
 
   public ClusterRoom copy() {
-    return new ClusterRoom(new LinkedHashMap<>(free), labels, taints);
+    return new ClusterRoom(new LinkedHashMap<>(free), labels, taints, terminating);
+  }
+
+  /** GPUs that pods being deleted still hold on nodes the gang could use: room once those pods have stopped. */
+  public int terminating(Gang gang) {
+    return terminating.entrySet().stream().filter(e -> matches(e.getKey(), gang)).mapToInt(Map.Entry::getValue).sum();
   }
 
   /** Places every pod of the gang, or none: true when it fit (and now holds its resources here). */

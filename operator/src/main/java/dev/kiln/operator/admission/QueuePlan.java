@@ -327,7 +327,9 @@ public final class QueuePlan {
     String inQueue = quota == Integer.MAX_VALUE ? "no quota limit in queue " + queue
         : Math.max(0, quota) + " free in queue " + queue + (cohort.isEmpty() ? "" : " and its cohort " + spec.cohort());
     String lacking = room.shortage(gang);
+    int stopping = room.terminating(gang);
     return "waiting for " + gang.describe() + " (" + gang.pods() + " pods of " + gang.gpusPerPod() + "): " + inQueue
-        + ", " + room.free(gang) + " free on nodes" + (lacking.isEmpty() ? "" : "; " + lacking);
+        + ", " + room.free(gang) + " free on nodes" + (stopping == 0 ? "" : " (" + stopping + " more once pods being"
+        + " deleted have stopped)") + (lacking.isEmpty() ? "" : "; " + lacking);
   }
 }

@@ -213,6 +213,20 @@ class QueuePlanTest {
         .as("only the node with the GPU taint Kiln tolerates").isEqualTo(8);
   }
 
+  @Test
+  void aGangIsNeverAdmittedOntoGpusAPodBeingDeletedStillHoldsAndItsReasonSaysSo() {
+    Pod stopping = pod("node-0", 8);
+    stopping.getMetadata().setDeletionTimestamp("2026-12-05T00:00:00Z");
+    var plan = QueuePlan.plan("research", OPEN, List.of(waiting("ns/next", 0, 1, gang(1, 8))), List.of(),
+        room(nodes(1, 8, A100), List.of(stopping)));
+    assertThat(plan.verdicts().get("ns/next")).isEqualTo(new QueuePlan.Wait(1, "waiting for 8 GPUs (1 pods of 8): no quota"
+        + " limit in queue research, 0 free on nodes (8 more once pods being deleted have stopped)"));
+
+    var gone = QueuePlan.plan("research", OPEN, List.of(waiting("ns/next", 0, 1, gang(1, 8))), List.of(),
+        room(nodes(1, 8, A100), List.of()));
+    assertThat(gone.verdicts().get("ns/next")).as("positive control: once it has stopped").isInstanceOf(QueuePlan.Admit.class);
+  }
+
   // --- cohorts ---------------------------------------------------------------------------------
 
   static TrainingQueueSpec inCohort(int quota, Integer borrowingLimit, Integer lendingLimit, TrainingQueueSpec.Reclaim reclaim) {
