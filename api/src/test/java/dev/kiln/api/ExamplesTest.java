@@ -120,7 +120,10 @@ class ExamplesTest {
         .toFile())) {
       policy = yaml.readValues(parser, com.fasterxml.jackson.databind.JsonNode.class).next();
     }
-    String expression = policy.at("/spec/validations/0/expression").asText();
+    List<String> expressions = new java.util.ArrayList<>();
+    policy.at("/spec/validations").forEach(v -> expressions.add(v.path("expression").asText()));
+    java.util.function.BiPredicate<com.fasterxml.jackson.databind.JsonNode, com.fasterxml.jackson.databind.JsonNode>
+        allows = (job, namespace) -> expressions.stream().allMatch(e -> CrdSchema.admissionPolicyAllows(e, job, namespace));
     var recipe = yaml.readTree(KilnRoot.path().resolve("examples/open-qwen2vl.yaml").toFile());
     var quickstart = yaml.readTree(KilnRoot.path().resolve("examples/quickstart.yaml").toFile());
     var team = yaml.readTree("metadata: {name: vision, labels: {kiln.dev/team: research}}");
@@ -128,11 +131,15 @@ class ExamplesTest {
     var bare = yaml.readTree("metadata: {name: scratch}");
 
     assertThat(recipe.at("/spec/scheduling/priorityClassName").asText()).isEqualTo("research-high");
-    assertThat(CrdSchema.admissionPolicyAllows(expression, recipe, team)).as("research-high from a team namespace")
-        .isFalse();
-    assertThat(CrdSchema.admissionPolicyAllows(expression, recipe, bare)).as("from a namespace without labels").isFalse();
-    assertThat(CrdSchema.admissionPolicyAllows(expression, recipe, leads)).as("from the labelled namespace").isTrue();
-    assertThat(CrdSchema.admissionPolicyAllows(expression, quickstart, bare)).as("no class named").isTrue();
+    assertThat(allows.test(recipe, team)).as("research-high from a team namespace").isFalse();
+    assertThat(allows.test(recipe, bare)).as("from a namespace without labels").isFalse();
+    assertThat(allows.test(recipe, leads)).as("from the labelled namespace").isTrue();
+    assertThat(allows.test(quickstart, bare)).as("no class named").isTrue();
+    var viaStage = quickstart.deepCopy();
+    ((com.fasterxml.jackson.databind.node.ObjectNode) viaStage.at("/spec/stages/0")).putObject("pod")
+        .put("priorityClassName", "research-high");
+    assertThat(allows.test(viaStage, team)).as("nor through a stage's pod settings").isFalse();
+    assertThat(allows.test(viaStage, leads)).isTrue();
   }
 
   @Test

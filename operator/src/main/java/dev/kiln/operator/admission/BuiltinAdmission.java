@@ -123,6 +123,16 @@ public final class BuiltinAdmission implements Admission {
   public synchronized Decision admit(MultimodalPretrainJob job, int stageIndex) {
     SchedulingSpec scheduling = job.getSpec().scheduling();
     String queueName = scheduling.queue();
+    OptionalInt priority = Priorities.resolve(scheduling.priorityClassName(), state.priorityClasses());
+    if (priority.isEmpty()) {
+      // Its pods would be refused, and Kueue makes no Workload for a Job whose class is missing.
+      if (waiting.contains(key(job))) {
+        forget(job);  // it cannot be ordered: those behind it move up
+      }
+      return Decision.refused(queueName, JobStatusAggregator.PRIORITY_CLASS_NOT_FOUND, "PriorityClass "
+          + scheduling.priorityClassName() + " (spec.scheduling.priorityClassName) does not exist; ask the cluster's"
+          + " administrator for it, or name one that does (kubectl get priorityclasses)");
+    }
     if (scheduling.mode() == SchedulingSpec.Mode.KUEUE) {
       return kueue.admit(job, stageIndex);  // Kueue gates the suspended Jobs
     }
@@ -140,16 +150,6 @@ public final class BuiltinAdmission implements Admission {
       return Decision.refused(queueName, JobStatusAggregator.NAMESPACE_NOT_ADMITTED, "TrainingQueue " + queueName
           + " does not admit namespace " + namespace + " (its namespaceSelector: "
           + QueueNamespaces.describe(queue.get().getSpec()) + "); use a queue that does, or ask its administrator");
-    }
-    OptionalInt priority = Priorities.resolve(scheduling.priorityClassName(), state.priorityClasses());
-    if (priority.isEmpty()) {
-      if (waiting.contains(key(job))) {
-        forget(job);  // it cannot be ordered: those behind it move up
-      }
-      waiting.add(key(job));  // woken when the class is created
-      return Decision.waiting(queueName, null, "PriorityClass " + scheduling.priorityClassName() + " (spec.scheduling"
-          + ".priorityClassName) does not exist; ask the cluster's administrator for it, or name one that does (kubectl"
-          + " get priorityclasses)");
     }
     StageSpec stage = job.getSpec().stages().get(stageIndex);
     Gang asked = gang(stage);

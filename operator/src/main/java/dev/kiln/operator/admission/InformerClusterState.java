@@ -82,8 +82,9 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
         if (newObj instanceof Pod pod) {
           Pod old = (Pod) oldObj;
           if (!Objects.equals(old.getSpec().getNodeName(), pod.getSpec().getNodeName())
-              || ClusterRoom.terminal(old) != ClusterRoom.terminal(pod)) {
-            version.incrementAndGet();  // bound to a node, or ended: a running pod's other updates change nothing here
+              || ClusterRoom.terminal(old) != ClusterRoom.terminal(pod)
+              || (old.getMetadata().getDeletionTimestamp() == null) != (pod.getMetadata().getDeletionTimestamp() == null)) {
+            version.incrementAndGet();  // bound, ended or being deleted: a running pod's other updates change nothing here
           }
           if (!ClusterRoom.terminal(pod)) {
             return;

@@ -20,8 +20,9 @@ public final class KueueWorkloads {
 
   private KueueWorkloads() {}
 
-  /** The API group of Kueue's Workload, and the label Kueue puts on a Job's Workload with the Job's uid. */
+  /** The API group of Kueue's Workload. */
   public static final String GROUP = "kueue.x-k8s.io";
+  /** The label Kueue puts on a Job's Workload, with the Job's uid. */
   public static final String JOB_UID_LABEL = "kueue.x-k8s.io/job-uid";
   /** Workload API versions: v1beta2 (Kueue 0.15 and later; storage from 0.16, where v1beta1 is deprecated), then v1beta1. */
   public static final List<String> VERSIONS = List.of("v1beta2", "v1beta1");
@@ -32,62 +33,67 @@ public final class KueueWorkloads {
    */
   static final Set<String> INADMISSIBLE_REASONS = Set.of("Inadmissible", "Misconfigured", "Suspended");
 
-  /** Kueue does not admit: a LocalQueue or ClusterQueue missing, inactive or stopped. */
-  public static final String INADMISSIBLE = JobStatusAggregator.KUEUE_INADMISSIBLE;
-  /** The Workload is deactivated (by a person, or by Kueue after too many requeues). */
-  public static final String DEACTIVATED = JobStatusAggregator.KUEUE_DEACTIVATED;
-  /** No Workload API (Kueue not installed), or no Workload for the Job after {@link #WORKLOAD_GRACE}. */
-  public static final String NOT_MANAGED = JobStatusAggregator.KUEUE_NOT_MANAGING;
   /** The Job simply waits for Kueue (quota, or admission checks). */
   public static final String WAITING = "WaitingForKueue";
   /** How long Kueue may take to make a Workload for a new Job before the job says it has not. */
   public static final Duration WORKLOAD_GRACE = Duration.ofMinutes(2);
 
   /** What the job is told: the Admitted condition's reason, the message, and whether only a person can unblock it. */
-  public record Wait(String reason, String message, boolean stalled) {}
+  public record KueueWait(String reason, String message, boolean stalled) {}
 
   /** The wait of {@code job} (a suspended stage Job, in LocalQueue {@code queue}) by its Workload. */
-  public static Wait of(GenericKubernetesResource workload, String job, String queue) {
+  public static KueueWait of(GenericKubernetesResource workload, String job, String queue) {
     String name = workload.getMetadata().getName();
     Map<String, Object> spec = map(workload.getAdditionalProperties().get("spec"));
     Optional<Map<String, Object>> evicted = condition(workload, "Evicted", "True");
     if (Boolean.FALSE.equals(spec.get("active"))) {
-      return new Wait(DEACTIVATED, "Kueue's Workload " + name + " for Job " + job + " is deactivated"
+      return new KueueWait(JobStatusAggregator.KUEUE_DEACTIVATED, "Kueue's Workload " + name + " for Job " + job
+          + " is deactivated"
           + evicted.map(c -> " (" + c.get("reason") + ": " + c.get("message") + ")").orElse("")
           + "; set its spec.active to true to queue it again (kubectl patch workload " + name
           + " --type merge -p '{\"spec\":{\"active\":true}}'), or delete the stage's Job to start afresh", true);
     }
     Optional<Map<String, Object>> notReserved = condition(workload, "QuotaReserved", "False");
     if (notReserved.isPresent() && INADMISSIBLE_REASONS.contains(String.valueOf(notReserved.get().get("reason")))) {
-      return new Wait(INADMISSIBLE, "Kueue cannot admit Job " + job + " (LocalQueue " + queue + "): "
+      return new KueueWait(JobStatusAggregator.KUEUE_INADMISSIBLE, "Kueue cannot admit Job " + job + " (LocalQueue "
+          + queue + "): "
           + notReserved.get().get("message"), true);
     }
     if (condition(workload, "QuotaReserved", "True").isPresent()) {
-      return new Wait(WAITING, "Kueue reserved quota for Job " + job + " (LocalQueue " + queue
+      return new KueueWait(WAITING, "Kueue reserved quota for Job " + job + " (LocalQueue " + queue
           + "); waiting for its admission checks" + condition(workload, "Admitted", "False")
               .map(c -> ": " + c.get("message")).orElse(""), false);
     }
     String why = evicted.map(c -> "evicted (" + c.get("reason") + ": " + c.get("message") + "), queued again")
         .orElse(notReserved.map(c -> String.valueOf(c.get("message"))).orElse(""));
-    return new Wait(WAITING, "waiting for Kueue to admit Job " + job + " (LocalQueue " + queue + ")"
+    return new KueueWait(WAITING, "waiting for Kueue to admit Job " + job + " (LocalQueue " + queue + ")"
         + (why.isEmpty() ? "" : ": " + why), false);
   }
 
   /**
-   * The wait of a Job with no Workload: Kueue is not installed ({@code api} false), or has made
-   * none in {@code waited} (more than {@link #WORKLOAD_GRACE}: it does not manage the Job).
+   * The wait of a Job with no Workload: Kueue is not installed ({@code served} false), or has made
+   * none in {@code waited} (more than {@link #WORKLOAD_GRACE}: it does not manage the Job, or
+   * cannot: a PriorityClass the pods name is missing, and Kueue makes no Workload without it).
    */
-  public static Wait without(boolean api, Duration waited, String job, String queue, String namespace) {
-    if (!api) {
-      return new Wait(NOT_MANAGED, "Job " + job + " waits for Kueue (scheduling.mode: Kueue), but the cluster serves no"
-          + " Kueue Workload API: install Kueue, or use scheduling.mode: Builtin", true);
+  public static KueueWait without(boolean served, Duration waited, String job, String queue, String namespace) {
+    if (!served) {
+      return new KueueWait(JobStatusAggregator.KUEUE_NOT_MANAGING, "Job " + job + " waits for Kueue (scheduling.mode:"
+          + " Kueue), but the cluster serves no Kueue Workload API: install Kueue, or use scheduling.mode: Builtin", true);
     }
     if (waited.compareTo(WORKLOAD_GRACE) > 0) {
-      return new Wait(NOT_MANAGED, "Kueue has made no Workload for Job " + job + " in " + waited.toSeconds() + "s:"
+      return new KueueWait(JobStatusAggregator.KUEUE_NOT_MANAGING, "Kueue has made no Workload for Job " + job + " in "
+          + waited.toSeconds() + "s:"
           + " check that Kueue manages batch/Job (integrations.frameworks) and namespace " + namespace
-          + " (managedJobsNamespaceSelector), and that LocalQueue " + queue + " exists there", true);
+          + " (managedJobsNamespaceSelector), that LocalQueue " + queue + " exists there, and that the priority classes"
+          + " the job names exist (Kueue makes no Workload without them)", true);
     }
-    return new Wait(WAITING, "waiting for Kueue to admit Job " + job + " (LocalQueue " + queue + ")", false);
+    return new KueueWait(WAITING, "waiting for Kueue to admit Job " + job + " (LocalQueue " + queue + ")", false);
+  }
+
+  /** The wait when the Workload could not be read ({@code refusal}: the API server's answer): Kueue may still admit the Job. */
+  public static KueueWait unreadable(String refusal, String job, String queue) {
+    return new KueueWait(WAITING, "waiting for Kueue to admit Job " + job + " (LocalQueue " + queue + "); its Workload could"
+        + " not be read (" + refusal + "): the operator needs list on workloads.kueue.x-k8s.io, as the chart grants", false);
   }
 
   /** Why Kueue evicted an admitted Job, from its Workload: "Preempted: ..."; empty when it does not say. */

@@ -30,7 +30,8 @@ import java.util.Map;
  *   <li>a cohort (Kueue's ClusterQueue cohort): the queue may also use GPUs the other queues of
  *       its cohort leave unused (within its borrowingLimit and their lendingLimits), and a stage
  *       that fits the queue's own quota may reclaim lent GPUs by stopping stages of queues that
- *       run on borrowed ones ({@code reclaimWithinCohort}), those queues' stages first.</li>
+ *       run on borrowed ones ({@code reclaimWithinCohort}), those queues' stages first, and only
+ *       while they are still borrowing once the stages already stopping have stopped.</li>
  * </ul>
  */
 public final class QueuePlan {
@@ -153,7 +154,7 @@ public final class QueuePlan {
     List<Running> candidates = new ArrayList<>();
     if (reclaim) {
       // Stages of queues running on borrowed GPUs go first, as in Kueue.
-      cohort.stream().filter(member -> memberUsed.get(member.queue()) > nominal(member.spec()))
+      cohort.stream().filter(member -> borrowingAfter(member, List.of()))
           .flatMap(member -> member.running().stream())
           .filter(r -> stoppable(r) && (spec.reclaimWithinCohort() == TrainingQueueSpec.Reclaim.ANY
               || r.priority() < stage.priority()))
@@ -187,7 +188,7 @@ public final class QueuePlan {
     return new Wait(position, shortage);
   }
 
-  /** "preempting a/low (lower priority); preempting b/big of queue vision (on GPUs lent by cohort lab)". */
+  /** "preempting a/low (lower priority); preempting b/big of queue vision (on GPUs borrowed in cohort lab)". */
   private String preempting(List<Running> victims) {
     List<String> parts = new ArrayList<>();
     List<String> own = victims.stream().filter(v -> !memberOf.containsKey(v)).map(Running::key).toList();
@@ -209,9 +210,9 @@ public final class QueuePlan {
     return running.heldByNode().keySet().stream().anyMatch(node -> room.usableBy(node, gang));
   }
 
-  /** Whether the member still holds more than its quota once {@code stopped} have stopped. */
+  /** Whether the member still holds more than its quota once its stages already stopping and {@code stopped} have stopped. */
   private boolean borrowingAfter(Member member, List<Running> stopped) {
-    int after = memberUsed.get(member.queue()) - stopped.stream().filter(r -> memberOf.get(r) == member)
+    int after = memberUsed.get(member.queue()) - member.running().stream().filter(r -> r.stopping() || stopped.stream().anyMatch(v -> v == r))
         .mapToInt(r -> r.gang().gpus()).sum();
     return after > nominal(member.spec());
   }

@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Map;
 import java.util.Objects;
+import org.jboss.logging.Logger;
 
 /**
  * Reads and writes a job's children. Writes are plain create, merge patch, update and delete,
@@ -37,6 +38,7 @@ import java.util.Objects;
 public final class ChildResources {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Logger LOG = Logger.getLogger(ChildResources.class);
 
   /** Where children are read from, and what a cache must hear of the operator's own writes. */
   public interface Reads {
@@ -107,26 +109,37 @@ public final class ChildResources {
         .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
   }
 
-  /** Kueue's Workload for a Job: {@code api} false when the cluster serves no Workload API; {@code workload} null when there is none. */
-  public record KueueWorkload(boolean api, GenericKubernetesResource workload) {}
+  /**
+   * Kueue's Workload for a Job, or null; {@code served} false when the cluster serves no Workload
+   * API; {@code unreadable} the API server's refusal (403 without the chart's RBAC, a 5xx), when
+   * it could not be read and nothing is known.
+   */
+  public record KueueWorkload(boolean served, String unreadable, GenericKubernetesResource workload) {}
 
-  /** The Workload Kueue made for {@code job} (labelled with its uid), read from the API server. */
+  /** The Workload API version this cluster serves, once known: one list per read after the first. */
+  private volatile String workloadVersion;
+
+  /** The Workload Kueue made for {@code job} (labelled with its uid, not being replaced), read from the API server. */
   public KueueWorkload kueueWorkload(Job job) {
-    for (String version : KueueWorkloads.VERSIONS) {
+    List<String> versions = workloadVersion != null ? List.of(workloadVersion) : KueueWorkloads.VERSIONS;
+    for (String version : versions) {
       ResourceDefinitionContext workloads = new ResourceDefinitionContext.Builder().withGroup(KueueWorkloads.GROUP)
           .withVersion(version).withKind("Workload").withPlural("workloads").withNamespaced(true).build();
       try {
         List<GenericKubernetesResource> found = client.genericKubernetesResources(workloads)
             .inNamespace(job.getMetadata().getNamespace())
             .withLabel(KueueWorkloads.JOB_UID_LABEL, job.getMetadata().getUid()).list().getItems();
-        return new KueueWorkload(true, found.isEmpty() ? null : found.getFirst());
+        workloadVersion = version;
+        return new KueueWorkload(true, null, found.stream()
+            .min(java.util.Comparator.comparing(w -> w.getMetadata().getDeletionTimestamp() != null)).orElse(null));
       } catch (KubernetesClientException e) {
         if (e.getCode() != HttpURLConnection.HTTP_NOT_FOUND) {
-          throw e;
+          return new KueueWorkload(true, "HTTP " + e.getCode() + " " + e.getStatus().getReason(), null);
         }
       }
     }
-    return new KueueWorkload(false, null);
+    workloadVersion = null;
+    return new KueueWorkload(false, null, null);
   }
 
   public Job job(String namespace, String name) {
@@ -288,7 +301,9 @@ public final class ChildResources {
     var operations = JSON.createArrayNode();
     String hostname = node == null ? null : hostname(node);
     if (node != null && hostname == null) {
-      return;  // its planned node is gone: left gated, the startup deadline gives the attempt back
+      LOG.warnf("pod %s/%s stays gated: its planned node %s is gone (the startup deadline gives the attempt back)",
+          pod.getMetadata().getNamespace(), pod.getMetadata().getName(), node);
+      return;
     }
     if (hostname != null) {
       if (pod.getSpec().getNodeSelector() == null || pod.getSpec().getNodeSelector().isEmpty()) {
@@ -316,6 +331,9 @@ public final class ChildResources {
           && e.getCode() != 422) {
         throw e;
       }
+      // Gone, or changed since it was read (most often: a stale copy of a pod whose gate is already lifted).
+      LOG.debugf("gate of pod %s/%s not lifted this time: HTTP %d %s", pod.getMetadata().getNamespace(),
+          pod.getMetadata().getName(), e.getCode(), e.getStatus() == null ? e.getMessage() : e.getStatus().getMessage());
     }
   }
 

@@ -148,8 +148,9 @@ public final class JobLifecycle {
         requeue = Optional.of(progressInterval);  // look at the trainer's progress that often
       } else if (status.current().getPhase() == JobPhase.Queued) {
         requeue = Optional.of(QUEUED_POLL);  // woken at once when room may appear; this is the safety net
-        if (status.conditionIs(JobStatusAggregator.ADMITTED, false, JobStatusAggregator.NAMESPACE_NOT_ADMITTED)) {
-          requeue = Optional.of(POLL);  // in no line, so nothing wakes it: a namespace labelled since is seen this soon
+        if (status.conditionIs(JobStatusAggregator.ADMITTED, false, JobStatusAggregator.NAMESPACE_NOT_ADMITTED)
+            || status.conditionIs(JobStatusAggregator.ADMITTED, false, JobStatusAggregator.PRIORITY_CLASS_NOT_FOUND)) {
+          requeue = Optional.of(POLL);  // in no line, so nothing wakes it: a namespace labelled or a class made since is seen this soon
         }
         Optional<Duration> backoffLeft = attempts.wakeAt().map(at -> Duration.between(Instant.now(clock), at));
         if (backoffLeft.isPresent() && backoffLeft.get().compareTo(QUEUED_POLL) < 0) {

@@ -399,7 +399,7 @@ final class StageAttempts {
         switch (children.preempt(victim.namespace(), victim.attemptJob(), key(job), Instant.now(clock),
             BuiltinAdmission.PREEMPTION_GRACE)) {
           case MARKED -> events.normal(job, "Preempting", "stopping " + victim.attemptJob() + " of " + victim.owner()
-              + " to make room (its status says why it was chosen)");
+              + " to make room (status.queue.reason says why it was chosen)");
           case STOPPED -> events.warning(job, "Preempting", "stopped " + victim.attemptJob() + " of " + victim.owner()
               + " itself: its job had not stopped it within " + BuiltinAdmission.PREEMPTION_GRACE.toSeconds() + "s");
           case ALREADY_MARKED, GONE -> { }
@@ -446,7 +446,7 @@ final class StageAttempts {
       }
       return Next.CONTINUE;
     }
-    ChildResources.KueueWorkload workload = children.kueueWorkload(attempt);
+    ChildResources.KueueWorkload workload = children.kueueWorkload(attempt);  // never throws: it only explains the wait
     String name = attempt.getMetadata().getName();
     if (admitted) {
       String because = workload.workload() == null ? "" : KueueWorkloads.evictedBecause(workload.workload());
@@ -456,9 +456,11 @@ final class StageAttempts {
       events.warning(job, "Preempted", message + "; its pods checkpoint on SIGTERM and the stage resumes"
           + " when Kueue admits it again (not counted against maxRestarts)");
     }
-    KueueWorkloads.Wait wait = workload.workload() != null ? KueueWorkloads.of(workload.workload(), name, queue)
-        : KueueWorkloads.without(workload.api(), Duration.between(stage.getAttemptStartTime() == null ? Instant.now(clock)
-            : Instant.parse(stage.getAttemptStartTime()), Instant.now(clock)), name, queue, job.getMetadata().getNamespace());
+    KueueWorkloads.KueueWait wait = workload.workload() != null ? KueueWorkloads.of(workload.workload(), name, queue)
+        : workload.unreadable() != null ? KueueWorkloads.unreadable(workload.unreadable(), name, queue)
+        : KueueWorkloads.without(workload.served(), Duration.between(stage.getAttemptStartTime() == null
+            ? Instant.now(clock) : Instant.parse(stage.getAttemptStartTime()), Instant.now(clock)), name, queue,
+            job.getMetadata().getNamespace());
     if (wait.stalled() && !status.conditionIs(JobStatusAggregator.ADMITTED, false, wait.reason())) {
       events.warning(job, wait.reason(), wait.message());  // once: the wait needs a person
     }

@@ -45,9 +45,13 @@ public final class JobStatusAggregator {
   public static final String NAMESPACE_NOT_ADMITTED = "NamespaceNotAdmitted";
   /** The Admitted condition's reason when another controller (Kueue) suspended a Builtin-mode attempt Job. */
   public static final String SUSPENDED_EXTERNALLY = "SuspendedExternally";
-  /** Admitted=False reasons in Kueue mode that only a person ends: Kueue cannot admit, the Workload is deactivated, or Kueue does not manage the Job. */
+  /** The Admitted condition's reason when the job names a PriorityClass that does not exist (a wait only a person ends). */
+  public static final String PRIORITY_CLASS_NOT_FOUND = "PriorityClassNotFound";
+  /** Kueue mode, a wait only a person ends: Kueue cannot admit (a LocalQueue or ClusterQueue missing, inactive or stopped). */
   public static final String KUEUE_INADMISSIBLE = "KueueInadmissible";
+  /** Kueue mode: the Workload is deactivated (by a person, or by Kueue after too many requeues). */
   public static final String KUEUE_DEACTIVATED = "KueueDeactivated";
+  /** Kueue mode: no Workload API (Kueue not installed), or no Workload for the Job after a grace. */
   public static final String KUEUE_NOT_MANAGING = "KueueNotManaging";
   /**
    * False while the API server refuses the operator what it needs for this job (RBAC), with the
@@ -165,7 +169,8 @@ public final class JobStatusAggregator {
     if (blocker == null) {
       blocker = find(SYNCED, "False", null);
     }
-    for (String refusal : List.of(NAMESPACE_NOT_ADMITTED, KUEUE_INADMISSIBLE, KUEUE_DEACTIVATED, KUEUE_NOT_MANAGING)) {
+    for (String refusal : List.of(NAMESPACE_NOT_ADMITTED, PRIORITY_CLASS_NOT_FOUND, KUEUE_INADMISSIBLE, KUEUE_DEACTIVATED,
+        KUEUE_NOT_MANAGING)) {
       if (blocker == null && phase == JobPhase.Queued) {
         blocker = find(ADMITTED, "False", refusal);  // waits that only a person ends
       }

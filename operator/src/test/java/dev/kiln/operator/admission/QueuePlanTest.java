@@ -309,6 +309,33 @@ class QueuePlanTest {
         .isInstanceOf(QueuePlan.Wait.class);
   }
 
+  @Test
+  void aQueueThatStopsBorrowingOnceItsStoppingStagesHaveStoppedLosesNoMoreStages() {
+    // language (quota 8) runs 16: b1 on a node vision cannot use, already stopping; b2 on the one it can.
+    Node plain = nodes(1, 8, A100, "plain").getFirst();
+    Node pooled = nodes(1, 8, A100, "pooled").getFirst();
+    pooled.getMetadata().setLabels(Map.of(StageJobManifest.GPU_PRODUCT_LABEL, A100, "pool", "p"));
+    Gang onPool = new Gang(1, ResourceList.gpus(8), null, Map.of("pool", "p"), List.of());
+    List<Pod> pods = List.of(pod("plain-0", 8), pod("pooled-0", 8));
+    TrainingQueueSpec vision = inCohort(8, null, null, TrainingQueueSpec.Reclaim.ANY);
+
+    QueuePlan.Running b2 = new QueuePlan.Running("ns/b2", "ns/b2-a1", 0, Instant.ofEpochSecond(2), gang(1, 8),
+        Map.of("pooled-0", ResourceList.gpus(8)), false);
+    var stopping = new QueuePlan.Member("language", inCohort(8, null, null, null), List.of(new QueuePlan.Running("ns/b1",
+        "ns/b1-a1", 0, Instant.ofEpochSecond(1), gang(1, 8), Map.of("plain-0", ResourceList.gpus(8)), true), b2));
+    var plan = QueuePlan.plan("vision", vision, List.of(waiting("ns/back", 0, 9, onPool)), List.of(),
+        room(List.of(plain, pooled), pods), List.of(stopping));
+    assertThat(plan.verdicts().get("ns/back")).as("language is at its quota once b1 has stopped: b2 is not reclaimed")
+        .isInstanceOf(QueuePlan.Wait.class);
+
+    var borrowing = new QueuePlan.Member("language", inCohort(8, null, null, null), List.of(new QueuePlan.Running("ns/b1",
+        "ns/b1-a1", 0, Instant.ofEpochSecond(1), gang(1, 8), Map.of("plain-0", ResourceList.gpus(8)), false), b2));
+    var reclaim = QueuePlan.plan("vision", vision, List.of(waiting("ns/back", 0, 9, onPool)), List.of(),
+        room(List.of(plain, pooled), pods), List.of(borrowing));
+    assertThat(((QueuePlan.Preempt) reclaim.verdicts().get("ns/back")).victims()).as("positive control: borrowing")
+        .extracting(QueuePlan.Running::key).containsExactly("ns/b2");
+  }
+
   // --- snapshots -----------------------------------------------------------------------------
 
   static Gang gang(int pods, int gpus) {

@@ -378,6 +378,9 @@ class QueueLifecycleTest {
     assertThat(get(urgent).getStatus().getPhase()).isEqualTo(JobPhase.Queued);
     assertThat(get(urgent).getStatus().getMessage()).startsWith("PriorityClass research-urgent (spec.scheduling"
         + ".priorityClassName) does not exist");
+    assertThat(get(urgent).getStatus().getReason()).isEqualTo("PriorityClassNotFound");
+    reconcile(urgent);
+    assertThat(eventReasons(urgent)).as("said once").containsOnlyOnce("PriorityClassNotFound");
     assertThat(cluster.job(NS, "known-pretrain-a1")).as("positive control: a class that exists").isNotNull();
     assertThat(cluster.job(NS, "known-pretrain-a1").getSpec().getTemplate().getSpec().getPriorityClassName())
         .as("the pods carry the job's class").isEqualTo("priority-5");
