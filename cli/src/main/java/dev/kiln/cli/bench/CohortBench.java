@@ -16,8 +16,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
-import java.io.ByteArrayInputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -194,35 +192,7 @@ final class CohortBench implements Callable<Integer> {
   private MultimodalPretrainJob job(int index) {
     int nodes = index % 4 < 2 ? 1 : 2;
     int gpus = index % 2 == 0 ? 8 : 4;
-    String yaml = """
-        apiVersion: kiln.dev/v1alpha1
-        kind: MultimodalPretrainJob
-        metadata:
-          name: co-%05d
-          namespace: default
-        spec:
-          model:
-            preset: tiny
-          data:
-            claimName: %s
-            sources:
-              - name: shapes
-                shards: shapes/captions-{000000..000003}.tar
-            packing:
-              sequenceLength: 256
-              visualTokens: 16
-              tokenizer: shapes/tokenizer.json
-          stages:
-            - name: pretrain
-              sources: [shapes]
-              visualTokens: 16
-              optimizer:
-                lr: 1.0e-3
-              budget:
-                steps: 100
-              batch:
-                globalBatchSize: %d
-                microBatchSize: 1
+    String stage = """
               resources:
                 nodes: %d
                 gpusPerNode: %d
@@ -230,17 +200,14 @@ final class CohortBench implements Callable<Integer> {
               pod:
                 env:
                   - {name: STAND_IN_TRAIN_SECONDS, value: "%d"}
+        """.formatted(nodes, gpus, gpus == 8 ? 32 : 24, trainSeconds);
+    String scheduling = """
           scheduling:
             queue: %s
-            startupDeadlineSeconds: %d%s
-          checkpoints:
-            volumeClaim:
-              size: 1Gi
-              accessModes: [ReadWriteMany]
-        """.formatted(index, OperatorBench.DATA_CLAIM, nodes * gpus, nodes, gpus, gpus == 8 ? 32 : 24, trainSeconds,
-        queueOf(index), STARTUP_DEADLINE_SECONDS, index % 7 == 0 ? "\n    priorityClassName: " + HIGH : "");
-    return io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
-        new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)), MultimodalPretrainJob.class);
+            startupDeadlineSeconds: %d
+        """.formatted(queueOf(index), STARTUP_DEADLINE_SECONDS)
+        + (index % 7 == 0 ? "    priorityClassName: " + HIGH + "\n" : "");
+    return OperatorBench.benchJob("co-%05d".formatted(index), nodes * gpus, 1, stage, scheduling);
   }
 
   private List<Watch> watch(KubernetesClient client) {

@@ -155,11 +155,24 @@ public final class OperatorBench implements Callable<Integer> {
 
   /** A one-stage job of one pod with 8 GPUs; its data needs packing only (no filter). */
   private static MultimodalPretrainJob job(int index) {
+    return benchJob("bench-%05d".formatted(index), 32, 4, """
+              resources:
+                nodes: 1
+                gpusPerNode: 8
+        """, "");
+  }
+
+  /**
+   * A one-stage bench job named {@code name} whose data needs packing only: {@code stage} is YAML
+   * the stage ends with (resources, pod settings; indented as a stage's fields), {@code spec} YAML
+   * the spec ends with (scheduling; indented as the spec's fields, may be empty).
+   */
+  static MultimodalPretrainJob benchJob(String name, int globalBatchSize, int microBatchSize, String stage, String spec) {
     String yaml = """
         apiVersion: kiln.dev/v1alpha1
         kind: MultimodalPretrainJob
         metadata:
-          name: bench-%05d
+          name: %s
           namespace: default
         spec:
           model:
@@ -173,6 +186,10 @@ public final class OperatorBench implements Callable<Integer> {
               sequenceLength: 256
               visualTokens: 16
               tokenizer: shapes/tokenizer.json
+          checkpoints:
+            volumeClaim:
+              size: 1Gi
+              accessModes: [ReadWriteMany]
           stages:
             - name: pretrain
               sources: [shapes]
@@ -182,15 +199,9 @@ public final class OperatorBench implements Callable<Integer> {
               budget:
                 steps: 100
               batch:
-                globalBatchSize: 32
-                microBatchSize: 4
-              resources:
-                nodes: 1
-                gpusPerNode: 8
-          checkpoints:
-            volumeClaim:
-              size: 1Gi
-        """.formatted(index, DATA_CLAIM);
+                globalBatchSize: %d
+                microBatchSize: %d
+        """.formatted(name, DATA_CLAIM, globalBatchSize, microBatchSize) + stage + spec;
     return io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
         new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)), MultimodalPretrainJob.class);
   }
