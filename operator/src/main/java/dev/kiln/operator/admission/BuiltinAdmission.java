@@ -275,6 +275,15 @@ public final class BuiltinAdmission implements Admission {
         reservedPods.computeIfAbsent(stageKey, k -> new ArrayList<>()).addAll(attemptPods);
         return;
       }
+      // Released but unbound, their Job gone and they not yet: the scheduler still binds them where they were pinned.
+      for (Pod pod : attemptPods) {
+        String hostname = pod.getSpec().getNodeSelector() == null ? null
+            : pod.getSpec().getNodeSelector().get(StageJobManifest.HOSTNAME_LABEL);
+        if (pod.getSpec().getNodeName() == null && hostname != null && pod.getMetadata().getDeletionTimestamp() == null
+            && !StageJobManifest.gated(pod)) {
+          room.holdOnHostname(hostname, ResourceList.requestedBy(pod));
+        }
+      }
       MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + label(first, Labels.JOB));
       if (owner != null && builtin(owner)) {
         ResourceList held = attemptPods.stream().map(ResourceList::requestedBy).reduce(ResourceList.NONE, ResourceList::plus);

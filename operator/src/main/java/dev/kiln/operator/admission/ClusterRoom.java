@@ -121,6 +121,12 @@ public final class ClusterRoom {
     take(List.of(node), perPod);
   }
 
+  /** Holds what a pod pinned to the node labelled with {@code hostname} requests (released, not yet bound). */
+  public void holdOnHostname(String hostname, ResourceList requested) {
+    labels.entrySet().stream().filter(e -> hostname.equals(e.getValue().getOrDefault(StageJobManifest.HOSTNAME_LABEL,
+        e.getKey()))).findFirst().ifPresent(e -> take(List.of(e.getKey()), requested));
+  }
+
   /** Places as many of the gang's pods as fit: what a waiting gang holds back from those behind it. */
   public void reserve(Gang gang) {
     if (gang.pods() > 0) {

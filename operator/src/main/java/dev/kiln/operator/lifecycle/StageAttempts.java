@@ -256,9 +256,7 @@ final class StageAttempts {
       }
       List<String> placement = StageJobManifest.placement(attempt);
       for (Pod pod : children.attemptPods(job, stage.getName(), stage.getAttempt())) {
-        boolean gated = pod.getSpec() != null && pod.getSpec().getSchedulingGates() != null && pod.getSpec()
-            .getSchedulingGates().stream().anyMatch(g -> StageJobManifest.SCHEDULING_GATE.equals(g.getName()));
-        if (gated && pod.getMetadata().getDeletionTimestamp() == null) {
+        if (StageJobManifest.gated(pod) && pod.getMetadata().getDeletionTimestamp() == null) {
           int rank = StageJobManifest.completionIndex(pod);
           children.releaseGate(pod, rank < placement.size() ? placement.get(rank) : null);
         }

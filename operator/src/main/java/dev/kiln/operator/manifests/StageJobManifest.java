@@ -173,6 +173,12 @@ public final class StageJobManifest {
     return stage.resources().gpusPerNode() > 0 && job.getSpec().scheduling().mode() == SchedulingSpec.Mode.BUILTIN;
   }
 
+  /** The pod still carries Kiln's scheduling gate: the scheduler leaves it alone until the operator pins it. */
+  public static boolean gated(Pod pod) {
+    return pod.getSpec() != null && pod.getSpec().getSchedulingGates() != null && pod.getSpec().getSchedulingGates()
+        .stream().anyMatch(g -> SCHEDULING_GATE.equals(g.getName()));
+  }
+
   /** The attempt Job with the nodes admission planned for its ranks recorded on it. */
   public static Job placed(Job attempt, List<String> nodes) {
     if (!nodes.isEmpty()) {

@@ -427,6 +427,30 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aPinnedPodWhoseJobIsGoneStillHoldsItsNodeUntilItIsDeleted() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob first = create("first", "research", 0, 1);
+    toTraining(first);
+    // Its pod pinned to gpu-0 and released, then its Job deleted: the scheduler may still bind the pod there.
+    var orphan = cluster.createPod(NS, "first-pretrain-a1", 0);
+    client.pods().inNamespace(NS).withName(orphan.getMetadata().getName()).edit(p -> {
+      p.getSpec().setSchedulingGates(List.of());
+      p.getSpec().setNodeSelector(Map.of("kubernetes.io/hostname", "gpu-0"));
+      return p;
+    });
+    client.batch().v1().jobs().inNamespace(NS).withName("first-pretrain-a1").withPropagationPolicy(
+        io.fabric8.kubernetes.api.model.DeletionPropagation.ORPHAN).delete();
+    client.resources(MultimodalPretrainJob.class).inNamespace(NS).withName("first").delete();  // gone, its pod not yet
+
+    MultimodalPretrainJob next = create("next", "research", 0, 1);
+    toTraining(next);
+    assertThat(cluster.job(NS, "next-pretrain-a1").getMetadata().getAnnotations())
+        .as("planned on the node the orphan does not hold").containsEntry("kiln.dev/placement", "gpu-1");
+  }
+
+  @Test
   void aQueuesQuotaHoldsBackStagesTheNodesCouldRun() {
     cluster.addGpuNode("gpu-0", 8, A100);
     cluster.addGpuNode("gpu-1", 8, A100);
