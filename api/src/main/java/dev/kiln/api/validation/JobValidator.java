@@ -621,8 +621,7 @@ public final class JobValidator {
         add(at + ".topology", "is for GPU stages (gpusPerNode > 0): a CPU stage's pods are not planned onto nodes");
       } else {
         String field = at + ".topology." + (topology.required() != null ? "required" : "preferred");
-        int slash = topology.key().indexOf('/');
-        if (!QUALIFIED_NAME.matcher(topology.key()).matches() || slash > 253) {
+        if (!isQualifiedName(topology.key())) {
           add(field, "must be a node label key (an optional DNS prefix and /, then 63 characters), found \""
               + topology.key() + "\"");
         }
@@ -730,8 +729,7 @@ public final class JobValidator {
   /** Environment variables Kiln's programs are configured by. */
   private static final Pattern RESERVED_ENV = Pattern.compile(
       "KILN_.*|DJL_.*|MASTER_ADDR|MASTER_PORT|WORLD_SIZE|HOME|OPT_OUT_TRACKING|JAVA_TOOL_OPTIONS");
-  private static final Pattern QUALIFIED_NAME = Pattern.compile(
-      "([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?");
+  private static final Pattern QUALIFIED_NAME = Pattern.compile(Bounds.LABEL_KEY_PATTERN);
   private static final Pattern ENV_NAME = Pattern.compile("[-._a-zA-Z][-._a-zA-Z0-9]*");
   private static final Set<String> TAINT_EFFECTS = Set.of("", "NoSchedule", "PreferNoSchedule", "NoExecute");
 
@@ -808,12 +806,17 @@ public final class JobValidator {
   }
 
   private boolean qualifiedName(String at, String key) {
-    int slash = key.indexOf('/');
-    boolean valid = QUALIFIED_NAME.matcher(key).matches() && (slash < 0 || slash <= 253);
+    boolean valid = isQualifiedName(key);
     if (!valid) {
       add(at + "[" + key + "]", "must be a qualified name (an optional DNS prefix and /, then 63 characters)");
     }
     return valid;
+  }
+
+  /** A label or annotation key: an optional DNS prefix of at most 253 characters and /, then a name of at most 63. */
+  private static boolean isQualifiedName(String key) {
+    int slash = key.indexOf('/');
+    return QUALIFIED_NAME.matcher(key).matches() && slash <= 253;
   }
 
   // --- field helpers -------------------------------------------------------------------------

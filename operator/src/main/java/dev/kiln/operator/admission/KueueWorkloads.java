@@ -2,6 +2,7 @@ package dev.kiln.operator.admission;
 
 import dev.kiln.operator.status.JobStatusAggregator;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -32,6 +33,12 @@ public final class KueueWorkloads {
    * UnadmittedWorkloadsObservability gate (on by default after 0.19) "Misconfigured" and "Suspended".
    */
   static final Set<String> INADMISSIBLE_REASONS = Set.of("Inadmissible", "Misconfigured", "Suspended");
+
+  /** Where a namespace's Workloads are served at {@code version} of Kueue's API. */
+  public static ResourceDefinitionContext api(String version) {
+    return new ResourceDefinitionContext.Builder().withGroup(GROUP).withVersion(version).withKind("Workload")
+        .withPlural("workloads").withNamespaced(true).build();
+  }
 
   /** The Job simply waits for Kueue (quota, or admission checks). */
   public static final String WAITING = "WaitingForKueue";

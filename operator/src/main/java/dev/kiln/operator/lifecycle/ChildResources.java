@@ -16,7 +16,6 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.net.HttpURLConnection;
@@ -123,10 +122,8 @@ public final class ChildResources {
   public KueueWorkload kueueWorkload(Job job) {
     List<String> versions = workloadVersion != null ? List.of(workloadVersion) : KueueWorkloads.VERSIONS;
     for (String version : versions) {
-      ResourceDefinitionContext workloads = new ResourceDefinitionContext.Builder().withGroup(KueueWorkloads.GROUP)
-          .withVersion(version).withKind("Workload").withPlural("workloads").withNamespaced(true).build();
       try {
-        List<GenericKubernetesResource> found = client.genericKubernetesResources(workloads)
+        List<GenericKubernetesResource> found = client.genericKubernetesResources(KueueWorkloads.api(version))
             .inNamespace(job.getMetadata().getNamespace())
             .withLabel(KueueWorkloads.JOB_UID_LABEL, job.getMetadata().getUid()).list().getItems();
         workloadVersion = version;

@@ -408,7 +408,7 @@ final class StageAttempts {
     status.current().setQueue(new QueueStatus(decision.queue(), null, decision.message()));
     if (job.getSpec().scheduling().mode() == SchedulingSpec.Mode.KUEUE) {
       // The Job is created suspended: Kueue, not Kiln, admits it.
-      status.condition(JobStatusAggregator.ADMITTED, false, "WaitingForKueue", decision.message());
+      status.condition(JobStatusAggregator.ADMITTED, false, KueueWorkloads.WAITING, decision.message());
       return decision;
     }
     status.condition(JobStatusAggregator.ADMITTED, true, "Admitted", decision.message());

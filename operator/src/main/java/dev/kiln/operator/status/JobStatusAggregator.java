@@ -10,8 +10,9 @@ import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
+import java.util.stream.Stream;
 
 /**
  * The one place a job's status changes. It starts from the status last written, records the
@@ -169,11 +170,10 @@ public final class JobStatusAggregator {
     if (blocker == null) {
       blocker = find(SYNCED, "False", null);
     }
-    for (String refusal : List.of(NAMESPACE_NOT_ADMITTED, PRIORITY_CLASS_NOT_FOUND, KUEUE_INADMISSIBLE, KUEUE_DEACTIVATED,
-        KUEUE_NOT_MANAGING)) {
-      if (blocker == null && phase == JobPhase.Queued) {
-        blocker = find(ADMITTED, "False", refusal);  // waits that only a person ends
-      }
+    if (blocker == null && phase == JobPhase.Queued) {
+      blocker = Stream.of(NAMESPACE_NOT_ADMITTED, PRIORITY_CLASS_NOT_FOUND, KUEUE_INADMISSIBLE, KUEUE_DEACTIVATED,
+          KUEUE_NOT_MANAGING).map(refusal -> find(ADMITTED, "False", refusal)).filter(Objects::nonNull)
+          .findFirst().orElse(null);  // waits that only a person ends
     }
     if (blocker == null && phase == JobPhase.Training) {
       blocker = find(ADMITTED, "False", SUSPENDED_EXTERNALLY);

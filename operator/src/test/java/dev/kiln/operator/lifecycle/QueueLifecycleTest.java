@@ -840,9 +840,7 @@ class QueueLifecycleTest {
   private io.fabric8.kubernetes.client.dsl.NonNamespaceOperation<io.fabric8.kubernetes.api.model.GenericKubernetesResource,
       io.fabric8.kubernetes.api.model.GenericKubernetesResourceList,
       io.fabric8.kubernetes.client.dsl.Resource<io.fabric8.kubernetes.api.model.GenericKubernetesResource>> workloads() {
-    return client.genericKubernetesResources(new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
-        .withGroup("kueue.x-k8s.io").withVersion("v1beta2").withKind("Workload").withPlural("workloads")
-        .withNamespaced(true).build()).inNamespace(NS);
+    return client.genericKubernetesResources(dev.kiln.operator.admission.KueueWorkloads.api("v1beta2")).inNamespace(NS);
   }
 
   private static Map<String, Object> condition(String type, String status, String reason, String message) {
