@@ -16,6 +16,14 @@ public final class Problems {
   private final Map<String, Long> counts = new TreeMap<>();
   private final Map<String, List<String>> examples = new TreeMap<>();
 
+  /** Problems as {@link #counts()} and {@link #examples()} gave them, read back. */
+  public static Problems of(Map<String, Long> counts, Map<String, List<String>> examples) {
+    Problems problems = new Problems();
+    problems.counts.putAll(counts);
+    examples.forEach((reason, list) -> problems.examples.put(reason, new ArrayList<>(list)));
+    return problems;
+  }
+
   /** Records one problem: {@code where} names the shard and sample. */
   public synchronized void add(String reason, String where) {
     counts.merge(reason, 1L, Long::sum);

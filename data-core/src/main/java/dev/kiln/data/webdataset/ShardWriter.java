@@ -33,6 +33,7 @@ public final class ShardWriter implements AutoCloseable {
   private final String prefix;
   private final long maxSamples;
   private final long maxBytes;
+  private final int firstNumber;
   private final List<WrittenShard> written = new ArrayList<>();
 
   private TarArchiveOutputStream tar;
@@ -42,10 +43,16 @@ public final class ShardWriter implements AutoCloseable {
   private long bytesInShard;
 
   public ShardWriter(Path directory, String prefix, long maxSamples, long maxBytes) {
+    this(directory, prefix, maxSamples, maxBytes, 0);
+  }
+
+  /** Numbers shards from {@code firstNumber}: one writer among several, each writing its own run of a set. */
+  public ShardWriter(Path directory, String prefix, long maxSamples, long maxBytes, int firstNumber) {
     this.directory = directory;
     this.prefix = prefix;
     this.maxSamples = maxSamples;
     this.maxBytes = maxBytes;
+    this.firstNumber = firstNumber;
   }
 
   public void write(Sample sample) {
@@ -95,7 +102,7 @@ public final class ShardWriter implements AutoCloseable {
   private void roll() throws IOException {
     finishShard();
     Files.createDirectories(directory);
-    current = directory.resolve(String.format("%s-%06d.tar", prefix, written.size()));
+    current = directory.resolve(String.format("%s-%06d.tar", prefix, firstNumber + written.size()));
     OutputStream out = Files.newOutputStream(temporary(current));
     digest = new DigestOutputStream(new BufferedOutputStream(out, 1 << 16), sha256());
     tar = new TarArchiveOutputStream(digest);

@@ -1,5 +1,6 @@
 package dev.kiln.datajobs.pack;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -26,7 +27,6 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -37,16 +37,21 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * Packs every input shard of a stage into sequences of {@code --seq-len} positions:
- * tokenize and resize in parallel (pass 1, spilled to a staging file), plan first-fit-decreasing
- * over all samples at once, then write the packed shards in plan order (pass 2) and a manifest.
- * Same inputs, same bytes.
+ * Packs every input shard of a stage into sequences of {@code --seq-len} positions, in four steps
+ * that a cluster runs as separate Jobs: {@code prepare} (tokenize and resize; split into
+ * {@code --tasks} runs of input shards, one pod each), {@code plan} (over every sample's length at
+ * once: first-fit-decreasing or bin completion), {@code write} (the packed shards in plan order,
+ * split the same way) and {@code finish} (the manifest). {@code --step all} runs them in turn in one
+ * process. Same inputs, same bytes, whatever the number of tasks.
  */
 @Command(name = "pack", mixinStandardHelpOptions = true, description = "Pack samples into fixed-length multimodal sequences.")
 public final class PackCommand implements Callable<Integer> {
 
   /** Samples prepared per parallel batch: big enough to keep every core busy, small enough to bound memory. */
   static final int BATCH = 512;
+
+  /** The steps, in the order they run. */
+  enum Step { ALL, PREPARE, PLAN, WRITE, FINISH }
 
   @Option(names = "--input", required = true, paramLabel = "[NAME=]PATTERN|DIR", description = "One per source")
   List<String> inputs;
@@ -89,20 +94,55 @@ public final class PackCommand implements Callable<Integer> {
   @Option(names = "--max-bad-fraction", defaultValue = "0.1")
   double maxBadFraction;
 
+  @Option(names = "--step", defaultValue = "all", paramLabel = "all|prepare|plan|write|finish",
+      description = "Which step to run; all of them in turn by default")
+  String step;
+
+  @Option(names = "--tasks", defaultValue = "1", description = "Tasks the prepare and write steps are split into"
+      + " (each an even run of the input shards, or of the packed shards)")
+  int tasks;
+
+  @Option(names = "--task-index", description = "The prepare or write task to run (default: $JOB_COMPLETION_INDEX,"
+      + " else every task in turn)")
+  Integer taskIndex;
+
   @Spec
   CommandSpec spec;
 
+  private PrintWriter err;
+  private PackWork work;
+
   @Override
   public Integer call() throws Exception {
-    PrintWriter err = spec.commandLine().getErr();
+    err = spec.commandLine().getErr();
+    try {
+      return run();
+    } finally {
+      err.flush();
+    }
+  }
+
+  private int run() throws Exception {
     if (!List.of("bin-completion", "first-fit-decreasing").contains(planner)) {
       err.println("pack: --planner " + planner + ": must be bin-completion or first-fit-decreasing");
-      err.flush();
+      return ExitCodes.USAGE;
+    }
+    Step which;
+    try {
+      which = Step.valueOf(step.toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      err.println("pack: --step " + step + ": must be all, prepare, plan, write or finish");
+      return ExitCodes.USAGE;
+    }
+    List<Integer> taskIndexes;
+    try {
+      taskIndexes = taskIndexes();
+    } catch (IllegalArgumentException e) {
+      err.println("pack: " + e.getMessage());
       return ExitCodes.USAGE;
     }
     if (!Files.isRegularFile(tokenizer)) {
       err.println("--tokenizer " + tokenizer + ": no such file");
-      err.flush();
       return ExitCodes.CONFIG;
     }
     List<SamplePreparer.Kind> sourceKinds;
@@ -110,91 +150,342 @@ public final class PackCommand implements Callable<Integer> {
       sourceKinds = kinds(inputs.size());
     } catch (IllegalArgumentException e) {
       err.println("pack: " + e.getMessage());
-      err.flush();
       return ExitCodes.USAGE;
     }
+    var unwritable = WritableFolder.problem(output, System.getenv());
+    if (unwritable.isPresent()) {
+      err.println("pack: " + unwritable.get());
+      return ExitCodes.CONFIG;
+    }
+    Files.createDirectories(output);
+    work = new PackWork(output);
+    int exit = ExitCodes.OK;
+    if (which == Step.ALL || which == Step.PREPARE) {
+      for (int task : which == Step.ALL ? allTasks() : taskIndexes) {
+        exit = prepare(task, sourceKinds);
+        if (exit != ExitCodes.OK) {
+          return exit;
+        }
+      }
+    }
+    if (which == Step.ALL || which == Step.PLAN) {
+      exit = plan();
+      if (exit != ExitCodes.OK) {
+        return exit;
+      }
+    }
+    if (which == Step.ALL || which == Step.WRITE) {
+      for (int task : which == Step.ALL ? allTasks() : taskIndexes) {
+        exit = write(task);
+        if (exit != ExitCodes.OK) {
+          return exit;
+        }
+      }
+    }
+    if (which == Step.ALL || which == Step.FINISH) {
+      exit = finish();
+    }
+    return exit;
+  }
+
+  /** The task {@code --task-index} or the Job's completion index names, else every one. */
+  private List<Integer> taskIndexes() {
+    if (tasks < 1) {
+      throw new IllegalArgumentException("--tasks " + tasks + ": must be at least 1");
+    }
+    String completion = System.getenv("JOB_COMPLETION_INDEX");
+    Integer index = taskIndex != null ? taskIndex : completion != null ? Integer.valueOf(completion) : null;
+    if (index == null) {
+      return allTasks();
+    }
+    if (index < 0 || index >= tasks) {
+      throw new IllegalArgumentException("task index " + index + " is outside --tasks " + tasks);
+    }
+    return List.of(index);
+  }
+
+  private List<Integer> allTasks() {
+    return java.util.stream.IntStream.range(0, tasks).boxed().toList();
+  }
+
+  /** Task {@code task}'s even share of {@code count} things, as [from, to). */
+  static int[] share(int count, int task, int tasks) {
+    return new int[] {(int) ((long) count * task / tasks), (int) ((long) count * (task + 1) / tasks)};
+  }
+
+  /** One input shard and the source it belongs to. */
+  private record InputShard(Inputs.Source source, SamplePreparer.Kind kind, Path path) {}
+
+  /** Decodes, resizes and tokenizes task {@code task}'s run of input shards into its part. */
+  private int prepare(int task, List<SamplePreparer.Kind> sourceKinds) throws Exception {
+    long start = System.nanoTime();
     List<Inputs.Source> sources = Inputs.resolve(inputs);
+    List<InputShard> all = new ArrayList<>();
     for (int i = 0; i < sources.size(); i++) {
       // A filtered source may have kept nothing; shards named but absent are a mistake.
       var missing = sources.get(i).shards().isEmpty() ? Optional.<String>empty()
           : Inputs.missing(inputs.get(i), sources.get(i).shards());
       if (missing.isPresent()) {
         err.println("pack: " + missing.get());
-        err.flush();
         return ExitCodes.DATA;
       }
+      for (Path shard : sources.get(i).shards()) {
+        all.add(new InputShard(sources.get(i), sourceKinds.get(i), shard));
+      }
     }
-    var unwritable = WritableFolder.problem(output, System.getenv());
-    if (unwritable.isPresent()) {
-      err.println("pack: " + unwritable.get());
-      err.flush();
-      return ExitCodes.CONFIG;
-    }
-    long start = System.nanoTime();
-    Files.createDirectories(output);
-    Problems bad = new Problems();
-    List<Integer> lengths = new ArrayList<>();
-    ArrayNode inputManifest = new ObjectMapper().createArrayNode();
     TextTokenizer text;
     try {
       text = TextTokenizer.load(tokenizer);
     } catch (RuntimeException e) {
       err.println("pack: --tokenizer " + FailureReport.describe(e));
-      err.flush();
       return ExitCodes.CONFIG;
     }
     if (text.chat().isEmpty() && sourceKinds.contains(SamplePreparer.Kind.INSTRUCTIONS)) {
       err.println("pack: " + tokenizer + ": an instructions source is laid out in ChatML, and this tokenizer has no "
           + TextTokenizer.TURN_START + " and " + TextTokenizer.TURN_END + " tokens");
-      err.flush();
       text.close();
       return ExitCodes.CONFIG;
     }
-    try (text; Staging staging = new Staging(output.resolve(".staging"))) {
+    int[] range = share(all.size(), task, tasks);
+    Problems bad = new Problems();
+    List<PackWork.InputShard> read = new ArrayList<>();
+    PackWork.deleteTree(work.partialPart(task));
+    int prepared;
+    try (text; PreparedPart.Writer part = new PreparedPart.Writer(work.partialPart(task))) {
       SamplePreparer preparer = new SamplePreparer(text, imageSize);
       ShardReader reader = new ShardReader(bad);
-      for (int s = 0; s < sources.size(); s++) {
-        Inputs.Source source = sources.get(s);
-        SamplePreparer.Kind kind = sourceKinds.get(s);
-        for (Path shard : source.shards()) {
-          List<Sample> batch = new ArrayList<>();
-          String sha256 = reader.readShard(shard, sample -> {
-            batch.add(sample);
-            if (batch.size() == BATCH) {
-              stage(batch, source.name(), kind, preparer, staging, lengths, bad);
-              batch.clear();
-            }
-          });
-          stage(batch, source.name(), kind, preparer, staging, lengths, bad);
-          // As the pod sees it: the manifest's bytes must not depend on where a node keeps the claim.
-          inputManifest.addObject().put("path", PodRoot.fromEnvironment().podPath(shard)).put("sha256", sha256);
-        }
+      for (InputShard shard : all.subList(range[0], range[1])) {
+        List<Sample> batch = new ArrayList<>();
+        String sha256 = reader.readShard(shard.path(), sample -> {
+          batch.add(sample);
+          if (batch.size() == BATCH) {
+            stage(batch, shard, preparer, part, bad);
+            batch.clear();
+          }
+        });
+        stage(batch, shard, preparer, part, bad);
+        // As the pod sees it: the manifest's bytes must not depend on where a node keeps the claim.
+        read.add(new PackWork.InputShard(PodRoot.fromEnvironment().podPath(shard.path()), sha256));
       }
-      long seen = lengths.size() + bad.total();
+      prepared = part.count();
+    }
+    work.write(work.partialPart(task).resolve("task.json"),
+        new PackWork.PreparedTask(prepared + bad.total(), bad.counts(), bad.examples(), read));
+    work.completePart(task);
+    err.printf("pack: prepare task %d of %d: %d input shards, %d samples, %d bad, %.1fs%n", task, tasks,
+        range[1] - range[0], prepared, bad.total(), (System.nanoTime() - start) / 1e9);
+    return ExitCodes.OK;
+  }
 
-      int[] planned = lengths.stream().mapToInt(Integer::intValue).toArray();
-      PackingPlan plan = "first-fit-decreasing".equals(planner) ? FirstFitDecreasing.plan(planned, sequenceLength)
-          : BinCompletion.plan(planned, sequenceLength);
-      for (int oversize : plan.oversize()) {
-        bad.add("longer_than_sequence", staging.key(oversize) + " (" + planned[oversize] + " > " + sequenceLength + ")");
+  private void stage(List<Sample> batch, InputShard shard, SamplePreparer preparer, PreparedPart.Writer part,
+      Problems bad) {
+    List<PreparedSample> prepared = batch.parallelStream()
+        .map(s -> preparer.prepare(s, shard.source().name(), shard.kind())).toList();
+    for (int i = 0; i < prepared.size(); i++) {
+      PreparedSample sample = prepared.get(i);
+      if (!sample.ok()) {
+        bad.add(sample.problem(), batch.get(i).shard() + ":" + sample.key());
+        continue;
       }
-      List<ShardWriter.WrittenShard> shards = writeSequences(plan, staging);
-      String tokenizerSha256 = Canonical.sha256(tokenizer);
-      String manifestSha256 = writeManifest(plan, shards, inputManifest, bad, seen, text.conventions(), tokenizerSha256);
-      TerminationMessage.write(terminationLog, new ObjectMapper().writeValueAsString(new PackSummary(manifestSha256,
-          tokenizerSha256, (long) plan.placed(), (long) plan.bins().size(), plan.fill())));
-      double seconds = (System.nanoTime() - start) / 1e9;
-      err.printf("pack: %d samples -> %d sequences of %d (fill %.4f), %d bad, %.1fs%n", plan.placed(),
-          plan.bins().size(), sequenceLength, plan.fill(), bad.total(), seconds);
-      err.flush();
-      if (seen > 0 && (double) bad.total() / seen > maxBadFraction) {
-        err.printf("pack: too much bad input: %d of %d samples (%.1f%%) are bad, more than --max-bad-fraction %s; see %s%n",
-            bad.total(), seen, 100.0 * bad.total() / seen, maxBadFraction, output.resolve("manifest.json"));
-        err.flush();
+      part.add(sample, sample.tokens().length(visualTokens));
+    }
+  }
+
+  /** Every prepare task's part, in task order; empty when one is missing (said on stderr). */
+  private Optional<List<Path>> parts() {
+    List<Path> parts = new ArrayList<>();
+    for (int task = 0; task < tasks; task++) {
+      if (!Files.isRegularFile(work.preparedTask(task))) {
+        err.println("pack: prepare task " + task + " of " + tasks + " has not finished: " + work.preparedTask(task)
+            + " is missing (run --step prepare for it first)");
+        return Optional.empty();
+      }
+      parts.add(work.part(task));
+    }
+    return Optional.of(parts);
+  }
+
+  /** Plans every prepared sample into sequences, over their lengths only. */
+  private int plan() throws Exception {
+    long start = System.nanoTime();
+    Optional<List<Path>> parts = parts();
+    if (parts.isEmpty()) {
+      return ExitCodes.DATA;
+    }
+    Problems bad = new Problems();
+    long samplesRead = 0;
+    List<PackWork.InputShard> read = new ArrayList<>();
+    for (int task = 0; task < tasks; task++) {
+      PackWork.PreparedTask prepared = work.read(work.preparedTask(task), PackWork.PreparedTask.class);
+      samplesRead += prepared.samplesRead();
+      bad.addAll(Problems.of(prepared.bad(), prepared.badExamples()));
+      read.addAll(prepared.inputs());
+    }
+    try (PreparedPart.Reader samples = new PreparedPart.Reader(parts.get())) {
+      int[] lengths = samples.lengths();
+      PackingPlan plan = "first-fit-decreasing".equals(planner) ? FirstFitDecreasing.plan(lengths, sequenceLength)
+          : BinCompletion.plan(lengths, sequenceLength);
+      for (int oversize : plan.oversize()) {
+        bad.add("longer_than_sequence", samples.read(oversize).key() + " (" + lengths[oversize] + " > "
+            + sequenceLength + ")");
+      }
+      work.writePlan(plan);
+      work.write(work.planSummary(), new PackWork.PlanSummary(samplesRead, plan.placed(), plan.bins().size(),
+          plan.itemTokens(), bad.counts(), bad.examples(), read));
+      err.printf("pack: plan: %d samples -> %d sequences of %d (fill %.4f), %.1fs%n", plan.placed(),
+          plan.bins().size(), sequenceLength, plan.fill(), (System.nanoTime() - start) / 1e9);
+    }
+    return ExitCodes.OK;
+  }
+
+  /** Writes task {@code task}'s run of packed shards, sequences in plan order. */
+  private int write(int task) throws Exception {
+    long start = System.nanoTime();
+    Optional<List<Path>> parts = parts();
+    if (parts.isEmpty()) {
+      return ExitCodes.DATA;
+    }
+    if (!Files.isRegularFile(work.plan())) {
+      err.println("pack: the plan step has not finished: " + work.plan() + " is missing (run --step plan first)");
+      return ExitCodes.DATA;
+    }
+    PackingPlan plan = work.readPlan();
+    int shards = (plan.bins().size() + shardSize - 1) / shardSize;
+    int[] range = share(shards, task, tasks);
+    List<PackWork.Shard> written = new ArrayList<>();
+    try (PreparedPart.Reader samples = new PreparedPart.Reader(parts.get());
+        ShardWriter writer = new ShardWriter(output, "packed", shardSize, Long.MAX_VALUE, range[0])) {
+      for (int b = range[0] * shardSize; b < Math.min(plan.bins().size(), range[1] * shardSize); b++) {
+        List<PackedSequence.Segment> segments = new ArrayList<>();
+        List<byte[]> images = new ArrayList<>();
+        for (int item : plan.bins().get(b).items()) {
+          PreparedPart.Entry entry = samples.read(item);
+          int image = entry.tokens().imagePosition() < 0 ? -1 : images.size();
+          if (image >= 0) {
+            images.add(entry.jpeg());
+          }
+          segments.add(new PackedSequence.Segment(entry.key(), entry.source(), entry.tokens().tokens(),
+              entry.tokens().imagePosition(), image, entry.tokens().lossSpans()));
+        }
+        String key = String.format("%08d", b);
+        writer.write(key, PackedFormat.toMembers(
+            new PackedSequence(key, sequenceLength, visualTokens, imageSize, segments, images)));
+      }
+      writer.close();
+      for (ShardWriter.WrittenShard shard : writer.shards()) {
+        written.add(new PackWork.Shard(shard.path().getFileName().toString(), shard.samples(), shard.bytes(),
+            shard.sha256()));
+      }
+    }
+    work.write(work.written(task), written);
+    err.printf("pack: write task %d of %d: %d packed shards, %.1fs%n", task, tasks, written.size(),
+        (System.nanoTime() - start) / 1e9);
+    return ExitCodes.OK;
+  }
+
+  /** Writes the manifest from the plan and every write task's shards, then clears the work folder. */
+  private int finish() throws Exception {
+    if (!Files.isRegularFile(work.planSummary())) {
+      if (!Files.exists(work.root()) && Files.isRegularFile(output.resolve("manifest.json"))) {
+        // Finished before: a retry after the work folder was cleared says so again.
+        return report(new ObjectMapper().readTree(output.resolve("manifest.json").toFile()),
+            Canonical.sha256(output.resolve("manifest.json")));
+      }
+      err.println("pack: the plan step has not finished: " + work.planSummary() + " is missing (run --step plan first)");
+      return ExitCodes.DATA;
+    }
+    PackWork.PlanSummary plan = work.read(work.planSummary(), PackWork.PlanSummary.class);
+    List<PackWork.Shard> shards = new ArrayList<>();
+    for (int task = 0; task < tasks; task++) {
+      if (!Files.isRegularFile(work.written(task))) {
+        err.println("pack: write task " + task + " of " + tasks + " has not finished: " + work.written(task)
+            + " is missing (run --step write for it first)");
         return ExitCodes.DATA;
       }
-      return ExitCodes.OK;
+      shards.addAll(List.of(work.read(work.written(task), PackWork.Shard[].class)));
     }
+    long sequences = shards.stream().mapToLong(PackWork.Shard::sequences).sum();
+    if (sequences != plan.sequences()) {
+      err.println("pack: the write tasks wrote " + sequences + " sequences and the plan has " + plan.sequences()
+          + ": were they run with the same --tasks and --shard-size?");
+      return ExitCodes.DATA;
+    }
+    TextTokenizer.Conventions conventions;
+    try (TextTokenizer text = TextTokenizer.load(tokenizer)) {
+      conventions = text.conventions();
+    } catch (RuntimeException e) {
+      err.println("pack: --tokenizer " + FailureReport.describe(e));
+      return ExitCodes.CONFIG;
+    }
+    ObjectNode manifest = manifest(plan, shards, conventions);
+    byte[] bytes = (JSON.writerWithDefaultPrettyPrinter().writeValueAsString(manifest) + "\n")
+        .getBytes(StandardCharsets.UTF_8);
+    PackWork.writeAtomically(output.resolve("manifest.json"), bytes);
+    removeShardsNotIn(shards);
+    PackWork.deleteTree(work.root());
+    return report(manifest, Canonical.sha256(bytes));
+  }
+
+  /** The summary for the operator and the log line, and whether the bad input is within bounds. */
+  private int report(JsonNode manifest, String manifestSha256) throws Exception {
+    long samples = manifest.get("samples").asLong();
+    long sequences = manifest.get("sequences").asLong();
+    double fill = manifest.get("fill").asDouble();
+    long seen = manifest.get("samplesRead").asLong();
+    long bad = 0;
+    for (JsonNode count : manifest.get("bad")) {
+      bad += count.asLong();
+    }
+    TerminationMessage.write(terminationLog, JSON.writeValueAsString(new PackSummary(manifestSha256,
+        manifest.get("tokenizerSha256").asText(), samples, sequences, fill)));
+    err.printf("pack: %d samples -> %d sequences of %d (fill %.4f), %d bad%n", samples, sequences, sequenceLength,
+        fill, bad);
+    if (seen > 0 && (double) bad / seen > maxBadFraction) {
+      err.printf("pack: too much bad input: %d of %d samples (%.1f%%) are bad, more than --max-bad-fraction %s; see %s%n",
+          bad, seen, 100.0 * bad / seen, maxBadFraction, output.resolve("manifest.json"));
+      return ExitCodes.DATA;
+    }
+    return ExitCodes.OK;
+  }
+
+  /** Packed shards an earlier, larger packing left beside this one's: a reader of the folder must not take them. */
+  private void removeShardsNotIn(List<PackWork.Shard> shards) throws java.io.IOException {
+    java.util.Set<String> names = new java.util.HashSet<>();
+    shards.forEach(s -> names.add(s.name()));
+    for (Path shard : ShardReader.shardsIn(output)) {
+      if (shard.getFileName().toString().startsWith("packed-") && !names.contains(shard.getFileName().toString())) {
+        Files.delete(shard);
+      }
+    }
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private ObjectNode manifest(PackWork.PlanSummary plan, List<PackWork.Shard> shards,
+      TextTokenizer.Conventions conventions) throws Exception {
+    ObjectNode manifest = JSON.createObjectNode();
+    manifest.put("format", PackedFormat.FORMAT);
+    manifest.put("sequenceLength", sequenceLength);
+    manifest.put("visualTokens", visualTokens);
+    manifest.put("imageSize", imageSize);
+    manifest.put("seed", seed);
+    manifest.put("planner", planner);
+    manifest.put("samplesRead", plan.samplesRead());
+    manifest.put("samples", plan.samples());
+    manifest.put("sequences", plan.sequences());
+    manifest.put("tokens", plan.tokens());
+    manifest.put("fill", plan.sequences() == 0 ? 0 : (double) plan.tokens() / ((long) plan.sequences() * sequenceLength));
+    manifest.set("bad", JSON.valueToTree(plan.problems().counts()));
+    manifest.set("badExamples", JSON.valueToTree(plan.problems().examples()));
+    manifest.put("tokenizerSha256", Canonical.sha256(tokenizer));
+    manifest.set("tokenizer", JSON.valueToTree(conventions));
+    manifest.set("inputs", JSON.valueToTree(plan.inputs()));
+    ArrayNode out = manifest.putArray("shards");
+    for (PackWork.Shard shard : shards) {
+      out.addObject().put("name", shard.name()).put("sequences", shard.sequences()).put("bytes", shard.bytes())
+          .put("sha256", shard.sha256());
+    }
+    return manifest;
   }
 
   /** The kind of each input: one --kind per --input, or none at all (each sample as its members say). */
@@ -214,75 +505,5 @@ public final class PackCommand implements Callable<Integer> {
       }
     }
     return parsed;
-  }
-
-  private void stage(List<Sample> batch, String source, SamplePreparer.Kind kind, SamplePreparer preparer,
-      Staging staging, List<Integer> lengths, Problems bad) {
-    List<PreparedSample> prepared = batch.parallelStream().map(s -> preparer.prepare(s, source, kind)).toList();
-    for (int i = 0; i < prepared.size(); i++) {
-      PreparedSample sample = prepared.get(i);
-      if (!sample.ok()) {
-        bad.add(sample.problem(), batch.get(i).shard() + ":" + sample.key());
-        continue;
-      }
-      staging.add(sample);
-      lengths.add(sample.tokens().length(visualTokens));
-    }
-  }
-
-  private List<ShardWriter.WrittenShard> writeSequences(PackingPlan plan, Staging staging) {
-    try (ShardWriter writer = new ShardWriter(output, "packed", shardSize, Long.MAX_VALUE)) {
-      for (int b = 0; b < plan.bins().size(); b++) {
-        List<PackedSequence.Segment> segments = new ArrayList<>();
-        List<byte[]> images = new ArrayList<>();
-        for (int item : plan.bins().get(b).items()) {
-          Staging.Entry entry = staging.read(item);
-          int image = entry.tokens().imagePosition() < 0 ? -1 : images.size();
-          if (image >= 0) {
-            images.add(entry.jpeg());
-          }
-          segments.add(new PackedSequence.Segment(staging.key(item), staging.source(item), entry.tokens().tokens(),
-              entry.tokens().imagePosition(), image, entry.tokens().lossSpans()));
-        }
-        String key = String.format("%08d", b);
-        writer.write(key, PackedFormat.toMembers(
-            new PackedSequence(key, sequenceLength, visualTokens, imageSize, segments, images)));
-      }
-      writer.close();
-      return writer.shards();
-    }
-  }
-
-  /** Writes manifest.json, all or nothing; returns the sha256 of its bytes. */
-  private String writeManifest(PackingPlan plan, List<ShardWriter.WrittenShard> shards, ArrayNode inputs, Problems bad,
-      long seen, TextTokenizer.Conventions conventions, String tokenizerSha256) throws Exception {
-    ObjectMapper json = new ObjectMapper();
-    ObjectNode manifest = json.createObjectNode();
-    manifest.put("format", PackedFormat.FORMAT);
-    manifest.put("sequenceLength", sequenceLength);
-    manifest.put("visualTokens", visualTokens);
-    manifest.put("imageSize", imageSize);
-    manifest.put("seed", seed);
-    manifest.put("planner", planner);
-    manifest.put("samplesRead", seen);
-    manifest.put("samples", plan.placed());
-    manifest.put("sequences", plan.bins().size());
-    manifest.put("tokens", plan.itemTokens());
-    manifest.put("fill", plan.fill());
-    manifest.set("bad", json.valueToTree(bad.counts()));
-    manifest.set("badExamples", json.valueToTree(bad.examples()));
-    manifest.put("tokenizerSha256", tokenizerSha256);
-    manifest.set("tokenizer", json.valueToTree(conventions));
-    manifest.set("inputs", inputs);
-    ArrayNode out = manifest.putArray("shards");
-    for (ShardWriter.WrittenShard shard : shards) {
-      out.addObject().put("name", shard.path().getFileName().toString()).put("sequences", shard.samples())
-          .put("bytes", shard.bytes()).put("sha256", shard.sha256());
-    }
-    byte[] bytes = (json.writerWithDefaultPrettyPrinter().writeValueAsString(manifest) + "\n").getBytes(StandardCharsets.UTF_8);
-    Path temporary = output.resolve(".manifest.json.partial");
-    Files.write(temporary, bytes);
-    Files.move(temporary, output.resolve("manifest.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    return Canonical.sha256(bytes);
   }
 }

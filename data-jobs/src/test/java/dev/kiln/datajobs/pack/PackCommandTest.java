@@ -96,6 +96,120 @@ class PackCommandTest {
         .isEqualTo(Files.readString(dir.resolve("b/manifest.json")).replace(dir.resolve("b").toString(), ""));
   }
 
+  /** The steps as a cluster runs them: one process per prepare and write task, then plan and finish. */
+  DataJobsTestSupport.Result packInSteps(Path out, int tasks, Path... inputs) {
+    List<String> common = new ArrayList<>(List.of("pack", "--output", out.toString(), "--tokenizer",
+        TestShards.tokenizer(dir).toString(), "--seq-len", "128", "--visual-tokens", "16", "--image-size", "32",
+        "--shard-size", "5", "--tasks", Integer.toString(tasks),
+        "--termination-log", out.resolveSibling(out.getFileName() + "-termination-log").toString()));
+    for (Path input : inputs) {
+      common.add("--input");
+      common.add(input.toString());
+    }
+    DataJobsTestSupport.Result last = null;
+    for (String step : List.of("prepare", "plan", "write", "finish")) {
+      boolean perTask = step.equals("prepare") || step.equals("write");
+      // Tasks out of order, as pods of an Indexed Job finish.
+      for (int task = perTask ? tasks - 1 : 0; task >= 0; task--) {
+        List<String> args = new ArrayList<>(common);
+        args.addAll(List.of("--step", step));
+        if (perTask) {
+          args.addAll(List.of("--task-index", Integer.toString(task)));
+        }
+        last = DataJobsTestSupport.run(args.toArray(String[]::new));
+        assertThat(last.exit()).as(step + " " + task + ": " + last.err()).isZero();
+        if (!perTask) {
+          break;
+        }
+      }
+    }
+    return last;
+  }
+
+  @Test
+  void anyNumberOfPrepareAndWriteTasksGivesTheSameBytesAsOneProcess() throws IOException {
+    TestShards.captions(dir.resolve("captions"), 53, 7);
+    TestShards.captions(dir.resolve("more"), 12, 5);
+    Path[] inputs = {dir.resolve("captions"), dir.resolve("more")};
+    pack(dir.resolve("one"), inputs[0].toString(), inputs[1].toString());
+    List<Path> expected = Inputs.resolve(dir.resolve("one").toString()).shards();
+    assertThat(expected).hasSizeGreaterThan(2);
+
+    for (int tasks : new int[] {1, 2, 5, 13}) {
+      Path out = dir.resolve("tasks-" + tasks);
+      packInSteps(out, tasks, inputs);
+
+      assertThat(Inputs.resolve(out.toString()).shards()).as(tasks + " tasks").hasSameSizeAs(expected);
+      for (Path shard : expected) {
+        assertThat(Files.readAllBytes(out.resolve(shard.getFileName()))).as(tasks + " tasks: " + shard.getFileName())
+            .isEqualTo(Files.readAllBytes(shard));
+      }
+      assertThat(Files.readString(out.resolve("manifest.json")).replace(out.toString(), ""))
+          .isEqualTo(Files.readString(dir.resolve("one/manifest.json")).replace(dir.resolve("one").toString(), ""));
+      assertThat(out.resolve(".work")).as("the work folder, cleared once the manifest is written").doesNotExist();
+    }
+  }
+
+  @Test
+  void aStepRunBeforeTheOneItNeedsSaysWhichTaskHasNotFinished() throws IOException {
+    TestShards.captions(dir.resolve("captions"), 20, 5);
+    Path out = dir.resolve("out");
+    List<String> args = List.of("pack", "--output", out.toString(), "--tokenizer", TestShards.tokenizer(dir).toString(),
+        "--seq-len", "128", "--visual-tokens", "16", "--image-size", "32", "--input", dir.resolve("captions").toString(),
+        "--tasks", "3");
+    java.util.function.BiFunction<String, String, DataJobsTestSupport.Result> run = (step, task) -> {
+      List<String> all = new ArrayList<>(args);
+      all.addAll(List.of("--step", step));
+      if (task != null) {
+        all.addAll(List.of("--task-index", task));
+      }
+      return DataJobsTestSupport.run(all.toArray(String[]::new));
+    };
+    assertThat(run.apply("prepare", "0").exit()).isZero();
+    assertThat(run.apply("prepare", "2").exit()).isZero();
+
+    DataJobsTestSupport.Result early = run.apply("plan", null);
+    assertThat(early.exit()).isEqualTo(dev.kiln.api.runconfig.ExitCodes.DATA);
+    assertThat(early.err()).contains("prepare task 1 of 3 has not finished");
+
+    assertThat(run.apply("prepare", "1").exit()).isZero();
+    // A retried task replaces what its first try left.
+    assertThat(run.apply("prepare", "1").exit()).isZero();
+    assertThat(run.apply("plan", null).exit()).isZero();
+    assertThat(run.apply("write", "0").exit()).isZero();
+    DataJobsTestSupport.Result unwritten = run.apply("finish", null);
+    assertThat(unwritten.exit()).isEqualTo(dev.kiln.api.runconfig.ExitCodes.DATA);
+    assertThat(unwritten.err()).contains("write task 1 of 3 has not finished");
+    assertThat(run.apply("write", "1").exit()).isZero();
+    assertThat(run.apply("write", "2").exit()).isZero();
+    assertThat(run.apply("finish", null).exit()).isZero();
+    String manifest = Files.readString(out.resolve("manifest.json"));
+    assertThat(new ObjectMapper().readTree(manifest).get("samples").asInt()).isEqualTo(20);
+
+    DataJobsTestSupport.Result again = run.apply("finish", null);
+    assertThat(again.exit()).as("a finish retried after it cleared its work").isZero();
+    assertThat(again.err()).contains("20 samples ->");
+    assertThat(Files.readString(out.resolve("manifest.json"))).isEqualTo(manifest);
+
+    DataJobsTestSupport.Result outside = run.apply("write", "3");
+    assertThat(outside.exit()).isEqualTo(dev.kiln.api.runconfig.ExitCodes.USAGE);
+    assertThat(outside.err()).contains("task index 3 is outside --tasks 3");
+  }
+
+  @Test
+  void packedShardsOfAnEarlierLargerPackingAreRemoved() throws IOException {
+    TestShards.captions(dir.resolve("captions"), 40, 10);
+    pack(dir.resolve("out"), dir.resolve("captions").toString());
+    int before = Inputs.resolve(dir.resolve("out").toString()).shards().size();
+    TestShards.captions(dir.resolve("fewer"), 8, 8);
+
+    pack(dir.resolve("out"), dir.resolve("fewer").toString());
+
+    JsonNode manifest = new ObjectMapper().readTree(dir.resolve("out/manifest.json").toFile());
+    assertThat(Inputs.resolve(dir.resolve("out").toString()).shards()).hasSize(manifest.get("shards").size())
+        .hasSizeLessThan(before);
+  }
+
   @Test
   void theTerminationMessageCarriesTheManifestsAndTheTokenizersSha256ForTheOperator() throws IOException {
     TestShards.captions(dir.resolve("captions"), 40, 10);
