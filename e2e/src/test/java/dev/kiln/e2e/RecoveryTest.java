@@ -90,8 +90,8 @@ class RecoveryTest {
     // Data prep running.
     harness.awaitPhase("tiny", JobPhase.DataPrep);
     operator.restart(true);
-    // Between data prep and stage 1: the pack Jobs finish while no operator runs; the next one
-    // starts training from them, packing nothing again.
+    // Between data prep and stage 1: the last packing Jobs finish while no operator runs; the next
+    // one starts training from them, packing nothing again.
     await().atMost(LocalClusterHarness.WAIT).until(() -> harness.childJobNames().containsAll(PACK_JOBS));
     operator.stop(true);
     Map<String, String> packUids = uids(PACK_JOBS);
@@ -142,8 +142,8 @@ class RecoveryTest {
     assertThat(harness.stage("tiny", "pretrain").getAttempt()).isEqualTo(1);
     assertThat(harness.stage("tiny", "sft").getRestarts()).isZero();
     int sftAttempt = harness.stage("tiny", "sft").getAttempt();
-    assertThat(harness.childJobNames()).as("no duplicate children").containsExactly("tiny-filter-shapes",
-        "tiny-pack-pretrain", "tiny-pack-sft", "tiny-pretrain-a1", "tiny-sft-a" + sftAttempt);
+    assertThat(harness.childJobNames()).as("no duplicate children")
+        .isEqualTo(childJobs("tiny-pretrain-a1", "tiny-sft-a" + sftAttempt));
     assertThat(done.getStatus().getStages()).allMatch(s -> s.getPhase() == StagePhase.Succeeded);
     assertThat(harness.stage("tiny", "pretrain").getFinalCheckpoint().getStep()).as("stage 1 promoted while no operator ran")
         .isEqualTo(60);
@@ -157,7 +157,17 @@ class RecoveryTest {
         .as("retainOnDelete: true keeps the working claim").isNotNull();
   }
 
-  private static final List<String> PACK_JOBS = List.of("tiny-pack-pretrain", "tiny-pack-sft");
+  /** Each stage's packing Jobs: prepare, plan, write and the finishing pack Job. */
+  private static final List<String> PACK_JOBS = List.of("tiny-prepare-pretrain", "tiny-plan-pretrain",
+      "tiny-write-pretrain", "tiny-pack-pretrain", "tiny-prepare-sft", "tiny-plan-sft", "tiny-write-sft", "tiny-pack-sft");
+
+  /** The job's data-prep Jobs and then the given stage attempts', sorted as {@code childJobNames} lists them. */
+  private static List<String> childJobs(String... attempts) {
+    List<String> names = new java.util.ArrayList<>(PACK_JOBS);
+    names.add("tiny-filter-shapes");
+    names.addAll(List.of(attempts));
+    return names.stream().sorted().toList();
+  }
 
   private boolean succeeded(String jobName) {
     var job = harness.client().batch().v1().jobs().inNamespace(LocalClusterHarness.NS).withName(jobName).get();
@@ -224,8 +234,8 @@ class RecoveryTest {
 
     // Succeeded with its TTL pending: a restarted operator still deletes it when the TTL runs out.
     MultimodalPretrainJob done = harness.awaitPhase("tiny", JobPhase.Succeeded);
-    assertThat(harness.childJobNames()).as("no duplicate children").containsExactly("tiny-filter-shapes",
-        "tiny-pack-pretrain", "tiny-pack-sft", "tiny-pretrain-a2", "tiny-sft-a" + harness.stage("tiny", "sft").getAttempt());
+    assertThat(harness.childJobNames()).as("no duplicate children")
+        .isEqualTo(childJobs("tiny-pretrain-a2", "tiny-sft-a" + harness.stage("tiny", "sft").getAttempt()));
     assertThat(harness.stage("tiny", "pretrain").getRestarts()).isEqualTo(1);
     assertThat(harness.stage("tiny", "sft").getRestarts()).isZero();
     assertThat(done.getStatus().getStages()).allMatch(s -> s.getPhase() == StagePhase.Succeeded);

@@ -155,6 +155,30 @@ public final class FakeCluster {
     complete(namespace, name, null);
   }
 
+  /**
+   * Completes a job's packing Jobs step by step (prepare, plan, write, finish), running
+   * {@code reconcile} after each step but the last so the operator makes the next; each stage's
+   * finish Job leaves {@code summaries.get(stage)}, if any.
+   */
+  public void completePacking(String namespace, String jobName, Runnable reconcile, Map<String, String> summaries) {
+    var steps = dev.kiln.operator.manifests.PackJobManifest.Step.values();
+    for (var step : steps) {
+      for (Job job : jobs(namespace)) {
+        Map<String, String> labels = job.getMetadata().getLabels();
+        if (jobName.equals(labels.get(Labels.JOB)) && step.argument().equals(labels.get(Labels.PACK_STEP))) {
+          complete(namespace, job.getMetadata().getName(), summaries.get(labels.get(Labels.STAGE)));
+        }
+      }
+      if (step != steps[steps.length - 1]) {
+        reconcile.run();
+      }
+    }
+  }
+
+  public void completePacking(String namespace, String jobName, Runnable reconcile) {
+    completePacking(namespace, jobName, reconcile, Map.of());
+  }
+
   /** Rank {@code index} exited with {@code exitCode}; the Job (backoffLimit 0) fails. */
   public void failPod(String namespace, String name, int index, int exitCode, String reason) {
     failPod(namespace, name, index, exitCode, reason, "Traceback...\nRuntimeError: NCCL timeout");

@@ -46,7 +46,13 @@ class OperatorTest {
     client.resource(job).create();
 
     completeWhenCreated(cluster, "quickstart-filter-shapes", null);
+    completeWhenCreated(cluster, "quickstart-prepare-pretrain", null);
+    completeWhenCreated(cluster, "quickstart-plan-pretrain", null);
+    completeWhenCreated(cluster, "quickstart-write-pretrain", null);
     completeWhenCreated(cluster, "quickstart-pack-pretrain", null);
+    completeWhenCreated(cluster, "quickstart-prepare-sft", null);
+    completeWhenCreated(cluster, "quickstart-plan-sft", null);
+    completeWhenCreated(cluster, "quickstart-write-sft", null);
     completeWhenCreated(cluster, "quickstart-pack-sft", null);
     completeWhenCreated(cluster, "quickstart-pretrain-a1", "{\"step\":150,\"checkpoint\":\"/kiln/workspace/checkpoints/pretrain/step-000150\"}");
     completeWhenCreated(cluster, "quickstart-sft-a1", "{\"step\":150,\"loss\":0.4}");
@@ -66,7 +72,13 @@ class OperatorTest {
     job.getMetadata().setUid(null);
     client.resource(job).create();
     completeWhenCreated(cluster, "restarting-filter-shapes", null);
+    completeWhenCreated(cluster, "restarting-prepare-pretrain", null);
+    completeWhenCreated(cluster, "restarting-plan-pretrain", null);
+    completeWhenCreated(cluster, "restarting-write-pretrain", null);
     completeWhenCreated(cluster, "restarting-pack-pretrain", null);
+    completeWhenCreated(cluster, "restarting-prepare-sft", null);
+    completeWhenCreated(cluster, "restarting-plan-sft", null);
+    completeWhenCreated(cluster, "restarting-write-sft", null);
     completeWhenCreated(cluster, "restarting-pack-sft", null);
     await().atMost(WAIT).until(() -> cluster.job(NS, "restarting-pretrain-a1") != null);
 
@@ -92,7 +104,13 @@ class OperatorTest {
     job.getMetadata().setUid(null);
     client.resource(job).create();
     completeWhenCreated(cluster, "metered-filter-shapes", null);
+    completeWhenCreated(cluster, "metered-prepare-pretrain", null);
+    completeWhenCreated(cluster, "metered-plan-pretrain", null);
+    completeWhenCreated(cluster, "metered-write-pretrain", null);
     completeWhenCreated(cluster, "metered-pack-pretrain", null);
+    completeWhenCreated(cluster, "metered-prepare-sft", null);
+    completeWhenCreated(cluster, "metered-plan-sft", null);
+    completeWhenCreated(cluster, "metered-write-sft", null);
     completeWhenCreated(cluster, "metered-pack-sft", null);
     await().atMost(WAIT).until(() -> cluster.job(NS, "metered-pretrain-a1") != null);
     cluster.failPod(NS, "metered-pretrain-a1", 0, 1, "Error");

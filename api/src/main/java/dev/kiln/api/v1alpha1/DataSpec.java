@@ -25,7 +25,7 @@ public record DataSpec(
     PodSettingsSpec pod) {
 
   public DataSpec {
-    packing = packing != null ? packing : new PackingSpec(null, null, null, null, null);
+    packing = packing != null ? packing : new PackingSpec(null, null, null, null, null, null);
     sources = sources != null ? List.copyOf(sources) : null;
   }
 

@@ -422,7 +422,7 @@ public final class PackCommand implements Callable<Integer> {
         .getBytes(StandardCharsets.UTF_8);
     PackWork.writeAtomically(output.resolve("manifest.json"), bytes);
     removeShardsNotIn(shards);
-    PackWork.deleteTree(work.root());
+    work.clear();
     return report(manifest, Canonical.sha256(bytes));
   }
 

@@ -143,6 +143,17 @@ final class PackWork {
     }
   }
 
+  /**
+   * Removes the work folder once the manifest is written: first moved aside in one step, so a
+   * finish retried after a kill mid-way finds either all of it or none.
+   */
+  void clear() throws IOException {
+    Path aside = root.resolveSibling(".work.cleared");
+    deleteTree(aside);
+    Files.move(root, aside, StandardCopyOption.ATOMIC_MOVE);
+    deleteTree(aside);
+  }
+
   static void deleteTree(Path folder) throws IOException {
     if (!Files.exists(folder)) {
       return;

@@ -23,7 +23,8 @@ import java.util.Set;
 
 /**
  * A job's data, made ready before any stage trains: the sample data written where one is asked
- * for, each used source filtered, then each stage's data packed, one Job per piece of work.
+ * for, each used source filtered, then each stage's data packed (prepare, plan, write, finish), one
+ * Job per piece of work.
  */
 final class DataPreparation {
 
@@ -78,12 +79,30 @@ final class DataPreparation {
       return Next.STOP;
     }
 
+    // Each stage's packing steps one after another; the stages side by side.
+    List<Job> packing = new ArrayList<>();
     List<Job> packs = new ArrayList<>();
+    List<String> progress = new ArrayList<>();
     for (StageSpec stage : job.getSpec().stages()) {
-      packs.add(children.ensure(PackJobManifest.build(job, stage, settings)));
+      for (PackJobManifest.Step step : PackJobManifest.Step.values()) {
+        Job made = children.ensure(PackJobManifest.build(job, stage, step, settings));
+        packing.add(made);
+        if (!AttemptObserver.hasCondition(made, "Complete")) {
+          progress.add(stage.name() + " " + step.argument() + (step.indexed() ? " (" + succeeded(made) + " of "
+              + made.getSpec().getCompletions() + " pods done)" : ""));
+          break;
+        }
+        if (step == PackJobManifest.Step.FINISH) {
+          packs.add(made);
+        }
+      }
     }
-    prep.setPackJobs(packs.stream().map(j -> j.getMetadata().getName()).toList());
-    if (failIfAnyFailed(job, status, packs) || !allComplete(packs)) {
+    prep.setPackJobs(packing.stream().map(j -> j.getMetadata().getName()).toList());
+    if (failIfAnyFailed(job, status, packing)) {
+      return Next.STOP;
+    }
+    if (packs.size() < job.getSpec().stages().size()) {
+      status.phase(JobPhase.DataPrep, "DataPrep", "packing: " + String.join(", ", progress));
       return Next.STOP;
     }
 
@@ -151,6 +170,10 @@ final class DataPreparation {
     return false;
   }
 
+  private static int succeeded(Job job) {
+    return job.getStatus() == null || job.getStatus().getSucceeded() == null ? 0 : job.getStatus().getSucceeded();
+  }
+
   private static boolean allComplete(List<Job> jobs) {
     return jobs.stream().allMatch(j -> AttemptObserver.hasCondition(j, "Complete"));
   }
@@ -160,9 +183,11 @@ final class DataPreparation {
    * vocabulary): a retry packs it again, from the filtered data, before the stage restarts.
    */
   void repack(MultimodalPretrainJob job, JobStatusAggregator status, String stage) {
-    Job pack = children.job(job.getMetadata().getNamespace(), Names.packJob(job, stage));
-    if (pack != null) {
-      children.delete(pack);
+    for (PackJobManifest.Step step : PackJobManifest.Step.values()) {
+      Job pack = children.job(job.getMetadata().getNamespace(), Names.packJob(job, stage, step));
+      if (pack != null) {
+        children.delete(pack);
+      }
     }
     if (status.current().getDataPrep() != null) {
       status.current().getDataPrep().setPhase("Running");

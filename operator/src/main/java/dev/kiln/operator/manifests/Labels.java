@@ -14,6 +14,8 @@ public final class Labels {
   public static final String STAGE = "kiln.dev/stage";
   public static final String ATTEMPT = "kiln.dev/attempt";
   public static final String SOURCE = "kiln.dev/source";
+  /** Which packing step a pack Job runs: prepare, plan, write or finish. */
+  public static final String PACK_STEP = "kiln.dev/pack-step";
   public static final String KUEUE_QUEUE = "kueue.x-k8s.io/queue-name";
   public static final String KUEUE_PRIORITY_CLASS = "kueue.x-k8s.io/priority-class";
   public static final String MANAGER = "kiln-operator";

@@ -20,8 +20,15 @@ public final class Names {
     return job.getMetadata().getName() + "-sample-data";
   }
 
+  /** The last packing Job, whose pod reports the stage's packed data: the stage's "pack Job". */
   public static String packJob(MultimodalPretrainJob job, String stage) {
     return job.getMetadata().getName() + "-pack-" + stage;
+  }
+
+  /** One packing step's Job; the step first, so an Indexed pod's hostname fits 63 characters. */
+  public static String packJob(MultimodalPretrainJob job, String stage, PackJobManifest.Step step) {
+    return step == PackJobManifest.Step.FINISH ? packJob(job, stage)
+        : job.getMetadata().getName() + "-" + step.argument() + "-" + stage;
   }
 
   public static String runConfig(MultimodalPretrainJob job, String stage) {

@@ -1,29 +1,50 @@
 package dev.kiln.operator.manifests;
 
+import dev.kiln.api.data.ShardPattern;
 import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.v1alpha1.DataJobResourcesSpec;
 import dev.kiln.api.v1alpha1.DataSourceSpec;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.PackingPlanner;
+import dev.kiln.api.v1alpha1.PackingSpec;
 import dev.kiln.api.v1alpha1.SourceKind;
 import dev.kiln.api.v1alpha1.StageSpec;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
- * The pack Job of one stage: first-fit-decreasing over all its sources' (filtered) shards at
- * the stage's visual tokens, in one pod, so the plan is global and deterministic.
+ * The packing Jobs of one stage, run one after another: prepare (Indexed, each pod an even run of
+ * the input shards), plan (one pod, over every sample's length, so the plan is global and
+ * deterministic), write (Indexed, each pod an even run of the packed shards) and finish (the
+ * manifest, and the summary the operator records). The bytes are the same for any parallelism.
  */
 public final class PackJobManifest {
 
   /** The container of the data Jobs (filter and pack), as their pods report it. */
   public static final String CONTAINER = "data-jobs";
 
+  /** The packing steps, in the order they run. */
+  public enum Step {
+    PREPARE, PLAN, WRITE, FINISH;
+
+    /** As the data-jobs {@code --step} option and the step label spell it. */
+    public String argument() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Whether the step is split over the stage's packing pods. */
+    public boolean indexed() {
+      return this == PREPARE || this == WRITE;
+    }
+  }
+
   private PackJobManifest() {}
 
-  public static Job build(MultimodalPretrainJob job, StageSpec stage, OperatorSettings settings) {
-    List<String> args = new ArrayList<>(List.of("pack"));
+  public static Job build(MultimodalPretrainJob job, StageSpec stage, Step step, OperatorSettings settings) {
+    int tasks = parallelism(job, stage);
+    List<String> args = new ArrayList<>(List.of("pack", "--step", step.argument(), "--tasks", Integer.toString(tasks)));
     for (String sourceName : stage.sources()) {
       DataSourceSpec source = job.getSpec().data().source(sourceName);
       args.add("--input");
@@ -42,12 +63,28 @@ public final class PackJobManifest {
             ? "first-fit-decreasing" : "bin-completion"));
     var labels = Labels.of(job, Labels.PACK);
     labels.put(Labels.STAGE, stage.name());
+    labels.put(Labels.PACK_STEP, step.argument());
     DataJobResourcesSpec resources = job.getSpec().data().packing().resources();
-    return DataJobs.job(job, Names.packJob(job, stage.name()), labels, settings, args, 1, 1,
+    int completions = step.indexed() ? tasks : 1;
+    return DataJobs.job(job, Names.packJob(job, stage.name(), step), labels, settings, args, completions, completions,
         resources != null ? resources.or(DEFAULT_RESOURCES) : DEFAULT_RESOURCES);
   }
 
-  /** The packer holds every sample's length and place in memory (about 100 bytes each): 29M samples fit in 8Gi. */
+  /** The stage's packing pods: the spec's, else one per {@value dev.kiln.api.v1alpha1.PackingSpec#SHARDS_PER_POD} input shards. */
+  public static int parallelism(MultimodalPretrainJob job, StageSpec stage) {
+    Integer asked = job.getSpec().data().packing().parallelism();
+    if (asked != null) {
+      return asked;
+    }
+    long inputShards = 0;
+    for (String sourceName : stage.sources()) {
+      inputShards += ShardPattern.count(job.getSpec().data().source(sourceName).shards());
+    }
+    return (int) Math.clamp((inputShards + PackingSpec.SHARDS_PER_POD - 1) / PackingSpec.SHARDS_PER_POD, 1,
+        PackingSpec.DEFAULT_MAX_PARALLELISM);
+  }
+
+  /** The planner holds every sample's length and place in memory (about 100 bytes each): 29M samples fit in 8Gi. */
   static final DataJobResourcesSpec DEFAULT_RESOURCES = new DataJobResourcesSpec("1", "8Gi");
 
   static int visualTokens(MultimodalPretrainJob job, StageSpec stage) {

@@ -69,7 +69,7 @@ class ArgoCdHealthTest {
 
     cluster.complete(NS, "quickstart-filter-shapes");
     reconcile();
-    cluster.jobNames(NS).stream().filter(n -> n.startsWith("quickstart-pack-")).forEach(n -> cluster.complete(NS, n));
+    cluster.completePacking(NS, "quickstart", this::reconcile);
     reconcile();
     cluster.startPod(NS, "quickstart-pretrain-a1", 0, "node-0");
     progress = pod -> Optional.of(new TrainerProgress("pretrain", 1, 333, 800, 333 * 2048, 0.1057, 17636.0, 0.1));
@@ -98,7 +98,7 @@ class ArgoCdHealthTest {
     reconcile();
     cluster.complete(NS, "quickstart-filter-shapes");
     reconcile();
-    cluster.jobNames(NS).stream().filter(n -> n.startsWith("quickstart-pack-")).forEach(n -> cluster.complete(NS, n));
+    cluster.completePacking(NS, "quickstart", this::reconcile);
     reconcile();
     assertThat(health().status()).isEqualTo("Progressing");
 

@@ -68,12 +68,16 @@ class JobLifecycleTest {
 
     cluster.complete(NS, "quickstart-filter-shapes");
     reconcile();
-    assertThat(cluster.jobNames(NS)).containsExactly("quickstart-filter-shapes", "quickstart-pack-pretrain",
-        "quickstart-pack-sft");
+    assertThat(cluster.jobNames(NS)).containsExactly("quickstart-filter-shapes", "quickstart-prepare-pretrain",
+        "quickstart-prepare-sft");
     assertThat(phase()).isEqualTo(JobPhase.DataPrep);
+    assertThat(status().getMessage()).isEqualTo("packing: pretrain prepare (0 of 1 pods done), sft prepare (0 of 1 pods done)");
 
-    cluster.complete(NS, "quickstart-pack-pretrain");
-    cluster.complete(NS, "quickstart-pack-sft");
+    cluster.complete(NS, "quickstart-prepare-pretrain");
+    reconcile();
+    assertThat(cluster.jobNames(NS)).as("each stage's steps one after another").contains("quickstart-plan-pretrain")
+        .doesNotContain("quickstart-plan-sft", "quickstart-write-pretrain");
+    cluster.completePacking(NS, "quickstart", this::reconcile);
     reconcile();
     assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.DATA_READY, "True"));
     assertThat(phase()).isEqualTo(JobPhase.Training);
@@ -402,6 +406,60 @@ class JobLifecycleTest {
         + " do not exist: a.tar, b.tar");
   }
 
+  @Test
+  void aFailedPackingStepFailsTheJobAndTheRetryRunsThatStepAgainKeepingTheStepsDone() {
+    create(TestJobs.example("quickstart.yaml"));
+    reconcile();
+    cluster.complete(NS, "quickstart-filter-shapes");
+    reconcile();
+    cluster.complete(NS, "quickstart-prepare-pretrain");
+    cluster.complete(NS, "quickstart-prepare-sft");
+    reconcile();
+    String prepared = cluster.job(NS, "quickstart-prepare-pretrain").getMetadata().getUid();
+    // Each index had backoffLimitPerIndex retries of its own; the Job failed once they were spent.
+    cluster.failPod(NS, "quickstart-plan-pretrain", 0, 65, "Error", "pack: prepare task 0 of 1 has not finished:"
+        + " /kiln/workspace/data/packed/pretrain/.work/prepare/task-00000/task.json is missing\n");
+    reconcile();
+    assertThat(status().getReason()).isEqualTo("DataPrepFailed");
+    assertThat(status().getMessage()).startsWith("Job quickstart-plan-pretrain failed: pod quickstart-plan-pretrain-0")
+        .contains("prepare task 0 of 1 has not finished");
+
+    edit(j -> withNonce(j, "retry-plan"));
+    reconcile();
+    assertThat(phase()).isEqualTo(JobPhase.DataPrep);
+    assertThat(cluster.job(NS, "quickstart-plan-pretrain").getStatus()).as("a fresh plan Job").isNull();
+    assertThat(cluster.job(NS, "quickstart-prepare-pretrain").getMetadata().getUid()).as("the step done, kept")
+        .isEqualTo(prepared);
+    cluster.completePacking(NS, "quickstart", this::reconcile);
+    reconcile();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
+  }
+
+  @Test
+  void aRestartedOperatorGoesOnFromThePackingStepReachedMakingNoStepAgain() {
+    create(TestJobs.example("quickstart.yaml"));
+    reconcile();
+    cluster.complete(NS, "quickstart-filter-shapes");
+    reconcile();
+    cluster.complete(NS, "quickstart-prepare-pretrain");
+    // The operator made the next step's Job, then stopped before its status write landed.
+    reconcileLosingItsStatusWrite();
+    assertThat(status().getDataPrep().getPackJobs()).as("the status as before the lost write")
+        .containsExactly("quickstart-prepare-pretrain", "quickstart-prepare-sft");
+    Map<String, String> uids = new java.util.HashMap<>();
+    cluster.jobs(NS).forEach(j -> uids.put(j.getMetadata().getName(), j.getMetadata().getUid()));
+
+    reconcile();
+    assertThat(status().getDataPrep().getPackJobs()).containsExactly("quickstart-prepare-pretrain",
+        "quickstart-plan-pretrain", "quickstart-prepare-sft");
+    assertThat(status().getMessage()).isEqualTo("packing: pretrain plan, sft prepare (0 of 1 pods done)");
+    cluster.jobs(NS).forEach(j -> assertThat(j.getMetadata().getUid()).as(j.getMetadata().getName() + " kept")
+        .isEqualTo(uids.get(j.getMetadata().getName())));
+    cluster.completePacking(NS, "quickstart", this::reconcile);
+    reconcile();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
+  }
+
   // --- user actions --------------------------------------------------------------------------
 
   @Test
@@ -667,12 +725,14 @@ class JobLifecycleTest {
       assertThat(c.getReason()).isEqualTo("Repacking");
     });
     assertThat(eventReasons()).contains("Repacking");
-    assertThat(cluster.job(NS, "quickstart-pack-pretrain").getStatus() == null
-        || cluster.job(NS, "quickstart-pack-pretrain").getStatus().getConditions().isEmpty())
-        .as("a new pack Job, not yet complete").isTrue();
+    assertThat(cluster.job(NS, "quickstart-pack-pretrain")).as("the stage's packing Jobs deleted").isNull();
+    assertThat(cluster.job(NS, "quickstart-prepare-pretrain").getStatus() == null
+        || cluster.job(NS, "quickstart-prepare-pretrain").getStatus().getConditions().isEmpty())
+        .as("packing again from its first step").isTrue();
+    assertThat(cluster.job(NS, "quickstart-pack-sft")).as("the other stage's packed data kept").isNotNull();
     assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNull();
 
-    cluster.complete(NS, "quickstart-pack-pretrain");
+    cluster.completePacking(NS, "quickstart", this::reconcile);
     reconcile();
     assertThat(cluster.job(NS, "quickstart-pretrain-a2")).isNotNull();
   }
@@ -858,8 +918,8 @@ class JobLifecycleTest {
     reconcile();
     cluster.complete(NS, "quickstart-filter-shapes");
     reconcile();
-    cluster.complete(NS, "quickstart-pack-pretrain", packSummary(a, tokenizer));
-    cluster.complete(NS, "quickstart-pack-sft", packSummary(b, tokenizer));
+    cluster.completePacking(NS, "quickstart", this::reconcile, Map.of("pretrain", packSummary(a, tokenizer),
+        "sft", packSummary(b, tokenizer)));
     reconcile();
 
     assertThat(phase()).isEqualTo(JobPhase.Failed);
@@ -871,7 +931,9 @@ class JobLifecycleTest {
     assertThat(status().getReproducibility().getTokenizerSha256()).isEqualTo(tokenizer);
     assertThat(eventReasons()).contains("PinMismatch");
     assertThat(cluster.jobNames(NS)).as("no stage started, the packed data kept").containsExactlyInAnyOrder(
-        "quickstart-filter-shapes", "quickstart-pack-pretrain", "quickstart-pack-sft");
+        "quickstart-filter-shapes", "quickstart-prepare-pretrain", "quickstart-plan-pretrain",
+        "quickstart-write-pretrain", "quickstart-pack-pretrain", "quickstart-prepare-sft", "quickstart-plan-sft",
+        "quickstart-write-sft", "quickstart-pack-sft");
 
     // Whichever was corrected, the inputs or the pins: the retry prepares the data again and holds it to the pins.
     edit(j -> withNonce(withReproduce(j, new ReproduceSpec(List.of(new ReproduceSpec.PackedDataPin("pretrain", a),
@@ -881,8 +943,8 @@ class JobLifecycleTest {
     assertThat(phase()).isEqualTo(JobPhase.DataPrep);
     cluster.complete(NS, "quickstart-filter-shapes");
     reconcile();
-    cluster.complete(NS, "quickstart-pack-pretrain", packSummary(a, tokenizer));
-    cluster.complete(NS, "quickstart-pack-sft", packSummary(b, tokenizer));
+    cluster.completePacking(NS, "quickstart", this::reconcile, Map.of("pretrain", packSummary(a, tokenizer),
+        "sft", packSummary(b, tokenizer)));
     reconcile();
     assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.PINS_MATCHED, "True"));
     assertThat(cluster.job(NS, "quickstart-pretrain-a1")).as("positive control: matching pins train").isNotNull();
@@ -931,8 +993,8 @@ class JobLifecycleTest {
     reconcile();
     cluster.complete(NS, "quickstart-filter-shapes");
     reconcile();
-    cluster.complete(NS, "quickstart-pack-pretrain", packSummary("1".repeat(64), "3".repeat(64)));
-    cluster.complete(NS, "quickstart-pack-sft", packSummary("2".repeat(64), "3".repeat(64)));
+    cluster.completePacking(NS, "quickstart", this::reconcile, Map.of("pretrain", packSummary("1".repeat(64),
+        "3".repeat(64)), "sft", packSummary("2".repeat(64), "3".repeat(64))));
     reconcile();
     assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
   }
@@ -971,7 +1033,7 @@ class JobLifecycleTest {
     reconcile();
     cluster.complete(NS, "quickstart-filter-shapes");
     reconcile();
-    cluster.jobNames(NS).stream().filter(n -> n.startsWith("quickstart-pack-")).forEach(n -> cluster.complete(NS, n));
+    cluster.completePacking(NS, "quickstart", this::reconcile);
     reconcile();
     assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
   }

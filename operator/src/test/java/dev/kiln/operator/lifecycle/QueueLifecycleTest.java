@@ -952,8 +952,7 @@ class QueueLifecycleTest {
     reconcile(job);
     cluster.complete(NS, name + "-filter-shapes");
     reconcile(job);
-    cluster.complete(NS, name + "-pack-pretrain");
-    cluster.complete(NS, name + "-pack-sft");
+    cluster.completePacking(NS, name, () -> reconcile(job));
   }
 
   /** Data prep done, and one reconcile that asks the queue for the first stage. */

@@ -66,8 +66,12 @@ class ManifestGoldenTest {
 
   @Test
   void packJobs() {
-    Golden.assertYaml("pack-pretrain", PackJobManifest.build(recipe, recipe.getSpec().stage("pretrain"), SETTINGS));
-    Golden.assertYaml("pack-sft-729", PackJobManifest.build(recipe, recipe.getSpec().stage("sft"), SETTINGS));
+    for (PackJobManifest.Step step : PackJobManifest.Step.values()) {
+      Golden.assertYaml("pack-pretrain-" + step.argument(),
+          PackJobManifest.build(recipe, recipe.getSpec().stage("pretrain"), step, SETTINGS));
+    }
+    Golden.assertYaml("pack-sft-729", PackJobManifest.build(recipe, recipe.getSpec().stage("sft"),
+        PackJobManifest.Step.FINISH, SETTINGS));
   }
 
   @Test
@@ -153,8 +157,9 @@ class ManifestGoldenTest {
       for (int stage = 0; stage < job.getSpec().stages().size(); stage++) {
         String name = job.getSpec().stages().get(stage).name();
         indexed.add(StageJobManifest.build(job, stage, 9_999, SETTINGS));
-        assertThat(PackJobManifest.build(job, job.getSpec().stages().get(stage), SETTINGS).getMetadata().getName())
-            .matches(dns1123Label).hasSizeLessThanOrEqualTo(63);
+        for (PackJobManifest.Step step : PackJobManifest.Step.values()) {
+          indexed.add(PackJobManifest.build(job, job.getSpec().stages().get(stage), step, SETTINGS));
+        }
         assertThat(StageServiceManifest.build(job, name, SETTINGS).getMetadata().getName()).as("a Service name")
             .matches(dns1035Label).hasSizeLessThanOrEqualTo(63);
       }
@@ -172,7 +177,7 @@ class ManifestGoldenTest {
   void everyPodIsLockedDown() {
     for (Job job : new Job[] {StageJobManifest.build(recipe, 0, 1, SETTINGS),
         FilterJobManifest.build(recipe, recipe.getSpec().data().source("datacomp-medium"), SETTINGS),
-        PackJobManifest.build(quickstart, quickstart.getSpec().stage("sft"), SETTINGS)}) {
+        PackJobManifest.build(quickstart, quickstart.getSpec().stage("sft"), PackJobManifest.Step.PREPARE, SETTINGS)}) {
       var pod = job.getSpec().getTemplate().getSpec();
       assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
       assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
