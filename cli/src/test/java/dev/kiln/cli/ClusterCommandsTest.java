@@ -102,6 +102,23 @@ class ClusterCommandsTest {
   }
 
   @Test
+  void statusShowsDataPreparationsProgressWhileItRuns() {
+    MultimodalPretrainJob job = training();
+    job.getStatus().setPhase(JobPhase.DataPrep);
+    job.getStatus().setStage(null);
+    job.getStatus().setMessage("packing: pretrain prepare (3 of 8 tasks done)");
+    ProgressStatus progress = new ProgressStatus();
+    progress.setDisplay("pack prepare 3/8 tasks, 260.5 samples/s, ETA 1h05m");
+    job.getStatus().setProgress(progress);
+    create(job);
+
+    KilnCommandTest.Result result = KilnCommandTest.kiln("status", "quickstart", "--kubeconfig", kubeconfig.toString());
+
+    assertThat(result.out()).startsWith("research/quickstart: DataPrep: packing: pretrain prepare (3 of 8 tasks done)\n")
+        .contains("  progress   pack prepare 3/8 tasks, 260.5 samples/s, ETA 1h05m\n");
+  }
+
+  @Test
   void watchFollowsTheJobUntilItFinishes() throws Exception {
     MultimodalPretrainJob job = create(training());
     CompletableFuture<KilnCommandTest.Result> watching = CompletableFuture.supplyAsync(() -> KilnCommandTest.kiln(

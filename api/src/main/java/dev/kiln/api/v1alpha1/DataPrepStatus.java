@@ -13,8 +13,10 @@ public class DataPrepStatus {
   private String phase;
   @JsonPropertyDescription("The filter Jobs, one per filtered source.")
   private List<String> filterJobs = new ArrayList<>();
-  @JsonPropertyDescription("The pack Jobs, one per stage.")
+  @JsonPropertyDescription("The packing Jobs made so far: each stage's prepare, plan, write and pack (finish) Jobs, in turn.")
   private List<String> packJobs = new ArrayList<>();
+  @JsonPropertyDescription("How far the data Jobs running now are.")
+  private DataPrepProgress progress;
   @JsonPropertyDescription("When the first data Job was created.")
   private String startTime;
   @JsonPropertyDescription("When the last data Job finished.")
@@ -34,6 +36,14 @@ public class DataPrepStatus {
 
   public void setFilterJobs(List<String> filterJobs) {
     this.filterJobs = filterJobs;
+  }
+
+  public DataPrepProgress getProgress() {
+    return progress;
+  }
+
+  public void setProgress(DataPrepProgress progress) {
+    this.progress = progress;
   }
 
   public List<String> getPackJobs() {

@@ -17,12 +17,13 @@ public record PackingSpec(
     @Default("BinCompletion") @JsonPropertyDescription("How samples are planned into sequences: BinCompletion completes each "
         + "sequence with the one or two samples that fill it best (about 0.999 of 4096 tokens on the recipe's captions); "
         + "FirstFitDecreasing is the recipe's own plan (about 0.98).") PackingPlanner planner,
-    @Min(1) @Max(MAX_PARALLELISM) @JsonPropertyDescription("Pods of each stage's prepare and write Jobs: each prepares "
-        + "(decodes, resizes, tokenizes) an even run of the stage's input shards, then writes an even run of its packed "
-        + "shards; one pod plans over every sample's length between them. The packed bytes are the same for any number. "
+    @Min(1) @Max(MAX_PARALLELISM) @JsonPropertyDescription("Pods at once in each stage's prepare and write Jobs, whose "
+        + "tasks (one per 8 input shards) prepare (decode, resize, tokenize) an even run of the stage's input shards, then "
+        + "write an even run of its packed shards; one pod plans over every sample's length between them. The packed "
+        + "bytes are the same for any number. "
         + "Unset: one per " + SHARDS_PER_POD + " input shards, at most " + DEFAULT_MAX_PARALLELISM + ".") Integer parallelism) {
 
-  /** The most packing pods a stage may ask for: an Indexed pod's hostname, {@code <job>-prepare-<stage>-<index>}, fits 63 characters. */
+  /** The most packing pods a stage may ask for at once. */
   public static final int MAX_PARALLELISM = 256;
   /** Input shards per prepare pod when the spec sets no parallelism. */
   public static final int SHARDS_PER_POD = 64;

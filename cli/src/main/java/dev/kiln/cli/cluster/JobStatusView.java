@@ -68,6 +68,9 @@ public final class JobStatusView {
             Duration.between(Instant.parse(progress.getUpdateTime()), now).toSeconds()))).append(" ago)");
       }
       out.append('\n');
+    } else if (progress != null && progress.getDisplay() != null) {
+      // Data preparation's: its tasks done, rate and ETA, in the form kubectl shows.
+      out.append("  progress   ").append(progress.getDisplay()).append('\n');
     }
     QueueStatus queue = status.getQueue();
     if (queue != null && queue.name() != null) {

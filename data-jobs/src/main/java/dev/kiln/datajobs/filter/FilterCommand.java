@@ -2,7 +2,10 @@ package dev.kiln.datajobs.filter;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.kiln.api.runconfig.DataTaskSummary;
 import dev.kiln.api.runconfig.ExitCodes;
+import dev.kiln.api.runconfig.PodPaths;
+import dev.kiln.api.runconfig.TerminationMessage;
 import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.data.webdataset.Problems;
 import dev.kiln.data.webdataset.Sample;
@@ -60,6 +63,11 @@ public final class FilterCommand implements Callable<Integer> {
   @Option(names = "--max-bad-fraction", defaultValue = "0.1",
       description = "Fail (exit 65) when more than this fraction of samples is unusable")
   double maxBadFraction;
+
+  @Option(names = "--termination-log", paramLabel = "FILE", description = "Where to write the samples read, kept and"
+      + " bad, which the operator sums into the job's progress",
+      defaultValue = "${env:KILN_TERMINATION_LOG:-" + PodPaths.TERMINATION_MESSAGE + "}")
+  Path terminationLog;
 
   @Spec
   CommandSpec spec;
@@ -132,6 +140,8 @@ public final class FilterCommand implements Callable<Integer> {
     err.printf("filter: %d samples in %d shards: kept %d, dropped %d, bad %d samples%s%n", counts[0], shards.size(),
         counts[1], counts[2], badSamples, unreadable > 0 ? ", " + unreadable + " unreadable shard(s)" : "");
     err.flush();
+    TerminationMessage.write(terminationLog, new ObjectMapper().writeValueAsString(
+        new DataTaskSummary(counts[0], counts[1], badSamples)));
     if (unreadable == shards.size()) {
       err.printf("filter: none of the %d shards could be read; see %s%n", shards.size(), reportPath(index));
       err.flush();

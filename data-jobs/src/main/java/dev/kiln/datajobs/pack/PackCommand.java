@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.api.Canonical;
+import dev.kiln.api.runconfig.DataTaskSummary;
 import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.FailureReport;
 import dev.kiln.api.runconfig.PackSummary;
@@ -77,7 +78,7 @@ public final class PackCommand implements Callable<Integer> {
   int imageSize;
 
   @Option(names = "--termination-log", paramLabel = "FILE", description = "Where to write the summary the operator records"
-      + " (the manifest's sha256)", defaultValue = "${env:KILN_TERMINATION_LOG:-" + PodPaths.TERMINATION_MESSAGE + "}")
+      + " (a prepare task's samples read, kept and bad; finish: the manifest's sha256)", defaultValue = "${env:KILN_TERMINATION_LOG:-" + PodPaths.TERMINATION_MESSAGE + "}")
   Path terminationLog;
 
   @Option(names = "--planner", defaultValue = "bin-completion", paramLabel = "bin-completion|first-fit-decreasing",
@@ -272,6 +273,8 @@ public final class PackCommand implements Callable<Integer> {
     work.write(work.partialPart(task).resolve("task.json"),
         new PackWork.PreparedTask(prepared + bad.total(), bad.counts(), bad.examples(), read));
     work.completePart(task);
+    TerminationMessage.write(terminationLog, JSON.writeValueAsString(
+        new DataTaskSummary(prepared + bad.total(), (long) prepared, bad.total())));
     err.printf("pack: prepare task %d of %d: %d input shards, %d samples, %d bad, %.1fs%n", task, tasks,
         range[1] - range[0], prepared, bad.total(), (System.nanoTime() - start) / 1e9);
     return ExitCodes.OK;

@@ -28,9 +28,12 @@ class FilterCommandTest {
     TestShards.captions(dir.resolve("raw"), 40, 10);
 
     var r = DataJobsTestSupport.run("filter", "--input", dir.resolve("raw").toString(), "--output",
-        dir.resolve("out").toString(), "--filter", "precomputed:field=clip_score,min=0.5");
+        dir.resolve("out").toString(), "--filter", "precomputed:field=clip_score,min=0.5",
+        "--termination-log", dir.resolve("termination-log").toString());
 
     assertThat(r.exit()).isZero();
+    assertThat(Files.readString(dir.resolve("termination-log"))).as("what the operator sums into the job's progress")
+        .isEqualTo("{\"samplesRead\":40,\"samplesKept\":20,\"samplesBad\":0}");
     JsonNode report = report("report.json");
     assertThat(report.get("input").asLong()).isEqualTo(40);
     assertThat(report.get("kept").asLong()).isEqualTo(20);

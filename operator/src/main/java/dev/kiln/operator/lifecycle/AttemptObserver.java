@@ -167,6 +167,18 @@ public final class AttemptObserver {
         .findFirst();
   }
 
+  /** The JSON summary of each completion index whose pod exited 0 with one (one per index, though retried). */
+  static <T> java.util.Map<Integer, T> summariesByIndex(List<Pod> pods, Class<T> type) {
+    java.util.Map<Integer, T> byIndex = new java.util.TreeMap<>();
+    for (Pod pod : pods) {
+      terminated(pod)
+          .filter(t -> t.getExitCode() != null && t.getExitCode() == 0 && t.getMessage() != null)
+          .flatMap(t -> parse(t.getMessage(), type))
+          .ifPresent(summary -> byIndex.putIfAbsent(StageJobManifest.completionIndex(pod), summary));
+    }
+    return byIndex;
+  }
+
   private static <T> Optional<T> parse(String message, Class<T> type) {
     try {
       return Optional.of(JSON.readValue(message.strip(), type));

@@ -2,10 +2,12 @@ package dev.kiln.operator.lifecycle;
 
 import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.runconfig.PackSummary;
+import dev.kiln.api.v1alpha1.DataPrepProgress;
 import dev.kiln.api.v1alpha1.DataPrepStatus;
 import dev.kiln.api.v1alpha1.DataSourceSpec;
 import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.ProgressStatus;
 import dev.kiln.api.v1alpha1.StageSpec;
 import dev.kiln.operator.manifests.FilterJobManifest;
 import dev.kiln.operator.manifests.Names;
@@ -75,7 +77,11 @@ final class DataPreparation {
       filters.add(children.ensure(FilterJobManifest.build(job, source, settings)));
     }
     prep.setFilterJobs(filters.stream().map(j -> j.getMetadata().getName()).toList());
-    if (failIfAnyFailed(job, status, filters) || !allComplete(filters)) {
+    if (failIfAnyFailed(job, status, filters)) {
+      return Next.STOP;
+    }
+    if (!allComplete(filters)) {
+      reportProgress(job, status, "filter", filters);
       return Next.STOP;
     }
 
@@ -83,13 +89,17 @@ final class DataPreparation {
     List<Job> packing = new ArrayList<>();
     List<Job> packs = new ArrayList<>();
     List<String> progress = new ArrayList<>();
+    List<Job> running = new ArrayList<>();
+    Set<String> steps = new java.util.TreeSet<>();
     for (StageSpec stage : job.getSpec().stages()) {
       for (PackJobManifest.Step step : PackJobManifest.Step.values()) {
         Job made = children.ensure(PackJobManifest.build(job, stage, step, settings));
         packing.add(made);
         if (!AttemptObserver.hasCondition(made, "Complete")) {
           progress.add(stage.name() + " " + step.argument() + (step.indexed() ? " (" + succeeded(made) + " of "
-              + made.getSpec().getCompletions() + " pods done)" : ""));
+              + made.getSpec().getCompletions() + " tasks done)" : ""));
+          running.add(made);
+          steps.add(step.argument());
           break;
         }
         if (step == PackJobManifest.Step.FINISH) {
@@ -103,6 +113,7 @@ final class DataPreparation {
     }
     if (packs.size() < job.getSpec().stages().size()) {
       status.phase(JobPhase.DataPrep, "DataPrep", "packing: " + String.join(", ", progress));
+      reportProgress(job, status, "pack " + String.join(", ", steps), running);
       return Next.STOP;
     }
 
@@ -111,10 +122,32 @@ final class DataPreparation {
     }
     prep.setPhase("Succeeded");
     prep.setCompletionTime(status.now());
+    prep.setProgress(null);
+    if (status.current().getProgress() != null && status.current().getProgress().getStage() == null) {
+      status.current().setProgress(null);  // the data's, not yet a stage's
+    }
     status.condition(JobStatusAggregator.DATA_READY, true, "Packed",
         packs.size() + " stages packed from " + filters.size() + " filtered sources");
     events.normal(job, "DataReady", "packed data ready for " + packs.size() + " stages");
     return Next.CONTINUE;
+  }
+
+  /**
+   * Records how far the running data Jobs are, when a task has finished since last time: in
+   * {@code dataPrep.progress}, and in {@code progress.display} for kubectl's Progress column.
+   */
+  private void reportProgress(MultimodalPretrainJob job, JobStatusAggregator status, String step, List<Job> running) {
+    DataPrepProgress next = DataPrepProgressReport.of(step, running, j -> children.podsOf(job, j),
+        java.time.Instant.parse(status.now()));
+    DataPrepStatus prep = status.current().getDataPrep();
+    if (!DataPrepProgressReport.advanced(prep.getProgress(), next)) {
+      return;
+    }
+    prep.setProgress(next);
+    ProgressStatus shown = new ProgressStatus();
+    shown.setDisplay(DataPrepProgressReport.display(next));
+    shown.setUpdateTime(next.getUpdateTime());
+    status.current().setProgress(shown);
   }
 
   /**

@@ -43,7 +43,8 @@ public final class PackJobManifest {
   private PackJobManifest() {}
 
   public static Job build(MultimodalPretrainJob job, StageSpec stage, Step step, OperatorSettings settings) {
-    int tasks = parallelism(job, stage);
+    int pods = parallelism(job, stage);
+    int tasks = tasks(job, stage, pods);
     List<String> args = new ArrayList<>(List.of("pack", "--step", step.argument(), "--tasks", Integer.toString(tasks)));
     for (String sourceName : stage.sources()) {
       DataSourceSpec source = job.getSpec().data().source(sourceName);
@@ -65,8 +66,8 @@ public final class PackJobManifest {
     labels.put(Labels.STAGE, stage.name());
     labels.put(Labels.PACK_STEP, step.argument());
     DataJobResourcesSpec resources = job.getSpec().data().packing().resources();
-    int completions = step.indexed() ? tasks : 1;
-    return DataJobs.job(job, Names.packJob(job, stage.name(), step), labels, settings, args, completions, completions,
+    return DataJobs.job(job, Names.packJob(job, stage.name(), step), labels, settings, args,
+        step.indexed() ? tasks : 1, step.indexed() ? pods : 1,
         resources != null ? resources.or(DEFAULT_RESOURCES) : DEFAULT_RESOURCES);
   }
 
@@ -76,12 +77,33 @@ public final class PackJobManifest {
     if (asked != null) {
       return asked;
     }
-    long inputShards = 0;
-    for (String sourceName : stage.sources()) {
-      inputShards += ShardPattern.count(job.getSpec().data().source(sourceName).shards());
-    }
-    return (int) Math.clamp((inputShards + PackingSpec.SHARDS_PER_POD - 1) / PackingSpec.SHARDS_PER_POD, 1,
+    return (int) Math.clamp(ceilDiv(inputShards(job, stage), PackingSpec.SHARDS_PER_POD), 1,
         PackingSpec.DEFAULT_MAX_PARALLELISM);
+  }
+
+  /**
+   * The prepare and write Jobs' completions: one per {@value #SHARDS_PER_TASK} input shards, at
+   * least one per pod, so that a task retried is small and the tasks done say how far packing is.
+   */
+  static int tasks(MultimodalPretrainJob job, StageSpec stage, int pods) {
+    return (int) Math.clamp(ceilDiv(inputShards(job, stage), SHARDS_PER_TASK), pods, MAX_TASKS);
+  }
+
+  /** Input shards per prepare task. */
+  static final int SHARDS_PER_TASK = 8;
+  /** The most tasks: {@code <job>-prepare-<stage>-999}, the last pod's hostname, fits 63 characters. */
+  static final int MAX_TASKS = 1000;
+
+  private static long inputShards(MultimodalPretrainJob job, StageSpec stage) {
+    long shards = 0;
+    for (String sourceName : stage.sources()) {
+      shards += ShardPattern.count(job.getSpec().data().source(sourceName).shards());
+    }
+    return shards;
+  }
+
+  private static long ceilDiv(long a, long b) {
+    return (a + b - 1) / b;
   }
 
   /** The planner holds every sample's length and place in memory (about 100 bytes each): 29M samples fit in 8Gi. */

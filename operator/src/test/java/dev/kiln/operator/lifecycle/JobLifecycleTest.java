@@ -71,14 +71,18 @@ class JobLifecycleTest {
     assertThat(cluster.jobNames(NS)).containsExactly("quickstart-filter-shapes", "quickstart-prepare-pretrain",
         "quickstart-prepare-sft");
     assertThat(phase()).isEqualTo(JobPhase.DataPrep);
-    assertThat(status().getMessage()).isEqualTo("packing: pretrain prepare (0 of 1 pods done), sft prepare (0 of 1 pods done)");
+    assertThat(status().getMessage()).isEqualTo("packing: pretrain prepare (0 of 1 tasks done), sft prepare (0 of 1 tasks done)");
+    assertThat(status().getProgress().getDisplay()).as("kubectl's Progress column").isEqualTo("pack prepare 0/2 tasks");
 
-    cluster.complete(NS, "quickstart-prepare-pretrain");
+    cluster.complete(NS, "quickstart-prepare-pretrain", "{\"samplesRead\":40,\"samplesKept\":38,\"samplesBad\":2}");
     reconcile();
     assertThat(cluster.jobNames(NS)).as("each stage's steps one after another").contains("quickstart-plan-pretrain")
         .doesNotContain("quickstart-plan-sft", "quickstart-write-pretrain");
+    assertThat(status().getDataPrep().getProgress().getStep()).isEqualTo("pack plan, prepare");
+    assertThat(status().getProgress().getDisplay()).isEqualTo("pack plan, prepare 0/2 tasks");
     cluster.completePacking(NS, "quickstart", this::reconcile);
     reconcile();
+    assertThat(status().getDataPrep().getProgress()).as("none once the data is ready").isNull();
     assertThat(status().getConditions()).anySatisfy(c -> assertCondition(c, JobStatusAggregator.DATA_READY, "True"));
     assertThat(phase()).isEqualTo(JobPhase.Training);
     assertThat(status().getStage()).isEqualTo("pretrain");
@@ -452,7 +456,7 @@ class JobLifecycleTest {
     reconcile();
     assertThat(status().getDataPrep().getPackJobs()).containsExactly("quickstart-prepare-pretrain",
         "quickstart-plan-pretrain", "quickstart-prepare-sft");
-    assertThat(status().getMessage()).isEqualTo("packing: pretrain plan, sft prepare (0 of 1 pods done)");
+    assertThat(status().getMessage()).isEqualTo("packing: pretrain plan, sft prepare (0 of 1 tasks done)");
     cluster.jobs(NS).forEach(j -> assertThat(j.getMetadata().getUid()).as(j.getMetadata().getName() + " kept")
         .isEqualTo(uids.get(j.getMetadata().getName())));
     cluster.completePacking(NS, "quickstart", this::reconcile);
