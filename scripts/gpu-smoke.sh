@@ -27,3 +27,12 @@ awk -v c="$(field "$cpu" first_loss)" -v g="$(field "$gpu" first_loss)" 'BEGIN {
   d = c - g; if (d < 0) d = -d;
   if (d > 1e-3 * c) { printf "FAIL: first loss cpu %s gpu %s\n", c, g; exit 1 }
   printf "ok: first loss cpu %s gpu %s; gpu tokens/s and mfu above\n", c, g }'
+
+# The filters' model scorers (clipScore, mlmFilter) on the GPU score as on the CPU. Needs the
+# source tree (Maven through ./mvnw); skipped where only KILN_TRAINER is given.
+if [[ -z "${KILN_TRAINER:-}" ]]; then
+  ./mvnw -B -ntp -q install -pl data-jobs -am -DskipTests
+  ./mvnw -B -ntp test -pl data-jobs -Dtest=ModelFiltersGpuTest -Dkiln.excludedGroups=full-size \
+    -Dsurefire.failIfNoSpecifiedTests=false
+  echo "ok: the filters' model scorers on the GPU match the CPU"
+fi

@@ -2,7 +2,7 @@ package dev.kiln.local;
 
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.api.scheduling.ResourceList;
-import dev.kiln.trainer.device.ComputeDevice;
+import dev.kiln.model.ComputeDevice;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.ObjectFieldSelector;

@@ -13,7 +13,7 @@ import dev.kiln.api.runconfig.TrainerSummary;
 import dev.kiln.api.runconfig.PodRoot;
 import dev.kiln.trainer.checkpoint.CheckpointStore;
 import dev.kiln.trainer.data.PackedDataset;
-import dev.kiln.trainer.device.ComputeDevice;
+import dev.kiln.model.ComputeDevice;
 import dev.kiln.trainer.loop.ProgressServer;
 import dev.kiln.trainer.loop.TrainingRun;
 import dev.kiln.trainer.parallel.Collectives;

@@ -364,15 +364,32 @@ public final class JobValidator {
       }
       filter(at + ".filter", source.filter());
       dataJobResources(at + ".resources", source.resources());
+      boolean modelScorer = source.filter() != null
+          && (source.filter().clipScore() != null || source.filter().mlmFilter() != null);
+      if (gpus(source.resources()) > 0 && !modelScorer) {
+        add(at + ".resources.gpus", "only a model scorer (filter.clipScore or filter.mlmFilter) runs on GPUs, and this"
+            + " source has none: its pods would hold " + gpus(source.resources()) + " GPU(s) idle");
+      }
     }
     dataJobResources("spec.data.packing.resources", data.packing().resources());
+    if (gpus(data.packing().resources()) > 0) {
+      add("spec.data.packing.resources.gpus", "packing runs on CPUs only; GPUs are for a filter's model scorer"
+          + " (spec.data.sources[].resources.gpus)");
+    }
   }
 
   private void dataJobResources(String at, DataJobResourcesSpec resources) {
     if (resources != null) {
       quantity(at + ".cpu", resources.cpu());
       quantity(at + ".memory", resources.memory());
+      if (resources.gpus() != null && (resources.gpus() < 0 || resources.gpus() > 8)) {
+        add(at + ".gpus", "must be within [0, 8], found " + resources.gpus());
+      }
     }
+  }
+
+  private static int gpus(DataJobResourcesSpec resources) {
+    return resources == null || resources.gpus() == null ? 0 : resources.gpus();
   }
 
   private void filter(String at, FilterSpec filter) {

@@ -95,6 +95,9 @@ class JobValidatorTest {
         invalid("spec.stages[0].resources.memory", "lots", "spec.stages[0].resources.memory"),
         invalid("spec.data.sources[0].resources", "{memory: lots}", "spec.data.sources[0].resources.memory"),
         invalid("spec.data.packing.resources", "{cpu: four}", "spec.data.packing.resources.cpu"),
+        invalid("spec.data.packing.resources", "{gpus: 1}", "spec.data.packing.resources.gpus"),
+        invalid("spec.data.sources[0].resources", "{gpus: 1}", "spec.data.sources[0].resources.gpus"),
+        invalid("spec.data.sources[1].resources", "{gpus: 9}", "spec.data.sources[1].resources.gpus"),
         invalid("spec.stages[0].resources.gpuProduct", "NVIDIA A100", "spec.stages[0].resources.gpuProduct"),
         invalid("spec.stages[0].resources.topology", "{required: 'rack label'}", "spec.stages[0].resources.topology.required"),
         invalid("spec.stages[0].resources.topology", "{required: rack, preferred: block}", "spec.stages[0].resources.topology"),
@@ -136,6 +139,16 @@ class JobValidatorTest {
     ((ObjectNode) stage.get("resources")).put("gpusPerNode", 0).remove("gpuProduct");
     assertThat(JobValidator.validate(JobFiles.fromTree(tree, "cpu-fp16.yaml")))
         .extracting(Violation::field).containsExactly("spec.stages[0].precision");
+  }
+
+  @Test
+  void gpusAreForASourceWhoseFilterHasAModelScorer() {
+    assertThat(JobValidator.validate(mutate("spec.data.sources[1].resources", "{gpus: 1}")))
+        .as("positive control: datacomp's mlmFilter may run on a GPU").isEmpty();
+    assertThat(JobValidator.validate(mutate("spec.data.sources[0].resources", "{gpus: 2}"))).singleElement()
+        .satisfies(v -> assertThat(v.toString()).isEqualTo("spec.data.sources[0].resources.gpus: only a model scorer"
+            + " (filter.clipScore or filter.mlmFilter) runs on GPUs, and this source has none: its pods would hold 2"
+            + " GPU(s) idle"));
   }
 
   @Test

@@ -19,11 +19,11 @@ public final class ClipScoreFilter implements SampleFilter {
   private final ClipScorer scorer;
   private final double min;
 
-  ClipScoreFilter(String spec, Path model, double min) {
+  ClipScoreFilter(String spec, Path model, double min, dev.kiln.model.ComputeDevice device) {
     this.spec = spec;
     this.min = min;
     try {
-      this.scorer = ClipScorer.load(model);
+      this.scorer = ClipScorer.load(model, device);
     } catch (java.io.IOException | RuntimeException e) {
       throw new IllegalArgumentException("--filter " + spec + ": cannot load the CLIP model from " + model + ": "
           + e.getMessage(), e);

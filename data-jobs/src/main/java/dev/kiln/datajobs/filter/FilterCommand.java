@@ -8,6 +8,7 @@ import dev.kiln.api.runconfig.PodPaths;
 import dev.kiln.api.runconfig.TerminationMessage;
 import dev.kiln.api.runconfig.WritableFolder;
 import dev.kiln.data.webdataset.Problems;
+import dev.kiln.model.ComputeDevice;
 import dev.kiln.data.webdataset.Sample;
 import dev.kiln.data.webdataset.ShardReader;
 import dev.kiln.data.webdataset.ShardWriter;
@@ -64,6 +65,11 @@ public final class FilterCommand implements Callable<Integer> {
       description = "Fail (exit 65) when more than this fraction of samples is unusable")
   double maxBadFraction;
 
+  @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|gpu", description = "Where model scorers"
+      + " (clip, mlm) run: the CPU, or the pod's first GPU (UNVERIFIED: needs a CUDA libtorch in the image;"
+      + " a node that sets " + ComputeDevice.ENV + "=" + ComputeDevice.CPU + " keeps them on the CPU)")
+  String device;
+
   @Option(names = "--termination-log", paramLabel = "FILE", description = "Where to write the samples read, kept and"
       + " bad, which the operator sums into the job's progress",
       defaultValue = "${env:KILN_TERMINATION_LOG:-" + PodPaths.TERMINATION_MESSAGE + "}")
@@ -75,13 +81,20 @@ public final class FilterCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     PrintWriter err = spec.commandLine().getErr();
+    if (!List.of("cpu", "gpu").contains(device)) {
+      err.println("filter: --device " + device + ": must be cpu or gpu");
+      err.flush();
+      return ExitCodes.USAGE;
+    }
     List<SampleFilter> parsed = new ArrayList<>();
     try {
+      ComputeDevice scorers = ComputeDevice.forRank(device.equals("gpu") ? 1 : 0, 0, System.getenv(ComputeDevice.ENV));
       for (String filter : filters) {
-        parsed.add(FilterSpecs.parse(filter));
+        parsed.add(FilterSpecs.parse(filter, scorers));
       }
-    } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
-      // A filter's file or model that cannot be read: the job's configuration, which a retry would not fix.
+    } catch (IllegalArgumentException | IllegalStateException | java.io.UncheckedIOException e) {
+      // A filter's file or model that cannot be read, or a GPU that is not there: the job's
+      // configuration, which a retry would not fix.
       parsed.forEach(SampleFilter::close);
       err.println(e.getMessage());
       err.flush();

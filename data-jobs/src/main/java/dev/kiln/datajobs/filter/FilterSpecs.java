@@ -1,6 +1,7 @@
 package dev.kiln.datajobs.filter;
 
 import dev.kiln.api.runconfig.PodRoot;
+import dev.kiln.model.ComputeDevice;
 import dev.kiln.model.mlm.MlmScorer;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -15,6 +16,11 @@ public final class FilterSpecs {
   private FilterSpecs() {}
 
   public static SampleFilter parse(String spec) {
+    return parse(spec, ComputeDevice.cpu());
+  }
+
+  /** A filter whose model scorer, if it has one, runs on {@code device}. */
+  public static SampleFilter parse(String spec, ComputeDevice device) {
     int colon = spec.indexOf(':');
     if (colon < 0) {
       throw new IllegalArgumentException("--filter " + spec + ": expected KIND:ARGS (precomputed, uids, clip, mlm)");
@@ -30,7 +36,7 @@ public final class FilterSpecs {
       case "clip" -> {
         Map<String, String> kv = keyValues(spec, args);
         yield new ClipScoreFilter(spec, PodRoot.fromEnvironment().resolve(required(spec, kv, "model")),
-            number(spec, required(spec, kv, "min")));
+            number(spec, required(spec, kv, "min")), device);
       }
       case "mlm" -> {
         Map<String, String> kv = keyValues(spec, args);
@@ -41,7 +47,7 @@ public final class FilterSpecs {
               + String.join(", ", new java.util.TreeSet<>(MlmScorer.PROMPTS.keySet())) + ")");
         }
         yield new MlmScoreFilter(spec, PodRoot.fromEnvironment().resolve(required(spec, kv, "model")),
-            (int) number(spec, required(spec, kv, "min")), prompt);
+            (int) number(spec, required(spec, kv, "min")), prompt, device);
       }
       default -> throw new IllegalArgumentException("--filter " + spec + ": unknown filter kind \"" + kind
           + "\" (precomputed, uids, clip, mlm)");

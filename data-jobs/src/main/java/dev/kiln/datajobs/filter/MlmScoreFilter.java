@@ -20,11 +20,11 @@ public final class MlmScoreFilter implements SampleFilter {
   private final MlmScorer scorer;
   private final int min;
 
-  MlmScoreFilter(String spec, Path model, int min, String promptTemplate) {
+  MlmScoreFilter(String spec, Path model, int min, String promptTemplate, dev.kiln.model.ComputeDevice device) {
     this.spec = spec;
     this.min = min;
     try {
-      this.scorer = MlmScorer.load(model, promptTemplate);
+      this.scorer = MlmScorer.load(model, promptTemplate, device);
     } catch (IOException | RuntimeException e) {
       throw new IllegalArgumentException("--filter " + spec + ": cannot load the scoring model from " + model + ": "
           + e.getMessage(), e);

@@ -34,7 +34,12 @@ public final class ClipScorer implements AutoCloseable {
   }
 
   public static ClipScorer load(Path dir) throws IOException {
-    NDManager manager = NDManager.newBaseManager();
+    return load(dir, dev.kiln.model.ComputeDevice.cpu());
+  }
+
+  /** The model in {@code dir}, its weights and every forward pass on {@code device}. */
+  public static ClipScorer load(Path dir, dev.kiln.model.ComputeDevice device) throws IOException {
+    NDManager manager = NDManager.newBaseManager(device.device());
     try {
       ClipModel model = ClipModel.load(dir, manager);
       HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(dir.resolve("tokenizer.json"),

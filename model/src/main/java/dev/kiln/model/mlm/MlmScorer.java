@@ -75,7 +75,12 @@ public final class MlmScorer implements AutoCloseable {
 
   /** A scorer asking {@code promptTemplate} ({@code %s} stands for the caption). */
   public static MlmScorer load(Path dir, String promptTemplate) throws IOException {
-    NDManager manager = NDManager.newBaseManager();
+    return load(dir, promptTemplate, dev.kiln.model.ComputeDevice.cpu());
+  }
+
+  /** As {@link #load(Path, String)}, the weights and every forward pass on {@code device}. */
+  public static MlmScorer load(Path dir, String promptTemplate, dev.kiln.model.ComputeDevice device) throws IOException {
+    NDManager manager = NDManager.newBaseManager(device.device());
     try {
       ModelFolder.Loaded loaded = ModelFolder.read(dir, manager);
       return new MlmScorer(manager, loaded, TextTokenizer.load(dir.resolve(ModelFolder.TOKENIZER)), promptTemplate);

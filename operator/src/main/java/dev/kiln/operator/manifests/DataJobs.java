@@ -5,6 +5,8 @@ import dev.kiln.api.v1alpha1.DataJobResourcesSpec;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirements;
+import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -26,6 +28,23 @@ final class DataJobs {
   static final int BACKOFF_LIMIT = 3;
 
   private DataJobs() {}
+
+  static int gpus(DataJobResourcesSpec resources) {
+    return resources.gpus() == null ? 0 : resources.gpus();
+  }
+
+  /** Requests cpu and memory, memory also as the limit; GPUs, where asked for, as extended resources are: both. */
+  private static ResourceRequirements resources(DataJobResourcesSpec resources) {
+    ResourceRequirementsBuilder built = new ResourceRequirementsBuilder()
+        .addToRequests("cpu", new Quantity(resources.cpu()))
+        .addToRequests("memory", new Quantity(resources.memory()))
+        .addToLimits("memory", new Quantity(resources.memory()));
+    if (gpus(resources) > 0) {
+      Quantity gpus = new Quantity(Integer.toString(gpus(resources)));
+      built.addToRequests(StageJobManifest.GPU, gpus).addToLimits(StageJobManifest.GPU, gpus);
+    }
+    return built.build();
+  }
 
   private static List<EnvVar> env(MultimodalPretrainJob job) {
     List<EnvVar> env = new ArrayList<>(PodParts.runtimeEnv(job));
@@ -64,16 +83,15 @@ final class DataJobs {
                   .withSecurityContext(PodParts.containerSecurity())
                   .withTerminationMessagePath(PodPaths.TERMINATION_MESSAGE)
                   .withTerminationMessagePolicy("FallbackToLogsOnError")
-                  .withNewResources()
-                    .addToRequests("cpu", new Quantity(resources.cpu()))
-                    .addToRequests("memory", new Quantity(resources.memory()))
-                    .addToLimits("memory", new Quantity(resources.memory()))
-                  .endResources()
+                  .withResources(resources(resources))
                   .build())
             .endSpec()
           .endTemplate()
         .endSpec()
         .build();
+    if (gpus(resources) > 0) {
+      built.getSpec().getTemplate().getSpec().setTolerations(new ArrayList<>(List.of(StageJobManifest.gpuToleration())));
+    }
     PodParts.applySettings(built, job.getSpec().data().pod(), "");
     return built;
   }

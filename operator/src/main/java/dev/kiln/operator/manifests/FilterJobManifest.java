@@ -41,10 +41,15 @@ public final class FilterJobManifest {
       args.add(Integer.toString(source.filter().clipScore().batchSize()));
     }
 
-    var labels = Labels.of(job, Labels.FILTER);
-    labels.put(Labels.SOURCE, source.name());
     DataJobResourcesSpec resources = source.resources() != null ? source.resources().or(defaultResources(source.filter()))
         : defaultResources(source.filter());
+    if (DataJobs.gpus(resources) > 0) {
+      args.add("--device");
+      args.add("gpu");
+    }
+
+    var labels = Labels.of(job, Labels.FILTER);
+    labels.put(Labels.SOURCE, source.name());
     return DataJobs.job(job, Names.filterJob(job, source.name()), labels, settings, args, tasks,
         Math.min(tasks, MAX_PARALLELISM), resources);
   }

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.api.runconfig.ExitCodes;
 import dev.kiln.api.v1alpha1.ModelPreset;
 import dev.kiln.api.v1alpha1.Precision;
-import dev.kiln.trainer.device.ComputeDevice;
+import dev.kiln.model.ComputeDevice;
 import dev.kiln.trainer.device.EngineThreads;
 import java.util.List;
 import java.util.Map;

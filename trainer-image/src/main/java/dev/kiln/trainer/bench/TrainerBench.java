@@ -20,7 +20,7 @@ import dev.kiln.model.GradMode;
 import dev.kiln.model.PackedBatch;
 import dev.kiln.model.TrainingFlops;
 import dev.kiln.model.VisionLanguageModel;
-import dev.kiln.trainer.device.ComputeDevice;
+import dev.kiln.model.ComputeDevice;
 import dev.kiln.trainer.device.PeakMemory;
 import dev.kiln.trainer.optim.AdamW;
 import dev.kiln.trainer.optim.Gradients;

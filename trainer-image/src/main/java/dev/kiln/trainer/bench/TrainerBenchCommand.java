@@ -7,7 +7,7 @@ import dev.kiln.api.v1alpha1.ModelPreset;
 import dev.kiln.api.v1alpha1.PackedAttention;
 import dev.kiln.api.v1alpha1.Precision;
 import dev.kiln.api.v1alpha1.TrainablePart;
-import dev.kiln.trainer.device.ComputeDevice;
+import dev.kiln.model.ComputeDevice;
 import dev.kiln.trainer.device.EngineThreads;
 import java.util.Arrays;
 import java.util.List;

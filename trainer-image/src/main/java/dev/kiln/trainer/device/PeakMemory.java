@@ -1,5 +1,6 @@
 package dev.kiln.trainer.device;
 
+import dev.kiln.model.ComputeDevice;
 import ai.djl.util.cuda.CudaUtils;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -27,7 +27,7 @@ import dev.kiln.trainer.checkpoint.TrainerState;
 import dev.kiln.trainer.data.BatchPrefetcher;
 import dev.kiln.trainer.data.DataOrder;
 import dev.kiln.trainer.data.PackedDataset;
-import dev.kiln.trainer.device.ComputeDevice;
+import dev.kiln.model.ComputeDevice;
 import dev.kiln.trainer.device.PeakMemory;
 import dev.kiln.trainer.device.TensorMemory;
 import dev.kiln.trainer.optim.AdamW;

@@ -1,4 +1,4 @@
-package dev.kiln.trainer.device;
+package dev.kiln.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

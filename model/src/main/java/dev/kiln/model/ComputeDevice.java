@@ -1,4 +1,4 @@
-package dev.kiln.trainer.device;
+package dev.kiln.model;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
