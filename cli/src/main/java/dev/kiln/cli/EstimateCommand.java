@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import dev.kiln.api.sizing.GpuPeaks;
 import dev.kiln.api.sizing.MemoryFit;
+import dev.kiln.api.sizing.PackingSizing;
 import dev.kiln.api.v1alpha1.ModelDimensions;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.Precision;
@@ -30,7 +31,7 @@ import picocli.CommandLine.Spec;
  * against the GPU's. An assumption-laden estimate, and it says which assumptions it made.
  */
 @Command(name = "estimate", mixinStandardHelpOptions = true,
-    description = "Estimate GPU-hours, wall-clock time and memory per GPU of a job on its declared GPUs.")
+    description = "Estimate GPU-hours, wall-clock time and memory per GPU of a job on its declared GPUs, and its packing's CPU-hours.")
 final class EstimateCommand implements Callable<Integer> {
 
   static final String DEFAULT_GPU = "NVIDIA-A100-SXM4-40GB";
@@ -57,6 +58,10 @@ final class EstimateCommand implements Callable<Integer> {
 
   private final Map<String, MemoryFit.Verdict> memory = new LinkedHashMap<>();
 
+  private static String trim(double cpus) {
+    return cpus == Math.rint(cpus) ? Long.toString((long) cpus) : Double.toString(cpus);
+  }
+
   private static double round(double gib) {
     return Math.round(gib * 10) / 10.0;
   }
@@ -64,7 +69,14 @@ final class EstimateCommand implements Callable<Integer> {
   /** One stage's estimate; memory per GPU (and whether it fits) for GPU stages only. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   record StageEstimate(String name, String gpu, int gpus, Double tokens, double flopsPerToken, Double gpuHours,
-      Double wallHours, Double memoryGibPerGpu, Double gpuMemoryGib, Boolean fits, String note) {}
+      Double wallHours, Double memoryGibPerGpu, Double gpuMemoryGib, Boolean fits, String note,
+      PackingSizing.Estimate packing) {
+
+    StageEstimate withPacking(PackingSizing.Estimate estimate) {
+      return new StageEstimate(name, gpu, gpus, tokens, flopsPerToken, gpuHours, wallHours, memoryGibPerGpu, gpuMemoryGib,
+          fits, note, estimate);
+    }
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -83,9 +95,16 @@ final class EstimateCommand implements Callable<Integer> {
           stage.visualTokens() != null ? stage.visualTokens() : job.getSpec().data().packing().visualTokens());
       var fit = MemoryFit.of(job, stage, textTokensPerSample);
       fit.ifPresent(f -> memory.put(stage.name(), f));
-      stages.add(fit.isEmpty() ? time : new StageEstimate(time.name(), time.gpu(), time.gpus(), time.tokens(),
+      StageEstimate estimate = fit.isEmpty() ? time : new StageEstimate(time.name(), time.gpu(), time.gpus(), time.tokens(),
           time.flopsPerToken(), time.gpuHours(), time.wallHours(), round(fit.get().neededGiB()),
-          fit.get().gpuGiB() == null ? null : round(fit.get().gpuGiB()), fit.get().fits(), time.note()));
+          fit.get().gpuGiB() == null ? null : round(fit.get().gpuGiB()), fit.get().fits(), time.note(), null);
+      Double dataTokens = epochTokens.containsKey(stage.name()) ? epochTokens.get(stage.name()) : time.tokens();
+      if (dataTokens != null) {
+        int visualTokens = stage.visualTokens() != null ? stage.visualTokens() : job.getSpec().data().packing().visualTokens();
+        estimate = estimate.withPacking(PackingSizing.estimate(job.getSpec(), stage,
+            dataTokens / (visualTokens + textTokensPerSample)));
+      }
+      stages.add(estimate);
     }
     if (json) {
       Map<String, Object> line = new LinkedHashMap<>();
@@ -103,6 +122,12 @@ final class EstimateCommand implements Callable<Integer> {
             : String.format("%.2e tokens x %.1f GFLOP/token on %d x %s: %.0f GPU-hours, %.1f h wall-clock%s", s.tokens(),
                 s.flopsPerToken() / 1e9, s.gpus(), s.gpu(), s.gpuHours(), s.wallHours(),
                 s.note() == null ? "" : " (" + s.note() + ")"));
+        if (s.packing() != null) {
+          PackingSizing.Estimate p = s.packing();
+          out.printf("  %-10s packing %.2e samples: %.0f CPU-hours, %.1f h on %d pods x %s CPU (preparing at %.0f images/s"
+              + " per core, measured; filtering not estimated, it depends on the scorers)%n", "", p.samples(), p.cpuHours(),
+              p.wallHours(), p.pods(), trim(p.cpusPerPod()), PackingSizing.PREPARE_IMAGES_PER_CORE_SECOND);
+        }
         if (s.memoryGibPerGpu() != null) {
           out.printf("  %-10s memory per GPU %.1f GiB (%s)%s%n", "", s.memoryGibPerGpu(),
               MemoryFit.breakdown(memory.get(s.name()).estimate()), s.gpuMemoryGib() == null
@@ -126,17 +151,17 @@ final class EstimateCommand implements Callable<Integer> {
     Double tokens = tokens(stage, sequenceLength);
     if (gpus == 0) {
       return new StageEstimate(stage.name(), "CPU", 0, tokens, flopsPerToken, null, null, null, null, null,
-          "runs on CPU: time it with kiln run, not estimated");
+          "runs on CPU: time it with kiln run, not estimated", null);
     }
     if (tokens == null) {
       return new StageEstimate(stage.name(), null, gpus, null, flopsPerToken, null, null, null, null, null,
-          "budget is in epochs: give the tokens per epoch with --tokens " + stage.name() + "=N");
+          "budget is in epochs: give the tokens per epoch with --tokens " + stage.name() + "=N", null);
     }
     String gpu = resources.gpuProduct() != null ? resources.gpuProduct() : DEFAULT_GPU;
     GpuPeaks.Peak peaks = GpuPeaks.of(gpu).orElse(null);
     if (peaks == null) {
       return new StageEstimate(stage.name(), gpu, gpus, tokens, flopsPerToken, null, null, null, null, null,
-          "no peak FLOP/s known for " + gpu + " (known: " + String.join(", ", GpuPeaks.known()) + ")");
+          "no peak FLOP/s known for " + gpu + " (known: " + String.join(", ", GpuPeaks.known()) + ")", null);
     }
     Precision precision = stage.trainingPrecision();
     double gpuSeconds = tokens * flopsPerToken / (mfu * peaks.of(precision));
@@ -152,7 +177,7 @@ final class EstimateCommand implements Callable<Integer> {
       notes.add("Float32: fp32 peak, no tensor cores; precision: Float16Mixed uses them");
     }
     return new StageEstimate(stage.name(), gpu, gpus, tokens, flopsPerToken, gpuSeconds / 3600, gpuSeconds / 3600 / gpus,
-        null, null, null, notes.isEmpty() ? null : String.join("; ", notes));
+        null, null, null, notes.isEmpty() ? null : String.join("; ", notes), null);
   }
 
   private Double tokens(StageSpec stage, int sequenceLength) {

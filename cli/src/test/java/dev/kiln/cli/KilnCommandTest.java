@@ -221,6 +221,15 @@ class KilnCommandTest {
     assertThat(pretrain.get("flops_per_token").asDouble()).isBetween(12e9, 16e9);
     assertThat(pretrain.get("gpu_hours").asDouble()).isBetween(150.0, 450.0);
     assertThat(pretrain.get("wall_hours").asDouble()).isCloseTo(pretrain.get("gpu_hours").asDouble() / 8, within(1e-6));
+    // Its 29M pre-training samples: 5e9 tokens of 144 visual and about 28 text tokens each.
+    var packing = pretrain.get("packing");
+    assertThat(packing.get("samples").asDouble()).isBetween(28e6, 30e6);
+    assertThat(packing.get("pods").asInt()).isEqualTo(32);
+    assertThat(packing.get("cpu_hours").asDouble())
+        .isCloseTo(packing.get("samples").asDouble() / dev.kiln.api.sizing.PackingSizing.PREPARE_IMAGES_PER_CORE_SECOND
+            / 3600, within(1e-6));
+    assertThat(packing.get("wall_hours").asDouble()).isCloseTo(packing.get("cpu_hours").asDouble() / 32, within(1e-6));
+    assertThat(line.get("stages").get(1).has("packing")).as("sft: no tokens given, no sample count").isFalse();
   }
 
   @Test

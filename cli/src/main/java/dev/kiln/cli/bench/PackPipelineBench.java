@@ -30,9 +30,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * The pack job end to end on generated JPEG shards (512x384, like img2dataset's output), against
- * the bare cost of its heaviest part measured in the same run: decode, resize to the encoder's
- * side and re-encode, on the same threads. Goal: pack at least 0.7x that rate.
+ * Packing end to end on generated JPEG shards (512x384, like img2dataset's output), its four steps
+ * timed apart, against the bare cost of its heaviest part measured in the same run: decode, resize
+ * to the encoder's side and re-encode, on the same threads. Goal: pack at least 0.7x that rate.
  */
 @Command(name = "pack-pipeline", mixinStandardHelpOptions = true, description = "Pack job throughput vs bare image work.")
 public final class PackPipelineBench implements Callable<Integer> {
@@ -59,20 +59,30 @@ public final class PackPipelineBench implements Callable<Integer> {
       bare(jpegs);
       double bareRate = jpegs.size() / ((System.nanoTime() - start) / 1e9);
 
-      start = System.nanoTime();
-      int exit = new CommandLine(new PackCommand()).setErr(new PrintWriter(new StringWriter())).execute(
-          "--input", dir.resolve("raw").toString(), "--output", dir.resolve("packed").toString(),
-          "--tokenizer", tokenizer.toString(), "--seq-len", "4096", "--visual-tokens", "144",
-          "--image-size", Integer.toString(imageSize));
-      double packRate = jpegs.size() / ((System.nanoTime() - start) / 1e9);
-      if (exit != 0) {
-        throw new IllegalStateException("pack exited " + exit);
+      // The four steps one after another, as the operator's Jobs run them, each timed.
+      Map<String, Double> seconds = new LinkedHashMap<>();
+      for (String step : List.of("prepare", "plan", "write", "finish")) {
+        start = System.nanoTime();
+        int exit = new CommandLine(new PackCommand()).setErr(new PrintWriter(new StringWriter())).execute(
+            "--input", dir.resolve("raw").toString(), "--output", dir.resolve("packed").toString(),
+            "--tokenizer", tokenizer.toString(), "--seq-len", "4096", "--visual-tokens", "144",
+            "--image-size", Integer.toString(imageSize), "--step", step, "--termination-log", dir.resolve("termination-log").toString());
+        seconds.put(step, (System.nanoTime() - start) / 1e9);
+        if (exit != 0) {
+          throw new IllegalStateException("pack --step " + step + " exited " + exit);
+        }
       }
+      double total = seconds.values().stream().mapToDouble(Double::doubleValue).sum();
+      double packRate = jpegs.size() / total;
+      int threads = Runtime.getRuntime().availableProcessors();
       Map<String, Object> result = new LinkedHashMap<>();
       result.put("bench", "pack-pipeline");
       result.put("images", jpegs.size());
-      result.put("threads", Runtime.getRuntime().availableProcessors());
+      result.put("threads", threads);
       result.put("images_per_s", Math.round(packRate * 10) / 10.0);
+      result.put("prepare_images_per_s_per_core", Math.round(jpegs.size() / seconds.get("prepare") / threads * 10) / 10.0);
+      result.put("write_images_per_s", Math.round(jpegs.size() / seconds.get("write") * 10) / 10.0);
+      seconds.forEach((step, s) -> result.put(step + "_s", Math.round(s * 1000) / 1000.0));
       result.put("decode_resize_images_per_s", Math.round(bareRate * 10) / 10.0);
       result.put("ratio", Math.round(packRate / bareRate * 1000) / 1000.0);
       result.put("goal_ratio", 0.7);

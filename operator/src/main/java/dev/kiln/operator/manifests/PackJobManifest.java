@@ -1,12 +1,11 @@
 package dev.kiln.operator.manifests;
 
-import dev.kiln.api.data.ShardPattern;
 import dev.kiln.api.runconfig.PodPaths;
+import dev.kiln.api.sizing.PackingSizing;
 import dev.kiln.api.v1alpha1.DataJobResourcesSpec;
 import dev.kiln.api.v1alpha1.DataSourceSpec;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.PackingPlanner;
-import dev.kiln.api.v1alpha1.PackingSpec;
 import dev.kiln.api.v1alpha1.SourceKind;
 import dev.kiln.api.v1alpha1.StageSpec;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -43,8 +42,8 @@ public final class PackJobManifest {
   private PackJobManifest() {}
 
   public static Job build(MultimodalPretrainJob job, StageSpec stage, Step step, OperatorSettings settings) {
-    int pods = parallelism(job, stage);
-    int tasks = tasks(job, stage, pods);
+    int pods = PackingSizing.pods(job.getSpec(), stage);
+    int tasks = PackingSizing.tasks(job.getSpec(), stage);
     List<String> args = new ArrayList<>(List.of("pack", "--step", step.argument(), "--tasks", Integer.toString(tasks)));
     for (String sourceName : stage.sources()) {
       DataSourceSpec source = job.getSpec().data().source(sourceName);
@@ -71,43 +70,8 @@ public final class PackJobManifest {
         resources != null ? resources.or(DEFAULT_RESOURCES) : DEFAULT_RESOURCES);
   }
 
-  /** The stage's packing pods: the spec's, else one per {@value dev.kiln.api.v1alpha1.PackingSpec#SHARDS_PER_POD} input shards. */
-  public static int parallelism(MultimodalPretrainJob job, StageSpec stage) {
-    Integer asked = job.getSpec().data().packing().parallelism();
-    if (asked != null) {
-      return asked;
-    }
-    return (int) Math.clamp(ceilDiv(inputShards(job, stage), PackingSpec.SHARDS_PER_POD), 1,
-        PackingSpec.DEFAULT_MAX_PARALLELISM);
-  }
-
-  /**
-   * The prepare and write Jobs' completions: one per {@value #SHARDS_PER_TASK} input shards, at
-   * least one per pod, so that a task retried is small and the tasks done say how far packing is.
-   */
-  static int tasks(MultimodalPretrainJob job, StageSpec stage, int pods) {
-    return (int) Math.clamp(ceilDiv(inputShards(job, stage), SHARDS_PER_TASK), pods, MAX_TASKS);
-  }
-
-  /** Input shards per prepare task. */
-  static final int SHARDS_PER_TASK = 8;
-  /** The most tasks: {@code <job>-prepare-<stage>-999}, the last pod's hostname, fits 63 characters. */
-  static final int MAX_TASKS = 1000;
-
-  private static long inputShards(MultimodalPretrainJob job, StageSpec stage) {
-    long shards = 0;
-    for (String sourceName : stage.sources()) {
-      shards += ShardPattern.count(job.getSpec().data().source(sourceName).shards());
-    }
-    return shards;
-  }
-
-  private static long ceilDiv(long a, long b) {
-    return (a + b - 1) / b;
-  }
-
   /** The planner holds every sample's length and place in memory (about 100 bytes each): 29M samples fit in 8Gi. */
-  static final DataJobResourcesSpec DEFAULT_RESOURCES = new DataJobResourcesSpec("1", "8Gi");
+  static final DataJobResourcesSpec DEFAULT_RESOURCES = new DataJobResourcesSpec(PackingSizing.DEFAULT_CPU, "8Gi");
 
   static int visualTokens(MultimodalPretrainJob job, StageSpec stage) {
     return stage.visualTokens() != null ? stage.visualTokens() : job.getSpec().data().packing().visualTokens();
