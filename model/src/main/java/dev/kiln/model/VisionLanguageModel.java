@@ -233,6 +233,18 @@ public final class VisionLanguageModel implements AutoCloseable {
     return decoder.logits(hidden(batch, step));
   }
 
+  /** Logits (B, V) at one position of each row, {@code positions[b]}: what greedy decoding reads. */
+  public NDArray logitsAt(PackedBatch batch, int[] positions, NDManager step) {
+    NDArray hidden = hidden(batch, step);                                        // (B, T, d)
+    long t = hidden.getShape().get(1);
+    long[] rows = new long[positions.length];
+    for (int b = 0; b < positions.length; b++) {
+      rows[b] = b * t + positions[b];
+    }
+    NDArray last = hidden.reshape(-1, hidden.getShape().get(2)).get(step.create(rows));   // (B, d)
+    return decoder.logits(last);                                                 // (B, V)
+  }
+
   @Override
   public void close() {
     parameters.close();

@@ -235,4 +235,27 @@ class VisionLanguageModelTest {
     }
     assertThat(new Generator(model, 1).greedy(prompt, 2, jpeg, 16, 3, generated[0])).isEmpty();
   }
+
+  @Test
+  void promptsDecodedSideBySideGetTheAnswersEachGetsAlone() {
+    Generator generator = new Generator(model, 1);
+    List<Generator.Prompt> prompts = List.of(
+        new Generator.Prompt(new int[] {2, 5, 3, 20, 21, 4, 5}, 2, TinySequences.image(3, 32)),
+        new Generator.Prompt(new int[] {2, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, 1, TinySequences.image(4, 32)),
+        new Generator.Prompt(new int[] {2, 30, 31}, -1, null),
+        new Generator.Prompt(new int[] {2, 40, 3, 41, 42}, 2, TinySequences.image(5, 32)));
+    List<int[]> alone = prompts.stream().map(p -> generator.greedy(p.tokens(), p.imagePosition(), p.jpeg(), 16, 6, -1))
+        .toList();
+    assertThat(alone).as("positive control: the prompts' answers differ").extracting(java.util.Arrays::toString)
+        .doesNotHaveDuplicates();
+
+    List<int[]> together = generator.greedy(prompts, 16, 6, -1);
+
+    for (int i = 0; i < prompts.size(); i++) {
+      assertThat(together.get(i)).as("prompt " + i).isEqualTo(alone.get(i));
+    }
+    int stop = alone.get(1)[2];
+    List<int[]> stopped = generator.greedy(prompts, 16, 6, stop);
+    assertThat(stopped.get(1)).as("a row leaves the batch at its stop token").hasSizeLessThanOrEqualTo(2);
+  }
 }

@@ -75,11 +75,14 @@ public record FilterSpec(
       @Required @JsonPropertyDescription("Folder with the scoring model (Kiln's architecture).")
       @Size(max = Bounds.PATH) String model,
       @JsonPropertyDescription("Which of the four MLM-Filter questions scores a sample (the recipe: SemanticUnderstanding).") @Default("SemanticUnderstanding") MlmMetric metric,
-      @JsonPropertyDescription("Minimum score to keep, 0 to 100 (85 in the recipe).") @Default("85") @Min(0) @Max(100) Integer min) {
+      @JsonPropertyDescription("Minimum score to keep, 0 to 100 (85 in the recipe).") @Default("85") @Min(0) @Max(100) Integer min,
+      @JsonPropertyDescription("Samples the scoring model answers side by side, as the rows of one batch (on a GPU, "
+          + "more fill it better; on the CPU, memory grows with it).") @Default("8") @Min(1) @Max(256) Integer batchSize) {
 
     public MlmFilter {
       metric = metric != null ? metric : MlmMetric.SEMANTIC_UNDERSTANDING;
       min = min != null ? min : 85;
+      batchSize = batchSize != null ? batchSize : 8;
     }
   }
 

@@ -8,10 +8,14 @@ import java.util.Map;
 
 /**
  * Parses filter specs as the operator writes them: {@code precomputed:field=F,min=X},
- * {@code uids:FILE}, {@code clip:model=DIR,min=X}, {@code mlm:model=DIR,min=N[,metric=M]} (M one of
- * MLM-Filter's four metrics, {@code semantic_understanding} when unset).
+ * {@code uids:FILE}, {@code clip:model=DIR,min=X}, {@code mlm:model=DIR,min=N[,metric=M][,batch=B]} (M one
+ * of MLM-Filter's four metrics, {@code semantic_understanding} when unset; B samples answered side
+ * by side, {@value #DEFAULT_MLM_BATCH} when unset).
  */
 public final class FilterSpecs {
+
+  /** Samples the MLM scorer answers side by side when the spec says no {@code batch}. */
+  static final int DEFAULT_MLM_BATCH = 8;
 
   private FilterSpecs() {}
 
@@ -46,8 +50,12 @@ public final class FilterSpecs {
           throw new IllegalArgumentException("--filter " + spec + ": unknown metric \"" + metric + "\" (one of "
               + String.join(", ", new java.util.TreeSet<>(MlmScorer.PROMPTS.keySet())) + ")");
         }
+        int batch = (int) number(spec, kv.getOrDefault("batch", Integer.toString(DEFAULT_MLM_BATCH)));
+        if (batch < 1) {
+          throw new IllegalArgumentException("--filter " + spec + ": batch must be at least 1");
+        }
         yield new MlmScoreFilter(spec, PodRoot.fromEnvironment().resolve(required(spec, kv, "model")),
-            (int) number(spec, required(spec, kv, "min")), prompt, device);
+            (int) number(spec, required(spec, kv, "min")), prompt, batch, device);
       }
       default -> throw new IllegalArgumentException("--filter " + spec + ": unknown filter kind \"" + kind
           + "\" (precomputed, uids, clip, mlm)");

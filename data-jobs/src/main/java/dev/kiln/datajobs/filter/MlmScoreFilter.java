@@ -3,8 +3,12 @@ package dev.kiln.datajobs.filter;
 import dev.kiln.data.webdataset.Sample;
 import dev.kiln.datajobs.SampleChecks;
 import dev.kiln.model.mlm.MlmScorer;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.OptionalInt;
 
 /**
@@ -19,10 +23,12 @@ public final class MlmScoreFilter implements SampleFilter {
   private final String spec;
   private final MlmScorer scorer;
   private final int min;
+  private final int batch;
 
-  MlmScoreFilter(String spec, Path model, int min, String promptTemplate, dev.kiln.model.ComputeDevice device) {
+  MlmScoreFilter(String spec, Path model, int min, String promptTemplate, int batch, dev.kiln.model.ComputeDevice device) {
     this.spec = spec;
     this.min = min;
+    this.batch = batch;
     try {
       this.scorer = MlmScorer.load(model, promptTemplate, device);
     } catch (IOException | RuntimeException e) {
@@ -38,11 +44,37 @@ public final class MlmScoreFilter implements SampleFilter {
 
   @Override
   public Verdict judge(Sample sample) {
-    SampleChecks.Captioned pair = SampleChecks.captioned(sample);
-    if (pair.problem() != null) {
-      return Verdict.bad(pair.problem());
+    return judge(List.of(sample)).getFirst();
+  }
+
+  /** Answers up to {@code batch} samples at a time, side by side: the same verdicts as one by one. */
+  @Override
+  public List<Verdict> judge(List<Sample> samples) {
+    Verdict[] verdicts = new Verdict[samples.size()];
+    List<Integer> asked = new ArrayList<>();
+    List<BufferedImage> images = new ArrayList<>();
+    List<String> captions = new ArrayList<>();
+    for (int i = 0; i < samples.size(); i++) {
+      SampleChecks.Captioned pair = SampleChecks.captioned(samples.get(i));
+      if (pair.problem() != null) {
+        verdicts[i] = Verdict.bad(pair.problem());
+        continue;
+      }
+      asked.add(i);
+      images.add(pair.image());
+      captions.add(pair.caption());
     }
-    OptionalInt score = MlmScorer.score(scorer.answer(pair.image(), pair.caption()));
+    for (int from = 0; from < asked.size(); from += batch) {
+      int to = Math.min(asked.size(), from + batch);
+      List<String> answers = scorer.answers(images.subList(from, to), captions.subList(from, to));
+      for (int j = from; j < to; j++) {
+        verdicts[asked.get(j)] = verdict(MlmScorer.score(answers.get(j - from)));
+      }
+    }
+    return Arrays.asList(verdicts);
+  }
+
+  private Verdict verdict(OptionalInt score) {
     if (score.isEmpty()) {
       return Verdict.bad(UNPARSABLE);
     }

@@ -80,17 +80,19 @@ class ModelFiltersTest {
     Map<String, String> answers = Map.of("90", "kept", "42", "dropped", "yes", "unparsable");
     for (var entry : answers.entrySet()) {
       Path model = scoringModel(dir.resolve("mlm-" + entry.getKey()), entry.getKey());
-      Path out = dir.resolve("out-" + entry.getKey());
+      for (String batch : List.of("1", "3")) {
+        Path out = dir.resolve("out-" + entry.getKey() + "-" + batch);
 
-      var r = DataJobsTestSupport.run("filter", "--input", shards.toString(), "--output", out.toString(),
-          "--filter", "mlm:model=" + model + ",min=85", "--max-bad-fraction", "1");
+        var r = DataJobsTestSupport.run("filter", "--input", shards.toString(), "--output", out.toString(),
+            "--filter", "mlm:model=" + model + ",min=85,batch=" + batch, "--max-bad-fraction", "1");
 
-      assertThat(r.exit()).as(r.err()).isZero();
-      JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
-      switch (entry.getValue()) {
-        case "kept" -> assertThat(report.get("kept").asLong()).isEqualTo(4);
-        case "dropped" -> assertThat(report.get("dropped").asLong()).isEqualTo(4);
-        default -> assertThat(report.get("bad").get(MlmScoreFilter.UNPARSABLE).asLong()).isEqualTo(4);
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        switch (entry.getValue()) {
+          case "kept" -> assertThat(report.get("kept").asLong()).isEqualTo(4);
+          case "dropped" -> assertThat(report.get("dropped").asLong()).isEqualTo(4);
+          default -> assertThat(report.get("bad").get(MlmScoreFilter.UNPARSABLE).asLong()).isEqualTo(4);
+        }
       }
     }
   }

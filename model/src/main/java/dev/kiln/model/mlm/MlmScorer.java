@@ -8,6 +8,7 @@ import dev.kiln.model.weights.ModelFolder;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.regex.Matcher;
@@ -95,6 +96,14 @@ public final class MlmScorer implements AutoCloseable {
     int size = loaded.model().dimensions().vision().imageSize();
     byte[] jpeg = Images.encodeJpeg(Images.resizeSquare(image, size), 0.9f);
     return generator.answer(tokenizer, jpeg, String.format(prompt, caption), loaded.visualTokens(), MAX_NEW_TOKENS);
+  }
+
+  /** The model's answers about several images and their captions, decoded side by side as one batch. */
+  public List<String> answers(List<BufferedImage> images, List<String> captions) {
+    int size = loaded.model().dimensions().vision().imageSize();
+    List<byte[]> jpegs = images.stream().map(image -> Images.encodeJpeg(Images.resizeSquare(image, size), 0.9f)).toList();
+    List<String> questions = captions.stream().map(caption -> String.format(prompt, caption)).toList();
+    return generator.answers(tokenizer, jpegs, questions, loaded.visualTokens(), MAX_NEW_TOKENS);
   }
 
   /** The integer starting the answer's first line (0-999), or empty when there is none. */

@@ -74,7 +74,7 @@ public final class FilterJobManifest {
     return (int) Math.max(1, (shards + source.shardsPerTask() - 1) / source.shardsPerTask());
   }
 
-  /** The data jobs' filter syntax: precomputed:field=F,min=X | uids:FILE | clip:model=DIR,min=X | mlm:model=DIR,min=N. */
+  /** The data jobs' filter syntax: precomputed:field=F,min=X | uids:FILE | clip:model=DIR,min=X | mlm:model=DIR,min=N,metric=M,batch=B. */
   static List<String> filterArguments(FilterSpec filter) {
     List<String> out = new ArrayList<>();
     if (filter.precomputedScore() != null) {
@@ -88,7 +88,8 @@ public final class FilterJobManifest {
     }
     if (filter.mlmFilter() != null) {
       out.add("mlm:model=" + PodPaths.data(filter.mlmFilter().model()) + ",min=" + filter.mlmFilter().min()
-          + ",metric=" + filter.mlmFilter().metric().name().toLowerCase(Locale.ROOT));
+          + ",metric=" + filter.mlmFilter().metric().name().toLowerCase(Locale.ROOT)
+          + ",batch=" + filter.mlmFilter().batchSize());
     }
     return out;
   }

@@ -53,7 +53,7 @@ class ManifestGoldenTest {
     var filter = new dev.kiln.api.v1alpha1.FilterSpec(null,
         new dev.kiln.api.v1alpha1.FilterSpec.ClipScoreFilter("clip-vit-b-32", 0.3, 64), null, null,
         new dev.kiln.api.v1alpha1.FilterSpec.MlmFilter("mlm-filter",
-            dev.kiln.api.v1alpha1.FilterSpec.MlmMetric.OBJECT_DETAIL_FULFILLMENT, 80));
+            dev.kiln.api.v1alpha1.FilterSpec.MlmMetric.OBJECT_DETAIL_FULFILLMENT, 80, null));
     var source = new dev.kiln.api.v1alpha1.DataSourceSpec(datacomp.name(), datacomp.shards(), datacomp.kind(), filter,
         datacomp.shardsPerTask(), null);
 
