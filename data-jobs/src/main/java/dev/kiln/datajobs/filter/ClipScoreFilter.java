@@ -1,12 +1,8 @@
 package dev.kiln.datajobs.filter;
 
 import dev.kiln.data.webdataset.Sample;
-import dev.kiln.datajobs.SampleChecks;
 import dev.kiln.model.clip.ClipScorer;
-import java.awt.image.BufferedImage;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -42,27 +38,14 @@ public final class ClipScoreFilter implements SampleFilter {
 
   @Override
   public List<Verdict> judge(List<Sample> samples) {
-    Verdict[] verdicts = new Verdict[samples.size()];
-    List<Integer> scored = new ArrayList<>();
-    List<BufferedImage> images = new ArrayList<>();
-    List<String> captions = new ArrayList<>();
-    for (int i = 0; i < samples.size(); i++) {
-      SampleChecks.Captioned pair = SampleChecks.captioned(samples.get(i));
-      if (pair.problem() != null) {
-        verdicts[i] = Verdict.bad(pair.problem());
-      } else {
-        scored.add(i);
-        images.add(pair.image());
-        captions.add(pair.caption());
-      }
-    }
-    if (!scored.isEmpty()) {
-      double[] scores = scorer.scores(images, captions);
+    CaptionedBatch batch = CaptionedBatch.of(samples);
+    if (!batch.scored().isEmpty()) {
+      double[] scores = scorer.scores(batch.images(), batch.captions());
       for (int j = 0; j < scores.length; j++) {
-        verdicts[scored.get(j)] = scores[j] >= min ? Verdict.keep(scores[j]) : Verdict.drop(scores[j]);
+        batch.judge(j, scores[j] >= min ? Verdict.keep(scores[j]) : Verdict.drop(scores[j]));
       }
     }
-    return Arrays.asList(verdicts);
+    return batch.result();
   }
 
   @Override

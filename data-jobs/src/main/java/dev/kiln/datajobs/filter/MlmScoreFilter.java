@@ -1,13 +1,9 @@
 package dev.kiln.datajobs.filter;
 
 import dev.kiln.data.webdataset.Sample;
-import dev.kiln.datajobs.SampleChecks;
 import dev.kiln.model.mlm.MlmScorer;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.OptionalInt;
 
@@ -50,28 +46,15 @@ public final class MlmScoreFilter implements SampleFilter {
   /** Answers up to {@code batch} samples at a time, side by side: the same verdicts as one by one. */
   @Override
   public List<Verdict> judge(List<Sample> samples) {
-    Verdict[] verdicts = new Verdict[samples.size()];
-    List<Integer> asked = new ArrayList<>();
-    List<BufferedImage> images = new ArrayList<>();
-    List<String> captions = new ArrayList<>();
-    for (int i = 0; i < samples.size(); i++) {
-      SampleChecks.Captioned pair = SampleChecks.captioned(samples.get(i));
-      if (pair.problem() != null) {
-        verdicts[i] = Verdict.bad(pair.problem());
-        continue;
-      }
-      asked.add(i);
-      images.add(pair.image());
-      captions.add(pair.caption());
-    }
-    for (int from = 0; from < asked.size(); from += batch) {
-      int to = Math.min(asked.size(), from + batch);
-      List<String> answers = scorer.answers(images.subList(from, to), captions.subList(from, to));
+    CaptionedBatch pairs = CaptionedBatch.of(samples);
+    for (int from = 0; from < pairs.scored().size(); from += batch) {
+      int to = Math.min(pairs.scored().size(), from + batch);
+      List<String> answers = scorer.answers(pairs.images().subList(from, to), pairs.captions().subList(from, to));
       for (int j = from; j < to; j++) {
-        verdicts[asked.get(j)] = verdict(MlmScorer.score(answers.get(j - from)));
+        pairs.judge(j, verdict(MlmScorer.score(answers.get(j - from))));
       }
     }
-    return Arrays.asList(verdicts);
+    return pairs.result();
   }
 
   private Verdict verdict(OptionalInt score) {
