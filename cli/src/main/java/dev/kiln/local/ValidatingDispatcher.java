@@ -7,8 +7,11 @@ import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.api.Crds;
 import dev.kiln.api.scheduling.Priorities;
+import dev.kiln.api.scheduling.RuntimeClasses;
 import dev.kiln.api.validation.CrdSchema;
 import dev.kiln.api.validation.Violation;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.node.v1.RuntimeClass;
 import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.mockwebserver.http.MockResponse;
@@ -313,9 +316,51 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
       refused = unknownPriorityClass(request);
     }
     if (refused == null) {
+      RuntimeClassAdmission runtime = runtimeClass(request);
+      refused = runtime.refusal();
+      request = runtime.request();
+    }
+    if (refused == null) {
       refused = overQuota(request);
     }
     return refused != null ? refused : super.handleCreate(request);
+  }
+
+  /** A pod create as the RuntimeClass admission plugin leaves it: refused, or the request with the pod as admitted. */
+  private record RuntimeClassAdmission(RecordedRequest request, MockResponse refusal) {}
+
+  /**
+   * A pod naming a RuntimeClass is admitted as the API server's RuntimeClass plugin admits it
+   * ({@link RuntimeClasses}): refused with 403 when the class does not exist or conflicts with the
+   * pod; else stored with the class's overhead, node selector and tolerations.
+   */
+  private RuntimeClassAdmission runtimeClass(RecordedRequest request) {
+    if (!POD_CREATE.matcher(request.getPath()).matches()) {
+      return new RuntimeClassAdmission(request, null);
+    }
+    JsonNode pod = parsedBody(request);
+    JsonNode spec = pod.path("spec");
+    String className = spec.path("runtimeClassName").asText("");
+    if (className.isEmpty() && spec.path("overhead").isMissingNode()) {
+      return new RuntimeClassAdmission(request, null);
+    }
+    Pod typed = JSON.convertValue(pod, Pod.class);
+    List<RuntimeClass> classes = items("/apis/node.k8s.io/v1/runtimeclasses").stream()
+        .map(item -> JSON.convertValue(item, RuntimeClass.class)).toList();
+    RuntimeClasses.Admitted admitted = RuntimeClasses.admit(className, typed.getSpec().getOverhead(),
+        typed.getSpec().getNodeSelector(), typed.getSpec().getTolerations(), classes);
+    String name = pod.path("metadata").path("name").asText();
+    if (admitted.refused()) {
+      return new RuntimeClassAdmission(request, status(failure(403, "Forbidden",
+          "pods \"" + name + "\" is forbidden: " + admitted.refusal(), name, "pods")));
+    }
+    typed.getSpec().setOverhead(admitted.overhead());
+    typed.getSpec().setNodeSelector(admitted.nodeSelector());
+    typed.getSpec().setTolerations(admitted.tolerations());
+    return new RuntimeClassAdmission(new RecordedRequest(request.getHttpVersion(), request.method(), request.getPath(),
+        request.getHeaders(), new io.fabric8.mockwebserver.http.Buffer(
+            io.fabric8.kubernetes.client.utils.Serialization.asJson(typed).getBytes(java.nio.charset.StandardCharsets.UTF_8))),
+        null);
   }
 
   private static final Pattern POD_CREATE = Pattern.compile("/api/v1/namespaces/(?<namespace>[^/]+)/pods(\\?.*)?");

@@ -171,6 +171,35 @@ class JobControllerTest {
     assertThat(pods()).hasSize(2);
   }
 
+  @Test
+  void aPodIsAdmittedWithItsRuntimeClassesOverheadAndSchedulingAndRefusedWhenTheClassIsMissing() {
+    Job sandboxed = job("sandboxed", 1, 0, null, null);
+    sandboxed.getSpec().getTemplate().getSpec().setRuntimeClassName("kata");
+    create(sandboxed);
+    Job plain = job("plain", 1, 0, null, null);
+    create(plain);
+
+    sync();
+
+    assertThat(pods()).as("positive control: a pod naming no class is created").hasSize(1);
+    List<String> events = client.v1().events().inNamespace(NS).list().getItems().stream()
+        .filter(e -> "FailedCreate".equals(e.getReason())).map(e -> e.getInvolvedObject().getName() + ": " + e.getMessage())
+        .toList();
+    assertThat(events).singleElement().asString().startsWith("sandboxed: Error creating: pods \"sandboxed-")
+        .endsWith(" is forbidden: pod rejected: RuntimeClass \"kata\" not found");
+
+    client.resource(new io.fabric8.kubernetes.api.model.node.v1.RuntimeClassBuilder().withNewMetadata().withName("kata")
+        .endMetadata().withHandler("kata").withNewOverhead().addToPodFixed("cpu", new io.fabric8.kubernetes.api.model.Quantity("250m")).endOverhead()
+        .withNewScheduling().addToNodeSelector("runtime", "kata").endScheduling().build()).create();
+    sync();
+    Pod admitted = pods().stream().filter(p -> p.getMetadata().getName().startsWith("sandboxed-")).findFirst().orElseThrow();
+    assertThat(admitted.getSpec().getOverhead()).containsEntry("cpu", new io.fabric8.kubernetes.api.model.Quantity("250m"));
+    assertThat(admitted.getSpec().getNodeSelector()).containsEntry("runtime", "kata");
+    assertThat(dev.kiln.api.scheduling.ResourceList.requestedBy(admitted).milli()).as("what the scheduler counts")
+        .containsEntry("cpu", 250L + dev.kiln.api.scheduling.ResourceList.requestedBy(admitted.getSpec().getContainers()
+            .getFirst()).milli().getOrDefault("cpu", 0L));
+  }
+
   private void sync() {
     controller.sync(Snapshot.read(client));
   }

@@ -48,6 +48,7 @@ import java.util.Set;
 @RBACRule(apiGroups = "", resources = "events", verbs = {"list", "create", "patch"})
 @RBACRule(apiGroups = "coordination.k8s.io", resources = "leases", verbs = {"get", "create", "update", "patch"})
 @RBACRule(apiGroups = "scheduling.k8s.io", resources = "priorityclasses", verbs = {"get", "list", "watch"})
+@RBACRule(apiGroups = "node.k8s.io", resources = "runtimeclasses", verbs = {"get", "list", "watch"})
 @RBACRule(apiGroups = "kueue.x-k8s.io", resources = "workloads", verbs = "list")
 public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPretrainJob> {
 
@@ -78,7 +79,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     this.admission = new BuiltinAdmission(clusterState, (queue, status) -> {
       metrics.queueSeen(queue);
       TrainingQueues.writeStatus(client, queue, status);
-    }, wakeups::wake, clock);
+    }, wakeups::wake, clock, settings.gpuRuntimeClassName());
     wakeups.attach(admission);
   }
 

@@ -3,6 +3,7 @@ package dev.kiln.operator.admission;
 import dev.kiln.api.scheduling.Priorities;
 import dev.kiln.api.scheduling.QueueNamespaces;
 import dev.kiln.api.scheduling.ResourceList;
+import dev.kiln.api.scheduling.RuntimeClasses;
 import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.SchedulingSpec;
@@ -57,6 +58,7 @@ public final class BuiltinAdmission implements Admission {
   private final BiConsumer<String, TrainingQueueStatus> queueStatus;
   private final Consumer<String> wake;
   private final Clock clock;
+  private final String gpuRuntimeClassName;
   private final Map<String, Reservation> reservations = new LinkedHashMap<>();
   private final Map<String, TrainingQueueStatus> lastWritten = new HashMap<>();
   private final Set<String> waiting = new LinkedHashSet<>();
@@ -78,10 +80,17 @@ public final class BuiltinAdmission implements Admission {
    */
   public BuiltinAdmission(ClusterState state, BiConsumer<String, TrainingQueueStatus> queueStatus,
       Consumer<String> wake, Clock clock) {
+    this(state, queueStatus, wake, clock, "");
+  }
+
+  /** As above; GPU stages whose pod settings name no RuntimeClass run under {@code gpuRuntimeClassName} (empty: none). */
+  public BuiltinAdmission(ClusterState state, BiConsumer<String, TrainingQueueStatus> queueStatus,
+      Consumer<String> wake, Clock clock, String gpuRuntimeClassName) {
     this.state = state;
     this.queueStatus = queueStatus;
     this.wake = wake;
     this.clock = clock;
+    this.gpuRuntimeClassName = gpuRuntimeClassName;
   }
 
   /** Jobs (namespace/name) waiting in some queue at the last decision: who to wake when room appears. */
@@ -133,6 +142,17 @@ public final class BuiltinAdmission implements Admission {
           + scheduling.priorityClassName() + " (spec.scheduling.priorityClassName) does not exist; ask the cluster's"
           + " administrator for it, or name one that does (kubectl get priorityclasses)");
     }
+    StageSpec stage = job.getSpec().stages().get(stageIndex);
+    RuntimeClasses.Admitted runtime = runtimeAdmission(stage);
+    if (runtime.refused()) {
+      // Its pods would be refused at creation, whatever the queue decided.
+      if (waiting.contains(key(job))) {
+        forget(job);
+      }
+      return Decision.refused(queueName, JobStatusAggregator.RUNTIME_CLASS_REFUSED, "stage " + stage.name()
+          + "'s pods would be refused: " + runtime.refusal() + " (spec.stages[" + stageIndex + "].pod.runtimeClassName, or"
+          + " the operator's gpuRuntimeClassName; kubectl get runtimeclasses lists those that exist)");
+    }
     if (scheduling.mode() == SchedulingSpec.Mode.KUEUE) {
       return kueue.admit(job, stageIndex);  // Kueue gates the suspended Jobs
     }
@@ -151,7 +171,6 @@ public final class BuiltinAdmission implements Admission {
           + " does not admit namespace " + namespace + " (its namespaceSelector: "
           + QueueNamespaces.describe(queue.get().getSpec()) + "); use a queue that does, or ask its administrator");
     }
-    StageSpec stage = job.getSpec().stages().get(stageIndex);
     Gang asked = gang(stage);
     // Asking again for a stage it was admitted to means its Job was never made (creating it failed):
     // its reservation must not hold it back from the GPUs it reserved.
@@ -499,18 +518,39 @@ public final class BuiltinAdmission implements Admission {
     return hasCondition(job, "Complete");
   }
 
-  private static Gang gang(MultimodalPretrainJob job, String stageName) {
+  private Gang gang(MultimodalPretrainJob job, String stageName) {
     return job.getSpec().stages().stream().filter(s -> s.name().equals(stageName)).findFirst()
-        .map(BuiltinAdmission::gang).orElse(null);
+        .map(this::gang).orElse(null);
   }
 
-  private static Gang gang(StageSpec stage) {
+  /**
+   * A stage's gang as its pods will be admitted: its RuntimeClass's overhead on each pod, that
+   * class's node selector and tolerations with the stage's own (a class that refuses the pods
+   * adds nothing here; admit() refuses the stage).
+   */
+  private Gang gang(StageSpec stage) {
     var pod = stage.pod();
-    return new Gang(stage.resources().nodes(), ResourceList.pod(StageJobManifest.podRequests(stage)), stage.resources().gpuProduct(),
-        pod == null ? null : pod.nodeSelector(), pod == null ? null : pod.tolerations(), stage.resources().topology());
+    RuntimeClasses.Admitted runtime = runtimeAdmission(stage);
+    ResourceList perPod = ResourceList.pod(StageJobManifest.podRequests(stage));
+    if (runtime.refused()) {
+      return new Gang(stage.resources().nodes(), perPod, stage.resources().gpuProduct(),
+          pod == null ? null : pod.nodeSelector(), pod == null ? null : pod.tolerations(), stage.resources().topology());
+    }
+    return new Gang(stage.resources().nodes(), perPod.plus(ResourceList.of(runtime.overhead())),
+        stage.resources().gpuProduct(), runtime.nodeSelector(), runtime.tolerations(), stage.resources().topology());
   }
 
-  private static String stageProduct(MultimodalPretrainJob job, String stageName) {
+  /** What the RuntimeClass admission plugin makes of the stage's pods. */
+  private RuntimeClasses.Admitted runtimeAdmission(StageSpec stage) {
+    var pod = stage.pod();
+    String className = pod != null && pod.runtimeClassName() != null ? pod.runtimeClassName()
+        : stage.resources().gpusPerNode() > 0 ? gpuRuntimeClassName : null;
+    return RuntimeClasses.admit(className, null, pod == null ? null : pod.nodeSelector(),
+        pod == null ? null : pod.tolerations(), className == null || className.isEmpty() ? List.of()
+            : state.runtimeClasses());
+  }
+
+  private String stageProduct(MultimodalPretrainJob job, String stageName) {
     Gang gang = gang(job, stageName);
     return gang == null ? null : gang.product();
   }

@@ -5,6 +5,7 @@ import dev.kiln.api.v1alpha1.TrainingQueue;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.node.v1.RuntimeClass;
 import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass;
 import java.util.List;
 import java.util.Map;
@@ -37,6 +38,9 @@ public interface ClusterState {
 
   /** The cluster's PriorityClasses: what a job's priorityClassName stands for. */
   List<PriorityClass> priorityClasses();
+
+  /** The cluster's RuntimeClasses: the overhead and scheduling a stage's pods are admitted with. */
+  List<RuntimeClass> runtimeClasses();
 
   /**
    * A number that changes whenever something a queue's plan depends on may have changed, so a

@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.node.v1.RuntimeClass;
 import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
@@ -34,6 +35,7 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   private final SharedIndexInformer<TrainingQueue> queues;
   private final SharedIndexInformer<Namespace> namespaces;
   private final SharedIndexInformer<PriorityClass> priorityClasses;
+  private final SharedIndexInformer<RuntimeClass> runtimeClasses;
 
   /** Bumped on every change a queue's plan depends on. */
   private final AtomicLong version = new AtomicLong();
@@ -54,6 +56,7 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
     queues = client.resources(TrainingQueue.class).inform(handler(onChange));
     namespaces = client.namespaces().inform(handler(onChange));
     priorityClasses = client.scheduling().v1().priorityClasses().inform(handler(onChange));
+    runtimeClasses = client.resources(RuntimeClass.class).inform(handler(onChange));
   }
 
   /** Starts an informer that keeps its own copies, and returns once it has listed everything, as inform() does. */
@@ -185,7 +188,13 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   }
 
   @Override
+  public List<RuntimeClass> runtimeClasses() {
+    return runtimeClasses.getStore().list();
+  }
+
+  @Override
   public void close() {
-    List.of(nodes, pods, trainerJobs, jobs, queues, namespaces, priorityClasses).forEach(SharedIndexInformer::close);
+    List.of(nodes, pods, trainerJobs, jobs, queues, namespaces, priorityClasses, runtimeClasses)
+        .forEach(SharedIndexInformer::close);
   }
 }

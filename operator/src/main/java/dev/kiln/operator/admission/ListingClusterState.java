@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.node.v1.RuntimeClass;
 import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.List;
@@ -62,5 +63,10 @@ public final class ListingClusterState implements ClusterState {
   @Override
   public List<PriorityClass> priorityClasses() {
     return client.scheduling().v1().priorityClasses().list().getItems();
+  }
+
+  @Override
+  public List<RuntimeClass> runtimeClasses() {
+    return client.resources(RuntimeClass.class).list().getItems();
   }
 }

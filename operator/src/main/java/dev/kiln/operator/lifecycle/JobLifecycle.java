@@ -149,7 +149,8 @@ public final class JobLifecycle {
       } else if (status.current().getPhase() == JobPhase.Queued) {
         requeue = Optional.of(QUEUED_POLL);  // woken at once when room may appear; this is the safety net
         if (status.conditionIs(JobStatusAggregator.ADMITTED, false, JobStatusAggregator.NAMESPACE_NOT_ADMITTED)
-            || status.conditionIs(JobStatusAggregator.ADMITTED, false, JobStatusAggregator.PRIORITY_CLASS_NOT_FOUND)) {
+            || status.conditionIs(JobStatusAggregator.ADMITTED, false, JobStatusAggregator.PRIORITY_CLASS_NOT_FOUND)
+            || status.conditionIs(JobStatusAggregator.ADMITTED, false, JobStatusAggregator.RUNTIME_CLASS_REFUSED)) {
           requeue = Optional.of(POLL);  // in no line, so nothing wakes it: a namespace labelled or a class made since is seen this soon
         }
         Optional<Duration> backoffLeft = attempts.wakeAt().map(at -> Duration.between(Instant.now(clock), at));

@@ -48,6 +48,8 @@ public final class JobStatusAggregator {
   public static final String SUSPENDED_EXTERNALLY = "SuspendedExternally";
   /** The Admitted condition's reason when the job names a PriorityClass that does not exist (a wait only a person ends). */
   public static final String PRIORITY_CLASS_NOT_FOUND = "PriorityClassNotFound";
+  /** The Admitted condition's reason when the stage's pods would be refused by their RuntimeClass (missing, or conflicting). */
+  public static final String RUNTIME_CLASS_REFUSED = "RuntimeClassRefused";
   /** Kueue mode, a wait only a person ends: Kueue cannot admit (a LocalQueue or ClusterQueue missing, inactive or stopped). */
   public static final String KUEUE_INADMISSIBLE = "KueueInadmissible";
   /** Kueue mode: the Workload is deactivated (by a person, or by Kueue after too many requeues). */
@@ -171,8 +173,8 @@ public final class JobStatusAggregator {
       blocker = find(SYNCED, "False", null);
     }
     if (blocker == null && phase == JobPhase.Queued) {
-      blocker = Stream.of(NAMESPACE_NOT_ADMITTED, PRIORITY_CLASS_NOT_FOUND, KUEUE_INADMISSIBLE, KUEUE_DEACTIVATED,
-          KUEUE_NOT_MANAGING).map(refusal -> find(ADMITTED, "False", refusal)).filter(Objects::nonNull)
+      blocker = Stream.of(NAMESPACE_NOT_ADMITTED, PRIORITY_CLASS_NOT_FOUND, RUNTIME_CLASS_REFUSED, KUEUE_INADMISSIBLE,
+          KUEUE_DEACTIVATED, KUEUE_NOT_MANAGING).map(refusal -> find(ADMITTED, "False", refusal)).filter(Objects::nonNull)
           .findFirst().orElse(null);  // waits that only a person ends
     }
     if (blocker == null && phase == JobPhase.Training) {

@@ -339,6 +339,11 @@ class QueueLifecycleTest {
       return live.priorityClasses();
     }
 
+    @Override
+    public List<io.fabric8.kubernetes.api.model.node.v1.RuntimeClass> runtimeClasses() {
+      return live.runtimeClasses();
+    }
+
     public java.util.OptionalLong version() {
       return java.util.OptionalLong.of(version);
     }
@@ -388,6 +393,38 @@ class QueueLifecycleTest {
     priorityClass(100, "research-urgent");
     reconcile(urgent);
     assertThat(cluster.job(NS, "unknown-pretrain-a1")).isNotNull();
+  }
+
+  @Test
+  void aStagesRuntimeClassOverheadCountsInItsPlanAndAMissingClassIsSaidBeforeItsPodsAreRefused() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    // 96 cpu on the node: 90 requested fits, 90 plus the sandbox's 8 does not.
+    MultimodalPretrainJob missing = create("missing", "research", null, 1, "Builtin", "cpu: \"90\"");
+    missing = client.resource(missing).patch(io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+        io.fabric8.kubernetes.client.dsl.base.PatchType.JSON),
+        "[{\"op\":\"add\",\"path\":\"/spec/stages/0/pod\",\"value\":{\"runtimeClassName\":\"kata\"}}]");
+    toTraining(missing);
+    assertThat(get(missing).getStatus().getReason()).isEqualTo("RuntimeClassRefused");
+    assertThat(get(missing).getStatus().getMessage()).startsWith("stage pretrain's pods would be refused: pod rejected:"
+        + " RuntimeClass \"kata\" not found");
+    assertThat(get(missing).getStatus().getConditions()).anySatisfy(c -> {
+      assertThat(c.getType()).isEqualTo("Stalled");
+      assertThat(c.getStatus()).isEqualTo("True");
+    });
+
+    client.resource(new io.fabric8.kubernetes.api.model.node.v1.RuntimeClassBuilder().withNewMetadata().withName("kata")
+        .endMetadata().withHandler("kata").withNewOverhead()
+        .addToPodFixed("cpu", new io.fabric8.kubernetes.api.model.Quantity("8")).endOverhead().build()).create();
+    reconcile(missing);
+    assertThat(cluster.job(NS, "missing-pretrain-a1")).as("90 cpu and 8 of overhead: more than the node's 96").isNull();
+    assertThat(get(missing).getStatus().getPhase()).isEqualTo(JobPhase.Queued);
+    assertThat(get(missing).getStatus().getQueue().reason()).contains("cpu");
+
+    MultimodalPretrainJob plain = create("plain", "research", null, 1, "Builtin", "cpu: \"90\"");
+    toTraining(plain);
+    assertThat(cluster.job(NS, "plain-pretrain-a1")).as("positive control: the same stage with no RuntimeClass fits")
+        .isNotNull();
   }
 
   @Test
@@ -611,6 +648,11 @@ class QueueLifecycleTest {
 
       public List<io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass> priorityClasses() {
         return live.priorityClasses();
+      }
+
+      @Override
+      public List<io.fabric8.kubernetes.api.model.node.v1.RuntimeClass> runtimeClasses() {
+        return live.runtimeClasses();
       }
     }, (queue, status) -> { }, key -> { }, clock);
     assertThat(shared.admit(get(a), 0).admitted()).isTrue();
