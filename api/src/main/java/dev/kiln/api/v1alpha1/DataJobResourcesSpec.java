@@ -14,10 +14,10 @@ public record DataJobResourcesSpec(
     @Size(max = Bounds.QUANTITY) @Pattern(Bounds.QUANTITY_PATTERN) String cpu,
     @JsonPropertyDescription("Memory request and limit per pod (a Kubernetes quantity); the program's heap is 75% of it.")
     @Size(max = Bounds.QUANTITY) @Pattern(Bounds.QUANTITY_PATTERN) String memory,
-    @JsonPropertyDescription("GPUs (nvidia.com/gpu) per filter pod, for a model scorer (clipScore, mlmFilter) to run its "
-        + "batches on; unset or 0: it runs on the CPU. Only a filtered source's pods may have GPUs: packing runs on CPUs. "
-        + "The GPU path is unverified.")
-    @Min(0) @Max(8) Integer gpus) {
+    @JsonPropertyDescription("GPUs (nvidia.com/gpu) per filter pod, 0 or 1: with 1, a model scorer (clipScore, mlmFilter) "
+        + "runs its batches on it (more pods, not more GPUs per pod, score faster); unset or 0: on the CPU. Only a filtered "
+        + "source's pods may have a GPU: packing runs on CPUs. The GPU path is unverified.")
+    @Min(0) @Max(1) Integer gpus) {
 
   public DataJobResourcesSpec(String cpu, String memory) {
     this(cpu, memory, null);

@@ -382,8 +382,8 @@ public final class JobValidator {
     if (resources != null) {
       quantity(at + ".cpu", resources.cpu());
       quantity(at + ".memory", resources.memory());
-      if (resources.gpus() != null && (resources.gpus() < 0 || resources.gpus() > 8)) {
-        add(at + ".gpus", "must be within [0, 8], found " + resources.gpus());
+      if (resources.gpus() != null && (resources.gpus() < 0 || resources.gpus() > 1)) {
+        add(at + ".gpus", "must be 0 or 1 (a scorer runs on one GPU; more pods score faster), found " + resources.gpus());
       }
     }
   }
@@ -488,6 +488,10 @@ public final class JobValidator {
       String at = "spec.stages[" + i + "]";
       if (shortName(at + ".name", stage.name()) && earlier.contains(stage.name())) {
         add(at + ".name", "duplicate stage name \"" + stage.name() + "\"");
+      } else if (stage.name() != null && stage.name().matches("a[0-9]+")) {
+        // <job>-plan-a1 would be stage a1's plan Job and stage plan's first attempt alike.
+        add(at + ".name", "\"" + stage.name() + "\" reads as an attempt number (a<N>), and child Job names would collide;"
+            + " choose another name");
       }
       stageSources(at, stage, spec.data());
       visualTokens(at, stage, spec.data(), dims);

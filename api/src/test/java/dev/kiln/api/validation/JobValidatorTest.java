@@ -73,6 +73,7 @@ class JobValidatorTest {
         invalid("spec.data.packing.sequenceLength", 8, "spec.data.packing.sequenceLength"),
         invalid("spec.stages", "[]", "spec.stages"),
         invalid("spec.stages[1].name", "pretrain", "spec.stages[1].name"),
+        invalid("spec.stages[0].name", "a1", "spec.stages[0].name"),
         invalid("spec.stages[1].initFrom", "later", "spec.stages[1].initFrom"),
         invalid("spec.stages[0].initFrom", "sft", "spec.stages[0].initFrom"),
         invalid("spec.stages[1].initFrom", "sft", "spec.stages[1].initFrom"),
@@ -97,7 +98,7 @@ class JobValidatorTest {
         invalid("spec.data.packing.resources", "{cpu: four}", "spec.data.packing.resources.cpu"),
         invalid("spec.data.packing.resources", "{gpus: 1}", "spec.data.packing.resources.gpus"),
         invalid("spec.data.sources[0].resources", "{gpus: 1}", "spec.data.sources[0].resources.gpus"),
-        invalid("spec.data.sources[1].resources", "{gpus: 9}", "spec.data.sources[1].resources.gpus"),
+        invalid("spec.data.sources[1].resources", "{gpus: 2}", "spec.data.sources[1].resources.gpus"),
         invalid("spec.stages[0].resources.gpuProduct", "NVIDIA A100", "spec.stages[0].resources.gpuProduct"),
         invalid("spec.stages[0].resources.topology", "{required: 'rack label'}", "spec.stages[0].resources.topology.required"),
         invalid("spec.stages[0].resources.topology", "{required: rack, preferred: block}", "spec.stages[0].resources.topology"),
@@ -145,9 +146,9 @@ class JobValidatorTest {
   void gpusAreForASourceWhoseFilterHasAModelScorer() {
     assertThat(JobValidator.validate(mutate("spec.data.sources[1].resources", "{gpus: 1}")))
         .as("positive control: datacomp's mlmFilter may run on a GPU").isEmpty();
-    assertThat(JobValidator.validate(mutate("spec.data.sources[0].resources", "{gpus: 2}"))).singleElement()
+    assertThat(JobValidator.validate(mutate("spec.data.sources[0].resources", "{gpus: 1}"))).singleElement()
         .satisfies(v -> assertThat(v.toString()).isEqualTo("spec.data.sources[0].resources.gpus: only a model scorer"
-            + " (filter.clipScore or filter.mlmFilter) runs on GPUs, and this source has none: its pods would hold 2"
+            + " (filter.clipScore or filter.mlmFilter) runs on GPUs, and this source has none: its pods would hold 1"
             + " GPU(s) idle"));
   }
 

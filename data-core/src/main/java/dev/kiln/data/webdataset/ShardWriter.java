@@ -99,6 +99,24 @@ public final class ShardWriter implements AutoCloseable {
     }
   }
 
+  /** Gives up the shard being written: its temporary file is deleted, never renamed into place. */
+  public void abort() {
+    if (tar == null) {
+      return;
+    }
+    try {
+      tar.close();
+    } catch (IOException e) {
+      // closing what is being thrown away
+    }
+    try {
+      Files.deleteIfExists(temporary(current));
+    } catch (IOException e) {
+      throw new UncheckedIOException("deleting " + temporary(current) + ": " + e.getMessage(), e);
+    }
+    tar = null;
+  }
+
   private void roll() throws IOException {
     finishShard();
     Files.createDirectories(directory);

@@ -153,8 +153,6 @@ public final class FilterCommand implements Callable<Integer> {
     err.printf("filter: %d samples in %d shards: kept %d, dropped %d, bad %d samples%s%n", counts[0], shards.size(),
         counts[1], counts[2], badSamples, unreadable > 0 ? ", " + unreadable + " unreadable shard(s)" : "");
     err.flush();
-    TerminationMessage.write(terminationLog, new ObjectMapper().writeValueAsString(
-        new DataTaskSummary(counts[0], counts[1], badSamples)));
     if (unreadable == shards.size()) {
       err.printf("filter: none of the %d shards could be read; see %s%n", shards.size(), reportPath(index));
       err.flush();
@@ -167,6 +165,9 @@ public final class FilterCommand implements Callable<Integer> {
       err.flush();
       return ExitCodes.DATA;
     }
+    // Only a task that succeeds reports its counts: a failing one's message is its cause (kept from its log).
+    TerminationMessage.write(terminationLog, new ObjectMapper().writeValueAsString(
+        new DataTaskSummary(counts[0], counts[1], badSamples)));
     return ExitCodes.OK;
   }
 

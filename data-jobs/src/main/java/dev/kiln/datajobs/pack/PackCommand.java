@@ -271,7 +271,7 @@ public final class PackCommand implements Callable<Integer> {
       prepared = part.count();
     }
     work.write(work.partialPart(task).resolve("task.json"),
-        new PackWork.PreparedTask(prepared + bad.total(), bad.counts(), bad.examples(), read));
+        new PackWork.PreparedTask(prepareSettings(), prepared + bad.total(), bad.counts(), bad.examples(), read));
     work.completePart(task);
     TerminationMessage.write(terminationLog, JSON.writeValueAsString(
         new DataTaskSummary(prepared + bad.total(), (long) prepared, bad.total())));
@@ -320,6 +320,11 @@ public final class PackCommand implements Callable<Integer> {
     List<PackWork.InputShard> read = new ArrayList<>();
     for (int task = 0; task < tasks; task++) {
       PackWork.PreparedTask prepared = work.read(work.preparedTask(task), PackWork.PreparedTask.class);
+      if (!prepareSettings().equals(prepared.settings())) {
+        err.println("pack: prepare task " + task + " was run with other settings (" + prepared.settings() + ") than this"
+            + " step (" + prepareSettings() + "): pack the stage again from its prepare step");
+        return ExitCodes.DATA;
+      }
       samplesRead += prepared.samplesRead();
       bad.addAll(Problems.of(prepared.bad(), prepared.badExamples()));
       read.addAll(prepared.inputs());
@@ -333,7 +338,7 @@ public final class PackCommand implements Callable<Integer> {
             + sequenceLength + ")");
       }
       work.writePlan(plan);
-      work.write(work.planSummary(), new PackWork.PlanSummary(samplesRead, plan.placed(), plan.bins().size(),
+      work.write(work.planSummary(), new PackWork.PlanSummary(planSettings(), samplesRead, plan.placed(), plan.bins().size(),
           plan.itemTokens(), bad.counts(), bad.examples(), read));
       err.printf("pack: plan: %d samples -> %d sequences of %d (fill %.4f), %.1fs%n", plan.placed(),
           plan.bins().size(), sequenceLength, plan.fill(), (System.nanoTime() - start) / 1e9);
@@ -348,16 +353,19 @@ public final class PackCommand implements Callable<Integer> {
     if (parts.isEmpty()) {
       return ExitCodes.DATA;
     }
-    if (!Files.isRegularFile(work.plan())) {
-      err.println("pack: the plan step has not finished: " + work.plan() + " is missing (run --step plan first)");
+    if (!Files.isRegularFile(work.plan()) || !Files.isRegularFile(work.planSummary())) {
+      err.println("pack: the plan step has not finished: " + work.planSummary() + " is missing (run --step plan first)");
+      return ExitCodes.DATA;
+    }
+    if (!plannedWithTheseSettings(work.read(work.planSummary(), PackWork.PlanSummary.class))) {
       return ExitCodes.DATA;
     }
     PackingPlan plan = work.readPlan();
     int shards = (plan.bins().size() + shardSize - 1) / shardSize;
     int[] range = share(shards, task, tasks);
     List<PackWork.Shard> written = new ArrayList<>();
-    try (PreparedPart.Reader samples = new PreparedPart.Reader(parts.get());
-        ShardWriter writer = new ShardWriter(output, "packed", shardSize, Long.MAX_VALUE, range[0])) {
+    ShardWriter writer = new ShardWriter(output, "packed", shardSize, Long.MAX_VALUE, range[0]);
+    try (PreparedPart.Reader samples = new PreparedPart.Reader(parts.get())) {
       for (int b = range[0] * shardSize; b < Math.min(plan.bins().size(), range[1] * shardSize); b++) {
         List<PackedSequence.Segment> segments = new ArrayList<>();
         List<byte[]> images = new ArrayList<>();
@@ -375,10 +383,13 @@ public final class PackCommand implements Callable<Integer> {
             new PackedSequence(key, sequenceLength, visualTokens, imageSize, segments, images)));
       }
       writer.close();
-      for (ShardWriter.WrittenShard shard : writer.shards()) {
-        written.add(new PackWork.Shard(shard.path().getFileName().toString(), shard.samples(), shard.bytes(),
-            shard.sha256()));
-      }
+    } catch (RuntimeException e) {
+      writer.abort();  // no cut-off shard under a final name
+      throw e;
+    }
+    for (ShardWriter.WrittenShard shard : writer.shards()) {
+      written.add(new PackWork.Shard(shard.path().getFileName().toString(), shard.samples(), shard.bytes(),
+          shard.sha256()));
     }
     work.write(work.written(task), written);
     err.printf("pack: write task %d of %d: %d packed shards, %.1fs%n", task, tasks, written.size(),
@@ -398,6 +409,9 @@ public final class PackCommand implements Callable<Integer> {
       return ExitCodes.DATA;
     }
     PackWork.PlanSummary plan = work.read(work.planSummary(), PackWork.PlanSummary.class);
+    if (!plannedWithTheseSettings(plan)) {
+      return ExitCodes.DATA;
+    }
     List<PackWork.Shard> shards = new ArrayList<>();
     for (int task = 0; task < tasks; task++) {
       if (!Files.isRegularFile(work.written(task))) {
@@ -439,8 +453,6 @@ public final class PackCommand implements Callable<Integer> {
     for (JsonNode count : manifest.get("bad")) {
       bad += count.asLong();
     }
-    TerminationMessage.write(terminationLog, JSON.writeValueAsString(new PackSummary(manifestSha256,
-        manifest.get("tokenizerSha256").asText(), samples, sequences, fill)));
     err.printf("pack: %d samples -> %d sequences of %d (fill %.4f), %d bad%n", samples, sequences, sequenceLength,
         fill, bad);
     if (seen > 0 && (double) bad / seen > maxBadFraction) {
@@ -448,7 +460,33 @@ public final class PackCommand implements Callable<Integer> {
           bad, seen, 100.0 * bad / seen, maxBadFraction, output.resolve("manifest.json"));
       return ExitCodes.DATA;
     }
+    // Only on success: a failing pod's message is its cause, from its log.
+    TerminationMessage.write(terminationLog, JSON.writeValueAsString(new PackSummary(manifestSha256,
+        manifest.get("tokenizerSha256").asText(), samples, sequences, fill)));
     return ExitCodes.OK;
+  }
+
+  /**
+   * What the prepared parts depend on. A later step run with other settings (the job's spec edited
+   * between two steps) would mix two packings, or silently leave parts out: it stops instead.
+   */
+  private String prepareSettings() {
+    return "inputs=" + inputs + " kinds=" + (kinds == null ? List.of() : kinds) + " tokenizer=" + tokenizer
+        + " image-size=" + imageSize + " visual-tokens=" + visualTokens + " tasks=" + tasks;
+  }
+
+  /** What the plan and the packed shards depend on besides the prepared parts. */
+  private String planSettings() {
+    return prepareSettings() + " seq-len=" + sequenceLength + " planner=" + planner + " shard-size=" + shardSize;
+  }
+
+  private boolean plannedWithTheseSettings(PackWork.PlanSummary plan) {
+    if (planSettings().equals(plan.settings())) {
+      return true;
+    }
+    err.println("pack: the plan was made with other settings (" + plan.settings() + ") than this step ("
+        + planSettings() + "): pack the stage again from its prepare step");
+    return false;
   }
 
   /** Packed shards an earlier, larger packing left beside this one's: a reader of the folder must not take them. */

@@ -27,12 +27,12 @@ final class PackWork {
   /** An input shard as the manifest records it; {@code sha256} null when it could not be read to the end. */
   record InputShard(String path, String sha256) {}
 
-  /** What a prepare task read besides its samples. */
-  record PreparedTask(long samplesRead, Map<String, Long> bad, Map<String, List<String>> badExamples,
+  /** What a prepare task read besides its samples, and the settings it was run with. */
+  record PreparedTask(String settings, long samplesRead, Map<String, Long> bad, Map<String, List<String>> badExamples,
       List<InputShard> inputs) {}
 
-  /** The plan step's totals over every task, for the manifest. */
-  record PlanSummary(long samplesRead, int samples, int sequences, long tokens, Map<String, Long> bad,
+  /** The plan step's totals over every task, for the manifest, and the settings it was run with. */
+  record PlanSummary(String settings, long samplesRead, int samples, int sequences, long tokens, Map<String, Long> bad,
       Map<String, List<String>> badExamples, List<InputShard> inputs) {
 
     Problems problems() {

@@ -175,6 +175,12 @@ class PackCommandTest {
     assertThat(run.apply("prepare", "1").exit()).isZero();
     // A retried task replaces what its first try left.
     assertThat(run.apply("prepare", "1").exit()).isZero();
+    List<String> fewer = new ArrayList<>(args.subList(0, args.size() - 2));
+    fewer.addAll(List.of("--tasks", "2", "--step", "plan"));
+    DataJobsTestSupport.Result mixed = DataJobsTestSupport.run(fewer.toArray(String[]::new));
+    assertThat(mixed.exit()).as("a spec edited between steps: a part would be left out").isEqualTo(
+        dev.kiln.api.runconfig.ExitCodes.DATA);
+    assertThat(mixed.err()).contains("prepare task 0 was run with other settings");
     assertThat(run.apply("plan", null).exit()).isZero();
     assertThat(run.apply("write", "0").exit()).isZero();
     DataJobsTestSupport.Result unwritten = run.apply("finish", null);

@@ -212,10 +212,17 @@ public final class ChildResources {
 
   /** Pods the Job controller made for one of the job's Jobs, by the job-name label it gives them. */
   public List<Pod> podsOf(MultimodalPretrainJob job, Job child) {
+    String uid = child.getMetadata().getUid();
     return reads.pods(job.getMetadata().getNamespace(), job.getMetadata().getName()).stream()
         .filter(p -> labelled(p, JOB_NAME_LABEL, child.getMetadata().getName()))
+        // Not the pods of an earlier Job of the same name (a step packed again), which the garbage collector has yet to delete.
+        .filter(p -> uid == null || !p.getMetadata().getLabels().containsKey(CONTROLLER_UID_LABEL)
+            || uid.equals(p.getMetadata().getLabels().get(CONTROLLER_UID_LABEL)))
         .toList();
   }
+
+  /** The label the Job controller puts on each pod with its Job's uid. */
+  static final String CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid";
 
   /** Pods of every attempt of one stage. */
   public List<Pod> stagePods(MultimodalPretrainJob job, String stage) {

@@ -92,8 +92,11 @@ final class DataPreparation {
     List<Job> running = new ArrayList<>();
     Set<String> steps = new java.util.TreeSet<>();
     for (StageSpec stage : job.getSpec().stages()) {
+      Integer tasks = null;
       for (PackJobManifest.Step step : PackJobManifest.Step.values()) {
-        Job made = children.ensure(PackJobManifest.build(job, stage, step, settings));
+        Job made = children.ensure(tasks == null ? PackJobManifest.build(job, stage, step, settings)
+            : PackJobManifest.build(job, stage, step, settings, tasks));
+        tasks = tasks != null ? tasks : made.getSpec().getCompletions();
         packing.add(made);
         if (!AttemptObserver.hasCondition(made, "Complete")) {
           progress.add(stage.name() + " " + step.argument() + (step.indexed() ? " (" + succeeded(made) + " of "

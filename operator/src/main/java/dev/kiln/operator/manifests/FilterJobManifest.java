@@ -35,10 +35,12 @@ public final class FilterJobManifest {
     }
     args.add("--combine");
     args.add(source.filter().combine() == FilterSpec.FilterCombine.ANY_OF ? "any" : "all");
-    if (source.filter().clipScore() != null) {
-      // Samples per forward pass of the model-based filters: CLIP's own setting.
+    if (source.filter().clipScore() != null || source.filter().mlmFilter() != null) {
+      // Samples handed to the model-based filters at once: enough for the larger of their batches.
       args.add("--batch");
-      args.add(Integer.toString(source.filter().clipScore().batchSize()));
+      args.add(Integer.toString(Math.max(
+          source.filter().clipScore() != null ? source.filter().clipScore().batchSize() : 0,
+          source.filter().mlmFilter() != null ? source.filter().mlmFilter().batchSize() : 0)));
     }
 
     DataJobResourcesSpec resources = source.resources() != null ? source.resources().or(defaultResources(source.filter()))

@@ -42,8 +42,15 @@ public final class PackJobManifest {
   private PackJobManifest() {}
 
   public static Job build(MultimodalPretrainJob job, StageSpec stage, Step step, OperatorSettings settings) {
-    int pods = PackingSizing.pods(job.getSpec(), stage);
-    int tasks = PackingSizing.tasks(job.getSpec(), stage);
+    return build(job, stage, step, settings, PackingSizing.tasks(job.getSpec(), stage));
+  }
+
+  /**
+   * A step of a packing split into {@code tasks}: the later steps take the prepare Job's number,
+   * so that a spec edited between two steps cannot leave prepared parts out.
+   */
+  public static Job build(MultimodalPretrainJob job, StageSpec stage, Step step, OperatorSettings settings, int tasks) {
+    int pods = Math.min(tasks, PackingSizing.pods(job.getSpec(), stage));
     List<String> args = new ArrayList<>(List.of("pack", "--step", step.argument(), "--tasks", Integer.toString(tasks)));
     for (String sourceName : stage.sources()) {
       DataSourceSpec source = job.getSpec().data().source(sourceName);

@@ -411,7 +411,7 @@ class JobLifecycleTest {
   }
 
   @Test
-  void aFailedPackingStepFailsTheJobAndTheRetryRunsThatStepAgainKeepingTheStepsDone() {
+  void aFailedPackingStepFailsTheJobAndTheRetryPacksThatStageAgainFromItsFirstStep() {
     create(TestJobs.example("quickstart.yaml"));
     reconcile();
     cluster.complete(NS, "quickstart-filter-shapes");
@@ -419,21 +419,23 @@ class JobLifecycleTest {
     cluster.complete(NS, "quickstart-prepare-pretrain");
     cluster.complete(NS, "quickstart-prepare-sft");
     reconcile();
-    String prepared = cluster.job(NS, "quickstart-prepare-pretrain").getMetadata().getUid();
+    String otherStage = cluster.job(NS, "quickstart-plan-sft").getMetadata().getUid();
     // Each index had backoffLimitPerIndex retries of its own; the Job failed once they were spent.
-    cluster.failPod(NS, "quickstart-plan-pretrain", 0, 65, "Error", "pack: prepare task 0 of 1 has not finished:"
-        + " /kiln/workspace/data/packed/pretrain/.work/prepare/task-00000/task.json is missing\n");
+    cluster.failPod(NS, "quickstart-plan-pretrain", 0, 65, "Error", "pack: prepare task 0 was run with other settings"
+        + " (tasks=2) than this step (tasks=1): pack the stage again from its prepare step\n");
     reconcile();
     assertThat(status().getReason()).isEqualTo("DataPrepFailed");
     assertThat(status().getMessage()).startsWith("Job quickstart-plan-pretrain failed: pod quickstart-plan-pretrain-0")
-        .contains("prepare task 0 of 1 has not finished");
+        .contains("was run with other settings");
 
     edit(j -> withNonce(j, "retry-plan"));
     reconcile();
     assertThat(phase()).isEqualTo(JobPhase.DataPrep);
-    assertThat(cluster.job(NS, "quickstart-plan-pretrain").getStatus()).as("a fresh plan Job").isNull();
-    assertThat(cluster.job(NS, "quickstart-prepare-pretrain").getMetadata().getUid()).as("the step done, kept")
-        .isEqualTo(prepared);
+    assertThat(cluster.jobNames(NS)).as("a later step cannot mend what an earlier one left: the stage packs again")
+        .contains("quickstart-prepare-pretrain").doesNotContain("quickstart-plan-pretrain");
+    assertThat(cluster.job(NS, "quickstart-prepare-pretrain").getStatus()).as("a fresh prepare Job").isNull();
+    assertThat(cluster.job(NS, "quickstart-plan-sft").getMetadata().getUid()).as("the other stage's steps kept")
+        .isEqualTo(otherStage);
     cluster.completePacking(NS, "quickstart", this::reconcile);
     reconcile();
     assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
