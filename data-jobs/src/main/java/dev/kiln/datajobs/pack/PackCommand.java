@@ -337,7 +337,7 @@ public final class PackCommand implements Callable<Integer> {
         bad.add("longer_than_sequence", samples.read(oversize).key() + " (" + lengths[oversize] + " > "
             + sequenceLength + ")");
       }
-      work.writePlan(plan);
+      work.writePlanSlices(plan, tasks, shardSize, samples);
       work.write(work.planSummary(), new PackWork.PlanSummary(planSettings(), samplesRead, plan.placed(), plan.bins().size(),
           plan.itemTokens(), bad.counts(), bad.examples(), read));
       err.printf("pack: plan: %d samples -> %d sequences of %d (fill %.4f), %.1fs%n", plan.placed(),
@@ -353,24 +353,22 @@ public final class PackCommand implements Callable<Integer> {
     if (parts.isEmpty()) {
       return ExitCodes.DATA;
     }
-    if (!Files.isRegularFile(work.plan()) || !Files.isRegularFile(work.planSummary())) {
+    if (!Files.isRegularFile(work.planSummary()) || !Files.isRegularFile(work.planSlice(task))) {
       err.println("pack: the plan step has not finished: " + work.planSummary() + " is missing (run --step plan first)");
       return ExitCodes.DATA;
     }
     if (!plannedWithTheseSettings(work.read(work.planSummary(), PackWork.PlanSummary.class))) {
       return ExitCodes.DATA;
     }
-    PackingPlan plan = work.readPlan();
-    int shards = (plan.bins().size() + shardSize - 1) / shardSize;
-    int[] range = share(shards, task, tasks);
+    PackWork.PlanSlice slice = work.readPlanSlice(task);
     List<PackWork.Shard> written = new ArrayList<>();
-    ShardWriter writer = new ShardWriter(output, "packed", shardSize, Long.MAX_VALUE, range[0]);
+    ShardWriter writer = new ShardWriter(output, "packed", shardSize, Long.MAX_VALUE, slice.firstShard());
     try (PreparedPart.Reader samples = new PreparedPart.Reader(parts.get())) {
-      for (int b = range[0] * shardSize; b < Math.min(plan.bins().size(), range[1] * shardSize); b++) {
+      for (int s = 0; s < slice.sequences().size(); s++) {
         List<PackedSequence.Segment> segments = new ArrayList<>();
         List<byte[]> images = new ArrayList<>();
-        for (int item : plan.bins().get(b).items()) {
-          PreparedPart.Entry entry = samples.read(item);
+        for (PreparedPart.Reader.Location location : slice.sequences().get(s)) {
+          PreparedPart.Entry entry = samples.read(location);
           int image = entry.tokens().imagePosition() < 0 ? -1 : images.size();
           if (image >= 0) {
             images.add(entry.jpeg());
@@ -378,7 +376,7 @@ public final class PackCommand implements Callable<Integer> {
           segments.add(new PackedSequence.Segment(entry.key(), entry.source(), entry.tokens().tokens(),
               entry.tokens().imagePosition(), image, entry.tokens().lossSpans()));
         }
-        String key = String.format("%08d", b);
+        String key = String.format("%08d", slice.firstSequence() + s);
         writer.write(key, PackedFormat.toMembers(
             new PackedSequence(key, sequenceLength, visualTokens, imageSize, segments, images)));
       }
@@ -471,9 +469,21 @@ public final class PackCommand implements Callable<Integer> {
    * between two steps) would mix two packings, or silently leave parts out: it stops instead.
    */
   private String prepareSettings() {
-    return "inputs=" + inputs + " kinds=" + (kinds == null ? List.of() : kinds) + " tokenizer=" + tokenizer
-        + " image-size=" + imageSize + " visual-tokens=" + visualTokens + " tasks=" + tasks;
+    if (preparedWith == null) {
+      // The tokenizer by its content: each pod may see the claim under another root.
+      String tokenizerSha256;
+      try {
+        tokenizerSha256 = Canonical.sha256(tokenizer);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(tokenizer + ": " + e.getMessage(), e);
+      }
+      preparedWith = "inputs=" + inputs + " kinds=" + (kinds == null ? List.of() : kinds) + " tokenizer-sha256="
+          + tokenizerSha256 + " image-size=" + imageSize + " visual-tokens=" + visualTokens + " tasks=" + tasks;
+    }
+    return preparedWith;
   }
+
+  private String preparedWith;
 
   /** What the plan and the packed shards depend on besides the prepared parts. */
   private String planSettings() {

@@ -68,10 +68,6 @@ final class PackWork {
     return part(task).resolve("task.json");
   }
 
-  Path plan() {
-    return root.resolve("plan.bin");
-  }
-
   Path planSummary() {
     return root.resolve("plan.json");
   }
@@ -101,45 +97,58 @@ final class PackWork {
     Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
   }
 
-  void writePlan(PackingPlan plan) throws IOException {
-    Path temporary = plan().resolveSibling(".plan.bin.partial");
-    try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(temporary), 1 << 20))) {
-      out.writeInt(plan.capacity());
-      out.writeLong(plan.itemTokens());
-      out.writeInt(plan.bins().size());
-      for (PackingPlan.Bin bin : plan.bins()) {
-        out.writeInt(bin.used());
-        out.writeInt(bin.items().size());
-        for (int item : bin.items()) {
-          out.writeInt(item);
-        }
-      }
-      out.writeInt(plan.oversize().size());
-      for (int item : plan.oversize()) {
-        out.writeInt(item);
-      }
-    }
-    Files.move(temporary, plan(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  /** Where write task {@code task} finds its part of the plan. */
+  Path planSlice(int task) {
+    return root.resolve("plan").resolve(String.format("task-%05d.bin", task));
   }
 
-  PackingPlan readPlan() throws IOException {
-    try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(plan()), 1 << 20))) {
-      int capacity = in.readInt();
-      long itemTokens = in.readLong();
-      List<PackingPlan.Bin> bins = new ArrayList<>();
-      for (int b = 0, count = in.readInt(); b < count; b++) {
-        int used = in.readInt();
-        Integer[] items = new Integer[in.readInt()];
-        for (int i = 0; i < items.length; i++) {
-          items[i] = in.readInt();
+  /** One write task's part of the plan: its first shard's number, and each of its sequences' samples, located. */
+  record PlanSlice(int firstShard, int firstSequence, List<List<PreparedPart.Reader.Location>> sequences) {}
+
+  /**
+   * Writes each write task's part of the plan, its samples already located in the prepared parts,
+   * so that a task reads only its own sequences and their records, whatever the number of tasks.
+   */
+  void writePlanSlices(PackingPlan plan, int tasks, int shardSize, PreparedPart.Reader samples) throws IOException {
+    int shards = (plan.bins().size() + shardSize - 1) / shardSize;
+    for (int task = 0; task < tasks; task++) {
+      int[] range = PackCommand.share(shards, task, tasks);
+      int from = range[0] * shardSize;
+      int to = Math.min(plan.bins().size(), range[1] * shardSize);
+      Path slice = planSlice(task);
+      Files.createDirectories(slice.getParent());
+      Path temporary = slice.resolveSibling("." + slice.getFileName() + ".partial");
+      try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(temporary), 1 << 20))) {
+        out.writeInt(range[0]);
+        out.writeInt(from);
+        out.writeInt(Math.max(0, to - from));
+        for (int b = from; b < to; b++) {
+          List<Integer> items = plan.bins().get(b).items();
+          out.writeInt(items.size());
+          for (int item : items) {
+            PreparedPart.Reader.Location location = samples.locate(item);
+            out.writeInt(location.part());
+            out.writeLong(location.offset());
+          }
         }
-        bins.add(new PackingPlan.Bin(List.of(items), used));
       }
-      List<Integer> oversize = new ArrayList<>();
-      for (int i = 0, count = in.readInt(); i < count; i++) {
-        oversize.add(in.readInt());
+      Files.move(temporary, slice, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+  }
+
+  PlanSlice readPlanSlice(int task) throws IOException {
+    try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(planSlice(task)), 1 << 20))) {
+      int firstShard = in.readInt();
+      int firstSequence = in.readInt();
+      List<List<PreparedPart.Reader.Location>> sequences = new ArrayList<>();
+      for (int b = 0, count = in.readInt(); b < count; b++) {
+        List<PreparedPart.Reader.Location> items = new ArrayList<>();
+        for (int i = 0, n = in.readInt(); i < n; i++) {
+          items.add(new PreparedPart.Reader.Location(in.readInt(), in.readLong()));
+        }
+        sequences.add(items);
       }
-      return new PackingPlan(capacity, bins, oversize, itemTokens);
+      return new PlanSlice(firstShard, firstSequence, sequences);
     }
   }
 

@@ -133,14 +133,33 @@ final class PreparedPart {
       return all;
     }
 
-    Entry read(int index) {
+    /** Where sample {@code index} is: its part, and its record's offset in that part's samples. */
+    record Location(int part, long offset) {}
+
+    Location locate(int index) {
       int part = partOf(index);
+      if (offsets[part] == null) {
+        try {
+          offsets[part] = readOffsets(parts.get(part).resolve(OFFSETS));
+        } catch (IOException e) {
+          throw new UncheckedIOException(parts.get(part).resolve(OFFSETS) + ": " + e.getMessage(), e);
+        }
+      }
+      return new Location(part, offsets[part][(int) (index - firstOfPart[part])]);
+    }
+
+    Entry read(int index) {
+      return read(locate(index));
+    }
+
+    /** The record at {@code location}, read without loading its part's offsets. */
+    Entry read(Location location) {
+      int part = location.part();
       try {
         if (channels[part] == null) {
-          offsets[part] = readOffsets(parts.get(part).resolve(OFFSETS));
           channels[part] = FileChannel.open(parts.get(part).resolve(SAMPLES), StandardOpenOption.READ);
         }
-        long offset = offsets[part][(int) (index - firstOfPart[part])];
+        long offset = location.offset();
         ByteBuffer size = ByteBuffer.allocate(4);
         channels[part].read(size, offset);
         ByteBuffer body = ByteBuffer.allocate(size.flip().getInt());

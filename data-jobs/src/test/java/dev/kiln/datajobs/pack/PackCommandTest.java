@@ -181,6 +181,13 @@ class PackCommandTest {
     assertThat(mixed.exit()).as("a spec edited between steps: a part would be left out").isEqualTo(
         dev.kiln.api.runconfig.ExitCodes.DATA);
     assertThat(mixed.err()).contains("prepare task 0 was run with other settings");
+    // Each pod may see the claim under another root: the same tokenizer elsewhere is the same setting.
+    Path copy = Files.createDirectories(dir.resolve("other-root")).resolve("tokenizer.json");
+    Files.copy(TestShards.tokenizer(dir), copy);
+    List<String> elsewhere = new ArrayList<>(args);
+    elsewhere.set(elsewhere.indexOf("--tokenizer") + 1, copy.toString());
+    elsewhere.addAll(List.of("--step", "plan"));
+    assertThat(DataJobsTestSupport.run(elsewhere.toArray(String[]::new)).exit()).isZero();
     assertThat(run.apply("plan", null).exit()).isZero();
     assertThat(run.apply("write", "0").exit()).isZero();
     DataJobsTestSupport.Result unwritten = run.apply("finish", null);
