@@ -148,20 +148,29 @@ class JobControllerTest {
     assertThat(pods()).hasSize(2);
   }
 
-  @Test
-  void aPodNamingAPriorityClassThatDoesNotExistIsAFailedCreateEventUntilTheClassIsCreated() {
-    Job urgent = job("urgent", 1, 0, null, null);
-    urgent.getSpec().getTemplate().getSpec().setPriorityClassName("research-urgent");
-    create(urgent);
-    Job plain = job("plain", 1, 0, null, null);
-    create(plain);
+  /**
+   * Creates Job {@code name}, its pod template changed by {@code template}, beside a plain one, and
+   * returns the FailedCreate events once synced (the plain Job's pod created: the positive control).
+   */
+  private List<String> failedCreatesOf(String name, java.util.function.Consumer<io.fabric8.kubernetes.api.model.PodSpec>
+      template) {
+    Job named = job(name, 1, 0, null, null);
+    template.accept(named.getSpec().getTemplate().getSpec());
+    create(named);
+    create(job("plain", 1, 0, null, null));
 
     sync();
 
     assertThat(pods()).as("positive control: a pod naming no class is created").hasSize(1);
-    List<String> events = client.v1().events().inNamespace(NS).list().getItems().stream()
+    return client.v1().events().inNamespace(NS).list().getItems().stream()
         .filter(e -> "FailedCreate".equals(e.getReason())).map(e -> e.getInvolvedObject().getName() + ": " + e.getMessage())
         .toList();
+  }
+
+  @Test
+  void aPodNamingAPriorityClassThatDoesNotExistIsAFailedCreateEventUntilTheClassIsCreated() {
+    List<String> events = failedCreatesOf("urgent", pod -> pod.setPriorityClassName("research-urgent"));
+
     assertThat(events).singleElement().asString().startsWith("urgent: Error creating: pods \"urgent-")
         .endsWith(" is forbidden: no PriorityClass with name research-urgent was found");
 
@@ -173,23 +182,14 @@ class JobControllerTest {
 
   @Test
   void aPodIsAdmittedWithItsRuntimeClassesOverheadAndSchedulingAndRefusedWhenTheClassIsMissing() {
-    Job sandboxed = job("sandboxed", 1, 0, null, null);
-    sandboxed.getSpec().getTemplate().getSpec().setRuntimeClassName("kata");
-    create(sandboxed);
-    Job plain = job("plain", 1, 0, null, null);
-    create(plain);
+    List<String> events = failedCreatesOf("sandboxed", pod -> pod.setRuntimeClassName("kata"));
 
-    sync();
-
-    assertThat(pods()).as("positive control: a pod naming no class is created").hasSize(1);
-    List<String> events = client.v1().events().inNamespace(NS).list().getItems().stream()
-        .filter(e -> "FailedCreate".equals(e.getReason())).map(e -> e.getInvolvedObject().getName() + ": " + e.getMessage())
-        .toList();
     assertThat(events).singleElement().asString().startsWith("sandboxed: Error creating: pods \"sandboxed-")
         .endsWith(" is forbidden: pod rejected: RuntimeClass \"kata\" not found");
 
     client.resource(new io.fabric8.kubernetes.api.model.node.v1.RuntimeClassBuilder().withNewMetadata().withName("kata")
-        .endMetadata().withHandler("kata").withNewOverhead().addToPodFixed("cpu", new io.fabric8.kubernetes.api.model.Quantity("250m")).endOverhead()
+        .endMetadata().withHandler("kata").withNewOverhead()
+        .addToPodFixed("cpu", new io.fabric8.kubernetes.api.model.Quantity("250m")).endOverhead()
         .withNewScheduling().addToNodeSelector("runtime", "kata").endScheduling().build()).create();
     sync();
     Pod admitted = pods().stream().filter(p -> p.getMetadata().getName().startsWith("sandboxed-")).findFirst().orElseThrow();

@@ -53,7 +53,8 @@ class VolumeAccessModesTest {
         .list().getItems().stream()
         .filter(p -> Set.of("filter", "pack").contains(p.getMetadata().getLabels().get("app.kubernetes.io/component")))
         .toList();
-    assertThat(prep).hasSize(4 + 2).allMatch(p -> "Succeeded".equals(p.getStatus().getPhase()));
+    // Four filter tasks, and each stage's packing steps: prepare, plan, write and finish.
+    assertThat(prep).hasSize(4 + 2 * 4).allMatch(p -> "Succeeded".equals(p.getStatus().getPhase()));
     return prep.stream().map(p -> p.getSpec().getNodeName()).collect(Collectors.toSet());
   }
 }
