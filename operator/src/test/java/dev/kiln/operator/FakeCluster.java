@@ -179,6 +179,17 @@ public final class FakeCluster {
     completePacking(namespace, jobName, reconcile, Map.of());
   }
 
+  /**
+   * Pod {@code index} of an Indexed Job with retries per index exited with {@code exitCode}: the
+   * Job controller counts it and starts the index again, and the Job goes on.
+   */
+  public void failIndexOnce(String namespace, String name, int index, int exitCode, String message) {
+    Job job = job(namespace, name);
+    addPod(job, index, exitCode, "Error", message, false);
+    job.setStatus(new JobStatusBuilder().withFailed(1).withActive(1).build());
+    client.batch().v1().jobs().inNamespace(namespace).resource(job).updateStatus();
+  }
+
   /** Rank {@code index} exited with {@code exitCode}; the Job (backoffLimit 0) fails. */
   public void failPod(String namespace, String name, int index, int exitCode, String reason) {
     failPod(namespace, name, index, exitCode, reason, "Traceback...\nRuntimeError: NCCL timeout");

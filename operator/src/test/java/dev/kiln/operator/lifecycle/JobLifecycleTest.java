@@ -442,6 +442,28 @@ class JobLifecycleTest {
   }
 
   @Test
+  void aPrepareIndexThatFailsOnceIsRetriedByItsJobAndPackingGoesOn() {
+    create(TestJobs.example("quickstart.yaml"));
+    reconcile();
+    cluster.complete(NS, "quickstart-filter-shapes");
+    reconcile();
+    cluster.failIndexOnce(NS, "quickstart-prepare-pretrain", 0, 137, "pack: killed\n");
+
+    reconcile();
+
+    assertThat(phase()).as("backoffLimitPerIndex: the Job retries the index itself").isEqualTo(JobPhase.DataPrep);
+    assertThat(status().getMessage()).isEqualTo("packing: pretrain prepare (0 of 1 tasks done), sft prepare (0 of 1"
+        + " tasks done)");
+    assertThat(eventReasons()).doesNotContain("DataPrepFailed");
+    assertThat(cluster.job(NS, "quickstart-prepare-pretrain").getSpec().getBackoffLimitPerIndex() != null
+        || cluster.job(NS, "quickstart-prepare-pretrain").getSpec().getBackoffLimit() > 0)
+        .as("the Job has retries to spend").isTrue();
+    cluster.completePacking(NS, "quickstart", this::reconcile);
+    reconcile();
+    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
+  }
+
+  @Test
   void aRestartedOperatorGoesOnFromThePackingStepReachedMakingNoStepAgain() {
     create(TestJobs.example("quickstart.yaml"));
     reconcile();
