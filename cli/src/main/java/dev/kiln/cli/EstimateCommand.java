@@ -91,8 +91,8 @@ final class EstimateCommand implements Callable<Integer> {
     int sequenceLength = job.getSpec().data().packing().sequenceLength();
     List<StageEstimate> stages = new ArrayList<>();
     for (StageSpec stage : job.getSpec().stages()) {
-      StageEstimate time = estimate(stage, dims, sequenceLength,
-          stage.visualTokens() != null ? stage.visualTokens() : job.getSpec().data().packing().visualTokens());
+      int visualTokens = stage.visualTokens() != null ? stage.visualTokens() : job.getSpec().data().packing().visualTokens();
+      StageEstimate time = estimate(stage, dims, sequenceLength, visualTokens);
       var fit = MemoryFit.of(job, stage, textTokensPerSample);
       fit.ifPresent(f -> memory.put(stage.name(), f));
       StageEstimate estimate = fit.isEmpty() ? time : new StageEstimate(time.name(), time.gpu(), time.gpus(), time.tokens(),
@@ -100,7 +100,6 @@ final class EstimateCommand implements Callable<Integer> {
           fit.get().gpuGiB() == null ? null : round(fit.get().gpuGiB()), fit.get().fits(), time.note(), null);
       Double dataTokens = epochTokens.containsKey(stage.name()) ? epochTokens.get(stage.name()) : time.tokens();
       if (dataTokens != null) {
-        int visualTokens = stage.visualTokens() != null ? stage.visualTokens() : job.getSpec().data().packing().visualTokens();
         estimate = estimate.withPacking(PackingSizing.estimate(job.getSpec(), stage,
             dataTokens / (visualTokens + textTokensPerSample)));
       }

@@ -31,9 +31,7 @@ public final class Generator {
    * ({@link SampleTokens#prompt}), up to the end of the assistant's turn.
    */
   public String answer(TextTokenizer tokenizer, byte[] jpeg, String question, int visualTokens, int maxTokens) {
-    SampleTokens prompt = SampleTokens.prompt(tokenizer, question, true);
-    int stop = tokenizer.chatMarkers().turnEnd();
-    return tokenizer.decode(greedy(prompt.tokens(), prompt.imagePosition(), jpeg, visualTokens, maxTokens, stop)).strip();
+    return answers(tokenizer, java.util.Arrays.asList(jpeg), List.of(question), visualTokens, maxTokens).getFirst();
   }
 
   /** Greedy answers to several questions, each about its own image, decoded side by side. */
@@ -46,15 +44,6 @@ public final class Generator {
     }
     int stop = tokenizer.chatMarkers().turnEnd();
     return greedy(prompts, visualTokens, maxTokens, stop).stream().map(ids -> tokenizer.decode(ids).strip()).toList();
-  }
-
-  /**
-   * @param prompt token ids; {@code imagePosition} holds the image placeholder (-1 for none)
-   * @param jpeg the image at the encoder's resolution, or null
-   * @return the generated ids, without the stop token
-   */
-  public int[] greedy(int[] prompt, int imagePosition, byte[] jpeg, int visualTokens, int maxTokens, int stopToken) {
-    return greedy(List.of(new Prompt(prompt, imagePosition, jpeg)), visualTokens, maxTokens, stopToken).getFirst();
   }
 
   /** Token ids to continue, with the place of their image placeholder (-1 for none) and the image, or null. */

@@ -223,7 +223,7 @@ class VisionLanguageModelTest {
   void greedyGenerationFollowsTheArgmaxOfTheLastPosition() {
     int[] prompt = {2, 5, 3, 20, 21, 4, 5};
     byte[] jpeg = TinySequences.image(3, 32);
-    int[] generated = new Generator(model, 1).greedy(prompt, 2, jpeg, 16, 3, -1);
+    int[] generated = new Generator(model, 1).greedy(List.of(new Generator.Prompt(prompt, 2, jpeg)), 16, 3, -1).getFirst();
 
     assertThat(generated).hasSize(3);
     try (NDManager step = manager.newSubManager()) {
@@ -233,7 +233,8 @@ class VisionLanguageModelTest {
       NDArray logits = model.logits(PackedBatch.of(List.of(sequence), length, PackedAttention.PER_SAMPLE, 1), step);
       assertThat(generated[0]).isEqualTo((int) logits.get("0, " + (length - 1)).argMax().getLong());
     }
-    assertThat(new Generator(model, 1).greedy(prompt, 2, jpeg, 16, 3, generated[0])).isEmpty();
+    assertThat(new Generator(model, 1).greedy(List.of(new Generator.Prompt(prompt, 2, jpeg)), 16, 3, generated[0])
+        .getFirst()).isEmpty();
   }
 
   @Test
@@ -244,7 +245,7 @@ class VisionLanguageModelTest {
         new Generator.Prompt(new int[] {2, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, 1, TinySequences.image(4, 32)),
         new Generator.Prompt(new int[] {2, 30, 31}, -1, null),
         new Generator.Prompt(new int[] {2, 40, 3, 41, 42}, 2, TinySequences.image(5, 32)));
-    List<int[]> alone = prompts.stream().map(p -> generator.greedy(p.tokens(), p.imagePosition(), p.jpeg(), 16, 6, -1))
+    List<int[]> alone = prompts.stream().map(p -> generator.greedy(List.of(p), 16, 6, -1).getFirst())
         .toList();
     assertThat(alone).as("positive control: the prompts' answers differ").extracting(java.util.Arrays::toString)
         .doesNotHaveDuplicates();

@@ -66,7 +66,8 @@ public final class PackPipelineBench implements Callable<Integer> {
         int exit = new CommandLine(new PackCommand()).setErr(new PrintWriter(new StringWriter())).execute(
             "--input", dir.resolve("raw").toString(), "--output", dir.resolve("packed").toString(),
             "--tokenizer", tokenizer.toString(), "--seq-len", "4096", "--visual-tokens", "144",
-            "--image-size", Integer.toString(imageSize), "--step", step, "--termination-log", dir.resolve("termination-log").toString());
+            "--image-size", Integer.toString(imageSize), "--step", step,
+            "--termination-log", dir.resolve("termination-log").toString());
         seconds.put(step, (System.nanoTime() - start) / 1e9);
         if (exit != 0) {
           throw new IllegalStateException("pack --step " + step + " exited " + exit);

@@ -354,8 +354,7 @@ public final class PackCommand implements Callable<Integer> {
       return ExitCodes.DATA;
     }
     if (!Files.isRegularFile(work.planSummary()) || !Files.isRegularFile(work.planSlice(task))) {
-      err.println("pack: the plan step has not finished: " + work.planSummary() + " is missing (run --step plan first)");
-      return ExitCodes.DATA;
+      return planMissing();
     }
     if (!plannedWithTheseSettings(work.read(work.planSummary(), PackWork.PlanSummary.class))) {
       return ExitCodes.DATA;
@@ -400,11 +399,10 @@ public final class PackCommand implements Callable<Integer> {
     if (!Files.isRegularFile(work.planSummary())) {
       if (!Files.exists(work.root()) && Files.isRegularFile(output.resolve("manifest.json"))) {
         // Finished before: a retry after the work folder was cleared says so again.
-        return report(new ObjectMapper().readTree(output.resolve("manifest.json").toFile()),
+        return report(JSON.readTree(output.resolve("manifest.json").toFile()),
             Canonical.sha256(output.resolve("manifest.json")));
       }
-      err.println("pack: the plan step has not finished: " + work.planSummary() + " is missing (run --step plan first)");
-      return ExitCodes.DATA;
+      return planMissing();
     }
     PackWork.PlanSummary plan = work.read(work.planSummary(), PackWork.PlanSummary.class);
     if (!plannedWithTheseSettings(plan)) {
@@ -441,6 +439,11 @@ public final class PackCommand implements Callable<Integer> {
     return report(manifest, Canonical.sha256(bytes));
   }
 
+  private int planMissing() {
+    err.println("pack: the plan step has not finished: " + work.planSummary() + " is missing (run --step plan first)");
+    return ExitCodes.DATA;
+  }
+
   /** The summary for the operator and the log line, and whether the bad input is within bounds. */
   private int report(JsonNode manifest, String manifestSha256) throws Exception {
     long samples = manifest.get("samples").asLong();
@@ -469,21 +472,24 @@ public final class PackCommand implements Callable<Integer> {
    * between two steps) would mix two packings, or silently leave parts out: it stops instead.
    */
   private String prepareSettings() {
-    if (preparedWith == null) {
-      // The tokenizer by its content: each pod may see the claim under another root.
-      String tokenizerSha256;
+    // The tokenizer by its content: each pod may see the claim under another root.
+    return "inputs=" + inputs + " kinds=" + (kinds == null ? List.of() : kinds) + " tokenizer-sha256="
+        + tokenizerSha256() + " image-size=" + imageSize + " visual-tokens=" + visualTokens + " tasks=" + tasks;
+  }
+
+  /** The tokenizer file's sha256, read once: the settings and the manifest both name it. */
+  private String tokenizerSha256() {
+    if (tokenizerSha256 == null) {
       try {
         tokenizerSha256 = Canonical.sha256(tokenizer);
       } catch (java.io.IOException e) {
         throw new java.io.UncheckedIOException(tokenizer + ": " + e.getMessage(), e);
       }
-      preparedWith = "inputs=" + inputs + " kinds=" + (kinds == null ? List.of() : kinds) + " tokenizer-sha256="
-          + tokenizerSha256 + " image-size=" + imageSize + " visual-tokens=" + visualTokens + " tasks=" + tasks;
     }
-    return preparedWith;
+    return tokenizerSha256;
   }
 
-  private String preparedWith;
+  private String tokenizerSha256;
 
   /** What the plan and the packed shards depend on besides the prepared parts. */
   private String planSettings() {
@@ -528,7 +534,7 @@ public final class PackCommand implements Callable<Integer> {
     manifest.put("fill", plan.sequences() == 0 ? 0 : (double) plan.tokens() / ((long) plan.sequences() * sequenceLength));
     manifest.set("bad", JSON.valueToTree(plan.problems().counts()));
     manifest.set("badExamples", JSON.valueToTree(plan.problems().examples()));
-    manifest.put("tokenizerSha256", Canonical.sha256(tokenizer));
+    manifest.put("tokenizerSha256", tokenizerSha256());
     manifest.set("tokenizer", JSON.valueToTree(conventions));
     manifest.set("inputs", JSON.valueToTree(plan.inputs()));
     ArrayNode out = manifest.putArray("shards");

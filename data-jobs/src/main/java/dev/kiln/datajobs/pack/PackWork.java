@@ -92,9 +92,18 @@ final class PackWork {
 
   static void writeAtomically(Path file, byte[] bytes) throws IOException {
     Files.createDirectories(file.getParent());
-    Path temporary = file.resolveSibling("." + file.getFileName() + ".partial");
-    Files.write(temporary, bytes);
-    Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    Files.write(temporary(file), bytes);
+    complete(file);
+  }
+
+  /** Where {@code file} is written before it is complete. */
+  private static Path temporary(Path file) {
+    return file.resolveSibling("." + file.getFileName() + ".partial");
+  }
+
+  /** Moves {@code file}'s temporary into place in one step. */
+  private static void complete(Path file) throws IOException {
+    Files.move(temporary(file), file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
   }
 
   /** Where write task {@code task} finds its part of the plan. */
@@ -117,8 +126,8 @@ final class PackWork {
       int to = Math.min(plan.bins().size(), range[1] * shardSize);
       Path slice = planSlice(task);
       Files.createDirectories(slice.getParent());
-      Path temporary = slice.resolveSibling("." + slice.getFileName() + ".partial");
-      try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(temporary), 1 << 20))) {
+      try (DataOutputStream out = new DataOutputStream(
+          new BufferedOutputStream(Files.newOutputStream(temporary(slice)), 1 << 20))) {
         out.writeInt(range[0]);
         out.writeInt(from);
         out.writeInt(Math.max(0, to - from));
@@ -132,7 +141,7 @@ final class PackWork {
           }
         }
       }
-      Files.move(temporary, slice, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      complete(slice);
     }
   }
 

@@ -64,11 +64,11 @@ class ModelFiltersGpuTest {
     String gpu;
     try (var scorer = dev.kiln.model.mlm.MlmScorer.load(model, dev.kiln.model.mlm.MlmScorer.SU_PROMPT,
         ComputeDevice.cpu())) {
-      cpu = scorer.answer(image, caption);
+      cpu = scorer.answers(List.of(image), List.of(caption)).getFirst();
     }
     try (var scorer = dev.kiln.model.mlm.MlmScorer.load(model, dev.kiln.model.mlm.MlmScorer.SU_PROMPT,
         ComputeDevice.gpu(0))) {
-      gpu = scorer.answer(image, caption);
+      gpu = scorer.answers(List.of(image), List.of(caption)).getFirst();
     }
     assertThat(gpu).isEqualTo(cpu).startsWith("90");
   }

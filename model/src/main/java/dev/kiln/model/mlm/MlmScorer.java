@@ -91,13 +91,6 @@ public final class MlmScorer implements AutoCloseable {
     }
   }
 
-  /** The model's whole answer about one image and its caption. */
-  public String answer(BufferedImage image, String caption) {
-    int size = loaded.model().dimensions().vision().imageSize();
-    byte[] jpeg = Images.encodeJpeg(Images.resizeSquare(image, size), 0.9f);
-    return generator.answer(tokenizer, jpeg, String.format(prompt, caption), loaded.visualTokens(), MAX_NEW_TOKENS);
-  }
-
   /** The model's answers about several images and their captions, decoded side by side as one batch. */
   public List<String> answers(List<BufferedImage> images, List<String> captions) {
     int size = loaded.model().dimensions().vision().imageSize();

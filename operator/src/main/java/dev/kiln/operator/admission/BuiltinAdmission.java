@@ -254,7 +254,7 @@ public final class BuiltinAdmission implements Admission {
     // Grouped once: a decision must not scan every pod for every Job, nor every Job for every job.
     Map<String, List<Pod>> trainerPods = new LinkedHashMap<>();
     for (Pod pod : pods) {
-      if (Labels.TRAINER.equals(label(pod, Labels.COMPONENT)) && !ClusterRoom.terminal(pod)) {
+      if (Labels.TRAINER.equals(Labels.get(pod, Labels.COMPONENT)) && !ClusterRoom.terminal(pod)) {
         trainerPods.computeIfAbsent(attemptKey(pod), k -> new ArrayList<>()).add(pod);
       }
     }
@@ -267,7 +267,7 @@ public final class BuiltinAdmission implements Admission {
       if (finished(attempt) || owner == null) {
         continue;
       }
-      Gang gang = gang(owner, label(attempt, Labels.STAGE));
+      Gang gang = gang(owner, Labels.get(attempt, Labels.STAGE));
       if (gang == null) {
         continue;
       }
@@ -289,7 +289,8 @@ public final class BuiltinAdmission implements Admission {
     Map<String, List<Pod>> reservedPods = new HashMap<>();
     trainerPods.forEach((attempt, attemptPods) -> {
       Pod first = attemptPods.getFirst();
-      String stageKey = first.getMetadata().getNamespace() + "/" + label(first, Labels.JOB) + "/" + label(first, Labels.STAGE);
+      String stageKey = first.getMetadata().getNamespace() + "/" + Labels.get(first, Labels.JOB) + "/"
+          + Labels.get(first, Labels.STAGE);
       if (reservations.containsKey(stageKey)) {
         reservedPods.computeIfAbsent(stageKey, k -> new ArrayList<>()).addAll(attemptPods);
         return;
@@ -303,12 +304,13 @@ public final class BuiltinAdmission implements Admission {
           room.holdOnHostname(hostname, ResourceList.requestedBy(pod));
         }
       }
-      MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + label(first, Labels.JOB));
+      MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + Labels.get(first, Labels.JOB));
       if (owner != null && builtin(owner)) {
         ResourceList held = attemptPods.stream().map(ResourceList::requestedBy).reduce(ResourceList.NONE, ResourceList::plus);
         // No Job to mark or stop (the attempt is ""): its pods are already stopping.
+        Gang stopping = new Gang(1, held, stageProduct(owner, Labels.get(first, Labels.STAGE)), null, null);
         runningIn(runningByQueue, owner).add(new QueuePlan.Running(key(owner), "", priority(owner, classes), Instant.EPOCH,
-            new Gang(1, held, stageProduct(owner, label(first, Labels.STAGE)), null, null), heldByNode(attemptPods), true));
+            stopping, heldByNode(attemptPods), true));
       }
     });
     for (Reservation reservation : reservations.values()) {
@@ -405,8 +407,8 @@ public final class BuiltinAdmission implements Admission {
   private void dropArrivedReservations(List<Job> trainerJobs) {
     Instant expired = Instant.now(clock).minus(RESERVATION_TTL);
     boolean dropped = reservations.values().removeIf(r -> r.at().isBefore(expired) || trainerJobs.stream().anyMatch(j ->
-        r.namespace().equals(j.getMetadata().getNamespace()) && r.job().equals(label(j, Labels.JOB))
-            && r.stage().equals(label(j, Labels.STAGE)) && !finished(j)));
+        r.namespace().equals(j.getMetadata().getNamespace()) && r.job().equals(Labels.get(j, Labels.JOB))
+            && r.stage().equals(Labels.get(j, Labels.STAGE)) && !finished(j)));
     if (dropped) {
       reservationsVersion++;
     }
@@ -506,7 +508,7 @@ public final class BuiltinAdmission implements Admission {
   /** The first stage of the job that has not completed an attempt: the one it asks for next. */
   private static String nextStage(MultimodalPretrainJob job, List<Job> own) {
     for (StageSpec stage : job.getSpec().stages()) {
-      boolean done = own.stream().anyMatch(j -> stage.name().equals(label(j, Labels.STAGE)) && completed(j));
+      boolean done = own.stream().anyMatch(j -> stage.name().equals(Labels.get(j, Labels.STAGE)) && completed(j));
       if (!done) {
         return stage.name();
       }
@@ -579,16 +581,12 @@ public final class BuiltinAdmission implements Admission {
   }
 
   private static String ownerKey(HasMetadata child) {
-    return child.getMetadata().getNamespace() + "/" + label(child, Labels.JOB);
+    return child.getMetadata().getNamespace() + "/" + Labels.get(child, Labels.JOB);
   }
 
   /** namespace/job/stage/attempt, from the labels the operator puts on attempt Jobs and their pods. */
   private static String attemptKey(HasMetadata child) {
-    return ownerKey(child) + "/" + label(child, Labels.STAGE) + "/" + label(child, Labels.ATTEMPT);
-  }
-
-  private static String label(HasMetadata object, String key) {
-    return object.getMetadata().getLabels() == null ? null : object.getMetadata().getLabels().get(key);
+    return ownerKey(child) + "/" + Labels.get(child, Labels.STAGE) + "/" + Labels.get(child, Labels.ATTEMPT);
   }
 
   private static String annotation(HasMetadata object, String key) {

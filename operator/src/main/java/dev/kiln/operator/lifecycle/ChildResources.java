@@ -216,8 +216,8 @@ public final class ChildResources {
     return reads.pods(job.getMetadata().getNamespace(), job.getMetadata().getName()).stream()
         .filter(p -> labelled(p, JOB_NAME_LABEL, child.getMetadata().getName()))
         // Not the pods of an earlier Job of the same name (a step packed again), which the garbage collector has yet to delete.
-        .filter(p -> uid == null || !p.getMetadata().getLabels().containsKey(CONTROLLER_UID_LABEL)
-            || uid.equals(p.getMetadata().getLabels().get(CONTROLLER_UID_LABEL)))
+        .filter(p -> uid == null || Labels.get(p, CONTROLLER_UID_LABEL) == null
+            || uid.equals(Labels.get(p, CONTROLLER_UID_LABEL)))
         .toList();
   }
 

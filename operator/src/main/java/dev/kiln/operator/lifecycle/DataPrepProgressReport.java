@@ -29,7 +29,7 @@ final class DataPrepProgressReport {
     Instant start = null;
     for (Job job : running) {
       tasks += job.getSpec().getCompletions() == null ? 1 : job.getSpec().getCompletions();
-      done += job.getStatus() == null || job.getStatus().getSucceeded() == null ? 0 : job.getStatus().getSucceeded();
+      done += succeeded(job);
       for (DataTaskSummary summary : AttemptObserver.summariesByIndex(pods.apply(job), DataTaskSummary.class).values()) {
         read += summary.samplesRead() == null ? 0 : summary.samplesRead();
         kept += summary.samplesKept() == null ? 0 : summary.samplesKept();
@@ -59,6 +59,11 @@ final class DataPrepProgressReport {
     }
     progress.setUpdateTime(now.toString());
     return progress;
+  }
+
+  /** Tasks of {@code job} that have finished. */
+  static int succeeded(Job job) {
+    return job.getStatus() == null || job.getStatus().getSucceeded() == null ? 0 : job.getStatus().getSucceeded();
   }
 
   /** Whether {@code next} says something {@code current} does not: a task finished, or another step began. */

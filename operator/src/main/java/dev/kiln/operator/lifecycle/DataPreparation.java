@@ -99,8 +99,9 @@ final class DataPreparation {
         tasks = tasks != null ? tasks : made.getSpec().getCompletions();
         packing.add(made);
         if (!AttemptObserver.hasCondition(made, "Complete")) {
-          progress.add(stage.name() + " " + step.argument() + (step.indexed() ? " (" + succeeded(made) + " of "
-              + made.getSpec().getCompletions() + " tasks done)" : ""));
+          progress.add(stage.name() + " " + step.argument() + (step.indexed()
+              ? " (" + DataPrepProgressReport.succeeded(made) + " of " + made.getSpec().getCompletions() + " tasks done)"
+              : ""));
           running.add(made);
           steps.add(step.argument());
           break;
@@ -204,10 +205,6 @@ final class DataPreparation {
       }
     }
     return false;
-  }
-
-  private static int succeeded(Job job) {
-    return job.getStatus() == null || job.getStatus().getSucceeded() == null ? 0 : job.getStatus().getSucceeded();
   }
 
   private static boolean allComplete(List<Job> jobs) {

@@ -283,10 +283,6 @@ public final class JobLifecycle {
     return Next.CONTINUE;
   }
 
-  private static String label(Job child, String key) {
-    return child.getMetadata().getLabels() == null ? null : child.getMetadata().getLabels().get(key);
-  }
-
   private void retryFailedJob(MultimodalPretrainJob job, JobStatusAggregator status) {
     // Packed data that differed from the pins is prepared again from the inputs as they are now:
     // whichever was corrected, the inputs or the pins, the check then holds the new packing.
@@ -297,15 +293,15 @@ public final class JobLifecycle {
     // earlier one left (too few parts, other settings), and the inputs may have been corrected.
     java.util.Set<String> repackStages = new java.util.HashSet<>();
     for (Job child : all) {
-      if (AttemptObserver.hasCondition(child, "Failed") && Labels.PACK.equals(label(child, Labels.COMPONENT))) {
-        repackStages.add(label(child, Labels.STAGE));
+      if (AttemptObserver.hasCondition(child, "Failed") && Labels.PACK.equals(Labels.get(child, Labels.COMPONENT))) {
+        repackStages.add(Labels.get(child, Labels.STAGE));
       }
     }
     for (Job child : all) {
-      String component = label(child, Labels.COMPONENT);
+      String component = Labels.get(child, Labels.COMPONENT);
       if (AttemptObserver.hasCondition(child, "Failed")
           || repackAll && (Labels.FILTER.equals(component) || Labels.PACK.equals(component))
-          || Labels.PACK.equals(component) && repackStages.contains(label(child, Labels.STAGE))) {
+          || Labels.PACK.equals(component) && repackStages.contains(Labels.get(child, Labels.STAGE))) {
         children.delete(child);
       }
     }

@@ -672,7 +672,7 @@ final class StageAttempts {
   }
 
   private static int attemptOf(Job job) {
-    String attempt = job.getMetadata().getLabels() == null ? null : job.getMetadata().getLabels().get(Labels.ATTEMPT);
+    String attempt = Labels.get(job, Labels.ATTEMPT);
     return attempt == null ? 0 : Integer.parseInt(attempt);
   }
 }

@@ -1,6 +1,7 @@
 package dev.kiln.operator.manifests;
 
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -28,6 +29,12 @@ public final class Labels {
   public static final String WORKSPACE = "workspace";
 
   private Labels() {}
+
+  /** The value of label {@code key} on {@code object}, or null when it has none. */
+  public static String get(HasMetadata object, String key) {
+    Map<String, String> labels = object.getMetadata().getLabels();
+    return labels == null ? null : labels.get(key);
+  }
 
   public static Map<String, String> of(MultimodalPretrainJob job, String component) {
     Map<String, String> labels = new LinkedHashMap<>();

@@ -412,10 +412,7 @@ class JobLifecycleTest {
 
   @Test
   void aFailedPackingStepFailsTheJobAndTheRetryPacksThatStageAgainFromItsFirstStep() {
-    create(TestJobs.example("quickstart.yaml"));
-    reconcile();
-    cluster.complete(NS, "quickstart-filter-shapes");
-    reconcile();
+    createFiltered();
     cluster.complete(NS, "quickstart-prepare-pretrain");
     cluster.complete(NS, "quickstart-prepare-sft");
     reconcile();
@@ -436,17 +433,12 @@ class JobLifecycleTest {
     assertThat(cluster.job(NS, "quickstart-prepare-pretrain").getStatus()).as("a fresh prepare Job").isNull();
     assertThat(cluster.job(NS, "quickstart-plan-sft").getMetadata().getUid()).as("the other stage's steps kept")
         .isEqualTo(otherStage);
-    cluster.completePacking(NS, "quickstart", this::reconcile);
-    reconcile();
-    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
+    packToFirstAttempt(Map.of());
   }
 
   @Test
   void aPrepareIndexThatFailsOnceIsRetriedByItsJobAndPackingGoesOn() {
-    create(TestJobs.example("quickstart.yaml"));
-    reconcile();
-    cluster.complete(NS, "quickstart-filter-shapes");
-    reconcile();
+    createFiltered();
     cluster.failIndexOnce(NS, "quickstart-prepare-pretrain", 0, 137, "pack: killed\n");
 
     reconcile();
@@ -458,17 +450,12 @@ class JobLifecycleTest {
     assertThat(cluster.job(NS, "quickstart-prepare-pretrain").getSpec().getBackoffLimitPerIndex() != null
         || cluster.job(NS, "quickstart-prepare-pretrain").getSpec().getBackoffLimit() > 0)
         .as("the Job has retries to spend").isTrue();
-    cluster.completePacking(NS, "quickstart", this::reconcile);
-    reconcile();
-    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
+    packToFirstAttempt(Map.of());
   }
 
   @Test
   void aRestartedOperatorGoesOnFromThePackingStepReachedMakingNoStepAgain() {
-    create(TestJobs.example("quickstart.yaml"));
-    reconcile();
-    cluster.complete(NS, "quickstart-filter-shapes");
-    reconcile();
+    createFiltered();
     cluster.complete(NS, "quickstart-prepare-pretrain");
     // The operator made the next step's Job, then stopped before its status write landed.
     reconcileLosingItsStatusWrite();
@@ -483,9 +470,7 @@ class JobLifecycleTest {
     assertThat(status().getMessage()).isEqualTo("packing: pretrain plan, sft prepare (0 of 1 tasks done)");
     cluster.jobs(NS).forEach(j -> assertThat(j.getMetadata().getUid()).as(j.getMetadata().getName() + " kept")
         .isEqualTo(uids.get(j.getMetadata().getName())));
-    cluster.completePacking(NS, "quickstart", this::reconcile);
-    reconcile();
-    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
+    packToFirstAttempt(Map.of());
   }
 
   // --- user actions --------------------------------------------------------------------------
@@ -1017,14 +1002,9 @@ class JobLifecycleTest {
   }
 
   private void runToFirstAttemptOfCreatedJobWithPackSummaries() {
-    create(TestJobs.example("quickstart.yaml"));
-    reconcile();
-    cluster.complete(NS, "quickstart-filter-shapes");
-    reconcile();
-    cluster.completePacking(NS, "quickstart", this::reconcile, Map.of("pretrain", packSummary("1".repeat(64),
-        "3".repeat(64)), "sft", packSummary("2".repeat(64), "3".repeat(64))));
-    reconcile();
-    assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
+    createFiltered();
+    packToFirstAttempt(Map.of("pretrain", packSummary("1".repeat(64), "3".repeat(64)), "sft",
+        packSummary("2".repeat(64), "3".repeat(64))));
   }
 
   private static String packSummary(String manifest, String tokenizer) {
@@ -1061,7 +1041,20 @@ class JobLifecycleTest {
     reconcile();
     cluster.complete(NS, "quickstart-filter-shapes");
     reconcile();
-    cluster.completePacking(NS, "quickstart", this::reconcile);
+    packToFirstAttempt(Map.of());
+  }
+
+  /** The quickstart job created and its source filtered: each stage's prepare Job made. */
+  private void createFiltered() {
+    create(TestJobs.example("quickstart.yaml"));
+    reconcile();
+    cluster.complete(NS, "quickstart-filter-shapes");
+    reconcile();
+  }
+
+  /** Every packing step done, each finish Job reporting {@code summaries.get(stage)}: the first stage's attempt made. */
+  private void packToFirstAttempt(Map<String, String> summaries) {
+    cluster.completePacking(NS, "quickstart", this::reconcile, summaries);
     reconcile();
     assertThat(cluster.job(NS, "quickstart-pretrain-a1")).isNotNull();
   }
