@@ -260,6 +260,11 @@ public final class LocalCluster implements AutoCloseable {
     return dispatcher.requestsFrom(agent);
   }
 
+  /** The same requests by what they asked, as {@code get pods} or {@code patch multimodalpretrainjobs/status}. */
+  public Map<String, Long> requestsByKindFrom(String agent) {
+    return dispatcher.requestsByKindFrom(agent);
+  }
+
   public Volumes volumes() {
     return volumes;
   }

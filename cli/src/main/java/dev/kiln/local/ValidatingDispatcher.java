@@ -13,7 +13,6 @@ import dev.kiln.api.validation.Violation;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.node.v1.RuntimeClass;
 import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClass;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.fabric8.zjsonpatch.JsonPatch;
@@ -35,12 +34,15 @@ import java.util.regex.Pattern;
  * the stored object, and refused with 422 Invalid and the causes, as {@code kubectl apply} would
  * show them (a status holding a number field the schema refuses, say {@code "NaN"}, is refused whole).
  */
-final class ValidatingDispatcher extends KubernetesCrudDispatcher {
+final class ValidatingDispatcher extends IndexedCrudDispatcher {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** Requests answered, by the client's User-Agent: what a benchmark counts as one component's load. */
-  private final Map<String, LongAdder> requestsByAgent = new ConcurrentHashMap<>();
+  /** Requests answered, by the client's User-Agent and what they asked (verb and resource): one component's load. */
+  private final Map<RequestKind, LongAdder> requestsByAgent = new ConcurrentHashMap<>();
+
+  /** Who asked (User-Agent) and what: a verb and a resource, as {@code list pods} or {@code patch pods/status}. */
+  private record RequestKind(String agent, String kind) {}
   /** Writes taken, by the client's User-Agent: which replica of the operator acted. */
   private final Map<String, LongAdder> writesByAgent = new ConcurrentHashMap<>();
   /** Bearer tokens of service accounts, and whose they are. */
@@ -73,8 +75,11 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
   @Override
   public MockResponse dispatch(RecordedRequest request) {
     String agent = request.getHeader("User-Agent") == null ? "" : request.getHeader("User-Agent");
-    requestsByAgent.computeIfAbsent(agent, a -> new LongAdder()).increment();
     ApiRequest attributes = ApiRequest.of(request.getMethod(), request.getPath());
+    String kind = attributes.verb() + " " + (attributes.resourceRequest()
+        ? attributes.resource() + (attributes.subresource().isEmpty() ? "" : "/" + attributes.subresource())
+        : attributes.path());
+    requestsByAgent.computeIfAbsent(new RequestKind(agent, kind), a -> new LongAdder()).increment();
     Optional<RbacAuthorizer.User> user = authenticated(request);
     if (user.isEmpty()) {
       return status(failure(401, "Unauthorized", "Unauthorized", "", ""));
@@ -300,8 +305,17 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
   }
 
   long requestsFrom(String agentPrefix) {
-    return requestsByAgent.entrySet().stream().filter(e -> e.getKey().startsWith(agentPrefix))
-        .mapToLong(e -> e.getValue().sum()).sum();
+    return requestsByKindFrom(agentPrefix).values().stream().mapToLong(Long::longValue).sum();
+  }
+
+  Map<String, Long> requestsByKindFrom(String agentPrefix) {
+    Map<String, Long> byKind = new java.util.TreeMap<>();
+    requestsByAgent.forEach((key, count) -> {
+      if (key.agent().startsWith(agentPrefix)) {
+        byKind.merge(key.kind(), count.sum(), Long::sum);
+      }
+    });
+    return byKind;
   }
 
   long writesFrom(String agent) {
@@ -408,7 +422,7 @@ final class ValidatingDispatcher extends KubernetesCrudDispatcher {
 
   private List<JsonNode> items(String collectionPath) {
     try {
-      JsonNode list = JSON.readTree(super.handleGet(collectionPath).getBody().readUtf8());
+      JsonNode list = JSON.readTree(handleGet(collectionPath).getBody().readUtf8());
       List<JsonNode> items = new java.util.ArrayList<>();
       list.path("items").forEach(items::add);
       return items;

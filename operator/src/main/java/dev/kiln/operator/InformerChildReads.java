@@ -4,6 +4,7 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.operator.lifecycle.ChildResources;
 import dev.kiln.operator.manifests.Labels;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -15,14 +16,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 
 /**
  * A job's children as the operator's informers hold them (the JOSDK event sources that also wake
  * the reconciler), indexed by the job they belong to, so that a reconcile costs the API server
  * nothing. The operator's own writes are seen at once: what it creates goes into the event
  * source's short-lived cache of recent writes, what it deletes is hidden until the informer hears
- * of the delete. ConfigMaps and Services, read only when an attempt starts, are read from the API
- * server.
+ * of the delete. Nodes come from the admission's informer. ConfigMaps and Services, read only
+ * when an attempt starts, are read from the API server.
  */
 final class InformerChildReads {
 
@@ -33,13 +35,16 @@ final class InformerChildReads {
   private final InformerEventSource<Job, MultimodalPretrainJob> jobs;
   private final InformerEventSource<Pod, MultimodalPretrainJob> pods;
   private final InformerEventSource<PersistentVolumeClaim, MultimodalPretrainJob> claims;
+  /** Nodes by name, from the admission's informer. */
+  private final Function<String, Node> nodes;
   /** Children this operator deleted whose delete the informer has not delivered yet: uid by object. */
   private final Map<ResourceID, String> deleted = new ConcurrentHashMap<>();
 
   InformerChildReads(KubernetesClient client, InformerEventSource<Job, MultimodalPretrainJob> jobs,
       InformerEventSource<Pod, MultimodalPretrainJob> pods,
-      InformerEventSource<PersistentVolumeClaim, MultimodalPretrainJob> claims) {
+      InformerEventSource<PersistentVolumeClaim, MultimodalPretrainJob> claims, Function<String, Node> nodes) {
     this.client = client;
+    this.nodes = nodes;
     this.jobs = jobs;
     this.pods = pods;
     this.claims = claims;
@@ -65,6 +70,8 @@ final class InformerChildReads {
           found = visible(jobs.get(id).orElse(null));
         } else if (like instanceof PersistentVolumeClaim) {
           found = claims.get(id).orElse(null);
+        } else if (like instanceof Node) {
+          found = nodes.apply(like.getMetadata().getName());
         } else {
           return client.resource(like).get();
         }

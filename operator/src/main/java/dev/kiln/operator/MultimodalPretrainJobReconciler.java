@@ -62,6 +62,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
   private final ProgressReader progress = new HttpProgressReader();
   private final Duration progressInterval;
   private final BuiltinAdmission admission;
+  private final InformerClusterState clusterState;
   /** Set once the event sources exist, before the first reconcile. */
   private InformerChildReads childReads;
   private final QueueWakeups wakeups = new QueueWakeups();
@@ -74,7 +75,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     this.events = new EventRecorder(client, clock, metrics::event);
     this.progressInterval = Duration.ofSeconds(config.progressIntervalSeconds());
     TrainingQueues.ensureDefault(client);
-    InformerClusterState clusterState = new InformerClusterState(client, wakeups::roomMayHaveAppeared, wakeups::jobDeleted);
+    this.clusterState = new InformerClusterState(client, wakeups::roomMayHaveAppeared, wakeups::jobDeleted);
     metrics.readFrom(clusterState);
     this.admission = new BuiltinAdmission(clusterState, (queue, status) -> {
       metrics.queueSeen(queue);
@@ -134,7 +135,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     var jobSource = new InformerEventSource<>(jobs, context);
     var podSource = new InformerEventSource<>(pods, context);
     var claimSource = new InformerEventSource<>(claims, context);
-    childReads = new InformerChildReads(client, jobSource, podSource, claimSource);
+    childReads = new InformerChildReads(client, jobSource, podSource, claimSource, clusterState::node);
     return List.of(jobSource, podSource, claimSource, wakeups.source());
   }
 }

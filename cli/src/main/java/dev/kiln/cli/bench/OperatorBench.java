@@ -108,9 +108,16 @@ public final class OperatorBench implements Callable<Integer> {
       double settleSeconds = (System.nanoTime() - start) / 1e9;
 
       Thread.sleep(5_000);  // the last status writes and events land
-      long before = cluster.requestsFrom(OperatorProcess.USER_AGENT);
+      Map<String, Long> before = cluster.requestsByKindFrom(OperatorProcess.USER_AGENT);
       Thread.sleep(idleSeconds * 1000L);
-      long idleRequests = cluster.requestsFrom(OperatorProcess.USER_AGENT) - before;
+      Map<String, Long> idleByKind = new java.util.TreeMap<>();
+      cluster.requestsByKindFrom(OperatorProcess.USER_AGENT).forEach((kind, count) -> {
+        long more = count - before.getOrDefault(kind, 0L);
+        if (more > 0) {
+          idleByKind.put(kind, more);
+        }
+      });
+      long idleRequests = idleByKind.values().stream().mapToLong(Long::longValue).sum();
       long rssKb = residentKb(cluster.operator().pid());
 
       List<Long> latencies;
@@ -128,6 +135,7 @@ public final class OperatorBench implements Callable<Integer> {
       result.put("settle_s", Math.round(settleSeconds * 10) / 10.0);
       result.put("idle_seconds", idleSeconds);
       result.put("idle_requests", idleRequests);
+      result.put("idle_requests_by_kind", idleByKind);
       result.put("idle_requests_per_job_per_min", Math.round(idleRequests * 60_000.0 / idleSeconds / jobs) / 1000.0);
       result.put("rss_mb", rssKb / 1024);
       result.put("admissions", latencies.size());

@@ -258,23 +258,33 @@ public final class BuiltinAdmission implements Admission {
         trainerPods.computeIfAbsent(attemptKey(pod), k -> new ArrayList<>()).add(pod);
       }
     }
+    Map<String, Set<Integer>> succeededRanks = new HashMap<>();
+    for (Pod pod : state.succeededStagePods()) {
+      succeededRanks.computeIfAbsent(attemptKey(pod), k -> new HashSet<>()).add(StageJobManifest.completionIndex(pod));
+    }
     Map<String, List<Job>> jobsByOwner = new HashMap<>();
     trainerJobs.forEach(j -> jobsByOwner.computeIfAbsent(ownerKey(j), k -> new ArrayList<>()).add(j));
     // What each Builtin queue runs: this queue's stages, and its cohort's (GPUs they lend and borrow).
     Map<String, List<QueuePlan.Running>> runningByQueue = new HashMap<>();
+    Set<String> ranksAllSucceeded = new HashSet<>();
     for (Job attempt : trainerJobs) {
       MultimodalPretrainJob owner = jobs.get(ownerKey(attempt));
       if (finished(attempt) || owner == null) {
         continue;
       }
       Gang gang = gang(owner, Labels.get(attempt, Labels.STAGE));
+      Set<Integer> done = succeededRanks.getOrDefault(attemptKey(attempt), Set.of());
+      if (gang != null && done.size() >= gang.pods()) {
+        ranksAllSucceeded.add(attemptKey(attempt));  // it holds nothing, though its Job may not say Complete yet
+        continue;
+      }
       if (gang == null) {
         continue;
       }
       List<Pod> attemptPods = trainerPods.getOrDefault(attemptKey(attempt), List.of());
       Map<String, ResourceList> byNode = heldByNode(attemptPods);
       // What its unbound ranks hold on their planned nodes is freed by stopping it too.
-      holdUnbound(room, gang, StageJobManifest.placement(attempt), attemptPods)
+      holdUnbound(room, gang, StageJobManifest.placement(attempt), attemptPods, done)
           .forEach((node, held) -> byNode.merge(node, held, ResourceList::plus));
       if (builtin(owner)) {
         boolean stopping = attempt.getMetadata().getDeletionTimestamp() != null || annotation(attempt, PREEMPTED_BY) != null;
@@ -316,7 +326,7 @@ public final class BuiltinAdmission implements Admission {
     for (Reservation reservation : reservations.values()) {
       // Its pods may be in the pod cache before its Job is in the Job cache: those bound count once, as pods.
       holdUnbound(room, reservation.gang(), reservation.nodes(), reservedPods.getOrDefault(
-          reservation.namespace() + "/" + reservation.job() + "/" + reservation.stage(), List.of()));
+          reservation.namespace() + "/" + reservation.job() + "/" + reservation.stage(), List.of()), Set.of());
       runningByQueue.computeIfAbsent(reservation.queue(), k -> new ArrayList<>()).add(new QueuePlan.Running(
           reservation.namespace() + "/" + reservation.job(), "", reservation.priority(), reservation.at(),
           reservation.gang(), Map.of(), false));
@@ -348,7 +358,7 @@ public final class BuiltinAdmission implements Admission {
       List<Job> own = jobsByOwner.getOrDefault(otherKey, List.of());
       boolean between = other.getStatus().getQueue().position() == null
           && other.getStatus().getPhase() != JobPhase.AwaitingPromotion;
-      Gang gang = gang(other, nextStage(other, own));
+      Gang gang = gang(other, nextStage(other, own, ranksAllSucceeded));
       if (gang != null && (other.getStatus().getQueue().position() != null || between)) {
         waitingStages.add(new QueuePlan.Waiting(otherKey, priority.getAsInt(), created(other), gang));
       }
@@ -383,8 +393,8 @@ public final class BuiltinAdmission implements Admission {
    * node), or (an attempt from before placements) on any nodes that fit.
    */
   private static Map<String, ResourceList> holdUnbound(ClusterRoom room, Gang gang, List<String> placement,
-      List<Pod> pods) {
-    Set<Integer> bound = new HashSet<>();
+      List<Pod> pods, Set<Integer> succeeded) {
+    Set<Integer> bound = new HashSet<>(succeeded);
     for (Pod pod : pods) {
       if (pod.getSpec().getNodeName() != null && !ClusterRoom.terminal(pod)) {
         bound.add(StageJobManifest.completionIndex(pod));
@@ -402,6 +412,12 @@ public final class BuiltinAdmission implements Admission {
       }
     }
     return held;
+  }
+
+  /** A stage pod that ended Succeeded: its rank is done. */
+  static boolean succeededStagePod(Pod pod) {
+    return Labels.TRAINER.equals(Labels.get(pod, Labels.COMPONENT)) && pod.getStatus() != null
+        && "Succeeded".equals(pod.getStatus().getPhase());
   }
 
   private void dropArrivedReservations(List<Job> trainerJobs) {
@@ -506,9 +522,11 @@ public final class BuiltinAdmission implements Admission {
   }
 
   /** The first stage of the job that has not completed an attempt: the one it asks for next. */
-  private static String nextStage(MultimodalPretrainJob job, List<Job> own) {
+  /** The job's first stage not yet done: no Job of it Complete, or whose ranks all succeeded ({@code ranksAllSucceeded}). */
+  private static String nextStage(MultimodalPretrainJob job, List<Job> own, Set<String> ranksAllSucceeded) {
     for (StageSpec stage : job.getSpec().stages()) {
-      boolean done = own.stream().anyMatch(j -> stage.name().equals(Labels.get(j, Labels.STAGE)) && completed(j));
+      boolean done = own.stream().anyMatch(j -> stage.name().equals(Labels.get(j, Labels.STAGE))
+          && (completed(j) || ranksAllSucceeded.contains(attemptKey(j))));
       if (!done) {
         return stage.name();
       }

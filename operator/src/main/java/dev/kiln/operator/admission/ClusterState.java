@@ -23,6 +23,12 @@ public interface ClusterState {
   /** Every pod of the cluster that is not finished: any of them may hold GPUs. */
   List<Pod> pods();
 
+  /**
+   * Kiln's stage pods that ended Succeeded: their ranks are done (a stage Job replaces no pod), though
+   * the Job controller may not have marked their Job complete yet (it batches pod updates).
+   */
+  List<Pod> succeededStagePods();
+
   /** Kiln's trainer Jobs, every namespace. */
   List<Job> trainerJobs();
 

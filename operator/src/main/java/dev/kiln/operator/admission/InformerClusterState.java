@@ -74,6 +74,9 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
     return new ResourceEventHandler<>() {
       @Override
       public void onAdd(T obj) {
+        if (obj instanceof Pod pod && !planned(pod)) {
+          return;
+        }
         version.incrementAndGet();
         if (!(obj instanceof Pod)) {
           onChange.run();  // a new pod takes GPUs, it frees none
@@ -84,6 +87,9 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
       public void onUpdate(T oldObj, T newObj) {
         if (newObj instanceof Pod pod) {
           Pod old = (Pod) oldObj;
+          if (!planned(old) && !planned(pod)) {
+            return;
+          }
           if (!Objects.equals(old.getSpec().getNodeName(), pod.getSpec().getNodeName())
               || ClusterRoom.terminal(old) != ClusterRoom.terminal(pod)
               || (old.getMetadata().getDeletionTimestamp() == null) != (pod.getMetadata().getDeletionTimestamp() == null)) {
@@ -103,10 +109,27 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
 
       @Override
       public void onDelete(T obj, boolean deletedFinalStateUnknown) {
+        if (obj instanceof Pod pod && !planned(pod)) {
+          return;
+        }
         version.incrementAndGet();
         onChange.run();
       }
     };
+  }
+
+  /**
+   * Whether a plan reads the pod: a stage pod (its gang's own), or any pod bound to a GPU node (it
+   * takes room there). Other pods (data preparation on CPU nodes, most of a busy cluster's pods) come
+   * and go without a plan or a version change.
+   */
+  boolean planned(Pod pod) {
+    if (Labels.TRAINER.equals(Labels.get(pod, Labels.COMPONENT))) {
+      return true;
+    }
+    String nodeName = pod.getSpec() == null ? null : pod.getSpec().getNodeName();
+    Node node = nodeName == null ? null : nodes.getStore().getByKey(nodeName);
+    return node != null && ClusterRoom.allocatable(node).gpus() > 0;
   }
 
   /** Jobs change the plan when they come, go, or change what the plan reads of them; not with every status write. */
@@ -151,9 +174,19 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
     return nodes.getStore().list();
   }
 
+  /** The node of that name as the cache holds it, or null. */
+  public Node node(String name) {
+    return nodes.getStore().getByKey(name);
+  }
+
   @Override
   public List<Pod> pods() {
     return pods.getStore().list().stream().filter(p -> !ClusterRoom.terminal(p)).toList();
+  }
+
+  @Override
+  public List<Pod> succeededStagePods() {
+    return pods.getStore().list().stream().filter(BuiltinAdmission::succeededStagePod).toList();
   }
 
   @Override

@@ -34,6 +34,12 @@ public final class ListingClusterState implements ClusterState {
   }
 
   @Override
+  public List<Pod> succeededStagePods() {
+    return client.pods().inAnyNamespace().withLabel(Labels.COMPONENT, Labels.TRAINER).list().getItems().stream()
+        .filter(BuiltinAdmission::succeededStagePod).toList();
+  }
+
+  @Override
   public List<Job> trainerJobs() {
     return client.batch().v1().jobs().inAnyNamespace().withLabel(Labels.MANAGED_BY, Labels.MANAGER)
         .withLabel(Labels.COMPONENT, Labels.TRAINER).list().getItems();

@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.DeletionPropagation;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -278,7 +279,7 @@ public final class ChildResources {
    * --hostname-override); the name where the node carries none; null when the node is gone.
    */
   private String hostname(String node) {
-    var found = client.nodes().withName(node).get();
+    var found = reads.get(new NodeBuilder().withNewMetadata().withName(node).endMetadata().build());
     if (found == null) {
       return null;
     }

@@ -6,12 +6,20 @@ import static org.awaitility.Awaitility.await;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.operator.FakeCluster;
 import dev.kiln.operator.TestJobs;
+import dev.kiln.operator.manifests.Labels;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -37,5 +45,53 @@ class InformerClusterStateTest {
 
     await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(deleted).containsExactly("quickstart"));
     assertThat(state.jobs()).isEmpty();
+  }
+
+  @Test
+  void podsThatTakeNoGpuNodesRoomChangeNoPlan() {
+    client.resource(node("cpu-0", Map.of("cpu", new Quantity("32")))).create();
+    client.resource(node("gpu-0", FakeCluster.gpuNodeAllocatable(8))).create();
+    AtomicInteger changes = new AtomicInteger();
+    InformerClusterState state = new InformerClusterState(client, changes::incrementAndGet);
+    await().atMost(Duration.ofSeconds(10)).until(() -> state.nodes().size() == 2);
+    long before = state.version().getAsLong();
+    int changesBefore = changes.get();
+
+    client.resource(pod("data-0", "cpu-0", "data")).create();
+    finish("data-0");
+    client.pods().withName("data-0").delete();
+    client.resource(pod("unbound", null, "data")).create();
+    // Positive control, after them on the same watch: a pod on the GPU node ends.
+    client.resource(pod("beside-gpus", "gpu-0", "data")).create();
+    finish("beside-gpus");
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> changes.get() == changesBefore + 1);
+    assertThat(state.version().getAsLong()).as("created, then ended: two changes, none from the other pods")
+        .isEqualTo(before + 2);
+    assertThat(changes).hasValue(changesBefore + 1);
+    assertThat(state.pods()).extracting(p -> p.getMetadata().getName()).contains("unbound");
+
+    client.resource(pod("trainer-0", null, Labels.TRAINER)).create();
+    await().atMost(Duration.ofSeconds(10)).until(() -> state.version().getAsLong() == before + 3);
+  }
+
+  private void finish(String pod) {
+    client.pods().withName(pod).editStatus(p -> {
+      p.getStatus().setPhase("Succeeded");
+      return p;
+    });
+  }
+
+  private static Node node(String name, Map<String, Quantity> allocatable) {
+    return new NodeBuilder().withNewMetadata().withName(name).endMetadata()
+        .withNewStatus().withAllocatable(allocatable).addNewCondition().withType("Ready").withStatus("True").endCondition()
+        .endStatus().build();
+  }
+
+  private static Pod pod(String name, String node, String component) {
+    return new PodBuilder().withNewMetadata().withName(name).withNamespace("test")
+        .addToLabels(Labels.COMPONENT, component).endMetadata()
+        .withNewSpec().withNodeName(node).addNewContainer().withName("main").withImage("kiln").endContainer().endSpec()
+        .withNewStatus().withPhase("Running").endStatus().build();
   }
 }

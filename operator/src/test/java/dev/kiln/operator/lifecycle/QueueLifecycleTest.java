@@ -94,6 +94,36 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aGangWhoseRanksAllSucceededFreesItsGpusAndQuotaBeforeItsJobIsMarkedComplete() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(8, null, null, null));
+    MultimodalPretrainJob first = create("first", "research", 0, 1);
+    clock.advance(java.time.Duration.ofSeconds(5));
+    MultimodalPretrainJob second = create("second", "research", 0, 1);
+    toTraining(first);
+    cluster.startPod(NS, "first-pretrain-a1", 0, "gpu-0");
+    toTraining(second);
+
+    // Pre-training's rank ends before its Job is marked complete: first's next stage keeps its place ahead.
+    cluster.stopPod(NS, "first-pretrain-a1-0", 0);
+    reconcile(second);
+    assertThat(cluster.job(NS, "second-pretrain-a1")).as("first's next stage is ahead of it").isNull();
+    cluster.complete(NS, "first-pretrain-a1", "{\"step\":10}");
+    reconcile(first);
+    cluster.startPod(NS, "first-sft-a1", 0, "gpu-0");
+    reconcile(second);
+    assertThat(cluster.job(NS, "second-pretrain-a1")).as("first's last stage runs").isNull();
+
+    // The Job controller batches pod updates (a second or more): the last rank has ended, its Job not yet marked.
+    cluster.stopPod(NS, "first-sft-a1-0", 0);
+    assertThat(cluster.job(NS, "first-sft-a1").getStatus()).as("not marked complete").isNull();
+    reconcile(second);
+
+    assertThat(cluster.job(NS, "second-pretrain-a1")).as(() -> "the node's GPUs and the queue's 8 are free, yet: "
+        + get(second).getStatus().getQueue().reason()).isNotNull();
+  }
+
+  @Test
   void aGangsPodsWaitGatedUntilEachIsPinnedToTheNodeItsRankWasPlannedOn() {
     cluster.addGpuNode("gpu-0", 8, A100);
     cluster.addGpuNode("gpu-1", 8, A100);
@@ -312,6 +342,10 @@ class QueueLifecycleTest {
 
     public List<io.fabric8.kubernetes.api.model.Pod> pods() {
       return live.pods();
+    }
+
+    public List<io.fabric8.kubernetes.api.model.Pod> succeededStagePods() {
+      return live.succeededStagePods();
     }
 
     public List<io.fabric8.kubernetes.api.model.batch.v1.Job> trainerJobs() {
@@ -624,6 +658,10 @@ class QueueLifecycleTest {
 
       public List<io.fabric8.kubernetes.api.model.Pod> pods() {
         return live.pods();
+      }
+
+      public List<io.fabric8.kubernetes.api.model.Pod> succeededStagePods() {
+        return live.succeededStagePods();
       }
 
       public List<io.fabric8.kubernetes.api.model.batch.v1.Job> trainerJobs() {

@@ -1,0 +1,179 @@
+package dev.kiln.local;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.server.mock.KubernetesAttributesExtractor;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesResponseComposer;
+import io.fabric8.mockwebserver.crud.Attribute;
+import io.fabric8.mockwebserver.crud.AttributeSet;
+import io.fabric8.mockwebserver.crud.AttributeType;
+import io.fabric8.mockwebserver.http.MockResponse;
+import java.net.HttpURLConnection;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The in-memory store, read by resource. The store keeps every object of every kind in one map and
+ * answers each read, a GET by name included, by testing every entry, so a request's cost grows
+ * with all the objects in the cluster (tens of thousands at a thousand jobs, which left the API
+ * server's one event loop busy all the time). This keeps the same entries grouped by resource,
+ * in the store's order, and by resource and name, so that a list tests only its resource's
+ * objects and a named read a handful; it answers as the store would. Writes go through the store
+ * unchanged, and every change it makes is mirrored here.
+ */
+class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
+
+  private static final KubernetesResponseComposer LISTS = new KubernetesResponseComposer();
+
+  /** The store's entries by resource (plural), each in the store's order. */
+  private final Map<String, Map<AttributeSet, String>> byResource = new ConcurrentHashMap<>();
+  /** The store's entries by resource and name ({@code pods/trainer-0}); one per namespace holding that name. */
+  private final Map<String, Set<AttributeSet>> byName = new ConcurrentHashMap<>();
+  /** The newest resourceVersion handed out: what a list reports, as the store's does. */
+  private final AtomicLong resourceVersion = new AtomicLong();
+
+  @Override
+  public long requestResourceVersion() {
+    long version = super.requestResourceVersion();
+    resourceVersion.accumulateAndGet(version, Math::max);
+    return version;
+  }
+
+  @Override
+  public void processEvent(String path, AttributeSet pathAttributes, AttributeSet oldAttributes,
+      GenericKubernetesResource resource, String newState) {
+    super.processEvent(path, pathAttributes, oldAttributes, resource, newState);
+    if (oldAttributes != null) {
+      forget(oldAttributes);
+    }
+    if (newState != null) {
+      // As the store keys the new state: from the object, with the path's resource when the object does not say it.
+      var extractor = (KubernetesAttributesExtractor) attributeExtractor;
+      AttributeSet attributes = resource != null ? extractor.extract(resource) : extractor.fromResource(newState);
+      if (!attributes.containsKey(KubernetesAttributesExtractor.PLURAL)) {
+        attributes = AttributeSet.merge(pathAttributes, attributes);
+      }
+      remember(attributes, newState);
+    }
+  }
+
+  @Override
+  public void reset() {
+    super.reset();
+    byResource.clear();
+    byName.clear();
+  }
+
+  @Override
+  public Map.Entry<AttributeSet, String> findResource(AttributeSet query) {
+    String resource = single(query, KubernetesAttributesExtractor.PLURAL);
+    if (resource == null) {
+      return super.findResource(query);
+    }
+    List<Map.Entry<AttributeSet, String>> found = matching(resource, query, true);
+    return found.isEmpty() ? null : found.getFirst();
+  }
+
+  @Override
+  public MockResponse handleGet(String path) {
+    AttributeSet query = attributeExtractor.fromPath(path);
+    String resource = single(query, KubernetesAttributesExtractor.PLURAL);
+    if (resource == null || watch(path)) {
+      return super.handleGet(path);
+    }
+    List<String> items = matching(resource, query, false).stream().map(Map.Entry::getValue).toList();
+    if (query.containsKey(KubernetesAttributesExtractor.NAME)) {
+      return items.isEmpty() ? new MockResponse().setResponseCode(HttpURLConnection.HTTP_NOT_FOUND)
+          : new MockResponse().setResponseCode(HttpURLConnection.HTTP_OK).setBody(items.getFirst());
+    }
+    if (items.isEmpty()) {
+      return super.handleGet(path);  // perhaps a discovery request, which the store answers from the CRDs it knows
+    }
+    return new MockResponse().setResponseCode(HttpURLConnection.HTTP_OK)
+        .setBody(LISTS.compose(items, String.valueOf(resourceVersion.get())));
+  }
+
+  private void remember(AttributeSet attributes, String state) {
+    String resource = single(attributes, KubernetesAttributesExtractor.PLURAL);
+    Map<AttributeSet, String> entries = byResource.computeIfAbsent(String.valueOf(resource),
+        r -> Collections.synchronizedMap(new LinkedHashMap<>()));
+    entries.put(attributes, state);
+    String name = single(attributes, KubernetesAttributesExtractor.NAME);
+    if (name != null) {
+      byName.computeIfAbsent(resource + "/" + name, k -> Collections.synchronizedSet(new LinkedHashSet<>())).add(attributes);
+    }
+  }
+
+  private void forget(AttributeSet attributes) {
+    String resource = single(attributes, KubernetesAttributesExtractor.PLURAL);
+    Map<AttributeSet, String> entries = byResource.get(String.valueOf(resource));
+    if (entries != null) {
+      entries.remove(attributes);
+    }
+    String name = single(attributes, KubernetesAttributesExtractor.NAME);
+    Set<AttributeSet> named = name == null ? null : byName.get(resource + "/" + name);
+    if (named != null) {
+      named.remove(attributes);
+    }
+  }
+
+  /** The entries of {@code resource} that {@code query} matches, in the store's order (the first only, if asked). */
+  private List<Map.Entry<AttributeSet, String>> matching(String resource, AttributeSet query, boolean firstOnly) {
+    Map<AttributeSet, String> entries = byResource.getOrDefault(resource, Map.of());
+    String name = single(query, KubernetesAttributesExtractor.NAME);
+    List<Map.Entry<AttributeSet, String>> candidates;
+    if (name != null) {
+      Set<AttributeSet> named = byName.getOrDefault(resource + "/" + name, Set.of());
+      candidates = new ArrayList<>();
+      synchronized (named) {
+        for (AttributeSet attributes : named) {
+          String state = entries.get(attributes);
+          if (state != null) {
+            candidates.add(Map.entry(attributes, state));
+          }
+        }
+      }
+    } else {
+      synchronized (entries) {
+        candidates = new ArrayList<>(entries.entrySet());
+      }
+    }
+    List<Map.Entry<AttributeSet, String>> found = new ArrayList<>();
+    for (var entry : candidates) {
+      if (entry.getKey().matches(query)) {
+        found.add(entry);
+        if (firstOnly) {
+          break;
+        }
+      }
+    }
+    return found;
+  }
+
+  /** The attribute's one value when {@code attributes} requires exactly it, else null. */
+  private static String single(AttributeSet attributes, String key) {
+    Attribute attribute = attributes.getAttribute(key);
+    if (attribute == null || attribute.getType() != AttributeType.WITH || attribute.getValues().size() != 1) {
+      return null;
+    }
+    return attribute.getValues().getFirst().toString();
+  }
+
+  private static boolean watch(String path) {
+    try {
+      String query = new URI(path).getQuery();
+      return query != null && query.contains("watch=true");
+    } catch (URISyntaxException e) {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,133 @@
+package dev.kiln.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import java.net.InetAddress;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The store read by resource answers every read as the plain store does, through creates,
+ * updates, patches (labels changed), deletes, a name used in two namespaces, cluster-scoped
+ * objects and label selectors: the same operations against both, then the same reads compared.
+ */
+@Timeout(60)
+class IndexedCrudDispatcherTest {
+
+  private KubernetesMockServer plainServer;
+  private KubernetesMockServer indexedServer;
+  private KubernetesClient plain;
+  private KubernetesClient indexed;
+
+  @BeforeEach
+  void start() {
+    plainServer = server(new KubernetesCrudDispatcher());
+    indexedServer = server(new IndexedCrudDispatcher());
+    plain = plainServer.createClient();
+    indexed = indexedServer.createClient();
+  }
+
+  private static KubernetesMockServer server(KubernetesCrudDispatcher dispatcher) {
+    KubernetesMockServer server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher,
+        false);
+    server.init(InetAddress.getLoopbackAddress(), 0);
+    return server;
+  }
+
+  @AfterEach
+  void stop() {
+    plain.close();
+    indexed.close();
+    plainServer.destroy();
+    indexedServer.destroy();
+  }
+
+  @Test
+  void everyReadAnswersAsThePlainStoreDoes() {
+    for (KubernetesClient client : List.of(plain, indexed)) {
+      for (String namespace : List.of("a", "b")) {
+        client.resource(new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build()).create();
+        for (int i = 0; i < 5; i++) {
+          client.pods().inNamespace(namespace).resource(pod("p" + i, i % 2 == 0 ? "trainer" : "data")).create();
+          client.configMaps().inNamespace(namespace).resource(configMap("p" + i)).create();
+        }
+      }
+      client.resource(new NodeBuilder().withNewMetadata().withName("p1").endMetadata().build()).create();
+      client.pods().inNamespace("a").withName("p1").edit(p -> {
+        p.getMetadata().getLabels().put("role", "trainer");
+        return p;
+      });
+      client.pods().inNamespace("b").withName("p2").patch(PatchContext.of(PatchType.JSON_MERGE),
+          "{\"metadata\":{\"labels\":{\"role\":\"data\"}}}");
+      client.pods().inNamespace("b").withName("p3").editStatus(p -> {
+        p.getStatus().setPhase("Running");
+        return p;
+      });
+      client.pods().inNamespace("a").withName("p4").delete();
+      client.configMaps().inNamespace("b").withName("p0").delete();
+      client.pods().inNamespace("a").resource(pod("p4", "data")).create();
+    }
+
+    List<Function<KubernetesClient, Object>> reads = List.of(
+        c -> names(c.pods().inAnyNamespace().list().getItems()),
+        c -> names(c.pods().inNamespace("a").list().getItems()),
+        c -> names(c.pods().inNamespace("b").withLabel("role", "trainer").list().getItems()),
+        c -> names(c.pods().inAnyNamespace().withLabel("role", "data").list().getItems()),
+        c -> names(c.pods().inAnyNamespace().withoutLabel("role", "data").list().getItems()),
+        c -> names(c.configMaps().inAnyNamespace().list().getItems()),
+        c -> names(c.nodes().list().getItems()),
+        c -> names(c.namespaces().list().getItems()),
+        c -> names(c.secrets().inNamespace("a").list().getItems()),
+        c -> labelsOf(c.pods().inNamespace("a").withName("p1").get()),
+        c -> labelsOf(c.pods().inNamespace("b").withName("p2").get()),
+        c -> c.pods().inNamespace("b").withName("p3").get().getStatus().getPhase(),
+        c -> String.valueOf(c.pods().inNamespace("a").withName("missing").get()),
+        c -> String.valueOf(c.configMaps().inNamespace("b").withName("p0").get()),
+        c -> c.configMaps().inNamespace("a").withName("p0").get().getData(),
+        c -> c.nodes().withName("p1").get().getMetadata().getName());
+    for (var read : reads) {
+      assertThat(read.apply(indexed)).isEqualTo(read.apply(plain));
+    }
+    // Positive control: the reads tell the stores apart when they hold different objects.
+    indexed.pods().inNamespace("a").withName("p0").delete();
+    assertThat(reads.getFirst().apply(indexed)).isNotEqualTo(reads.getFirst().apply(plain));
+  }
+
+  private static Pod pod(String name, String role) {
+    return new PodBuilder().withNewMetadata().withName(name).addToLabels("role", role).endMetadata()
+        .withNewSpec().addNewContainer().withName("main").withImage("kiln").endContainer().endSpec()
+        .withNewStatus().withPhase("Pending").endStatus().build();
+  }
+
+  private static ConfigMap configMap(String name) {
+    return new ConfigMapBuilder().withNewMetadata().withName(name).endMetadata().addToData("key", name).build();
+  }
+
+  private static List<String> names(List<? extends HasMetadata> objects) {
+    return objects.stream().map(o -> o.getMetadata().getNamespace() + "/" + o.getMetadata().getName()).toList();
+  }
+
+  private static Map<String, String> labelsOf(HasMetadata object) {
+    return object.getMetadata().getLabels();
+  }
+}
