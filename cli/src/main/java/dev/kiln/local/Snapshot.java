@@ -3,33 +3,45 @@ package dev.kiln.local;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
-/** What the local node's controllers see in one pass: every object they act on, read once. */
+/**
+ * What the local node's controllers see in one pass: every object they act on, read once, and
+ * the pods grouped by the uid of each owner (a pass must not scan every pod for every Job).
+ */
 record Snapshot(List<Job> jobs, List<Pod> pods, List<PersistentVolumeClaim> claims, List<Node> nodes,
-    List<MultimodalPretrainJob> kilnJobs) {
+    List<MultimodalPretrainJob> kilnJobs, Map<String, List<Pod>> podsByOwner) {
 
   static Snapshot read(KubernetesClient client) {
+    List<Pod> pods = client.pods().inAnyNamespace().list().getItems();
+    Map<String, List<Pod>> byOwner = new HashMap<>();
+    for (Pod pod : pods) {
+      var refs = pod.getMetadata().getOwnerReferences();
+      if (refs != null) {
+        refs.stream().map(OwnerReference::getUid).filter(Objects::nonNull).distinct()
+            .forEach(uid -> byOwner.computeIfAbsent(uid, k -> new ArrayList<>()).add(pod));
+      }
+    }
     return new Snapshot(
         client.batch().v1().jobs().inAnyNamespace().list().getItems(),
-        client.pods().inAnyNamespace().list().getItems(),
+        pods,
         client.persistentVolumeClaims().inAnyNamespace().list().getItems(),
         client.nodes().list().getItems(),
-        client.resources(MultimodalPretrainJob.class).inAnyNamespace().list().getItems());
+        client.resources(MultimodalPretrainJob.class).inAnyNamespace().list().getItems(),
+        byOwner);
   }
 
   List<Pod> podsOf(Job job) {
-    return pods.stream().filter(p -> ownedBy(p, job)).toList();
-  }
-
-  static boolean ownedBy(HasMetadata child, HasMetadata owner) {
-    var refs = child.getMetadata().getOwnerReferences();
-    return refs != null && refs.stream().anyMatch(r -> Objects.equals(r.getUid(), owner.getMetadata().getUid()));
+    return podsByOwner.getOrDefault(job.getMetadata().getUid(), List.of());
   }
 
   static String key(HasMetadata object) {
