@@ -49,9 +49,10 @@ public interface ClusterState {
   List<RuntimeClass> runtimeClasses();
 
   /**
-   * A number that changes whenever something a queue's plan depends on may have changed, so a
-   * plan made at one version holds until the next; empty when this state cannot tell, and every
-   * decision is then planned afresh.
+   * A number that changes whenever something may have changed that could turn a plan's "wait"
+   * into anything else, so a wait decided at one version holds until the next: every change a
+   * plan reads, but a pod created or bound (that only takes room). Empty when this state cannot
+   * tell, and every decision is then planned afresh.
    */
   default OptionalLong version() {
     return OptionalLong.empty();

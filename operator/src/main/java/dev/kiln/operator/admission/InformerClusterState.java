@@ -16,7 +16,6 @@ import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicLong;
@@ -37,7 +36,7 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   private final SharedIndexInformer<PriorityClass> priorityClasses;
   private final SharedIndexInformer<RuntimeClass> runtimeClasses;
 
-  /** Bumped on every change a queue's plan depends on. */
+  /** Bumped on every change a queue's plan depends on, but a pod created or bound: see {@link ClusterState#version()}. */
   private final AtomicLong version = new AtomicLong();
 
   public InformerClusterState(KubernetesClient client, Runnable onChange) {
@@ -74,13 +73,11 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
     return new ResourceEventHandler<>() {
       @Override
       public void onAdd(T obj) {
-        if (obj instanceof Pod pod && !planned(pod)) {
-          return;
+        if (obj instanceof Pod) {
+          return;  // a new pod takes room, it frees none: a job told to wait still waits
         }
         version.incrementAndGet();
-        if (!(obj instanceof Pod)) {
-          onChange.run();  // a new pod takes GPUs, it frees none
-        }
+        onChange.run();
       }
 
       @Override
@@ -90,10 +87,9 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
           if (!planned(old) && !planned(pod)) {
             return;
           }
-          if (!Objects.equals(old.getSpec().getNodeName(), pod.getSpec().getNodeName())
-              || ClusterRoom.terminal(old) != ClusterRoom.terminal(pod)
+          if (ClusterRoom.terminal(old) != ClusterRoom.terminal(pod)
               || (old.getMetadata().getDeletionTimestamp() == null) != (pod.getMetadata().getDeletionTimestamp() == null)) {
-            version.incrementAndGet();  // bound, ended or being deleted: a running pod's other updates change nothing here
+            version.incrementAndGet();  // ended or being deleted; bound only takes room, and other updates change nothing here
           }
           if (!ClusterRoom.terminal(pod)) {
             return;
