@@ -273,12 +273,12 @@ public final class BuiltinAdmission implements Admission {
         continue;
       }
       Gang gang = gang(owner, Labels.get(attempt, Labels.STAGE));
-      Set<Integer> done = succeededRanks.getOrDefault(attemptKey(attempt), Set.of());
-      if (gang != null && done.size() >= gang.pods()) {
-        ranksAllSucceeded.add(attemptKey(attempt));  // it holds nothing, though its Job may not say Complete yet
+      if (gang == null) {
         continue;
       }
-      if (gang == null) {
+      Set<Integer> done = succeededRanks.getOrDefault(attemptKey(attempt), Set.of());
+      if (done.size() >= gang.pods()) {
+        ranksAllSucceeded.add(attemptKey(attempt));  // it holds nothing, though its Job may not say Complete yet
         continue;
       }
       List<Pod> attemptPods = trainerPods.getOrDefault(attemptKey(attempt), List.of());
@@ -521,8 +521,10 @@ public final class BuiltinAdmission implements Admission {
     return byQueue.computeIfAbsent(job.getSpec().scheduling().queue(), k -> new ArrayList<>());
   }
 
-  /** The first stage of the job that has not completed an attempt: the one it asks for next. */
-  /** The job's first stage not yet done: no Job of it Complete, or whose ranks all succeeded ({@code ranksAllSucceeded}). */
+  /**
+   * The first stage of the job that has not completed an attempt (its Job Complete, or its ranks
+   * all succeeded: {@code ranksAllSucceeded}): the one it asks for next.
+   */
   private static String nextStage(MultimodalPretrainJob job, List<Job> own, Set<String> ranksAllSucceeded) {
     for (StageSpec stage : job.getSpec().stages()) {
       boolean done = own.stream().anyMatch(j -> stage.name().equals(Labels.get(j, Labels.STAGE))

@@ -36,6 +36,9 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   private final SharedIndexInformer<PriorityClass> priorityClasses;
   private final SharedIndexInformer<RuntimeClass> runtimeClasses;
 
+  /** Index of the stage pods that ended Succeeded: a plan reads them, not every pod the cache holds. */
+  private static final String SUCCEEDED_STAGE_PODS = "succeeded-stage-pods";
+
   /** Bumped on every change a queue's plan depends on, but a pod created or bound: see {@link ClusterState#version()}. */
   private final AtomicLong version = new AtomicLong();
 
@@ -46,8 +49,11 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   /** As above; {@code onJobDeleted} hears of each MultimodalPretrainJob deleted (its reservations are to go). */
   public InformerClusterState(KubernetesClient client, Runnable onChange, Consumer<MultimodalPretrainJob> onJobDeleted) {
     nodes = client.nodes().inform(handler(onChange));
-    pods = started(client.pods().inAnyNamespace().runnableInformer(0)
-        .itemStore(CachedCopies.store(CachedCopies::planningPod)), handler(onChange));
+    SharedIndexInformer<Pod> podInformer = client.pods().inAnyNamespace().runnableInformer(0)
+        .itemStore(CachedCopies.store(CachedCopies::planningPod));
+    podInformer.addIndexers(Map.of(SUCCEEDED_STAGE_PODS, pod -> BuiltinAdmission.succeededStagePod(pod)
+        ? List.of(SUCCEEDED_STAGE_PODS) : List.of()));
+    pods = started(podInformer, handler(onChange));
     trainerJobs = started(client.batch().v1().jobs().inAnyNamespace().withLabel(Labels.MANAGED_BY, Labels.MANAGER)
         .withLabel(Labels.COMPONENT, Labels.TRAINER).runnableInformer(0)
         .itemStore(CachedCopies.store(CachedCopies::job)), handler(onChange));
@@ -182,7 +188,7 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
 
   @Override
   public List<Pod> succeededStagePods() {
-    return pods.getStore().list().stream().filter(BuiltinAdmission::succeededStagePod).toList();
+    return pods.getIndexer().byIndex(SUCCEEDED_STAGE_PODS, SUCCEEDED_STAGE_PODS);
   }
 
   @Override

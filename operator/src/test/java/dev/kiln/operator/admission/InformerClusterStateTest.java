@@ -74,6 +74,7 @@ class InformerClusterStateTest {
     client.resource(pod("trainer-0", null, Labels.TRAINER)).create();
     finish("trainer-0");
     await().atMost(Duration.ofSeconds(10)).until(() -> state.version().getAsLong() == before + 2);
+    assertThat(state.succeededStagePods()).extracting(p -> p.getMetadata().getName()).containsExactly("trainer-0");
   }
 
   private void finish(String pod) {
