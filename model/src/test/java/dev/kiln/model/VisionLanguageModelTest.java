@@ -179,8 +179,17 @@ class VisionLanguageModelTest {
     assertThat(chunked.keySet()).isEqualTo(whole.keySet());
     whole.forEach((name, expected) -> {
       float[] actual = chunked.get(name);
+      // The hidden states' gradient is summed chunk by chunk, so every gradient upstream of the head
+      // is the same sum in another order: equal to rounding, which the CPU's kernels (AVX2, AVX-512)
+      // block differently, and which cancellation inside a sum leaves relative to the tensor's
+      // largest entry, not to the entry's own size. A chunk scored wrongly or twice would be off by
+      // the size of the gradient itself.
+      float largest = 0;
+      for (float value : expected) {
+        largest = Math.max(largest, Math.abs(value));
+      }
       for (int i = 0; i < expected.length; i++) {
-        assertThat(actual[i]).as("%s[%d]", name, i).isCloseTo(expected[i], within(1e-6f + 1e-5f * Math.abs(expected[i])));
+        assertThat(actual[i]).as("%s[%d]", name, i).isCloseTo(expected[i], within(1e-6f + 1e-4f * largest));
       }
     });
   }
