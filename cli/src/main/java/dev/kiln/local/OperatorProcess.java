@@ -32,8 +32,8 @@ public final class OperatorProcess implements AutoCloseable {
    * example), which then gets these options as the chart passes them, in JAVA_TOOL_OPTIONS.
    */
   public static final List<String> JVM_OPTIONS = List.of("-Xms32m", "-Xmx128m", "-XX:+UseSerialGC",
-      "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30", "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=32m",
-      "-Xss512k");
+      "-XX:+UseStringDeduplication", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30", "-XX:TieredStopAtLevel=1",
+      "-XX:ReservedCodeCacheSize=32m", "-Xss512k");
 
   /**
    * glibc's malloc arenas: by default up to 8 per core, each holding freed memory, for a process

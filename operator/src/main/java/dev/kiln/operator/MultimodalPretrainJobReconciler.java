@@ -8,6 +8,7 @@ import dev.kiln.operator.lifecycle.ChildResources;
 import dev.kiln.operator.lifecycle.EventRecorder;
 import dev.kiln.operator.lifecycle.HttpProgressReader;
 import dev.kiln.operator.lifecycle.JobLifecycle;
+import dev.kiln.operator.lifecycle.SpecValidations;
 import dev.kiln.operator.lifecycle.ProgressReader;
 import dev.kiln.operator.manifests.Labels;
 import dev.kiln.operator.manifests.OperatorSettings;
@@ -66,6 +67,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
   /** Set once the event sources exist, before the first reconcile. */
   private InformerChildReads childReads;
   private final QueueWakeups wakeups = new QueueWakeups();
+  private final SpecValidations validations = new SpecValidations();
 
   public MultimodalPretrainJobReconciler(KubernetesClient client, KilnOperatorConfig config, OperatorMetrics metrics) {
     this.client = client;
@@ -104,7 +106,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     ChildResources children = new ChildResources(client,
         childReads.during(context.eventSourceRetriever().getControllerEventSource()));
     JobLifecycle.Outcome outcome = new JobLifecycle(children, events, admission, progress, progressInterval, settings,
-        clock).reconcile(job);
+        clock, validations).reconcile(job);
     UpdateControl<MultimodalPretrainJob> control = UpdateControl.noUpdate();
     outcome.requeueAfter().ifPresent(control::rescheduleAfter);
     return control;

@@ -71,7 +71,8 @@ public final class BuiltinAdmission implements Admission {
   private record Reservation(String queue, String namespace, String job, String stage, Gang gang, List<String> nodes,
       int priority, Instant at) {}
 
-  private record MadePlan(long stateVersion, long reservationsVersion, QueuePlan.Result result) {}
+  /** A plan, the versions it was made at, and when the first reservation it counted expires (its room then frees). */
+  private record MadePlan(long stateVersion, long reservationsVersion, Instant reservationsExpire, QueuePlan.Result result) {}
 
   /**
    * {@code wake} is told of a job (namespace/name) whose stage a decision for another job found
@@ -200,14 +201,14 @@ public final class BuiltinAdmission implements Admission {
   /**
    * The job's Wait in the queue's last plan when nothing the plan read has changed since; null
    * when it must be planned again. Only waits are reused: an admission reserves and a preemption
-   * marks victims, so those are always decided on a fresh plan.
+   * marks victims, so those are always decided on a fresh plan. A reservation whose Job arrives
+   * moves the cluster's version; one that expires does so with no event, hence its deadline.
    */
   private QueuePlan.Verdict unchangedWait(String queueName, String job) {
     MadePlan made = plans.get(queueName);
     OptionalLong version = state.version();
-    // While a reservation waits for its Job, plan afresh: it may expire with no event to say so.
     if (made == null || version.isEmpty() || made.stateVersion() != version.getAsLong()
-        || made.reservationsVersion() != reservationsVersion || !reservations.isEmpty()) {
+        || made.reservationsVersion() != reservationsVersion || !Instant.now(clock).isBefore(made.reservationsExpire())) {
       return null;
     }
     return made.result().verdicts().get(job) instanceof QueuePlan.Wait wait ? wait : null;
@@ -383,7 +384,9 @@ public final class BuiltinAdmission implements Admission {
     waiting.addAll(admissible);
     admissible.forEach(wake);
     if (version.isPresent()) {
-      plans.put(queueName, new MadePlan(version.getAsLong(), reservationsVersion, plan));
+      Instant expire = reservations.values().stream().map(r -> r.at().plus(RESERVATION_TTL)).min(Instant::compareTo)
+          .orElse(Instant.MAX);
+      plans.put(queueName, new MadePlan(version.getAsLong(), reservationsVersion, expire, plan));
     }
     return plan;
   }

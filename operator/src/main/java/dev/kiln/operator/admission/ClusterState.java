@@ -32,6 +32,7 @@ public interface ClusterState {
   /** Kiln's trainer Jobs, every namespace. */
   List<Job> trainerJobs();
 
+  /** Every MultimodalPretrainJob: metadata and spec, and of the status at least the phase, the queue and each stage's requeue time. */
   List<MultimodalPretrainJob> jobs();
 
   Optional<TrainingQueue> queue(String name);

@@ -50,14 +50,15 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   public InformerClusterState(KubernetesClient client, Runnable onChange, Consumer<MultimodalPretrainJob> onJobDeleted) {
     nodes = client.nodes().inform(handler(onChange));
     SharedIndexInformer<Pod> podInformer = client.pods().inAnyNamespace().runnableInformer(0)
-        .itemStore(CachedCopies.store(CachedCopies::planningPod));
+        .itemStore(CachedCopies.store(CachedCopies::planningPod, InformerClusterState::holdsOrRecords));
     podInformer.addIndexers(Map.of(SUCCEEDED_STAGE_PODS, pod -> BuiltinAdmission.succeededStagePod(pod)
         ? List.of(SUCCEEDED_STAGE_PODS) : List.of()));
     pods = started(podInformer, handler(onChange));
     trainerJobs = started(client.batch().v1().jobs().inAnyNamespace().withLabel(Labels.MANAGED_BY, Labels.MANAGER)
         .withLabel(Labels.COMPONENT, Labels.TRAINER).runnableInformer(0)
         .itemStore(CachedCopies.store(CachedCopies::job)), handler(onChange));
-    jobs = client.resources(MultimodalPretrainJob.class).inAnyNamespace().inform(jobHandler(onJobDeleted));
+    jobs = started(client.resources(MultimodalPretrainJob.class).inAnyNamespace().runnableInformer(0)
+        .itemStore(CachedCopies.store(CachedCopies::planningJob)), jobHandler(onJobDeleted));
     queues = client.resources(TrainingQueue.class).inform(handler(onChange));
     namespaces = client.namespaces().inform(handler(onChange));
     priorityClasses = client.scheduling().v1().priorityClasses().inform(handler(onChange));
@@ -118,6 +119,15 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
         onChange.run();
       }
     };
+  }
+
+  /**
+   * Whether the planning cache keeps the pod: it has not ended (it may hold room), or it is a stage
+   * pod that succeeded (its rank is done). Ended data-preparation pods, most of a busy cluster's
+   * pods, are not kept: nothing a plan reads is in them.
+   */
+  private static boolean holdsOrRecords(Pod pod) {
+    return !ClusterRoom.terminal(pod) || BuiltinAdmission.succeededStagePod(pod);
   }
 
   /**

@@ -1,5 +1,8 @@
 package dev.kiln.operator.cache;
 
+import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
+import dev.kiln.api.v1alpha1.StageStatus;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -13,7 +16,14 @@ import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import io.fabric8.kubernetes.client.informers.cache.BasicItemStore;
 import io.fabric8.kubernetes.client.informers.cache.Cache;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 
 /**
@@ -22,18 +32,34 @@ import java.util.function.UnaryOperator;
  * 1,000 jobs the whole objects were most of the operator's heap). Nothing the operator reads is
  * left out: a queue's plan reads names, labels, node, every container's requests, overhead and
  * phase; the job lifecycle reads pod status, container ports, scheduling gates and node selector
- * (to release a gated pod to its planned node), and a Job's status and suspend.
+ * (to release a gated pod to its planned node), and a Job's status and suspend. Each copy is
+ * also compacted: the model classes allocate every list and map field up front, so the empty ones
+ * (most of them) are replaced by the shared immutable empties, and the values of labels,
+ * annotations and other string maps, repeated across thousands of objects, are interned (their keys
+ * already are, by the JSON parser).
  */
 public final class CachedCopies {
 
   private CachedCopies() {}
 
+  /** Field lists of the model classes met so far, for {@link #compact}. */
+  private static final Map<Class<?>, List<Field>> MODEL_FIELDS = new ConcurrentHashMap<>();
+  private static final String MODEL_PACKAGE = "io.fabric8.kubernetes.api.model";
+
   /** An informer store that keeps {@code copy} of each object it is given. */
   public static <T extends HasMetadata> BasicItemStore<T> store(UnaryOperator<T> copy) {
+    return store(copy, object -> true);
+  }
+
+  /**
+   * An informer store that keeps {@code copy} of each object {@code keep} accepts, and forgets an
+   * object it held once an update makes {@code keep} refuse it (its handlers still hear the update).
+   */
+  public static <T extends HasMetadata> BasicItemStore<T> store(UnaryOperator<T> copy, Predicate<T> keep) {
     return new BasicItemStore<>(Cache::metaNamespaceKeyFunc) {
       @Override
       public T put(String key, T object) {
-        return super.put(key, copy.apply(object));
+        return keep.test(object) ? super.put(key, copy.apply(object)) : super.remove(key);
       }
     };
   }
@@ -49,6 +75,10 @@ public final class CachedCopies {
   }
 
   private static Pod copy(Pod pod, PodStatus status) {
+    return compact(uncompacted(pod, status));
+  }
+
+  private static Pod uncompacted(Pod pod, PodStatus status) {
     var spec = pod.getSpec();
     List<Container> containers = spec == null || spec.getContainers() == null ? List.of()
         : spec.getContainers().stream().map(c -> new ContainerBuilder().withName(c.getName())
@@ -72,7 +102,7 @@ public final class CachedCopies {
 
   /** The Job without its pod template: metadata, suspend, parallelism, completions, and its status. */
   public static Job job(Job job) {
-    return new JobBuilder()
+    return compact(new JobBuilder()
         .withMetadata(metadata(job.getMetadata()))
         .withNewSpec()
           .withSuspend(job.getSpec() == null ? null : job.getSpec().getSuspend())
@@ -80,12 +110,37 @@ public final class CachedCopies {
           .withCompletions(job.getSpec() == null ? null : job.getSpec().getCompletions())
         .endSpec()
         .withStatus(job.getStatus())
-        .build();
+        .build());
+  }
+
+  /**
+   * For planning: metadata and spec; of the status, the phase, the queue and each stage's requeue
+   * time (its conditions, progress and data preparation are what most of a job's status holds).
+   */
+  public static MultimodalPretrainJob planningJob(MultimodalPretrainJob job) {
+    MultimodalPretrainJob copy = new MultimodalPretrainJob();
+    copy.setMetadata(compact(metadata(job.getMetadata())));
+    copy.setSpec(job.getSpec());
+    MultimodalPretrainJobStatus status = job.getStatus();
+    if (status != null) {
+      MultimodalPretrainJobStatus kept = new MultimodalPretrainJobStatus();
+      kept.setPhase(status.getPhase());
+      kept.setQueue(status.getQueue());
+      kept.setStages(status.getStages() == null ? null : status.getStages().stream().map(stage -> {
+        StageStatus requeue = new StageStatus();
+        requeue.setName(stage.getName());
+        requeue.setRequeueTime(stage.getRequeueTime());
+        return requeue;
+      }).toList());
+      copy.setStatus(kept);
+    }
+    return copy;
   }
 
   private static ObjectMeta metadata(ObjectMeta meta) {
     return new ObjectMetaBuilder()
         .withName(meta.getName())
+        .withGeneration(meta.getGeneration())
         .withNamespace(meta.getNamespace())
         .withUid(meta.getUid())
         .withResourceVersion(meta.getResourceVersion())
@@ -95,5 +150,66 @@ public final class CachedCopies {
         .withAnnotations(meta.getAnnotations())
         .withOwnerReferences(meta.getOwnerReferences())
         .build();
+  }
+
+  /**
+   * The same object, its empty lists and maps (and those of every model object it holds) replaced
+   * by the immutable empties and the strings of its maps interned. A cached copy is only read (an
+   * informer's objects are never edited in place), so nothing writes to what was emptied.
+   */
+  static <T> T compact(T object) {
+    compactModel(object);
+    return object;
+  }
+
+  private static void compactModel(Object object) {
+    if (object == null || !object.getClass().getName().startsWith(MODEL_PACKAGE)) {
+      return;
+    }
+    for (Field field : modelFields(object.getClass())) {
+      try {
+        Object value = field.get(object);
+        if (value instanceof List<?> list) {
+          if (list.isEmpty()) {
+            field.set(object, List.of());
+          } else {
+            list.forEach(CachedCopies::compactModel);
+          }
+        } else if (value instanceof Map<?, ?> map) {
+          field.set(object, map.isEmpty() ? Map.of() : interned(map));
+        } else if (value instanceof String string) {
+          field.set(object, string.intern());
+        } else {
+          compactModel(value);
+        }
+      } catch (IllegalAccessException e) {
+        throw new IllegalStateException("cannot compact " + field, e);
+      }
+    }
+  }
+
+  /** The map in the same order, its string keys and values interned and its other values compacted. */
+  private static Map<Object, Object> interned(Map<?, ?> map) {
+    Map<Object, Object> interned = new LinkedHashMap<>(map.size() * 4 / 3 + 1);
+    map.forEach((key, value) -> {
+      compactModel(value);
+      interned.put(key instanceof String s ? s.intern() : key, value instanceof String s ? s.intern() : value);
+    });
+    return interned;
+  }
+
+  private static List<Field> modelFields(Class<?> type) {
+    return MODEL_FIELDS.computeIfAbsent(type, t -> {
+      List<Field> fields = new ArrayList<>();
+      for (Class<?> c = t; c != null && c != Object.class; c = c.getSuperclass()) {
+        for (Field field : c.getDeclaredFields()) {
+          if (!Modifier.isStatic(field.getModifiers())) {
+            field.setAccessible(true);
+            fields.add(field);
+          }
+        }
+      }
+      return fields;
+    });
   }
 }

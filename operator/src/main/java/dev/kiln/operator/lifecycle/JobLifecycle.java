@@ -62,9 +62,17 @@ public final class JobLifecycle {
   private final JobOutcomes outcomes;
   private final DataPreparation data;
   private final StageAttempts attempts;
+  private final SpecValidations validations;
 
   public JobLifecycle(ChildResources children, EventRecorder events, Admission admission, ProgressReader progress,
       Duration progressInterval, OperatorSettings settings, Clock clock) {
+    this(children, events, admission, progress, progressInterval, settings, clock, new SpecValidations());
+  }
+
+  /** As above, with the spec validations remembered across reconciles. */
+  public JobLifecycle(ChildResources children, EventRecorder events, Admission admission, ProgressReader progress,
+      Duration progressInterval, OperatorSettings settings, Clock clock, SpecValidations validations) {
+    this.validations = validations;
     this.children = children;
     this.events = events;
     this.progressInterval = progressInterval;
@@ -178,7 +186,7 @@ public final class JobLifecycle {
   // --- validate ------------------------------------------------------------------------------
 
   private Next validate(MultimodalPretrainJob job, JobStatusAggregator status) {
-    List<Violation> violations = new ArrayList<>(JobValidator.validate(job));
+    List<Violation> violations = new ArrayList<>(validations.of(job));
     List<Violation> changes = violations.isEmpty() ? JobValidator.validateChange(job.getSpec(), status.current()) : List.of();
     violations.addAll(changes);
     if (violations.isEmpty()) {

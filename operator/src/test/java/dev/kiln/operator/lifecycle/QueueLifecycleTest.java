@@ -293,6 +293,31 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aWaitStandsWhileAnotherStagesReservationAwaitsItsJobAndIsPlannedAgainOnceThatReservationExpires() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob first = create("first", "research", 0, 1);
+    MultimodalPretrainJob second = create("second", "research", 0, 1);
+    prepareData(first);
+    prepareData(second);
+    ScriptedState state = new ScriptedState(new ListingClusterState(client));
+    BuiltinAdmission admission = new BuiltinAdmission(state, (queue, status) -> { }, key -> { }, clock);
+
+    assertThat(admission.admit(get(first), 0).admitted()).isTrue();  // its Job never comes: the reservation holds gpu-0
+    var waiting = admission.admit(get(second), 0);
+    int plans = state.plans;
+    assertThat(waiting.admitted()).isFalse();
+    assertThat(admission.admit(get(second), 0)).isEqualTo(waiting);
+    assertThat(state.plans).as("nothing changed: the wait stands, with a reservation pending").isEqualTo(plans);
+
+    clock.advance(java.time.Duration.ofMinutes(2).plusSeconds(1));  // past the reservation's two minutes
+    var afterExpiry = admission.admit(get(second), 0);
+
+    assertThat(state.plans).as("the reservation expired with no event: planned again").isEqualTo(plans + 1);
+    assertThat(afterExpiry.admitted()).as("%s", afterExpiry).isTrue();
+  }
+
+  @Test
   void aStageAskingAgainAfterItsJobCouldNotBeCreatedIsNotHeldBackByItsOwnReservation() {
     cluster.addGpuNode("gpu-0", 8, A100);
     queue("research", new TrainingQueueSpec(null, null, null, null));
