@@ -71,8 +71,21 @@ public final class BuiltinAdmission implements Admission {
   private record Reservation(String queue, String namespace, String job, String stage, Gang gang, List<String> nodes,
       int priority, Instant at) {}
 
-  /** A plan, the versions it was made at, and when the first reservation it counted expires (its room then frees). */
-  private record MadePlan(long stateVersion, long reservationsVersion, Instant reservationsExpire, QueuePlan.Result result) {}
+  /**
+   * How long a plan's wait stands for a job asking again with the same stage and priority, though
+   * the cluster changed since: every change that can free room plans the queues again at once (and
+   * wakes whom that admits), so a wait this recent is at worst a place that is a moment old. At
+   * 1,000 jobs a change comes every fraction of a second, and without this every job woken to learn
+   * its new place planned the whole queue again.
+   */
+  public static final Duration RECENT_PLAN = Duration.ofSeconds(1);
+
+  /**
+   * A plan, the versions it was made at, when, what each waiting job asked for, and when the first
+   * reservation it counted expires (its room then frees).
+   */
+  private record MadePlan(long stateVersion, long reservationsVersion, Instant madeAt,
+      Map<String, QueuePlan.Waiting> asked, Instant reservationsExpire, QueuePlan.Result result) {}
 
   /**
    * {@code wake} is told of a job (namespace/name) whose stage a decision for another job found
@@ -178,7 +191,8 @@ public final class BuiltinAdmission implements Admission {
     if (reservations.remove(key(job) + "/" + stage.name()) != null) {
       reservationsVersion++;
     }
-    QueuePlan.Verdict unchanged = unchangedWait(queueName, key(job));
+    QueuePlan.Verdict unchanged = unchangedWait(queueName, new QueuePlan.Waiting(key(job), priority.getAsInt(),
+        created(job), asked));
     QueuePlan.Verdict verdict = unchanged != null ? unchanged
         : planQueue(queueName, queue.get(), job, asked).verdicts().get(key(job));
 
@@ -199,35 +213,54 @@ public final class BuiltinAdmission implements Admission {
   }
 
   /**
-   * The job's Wait in the queue's last plan when nothing the plan read has changed since; null
-   * when it must be planned again. Only waits are reused: an admission reserves and a preemption
-   * marks victims, so those are always decided on a fresh plan. A reservation whose Job arrives
-   * moves the cluster's version; one that expires does so with no event, hence its deadline.
+   * The stage's Wait in the queue's last plan, when nothing the plan read has changed since, or
+   * the plan is at most {@link #RECENT_PLAN} old and the stage asks for what it asked for then;
+   * null when it must be planned again. Only waits are reused: an admission reserves and a
+   * preemption marks victims, so those are always decided on a fresh plan. A reservation whose
+   * Job arrives moves the cluster's version; one that expires does so with no event, hence its deadline.
    */
-  private QueuePlan.Verdict unchangedWait(String queueName, String job) {
+  private QueuePlan.Verdict unchangedWait(String queueName, QueuePlan.Waiting asking) {
     MadePlan made = plans.get(queueName);
     OptionalLong version = state.version();
-    if (made == null || version.isEmpty() || made.stateVersion() != version.getAsLong()
-        || made.reservationsVersion() != reservationsVersion || !Instant.now(clock).isBefore(made.reservationsExpire())) {
+    Instant now = Instant.now(clock);
+    if (made == null || version.isEmpty() || !now.isBefore(made.reservationsExpire())) {
       return null;
     }
-    return made.result().verdicts().get(job) instanceof QueuePlan.Wait wait ? wait : null;
+    boolean unchanged = made.stateVersion() == version.getAsLong() && made.reservationsVersion() == reservationsVersion;
+    boolean recent = now.isBefore(made.madeAt().plus(RECENT_PLAN)) && asking.equals(made.asked().get(asking.key()));
+    if (!unchanged && !recent) {
+      return null;
+    }
+    return made.result().verdicts().get(asking.key()) instanceof QueuePlan.Wait wait ? wait : null;
   }
 
   /**
-   * Jobs whose place in a queue the last plans changed or could change: the first {@code positions}
-   * waiting in each queue, and those a plan found admissible. Jobs further back are told their new
-   * position when they next ask (their poll), not with every change ahead of them.
+   * Jobs the last plans have news for: those found admissible or preempting for, and those among
+   * the first {@code positions} waiting in each queue whose place differs from the one their status
+   * shows. Jobs further back are told their new place when they next ask (their poll), not with
+   * every change ahead of them.
    */
   public synchronized Set<String> frontOfQueues(int positions) {
+    Map<String, Integer> shown = new HashMap<>();
+    for (MultimodalPretrainJob job : state.jobs()) {
+      var queue = job.getStatus() == null ? null : job.getStatus().getQueue();
+      if (queue != null && queue.position() != null) {
+        shown.put(key(job), queue.position());
+      }
+    }
     Set<String> front = new LinkedHashSet<>();
     for (MadePlan made : plans.values()) {
       made.result().verdicts().forEach((job, verdict) -> {
-        if (verdict instanceof QueuePlan.Admit) {
+        if (verdict instanceof QueuePlan.Admit || verdict instanceof QueuePlan.Preempt) {
           front.add(job);
         }
       });
-      front.addAll(made.result().pending().subList(0, Math.min(positions, made.result().pending().size())));
+      List<String> pending = made.result().pending();
+      for (int place = 1; place <= Math.min(positions, pending.size()); place++) {
+        if (!Objects.equals(shown.get(pending.get(place - 1)), place)) {
+          front.add(pending.get(place - 1));
+        }
+      }
     }
     front.retainAll(waiting);
     return front;
@@ -386,7 +419,10 @@ public final class BuiltinAdmission implements Admission {
     if (version.isPresent()) {
       Instant expire = reservations.values().stream().map(r -> r.at().plus(RESERVATION_TTL)).min(Instant::compareTo)
           .orElse(Instant.MAX);
-      plans.put(queueName, new MadePlan(version.getAsLong(), reservationsVersion, expire, plan));
+      Map<String, QueuePlan.Waiting> askedFor = new HashMap<>();
+      waitingStages.forEach(w -> askedFor.put(w.key(), w));
+      plans.put(queueName, new MadePlan(version.getAsLong(), reservationsVersion, Instant.now(clock), askedFor, expire,
+          plan));
     }
     return plan;
   }

@@ -389,7 +389,9 @@ final class StageAttempts {
       status.current().setQueue(new QueueStatus(decision.queue(), decision.position(), decision.message()));
       status.condition(JobStatusAggregator.ADMITTED, false, "Queued", decision.message());
       status.phase(JobPhase.Queued, "Queued", decision.message());
-      if (before == null || before.position() == null || !Objects.equals(before.position(), decision.position())) {
+      // Said on entering the queue; the place as it moves is status.queue's to show (thousands of
+      // waiting jobs moving up one place at every admission would be an event storm).
+      if (before == null || before.position() == null || !Objects.equals(before.name(), decision.queue())) {
         events.normal(job, "Queued", (decision.position() != null ? "position " + decision.position() + " in queue "
             + decision.queue() + ": " : "") + decision.message());
       }

@@ -212,6 +212,39 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void theFrontOfAQueueIsWokenOnlyWhereItsPlaceChangedAndOnlyItsEntryIsAnEvent() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob first = create("first", "research", 0, 1);
+    MultimodalPretrainJob second = create("second", "research", 0, 1);
+    MultimodalPretrainJob third = create("third", "research", 0, 1);
+    toTraining(first);
+    prepareData(second);
+    prepareData(third);
+    ScriptedState state = new ScriptedState(new ListingClusterState(client));  // versioned: plans are kept
+    BuiltinAdmission admission = new BuiltinAdmission(state,
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
+    reconcile(second, admission);
+    reconcile(third, admission);
+    assertThat(get(third).getStatus().getQueue().position()).isEqualTo(2);
+    assertThat(admission.frontOfQueues(50)).as("every place shown is the plan's").isEmpty();
+
+    MultimodalPretrainJob urgent = create("urgent", "research", 10, 1);
+    prepareData(urgent);
+    state.version++;  // a job came
+    reconcile(urgent, admission);
+
+    assertThat(get(urgent).getStatus().getQueue().position()).isEqualTo(1);
+    assertThat(admission.frontOfQueues(50)).as("moved back one place each; urgent's own place is shown")
+        .containsExactlyInAnyOrder(NS + "/second", NS + "/third");
+    assertThat(admission.frontOfQueues(2)).as("only the first places are refreshed").containsExactly(NS + "/second");
+    reconcile(second, admission);
+    assertThat(get(second).getStatus().getQueue().position()).isEqualTo(2);
+    assertThat(eventReasons(second)).as("entering the queue is said; a new place is status only")
+        .containsOnlyOnce("Queued");
+  }
+
+  @Test
   void aDecisionForAnotherJobThatFindsTheHeadAdmissibleWakesTheHead() {
     cluster.addGpuNode("gpu-0", 8, A100);
     queue("research", new TrainingQueueSpec(null, null, null, null));
@@ -287,9 +320,22 @@ class QueueLifecycleTest {
     assertThat(again.admitted()).isFalse();
     assertThat(state.plans).as("nothing changed: the last plan's verdict stands").isEqualTo(plans);
 
-    state.version++;  // a pod ended, a node came, a job changed: plan again
+    state.version++;  // a pod ended, a node came, a job changed
     admission.admit(get(second), 0);
-    assertThat(state.plans).isEqualTo(plans + 1);
+    assertThat(state.plans).as("a plan this recent still stands for the same ask: a change that frees room"
+        + " plans the queues at once, on its own").isEqualTo(plans);
+
+    priorityClass(50, "research-high");
+    MultimodalPretrainJob urgent = client.resource(get(second)).patch(io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+        io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE), "{\"spec\":{\"scheduling\":{\"priorityClassName\":"
+        + "\"research-high\"}}}");
+    admission.admit(urgent, 0);
+    assertThat(state.plans).as("its own ask changed (a higher priority): planned again").isEqualTo(plans + 1);
+
+    clock.advance(BuiltinAdmission.RECENT_PLAN);
+    state.version++;
+    admission.admit(get(second), 0);
+    assertThat(state.plans).as("the plan is no longer recent and the cluster changed: planned again").isEqualTo(plans + 2);
   }
 
   @Test
