@@ -33,7 +33,7 @@ public final class OperatorProcess implements AutoCloseable {
    */
   public static final List<String> JVM_OPTIONS = List.of("-Xms32m", "-Xmx128m", "-XX:+UseSerialGC",
       "-XX:+UseStringDeduplication", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30", "-XX:TieredStopAtLevel=1",
-      "-XX:ReservedCodeCacheSize=32m", "-Xss512k");
+      "-XX:ReservedCodeCacheSize=32m", "-XX:TrimNativeHeapInterval=10000", "-Xss512k");
 
   /**
    * glibc's malloc arenas: by default up to 8 per core, each holding freed memory, for a process
