@@ -34,9 +34,9 @@ import java.util.function.UnaryOperator;
  * phase; the job lifecycle reads pod status, container ports, scheduling gates and node selector
  * (to release a gated pod to its planned node), and a Job's status and suspend. Each copy is
  * also compacted: the model classes allocate every list and map field up front, so the empty ones
- * (most of them) are replaced by the shared immutable empties, and the values of labels,
- * annotations and other string maps, repeated across thousands of objects, are interned (their keys
- * already are, by the JSON parser).
+ * (most of them) are replaced by the shared immutable empties, and its strings, repeated across
+ * thousands of objects (namespaces, label values, condition types and messages, images), are
+ * interned.
  */
 public final class CachedCopies {
 
@@ -154,8 +154,8 @@ public final class CachedCopies {
 
   /**
    * The same object, its empty lists and maps (and those of every model object it holds) replaced
-   * by the immutable empties and the strings of its maps interned. A cached copy is only read (an
-   * informer's objects are never edited in place), so nothing writes to what was emptied.
+   * by the immutable empties and its strings interned. A cached copy is only read (an informer's
+   * objects are never edited in place), so nothing writes to what was emptied.
    */
   static <T> T compact(T object) {
     compactModel(object);
