@@ -213,14 +213,9 @@ class QueueLifecycleTest {
 
   @Test
   void theFrontOfAQueueIsWokenOnlyWhereItsPlaceChangedAndOnlyItsEntryIsAnEvent() {
-    cluster.addGpuNode("gpu-0", 8, A100);
-    queue("research", new TrainingQueueSpec(null, null, null, null));
-    MultimodalPretrainJob first = create("first", "research", 0, 1);
-    MultimodalPretrainJob second = create("second", "research", 0, 1);
-    MultimodalPretrainJob third = create("third", "research", 0, 1);
-    toTraining(first);
-    prepareData(second);
-    prepareData(third);
+    List<MultimodalPretrainJob> jobs = oneTrainingAndReady("second", "third");
+    MultimodalPretrainJob second = jobs.get(1);
+    MultimodalPretrainJob third = jobs.get(2);
     ScriptedState state = new ScriptedState(new ListingClusterState(client));  // versioned: plans are kept
     BuiltinAdmission admission = new BuiltinAdmission(state,
         (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
@@ -246,14 +241,10 @@ class QueueLifecycleTest {
 
   @Test
   void aDecisionForAnotherJobThatFindsTheHeadAdmissibleWakesTheHead() {
-    cluster.addGpuNode("gpu-0", 8, A100);
-    queue("research", new TrainingQueueSpec(null, null, null, null));
-    MultimodalPretrainJob first = create("first", "research", 0, 1);
-    MultimodalPretrainJob head = create("head", "research", 0, 1);
-    MultimodalPretrainJob next = create("next", "research", 0, 1);
-    toTraining(first);
-    prepareData(head);
-    prepareData(next);
+    List<MultimodalPretrainJob> jobs = oneTrainingAndReady("head", "next");
+    MultimodalPretrainJob first = jobs.get(0);
+    MultimodalPretrainJob head = jobs.get(1);
+    MultimodalPretrainJob next = jobs.get(2);
     List<String> woken = new java.util.ArrayList<>();
     BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
         (queue, status) -> TrainingQueues.writeStatus(client, queue, status), woken::add, clock);
@@ -278,7 +269,7 @@ class QueueLifecycleTest {
 
   @Test
   void aJobStaysAmongTheWaitingWhileTheCachesHaveNotYetHeardItIsQueued() {
-    List<MultimodalPretrainJob> jobs = oneTrainingOneReady();
+    List<MultimodalPretrainJob> jobs = oneTrainingAndReady("second");
     MultimodalPretrainJob first = jobs.get(0);
     MultimodalPretrainJob second = jobs.get(1);
     ScriptedState state = new ScriptedState(new ListingClusterState(client));
@@ -307,7 +298,7 @@ class QueueLifecycleTest {
 
   @Test
   void aWaitingJobAskingAgainReusesItsPlaceUntilSomethingThePlanReadChanges() {
-    List<MultimodalPretrainJob> jobs = oneTrainingOneReady();
+    List<MultimodalPretrainJob> jobs = oneTrainingAndReady("second");
     MultimodalPretrainJob first = jobs.get(0);
     MultimodalPretrainJob second = jobs.get(1);
     ScriptedState state = new ScriptedState(new ListingClusterState(client));
@@ -380,17 +371,20 @@ class QueueLifecycleTest {
   }
 
   /**
-   * One 8-GPU node and queue research, where job first trains on the node and job second has its
-   * data ready and has not yet asked for its stage.
+   * One 8-GPU node and queue research, where job first trains on the node and the {@code ready}
+   * jobs, created after it in that order, have their data ready and have not yet asked for their
+   * stage: first, then the ready ones.
    */
-  private List<MultimodalPretrainJob> oneTrainingOneReady() {
+  private List<MultimodalPretrainJob> oneTrainingAndReady(String... ready) {
     cluster.addGpuNode("gpu-0", 8, A100);
     queue("research", new TrainingQueueSpec(null, null, null, null));
-    MultimodalPretrainJob first = create("first", "research", 0, 1);
-    MultimodalPretrainJob second = create("second", "research", 0, 1);
-    toTraining(first);
-    prepareData(second);
-    return List.of(first, second);
+    List<MultimodalPretrainJob> jobs = new java.util.ArrayList<>(List.of(create("first", "research", 0, 1)));
+    for (String name : ready) {
+      jobs.add(create(name, "research", 0, 1));
+    }
+    toTraining(jobs.getFirst());
+    jobs.subList(1, jobs.size()).forEach(this::prepareData);
+    return jobs;
   }
 
   /**
