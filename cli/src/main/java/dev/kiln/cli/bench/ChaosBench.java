@@ -166,6 +166,18 @@ public final class ChaosBench implements Callable<Integer> {
           default -> kill(cluster, dataPods.get(random.nextInt(dataPods.size())), dataKills, "data_pod");
         }
       }
+      // A slow machine may spend the whole window before training: then the schedule closes with a
+      // trainer pod killed as soon as one runs, so that every run checks training survives it.
+      long trainerDeadline = System.nanoTime() + Duration.ofMinutes(timeoutMinutes).toNanos();
+      while (trainerKills.isEmpty() && System.nanoTime() < trainerDeadline && !allFinished(client, names)) {
+        restartIfCrashed(cluster);
+        List<Pod> trainers = victims(cluster, LocalCluster.TRAINER, trainerKills, TRAINER_KILLS_PER_JOB);
+        if (!trainers.isEmpty()) {
+          kill(cluster, trainers.get(random.nextInt(trainers.size())), trainerKills, "trainer_pod");
+        } else {
+          Thread.sleep(100);  // polling for a trainer pod to start
+        }
+      }
       faults.close();
       OperatorBench.await(() -> restartIfCrashed(cluster) && allFinished(client, names), timeoutMinutes * 60L,
           "every job to finish");

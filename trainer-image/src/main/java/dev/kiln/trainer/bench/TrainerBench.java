@@ -49,14 +49,14 @@ public final class TrainerBench {
   /** What one benchmark trains: a model, its batches, and how. */
   public record Setup(String preset, ModelDimensions dims, int sequenceLength, int visualTokens, int batchSize, int steps,
       ComputeDevice device, Precision precision, PackedAttention attention, boolean recompute,
-      List<TrainablePart> trainable) {
+      List<TrainablePart> trainable, boolean memoryOnly) {
 
     /** Every part trained, per-sample attention, activations kept. */
     public static Setup of(String preset, ModelDimensions dims, int sequenceLength, int visualTokens, int batchSize,
         int steps, ComputeDevice device, Precision precision) {
       return new Setup(preset, dims, sequenceLength, visualTokens, batchSize, steps, device, precision,
           PackedAttention.PER_SAMPLE, false, List.of(TrainablePart.VISION, TrainablePart.PROJECTOR,
-          TrainablePart.LANGUAGE_MODEL));
+          TrainablePart.LANGUAGE_MODEL), false);
     }
   }
 
@@ -73,8 +73,13 @@ public final class TrainerBench {
     DataType computeType = mixed ? DataType.FLOAT16 : DataType.FLOAT32;
     PackedBatch batch = batch(dims, sequenceLength, visualTokens, setup.batchSize(), setup.attention());
     PeakMemory peak = new PeakMemory(device);
+    // Timed runs warm up first and probe the machine's matmul rate; a memory-only run needs
+    // neither (the probe alone takes a minute in float16 on a CPU).
+    boolean timed = !setup.memoryOnly();
+    int warmUps = timed ? 3 : 0;
     try (NDManager manager = NDManager.newBaseManager(device.device())) {
-      double matmul = matmulFlops(manager, 1024, 12, computeType);
+      int probe = timed ? probeSize(manager, computeType) : 0;
+      double matmul = timed ? matmulFlops(manager, probe, 12, computeType) : Double.NaN;
       try (NDManager warmUp = manager.newSubManager(); GradientCollector collector = Engine.getInstance().newGradientCollector()) {
         NDArray x = warmUp.ones(new Shape(8, 8));
         x.setRequiresGradient(true);
@@ -88,11 +93,13 @@ public final class TrainerBench {
       AdamW adamw = new AdamW(new OptimizerSpec(1e-4, 0.0, 0.0, null, null, null, null, null, null), manager);
       Gradients gradients = new Gradients();
       LossScaler scaler = new LossScaler(LossScaler.INITIAL_SCALE, LossScaler.GROWTH_INTERVAL);
-      long[][] timed = new long[3][steps];  // step, forward and backward, optimizer
-      for (int s = 0; s < steps + 3; s++) {
-        // The machine's rate is the best of measurements spread over the run: other work on a shared
-        // box only ever slows a measurement down (measured: 94 to 153 GFLOP/s between runs).
-        matmul = Math.max(matmul, matmulFlops(manager, 1024, 2, computeType));
+      long[][] durations = new long[3][steps];  // step, forward and backward, optimizer
+      for (int s = 0; s < steps + warmUps; s++) {
+        if (timed) {
+          // The machine's rate is the best of measurements spread over the run: other work on a shared
+          // box only ever slows a measurement down (measured: 94 to 153 GFLOP/s between runs).
+          matmul = Math.max(matmul, matmulFlops(manager, probe, 2, computeType));
+        }
         long start = System.nanoTime();
         try (NDManager scope = manager.newSubManager(); GradientCollector collector = Engine.getInstance().newGradientCollector();
             Autocast fp16 = mixed ? Autocast.fp16() : null) {
@@ -113,13 +120,13 @@ public final class TrainerBench {
           gradients.zero(list);
         }
         long end = System.nanoTime();
-        if (s >= 3) {
-          timed[0][s - 3] = end - start;
-          timed[1][s - 3] = backwardDone - start;
-          timed[2][s - 3] = end - backwardDone;
+        if (s >= warmUps) {
+          durations[0][s - warmUps] = end - start;
+          durations[1][s - warmUps] = backwardDone - start;
+          durations[2][s - warmUps] = end - backwardDone;
         }
       }
-      double seconds = median(timed[0]) / 1e9;
+      double seconds = median(durations[0]) / 1e9;
       long positions = batch.usedPositions();
       double flopsPerStep = TrainingFlops.decoder(dims, positions, batch.targetPositions().length, batch.visiblePairs())
           + batch.images() * TrainingFlops.perImage(dims, visualTokens, true);
@@ -141,15 +148,18 @@ public final class TrainerBench {
       result.put("sequence_length", sequenceLength);
       result.put("batch", setup.batchSize());
       result.put("images", batch.images());
-      result.put("step_seconds_median", Math.round(seconds * 1000) / 1000.0);
-      result.put("forward_backward_ms", Math.round(median(timed[1]) / 1e6));
-      result.put("optimizer_ms", Math.round(median(timed[2]) / 1e6));
-      result.put("tokens_per_s", Math.round(tokensPerSecond));
-      result.put("model_flops_per_token", Math.round(flopsPerStep / positions));
-      result.put("matmul_gflops", significant(matmul / 1e9, 3));
-      result.put("model_gflops", significant(modelFlops / 1e9, 3));
-      result.put("mfu", significant(modelFlops / matmul, 3));
-      result.put("goal_mfu", 0.6);
+      if (timed) {
+        result.put("step_seconds_median", Math.round(seconds * 1000) / 1000.0);
+        result.put("forward_backward_ms", Math.round(median(durations[1]) / 1e6));
+        result.put("optimizer_ms", Math.round(median(durations[2]) / 1e6));
+        result.put("tokens_per_s", Math.round(tokensPerSecond));
+        result.put("model_flops_per_token", Math.round(flopsPerStep / positions));
+        result.put("matmul_size", probe);
+        result.put("matmul_gflops", significant(matmul / 1e9, 3));
+        result.put("model_gflops", significant(modelFlops / 1e9, 3));
+        result.put("mfu", significant(modelFlops / matmul, 3));
+        result.put("goal_mfu", 0.6);
+      }
       // On the CPU the process's peak resident set less what it held before the model existed (the JVM, libtorch).
       result.put("peak_memory_bytes", measured);
       result.put("model_memory_bytes", modelled.total());
@@ -169,6 +179,34 @@ public final class TrainerBench {
     long[] sorted = values.clone();
     Arrays.sort(sorted);
     return sorted[sorted.length / 2];
+  }
+
+  /**
+   * The side of the matrices that measure the machine's matmul rate: 1024, halved (down to 128)
+   * while one product (the better of two) takes longer than 100 ms. A kernel that slow (float16 on a CPU, about
+   * 1 GFLOP/s) is measured as well on smaller matrices, and the 1024 probe's 34 products would
+   * take over a minute.
+   */
+  static int probeSize(NDManager manager, DataType type) {
+    int n = 1024;
+    while (n > 128) {
+      try (NDManager scope = manager.newSubManager()) {
+        NDArray a = scope.ones(new Shape(n, n)).toType(type, false);
+        long took = Long.MAX_VALUE;
+        for (int i = 0; i < 2 && took > 100_000_000L; i++) {  // the first product may pay for a library's start
+          long start = System.nanoTime();
+          try (NDArray c = a.matMul(a)) {
+            c.getFloat(0, 0);
+          }
+          took = System.nanoTime() - start;
+        }
+        if (took <= 100_000_000L) {
+          return n;
+        }
+      }
+      n /= 2;
+    }
+    return n;
   }
 
   /** The best rate of {@code repeats} n x n matmuls: the machine's rate when nothing else slows it. */

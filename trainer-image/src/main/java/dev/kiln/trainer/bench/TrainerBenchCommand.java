@@ -57,6 +57,10 @@ public final class TrainerBenchCommand implements Callable<Integer> {
       description = "Replaces the preset's language model, e.g. 768:8:12:4:2048:32000 (about 75M parameters)")
   String languageModel;
 
+  @Option(names = "--memory-only",
+      description = "Only the peak memory against the memory model: no warm-up steps, no timing, no matmul rate")
+  boolean memoryOnly;
+
   @Spec
   CommandSpec spec;
 
@@ -77,7 +81,8 @@ public final class TrainerBenchCommand implements Callable<Integer> {
         "gpu".equalsIgnoreCase(device) ? ComputeDevice.gpu(0) : ComputeDevice.cpu(),
         "Float16Mixed".equalsIgnoreCase(precision) ? Precision.FLOAT16_MIXED : Precision.FLOAT32,
         PackedAttention.valueOf(attention.replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase()), recompute,
-        trainable.stream().map(p -> TrainablePart.valueOf(p.replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase())).toList()));
+        trainable.stream().map(p -> TrainablePart.valueOf(p.replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase())).toList(),
+        memoryOnly));
     spec.commandLine().getOut().println(new ObjectMapper().writeValueAsString(result));
     spec.commandLine().getOut().flush();
     return 0;
