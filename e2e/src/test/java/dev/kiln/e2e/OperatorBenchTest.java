@@ -50,6 +50,9 @@ class OperatorBenchTest {
     assertThat(result.get("failed").asInt()).isZero();
     assertThat(result.get("gangs_partly_pending").asInt()).isZero();
     assertThat(result.get("gangs").asInt()).as("every job's gang at least once").isGreaterThanOrEqualTo(20);
+    // The slowest admissions, named for a closer look: as many as were timed, at most five.
+    assertThat(result.get("admission_slowest")).hasSize(Math.min(5, result.get("admissions").asInt()))
+        .allSatisfy(a -> assertThat(a.asText()).matches("co-\\d{5} \\d+ ms at \\d+ s after (a GPU release|its data)"));
     double shares = 0;
     for (JsonNode share : result.get("gpu_share_by_queue")) {
       shares += share.asDouble();

@@ -63,6 +63,9 @@ final class CohortBench implements Callable<Integer> {
 
   private record DataJobDone(long at, String job) {}
 
+  /** A trainer Job {@code ms} after its admission became possible, {@code at} nanos, from a GPU release or its data. */
+  private record Latency(String job, long ms, long at, boolean afterRelease) {}
+
   private static final class PodTimes {
     volatile long created;
     volatile long bound;
@@ -154,12 +157,17 @@ final class CohortBench implements Callable<Integer> {
       result.put("preempted_jobs", all.stream().filter(CohortBench::disrupted).count());
       result.put("gangs", gangs().size());
       result.put("gangs_partly_pending", partlyPending());
-      List<Long> latencies = admissionLatencies();
+      List<Latency> admissions = admissionLatencies();
+      List<Long> latencies = admissions.stream().map(Latency::ms).toList();
       result.put("admissions", latencies.size());
       result.put("admission_from", "the later of the job's data ready and the last trainer pod to release GPUs before"
           + " its trainer Job");
       result.put("admission_p50_ms", OperatorBench.percentile(latencies, 0.50));
       result.put("admission_p99_ms", OperatorBench.percentile(latencies, 0.99));
+      // Where to look next: the slowest, with when they came and what made them possible.
+      result.put("admission_slowest", admissions.stream().sorted(java.util.Comparator.comparingLong(Latency::ms).reversed())
+          .limit(5).map(a -> "%s %d ms at %d s after %s".formatted(a.job(), a.ms(), TimeUnit.NANOSECONDS.toSeconds(a.at()
+              - start), a.afterRelease() ? "a GPU release" : "its data")).toList());
       result.put("rss_mb", rssMb);
       result.put("gpu_busy_fraction", Math.round(gpuSeconds(null) / (gpuNodes * 8.0 * wallSeconds) * 1000) / 1000.0);
       Map<String, Double> share = new LinkedHashMap<>();
@@ -312,9 +320,9 @@ final class CohortBench implements Callable<Integer> {
    * Job made with no release before it, onto an idle cluster, is not counted). When room came from
    * an earlier release than the last, this is shorter than the real wait: a lower bound there.
    */
-  private List<Long> admissionLatencies() {
+  private List<Latency> admissionLatencies() {
     List<Long> releases = pods.values().stream().map(p -> p.ended).filter(t -> t != 0).sorted().toList();
-    List<Long> latencies = new ArrayList<>();
+    List<Latency> latencies = new ArrayList<>();
     List<JobAdded> added;
     synchronized (jobsAdded) {
       added = List.copyOf(jobsAdded);
@@ -331,7 +339,8 @@ final class CohortBench implements Callable<Integer> {
         long dataReady = dataJobsDone.values().stream().filter(d -> d.job().equals(job.job()) && d.at() <= job.at())
             .mapToLong(DataJobDone::at).max().orElse(last);
         long possible = Math.max(last, dataReady);
-        latencies.add(TimeUnit.NANOSECONDS.toMillis(job.at() - possible));
+        latencies.add(new Latency(job.job(), TimeUnit.NANOSECONDS.toMillis(job.at() - possible), job.at(),
+            possible == last));
       }
     }
     return latencies;

@@ -64,6 +64,8 @@ public final class BuiltinAdmission implements Admission {
   private final Set<String> waiting = new LinkedHashSet<>();
   /** Each queue's last plan, with the versions it was made at: a waiting job asking again reuses its verdict. */
   private final Map<String, MadePlan> plans = new HashMap<>();
+  /** GPUs the first stage waiting in each queue asked for at its last plan: what the rest of its cohort must not borrow. */
+  private final Map<String, Integer> heads = new HashMap<>();
   /** Moves with every change to {@link #reservations}, which plans depend on as much as on the cluster. */
   private long reservationsVersion;
   private final Admission kueue = new ImmediateAdmission();
@@ -372,7 +374,8 @@ public final class BuiltinAdmission implements Admission {
       for (TrainingQueue other : state.queues()) {
         String otherName = other.getMetadata().getName();
         if (!otherName.equals(queueName) && other.getSpec() != null && cohortName.equals(other.getSpec().cohort())) {
-          cohort.add(new QueuePlan.Member(otherName, other.getSpec(), runningByQueue.getOrDefault(otherName, List.of())));
+          cohort.add(new QueuePlan.Member(otherName, other.getSpec(), runningByQueue.getOrDefault(otherName, List.of()),
+              heads.getOrDefault(otherName, 0)));
         }
       }
     }
@@ -416,11 +419,13 @@ public final class BuiltinAdmission implements Admission {
     waiting.addAll(plan.pending());
     waiting.addAll(admissible);
     admissible.forEach(wake);
+    Map<String, QueuePlan.Waiting> askedFor = new HashMap<>();
+    waitingStages.forEach(w -> askedFor.put(w.key(), w));
+    QueuePlan.Waiting head = plan.pending().isEmpty() ? null : askedFor.get(plan.pending().getFirst());
+    heads.put(queueName, head == null ? 0 : head.gang().gpus());
     if (version.isPresent()) {
       Instant expire = reservations.values().stream().map(r -> r.at().plus(RESERVATION_TTL)).min(Instant::compareTo)
           .orElse(Instant.MAX);
-      Map<String, QueuePlan.Waiting> askedFor = new HashMap<>();
-      waitingStages.forEach(w -> askedFor.put(w.key(), w));
       plans.put(queueName, new MadePlan(version.getAsLong(), reservationsVersion, Instant.now(clock), askedFor, expire,
           plan));
     }

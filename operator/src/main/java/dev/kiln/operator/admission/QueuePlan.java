@@ -31,7 +31,9 @@ import java.util.Map;
  *       its cohort leave unused (within its borrowingLimit and their lendingLimits), and a stage
  *       that fits the queue's own quota may reclaim lent GPUs by stopping stages of queues that
  *       run on borrowed ones ({@code reclaimWithinCohort}), those queues' stages first, and only
- *       while they are still borrowing once the stages already stopping have stopped.</li>
+ *       while they are still borrowing once the stages already stopping have stopped. GPUs that
+ *       another queue's first waiting stage needs within that queue's own quota are not lent:
+ *       that stage goes first, as Kueue serves heads that do not borrow before those that do.</li>
  * </ul>
  */
 public final class QueuePlan {
@@ -62,8 +64,17 @@ public final class QueuePlan {
   /** The verdict for each waiting key, the GPUs the queue holds once the admitted stages start, and who waits. */
   public record Result(Map<String, Verdict> verdicts, int gpusInUse, List<String> pending) {}
 
-  /** Another queue of the cohort: its quota, and the stages it runs (what it uses of the cohort's GPUs). */
-  public record Member(String queue, TrainingQueueSpec spec, List<Running> running) {}
+  /**
+   * Another queue of the cohort: its quota, the stages it runs (what it uses of the cohort's GPUs),
+   * and the GPUs the first stage waiting in it asks for (0 when none waits).
+   */
+  public record Member(String queue, TrainingQueueSpec spec, List<Running> running, int headGpus) {
+
+    /** A member with nothing waiting. */
+    public Member(String queue, TrainingQueueSpec spec, List<Running> running) {
+      this(queue, spec, running, 0);
+    }
+  }
 
   private final String queue;
   private final TrainingQueueSpec spec;
@@ -299,7 +310,12 @@ public final class QueuePlan {
     long lent = 0;
     for (Member member : cohort) {
       lendable += lendable(member.spec());
-      lent += Math.max(0, others.getOrDefault(member.queue(), 0) - kept(member.spec()));
+      int memberUses = others.getOrDefault(member.queue(), 0);
+      // A head that fits its own queue's quota is served before anyone borrows, as Kueue's scheduler
+      // serves heads that do not borrow first: otherwise GPUs stopped to be reclaimed are borrowed
+      // back by the queue they were reclaimed from, and the reclaim starts over.
+      int owed = memberUses + member.headGpus() <= nominal(member.spec()) ? member.headGpus() : 0;
+      lent += Math.max(0, memberUses + owed - kept(member.spec()));
     }
     int kept = kept(spec);
     long byCohort = Math.max(kept - own, kept + lendable - lent - own);

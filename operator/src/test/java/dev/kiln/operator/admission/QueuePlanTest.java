@@ -310,6 +310,28 @@ class QueuePlanTest {
   }
 
   @Test
+  void gpusAnotherQueuesHeadNeedsWithinItsQuotaAreNotBorrowedBackFromIt() {
+    // vision (quota 8) reclaimed its 8 from language, which now runs within its own 8 and wants more.
+    List<QueuePlan.Waiting> again = List.of(waiting("ns/again", 0, 1, gang(1, 8)));
+    var visionWaits = new QueuePlan.Member("vision", inCohort(8, null, null, null), List.of(), 8);
+    List<QueuePlan.Running> languageRuns = List.of(running("ns/l1", 0, 1, "node-0"));
+    var plan = QueuePlan.plan("language", inCohort(8, null, null, null), again, languageRuns,
+        room(nodes(2, 8, A100), List.of(pod("node-0", 8))), List.of(visionWaits));
+    assertThat(plan.verdicts().get("ns/again")).as("vision's head goes first: borrowing its 8 back would undo the reclaim")
+        .isEqualTo(new QueuePlan.Wait(1, "waiting for 8 GPUs (1 pods of 8): 0 free in queue language and its cohort lab,"
+            + " 8 free on nodes"));
+
+    var visionIdle = new QueuePlan.Member("vision", inCohort(8, null, null, null), List.of());
+    assertThat(QueuePlan.plan("language", inCohort(8, null, null, null), again, languageRuns,
+        room(nodes(2, 8, A100), List.of(pod("node-0", 8))), List.of(visionIdle)).verdicts().get("ns/again"))
+        .as("positive control: nothing waits in vision, its 8 are lent").isInstanceOf(QueuePlan.Admit.class);
+    var visionWantsMore = new QueuePlan.Member("vision", inCohort(8, null, null, null), List.of(), 16);
+    assertThat(QueuePlan.plan("language", inCohort(8, null, null, null), again, languageRuns,
+        room(nodes(2, 8, A100), List.of(pod("node-0", 8))), List.of(visionWantsMore)).verdicts().get("ns/again"))
+        .as("vision's head would borrow too: it has no precedence").isInstanceOf(QueuePlan.Admit.class);
+  }
+
+  @Test
   void aQueueThatStopsBorrowingOnceItsStoppingStagesHaveStoppedLosesNoMoreStages() {
     // language (quota 8) runs 16: b1 on a node vision cannot use, already stopping; b2 on the one it can.
     Node plain = nodes(1, 8, A100, "plain").getFirst();
