@@ -132,15 +132,8 @@ public final class ChaosBench implements Callable<Integer> {
       Map<String, Integer> dataKills = new java.util.HashMap<>();
       // The schedule opens with a data-prep pod killed as soon as one runs, so that every run
       // checks packing survives it; then a fault at each random moment.
-      long dataPrepDeadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (System.nanoTime() < dataPrepDeadline && dataKills.isEmpty()) {
-        List<Pod> dataPods = victims(cluster, null, dataKills, DATA_KILLS_PER_JOB);
-        if (!dataPods.isEmpty()) {
-          kill(cluster, dataPods.get(random.nextInt(dataPods.size())), dataKills, "data_pod");
-        } else {
-          Thread.sleep(100);  // polling for a data pod to start
-        }
-      }
+      killOnceOneRuns(cluster, null, dataKills, DATA_KILLS_PER_JOB, "data_pod", random, Duration.ofSeconds(60),
+          () -> false);
       while (System.nanoTime() < chaosEnds && !allFinished(client, names)) {
         Thread.sleep(1000 + random.nextInt(5000));  // the schedule's next moment, not a wait for anything
         restartIfCrashed(cluster);
@@ -168,16 +161,8 @@ public final class ChaosBench implements Callable<Integer> {
       }
       // A slow machine may spend the whole window before training: then the schedule closes with a
       // trainer pod killed as soon as one runs, so that every run checks training survives it.
-      long trainerDeadline = System.nanoTime() + Duration.ofMinutes(timeoutMinutes).toNanos();
-      while (trainerKills.isEmpty() && System.nanoTime() < trainerDeadline && !allFinished(client, names)) {
-        restartIfCrashed(cluster);
-        List<Pod> trainers = victims(cluster, LocalCluster.TRAINER, trainerKills, TRAINER_KILLS_PER_JOB);
-        if (!trainers.isEmpty()) {
-          kill(cluster, trainers.get(random.nextInt(trainers.size())), trainerKills, "trainer_pod");
-        } else {
-          Thread.sleep(100);  // polling for a trainer pod to start
-        }
-      }
+      killOnceOneRuns(cluster, LocalCluster.TRAINER, trainerKills, TRAINER_KILLS_PER_JOB, "trainer_pod", random,
+          Duration.ofMinutes(timeoutMinutes), () -> restartIfCrashed(cluster) && allFinished(client, names));
       faults.close();
       OperatorBench.await(() -> restartIfCrashed(cluster) && allFinished(client, names), timeoutMinutes * 60L,
           "every job to finish");
@@ -273,6 +258,25 @@ public final class ChaosBench implements Callable<Integer> {
         })
         .sorted(java.util.Comparator.comparing(p -> p.getMetadata().getName()))
         .toList();
+  }
+
+  /**
+   * Kills a pod of {@code component} (data preparation when null) as soon as one runs, unless one
+   * of that kind was already killed, {@code within} passes, or {@code pointless} says there is no
+   * more reason to wait.
+   */
+  private void killOnceOneRuns(LocalCluster cluster, String component, Map<String, Integer> killed, int limit,
+      String counter, Random random, Duration within, java.util.function.BooleanSupplier pointless)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + within.toNanos();
+    while (killed.isEmpty() && System.nanoTime() < deadline && !pointless.getAsBoolean()) {
+      List<Pod> running = victims(cluster, component, killed, limit);
+      if (!running.isEmpty()) {
+        kill(cluster, running.get(random.nextInt(running.size())), killed, counter);
+      } else {
+        Thread.sleep(100);  // polling for such a pod to start
+      }
+    }
   }
 
   private void kill(LocalCluster cluster, Pod victim, Map<String, Integer> killed, String counter) {
