@@ -46,6 +46,10 @@ def walk(schema, path, required):
         rows.append(f"| `{field}` | {kind} | {description} | {'; '.join(notes)} |")
         child = prop.get("items", prop) if prop.get("type") == "array" else prop
         walk(child, field + ("[]" if prop.get("type") == "array" else ""), child.get("required", []))
+        # A map of objects (resourceQuotas): its values' fields, under the key's place.
+        values = prop.get("additionalProperties")
+        if isinstance(values, dict) and "properties" in values:
+            walk(values, field + ".<key>", values.get("required", []))
 
 walk(spec, "spec", spec.get("required", []))
 job_rows = rows

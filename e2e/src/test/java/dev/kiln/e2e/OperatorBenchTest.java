@@ -52,7 +52,10 @@ class OperatorBenchTest {
     assertThat(result.get("gangs").asInt()).as("every job's gang at least once").isGreaterThanOrEqualTo(20);
     // The slowest admissions, named for a closer look: as many as were timed, at most five.
     assertThat(result.get("admission_slowest")).hasSize(Math.min(5, result.get("admissions").asInt()))
-        .allSatisfy(a -> assertThat(a.asText()).matches("co-\\d{5} \\d+ ms at \\d+ s after (a GPU release|its data)"));
+        .allSatisfy(a -> assertThat(a.asText())
+            .matches("co-\\d{5} \\d+ ms at \\d+ s after (a GPU release|its victims' release|its data)"));
+    assertThat(result.get("admissions_preemptors").asInt() + result.get("admissions_others").asInt())
+        .as("every timed admission is of one kind or the other").isEqualTo(result.get("admissions").asInt());
     double shares = 0;
     for (JsonNode share : result.get("gpu_share_by_queue")) {
       shares += share.asDouble();

@@ -112,6 +112,13 @@ public record ResourceList(Map<String, Long> milli) {
     return new ResourceList(scaled);
   }
 
+  /** As much of this as {@code available} holds: each resource the lesser of the two, none where nothing is available. */
+  public ResourceList within(ResourceList available) {
+    Map<String, Long> held = new TreeMap<>();
+    milli.forEach((name, amount) -> held.put(name, Math.max(0, Math.min(amount, available.get(name)))));
+    return new ResourceList(held);
+  }
+
   private ResourceList combine(ResourceList other, int sign) {
     if (other.milli.isEmpty()) {
       return this;

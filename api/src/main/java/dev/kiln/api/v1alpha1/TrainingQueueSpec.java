@@ -19,6 +19,11 @@ import java.util.Map;
     message = "borrowingLimit and lendingLimit are for a queue in a cohort")
 @ValidationRule(value = "!has(self.lendingLimit) || !has(self.gpuQuota) || self.lendingLimit <= self.gpuQuota",
     fieldPath = ".lendingLimit", message = "lendingLimit cannot be more than gpuQuota")
+@ValidationRule(value = "has(self.cohort) || !has(self.resourceQuotas) || self.resourceQuotas.all(r,"
+    + " !has(self.resourceQuotas[r].borrowingLimit) && !has(self.resourceQuotas[r].lendingLimit))",
+    fieldPath = ".resourceQuotas", message = "borrowingLimit and lendingLimit are for a queue in a cohort")
+@ValidationRule(value = "!has(self.resourceQuotas) || self.resourceQuotas.all(r, r == 'cpu' || r == 'memory')",
+    fieldPath = ".resourceQuotas", message = "quotas besides gpuQuota are of cpu and memory")
 public record TrainingQueueSpec(
     @Min(0) @JsonPropertyDescription("nvidia.com/gpu the queue's admitted stages may hold together; absent: no limit but the cluster's.")
     Integer gpuQuota,
@@ -37,7 +42,17 @@ public record TrainingQueueSpec(
     @Min(0) @JsonPropertyDescription("GPUs of the queue's unused gpuQuota its cohort may borrow; absent: all of it. The rest is kept for the queue alone.")
     Integer lendingLimit,
     @Default("Never") @JsonPropertyDescription("Whether a waiting stage that fits the queue's gpuQuota may stop stages other queues of the cohort run on borrowed GPUs: Never, LowerPriority (only those of lower priority) or Any (Kueue's reclaimWithinCohort). They resume from a checkpoint written on SIGTERM.")
-    Reclaim reclaimWithinCohort) {
+    Reclaim reclaimWithinCohort,
+    @Size(max = 2) @JsonPropertyDescription("Quotas of cpu and memory besides GPUs, by resource name: a stage is admitted only when its pods' requests of each fit, counted in the cohort as GPUs are (Kueue's ClusterQueue resources). A resource not named is not limited, and the queue takes no part in its cohort's sharing of it.")
+    Map<String, ResourceQuota> resourceQuotas) {
+
+  /** A queue with GPU quotas only. */
+  public TrainingQueueSpec(Integer gpuQuota, Map<String, Integer> gpuQuotaByProduct, Strategy strategy,
+      Preemption preemption, LabelSelector namespaceSelector, String cohort, Integer borrowingLimit,
+      Integer lendingLimit, Reclaim reclaimWithinCohort) {
+    this(gpuQuota, gpuQuotaByProduct, strategy, preemption, namespaceSelector, cohort, borrowingLimit, lendingLimit,
+        reclaimWithinCohort, null);
+  }
 
   /** Every field but the namespace selector and cohort: a queue any namespace may use, sharing with no other. */
   public TrainingQueueSpec(Integer gpuQuota, Map<String, Integer> gpuQuotaByProduct, Strategy strategy,
@@ -56,6 +71,7 @@ public record TrainingQueueSpec(
     strategy = strategy != null ? strategy : Strategy.BEST_EFFORT_FIFO;
     preemption = preemption != null ? preemption : Preemption.NEVER;
     reclaimWithinCohort = reclaimWithinCohort != null ? reclaimWithinCohort : Reclaim.NEVER;
+    resourceQuotas = resourceQuotas != null ? Map.copyOf(resourceQuotas) : Map.of();
   }
 
   /** Which stages of other queues in the cohort a waiting stage may stop to take back GPUs lent from its quota. */

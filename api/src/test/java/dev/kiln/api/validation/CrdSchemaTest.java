@@ -69,6 +69,12 @@ class CrdSchemaTest {
         "spec.cohort: borrowingLimit and lendingLimit are for a queue in a cohort");
     assertThat(refused.apply("{cohort: lab, gpuQuota: 8, lendingLimit: 9}")).containsExactly(
         "spec.lendingLimit: lendingLimit cannot be more than gpuQuota");
+    assertThat(refused.apply("{cohort: lab, gpuQuota: 8, resourceQuotas: {cpu: {nominal: \"96\", borrowingLimit: \"32\","
+        + " lendingLimit: \"48\"}, memory: {nominal: 1Ti}}}")).isEmpty();
+    assertThat(refused.apply("{gpuQuota: 8, resourceQuotas: {cpu: {nominal: \"96\", lendingLimit: \"48\"}}}"))
+        .containsExactly("spec.resourceQuotas: borrowingLimit and lendingLimit are for a queue in a cohort");
+    assertThat(refused.apply("{resourceQuotas: {ephemeral-storage: {nominal: 1Ti}}}"))
+        .containsExactly("spec.resourceQuotas: quotas besides gpuQuota are of cpu and memory");
   }
 
   @Test

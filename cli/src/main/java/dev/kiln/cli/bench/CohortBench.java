@@ -45,6 +45,8 @@ final class CohortBench implements Callable<Integer> {
   static final int NODE_CPUS = 44;
   /** A pod still Pending this long after it was created counts its gang as partly pending (the jobs' startupDeadlineSeconds). */
   static final int STARTUP_DEADLINE_SECONDS = 120;
+  /** The operator's mark on a trainer Job stopped for another job (namespace/name). */
+  static final String PREEMPTED_BY = "kiln.dev/preempted-by";
 
   private final int jobs;
   private final int trainSeconds;
@@ -59,12 +61,25 @@ final class CohortBench implements Callable<Integer> {
   /** Each data Job (by uid) when it was first seen complete, and for which job: a job may be admitted once its last is. */
   private final Map<String, DataJobDone> dataJobsDone = new ConcurrentHashMap<>();
 
+  /** Per preemptor (job name): the attempts (job/attempt) stopped for it, and when each was first seen marked. */
+  private final Map<String, Map<String, Long>> victims = new ConcurrentHashMap<>();
+
   private record JobAdded(long at, String job) {}
 
   private record DataJobDone(long at, String job) {}
 
-  /** A trainer Job {@code ms} after its admission became possible, {@code at} nanos, from a GPU release or its data. */
-  private record Latency(String job, long ms, long at, boolean afterRelease) {}
+  /**
+   * A trainer Job {@code ms} after its admission became possible, {@code at} nanos, from {@code from}: a
+   * GPU release, its victims' release (it preempted for its room), or its data becoming ready.
+   */
+  private record Latency(String job, long ms, long at, String from) {
+
+    boolean preemptor() {
+      return from.equals(VICTIMS_RELEASE);
+    }
+  }
+
+  private static final String VICTIMS_RELEASE = "its victims' release";
 
   private static final class PodTimes {
     volatile long created;
@@ -160,14 +175,27 @@ final class CohortBench implements Callable<Integer> {
       List<Latency> admissions = admissionLatencies();
       List<Long> latencies = admissions.stream().map(Latency::ms).toList();
       result.put("admissions", latencies.size());
-      result.put("admission_from", "the later of the job's data ready and the last trainer pod to release GPUs before"
-          + " its trainer Job");
+      result.put("admission_from", "the later of the job's data ready and the release of GPUs before its trainer Job:"
+          + " for a job that preempted, the last of its victims' pods to go; for others, the last trainer pod to go");
       result.put("admission_p50_ms", OperatorBench.percentile(latencies, 0.50));
       result.put("admission_p99_ms", OperatorBench.percentile(latencies, 0.99));
+      for (boolean preemptors : List.of(true, false)) {
+        List<Long> some = admissions.stream().filter(a -> a.preemptor() == preemptors).map(Latency::ms).toList();
+        String kind = preemptors ? "preemptors" : "others";
+        result.put("admissions_" + kind, some.size());
+        result.put("admission_p50_ms_" + kind, OperatorBench.percentile(some, 0.50));
+        result.put("admission_p99_ms_" + kind, OperatorBench.percentile(some, 0.99));
+      }
       // Where to look next: the slowest, with when they came and what made them possible.
       result.put("admission_slowest", admissions.stream().sorted(java.util.Comparator.comparingLong(Latency::ms).reversed())
           .limit(5).map(a -> "%s %d ms at %d s after %s".formatted(a.job(), a.ms(), TimeUnit.NANOSECONDS.toSeconds(a.at()
-              - start), a.afterRelease() ? "a GPU release" : "its data")).toList());
+              - start), a.from())).toList());
+      if (keep) {
+        StringBuilder table = new StringBuilder("job\tms\tat_s\tafter\n");
+        admissions.forEach(a -> table.append(a.job()).append('\t').append(a.ms()).append('\t')
+            .append(TimeUnit.NANOSECONDS.toMillis(a.at() - start) / 1000.0).append('\t').append(a.from()).append('\n'));
+        Files.writeString(folder.resolve("admissions.tsv"), table);
+      }
       result.put("rss_mb", rssMb);
       result.put("gpu_busy_fraction", Math.round(gpuSeconds(null) / (gpuNodes * 8.0 * wallSeconds) * 1000) / 1000.0);
       Map<String, Double> share = new LinkedHashMap<>();
@@ -188,7 +216,8 @@ final class CohortBench implements Callable<Integer> {
       return 1;
     }
     if (keep) {
-      spec.commandLine().getErr().println("kiln bench operator --cohorts: the cluster's folder is kept: " + folder);
+      spec.commandLine().getErr().println("kiln bench operator --cohorts: the cluster's folder is kept: " + folder
+          + " (operator.log; admissions.tsv: each timed admission)");
     } else {
       OperatorBench.deleteTree(folder);
     }
@@ -238,6 +267,12 @@ final class CohortBench implements Callable<Integer> {
             if (LocalCluster.TRAINER.equals(labels.get(LocalCluster.COMPONENT_LABEL))) {
               if (action == Action.ADDED) {
                 jobsAdded.add(new JobAdded(now, owner));
+              }
+              var annotations = job.getMetadata().getAnnotations();
+              String preemptor = annotations == null ? null : annotations.get(PREEMPTED_BY);
+              if (preemptor != null) {
+                victims.computeIfAbsent(preemptor.substring(preemptor.indexOf('/') + 1), k -> new ConcurrentHashMap<>())
+                    .putIfAbsent(owner + "/" + labels.get("kiln.dev/attempt"), now);
               }
             } else if (job.getStatus() != null && job.getStatus().getConditions() != null && job.getStatus().getConditions()
                 .stream().anyMatch(c -> "Complete".equals(c.getType()) && "True".equals(c.getStatus()))) {
@@ -316,9 +351,11 @@ final class CohortBench implements Callable<Integer> {
 
   /**
    * For each trainer Job: how long after admission became possible it appeared, that is after the
-   * later of its job's data becoming ready and the last trainer pod before it releasing GPUs (a
-   * Job made with no release before it, onto an idle cluster, is not counted). When room came from
-   * an earlier release than the last, this is shorter than the real wait: a lower bound there.
+   * later of its job's data becoming ready and the release of the GPUs it took: for a job that
+   * preempted for them, the last of its victims' pods to go before its Job; for others, the last
+   * trainer pod of any job to go before it (a Job made with no release before it, onto an idle
+   * cluster, is not counted). When room came from an earlier release than the last, this is shorter
+   * than the real wait: a lower bound there.
    */
   private List<Latency> admissionLatencies() {
     List<Long> releases = pods.values().stream().map(p -> p.ended).filter(t -> t != 0).sorted().toList();
@@ -335,15 +372,36 @@ final class CohortBench implements Callable<Integer> {
         }
         last = release;
       }
+      long previous = added.stream().filter(a -> a.job().equals(job.job()) && a.at() < job.at())
+          .mapToLong(JobAdded::at).max().orElse(0);
+      long victimsGone = victimsReleased(job, previous);
+      boolean preempted = victimsGone >= 0;
+      if (preempted) {
+        last = victimsGone;
+      }
       if (last >= 0) {
         long dataReady = dataJobsDone.values().stream().filter(d -> d.job().equals(job.job()) && d.at() <= job.at())
             .mapToLong(DataJobDone::at).max().orElse(last);
         long possible = Math.max(last, dataReady);
         latencies.add(new Latency(job.job(), TimeUnit.NANOSECONDS.toMillis(job.at() - possible), job.at(),
-            possible == last));
+            possible != last ? "its data" : preempted ? VICTIMS_RELEASE : "a GPU release"));
       }
     }
     return latencies;
+  }
+
+  /**
+   * When the last pod of the attempts stopped for the job between its trainer Jobs {@code previous}
+   * and {@code added} went, or -1 when none was (or none of their pods went before that Job).
+   */
+  private long victimsReleased(JobAdded added, long previous) {
+    Map<String, Long> stopped = victims.getOrDefault(added.job(), Map.of());
+    return pods.values().stream().filter(p -> p.ended != 0 && p.ended <= added.at())
+        .filter(p -> {
+          Long marked = stopped.get(p.job + "/" + p.attempt);
+          return marked != null && marked > previous && marked <= added.at();
+        })
+        .mapToLong(p -> p.ended).max().orElse(-1);
   }
 
   /** GPU-seconds trainer pods held from binding to their end, of one queue's jobs (all when null). */

@@ -43,11 +43,15 @@ public final class ClusterRoom {
    * the same of hundreds of waiting stages of few shapes, and placing or reserving only takes room.
    */
   private final Set<Gang> unplaceable = new HashSet<>();
+  /** Room held for one job each (its key), by node: what stages stopped for it freed, kept from everyone else. */
+  private final Map<String, Map<String, ResourceList>> setAside;
   private final Map<Gang, Integer> freeFor = new HashMap<>();
 
   private ClusterRoom(Map<String, ResourceList> free, Map<String, Map<String, String>> labels,
-      Map<String, List<Taint>> taints, Map<String, Integer> terminating) {
+      Map<String, List<Taint>> taints, Map<String, Integer> terminating,
+      Map<String, Map<String, ResourceList>> setAside) {
     this.free = free;
+    this.setAside = setAside;
     this.labels = labels;
     this.taints = taints;
     this.terminating = terminating;
@@ -79,11 +83,13 @@ public final class ClusterRoom {
         }
       }
     }
-    return new ClusterRoom(free, labels, taints, terminating);
+    return new ClusterRoom(free, labels, taints, terminating, new LinkedHashMap<>());
   }
 
   public ClusterRoom copy() {
-    return new ClusterRoom(new LinkedHashMap<>(free), labels, taints, terminating);
+    Map<String, Map<String, ResourceList>> aside = new LinkedHashMap<>();
+    setAside.forEach((job, byNode) -> aside.put(job, new LinkedHashMap<>(byNode)));
+    return new ClusterRoom(new LinkedHashMap<>(free), labels, taints, terminating, aside);
   }
 
   /** GPUs that pods being deleted still hold on nodes the gang could use: room once those pods have stopped. */
@@ -132,6 +138,47 @@ public final class ClusterRoom {
     if (gang.pods() > 0) {
       take(choose(gang), gang.perPod());
     }
+  }
+
+  /**
+   * Holds for {@code job} as much of {@code upTo} as is free on the node: room that stages stopped
+   * for it free there, which nobody else may take meanwhile. While those stages still hold it,
+   * nothing is free and nothing is held twice.
+   */
+  public void setAside(String job, String node, ResourceList upTo) {
+    ResourceList available = free.get(node);
+    if (available == null) {
+      return;
+    }
+    ResourceList held = upTo.within(available);
+    take(List.of(node), held);
+    setAside.computeIfAbsent(job, k -> new LinkedHashMap<>()).merge(node, held, ResourceList::plus);
+  }
+
+  /** Gives {@code job} the room set aside for it, now that it is being planned; returns it (by node) to put back if unused. */
+  public Map<String, ResourceList> takeSetAside(String job) {
+    Map<String, ResourceList> held = setAside.remove(job);
+    if (held == null) {
+      return Map.of();
+    }
+    held.forEach(this::release);
+    return held;
+  }
+
+  /** Sets room given by {@link #takeSetAside} aside for the job again: it was not admitted. */
+  public void putBack(String job, Map<String, ResourceList> held) {
+    held.forEach((node, resources) -> setAside(job, node, resources));
+  }
+
+  /** GPUs set aside on nodes the gang could use, by the job they are kept for. */
+  public Map<String, Integer> setAsideFrom(Gang gang) {
+    Map<String, Integer> gpus = new TreeMap<>();
+    setAside.forEach((job, byNode) -> byNode.forEach((node, held) -> {
+      if (held.gpus() > 0 && matches(node, gang)) {
+        gpus.merge(job, held.gpus(), Integer::sum);
+      }
+    }));
+    return gpus;
   }
 
   /** Gives back what pods held on a node (a stage about to be preempted). */

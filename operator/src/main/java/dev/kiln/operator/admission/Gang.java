@@ -50,6 +50,11 @@ public record Gang(int pods, ResourceList perPod, String product, Map<String, St
     return pods * gpusPerPod();
   }
 
+  /** What all its pods request of one resource, in thousandths. */
+  public long total(String resource) {
+    return pods * perPod.get(resource);
+  }
+
   /** "16 x NVIDIA-A100-SXM4-40GB", "16 GPUs", or "CPU only". */
   public String describe() {
     if (gpus() == 0) {

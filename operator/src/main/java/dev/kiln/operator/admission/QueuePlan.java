@@ -1,7 +1,9 @@
 package dev.kiln.operator.admission;
 
 import dev.kiln.api.scheduling.ResourceList;
+import dev.kiln.api.v1alpha1.ResourceQuota;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec;
+import io.fabric8.kubernetes.api.model.Quantity;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -33,7 +35,9 @@ import java.util.Map;
  *       run on borrowed ones ({@code reclaimWithinCohort}), those queues' stages first, and only
  *       while they are still borrowing once the stages already stopping have stopped. GPUs that
  *       another queue's first waiting stage needs within that queue's own quota are not lent:
- *       that stage goes first, as Kueue serves heads that do not borrow before those that do.</li>
+ *       that stage goes first, as Kueue serves heads that do not borrow before those that do;</li>
+ *   <li>room that stages stopped for a preemptor free is set aside for it ({@link ClusterRoom#setAside}):
+ *       no other stage, of this queue or another, takes it first and makes it preempt again.</li>
  * </ul>
  */
 public final class QueuePlan {
@@ -81,8 +85,11 @@ public final class QueuePlan {
   private final List<Member> cohort;
   private final Map<String, Integer> usedByProduct = new HashMap<>();
   private int used;
+  /** What the queue holds of each resource with a quota besides GPUs (cpu, memory), in thousandths. */
+  private final Map<String, Long> usedOther = new HashMap<>();
   /** GPUs each other queue of the cohort holds; and whose each of their stages is. */
   private final Map<String, Integer> memberUsed = new HashMap<>();
+  private final Map<String, Map<String, Long>> memberUsedOther = new HashMap<>();
   private final Map<Running, Member> memberOf = new IdentityHashMap<>();
 
   private QueuePlan(String queue, TrainingQueueSpec spec, List<Member> cohort) {
@@ -103,9 +110,13 @@ public final class QueuePlan {
   }
 
   private Result decide(List<Waiting> waiting, List<Running> running, ClusterRoom room) {
-    running.forEach(r -> hold(r.gang(), r.gang().gpus()));
+    running.forEach(r -> hold(r.gang(), r.gang().gpus(), false));
     for (Member member : cohort) {
       memberUsed.put(member.queue(), member.running().stream().mapToInt(r -> r.gang().gpus()).sum());
+      Map<String, Long> other = new HashMap<>();
+      member.spec().resourceQuotas().keySet().forEach(resource -> other.put(resource,
+          member.running().stream().mapToLong(r -> r.gang().total(resource)).sum()));
+      memberUsedOther.put(member.queue(), other);
       member.running().forEach(r -> memberOf.put(r, member));
     }
     int inUse = used;
@@ -114,9 +125,10 @@ public final class QueuePlan {
     Waiting head = null;
     for (Waiting stage : ordered(waiting)) {
       boolean mayPass = head == null || spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO;
-      List<String> nodes = mayPass && quotaLeft(stage.gang()) >= stage.gang().gpus() ? room.placement(stage.gang()) : null;
+      Map<String, ResourceList> setAside = room.takeSetAside(stage.key());
+      List<String> nodes = mayPass && fitsQuota(stage.gang(), List.of()) ? room.placement(stage.gang()) : null;
       if (nodes != null) {
-        hold(stage.gang(), stage.gang().gpus());
+        hold(stage.gang(), stage.gang().gpus(), false);
         inUse += stage.gang().gpus();
         verdicts.put(stage.key(), new Admit(nodes));
         continue;
@@ -124,6 +136,7 @@ public final class QueuePlan {
       pending.add(stage.key());
       int position = pending.size();
       if (head != null) {
+        room.putBack(stage.key(), setAside);
         String reason = spec.strategy() == TrainingQueueSpec.Strategy.STRICT_FIFO
             ? "behind " + head.key() + " in queue " + queue + " (StrictFIFO)"
             : shortage(stage.gang(), room) + "; " + head.key() + " goes first";
@@ -134,7 +147,7 @@ public final class QueuePlan {
       verdicts.put(stage.key(), preemptOrWait(stage, running, room, position));
       // What the head could use now is held back for it, so that it is never starved.
       if (spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO) {
-        hold(stage.gang(), Math.min(stage.gang().gpus(), Math.max(0, quotaLeft(stage.gang()))));
+        hold(stage.gang(), Math.min(stage.gang().gpus(), Math.max(0, quotaLeft(stage.gang()))), true);
         room.reserve(stage.gang());
       }
     }
@@ -146,7 +159,9 @@ public final class QueuePlan {
     boolean withinQueue = spec.preemption() == TrainingQueueSpec.Preemption.LOWER_PRIORITY;
     // Kueue reclaims only for a stage that fits the queue's own (nominal) quota once admitted.
     boolean reclaim = spec.reclaimWithinCohort() != TrainingQueueSpec.Reclaim.NEVER && !cohort.isEmpty()
-        && spec.gpuQuota() != null && used + stage.gang().gpus() <= spec.gpuQuota();
+        && spec.gpuQuota() != null && used + stage.gang().gpus() <= spec.gpuQuota()
+        && spec.resourceQuotas().entrySet().stream().allMatch(q -> usedOther.getOrDefault(q.getKey(), 0L)
+            + stage.gang().total(q.getKey()) <= milli(q.getValue().nominal()));
     if (!withinQueue && !reclaim) {
       return new Wait(position, shortage);
     }
@@ -158,7 +173,9 @@ public final class QueuePlan {
     }
     // Only stages whose stop frees what the waiting stage lacks: quota it is counted against, or room on
     // nodes it may use. A reservation (no Job yet) is never a victim: there is nothing to stop.
-    boolean quotaShort = quotaLeft(stage.gang()) < stage.gang().gpus();
+    boolean gpuQuotaShort = quotaLeft(stage.gang()) < stage.gang().gpus();
+    List<String> otherShort = otherQuotaShort(stage.gang(), List.of());
+    boolean quotaShort = gpuQuotaShort || !otherShort.isEmpty();
     boolean roomShort = !room.copy().place(stage.gang());
     Comparator<Running> lowestNewestFirst = Comparator.comparingInt(Running::priority)
         .thenComparing(Running::started, Comparator.reverseOrder());
@@ -175,7 +192,9 @@ public final class QueuePlan {
     if (withinQueue) {
       running.stream()
           .filter(r -> stoppable(r) && r.priority() < stage.priority())
-          .filter(r -> quotaShort && counted(r.gang(), stage.gang()) > 0 || roomShort && frees(r, stage.gang(), room))
+          .filter(r -> gpuQuotaShort && counted(r.gang(), stage.gang()) > 0
+              || otherShort.stream().anyMatch(resource -> r.gang().total(resource) > 0)
+              || roomShort && frees(r, stage.gang(), room))
           .sorted(lowestNewestFirst).forEach(candidates::add);
     }
     List<Running> victims = new ArrayList<>();
@@ -221,11 +240,17 @@ public final class QueuePlan {
     return running.heldByNode().keySet().stream().anyMatch(node -> room.usableBy(node, gang));
   }
 
-  /** Whether the member still holds more than its quota once its stages already stopping and {@code stopped} have stopped. */
+  /**
+   * Whether the member still holds more than its quota (of GPUs, or of a resource it has a quota
+   * of) once its stages already stopping and {@code stopped} have stopped.
+   */
   private boolean borrowingAfter(Member member, List<Running> stopped) {
-    int after = memberUsed.get(member.queue()) - member.running().stream().filter(r -> r.stopping() || stopped.stream().anyMatch(v -> v == r))
-        .mapToInt(r -> r.gang().gpus()).sum();
-    return after > nominal(member.spec());
+    List<Running> going = member.running().stream().filter(r -> r.stopping() || stopped.stream().anyMatch(v -> v == r))
+        .toList();
+    int after = memberUsed.get(member.queue()) - going.stream().mapToInt(r -> r.gang().gpus()).sum();
+    return after > nominal(member.spec()) || member.spec().resourceQuotas().entrySet().stream().anyMatch(q ->
+        memberUsedOther.get(member.queue()).get(q.getKey()) - going.stream().mapToLong(r -> r.gang().total(q.getKey())).sum()
+            > milli(q.getValue().nominal()));
   }
 
   /** Whether the gang fits in the queue's quota and on the nodes once every stage of {@code stopped} lists has stopped. */
@@ -239,7 +264,7 @@ public final class QueuePlan {
         r.heldByNode().forEach(after::release);
       }
     }
-    return quotaLeft(gang, all) >= gang.gpus() && after.place(gang);
+    return fitsQuota(gang, all) && after.place(gang);
   }
 
   /** GPUs a running gang frees towards the quota a waiting gang is measured against. */
@@ -256,11 +281,66 @@ public final class QueuePlan {
         .toList();
   }
 
-  private void hold(Gang gang, int gpus) {
+  /**
+   * Counts {@code gpus} of the gang's GPUs against the queue's quota, and what it requests of each
+   * other resource with a quota: all of it, or ({@code upToWhatIsLeft}, for a waiting head) as much
+   * as the quota has left.
+   */
+  private void hold(Gang gang, int gpus, boolean upToWhatIsLeft) {
+    Map<String, Long> held = new HashMap<>();
+    for (String resource : spec.resourceQuotas().keySet()) {
+      held.put(resource, upToWhatIsLeft ? Math.min(gang.total(resource), Math.max(0, otherLeft(resource, List.of())))
+          : gang.total(resource));
+    }
+    held.forEach((resource, amount) -> usedOther.merge(resource, amount, Long::sum));
     used += gpus;
     if (gang.product() != null) {
       usedByProduct.merge(gang.product(), gpus, Integer::sum);
     }
+  }
+
+  /** Whether the gang fits every quota of the queue (and its cohort) once the stages {@code stopped} have stopped. */
+  private boolean fitsQuota(Gang gang, List<Running> stopped) {
+    return quotaLeft(gang, stopped) >= gang.gpus() && otherQuotaShort(gang, stopped).isEmpty();
+  }
+
+  /** The resources besides GPUs (cpu, memory) whose quota the gang does not fit once {@code stopped} have stopped. */
+  private List<String> otherQuotaShort(Gang gang, List<Running> stopped) {
+    return spec.resourceQuotas().keySet().stream().sorted()
+        .filter(resource -> gang.total(resource) > 0 && otherLeft(resource, stopped) < gang.total(resource)).toList();
+  }
+
+  /**
+   * What the queue may still take of a resource it has a quota of (thousandths), once the stages
+   * {@code stopped} have stopped: counted as GPUs are, among the queues of its cohort that have a
+   * quota of it too.
+   */
+  private long otherLeft(String resource, List<Running> stopped) {
+    long own = usedOther.getOrDefault(resource, 0L);
+    Map<String, Long> others = new HashMap<>();
+    memberUsedOther.forEach((member, uses) -> {
+      if (uses.containsKey(resource)) {
+        others.put(member, uses.get(resource));
+      }
+    });
+    for (Running r : stopped) {
+      Member member = memberOf.get(r);
+      if (member == null) {
+        own -= r.gang().total(resource);
+      } else if (others.containsKey(member.queue())) {
+        others.merge(member.queue(), -r.gang().total(resource), Long::sum);
+      }
+    }
+    List<Share> members = new ArrayList<>();
+    List<Long> uses = new ArrayList<>();
+    for (Member member : cohort) {
+      ResourceQuota quota = member.spec().resourceQuotas().get(resource);
+      if (quota != null) {
+        members.add(Share.of(quota));
+        uses.add(others.get(member.queue()));
+      }
+    }
+    return Share.of(spec.resourceQuotas().get(resource)).left(own, members, uses);
   }
 
   /** GPUs the queue's quota still allows for this gang: the total's (its cohort's) and its product's, whichever is less. */
@@ -295,47 +375,81 @@ public final class QueuePlan {
 
   /**
    * GPUs the queue may still take when it holds {@code own} and the other queues of its cohort
-   * {@code others}. Alone: its gpuQuota less {@code own}. In a cohort, as Kueue counts it: each queue
-   * lends its gpuQuota less what it keeps (gpuQuota - lendingLimit); a queue may use what it keeps
-   * plus what the cohort has left to lend, within gpuQuota + borrowingLimit.
+   * {@code others}. Alone: its gpuQuota less {@code own}. In a cohort, as {@link Share#left}.
    */
   private long totalLeft(int own, Map<String, Integer> others) {
     if (spec.gpuQuota() == null) {
       return Integer.MAX_VALUE;
     }
-    if (cohort.isEmpty()) {
-      return (long) spec.gpuQuota() - own;
-    }
-    long lendable = lendable(spec);
-    long lent = 0;
+    List<Share> members = new ArrayList<>();
+    List<Long> uses = new ArrayList<>();
     for (Member member : cohort) {
-      lendable += lendable(member.spec());
       int memberUses = others.getOrDefault(member.queue(), 0);
       // A head that fits its own queue's quota is served before anyone borrows, as Kueue's scheduler
       // serves heads that do not borrow first: otherwise GPUs stopped to be reclaimed are borrowed
       // back by the queue they were reclaimed from, and the reclaim starts over.
       int owed = memberUses + member.headGpus() <= nominal(member.spec()) ? member.headGpus() : 0;
-      lent += Math.max(0, memberUses + owed - kept(member.spec()));
+      members.add(Share.gpus(member.spec()));
+      uses.add((long) memberUses + owed);
     }
-    int kept = kept(spec);
-    long byCohort = Math.max(kept - own, kept + lendable - lent - own);
-    long byBorrowingLimit = spec.borrowingLimit() == null ? Long.MAX_VALUE
-        : (long) spec.gpuQuota() + spec.borrowingLimit() - own;
-    return Math.min(byCohort, byBorrowingLimit);
+    return Share.gpus(spec).left(own, members, uses);
+  }
+
+  /**
+   * A queue's quota of one resource: its nominal amount, how much more it may borrow (null: no
+   * limit) and how much of the nominal amount its cohort may borrow (null: all of it).
+   */
+  private record Share(long nominal, Long borrowingLimit, Long lendingLimit) {
+
+    static Share gpus(TrainingQueueSpec queue) {
+      return new Share(QueuePlan.nominal(queue), queue.borrowingLimit() == null ? null : (long) queue.borrowingLimit(),
+          queue.lendingLimit() == null ? null : (long) queue.lendingLimit());
+    }
+
+    static Share of(ResourceQuota quota) {
+      return new Share(milli(quota.nominal()), quota.borrowingLimit() == null ? null : milli(quota.borrowingLimit()),
+          quota.lendingLimit() == null ? null : milli(quota.lendingLimit()));
+    }
+
+    /** What it keeps for itself, never lent: nominal less its lendingLimit (a lendingLimit above nominal lends all). */
+    long kept() {
+      return lendingLimit == null ? 0 : Math.max(0, nominal - lendingLimit);
+    }
+
+    /** What it puts in its cohort. */
+    long lendable() {
+      return nominal - kept();
+    }
+
+    /**
+     * What the queue may still take when it holds {@code own} and the other queues of its cohort
+     * ({@code members}) hold {@code uses}, as Kueue counts it: each queue lends its nominal amount
+     * less what it keeps; a queue may use what it keeps plus what the cohort has left to lend,
+     * within nominal + borrowingLimit. Alone: nominal less {@code own}.
+     */
+    long left(long own, List<Share> members, List<Long> uses) {
+      if (members.isEmpty()) {
+        return nominal - own;
+      }
+      long lendable = lendable();
+      long lent = 0;
+      for (int i = 0; i < members.size(); i++) {
+        lendable += members.get(i).lendable();
+        lent += Math.max(0, uses.get(i) - members.get(i).kept());
+      }
+      long byCohort = Math.max(kept() - own, kept() + lendable - lent - own);
+      long byBorrowingLimit = borrowingLimit == null ? Long.MAX_VALUE : nominal + borrowingLimit - own;
+      return Math.min(byCohort, byBorrowingLimit);
+    }
   }
 
   private static int nominal(TrainingQueueSpec queue) {
     return queue.gpuQuota() == null ? 0 : queue.gpuQuota();
   }
 
-  /** What a queue puts in its cohort: its gpuQuota, or its lendingLimit when that is less. */
-  private static long lendable(TrainingQueueSpec queue) {
-    return nominal(queue) - kept(queue);
-  }
-
-  /** GPUs of its quota a queue keeps for itself, never lent: its gpuQuota less its lendingLimit. */
-  private static int kept(TrainingQueueSpec queue) {
-    return queue.lendingLimit() == null ? 0 : Math.max(0, nominal(queue) - queue.lendingLimit());
+  /** A Kubernetes quantity in thousandths, as {@link ResourceList} counts. */
+  private static long milli(String quantity) {
+    return ResourceList.of(Map.of("q", new Quantity(quantity))).get("q");
   }
 
   /** "waiting for 16 x NVIDIA-A100-SXM4-40GB: 8 free in queue research, 3 free on nodes". */
@@ -343,10 +457,18 @@ public final class QueuePlan {
     int quota = quotaLeft(gang);
     String inQueue = quota == Integer.MAX_VALUE ? "no quota limit in queue " + queue
         : Math.max(0, quota) + " free in queue " + queue + (cohort.isEmpty() ? "" : " and its cohort " + spec.cohort());
+    for (String resource : otherQuotaShort(gang, List.of())) {
+      inQueue += " (its " + resource + " quota has " + new ResourceList(Map.of(resource, Math.max(0,
+          otherLeft(resource, List.of())))).describe(resource) + " left, the stage requests "
+          + gang.perPod().times(gang.pods()).describe(resource) + ")";
+    }
     String lacking = room.shortage(gang);
     int stopping = room.terminating(gang);
+    List<String> setAside = room.setAsideFrom(gang).entrySet().stream().map(e -> e.getValue() + " held for " + e.getKey())
+        .toList();
     return "waiting for " + gang.describe() + " (" + gang.pods() + " pods of " + gang.gpusPerPod() + "): " + inQueue
         + ", " + room.free(gang) + " free on nodes" + (stopping == 0 ? "" : " (" + stopping + " more once pods being"
-        + " deleted have stopped)") + (lacking.isEmpty() ? "" : "; " + lacking);
+        + " deleted have stopped)") + (setAside.isEmpty() ? "" : " (" + String.join(", ", setAside) + ": room freed by"
+        + " preemption is kept for the preemptor)") + (lacking.isEmpty() ? "" : "; " + lacking);
   }
 }

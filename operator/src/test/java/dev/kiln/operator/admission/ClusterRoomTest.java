@@ -140,6 +140,24 @@ class ClusterRoomTest {
         .containsExactly("a2", "a3", "b2");
   }
 
+  @Test
+  void roomSetAsideForAJobHoldsOnlyWhatIsFreeAndOnlyItGetsItBack() {
+    ClusterRoom stillHeld = ClusterRoom.of(List.of(node("gpu-0", Map.of(), GPU_TAINT)),
+        List.of(pod("victim", "gpu-0", Map.of("nvidia.com/gpu", "8"))));
+    stillHeld.setAside("ns/preemptor", "gpu-0", ResourceList.gpus(8));
+    assertThat(stillHeld.setAsideFrom(new Gang(1, 8, null))).as("its victim still holds the node: nothing is free to"
+        + " hold, and nothing is held twice").isEmpty();
+
+    ClusterRoom freed = ClusterRoom.of(List.of(node("gpu-0", Map.of(), GPU_TAINT)), List.of());
+    freed.setAside("ns/preemptor", "gpu-0", ResourceList.gpus(8));
+    assertThat(freed.setAsideFrom(new Gang(1, 8, null))).containsExactly(Map.entry("ns/preemptor", 8));
+    assertThat(freed.copy().place(new Gang(1, 8, null))).as("nobody else places on it").isFalse();
+    Map<String, ResourceList> given = freed.takeSetAside("ns/preemptor");
+    assertThat(freed.copy().place(new Gang(1, 8, null))).as("positive control: given back, it fits").isTrue();
+    freed.putBack("ns/preemptor", given);
+    assertThat(freed.place(new Gang(1, 8, null))).as("set aside again").isFalse();
+  }
+
   private static Gang topology(int pods, dev.kiln.api.v1alpha1.TopologySpec topology) {
     return new Gang(pods, ResourceList.gpus(8), null, Map.of(), List.of(), topology);
   }

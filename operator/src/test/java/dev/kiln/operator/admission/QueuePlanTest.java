@@ -3,6 +3,7 @@ package dev.kiln.operator.admission;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.api.scheduling.ResourceList;
+import dev.kiln.api.v1alpha1.ResourceQuota;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec.Preemption;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec.Strategy;
@@ -358,10 +359,77 @@ class QueuePlanTest {
         .extracting(QueuePlan.Running::key).containsExactly("ns/b2");
   }
 
+  static TrainingQueueSpec withCpuQuota(int gpuQuota, String cohort, String cpu, TrainingQueueSpec.Reclaim reclaim) {
+    return new TrainingQueueSpec(gpuQuota, null, Strategy.BEST_EFFORT_FIFO, Preemption.NEVER, null, cohort, null, null,
+        reclaim, Map.of("cpu", new ResourceQuota(cpu, null, null)));
+  }
+
+  @Test
+  void aCpuQuotaHoldsBackAStageItsGpuQuotaAdmitsAndItsCohortLendsIdleCpu() {
+    List<QueuePlan.Waiting> two = List.of(waiting("ns/two", 0, 1, cpuGang(2, 4, 32)));
+
+    var alone = QueuePlan.plan("vision", withCpuQuota(16, null, "48", null), two, List.of(), room(nodes(4, 8, A100),
+        List.of()));
+    assertThat(alone.verdicts().get("ns/two")).isEqualTo(new QueuePlan.Wait(1, "waiting for 8 GPUs (2 pods of 4): 16 free"
+        + " in queue vision (its cpu quota has 48 cpu left, the stage requests 64 cpu), 32 free on nodes"));
+    var one = QueuePlan.plan("vision", withCpuQuota(16, null, "48", null), List.of(waiting("ns/one", 0, 1,
+        cpuGang(1, 4, 32))), List.of(), room(nodes(4, 8, A100), List.of()));
+    assertThat(one.verdicts().get("ns/one")).as("positive control: 32 cpu fit").isInstanceOf(QueuePlan.Admit.class);
+
+    var idle = new QueuePlan.Member("language", withCpuQuota(16, "lab", "48", null), List.of());
+    var lent = QueuePlan.plan("vision", withCpuQuota(16, "lab", "48", null), two, List.of(), room(nodes(4, 8, A100),
+        List.of()), List.of(idle));
+    assertThat(lent.verdicts().get("ns/two")).as("48 cpu of its own and 16 lent by language")
+        .isInstanceOf(QueuePlan.Admit.class);
+
+    var busy = new QueuePlan.Member("language", withCpuQuota(16, "lab", "48", null), List.of(
+        cpuRunning("ns/l1", 0, 1, "node-3", 48)));
+    var nothingLent = QueuePlan.plan("vision", withCpuQuota(16, "lab", "48", null), two, List.of(),
+        room(nodes(4, 8, A100), List.of()), List.of(busy));
+    assertThat(((QueuePlan.Wait) nothingLent.verdicts().get("ns/two")).reason()).as("language uses all its cpu")
+        .contains("(its cpu quota has 48 cpu left, the stage requests 64 cpu)");
+
+    var noCpuQuota = new QueuePlan.Member("language", inCohort(16, null, null, null), List.of());
+    var notShared = QueuePlan.plan("vision", withCpuQuota(16, "lab", "48", null), two, List.of(),
+        room(nodes(4, 8, A100), List.of()), List.of(noCpuQuota));
+    assertThat(((QueuePlan.Wait) notShared.verdicts().get("ns/two")).reason()).as("a queue with no cpu quota lends none")
+        .contains("(its cpu quota has 48 cpu left, the stage requests 64 cpu)");
+  }
+
+  @Test
+  void aQueueWithinItsCpuQuotaReclaimsCpuABorrowingQueueUses() {
+    // language (16 GPUs, 32 cpu) runs two stages of 32 cpu: 32 of them vision's, lent while vision was idle.
+    var language = new QueuePlan.Member("language", withCpuQuota(16, "lab", "32", null), List.of(
+        cpuRunning("ns/lang-old", 0, 1, "node-0", 32), cpuRunning("ns/lang-new", 0, 2, "node-1", 32)));
+    List<QueuePlan.Waiting> back = List.of(waiting("ns/back", 0, 9, cpuGang(2, 4, 32)));
+    ClusterRoom room = room(nodes(4, 8, A100), List.of(pod("node-0", 8), pod("node-1", 8)));
+
+    var reclaiming = QueuePlan.plan("vision", withCpuQuota(16, "lab", "64", TrainingQueueSpec.Reclaim.ANY), back,
+        List.of(), room.copy(), List.of(language));
+    assertThat(((QueuePlan.Preempt) reclaiming.verdicts().get("ns/back")).victims()).as("its GPUs fit; its cpu is lent")
+        .extracting(QueuePlan.Running::key).containsExactly("ns/lang-new");
+
+    var never = QueuePlan.plan("vision", withCpuQuota(16, "lab", "64", null), back, List.of(), room.copy(),
+        List.of(language));
+    assertThat(((QueuePlan.Wait) never.verdicts().get("ns/back")).reason()).as("positive control: without reclaim it"
+        + " waits, for cpu").contains("(its cpu quota has 32 cpu left, the stage requests 64 cpu)");
+  }
+
   // --- snapshots -----------------------------------------------------------------------------
 
   static Gang gang(int pods, int gpus) {
     return new Gang(pods, gpus, null);
+  }
+
+  /** {@code pods} pods of {@code gpus} GPUs and {@code cpu} cpu each. */
+  static Gang cpuGang(int pods, int gpus, int cpu) {
+    return new Gang(pods, ResourceList.gpus(gpus).plus(ResourceList.of(Map.of("cpu", new Quantity(Integer.toString(cpu))))),
+        null, Map.of(), List.of());
+  }
+
+  static QueuePlan.Running cpuRunning(String key, int priority, long started, String node, int cpu) {
+    return new QueuePlan.Running(key, key + "-a1", priority, Instant.ofEpochSecond(started), cpuGang(1, 8, cpu),
+        Map.of(node, cpuGang(1, 8, cpu).perPod()), false);
   }
 
   static QueuePlan.Waiting waiting(String key, int priority, long created, Gang gang) {

@@ -641,6 +641,37 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void roomFreedForAPreemptorIsKeptForItNotTakenByAStageOfAnotherQueue() {
+    lowTrainingOnTheOnlyNode();
+    queue("other", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob other = create("other", "other", 0, 1);
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
+    MultimodalPretrainJob high = get("high");
+    prepareData(high);
+    reconcile(high, admission);
+    assertThat(get(high).getStatus().getQueue().reason()).endsWith("preempting research/low (lower priority)");
+    prepareData(other);
+    reconcile(other, admission);
+    assertThat(cluster.job(NS, "other-pretrain-a1")).as("the node is full").isNull();
+    reconcile(get("low"), admission);
+    cluster.stopPod(NS, "low-pretrain-a1-0", 143);
+
+    // The freed node is asked for first by the other queue's stage.
+    assertThat(new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { }, key -> { }, clock)
+        .admit(get(other), 0).admitted()).as("positive control: an operator that knows of no preemption gives it the"
+        + " node").isTrue();
+    reconcile(other, admission);
+    assertThat(cluster.job(NS, "other-pretrain-a1")).isNull();
+    assertThat(get(other).getStatus().getQueue().reason()).contains("0 free on nodes (8 held for research/high: room"
+        + " freed by preemption is kept for the preemptor)");
+    reconcile(high, admission);
+    assertThat(cluster.job(NS, "high-pretrain-a1")).as("admitted onto the room it freed, with no second preemption")
+        .isNotNull();
+    assertThat(eventReasons(high).stream().filter("Preempting"::equals)).hasSize(1);
+  }
+
+  @Test
   void aHigherPriorityStagePreemptsALowerOneWhichResumesLaterAsADisruption() {
     lowTrainingOnTheOnlyNode();
     MultimodalPretrainJob low = get("low");
