@@ -79,10 +79,10 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     TrainingQueues.ensureDefault(client);
     this.clusterState = new InformerClusterState(client, wakeups::roomMayHaveAppeared, wakeups::jobDeleted);
     metrics.readFrom(clusterState);
-    this.admission = new BuiltinAdmission(clusterState, (queue, status) -> {
+    this.admission = new BuiltinAdmission(clusterState, new QueueStatusWriter((queue, status) -> {
       metrics.queueSeen(queue);
       TrainingQueues.writeStatus(client, queue, status);
-    }, wakeups::wake, clock, settings.gpuRuntimeClassName());
+    }), wakeups::wake, clock, settings.gpuRuntimeClassName());
     wakeups.attach(admission);
   }
 

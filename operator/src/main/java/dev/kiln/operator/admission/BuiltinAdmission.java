@@ -326,9 +326,15 @@ public final class BuiltinAdmission implements Admission {
         trainerPods.computeIfAbsent(attemptKey(pod), k -> new ArrayList<>()).add(pod);
       }
     }
+    // Only an attempt whose Job has not finished can need its succeeded ranks; the pods of finished
+    // ones pile up all run long, so they are passed over by their job's name before any key is built.
+    Set<String> unfinished = new HashSet<>();
+    trainerJobs.stream().filter(j -> !finished(j)).forEach(j -> unfinished.add(Labels.get(j, Labels.JOB)));
     Map<String, Set<Integer>> succeededRanks = new HashMap<>();
     for (Pod pod : state.succeededStagePods()) {
-      succeededRanks.computeIfAbsent(attemptKey(pod), k -> new HashSet<>()).add(StageJobManifest.completionIndex(pod));
+      if (unfinished.contains(Labels.get(pod, Labels.JOB))) {
+        succeededRanks.computeIfAbsent(attemptKey(pod), k -> new HashSet<>()).add(StageJobManifest.completionIndex(pod));
+      }
     }
     Map<String, List<Job>> jobsByOwner = new HashMap<>();
     trainerJobs.forEach(j -> jobsByOwner.computeIfAbsent(ownerKey(j), k -> new ArrayList<>()).add(j));
@@ -336,8 +342,11 @@ public final class BuiltinAdmission implements Admission {
     Map<String, List<QueuePlan.Running>> runningByQueue = new HashMap<>();
     Set<String> ranksAllSucceeded = new HashSet<>();
     for (Job attempt : trainerJobs) {
+      if (finished(attempt)) {
+        continue;  // most of them, late in a long run: passed over before any key is built
+      }
       MultimodalPretrainJob owner = jobs.get(ownerKey(attempt));
-      if (finished(attempt) || owner == null) {
+      if (owner == null) {
         continue;
       }
       Gang gang = gang(owner, Labels.get(attempt, Labels.STAGE));
@@ -363,7 +372,9 @@ public final class BuiltinAdmission implements Admission {
     }
     // Pods of attempts whose Job is already gone still hold GPUs until they exit; pods of a reserved
     // stage whose Job the cache has not shown yet are the reservation's, not a stopping attempt.
-    trainerJobs.forEach(j -> trainerPods.remove(attemptKey(j)));
+    Set<String> podsOf = new HashSet<>();
+    trainerPods.values().forEach(attemptPods -> podsOf.add(Labels.get(attemptPods.getFirst(), Labels.JOB)));
+    trainerJobs.stream().filter(j -> podsOf.contains(Labels.get(j, Labels.JOB))).forEach(j -> trainerPods.remove(attemptKey(j)));
     Map<String, List<Pod>> reservedPods = new HashMap<>();
     trainerPods.forEach((attempt, attemptPods) -> {
       Pod first = attemptPods.getFirst();

@@ -46,6 +46,8 @@ public final class ClusterRoom {
   /** Room held for one job each (its key), by node: what stages stopped for it freed, kept from everyone else. */
   private final Map<String, Map<String, ResourceList>> setAside;
   private final Map<Gang, Integer> freeFor = new HashMap<>();
+  /** Moves whenever room is taken or given back: what was said of the room before may no longer hold. */
+  private long changes;
 
   private ClusterRoom(Map<String, ResourceList> free, Map<String, Map<String, String>> labels,
       Map<String, List<Taint>> taints, Map<String, Integer> terminating,
@@ -183,6 +185,7 @@ public final class ClusterRoom {
 
   /** Gives back what pods held on a node (a stage about to be preempted). */
   public void release(String node, ResourceList held) {
+    changes++;
     free.computeIfPresent(node, (n, f) -> f.plus(held));
     unplaceable.clear();
     freeFor.clear();
@@ -228,7 +231,13 @@ public final class ClusterRoom {
     return String.join("; ", reasons);
   }
 
+  /** How many times room was taken or given back so far. */
+  public long changes() {
+    return changes;
+  }
+
   private void take(List<String> nodes, ResourceList perPod) {
+    changes++;
     if (!nodes.isEmpty()) {
       nodes.forEach(node -> free.computeIfPresent(node, (n, f) -> f.minus(perPod)));
       freeFor.clear();
