@@ -410,8 +410,13 @@ public final class BuiltinAdmission implements Admission {
           reservation.namespace() + "/" + reservation.job(), "", reservation.priority(), reservation.at(),
           reservation.gang(), Map.of(), false));
     }
-    // After everything that holds room: only what is really free is set aside.
-    setAside.forEach((preemptor, kept) -> kept.byNode().forEach((node, held) -> room.setAside(preemptor, node, held)));
+    // After everything that holds room, only what is really free, and only what the stages being
+    // stopped have given back: while they still hold it, the rest of the node is not the preemptor's.
+    Map<String, ResourceList> stillStopping = new HashMap<>();
+    runningByQueue.values().forEach(stages -> stages.stream().filter(QueuePlan.Running::stopping)
+        .forEach(r -> r.heldByNode().forEach((node, held) -> stillStopping.merge(node, held, ResourceList::plus))));
+    setAside.forEach((preemptor, kept) -> kept.byNode().forEach((node, held) -> room.setAside(preemptor, node,
+        held.minus(stillStopping.getOrDefault(node, ResourceList.NONE)))));
     List<QueuePlan.Running> running = runningByQueue.getOrDefault(queueName, List.of());
     List<QueuePlan.Member> cohort = new ArrayList<>();
     String cohortName = queue.getSpec().cohort();

@@ -144,8 +144,8 @@ public final class ClusterRoom {
 
   /**
    * Holds for {@code job} as much of {@code upTo} as is free on the node: room that stages stopped
-   * for it free there, which nobody else may take meanwhile. While those stages still hold it,
-   * nothing is free and nothing is held twice.
+   * for it have given back there, which nobody else may take meanwhile ({@code upTo} leaves out
+   * what they still hold, so nothing is held twice).
    */
   public void setAside(String job, String node, ResourceList upTo) {
     ResourceList available = free.get(node);
