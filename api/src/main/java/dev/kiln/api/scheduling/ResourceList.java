@@ -151,6 +151,11 @@ public record ResourceList(Map<String, Long> milli) {
         .stripTrailingZeros().toPlainString() + " " + name;
   }
 
+  /** A Kubernetes quantity ("96", "4Ti") in thousandths, rounded up, as this counts. */
+  public static long thousandths(String quantity) {
+    return thousandths(new Quantity(quantity));
+  }
+
   private static long thousandths(Quantity quantity) {
     return quantity.getNumericalAmount().multiply(BigDecimal.valueOf(1000)).setScale(0, RoundingMode.CEILING)
         .longValueExact();

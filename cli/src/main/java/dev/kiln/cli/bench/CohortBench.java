@@ -47,6 +47,8 @@ final class CohortBench implements Callable<Integer> {
   static final int STARTUP_DEADLINE_SECONDS = 120;
   /** The operator's mark on a trainer Job stopped for another job (namespace/name). */
   static final String PREEMPTED_BY = "kiln.dev/preempted-by";
+  /** The operator's label on trainer Jobs and pods: which attempt of the stage they are. */
+  static final String ATTEMPT_LABEL = "kiln.dev/attempt";
 
   private final int jobs;
   private final int trainSeconds;
@@ -272,7 +274,7 @@ final class CohortBench implements Callable<Integer> {
               String preemptor = annotations == null ? null : annotations.get(PREEMPTED_BY);
               if (preemptor != null) {
                 victims.computeIfAbsent(preemptor.substring(preemptor.indexOf('/') + 1), k -> new ConcurrentHashMap<>())
-                    .putIfAbsent(owner + "/" + labels.get("kiln.dev/attempt"), now);
+                    .putIfAbsent(owner + "/" + labels.get(ATTEMPT_LABEL), now);
               }
             } else if (job.getStatus() != null && job.getStatus().getConditions() != null && job.getStatus().getConditions()
                 .stream().anyMatch(c -> "Complete".equals(c.getType()) && "True".equals(c.getStatus()))) {
@@ -292,7 +294,7 @@ final class CohortBench implements Callable<Integer> {
               PodTimes created = new PodTimes();
               created.created = now;
               created.job = pod.getMetadata().getLabels().get(LocalCluster.JOB_LABEL);
-              created.attempt = pod.getMetadata().getLabels().get("kiln.dev/attempt");
+              created.attempt = pod.getMetadata().getLabels().get(ATTEMPT_LABEL);
               created.gpus = gpus(pod);
               return created;
             });

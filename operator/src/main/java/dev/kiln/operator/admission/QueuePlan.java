@@ -1,9 +1,7 @@
 package dev.kiln.operator.admission;
 
 import dev.kiln.api.scheduling.ResourceList;
-import dev.kiln.api.v1alpha1.ResourceQuota;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec;
-import io.fabric8.kubernetes.api.model.Quantity;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -90,6 +88,9 @@ public final class QueuePlan {
   /** GPUs each other queue of the cohort holds; and whose each of their stages is. */
   private final Map<String, Integer> memberUsed = new HashMap<>();
   private final Map<String, Map<String, Long>> memberUsedOther = new HashMap<>();
+  /** The queue's quotas besides GPUs, and each cohort member's, parsed once per plan: by resource. */
+  private final Map<String, Share> otherShares;
+  private final Map<String, Map<String, Share>> memberShares = new HashMap<>();
   private final Map<Running, Member> memberOf = new IdentityHashMap<>();
   /**
    * Why each gang shape waits, while neither the quota held nor the room changed: hundreds of
@@ -103,6 +104,8 @@ public final class QueuePlan {
     this.queue = queue;
     this.spec = spec;
     this.cohort = spec.cohort() == null ? List.of() : cohort;
+    this.otherShares = Share.of(spec);
+    this.cohort.forEach(member -> memberShares.put(member.queue(), Share.of(member.spec())));
   }
 
   public static Result plan(String queue, TrainingQueueSpec spec, List<Waiting> waiting, List<Running> running,
@@ -167,8 +170,8 @@ public final class QueuePlan {
     // Kueue reclaims only for a stage that fits the queue's own (nominal) quota once admitted.
     boolean reclaim = spec.reclaimWithinCohort() != TrainingQueueSpec.Reclaim.NEVER && !cohort.isEmpty()
         && spec.gpuQuota() != null && used + stage.gang().gpus() <= spec.gpuQuota()
-        && spec.resourceQuotas().entrySet().stream().allMatch(q -> usedOther.getOrDefault(q.getKey(), 0L)
-            + stage.gang().total(q.getKey()) <= milli(q.getValue().nominal()));
+        && otherShares.entrySet().stream().allMatch(q -> usedOther.getOrDefault(q.getKey(), 0L)
+            + stage.gang().total(q.getKey()) <= q.getValue().nominal());
     if (!withinQueue && !reclaim) {
       return new Wait(position, shortage);
     }
@@ -255,9 +258,9 @@ public final class QueuePlan {
     List<Running> going = member.running().stream().filter(r -> r.stopping() || stopped.stream().anyMatch(v -> v == r))
         .toList();
     int after = memberUsed.get(member.queue()) - going.stream().mapToInt(r -> r.gang().gpus()).sum();
-    return after > nominal(member.spec()) || member.spec().resourceQuotas().entrySet().stream().anyMatch(q ->
+    return after > nominal(member.spec()) || memberShares.get(member.queue()).entrySet().stream().anyMatch(q ->
         memberUsedOther.get(member.queue()).get(q.getKey()) - going.stream().mapToLong(r -> r.gang().total(q.getKey())).sum()
-            > milli(q.getValue().nominal()));
+            > q.getValue().nominal());
   }
 
   /** Whether the gang fits in the queue's quota and on the nodes once every stage of {@code stopped} lists has stopped. */
@@ -342,13 +345,13 @@ public final class QueuePlan {
     List<Share> members = new ArrayList<>();
     List<Long> uses = new ArrayList<>();
     for (Member member : cohort) {
-      ResourceQuota quota = member.spec().resourceQuotas().get(resource);
-      if (quota != null) {
-        members.add(Share.of(quota));
+      Share share = memberShares.get(member.queue()).get(resource);
+      if (share != null) {
+        members.add(share);
         uses.add(others.get(member.queue()));
       }
     }
-    return Share.of(spec.resourceQuotas().get(resource)).left(own, members, uses);
+    return otherShares.get(resource).left(own, members, uses);
   }
 
   /** GPUs the queue's quota still allows for this gang: the total's (its cohort's) and its product's, whichever is less. */
@@ -414,9 +417,14 @@ public final class QueuePlan {
           queue.lendingLimit() == null ? null : (long) queue.lendingLimit());
     }
 
-    static Share of(ResourceQuota quota) {
-      return new Share(milli(quota.nominal()), quota.borrowingLimit() == null ? null : milli(quota.borrowingLimit()),
-          quota.lendingLimit() == null ? null : milli(quota.lendingLimit()));
+    /** The queue's quotas besides GPUs (cpu, memory), in thousandths, by resource. */
+    static Map<String, Share> of(TrainingQueueSpec queue) {
+      Map<String, Share> shares = new HashMap<>();
+      queue.resourceQuotas().forEach((resource, quota) -> shares.put(resource, new Share(
+          ResourceList.thousandths(quota.nominal()),
+          quota.borrowingLimit() == null ? null : ResourceList.thousandths(quota.borrowingLimit()),
+          quota.lendingLimit() == null ? null : ResourceList.thousandths(quota.lendingLimit()))));
+      return shares;
     }
 
     /** What it keeps for itself, never lent: nominal less its lendingLimit (a lendingLimit above nominal lends all). */
@@ -453,11 +461,6 @@ public final class QueuePlan {
 
   private static int nominal(TrainingQueueSpec queue) {
     return queue.gpuQuota() == null ? 0 : queue.gpuQuota();
-  }
-
-  /** A Kubernetes quantity in thousandths, as {@link ResourceList} counts. */
-  private static long milli(String quantity) {
-    return ResourceList.of(Map.of("q", new Quantity(quantity))).get("q");
   }
 
   /** "waiting for 16 x NVIDIA-A100-SXM4-40GB: 8 free in queue research, 3 free on nodes". */
