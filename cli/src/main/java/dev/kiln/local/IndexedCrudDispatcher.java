@@ -95,8 +95,8 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
       return items.isEmpty() ? new MockResponse().setResponseCode(HttpURLConnection.HTTP_NOT_FOUND)
           : new MockResponse().setResponseCode(HttpURLConnection.HTTP_OK).setBody(items.getFirst());
     }
-    if (items.isEmpty()) {
-      return super.handleGet(path);  // perhaps a discovery request, which the store answers from the CRDs it knows
+    if (items.isEmpty() && !listPath(path)) {
+      return super.handleGet(path);  // a discovery request, which the store answers from the CRDs it knows
     }
     return new MockResponse().setResponseCode(HttpURLConnection.HTTP_OK)
         .setBody(LISTS.compose(items, String.valueOf(resourceVersion.get())));
@@ -166,6 +166,23 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
       return null;
     }
     return attribute.getValues().getFirst().toString();
+  }
+
+  /**
+   * Whether the path names a collection ({@code /api/v1/pods}, {@code /apis/batch/v1/namespaces/a/jobs}),
+   * not a discovery document ({@code /api/v1}, {@code /apis/kiln.dev/v1alpha1}) that the path
+   * parser also reads as a resource: an empty collection is answered here, as the store would,
+   * without the store testing every object it holds (every pod creation lists the namespace's
+   * ResourceQuotas, which is usually empty).
+   */
+  static boolean listPath(String path) {
+    int query = path.indexOf('?');
+    String[] segments = (query < 0 ? path : path.substring(0, query)).replaceAll("^/+|/+$", "").split("/+");
+    return switch (segments[0]) {
+      case "api" -> segments.length >= 3;
+      case "apis" -> segments.length >= 4;
+      default -> false;
+    };
   }
 
   private static boolean watch(String path) {

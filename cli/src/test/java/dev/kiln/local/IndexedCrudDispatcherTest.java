@@ -98,6 +98,11 @@ class IndexedCrudDispatcherTest {
         c -> names(c.nodes().list().getItems()),
         c -> names(c.namespaces().list().getItems()),
         c -> names(c.secrets().inNamespace("a").list().getItems()),
+        c -> names(c.resourceQuotas().inAnyNamespace().list().getItems()),
+        c -> names(c.pods().inNamespace("a").withLabel("role", "none").list().getItems()),
+        c -> c.pods().inNamespace("b").withLabel("role", "none").list().getMetadata().getResourceVersion(),
+        c -> String.valueOf(c.raw(c.getMasterUrl() + "apis/batch/v1")),
+        c -> String.valueOf(c.raw(c.getMasterUrl() + "api/v1")),
         c -> labelsOf(c.pods().inNamespace("a").withName("p1").get()),
         c -> labelsOf(c.pods().inNamespace("b").withName("p2").get()),
         c -> c.pods().inNamespace("b").withName("p3").get().getStatus().getPhase(),
@@ -111,6 +116,19 @@ class IndexedCrudDispatcherTest {
     // Positive control: the reads tell the stores apart when they hold different objects.
     indexed.pods().inNamespace("a").withName("p0").delete();
     assertThat(reads.getFirst().apply(indexed)).isNotEqualTo(reads.getFirst().apply(plain));
+  }
+
+  @Test
+  void aCollectionIsToldFromADiscoveryDocument() {
+    assertThat(IndexedCrudDispatcher.listPath("/api/v1/namespaces/a/resourcequotas")).isTrue();
+    assertThat(IndexedCrudDispatcher.listPath("/api/v1/pods?labelSelector=role%3Dnone")).isTrue();
+    assertThat(IndexedCrudDispatcher.listPath("/api/v1/namespaces")).isTrue();
+    assertThat(IndexedCrudDispatcher.listPath("/apis/kiln.dev/v1alpha1/trainingqueues")).isTrue();
+    assertThat(IndexedCrudDispatcher.listPath("/apis/batch/v1/namespaces/a/jobs?limit=500")).isTrue();
+    assertThat(IndexedCrudDispatcher.listPath("/apis/kiln.dev/v1alpha1")).isFalse();
+    assertThat(IndexedCrudDispatcher.listPath("/apis/kiln.dev")).isFalse();
+    assertThat(IndexedCrudDispatcher.listPath("/api/v1?timeout=32s")).isFalse();
+    assertThat(IndexedCrudDispatcher.listPath("/apis")).isFalse();
   }
 
   private static Pod pod(String name, String role) {

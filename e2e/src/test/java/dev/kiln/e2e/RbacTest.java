@@ -44,8 +44,9 @@ class RbacTest {
     assertThat(synced.getReason()).isEqualTo("Forbidden");
     assertThat(synced.getMessage()).contains("jobs.batch is forbidden: User \"system:serviceaccount:kiln-system:kiln\" "
         + "cannot create resource \"jobs\" in API group \"batch\" in the namespace \"default\"");
-    assertThat(harness.client().v1().events().inNamespace(LocalClusterHarness.NS).list().getItems())
-        .extracting(Event::getReason).contains("Forbidden");
+    // Events are written in the background: this one follows the condition shortly.
+    await().atMost(LocalClusterHarness.WAIT).untilAsserted(() -> assertThat(harness.client().v1().events()
+        .inNamespace(LocalClusterHarness.NS).list().getItems()).extracting(Event::getReason).contains("Forbidden"));
     assertThat(harness.childJobNames()).isEmpty();
 
     harness.client().resource(workloadsRole().edit().withRules(granted.getRules()).build()).update();

@@ -74,7 +74,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     this.metrics = metrics;
     this.settings = new OperatorSettings(config.trainerImage(), config.trainerGpuImage(), config.dataJobsImage(),
         config.imagePullPolicy(), config.gpuRuntimeClassName().orElse(""), config.masterPort());
-    this.events = new EventRecorder(client, clock, metrics::event);
+    this.events = EventRecorder.inBackground(client, clock, metrics::event);
     this.progressInterval = Duration.ofSeconds(config.progressIntervalSeconds());
     TrainingQueues.ensureDefault(client);
     this.clusterState = new InformerClusterState(client, wakeups::roomMayHaveAppeared, wakeups::jobDeleted);

@@ -151,6 +151,28 @@ public record ResourceList(Map<String, Long> milli) {
         .stripTrailingZeros().toPlainString() + " " + name;
   }
 
+  /**
+   * How much of {@code name} this holds, as a Kubernetes quantity: "96", "500m", and memory in the
+   * largest binary unit that holds it whole ("384Gi").
+   */
+  public String quantity(String name) {
+    long amount = get(name);
+    if (amount % 1000 != 0) {
+      return amount + "m";
+    }
+    long whole = amount / 1000;
+    if ("memory".equals(name) && whole != 0) {
+      String[] units = {"Ti", "Gi", "Mi", "Ki"};
+      for (int i = 0; i < units.length; i++) {
+        long unit = 1L << (10 * (units.length - i));
+        if (whole % unit == 0) {
+          return whole / unit + units[i];
+        }
+      }
+    }
+    return Long.toString(whole);
+  }
+
   /** A Kubernetes quantity ("96", "4Ti") in thousandths, rounded up, as this counts. */
   public static long thousandths(String quantity) {
     return thousandths(new Quantity(quantity));

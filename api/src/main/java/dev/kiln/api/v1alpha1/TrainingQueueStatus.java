@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /** What a queue holds now: GPUs of its admitted stages, and which jobs run and wait (namespace/name, in order). */
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -16,6 +17,11 @@ public class TrainingQueueStatus {
   private Integer gpusInUse;
   @JsonPropertyDescription("Of gpusInUse, those beyond gpuQuota: borrowed from the cohort.")
   private Integer gpusBorrowed;
+  @JsonPropertyDescription("Of each resource in spec.resourceQuotas (cpu, memory), what the stages admitted from this"
+      + " queue request now, as a quantity.")
+  private Map<String, String> resourcesInUse;
+  @JsonPropertyDescription("Of resourcesInUse, what is beyond the resource's nominal quota: borrowed from the cohort.")
+  private Map<String, String> resourcesBorrowed;
   @JsonPropertyDescription("Stage attempts admitted and running.")
   private Integer admittedCount;
   @JsonPropertyDescription("Stages waiting.")
@@ -39,6 +45,22 @@ public class TrainingQueueStatus {
 
   public void setGpusBorrowed(Integer gpusBorrowed) {
     this.gpusBorrowed = gpusBorrowed;
+  }
+
+  public Map<String, String> getResourcesInUse() {
+    return resourcesInUse;
+  }
+
+  public void setResourcesInUse(Map<String, String> resourcesInUse) {
+    this.resourcesInUse = resourcesInUse;
+  }
+
+  public Map<String, String> getResourcesBorrowed() {
+    return resourcesBorrowed;
+  }
+
+  public void setResourcesBorrowed(Map<String, String> resourcesBorrowed) {
+    this.resourcesBorrowed = resourcesBorrowed;
   }
 
   public Integer getAdmittedCount() {

@@ -54,4 +54,22 @@ class ResourceListTest {
     assertThat(ResourceList.requestedBy(pod).get("cpu")).as("thousandths").isEqualTo(6750);
     assertThat(ResourceList.requestedBy(pod).get("pods")).isEqualTo(1000);
   }
+
+  @Test
+  void amountsReadBackAsTheQuantitiesTheyWereParsedFrom() {
+    ResourceList amounts = ResourceList.of(Map.of("cpu", new Quantity("96"), "memory", new Quantity("384Gi"),
+        "example.com/fpga", new Quantity("1500m")));
+    assertThat(amounts.quantity("cpu")).isEqualTo("96");
+    assertThat(amounts.quantity("memory")).as("the largest binary unit that holds it whole").isEqualTo("384Gi");
+    assertThat(amounts.quantity("example.com/fpga")).isEqualTo("1500m");
+    assertThat(amounts.quantity("ephemeral-storage")).isEqualTo("0");
+    ResourceList odd = ResourceList.of(Map.of("memory", new Quantity("1536Mi"), "cpu", new Quantity("2048")));
+    assertThat(odd.quantity("memory")).isEqualTo("1536Mi");
+    assertThat(odd.quantity("cpu")).as("binary units are for memory only").isEqualTo("2048");
+    for (String quantity : new String[] {"96", "384Gi", "1536Mi", "250m", "1Ti"}) {
+      String resource = quantity.endsWith("i") ? "memory" : "cpu";
+      assertThat(new Quantity(ResourceList.of(Map.of(resource, new Quantity(quantity))).quantity(resource)))
+          .as(quantity).isEqualTo(new Quantity(quantity));
+    }
+  }
 }

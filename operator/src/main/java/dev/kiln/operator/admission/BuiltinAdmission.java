@@ -32,6 +32,7 @@ import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
@@ -553,6 +554,20 @@ public final class BuiltinAdmission implements Admission {
     if (spec.cohort() != null && spec.gpuQuota() != null) {
       status.setGpusBorrowed(Math.max(0, gpus - spec.gpuQuota()));
     }
+    if (!spec.resourceQuotas().isEmpty()) {
+      Map<String, Long> inUse = new TreeMap<>();
+      Map<String, Long> borrowed = new TreeMap<>();
+      spec.resourceQuotas().forEach((resource, quota) -> {
+        long used = running.stream().mapToLong(r -> r.gang().total(resource)).sum()
+            + (askingAdmitted ? asked.total(resource) : 0);
+        inUse.put(resource, used);
+        borrowed.put(resource, Math.max(0, used - ResourceList.thousandths(quota.nominal())));
+      });
+      status.setResourcesInUse(quantities(inUse));
+      if (spec.cohort() != null) {
+        status.setResourcesBorrowed(quantities(borrowed));
+      }
+    }
     status.setAdmittedCount(admitted.size());
     status.setPendingCount(pending.size());
     status.setAdmitted(admitted.stream().limit(TrainingQueueStatus.LISTED).toList());
@@ -564,8 +579,18 @@ public final class BuiltinAdmission implements Admission {
     }
   }
 
+  /** Thousandths of each resource as Kubernetes quantities. */
+  private static Map<String, String> quantities(Map<String, Long> thousandths) {
+    ResourceList amounts = new ResourceList(thousandths);
+    Map<String, String> quantities = new TreeMap<>();
+    thousandths.keySet().forEach(resource -> quantities.put(resource, amounts.quantity(resource)));
+    return quantities;
+  }
+
   private static boolean sameStatus(TrainingQueueStatus a, TrainingQueueStatus b) {
     return Objects.equals(a.getGpusInUse(), b.getGpusInUse()) && Objects.equals(a.getGpusBorrowed(), b.getGpusBorrowed())
+        && Objects.equals(a.getResourcesInUse(), b.getResourcesInUse())
+        && Objects.equals(a.getResourcesBorrowed(), b.getResourcesBorrowed())
         && Objects.equals(a.getAdmitted(), b.getAdmitted())
         && Objects.equals(a.getPending(), b.getPending()) && Objects.equals(a.getAdmittedCount(), b.getAdmittedCount())
         && Objects.equals(a.getPendingCount(), b.getPendingCount());

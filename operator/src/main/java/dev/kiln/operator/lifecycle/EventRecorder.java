@@ -8,12 +8,23 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 import org.jboss.logging.Logger;
 
-/** Kubernetes Events on the job for each transition (kubectl describe mpj shows them). */
+/**
+ * Kubernetes Events on the job for each transition (kubectl describe mpj shows them). The operator
+ * writes them in the background, as client-go's event recorder does: a reconcile never waits for
+ * an event, and when {@link #MAX_QUEUED} are waiting a new one is dropped and logged, not queued.
+ */
 public final class EventRecorder {
+
+  /** Events waiting to be written before new ones are dropped: client-go's {@code maxQueuedEvents}. */
+  static final int MAX_QUEUED = 1000;
 
   private static final Logger LOG = Logger.getLogger(EventRecorder.class);
   private static final AtomicLong SEQUENCE = new AtomicLong();
@@ -21,16 +32,38 @@ public final class EventRecorder {
   private final KubernetesClient client;
   private final Clock clock;
   private final BiConsumer<String, String> recorded;
+  private final Executor writer;
 
+  /** Writes each event before it returns. */
   public EventRecorder(KubernetesClient client, Clock clock) {
-    this(client, clock, (type, reason) -> {});
+    this(client, clock, (type, reason) -> {}, Runnable::run);
   }
 
-  /** {@code recorded} hears the type and reason of every event (the operator counts them). */
-  public EventRecorder(KubernetesClient client, Clock clock, BiConsumer<String, String> recorded) {
+  /**
+   * {@code recorded} hears the type and reason of every event (the operator counts them);
+   * {@code writer} runs each write, one at a time and in order.
+   */
+  EventRecorder(KubernetesClient client, Clock clock, BiConsumer<String, String> recorded, Executor writer) {
     this.client = client;
     this.clock = clock;
     this.recorded = recorded;
+    this.writer = writer;
+  }
+
+  /** Writes events on one daemon thread of its own; {@code recorded} hears the type and reason of each. */
+  public static EventRecorder inBackground(KubernetesClient client, Clock clock, BiConsumer<String, String> recorded) {
+    return new EventRecorder(client, clock, recorded, writerThread(MAX_QUEUED));
+  }
+
+  /** One daemon thread that runs at most {@code queued} waiting tasks and drops (and logs) any more. */
+  static ThreadPoolExecutor writerThread(int queued) {
+    return new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queued),
+        task -> {
+          Thread thread = new Thread(task, "kiln-events");
+          thread.setDaemon(true);
+          return thread;
+        },
+        (task, pool) -> LOG.errorf("event not recorded: %d events are already waiting to be written", queued));
   }
 
   public void normal(MultimodalPretrainJob job, String reason, String message) {
@@ -62,11 +95,15 @@ public final class EventRecorder {
         .build();
     recorded.accept(type, reason);
     LOG.infof("%s/%s %s %s: %s", job.getMetadata().getNamespace(), job.getMetadata().getName(), type, reason, message);
+    writer.execute(() -> write(event));
+  }
+
+  private void write(Event event) {
     try {
-      client.v1().events().inNamespace(job.getMetadata().getNamespace()).resource(event).create();
+      client.v1().events().inNamespace(event.getMetadata().getNamespace()).resource(event).create();
     } catch (KubernetesClientException e) {
       // Events are best effort: losing one must never fail a reconcile.
-      LOG.debugf("event %s not recorded: %s", reason, e.getMessage());
+      LOG.debugf("event %s not recorded: %s", event.getReason(), e.getMessage());
     }
   }
 }

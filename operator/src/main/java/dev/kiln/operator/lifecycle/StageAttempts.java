@@ -60,6 +60,12 @@ final class StageAttempts {
   /** The job's failure reason once its stage's pods could not be started scheduling.startupRetries + 1 times. */
   static final String UNSCHEDULABLE = "Unschedulable";
   static final Duration STARTUP_BACKOFF_BASE = Duration.ofSeconds(60);
+  /**
+   * How long an attempt may lack pods before the Job's events are read for why: the Job
+   * controller creates them within moments, so sooner the answer is nearly always "none yet",
+   * and every reconcile of a just-admitted gang would ask the API server for nothing.
+   */
+  static final Duration FAILED_CREATE_AFTER = Duration.ofSeconds(5);
   static final Duration STARTUP_BACKOFF_MAX = Duration.ofHours(1);
 
   StageAttempts(ChildResources children, EventRecorder events, Admission admission, ProgressReader progress,
@@ -128,7 +134,7 @@ final class StageAttempts {
             return giveBackUnstarted(job, status, index, attempt, pods);
           }
           status.phase(JobPhase.Training, "Training", "stage " + spec.name() + " attempt " + stage.getAttempt()
-              + waitingFor(attempt, pods, spec.resources().nodes()));
+              + waitingFor(attempt, pods, spec.resources().nodes(), stage.getAttemptStartTime()));
           Reproducibility.recordImageId(status, "trainer/" + spec.name(), StageJobManifest.CONTAINER, pods);
           observeProgress(job, status, index, attempt, pods);
           return Next.STOP;
@@ -266,15 +272,18 @@ final class StageAttempts {
 
   /**
    * While an attempt's pods are not all running: what each waits for (the scheduler, an image, a
-   * volume) and, for pods that do not exist, why the Job controller could not create them.
+   * volume) and, for pods still missing {@link #FAILED_CREATE_AFTER} after the attempt started
+   * ({@code since}), why the Job controller could not create them.
    */
-  private String waitingFor(Job attempt, List<Pod> pods, int expected) {
+  private String waitingFor(Job attempt, List<Pod> pods, int expected, String since) {
     boolean allStarted = pods.size() >= expected && pods.stream().allMatch(p -> p.getStatus() != null
         && p.getStatus().getPhase() != null && !"Pending".equals(p.getStatus().getPhase()));
     if (allStarted) {
       return "";
     }
-    String missing = pods.size() < expected ? children.failedCreate(attempt).map(m -> " (" + m + ")").orElse("") : "";
+    boolean overdue = since == null || !Instant.now(clock).isBefore(Instant.parse(since).plus(FAILED_CREATE_AFTER));
+    String missing = pods.size() < expected && overdue
+        ? children.failedCreate(attempt).map(m -> " (" + m + ")").orElse("") : "";
     return ", waiting: " + AttemptObserver.whyWaiting(pods, expected) + missing;
   }
 

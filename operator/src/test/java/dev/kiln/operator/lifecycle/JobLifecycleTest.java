@@ -211,7 +211,11 @@ class JobLifecycleTest {
         + " forbidden: exceeded quota: compute, requested: requests.cpu=2, used: requests.cpu=15, limited: requests.cpu=16");
 
     reconcile();
+    assertThat(status().getMessage()).as("moments after the Job, its pods are not asked about yet")
+        .isEqualTo("stage pretrain attempt 1, waiting: 1 of 1 pods not created");
 
+    clock.advance(StageAttempts.FAILED_CREATE_AFTER);
+    reconcile();
     assertThat(status().getMessage()).isEqualTo("stage pretrain attempt 1, waiting: 1 of 1 pods not created (Error creating:"
         + " pods \"quickstart-pretrain-a1-0-x\" is forbidden: exceeded quota: compute, requested: requests.cpu=2, used:"
         + " requests.cpu=15, limited: requests.cpu=16)");

@@ -527,6 +527,22 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aQueueWithACpuQuotaShowsTheCpuItsStagesHoldAndWhatOfItIsBorrowed() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("vision", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, null,
+        Map.of("cpu", new dev.kiln.api.v1alpha1.ResourceQuota("16", null, null))));
+    queue("language", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, null,
+        Map.of("cpu", new dev.kiln.api.v1alpha1.ResourceQuota("16", null, null))));
+    MultimodalPretrainJob job = create("cpu-heavy", "language", 0, 1, "Builtin", "cpu: \"20\"");
+    toTraining(job);
+    assertThat(cluster.job(NS, "cpu-heavy-pretrain-a1")).as("20 cpu: its own 16 and 4 of vision's idle 16").isNotNull();
+
+    assertThat(queueStatus("language").getResourcesInUse()).containsExactly(Map.entry("cpu", "20"));
+    assertThat(queueStatus("language").getResourcesBorrowed()).containsExactly(Map.entry("cpu", "4"));
+    assertThat(queueStatus("language").getGpusBorrowed()).as("its 8 GPUs are its own").isZero();
+  }
+
+  @Test
   void aQueueBorrowsItsCohortsIdleGpusAndTheLenderReclaimsThemByPreemption() {
     cluster.addGpuNode("gpu-0", 8, A100);
     cluster.addGpuNode("gpu-1", 8, A100);
