@@ -80,9 +80,10 @@ public final class BuiltinAdmission implements Admission {
       int priority, Instant at) {}
 
   /**
-   * What the stages a preemptor stopped held, by node, in its queue, as of its last ask: without
-   * this, the room they free goes to whichever stage of any queue is planned first, and the
-   * preemptor stops more stages (at 1,000 jobs, the slowest admissions were such preemptors).
+   * What a preemptor of {@code queue} is planned to take on each node once its victims stop, as of
+   * its last ask: without this, the room they free, or the free room beside it that the plan
+   * counted on, goes to whichever stage of any queue is planned first, and the preemptor stops
+   * more stages or waits for the next release (at 1,000 jobs, the slowest admissions were such preemptors).
    */
   private record SetAside(String queue, Map<String, ResourceList> byNode, Instant at) {}
 
@@ -223,7 +224,7 @@ public final class BuiltinAdmission implements Admission {
       }
       case QueuePlan.Wait wait -> Decision.waiting(queueName, wait.position(), wait.reason());
       case QueuePlan.Preempt preempt -> {
-        keepFreedRoom(key(job), queueName, preempt.victims());
+        keepRoom(key(job), queueName, preempt.roomByNode(asked));
         yield Decision.preempting(queueName, preempt.position(), preempt.reason(),
           preempt.victims().stream().filter(v -> !v.attempt().isEmpty()).map(v -> new Victim(
               v.attempt().substring(0, v.attempt().indexOf('/')), v.attempt().substring(v.attempt().indexOf('/') + 1),
@@ -233,14 +234,12 @@ public final class BuiltinAdmission implements Admission {
   }
 
   /**
-   * Sets aside for the preemptor the room of the stages it now stops, with what it set aside
-   * before (stages named again, already stopping, were added when it first stopped them).
+   * Keeps for the preemptor, while its victims stop, the room its pods are planned to take there
+   * once they have: so that neither what they give back nor what was already free on those nodes
+   * goes to a stage planned first, of its own queue or another, which would make it stop more.
    */
-  private void keepFreedRoom(String preemptor, String queueName, List<QueuePlan.Running> victims) {
+  private void keepRoom(String preemptor, String queueName, Map<String, ResourceList> byNode) {
     SetAside before = setAside.get(preemptor);
-    Map<String, ResourceList> byNode = new LinkedHashMap<>(before == null ? Map.of() : before.byNode());
-    victims.stream().filter(v -> !v.stopping())
-        .forEach(v -> v.heldByNode().forEach((node, held) -> byNode.merge(node, held, ResourceList::plus)));
     if (before == null || !before.byNode().equals(byNode)) {
       reservationsVersion++;
     }
@@ -411,13 +410,8 @@ public final class BuiltinAdmission implements Admission {
           reservation.namespace() + "/" + reservation.job(), "", reservation.priority(), reservation.at(),
           reservation.gang(), Map.of(), false));
     }
-    // After everything that holds room, only what is really free, and only what the stages being
-    // stopped have given back: while they still hold it, the rest of the node is not the preemptor's.
-    Map<String, ResourceList> stillStopping = new HashMap<>();
-    runningByQueue.values().forEach(stages -> stages.stream().filter(QueuePlan.Running::stopping)
-        .forEach(r -> r.heldByNode().forEach((node, held) -> stillStopping.merge(node, held, ResourceList::plus))));
-    setAside.forEach((preemptor, kept) -> kept.byNode().forEach((node, held) -> room.setAside(preemptor, node,
-        held.minus(stillStopping.getOrDefault(node, ResourceList.NONE)))));
+    // After everything that holds room: only what is free now, the rest as its victims give it back.
+    setAside.forEach((preemptor, kept) -> kept.byNode().forEach((node, held) -> room.setAside(preemptor, node, held)));
     List<QueuePlan.Running> running = runningByQueue.getOrDefault(queueName, List.of());
     List<QueuePlan.Member> cohort = new ArrayList<>();
     String cohortName = queue.getSpec().cohort();

@@ -43,7 +43,7 @@ public final class ClusterRoom {
    * the same of hundreds of waiting stages of few shapes, and placing or reserving only takes room.
    */
   private final Set<Gang> unplaceable = new HashSet<>();
-  /** Room held for one job each (its key), by node: what stages stopped for it freed, kept from everyone else. */
+  /** Room held for one job each (its key), by node: where it preempted to run, kept from everyone else. */
   private final Map<String, Map<String, ResourceList>> setAside;
   private final Map<Gang, Integer> freeFor = new HashMap<>();
   /** Moves whenever room is taken or given back: what was said of the room before may no longer hold. */
@@ -143,9 +143,8 @@ public final class ClusterRoom {
   }
 
   /**
-   * Holds for {@code job} as much of {@code upTo} as is free on the node: room that stages stopped
-   * for it have given back there, which nobody else may take meanwhile ({@code upTo} leaves out
-   * what they still hold, so nothing is held twice).
+   * Holds for {@code job} as much of {@code upTo} as is free on the node, which nobody else may take
+   * meanwhile: the rest follows as the stages stopped for it give their room back.
    */
   public void setAside(String job, String node, ResourceList upTo) {
     ResourceList available = free.get(node);

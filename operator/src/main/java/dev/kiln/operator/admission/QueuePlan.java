@@ -60,8 +60,19 @@ public final class QueuePlan {
   /** Waits at {@code position} (1 is next) for the reason given. */
   public record Wait(int position, String reason) implements Verdict {}
 
-  /** Waits at position 1 while {@code victims} are stopped for it. */
-  public record Preempt(int position, String reason, List<Running> victims) implements Verdict {}
+  /**
+   * Waits at position 1 while {@code victims} are stopped for it; {@code nodes} is where its pods
+   * would run once they have (rank order), the room to keep for it meanwhile.
+   */
+  public record Preempt(int position, String reason, List<Running> victims, List<String> nodes) implements Verdict {
+
+    /** What its pods would take on each node it is planned on. */
+    public Map<String, ResourceList> roomByNode(Gang gang) {
+      Map<String, ResourceList> byNode = new LinkedHashMap<>();
+      nodes.forEach(node -> byNode.merge(node, gang.perPod(), ResourceList::plus));
+      return byNode;
+    }
+  }
 
   /** The verdict for each waiting key, the GPUs the queue holds once the admitted stages start, and who waits. */
   public record Result(Map<String, Verdict> verdicts, int gpusInUse, List<String> pending) {}
@@ -177,9 +188,10 @@ public final class QueuePlan {
     }
     List<Running> stopping = new ArrayList<>(running.stream().filter(Running::stopping).toList());
     cohort.forEach(member -> member.running().stream().filter(Running::stopping).forEach(stopping::add));
-    if (!stopping.isEmpty() && fitsAfterStopping(stage.gang(), room, stopping)) {
+    List<String> placed = stopping.isEmpty() ? null : placedAfterStopping(stage.gang(), room, stopping);
+    if (placed != null) {
       // Named again, so that a victim whose own job has not stopped it in time is stopped by the preemptor.
-      return new Preempt(position, shortage + "; waiting for preempted stages to stop", List.copyOf(stopping));
+      return new Preempt(position, shortage + "; waiting for preempted stages to stop", List.copyOf(stopping), placed);
     }
     // Only stages whose stop frees what the waiting stage lacks: quota it is counted against, or room on
     // nodes it may use. A reservation (no Job yet) is never a victim: there is nothing to stop.
@@ -213,16 +225,17 @@ public final class QueuePlan {
         continue;  // its queue no longer runs on borrowed GPUs once those already chosen stop
       }
       victims.add(victim);
-      if (fitsAfterStopping(stage.gang(), room, stopping, victims)) {
+      if (placedAfterStopping(stage.gang(), room, stopping, victims) != null) {
         // Fill-back: a victim taken early whose stop the later ones made unneeded keeps running.
         for (int i = victims.size() - 2; i >= 0; i--) {
           List<Running> without = new ArrayList<>(victims);
           without.remove(i);
-          if (fitsAfterStopping(stage.gang(), room, stopping, without)) {
+          if (placedAfterStopping(stage.gang(), room, stopping, without) != null) {
             victims = without;
           }
         }
-        return new Preempt(position, shortage + "; " + preempting(victims), List.copyOf(victims));
+        return new Preempt(position, shortage + "; " + preempting(victims), List.copyOf(victims),
+            placedAfterStopping(stage.gang(), room, stopping, victims));
       }
     }
     return new Wait(position, shortage);
@@ -263,9 +276,12 @@ public final class QueuePlan {
             > q.getValue().nominal());
   }
 
-  /** Whether the gang fits in the queue's quota and on the nodes once every stage of {@code stopped} lists has stopped. */
+  /**
+   * Where the gang's pods would run (rank order) once every stage of {@code stopped} lists has
+   * stopped, or null when it would not fit the queue's quota or the nodes even then.
+   */
   @SafeVarargs
-  private boolean fitsAfterStopping(Gang gang, ClusterRoom room, List<Running>... stopped) {
+  private List<String> placedAfterStopping(Gang gang, ClusterRoom room, List<Running>... stopped) {
     ClusterRoom after = room.copy();
     List<Running> all = new ArrayList<>();
     for (List<Running> list : stopped) {
@@ -274,7 +290,7 @@ public final class QueuePlan {
         r.heldByNode().forEach(after::release);
       }
     }
-    return fitsQuota(gang, all) && after.place(gang);
+    return fitsQuota(gang, all) ? after.placement(gang) : null;
   }
 
   /** GPUs a running gang frees towards the quota a waiting gang is measured against. */
@@ -487,7 +503,7 @@ public final class QueuePlan {
         .toList();
     return "waiting for " + gang.describe() + " (" + gang.pods() + " pods of " + gang.gpusPerPod() + "): " + inQueue
         + ", " + room.free(gang) + " free on nodes" + (stopping == 0 ? "" : " (" + stopping + " more once pods being"
-        + " deleted have stopped)") + (setAside.isEmpty() ? "" : " (" + String.join(", ", setAside) + ": room freed by"
-        + " preemption is kept for the preemptor)") + (lacking.isEmpty() ? "" : "; " + lacking);
+        + " deleted have stopped)") + (setAside.isEmpty() ? "" : " (" + String.join(", ", setAside) + ": kept for the stage"
+        + " that preempted to run there)") + (lacking.isEmpty() ? "" : "; " + lacking);
   }
 }

@@ -164,6 +164,13 @@ public final class ChildResources {
         .withLabel(Labels.COMPONENT, Labels.TRAINER).list().getItems();
   }
 
+  /** The stage's trainer pods of every attempt, read from the API server (not the cache). */
+  public List<Pod> stagePodsOnServer(MultimodalPretrainJob job, String stage) {
+    return client.pods().inNamespace(job.getMetadata().getNamespace())
+        .withLabel(Labels.JOB, job.getMetadata().getName()).withLabel(Labels.STAGE, stage)
+        .withLabel(Labels.COMPONENT, Labels.TRAINER).list().getItems();
+  }
+
   /** Every Job the operator created for this MultimodalPretrainJob. */
   public List<Job> allJobs(MultimodalPretrainJob job) {
     return reads.jobs(job.getMetadata().getNamespace(), job.getMetadata().getName()).stream()

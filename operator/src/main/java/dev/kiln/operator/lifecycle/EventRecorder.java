@@ -55,15 +55,24 @@ public final class EventRecorder {
     return new EventRecorder(client, clock, recorded, writerThread(MAX_QUEUED));
   }
 
-  /** One daemon thread that runs at most {@code queued} waiting tasks and drops (and logs) any more. */
+  /**
+   * One daemon thread that runs at most {@code queued} waiting tasks and drops any more, logging
+   * the first drop and every hundredth (a thousand jobs created at once drop hundreds).
+   */
   static ThreadPoolExecutor writerThread(int queued) {
+    AtomicLong dropped = new AtomicLong();
     return new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queued),
         task -> {
           Thread thread = new Thread(task, "kiln-events");
           thread.setDaemon(true);
           return thread;
         },
-        (task, pool) -> LOG.errorf("event not recorded: %d events are already waiting to be written", queued));
+        (task, pool) -> {
+          long count = dropped.incrementAndGet();
+          if (count == 1 || count % 100 == 0) {
+            LOG.errorf("%d event(s) not recorded so far: %d were already waiting to be written", count, queued);
+          }
+        });
   }
 
   public void normal(MultimodalPretrainJob job, String reason, String message) {

@@ -34,6 +34,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import org.jboss.logging.Logger;
 
 /**
  * Moves one stage forward through its attempts: each admitted through the queue (or Kueue) as a
@@ -42,6 +43,8 @@ import java.util.Optional;
  * {@link JobLifecycle}, for one reconcile.
  */
 final class StageAttempts {
+
+  private static final Logger LOG = Logger.getLogger(StageAttempts.class);
 
   private final ChildResources children;
   private final EventRecorder events;
@@ -66,6 +69,11 @@ final class StageAttempts {
    * and every reconcile of a just-admitted gang would ask the API server for nothing.
    */
   static final Duration FAILED_CREATE_AFTER = Duration.ofSeconds(5);
+  /**
+   * How long after an attempt was stopped its pods still in the cache are looked up on the API
+   * server instead: a cache that missed a pod's deletion must not hold the stage back for ever.
+   */
+  static final Duration STOPPING_RECHECK = Duration.ofSeconds(30);
   static final Duration STARTUP_BACKOFF_MAX = Duration.ofHours(1);
 
   StageAttempts(ChildResources children, EventRecorder events, Admission admission, ProgressReader progress,
@@ -183,6 +191,17 @@ final class StageAttempts {
     stage.setPhase(StagePhase.Running);
   }
 
+  /** The names of the pods that have not stopped, sorted. */
+  private static List<String> stoppingPods(List<Pod> pods) {
+    return pods.stream().filter(p -> !ClusterRoom.terminal(p)).map(p -> p.getMetadata().getName()).sorted().toList();
+  }
+
+  /** Whether the stage's last attempt was stopped (its last failure recorded) before {@code instant}. */
+  private static boolean stoppedBefore(StageStatus stage, Instant instant) {
+    FailureStatus last = stage.getLastFailure();
+    return last != null && last.getTime() != null && Instant.parse(last.getTime()).isBefore(instant);
+  }
+
   /**
    * Starts attempt {@code attempt} once the pods of earlier attempts have stopped (a stopped
    * trainer may still be writing its checkpoint) and the queue admits it; true when it started, or
@@ -192,10 +211,15 @@ final class StageAttempts {
   private boolean startWhenAdmitted(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt,
       int adoptable) {
     StageSpec spec = job.getSpec().stages().get(index);
-    List<String> stopping = children.stagePods(job, spec.name()).stream()
-        .filter(p -> !ClusterRoom.terminal(p))
-        .map(p -> p.getMetadata().getName())
-        .toList();
+    List<String> stopping = stoppingPods(children.stagePods(job, spec.name()));
+    if (!stopping.isEmpty() && stoppedBefore(status.stage(spec.name()), Instant.now(clock).minus(STOPPING_RECHECK))) {
+      // Long enough for a stopped pod to have gone: the API server, not the cache, says whether it has.
+      List<String> onServer = stoppingPods(children.stagePodsOnServer(job, spec.name()));
+      if (!onServer.equals(stopping)) {
+        LOG.warnf("%s: the pod cache still holds %s, the API server %s", key(job), stopping, onServer);
+      }
+      stopping = onServer;
+    }
     if (!stopping.isEmpty()) {
       status.phase(JobPhase.Training, "Stopping", "stage " + spec.name() + " attempt " + attempt
           + " waits for the pods of the last attempt to stop: " + String.join(", ", stopping));

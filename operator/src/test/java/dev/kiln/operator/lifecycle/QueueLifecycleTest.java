@@ -679,12 +679,89 @@ class QueueLifecycleTest {
         + " node").isTrue();
     reconcile(other, admission);
     assertThat(cluster.job(NS, "other-pretrain-a1")).isNull();
-    assertThat(get(other).getStatus().getQueue().reason()).contains("0 free on nodes (8 held for research/high: room"
-        + " freed by preemption is kept for the preemptor)");
+    assertThat(get(other).getStatus().getQueue().reason()).contains("0 free on nodes (8 held for research/high: kept for"
+        + " the stage that preempted to run there)");
     reconcile(high, admission);
     assertThat(cluster.job(NS, "high-pretrain-a1")).as("admitted onto the room it freed, with no second preemption")
         .isNotNull();
     assertThat(eventReasons(high).stream().filter("Preempting"::equals)).hasSize(1);
+  }
+
+  @Test
+  void freeRoomAPreemptorsPlanCountsOnBesideItsVictimIsKeptForItWhileTheVictimStops() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY));
+    queue("other", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob low = create("low", "research", 0, 1);
+    toTraining(low);
+    cluster.startPod(NS, "low-pretrain-a1", 0, "gpu-0");
+    MultimodalPretrainJob high = create("high", "research", 10, 2);
+    MultimodalPretrainJob other = create("other", "other", 0, 1);
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
+    prepareData(high);
+    reconcile(high, admission);
+    assertThat(get(high).getStatus().getQueue().reason()).as("16 GPUs: gpu-1 free, gpu-0 once low stops")
+        .endsWith("preempting research/low (lower priority)");
+    prepareData(other);
+
+    // While low stops, the other queue's stage asks for the 8 GPUs free on gpu-1.
+    assertThat(new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { }, key -> { }, clock)
+        .admit(get(other), 0).admitted()).as("positive control: an operator that knows of no preemption gives it"
+        + " gpu-1").isTrue();
+    reconcile(other, admission);
+    assertThat(cluster.job(NS, "other-pretrain-a1")).isNull();
+    assertThat(get(other).getStatus().getQueue().reason()).contains("(8 held for research/high: kept for the stage that"
+        + " preempted to run there)");
+
+    reconcile(get("low"), admission);
+    cluster.stopPod(NS, "low-pretrain-a1-0", 143);
+    reconcile(high, admission);
+    assertThat(cluster.job(NS, "high-pretrain-a1")).as("admitted onto both nodes, with no second preemption")
+        .isNotNull();
+    assertThat(eventReasons(high).stream().filter("Preempting"::equals)).hasSize(1);
+  }
+
+  @Test
+  void aStoppedPodTheCacheStillHoldsAfterTheApiServerDeletedItHoldsTheStageBackOnlyUntilItIsLookedUp() {
+    lowTrainingOnTheOnlyNode();
+    toTraining(get("high"));
+    assertThat(cluster.job(NS, "low-pretrain-a1").getMetadata().getAnnotations())
+        .containsEntry(BuiltinAdmission.PREEMPTED_BY, "research/high");
+    List<io.fabric8.kubernetes.api.model.Pod> cached = client.pods().inNamespace(NS)
+        .withLabel(dev.kiln.operator.manifests.Labels.JOB, "low").list().getItems();
+    ChildResources.Reads missedTheDeletion = new ChildResources.Reads() {
+      @Override
+      public <T extends io.fabric8.kubernetes.api.model.HasMetadata> T get(T like) {
+        return client.resource(like).get();
+      }
+
+      @Override
+      public List<io.fabric8.kubernetes.api.model.batch.v1.Job> jobs(String namespace, String job) {
+        return client.batch().v1().jobs().inNamespace(namespace).withLabel(dev.kiln.operator.manifests.Labels.JOB, job)
+            .list().getItems();
+      }
+
+      @Override
+      public List<io.fabric8.kubernetes.api.model.Pod> pods(String namespace, String job) {
+        return cached;  // the running pod, as a cache that never heard of its deletion holds it
+      }
+    };
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
+    reconcile(get("low"), admission, missedTheDeletion);
+    assertThat(cluster.job(NS, "low-pretrain-a1")).as("stopped for the preemptor").isNull();
+    client.pods().inNamespace(NS).withName("low-pretrain-a1-0").delete();
+
+    reconcile(get("low"), admission, missedTheDeletion);
+    assertThat(get("low").getStatus().getReason()).as("positive control: just stopped, the cache is believed")
+        .isEqualTo("Stopping");
+    clock.advance(StageAttempts.STOPPING_RECHECK.plusSeconds(1));
+    reconcile(get("low"), admission, missedTheDeletion);
+    assertThat(get("low").getStatus().getReason()).as("the API server has no such pod: it asks its queue again")
+        .isNotEqualTo("Stopping");
+    assertThat(get("low").getStatus().getPhase()).isEqualTo(JobPhase.Queued);
   }
 
   @Test
@@ -1180,7 +1257,13 @@ class QueueLifecycleTest {
   }
 
   private JobLifecycle.Outcome reconcile(MultimodalPretrainJob job, BuiltinAdmission admission) {
-    return new JobLifecycle(new ChildResources(client), new EventRecorder(client, clock), admission, ProgressReader.none(),
+    return reconcile(job, admission, null);
+  }
+
+  /** With the job's children read through {@code reads} (null: from the API server). */
+  private JobLifecycle.Outcome reconcile(MultimodalPretrainJob job, BuiltinAdmission admission, ChildResources.Reads reads) {
+    ChildResources children = reads == null ? new ChildResources(client) : new ChildResources(client, reads);
+    return new JobLifecycle(children, new EventRecorder(client, clock), admission, ProgressReader.none(),
         java.time.Duration.ofSeconds(30), OperatorSettings.defaults("test"), clock).reconcile(get(job));
   }
 
