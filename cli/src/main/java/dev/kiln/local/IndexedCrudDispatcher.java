@@ -8,6 +8,7 @@ import io.fabric8.mockwebserver.crud.Attribute;
 import io.fabric8.mockwebserver.crud.AttributeSet;
 import io.fabric8.mockwebserver.crud.AttributeType;
 import io.fabric8.mockwebserver.http.MockResponse;
+import java.lang.reflect.Field;
 import java.net.HttpURLConnection;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -19,7 +20,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * The in-memory store, read by resource. The store keeps every object of every kind in one map and
@@ -41,6 +44,41 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
   /** The newest resourceVersion handed out: what a list reports, as the store's does. */
   private final AtomicLong resourceVersion = new AtomicLong();
 
+  IndexedCrudDispatcher() {
+    everyWatcherHearsEveryChange();
+  }
+
+  /**
+   * The store tells its watchers of a change one after another, and a watch that is closing
+   * throws when told (its sender is shut down while it is still listed, for up to a minute): the
+   * watchers after it then never heard of the change, and an informer kept a deleted pod for
+   * good. A real API server tells each watcher on its own, so here each is told apart too.
+   */
+  private void everyWatcherHearsEveryChange() {
+    try {
+      Field listeners = KubernetesCrudDispatcher.class.getDeclaredField("watchEventListeners");
+      listeners.setAccessible(true);
+      listeners.set(this, new EachToldApart<>());
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("the in-memory API server's watchers could not be replaced", e);
+    }
+  }
+
+  /** Watchers, each told of a change whatever telling another did. */
+  static final class EachToldApart<E> extends CopyOnWriteArraySet<E> {
+
+    @Override
+    public void forEach(Consumer<? super E> tell) {
+      for (E watcher : this) {
+        try {
+          tell.accept(watcher);
+        } catch (RuntimeException closing) {
+          // That watch ends and its client watches again from a fresh list; the others go on.
+        }
+      }
+    }
+  }
+
   @Override
   public long requestResourceVersion() {
     long version = super.requestResourceVersion();
@@ -51,7 +89,16 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
   @Override
   public void processEvent(String path, AttributeSet pathAttributes, AttributeSet oldAttributes,
       GenericKubernetesResource resource, String newState) {
-    super.processEvent(path, pathAttributes, oldAttributes, resource, newState);
+    try {
+      super.processEvent(path, pathAttributes, oldAttributes, resource, newState);
+    } finally {
+      index(pathAttributes, oldAttributes, resource, newState);
+    }
+  }
+
+  /** Mirrors in the index the change the store has just made. */
+  private void index(AttributeSet pathAttributes, AttributeSet oldAttributes, GenericKubernetesResource resource,
+      String newState) {
     if (oldAttributes != null) {
       forget(oldAttributes);
     }

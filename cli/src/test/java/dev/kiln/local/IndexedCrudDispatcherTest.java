@@ -16,10 +16,18 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
+import java.lang.reflect.Field;
 import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -36,13 +44,15 @@ class IndexedCrudDispatcherTest {
 
   private KubernetesMockServer plainServer;
   private KubernetesMockServer indexedServer;
+  private IndexedCrudDispatcher indexedDispatcher;
   private KubernetesClient plain;
   private KubernetesClient indexed;
 
   @BeforeEach
   void start() {
     plainServer = server(new KubernetesCrudDispatcher());
-    indexedServer = server(new IndexedCrudDispatcher());
+    indexedDispatcher = new IndexedCrudDispatcher();
+    indexedServer = server(indexedDispatcher);
     plain = plainServer.createClient();
     indexed = indexedServer.createClient();
   }
@@ -116,6 +126,32 @@ class IndexedCrudDispatcherTest {
     // Positive control: the reads tell the stores apart when they hold different objects.
     indexed.pods().inNamespace("a").withName("p0").delete();
     assertThat(reads.getFirst().apply(indexed)).isNotEqualTo(reads.getFirst().apply(plain));
+  }
+
+  @Test
+  void aWatcherThatCannotBeToldOfAChangeDoesNotKeepItFromTheWatchersAfterIt() throws Exception {
+    Field field = KubernetesCrudDispatcher.class.getDeclaredField("watchEventListeners");
+    field.setAccessible(true);
+    @SuppressWarnings("unchecked")
+    Set<Object> watchers = (Set<Object>) field.get(indexedDispatcher);
+    // Telling it throws, as telling a watch that is being closed does (its sender is already shut down).
+    watchers.add("a watch being closed");
+    BlockingQueue<String> heard = new LinkedBlockingQueue<>();
+    try (Watch watch = indexed.pods().inNamespace("a").watch(new Watcher<Pod>() {
+      @Override
+      public void eventReceived(Action action, Pod pod) {
+        heard.add(action + " " + pod.getMetadata().getName());
+      }
+
+      @Override
+      public void onClose(WatcherException cause) {}
+    })) {
+      indexed.pods().inNamespace("a").resource(pod("p0", "data")).create();
+      indexed.pods().inNamespace("a").withName("p0").delete();
+      assertThat(heard.poll(10, TimeUnit.SECONDS)).isEqualTo("ADDED p0");
+      assertThat(heard.poll(10, TimeUnit.SECONDS)).isEqualTo("DELETED p0");
+    }
+    assertThat(indexed.pods().inNamespace("a").list().getItems()).as("the index forgot it too").isEmpty();
   }
 
   @Test

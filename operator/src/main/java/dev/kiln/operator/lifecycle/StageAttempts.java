@@ -63,6 +63,7 @@ final class StageAttempts {
   /** The job's failure reason once its stage's pods could not be started scheduling.startupRetries + 1 times. */
   static final String UNSCHEDULABLE = "Unschedulable";
   static final Duration STARTUP_BACKOFF_BASE = Duration.ofSeconds(60);
+  static final Duration STARTUP_BACKOFF_MAX = Duration.ofHours(1);
   /**
    * How long an attempt may lack pods before the Job's events are read for why: the Job
    * controller creates them within moments, so sooner the answer is nearly always "none yet",
@@ -74,7 +75,6 @@ final class StageAttempts {
    * server instead: a cache that missed a pod's deletion must not hold the stage back for ever.
    */
   static final Duration STOPPING_RECHECK = Duration.ofSeconds(30);
-  static final Duration STARTUP_BACKOFF_MAX = Duration.ofHours(1);
 
   StageAttempts(ChildResources children, EventRecorder events, Admission admission, ProgressReader progress,
       Duration progressInterval, OperatorSettings settings, Clock clock, JobOutcomes outcomes, Promotion promotion) {
