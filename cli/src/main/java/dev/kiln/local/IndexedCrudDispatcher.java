@@ -52,7 +52,9 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
    * The store tells its watchers of a change one after another, and a watch that is closing
    * throws when told (its sender is shut down while it is still listed, for up to a minute): the
    * watchers after it then never heard of the change, and an informer kept a deleted pod for
-   * good. A real API server tells each watcher on its own, so here each is told apart too.
+   * good. A real API server tells each watcher on its own, so here each is told apart too. The
+   * store keeps its watchers in a private final field, replaced here by reflection: a Java that
+   * refuses that (final fields are to become truly final) fails here, at the cluster's start.
    */
   private void everyWatcherHearsEveryChange() {
     try {

@@ -55,7 +55,7 @@ public final class BuiltinAdmission implements Admission {
   public static final Duration PREEMPTION_GRACE = Duration.ofSeconds(60);
   /** How long a reservation waits for its Job to show in the cache before it is dropped. */
   static final Duration RESERVATION_TTL = Duration.ofMinutes(2);
-  /** How long room freed for a preemptor stays set aside for it after it last asked: its victims' grace, and a reservation's wait. */
+  /** How long room kept for a preemptor stays set aside for it after it last asked: its victims' grace, and a reservation's wait. */
   static final Duration SET_ASIDE_TTL = PREEMPTION_GRACE.plus(RESERVATION_TTL);
 
   private final ClusterState state;
@@ -64,7 +64,7 @@ public final class BuiltinAdmission implements Admission {
   private final Clock clock;
   private final String gpuRuntimeClassName;
   private final Map<String, Reservation> reservations = new LinkedHashMap<>();
-  /** Per preemptor (namespace/name): the nodes of the stages it stopped, whose room is kept for it until it starts. */
+  /** Per preemptor (namespace/name): what its pods are planned to take where it preempted, kept for it until it starts. */
   private final Map<String, SetAside> setAside = new LinkedHashMap<>();
   private final Map<String, TrainingQueueStatus> lastWritten = new HashMap<>();
   private final Set<String> waiting = new LinkedHashSet<>();
@@ -224,7 +224,12 @@ public final class BuiltinAdmission implements Admission {
       }
       case QueuePlan.Wait wait -> Decision.waiting(queueName, wait.position(), wait.reason());
       case QueuePlan.Preempt preempt -> {
-        keepRoom(key(job), queueName, preempt.roomByNode(asked));
+        if (preempt.victims().stream().anyMatch(v -> !v.stopping())) {
+          keepRoom(key(job), queueName, preempt.roomByNode(asked));
+        } else if (setAside.containsKey(key(job))) {
+          // Waiting for its own victims: it still asks for the room planned when it stopped them.
+          keepRoom(key(job), queueName, setAside.get(key(job)).byNode());
+        }
         yield Decision.preempting(queueName, preempt.position(), preempt.reason(),
           preempt.victims().stream().filter(v -> !v.attempt().isEmpty()).map(v -> new Victim(
               v.attempt().substring(0, v.attempt().indexOf('/')), v.attempt().substring(v.attempt().indexOf('/') + 1),
@@ -237,6 +242,8 @@ public final class BuiltinAdmission implements Admission {
    * Keeps for the preemptor, while its victims stop, the room its pods are planned to take there
    * once they have: so that neither what they give back nor what was already free on those nodes
    * goes to a stage planned first, of its own queue or another, which would make it stop more.
+   * Only a stage that stops victims of its own plans room; one that waits for stages already
+   * stopping (perhaps for another preemptor) keeps what it had, if anything.
    */
   private void keepRoom(String preemptor, String queueName, Map<String, ResourceList> byNode) {
     SetAside before = setAside.get(preemptor);

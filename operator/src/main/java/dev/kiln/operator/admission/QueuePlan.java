@@ -34,8 +34,9 @@ import java.util.Map;
  *       while they are still borrowing once the stages already stopping have stopped. GPUs that
  *       another queue's first waiting stage needs within that queue's own quota are not lent:
  *       that stage goes first, as Kueue serves heads that do not borrow before those that do;</li>
- *   <li>room that stages stopped for a preemptor free is set aside for it ({@link ClusterRoom#setAside}):
- *       no other stage, of this queue or another, takes it first and makes it preempt again.</li>
+ *   <li>the room a preemptor is planned to take once its victims stop is set aside for it
+ *       ({@link ClusterRoom#setAside}): no other stage, of this queue or another, takes it first
+ *       and makes it preempt again.</li>
  * </ul>
  */
 public final class QueuePlan {
@@ -225,17 +226,19 @@ public final class QueuePlan {
         continue;  // its queue no longer runs on borrowed GPUs once those already chosen stop
       }
       victims.add(victim);
-      if (placedAfterStopping(stage.gang(), room, stopping, victims) != null) {
+      List<String> nodes = placedAfterStopping(stage.gang(), room, stopping, victims);
+      if (nodes != null) {
         // Fill-back: a victim taken early whose stop the later ones made unneeded keeps running.
         for (int i = victims.size() - 2; i >= 0; i--) {
           List<Running> without = new ArrayList<>(victims);
           without.remove(i);
-          if (placedAfterStopping(stage.gang(), room, stopping, without) != null) {
+          List<String> placedWithout = placedAfterStopping(stage.gang(), room, stopping, without);
+          if (placedWithout != null) {
             victims = without;
+            nodes = placedWithout;
           }
         }
-        return new Preempt(position, shortage + "; " + preempting(victims), List.copyOf(victims),
-            placedAfterStopping(stage.gang(), room, stopping, victims));
+        return new Preempt(position, shortage + "; " + preempting(victims), List.copyOf(victims), nodes);
       }
     }
     return new Wait(position, shortage);

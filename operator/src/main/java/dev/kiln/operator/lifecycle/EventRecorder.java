@@ -4,7 +4,6 @@ import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -61,7 +60,7 @@ public final class EventRecorder {
    */
   static ThreadPoolExecutor writerThread(int queued) {
     AtomicLong dropped = new AtomicLong();
-    return new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queued),
+    ThreadPoolExecutor writer = new ThreadPoolExecutor(1, 1, 1, TimeUnit.MINUTES, new ArrayBlockingQueue<>(queued),
         task -> {
           Thread thread = new Thread(task, "kiln-events");
           thread.setDaemon(true);
@@ -73,6 +72,8 @@ public final class EventRecorder {
             LOG.errorf("%d event(s) not recorded so far: %d were already waiting to be written", count, queued);
           }
         });
+    writer.allowCoreThreadTimeOut(true);  // an idle recorder holds no thread
+    return writer;
   }
 
   public void normal(MultimodalPretrainJob job, String reason, String message) {
@@ -110,8 +111,8 @@ public final class EventRecorder {
   private void write(Event event) {
     try {
       client.v1().events().inNamespace(event.getMetadata().getNamespace()).resource(event).create();
-    } catch (KubernetesClientException e) {
-      // Events are best effort: losing one must never fail a reconcile.
+    } catch (RuntimeException e) {
+      // Events are best effort: losing one must never fail a reconcile, nor stop the writer.
       LOG.debugf("event %s not recorded: %s", event.getReason(), e.getMessage());
     }
   }

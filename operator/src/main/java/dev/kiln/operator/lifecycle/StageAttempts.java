@@ -196,10 +196,24 @@ final class StageAttempts {
     return pods.stream().filter(p -> !ClusterRoom.terminal(p)).map(p -> p.getMetadata().getName()).sorted().toList();
   }
 
-  /** Whether the stage's last attempt was stopped (its last failure recorded) before {@code instant}. */
-  private static boolean stoppedBefore(StageStatus stage, Instant instant) {
+  /**
+   * Whether the stage's pods have been stopping since before {@code instant}: its current attempt
+   * was stopped then (its last failure, a preemption or a give-back), or one of the pods was
+   * deleted then (a restart, a suspend, a Job deleted behind the operator's back).
+   */
+  private static boolean stoppingSince(StageStatus stage, List<Pod> pods, Instant instant) {
     FailureStatus last = stage.getLastFailure();
-    return last != null && last.getTime() != null && Instant.parse(last.getTime()).isBefore(instant);
+    if (last != null && Objects.equals(last.getAttempt(), stage.getAttempt()) && last.getTime() != null
+        && Instant.parse(last.getTime()).isBefore(instant)) {
+      return true;
+    }
+    return pods.stream().map(p -> p.getMetadata().getDeletionTimestamp()).filter(Objects::nonNull).anyMatch(deleted -> {
+      try {
+        return Instant.parse(deleted).isBefore(instant);
+      } catch (java.time.format.DateTimeParseException e) {
+        return false;  // not a time this can read: the failure time decides
+      }
+    });
   }
 
   /**
@@ -211,8 +225,9 @@ final class StageAttempts {
   private boolean startWhenAdmitted(MultimodalPretrainJob job, JobStatusAggregator status, int index, int attempt,
       int adoptable) {
     StageSpec spec = job.getSpec().stages().get(index);
-    List<String> stopping = stoppingPods(children.stagePods(job, spec.name()));
-    if (!stopping.isEmpty() && stoppedBefore(status.stage(spec.name()), Instant.now(clock).minus(STOPPING_RECHECK))) {
+    List<Pod> cached = children.stagePods(job, spec.name());
+    List<String> stopping = stoppingPods(cached);
+    if (!stopping.isEmpty() && stoppingSince(status.stage(spec.name()), cached, Instant.now(clock).minus(STOPPING_RECHECK))) {
       // Long enough for a stopped pod to have gone: the API server, not the cache, says whether it has.
       List<String> onServer = stoppingPods(children.stagePodsOnServer(job, spec.name()));
       if (!onServer.equals(stopping)) {
