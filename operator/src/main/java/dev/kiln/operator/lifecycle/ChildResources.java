@@ -261,7 +261,7 @@ public final class ChildResources {
     Map<String, String> annotations = attempt.getMetadata().getAnnotations() == null ? Map.of()
         : attempt.getMetadata().getAnnotations();
     if (annotations.containsKey(BuiltinAdmission.PREEMPTED_BY)) {
-      Instant at = markedAt(annotations.get(BuiltinAdmission.PREEMPTED_AT));
+      Instant at = instantOrNull(annotations.get(BuiltinAdmission.PREEMPTED_AT));
       if (at == null) {
         // Marked without a readable time (by an older operator): the grace counts from now.
         Job patch = new Job();
@@ -295,9 +295,10 @@ public final class ChildResources {
         : node;
   }
 
-  private static Instant markedAt(String annotation) {
+  /** The instant an RFC 3339 timestamp (an annotation, a deletionTimestamp) says, or null when absent or unreadable. */
+  static Instant instantOrNull(String timestamp) {
     try {
-      return annotation == null ? null : Instant.parse(annotation);
+      return timestamp == null ? null : Instant.parse(timestamp);
     } catch (java.time.format.DateTimeParseException e) {
       return null;
     }

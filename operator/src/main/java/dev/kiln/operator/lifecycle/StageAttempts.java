@@ -207,13 +207,9 @@ final class StageAttempts {
         && Instant.parse(last.getTime()).isBefore(instant)) {
       return true;
     }
-    return pods.stream().map(p -> p.getMetadata().getDeletionTimestamp()).filter(Objects::nonNull).anyMatch(deleted -> {
-      try {
-        return Instant.parse(deleted).isBefore(instant);
-      } catch (java.time.format.DateTimeParseException e) {
-        return false;  // not a time this can read: the failure time decides
-      }
-    });
+    // A deletion time this cannot read leaves it to the failure time.
+    return pods.stream().map(p -> ChildResources.instantOrNull(p.getMetadata().getDeletionTimestamp()))
+        .anyMatch(deleted -> deleted != null && deleted.isBefore(instant));
   }
 
   /**
