@@ -66,6 +66,11 @@ public final class BuiltinAdmission implements Admission {
   private final Map<String, Reservation> reservations = new LinkedHashMap<>();
   /** Per preemptor (namespace/name): what its pods are planned to take where it preempted, kept for it until it starts. */
   private final Map<String, SetAside> setAside = new LinkedHashMap<>();
+  /**
+   * Attempts (namespace/Job) handed to a preemptor as victims, and when: they are stopping, though
+   * the Job cache may not show their mark yet, so no other preemptor is given them too.
+   */
+  private final Map<String, Instant> handedOut = new HashMap<>();
   private final Map<String, TrainingQueueStatus> lastWritten = new HashMap<>();
   private final Set<String> waiting = new LinkedHashSet<>();
   /** Each queue's last plan, with the versions it was made at: a waiting job asking again reuses its verdict. */
@@ -86,6 +91,13 @@ public final class BuiltinAdmission implements Admission {
    * more stages or waits for the next release (at 1,000 jobs, the slowest admissions were such preemptors).
    */
   private record SetAside(String queue, Map<String, ResourceList> byNode, Instant at) {}
+
+  /** What {@link #snapshot} read of the cluster, at the caches' {@code changes} and the reservations' version. */
+  private record Snapshot(long changes, long reservationsVersion, ClusterRoom room,
+      Map<String, List<QueuePlan.Running>> runningByQueue, Map<String, List<Job>> jobsByOwner,
+      Set<String> ranksAllSucceeded) {}
+
+  private Snapshot snapshot;
 
   /**
    * How long a plan's wait stands for a job asking again with the same stage and priority, though
@@ -225,6 +237,9 @@ public final class BuiltinAdmission implements Admission {
       case QueuePlan.Wait wait -> Decision.waiting(queueName, wait.position(), wait.reason());
       case QueuePlan.Preempt preempt -> {
         if (preempt.victims().stream().anyMatch(v -> !v.stopping())) {
+          preempt.victims().stream().filter(v -> !v.stopping() && !v.attempt().isEmpty())
+              .forEach(v -> handedOut.put(v.attempt(), Instant.now(clock)));
+          reservationsVersion++;
           keepRoom(key(job), queueName, preempt.roomByNode(asked));
         } else if (setAside.containsKey(key(job))) {
           // Waiting for its own victims: it still asks for the room planned when it stopped them.
@@ -315,108 +330,23 @@ public final class BuiltinAdmission implements Admission {
    */
   private QueuePlan.Result planQueue(String queueName, TrainingQueue queue, MultimodalPretrainJob job, Gang asked) {
     OptionalLong version = state.version();  // read first: a change while planning makes the plan stale
-    List<Job> trainerJobs = state.trainerJobs();
-    List<Pod> pods = state.pods();
+    OptionalLong changes = state.changes();
     Map<String, MultimodalPretrainJob> jobs = new HashMap<>();
     state.jobs().forEach(j -> jobs.put(key(j), j));
     if (job != null) {
       jobs.put(key(job), job);  // the asking (or leaving) job as this reconcile sees it, fresher than the cache
     }
     List<PriorityClass> classes = state.priorityClasses();
-    dropArrivedReservations(trainerJobs);
-
-    ClusterRoom room = ClusterRoom.of(state.nodes(), pods);
-    // Grouped once: a decision must not scan every pod for every Job, nor every Job for every job.
-    Map<String, List<Pod>> trainerPods = new LinkedHashMap<>();
-    for (Pod pod : pods) {
-      if (Labels.TRAINER.equals(Labels.get(pod, Labels.COMPONENT)) && !ClusterRoom.terminal(pod)) {
-        trainerPods.computeIfAbsent(attemptKey(pod), k -> new ArrayList<>()).add(pod);
-      }
+    dropExpired();
+    Snapshot cluster = snapshot;
+    if (cluster == null || changes.isEmpty() || cluster.changes() != changes.getAsLong()
+        || cluster.reservationsVersion() != reservationsVersion) {
+      cluster = snapshot(changes, jobs, classes);
     }
-    // Only an attempt whose Job has not finished can need its succeeded ranks; the pods of finished
-    // ones pile up all run long, so they are passed over by their job's name before any key is built.
-    Set<String> unfinished = new HashSet<>();
-    trainerJobs.stream().filter(j -> !finished(j)).forEach(j -> unfinished.add(Labels.get(j, Labels.JOB)));
-    Map<String, Set<Integer>> succeededRanks = new HashMap<>();
-    for (Pod pod : state.succeededStagePods()) {
-      if (unfinished.contains(Labels.get(pod, Labels.JOB))) {
-        succeededRanks.computeIfAbsent(attemptKey(pod), k -> new HashSet<>()).add(StageJobManifest.completionIndex(pod));
-      }
-    }
-    Map<String, List<Job>> jobsByOwner = new HashMap<>();
-    trainerJobs.forEach(j -> jobsByOwner.computeIfAbsent(ownerKey(j), k -> new ArrayList<>()).add(j));
-    // What each Builtin queue runs: this queue's stages, and its cohort's (GPUs they lend and borrow).
-    Map<String, List<QueuePlan.Running>> runningByQueue = new HashMap<>();
-    Set<String> ranksAllSucceeded = new HashSet<>();
-    for (Job attempt : trainerJobs) {
-      if (finished(attempt)) {
-        continue;  // most of them, late in a long run: passed over before any key is built
-      }
-      MultimodalPretrainJob owner = jobs.get(ownerKey(attempt));
-      if (owner == null) {
-        continue;
-      }
-      Gang gang = gang(owner, Labels.get(attempt, Labels.STAGE));
-      if (gang == null) {
-        continue;
-      }
-      Set<Integer> done = succeededRanks.getOrDefault(attemptKey(attempt), Set.of());
-      if (done.size() >= gang.pods()) {
-        ranksAllSucceeded.add(attemptKey(attempt));  // it holds nothing, though its Job may not say Complete yet
-        continue;
-      }
-      List<Pod> attemptPods = trainerPods.getOrDefault(attemptKey(attempt), List.of());
-      Map<String, ResourceList> byNode = heldByNode(attemptPods);
-      // What its unbound ranks hold on their planned nodes is freed by stopping it too.
-      holdUnbound(room, gang, StageJobManifest.placement(attempt), attemptPods, done)
-          .forEach((node, held) -> byNode.merge(node, held, ResourceList::plus));
-      if (builtin(owner)) {
-        boolean stopping = attempt.getMetadata().getDeletionTimestamp() != null || annotation(attempt, PREEMPTED_BY) != null;
-        runningIn(runningByQueue, owner).add(new QueuePlan.Running(ownerKey(attempt), attempt.getMetadata().getNamespace() + "/"
-            + attempt.getMetadata().getName(), priority(owner, classes),
-            created(attempt), gang, byNode, stopping));
-      }
-    }
-    // Pods of attempts whose Job is already gone still hold GPUs until they exit; pods of a reserved
-    // stage whose Job the cache has not shown yet are the reservation's, not a stopping attempt.
-    Set<String> podsOf = new HashSet<>();
-    trainerPods.values().forEach(attemptPods -> podsOf.add(Labels.get(attemptPods.getFirst(), Labels.JOB)));
-    trainerJobs.stream().filter(j -> podsOf.contains(Labels.get(j, Labels.JOB))).forEach(j -> trainerPods.remove(attemptKey(j)));
-    Map<String, List<Pod>> reservedPods = new HashMap<>();
-    trainerPods.forEach((attempt, attemptPods) -> {
-      Pod first = attemptPods.getFirst();
-      String stageKey = first.getMetadata().getNamespace() + "/" + Labels.get(first, Labels.JOB) + "/"
-          + Labels.get(first, Labels.STAGE);
-      if (reservations.containsKey(stageKey)) {
-        reservedPods.computeIfAbsent(stageKey, k -> new ArrayList<>()).addAll(attemptPods);
-        return;
-      }
-      // Released but unbound, their Job gone and they not yet: the scheduler still binds them where they were pinned.
-      for (Pod pod : attemptPods) {
-        String hostname = pod.getSpec().getNodeSelector() == null ? null
-            : pod.getSpec().getNodeSelector().get(StageJobManifest.HOSTNAME_LABEL);
-        if (pod.getSpec().getNodeName() == null && hostname != null && pod.getMetadata().getDeletionTimestamp() == null
-            && !StageJobManifest.gated(pod)) {
-          room.holdOnHostname(hostname, ResourceList.requestedBy(pod));
-        }
-      }
-      MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + Labels.get(first, Labels.JOB));
-      if (owner != null && builtin(owner)) {
-        ResourceList held = attemptPods.stream().map(ResourceList::requestedBy).reduce(ResourceList.NONE, ResourceList::plus);
-        // No Job to mark or stop (the attempt is ""): its pods are already stopping.
-        Gang stopping = new Gang(1, held, stageProduct(owner, Labels.get(first, Labels.STAGE)), null, null);
-        runningIn(runningByQueue, owner).add(new QueuePlan.Running(key(owner), "", priority(owner, classes), Instant.EPOCH,
-            stopping, heldByNode(attemptPods), true));
-      }
-    });
-    for (Reservation reservation : reservations.values()) {
-      // Its pods may be in the pod cache before its Job is in the Job cache: those bound count once, as pods.
-      holdUnbound(room, reservation.gang(), reservation.nodes(), reservedPods.getOrDefault(
-          reservation.namespace() + "/" + reservation.job() + "/" + reservation.stage(), List.of()), Set.of());
-      runningByQueue.computeIfAbsent(reservation.queue(), k -> new ArrayList<>()).add(new QueuePlan.Running(
-          reservation.namespace() + "/" + reservation.job(), "", reservation.priority(), reservation.at(),
-          reservation.gang(), Map.of(), false));
-    }
+    ClusterRoom room = cluster.room().copy();
+    Map<String, List<QueuePlan.Running>> runningByQueue = cluster.runningByQueue();
+    Map<String, List<Job>> jobsByOwner = cluster.jobsByOwner();
+    Set<String> ranksAllSucceeded = cluster.ranksAllSucceeded();
     // After everything that holds room: only what is free now, the rest as its victims give it back.
     setAside.forEach((preemptor, kept) -> kept.byNode().forEach((node, held) -> room.setAside(preemptor, node, held)));
     List<QueuePlan.Running> running = runningByQueue.getOrDefault(queueName, List.of());
@@ -482,13 +412,129 @@ public final class BuiltinAdmission implements Admission {
     QueuePlan.Waiting head = plan.pending().isEmpty() ? null : askedFor.get(plan.pending().getFirst());
     heads.put(queueName, head == null ? 0 : head.gang().gpus());
     if (version.isPresent()) {
-      Instant expire = Stream.concat(
+      Instant expire = Stream.of(
           reservations.values().stream().map(r -> r.at().plus(RESERVATION_TTL)),
-          setAside.values().stream().map(k -> k.at().plus(SET_ASIDE_TTL))).min(Instant::compareTo).orElse(Instant.MAX);
+          handedOut.values().stream().map(at -> at.plus(RESERVATION_TTL)),
+          setAside.values().stream().map(k -> k.at().plus(SET_ASIDE_TTL))).flatMap(s -> s)
+          .min(Instant::compareTo).orElse(Instant.MAX);
       plans.put(queueName, new MadePlan(version.getAsLong(), reservationsVersion, Instant.now(clock), askedFor, expire,
           plan));
     }
     return plan;
+  }
+
+  /**
+   * What every plan reads of the cluster, from the caches as they are now: the room nodes have once
+   * what holds it (pods, admitted pods not yet bound, reservations) is taken, what runs in each
+   * queue, each job's trainer Jobs, and the attempts whose ranks all succeeded. Kept for the plans
+   * that follow until the caches or the reservations change: {@link #replan} plans every queue
+   * from one.
+   */
+  private Snapshot snapshot(OptionalLong changes, Map<String, MultimodalPretrainJob> jobs, List<PriorityClass> classes) {
+    List<Job> trainerJobs = state.trainerJobs();
+    List<Pod> pods = state.pods();
+    dropArrivedReservations(trainerJobs);
+    ClusterRoom room = ClusterRoom.of(state.nodes(), pods);
+    // Grouped once: a decision must not scan every pod for every Job, nor every Job for every job.
+    Map<String, List<Pod>> trainerPods = new LinkedHashMap<>();
+    for (Pod pod : pods) {
+      if (Labels.TRAINER.equals(Labels.get(pod, Labels.COMPONENT)) && !ClusterRoom.terminal(pod)) {
+        trainerPods.computeIfAbsent(attemptKey(pod), k -> new ArrayList<>()).add(pod);
+      }
+    }
+    // Only an attempt whose Job has not finished can need its succeeded ranks; the pods of finished
+    // ones pile up all run long, so they are passed over by their job's name before any key is built.
+    Set<String> unfinished = new HashSet<>();
+    trainerJobs.stream().filter(j -> !finished(j)).forEach(j -> unfinished.add(Labels.get(j, Labels.JOB)));
+    Map<String, Set<Integer>> succeededRanks = new HashMap<>();
+    for (Pod pod : state.succeededStagePods()) {
+      if (unfinished.contains(Labels.get(pod, Labels.JOB))) {
+        succeededRanks.computeIfAbsent(attemptKey(pod), k -> new HashSet<>()).add(StageJobManifest.completionIndex(pod));
+      }
+    }
+    Map<String, List<Job>> jobsByOwner = new HashMap<>();
+    trainerJobs.forEach(j -> jobsByOwner.computeIfAbsent(ownerKey(j), k -> new ArrayList<>()).add(j));
+    // What each Builtin queue runs: this queue's stages, and its cohort's (GPUs they lend and borrow).
+    Map<String, List<QueuePlan.Running>> runningByQueue = new HashMap<>();
+    Set<String> ranksAllSucceeded = new HashSet<>();
+    for (Job attempt : trainerJobs) {
+      if (finished(attempt)) {
+        continue;  // most of them, late in a long run: passed over before any key is built
+      }
+      MultimodalPretrainJob owner = jobs.get(ownerKey(attempt));
+      if (owner == null) {
+        continue;
+      }
+      Gang gang = gang(owner, Labels.get(attempt, Labels.STAGE));
+      if (gang == null) {
+        continue;
+      }
+      Set<Integer> done = succeededRanks.getOrDefault(attemptKey(attempt), Set.of());
+      if (done.size() >= gang.pods()) {
+        ranksAllSucceeded.add(attemptKey(attempt));  // it holds nothing, though its Job may not say Complete yet
+        continue;
+      }
+      List<Pod> attemptPods = trainerPods.getOrDefault(attemptKey(attempt), List.of());
+      Map<String, ResourceList> byNode = heldByNode(attemptPods);
+      // What its unbound ranks hold on their planned nodes is freed by stopping it too.
+      holdUnbound(room, gang, StageJobManifest.placement(attempt), attemptPods, done)
+          .forEach((node, held) -> byNode.merge(node, held, ResourceList::plus));
+      if (builtin(owner)) {
+        String attemptName = attempt.getMetadata().getNamespace() + "/" + attempt.getMetadata().getName();
+        boolean marked = attempt.getMetadata().getDeletionTimestamp() != null || annotation(attempt, PREEMPTED_BY) != null;
+        if (marked) {
+          handedOut.remove(attemptName);
+        }
+        runningIn(runningByQueue, owner).add(new QueuePlan.Running(ownerKey(attempt), attemptName, priority(owner, classes),
+            created(attempt), gang, byNode, marked || handedOut.containsKey(attemptName)));
+      }
+    }
+    // Pods of attempts whose Job is already gone still hold GPUs until they exit; pods of a reserved
+    // stage whose Job the cache has not shown yet are the reservation's, not a stopping attempt.
+    Set<String> podsOf = new HashSet<>();
+    trainerPods.values().forEach(attemptPods -> podsOf.add(Labels.get(attemptPods.getFirst(), Labels.JOB)));
+    trainerJobs.stream().filter(j -> podsOf.contains(Labels.get(j, Labels.JOB))).forEach(j -> trainerPods.remove(attemptKey(j)));
+    Map<String, List<Pod>> reservedPods = new HashMap<>();
+    trainerPods.forEach((attempt, attemptPods) -> {
+      Pod first = attemptPods.getFirst();
+      String stageKey = first.getMetadata().getNamespace() + "/" + Labels.get(first, Labels.JOB) + "/"
+          + Labels.get(first, Labels.STAGE);
+      if (reservations.containsKey(stageKey)) {
+        reservedPods.computeIfAbsent(stageKey, k -> new ArrayList<>()).addAll(attemptPods);
+        return;
+      }
+      // Released but unbound, their Job gone and they not yet: the scheduler still binds them where they were pinned.
+      for (Pod pod : attemptPods) {
+        String hostname = pod.getSpec().getNodeSelector() == null ? null
+            : pod.getSpec().getNodeSelector().get(StageJobManifest.HOSTNAME_LABEL);
+        if (pod.getSpec().getNodeName() == null && hostname != null && pod.getMetadata().getDeletionTimestamp() == null
+            && !StageJobManifest.gated(pod)) {
+          room.holdOnHostname(hostname, ResourceList.requestedBy(pod));
+        }
+      }
+      MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + Labels.get(first, Labels.JOB));
+      if (owner != null && builtin(owner)) {
+        ResourceList held = attemptPods.stream().map(ResourceList::requestedBy).reduce(ResourceList.NONE, ResourceList::plus);
+        // No Job to mark or stop (the attempt is ""): its pods are already stopping.
+        Gang stopping = new Gang(1, held, stageProduct(owner, Labels.get(first, Labels.STAGE)), null, null);
+        runningIn(runningByQueue, owner).add(new QueuePlan.Running(key(owner), "", priority(owner, classes), Instant.EPOCH,
+            stopping, heldByNode(attemptPods), true));
+      }
+    });
+    for (Reservation reservation : reservations.values()) {
+      // Its pods may be in the pod cache before its Job is in the Job cache: those bound count once, as pods.
+      holdUnbound(room, reservation.gang(), reservation.nodes(), reservedPods.getOrDefault(
+          reservation.namespace() + "/" + reservation.job() + "/" + reservation.stage(), List.of()), Set.of());
+      runningByQueue.computeIfAbsent(reservation.queue(), k -> new ArrayList<>()).add(new QueuePlan.Running(
+          reservation.namespace() + "/" + reservation.job(), "", reservation.priority(), reservation.at(),
+          reservation.gang(), Map.of(), false));
+    }
+    Map<String, List<QueuePlan.Running>> running = new HashMap<>();
+    runningByQueue.forEach((queue, stages) -> running.put(queue, List.copyOf(stages)));
+    Snapshot made = new Snapshot(changes.orElse(-1), reservationsVersion, room, running, jobsByOwner,
+        ranksAllSucceeded);
+    snapshot = changes.isPresent() ? made : null;
+    return made;
   }
 
   /**
@@ -523,15 +569,33 @@ public final class BuiltinAdmission implements Admission {
         && "Succeeded".equals(pod.getStatus().getPhase());
   }
 
-  /** Drops reservations whose Job arrived or that waited too long, and room kept for a preemptor that stopped asking. */
-  private void dropArrivedReservations(List<Job> trainerJobs) {
-    Instant expired = Instant.now(clock).minus(RESERVATION_TTL);
-    boolean dropped = reservations.values().removeIf(r -> r.at().isBefore(expired) || trainerJobs.stream().anyMatch(j ->
-        r.namespace().equals(j.getMetadata().getNamespace()) && r.job().equals(Labels.get(j, Labels.JOB))
-            && r.stage().equals(Labels.get(j, Labels.STAGE)) && !finished(j)));
-    Instant asideExpired = Instant.now(clock).minus(SET_ASIDE_TTL);
-    dropped |= setAside.values().removeIf(k -> k.at().isBefore(asideExpired));
+  /**
+   * Drops reservations that waited too long for their Job, room kept for a preemptor that stopped
+   * asking, and victims handed out whose mark never came (they are planned afresh).
+   */
+  private void dropExpired() {
+    Instant now = Instant.now(clock);
+    boolean dropped = reservations.values().removeIf(r -> !now.isBefore(r.at().plus(RESERVATION_TTL)))
+        | setAside.values().removeIf(k -> !now.isBefore(k.at().plus(SET_ASIDE_TTL)))
+        | handedOut.values().removeIf(at -> !now.isBefore(at.plus(RESERVATION_TTL)));
     if (dropped) {
+      reservationsVersion++;
+    }
+  }
+
+  /** Drops reservations whose Job arrived: the Job's pods hold what they took from then on. */
+  private void dropArrivedReservations(List<Job> trainerJobs) {
+    if (reservations.isEmpty()) {
+      return;
+    }
+    Set<String> arrived = new HashSet<>();
+    for (Job attempt : trainerJobs) {
+      if (!finished(attempt)) {
+        arrived.add(attempt.getMetadata().getNamespace() + "/" + Labels.get(attempt, Labels.JOB) + "/"
+            + Labels.get(attempt, Labels.STAGE));
+      }
+    }
+    if (reservations.keySet().removeIf(arrived::contains)) {
       reservationsVersion++;
     }
   }

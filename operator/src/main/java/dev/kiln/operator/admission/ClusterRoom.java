@@ -45,15 +45,21 @@ public final class ClusterRoom {
   private final Set<Gang> unplaceable = new HashSet<>();
   /** Room held for one job each (its key), by node: where it preempted to run, kept from everyone else. */
   private final Map<String, Map<String, ResourceList>> setAside;
+  /**
+   * The part of each job's set-aside room not free yet, by node: its victims still hold it. Room
+   * given back on such a node goes to the job it is owed to before anyone else may take it.
+   */
+  private final Map<String, Map<String, ResourceList>> owed;
   private final Map<Gang, Integer> freeFor = new HashMap<>();
   /** Moves whenever room is taken or given back: what was said of the room before may no longer hold. */
   private long changes;
 
   private ClusterRoom(Map<String, ResourceList> free, Map<String, Map<String, String>> labels,
       Map<String, List<Taint>> taints, Map<String, Integer> terminating,
-      Map<String, Map<String, ResourceList>> setAside) {
+      Map<String, Map<String, ResourceList>> setAside, Map<String, Map<String, ResourceList>> owed) {
     this.free = free;
     this.setAside = setAside;
+    this.owed = owed;
     this.labels = labels;
     this.taints = taints;
     this.terminating = terminating;
@@ -85,13 +91,17 @@ public final class ClusterRoom {
         }
       }
     }
-    return new ClusterRoom(free, labels, taints, terminating, new LinkedHashMap<>());
+    return new ClusterRoom(free, labels, taints, terminating, new LinkedHashMap<>(), new LinkedHashMap<>());
   }
 
   public ClusterRoom copy() {
-    Map<String, Map<String, ResourceList>> aside = new LinkedHashMap<>();
-    setAside.forEach((job, byNode) -> aside.put(job, new LinkedHashMap<>(byNode)));
-    return new ClusterRoom(new LinkedHashMap<>(free), labels, taints, terminating, aside);
+    return new ClusterRoom(new LinkedHashMap<>(free), labels, taints, terminating, deepCopy(setAside), deepCopy(owed));
+  }
+
+  private static Map<String, Map<String, ResourceList>> deepCopy(Map<String, Map<String, ResourceList>> byJob) {
+    Map<String, Map<String, ResourceList>> copy = new LinkedHashMap<>();
+    byJob.forEach((job, byNode) -> copy.put(job, new LinkedHashMap<>(byNode)));
+    return copy;
   }
 
   /** GPUs that pods being deleted still hold on nodes the gang could use: room once those pods have stopped. */
@@ -144,7 +154,7 @@ public final class ClusterRoom {
 
   /**
    * Holds for {@code job} as much of {@code upTo} as is free on the node, which nobody else may take
-   * meanwhile: the rest follows as the stages stopped for it give their room back.
+   * meanwhile; the rest is owed to it: room given back there ({@link #release}) goes to it first.
    */
   public void setAside(String job, String node, ResourceList upTo) {
     ResourceList available = free.get(node);
@@ -154,21 +164,35 @@ public final class ClusterRoom {
     ResourceList held = upTo.within(available);
     take(List.of(node), held);
     setAside.computeIfAbsent(job, k -> new LinkedHashMap<>()).merge(node, held, ResourceList::plus);
+    ResourceList rest = upTo.minus(held);
+    if (!nothing(rest)) {
+      owed.computeIfAbsent(job, k -> new LinkedHashMap<>()).merge(node, rest, ResourceList::plus);
+    }
   }
 
-  /** Gives {@code job} the room set aside for it, now that it is being planned; returns it (by node) to put back if unused. */
+  /**
+   * Gives {@code job} the room set aside for it, now that it is being planned: what was held is
+   * free again and what was owed to it is owed no more. Returns all of it (by node) to put back if unused.
+   */
   public Map<String, ResourceList> takeSetAside(String job) {
     Map<String, ResourceList> held = setAside.remove(job);
-    if (held == null) {
-      return Map.of();
+    Map<String, ResourceList> owedToIt = owed.remove(job);
+    Map<String, ResourceList> all = new LinkedHashMap<>();
+    if (held != null) {
+      held.forEach((node, resources) -> {
+        give(node, resources);
+        all.merge(node, resources, ResourceList::plus);
+      });
     }
-    held.forEach(this::release);
-    return held;
+    if (owedToIt != null) {
+      owedToIt.forEach((node, resources) -> all.merge(node, resources, ResourceList::plus));
+    }
+    return all;
   }
 
   /** Sets room given by {@link #takeSetAside} aside for the job again: it was not admitted. */
-  public void putBack(String job, Map<String, ResourceList> held) {
-    held.forEach((node, resources) -> setAside(job, node, resources));
+  public void putBack(String job, Map<String, ResourceList> taken) {
+    taken.forEach((node, resources) -> setAside(job, node, resources));
   }
 
   /** GPUs set aside on nodes the gang could use, by the job they are kept for. */
@@ -182,12 +206,34 @@ public final class ClusterRoom {
     return gpus;
   }
 
-  /** Gives back what pods held on a node (a stage about to be preempted). */
+  /**
+   * Gives back what pods held on a node (a stage about to be preempted): first to the jobs that
+   * room there is owed to ({@link #setAside}), the rest free.
+   */
   public void release(String node, ResourceList held) {
+    ResourceList rest = held;
+    for (Map.Entry<String, Map<String, ResourceList>> job : owed.entrySet()) {
+      ResourceList due = job.getValue().get(node);
+      if (due == null || nothing(rest)) {
+        continue;
+      }
+      ResourceList paid = due.within(rest);
+      job.getValue().put(node, due.minus(paid));
+      setAside.computeIfAbsent(job.getKey(), k -> new LinkedHashMap<>()).merge(node, paid, ResourceList::plus);
+      rest = rest.minus(paid);
+    }
+    give(node, rest);
+  }
+
+  private void give(String node, ResourceList resources) {
     changes++;
-    free.computeIfPresent(node, (n, f) -> f.plus(held));
+    free.computeIfPresent(node, (n, f) -> f.plus(resources));
     unplaceable.clear();
     freeFor.clear();
+  }
+
+  private static boolean nothing(ResourceList resources) {
+    return resources.milli().values().stream().allMatch(amount -> amount <= 0);
   }
 
   /** Whether the gang's pods may run on the node at all (its labels, taints and usability), room aside. */

@@ -58,4 +58,13 @@ public interface ClusterState {
   default OptionalLong version() {
     return OptionalLong.empty();
   }
+
+  /**
+   * A number that changes whenever anything a plan reads of the cluster may have changed, pods
+   * created or bound included: what a plan read at one such number it would read the same until
+   * the next. Empty when this state cannot tell, and every plan then reads the cluster afresh.
+   */
+  default OptionalLong changes() {
+    return OptionalLong.empty();
+  }
 }

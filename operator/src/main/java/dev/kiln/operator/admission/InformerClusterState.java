@@ -41,6 +41,8 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
 
   /** Bumped on every change a queue's plan depends on, but a pod created or bound: see {@link ClusterState#version()}. */
   private final AtomicLong version = new AtomicLong();
+  /** Bumped with the version, and on a pod created or placed too: see {@link ClusterState#changes()}. */
+  private final AtomicLong changes = new AtomicLong();
 
   public InformerClusterState(KubernetesClient client, Runnable onChange) {
     this(client, onChange, job -> { });
@@ -80,10 +82,13 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
     return new ResourceEventHandler<>() {
       @Override
       public void onAdd(T obj) {
-        if (obj instanceof Pod) {
+        if (obj instanceof Pod pod) {
+          if (planned(pod)) {
+            changes.incrementAndGet();
+          }
           return;  // a new pod takes room, it frees none: a job told to wait still waits
         }
-        version.incrementAndGet();
+        changed();
         onChange.run();
       }
 
@@ -96,13 +101,15 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
           }
           if (ClusterRoom.terminal(old) != ClusterRoom.terminal(pod)
               || (old.getMetadata().getDeletionTimestamp() == null) != (pod.getMetadata().getDeletionTimestamp() == null)) {
-            version.incrementAndGet();  // ended or being deleted; bound only takes room, and other updates change nothing here
+            changed();  // ended or being deleted; bound only takes room, and other updates change nothing here
+          } else if (!placement(old).equals(placement(pod))) {
+            changes.incrementAndGet();
           }
           if (!ClusterRoom.terminal(pod)) {
             return;
           }
         } else {
-          version.incrementAndGet();
+          changed();
         }
         if (newObj instanceof Job job && !BuiltinAdmission.finished(job)) {
           return;
@@ -115,10 +122,21 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
         if (obj instanceof Pod pod && !planned(pod)) {
           return;
         }
-        version.incrementAndGet();
+        changed();
         onChange.run();
       }
     };
+  }
+
+  private void changed() {
+    version.incrementAndGet();
+    changes.incrementAndGet();
+  }
+
+  /** Where a plan finds the pod holding room: its node, or the node it is pinned to and whether it is still gated. */
+  private static List<Object> placement(Pod pod) {
+    var spec = pod.getSpec();
+    return spec == null ? List.of() : Arrays.asList(spec.getNodeName(), spec.getNodeSelector(), spec.getSchedulingGates());
   }
 
   /**
@@ -149,19 +167,19 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
     return new ResourceEventHandler<>() {
       @Override
       public void onAdd(MultimodalPretrainJob job) {
-        version.incrementAndGet();
+        changed();
       }
 
       @Override
       public void onUpdate(MultimodalPretrainJob old, MultimodalPretrainJob job) {
         if (!planned(old).equals(planned(job))) {
-          version.incrementAndGet();
+          changed();
         }
       }
 
       @Override
       public void onDelete(MultimodalPretrainJob job, boolean deletedFinalStateUnknown) {
-        version.incrementAndGet();
+        changed();
         onJobDeleted.accept(job);
       }
     };
@@ -179,6 +197,11 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
   @Override
   public OptionalLong version() {
     return OptionalLong.of(version.get());
+  }
+
+  @Override
+  public OptionalLong changes() {
+    return OptionalLong.of(changes.get());
   }
 
   @Override

@@ -158,6 +158,31 @@ class ClusterRoomTest {
     assertThat(freed.place(new Gang(1, 8, null))).as("set aside again").isFalse();
   }
 
+  @Test
+  void roomAVictimGivesBackGoesFirstToTheJobItWasSetAsideForAndToNobodyElse() {
+    ClusterRoom room = ClusterRoom.of(List.of(node("gpu-0", Map.of(), GPU_TAINT)),
+        List.of(pod("victim", "gpu-0", Map.of("nvidia.com/gpu", "8"))));
+    ClusterRoom unpromised = room.copy();
+    unpromised.release("gpu-0", ResourceList.gpus(8));
+    assertThat(unpromised.place(new Gang(1, 8, null))).as("positive control: promised to nobody, it is free").isTrue();
+
+    room.setAside("ns/first", "gpu-0", ResourceList.gpus(8));
+    ClusterRoom afterTheVictim = room.copy();
+    afterTheVictim.release("gpu-0", ResourceList.gpus(8));
+    assertThat(afterTheVictim.copy().place(new Gang(1, 8, null))).as("another preemptor counting on the same victim")
+        .isFalse();
+    assertThat(afterTheVictim.setAsideFrom(new Gang(1, 8, null))).containsExactly(Map.entry("ns/first", 8));
+
+    Map<String, ResourceList> given = room.takeSetAside("ns/first");
+    ClusterRoom forTheFirst = room.copy();
+    forTheFirst.release("gpu-0", ResourceList.gpus(8));
+    assertThat(forTheFirst.place(new Gang(1, 8, null))).as("planned itself, it gets the room its victim frees").isTrue();
+    room.putBack("ns/first", given);
+    ClusterRoom again = room.copy();
+    again.release("gpu-0", ResourceList.gpus(8));
+    assertThat(again.place(new Gang(1, 8, null))).as("put back, still owed to it").isFalse();
+  }
+
   private static Gang topology(int pods, dev.kiln.api.v1alpha1.TopologySpec topology) {
     return new Gang(pods, ResourceList.gpus(8), null, Map.of(), List.of(), topology);
   }

@@ -77,6 +77,30 @@ class InformerClusterStateTest {
     assertThat(state.succeededStagePods()).extracting(p -> p.getMetadata().getName()).containsExactly("trainer-0");
   }
 
+  @Test
+  void aPodPlacedOnAGpuNodeMovesTheCachesChangesButNotTheirVersion() {
+    client.resource(node("gpu-0", FakeCluster.gpuNodeAllocatable(8))).create();
+    InformerClusterState state = new InformerClusterState(client, () -> { });
+    await().atMost(Duration.ofSeconds(10)).until(() -> state.nodes().size() == 1);
+    long version = state.version().getAsLong();
+    long changes = state.changes().getAsLong();
+
+    client.resource(pod("trainer-0", null, Labels.TRAINER)).create();
+    client.pods().withName("trainer-0").edit(p -> {
+      p.getSpec().setNodeName("gpu-0");  // bound
+      return p;
+    });
+    client.pods().withName("trainer-0").editStatus(p -> {
+      p.getStatus().setReason("only the status");
+      return p;
+    });
+    finish("trainer-0");  // positive control, last on the same watch: an end moves both
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> state.version().getAsLong() == version + 1);
+    assertThat(state.changes().getAsLong()).as("created, bound, ended; not the status-only update")
+        .isEqualTo(changes + 3);
+  }
+
   private void finish(String pod) {
     client.pods().withName(pod).editStatus(p -> {
       p.getStatus().setPhase("Succeeded");

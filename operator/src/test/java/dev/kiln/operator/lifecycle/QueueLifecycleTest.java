@@ -14,6 +14,7 @@ import dev.kiln.operator.FakeCluster;
 import dev.kiln.operator.TestJobs;
 import dev.kiln.operator.TrainingQueues;
 import dev.kiln.operator.admission.BuiltinAdmission;
+import dev.kiln.operator.admission.Admission;
 import dev.kiln.operator.admission.ListingClusterState;
 import dev.kiln.operator.manifests.OperatorSettings;
 import dev.kiln.operator.manifests.StageJobManifest;
@@ -330,6 +331,53 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void plansAtOneStateOfTheCachesReadTheClusterOnceAndAPodBoundSinceIsSeen() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    foreignPod("holder", 8);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    queue("vision", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob a = create("a", "research", 0, 1);
+    MultimodalPretrainJob c = create("c", "vision", 0, 1);
+    prepareData(a);
+    prepareData(c);
+    ScriptedState state = new ScriptedState(new ListingClusterState(client));
+    state.changes = 0L;
+    List<String> woken = new java.util.ArrayList<>();
+    BuiltinAdmission admission = new BuiltinAdmission(state, (queue, status) -> { }, woken::add, clock);
+
+    reconcile(a, admission);
+    int plans = state.plans;
+    reconcile(c, admission);
+    assertThat(get(c).getStatus().getPhase()).isEqualTo(JobPhase.Queued);
+    assertThat(state.plans).as("another queue's plan at the same state reads nothing again").isEqualTo(plans);
+
+    client.pods().inNamespace("serving").withName("holder").delete();
+    state.version++;
+    state.changes++;
+    admission.replan();
+    assertThat(woken).as("room came: both woken").containsExactlyInAnyOrder(NS + "/a", NS + "/c");
+    assertThat(state.plans).as("both queues planned from one read").isEqualTo(plans + 1);
+
+    // A pod bound since moves the caches' changes, not their version (it frees nothing).
+    foreignPod("late", 8);
+    state.changes++;
+    var decision = admission.admit(get(a), 0);
+    assertThat(decision.admitted()).as("the node the late pod took: %s", decision).isFalse();
+    assertThat(decision.message()).contains("0 free on nodes");
+    assertThat(state.plans).isEqualTo(plans + 2);
+  }
+
+  /** A pod of another workload bound to gpu-0, requesting {@code gpus}. */
+  private void foreignPod(String name, int gpus) {
+    client.resource(new io.fabric8.kubernetes.api.model.PodBuilder()
+        .withNewMetadata().withName(name).withNamespace("serving").endMetadata()
+        .withNewSpec().withNodeName("gpu-0").addNewContainer().withName("server").withNewResources()
+          .addToRequests("nvidia.com/gpu", new io.fabric8.kubernetes.api.model.Quantity(String.valueOf(gpus)))
+          .endResources().endContainer()
+        .endSpec().withNewStatus().withPhase("Running").endStatus().build()).create();
+  }
+
+  @Test
   void aWaitStandsWhileAnotherStagesReservationAwaitsItsJobAndIsPlannedAgainOnceThatReservationExpires() {
     cluster.addGpuNode("gpu-0", 8, A100);
     queue("research", new TrainingQueueSpec(null, null, null, null));
@@ -394,6 +442,7 @@ class QueueLifecycleTest {
   private static final class ScriptedState implements dev.kiln.operator.admission.ClusterState {
     final ListingClusterState live;
     long version;
+    Long changes;  // null: cannot tell, as ListingClusterState
     int plans;
     List<MultimodalPretrainJob> jobs;
 
@@ -445,6 +494,11 @@ class QueueLifecycleTest {
 
     public java.util.OptionalLong version() {
       return java.util.OptionalLong.of(version);
+    }
+
+    @Override
+    public java.util.OptionalLong changes() {
+      return changes == null ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(changes);
     }
   }
 
@@ -721,6 +775,39 @@ class QueueLifecycleTest {
     assertThat(cluster.job(NS, "high-pretrain-a1")).as("admitted onto both nodes, with no second preemption")
         .isNotNull();
     assertThat(eventReasons(high).stream().filter("Preempting"::equals)).hasSize(1);
+  }
+
+  @Test
+  void twoPreemptorsDecidingBeforeEitherMarkIsInTheCacheStopDifferentVictims() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    queue("vision", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    queue("speech", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    queue("language", new TrainingQueueSpec(0, null, null, null, null, "lab", null, null, null));
+    MultimodalPretrainJob older = create("older", "language", 0, 1);
+    toTraining(older);
+    cluster.startPod(NS, "older-pretrain-a1", 0, "gpu-0");
+    MultimodalPretrainJob newer = create("newer", "language", 0, 1);
+    toTraining(newer);
+    cluster.startPod(NS, "newer-pretrain-a1", 0, "gpu-1");
+    MultimodalPretrainJob forVision = create("for-vision", "vision", 0, 1);
+    MultimodalPretrainJob forSpeech = create("for-speech", "speech", 0, 1);
+    prepareData(forVision);
+    prepareData(forSpeech);
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { },
+        key -> { }, clock);
+
+    // Neither decision's victims are marked yet: each plan reads the Jobs as a cache that has not heard of a mark.
+    Admission.Decision first = admission.admit(get(forVision), 0);
+    assertThat(first.victims()).as(first.message()).hasSize(1);
+    String taken = first.victims().getFirst().attemptJob();
+    assertThat(new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { }, key -> { }, clock)
+        .admit(get(forSpeech), 0).victims()).extracting(Admission.Victim::attemptJob)
+        .as("positive control: an operator that handed out no victim chooses the same one").containsExactly(taken);
+    Admission.Decision second = admission.admit(get(forSpeech), 0);
+    assertThat(second.victims()).extracting(Admission.Victim::attemptJob).as("not the victim whose room is already"
+        + " promised to for-vision: " + second.message()).containsExactly(
+        taken.equals("newer-pretrain-a1") ? "older-pretrain-a1" : "newer-pretrain-a1");
   }
 
   @Test
