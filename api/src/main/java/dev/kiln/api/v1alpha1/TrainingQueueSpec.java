@@ -22,6 +22,9 @@ import java.util.Map;
 @ValidationRule(value = "has(self.cohort) || !has(self.resourceQuotas) || self.resourceQuotas.all(r,"
     + " !has(self.resourceQuotas[r].borrowingLimit) && !has(self.resourceQuotas[r].lendingLimit))",
     fieldPath = ".resourceQuotas", message = "borrowingLimit and lendingLimit are for a queue in a cohort")
+@ValidationRule(value = "!has(self.resourceQuotas) || self.resourceQuotas.all(r, !has(self.resourceQuotas[r].lendingLimit)"
+    + " || quantity(self.resourceQuotas[r].lendingLimit).compareTo(quantity(self.resourceQuotas[r].nominal)) <= 0)",
+    fieldPath = ".resourceQuotas", message = "a resource's lendingLimit cannot be more than its nominal quota")
 @ValidationRule(value = "!has(self.resourceQuotas) || self.resourceQuotas.all(r, r == 'cpu' || r == 'memory')",
     fieldPath = ".resourceQuotas", message = "quotas besides gpuQuota are of cpu and memory")
 public record TrainingQueueSpec(

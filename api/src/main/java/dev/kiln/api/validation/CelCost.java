@@ -190,6 +190,8 @@ public final class CelCost {
         }
         yield new Estimate(cost + 1, Shape.SCALAR);
       }
+      // Kubernetes' quantity library: parsing reads the string once; comparing costs 1.
+      case "quantity", "isQuantity" -> new Estimate(cost + STRING_TRAVERSAL * args[0].size(), Shape.SCALAR);
       case "matches", "contains", "startsWith", "endsWith" -> new Estimate(
           cost + 1 + STRING_TRAVERSAL * (target != null ? target.size() : args[0].size()) * Math.max(1,
               args[args.length - 1].size()), Shape.SCALAR);

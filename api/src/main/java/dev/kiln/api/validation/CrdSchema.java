@@ -66,10 +66,12 @@ public final class CrdSchema {
       .addFunctionDeclarations(CelFunctionDecl.newFunctionDeclaration("indexOf",
           CelOverloadDecl.newMemberOverload("list_indexOf", SimpleType.INT,
               ListType.create(TypeParamType.create("T")), TypeParamType.create("T"))))
+      .addFunctionDeclarations(QuantityLibrary.declarations())
       .build();
   private static final CelRuntime RUNTIME = CelRuntimeFactory.standardCelRuntimeBuilder()
       .addFunctionBindings(CelFunctionBinding.from("list_indexOf", List.class, Object.class,
           (list, value) -> (long) list.indexOf(value)))
+      .addFunctionBindings(QuantityLibrary.bindings())
       .build();
 
   /** One CEL rule and where in the schema it sits ({@code spec.data.sources[]}). */

@@ -73,6 +73,12 @@ class CrdSchemaTest {
         + " lendingLimit: \"48\"}, memory: {nominal: 1Ti}}}")).isEmpty();
     assertThat(refused.apply("{gpuQuota: 8, resourceQuotas: {cpu: {nominal: \"96\", lendingLimit: \"48\"}}}"))
         .containsExactly("spec.resourceQuotas: borrowingLimit and lendingLimit are for a queue in a cohort");
+    assertThat(refused.apply("{cohort: lab, gpuQuota: 8, resourceQuotas: {cpu: {nominal: \"96\", lendingLimit: \"96\"},"
+        + " memory: {nominal: 1Ti, lendingLimit: 1024Gi}}}")).as("at most nominal, in any unit").isEmpty();
+    assertThat(refused.apply("{cohort: lab, gpuQuota: 8, resourceQuotas: {memory: {nominal: 1Ti, lendingLimit: 1.1T}}}"))
+        .containsExactly("spec.resourceQuotas: a resource's lendingLimit cannot be more than its nominal quota");
+    assertThat(refused.apply("{cohort: lab, gpuQuota: 8, resourceQuotas: {cpu: {nominal: 500m, lendingLimit: \"1\"}}}"))
+        .containsExactly("spec.resourceQuotas: a resource's lendingLimit cannot be more than its nominal quota");
     assertThat(refused.apply("{resourceQuotas: {ephemeral-storage: {nominal: 1Ti}}}"))
         .containsExactly("spec.resourceQuotas: quotas besides gpuQuota are of cpu and memory");
   }

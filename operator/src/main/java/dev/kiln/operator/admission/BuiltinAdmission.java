@@ -39,11 +39,13 @@ import java.util.stream.Stream;
 
 /**
  * Kiln's own GPU gang queue ({@code scheduling.mode: Builtin}): each decision reads the cluster
- * (nodes, every pod, Kiln's trainer Jobs, jobs and queues), builds the queue's {@link QueuePlan}
- * and answers for the stage that asked. Decisions are serialised, and a stage admitted but whose
- * Job is not yet in the cache keeps its GPUs reserved here, so two stages reconciled at the same
- * moment never both take the last free GPUs. Nothing else is kept between calls: a restarted
- * operator rebuilds the same queue from the jobs' status and the Jobs that exist.
+ * (nodes, every pod, Kiln's trainer Jobs, jobs and queues; once per state of the caches), builds
+ * the queue's {@link QueuePlan} and answers for the stage that asked. Decisions are serialised,
+ * and what the caches cannot show yet is kept here: a stage admitted but whose Job is not yet in
+ * the cache keeps its GPUs reserved, so two stages reconciled at the same moment never both take
+ * the last free GPUs; victims handed to a preemptor count as stopping before their mark is seen;
+ * room a preemptor counts on is set aside for it. All of it is short-lived: a restarted operator
+ * rebuilds the same queue from the jobs' status and the Jobs that exist.
  */
 public final class BuiltinAdmission implements Admission {
 
@@ -67,18 +69,23 @@ public final class BuiltinAdmission implements Admission {
   /** Per preemptor (namespace/name): what its pods are planned to take where it preempted, kept for it until it starts. */
   private final Map<String, SetAside> setAside = new LinkedHashMap<>();
   /**
-   * Attempts (namespace/Job) handed to a preemptor as victims, and when: they are stopping, though
-   * the Job cache may not show their mark yet, so no other preemptor is given them too.
+   * Attempts (namespace/Job) handed to a preemptor as victims: they are stopping, though the Job
+   * cache may not show their mark yet, so no other preemptor is given them too.
    */
-  private final Map<String, Instant> handedOut = new HashMap<>();
+  private final Map<String, HandedOut> handedOut = new HashMap<>();
   private final Map<String, TrainingQueueStatus> lastWritten = new HashMap<>();
   private final Set<String> waiting = new LinkedHashSet<>();
   /** Each queue's last plan, with the versions it was made at: a waiting job asking again reuses its verdict. */
   private final Map<String, MadePlan> plans = new HashMap<>();
   /** GPUs the first stage waiting in each queue asked for at its last plan: what the rest of its cohort must not borrow. */
   private final Map<String, Integer> heads = new HashMap<>();
-  /** Moves with every change to {@link #reservations} or {@link #setAside}, which plans depend on as much as on the cluster. */
+  /**
+   * Moves with every change to {@link #reservations}, {@link #handedOut} or {@link #setAside},
+   * which plans depend on as much as on the cluster.
+   */
   private long reservationsVersion;
+  /** Moves with every change to {@link #reservations} or {@link #handedOut}: what a {@link Snapshot} holds besides the cluster. */
+  private long heldVersion;
   private final Admission kueue = new ImmediateAdmission();
 
   private record Reservation(String queue, String namespace, String job, String stage, Gang gang, List<String> nodes,
@@ -90,10 +97,13 @@ public final class BuiltinAdmission implements Admission {
    * counted on, goes to whichever stage of any queue is planned first, and the preemptor stops
    * more stages or waits for the next release (at 1,000 jobs, the slowest admissions were such preemptors).
    */
-  private record SetAside(String queue, Map<String, ResourceList> byNode, Instant at) {}
+  private record SetAside(String queue, Map<String, ResourceList> byNode, Set<String> victims, Instant at) {}
 
-  /** What {@link #snapshot} read of the cluster, at the caches' {@code changes} and the reservations' version. */
-  private record Snapshot(long changes, long reservationsVersion, ClusterRoom room,
+  /** A victim's preemptor, and when it was handed out. */
+  private record HandedOut(String preemptor, Instant at) {}
+
+  /** What {@link #snapshot} read of the cluster, at the caches' {@code changes} and {@link #heldVersion}. */
+  private record Snapshot(long changes, long heldVersion, ClusterRoom room,
       Map<String, List<QueuePlan.Running>> runningByQueue, Map<String, List<Job>> jobsByOwner,
       Set<String> ranksAllSucceeded) {}
 
@@ -110,15 +120,15 @@ public final class BuiltinAdmission implements Admission {
 
   /**
    * A plan, the versions it was made at, when, what each waiting job asked for, and when the first
-   * reservation it counted expires (its room then frees).
+   * reservation, victim handed out or room set aside that it counted expires (its room then frees).
    */
   private record MadePlan(long stateVersion, long reservationsVersion, Instant madeAt,
       Map<String, QueuePlan.Waiting> asked, Instant reservationsExpire, QueuePlan.Result result) {}
 
   /**
    * {@code wake} is told of a job (namespace/name) whose stage a decision for another job found
-   * admissible: only its own reconcile takes the place, so it must be woken now, not when the
-   * cluster next changes.
+   * admissible, or found must stop others to run: only its own reconcile takes the place or marks
+   * the victims, so it must be woken now, not when the cluster next changes.
    */
   public BuiltinAdmission(ClusterState state, BiConsumer<String, TrainingQueueStatus> queueStatus,
       Consumer<String> wake, Clock clock) {
@@ -144,8 +154,11 @@ public final class BuiltinAdmission implements Admission {
   @Override
   public synchronized void forget(MultimodalPretrainJob job) {
     waiting.remove(key(job));
-    boolean held = reservations.keySet().removeIf(k -> k.startsWith(key(job) + "/"));
-    if (setAside.remove(key(job)) != null || held) {
+    if (reservations.keySet().removeIf(k -> k.startsWith(key(job) + "/"))
+        | handedOut.values().removeIf(h -> h.preemptor().equals(key(job)))) {
+      heldChanged();
+    }
+    if (setAside.remove(key(job)) != null) {
       reservationsVersion++;
     }
     String queueName = job.getSpec().scheduling().queue();
@@ -218,7 +231,7 @@ public final class BuiltinAdmission implements Admission {
     // Asking again for a stage it was admitted to means its Job was never made (creating it failed):
     // its reservation must not hold it back from the GPUs it reserved.
     if (reservations.remove(key(job) + "/" + stage.name()) != null) {
-      reservationsVersion++;
+      heldChanged();
     }
     QueuePlan.Verdict unchanged = unchangedWait(queueName, new QueuePlan.Waiting(key(job), priority.getAsInt(),
         created(job), asked));
@@ -227,7 +240,7 @@ public final class BuiltinAdmission implements Admission {
 
     return switch (verdict) {
       case QueuePlan.Admit admit -> {
-        reservationsVersion++;
+        heldChanged();
         setAside.remove(key(job));  // its reservation holds what it takes now
         reservations.put(key(job) + "/" + stage.name(), new Reservation(queueName, job.getMetadata().getNamespace(),
             job.getMetadata().getName(), stage.name(), asked, admit.nodes(), priority.getAsInt(), Instant.now(clock)));
@@ -237,13 +250,17 @@ public final class BuiltinAdmission implements Admission {
       case QueuePlan.Wait wait -> Decision.waiting(queueName, wait.position(), wait.reason());
       case QueuePlan.Preempt preempt -> {
         if (preempt.victims().stream().anyMatch(v -> !v.stopping())) {
-          preempt.victims().stream().filter(v -> !v.stopping() && !v.attempt().isEmpty())
-              .forEach(v -> handedOut.put(v.attempt(), Instant.now(clock)));
-          reservationsVersion++;
-          keepRoom(key(job), queueName, preempt.roomByNode(asked));
+          Set<String> victims = new HashSet<>();
+          preempt.victims().stream().filter(v -> !v.stopping() && !v.attempt().isEmpty()).forEach(v -> {
+            victims.add(v.attempt());
+            handedOut.put(v.attempt(), new HandedOut(key(job), Instant.now(clock)));
+          });
+          heldChanged();
+          keepRoom(key(job), queueName, preempt.roomByNode(asked), victims);
         } else if (setAside.containsKey(key(job))) {
           // Waiting for its own victims: it still asks for the room planned when it stopped them.
-          keepRoom(key(job), queueName, setAside.get(key(job)).byNode());
+          SetAside kept = setAside.get(key(job));
+          keepRoom(key(job), queueName, kept.byNode(), kept.victims());
         }
         yield Decision.preempting(queueName, preempt.position(), preempt.reason(),
           preempt.victims().stream().filter(v -> !v.attempt().isEmpty()).map(v -> new Victim(
@@ -260,12 +277,18 @@ public final class BuiltinAdmission implements Admission {
    * Only a stage that stops victims of its own plans room; one that waits for stages already
    * stopping (perhaps for another preemptor) keeps what it had, if anything.
    */
-  private void keepRoom(String preemptor, String queueName, Map<String, ResourceList> byNode) {
+  private void keepRoom(String preemptor, String queueName, Map<String, ResourceList> byNode, Set<String> victims) {
     SetAside before = setAside.get(preemptor);
-    if (before == null || !before.byNode().equals(byNode)) {
+    if (before == null || !before.byNode().equals(byNode) || !before.victims().equals(victims)) {
       reservationsVersion++;
     }
-    setAside.put(preemptor, new SetAside(queueName, Map.copyOf(byNode), Instant.now(clock)));
+    setAside.put(preemptor, new SetAside(queueName, Map.copyOf(byNode), Set.copyOf(victims), Instant.now(clock)));
+  }
+
+  /** Reservations or victims handed out changed: the snapshot, and every plan made, are stale. */
+  private void heldChanged() {
+    heldVersion++;
+    reservationsVersion++;
   }
 
   /**
@@ -331,24 +354,27 @@ public final class BuiltinAdmission implements Admission {
   private QueuePlan.Result planQueue(String queueName, TrainingQueue queue, MultimodalPretrainJob job, Gang asked) {
     OptionalLong version = state.version();  // read first: a change while planning makes the plan stale
     OptionalLong changes = state.changes();
-    Map<String, MultimodalPretrainJob> jobs = new HashMap<>();
-    state.jobs().forEach(j -> jobs.put(key(j), j));
+    Map<String, MultimodalPretrainJob> cached = new HashMap<>();
+    state.jobs().forEach(j -> cached.put(key(j), j));
+    Map<String, MultimodalPretrainJob> jobs = cached;
     if (job != null) {
+      jobs = new HashMap<>(cached);
       jobs.put(key(job), job);  // the asking (or leaving) job as this reconcile sees it, fresher than the cache
     }
     List<PriorityClass> classes = state.priorityClasses();
     dropExpired();
     Snapshot cluster = snapshot;
     if (cluster == null || changes.isEmpty() || cluster.changes() != changes.getAsLong()
-        || cluster.reservationsVersion() != reservationsVersion) {
-      cluster = snapshot(changes, jobs, classes);
+        || cluster.heldVersion() != heldVersion) {
+      cluster = snapshot(changes, cached, classes);  // the caches' jobs alone: it serves other callers too
     }
     ClusterRoom room = cluster.room().copy();
     Map<String, List<QueuePlan.Running>> runningByQueue = cluster.runningByQueue();
     Map<String, List<Job>> jobsByOwner = cluster.jobsByOwner();
     Set<String> ranksAllSucceeded = cluster.ranksAllSucceeded();
     // After everything that holds room: only what is free now, the rest as its victims give it back.
-    setAside.forEach((preemptor, kept) -> kept.byNode().forEach((node, held) -> room.setAside(preemptor, node, held)));
+    setAside.forEach((preemptor, kept) -> kept.byNode().forEach((node, held) -> room.setAside(preemptor, node, held,
+        kept.victims())));
     List<QueuePlan.Running> running = runningByQueue.getOrDefault(queueName, List.of());
     List<QueuePlan.Member> cohort = new ArrayList<>();
     String cohortName = queue.getSpec().cohort();
@@ -398,6 +424,11 @@ public final class BuiltinAdmission implements Admission {
     List<String> admissible = plan.verdicts().entrySet().stream()
         .filter(v -> v.getValue() instanceof QueuePlan.Admit && !v.getKey().equals(asking))
         .map(Map.Entry::getKey).toList();
+    // A stage the plan finds must stop others is woken too: only its own reconcile marks its victims.
+    List<String> toPreempt = plan.verdicts().entrySet().stream()
+        .filter(v -> v.getValue() instanceof QueuePlan.Preempt preempt && !v.getKey().equals(asking)
+            && preempt.victims().stream().anyMatch(victim -> !victim.stopping()))
+        .map(Map.Entry::getKey).toList();
     // Only what this plan looked at leaves the waiting: a job the caches do not yet show in the queue
     // (its Queued status written but not heard of) stays, or no later change would wake it.
     Set<String> considered = new HashSet<>();
@@ -407,6 +438,7 @@ public final class BuiltinAdmission implements Admission {
     waiting.addAll(plan.pending());
     waiting.addAll(admissible);
     admissible.forEach(wake);
+    toPreempt.forEach(wake);
     Map<String, QueuePlan.Waiting> askedFor = new HashMap<>();
     waitingStages.forEach(w -> askedFor.put(w.key(), w));
     QueuePlan.Waiting head = plan.pending().isEmpty() ? null : askedFor.get(plan.pending().getFirst());
@@ -414,7 +446,7 @@ public final class BuiltinAdmission implements Admission {
     if (version.isPresent()) {
       Instant expire = Stream.of(
           reservations.values().stream().map(r -> r.at().plus(RESERVATION_TTL)),
-          handedOut.values().stream().map(at -> at.plus(RESERVATION_TTL)),
+          handedOut.values().stream().map(h -> h.at().plus(RESERVATION_TTL)),
           setAside.values().stream().map(k -> k.at().plus(SET_ASIDE_TTL))).flatMap(s -> s)
           .min(Instant::compareTo).orElse(Instant.MAX);
       plans.put(queueName, new MadePlan(version.getAsLong(), reservationsVersion, Instant.now(clock), askedFor, expire,
@@ -457,10 +489,12 @@ public final class BuiltinAdmission implements Admission {
     // What each Builtin queue runs: this queue's stages, and its cohort's (GPUs they lend and borrow).
     Map<String, List<QueuePlan.Running>> runningByQueue = new HashMap<>();
     Set<String> ranksAllSucceeded = new HashSet<>();
+    Set<String> unfinishedAttempts = new HashSet<>();
     for (Job attempt : trainerJobs) {
       if (finished(attempt)) {
         continue;  // most of them, late in a long run: passed over before any key is built
       }
+      unfinishedAttempts.add(attempt.getMetadata().getNamespace() + "/" + attempt.getMetadata().getName());
       MultimodalPretrainJob owner = jobs.get(ownerKey(attempt));
       if (owner == null) {
         continue;
@@ -488,6 +522,9 @@ public final class BuiltinAdmission implements Admission {
         runningIn(runningByQueue, owner).add(new QueuePlan.Running(ownerKey(attempt), attemptName, priority(owner, classes),
             created(attempt), gang, byNode, marked || handedOut.containsKey(attemptName)));
       }
+    }
+    if (handedOut.keySet().retainAll(unfinishedAttempts)) {
+      heldChanged();  // victims that ended or went before their mark was seen: nothing is left to stop
     }
     // Pods of attempts whose Job is already gone still hold GPUs until they exit; pods of a reserved
     // stage whose Job the cache has not shown yet are the reservation's, not a stopping attempt.
@@ -531,7 +568,7 @@ public final class BuiltinAdmission implements Admission {
     }
     Map<String, List<QueuePlan.Running>> running = new HashMap<>();
     runningByQueue.forEach((queue, stages) -> running.put(queue, List.copyOf(stages)));
-    Snapshot made = new Snapshot(changes.orElse(-1), reservationsVersion, room, running, jobsByOwner,
+    Snapshot made = new Snapshot(changes.orElse(-1), heldVersion, room, running, jobsByOwner,
         ranksAllSucceeded);
     snapshot = changes.isPresent() ? made : null;
     return made;
@@ -575,10 +612,11 @@ public final class BuiltinAdmission implements Admission {
    */
   private void dropExpired() {
     Instant now = Instant.now(clock);
-    boolean dropped = reservations.values().removeIf(r -> !now.isBefore(r.at().plus(RESERVATION_TTL)))
-        | setAside.values().removeIf(k -> !now.isBefore(k.at().plus(SET_ASIDE_TTL)))
-        | handedOut.values().removeIf(at -> !now.isBefore(at.plus(RESERVATION_TTL)));
-    if (dropped) {
+    if (reservations.values().removeIf(r -> !now.isBefore(r.at().plus(RESERVATION_TTL)))
+        | handedOut.values().removeIf(h -> !now.isBefore(h.at().plus(RESERVATION_TTL)))) {
+      heldChanged();
+    }
+    if (setAside.values().removeIf(k -> !now.isBefore(k.at().plus(SET_ASIDE_TTL)))) {
       reservationsVersion++;
     }
   }
@@ -596,7 +634,7 @@ public final class BuiltinAdmission implements Admission {
       }
     }
     if (reservations.keySet().removeIf(arrived::contains)) {
-      reservationsVersion++;
+      heldChanged();
     }
   }
 

@@ -47,19 +47,23 @@ public final class ClusterRoom {
   private final Map<String, Map<String, ResourceList>> setAside;
   /**
    * The part of each job's set-aside room not free yet, by node: its victims still hold it. Room
-   * given back on such a node goes to the job it is owed to before anyone else may take it.
+   * one of its victims gives back there goes to it before anyone else may take it.
    */
   private final Map<String, Map<String, ResourceList>> owed;
+  /** The victims (namespace/attempt Job) each job with room set aside stops for it. */
+  private final Map<String, Set<String>> victimsOf;
   private final Map<Gang, Integer> freeFor = new HashMap<>();
   /** Moves whenever room is taken or given back: what was said of the room before may no longer hold. */
   private long changes;
 
   private ClusterRoom(Map<String, ResourceList> free, Map<String, Map<String, String>> labels,
       Map<String, List<Taint>> taints, Map<String, Integer> terminating,
-      Map<String, Map<String, ResourceList>> setAside, Map<String, Map<String, ResourceList>> owed) {
+      Map<String, Map<String, ResourceList>> setAside, Map<String, Map<String, ResourceList>> owed,
+      Map<String, Set<String>> victimsOf) {
     this.free = free;
     this.setAside = setAside;
     this.owed = owed;
+    this.victimsOf = victimsOf;
     this.labels = labels;
     this.taints = taints;
     this.terminating = terminating;
@@ -91,11 +95,13 @@ public final class ClusterRoom {
         }
       }
     }
-    return new ClusterRoom(free, labels, taints, terminating, new LinkedHashMap<>(), new LinkedHashMap<>());
+    return new ClusterRoom(free, labels, taints, terminating, new LinkedHashMap<>(), new LinkedHashMap<>(),
+        new HashMap<>());
   }
 
   public ClusterRoom copy() {
-    return new ClusterRoom(new LinkedHashMap<>(free), labels, taints, terminating, deepCopy(setAside), deepCopy(owed));
+    return new ClusterRoom(new LinkedHashMap<>(free), labels, taints, terminating, deepCopy(setAside), deepCopy(owed),
+        new HashMap<>(victimsOf));
   }
 
   private static Map<String, Map<String, ResourceList>> deepCopy(Map<String, Map<String, ResourceList>> byJob) {
@@ -154,13 +160,15 @@ public final class ClusterRoom {
 
   /**
    * Holds for {@code job} as much of {@code upTo} as is free on the node, which nobody else may take
-   * meanwhile; the rest is owed to it: room given back there ({@link #release}) goes to it first.
+   * meanwhile; the rest is owed to it: room one of its {@code victims} gives back there
+   * ({@link #release}) goes to it first.
    */
-  public void setAside(String job, String node, ResourceList upTo) {
+  public void setAside(String job, String node, ResourceList upTo, Set<String> victims) {
     ResourceList available = free.get(node);
     if (available == null) {
       return;
     }
+    victimsOf.put(job, victims);
     ResourceList held = upTo.within(available);
     take(List.of(node), held);
     setAside.computeIfAbsent(job, k -> new LinkedHashMap<>()).merge(node, held, ResourceList::plus);
@@ -192,7 +200,7 @@ public final class ClusterRoom {
 
   /** Sets room given by {@link #takeSetAside} aside for the job again: it was not admitted. */
   public void putBack(String job, Map<String, ResourceList> taken) {
-    taken.forEach((node, resources) -> setAside(job, node, resources));
+    taken.forEach((node, resources) -> setAside(job, node, resources, victimsOf.getOrDefault(job, Set.of())));
   }
 
   /** GPUs set aside on nodes the gang could use, by the job they are kept for. */
@@ -207,14 +215,15 @@ public final class ClusterRoom {
   }
 
   /**
-   * Gives back what pods held on a node (a stage about to be preempted): first to the jobs that
-   * room there is owed to ({@link #setAside}), the rest free.
+   * Gives back what the pods of {@code attempt} (namespace/Job; "" for pods whose Job is gone) held
+   * on a node, as a plan does for a stage about to stop: first to the jobs it is a victim of, as
+   * far as room there is owed to them ({@link #setAside}), the rest free.
    */
-  public void release(String node, ResourceList held) {
+  public void release(String node, ResourceList held, String attempt) {
     ResourceList rest = held;
     for (Map.Entry<String, Map<String, ResourceList>> job : owed.entrySet()) {
       ResourceList due = job.getValue().get(node);
-      if (due == null || nothing(rest)) {
+      if (due == null || nothing(rest) || !victimsOf.getOrDefault(job.getKey(), Set.of()).contains(attempt)) {
         continue;
       }
       ResourceList paid = due.within(rest);

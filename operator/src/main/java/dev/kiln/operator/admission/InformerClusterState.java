@@ -128,9 +128,10 @@ public final class InformerClusterState implements ClusterState, AutoCloseable {
     };
   }
 
+  /** Changes first: a plan reads the version first, so it never pairs a new version with the snapshot before it. */
   private void changed() {
-    version.incrementAndGet();
     changes.incrementAndGet();
+    version.incrementAndGet();
   }
 
   /** Where a plan finds the pod holding room: its node, or the node it is pinned to and whether it is still gated. */

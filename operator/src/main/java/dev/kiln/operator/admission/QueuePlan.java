@@ -290,7 +290,7 @@ public final class QueuePlan {
     for (List<Running> list : stopped) {
       for (Running r : list) {
         all.add(r);
-        r.heldByNode().forEach(after::release);
+        r.heldByNode().forEach((node, held) -> after.release(node, held, r.attempt()));
       }
     }
     return fitsQuota(gang, all) ? after.placement(gang) : null;

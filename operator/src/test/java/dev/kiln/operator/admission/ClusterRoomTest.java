@@ -16,6 +16,7 @@ import io.fabric8.kubernetes.api.model.Toleration;
 import io.fabric8.kubernetes.api.model.TolerationBuilder;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -144,12 +145,12 @@ class ClusterRoomTest {
   void roomSetAsideForAJobHoldsOnlyWhatIsFreeAndOnlyItGetsItBack() {
     ClusterRoom stillHeld = ClusterRoom.of(List.of(node("gpu-0", Map.of(), GPU_TAINT)),
         List.of(pod("victim", "gpu-0", Map.of("nvidia.com/gpu", "8"))));
-    stillHeld.setAside("ns/preemptor", "gpu-0", ResourceList.gpus(8));
+    stillHeld.setAside("ns/preemptor", "gpu-0", ResourceList.gpus(8), Set.of("ns/victim-a1"));
     assertThat(stillHeld.setAsideFrom(new Gang(1, 8, null))).as("its victim still holds the node: nothing is free to"
         + " hold, and nothing is held twice").isEmpty();
 
     ClusterRoom freed = ClusterRoom.of(List.of(node("gpu-0", Map.of(), GPU_TAINT)), List.of());
-    freed.setAside("ns/preemptor", "gpu-0", ResourceList.gpus(8));
+    freed.setAside("ns/preemptor", "gpu-0", ResourceList.gpus(8), Set.of());
     assertThat(freed.setAsideFrom(new Gang(1, 8, null))).containsExactly(Map.entry("ns/preemptor", 8));
     assertThat(freed.copy().place(new Gang(1, 8, null))).as("nobody else places on it").isFalse();
     Map<String, ResourceList> given = freed.takeSetAside("ns/preemptor");
@@ -159,28 +160,32 @@ class ClusterRoomTest {
   }
 
   @Test
-  void roomAVictimGivesBackGoesFirstToTheJobItWasSetAsideForAndToNobodyElse() {
-    ClusterRoom room = ClusterRoom.of(List.of(node("gpu-0", Map.of(), GPU_TAINT)),
-        List.of(pod("victim", "gpu-0", Map.of("nvidia.com/gpu", "8"))));
+  void roomAVictimGivesBackGoesFirstToTheJobItWasStoppedForAndToNobodyElse() {
+    ClusterRoom room = ClusterRoom.of(List.of(node("gpu-0", Map.of(), GPU_TAINT)), List.of(
+        pod("victim", "gpu-0", Map.of("nvidia.com/gpu", "4")), pod("other", "gpu-0", Map.of("nvidia.com/gpu", "4"))));
     ClusterRoom unpromised = room.copy();
-    unpromised.release("gpu-0", ResourceList.gpus(8));
-    assertThat(unpromised.place(new Gang(1, 8, null))).as("positive control: promised to nobody, it is free").isTrue();
+    unpromised.release("gpu-0", ResourceList.gpus(4), "ns/victim-a1");
+    assertThat(unpromised.place(new Gang(1, 4, null))).as("positive control: promised to nobody, it is free").isTrue();
 
-    room.setAside("ns/first", "gpu-0", ResourceList.gpus(8));
+    room.setAside("ns/first", "gpu-0", ResourceList.gpus(4), Set.of("ns/victim-a1"));
     ClusterRoom afterTheVictim = room.copy();
-    afterTheVictim.release("gpu-0", ResourceList.gpus(8));
-    assertThat(afterTheVictim.copy().place(new Gang(1, 8, null))).as("another preemptor counting on the same victim")
+    afterTheVictim.release("gpu-0", ResourceList.gpus(4), "ns/victim-a1");
+    assertThat(afterTheVictim.copy().place(new Gang(1, 4, null))).as("another preemptor counting on the same victim")
         .isFalse();
-    assertThat(afterTheVictim.setAsideFrom(new Gang(1, 8, null))).containsExactly(Map.entry("ns/first", 8));
+    assertThat(afterTheVictim.setAsideFrom(new Gang(1, 4, null))).containsExactly(Map.entry("ns/first", 4));
+    ClusterRoom afterAnother = room.copy();
+    afterAnother.release("gpu-0", ResourceList.gpus(4), "ns/other-a1");
+    assertThat(afterAnother.place(new Gang(1, 4, null))).as("a stage stopped for nobody on the node frees room for anyone")
+        .isTrue();
 
     Map<String, ResourceList> given = room.takeSetAside("ns/first");
     ClusterRoom forTheFirst = room.copy();
-    forTheFirst.release("gpu-0", ResourceList.gpus(8));
-    assertThat(forTheFirst.place(new Gang(1, 8, null))).as("planned itself, it gets the room its victim frees").isTrue();
+    forTheFirst.release("gpu-0", ResourceList.gpus(4), "ns/victim-a1");
+    assertThat(forTheFirst.place(new Gang(1, 4, null))).as("planned itself, it gets the room its victim frees").isTrue();
     room.putBack("ns/first", given);
     ClusterRoom again = room.copy();
-    again.release("gpu-0", ResourceList.gpus(8));
-    assertThat(again.place(new Gang(1, 8, null))).as("put back, still owed to it").isFalse();
+    again.release("gpu-0", ResourceList.gpus(4), "ns/victim-a1");
+    assertThat(again.place(new Gang(1, 4, null))).as("put back, still owed to it").isFalse();
   }
 
   private static Gang topology(int pods, dev.kiln.api.v1alpha1.TopologySpec topology) {

@@ -269,6 +269,34 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aPlanForOthersThatFindsAStageMustPreemptWakesIt() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.NEVER));
+    MultimodalPretrainJob low = create("low", "research", 0, 1);
+    MultimodalPretrainJob high = create("high", "research", 10, 1);
+    toTraining(low);
+    cluster.startPod(NS, "low-pretrain-a1", 0, "gpu-0");
+    List<String> woken = new java.util.ArrayList<>();
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), woken::add, clock);
+    prepareData(high);
+    reconcile(high, admission);
+    assertThat(get(high).getStatus().getPhase()).isEqualTo(JobPhase.Queued);
+    admission.replan();
+    assertThat(woken).as("positive control: a queue that never preempts has nothing to wake it for").isEmpty();
+
+    client.resources(TrainingQueue.class).withName("research").edit(q -> {
+      q.setSpec(new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY));
+      return q;
+    });
+    admission.replan();
+
+    assertThat(woken).as("its own reconcile marks the victim").containsExactly(NS + "/high");
+    assertThat(cluster.job(NS, "low-pretrain-a1").getMetadata().getAnnotations()).as("not marked by the plan itself")
+        .doesNotContainKey(BuiltinAdmission.PREEMPTED_BY);
+  }
+
+  @Test
   void aJobStaysAmongTheWaitingWhileTheCachesHaveNotYetHeardItIsQueued() {
     List<MultimodalPretrainJob> jobs = oneTrainingAndReady("second");
     MultimodalPretrainJob first = jobs.get(0);
