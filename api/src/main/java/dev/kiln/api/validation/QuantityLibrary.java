@@ -24,9 +24,9 @@ final class QuantityLibrary {
 
   static final CelType QUANTITY = OpaqueType.create("kubernetes.Quantity");
 
-  /** Kubernetes' quantity grammar (resource.Quantity's regular expression), signs included. */
+  /** What Kubernetes parses as a quantity: a signed decimal with a binary or decimal suffix, or a whole exponent. */
   private static final Pattern GRAMMAR = Pattern.compile(
-      "^[+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$");
+      "^[+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$");
 
   private QuantityLibrary() {}
 
@@ -37,22 +37,22 @@ final class QuantityLibrary {
         CelFunctionDecl.newFunctionDeclaration("isQuantity",
             CelOverloadDecl.newGlobalOverload("is_quantity_string", SimpleType.BOOL, SimpleType.STRING)),
         CelFunctionDecl.newFunctionDeclaration("compareTo",
-            CelOverloadDecl.newMemberOverload("quantity_compareTo_quantity", SimpleType.INT, QUANTITY, QUANTITY)),
+            CelOverloadDecl.newMemberOverload("quantity_compare_to", SimpleType.INT, QUANTITY, QUANTITY)),
         CelFunctionDecl.newFunctionDeclaration("isGreaterThan",
-            CelOverloadDecl.newMemberOverload("quantity_isGreaterThan_quantity", SimpleType.BOOL, QUANTITY, QUANTITY)),
+            CelOverloadDecl.newMemberOverload("quantity_is_greater_than", SimpleType.BOOL, QUANTITY, QUANTITY)),
         CelFunctionDecl.newFunctionDeclaration("isLessThan",
-            CelOverloadDecl.newMemberOverload("quantity_isLessThan_quantity", SimpleType.BOOL, QUANTITY, QUANTITY)));
+            CelOverloadDecl.newMemberOverload("quantity_is_less_than", SimpleType.BOOL, QUANTITY, QUANTITY)));
   }
 
   static List<CelFunctionBinding> bindings() {
     return List.of(
         CelFunctionBinding.from("string_to_quantity", String.class, QuantityLibrary::parse),
         CelFunctionBinding.from("is_quantity_string", String.class, text -> GRAMMAR.matcher(text).matches()),
-        CelFunctionBinding.from("quantity_compareTo_quantity", KubernetesQuantity.class, KubernetesQuantity.class,
+        CelFunctionBinding.from("quantity_compare_to", KubernetesQuantity.class, KubernetesQuantity.class,
             (a, b) -> (long) Integer.signum(a.value().compareTo(b.value()))),
-        CelFunctionBinding.from("quantity_isGreaterThan_quantity", KubernetesQuantity.class, KubernetesQuantity.class,
+        CelFunctionBinding.from("quantity_is_greater_than", KubernetesQuantity.class, KubernetesQuantity.class,
             (a, b) -> a.value().compareTo(b.value()) > 0),
-        CelFunctionBinding.from("quantity_isLessThan_quantity", KubernetesQuantity.class, KubernetesQuantity.class,
+        CelFunctionBinding.from("quantity_is_less_than", KubernetesQuantity.class, KubernetesQuantity.class,
             (a, b) -> a.value().compareTo(b.value()) < 0));
   }
 

@@ -12,6 +12,7 @@ import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec;
 import dev.kiln.api.v1alpha1.TrainingQueueStatus;
 import dev.kiln.operator.manifests.Labels;
+import dev.kiln.operator.manifests.Names;
 import dev.kiln.operator.manifests.StageJobManifest;
 import dev.kiln.operator.status.JobStatusAggregator;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -169,8 +170,8 @@ public final class BuiltinAdmission implements Admission {
 
   /**
    * Plans every queue that jobs wait in, as the cluster is now, waking each job a plan finds
-   * admissible: after a change that may free GPUs, the jobs that can start are reconciled first,
-   * not after every waiting job has had its turn.
+   * admissible or finds must preempt: after a change that may free GPUs, the jobs that can start
+   * (or make room) are reconciled first, not after every waiting job has had its turn.
    */
   public synchronized void replan() {
     Set<String> queues = new LinkedHashSet<>();
@@ -250,7 +251,8 @@ public final class BuiltinAdmission implements Admission {
       case QueuePlan.Wait wait -> Decision.waiting(queueName, wait.position(), wait.reason());
       case QueuePlan.Preempt preempt -> {
         if (preempt.victims().stream().anyMatch(v -> !v.stopping())) {
-          Set<String> victims = new HashSet<>();
+          // Those it stopped before count still: the room planned may rest on them too.
+          Set<String> victims = new HashSet<>(setAside.containsKey(key(job)) ? setAside.get(key(job)).victims() : Set.of());
           preempt.victims().stream().filter(v -> !v.stopping() && !v.attempt().isEmpty()).forEach(v -> {
             victims.add(v.attempt());
             handedOut.put(v.attempt(), new HandedOut(key(job), Instant.now(clock)));
@@ -349,7 +351,7 @@ public final class BuiltinAdmission implements Admission {
    * The queue's plan from the cluster as it is now, with {@code job} asking for {@code asked} (or,
    * when {@code asked} is null, leaving: it neither waits nor holds a reservation; or, when
    * {@code job} is null too, nobody asking); writes the queue's status when it changed, remembers
-   * who waits, and wakes those it finds admissible.
+   * who waits, and wakes those it finds admissible or must preempt.
    */
   private QueuePlan.Result planQueue(String queueName, TrainingQueue queue, MultimodalPretrainJob job, Gang asked) {
     OptionalLong version = state.version();  // read first: a change while planning makes the plan stale
@@ -403,7 +405,12 @@ public final class BuiltinAdmission implements Admission {
       List<Job> own = jobsByOwner.getOrDefault(otherKey, List.of());
       boolean between = other.getStatus().getQueue().position() == null
           && other.getStatus().getPhase() != JobPhase.AwaitingPromotion;
-      Gang gang = gang(other, nextStage(other, own, ranksAllSucceeded));
+      String stageName = nextStage(other, own, ranksAllSucceeded);
+      StageSpec next = other.getSpec().stages().stream().filter(s -> s.name().equals(stageName)).findFirst().orElse(null);
+      if (next != null && runtimeAdmission(next).refused()) {
+        continue;  // its pods would be refused: admit() refuses it, and it holds no place
+      }
+      Gang gang = next == null ? null : gang(next);
       if (gang != null && (other.getStatus().getQueue().position() != null || between)) {
         waitingStages.add(new QueuePlan.Waiting(otherKey, priority.getAsInt(), created(other), gang));
       }
@@ -459,8 +466,8 @@ public final class BuiltinAdmission implements Admission {
    * What every plan reads of the cluster, from the caches as they are now: the room nodes have once
    * what holds it (pods, admitted pods not yet bound, reservations) is taken, what runs in each
    * queue, each job's trainer Jobs, and the attempts whose ranks all succeeded. Kept for the plans
-   * that follow until the caches or the reservations change: {@link #replan} plans every queue
-   * from one.
+   * that follow until the caches, the reservations or the victims handed out change
+   * ({@link #heldVersion}): {@link #replan} plans every queue from one.
    */
   private Snapshot snapshot(OptionalLong changes, Map<String, MultimodalPretrainJob> jobs, List<PriorityClass> classes) {
     List<Job> trainerJobs = state.trainerJobs();
@@ -552,10 +559,14 @@ public final class BuiltinAdmission implements Admission {
       MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + Labels.get(first, Labels.JOB));
       if (owner != null && builtin(owner)) {
         ResourceList held = attemptPods.stream().map(ResourceList::requestedBy).reduce(ResourceList.NONE, ResourceList::plus);
-        // No Job to mark or stop (the attempt is ""): its pods are already stopping.
+        // Its Job is gone and its pods already stopping: named still, so that what they give back
+        // goes to the preemptor they were stopped for.
         Gang stopping = new Gang(1, held, stageProduct(owner, Labels.get(first, Labels.STAGE)), null, null);
-        runningIn(runningByQueue, owner).add(new QueuePlan.Running(key(owner), "", priority(owner, classes), Instant.EPOCH,
-            stopping, heldByNode(attemptPods), true));
+        String attemptLabel = Labels.get(first, Labels.ATTEMPT);
+        String attemptName = attemptLabel == null ? "" : first.getMetadata().getNamespace() + "/"
+            + Names.attemptJob(owner, Labels.get(first, Labels.STAGE), Integer.parseInt(attemptLabel));
+        runningIn(runningByQueue, owner).add(new QueuePlan.Running(key(owner), attemptName, priority(owner, classes),
+            Instant.EPOCH, stopping, heldByNode(attemptPods), true));
       }
     });
     for (Reservation reservation : reservations.values()) {

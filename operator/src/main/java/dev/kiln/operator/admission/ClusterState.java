@@ -62,8 +62,8 @@ public interface ClusterState {
   /**
    * A number that changes whenever the room or the running stages a plan reads may have changed:
    * every change {@link #version} moves with, and pods created or placed. What a plan reads of
-   * nodes, pods and trainer Jobs at one such number it would read the same until the next (jobs'
-   * places and requeue times, read afresh by every plan, are not counted). Empty when this state
+   * nodes, pods and trainer Jobs at one such number it would read the same until the next (jobs,
+   * read afresh by every plan, move it only as they move the version). Empty when this state
    * cannot tell, and every plan then reads the cluster afresh.
    */
   default OptionalLong changes() {

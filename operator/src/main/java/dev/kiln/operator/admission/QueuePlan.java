@@ -46,8 +46,8 @@ public final class QueuePlan {
 
   /**
    * A stage attempt the queue admitted and that still holds (or will hold) its GPUs: its Job
-   * ({@code namespace/name}; "" for a reservation or pods whose Job is gone), where its pods hold
-   * them, and whether it is already being stopped.
+   * ({@code namespace/name}, perhaps gone while its pods stop; "" for a reservation), where its
+   * pods hold them, and whether it is already being stopped.
    */
   public record Running(String key, String attempt, int priority, Instant started, Gang gang,
       Map<String, ResourceList> heldByNode, boolean stopping) {}

@@ -577,6 +577,28 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aJobWhosePodsWouldBeRefusedHoldsNoPlaceAndIsNotWokenToTakeOne() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob missing = create("missing", "research", null, 1, "Builtin", "cpu: \"2\"");
+    client.resource(missing).patch(io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+        io.fabric8.kubernetes.client.dsl.base.PatchType.JSON),
+        "[{\"op\":\"add\",\"path\":\"/spec/stages/0/pod\",\"value\":{\"runtimeClassName\":\"kata\"}}]");
+    toTraining(missing);
+    assertThat(get(missing).getStatus().getReason()).isEqualTo("RuntimeClassRefused");
+    MultimodalPretrainJob beside = create("beside", "research", null, 1, "Builtin", "cpu: \"2\"");
+    prepareData(beside);
+    List<String> woken = new java.util.ArrayList<>();
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { },
+        woken::add, clock);
+
+    assertThat(admission.admit(get(beside), 0).admitted()).as("nothing ahead of it: the refused job holds no place")
+        .isTrue();
+    assertThat(woken).as("nor is it woken to take one (its reconcile would be refused, and plan the queue again)")
+        .isEmpty();
+  }
+
+  @Test
   void aStagesRuntimeClassOverheadCountsInItsPlanAndAMissingClassIsSaidBeforeItsPodsAreRefused() {
     cluster.addGpuNode("gpu-0", 8, A100);
     queue("research", new TrainingQueueSpec(null, null, null, null));
@@ -835,6 +857,40 @@ class QueueLifecycleTest {
     Admission.Decision second = admission.admit(get(forSpeech), 0);
     assertThat(second.victims()).extracting(Admission.Victim::attemptJob).as("not the victim whose room is already"
         + " promised to for-vision: " + second.message()).containsExactly(
+        taken.equals("newer-pretrain-a1") ? "older-pretrain-a1" : "newer-pretrain-a1");
+  }
+
+  @Test
+  void aVictimWhoseJobIsGoneGivesItsRoomToItsPreemptorWhileItsPodsStop() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    queue("vision", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    queue("speech", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    queue("language", new TrainingQueueSpec(0, null, null, null, null, "lab", null, null, null));
+    MultimodalPretrainJob older = create("older", "language", 0, 1);
+    toTraining(older);
+    cluster.startPod(NS, "older-pretrain-a1", 0, "gpu-0");
+    MultimodalPretrainJob newer = create("newer", "language", 0, 1);
+    toTraining(newer);
+    cluster.startPod(NS, "newer-pretrain-a1", 0, "gpu-1");
+    MultimodalPretrainJob forVision = create("for-vision", "vision", 0, 1);
+    MultimodalPretrainJob forSpeech = create("for-speech", "speech", 0, 1);
+    prepareData(forVision);
+    prepareData(forSpeech);
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { },
+        key -> { }, clock);
+
+    Admission.Decision first = admission.admit(get(forVision), 0);
+    assertThat(first.victims()).as(first.message()).hasSize(1);
+    String taken = first.victims().getFirst().attemptJob();
+    // Its own job stops it: the Job is deleted at once, its pod checkpoints before it goes.
+    client.batch().v1().jobs().inNamespace(NS).withName(taken).delete();
+    assertThat(cluster.job(NS, taken)).isNull();
+    assertThat(client.pods().inNamespace(NS).withName(taken + "-0").get()).as("still stopping").isNotNull();
+
+    Admission.Decision second = admission.admit(get(forSpeech), 0);
+    assertThat(second.victims()).extracting(Admission.Victim::attemptJob).as("not waiting for room already promised"
+        + " to for-vision: " + second.message()).containsExactly(
         taken.equals("newer-pretrain-a1") ? "older-pretrain-a1" : "newer-pretrain-a1");
   }
 
