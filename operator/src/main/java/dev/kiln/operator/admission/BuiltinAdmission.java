@@ -58,6 +58,12 @@ public final class BuiltinAdmission implements Admission {
   public static final Duration PREEMPTION_GRACE = Duration.ofSeconds(60);
   /** How long a reservation waits for its Job to show in the cache before it is dropped. */
   static final Duration RESERVATION_TTL = Duration.ofMinutes(2);
+  /**
+   * How long a victim handed to a preemptor counts as stopping before the cache shows its mark:
+   * a mark that did not come by then was not written (the preemptor's reconcile failed, or found
+   * no such Job), and the victim is planned afresh.
+   */
+  static final Duration HANDED_OUT_TTL = Duration.ofSeconds(15);
   /** How long room kept for a preemptor stays set aside for it after it last asked: its victims' grace, and a reservation's wait. */
   static final Duration SET_ASIDE_TTL = PREEMPTION_GRACE.plus(RESERVATION_TTL);
 
@@ -453,7 +459,7 @@ public final class BuiltinAdmission implements Admission {
     if (version.isPresent()) {
       Instant expire = Stream.of(
           reservations.values().stream().map(r -> r.at().plus(RESERVATION_TTL)),
-          handedOut.values().stream().map(h -> h.at().plus(RESERVATION_TTL)),
+          handedOut.values().stream().map(h -> h.at().plus(HANDED_OUT_TTL)),
           setAside.values().stream().map(k -> k.at().plus(SET_ASIDE_TTL))).flatMap(s -> s)
           .min(Instant::compareTo).orElse(Instant.MAX);
       plans.put(queueName, new MadePlan(version.getAsLong(), reservationsVersion, Instant.now(clock), askedFor, expire,
@@ -624,7 +630,7 @@ public final class BuiltinAdmission implements Admission {
   private void dropExpired() {
     Instant now = Instant.now(clock);
     if (reservations.values().removeIf(r -> !now.isBefore(r.at().plus(RESERVATION_TTL)))
-        | handedOut.values().removeIf(h -> !now.isBefore(h.at().plus(RESERVATION_TTL)))) {
+        | handedOut.values().removeIf(h -> !now.isBefore(h.at().plus(HANDED_OUT_TTL)))) {
       heldChanged();
     }
     if (setAside.values().removeIf(k -> !now.isBefore(k.at().plus(SET_ASIDE_TTL)))) {

@@ -255,6 +255,10 @@ public final class ChildResources {
    */
   public Preemption preempt(String namespace, String name, String by, Instant now, Duration grace) {
     Job attempt = job(namespace, name);
+    if (attempt == null) {
+      // A victim admitted a moment ago may not be in this cache yet: the API server has the last word.
+      attempt = client.batch().v1().jobs().inNamespace(namespace).withName(name).get();
+    }
     if (attempt == null || attempt.getMetadata().getDeletionTimestamp() != null) {
       return Preemption.GONE;
     }

@@ -895,6 +895,38 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aVictimWhoseJobTheCacheHasNotHeardOfYetIsMarkedAllTheSame() {
+    lowTrainingOnTheOnlyNode();
+    ChildResources.Reads lagging = new ChildResources.Reads() {
+      @Override
+      public <T extends io.fabric8.kubernetes.api.model.HasMetadata> T get(T like) {
+        // The victim's Job was created a moment ago: this cache has not heard of it.
+        return like instanceof io.fabric8.kubernetes.api.model.batch.v1.Job ? null : client.resource(like).get();
+      }
+
+      @Override
+      public List<io.fabric8.kubernetes.api.model.batch.v1.Job> jobs(String namespace, String job) {
+        return client.batch().v1().jobs().inNamespace(namespace).withLabel(dev.kiln.operator.manifests.Labels.JOB, job)
+            .list().getItems();
+      }
+
+      @Override
+      public List<io.fabric8.kubernetes.api.model.Pod> pods(String namespace, String job) {
+        return client.pods().inNamespace(namespace).withLabel(dev.kiln.operator.manifests.Labels.JOB, job).list()
+            .getItems();
+      }
+    };
+    MultimodalPretrainJob high = get("high");
+    prepareData(high);
+    reconcile(get("high"), new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock), lagging);
+
+    assertThat(get(high).getStatus().getQueue().reason()).endsWith("preempting research/low (lower priority)");
+    assertThat(cluster.job(NS, "low-pretrain-a1").getMetadata().getAnnotations()).as("marked: else nobody stops it,"
+        + " while the queue counts it as stopping").containsEntry(BuiltinAdmission.PREEMPTED_BY, "research/high");
+  }
+
+  @Test
   void aStoppedPodTheCacheStillHoldsAfterTheApiServerDeletedItHoldsTheStageBackOnlyUntilItIsLookedUp() {
     lowTrainingOnTheOnlyNode();
     toTraining(get("high"));
