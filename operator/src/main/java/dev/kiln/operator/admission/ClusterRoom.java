@@ -215,7 +215,7 @@ public final class ClusterRoom {
   }
 
   /**
-   * Gives back what the pods of {@code attempt} (namespace/Job; "" for pods whose Job is gone) held
+   * Gives back what the pods of {@code attempt} (namespace/Job, the Job perhaps gone already) held
    * on a node, as a plan does for a stage about to stop: first to the jobs it is a victim of, as
    * far as room there is owed to them ({@link #setAside}), the rest free.
    */
