@@ -411,8 +411,7 @@ public final class BuiltinAdmission implements Admission {
       List<Job> own = jobsByOwner.getOrDefault(otherKey, List.of());
       boolean between = other.getStatus().getQueue().position() == null
           && other.getStatus().getPhase() != JobPhase.AwaitingPromotion;
-      String stageName = nextStage(other, own, ranksAllSucceeded);
-      StageSpec next = other.getSpec().stages().stream().filter(s -> s.name().equals(stageName)).findFirst().orElse(null);
+      StageSpec next = stage(other, nextStage(other, own, ranksAllSucceeded));
       if (next != null && runtimeAdmission(next).refused()) {
         continue;  // its pods would be refused: admit() refuses it, and it holds no place
       }
@@ -790,8 +789,13 @@ public final class BuiltinAdmission implements Admission {
   }
 
   private Gang gang(MultimodalPretrainJob job, String stageName) {
-    return job.getSpec().stages().stream().filter(s -> s.name().equals(stageName)).findFirst()
-        .map(this::gang).orElse(null);
+    StageSpec stage = stage(job, stageName);
+    return stage == null ? null : gang(stage);
+  }
+
+  /** The job's stage of that name, or null. */
+  private static StageSpec stage(MultimodalPretrainJob job, String stageName) {
+    return job.getSpec().stages().stream().filter(s -> s.name().equals(stageName)).findFirst().orElse(null);
   }
 
   /**

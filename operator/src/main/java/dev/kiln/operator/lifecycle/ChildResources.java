@@ -374,7 +374,7 @@ public final class ChildResources {
   }
 
   /** Reads from the API server: every read is a request, and always current. */
-  private record ApiReads(KubernetesClient client) implements Reads {
+  record ApiReads(KubernetesClient client) implements Reads {
 
     @Override
     public <T extends HasMetadata> T get(T like) {

@@ -829,32 +829,18 @@ class QueueLifecycleTest {
 
   @Test
   void twoPreemptorsDecidingBeforeEitherMarkIsInTheCacheStopDifferentVictims() {
-    cluster.addGpuNode("gpu-0", 8, A100);
-    cluster.addGpuNode("gpu-1", 8, A100);
-    queue("vision", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
-    queue("speech", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
-    queue("language", new TrainingQueueSpec(0, null, null, null, null, "lab", null, null, null));
-    MultimodalPretrainJob older = create("older", "language", 0, 1);
-    toTraining(older);
-    cluster.startPod(NS, "older-pretrain-a1", 0, "gpu-0");
-    MultimodalPretrainJob newer = create("newer", "language", 0, 1);
-    toTraining(newer);
-    cluster.startPod(NS, "newer-pretrain-a1", 0, "gpu-1");
-    MultimodalPretrainJob forVision = create("for-vision", "vision", 0, 1);
-    MultimodalPretrainJob forSpeech = create("for-speech", "speech", 0, 1);
-    prepareData(forVision);
-    prepareData(forSpeech);
+    twoBorrowedStagesAndTwoReclaimers();
     BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { },
         key -> { }, clock);
 
     // Neither decision's victims are marked yet: each plan reads the Jobs as a cache that has not heard of a mark.
-    Admission.Decision first = admission.admit(get(forVision), 0);
+    Admission.Decision first = admission.admit(get("for-vision"), 0);
     assertThat(first.victims()).as(first.message()).hasSize(1);
     String taken = first.victims().getFirst().attemptJob();
     assertThat(new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { }, key -> { }, clock)
-        .admit(get(forSpeech), 0).victims()).extracting(Admission.Victim::attemptJob)
+        .admit(get("for-speech"), 0).victims()).extracting(Admission.Victim::attemptJob)
         .as("positive control: an operator that handed out no victim chooses the same one").containsExactly(taken);
-    Admission.Decision second = admission.admit(get(forSpeech), 0);
+    Admission.Decision second = admission.admit(get("for-speech"), 0);
     assertThat(second.victims()).extracting(Admission.Victim::attemptJob).as("not the victim whose room is already"
         + " promised to for-vision: " + second.message()).containsExactly(
         taken.equals("newer-pretrain-a1") ? "older-pretrain-a1" : "newer-pretrain-a1");
@@ -862,25 +848,11 @@ class QueueLifecycleTest {
 
   @Test
   void aVictimWhoseJobIsGoneGivesItsRoomToItsPreemptorWhileItsPodsStop() {
-    cluster.addGpuNode("gpu-0", 8, A100);
-    cluster.addGpuNode("gpu-1", 8, A100);
-    queue("vision", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
-    queue("speech", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
-    queue("language", new TrainingQueueSpec(0, null, null, null, null, "lab", null, null, null));
-    MultimodalPretrainJob older = create("older", "language", 0, 1);
-    toTraining(older);
-    cluster.startPod(NS, "older-pretrain-a1", 0, "gpu-0");
-    MultimodalPretrainJob newer = create("newer", "language", 0, 1);
-    toTraining(newer);
-    cluster.startPod(NS, "newer-pretrain-a1", 0, "gpu-1");
-    MultimodalPretrainJob forVision = create("for-vision", "vision", 0, 1);
-    MultimodalPretrainJob forSpeech = create("for-speech", "speech", 0, 1);
-    prepareData(forVision);
-    prepareData(forSpeech);
+    twoBorrowedStagesAndTwoReclaimers();
     BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { },
         key -> { }, clock);
 
-    Admission.Decision first = admission.admit(get(forVision), 0);
+    Admission.Decision first = admission.admit(get("for-vision"), 0);
     assertThat(first.victims()).as(first.message()).hasSize(1);
     String taken = first.victims().getFirst().attemptJob();
     // Its own job stops it: the Job is deleted at once, its pod checkpoints before it goes.
@@ -888,7 +860,7 @@ class QueueLifecycleTest {
     assertThat(cluster.job(NS, taken)).isNull();
     assertThat(client.pods().inNamespace(NS).withName(taken + "-0").get()).as("still stopping").isNotNull();
 
-    Admission.Decision second = admission.admit(get(forSpeech), 0);
+    Admission.Decision second = admission.admit(get("for-speech"), 0);
     assertThat(second.victims()).extracting(Admission.Victim::attemptJob).as("not waiting for room already promised"
         + " to for-vision: " + second.message()).containsExactly(
         taken.equals("newer-pretrain-a1") ? "older-pretrain-a1" : "newer-pretrain-a1");
@@ -897,23 +869,22 @@ class QueueLifecycleTest {
   @Test
   void aVictimWhoseJobTheCacheHasNotHeardOfYetIsMarkedAllTheSame() {
     lowTrainingOnTheOnlyNode();
+    ChildResources.Reads api = new ChildResources.ApiReads(client);
     ChildResources.Reads lagging = new ChildResources.Reads() {
       @Override
       public <T extends io.fabric8.kubernetes.api.model.HasMetadata> T get(T like) {
         // The victim's Job was created a moment ago: this cache has not heard of it.
-        return like instanceof io.fabric8.kubernetes.api.model.batch.v1.Job ? null : client.resource(like).get();
+        return like instanceof io.fabric8.kubernetes.api.model.batch.v1.Job ? null : api.get(like);
       }
 
       @Override
       public List<io.fabric8.kubernetes.api.model.batch.v1.Job> jobs(String namespace, String job) {
-        return client.batch().v1().jobs().inNamespace(namespace).withLabel(dev.kiln.operator.manifests.Labels.JOB, job)
-            .list().getItems();
+        return api.jobs(namespace, job);
       }
 
       @Override
       public List<io.fabric8.kubernetes.api.model.Pod> pods(String namespace, String job) {
-        return client.pods().inNamespace(namespace).withLabel(dev.kiln.operator.manifests.Labels.JOB, job).list()
-            .getItems();
+        return api.pods(namespace, job);
       }
     };
     MultimodalPretrainJob high = get("high");
@@ -934,16 +905,16 @@ class QueueLifecycleTest {
         .containsEntry(BuiltinAdmission.PREEMPTED_BY, "research/high");
     List<io.fabric8.kubernetes.api.model.Pod> cached = client.pods().inNamespace(NS)
         .withLabel(dev.kiln.operator.manifests.Labels.JOB, "low").list().getItems();
+    ChildResources.Reads api = new ChildResources.ApiReads(client);
     ChildResources.Reads missedTheDeletion = new ChildResources.Reads() {
       @Override
       public <T extends io.fabric8.kubernetes.api.model.HasMetadata> T get(T like) {
-        return client.resource(like).get();
+        return api.get(like);
       }
 
       @Override
       public List<io.fabric8.kubernetes.api.model.batch.v1.Job> jobs(String namespace, String job) {
-        return client.batch().v1().jobs().inNamespace(namespace).withLabel(dev.kiln.operator.manifests.Labels.JOB, job)
-            .list().getItems();
+        return api.jobs(namespace, job);
       }
 
       @Override
@@ -1393,6 +1364,29 @@ class QueueLifecycleTest {
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
+  }
+
+  /**
+   * Queue language (no quota of its own) runs "older" on gpu-0 and "newer" on gpu-1, both on GPUs
+   * borrowed in cohort lab; "for-vision" and "for-speech", with their data ready, wait in the two
+   * queues whose quota those are, each free to reclaim it.
+   */
+  private void twoBorrowedStagesAndTwoReclaimers() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    queue("vision", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    queue("speech", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    queue("language", new TrainingQueueSpec(0, null, null, null, null, "lab", null, null, null));
+    MultimodalPretrainJob older = create("older", "language", 0, 1);
+    toTraining(older);
+    cluster.startPod(NS, "older-pretrain-a1", 0, "gpu-0");
+    MultimodalPretrainJob newer = create("newer", "language", 0, 1);
+    toTraining(newer);
+    cluster.startPod(NS, "newer-pretrain-a1", 0, "gpu-1");
+    MultimodalPretrainJob forVision = create("for-vision", "vision", 0, 1);
+    MultimodalPretrainJob forSpeech = create("for-speech", "speech", 0, 1);
+    prepareData(forVision);
+    prepareData(forSpeech);
   }
 
   /** A PriorityClass of that value (created once), as an administrator would provide it. */
