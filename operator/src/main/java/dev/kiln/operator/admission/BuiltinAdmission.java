@@ -425,10 +425,16 @@ public final class BuiltinAdmission implements Admission {
     }
 
     QueuePlan.Result plan = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, room, cohort);
-    // A preemptor of this queue that now waits without preempting has nothing kept for it. One the
-    // plan did not see (its Queued status not yet in the cache) keeps it: it leaves through forget().
+    // A preemptor of this queue that now waits at the head without preempting has nothing kept for
+    // it: its plan no longer rests on that room. One that a stage queued since went ahead of (older,
+    // or of a higher priority) keeps it under BestEffortFIFO, where it may start there first: its
+    // victims stopped for it, and their room going to whoever is planned first made it preempt
+    // again (at 200 jobs, the slowest preemptors). One the plan did not see (its Queued status not
+    // yet in the cache) keeps it: it leaves through forget().
+    boolean passable = queue.getSpec().strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO;
     if (setAside.entrySet().removeIf(e -> e.getValue().queue().equals(queueName)
-        && plan.verdicts().get(e.getKey()) instanceof QueuePlan.Wait)) {
+        && plan.verdicts().get(e.getKey()) instanceof QueuePlan.Wait
+        && (!passable || plan.pending().getFirst().equals(e.getKey())))) {
       reservationsVersion++;
     }
     String asking = asked == null ? null : self;

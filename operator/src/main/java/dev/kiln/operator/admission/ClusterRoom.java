@@ -203,6 +203,11 @@ public final class ClusterRoom {
     taken.forEach((node, resources) -> setAside(job, node, resources, victimsOf.getOrDefault(job, Set.of())));
   }
 
+  /** Whether room is set aside for the job, or owed to it: it stopped stages to run there. */
+  public boolean keptFor(String job) {
+    return setAside.containsKey(job) || owed.containsKey(job);
+  }
+
   /** GPUs set aside on nodes the gang could use, by the job they are kept for. */
   public Map<String, Integer> setAsideFrom(Gang gang) {
     Map<String, Integer> gpus = new TreeMap<>();

@@ -15,7 +15,8 @@ import java.util.Map;
  * One queue's admission decisions, from a snapshot: the stages waiting in it, the stages it
  * runs, and the room on the cluster. Pure, so every rule is a unit test. Rules:
  * <ul>
- *   <li>waiting stages in order of priority (higher first), then the job's age;</li>
+ *   <li>waiting stages in order of priority (higher first), then those that stopped others to
+ *       run and have room kept for them, then the job's age;</li>
  *   <li>a stage is admitted whole, when its GPUs fit the queue's quota and its pods all fit on
  *       nodes at once (everything they request); otherwise it takes nothing, so two gangs never
  *       deadlock holding halves. The nodes it was planned on are where its pods will run;</li>
@@ -36,7 +37,8 @@ import java.util.Map;
  *       that stage goes first, as Kueue serves heads that do not borrow before those that do;</li>
  *   <li>the room a preemptor is planned to take once its victims stop is set aside for it
  *       ({@link ClusterRoom#setAside}): no other stage, of this queue or another, takes it first
- *       and makes it preempt again.</li>
+ *       and makes it preempt again; under BestEffortFIFO that holds even once a stage queued since
+ *       goes ahead of it in its queue (the preemptor may pass it there, as a stage that fits may).</li>
  * </ul>
  */
 public final class QueuePlan {
@@ -145,7 +147,7 @@ public final class QueuePlan {
     List<String> pending = new ArrayList<>();
     Map<String, Verdict> verdicts = new LinkedHashMap<>();
     Waiting head = null;
-    for (Waiting stage : ordered(waiting)) {
+    for (Waiting stage : ordered(waiting, room)) {
       boolean mayPass = head == null || spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO;
       Map<String, ResourceList> setAside = room.takeSetAside(stage.key());
       List<String> nodes = mayPass && fitsQuota(stage.gang(), List.of()) ? room.placement(stage.gang()) : null;
@@ -302,9 +304,16 @@ public final class QueuePlan {
     return !product || waiting.product().equals(running.product()) ? running.gpus() : 0;
   }
 
-  private static List<Waiting> ordered(List<Waiting> waiting) {
+  /**
+   * Higher priority first; among equals, a stage that stopped others to run (room is kept for it)
+   * before the rest, as Kueue's requeue-strategy design has it ("a workload does not jump ahead of
+   * a preempting workload"): else an older stage queued since, or its own victims back in the
+   * queue, take the room it freed and it stops more; then the oldest.
+   */
+  private static List<Waiting> ordered(List<Waiting> waiting, ClusterRoom room) {
     return waiting.stream()
         .sorted(Comparator.comparingInt(Waiting::priority).reversed()
+            .thenComparing(stage -> !room.keptFor(stage.key()))
             .thenComparing(Waiting::created)
             .thenComparing(Waiting::key))
         .toList();

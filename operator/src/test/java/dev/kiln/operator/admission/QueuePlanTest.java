@@ -42,6 +42,31 @@ class QueuePlanTest {
   }
 
   @Test
+  void aStageThatStoppedOthersGoesBeforeOlderStagesOfItsPriorityButNotBeforeAHigherOne() {
+    // node-0 was freed by the preemptor's victim and is kept for it; an older stage queued since.
+    // The queue's quota is one stage's: the first in line holds it back from those behind.
+    TrainingQueueSpec oneStage = new TrainingQueueSpec(8, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY);
+    ClusterRoom room = room(nodes(1, 8, A100), List.of());
+    room.setAside("ns/preemptor", "node-0", ResourceList.gpus(8), java.util.Set.of("ns/victim-a1"));
+    List<QueuePlan.Waiting> older = List.of(waiting("ns/older", 0, 1, gang(1, 8)), waiting("ns/preemptor", 0, 2, gang(1, 8)));
+
+    var plan = QueuePlan.plan("research", oneStage, older, List.of(), room.copy());
+    assertThat(plan.verdicts().get("ns/preemptor")).isInstanceOf(QueuePlan.Admit.class);
+    assertThat(plan.pending()).containsExactly("ns/older");
+
+    var unkept = QueuePlan.plan("research", oneStage, older, List.of(), room(nodes(1, 8, A100), List.of()));
+    assertThat(unkept.verdicts().get("ns/older")).as("positive control: with no room kept, the older goes first")
+        .isInstanceOf(QueuePlan.Admit.class);
+    assertThat(unkept.pending()).containsExactly("ns/preemptor");
+
+    List<QueuePlan.Waiting> higher = List.of(waiting("ns/urgent", 5, 3, gang(1, 8)), waiting("ns/preemptor", 0, 2, gang(1, 8)));
+    var behindHigher = QueuePlan.plan("research", OPEN, higher, List.of(), room.copy());
+    assertThat(behindHigher.pending().getFirst()).as("a higher priority still goes first").isEqualTo("ns/urgent");
+    assertThat(behindHigher.verdicts().get("ns/preemptor")).as("and the room kept for the preemptor stays its own")
+        .isInstanceOf(QueuePlan.Admit.class);
+  }
+
+  @Test
   void twoTwoNodeGangsOnThreeNodesNeverSplitTheCluster() {
     ClusterRoom room = room(nodes(3, 8, A100), List.of());
     var plan = QueuePlan.plan("research", OPEN, List.of(waiting("ns/a", 0, 1, gang(2, 8)), waiting("ns/b", 0, 2, gang(2, 8))),

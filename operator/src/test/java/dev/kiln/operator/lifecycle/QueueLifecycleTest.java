@@ -792,6 +792,41 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void roomFreedForAPreemptorStaysKeptForItWhenAStageOfItsQueueQueuedSinceGoesAheadOfIt() {
+    lowTrainingOnTheOnlyNode();
+    queue("other", new TrainingQueueSpec(null, null, null, null));
+    MultimodalPretrainJob other = create("other", "other", 0, 1);
+    MultimodalPretrainJob wide = create("wide", "research", 20, 2);
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
+    MultimodalPretrainJob high = get("high");
+    prepareData(high);
+    reconcile(high, admission);
+    assertThat(get(high).getStatus().getQueue().reason()).endsWith("preempting research/low (lower priority)");
+
+    // A higher stage queues since: it goes first, though it cannot start on the one node.
+    prepareData(wide);
+    reconcile(wide, admission);
+    assertThat(get(wide).getStatus().getQueue().position()).isEqualTo(1);
+    reconcile(high, admission);
+    assertThat(get(high).getStatus().getQueue().position()).isEqualTo(2);
+
+    prepareData(other);
+    reconcile(get("low"), admission);
+    cluster.stopPod(NS, "low-pretrain-a1-0", 143);
+    assertThat(new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { }, key -> { }, clock)
+        .admit(get(other), 0).admitted()).as("positive control: an operator that knows of no preemption gives it the"
+        + " node").isTrue();
+    reconcile(other, admission);
+    assertThat(cluster.job(NS, "other-pretrain-a1")).as("the node low gave back is kept for high").isNull();
+    assertThat(get(other).getStatus().getQueue().reason()).contains("8 held for research/high");
+    reconcile(high, admission);
+    assertThat(cluster.job(NS, "high-pretrain-a1")).as("admitted onto the room it freed, while wide still waits")
+        .isNotNull();
+    assertThat(eventReasons(high).stream().filter("Preempting"::equals)).hasSize(1);
+  }
+
+  @Test
   void freeRoomAPreemptorsPlanCountsOnBesideItsVictimIsKeptForItWhileTheVictimStops() {
     cluster.addGpuNode("gpu-0", 8, A100);
     cluster.addGpuNode("gpu-1", 8, A100);
