@@ -78,6 +78,12 @@ final class LocalApiServer implements AutoCloseable {
       });
     }
 
+    /** Nothing is kept to take: waiting for a request here would wait for ever. */
+    @Override
+    public RecordedRequest takeRequest() {
+      throw new UnsupportedOperationException("the local API server keeps no record of the requests it serves");
+    }
+
     private void forgetOne() {
       try {
         takeRequest(0, TimeUnit.NANOSECONDS);

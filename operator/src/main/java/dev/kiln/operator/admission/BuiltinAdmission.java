@@ -64,7 +64,10 @@ public final class BuiltinAdmission implements Admission {
    * no such Job), and the victim is planned afresh.
    */
   static final Duration HANDED_OUT_TTL = Duration.ofSeconds(15);
-  /** How long room kept for a preemptor stays set aside for it after it last asked: its victims' grace, and a reservation's wait. */
+  /**
+   * How long room kept for a preemptor stays set aside for it after it last preempted, or waited for
+   * its victims to stop: their grace, and a reservation's wait.
+   */
   static final Duration SET_ASIDE_TTL = PREEMPTION_GRACE.plus(RESERVATION_TTL);
 
   private final ClusterState state;
@@ -376,13 +379,9 @@ public final class BuiltinAdmission implements Admission {
         || cluster.heldVersion() != heldVersion) {
       cluster = snapshot(changes, cached, classes);  // the caches' jobs alone: it serves other callers too
     }
-    ClusterRoom room = cluster.room().copy();
     Map<String, List<QueuePlan.Running>> runningByQueue = cluster.runningByQueue();
     Map<String, List<Job>> jobsByOwner = cluster.jobsByOwner();
     Set<String> ranksAllSucceeded = cluster.ranksAllSucceeded();
-    // After everything that holds room: only what is free now, the rest as its victims give it back.
-    setAside.forEach((preemptor, kept) -> kept.byNode().forEach((node, held) -> room.setAside(preemptor, node, held,
-        kept.victims())));
     List<QueuePlan.Running> running = runningByQueue.getOrDefault(queueName, List.of());
     List<QueuePlan.Member> cohort = new ArrayList<>();
     String cohortName = queue.getSpec().cohort();
@@ -424,19 +423,20 @@ public final class BuiltinAdmission implements Admission {
       waitingStages.add(new QueuePlan.Waiting(key(job), priority(job, classes), created(job), asked));
     }
 
-    QueuePlan.Result plan = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, room, cohort);
-    // A preemptor of this queue that now waits at the head without preempting has nothing kept for
-    // it: its plan no longer rests on that room. One that a stage queued since went ahead of (older,
-    // or of a higher priority) keeps it under BestEffortFIFO, where it may start there first: its
-    // victims stopped for it, and their room going to whoever is planned first made it preempt
-    // again (at 200 jobs, the slowest preemptors). One the plan did not see (its Queued status not
-    // yet in the cache) keeps it: it leaves through forget().
-    boolean passable = queue.getSpec().strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO;
-    if (setAside.entrySet().removeIf(e -> e.getValue().queue().equals(queueName)
-        && plan.verdicts().get(e.getKey()) instanceof QueuePlan.Wait
-        && (!passable || plan.pending().getFirst().equals(e.getKey())))) {
+    QueuePlan.Result first = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, roomKept(cluster), cohort);
+    // A preemptor of this queue that now waits with no use for the room kept for it gives it up:
+    // at the head without preempting (its plan no longer rests on it), or behind a head it cannot
+    // pass. One behind a higher stage that it may pass keeps it: its victims stopped for it, and
+    // their room going to whoever is planned first made it preempt again. One the plan did not see
+    // (its Queued status not yet in the cache) keeps it: it leaves through forget().
+    boolean givenUp = setAside.entrySet().removeIf(e -> e.getValue().queue().equals(queueName)
+        && first.roomNotNeeded().contains(e.getKey()));
+    if (givenUp) {
       reservationsVersion++;
     }
+    // What was given up goes to the stages behind it now, not at the cluster's next change.
+    QueuePlan.Result plan = givenUp
+        ? QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, roomKept(cluster), cohort) : first;
     String asking = asked == null ? null : self;
     writeQueueStatus(queueName, queue.getSpec(), plan, running, asking, asked);
     List<String> admissible = plan.verdicts().entrySet().stream()
@@ -471,6 +471,15 @@ public final class BuiltinAdmission implements Admission {
           plan));
     }
     return plan;
+  }
+
+  /** The snapshot's room with what is kept for preemptors set aside. */
+  private ClusterRoom roomKept(Snapshot cluster) {
+    ClusterRoom room = cluster.room().copy();
+    // After everything that holds room: only what is free now, the rest as its victims give it back.
+    setAside.forEach((preemptor, kept) -> kept.byNode().forEach((node, held) -> room.setAside(preemptor, node, held,
+        kept.victims())));
+    return room;
   }
 
   /**

@@ -6,10 +6,12 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * One queue's admission decisions, from a snapshot: the stages waiting in it, the stages it
@@ -77,8 +79,13 @@ public final class QueuePlan {
     }
   }
 
-  /** The verdict for each waiting key, the GPUs the queue holds once the admitted stages start, and who waits. */
-  public record Result(Map<String, Verdict> verdicts, int gpusInUse, List<String> pending) {}
+  /**
+   * The verdict for each waiting key, the GPUs the queue holds once the admitted stages start, who
+   * waits, and which waiting stages need no room kept for them (those at the head that wait, and
+   * those behind it that could not start there before it: their quota is the head's to use, or
+   * the queue is StrictFIFO).
+   */
+  public record Result(Map<String, Verdict> verdicts, int gpusInUse, List<String> pending, Set<String> roomNotNeeded) {}
 
   /**
    * Another queue of the cohort: its quota, the stages it runs (what it uses of the cohort's GPUs),
@@ -147,10 +154,12 @@ public final class QueuePlan {
     List<String> pending = new ArrayList<>();
     Map<String, Verdict> verdicts = new LinkedHashMap<>();
     Waiting head = null;
+    Set<String> roomNotNeeded = new HashSet<>();
     for (Waiting stage : ordered(waiting, room)) {
       boolean mayPass = head == null || spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO;
       Map<String, ResourceList> setAside = room.takeSetAside(stage.key());
-      List<String> nodes = mayPass && fitsQuota(stage.gang(), List.of()) ? room.placement(stage.gang()) : null;
+      boolean mayStart = mayPass && fitsQuota(stage.gang(), List.of());
+      List<String> nodes = mayStart ? room.placement(stage.gang()) : null;
       if (nodes != null) {
         hold(stage.gang(), stage.gang().gpus(), false);
         inUse += stage.gang().gpus();
@@ -160,7 +169,11 @@ public final class QueuePlan {
       pending.add(stage.key());
       int position = pending.size();
       if (head != null) {
-        room.putBack(stage.key(), setAside);
+        if (mayStart) {
+          room.putBack(stage.key(), setAside);  // it waits for room its victims still hold: kept for it
+        } else {
+          roomNotNeeded.add(stage.key());  // it cannot start before the head: what was kept is free to others
+        }
         String reason = spec.strategy() == TrainingQueueSpec.Strategy.STRICT_FIFO
             ? "behind " + head.key() + " in queue " + queue + " (StrictFIFO)"
             : shortage(stage.gang(), room) + "; " + head.key() + " goes first";
@@ -168,14 +181,18 @@ public final class QueuePlan {
         continue;
       }
       head = stage;
-      verdicts.put(stage.key(), preemptOrWait(stage, running, room, position));
+      Verdict verdict = preemptOrWait(stage, running, room, position);
+      if (verdict instanceof Wait) {
+        roomNotNeeded.add(stage.key());  // its plan no longer rests on what was kept for it
+      }
+      verdicts.put(stage.key(), verdict);
       // What the head could use now is held back for it, so that it is never starved.
       if (spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO) {
         hold(stage.gang(), Math.min(stage.gang().gpus(), Math.max(0, quotaLeft(stage.gang()))), true);
         room.reserve(stage.gang());
       }
     }
-    return new Result(verdicts, inUse, pending);
+    return new Result(verdicts, inUse, pending, roomNotNeeded);
   }
 
   private Verdict preemptOrWait(Waiting stage, List<Running> running, ClusterRoom room, int position) {
@@ -307,8 +324,8 @@ public final class QueuePlan {
   /**
    * Higher priority first; among equals, a stage that stopped others to run (room is kept for it)
    * before the rest, as Kueue's requeue-strategy design has it ("a workload does not jump ahead of
-   * a preempting workload"): else an older stage queued since, or its own victims back in the
-   * queue, take the room it freed and it stops more; then the oldest.
+   * a preempting workload"): else an older stage queued since takes the room it freed, and it
+   * stops more; then the oldest.
    */
   private static List<Waiting> ordered(List<Waiting> waiting, ClusterRoom room) {
     return waiting.stream()

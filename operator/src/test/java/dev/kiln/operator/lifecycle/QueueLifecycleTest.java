@@ -827,6 +827,35 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aHigherStageQueuedSinceAPreemptorTakesTheRoomKeptForItWhenTheQueueCannotRunBoth() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(8, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY));
+    MultimodalPretrainJob low = create("low", "research", 0, 1);
+    MultimodalPretrainJob high = create("high", "research", 10, 1);
+    MultimodalPretrainJob urgent = create("urgent", "research", 20, 1);
+    toTraining(low);
+    cluster.startPod(NS, "low-pretrain-a1", 0, "gpu-0");
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
+    prepareData(high);
+    reconcile(high, admission);
+    assertThat(get(high).getStatus().getQueue().reason()).endsWith("preempting research/low (lower priority)");
+
+    // The queue's quota runs one stage: urgent goes first, onto the node low gives back.
+    prepareData(urgent);
+    reconcile(urgent, admission);
+    reconcile(high, admission);
+    assertThat(get(high).getStatus().getQueue().position()).isEqualTo(2);
+    reconcile(get("low"), admission);
+    cluster.stopPod(NS, "low-pretrain-a1-0", 143);
+    reconcile(urgent, admission);
+    assertThat(cluster.job(NS, "urgent-pretrain-a1")).as("not kept waiting by room kept for high, which cannot run"
+        + " before it").isNotNull();
+    reconcile(high, admission);
+    assertThat(cluster.job(NS, "high-pretrain-a1")).isNull();
+  }
+
+  @Test
   void freeRoomAPreemptorsPlanCountsOnBesideItsVictimIsKeptForItWhileTheVictimStops() {
     cluster.addGpuNode("gpu-0", 8, A100);
     cluster.addGpuNode("gpu-1", 8, A100);
