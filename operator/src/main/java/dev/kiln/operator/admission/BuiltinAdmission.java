@@ -106,6 +106,7 @@ public final class BuiltinAdmission implements Admission {
    * its last ask: without this, the room they free, or the free room beside it that the plan
    * counted on, goes to whichever stage of any queue is planned first, and the preemptor stops
    * more stages or waits for the next release (at 1,000 jobs, the slowest admissions were such preemptors).
+   * Empty while it has given that room up ({@link #giveUpRoom}), its victims still named.
    */
   private record SetAside(String queue, Map<String, ResourceList> byNode, Set<String> victims, Instant at) {}
 
@@ -269,9 +270,12 @@ public final class BuiltinAdmission implements Admission {
           heldChanged();
           keepRoom(key(job), queueName, preempt.roomByNode(asked), victims);
         } else if (setAside.containsKey(key(job))) {
-          // Waiting for its own victims: it still asks for the room planned when it stopped them.
+          // Waiting for its own victims: it still asks for the room planned when it stopped them, or,
+          // having given that up while it could not start, for the room it is planned now.
           SetAside kept = setAside.get(key(job));
-          keepRoom(key(job), queueName, kept.byNode(), kept.victims());
+          boolean ownStopping = preempt.victims().stream().anyMatch(v -> kept.victims().contains(v.attempt()));
+          keepRoom(key(job), queueName, kept.byNode().isEmpty() && ownStopping ? preempt.roomByNode(asked)
+              : kept.byNode(), kept.victims());
         }
         yield Decision.preempting(queueName, preempt.position(), preempt.reason(),
           preempt.victims().stream().filter(v -> !v.attempt().isEmpty()).map(v -> new Victim(
@@ -424,19 +428,11 @@ public final class BuiltinAdmission implements Admission {
     }
 
     QueuePlan.Result first = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, roomKept(cluster), cohort);
-    // A preemptor of this queue that now waits with no use for the room kept for it gives it up:
-    // at the head without preempting (its plan no longer rests on it), or behind a head it cannot
-    // pass. One behind a higher stage that it may pass keeps it: its victims stopped for it, and
-    // their room going to whoever is planned first made it preempt again. One the plan did not see
-    // (its Queued status not yet in the cache) keeps it: it leaves through forget().
-    boolean givenUp = setAside.entrySet().removeIf(e -> e.getValue().queue().equals(queueName)
-        && first.roomNotNeeded().contains(e.getKey()));
-    if (givenUp) {
-      reservationsVersion++;
+    // What preemptors gave up goes to the stages behind them now, not at the cluster's next change.
+    while (giveUpRoom(queueName, first.roomNotNeeded())) {
+      first = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, roomKept(cluster), cohort);
     }
-    // What was given up goes to the stages behind it now, not at the cluster's next change.
-    QueuePlan.Result plan = givenUp
-        ? QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, roomKept(cluster), cohort) : first;
+    QueuePlan.Result plan = first;
     String asking = asked == null ? null : self;
     writeQueueStatus(queueName, queue.getSpec(), plan, running, asking, asked);
     List<String> admissible = plan.verdicts().entrySet().stream()
@@ -471,6 +467,28 @@ public final class BuiltinAdmission implements Admission {
           plan));
     }
     return plan;
+  }
+
+  /**
+   * Room kept for these preemptors of the queue is kept no more: the plan found they wait with no
+   * use for it (at the head without preempting, or behind a head they cannot pass). Their victims
+   * stay named, so that one that waits for them again asks for room again. Returns whether any
+   * room was given up. One the plan did not see (its Queued status not yet in the cache) keeps
+   * its room: it leaves through forget().
+   */
+  private boolean giveUpRoom(String queueName, Set<String> preemptors) {
+    boolean givenUp = false;
+    for (Map.Entry<String, SetAside> entry : setAside.entrySet()) {
+      SetAside kept = entry.getValue();
+      if (kept.queue().equals(queueName) && preemptors.contains(entry.getKey()) && !kept.byNode().isEmpty()) {
+        entry.setValue(new SetAside(kept.queue(), Map.of(), kept.victims(), kept.at()));
+        givenUp = true;
+      }
+    }
+    if (givenUp) {
+      reservationsVersion++;
+    }
+    return givenUp;
   }
 
   /** The snapshot's room with what is kept for preemptors set aside. */

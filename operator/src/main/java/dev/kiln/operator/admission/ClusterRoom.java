@@ -203,6 +203,11 @@ public final class ClusterRoom {
     taken.forEach((node, resources) -> setAside(job, node, resources, victimsOf.getOrDefault(job, Set.of())));
   }
 
+  /** The attempts (namespace/Job) stopping for the job, as its room was last set aside. */
+  public Set<String> victimsOf(String job) {
+    return victimsOf.getOrDefault(job, Set.of());
+  }
+
   /** Whether room is set aside for the job, or owed to it: it stopped stages to run there. */
   public boolean keptFor(String job) {
     return setAside.containsKey(job) || owed.containsKey(job);

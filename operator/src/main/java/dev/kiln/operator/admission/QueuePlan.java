@@ -39,8 +39,9 @@ import java.util.Set;
  *       that stage goes first, as Kueue serves heads that do not borrow before those that do;</li>
  *   <li>the room a preemptor is planned to take once its victims stop is set aside for it
  *       ({@link ClusterRoom#setAside}): no other stage, of this queue or another, takes it first
- *       and makes it preempt again; under BestEffortFIFO that holds even once a stage queued since
- *       goes ahead of it in its queue (the preemptor may pass it there, as a stage that fits may).</li>
+ *       and makes it preempt again; under BestEffortFIFO that holds even once a stage of a higher
+ *       priority goes ahead of it in its queue, while it fits the quota that stage leaves (it may
+ *       pass it there, as a stage that fits may).</li>
  * </ul>
  */
 public final class QueuePlan {
@@ -82,8 +83,8 @@ public final class QueuePlan {
   /**
    * The verdict for each waiting key, the GPUs the queue holds once the admitted stages start, who
    * waits, and which waiting stages need no room kept for them (those at the head that wait, and
-   * those behind it that could not start there before it: their quota is the head's to use, or
-   * the queue is StrictFIFO).
+   * those behind it that could not start there before it even once their victims stop: the quota
+   * left is the head's to use, or the queue is StrictFIFO).
    */
   public record Result(Map<String, Verdict> verdicts, int gpusInUse, List<String> pending, Set<String> roomNotNeeded) {}
 
@@ -169,10 +170,16 @@ public final class QueuePlan {
       pending.add(stage.key());
       int position = pending.size();
       if (head != null) {
-        if (mayStart) {
+        // It keeps its room while it may start there before the head: its own victims, which count
+        // against the quota until they are gone, judged as gone; but a head that could use one of
+        // those nodes comes first when the quota left does not run both.
+        Waiting first = head;
+        boolean headWantsIt = setAside.keySet().stream().anyMatch(node -> room.usableBy(node, first.gang()));
+        if (mayPass && fitsQuota(stage.gang(), stoppingFor(stage.key(), running, room))
+            && (fitsQuota(stage.gang(), List.of()) || !headWantsIt)) {
           room.putBack(stage.key(), setAside);  // it waits for room its victims still hold: kept for it
         } else {
-          roomNotNeeded.add(stage.key());  // it cannot start before the head: what was kept is free to others
+          roomNotNeeded.add(stage.key());  // what was kept is free to others
         }
         String reason = spec.strategy() == TrainingQueueSpec.Strategy.STRICT_FIFO
             ? "behind " + head.key() + " in queue " + queue + " (StrictFIFO)"
@@ -261,6 +268,15 @@ public final class QueuePlan {
       }
     }
     return new Wait(position, shortage);
+  }
+
+  /** The stages of this queue or its cohort stopping for {@code job}: its victims. */
+  private List<Running> stoppingFor(String job, List<Running> running, ClusterRoom room) {
+    Set<String> victims = room.victimsOf(job);
+    List<Running> stopping = new ArrayList<>();
+    running.stream().filter(r -> victims.contains(r.attempt())).forEach(stopping::add);
+    cohort.forEach(member -> member.running().stream().filter(r -> victims.contains(r.attempt())).forEach(stopping::add));
+    return stopping;
   }
 
   /** "preempting a/low (lower priority); preempting b/big of queue vision (on GPUs borrowed in cohort lab)". */

@@ -67,6 +67,28 @@ class QueuePlanTest {
   }
 
   @Test
+  void aPreemptorBehindAHigherHeadGivesUpItsRoomOnlyWhenTheHeadCouldUseItAndTheQuotaCannotRunBoth() {
+    // pre stopped low (quota 8, low's 8 stopping on node-0) and waits behind urgent, of a higher priority.
+    TrainingQueueSpec oneStage = new TrainingQueueSpec(8, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY);
+    List<Node> nodes = new ArrayList<>(nodes(1, 8, A100));
+    nodes.addAll(nodes(1, 8, H100, "h"));
+    List<QueuePlan.Running> running = List.of(new QueuePlan.Running("ns/low", "ns/low-a1", 0, Instant.ofEpochSecond(1),
+        new Gang(1, 8, A100), Map.of("node-0", ResourceList.gpus(8)), true));
+    ClusterRoom room = room(nodes, List.of(pod("node-0", 8), pod("h-0", 8)));
+    room.setAside("ns/pre", "node-0", ResourceList.gpus(8), java.util.Set.of("ns/low-a1"));
+
+    var elsewhere = QueuePlan.plan("research", oneStage, List.of(waiting("ns/urgent", 20, 3, new Gang(1, 8, H100)),
+        waiting("ns/pre", 10, 2, new Gang(1, 8, A100))), running, room.copy());
+    assertThat(elsewhere.pending()).containsExactly("ns/urgent", "ns/pre");
+    assertThat(elsewhere.roomNotNeeded()).as("urgent cannot use node-0: pre keeps it for when low is gone")
+        .containsExactly("ns/urgent");
+
+    var there = QueuePlan.plan("research", oneStage, List.of(waiting("ns/urgent", 20, 3, new Gang(1, 8, A100)),
+        waiting("ns/pre", 10, 2, new Gang(1, 8, A100))), running, room.copy());
+    assertThat(there.roomNotNeeded()).as("urgent could use node-0, and the quota runs one of them").contains("ns/pre");
+  }
+
+  @Test
   void twoTwoNodeGangsOnThreeNodesNeverSplitTheCluster() {
     ClusterRoom room = room(nodes(3, 8, A100), List.of());
     var plan = QueuePlan.plan("research", OPEN, List.of(waiting("ns/a", 0, 1, gang(2, 8)), waiting("ns/b", 0, 2, gang(2, 8))),
