@@ -762,68 +762,59 @@ class QueueLifecycleTest {
 
   @Test
   void roomFreedForAPreemptorIsKeptForItNotTakenByAStageOfAnotherQueue() {
-    lowTrainingOnTheOnlyNode();
-    queue("other", new TrainingQueueSpec(null, null, null, null));
-    MultimodalPretrainJob other = create("other", "other", 0, 1);
-    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
-        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
-    MultimodalPretrainJob high = get("high");
-    prepareData(high);
-    reconcile(high, admission);
-    assertThat(get(high).getStatus().getQueue().reason()).endsWith("preempting research/low (lower priority)");
-    prepareData(other);
-    reconcile(other, admission);
+    BuiltinAdmission admission = highPreemptsLowBesideAnotherQueue();
+    prepareData(get("other"));
+    reconcile(get("other"), admission);
     assertThat(cluster.job(NS, "other-pretrain-a1")).as("the node is full").isNull();
-    reconcile(get("low"), admission);
-    cluster.stopPod(NS, "low-pretrain-a1-0", 143);
 
-    // The freed node is asked for first by the other queue's stage.
-    assertThat(new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { }, key -> { }, clock)
-        .admit(get(other), 0).admitted()).as("positive control: an operator that knows of no preemption gives it the"
-        + " node").isTrue();
-    reconcile(other, admission);
-    assertThat(cluster.job(NS, "other-pretrain-a1")).isNull();
-    assertThat(get(other).getStatus().getQueue().reason()).contains("0 free on nodes (8 held for research/high: kept for"
-        + " the stage that preempted to run there)");
-    reconcile(high, admission);
-    assertThat(cluster.job(NS, "high-pretrain-a1")).as("admitted onto the room it freed, with no second preemption")
-        .isNotNull();
-    assertThat(eventReasons(high).stream().filter("Preempting"::equals)).hasSize(1);
+    theNodeLowGivesBackGoesToHighNotToOther(admission);
   }
 
   @Test
   void roomFreedForAPreemptorStaysKeptForItWhenAStageOfItsQueueQueuedSinceGoesAheadOfIt() {
-    lowTrainingOnTheOnlyNode();
-    queue("other", new TrainingQueueSpec(null, null, null, null));
-    MultimodalPretrainJob other = create("other", "other", 0, 1);
+    BuiltinAdmission admission = highPreemptsLowBesideAnotherQueue();
     MultimodalPretrainJob wide = create("wide", "research", 20, 2);
-    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
-        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
-    MultimodalPretrainJob high = get("high");
-    prepareData(high);
-    reconcile(high, admission);
-    assertThat(get(high).getStatus().getQueue().reason()).endsWith("preempting research/low (lower priority)");
 
     // A higher stage queues since: it goes first, though it cannot start on the one node.
     prepareData(wide);
     reconcile(wide, admission);
     assertThat(get(wide).getStatus().getQueue().position()).isEqualTo(1);
-    reconcile(high, admission);
-    assertThat(get(high).getStatus().getQueue().position()).isEqualTo(2);
+    reconcile(get("high"), admission);
+    assertThat(get("high").getStatus().getQueue().position()).isEqualTo(2);
+    prepareData(get("other"));
 
-    prepareData(other);
+    theNodeLowGivesBackGoesToHighNotToOther(admission);
+  }
+
+  /** {@link #lowTrainingOnTheOnlyNode}, a queue "other" with a job "other", and high preempting low. */
+  private BuiltinAdmission highPreemptsLowBesideAnotherQueue() {
+    lowTrainingOnTheOnlyNode();
+    queue("other", new TrainingQueueSpec(null, null, null, null));
+    create("other", "other", 0, 1);
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
+    MultimodalPretrainJob high = get("high");
+    prepareData(high);
+    reconcile(high, admission);
+    assertThat(get(high).getStatus().getQueue().reason()).endsWith("preempting research/low (lower priority)");
+    return admission;
+  }
+
+  /** Low stops; other asks first for the node it freed, and waits; high starts there with no second preemption. */
+  private void theNodeLowGivesBackGoesToHighNotToOther(BuiltinAdmission admission) {
     reconcile(get("low"), admission);
     cluster.stopPod(NS, "low-pretrain-a1-0", 143);
     assertThat(new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { }, key -> { }, clock)
-        .admit(get(other), 0).admitted()).as("positive control: an operator that knows of no preemption gives it the"
+        .admit(get("other"), 0).admitted()).as("positive control: an operator that knows of no preemption gives it the"
         + " node").isTrue();
-    reconcile(other, admission);
+    reconcile(get("other"), admission);
     assertThat(cluster.job(NS, "other-pretrain-a1")).as("the node low gave back is kept for high").isNull();
-    assertThat(get(other).getStatus().getQueue().reason()).contains("8 held for research/high");
-    reconcile(high, admission);
-    assertThat(cluster.job(NS, "high-pretrain-a1")).as("admitted onto the room it freed, while wide still waits")
+    assertThat(get("other").getStatus().getQueue().reason()).contains("0 free on nodes (8 held for research/high: kept"
+        + " for the stage that preempted to run there)");
+    reconcile(get("high"), admission);
+    assertThat(cluster.job(NS, "high-pretrain-a1")).as("admitted onto the room it freed, with no second preemption")
         .isNotNull();
-    assertThat(eventReasons(high).stream().filter("Preempting"::equals)).hasSize(1);
+    assertThat(eventReasons(get("high")).stream().filter("Preempting"::equals)).hasSize(1);
   }
 
   @Test
