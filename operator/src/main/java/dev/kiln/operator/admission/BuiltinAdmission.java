@@ -277,8 +277,12 @@ public final class BuiltinAdmission implements Admission {
           keepRoom(key(job), queueName, kept.byNode().isEmpty() && ownStopping ? preempt.roomByNode(asked)
               : kept.byNode(), kept.victims());
         }
+        // A stage handed to another preemptor, its mark not yet written, is that preemptor's to mark:
+        // named here too, this one's reconcile could mark it first, and the room it frees be owed twice.
+        String self = key(job);
         yield Decision.preempting(queueName, preempt.position(), preempt.reason(),
-          preempt.victims().stream().filter(v -> !v.attempt().isEmpty()).map(v -> new Victim(
+          preempt.victims().stream().filter(v -> !v.attempt().isEmpty() && (!handedOut.containsKey(v.attempt())
+              || handedOut.get(v.attempt()).preemptor().equals(self))).map(v -> new Victim(
               v.attempt().substring(0, v.attempt().indexOf('/')), v.attempt().substring(v.attempt().indexOf('/') + 1),
               v.key())).toList());
       }

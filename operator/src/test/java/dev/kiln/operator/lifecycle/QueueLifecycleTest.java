@@ -902,6 +902,31 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aPreemptorWaitingForAStageHandedToAnotherPreemptorLeavesItToThatOneToMark() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    queue("vision", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    queue("speech", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    queue("language", new TrainingQueueSpec(0, null, null, null, null, "lab", null, null, null));
+    MultimodalPretrainJob wide = create("wide", "language", 0, 2);
+    toTraining(wide);
+    cluster.startPod(NS, "wide-pretrain-a1", 0, "gpu-0");
+    cluster.startPod(NS, "wide-pretrain-a1", 1, "gpu-1");
+    prepareData(create("for-vision", "vision", 0, 1));
+    prepareData(create("for-speech", "speech", 0, 1));
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { },
+        key -> { }, clock);
+
+    Admission.Decision first = admission.admit(get("for-vision"), 0);
+    assertThat(first.victims()).as("positive control: " + first.message()).extracting(Admission.Victim::attemptJob)
+        .containsExactly("wide-pretrain-a1");
+    // Its mark is not written yet; for-speech fits once wide stops too, and waits for it.
+    Admission.Decision second = admission.admit(get("for-speech"), 0);
+    assertThat(second.message()).contains("waiting for preempted stages to stop");
+    assertThat(second.victims()).as("wide is for-vision's to mark").isEmpty();
+  }
+
+  @Test
   void aVictimWhoseJobIsGoneGivesItsRoomToItsPreemptorWhileItsPodsStop() {
     twoBorrowedStagesAndTwoReclaimers();
     BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client), (queue, status) -> { },
