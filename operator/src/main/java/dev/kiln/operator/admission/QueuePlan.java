@@ -83,8 +83,9 @@ public final class QueuePlan {
   /**
    * The verdict for each waiting key, the GPUs the queue holds once the admitted stages start, who
    * waits, and which waiting stages need no room kept for them (those at the head that wait, and
-   * those behind it that could not start there before it even once their victims stop: the quota
-   * left is the head's to use, or the queue is StrictFIFO).
+   * those behind it that could not start there before it: the queue is StrictFIFO, the quota left
+   * does not fit them even once their victims stop, or does not fit them until then and the head
+   * could use one of those nodes).
    */
   public record Result(Map<String, Verdict> verdicts, int gpusInUse, List<String> pending, Set<String> roomNotNeeded) {}
 
