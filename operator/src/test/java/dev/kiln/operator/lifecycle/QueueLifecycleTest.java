@@ -903,11 +903,7 @@ class QueueLifecycleTest {
 
   @Test
   void aPreemptorWaitingForAStageHandedToAnotherPreemptorLeavesItToThatOneToMark() {
-    cluster.addGpuNode("gpu-0", 8, A100);
-    cluster.addGpuNode("gpu-1", 8, A100);
-    queue("vision", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
-    queue("speech", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
-    queue("language", new TrainingQueueSpec(0, null, null, null, null, "lab", null, null, null));
+    twoNodesAndACohortOfThreeQueues();
     MultimodalPretrainJob wide = create("wide", "language", 0, 2);
     toTraining(wide);
     cluster.startPod(NS, "wide-pretrain-a1", 0, "gpu-0");
@@ -1447,16 +1443,24 @@ class QueueLifecycleTest {
   }
 
   /**
-   * Queue language (no quota of its own) runs "older" on gpu-0 and "newer" on gpu-1, both on GPUs
-   * borrowed in cohort lab; "for-vision" and "for-speech", with their data ready, wait in the two
-   * queues whose quota those are, each free to reclaim it.
+   * Two 8-GPU nodes and cohort lab: queues vision and speech (8 GPUs each, free to reclaim them)
+   * and language (no quota of its own: it runs on what it borrows).
    */
-  private void twoBorrowedStagesAndTwoReclaimers() {
+  private void twoNodesAndACohortOfThreeQueues() {
     cluster.addGpuNode("gpu-0", 8, A100);
     cluster.addGpuNode("gpu-1", 8, A100);
     queue("vision", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
     queue("speech", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
     queue("language", new TrainingQueueSpec(0, null, null, null, null, "lab", null, null, null));
+  }
+
+  /**
+   * Queue language (no quota of its own) runs "older" on gpu-0 and "newer" on gpu-1, both on GPUs
+   * borrowed in cohort lab; "for-vision" and "for-speech", with their data ready, wait in the two
+   * queues whose quota those are, each free to reclaim it.
+   */
+  private void twoBorrowedStagesAndTwoReclaimers() {
+    twoNodesAndACohortOfThreeQueues();
     MultimodalPretrainJob older = create("older", "language", 0, 1);
     toTraining(older);
     cluster.startPod(NS, "older-pretrain-a1", 0, "gpu-0");
