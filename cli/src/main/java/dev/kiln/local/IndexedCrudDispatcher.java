@@ -43,6 +43,8 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
   private final Map<String, Set<AttributeSet>> byName = new ConcurrentHashMap<>();
   /** The newest resourceVersion handed out: what a list reports, as the store's does. */
   private final AtomicLong resourceVersion = new AtomicLong();
+  /** Told of every change as it is stored. */
+  private final List<Consumer<ApiCommit>> commitListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   IndexedCrudDispatcher() {
     everyWatcherHearsEveryChange();
@@ -98,10 +100,19 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
     }
   }
 
+  /** From now on, {@code listener} is told of every change as it is stored, on the writer's thread: it must be quick. */
+  void onCommit(Consumer<ApiCommit> listener) {
+    commitListeners.add(listener);
+  }
+
   /** Mirrors in the index the change the store has just made. */
   private void index(AttributeSet pathAttributes, AttributeSet oldAttributes, GenericKubernetesResource resource,
       String newState) {
+    long now = System.nanoTime();
+    String before = null;
+    AttributeSet changed = oldAttributes;
     if (oldAttributes != null) {
+      before = commitListeners.isEmpty() ? null : stored(oldAttributes);
       forget(oldAttributes);
     }
     if (newState != null) {
@@ -112,7 +123,17 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
         attributes = AttributeSet.merge(pathAttributes, attributes);
       }
       remember(attributes, newState);
+      changed = attributes;
     }
+    if (!commitListeners.isEmpty() && changed != null) {
+      ApiCommit commit = new ApiCommit(now, single(changed, KubernetesAttributesExtractor.PLURAL), before, newState);
+      commitListeners.forEach(listener -> listener.accept(commit));
+    }
+  }
+
+  private String stored(AttributeSet attributes) {
+    Map<AttributeSet, String> entries = byResource.get(String.valueOf(single(attributes, KubernetesAttributesExtractor.PLURAL)));
+    return entries == null ? null : entries.get(attributes);
   }
 
   @Override

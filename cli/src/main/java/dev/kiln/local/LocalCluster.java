@@ -19,6 +19,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -248,6 +249,14 @@ public final class LocalCluster implements AutoCloseable {
     ApiFaults faults = new ApiFaults(schedule);
     dispatcher.faults(faults);
     return faults;
+  }
+
+  /**
+   * From now on, {@code listener} is told of every change the API server stores, when it stores
+   * it (as a real one's audit log records it), on the writer's thread: it must be quick.
+   */
+  public void onCommit(Consumer<ApiCommit> listener) {
+    dispatcher.onCommit(listener);
   }
 
   /** Writes (create, update, patch, delete) the API server has taken from the client with exactly this User-Agent. */

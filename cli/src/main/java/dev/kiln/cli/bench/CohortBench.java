@@ -5,6 +5,7 @@ import dev.kiln.api.v1alpha1.JobPhase;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.TrainingQueue;
 import dev.kiln.api.v1alpha1.TrainingQueueSpec;
+import dev.kiln.local.ApiCommit;
 import dev.kiln.local.LocalCluster;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
@@ -13,9 +14,7 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.Watch;
-import io.fabric8.kubernetes.client.Watcher;
-import io.fabric8.kubernetes.client.WatcherException;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,6 +24,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -110,7 +112,7 @@ final class CohortBench implements Callable<Integer> {
     Map<String, Object> result = new LinkedHashMap<>();
     try (LocalCluster cluster = LocalCluster.start(options)) {
       KubernetesClient client = cluster.client();
-      List<Watch> watches = watch(client);
+      ExecutorService commits = listen(cluster);
       client.persistentVolumeClaims().inNamespace(LocalCluster.NAMESPACE).resource(new PersistentVolumeClaimBuilder()
           .withNewMetadata().withName(OperatorBench.DATA_CLAIM).endMetadata()
           .withNewSpec().withAccessModes("ReadWriteMany").withNewResources()
@@ -157,7 +159,10 @@ final class CohortBench implements Callable<Integer> {
         Thread.sleep(2_000);
       }
       double wallSeconds = (System.nanoTime() - start) / 1e9;
-      watches.forEach(Watch::close);
+      commits.shutdown();  // what was stored until now is read; what comes after is not
+      if (!commits.awaitTermination(1, TimeUnit.MINUTES)) {
+        throw new IllegalStateException("the API server's changes were not all read within a minute");
+      }
       List<MultimodalPretrainJob> all = client.resources(MultimodalPretrainJob.class).inNamespace(LocalCluster.NAMESPACE)
           .list().getItems();
 
@@ -256,61 +261,82 @@ final class CohortBench implements Callable<Integer> {
     return OperatorBench.benchJob("co-%05d".formatted(index), nodes * gpus, 1, stage, scheduling);
   }
 
-  private List<Watch> watch(KubernetesClient client) {
-    Watch jobsWatch = client.batch().v1().jobs().inNamespace(LocalCluster.NAMESPACE).watch(new Watcher<Job>() {
-          @Override
-          public void eventReceived(Action action, Job job) {
-            long now = System.nanoTime();
-            var labels = job.getMetadata().getLabels();
-            String owner = labels == null ? null : labels.get(LocalCluster.JOB_LABEL);
-            if (owner == null) {
-              return;
-            }
-            if (LocalCluster.TRAINER.equals(labels.get(LocalCluster.COMPONENT_LABEL))) {
-              if (action == Action.ADDED) {
-                jobsAdded.add(new JobAdded(now, owner));
-              }
-              var annotations = job.getMetadata().getAnnotations();
-              String preemptor = annotations == null ? null : annotations.get(PREEMPTED_BY);
-              if (preemptor != null) {
-                victims.computeIfAbsent(preemptor.substring(preemptor.indexOf('/') + 1), k -> new ConcurrentHashMap<>())
-                    .putIfAbsent(owner + "/" + labels.get(ATTEMPT_LABEL), now);
-              }
-            } else if (job.getStatus() != null && job.getStatus().getConditions() != null && job.getStatus().getConditions()
-                .stream().anyMatch(c -> "Complete".equals(c.getType()) && "True".equals(c.getStatus()))) {
-              dataJobsDone.putIfAbsent(job.getMetadata().getUid(), new DataJobDone(now, owner));
-            }
-          }
+  /**
+   * Times every trainer Job, trainer pod and data Job by when the API server stored each change
+   * (its audit time), not when a watch here delivered it: a watch falls behind in a burst, and a
+   * release it delivered late read as an admission that waited for an older one.
+   */
+  private ExecutorService listen(LocalCluster cluster) {
+    ExecutorService reader = Executors.newSingleThreadExecutor(runnable -> {
+      Thread thread = new Thread(runnable, "bench-commits");
+      thread.setDaemon(true);
+      return thread;
+    });
+    cluster.onCommit(commit -> {
+      if (!reader.isShutdown() && (commit.resource().equals("jobs") || commit.resource().equals("pods"))) {
+        try {
+          reader.execute(() -> read(commit));  // in the order stored; parsed off the server's thread
+        } catch (RejectedExecutionException e) {
+          // the bench has stopped reading
+        }
+      }
+    });
+    return reader;
+  }
 
-          @Override
-          public void onClose(WatcherException cause) {}
-        });
-    Watch podsWatch = client.pods().inNamespace(LocalCluster.NAMESPACE)
-        .withLabel(LocalCluster.COMPONENT_LABEL, LocalCluster.TRAINER).watch(new Watcher<Pod>() {
-          @Override
-          public void eventReceived(Action action, Pod pod) {
-            long now = System.nanoTime();
-            PodTimes times = pods.computeIfAbsent(pod.getMetadata().getName(), name -> {
-              PodTimes created = new PodTimes();
-              created.created = now;
-              created.job = pod.getMetadata().getLabels().get(LocalCluster.JOB_LABEL);
-              created.attempt = pod.getMetadata().getLabels().get(ATTEMPT_LABEL);
-              created.gpus = gpus(pod);
-              return created;
-            });
-            if (times.bound == 0 && pod.getSpec().getNodeName() != null) {
-              times.bound = now;
-            }
-            String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-            if (times.ended == 0 && (action == Action.DELETED || "Succeeded".equals(phase) || "Failed".equals(phase))) {
-              times.ended = now;
-            }
-          }
-
-          @Override
-          public void onClose(WatcherException cause) {}
-        });
-    return List.of(jobsWatch, podsWatch);
+  private void read(ApiCommit commit) {
+    long at = commit.nanoTime();
+    if (commit.resource().equals("jobs")) {
+      if (commit.after() == null) {
+        return;
+      }
+      Job job = Serialization.unmarshal(commit.after(), Job.class);
+      var labels = job.getMetadata().getLabels();
+      String owner = labels == null ? null : labels.get(LocalCluster.JOB_LABEL);
+      if (owner == null) {
+        return;
+      }
+      if (LocalCluster.TRAINER.equals(labels.get(LocalCluster.COMPONENT_LABEL))) {
+        if (commit.before() == null) {
+          jobsAdded.add(new JobAdded(at, owner));
+        }
+        var annotations = job.getMetadata().getAnnotations();
+        String preemptor = annotations == null ? null : annotations.get(PREEMPTED_BY);
+        if (preemptor != null) {
+          victims.computeIfAbsent(preemptor.substring(preemptor.indexOf('/') + 1), k -> new ConcurrentHashMap<>())
+              .putIfAbsent(owner + "/" + labels.get(ATTEMPT_LABEL), at);
+        }
+      } else if (job.getStatus() != null && job.getStatus().getConditions() != null && job.getStatus().getConditions()
+          .stream().anyMatch(c -> "Complete".equals(c.getType()) && "True".equals(c.getStatus()))) {
+        dataJobsDone.putIfAbsent(job.getMetadata().getUid(), new DataJobDone(at, owner));
+      }
+      return;
+    }
+    boolean deleted = commit.after() == null;
+    String state = deleted ? commit.before() : commit.after();
+    if (state == null) {
+      return;
+    }
+    Pod pod = Serialization.unmarshal(state, Pod.class);
+    var labels = pod.getMetadata().getLabels();
+    if (labels == null || !LocalCluster.TRAINER.equals(labels.get(LocalCluster.COMPONENT_LABEL))) {
+      return;
+    }
+    PodTimes times = pods.computeIfAbsent(pod.getMetadata().getName(), name -> {
+      PodTimes created = new PodTimes();
+      created.created = at;
+      created.job = labels.get(LocalCluster.JOB_LABEL);
+      created.attempt = labels.get(ATTEMPT_LABEL);
+      created.gpus = gpus(pod);
+      return created;
+    });
+    if (times.bound == 0 && pod.getSpec().getNodeName() != null && !deleted) {
+      times.bound = at;
+    }
+    String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+    if (times.ended == 0 && (deleted || "Succeeded".equals(phase) || "Failed".equals(phase))) {
+      times.ended = at;
+    }
   }
 
   private static int gpus(Pod pod) {
