@@ -1,11 +1,15 @@
 package dev.kiln.local;
 
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.OwnerReference;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.PodConditionBuilder;
+import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.ArrayList;
@@ -23,24 +27,25 @@ final class GarbageCollector {
   static final Set<String> OWNER_KINDS = Set.of("MultimodalPretrainJob", "Job");
 
   private final KubernetesClient client;
+  private final ClusterReads cluster;
 
-  GarbageCollector(KubernetesClient client) {
+  GarbageCollector(KubernetesClient client, ClusterReads cluster) {
     this.client = client;
+    this.cluster = cluster;
   }
 
   void sync() {
     // Children are listed before owners: a child seen here has an owner that was created before it.
     List<HasMetadata> candidates = new ArrayList<>();
-    candidates.addAll(client.pods().inAnyNamespace().list().getItems());
-    candidates.addAll(client.configMaps().inAnyNamespace().list().getItems());
-    candidates.addAll(client.services().inAnyNamespace().list().getItems());
-    candidates.addAll(client.persistentVolumeClaims().inAnyNamespace().list().getItems());
-    List<Job> jobs = client.batch().v1().jobs().inAnyNamespace().list().getItems();
+    candidates.addAll(cluster.list(Pod.class));
+    candidates.addAll(cluster.list(ConfigMap.class));
+    candidates.addAll(cluster.list(Service.class));
+    candidates.addAll(cluster.list(PersistentVolumeClaim.class));
+    List<Job> jobs = cluster.list(Job.class);
     candidates.addAll(jobs);
     Set<String> live = new HashSet<>();
     jobs.forEach(j -> live.add(j.getMetadata().getUid()));
-    client.resources(MultimodalPretrainJob.class).inAnyNamespace().list().getItems()
-        .forEach(j -> live.add(j.getMetadata().getUid()));
+    cluster.list(MultimodalPretrainJob.class).forEach(j -> live.add(j.getMetadata().getUid()));
     for (HasMetadata object : candidates) {
       if (orphaned(object, live)) {
         client.resource(object).delete();
@@ -56,7 +61,7 @@ final class GarbageCollector {
    */
   private void failPodsOfGoneNodes(List<HasMetadata> candidates) {
     Set<String> nodes = new HashSet<>();
-    client.nodes().list().getItems().forEach(n -> nodes.add(n.getMetadata().getName()));
+    cluster.list(Node.class).forEach(n -> nodes.add(n.getMetadata().getName()));
     for (HasMetadata object : candidates) {
       if (!(object instanceof Pod pod) || pod.getSpec().getNodeName() == null
           || nodes.contains(pod.getSpec().getNodeName())) {

@@ -131,6 +131,17 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
     }
   }
 
+  /** The state of every object of {@code resource} (its plural) as stored now, in the store's order. */
+  List<String> storedStates(String resource) {
+    Map<AttributeSet, String> entries = byResource.get(resource);
+    if (entries == null) {
+      return List.of();
+    }
+    synchronized (entries) {
+      return new ArrayList<>(entries.values());
+    }
+  }
+
   private String stored(AttributeSet attributes) {
     Map<AttributeSet, String> entries = byResource.get(String.valueOf(single(attributes, KubernetesAttributesExtractor.PLURAL)));
     return entries == null ? null : entries.get(attributes);

@@ -140,8 +140,9 @@ public final class LocalCluster implements AutoCloseable {
     operatorToken = dispatcher.serviceAccountToken(ChartRbac.OPERATOR_NAMESPACE, ChartRbac.SERVICE_ACCOUNT);
     addNodes();
     volumes = new Volumes(client, options.folder().resolve("volumes"));
-    node = new LocalNode(client, volumes, ImageCatalog.ofThisBuild(), options.folder().resolve("pods"),
-        options.kilnHome().resolve(".kiln/djl-cache"), options.errors(), options.standInContainers());
+    node = new LocalNode(client, ClusterReads.from(dispatcher), volumes, ImageCatalog.ofThisBuild(),
+        options.folder().resolve("pods"), options.kilnHome().resolve(".kiln/djl-cache"), options.errors(),
+        options.standInContainers());
     operator = operatorProcess(OperatorProcess.USER_AGENT, "operator.log");
   }
 

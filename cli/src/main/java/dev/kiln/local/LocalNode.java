@@ -28,6 +28,7 @@ public final class LocalNode implements AutoCloseable {
   static final int API_ERRORS_BEFORE_REPORT = 50;
 
   private final KubernetesClient client;
+  private final ClusterReads cluster;
   private final Volumes volumes;
   private final Scheduler scheduler;
   private final JobController jobs;
@@ -45,9 +46,10 @@ public final class LocalNode implements AutoCloseable {
   private String lastError;
   private int apiErrorsInARow;
 
-  LocalNode(KubernetesClient client, Volumes volumes, ImageCatalog images, Path podsFolder, Path djlCache, PrintStream errors,
-      boolean standInContainers) {
+  LocalNode(KubernetesClient client, ClusterReads cluster, Volumes volumes, ImageCatalog images, Path podsFolder,
+      Path djlCache, PrintStream errors, boolean standInContainers) {
     this.client = client;
+    this.cluster = cluster;
     this.volumes = volumes;
     this.scheduler = new Scheduler(client);
     this.jobs = new JobController(client);
@@ -57,7 +59,7 @@ public final class LocalNode implements AutoCloseable {
     this.kubelet = new Kubelet(client, images, standInContainers ? StandInContainer.RUNTIME : processes, volumes,
         podsFolder);
     this.passMillis = standInContainers ? STAND_IN_PASS_MILLIS : PASS_MILLIS;
-    this.garbage = new GarbageCollector(client);
+    this.garbage = new GarbageCollector(client, cluster);
     this.errors = errors;
   }
 
@@ -67,7 +69,7 @@ public final class LocalNode implements AutoCloseable {
 
   private void pass() {
     try {
-      Snapshot snapshot = Snapshot.read(client);
+      Snapshot snapshot = Snapshot.read(cluster);
       volumes.sync(snapshot);
       jobs.sync(snapshot);
       dns.sync(snapshot);

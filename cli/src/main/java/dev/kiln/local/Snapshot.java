@@ -21,8 +21,13 @@ import java.util.Objects;
 record Snapshot(List<Job> jobs, List<Pod> pods, List<PersistentVolumeClaim> claims, List<Node> nodes,
     List<MultimodalPretrainJob> kilnJobs, Map<String, List<Pod>> podsByOwner) {
 
+  /** Reads over the API server (tests of one controller). */
   static Snapshot read(KubernetesClient client) {
-    List<Pod> pods = client.pods().inAnyNamespace().list().getItems();
+    return read(ClusterReads.over(client));
+  }
+
+  static Snapshot read(ClusterReads cluster) {
+    List<Pod> pods = cluster.list(Pod.class);
     Map<String, List<Pod>> byOwner = new HashMap<>();
     for (Pod pod : pods) {
       var refs = pod.getMetadata().getOwnerReferences();
@@ -32,11 +37,11 @@ record Snapshot(List<Job> jobs, List<Pod> pods, List<PersistentVolumeClaim> clai
       }
     }
     return new Snapshot(
-        client.batch().v1().jobs().inAnyNamespace().list().getItems(),
+        cluster.list(Job.class),
         pods,
-        client.persistentVolumeClaims().inAnyNamespace().list().getItems(),
-        client.nodes().list().getItems(),
-        client.resources(MultimodalPretrainJob.class).inAnyNamespace().list().getItems(),
+        cluster.list(PersistentVolumeClaim.class),
+        cluster.list(Node.class),
+        cluster.list(MultimodalPretrainJob.class),
         byOwner);
   }
 

@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -126,6 +127,32 @@ class IndexedCrudDispatcherTest {
     // Positive control: the reads tell the stores apart when they hold different objects.
     indexed.pods().inNamespace("a").withName("p0").delete();
     assertThat(reads.getFirst().apply(indexed)).isNotEqualTo(reads.getFirst().apply(plain));
+  }
+
+  @Test
+  void theLocalNodeReadsTheStoreAsAListOverTheApiAnswers() {
+    for (String namespace : List.of("a", "b")) {
+      indexed.resource(new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build()).create();
+      for (int i = 0; i < 3; i++) {
+        indexed.pods().inNamespace(namespace).resource(pod("p" + i, "data")).create();
+      }
+    }
+    indexed.resource(new NodeBuilder().withNewMetadata().withName("n1").endMetadata().build()).create();
+    indexed.pods().inNamespace("b").withName("p1").editStatus(p -> {
+      p.getStatus().setPhase("Running");
+      return p;
+    });
+    indexed.pods().inNamespace("a").withName("p2").delete();
+
+    ClusterReads store = ClusterReads.from(indexedDispatcher);
+    ClusterReads api = ClusterReads.over(indexed);
+    for (Class<? extends HasMetadata> type : List.of(Pod.class, Node.class, ConfigMap.class)) {
+      assertThat(store.list(type)).as(type.getSimpleName()).isEqualTo(api.list(type));
+    }
+    assertThat(names(store.list(Pod.class))).containsExactlyInAnyOrder("a/p0", "a/p1", "b/p0", "b/p1", "b/p2");
+    assertThat(store.list(Pod.class)).filteredOn(p -> p.getMetadata().getName().equals("p1")
+        && p.getMetadata().getNamespace().equals("b")).singleElement()
+        .satisfies(p -> assertThat(p.getStatus().getPhase()).isEqualTo("Running"));
   }
 
   @Test
