@@ -93,10 +93,11 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
   @Override
   public void processEvent(String path, AttributeSet pathAttributes, AttributeSet oldAttributes,
       GenericKubernetesResource resource, String newState) {
+    long storedAt = System.nanoTime();  // before any watcher is told of it
     try {
       super.processEvent(path, pathAttributes, oldAttributes, resource, newState);
     } finally {
-      index(pathAttributes, oldAttributes, resource, newState);
+      index(storedAt, pathAttributes, oldAttributes, resource, newState);
     }
   }
 
@@ -105,30 +106,52 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
     commitListeners.add(listener);
   }
 
-  /** Mirrors in the index the change the store has just made. */
-  private void index(AttributeSet pathAttributes, AttributeSet oldAttributes, GenericKubernetesResource resource,
-      String newState) {
-    long now = System.nanoTime();
-    String before = null;
-    AttributeSet changed = oldAttributes;
-    if (oldAttributes != null) {
-      before = commitListeners.isEmpty() ? null : stored(oldAttributes);
-      forget(oldAttributes);
-    }
+  /**
+   * Mirrors in the index the change the store has just made. An update replaces the entry under
+   * its resource's lock, so that a reader of the store ({@link #storedStates}, from another
+   * thread) never sees the object missing between its old state and its new.
+   */
+  private void index(long storedAt, AttributeSet pathAttributes, AttributeSet oldAttributes,
+      GenericKubernetesResource resource, String newState) {
+    AttributeSet attributes = null;
     if (newState != null) {
       // As the store keys the new state: from the object, with the path's resource when the object does not say it.
       var extractor = (KubernetesAttributesExtractor) attributeExtractor;
-      AttributeSet attributes = resource != null ? extractor.extract(resource) : extractor.fromResource(newState);
+      attributes = resource != null ? extractor.extract(resource) : extractor.fromResource(newState);
       if (!attributes.containsKey(KubernetesAttributesExtractor.PLURAL)) {
         attributes = AttributeSet.merge(pathAttributes, attributes);
       }
-      remember(attributes, newState);
-      changed = attributes;
     }
-    if (!commitListeners.isEmpty() && changed != null) {
-      ApiCommit commit = new ApiCommit(now, single(changed, KubernetesAttributesExtractor.PLURAL), before, newState);
-      commitListeners.forEach(listener -> listener.accept(commit));
+    AttributeSet changed = attributes != null ? attributes : oldAttributes;
+    if (changed == null) {
+      return;
     }
+    boolean told = !commitListeners.isEmpty();
+    String plural = single(changed, KubernetesAttributesExtractor.PLURAL);
+    String before;
+    synchronized (entries(plural)) {
+      before = oldAttributes != null && told ? stored(oldAttributes) : null;
+      if (oldAttributes != null) {
+        forget(oldAttributes);
+      }
+      if (attributes != null) {
+        remember(attributes, newState);
+      }
+    }
+    if (told) {
+      ApiCommit commit = new ApiCommit(storedAt, plural, before, newState);
+      for (Consumer<ApiCommit> listener : commitListeners) {
+        try {
+          listener.accept(commit);
+        } catch (RuntimeException e) {
+          // the change is stored whatever a listener does with it
+        }
+      }
+    }
+  }
+
+  private Map<AttributeSet, String> entries(String resource) {
+    return byResource.computeIfAbsent(String.valueOf(resource), r -> Collections.synchronizedMap(new LinkedHashMap<>()));
   }
 
   /** The state of every object of {@code resource} (its plural) as stored now, in the store's order. */
@@ -185,9 +208,7 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
 
   private void remember(AttributeSet attributes, String state) {
     String resource = single(attributes, KubernetesAttributesExtractor.PLURAL);
-    Map<AttributeSet, String> entries = byResource.computeIfAbsent(String.valueOf(resource),
-        r -> Collections.synchronizedMap(new LinkedHashMap<>()));
-    entries.put(attributes, state);
+    entries(resource).put(attributes, state);
     String name = single(attributes, KubernetesAttributesExtractor.NAME);
     if (name != null) {
       byName.computeIfAbsent(resource + "/" + name, k -> Collections.synchronizedSet(new LinkedHashSet<>())).add(attributes);
@@ -214,13 +235,15 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
     List<Map.Entry<AttributeSet, String>> candidates;
     if (name != null) {
       Set<AttributeSet> named = byName.getOrDefault(resource + "/" + name, Set.of());
-      candidates = new ArrayList<>();
+      List<AttributeSet> keys;
       synchronized (named) {
-        for (AttributeSet attributes : named) {
-          String state = entries.get(attributes);
-          if (state != null) {
-            candidates.add(Map.entry(attributes, state));
-          }
+        keys = new ArrayList<>(named);  // copied first: a writer takes the entries' lock, then this one
+      }
+      candidates = new ArrayList<>();
+      for (AttributeSet attributes : keys) {
+        String state = entries.get(attributes);
+        if (state != null) {
+          candidates.add(Map.entry(attributes, state));
         }
       }
     } else {

@@ -10,6 +10,8 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
@@ -23,12 +25,14 @@ import io.fabric8.kubernetes.client.WatcherException;
 import java.lang.reflect.Field;
 import java.net.InetAddress;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -130,29 +134,68 @@ class IndexedCrudDispatcherTest {
   }
 
   @Test
-  void theLocalNodeReadsTheStoreAsAListOverTheApiAnswers() {
-    for (String namespace : List.of("a", "b")) {
-      indexed.resource(new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build()).create();
-      for (int i = 0; i < 3; i++) {
-        indexed.pods().inNamespace(namespace).resource(pod("p" + i, "data")).create();
+  void theLocalNodeReadsTheStoreAsTheStoreListsIt() {
+    for (KubernetesClient client : List.of(plain, indexed)) {
+      for (String namespace : List.of("a", "b")) {
+        client.resource(new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build()).create();
+        for (int i = 0; i < 3; i++) {
+          client.pods().inNamespace(namespace).resource(pod("p" + i, "data")).create();
+          client.configMaps().inNamespace(namespace).resource(configMap("c" + i)).create();
+          client.batch().v1().jobs().inNamespace(namespace).resource(new JobBuilder().withNewMetadata()
+              .withName("j" + i).endMetadata().build()).create();
+        }
       }
+      client.resource(new NodeBuilder().withNewMetadata().withName("n1").endMetadata().build()).create();
+      client.pods().inNamespace("b").withName("p1").editStatus(p -> {
+        p.getStatus().setPhase("Running");
+        return p;
+      });
+      client.pods().inNamespace("a").withName("p2").delete();
+      client.configMaps().inNamespace("b").withName("c0").delete();
     }
-    indexed.resource(new NodeBuilder().withNewMetadata().withName("n1").endMetadata().build()).create();
-    indexed.pods().inNamespace("b").withName("p1").editStatus(p -> {
-      p.getStatus().setPhase("Running");
-      return p;
-    });
-    indexed.pods().inNamespace("a").withName("p2").delete();
 
     ClusterReads store = ClusterReads.from(indexedDispatcher);
-    ClusterReads api = ClusterReads.over(indexed);
-    for (Class<? extends HasMetadata> type : List.of(Pod.class, Node.class, ConfigMap.class)) {
-      assertThat(store.list(type)).as(type.getSimpleName()).isEqualTo(api.list(type));
+    ClusterReads api = ClusterReads.over(plain);
+    for (Class<? extends HasMetadata> type : List.of(Pod.class, Node.class, ConfigMap.class, Job.class)) {
+      assertThat(names(store.list(type))).as(type.getSimpleName()).containsExactlyInAnyOrderElementsOf(
+          names(api.list(type)));
     }
     assertThat(names(store.list(Pod.class))).containsExactlyInAnyOrder("a/p0", "a/p1", "b/p0", "b/p1", "b/p2");
     assertThat(store.list(Pod.class)).filteredOn(p -> p.getMetadata().getName().equals("p1")
         && p.getMetadata().getNamespace().equals("b")).singleElement()
         .satisfies(p -> assertThat(p.getStatus().getPhase()).isEqualTo("Running"));
+  }
+
+  @Test
+  void aReaderOfTheStoreNeverMissesAnObjectWhileItIsUpdated() throws Exception {
+    indexed.resource(new NamespaceBuilder().withNewMetadata().withName("a").endMetadata().build()).create();
+    indexed.pods().inNamespace("a").resource(pod("p0", "data")).create();
+    AtomicBoolean writing = new AtomicBoolean(true);
+    Thread writer = new Thread(() -> {
+      try {
+        for (int i = 0; i < 300; i++) {
+          String value = "v" + i;
+          indexed.pods().inNamespace("a").withName("p0").edit(p -> {
+            p.getMetadata().getLabels().put("round", value);
+            return p;
+          });
+        }
+      } finally {
+        writing.set(false);
+      }
+    });
+    writer.start();
+    int reads = 0;
+    Set<String> statesSeen = new HashSet<>();
+    while (writing.get()) {
+      List<String> states = indexedDispatcher.storedStates("pods");
+      assertThat(states).as("read " + reads).hasSize(1);
+      statesSeen.add(states.getFirst());
+      reads++;
+    }
+    writer.join(TimeUnit.SECONDS.toMillis(30));
+    // Positive control: the reads did overlap the updates (they saw the pod change).
+    assertThat(statesSeen).hasSizeGreaterThan(1);
   }
 
   @Test

@@ -273,7 +273,7 @@ final class CohortBench implements Callable<Integer> {
       return thread;
     });
     cluster.onCommit(commit -> {
-      if (!reader.isShutdown() && (commit.resource().equals("jobs") || commit.resource().equals("pods"))) {
+      if (!reader.isShutdown() && ("jobs".equals(commit.resource()) || "pods".equals(commit.resource()))) {
         try {
           reader.execute(() -> read(commit));  // in the order stored; parsed off the server's thread
         } catch (RejectedExecutionException e) {
@@ -286,7 +286,7 @@ final class CohortBench implements Callable<Integer> {
 
   private void read(ApiCommit commit) {
     long at = commit.nanoTime();
-    if (commit.resource().equals("jobs")) {
+    if ("jobs".equals(commit.resource())) {
       if (commit.after() == null) {
         return;
       }
