@@ -10,10 +10,9 @@ import java.util.List;
 /**
  * How the local node's controllers read every object of a kind in each pass. In the cluster they
  * read the store itself, as a real kubelet, scheduler and Job controller read their informers'
- * caches: listing the whole cluster over the API twice a second kept the API server's one event
- * loop busy composing lists for hundreds of milliseconds at a time at a thousand jobs, and every
- * other client's request, the operator's too, waited behind them. Tests of one controller read
- * over the API.
+ * caches: listing the whole cluster over the API every pass kept the API server's one event loop
+ * composing lists most of the time at a thousand jobs, and every other client's request, the
+ * operator's too, waited behind them. Tests of one controller read over the API.
  */
 interface ClusterReads {
 

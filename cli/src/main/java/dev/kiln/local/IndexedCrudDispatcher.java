@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -44,7 +45,7 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
   /** The newest resourceVersion handed out: what a list reports, as the store's does. */
   private final AtomicLong resourceVersion = new AtomicLong();
   /** Told of every change as it is stored. */
-  private final List<Consumer<ApiCommit>> commitListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final List<Consumer<ApiCommit>> commitListeners = new CopyOnWriteArrayList<>();
 
   IndexedCrudDispatcher() {
     everyWatcherHearsEveryChange();
@@ -166,8 +167,7 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
   }
 
   private String stored(AttributeSet attributes) {
-    Map<AttributeSet, String> entries = byResource.get(String.valueOf(single(attributes, KubernetesAttributesExtractor.PLURAL)));
-    return entries == null ? null : entries.get(attributes);
+    return entries(single(attributes, KubernetesAttributesExtractor.PLURAL)).get(attributes);
   }
 
   @Override
