@@ -132,6 +132,7 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
     var claims = InformerEventSourceConfiguration.from(PersistentVolumeClaim.class, MultimodalPretrainJob.class)
         .withName("claims")
         .withLabelSelector(managed)
+        .withItemStore(CachedCopies.store(CachedCopies::compact))
         .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(MultimodalPretrainJob.class))
         .build();
     var jobSource = new InformerEventSource<>(jobs, context);

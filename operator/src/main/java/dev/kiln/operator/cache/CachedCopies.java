@@ -34,9 +34,10 @@ import java.util.function.UnaryOperator;
  * phase; the job lifecycle reads pod status, container ports, scheduling gates and node selector
  * (to release a gated pod to its planned node), and a Job's status and suspend. Each copy is
  * also compacted: the model classes allocate every list and map field up front, so the empty ones
- * (most of them) are replaced by the shared immutable empties, and its strings, repeated across
- * thousands of objects (namespaces, label values, condition types and messages, images), are
- * interned.
+ * (most of them) are replaced by the shared immutable empties, the others by read-only ones no
+ * larger than their contents (labels in a {@code LinkedHashMap} were the largest part of a cached
+ * pod), and its strings, repeated across thousands of objects (namespaces, label values,
+ * condition types and messages, images), are interned.
  */
 public final class CachedCopies {
 
@@ -153,11 +154,13 @@ public final class CachedCopies {
   }
 
   /**
-   * The same object, its empty lists and maps (and those of every model object it holds) replaced
-   * by the immutable empties and its strings interned. A cached copy is only read (an informer's
-   * objects are never edited in place), so nothing writes to what was emptied.
+   * The same object, its lists and maps (and those of every model object it holds) made read-only
+   * and no larger than their contents (the empty ones the shared immutable empties, maps an
+   * {@link ArrayMap}), and its strings interned. A cached copy is only read (an informer's objects
+   * are never edited in place; a reconcile works on a clone), so nothing writes to what was made
+   * read-only.
    */
-  static <T> T compact(T object) {
+  public static <T> T compact(T object) {
     compactModel(object);
     return object;
   }
@@ -170,11 +173,8 @@ public final class CachedCopies {
       try {
         Object value = field.get(object);
         if (value instanceof List<?> list) {
-          if (list.isEmpty()) {
-            field.set(object, List.of());
-          } else {
-            list.forEach(CachedCopies::compactModel);
-          }
+          list.forEach(CachedCopies::compactModel);
+          field.set(object, list.isEmpty() ? List.of() : list.contains(null) ? list : List.copyOf(list));
         } else if (value instanceof Map<?, ?> map) {
           field.set(object, map.isEmpty() ? Map.of() : interned(map));
         } else if (value instanceof String string) {
@@ -188,14 +188,14 @@ public final class CachedCopies {
     }
   }
 
-  /** The map in the same order, its string keys and values interned and its other values compacted. */
+  /** The map in the same order, read-only, its string keys and values interned and its other values compacted. */
   private static Map<Object, Object> interned(Map<?, ?> map) {
     Map<Object, Object> interned = new LinkedHashMap<>(map.size() * 4 / 3 + 1);
     map.forEach((key, value) -> {
       compactModel(value);
       interned.put(key instanceof String s ? s.intern() : key, value instanceof String s ? s.intern() : value);
     });
-    return interned;
+    return ArrayMap.copyOf(interned);
   }
 
   private static List<Field> modelFields(Class<?> type) {

@@ -1,6 +1,7 @@
 package dev.kiln.operator.cache;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kiln.api.scheduling.ResourceList;
 import dev.kiln.operator.TestJobs;
@@ -56,6 +57,32 @@ class CachedCopiesTest {
     assertThat(labelValue).isSameAs(new String(labelValue.toCharArray()).intern());
     assertThat(pod.getMetadata().getLabels().values().iterator().next())
         .as("positive control: an uncompacted copy's value is its own string").isNotSameAs(labelValue);
+    assertThat(compacted.getMetadata().getLabels()).as("labels, read-only and in their order")
+        .isInstanceOf(ArrayMap.class).containsExactlyEntriesOf(pod.getMetadata().getLabels());
+    assertThat(pod.getMetadata().getLabels()).as("positive control: as read, a map of its own").isNotInstanceOf(ArrayMap.class);
+    assertThatThrownBy(() -> compacted.getSpec().getContainers().add(new io.fabric8.kubernetes.api.model.Container()))
+        .as("a list, read-only").isInstanceOf(UnsupportedOperationException.class);
+    assertThat(compacted.getSpec().getContainers()).hasSameSizeAs(pod.getSpec().getContainers());
+  }
+
+  @Test
+  void anArrayMapIsTheMapItWasMadeFromReadOnly() {
+    Map<String, String> labels = new java.util.LinkedHashMap<>();
+    labels.put("kiln.dev/job", "research-1");
+    labels.put("app.kubernetes.io/component", "trainer");
+    labels.put("batch.kubernetes.io/job-completion-index", "0");
+
+    Map<String, String> copy = ArrayMap.copyOf(labels);
+
+    assertThat(copy).isEqualTo(labels).hasSameHashCodeAs(labels).containsExactlyEntriesOf(labels);
+    assertThat(copy.get("app.kubernetes.io/component")).isEqualTo("trainer");
+    assertThat(copy.get("kiln.dev/stage")).isNull();
+    assertThat(copy.get(null)).isNull();
+    assertThat(copy.containsKey("kiln.dev/job")).isTrue();
+    assertThat(copy.containsKey("kiln.dev/stage")).isFalse();
+    assertThatThrownBy(() -> copy.put("kiln.dev/stage", "pretrain")).isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> copy.entrySet().iterator().next().setValue("x")).isInstanceOf(UnsupportedOperationException.class);
+    assertThat(ArrayMap.copyOf(Map.of())).isEmpty();
   }
 
   @Test
