@@ -590,12 +590,16 @@ public final class BuiltinAdmission implements Admission {
         return;
       }
       // Released but unbound, their Job gone and they not yet: the scheduler still binds them where they were pinned.
+      Map<String, ResourceList> byNode = heldByNode(attemptPods);
       for (Pod pod : attemptPods) {
         String hostname = pod.getSpec().getNodeSelector() == null ? null
             : pod.getSpec().getNodeSelector().get(StageJobManifest.HOSTNAME_LABEL);
         if (pod.getSpec().getNodeName() == null && hostname != null && pod.getMetadata().getDeletionTimestamp() == null
             && !StageJobManifest.gated(pod)) {
-          room.holdOnHostname(hostname, ResourceList.requestedBy(pod));
+          String node = room.holdOnHostname(hostname, ResourceList.requestedBy(pod));
+          if (node != null) {
+            byNode.merge(node, ResourceList.requestedBy(pod), ResourceList::plus);  // and its stop frees it there
+          }
         }
       }
       MultimodalPretrainJob owner = jobs.get(first.getMetadata().getNamespace() + "/" + Labels.get(first, Labels.JOB));
@@ -608,7 +612,7 @@ public final class BuiltinAdmission implements Admission {
         String attemptName = attemptLabel == null ? "" : first.getMetadata().getNamespace() + "/"
             + Names.attemptJob(owner, Labels.get(first, Labels.STAGE), Integer.parseInt(attemptLabel));
         runningIn(runningByQueue, owner).add(new QueuePlan.Running(key(owner), attemptName, priority(owner, classes),
-            Instant.EPOCH, stopping, heldByNode(attemptPods), true));
+            Instant.EPOCH, stopping, byNode, true));
       }
     });
     for (Reservation reservation : reservations.values()) {

@@ -145,10 +145,15 @@ public final class ClusterRoom {
     take(List.of(node), perPod);
   }
 
-  /** Holds what a pod pinned to the node labelled with {@code hostname} requests (released, not yet bound). */
-  public void holdOnHostname(String hostname, ResourceList requested) {
-    labels.entrySet().stream().filter(e -> hostname.equals(e.getValue().getOrDefault(StageJobManifest.HOSTNAME_LABEL,
-        e.getKey()))).findFirst().ifPresent(e -> take(List.of(e.getKey()), requested));
+  /**
+   * Holds what a pod pinned to the node labelled with {@code hostname} requests (released, not yet
+   * bound); returns that node's name, or null when no node has the label.
+   */
+  public String holdOnHostname(String hostname, ResourceList requested) {
+    var node = labels.entrySet().stream().filter(e -> hostname.equals(e.getValue().getOrDefault(StageJobManifest.HOSTNAME_LABEL,
+        e.getKey()))).findFirst().map(Map.Entry::getKey);
+    node.ifPresent(name -> take(List.of(name), requested));
+    return node.orElse(null);
   }
 
   /** Places as many of the gang's pods as fit: what a waiting gang holds back from those behind it. */

@@ -284,7 +284,9 @@ final class StageAttempts {
    * lifts Kiln's scheduling gate, so the scheduler binds it there and nowhere else: two gangs
    * admitted back to back cannot interleave. Done first in every reconcile, whatever stops it
    * later (a refused spec change): an admitted gang is never left gated holding its nodes. A pod
-   * whose rank has no planned node (an attempt from before placements) is only ungated.
+   * whose rank has no planned node (an attempt from before placements) is only ungated. An attempt
+   * marked for preemption keeps its gates: it is to stop, and its gated pods hold nothing its
+   * preemptor waits for.
    */
   void releaseGatedPods(MultimodalPretrainJob job, JobStatusAggregator status) {
     for (StageStatus stage : status.current().getStages()) {
@@ -292,7 +294,7 @@ final class StageAttempts {
         continue;
       }
       Job attempt = children.job(job.getMetadata().getNamespace(), stage.getJobName());
-      if (attempt == null) {
+      if (attempt == null || attempt.getMetadata().getDeletionTimestamp() != null || preemptedBy(attempt) != null) {
         continue;
       }
       List<String> placement = StageJobManifest.placement(attempt);

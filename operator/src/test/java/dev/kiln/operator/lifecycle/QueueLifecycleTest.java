@@ -762,6 +762,7 @@ class QueueLifecycleTest {
 
   @Test
   void roomFreedForAPreemptorIsKeptForItNotTakenByAStageOfAnotherQueue() {
+    lowTrainingOnTheOnlyNode();
     BuiltinAdmission admission = highPreemptsLowBesideAnotherQueue();
     prepareData(get("other"));
     reconcile(get("other"), admission);
@@ -771,7 +772,75 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aPreemptorKeepsTheRoomOfAVictimWhosePodsWerePinnedButNotYetBoundWhenItsJobWent() {
+    for (int i = 0; i < 3; i++) {
+      cluster.addGpuNode("gpu-" + i, 8, A100);  // 96 cpu each: two pods of 50 never share one
+    }
+    queue("a", new TrainingQueueSpec(4, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    queue("b", new TrainingQueueSpec(12, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    queue("c", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    create("fill", "a", null, 1, 4, "cpu: \"50\"");
+    create("victim", "a", null, 2, 4, "cpu: \"50\"");
+    create("other", "c", null, 1, 4, "cpu: \"50\"");
+    create("pre", "b", null, 2, 4, "cpu: \"50\"");
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
+    prepareData(get("fill"));
+    reconcile(get("fill"), admission);
+    cluster.startPod(NS, "fill-pretrain-a1", 0, StageJobManifest.placement(cluster.job(NS, "fill-pretrain-a1")).getFirst());
+    prepareData(get("victim"));
+    reconcile(get("victim"), admission);
+    List<String> victimNodes = StageJobManifest.placement(cluster.job(NS, "victim-pretrain-a1"));
+    cluster.createPod(NS, "victim-pretrain-a1", 0);
+    cluster.createPod(NS, "victim-pretrain-a1", 1);
+    reconcile(get("victim"), admission);  // pinned and released; the scheduler has yet to bind them
+    prepareData(get("pre"));
+    reconcile(get("pre"), admission);
+    assertThat(get("pre").getStatus().getQueue().reason()).contains("preempting research/victim");
+    prepareData(get("other"));
+
+    reconcile(get("victim"), admission);  // it stops: its Job goes at once, its pods once they have checkpointed
+    assertThat(cluster.job(NS, "victim-pretrain-a1")).isNull();
+    admission.replan();
+    reconcile(get("other"), admission);
+    assertThat(get("other").getStatus().getQueue().reason()).as("what the victim's pods give back is kept for pre")
+        .contains("held for research/pre");
+    for (int rank = 0; rank < 2; rank++) {
+      String node = victimNodes.get(rank);
+      client.pods().inNamespace(NS).withName("victim-pretrain-a1-" + rank).edit(p -> {
+        p.getSpec().setNodeName(node);
+        return p;
+      });
+      cluster.stopPod(NS, "victim-pretrain-a1-" + rank, 143);
+    }
+    admission.replan();
+    reconcile(get("other"), admission);
+    assertThat(cluster.job(NS, "other-pretrain-a1")).as("other does not take a node pre stopped the victim for").isNull();
+    reconcile(get("pre"), admission);
+    assertThat(cluster.job(NS, "pre-pretrain-a1")).as("admitted onto the nodes its victim gave back").isNotNull();
+    assertThat(StageJobManifest.placement(cluster.job(NS, "pre-pretrain-a1"))).containsExactlyInAnyOrderElementsOf(victimNodes);
+    assertThat(eventReasons(get("pre")).stream().filter("Preempting"::equals)).hasSize(1);
+  }
+
+  @Test
+  void aVictimsGatedPodsStayGatedOnceItIsMarkedForPreemption() {
+    lowAdmittedOnTheOnlyNode();
+    cluster.createPod(NS, "low-pretrain-a1", 0);
+    BuiltinAdmission admission = highPreemptsLowBesideAnotherQueue();
+
+    reconcile(get("low"), admission);
+
+    assertThat(cluster.job(NS, "low-pretrain-a1")).as("stopped").isNull();
+    assertThat(pod("low-pretrain-a1-0").getSpec().getSchedulingGates()).as("not released to start only to stop")
+        .isNotEmpty();
+    assertThat(pod("low-pretrain-a1-0").getSpec().getNodeSelector()).doesNotContainKey(StageJobManifest.HOSTNAME_LABEL);
+    reconcile(get("high"), admission);
+    assertThat(cluster.job(NS, "high-pretrain-a1")).as("a gated pod holds nothing once its Job is gone").isNotNull();
+  }
+
+  @Test
   void roomFreedForAPreemptorStaysKeptForItWhenAStageOfItsQueueQueuedSinceGoesAheadOfIt() {
+    lowTrainingOnTheOnlyNode();
     BuiltinAdmission admission = highPreemptsLowBesideAnotherQueue();
     MultimodalPretrainJob wide = create("wide", "research", 20, 2);
 
@@ -786,9 +855,8 @@ class QueueLifecycleTest {
     theNodeLowGivesBackGoesToHighNotToOther(admission);
   }
 
-  /** {@link #lowTrainingOnTheOnlyNode}, a queue "other" with a job "other", and high preempting low. */
+  /** After {@link #lowAdmittedOnTheOnlyNode}: a queue "other" with a job "other", and high preempting low. */
   private BuiltinAdmission highPreemptsLowBesideAnotherQueue() {
-    lowTrainingOnTheOnlyNode();
     queue("other", new TrainingQueueSpec(null, null, null, null));
     create("other", "other", 0, 1);
     BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
@@ -1420,11 +1488,21 @@ class QueueLifecycleTest {
 
   private MultimodalPretrainJob create(String name, String queue, String priorityClass, int nodes, String mode,
       String cpu) {
+    return create(name, queue, priorityClass, nodes, 8, mode, cpu);
+  }
+
+  /** A Builtin-mode job of {@code nodes} pods of {@code gpus} GPUs, each pod requesting {@code cpu}. */
+  private MultimodalPretrainJob create(String name, String queue, String priorityClass, int nodes, int gpus, String cpu) {
+    return create(name, queue, priorityClass, nodes, gpus, "Builtin", cpu);
+  }
+
+  private MultimodalPretrainJob create(String name, String queue, String priorityClass, int nodes, int gpus, String mode,
+      String cpu) {
     try {
       String yaml = Files.readString(TestJobs.root().resolve("examples/quickstart.yaml"))
           .replace("name: quickstart\n", "name: " + name + "\n")
-          .replace("gpusPerNode: 0                      # CPU", "gpusPerNode: 8\n        gpuProduct: " + A100)
-          .replace("gpusPerNode: 0", "gpusPerNode: 8\n        gpuProduct: " + A100)
+          .replace("gpusPerNode: 0                      # CPU", "gpusPerNode: " + gpus + "\n        gpuProduct: " + A100)
+          .replace("gpusPerNode: 0", "gpusPerNode: " + gpus + "\n        gpuProduct: " + A100)
           .replace("nodes: 1", "nodes: " + nodes)
           .replace("cpu: \"2\"", cpu)
           .replace("globalBatchSize: 8", "globalBatchSize: 64")
@@ -1516,12 +1594,17 @@ class QueueLifecycleTest {
    * created behind it, its data not yet prepared.
    */
   private void lowTrainingOnTheOnlyNode() {
+    lowAdmittedOnTheOnlyNode();
+    cluster.startPod(NS, "low-pretrain-a1", 0, "gpu-0");
+  }
+
+  /** As {@link #lowTrainingOnTheOnlyNode}, low's Job created and its pod not yet. */
+  private void lowAdmittedOnTheOnlyNode() {
     cluster.addGpuNode("gpu-0", 8, A100);
     queue("research", new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY));
     MultimodalPretrainJob low = create("low", "research", 0, 1);
     create("high", "research", 10, 1);
     toTraining(low);
-    cluster.startPod(NS, "low-pretrain-a1", 0, "gpu-0");
   }
 
   private MultimodalPretrainJob get(String name) {
