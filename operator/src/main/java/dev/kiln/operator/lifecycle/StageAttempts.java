@@ -285,8 +285,8 @@ final class StageAttempts {
    * admitted back to back cannot interleave. Done first in every reconcile, whatever stops it
    * later (a refused spec change): an admitted gang is never left gated holding its nodes. A pod
    * whose rank has no planned node (an attempt from before placements) is only ungated. An attempt
-   * marked for preemption keeps its gates: it is to stop, and its gated pods hold nothing its
-   * preemptor waits for.
+   * marked for preemption, or being deleted, keeps its gates: it is about to stop, and pods released
+   * now would start only to be stopped, holding their nodes from its preemptor until they had.
    */
   void releaseGatedPods(MultimodalPretrainJob job, JobStatusAggregator status) {
     for (StageStatus stage : status.current().getStages()) {
