@@ -115,24 +115,28 @@ public class MultimodalPretrainJobReconciler implements Reconciler<MultimodalPre
   @Override
   public List<EventSource<?, MultimodalPretrainJob>> prepareEventSources(EventSourceContext<MultimodalPretrainJob> context) {
     String managed = Labels.MANAGED_BY + "=" + Labels.MANAGER;
+    // JOSDK hands one item store to the informer of each watched namespace, and a relist of one
+    // namespace would drop the others' objects from it: compact stores only where one informer
+    // watches every namespace (listed namespaces keep JOSDK's own store per informer).
+    boolean oneInformer = context.getControllerConfiguration().getInformerConfig().watchAllNamespaces();
     var jobs = InformerEventSourceConfiguration.from(Job.class, MultimodalPretrainJob.class)
         .withName("jobs")
         .withLabelSelector(managed)
-        .withItemStore(CachedCopies.store(CachedCopies::job))
+        .withItemStore(oneInformer ? CachedCopies.store(CachedCopies::job) : null)
         .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(MultimodalPretrainJob.class))
         .build();
     // Pods are owned by their Job, not by us: map them back through the job label.
     var pods = InformerEventSourceConfiguration.from(Pod.class, MultimodalPretrainJob.class)
         .withName("pods")
         .withLabelSelector(managed)
-        .withItemStore(CachedCopies.store(CachedCopies::pod))
+        .withItemStore(oneInformer ? CachedCopies.store(CachedCopies::pod) : null)
         .withSecondaryToPrimaryMapper((Pod pod) -> Set.of(new ResourceID(
             pod.getMetadata().getLabels().get(Labels.JOB), pod.getMetadata().getNamespace())))
         .build();
     var claims = InformerEventSourceConfiguration.from(PersistentVolumeClaim.class, MultimodalPretrainJob.class)
         .withName("claims")
         .withLabelSelector(managed)
-        .withItemStore(CachedCopies.store(CachedCopies::compact))
+        .withItemStore(oneInformer ? CachedCopies.store(CachedCopies::compact) : null)
         .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(MultimodalPretrainJob.class))
         .build();
     var jobSource = new InformerEventSource<>(jobs, context);

@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
@@ -174,7 +175,8 @@ public final class CachedCopies {
         Object value = field.get(object);
         if (value instanceof List<?> list) {
           list.forEach(CachedCopies::compactModel);
-          field.set(object, list.isEmpty() ? List.of() : list.contains(null) ? list : List.copyOf(list));
+          // contains(null) would throw on a list already compacted: an object may be compacted twice.
+          field.set(object, list.isEmpty() ? List.of() : list.stream().anyMatch(Objects::isNull) ? list : List.copyOf(list));
         } else if (value instanceof Map<?, ?> map) {
           field.set(object, map.isEmpty() ? Map.of() : interned(map));
         } else if (value instanceof String string) {

@@ -285,8 +285,11 @@ final class StageAttempts {
    * admitted back to back cannot interleave. Done first in every reconcile, whatever stops it
    * later (a refused spec change): an admitted gang is never left gated holding its nodes. A pod
    * whose rank has no planned node (an attempt from before placements) is only ungated. An attempt
-   * marked for preemption, or being deleted, keeps its gates: it is about to stop, and pods released
-   * now would start only to be stopped, holding their nodes from its preemptor until they had.
+   * being deleted, or marked for preemption within the grace, keeps its gates: it is about to stop
+   * (by its own reconcile, or its preemptor's after the grace), and pods released now would start
+   * only to be stopped, holding their nodes from its preemptor until they had. Past the grace a
+   * marked attempt still here (its reconcile stops early and its preemptor has gone) is released,
+   * so that it is not left gated for good.
    */
   void releaseGatedPods(MultimodalPretrainJob job, JobStatusAggregator status) {
     for (StageStatus stage : status.current().getStages()) {
@@ -294,7 +297,7 @@ final class StageAttempts {
         continue;
       }
       Job attempt = children.job(job.getMetadata().getNamespace(), stage.getJobName());
-      if (attempt == null || attempt.getMetadata().getDeletionTimestamp() != null || preemptedBy(attempt) != null) {
+      if (attempt == null || attempt.getMetadata().getDeletionTimestamp() != null || stopsWithinTheGrace(attempt)) {
         continue;
       }
       List<String> placement = StageJobManifest.placement(attempt);
@@ -612,6 +615,19 @@ final class StageAttempts {
     failure.setTime(status.now());
     stage.setLastFailure(failure);
     stage.setDisruptions(stage.getDisruptions() + 1);
+  }
+
+  /** Marked for preemption less than {@link BuiltinAdmission#PREEMPTION_GRACE} ago (or at a time not written). */
+  private boolean stopsWithinTheGrace(Job attempt) {
+    if (preemptedBy(attempt) == null) {
+      return false;
+    }
+    String at = attempt.getMetadata().getAnnotations().get(BuiltinAdmission.PREEMPTED_AT);
+    try {
+      return at == null || Instant.now(clock).isBefore(Instant.parse(at).plus(BuiltinAdmission.PREEMPTION_GRACE));
+    } catch (java.time.format.DateTimeParseException e) {
+      return true;  // as an unwritten time: the preemptor writes a readable one, and the grace counts from then
+    }
   }
 
   private static String preemptedBy(Job attempt) {

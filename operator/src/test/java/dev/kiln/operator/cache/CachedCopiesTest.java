@@ -63,6 +63,7 @@ class CachedCopiesTest {
     assertThatThrownBy(() -> compacted.getSpec().getContainers().add(new io.fabric8.kubernetes.api.model.Container()))
         .as("a list, read-only").isInstanceOf(UnsupportedOperationException.class);
     assertThat(compacted.getSpec().getContainers()).hasSameSizeAs(pod.getSpec().getContainers());
+    assertThat(Serialization.asJson(CachedCopies.compact(compacted))).as("compacted twice").isEqualTo(before);
   }
 
   @Test

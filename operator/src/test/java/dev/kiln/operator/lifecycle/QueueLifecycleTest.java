@@ -823,6 +823,28 @@ class QueueLifecycleTest {
   }
 
   @Test
+  void aMarkedVictimLeftBehindByItsPreemptorHasItsPodsReleasedAfterTheGrace() {
+    lowAdmittedOnTheOnlyNode();
+    cluster.createPod(NS, "low-pretrain-a1", 0);
+    highPreemptsLowBesideAnotherQueue();
+    client.resources(MultimodalPretrainJob.class).inNamespace(NS).withName("high").delete();
+    // A change to its started stage: low's own reconcile stops at SpecChangeRejected, before it could yield.
+    var tree = io.fabric8.kubernetes.client.utils.Serialization.jsonMapper().valueToTree(get("low"));
+    ((com.fasterxml.jackson.databind.node.ObjectNode) tree.at("/spec/stages/0")).put("visualTokens", 4);
+    client.resource(io.fabric8.kubernetes.client.utils.Serialization.jsonMapper().convertValue(tree,
+        MultimodalPretrainJob.class)).update();
+
+    reconcile(get("low"));
+    assertThat(cluster.job(NS, "low-pretrain-a1")).as("its reconcile stopped early").isNotNull();
+    assertThat(pod("low-pretrain-a1-0").getSpec().getSchedulingGates()).as("within the grace").isNotEmpty();
+
+    clock.advance(BuiltinAdmission.PREEMPTION_GRACE);
+    reconcile(get("low"));
+    assertThat(pod("low-pretrain-a1-0").getSpec().getSchedulingGates()).as("not gated for good").isEmpty();
+    assertThat(pod("low-pretrain-a1-0").getSpec().getNodeSelector()).containsEntry(StageJobManifest.HOSTNAME_LABEL, "gpu-0");
+  }
+
+  @Test
   void aVictimsGatedPodsStayGatedOnceItIsMarkedForPreemption() {
     lowAdmittedOnTheOnlyNode();
     cluster.createPod(NS, "low-pretrain-a1", 0);
