@@ -596,9 +596,10 @@ public final class BuiltinAdmission implements Admission {
             : pod.getSpec().getNodeSelector().get(StageJobManifest.HOSTNAME_LABEL);
         if (pod.getSpec().getNodeName() == null && hostname != null && pod.getMetadata().getDeletionTimestamp() == null
             && !StageJobManifest.gated(pod)) {
-          String node = room.holdOnHostname(hostname, ResourceList.requestedBy(pod));
+          ResourceList requested = ResourceList.requestedBy(pod);
+          String node = room.holdOnHostname(hostname, requested);
           if (node != null) {
-            byNode.merge(node, ResourceList.requestedBy(pod), ResourceList::plus);  // and its stop frees it there
+            byNode.merge(node, requested, ResourceList::plus);  // and its stop frees it there
           }
         }
       }

@@ -19,7 +19,6 @@ import io.fabric8.kubernetes.client.informers.cache.Cache;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -192,12 +191,14 @@ public final class CachedCopies {
 
   /** The map in the same order, read-only, its string keys and values interned and its other values compacted. */
   private static Map<Object, Object> interned(Map<?, ?> map) {
-    Map<Object, Object> interned = new LinkedHashMap<>(map.size() * 4 / 3 + 1);
-    map.forEach((key, value) -> {
+    return ArrayMap.copyOf(map, CachedCopies::interned, value -> {
       compactModel(value);
-      interned.put(key instanceof String s ? s.intern() : key, value instanceof String s ? s.intern() : value);
+      return interned(value);
     });
-    return ArrayMap.copyOf(interned);
+  }
+
+  private static Object interned(Object value) {
+    return value instanceof String s ? s.intern() : value;
   }
 
   private static List<Field> modelFields(Class<?> type) {

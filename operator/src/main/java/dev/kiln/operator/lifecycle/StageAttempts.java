@@ -622,12 +622,9 @@ final class StageAttempts {
     if (preemptedBy(attempt) == null) {
       return false;
     }
-    String at = attempt.getMetadata().getAnnotations().get(BuiltinAdmission.PREEMPTED_AT);
-    try {
-      return at == null || Instant.now(clock).isBefore(Instant.parse(at).plus(BuiltinAdmission.PREEMPTION_GRACE));
-    } catch (java.time.format.DateTimeParseException e) {
-      return true;  // as an unwritten time: the preemptor writes a readable one, and the grace counts from then
-    }
+    // An unreadable time counts as unwritten: the preemptor writes a readable one, and the grace counts from then.
+    Instant at = ChildResources.instantOrNull(attempt.getMetadata().getAnnotations().get(BuiltinAdmission.PREEMPTED_AT));
+    return at == null || Instant.now(clock).isBefore(at.plus(BuiltinAdmission.PREEMPTION_GRACE));
   }
 
   private static String preemptedBy(Job attempt) {
