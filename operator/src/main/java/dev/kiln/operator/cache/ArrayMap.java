@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Set;
-import java.util.function.UnaryOperator;
+import java.util.function.Function;
 
 /**
  * A read-only map over one array of keys and values, in the order it was given: what a cached
@@ -25,16 +25,16 @@ final class ArrayMap<K, V> extends AbstractMap<K, V> {
   }
 
   /** The same entries in the same order, read-only. */
-  @SuppressWarnings("unchecked")
   static <K, V> Map<K, V> copyOf(Map<? extends K, ? extends V> map) {
-    return (Map<K, V>) (Map<?, ?>) copyOf(map, UnaryOperator.identity(), UnaryOperator.identity());
+    return copyOf(map, key -> key, value -> value);
   }
 
   /** The same entries in the same order, read-only, each key and value as {@code key} and {@code value} give it. */
-  static Map<Object, Object> copyOf(Map<?, ?> map, UnaryOperator<Object> key, UnaryOperator<Object> value) {
+  static <K, V> Map<K, V> copyOf(Map<? extends K, ? extends V> map,
+      Function<? super K, ? extends K> key, Function<? super V, ? extends V> value) {
     Object[] keysAndValues = new Object[map.size() * 2];
     int i = 0;
-    for (Map.Entry<?, ?> entry : map.entrySet()) {
+    for (Map.Entry<? extends K, ? extends V> entry : map.entrySet()) {
       keysAndValues[i++] = key.apply(entry.getKey());
       keysAndValues[i++] = value.apply(entry.getValue());
     }

@@ -3,17 +3,9 @@ package dev.kiln.operator.cache;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJob;
 import dev.kiln.api.v1alpha1.MultimodalPretrainJobStatus;
 import dev.kiln.api.v1alpha1.StageStatus;
-import io.fabric8.kubernetes.api.model.Container;
-import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.ObjectMeta;
-import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.PodStatus;
-import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
-import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import io.fabric8.kubernetes.client.informers.cache.BasicItemStore;
 import io.fabric8.kubernetes.client.informers.cache.Cache;
 import java.lang.reflect.Field;
@@ -33,11 +25,13 @@ import java.util.function.UnaryOperator;
  * left out: a queue's plan reads names, labels, node, every container's requests, overhead and
  * phase; the job lifecycle reads pod status, container ports, scheduling gates and node selector
  * (to release a gated pod to its planned node), and a Job's status and suspend. Each copy is
- * also compacted: the model classes allocate every list and map field up front, so the empty ones
+ * also compact: the model classes allocate every list and map field up front, so the empty ones
  * (most of them) are replaced by the shared immutable empties, the others by read-only ones no
  * larger than their contents (labels in a {@code LinkedHashMap} were the largest part of a cached
  * pod), and its strings, repeated across thousands of objects (namespaces, label values,
- * condition types and messages, images), are interned.
+ * condition types and messages, images), are interned. A pod, the object with the most watch
+ * events, and a Job are built that way field by field ({@link CompactCopy}); a claim is compacted
+ * by a reflective walk ({@link #compact}).
  */
 public final class CachedCopies {
 
@@ -67,51 +61,17 @@ public final class CachedCopies {
 
   /** For planning: name, labels and deletion; node, gates and selector; each container's resources; phase. */
   public static Pod planningPod(Pod pod) {
-    return copy(pod, new PodStatusBuilder().withPhase(pod.getStatus() == null ? null : pod.getStatus().getPhase()).build());
+    return CompactCopy.pod(pod, false);
   }
 
-  /** For the lifecycle as well: as for planning, with container ports and the whole status. */
+  /** For the lifecycle as well: as for planning, with container ports and the status the lifecycle reads. */
   public static Pod pod(Pod pod) {
-    return copy(pod, pod.getStatus());
-  }
-
-  private static Pod copy(Pod pod, PodStatus status) {
-    return compact(uncompacted(pod, status));
-  }
-
-  private static Pod uncompacted(Pod pod, PodStatus status) {
-    var spec = pod.getSpec();
-    List<Container> containers = spec == null || spec.getContainers() == null ? List.of()
-        : spec.getContainers().stream().map(c -> new ContainerBuilder().withName(c.getName())
-            .withResources(c.getResources()).withPorts(c.getPorts()).build()).toList();
-    List<Container> initContainers = spec == null || spec.getInitContainers() == null ? List.of()
-        : spec.getInitContainers().stream().map(c -> new ContainerBuilder().withName(c.getName())
-            .withResources(c.getResources()).withRestartPolicy(c.getRestartPolicy()).build()).toList();
-    return new PodBuilder()
-        .withMetadata(metadata(pod.getMetadata()))
-        .withNewSpec()
-          .withNodeName(spec == null ? null : spec.getNodeName())
-          .withNodeSelector(spec == null ? null : spec.getNodeSelector())
-          .withSchedulingGates(spec == null ? null : spec.getSchedulingGates())
-          .withOverhead(spec == null ? null : spec.getOverhead())
-          .withContainers(containers)
-          .withInitContainers(initContainers)
-        .endSpec()
-        .withStatus(status)
-        .build();
+    return CompactCopy.pod(pod, true);
   }
 
   /** The Job without its pod template: metadata, suspend, parallelism, completions, and its status. */
   public static Job job(Job job) {
-    return compact(new JobBuilder()
-        .withMetadata(metadata(job.getMetadata()))
-        .withNewSpec()
-          .withSuspend(job.getSpec() == null ? null : job.getSpec().getSuspend())
-          .withParallelism(job.getSpec() == null ? null : job.getSpec().getParallelism())
-          .withCompletions(job.getSpec() == null ? null : job.getSpec().getCompletions())
-        .endSpec()
-        .withStatus(job.getStatus())
-        .build());
+    return CompactCopy.job(job);
   }
 
   /**
@@ -120,7 +80,7 @@ public final class CachedCopies {
    */
   public static MultimodalPretrainJob planningJob(MultimodalPretrainJob job) {
     MultimodalPretrainJob copy = new MultimodalPretrainJob();
-    copy.setMetadata(compact(metadata(job.getMetadata())));
+    copy.setMetadata(CompactCopy.metadata(job.getMetadata()));
     copy.setSpec(job.getSpec());
     MultimodalPretrainJobStatus status = job.getStatus();
     if (status != null) {
@@ -136,21 +96,6 @@ public final class CachedCopies {
       copy.setStatus(kept);
     }
     return copy;
-  }
-
-  private static ObjectMeta metadata(ObjectMeta meta) {
-    return new ObjectMetaBuilder()
-        .withName(meta.getName())
-        .withGeneration(meta.getGeneration())
-        .withNamespace(meta.getNamespace())
-        .withUid(meta.getUid())
-        .withResourceVersion(meta.getResourceVersion())
-        .withCreationTimestamp(meta.getCreationTimestamp())
-        .withDeletionTimestamp(meta.getDeletionTimestamp())
-        .withLabels(meta.getLabels())
-        .withAnnotations(meta.getAnnotations())
-        .withOwnerReferences(meta.getOwnerReferences())
-        .build();
   }
 
   /**
@@ -191,7 +136,7 @@ public final class CachedCopies {
 
   /** The map in the same order, read-only, its string keys and values interned and its other values compacted. */
   private static Map<Object, Object> interned(Map<?, ?> map) {
-    return ArrayMap.copyOf(map, CachedCopies::interned, value -> {
+    return ArrayMap.<Object, Object>copyOf(map, CachedCopies::interned, value -> {
       compactModel(value);
       return interned(value);
     });

@@ -39,6 +39,124 @@ class CachedCopiesTest {
   }
 
   @Test
+  void aPodsCopyKeepsWhatTheOperatorReadsInObjectsNoLargerThanTheirContents() {
+    var job = TestJobs.example("open-qwen2vl.yaml");
+    var stageJob = StageJobManifest.build(job, 0, 1, OperatorSettings.defaults("0.1.0"));
+    Pod built = new PodBuilder()
+        .withMetadata(stageJob.getSpec().getTemplate().getMetadata())
+        .editMetadata().withName("rank-0").withNamespace("team").withUid("u-1").withResourceVersion("42")
+          .withCreationTimestamp("2026-12-06T12:00:00Z").withDeletionTimestamp("2026-12-06T12:05:00Z")
+          .addToAnnotations("kiln.dev/planned-node", "node-3")
+          .addNewOwnerReference().withApiVersion("batch/v1").withKind("Job").withName("job-pre-1").withUid("u-0")
+            .withController(true).endOwnerReference()
+        .endMetadata()
+        .withSpec(stageJob.getSpec().getTemplate().getSpec())
+        .editSpec().withNodeName("node-3").addToNodeSelector("kubernetes.io/hostname", "node-3")
+          .withOverhead(Map.of("memory", new Quantity("1Gi"))).endSpec()
+        .withNewStatus().withPhase("Failed").withReason("Evicted").withMessage("the node was low on memory")
+          .withPodIP("10.0.0.7").withStartTime("2026-12-06T12:00:01Z").withQosClass("Burstable")
+          .addNewCondition().withType("DisruptionTarget").withStatus("True").withReason("TerminationByKubelet")
+            .withMessage("evicted").withLastTransitionTime("2026-12-06T12:04:00Z").endCondition()
+          .addNewContainerStatus().withName("trainer").withImage("trainer:1").withImageID("trainer@sha256:ab")
+            .withRestartCount(0).withNewState().withNewTerminated().withExitCode(137).withReason("OOMKilled")
+              .withMessage("{\"loss\":1.5}").withFinishedAt("2026-12-06T12:04:30Z").endTerminated().endState()
+            .withNewLastState().withNewWaiting().withReason("ContainerCreating").endWaiting().endLastState()
+          .endContainerStatus()
+        .endStatus()
+        .build();
+    // As an informer receives it: read from JSON, every string its own.
+    Pod pod = Serialization.unmarshal(Serialization.asJson(built), Pod.class);
+
+    Pod copy = CachedCopies.pod(pod);
+
+    assertThat(copy.getMetadata()).usingRecursiveComparison()
+        .comparingOnlyFields("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
+            "deletionTimestamp", "labels", "annotations", "ownerReferences")
+        .isEqualTo(pod.getMetadata());
+    assertThat(copy.getSpec()).usingRecursiveComparison()
+        .comparingOnlyFields("nodeName", "nodeSelector", "schedulingGates", "overhead",
+            "containers.name", "containers.resources", "containers.ports", "initContainers.name",
+            "initContainers.resources", "initContainers.restartPolicy")
+        .isEqualTo(pod.getSpec());
+    assertThat(copy.getSpec().getSchedulingGates()).as("the stage pod's gate").isNotEmpty();
+    assertThat(copy.getStatus()).usingRecursiveComparison()
+        .comparingOnlyFields("phase", "reason", "message", "podIP", "startTime", "conditions", "containerStatuses.name",
+            "containerStatuses.imageID", "containerStatuses.state", "containerStatuses.lastState")
+        .isEqualTo(pod.getStatus());
+    assertThat(copy.getStatus().getQosClass()).as("what no one reads is left out").isNull();
+    assertThat(CachedCopies.planningPod(pod).getStatus()).usingRecursiveComparison().comparingOnlyFields("phase")
+        .isEqualTo(pod.getStatus());
+
+    assertThat(growable(copy, "pod")).isEmpty();
+    assertThat(growable(pod, "pod")).as("positive control: as read, the pod's lists and maps are its own")
+        .contains("pod.metadata.labels", "pod.spec.tolerations", "pod.status.conditions[0].additionalProperties");
+    String labelValue = copy.getMetadata().getLabels().values().iterator().next();
+    assertThat(labelValue).isSameAs(new String(labelValue.toCharArray()).intern());
+  }
+
+  @Test
+  void aJobsCopyKeepsItsStatusAndSuspendWithoutItsTemplate() {
+    var job = TestJobs.example("open-qwen2vl.yaml");
+    var built = new io.fabric8.kubernetes.api.model.batch.v1.JobBuilder(
+            StageJobManifest.build(job, 0, 1, OperatorSettings.defaults("0.1.0")))
+        .editMetadata().withNamespace("team").withUid("u-2").withResourceVersion("7").endMetadata()
+        .editSpec().withSuspend(true).withParallelism(2).withCompletions(2).endSpec()
+        .withNewStatus().withActive(1).withReady(1).withSucceeded(1).withFailed(0).withTerminating(0)
+          .withStartTime("2026-12-06T12:00:00Z").withCompletedIndexes("1")
+          .addNewCondition().withType("FailureTarget").withStatus("True").withReason("PodFailurePolicy")
+            .withMessage("Pod team/rank-0 has condition DisruptionTarget").withLastTransitionTime("2026-12-06T12:01:00Z")
+          .endCondition()
+        .endStatus()
+        .build();
+    var stageJob = Serialization.unmarshal(Serialization.asJson(built), io.fabric8.kubernetes.api.model.batch.v1.Job.class);
+
+    var copy = CachedCopies.job(stageJob);
+
+    assertThat(copy.getMetadata()).usingRecursiveComparison()
+        .comparingOnlyFields("name", "namespace", "uid", "resourceVersion", "labels", "annotations", "ownerReferences")
+        .isEqualTo(stageJob.getMetadata());
+    assertThat(copy.getSpec()).usingRecursiveComparison().comparingOnlyFields("suspend", "parallelism", "completions")
+        .isEqualTo(stageJob.getSpec());
+    assertThat(copy.getSpec().getTemplate()).isNull();
+    assertThat(copy.getStatus()).usingRecursiveComparison().ignoringFields("uncountedTerminatedPods")
+        .isEqualTo(stageJob.getStatus());
+    assertThat(growable(copy, "job")).isEmpty();
+    assertThat(growable(stageJob, "job")).as("positive control").contains("job.status.conditions");
+  }
+
+  /** Where in a model object a list or map can still grow (a mutable one), each as a path. */
+  private static List<String> growable(Object object, String path) {
+    List<String> found = new java.util.ArrayList<>();
+    if (object instanceof List<?> list) {
+      if (list instanceof java.util.ArrayList<?>) {
+        found.add(path);
+      }
+      for (int i = 0; i < list.size(); i++) {
+        found.addAll(growable(list.get(i), path + "[" + i + "]"));
+      }
+    } else if (object instanceof Map<?, ?> map) {
+      if (!(map instanceof ArrayMap<?, ?>) && map != Map.of()) {
+        found.add(path);
+      }
+      map.forEach((key, value) -> found.addAll(growable(value, path + "." + key)));
+    } else if (object != null && object.getClass().getName().startsWith("io.fabric8.kubernetes.api.model")) {
+      for (Class<?> type = object.getClass(); type != Object.class; type = type.getSuperclass()) {
+        for (var field : type.getDeclaredFields()) {
+          if (!java.lang.reflect.Modifier.isStatic(field.getModifiers())) {
+            field.setAccessible(true);
+            try {
+              found.addAll(growable(field.get(object), path + "." + field.getName()));
+            } catch (IllegalAccessException e) {
+              throw new AssertionError(e);
+            }
+          }
+        }
+      }
+    }
+    return found;
+  }
+
+  @Test
   void aCompactedObjectReadsAsItDidAndSharesItsEmptiesAndRepeatedStrings() {
     var job = TestJobs.example("open-qwen2vl.yaml");
     var stageJob = StageJobManifest.build(job, 0, 1, OperatorSettings.defaults("0.1.0"));
