@@ -87,8 +87,8 @@ public final class BuiltinAdmission implements Admission {
   private final Set<String> waiting = new LinkedHashSet<>();
   /** Each queue's last plan, with the versions it was made at: a waiting job asking again reuses its verdict. */
   private final Map<String, MadePlan> plans = new HashMap<>();
-  /** GPUs the first stage waiting in each queue asked for at its last plan: what the rest of its cohort must not borrow. */
-  private final Map<String, Integer> heads = new HashMap<>();
+  /** The first stage waiting in each queue at its last plan: what the rest of its cohort must not borrow. */
+  private final Map<String, QueuePlan.Waiting> heads = new HashMap<>();
   /**
    * Moves with every change to {@link #reservations}, {@link #handedOut} or {@link #setAside},
    * which plans depend on as much as on the cluster.
@@ -398,7 +398,7 @@ public final class BuiltinAdmission implements Admission {
         String otherName = other.getMetadata().getName();
         if (!otherName.equals(queueName) && other.getSpec() != null && cohortName.equals(other.getSpec().cohort())) {
           cohort.add(new QueuePlan.Member(otherName, other.getSpec(), runningByQueue.getOrDefault(otherName, List.of()),
-              heads.getOrDefault(otherName, 0)));
+              heads.get(otherName)));
         }
       }
     }
@@ -460,7 +460,7 @@ public final class BuiltinAdmission implements Admission {
     Map<String, QueuePlan.Waiting> askedFor = new HashMap<>();
     waitingStages.forEach(w -> askedFor.put(w.key(), w));
     QueuePlan.Waiting head = plan.pending().isEmpty() ? null : askedFor.get(plan.pending().getFirst());
-    heads.put(queueName, head == null ? 0 : head.gang().gpus());
+    heads.put(queueName, head);
     if (version.isPresent()) {
       Instant expire = Stream.of(
           reservations.values().stream().map(r -> r.at().plus(RESERVATION_TTL)),

@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * One queue's admission decisions, from a snapshot: the stages waiting in it, the stages it
@@ -36,7 +37,10 @@ import java.util.Set;
  *       run on borrowed ones ({@code reclaimWithinCohort}), those queues' stages first, and only
  *       while they are still borrowing once the stages already stopping have stopped. GPUs that
  *       another queue's first waiting stage needs within that queue's own quota are not lent:
- *       that stage goes first, as Kueue serves heads that do not borrow before those that do;</li>
+ *       that stage goes first, as Kueue serves heads that do not borrow before those that do; and
+ *       a stage that would borrow is placed only where that stage still fits afterwards (or holds
+ *       back what it could use, as a waiting head does in its own queue), so that it is not
+ *       admitted onto nodes it is stopped on moments later to make room for that stage;</li>
  *   <li>the room a preemptor is planned to take once its victims stop is set aside for it
  *       ({@link ClusterRoom#setAside}): no other stage, of this queue or another, takes it first
  *       and makes it preempt again; under BestEffortFIFO that holds even once a stage of a higher
@@ -91,13 +95,18 @@ public final class QueuePlan {
 
   /**
    * Another queue of the cohort: its quota, the stages it runs (what it uses of the cohort's GPUs),
-   * and the GPUs the first stage waiting in it asks for (0 when none waits).
+   * and the first stage waiting in it (null when none waits).
    */
-  public record Member(String queue, TrainingQueueSpec spec, List<Running> running, int headGpus) {
+  public record Member(String queue, TrainingQueueSpec spec, List<Running> running, Waiting head) {
 
     /** A member with nothing waiting. */
     public Member(String queue, TrainingQueueSpec spec, List<Running> running) {
-      this(queue, spec, running, 0);
+      this(queue, spec, running, null);
+    }
+
+    /** The GPUs its first waiting stage asks for: 0 when none waits. */
+    int headGpus() {
+      return head == null ? 0 : head.gang().gpus();
     }
   }
 
@@ -161,7 +170,13 @@ public final class QueuePlan {
       boolean mayPass = head == null || spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO;
       Map<String, ResourceList> setAside = room.takeSetAside(stage.key());
       boolean mayStart = mayPass && fitsQuota(stage.gang(), List.of());
-      List<String> nodes = mayStart ? room.placement(stage.gang()) : null;
+      List<Member> served = mayStart ? servedBeforeBorrowing(stage.gang(), room) : List.of();
+      List<String> nodes = mayStart ? placement(stage.gang(), room, served) : null;
+      String heldBack = mayStart && nodes == null && !served.isEmpty() && room.copy().place(stage.gang())
+          ? "; the nodes it fits are held for " + served.stream()
+              .map(member -> member.head().key() + " (first in queue " + member.queue() + ")")
+              .collect(Collectors.joining(", ")) + ", which within its own quota goes before a queue that borrows"
+          : "";
       if (nodes != null) {
         hold(stage.gang(), stage.gang().gpus(), false);
         inUse += stage.gang().gpus();
@@ -184,14 +199,15 @@ public final class QueuePlan {
         }
         String reason = spec.strategy() == TrainingQueueSpec.Strategy.STRICT_FIFO
             ? "behind " + head.key() + " in queue " + queue + " (StrictFIFO)"
-            : shortage(stage.gang(), room) + "; " + head.key() + " goes first";
+            : shortage(stage.gang(), room) + heldBack + "; " + head.key() + " goes first";
         verdicts.put(stage.key(), new Wait(position, reason));
         continue;
       }
       head = stage;
       Verdict verdict = preemptOrWait(stage, running, room, position);
-      if (verdict instanceof Wait) {
+      if (verdict instanceof Wait wait) {
         roomNotNeeded.add(stage.key());  // its plan no longer rests on what was kept for it
+        verdict = new Wait(wait.position(), wait.reason() + heldBack);
       }
       verdicts.put(stage.key(), verdict);
       // What the head could use now is held back for it, so that it is never starved.
@@ -269,6 +285,38 @@ public final class QueuePlan {
       }
     }
     return new Wait(position, shortage);
+  }
+
+  /**
+   * The first waiting stages of the cohort's other queues that fit their own queue's quota, when
+   * admitting the gang would make this queue borrow GPUs: Kueue serves them before a borrower.
+   * One with room kept for it (it preempted) is left out: that room is already its own.
+   */
+  private List<Member> servedBeforeBorrowing(Gang gang, ClusterRoom room) {
+    if (cohort.isEmpty() || spec.gpuQuota() == null || gang.gpus() == 0 || used + gang.gpus() <= nominal(spec)) {
+      return List.of();
+    }
+    return cohort.stream()
+        .filter(member -> member.head() != null && !room.keptFor(member.head().key())
+            && memberUsed.get(member.queue()) + member.headGpus() <= nominal(member.spec()))
+        .toList();
+  }
+
+  /**
+   * Where the gang's pods go (rank order), now holding that room; null when it does not fit. With
+   * the first stages of queues {@code served} first, only where it fits once each holds what it could use.
+   */
+  private static List<String> placement(Gang gang, ClusterRoom room, List<Member> served) {
+    if (served.isEmpty()) {
+      return room.placement(gang);
+    }
+    ClusterRoom after = room.copy();
+    served.forEach(member -> after.reserve(member.head().gang()));
+    List<String> nodes = after.placement(gang);
+    if (nodes != null) {
+      nodes.forEach(node -> room.hold(node, gang.perPod()));
+    }
+    return nodes;
   }
 
   /** The stages of this queue or its cohort stopping for {@code job}: its victims. */

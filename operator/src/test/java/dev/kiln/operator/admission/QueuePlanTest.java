@@ -361,7 +361,7 @@ class QueuePlanTest {
   void gpusAnotherQueuesHeadNeedsWithinItsQuotaAreNotBorrowedBackFromIt() {
     // vision (quota 8) reclaimed its 8 from language, which now runs within its own 8 and wants more.
     List<QueuePlan.Waiting> again = List.of(waiting("ns/again", 0, 1, gang(1, 8)));
-    var visionWaits = new QueuePlan.Member("vision", inCohort(8, null, null, null), List.of(), 8);
+    var visionWaits = new QueuePlan.Member("vision", inCohort(8, null, null, null), List.of(), waiting("ns/v1", 0, 1, gang(1, 8)));
     List<QueuePlan.Running> languageRuns = List.of(running("ns/l1", 0, 1, "node-0"));
     var plan = QueuePlan.plan("language", inCohort(8, null, null, null), again, languageRuns,
         room(nodes(2, 8, A100), List.of(pod("node-0", 8))), List.of(visionWaits));
@@ -373,10 +373,36 @@ class QueuePlanTest {
     assertThat(QueuePlan.plan("language", inCohort(8, null, null, null), again, languageRuns,
         room(nodes(2, 8, A100), List.of(pod("node-0", 8))), List.of(visionIdle)).verdicts().get("ns/again"))
         .as("positive control: nothing waits in vision, its 8 are lent").isInstanceOf(QueuePlan.Admit.class);
-    var visionWantsMore = new QueuePlan.Member("vision", inCohort(8, null, null, null), List.of(), 16);
+    var visionWantsMore = new QueuePlan.Member("vision", inCohort(8, null, null, null), List.of(), waiting("ns/v1", 0, 1, gang(2, 8)));
     assertThat(QueuePlan.plan("language", inCohort(8, null, null, null), again, languageRuns,
         room(nodes(2, 8, A100), List.of(pod("node-0", 8))), List.of(visionWantsMore)).verdicts().get("ns/again"))
         .as("vision's head would borrow too: it has no precedence").isInstanceOf(QueuePlan.Admit.class);
+  }
+
+  @Test
+  void aStageThatWouldBorrowLeavesTheNodesAnotherQueuesHeadNeedsWithinItsQuota() {
+    // language (quota 8) runs 8 on node-0 and would borrow for a second stage; vision's head fits its
+    // own quota of 16. The quota lets both run, the nodes only one: node-2 has 4 GPUs taken.
+    List<QueuePlan.Waiting> more = List.of(waiting("ns/more", 0, 2, gang(1, 8)));
+    List<QueuePlan.Running> languageRuns = List.of(running("ns/l1", 0, 1, "node-0"));
+    List<Pod> pods = List.of(pod("node-0", 8), pod("node-2", 4));
+    var visionWaits = new QueuePlan.Member("vision", inCohort(16, null, null, null), List.of(),
+        waiting("ns/v1", 0, 3, gang(1, 8)));
+
+    var plan = QueuePlan.plan("language", inCohort(8, null, null, null), more, languageRuns,
+        room(nodes(3, 8, A100), pods), List.of(visionWaits));
+
+    assertThat(plan.verdicts().get("ns/more")).as("vision's head goes first, though it queued later")
+        .isEqualTo(new QueuePlan.Wait(1, "waiting for 8 GPUs (1 pods of 8): 8 free in queue language and its cohort lab,"
+            + " 12 free on nodes; the nodes it fits are held for ns/v1 (first in queue vision), which within its own"
+            + " quota goes before a queue that borrows"));
+    assertThat(QueuePlan.plan("language", inCohort(8, null, null, null), more, languageRuns,
+        room(nodes(3, 8, A100), List.of(pod("node-0", 8))), List.of(visionWaits)).verdicts().get("ns/more"))
+        .as("positive control: with node-2 free too, both fit: it borrows the one vision's head does not need")
+        .isEqualTo(new QueuePlan.Admit(List.of("node-2")));
+    assertThat(QueuePlan.plan("language", inCohort(16, null, null, null), more, languageRuns,
+        room(nodes(3, 8, A100), pods), List.of(visionWaits)).verdicts().get("ns/more"))
+        .as("within its own quota it does not borrow: no queue goes before it").isInstanceOf(QueuePlan.Admit.class);
   }
 
   @Test
