@@ -131,6 +131,13 @@ public final class QueuePlan {
    */
   private final Map<Gang, String> shortages = new HashMap<>();
   private long shortagesAt = -1;
+  /** Members whose first waiting stage goes before a stage of this queue that borrows; set as a plan starts. */
+  private List<Member> servedFirst = List.of();
+  /** The room left to a stage that borrows, at the room's {@link ClusterRoom#changes()} it was built at. */
+  private ClusterRoom leftToBorrowers;
+  private long leftToBorrowersAt = -1;
+  /** Whether each gang shape fits the room as it is, at that same count of changes. */
+  private final Map<Gang, Boolean> fitsNow = new HashMap<>();
 
   private QueuePlan(String queue, TrainingQueueSpec spec, List<Member> cohort) {
     this.queue = queue;
@@ -166,14 +173,15 @@ public final class QueuePlan {
     Map<String, Verdict> verdicts = new LinkedHashMap<>();
     Waiting head = null;
     Set<String> roomNotNeeded = new HashSet<>();
+    servedFirst = servedBeforeBorrowing(room);
     for (Waiting stage : ordered(waiting, room)) {
       boolean mayPass = head == null || spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO;
       Map<String, ResourceList> setAside = room.takeSetAside(stage.key());
       boolean mayStart = mayPass && fitsQuota(stage.gang(), List.of());
-      List<Member> served = mayStart ? servedBeforeBorrowing(stage.gang(), room) : List.of();
-      List<String> nodes = mayStart ? placement(stage.gang(), room, served) : null;
-      String heldBack = mayStart && nodes == null && !served.isEmpty() && room.copy().place(stage.gang())
-          ? "; the nodes it fits are held for " + served.stream()
+      boolean borrowing = mayStart && !servedFirst.isEmpty() && borrows(stage.gang());
+      List<String> nodes = !mayStart ? null : borrowing ? placementLeaving(stage.gang(), room) : room.placement(stage.gang());
+      String heldBack = borrowing && nodes == null && fitsNow(stage.gang(), room)
+          ? "; the nodes it fits are held for " + servedFirst.stream()
               .map(member -> member.head().key() + " (first in queue " + member.queue() + ")")
               .collect(Collectors.joining(", ")) + ", which within its own quota goes before a queue that borrows"
           : "";
@@ -288,35 +296,47 @@ public final class QueuePlan {
   }
 
   /**
-   * The first waiting stages of the cohort's other queues that fit their own queue's quota, when
-   * admitting the gang would make this queue borrow GPUs: Kueue serves them before a borrower.
-   * One with room kept for it (it preempted) is left out: that room is already its own.
+   * The first waiting stages of the cohort's other queues that fit their own queue's quota: Kueue
+   * serves them before a stage that borrows. One with room kept for it (it preempted) is left out:
+   * that room is already its own.
    */
-  private List<Member> servedBeforeBorrowing(Gang gang, ClusterRoom room) {
-    if (cohort.isEmpty() || spec.gpuQuota() == null || gang.gpus() == 0 || used + gang.gpus() <= nominal(spec)) {
-      return List.of();
-    }
+  private List<Member> servedBeforeBorrowing(ClusterRoom room) {
     return cohort.stream()
         .filter(member -> member.head() != null && !room.keptFor(member.head().key())
             && memberUsed.get(member.queue()) + member.headGpus() <= nominal(member.spec()))
         .toList();
   }
 
+  /** Whether admitting the gang would make this queue use GPUs beyond its own (nominal) quota. */
+  private boolean borrows(Gang gang) {
+    return spec.gpuQuota() != null && gang.gpus() > 0 && used + gang.gpus() > nominal(spec);
+  }
+
   /**
-   * Where the gang's pods go (rank order), now holding that room; null when it does not fit. With
-   * the first stages of queues {@code served} first, only where it fits once each holds what it could use.
+   * Where a gang that borrows goes (rank order), now holding that room: only where it fits once
+   * the stages {@link #servedFirst} hold what they could use; null when it does not fit there.
    */
-  private static List<String> placement(Gang gang, ClusterRoom room, List<Member> served) {
-    if (served.isEmpty()) {
-      return room.placement(gang);
+  private List<String> placementLeaving(Gang gang, ClusterRoom room) {
+    if (leftToBorrowers == null || leftToBorrowersAt != room.changes()) {
+      // Built once per change of the room: a plan checks hundreds of waiting stages against it.
+      leftToBorrowers = room.copy();
+      servedFirst.forEach(member -> leftToBorrowers.reserve(member.head().gang()));
+      leftToBorrowersAt = room.changes();
+      fitsNow.clear();
     }
-    ClusterRoom after = room.copy();
-    served.forEach(member -> after.reserve(member.head().gang()));
-    List<String> nodes = after.placement(gang);
+    List<String> nodes = leftToBorrowers.placement(gang);
     if (nodes != null) {
       nodes.forEach(node -> room.hold(node, gang.perPod()));
     }
     return nodes;
+  }
+
+  /** Whether the gang fits the room as it is (no room taken), for as long as the room does not change. */
+  private boolean fitsNow(Gang gang, ClusterRoom room) {
+    if (leftToBorrowersAt != room.changes()) {
+      fitsNow.clear();
+    }
+    return fitsNow.computeIfAbsent(gang, g -> room.copy().place(g));
   }
 
   /** The stages of this queue or its cohort stopping for {@code job}: its victims. */
