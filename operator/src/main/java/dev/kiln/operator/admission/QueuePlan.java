@@ -178,12 +178,13 @@ public final class QueuePlan {
       boolean mayPass = head == null || spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO;
       Map<String, ResourceList> setAside = room.takeSetAside(stage.key());
       boolean mayStart = mayPass && fitsQuota(stage.gang(), List.of());
-      boolean borrowing = mayStart && !servedFirst.isEmpty() && borrows(stage.gang());
+      // Room kept for a stage that preempted is its own: the heads served first do not take it from it.
+      boolean borrowing = mayStart && setAside.isEmpty() && !servedFirst.isEmpty() && borrows(stage.gang());
       List<String> nodes = !mayStart ? null : borrowing ? placementLeaving(stage.gang(), room) : room.placement(stage.gang());
       String heldBack = borrowing && nodes == null && fitsNow(stage.gang(), room)
           ? "; the nodes it fits are held for " + servedFirst.stream()
               .map(member -> member.head().key() + " (first in queue " + member.queue() + ")")
-              .collect(Collectors.joining(", ")) + ", which within its own quota goes before a queue that borrows"
+              .collect(Collectors.joining(", ")) + ": a queue's first stage within its quota goes before a queue that borrows"
           : "";
       if (nodes != null) {
         hold(stage.gang(), stage.gang().gpus(), false);

@@ -394,8 +394,8 @@ class QueuePlanTest {
 
     assertThat(plan.verdicts().get("ns/more")).as("vision's head goes first, though it queued later")
         .isEqualTo(new QueuePlan.Wait(1, "waiting for 8 GPUs (1 pods of 8): 8 free in queue language and its cohort lab,"
-            + " 12 free on nodes; the nodes it fits are held for ns/v1 (first in queue vision), which within its own"
-            + " quota goes before a queue that borrows"));
+            + " 12 free on nodes; the nodes it fits are held for ns/v1 (first in queue vision): a queue's first stage"
+            + " within its quota goes before a queue that borrows"));
     assertThat(QueuePlan.plan("language", inCohort(8, null, null, null), more, languageRuns,
         room(nodes(3, 8, A100), List.of(pod("node-0", 8))), List.of(visionWaits)).verdicts().get("ns/more"))
         .as("positive control: with node-2 free too, both fit: it borrows the one vision's head does not need")
