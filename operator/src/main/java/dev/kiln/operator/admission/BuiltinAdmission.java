@@ -398,7 +398,7 @@ public final class BuiltinAdmission implements Admission {
         String otherName = other.getMetadata().getName();
         if (!otherName.equals(queueName) && other.getSpec() != null && cohortName.equals(other.getSpec().cohort())) {
           cohort.add(new QueuePlan.Member(otherName, other.getSpec(), runningByQueue.getOrDefault(otherName, List.of()),
-              heads.get(otherName)));
+              stillHead(heads.get(otherName), otherName, jobs)));
         }
       }
     }
@@ -762,6 +762,12 @@ public final class BuiltinAdmission implements Admission {
    * done and the next not yet asked for, or an attempt failed): such a job keeps its place, and
    * the stage it will ask for next counts as waiting.
    */
+  /** The head a queue's last plan found, while it is still a job in that queue (not deleted, moved or suspended). */
+  private static QueuePlan.Waiting stillHead(QueuePlan.Waiting head, String queue, Map<String, MultimodalPretrainJob> jobs) {
+    MultimodalPretrainJob job = head == null ? null : jobs.get(head.key());
+    return job != null && inQueue(job, queue) ? head : null;
+  }
+
   private static boolean inQueue(MultimodalPretrainJob job, String queue) {
     var status = job.getStatus();
     if (status == null || status.getQueue() == null || !queue.equals(status.getQueue().name())) {

@@ -136,8 +136,9 @@ public final class QueuePlan {
   /** The room left to a stage that borrows, at the room's {@link ClusterRoom#changes()} it was built at. */
   private ClusterRoom leftToBorrowers;
   private long leftToBorrowersAt = -1;
-  /** Whether each gang shape fits the room as it is, at that same count of changes. */
+  /** Whether each gang shape fits the room as it is, at the room's changes it was found at. */
   private final Map<Gang, Boolean> fitsNow = new HashMap<>();
+  private long fitsNowAt = -1;
 
   private QueuePlan(String queue, TrainingQueueSpec spec, List<Member> cohort) {
     this.queue = queue;
@@ -213,10 +214,12 @@ public final class QueuePlan {
         continue;
       }
       head = stage;
-      Verdict verdict = preemptOrWait(stage, running, room, position);
-      if (verdict instanceof Wait wait) {
+      // Held back, it fits the room as it is: stopping others would free nothing it may take.
+      Verdict verdict = heldBack.isEmpty()
+          ? preemptOrWait(stage, running, room, position, setAside.isEmpty() ? servedFirst : List.of())
+          : new Wait(position, shortage(stage.gang(), room) + heldBack);
+      if (verdict instanceof Wait) {
         roomNotNeeded.add(stage.key());  // its plan no longer rests on what was kept for it
-        verdict = new Wait(wait.position(), wait.reason() + heldBack);
       }
       verdicts.put(stage.key(), verdict);
       // What the head could use now is held back for it, so that it is never starved.
@@ -228,7 +231,13 @@ public final class QueuePlan {
     return new Result(verdicts, inUse, pending, roomNotNeeded);
   }
 
-  private Verdict preemptOrWait(Waiting stage, List<Running> running, ClusterRoom room, int position) {
+  /**
+   * What the queue's first waiting stage is told when it does not start: to preempt, or to wait.
+   * Should it still borrow once its victims stop, it is planned leaving what the first stages of
+   * queues {@code served} could use, as when it starts.
+   */
+  private Verdict preemptOrWait(Waiting stage, List<Running> running, ClusterRoom room, int position,
+      List<Member> served) {
     String shortage = shortage(stage.gang(), room);
     boolean withinQueue = spec.preemption() == TrainingQueueSpec.Preemption.LOWER_PRIORITY;
     // Kueue reclaims only for a stage that fits the queue's own (nominal) quota once admitted.
@@ -241,7 +250,7 @@ public final class QueuePlan {
     }
     List<Running> stopping = new ArrayList<>(running.stream().filter(Running::stopping).toList());
     cohort.forEach(member -> member.running().stream().filter(Running::stopping).forEach(stopping::add));
-    List<String> placed = stopping.isEmpty() ? null : placedAfterStopping(stage.gang(), room, stopping);
+    List<String> placed = stopping.isEmpty() ? null : placedAfterStopping(stage.gang(), room, served, stopping);
     if (placed != null) {
       // Named again, so that a victim whose own job has not stopped it in time is stopped by the preemptor.
       return new Preempt(position, shortage + "; waiting for preempted stages to stop", List.copyOf(stopping), placed);
@@ -278,13 +287,13 @@ public final class QueuePlan {
         continue;  // its queue no longer runs on borrowed GPUs once those already chosen stop
       }
       victims.add(victim);
-      List<String> nodes = placedAfterStopping(stage.gang(), room, stopping, victims);
+      List<String> nodes = placedAfterStopping(stage.gang(), room, served, stopping, victims);
       if (nodes != null) {
         // Fill-back: a victim taken early whose stop the later ones made unneeded keeps running.
         for (int i = victims.size() - 2; i >= 0; i--) {
           List<Running> without = new ArrayList<>(victims);
           without.remove(i);
-          List<String> placedWithout = placedAfterStopping(stage.gang(), room, stopping, without);
+          List<String> placedWithout = placedAfterStopping(stage.gang(), room, served, stopping, without);
           if (placedWithout != null) {
             victims = without;
             nodes = placedWithout;
@@ -303,14 +312,23 @@ public final class QueuePlan {
    */
   private List<Member> servedBeforeBorrowing(ClusterRoom room) {
     return cohort.stream()
-        .filter(member -> member.head() != null && !room.keptFor(member.head().key())
-            && memberUsed.get(member.queue()) + member.headGpus() <= nominal(member.spec()))
+        .filter(member -> member.headGpus() > 0 && !room.keptFor(member.head().key())
+            && memberUsed.get(member.queue()) + member.headGpus() <= nominal(member.spec())
+            && memberShares.get(member.queue()).entrySet().stream().allMatch(quota ->
+                memberUsedOther.get(member.queue()).get(quota.getKey()) + member.head().gang().total(quota.getKey())
+                    <= quota.getValue().nominal()))
         .toList();
   }
 
   /** Whether admitting the gang would make this queue use GPUs beyond its own (nominal) quota. */
   private boolean borrows(Gang gang) {
-    return spec.gpuQuota() != null && gang.gpus() > 0 && used + gang.gpus() > nominal(spec);
+    return borrows(gang, List.of());
+  }
+
+  /** As {@link #borrows(Gang)}, once the stages {@code stopped} (of this queue or of its cohort) have stopped. */
+  private boolean borrows(Gang gang, List<Running> stopped) {
+    int own = used - stopped.stream().filter(r -> !memberOf.containsKey(r)).mapToInt(r -> r.gang().gpus()).sum();
+    return spec.gpuQuota() != null && gang.gpus() > 0 && own + gang.gpus() > nominal(spec);
   }
 
   /**
@@ -323,7 +341,6 @@ public final class QueuePlan {
       leftToBorrowers = room.copy();
       servedFirst.forEach(member -> leftToBorrowers.reserve(member.head().gang()));
       leftToBorrowersAt = room.changes();
-      fitsNow.clear();
     }
     List<String> nodes = leftToBorrowers.placement(gang);
     if (nodes != null) {
@@ -334,8 +351,9 @@ public final class QueuePlan {
 
   /** Whether the gang fits the room as it is (no room taken), for as long as the room does not change. */
   private boolean fitsNow(Gang gang, ClusterRoom room) {
-    if (leftToBorrowersAt != room.changes()) {
+    if (fitsNowAt != room.changes()) {
       fitsNow.clear();
+      fitsNowAt = room.changes();
     }
     return fitsNow.computeIfAbsent(gang, g -> room.copy().place(g));
   }
@@ -386,10 +404,11 @@ public final class QueuePlan {
 
   /**
    * Where the gang's pods would run (rank order) once every stage of {@code stopped} lists has
-   * stopped, or null when it would not fit the queue's quota or the nodes even then.
+   * stopped, or null when it would not fit the queue's quota or the nodes even then; should it
+   * still borrow then, only where the first stages of queues {@code served} still fit.
    */
   @SafeVarargs
-  private List<String> placedAfterStopping(Gang gang, ClusterRoom room, List<Running>... stopped) {
+  private List<String> placedAfterStopping(Gang gang, ClusterRoom room, List<Member> served, List<Running>... stopped) {
     ClusterRoom after = room.copy();
     List<Running> all = new ArrayList<>();
     for (List<Running> list : stopped) {
@@ -398,7 +417,13 @@ public final class QueuePlan {
         r.heldByNode().forEach((node, held) -> after.release(node, held, r.attempt()));
       }
     }
-    return fitsQuota(gang, all) ? after.placement(gang) : null;
+    if (!fitsQuota(gang, all)) {
+      return null;
+    }
+    if (borrows(gang, all)) {
+      served.forEach(member -> after.reserve(member.head().gang()));
+    }
+    return after.placement(gang);
   }
 
   /** GPUs a running gang frees towards the quota a waiting gang is measured against. */

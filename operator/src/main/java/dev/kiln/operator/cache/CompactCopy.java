@@ -198,7 +198,7 @@ final class CompactCopy {
   }
 
   /**
-   * Phase, reason and message, pod IP and start time, conditions, and each container's image and
+   * Phase, reason and message, pod IP and start time, conditions, and each container's imageID and
    * state (waiting reasons, exit codes and termination messages).
    */
   private static PodStatus status(PodStatus status) {

@@ -403,6 +403,18 @@ class QueuePlanTest {
     assertThat(QueuePlan.plan("language", inCohort(16, null, null, null), more, languageRuns,
         room(nodes(3, 8, A100), pods), List.of(visionWaits)).verdicts().get("ns/more"))
         .as("within its own quota it does not borrow: no queue goes before it").isInstanceOf(QueuePlan.Admit.class);
+
+    // In a LowerPriority queue, with a stage of vision stopping on node-2 (and speech lending the
+    // quota that takes), it still only waits: it fits the room as it is, so no stop frees what it may take.
+    var visionStopping = new QueuePlan.Member("vision", inCohort(16, null, null, null), List.of(new QueuePlan.Running(
+        "ns/v0", "ns/v0-a1", 0, Instant.ofEpochSecond(1), gang(1, 4), Map.of("node-2", ResourceList.gpus(4)), true)),
+        waiting("ns/v1", 0, 3, gang(1, 8)));
+    var lowerPriority = new TrainingQueueSpec(8, null, Strategy.BEST_EFFORT_FIFO, Preemption.LOWER_PRIORITY, null, "lab",
+        null, null, null);
+    assertThat(QueuePlan.plan("language", lowerPriority, more, languageRuns, room(nodes(3, 8, A100), pods),
+        List.of(visionStopping, new QueuePlan.Member("speech", inCohort(8, null, null, null), List.of())))
+        .verdicts().get("ns/more")).isInstanceOf(QueuePlan.Wait.class)
+        .extracting(v -> ((QueuePlan.Wait) v).reason()).asString().contains("held for ns/v1 (first in queue vision)");
   }
 
   @Test

@@ -684,45 +684,29 @@ class QueueLifecycleTest {
 
   @Test
   void aStageThatWouldBorrowLeavesTheNodeAnotherQueuesFirstStageWaitsForWithinItsQuota() {
-    cluster.addGpuNode("gpu-0", 8, A100);
-    cluster.addGpuNode("gpu-1", 8, A100);
-    queue("vision", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
-    queue("speech", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, null));  // idle: lends its 8
-    queue("language", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, null));
-    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
-        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
-    MultimodalPretrainJob first = create("first", "language", 0, 1);
-    toTraining(first);
-    cluster.startPod(NS, "first-pretrain-a1", 0, "gpu-0");
-    // Another workload holds gpu-1 while vision's owner and language's borrower queue for it.
-    io.fabric8.kubernetes.api.model.Pod other = client.pods().inNamespace("default").resource(new io.fabric8.kubernetes.api.model.PodBuilder()
-        .withNewMetadata().withName("other").endMetadata()
-        .withNewSpec().withNodeName("gpu-1").addNewContainer().withName("c").withNewResources()
-          .withRequests(Map.of(StageJobManifest.GPU, new io.fabric8.kubernetes.api.model.Quantity("8"))).endResources()
-        .endContainer().endSpec()
-        .withNewStatus().withPhase("Running").endStatus().build()).create();
-    MultimodalPretrainJob owner = create("owner", "vision", 0, 1);
-    prepareData(owner);
-    reconcile(owner, admission);
-    MultimodalPretrainJob borrower = create("borrower", "language", 0, 1);
-    prepareData(borrower);
-    reconcile(borrower, admission);
-    assertThat(cluster.job(NS, "owner-pretrain-a1")).isNull();
+    BuiltinAdmission admission = borrowerAndOwnerQueuedForGpu1();
 
-    client.pods().inNamespace("default").withName(other.getMetadata().getName()).editStatus(p -> {
-      p.getStatus().setPhase("Succeeded");
-      return p;
-    });
-    reconcile(borrower, admission);  // the first to ask once gpu-1 is free
+    reconcile(get("borrower"), admission);  // the first to ask once gpu-1 is free
 
     assertThat(cluster.job(NS, "borrower-pretrain-a1")).as("the cohort's quota lets it borrow 8, the node is owner's")
         .isNull();
-    assertThat(get(borrower).getStatus().getQueue().reason())
+    assertThat(get("borrower").getStatus().getQueue().reason())
         .contains("8 free on nodes; the nodes it fits are held for research/owner (first in queue vision)");
-    reconcile(owner, admission);
+    reconcile(get("owner"), admission);
     assertThat(cluster.job(NS, "owner-pretrain-a1").getMetadata().getAnnotations())
         .as("admitted onto gpu-1, with no one to preempt there").containsEntry("kiln.dev/placement", "gpu-1");
-    assertThat(eventReasons(owner)).doesNotContain("Preempting");
+    assertThat(eventReasons(get("owner"))).doesNotContain("Preempting");
+  }
+
+  @Test
+  void aBorrowerIsNotHeldBackForAFirstStageWhoseJobIsGone() {
+    BuiltinAdmission admission = borrowerAndOwnerQueuedForGpu1();
+    client.resources(MultimodalPretrainJob.class).inNamespace(NS).withName("owner").delete();
+
+    reconcile(get("borrower"), admission);
+
+    assertThat(cluster.job(NS, "borrower-pretrain-a1").getMetadata().getAnnotations())
+        .as("vision's last plan named owner its first stage; owner is gone").containsEntry("kiln.dev/placement", "gpu-1");
   }
 
   @Test
@@ -1614,6 +1598,45 @@ class QueueLifecycleTest {
     MultimodalPretrainJob forSpeech = create("for-speech", "speech", 0, 1);
     prepareData(forVision);
     prepareData(forSpeech);
+  }
+
+  /**
+   * Cohort lab of vision (16 GPUs), speech (8, idle: it lends them) and language (8, running
+   * "first" on gpu-0). Another workload held gpu-1 while vision's "owner" and language's
+   * "borrower" asked for 8 GPUs each, both told to wait by the returned admission; that workload
+   * has now ended.
+   */
+  private BuiltinAdmission borrowerAndOwnerQueuedForGpu1() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    cluster.addGpuNode("gpu-1", 8, A100);
+    queue("vision", new TrainingQueueSpec(16, null, null, null, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY));
+    queue("speech", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, null));
+    queue("language", new TrainingQueueSpec(8, null, null, null, null, "lab", null, null, null));
+    BuiltinAdmission admission = new BuiltinAdmission(new ListingClusterState(client),
+        (queue, status) -> TrainingQueues.writeStatus(client, queue, status), key -> { }, clock);
+    MultimodalPretrainJob first = create("first", "language", 0, 1);
+    toTraining(first);
+    cluster.startPod(NS, "first-pretrain-a1", 0, "gpu-0");
+    io.fabric8.kubernetes.api.model.Pod other = client.pods().inNamespace("default").resource(
+        new io.fabric8.kubernetes.api.model.PodBuilder()
+            .withNewMetadata().withName("other").endMetadata()
+            .withNewSpec().withNodeName("gpu-1").addNewContainer().withName("c").withNewResources()
+              .withRequests(Map.of(StageJobManifest.GPU, new io.fabric8.kubernetes.api.model.Quantity("8"))).endResources()
+            .endContainer().endSpec()
+            .withNewStatus().withPhase("Running").endStatus().build()).create();
+    MultimodalPretrainJob owner = create("owner", "vision", 0, 1);
+    prepareData(owner);
+    reconcile(get(owner), admission);
+    MultimodalPretrainJob borrower = create("borrower", "language", 0, 1);
+    prepareData(borrower);
+    reconcile(get(borrower), admission);
+    assertThat(cluster.job(NS, "owner-pretrain-a1")).isNull();
+    assertThat(cluster.job(NS, "borrower-pretrain-a1")).isNull();
+    client.pods().inNamespace("default").withName(other.getMetadata().getName()).editStatus(p -> {
+      p.getStatus().setPhase("Succeeded");
+      return p;
+    });
+    return admission;
   }
 
   /** A PriorityClass of that value (created once), as an administrator would provide it. */
