@@ -59,12 +59,12 @@ public final class CachedCopies {
     };
   }
 
-  /** For planning: name, labels and deletion; node, gates and selector; each container's resources; phase. */
+  /** For planning: name, labels and deletion; node, gates and selector; each container's resources and ports; phase. */
   public static Pod planningPod(Pod pod) {
     return CompactCopy.pod(pod, false);
   }
 
-  /** For the lifecycle as well: as for planning, with container ports and the status the lifecycle reads. */
+  /** For the lifecycle as well: as for planning, with the status the lifecycle reads. */
   public static Pod pod(Pod pod) {
     return CompactCopy.pod(pod, true);
   }

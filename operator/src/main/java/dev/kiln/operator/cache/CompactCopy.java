@@ -41,11 +41,11 @@ final class CompactCopy {
   private CompactCopy() {}
 
   /** Metadata, the spec's placement and resources, and the status the lifecycle reads (or only its phase). */
-  static Pod pod(Pod pod, boolean wholeStatus) {
+  static Pod pod(Pod pod, boolean lifecycleStatus) {
     Pod copy = new Pod();
     copy.setMetadata(metadata(pod.getMetadata()));
     copy.setSpec(spec(pod.getSpec()));
-    copy.setStatus(wholeStatus ? status(pod.getStatus()) : phase(pod.getStatus()));
+    copy.setStatus(lifecycleStatus ? status(pod.getStatus()) : phase(pod.getStatus()));
     copy.setAdditionalProperties(Map.of());
     return copy;
   }
