@@ -757,17 +757,17 @@ public final class BuiltinAdmission implements Admission {
         && Objects.equals(a.getPendingCount(), b.getPendingCount());
   }
 
-  /**
-   * A job that waits in this queue, or was admitted from it and is between two attempts (its stage
-   * done and the next not yet asked for, or an attempt failed): such a job keeps its place, and
-   * the stage it will ask for next counts as waiting.
-   */
   /** The head a queue's last plan found, while it is still a job in that queue (not deleted, moved or suspended). */
   private static QueuePlan.Waiting stillHead(QueuePlan.Waiting head, String queue, Map<String, MultimodalPretrainJob> jobs) {
     MultimodalPretrainJob job = head == null ? null : jobs.get(head.key());
     return job != null && inQueue(job, queue) ? head : null;
   }
 
+  /**
+   * A job that waits in this queue, or was admitted from it and is between two attempts (its stage
+   * done and the next not yet asked for, or an attempt failed): such a job keeps its place, and
+   * the stage it will ask for next counts as waiting.
+   */
   private static boolean inQueue(MultimodalPretrainJob job, String queue) {
     var status = job.getStatus();
     if (status == null || status.getQueue() == null || !queue.equals(status.getQueue().name())) {

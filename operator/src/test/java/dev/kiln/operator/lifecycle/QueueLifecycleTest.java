@@ -129,11 +129,7 @@ class QueueLifecycleTest {
     cluster.addGpuNode("gpu-0", 8, A100);
     cluster.addGpuNode("gpu-1", 8, A100);
     cluster.addGpuNode("gpu-2", 8, A100);
-    client.resource(new io.fabric8.kubernetes.api.model.PodBuilder()
-        .withNewMetadata().withName("inference").withNamespace("serving").endMetadata()
-        .withNewSpec().withNodeName("gpu-1").addNewContainer().withName("server").withNewResources()
-          .addToRequests("nvidia.com/gpu", new io.fabric8.kubernetes.api.model.Quantity("4")).endResources().endContainer()
-        .endSpec().withNewStatus().withPhase("Running").endStatus().build()).create();
+    foreignPod("inference", "gpu-1", 4);
     queue("research", new TrainingQueueSpec(null, null, null, null));
     MultimodalPretrainJob wide = create("wide", "research", 0, 2);
 
@@ -397,9 +393,14 @@ class QueueLifecycleTest {
 
   /** A pod of another workload bound to gpu-0, requesting {@code gpus}. */
   private void foreignPod(String name, int gpus) {
-    client.resource(new io.fabric8.kubernetes.api.model.PodBuilder()
+    foreignPod(name, "gpu-0", gpus);
+  }
+
+  /** A pod of another workload (namespace serving) bound to {@code node}, requesting {@code gpus}. */
+  private io.fabric8.kubernetes.api.model.Pod foreignPod(String name, String node, int gpus) {
+    return client.resource(new io.fabric8.kubernetes.api.model.PodBuilder()
         .withNewMetadata().withName(name).withNamespace("serving").endMetadata()
-        .withNewSpec().withNodeName("gpu-0").addNewContainer().withName("server").withNewResources()
+        .withNewSpec().withNodeName(node).addNewContainer().withName("server").withNewResources()
           .addToRequests("nvidia.com/gpu", new io.fabric8.kubernetes.api.model.Quantity(String.valueOf(gpus)))
           .endResources().endContainer()
         .endSpec().withNewStatus().withPhase("Running").endStatus().build()).create();
@@ -1617,13 +1618,7 @@ class QueueLifecycleTest {
     MultimodalPretrainJob first = create("first", "language", 0, 1);
     toTraining(first);
     cluster.startPod(NS, "first-pretrain-a1", 0, "gpu-0");
-    io.fabric8.kubernetes.api.model.Pod other = client.pods().inNamespace("default").resource(
-        new io.fabric8.kubernetes.api.model.PodBuilder()
-            .withNewMetadata().withName("other").endMetadata()
-            .withNewSpec().withNodeName("gpu-1").addNewContainer().withName("c").withNewResources()
-              .withRequests(Map.of(StageJobManifest.GPU, new io.fabric8.kubernetes.api.model.Quantity("8"))).endResources()
-            .endContainer().endSpec()
-            .withNewStatus().withPhase("Running").endStatus().build()).create();
+    io.fabric8.kubernetes.api.model.Pod other = foreignPod("other", "gpu-1", 8);
     MultimodalPretrainJob owner = create("owner", "vision", 0, 1);
     prepareData(owner);
     reconcile(get(owner), admission);
@@ -1632,7 +1627,7 @@ class QueueLifecycleTest {
     reconcile(get(borrower), admission);
     assertThat(cluster.job(NS, "owner-pretrain-a1")).isNull();
     assertThat(cluster.job(NS, "borrower-pretrain-a1")).isNull();
-    client.pods().inNamespace("default").withName(other.getMetadata().getName()).editStatus(p -> {
+    client.pods().inNamespace("serving").withName(other.getMetadata().getName()).editStatus(p -> {
       p.getStatus().setPhase("Succeeded");
       return p;
     });
