@@ -459,8 +459,7 @@ public final class BuiltinAdmission implements Admission {
     toPreempt.forEach(wake);
     Map<String, QueuePlan.Waiting> askedFor = new HashMap<>();
     waitingStages.forEach(w -> askedFor.put(w.key(), w));
-    QueuePlan.Waiting head = plan.pending().isEmpty() ? null : askedFor.get(plan.pending().getFirst());
-    heads.put(queueName, head);
+    heads.put(queueName, plan.head());
     if (version.isPresent()) {
       Instant expire = Stream.of(
           reservations.values().stream().map(r -> r.at().plus(RESERVATION_TTL)),

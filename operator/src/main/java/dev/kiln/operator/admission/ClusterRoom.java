@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Free resources per GPU node, as the scheduler will find them: the allocatable amounts (GPUs,
@@ -34,6 +35,13 @@ public final class ClusterRoom {
   private static final String PRODUCT_LABEL = StageJobManifest.GPU_PRODUCT_LABEL;
 
   private final Map<String, ResourceList> free;
+  /** What each node has in all, with no pod on it: what a gang could ever use there. */
+  private final Map<String, ResourceList> allocatable;
+  /**
+   * Why each gang shape cannot start on these nodes even with no pod running ("" when it can):
+   * it does not change while the nodes do not, so copies share it.
+   */
+  private final Map<Gang, String> neverFits;
   private final Map<String, Map<String, String>> labels;
   private final Map<String, List<Taint>> taints;
   /** GPUs that pods being deleted still hold, per node: free once they have stopped, not before. */
@@ -56,11 +64,14 @@ public final class ClusterRoom {
   /** Moves whenever room is taken or given back: what was said of the room before may no longer hold. */
   private long changes;
 
-  private ClusterRoom(Map<String, ResourceList> free, Map<String, Map<String, String>> labels,
+  private ClusterRoom(Map<String, ResourceList> free, Map<String, ResourceList> allocatable,
+      Map<Gang, String> neverFits, Map<String, Map<String, String>> labels,
       Map<String, List<Taint>> taints, Map<String, Integer> terminating,
       Map<String, Map<String, ResourceList>> setAside, Map<String, Map<String, ResourceList>> owed,
       Map<String, Set<String>> victimsOf) {
     this.free = free;
+    this.allocatable = allocatable;
+    this.neverFits = neverFits;
     this.setAside = setAside;
     this.owed = owed;
     this.victimsOf = victimsOf;
@@ -72,6 +83,7 @@ public final class ClusterRoom {
   /** The room on {@code nodes} once {@code pods} (every pod of the cluster, any owner) hold what they request. */
   public static ClusterRoom of(List<Node> nodes, List<Pod> pods) {
     Map<String, ResourceList> free = new LinkedHashMap<>();
+    Map<String, ResourceList> allocatableByNode = new HashMap<>();
     Map<String, Map<String, String>> labels = new LinkedHashMap<>();
     Map<String, List<Taint>> taints = new LinkedHashMap<>();
     for (Node node : nodes.stream().sorted(Comparator.comparing(n -> n.getMetadata().getName())).toList()) {
@@ -79,6 +91,7 @@ public final class ClusterRoom {
       if (allocatable.gpus() > 0 && usable(node)) {
         String name = node.getMetadata().getName();
         free.put(name, allocatable);
+        allocatableByNode.put(name, allocatable);
         labels.put(name, node.getMetadata().getLabels() == null ? Map.of() : node.getMetadata().getLabels());
         taints.put(name, node.getSpec() == null || node.getSpec().getTaints() == null ? List.of()
             : node.getSpec().getTaints());
@@ -95,13 +108,13 @@ public final class ClusterRoom {
         }
       }
     }
-    return new ClusterRoom(free, labels, taints, terminating, new LinkedHashMap<>(), new LinkedHashMap<>(),
-        new HashMap<>());
+    return new ClusterRoom(free, Map.copyOf(allocatableByNode), new ConcurrentHashMap<>(), labels, taints, terminating,
+        new LinkedHashMap<>(), new LinkedHashMap<>(), new HashMap<>());
   }
 
   public ClusterRoom copy() {
-    return new ClusterRoom(new LinkedHashMap<>(free), labels, taints, terminating, deepCopy(setAside), deepCopy(owed),
-        new HashMap<>(victimsOf));
+    return new ClusterRoom(new LinkedHashMap<>(free), allocatable, neverFits, labels, taints, terminating,
+        deepCopy(setAside), deepCopy(owed), new HashMap<>(victimsOf));
   }
 
   private static Map<String, Map<String, ResourceList>> deepCopy(Map<String, Map<String, ResourceList>> byJob) {
@@ -276,8 +289,36 @@ public final class ClusterRoom {
    * anything: "2 nodes with 8 GPUs free lack cpu (a pod requests 48 cpu)".
    */
   public String shortage(Gang gang) {
+    return shortage(gang, free, " free");
+  }
+
+  /**
+   * Why the gang cannot start on these nodes even were no pod running on them, or "" when it
+   * could: "only 2 of the 4 GPU nodes it may use could take one of its 3 pods of 8 GPUs: 2 nodes
+   * with 8 GPUs lack cpu (a pod requests 200 cpu)". No wait frees room for it; only other
+   * nodes, or a smaller ask, do.
+   */
+  public String neverFits(Gang gang) {
+    return neverFits.computeIfAbsent(gang, g -> {
+      if (g.gpusPerPod() == 0 || g.pods() == 0 || choose(g, allocatable).size() >= g.pods()) {
+        return "";
+      }
+      List<String> anywhere = choose(g.withoutTopology(), allocatable);
+      if (anywhere.size() >= g.pods()) {
+        return shortage(g, allocatable, "");  // its required topology domain is what is too small
+      }
+      long mayUse = allocatable.keySet().stream().filter(node -> matches(node, g)).count();
+      String lacking = shortage(g.withoutTopology(), allocatable, "");
+      return (anywhere.isEmpty() ? "none" : "only " + anywhere.size()) + " of the " + mayUse + " GPU node"
+          + (mayUse == 1 ? "" : "s") + " it may use could take " + (g.pods() == 1 ? "its pod" : "one of its " + g.pods()
+          + " pods") + " of " + g.gpusPerPod() + " GPUs" + (lacking.isEmpty() ? "" : ": " + lacking);
+    });
+  }
+
+  /** As {@link #shortage(Gang)}, on nodes with {@code room} left ({@code free}: " free", or "" for all they have). */
+  private String shortage(Gang gang, Map<String, ResourceList> room, String free) {
     Map<String, Integer> lacking = new TreeMap<>();
-    for (Map.Entry<String, ResourceList> node : free.entrySet()) {
+    for (Map.Entry<String, ResourceList> node : room.entrySet()) {
       if (node.getValue().gpus() >= gang.gpusPerPod() && matches(node.getKey(), gang)) {
         String missing = gang.perPod().shortOf(node.getValue());
         if (missing != null) {
@@ -286,12 +327,12 @@ public final class ClusterRoom {
       }
     }
     List<String> reasons = new ArrayList<>(lacking.entrySet().stream().map(e -> e.getValue()
-        + (e.getValue() == 1 ? " node" : " nodes") + " with " + gang.gpusPerPod() + " GPUs free "
+        + (e.getValue() == 1 ? " node" : " nodes") + " with " + gang.gpusPerPod() + " GPUs" + free + " "
         + (e.getValue() == 1 ? "lacks " : "lack ") + e.getKey() + " (a pod requests " + gang.perPod().describe(e.getKey())
         + ")").toList());
     if (gang.topology() != null && gang.topology().required() != null) {
-      List<String> chosen = choose(gang);
-      if (chosen.size() < gang.pods() && choose(gang.withoutTopology()).size() >= gang.pods()) {
+      List<String> chosen = choose(gang, room);
+      if (chosen.size() < gang.pods() && choose(gang.withoutTopology(), room).size() >= gang.pods()) {
         reasons.add("no " + gang.topology().required() + " domain has " + gang.pods() + " nodes with room for a pod"
             + (chosen.isEmpty() ? "" : " (most: " + chosen.size() + ", in " + gang.topology().required() + "="
             + labels.get(chosen.getFirst()).get(gang.topology().required()) + ")"));
@@ -321,16 +362,21 @@ public final class ClusterRoom {
    * placement that falls short).
    */
   private List<String> choose(Gang gang) {
+    return choose(gang, free);
+  }
+
+  /** As {@link #choose(Gang)}, on nodes with {@code room} free. */
+  private List<String> choose(Gang gang, Map<String, ResourceList> room) {
     if (gang.gpusPerPod() == 0 || gang.pods() == 0) {
       return List.of();
     }
     List<String> fitting = new ArrayList<>();
-    for (Map.Entry<String, ResourceList> node : free.entrySet()) {
+    for (Map.Entry<String, ResourceList> node : room.entrySet()) {
       if (gang.perPod().shortOf(node.getValue()) == null && matches(node.getKey(), gang)) {
         fitting.add(node.getKey());
       }
     }
-    fitting.sort(Comparator.<String>comparingLong(node -> free.get(node).get(GPU)).thenComparing(Comparator.naturalOrder()));
+    fitting.sort(Comparator.<String>comparingLong(node -> room.get(node).get(GPU)).thenComparing(Comparator.naturalOrder()));
     if (gang.topology() == null) {
       return fitting.stream().limit(gang.pods()).toList();
     }

@@ -46,6 +46,10 @@ import java.util.stream.Collectors;
  *       and makes it preempt again; under BestEffortFIFO that holds even once a stage of a higher
  *       priority goes ahead of it in its queue, while it fits the quota that stage leaves (it may
  *       pass it there, as a stage that fits may).</li>
+ *   <li>a stage that no set of the nodes holds even with nothing else running (more pods than
+ *       nodes it may use, a required topology domain too small) waits saying so, and holds back
+ *       nothing: under BestEffortFIFO the stage behind it is served first, as Kueue sets an
+ *       inadmissible workload aside; under StrictFIFO it still blocks its queue.</li>
  * </ul>
  */
 public final class QueuePlan {
@@ -86,12 +90,15 @@ public final class QueuePlan {
 
   /**
    * The verdict for each waiting key, the GPUs the queue holds once the admitted stages start, who
-   * waits, and which waiting stages need no room kept for them (those at the head that wait, and
-   * those behind it that could not start there before it: the queue is StrictFIFO, the quota left
-   * does not fit them even once their victims stop, or does not fit them until then and the head
-   * could use one of those nodes).
+   * waits, which waiting stages need no room kept for them (those at the head that wait, those that
+   * fit no set of the nodes, and those behind the head that could not start there before it: the
+   * queue is StrictFIFO, the quota left does not fit them even once their victims stop, or does not
+   * fit them until then and the head could use one of those nodes), and the first waiting stage,
+   * served before the rest (null when none waits, or none that any set of the nodes holds under
+   * BestEffortFIFO).
    */
-  public record Result(Map<String, Verdict> verdicts, int gpusInUse, List<String> pending, Set<String> roomNotNeeded) {}
+  public record Result(Map<String, Verdict> verdicts, int gpusInUse, List<String> pending, Set<String> roomNotNeeded,
+      Waiting head) {}
 
   /**
    * Another queue of the cohort: its quota, the stages it runs (what it uses of the cohort's GPUs),
@@ -131,6 +138,8 @@ public final class QueuePlan {
    */
   private final Map<Gang, String> shortages = new HashMap<>();
   private long shortagesAt = -1;
+  /** Members whose first waiting stage no set of the nodes holds: nothing is kept for it; set as a plan starts. */
+  private final Set<String> headNeverStarts = new HashSet<>();
   /** Members whose first waiting stage goes before a stage of this queue that borrows; set as a plan starts. */
   private List<Member> servedFirst = List.of();
   /** The room left to a stage that borrows, at the room's {@link ClusterRoom#changes()} it was built at. */
@@ -168,6 +177,9 @@ public final class QueuePlan {
           member.running().stream().mapToLong(r -> r.gang().total(resource)).sum()));
       memberUsedOther.put(member.queue(), other);
       member.running().forEach(r -> memberOf.put(r, member));
+      if (member.head() != null && !room.neverFits(member.head().gang()).isEmpty()) {
+        headNeverStarts.add(member.queue());
+      }
     }
     int inUse = used;
     List<String> pending = new ArrayList<>();
@@ -195,13 +207,15 @@ public final class QueuePlan {
       }
       pending.add(stage.key());
       int position = pending.size();
+      // No stop frees room for a stage no set of these nodes holds: it keeps and holds back nothing.
+      boolean neverFits = !room.neverFits(stage.gang()).isEmpty();
       if (head != null) {
         // It keeps its room while it may start there before the head: its own victims, which count
         // against the quota until they are gone, judged as gone; but a head that could use one of
         // those nodes comes first when the quota left does not run both.
         Waiting first = head;
         boolean headWantsIt = setAside.keySet().stream().anyMatch(node -> room.usableBy(node, first.gang()));
-        if (mayPass && fitsQuota(stage.gang(), stoppingFor(stage.key(), running, room))
+        if (!neverFits && mayPass && fitsQuota(stage.gang(), stoppingFor(stage.key(), running, room))
             && (fitsQuota(stage.gang(), List.of()) || !headWantsIt)) {
           room.putBack(stage.key(), setAside);  // it waits for room its victims still hold: kept for it
         } else {
@@ -213,10 +227,16 @@ public final class QueuePlan {
         verdicts.put(stage.key(), new Wait(position, reason));
         continue;
       }
+      if (neverFits && spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO) {
+        // Set aside as Kueue sets an inadmissible workload aside: the next stage is the one served first.
+        roomNotNeeded.add(stage.key());
+        verdicts.put(stage.key(), new Wait(position, shortage(stage.gang(), room)));
+        continue;
+      }
       head = stage;
       // Held back, it fits the room as it is: stopping others would free nothing it may take.
-      Verdict verdict = heldBack.isEmpty()
-          ? preemptOrWait(stage, running, room, position, setAside.isEmpty() ? servedFirst : List.of())
+      Verdict verdict = neverFits ? new Wait(position, shortage(stage.gang(), room))
+          : heldBack.isEmpty() ? preemptOrWait(stage, running, room, position, setAside.isEmpty() ? servedFirst : List.of())
           : new Wait(position, shortage(stage.gang(), room) + heldBack);
       if (verdict instanceof Wait) {
         roomNotNeeded.add(stage.key());  // its plan no longer rests on what was kept for it
@@ -228,7 +248,7 @@ public final class QueuePlan {
         room.reserve(stage.gang());
       }
     }
-    return new Result(verdicts, inUse, pending, roomNotNeeded);
+    return new Result(verdicts, inUse, pending, roomNotNeeded, head);
   }
 
   /**
@@ -308,11 +328,12 @@ public final class QueuePlan {
   /**
    * The first waiting stages of the cohort's other queues that fit their own queue's quota: Kueue
    * serves them before a stage that borrows. One with room kept for it (it preempted) is left out:
-   * that room is already its own.
+   * that room is already its own; so is one that no set of the nodes holds, which nothing serves.
    */
   private List<Member> servedBeforeBorrowing(ClusterRoom room) {
     return cohort.stream()
         .filter(member -> member.headGpus() > 0 && !room.keptFor(member.head().key())
+            && !headNeverStarts.contains(member.queue())
             && memberUsed.get(member.queue()) + member.headGpus() <= nominal(member.spec())
             && memberShares.get(member.queue()).entrySet().stream().allMatch(quota ->
                 memberUsedOther.get(member.queue()).get(quota.getKey()) + member.head().gang().total(quota.getKey())
@@ -554,8 +575,10 @@ public final class QueuePlan {
       int memberUses = others.getOrDefault(member.queue(), 0);
       // A head that fits its own queue's quota is served before anyone borrows, as Kueue's scheduler
       // serves heads that do not borrow first: otherwise GPUs stopped to be reclaimed are borrowed
-      // back by the queue they were reclaimed from, and the reclaim starts over.
-      int owed = memberUses + member.headGpus() <= nominal(member.spec()) ? member.headGpus() : 0;
+      // back by the queue they were reclaimed from, and the reclaim starts over. Not one that no
+      // set of the nodes holds: it would keep them from everyone for good.
+      int owed = !headNeverStarts.contains(member.queue()) && memberUses + member.headGpus() <= nominal(member.spec())
+          ? member.headGpus() : 0;
       members.add(Share.gpus(member.spec()));
       uses.add((long) memberUses + owed);
     }
@@ -636,6 +659,11 @@ public final class QueuePlan {
       inQueue += " (its " + resource + " quota has " + new ResourceList(Map.of(resource, Math.max(0,
           otherLeft(resource, List.of())))).describe(resource) + " left, the stage requests "
           + gang.perPod().times(gang.pods()).describe(resource) + ")";
+    }
+    String never = room.neverFits(gang);
+    if (!never.isEmpty()) {
+      return "waiting for " + gang.describe() + " (" + gang.pods() + " pods of " + gang.gpusPerPod() + "): " + inQueue
+          + "; it cannot start on the cluster's nodes as they are, even with nothing else running: " + never;
     }
     String lacking = room.shortage(gang);
     int stopping = room.terminating(gang);

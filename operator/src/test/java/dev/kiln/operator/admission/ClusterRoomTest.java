@@ -142,6 +142,28 @@ class ClusterRoomTest {
   }
 
   @Test
+  void aGangNoSetOfTheNodesHoldsEvenWithAllOfThemFreeIsToldWhyAndOneThatWaitsForRoomIsNot() {
+    List<Node> nodes = List.of(node("a1", Map.of("rack", "r1"), GPU_TAINT), node("a2", Map.of("rack", "r1"), GPU_TAINT),
+        node("b1", Map.of("rack", "r2"), GPU_TAINT));
+    var required = new dev.kiln.api.v1alpha1.TopologySpec("rack", null);
+    ClusterRoom busy = ClusterRoom.of(nodes, List.of(pod("x", "a1", Map.of("nvidia.com/gpu", "8")),
+        pod("y", "b1", Map.of("nvidia.com/gpu", "8"))));
+
+    assertThat(busy.copy().place(new Gang(2, 8, null))).as("two of the three nodes are busy").isFalse();
+    assertThat(busy.neverFits(new Gang(2, 8, null))).as("positive control: it waits for room that comes").isEmpty();
+    assertThat(busy.neverFits(topology(2, required))).as("rack r1 holds two once a1 is free").isEmpty();
+    assertThat(busy.neverFits(new Gang(4, 8, null)))
+        .isEqualTo("only 3 of the 3 GPU nodes it may use could take one of its 4 pods of 8 GPUs");
+    assertThat(busy.neverFits(topology(3, required)))
+        .isEqualTo("no rack domain has 3 nodes with room for a pod (most: 2, in rack=r1)");
+    Gang greedy = new Gang(2, ResourceList.gpus(8).plus(ResourceList.of(Map.of("cpu", new Quantity("200")))), null,
+        Map.of(), List.of());
+    assertThat(busy.neverFits(greedy)).isEqualTo("none of the 3 GPU nodes it may use could take one of its 2 pods of"
+        + " 8 GPUs: 3 nodes with 8 GPUs lack cpu (a pod requests 200 cpu)");
+    assertThat(busy.copy().neverFits(new Gang(4, 8, null))).as("a copy says the same").isNotEmpty();
+  }
+
+  @Test
   void roomSetAsideForAJobHoldsOnlyWhatIsFreeAndOnlyItGetsItBack() {
     ClusterRoom stillHeld = ClusterRoom.of(List.of(node("gpu-0", Map.of(), GPU_TAINT)),
         List.of(pod("victim", "gpu-0", Map.of("nvidia.com/gpu", "8"))));

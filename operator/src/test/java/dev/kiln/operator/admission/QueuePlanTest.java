@@ -158,6 +158,44 @@ class QueuePlanTest {
   }
 
   @Test
+  void aStageNoSetOfTheNodesHoldsHoldsNothingBackAndTheStageBehindItIsServedFirst() {
+    // Three nodes, node-0 busy: a 4-node stage never starts here; a 3-node one waits for node-0.
+    List<Pod> busy = List.of(pod("node-0", 8));
+    var plan = QueuePlan.plan("research", OPEN, List.of(waiting("ns/huge", 0, 1, gang(4, 8)),
+        waiting("ns/small", 0, 2, gang(1, 8))), List.of(), room(nodes(3, 8, A100), busy));
+
+    assertThat(plan.verdicts().get("ns/huge")).isEqualTo(new QueuePlan.Wait(1, "waiting for 32 GPUs (4 pods of 8): no"
+        + " quota limit in queue research; it cannot start on the cluster's nodes as they are, even with nothing else"
+        + " running: only 3 of the 3 GPU nodes it may use could take one of its 4 pods of 8 GPUs"));
+    assertThat(plan.verdicts().get("ns/small")).as("it holds back no node").isInstanceOf(QueuePlan.Admit.class);
+    assertThat(plan.head()).as("nobody waits that is served first").isNull();
+    assertThat(plan.roomNotNeeded()).contains("ns/huge");
+
+    var control = QueuePlan.plan("research", OPEN, List.of(waiting("ns/big", 0, 1, gang(3, 8)),
+        waiting("ns/small", 0, 2, gang(1, 8))), List.of(), room(nodes(3, 8, A100), busy));
+    assertThat(control.verdicts().get("ns/small")).as("positive control: a head that fits once node-0 is free holds"
+        + " back the other two").isInstanceOf(QueuePlan.Wait.class);
+    assertThat(control.head().key()).isEqualTo("ns/big");
+
+    var behind = QueuePlan.plan("research", OPEN, List.of(waiting("ns/huge", 0, 1, gang(4, 8)),
+        waiting("ns/big", 0, 2, gang(3, 8)), waiting("ns/small", 0, 3, gang(1, 8))), List.of(),
+        room(nodes(3, 8, A100), busy));
+    assertThat(behind.head().key()).as("the stage behind it is served first").isEqualTo("ns/big");
+    assertThat(behind.verdicts().get("ns/small")).isInstanceOf(QueuePlan.Wait.class)
+        .extracting(v -> ((QueuePlan.Wait) v).reason()).asString().endsWith("; ns/big goes first");
+
+    TrainingQueueSpec strict = new TrainingQueueSpec(null, null, Strategy.STRICT_FIFO, Preemption.LOWER_PRIORITY);
+    var strictPlan = QueuePlan.plan("research", strict, List.of(waiting("ns/huge", 1, 1, gang(4, 8)),
+        waiting("ns/small", 0, 2, gang(1, 8))), List.of(running("ns/low", 0, 0, "node-0")),
+        room(nodes(3, 8, A100), busy));
+    assertThat(strictPlan.verdicts().get("ns/huge")).as("no stop would make room: it preempts nobody")
+        .isInstanceOf(QueuePlan.Wait.class);
+    assertThat(strictPlan.verdicts().get("ns/small")).as("StrictFIFO: it still blocks its queue")
+        .isEqualTo(new QueuePlan.Wait(2, "behind ns/huge in queue research (StrictFIFO)"));
+    assertThat(strictPlan.head().key()).isEqualTo("ns/huge");
+  }
+
+  @Test
   void bestEffortAdmitsASmallStageWhereTheHeadIsBlockedByQuota() {
     TrainingQueueSpec quota = new TrainingQueueSpec(8, Map.of(), Strategy.BEST_EFFORT_FIFO, Preemption.NEVER);
     var plan = QueuePlan.plan("research", quota, List.of(waiting("ns/big", 0, 1, gang(2, 8)),
@@ -415,6 +453,24 @@ class QueuePlanTest {
         List.of(visionStopping, new QueuePlan.Member("speech", inCohort(8, null, null, null), List.of())))
         .verdicts().get("ns/more")).isInstanceOf(QueuePlan.Wait.class)
         .extracting(v -> ((QueuePlan.Wait) v).reason()).asString().contains("held for ns/v1 (first in queue vision)");
+  }
+
+  @Test
+  void anotherQueuesFirstStageThatNoSetOfTheNodesHoldsHoldsNoNodeFromABorrower() {
+    // As above, with vision's quota 32: its first stage of 4 nodes fits that quota, but never the 3 nodes.
+    List<QueuePlan.Waiting> more = List.of(waiting("ns/more", 0, 2, gang(1, 8)));
+    List<QueuePlan.Running> languageRuns = List.of(running("ns/l1", 0, 1, "node-0"));
+    ClusterRoom room = room(nodes(3, 8, A100), List.of(pod("node-0", 8), pod("node-2", 4)));
+    var neverStarts = new QueuePlan.Member("vision", inCohort(32, null, null, null), List.of(),
+        waiting("ns/v1", 0, 3, gang(4, 8)));
+    var startsOnNode1 = new QueuePlan.Member("vision", inCohort(32, null, null, null), List.of(),
+        waiting("ns/v1", 0, 3, gang(1, 8)));
+
+    assertThat(QueuePlan.plan("language", inCohort(8, null, null, null), more, languageRuns, room.copy(),
+        List.of(neverStarts)).verdicts().get("ns/more")).isEqualTo(new QueuePlan.Admit(List.of("node-1")));
+    assertThat(QueuePlan.plan("language", inCohort(8, null, null, null), more, languageRuns, room.copy(),
+        List.of(startsOnNode1)).verdicts().get("ns/more")).as("positive control: held for a first stage that fits")
+        .isInstanceOf(QueuePlan.Wait.class);
   }
 
   @Test

@@ -159,8 +159,9 @@ class QueueLifecycleTest {
     toTraining(hungry);
 
     assertThat(cluster.job(NS, "hungry-pretrain-a1")).as("8 GPUs free, but 96 cpu of the 200 a pod asks").isNull();
-    assertThat(get(hungry).getStatus().getQueue().reason()).isEqualTo("waiting for 8 x " + A100
-        + " (1 pods of 8): no quota limit in queue research, 8 free on nodes; 1 node with 8 GPUs free lacks cpu"
+    assertThat(get(hungry).getStatus().getQueue().reason()).isEqualTo("waiting for 8 x " + A100 + " (1 pods of 8):"
+        + " no quota limit in queue research; it cannot start on the cluster's nodes as they are, even with nothing else"
+        + " running: none of the 1 GPU node it may use could take its pod of 8 GPUs: 1 node with 8 GPUs lacks cpu"
         + " (a pod requests 200 cpu)");
 
     MultimodalPretrainJob modest = createWithCpu("modest", "90");
@@ -763,6 +764,31 @@ class QueueLifecycleTest {
 
     assertThat(cluster.job(NS, "wide-pretrain-a1")).as("one node free, two needed").isNull();
     assertThat(get(wide).getStatus().getQueue().reason()).startsWith("waiting for 16 x " + A100 + " (2 pods of 8)");
+  }
+
+  @Test
+  void aStageTheNodesCanNeverHoldSaysSoAndHoldsNoNodeBackFromTheStagesBehindIt() {
+    cluster.addGpuNode("gpu-0", 8, A100);
+    queue("research", new TrainingQueueSpec(null, null, Strategy.BEST_EFFORT_FIFO, null));
+    // "huge" sorts before "later": the API server stamps creation to the second, and a tie goes by name.
+    MultimodalPretrainJob huge = create("huge", "research", 0, 2);
+    MultimodalPretrainJob small = create("small", "research", 0, 1);
+    toTraining(huge);
+    toTraining(small);
+
+    assertThat(get(huge).getStatus().getQueue().reason()).isEqualTo("waiting for 16 x " + A100 + " (2 pods of 8):"
+        + " no quota limit in queue research; it cannot start on the cluster's nodes as they are, even with nothing else"
+        + " running: only 1 of the 1 GPU node it may use could take one of its 2 pods of 8 GPUs");
+    assertThat(cluster.job(NS, "small-pretrain-a1")).as("no node is held back for a stage that cannot start here")
+        .isNotNull();
+
+    cluster.startPod(NS, "small-pretrain-a1", 0, "gpu-0");
+    cluster.addGpuNode("gpu-1", 8, A100);
+    MultimodalPretrainJob later = create("later", "research", 0, 1);
+    toTraining(later);
+    assertThat(cluster.job(NS, "later-pretrain-a1")).as("positive control: with a second node it fits once small"
+        + " ends, so it is served first and holds gpu-1 back").isNull();
+    assertThat(get(later).getStatus().getQueue().reason()).endsWith("; research/huge goes first");
   }
 
   @Test
