@@ -278,6 +278,11 @@ public final class ClusterRoom {
     return free.containsKey(node) && matches(node, gang);
   }
 
+  /** Whether some node may take pods of both gangs (their labels, taints and its usability), room aside. */
+  public boolean shareANode(Gang one, Gang other) {
+    return free.keySet().stream().anyMatch(node -> matches(node, one) && matches(node, other));
+  }
+
   /** Free GPUs on the nodes a gang could use. */
   public int free(Gang gang) {
     return freeFor.computeIfAbsent(gang, g -> free.entrySet().stream().filter(e -> matches(e.getKey(), g))

@@ -138,8 +138,11 @@ public final class QueuePlan {
    */
   private final Map<Gang, String> shortages = new HashMap<>();
   private long shortagesAt = -1;
-  /** Members whose first waiting stage no set of the nodes holds: nothing is kept for it; set as a plan starts. */
-  private final Set<String> headNeverStarts = new HashSet<>();
+  /**
+   * Members whose first waiting stage could start within their own quotas on nodes that could ever
+   * hold it: served before a stage that borrows; set as a plan starts.
+   */
+  private final Set<String> headWithinQuota = new HashSet<>();
   /** Members whose first waiting stage goes before a stage of this queue that borrows; set as a plan starts. */
   private List<Member> servedFirst = List.of();
   /** The room left to a stage that borrows, at the room's {@link ClusterRoom#changes()} it was built at. */
@@ -177,8 +180,8 @@ public final class QueuePlan {
           member.running().stream().mapToLong(r -> r.gang().total(resource)).sum()));
       memberUsedOther.put(member.queue(), other);
       member.running().forEach(r -> memberOf.put(r, member));
-      if (member.head() != null && !room.neverFits(member.head().gang()).isEmpty()) {
-        headNeverStarts.add(member.queue());
+      if (headWithinQuota(member, room)) {
+        headWithinQuota.add(member.queue());
       }
     }
     int inUse = used;
@@ -194,11 +197,7 @@ public final class QueuePlan {
       // Room kept for a stage that preempted is its own: the heads served first do not take it from it.
       boolean borrowing = mayStart && setAside.isEmpty() && !servedFirst.isEmpty() && borrows(stage.gang());
       List<String> nodes = !mayStart ? null : borrowing ? placementLeaving(stage.gang(), room) : room.placement(stage.gang());
-      String heldBack = borrowing && nodes == null && fitsNow(stage.gang(), room)
-          ? "; the nodes it fits are held for " + servedFirst.stream()
-              .map(member -> member.head().key() + " (first in queue " + member.queue() + ")")
-              .collect(Collectors.joining(", ")) + ": a queue's first stage within its quota goes before a queue that borrows"
-          : "";
+      String heldBack = borrowing && nodes == null && fitsNow(stage.gang(), room) ? heldFor(stage.gang(), room) : "";
       if (nodes != null) {
         hold(stage.gang(), stage.gang().gpus(), false);
         inUse += stage.gang().gpus();
@@ -326,19 +325,43 @@ public final class QueuePlan {
   }
 
   /**
-   * The first waiting stages of the cohort's other queues that fit their own queue's quota: Kueue
-   * serves them before a stage that borrows. One with room kept for it (it preempted) is left out:
-   * that room is already its own; so is one that no set of the nodes holds, which nothing serves.
+   * "; the nodes it fits are held for ns/v1 (first in queue vision): ...", naming the first stages
+   * served before it that could run on a node it could.
+   */
+  private String heldFor(Gang gang, ClusterRoom room) {
+    List<Member> sharing = servedFirst.stream().filter(member -> room.shareANode(member.head().gang(), gang)).toList();
+    return "; the nodes it fits are held for " + (sharing.isEmpty() ? servedFirst : sharing).stream()
+        .map(member -> member.head().key() + " (first in queue " + member.queue() + ")")
+        .collect(Collectors.joining(", ")) + ": a queue's first stage within its quota goes before a queue that borrows";
+  }
+
+  /**
+   * The first waiting stages of the cohort's other queues that fit their own queue's quota
+   * ({@link #headWithinQuota}): Kueue serves them before a stage that borrows. One with room kept
+   * for it (it preempted) is left out: that room is already its own.
    */
   private List<Member> servedBeforeBorrowing(ClusterRoom room) {
     return cohort.stream()
-        .filter(member -> member.headGpus() > 0 && !room.keptFor(member.head().key())
-            && !headNeverStarts.contains(member.queue())
-            && memberUsed.get(member.queue()) + member.headGpus() <= nominal(member.spec())
-            && memberShares.get(member.queue()).entrySet().stream().allMatch(quota ->
-                memberUsedOther.get(member.queue()).get(quota.getKey()) + member.head().gang().total(quota.getKey())
-                    <= quota.getValue().nominal()))
+        .filter(member -> headWithinQuota.contains(member.queue()) && !room.keptFor(member.head().key()))
         .toList();
+  }
+
+  /**
+   * Whether the member's first waiting stage asks for GPUs and fits its own queue's quotas as they
+   * stand (nominal GPUs, its product's GPUs, nominal cpu and memory), on nodes that could ever hold it.
+   */
+  private boolean headWithinQuota(Member member, ClusterRoom room) {
+    if (member.headGpus() == 0 || !room.neverFits(member.head().gang()).isEmpty()) {
+      return false;
+    }
+    Gang gang = member.head().gang();
+    Integer productQuota = gang.product() == null ? null : member.spec().gpuQuotaByProduct().get(gang.product());
+    int productUsed = member.running().stream().filter(r -> gang.product() != null && gang.product().equals(r.gang().product()))
+        .mapToInt(r -> r.gang().gpus()).sum();
+    return memberUsed.get(member.queue()) + gang.gpus() <= nominal(member.spec())
+        && (productQuota == null || productUsed + gang.gpus() <= productQuota)
+        && memberShares.get(member.queue()).entrySet().stream().allMatch(quota ->
+            memberUsedOther.get(member.queue()).get(quota.getKey()) + gang.total(quota.getKey()) <= quota.getValue().nominal());
   }
 
   /** Whether admitting the gang would make this queue use GPUs beyond its own (nominal) quota. */
@@ -575,10 +598,9 @@ public final class QueuePlan {
       int memberUses = others.getOrDefault(member.queue(), 0);
       // A head that fits its own queue's quota is served before anyone borrows, as Kueue's scheduler
       // serves heads that do not borrow first: otherwise GPUs stopped to be reclaimed are borrowed
-      // back by the queue they were reclaimed from, and the reclaim starts over. Not one that no
-      // set of the nodes holds: it would keep them from everyone for good.
-      int owed = !headNeverStarts.contains(member.queue()) && memberUses + member.headGpus() <= nominal(member.spec())
-          ? member.headGpus() : 0;
+      // back by the queue they were reclaimed from, and the reclaim starts over. Not one over its
+      // product's quota or that no set of the nodes holds: it would keep them from everyone.
+      int owed = headWithinQuota.contains(member.queue()) ? member.headGpus() : 0;
       members.add(Share.gpus(member.spec()));
       uses.add((long) memberUses + owed);
     }

@@ -474,6 +474,49 @@ class QueuePlanTest {
   }
 
   @Test
+  void aBorrowerHeldBackIsToldOnlyOfTheFirstStagesThatCouldRunWhereItWould() {
+    // A100 nodes: node-0 runs language's 8, node-2 has 4 taken; two H100 nodes are free. vision's
+    // first stage needs node-1, as language's would; speech's needs an H100 node.
+    List<Node> nodes = new ArrayList<>(nodes(3, 8, A100));
+    nodes.addAll(nodes(2, 8, H100, "h100"));
+    List<QueuePlan.Waiting> more = List.of(waiting("ns/more", 0, 2, new Gang(1, 8, A100)));
+    var vision = new QueuePlan.Member("vision", inCohort(16, null, null, null), List.of(),
+        waiting("ns/v1", 0, 3, new Gang(1, 8, A100)));
+    var speech = new QueuePlan.Member("speech", inCohort(8, null, null, null), List.of(),
+        waiting("ns/s1", 0, 3, new Gang(1, 8, H100)));
+
+    var plan = QueuePlan.plan("language", inCohort(8, null, null, null), more,
+        List.of(running("ns/l1", 0, 1, "node-0")), room(nodes, List.of(pod("node-0", 8), pod("node-2", 4))),
+        List.of(vision, speech));
+
+    assertThat(plan.verdicts().get("ns/more")).isInstanceOf(QueuePlan.Wait.class)
+        .extracting(v -> ((QueuePlan.Wait) v).reason()).asString()
+        .contains("the nodes it fits are held for ns/v1 (first in queue vision): a queue's first stage")
+        .doesNotContain("ns/s1");
+  }
+
+  @Test
+  void anotherQueuesFirstStageOverItsProductsQuotaHoldsNothingFromABorrower() {
+    // vision runs 8 A100 GPUs on node-2, all its A100 quota; its first stage asks 8 more.
+    List<QueuePlan.Waiting> more = List.of(waiting("ns/more", 0, 2, new Gang(1, 8, A100)));
+    List<QueuePlan.Running> languageRuns = List.of(running("ns/l1", 0, 1, "node-0"));
+    var visionRuns = List.of(new QueuePlan.Running("ns/v0", "ns/v0-a1", 0, Instant.ofEpochSecond(1),
+        new Gang(1, 8, A100), Map.of("node-2", ResourceList.gpus(8)), false));
+    ClusterRoom room = room(nodes(3, 8, A100), List.of(pod("node-0", 8), pod("node-2", 8)));
+
+    var overItsProduct = new QueuePlan.Member("vision", new TrainingQueueSpec(24, Map.of(A100, 8), null, null, null, "lab",
+        null, null, null), visionRuns, waiting("ns/v1", 0, 3, new Gang(1, 8, A100)));
+    assertThat(QueuePlan.plan("language", inCohort(8, null, null, null), more, languageRuns, room.copy(),
+        List.of(overItsProduct)).verdicts().get("ns/more")).isEqualTo(new QueuePlan.Admit(List.of("node-1")));
+
+    var withinItsProduct = new QueuePlan.Member("vision", new TrainingQueueSpec(24, Map.of(A100, 16), null, null, null,
+        "lab", null, null, null), visionRuns, waiting("ns/v1", 0, 3, new Gang(1, 8, A100)));
+    assertThat(QueuePlan.plan("language", inCohort(8, null, null, null), more, languageRuns, room.copy(),
+        List.of(withinItsProduct)).verdicts().get("ns/more")).as("positive control: within it, it goes first")
+        .isInstanceOf(QueuePlan.Wait.class);
+  }
+
+  @Test
   void aQueueThatStopsBorrowingOnceItsStoppingStagesHaveStoppedLosesNoMoreStages() {
     // language (quota 8) runs 16: b1 on a node vision cannot use, already stopping; b2 on the one it can.
     Node plain = nodes(1, 8, A100, "plain").getFirst();
