@@ -76,7 +76,7 @@ final class CohortBench implements Callable<Integer> {
    * A trainer Job {@code ms} after its admission became possible, {@code at} nanos, from {@code from}: a
    * GPU release, its victims' release (it preempted for its room), or its data becoming ready.
    */
-  private record Latency(String job, long ms, long at, String from) {
+  record Latency(String job, long ms, long at, String from) {
 
     boolean preemptor() {
       return from.equals(VICTIMS_RELEASE);
@@ -284,7 +284,8 @@ final class CohortBench implements Callable<Integer> {
     return reader;
   }
 
-  private void read(ApiCommit commit) {
+  /** Records one stored change of a trainer Job or pod, or a data Job, at the time it was stored. */
+  void read(ApiCommit commit) {
     long at = commit.nanoTime();
     if ("jobs".equals(commit.resource())) {
       if (commit.after() == null) {
@@ -334,7 +335,10 @@ final class CohortBench implements Callable<Integer> {
       times.bound = at;
     }
     String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-    if (times.ended == 0 && (deleted || "Succeeded".equals(phase) || "Failed".equals(phase))) {
+    // A pod never bound holds nothing once its deletion begins (the operator counts it so): that is its
+    // release, not the removal of the Job controller's finalizer a pass later.
+    boolean deletingUnbound = pod.getMetadata().getDeletionTimestamp() != null && pod.getSpec().getNodeName() == null;
+    if (times.ended == 0 && (deleted || deletingUnbound || "Succeeded".equals(phase) || "Failed".equals(phase))) {
       times.ended = at;
     }
   }
@@ -380,12 +384,13 @@ final class CohortBench implements Callable<Integer> {
   /**
    * For each trainer Job: how long after admission became possible it appeared, that is after the
    * later of its job's data becoming ready and the release of the GPUs it took: for a job that
-   * preempted for them, the last of its victims' pods to go before its Job; for others, the last
+   * preempted for them, the last of its victims' pods to go before its Job (one never bound goes
+   * when its deletion begins: it held nothing on a node); for others, the last
    * trainer pod of any job to go before it (a Job made with no release before it, onto an idle
    * cluster, is not counted). When room came from an earlier release than the last, this is shorter
    * than the real wait: a lower bound there.
    */
-  private List<Latency> admissionLatencies() {
+  List<Latency> admissionLatencies() {
     List<Long> releases = pods.values().stream().map(p -> p.ended).filter(t -> t != 0).sorted().toList();
     List<Latency> latencies = new ArrayList<>();
     List<JobAdded> added;
