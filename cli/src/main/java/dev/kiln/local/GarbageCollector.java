@@ -34,6 +34,27 @@ final class GarbageCollector {
     this.cluster = cluster;
   }
 
+  /**
+   * Deletes the pods, Jobs and claims whose owners the pass's snapshot no longer holds: every pass,
+   * as the cluster's collector acts on an owner's deletion at once (a stopped Job's pods go, and
+   * free their nodes, within a pass, not at the next full {@link #sync}). The snapshot reads
+   * children before their owners, so a child it holds has an owner that was created before it.
+   */
+  void collectOrphans(Snapshot snapshot) {
+    Set<String> live = new HashSet<>();
+    snapshot.jobs().forEach(j -> live.add(j.getMetadata().getUid()));
+    snapshot.kilnJobs().forEach(j -> live.add(j.getMetadata().getUid()));
+    List<HasMetadata> candidates = new ArrayList<>(snapshot.pods());
+    candidates.addAll(snapshot.jobs());
+    candidates.addAll(snapshot.claims());
+    for (HasMetadata object : candidates) {
+      if (object.getMetadata().getDeletionTimestamp() == null && orphaned(object, live)) {
+        client.resource(object).delete();
+      }
+    }
+  }
+
+  /** Everything {@link #collectOrphans} does, for ConfigMaps and Services too, and fails the pods of nodes that are gone. */
   void sync() {
     // Children are listed before owners: a child seen here has an owner that was created before it.
     List<HasMetadata> candidates = new ArrayList<>();

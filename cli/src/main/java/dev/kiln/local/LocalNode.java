@@ -21,6 +21,7 @@ public final class LocalNode implements AutoCloseable {
   static final long PASS_MILLIS = 200;
   /** Stand-in pods change only when told to; a slower loop leaves the CPU to the operator being measured. */
   static final long STAND_IN_PASS_MILLIS = 500;
+  /** Every so many passes the collector also looks at ConfigMaps and Services, which a pass does not read. */
   static final int GC_EVERY_PASSES = 5;
   /** How long pods get to stop (a trainer to checkpoint) when the node shuts down, before they are killed. */
   public static final long STOP_GRACE_SECONDS = 20;
@@ -77,6 +78,8 @@ public final class LocalNode implements AutoCloseable {
       kubelet.sync(snapshot);
       if (++passes % GC_EVERY_PASSES == 0) {
         garbage.sync();
+      } else {
+        garbage.collectOrphans(snapshot);
       }
       lastError = null;
       apiErrorsInARow = 0;
