@@ -24,11 +24,6 @@ final class ArrayMap<K, V> extends AbstractMap<K, V> {
     this.keysAndValues = keysAndValues;
   }
 
-  /** The same entries in the same order, read-only. */
-  static <K, V> Map<K, V> copyOf(Map<? extends K, ? extends V> map) {
-    return copyOf(map, key -> key, value -> value);
-  }
-
   /** The same entries in the same order, read-only, each key and value as {@code key} and {@code value} give it. */
   static <K, V> Map<K, V> copyOf(Map<? extends K, ? extends V> map,
       Function<? super K, ? extends K> key, Function<? super V, ? extends V> value) {

@@ -191,7 +191,7 @@ class CachedCopiesTest {
     labels.put("app.kubernetes.io/component", "trainer");
     labels.put("batch.kubernetes.io/job-completion-index", "0");
 
-    Map<String, String> copy = ArrayMap.copyOf(labels);
+    Map<String, String> copy = ArrayMap.copyOf(labels, String::intern, value -> value);
 
     assertThat(copy).isEqualTo(labels).hasSameHashCodeAs(labels).containsExactlyEntriesOf(labels);
     assertThat(copy.get("app.kubernetes.io/component")).isEqualTo("trainer");
@@ -201,7 +201,7 @@ class CachedCopiesTest {
     assertThat(copy.containsKey("kiln.dev/stage")).isFalse();
     assertThatThrownBy(() -> copy.put("kiln.dev/stage", "pretrain")).isInstanceOf(UnsupportedOperationException.class);
     assertThatThrownBy(() -> copy.entrySet().iterator().next().setValue("x")).isInstanceOf(UnsupportedOperationException.class);
-    assertThat(ArrayMap.copyOf(Map.of())).isEmpty();
+    assertThat(ArrayMap.copyOf(Map.of(), key -> key, value -> value)).isEmpty();
   }
 
   @Test
