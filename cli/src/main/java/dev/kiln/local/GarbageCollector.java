@@ -15,6 +15,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -24,7 +25,9 @@ import java.util.Set;
  */
 final class GarbageCollector {
 
-  static final Set<String> OWNER_KINDS = Set.of("MultimodalPretrainJob", "Job");
+  /** The owners followed, by kind and API group: another group's "Job" (Volcano's, say) is not batch's. */
+  static final Map<String, String> OWNER_GROUPS = Map.of("MultimodalPretrainJob", MultimodalPretrainJob.GROUP,
+      "Job", "batch");
 
   private final KubernetesClient client;
   private final ClusterReads cluster;
@@ -111,9 +114,15 @@ final class GarbageCollector {
 
   static boolean orphaned(HasMetadata object, Set<String> liveOwners) {
     List<OwnerReference> refs = object.getMetadata().getOwnerReferences();
-    if (refs == null || refs.isEmpty() || refs.stream().anyMatch(r -> !OWNER_KINDS.contains(r.getKind()))) {
+    if (refs == null || refs.isEmpty() || refs.stream().anyMatch(r -> !followed(r))) {
       return false;
     }
     return refs.stream().noneMatch(r -> liveOwners.contains(r.getUid()));
+  }
+
+  private static boolean followed(OwnerReference owner) {
+    String apiVersion = owner.getApiVersion() == null ? "" : owner.getApiVersion();
+    String group = apiVersion.contains("/") ? apiVersion.substring(0, apiVersion.indexOf('/')) : "";
+    return group.equals(OWNER_GROUPS.get(owner.getKind()));
   }
 }

@@ -36,13 +36,11 @@ record Snapshot(List<Job> jobs, List<Pod> pods, List<PersistentVolumeClaim> clai
             .forEach(uid -> byOwner.computeIfAbsent(uid, k -> new ArrayList<>()).add(pod));
       }
     }
-    return new Snapshot(
-        cluster.list(Job.class),
-        pods,
-        cluster.list(PersistentVolumeClaim.class),
-        cluster.list(Node.class),
-        cluster.list(MultimodalPretrainJob.class),
-        byOwner);
+    // Children before their owners (pods and claims, Jobs, Kiln jobs): a child read here has an owner
+    // created before it, which the garbage collector finds unless it is gone.
+    List<PersistentVolumeClaim> claims = cluster.list(PersistentVolumeClaim.class);
+    List<Job> jobs = cluster.list(Job.class);
+    return new Snapshot(jobs, pods, claims, cluster.list(Node.class), cluster.list(MultimodalPretrainJob.class), byOwner);
   }
 
   List<Pod> podsOf(Job job) {

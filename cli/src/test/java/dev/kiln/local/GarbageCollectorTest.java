@@ -35,13 +35,18 @@ class GarbageCollectorTest {
   }
 
   @Test
-  void aPassDeletesThePodsOfADeletedJobAndLeavesThoseOfALiveOneOrOfAnotherKindOfOwner() {
+  void aPassDeletesWhatADeletedOwnerLeftAndNothingOfALiveOneOrOfAnOwnerItDoesNotFollow() {
     Job gone = job("gone");
     Job kept = job("kept");
     client.resource(pod("gone-0", owner("Job", gone))).create();
     client.resource(pod("kept-0", owner("Job", kept))).create();
     client.resource(pod("replica-0", new OwnerReferenceBuilder().withApiVersion("apps/v1").withKind("ReplicaSet")
         .withName("web").withUid("not-a-kiln-owner").build())).create();
+    client.resource(pod("volcano-0", new OwnerReferenceBuilder().withApiVersion("batch.volcano.sh/v1alpha1")
+        .withKind("Job").withName("vc").withUid("another-groups-job").build())).create();
+    client.resource(new JobBuilder(jobSpec("of-a-gone-kiln-job")).editMetadata().withOwnerReferences(
+        new OwnerReferenceBuilder().withApiVersion("kiln.dev/v1alpha1").withKind("MultimodalPretrainJob")
+            .withName("research").withUid("gone-kiln-job").build()).endMetadata().build()).create();
     client.resource(gone).delete();
 
     new GarbageCollector(client, ClusterReads.over(client)).collectOrphans(Snapshot.read(client));
@@ -50,12 +55,18 @@ class GarbageCollectorTest {
     assertThat(client.pods().inNamespace(NS).withName("kept-0").get()).as("positive control: its Job lives").isNotNull();
     assertThat(client.pods().inNamespace(NS).withName("replica-0").get()).as("an owner the collector does not follow")
         .isNotNull();
+    assertThat(client.pods().inNamespace(NS).withName("volcano-0").get()).as("a Job of another API group").isNotNull();
+    assertThat(client.batch().v1().jobs().inNamespace(NS).withName("of-a-gone-kiln-job").get()).isNull();
   }
 
   private Job job(String name) {
-    return client.resource(new JobBuilder().withNewMetadata().withName(name).withNamespace(NS).endMetadata()
+    return client.resource(jobSpec(name)).create();
+  }
+
+  private static Job jobSpec(String name) {
+    return new JobBuilder().withNewMetadata().withName(name).withNamespace(NS).endMetadata()
         .withNewSpec().withNewTemplate().withNewSpec().addNewContainer().withName("c").withImage("busybox").endContainer()
-        .withRestartPolicy("Never").endSpec().endTemplate().endSpec().build()).create();
+        .withRestartPolicy("Never").endSpec().endTemplate().endSpec().build();
   }
 
   private static OwnerReference owner(String kind, Job job) {

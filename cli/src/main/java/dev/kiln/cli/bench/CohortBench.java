@@ -335,8 +335,9 @@ final class CohortBench implements Callable<Integer> {
       times.bound = at;
     }
     String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-    // A pod never bound holds nothing once its deletion begins (the operator counts it so): that is its
-    // release, not the removal of the Job controller's finalizer a pass later.
+    // A pod never bound holds nothing once its deletion begins (the operator counts it so once the
+    // victim's Job is gone, which its pods' deletion follows): that is its release, not the removal
+    // of the Job controller's finalizer a pass later.
     boolean deletingUnbound = pod.getMetadata().getDeletionTimestamp() != null && pod.getSpec().getNodeName() == null;
     if (times.ended == 0 && (deleted || deletingUnbound || "Succeeded".equals(phase) || "Failed".equals(phase))) {
       times.ended = at;

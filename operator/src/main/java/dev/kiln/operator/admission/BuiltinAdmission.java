@@ -87,7 +87,10 @@ public final class BuiltinAdmission implements Admission {
   private final Set<String> waiting = new LinkedHashSet<>();
   /** Each queue's last plan, with the versions it was made at: a waiting job asking again reuses its verdict. */
   private final Map<String, MadePlan> plans = new HashMap<>();
-  /** The first stage waiting in each queue at its last plan: what the rest of its cohort must not borrow. */
+  /**
+   * The stage each queue served first at its last plan ({@link QueuePlan.Result#head}): what the
+   * rest of its cohort must not borrow, while it fits that queue's own quotas.
+   */
   private final Map<String, QueuePlan.Waiting> heads = new HashMap<>();
   /**
    * Moves with every change to {@link #reservations}, {@link #handedOut} or {@link #setAside},

@@ -33,10 +33,16 @@ public final class ClusterRoom {
   private static final String GPU = ResourceList.GPU;
   private static final Toleration GPU_TOLERATION = StageJobManifest.gpuToleration();
   private static final String PRODUCT_LABEL = StageJobManifest.GPU_PRODUCT_LABEL;
+  /** The prefix of the taints the node lifecycle controller sets and lifts (not-ready, unreachable, unschedulable, pressure). */
+  private static final String CONDITION_TAINTS = "node.kubernetes.io/";
 
   private final Map<String, ResourceList> free;
-  /** What each node has in all, with no pod on it: what a gang could ever use there. */
-  private final Map<String, ResourceList> allocatable;
+  /**
+   * What each GPU node has in all, with no pod on it, cordoned, not ready or not: what a gang could
+   * use there once it is back and free (GPUs as the most of capacity and allocatable, which drops
+   * while the device plugin restarts).
+   */
+  private final Map<String, ResourceList> whole;
   /**
    * Why each gang shape cannot start on these nodes even with no pod running ("" when it can):
    * it does not change while the nodes do not, so copies share it.
@@ -64,13 +70,13 @@ public final class ClusterRoom {
   /** Moves whenever room is taken or given back: what was said of the room before may no longer hold. */
   private long changes;
 
-  private ClusterRoom(Map<String, ResourceList> free, Map<String, ResourceList> allocatable,
+  private ClusterRoom(Map<String, ResourceList> free, Map<String, ResourceList> whole,
       Map<Gang, String> neverFits, Map<String, Map<String, String>> labels,
       Map<String, List<Taint>> taints, Map<String, Integer> terminating,
       Map<String, Map<String, ResourceList>> setAside, Map<String, Map<String, ResourceList>> owed,
       Map<String, Set<String>> victimsOf) {
     this.free = free;
-    this.allocatable = allocatable;
+    this.whole = whole;
     this.neverFits = neverFits;
     this.setAside = setAside;
     this.owed = owed;
@@ -83,18 +89,23 @@ public final class ClusterRoom {
   /** The room on {@code nodes} once {@code pods} (every pod of the cluster, any owner) hold what they request. */
   public static ClusterRoom of(List<Node> nodes, List<Pod> pods) {
     Map<String, ResourceList> free = new LinkedHashMap<>();
-    Map<String, ResourceList> allocatableByNode = new HashMap<>();
+    Map<String, ResourceList> whole = new HashMap<>();
     Map<String, Map<String, String>> labels = new LinkedHashMap<>();
     Map<String, List<Taint>> taints = new LinkedHashMap<>();
     for (Node node : nodes.stream().sorted(Comparator.comparing(n -> n.getMetadata().getName())).toList()) {
       ResourceList allocatable = allocatable(node);
+      int capacity = ResourceList.of(node.getStatus() == null ? null : node.getStatus().getCapacity()).gpus();
+      ResourceList atMost = capacity > allocatable.gpus() ? allocatable.plus(ResourceList.gpus(capacity - allocatable.gpus()))
+          : allocatable;
+      if (atMost.gpus() == 0) {
+        continue;
+      }
+      String name = node.getMetadata().getName();
+      whole.put(name, atMost);
+      labels.put(name, node.getMetadata().getLabels() == null ? Map.of() : node.getMetadata().getLabels());
+      taints.put(name, node.getSpec() == null || node.getSpec().getTaints() == null ? List.of() : node.getSpec().getTaints());
       if (allocatable.gpus() > 0 && usable(node)) {
-        String name = node.getMetadata().getName();
         free.put(name, allocatable);
-        allocatableByNode.put(name, allocatable);
-        labels.put(name, node.getMetadata().getLabels() == null ? Map.of() : node.getMetadata().getLabels());
-        taints.put(name, node.getSpec() == null || node.getSpec().getTaints() == null ? List.of()
-            : node.getSpec().getTaints());
       }
     }
     Map<String, Integer> terminating = new HashMap<>();
@@ -108,12 +119,12 @@ public final class ClusterRoom {
         }
       }
     }
-    return new ClusterRoom(free, Map.copyOf(allocatableByNode), new ConcurrentHashMap<>(), labels, taints, terminating,
+    return new ClusterRoom(free, Map.copyOf(whole), new ConcurrentHashMap<>(), labels, taints, terminating,
         new LinkedHashMap<>(), new LinkedHashMap<>(), new HashMap<>());
   }
 
   public ClusterRoom copy() {
-    return new ClusterRoom(new LinkedHashMap<>(free), allocatable, neverFits, labels, taints, terminating,
+    return new ClusterRoom(new LinkedHashMap<>(free), whole, neverFits, labels, taints, terminating,
         deepCopy(setAside), deepCopy(owed), new HashMap<>(victimsOf));
   }
 
@@ -163,8 +174,8 @@ public final class ClusterRoom {
    * bound); returns that node's name, or null when no node has the label.
    */
   public String holdOnHostname(String hostname, ResourceList requested) {
-    var node = labels.entrySet().stream().filter(e -> hostname.equals(e.getValue().getOrDefault(StageJobManifest.HOSTNAME_LABEL,
-        e.getKey()))).findFirst().map(Map.Entry::getKey);
+    var node = labels.entrySet().stream().filter(e -> free.containsKey(e.getKey()) && hostname.equals(
+        e.getValue().getOrDefault(StageJobManifest.HOSTNAME_LABEL, e.getKey()))).findFirst().map(Map.Entry::getKey);
     node.ifPresent(name -> take(List.of(name), requested));
     return node.orElse(null);
   }
@@ -294,37 +305,52 @@ public final class ClusterRoom {
    * anything: "2 nodes with 8 GPUs free lack cpu (a pod requests 48 cpu)".
    */
   public String shortage(Gang gang) {
-    return shortage(gang, free, " free");
+    return shortage(gang, free, false);
   }
 
   /**
-   * Why the gang cannot start on these nodes even were no pod running on them, or "" when it
-   * could: "only 2 of the 4 GPU nodes it may use could take one of its 3 pods of 8 GPUs: 2 nodes
-   * with 8 GPUs lack cpu (a pod requests 200 cpu)". No wait frees room for it; only other
-   * nodes, or a smaller ask, do.
+   * Why the gang cannot start on the cluster's GPU nodes even were no pod running on them and every
+   * one of them ready and schedulable, or "" when it could: "only 2 of the 4 GPU nodes it may use
+   * can take a pod of 8 GPUs; it has 3 pods: 2 nodes with 8 GPUs lack cpu (a pod requests 200
+   * cpu)". No wait frees room for it; only other nodes, or a smaller ask, do. The taints nodes
+   * get while not ready, unreachable, cordoned or under pressure ({@code node.kubernetes.io/}) do
+   * not count here: they go when the node is back.
    */
   public String neverFits(Gang gang) {
     return neverFits.computeIfAbsent(gang, g -> {
-      if (g.gpusPerPod() == 0 || g.pods() == 0 || choose(g, allocatable).size() >= g.pods()) {
+      if (g.gpusPerPod() == 0 || g.pods() == 0 || choose(g, whole, true).size() >= g.pods()) {
         return "";
       }
-      List<String> anywhere = choose(g.withoutTopology(), allocatable);
+      List<String> anywhere = choose(g.withoutTopology(), whole, true);
       if (anywhere.size() >= g.pods()) {
-        return shortage(g, allocatable, "");  // its required topology domain is what is too small
+        return shortage(g, whole, true);  // its required topology domain is what is too small
       }
-      long mayUse = allocatable.keySet().stream().filter(node -> matches(node, g)).count();
-      String lacking = shortage(g.withoutTopology(), allocatable, "");
-      return (anywhere.isEmpty() ? "none" : "only " + anywhere.size()) + " of the " + mayUse + " GPU node"
-          + (mayUse == 1 ? "" : "s") + " it may use could take " + (g.pods() == 1 ? "its pod" : "one of its " + g.pods()
-          + " pods") + " of " + g.gpusPerPod() + " GPUs" + (lacking.isEmpty() ? "" : ": " + lacking);
+      long mayUse = whole.keySet().stream().filter(node -> matches(node, g, true)).count();
+      if (mayUse == 0) {
+        return "no GPU node has its gpuProduct and nodeSelector labels with taints it tolerates";
+      }
+      String lacking = shortage(g.withoutTopology(), whole, true);
+      String aPod = " take a pod of " + g.gpusPerPod() + " GPUs";
+      String fewer;
+      if (anywhere.size() == mayUse) {
+        fewer = (mayUse == 1 ? "the one GPU node it may use takes one pod" : "the " + mayUse
+            + " GPU nodes it may use take one pod each") + "; it has " + g.pods() + " pods";
+      } else if (anywhere.isEmpty()) {
+        fewer = (mayUse == 1 ? "the one GPU node it may use cannot" : "none of the " + mayUse + " GPU nodes it may use can")
+            + aPod;
+      } else {
+        fewer = "only " + anywhere.size() + " of the " + mayUse + " GPU nodes it may use can" + aPod + "; it has "
+            + g.pods() + " pods";
+      }
+      return fewer + (lacking.isEmpty() ? "" : ": " + lacking);
     });
   }
 
-  /** As {@link #shortage(Gang)}, on nodes with {@code room} left ({@code free}: " free", or "" for all they have). */
-  private String shortage(Gang gang, Map<String, ResourceList> room, String free) {
+  /** As {@link #shortage(Gang)}, on nodes with {@code room} left ({@code whole}: all they have, as {@link #neverFits}). */
+  private String shortage(Gang gang, Map<String, ResourceList> room, boolean whole) {
     Map<String, Integer> lacking = new TreeMap<>();
     for (Map.Entry<String, ResourceList> node : room.entrySet()) {
-      if (node.getValue().gpus() >= gang.gpusPerPod() && matches(node.getKey(), gang)) {
+      if (node.getValue().gpus() >= gang.gpusPerPod() && matches(node.getKey(), gang, whole)) {
         String missing = gang.perPod().shortOf(node.getValue());
         if (missing != null) {
           lacking.merge(missing, 1, Integer::sum);
@@ -332,12 +358,12 @@ public final class ClusterRoom {
       }
     }
     List<String> reasons = new ArrayList<>(lacking.entrySet().stream().map(e -> e.getValue()
-        + (e.getValue() == 1 ? " node" : " nodes") + " with " + gang.gpusPerPod() + " GPUs" + free + " "
+        + (e.getValue() == 1 ? " node" : " nodes") + " with " + gang.gpusPerPod() + (whole ? " GPUs " : " GPUs free ")
         + (e.getValue() == 1 ? "lacks " : "lack ") + e.getKey() + " (a pod requests " + gang.perPod().describe(e.getKey())
         + ")").toList());
     if (gang.topology() != null && gang.topology().required() != null) {
-      List<String> chosen = choose(gang, room);
-      if (chosen.size() < gang.pods() && choose(gang.withoutTopology(), room).size() >= gang.pods()) {
+      List<String> chosen = choose(gang, room, whole);
+      if (chosen.size() < gang.pods() && choose(gang.withoutTopology(), room, whole).size() >= gang.pods()) {
         reasons.add("no " + gang.topology().required() + " domain has " + gang.pods() + " nodes with room for a pod"
             + (chosen.isEmpty() ? "" : " (most: " + chosen.size() + ", in " + gang.topology().required() + "="
             + labels.get(chosen.getFirst()).get(gang.topology().required()) + ")"));
@@ -367,17 +393,17 @@ public final class ClusterRoom {
    * placement that falls short).
    */
   private List<String> choose(Gang gang) {
-    return choose(gang, free);
+    return choose(gang, free, false);
   }
 
-  /** As {@link #choose(Gang)}, on nodes with {@code room} free. */
-  private List<String> choose(Gang gang, Map<String, ResourceList> room) {
+  /** As {@link #choose(Gang)}, on nodes with {@code room} free ({@code whole}: all they have, as {@link #neverFits}). */
+  private List<String> choose(Gang gang, Map<String, ResourceList> room, boolean whole) {
     if (gang.gpusPerPod() == 0 || gang.pods() == 0) {
       return List.of();
     }
     List<String> fitting = new ArrayList<>();
     for (Map.Entry<String, ResourceList> node : room.entrySet()) {
-      if (gang.perPod().shortOf(node.getValue()) == null && matches(node.getKey(), gang)) {
+      if (gang.perPod().shortOf(node.getValue()) == null && matches(node.getKey(), gang, whole)) {
         fitting.add(node.getKey());
       }
     }
@@ -415,6 +441,11 @@ public final class ClusterRoom {
   }
 
   private boolean matches(String node, Gang gang) {
+    return matches(node, gang, false);
+  }
+
+  /** As {@link #matches(String, Gang)}; {@code whole}: the taints of a node's passing conditions left out. */
+  private boolean matches(String node, Gang gang, boolean whole) {
     Map<String, String> nodeLabels = labels.get(node);
     if (gang.product() != null && !Objects.equals(nodeLabels.get(PRODUCT_LABEL), gang.product())) {
       return false;
@@ -424,6 +455,7 @@ public final class ClusterRoom {
     }
     // The pod tolerates the GPU taint with effect NoSchedule only: a NoExecute one keeps it off the node.
     return taints.get(node).stream().allMatch(taint -> "PreferNoSchedule".equals(taint.getEffect())
+        || whole && taint.getKey() != null && taint.getKey().startsWith(CONDITION_TAINTS)
         || Tolerations.tolerates(GPU_TOLERATION, taint)
         || gang.tolerations().stream().anyMatch(toleration -> Tolerations.tolerates(toleration, taint)));
   }

@@ -71,11 +71,14 @@ public final class QueuePlan {
   /** Admitted, each pod planned on {@code nodes} (rank order; empty for a CPU gang). */
   public record Admit(List<String> nodes) implements Verdict {}
 
-  /** Waits at {@code position} (1 is next) for the reason given. */
+  /**
+   * Waits at {@code position} in the queue's order (1 is first; under BestEffortFIFO one that no
+   * set of the nodes holds may come before the stage served next) for the reason given.
+   */
   public record Wait(int position, String reason) implements Verdict {}
 
   /**
-   * Waits at position 1 while {@code victims} are stopped for it; {@code nodes} is where its pods
+   * Waits, the first stage its queue serves, while {@code victims} are stopped for it; {@code nodes} is where its pods
    * would run once they have (rank order), the room to keep for it meanwhile.
    */
   public record Preempt(int position, String reason, List<Running> victims, List<String> nodes) implements Verdict {

@@ -152,15 +152,39 @@ class ClusterRoomTest {
     assertThat(busy.copy().place(new Gang(2, 8, null))).as("two of the three nodes are busy").isFalse();
     assertThat(busy.neverFits(new Gang(2, 8, null))).as("positive control: it waits for room that comes").isEmpty();
     assertThat(busy.neverFits(topology(2, required))).as("rack r1 holds two once a1 is free").isEmpty();
-    assertThat(busy.neverFits(new Gang(4, 8, null)))
-        .isEqualTo("only 3 of the 3 GPU nodes it may use could take one of its 4 pods of 8 GPUs");
+    assertThat(busy.neverFits(new Gang(4, 8, null))).isEqualTo("the 3 GPU nodes it may use take one pod each; it has 4 pods");
     assertThat(busy.neverFits(topology(3, required)))
         .isEqualTo("no rack domain has 3 nodes with room for a pod (most: 2, in rack=r1)");
     Gang greedy = new Gang(2, ResourceList.gpus(8).plus(ResourceList.of(Map.of("cpu", new Quantity("200")))), null,
         Map.of(), List.of());
-    assertThat(busy.neverFits(greedy)).isEqualTo("none of the 3 GPU nodes it may use could take one of its 2 pods of"
-        + " 8 GPUs: 3 nodes with 8 GPUs lack cpu (a pod requests 200 cpu)");
-    assertThat(busy.copy().neverFits(new Gang(4, 8, null))).as("a copy says the same").isNotEmpty();
+    assertThat(busy.neverFits(greedy)).isEqualTo("none of the 3 GPU nodes it may use can take a pod of 8 GPUs: 3 nodes"
+        + " with 8 GPUs lack cpu (a pod requests 200 cpu)");
+    assertThat(busy.neverFits(new Gang(1, ResourceList.gpus(8), null, Map.of("pool", "p5"), List.of())))
+        .isEqualTo("no GPU node has its gpuProduct and nodeSelector labels with taints it tolerates");
+  }
+
+  @Test
+  void aNodeThatIsCordonedNotReadyOrWithoutItsDevicePluginForAWhileStillCountsAsOneAGangCouldUse() {
+    Node cordoned = node("cordoned", Map.of(), GPU_TAINT, new TaintBuilder().withKey("node.kubernetes.io/unschedulable")
+        .withEffect("NoSchedule").build());
+    cordoned.getSpec().setUnschedulable(true);
+    Node notReady = node("not-ready", Map.of(), GPU_TAINT, new TaintBuilder().withKey("node.kubernetes.io/unreachable")
+        .withEffect("NoExecute").build());
+    notReady.getStatus().getConditions().getFirst().setStatus("Unknown");
+    Node pluginRestarting = node("plugin-restarting", Map.of(), GPU_TAINT);
+    pluginRestarting.getStatus().setCapacity(new java.util.HashMap<>(pluginRestarting.getStatus().getAllocatable()));
+    pluginRestarting.getStatus().getAllocatable().put("nvidia.com/gpu", new Quantity("0"));
+    ClusterRoom room = ClusterRoom.of(List.of(node("ready", Map.of(), GPU_TAINT), cordoned, notReady, pluginRestarting),
+        List.of());
+
+    assertThat(room.free(new Gang(1, 8, null))).as("only the ready node is room now").isEqualTo(8);
+    assertThat(room.neverFits(new Gang(4, 8, null))).as("all four are nodes it could run on once back").isEmpty();
+    assertThat(room.neverFits(new Gang(5, 8, null))).as("positive control")
+        .isEqualTo("the 4 GPU nodes it may use take one pod each; it has 5 pods");
+    Node dedicated = node("dedicated", Map.of(), GPU_TAINT, DEDICATED);
+    assertThat(ClusterRoom.of(List.of(node("ready", Map.of(), GPU_TAINT), dedicated), List.of()).neverFits(
+        new Gang(2, 8, null))).as("a taint of the node's own is no passing condition")
+        .isEqualTo("the one GPU node it may use takes one pod; it has 2 pods");
   }
 
   @Test

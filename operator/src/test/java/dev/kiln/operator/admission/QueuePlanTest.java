@@ -166,7 +166,7 @@ class QueuePlanTest {
 
     assertThat(plan.verdicts().get("ns/huge")).isEqualTo(new QueuePlan.Wait(1, "waiting for 32 GPUs (4 pods of 8): no"
         + " quota limit in queue research; it cannot start on the cluster's nodes as they are, even with nothing else"
-        + " running: only 3 of the 3 GPU nodes it may use could take one of its 4 pods of 8 GPUs"));
+        + " running: the 3 GPU nodes it may use take one pod each; it has 4 pods"));
     assertThat(plan.verdicts().get("ns/small")).as("it holds back no node").isInstanceOf(QueuePlan.Admit.class);
     assertThat(plan.head()).as("nobody waits that is served first").isNull();
     assertThat(plan.roomNotNeeded()).contains("ns/huge");

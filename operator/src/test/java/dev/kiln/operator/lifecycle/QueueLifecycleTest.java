@@ -161,8 +161,8 @@ class QueueLifecycleTest {
     assertThat(cluster.job(NS, "hungry-pretrain-a1")).as("8 GPUs free, but 96 cpu of the 200 a pod asks").isNull();
     assertThat(get(hungry).getStatus().getQueue().reason()).isEqualTo("waiting for 8 x " + A100 + " (1 pods of 8):"
         + " no quota limit in queue research; it cannot start on the cluster's nodes as they are, even with nothing else"
-        + " running: none of the 1 GPU node it may use could take its pod of 8 GPUs: 1 node with 8 GPUs lacks cpu"
-        + " (a pod requests 200 cpu)");
+        + " running: the one GPU node it may use cannot take a pod of 8 GPUs: 1 node with 8 GPUs lacks cpu (a pod"
+        + " requests 200 cpu)");
 
     MultimodalPretrainJob modest = createWithCpu("modest", "90");
     toTraining(modest);
@@ -778,7 +778,7 @@ class QueueLifecycleTest {
 
     assertThat(get(huge).getStatus().getQueue().reason()).isEqualTo("waiting for 16 x " + A100 + " (2 pods of 8):"
         + " no quota limit in queue research; it cannot start on the cluster's nodes as they are, even with nothing else"
-        + " running: only 1 of the 1 GPU node it may use could take one of its 2 pods of 8 GPUs");
+        + " running: the one GPU node it may use takes one pod; it has 2 pods");
     assertThat(cluster.job(NS, "small-pretrain-a1")).as("no node is held back for a stage that cannot start here")
         .isNotNull();
 
