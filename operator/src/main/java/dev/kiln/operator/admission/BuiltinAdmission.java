@@ -37,6 +37,7 @@ import java.util.TreeMap;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
+import org.jboss.logging.Logger;
 
 /**
  * Kiln's own GPU gang queue ({@code scheduling.mode: Builtin}): each decision reads the cluster
@@ -49,6 +50,8 @@ import java.util.stream.Stream;
  * rebuilds the same queue from the jobs' status and the Jobs that exist.
  */
 public final class BuiltinAdmission implements Admission {
+
+  private static final Logger LOG = Logger.getLogger(BuiltinAdmission.class);
 
   /** Annotation on a trainer Job being stopped to make room: the job (namespace/name) it makes room for. */
   public static final String PREEMPTED_BY = "kiln.dev/preempted-by";
@@ -303,6 +306,7 @@ public final class BuiltinAdmission implements Admission {
     SetAside before = setAside.get(preemptor);
     if (before == null || !before.byNode().equals(byNode) || !before.victims().equals(victims)) {
       reservationsVersion++;
+      LOG.debugf("room kept for %s on %s while %s stop", preemptor, byNode.keySet(), victims);
     }
     setAside.put(preemptor, new SetAside(queueName, Map.copyOf(byNode), Set.copyOf(victims), Instant.now(clock)));
   }
@@ -436,7 +440,7 @@ public final class BuiltinAdmission implements Admission {
 
     QueuePlan.Result first = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, roomKept(cluster), cohort);
     // What preemptors gave up goes to the stages behind them now, not at the cluster's next change.
-    while (giveUpRoom(queueName, first.roomNotNeeded())) {
+    while (giveUpRoom(queueName, first)) {
       first = QueuePlan.plan(queueName, queue.getSpec(), waitingStages, running, roomKept(cluster), cohort);
     }
     QueuePlan.Result plan = first;
@@ -482,13 +486,15 @@ public final class BuiltinAdmission implements Admission {
    * room was given up. One the plan did not see (its Queued status not yet in the cache) keeps
    * its room: it leaves through forget().
    */
-  private boolean giveUpRoom(String queueName, Set<String> preemptors) {
+  private boolean giveUpRoom(String queueName, QueuePlan.Result plan) {
     boolean givenUp = false;
     for (Map.Entry<String, SetAside> entry : setAside.entrySet()) {
       SetAside kept = entry.getValue();
-      if (kept.queue().equals(queueName) && preemptors.contains(entry.getKey()) && !kept.byNode().isEmpty()) {
+      if (kept.queue().equals(queueName) && plan.roomNotNeeded().contains(entry.getKey()) && !kept.byNode().isEmpty()) {
         entry.setValue(new SetAside(kept.queue(), Map.of(), kept.victims(), kept.at()));
         givenUp = true;
+        LOG.debugf("room kept for %s on %s given up: %s", entry.getKey(), kept.byNode().keySet(),
+            plan.verdicts().get(entry.getKey()));
       }
     }
     if (givenUp) {
