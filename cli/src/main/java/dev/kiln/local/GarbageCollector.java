@@ -123,6 +123,6 @@ final class GarbageCollector {
   private static boolean followed(OwnerReference owner) {
     String apiVersion = owner.getApiVersion() == null ? "" : owner.getApiVersion();
     String group = apiVersion.contains("/") ? apiVersion.substring(0, apiVersion.indexOf('/')) : "";
-    return group.equals(OWNER_GROUPS.get(owner.getKind()));
+    return owner.getKind() != null && group.equals(OWNER_GROUPS.get(owner.getKind()));
   }
 }

@@ -35,12 +35,15 @@ public final class ClusterRoom {
   private static final String PRODUCT_LABEL = StageJobManifest.GPU_PRODUCT_LABEL;
   /** The prefix of the taints the node lifecycle controller sets and lifts (not-ready, unreachable, unschedulable, pressure). */
   private static final String CONDITION_TAINTS = "node.kubernetes.io/";
+  /** The taints the cloud node controllers set on a node that is shut down or not yet initialised: lifted when it is back. */
+  private static final Set<String> CLOUD_CONDITION_TAINTS = Set.of("node.cloudprovider.kubernetes.io/shutdown",
+      "node.cloudprovider.kubernetes.io/uninitialized");
 
   private final Map<String, ResourceList> free;
   /**
    * What each GPU node has in all, with no pod on it, cordoned, not ready or not: what a gang could
-   * use there once it is back and free (GPUs as the most of capacity and allocatable, which drops
-   * while the device plugin restarts).
+   * use there once it is back and free (the GPUs of its capacity while it is not usable: allocatable
+   * drops to 0 while the device plugin restarts).
    */
   private final Map<String, ResourceList> whole;
   /**
@@ -94,7 +97,9 @@ public final class ClusterRoom {
     Map<String, List<Taint>> taints = new LinkedHashMap<>();
     for (Node node : nodes.stream().sorted(Comparator.comparing(n -> n.getMetadata().getName())).toList()) {
       ResourceList allocatable = allocatable(node);
-      int capacity = ResourceList.of(node.getStatus() == null ? null : node.getStatus().getCapacity()).gpus();
+      boolean usable = allocatable.gpus() > 0 && usable(node);
+      // A node that is back counts its capacity's GPUs; a ready one that lost some (marked unhealthy) does not.
+      int capacity = usable ? 0 : ResourceList.of(node.getStatus() == null ? null : node.getStatus().getCapacity()).gpus();
       ResourceList atMost = capacity > allocatable.gpus() ? allocatable.plus(ResourceList.gpus(capacity - allocatable.gpus()))
           : allocatable;
       if (atMost.gpus() == 0) {
@@ -104,7 +109,7 @@ public final class ClusterRoom {
       whole.put(name, atMost);
       labels.put(name, node.getMetadata().getLabels() == null ? Map.of() : node.getMetadata().getLabels());
       taints.put(name, node.getSpec() == null || node.getSpec().getTaints() == null ? List.of() : node.getSpec().getTaints());
-      if (allocatable.gpus() > 0 && usable(node)) {
+      if (usable) {
         free.put(name, allocatable);
       }
     }
@@ -327,10 +332,11 @@ public final class ClusterRoom {
       }
       long mayUse = whole.keySet().stream().filter(node -> matches(node, g, true)).count();
       if (mayUse == 0) {
-        return "no GPU node has its gpuProduct and nodeSelector labels with taints it tolerates";
+        return whole.isEmpty() ? "the cluster has no GPU node"
+            : "no GPU node has the labels it selects (gpuProduct, nodeSelector) and only taints it tolerates";
       }
       String lacking = shortage(g.withoutTopology(), whole, true);
-      String aPod = " take a pod of " + g.gpusPerPod() + " GPUs";
+      String aPod = " take a pod of " + gpus(g.gpusPerPod());
       String fewer;
       if (anywhere.size() == mayUse) {
         fewer = (mayUse == 1 ? "the one GPU node it may use takes one pod" : "the " + mayUse
@@ -358,7 +364,7 @@ public final class ClusterRoom {
       }
     }
     List<String> reasons = new ArrayList<>(lacking.entrySet().stream().map(e -> e.getValue()
-        + (e.getValue() == 1 ? " node" : " nodes") + " with " + gang.gpusPerPod() + (whole ? " GPUs " : " GPUs free ")
+        + (e.getValue() == 1 ? " node" : " nodes") + " with " + gpus(gang.gpusPerPod()) + (whole ? " " : " free ")
         + (e.getValue() == 1 ? "lacks " : "lack ") + e.getKey() + " (a pod requests " + gang.perPod().describe(e.getKey())
         + ")").toList());
     if (gang.topology() != null && gang.topology().required() != null) {
@@ -455,9 +461,15 @@ public final class ClusterRoom {
     }
     // The pod tolerates the GPU taint with effect NoSchedule only: a NoExecute one keeps it off the node.
     return taints.get(node).stream().allMatch(taint -> "PreferNoSchedule".equals(taint.getEffect())
-        || whole && taint.getKey() != null && taint.getKey().startsWith(CONDITION_TAINTS)
+        || whole && taint.getKey() != null && (taint.getKey().startsWith(CONDITION_TAINTS)
+            || CLOUD_CONDITION_TAINTS.contains(taint.getKey()))
         || Tolerations.tolerates(GPU_TOLERATION, taint)
         || gang.tolerations().stream().anyMatch(toleration -> Tolerations.tolerates(toleration, taint)));
+  }
+
+  /** "1 GPU", "8 GPUs". */
+  private static String gpus(int count) {
+    return count + (count == 1 ? " GPU" : " GPUs");
   }
 
   static ResourceList allocatable(Node node) {

@@ -160,7 +160,8 @@ class ClusterRoomTest {
     assertThat(busy.neverFits(greedy)).isEqualTo("none of the 3 GPU nodes it may use can take a pod of 8 GPUs: 3 nodes"
         + " with 8 GPUs lack cpu (a pod requests 200 cpu)");
     assertThat(busy.neverFits(new Gang(1, ResourceList.gpus(8), null, Map.of("pool", "p5"), List.of())))
-        .isEqualTo("no GPU node has its gpuProduct and nodeSelector labels with taints it tolerates");
+        .isEqualTo("no GPU node has the labels it selects (gpuProduct, nodeSelector) and only taints it tolerates");
+    assertThat(ClusterRoom.of(List.of(), List.of()).neverFits(new Gang(1, 8, null))).isEqualTo("the cluster has no GPU node");
   }
 
   @Test
@@ -171,16 +172,24 @@ class ClusterRoomTest {
     Node notReady = node("not-ready", Map.of(), GPU_TAINT, new TaintBuilder().withKey("node.kubernetes.io/unreachable")
         .withEffect("NoExecute").build());
     notReady.getStatus().getConditions().getFirst().setStatus("Unknown");
+    Node shutDown = node("shut-down", Map.of(), GPU_TAINT, new TaintBuilder()
+        .withKey("node.cloudprovider.kubernetes.io/shutdown").withEffect("NoSchedule").build());
+    shutDown.getStatus().getConditions().getFirst().setStatus("Unknown");
     Node pluginRestarting = node("plugin-restarting", Map.of(), GPU_TAINT);
     pluginRestarting.getStatus().setCapacity(new java.util.HashMap<>(pluginRestarting.getStatus().getAllocatable()));
     pluginRestarting.getStatus().getAllocatable().put("nvidia.com/gpu", new Quantity("0"));
-    ClusterRoom room = ClusterRoom.of(List.of(node("ready", Map.of(), GPU_TAINT), cordoned, notReady, pluginRestarting),
-        List.of());
+    ClusterRoom room = ClusterRoom.of(List.of(node("ready", Map.of(), GPU_TAINT), cordoned, notReady, shutDown,
+        pluginRestarting), List.of());
 
     assertThat(room.free(new Gang(1, 8, null))).as("only the ready node is room now").isEqualTo(8);
-    assertThat(room.neverFits(new Gang(4, 8, null))).as("all four are nodes it could run on once back").isEmpty();
-    assertThat(room.neverFits(new Gang(5, 8, null))).as("positive control")
-        .isEqualTo("the 4 GPU nodes it may use take one pod each; it has 5 pods");
+    assertThat(room.neverFits(new Gang(5, 8, null))).as("all five are nodes it could run on once back").isEmpty();
+    assertThat(room.neverFits(new Gang(6, 8, null))).as("positive control")
+        .isEqualTo("the 5 GPU nodes it may use take one pod each; it has 6 pods");
+    Node lostAGpu = node("lost-a-gpu", Map.of(), GPU_TAINT);
+    lostAGpu.getStatus().setCapacity(new java.util.HashMap<>(lostAGpu.getStatus().getAllocatable()));
+    lostAGpu.getStatus().getAllocatable().put("nvidia.com/gpu", new Quantity("7"));
+    assertThat(ClusterRoom.of(List.of(lostAGpu), List.of()).neverFits(new Gang(1, 8, null)))
+        .as("a ready node with a GPU marked unhealthy has the GPUs it has").isNotEmpty();
     Node dedicated = node("dedicated", Map.of(), GPU_TAINT, DEDICATED);
     assertThat(ClusterRoom.of(List.of(node("ready", Map.of(), GPU_TAINT), dedicated), List.of()).neverFits(
         new Gang(2, 8, null))).as("a taint of the node's own is no passing condition")
