@@ -318,8 +318,8 @@ public final class ClusterRoom {
    * one of them ready and schedulable, or "" when it could: "only 2 of the 4 GPU nodes it may use
    * can take a pod of 8 GPUs; it has 3 pods: 2 nodes with 8 GPUs lack cpu (a pod requests 200
    * cpu)". No wait frees room for it; only other nodes, or a smaller ask, do. The taints nodes
-   * get while not ready, unreachable, cordoned or under pressure ({@code node.kubernetes.io/}) do
-   * not count here: they go when the node is back.
+   * get while not ready, unreachable, cordoned or under pressure ({@code node.kubernetes.io/}), or
+   * shut down or not yet initialised by their cloud, do not count here: they go when the node is back.
    */
   public String neverFits(Gang gang) {
     return neverFits.computeIfAbsent(gang, g -> {
