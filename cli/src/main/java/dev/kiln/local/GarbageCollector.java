@@ -44,17 +44,10 @@ final class GarbageCollector {
    * children before their owners, so a child it holds has an owner that was created before it.
    */
   void collectOrphans(Snapshot snapshot) {
-    Set<String> live = new HashSet<>();
-    snapshot.jobs().forEach(j -> live.add(j.getMetadata().getUid()));
-    snapshot.kilnJobs().forEach(j -> live.add(j.getMetadata().getUid()));
     List<HasMetadata> candidates = new ArrayList<>(snapshot.pods());
-    candidates.addAll(snapshot.jobs());
     candidates.addAll(snapshot.claims());
-    for (HasMetadata object : candidates) {
-      if (object.getMetadata().getDeletionTimestamp() == null && orphaned(object, live)) {
-        client.resource(object).delete();
-      }
-    }
+    candidates.addAll(snapshot.jobs());
+    deleteOrphans(candidates, snapshot.jobs(), snapshot.kilnJobs());
   }
 
   /** Everything {@link #collectOrphans} does, for ConfigMaps and Services too, and fails the pods of nodes that are gone. */
@@ -67,15 +60,20 @@ final class GarbageCollector {
     candidates.addAll(cluster.list(PersistentVolumeClaim.class));
     List<Job> jobs = cluster.list(Job.class);
     candidates.addAll(jobs);
+    deleteOrphans(candidates, jobs, cluster.list(MultimodalPretrainJob.class));
+    failPodsOfGoneNodes(candidates);
+  }
+
+  /** Deletes each candidate not already being deleted whose owners are none of {@code jobs} and {@code kilnJobs}. */
+  private void deleteOrphans(List<HasMetadata> candidates, List<Job> jobs, List<MultimodalPretrainJob> kilnJobs) {
     Set<String> live = new HashSet<>();
     jobs.forEach(j -> live.add(j.getMetadata().getUid()));
-    cluster.list(MultimodalPretrainJob.class).forEach(j -> live.add(j.getMetadata().getUid()));
+    kilnJobs.forEach(j -> live.add(j.getMetadata().getUid()));
     for (HasMetadata object : candidates) {
-      if (orphaned(object, live)) {
+      if (object.getMetadata().getDeletionTimestamp() == null && orphaned(object, live)) {
         client.resource(object).delete();
       }
     }
-    failPodsOfGoneNodes(candidates);
   }
 
   /**

@@ -45,7 +45,7 @@ public final class ClusterRoom {
    * use there once it is back and free (the GPUs of its capacity while it is not usable: allocatable
    * drops to 0 while the device plugin restarts).
    */
-  private final Map<String, ResourceList> whole;
+  private final Map<String, ResourceList> wholeNodes;
   /**
    * Why each gang shape cannot start on these nodes even with no pod running ("" when it can):
    * it does not change while the nodes do not, so copies share it.
@@ -73,13 +73,13 @@ public final class ClusterRoom {
   /** Moves whenever room is taken or given back: what was said of the room before may no longer hold. */
   private long changes;
 
-  private ClusterRoom(Map<String, ResourceList> free, Map<String, ResourceList> whole,
+  private ClusterRoom(Map<String, ResourceList> free, Map<String, ResourceList> wholeNodes,
       Map<Gang, String> neverFits, Map<String, Map<String, String>> labels,
       Map<String, List<Taint>> taints, Map<String, Integer> terminating,
       Map<String, Map<String, ResourceList>> setAside, Map<String, Map<String, ResourceList>> owed,
       Map<String, Set<String>> victimsOf) {
     this.free = free;
-    this.whole = whole;
+    this.wholeNodes = wholeNodes;
     this.neverFits = neverFits;
     this.setAside = setAside;
     this.owed = owed;
@@ -92,7 +92,7 @@ public final class ClusterRoom {
   /** The room on {@code nodes} once {@code pods} (every pod of the cluster, any owner) hold what they request. */
   public static ClusterRoom of(List<Node> nodes, List<Pod> pods) {
     Map<String, ResourceList> free = new LinkedHashMap<>();
-    Map<String, ResourceList> whole = new HashMap<>();
+    Map<String, ResourceList> wholeNodes = new HashMap<>();
     Map<String, Map<String, String>> labels = new LinkedHashMap<>();
     Map<String, List<Taint>> taints = new LinkedHashMap<>();
     for (Node node : nodes.stream().sorted(Comparator.comparing(n -> n.getMetadata().getName())).toList()) {
@@ -106,7 +106,7 @@ public final class ClusterRoom {
         continue;
       }
       String name = node.getMetadata().getName();
-      whole.put(name, atMost);
+      wholeNodes.put(name, atMost);
       labels.put(name, node.getMetadata().getLabels() == null ? Map.of() : node.getMetadata().getLabels());
       taints.put(name, node.getSpec() == null || node.getSpec().getTaints() == null ? List.of() : node.getSpec().getTaints());
       if (usable) {
@@ -124,12 +124,12 @@ public final class ClusterRoom {
         }
       }
     }
-    return new ClusterRoom(free, Map.copyOf(whole), new ConcurrentHashMap<>(), labels, taints, terminating,
+    return new ClusterRoom(free, Map.copyOf(wholeNodes), new ConcurrentHashMap<>(), labels, taints, terminating,
         new LinkedHashMap<>(), new LinkedHashMap<>(), new HashMap<>());
   }
 
   public ClusterRoom copy() {
-    return new ClusterRoom(new LinkedHashMap<>(free), whole, neverFits, labels, taints, terminating,
+    return new ClusterRoom(new LinkedHashMap<>(free), wholeNodes, neverFits, labels, taints, terminating,
         deepCopy(setAside), deepCopy(owed), new HashMap<>(victimsOf));
   }
 
@@ -310,7 +310,7 @@ public final class ClusterRoom {
    * anything: "2 nodes with 8 GPUs free lack cpu (a pod requests 48 cpu)".
    */
   public String shortage(Gang gang) {
-    return shortage(gang, free, false);
+    return shortage(gang, false);
   }
 
   /**
@@ -323,19 +323,19 @@ public final class ClusterRoom {
    */
   public String neverFits(Gang gang) {
     return neverFits.computeIfAbsent(gang, g -> {
-      if (g.gpusPerPod() == 0 || g.pods() == 0 || choose(g, whole, true).size() >= g.pods()) {
+      if (g.gpusPerPod() == 0 || g.pods() == 0 || choose(g, true).size() >= g.pods()) {
         return "";
       }
-      List<String> anywhere = choose(g.withoutTopology(), whole, true);
+      List<String> anywhere = choose(g.withoutTopology(), true);
       if (anywhere.size() >= g.pods()) {
-        return shortage(g, whole, true);  // its required topology domain is what is too small
+        return shortage(g, true);  // its required topology domain is what is too small
       }
-      long mayUse = whole.keySet().stream().filter(node -> matches(node, g, true)).count();
+      long mayUse = wholeNodes.keySet().stream().filter(node -> matches(node, g, true)).count();
       if (mayUse == 0) {
-        return whole.isEmpty() ? "the cluster has no GPU node"
+        return wholeNodes.isEmpty() ? "the cluster has no GPU node"
             : "no GPU node has the labels it selects (gpuProduct, nodeSelector) and only taints it tolerates";
       }
-      String lacking = shortage(g.withoutTopology(), whole, true);
+      String lacking = shortage(g.withoutTopology(), true);
       String aPod = " take a pod of " + gpus(g.gpusPerPod());
       String fewer;
       if (anywhere.size() == mayUse) {
@@ -352,10 +352,10 @@ public final class ClusterRoom {
     });
   }
 
-  /** As {@link #shortage(Gang)}, on nodes with {@code room} left ({@code whole}: all they have, as {@link #neverFits}). */
-  private String shortage(Gang gang, Map<String, ResourceList> room, boolean whole) {
+  /** As {@link #shortage(Gang)}; {@code whole}: on every GPU node with all it has, as {@link #neverFits}. */
+  private String shortage(Gang gang, boolean whole) {
     Map<String, Integer> lacking = new TreeMap<>();
-    for (Map.Entry<String, ResourceList> node : room.entrySet()) {
+    for (Map.Entry<String, ResourceList> node : (whole ? wholeNodes : free).entrySet()) {
       if (node.getValue().gpus() >= gang.gpusPerPod() && matches(node.getKey(), gang, whole)) {
         String missing = gang.perPod().shortOf(node.getValue());
         if (missing != null) {
@@ -368,8 +368,8 @@ public final class ClusterRoom {
         + (e.getValue() == 1 ? "lacks " : "lack ") + e.getKey() + " (a pod requests " + gang.perPod().describe(e.getKey())
         + ")").toList());
     if (gang.topology() != null && gang.topology().required() != null) {
-      List<String> chosen = choose(gang, room, whole);
-      if (chosen.size() < gang.pods() && choose(gang.withoutTopology(), room, whole).size() >= gang.pods()) {
+      List<String> chosen = choose(gang, whole);
+      if (chosen.size() < gang.pods() && choose(gang.withoutTopology(), whole).size() >= gang.pods()) {
         reasons.add("no " + gang.topology().required() + " domain has " + gang.pods() + " nodes with room for a pod"
             + (chosen.isEmpty() ? "" : " (most: " + chosen.size() + ", in " + gang.topology().required() + "="
             + labels.get(chosen.getFirst()).get(gang.topology().required()) + ")"));
@@ -399,14 +399,15 @@ public final class ClusterRoom {
    * placement that falls short).
    */
   private List<String> choose(Gang gang) {
-    return choose(gang, free, false);
+    return choose(gang, false);
   }
 
-  /** As {@link #choose(Gang)}, on nodes with {@code room} free ({@code whole}: all they have, as {@link #neverFits}). */
-  private List<String> choose(Gang gang, Map<String, ResourceList> room, boolean whole) {
+  /** As {@link #choose(Gang)}; {@code whole}: on every GPU node with all it has, as {@link #neverFits}. */
+  private List<String> choose(Gang gang, boolean whole) {
     if (gang.gpusPerPod() == 0 || gang.pods() == 0) {
       return List.of();
     }
+    Map<String, ResourceList> room = whole ? wholeNodes : free;
     List<String> fitting = new ArrayList<>();
     for (Map.Entry<String, ResourceList> node : room.entrySet()) {
       if (gang.perPod().shortOf(node.getValue()) == null && matches(node.getKey(), gang, whole)) {

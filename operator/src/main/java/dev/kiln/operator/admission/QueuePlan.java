@@ -145,7 +145,7 @@ public final class QueuePlan {
    * Members whose first waiting stage could start within their own quotas on nodes that could ever
    * hold it: served before a stage that borrows; set as a plan starts.
    */
-  private final Set<String> headWithinQuota = new HashSet<>();
+  private final Set<String> headsWithinQuota = new HashSet<>();
   /** Members whose first waiting stage goes before a stage of this queue that borrows; set as a plan starts. */
   private List<Member> servedFirst = List.of();
   /** The room left to a stage that borrows, at the room's {@link ClusterRoom#changes()} it was built at. */
@@ -184,7 +184,7 @@ public final class QueuePlan {
       memberUsedOther.put(member.queue(), other);
       member.running().forEach(r -> memberOf.put(r, member));
       if (headWithinQuota(member, room)) {
-        headWithinQuota.add(member.queue());
+        headsWithinQuota.add(member.queue());
       }
     }
     int inUse = used;
@@ -329,11 +329,11 @@ public final class QueuePlan {
 
   /**
    * "; the nodes it fits are held for ns/v1 (first in queue vision): ...", naming the first stages
-   * served before it that could run on a node it could.
+   * served before it that could run on a node it could (one at least: only those take its room).
    */
   private String heldFor(Gang gang, ClusterRoom room) {
-    List<Member> sharing = servedFirst.stream().filter(member -> room.shareANode(member.head().gang(), gang)).toList();
-    return "; the nodes it fits are held for " + (sharing.isEmpty() ? servedFirst : sharing).stream()
+    return "; the nodes it fits are held for " + servedFirst.stream()
+        .filter(member -> room.shareANode(member.head().gang(), gang))
         .map(member -> member.head().key() + " (first in queue " + member.queue() + ")")
         .collect(Collectors.joining(", ")) + ": a queue's first stage within its quota goes before a queue that borrows";
   }
@@ -345,7 +345,7 @@ public final class QueuePlan {
    */
   private List<Member> servedBeforeBorrowing(ClusterRoom room) {
     return cohort.stream()
-        .filter(member -> headWithinQuota.contains(member.queue()) && !room.keptFor(member.head().key()))
+        .filter(member -> headsWithinQuota.contains(member.queue()) && !room.keptFor(member.head().key()))
         .toList();
   }
 
@@ -603,7 +603,7 @@ public final class QueuePlan {
       // serves heads that do not borrow first: otherwise GPUs stopped to be reclaimed are borrowed
       // back by the queue they were reclaimed from, and the reclaim starts over. Not one over its
       // product's quota or that no set of the nodes holds: it would keep them from everyone.
-      int owed = headWithinQuota.contains(member.queue()) ? member.headGpus() : 0;
+      int owed = headsWithinQuota.contains(member.queue()) ? member.headGpus() : 0;
       members.add(Share.gpus(member.spec()));
       uses.add((long) memberUses + owed);
     }
