@@ -44,6 +44,7 @@ public final class LocalNode implements AutoCloseable {
   });
   private final long passMillis;
   private long passes;
+  private volatile long passesDone;
   private String lastError;
   private int apiErrorsInARow;
 
@@ -81,6 +82,7 @@ public final class LocalNode implements AutoCloseable {
       } else {
         garbage.collectOrphans(snapshot);
       }
+      passesDone++;
       lastError = null;
       apiErrorsInARow = 0;
     } catch (Exception e) {
@@ -95,6 +97,14 @@ public final class LocalNode implements AutoCloseable {
       }
       lastError = message;
     }
+  }
+
+  /**
+   * Passes made to the end so far: a test that checks something did not happen waits for the
+   * passes that would have made it happen, instead of sleeping.
+   */
+  public long passesDone() {
+    return passesDone;
   }
 
   /**

@@ -40,8 +40,11 @@ class QueueScenariosTest {
 
     awaitQueued("wide");
     assertThat(harness.get("wide").getStatus().getQueue().reason()).contains("(2 pods of 8)", "8 free on nodes");
-    Thread.sleep(3_000);
-    assertThat(harness.trainerPods("wide", "pretrain")).as("a gang starts whole or not at all").isEmpty();
+    // The passes that would create and bind a Job's pods, had the operator made the Job.
+    long passes = harness.cluster().node().passesDone();
+    await().atMost(LocalClusterHarness.WAIT).until(() -> harness.cluster().node().passesDone() >= passes + 2);
+    assertThat(harness.trainerJobNames()).as("a gang starts whole or not at all").noneMatch(name -> name.startsWith("wide-"));
+    assertThat(harness.trainerPods("wide", "pretrain")).isEmpty();
 
     harness.client().resource(harness.get("one")).delete();
     harness.awaitPhase("wide", JobPhase.Training);

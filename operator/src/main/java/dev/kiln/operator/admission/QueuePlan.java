@@ -191,12 +191,17 @@ public final class QueuePlan {
     List<String> pending = new ArrayList<>();
     Map<String, Verdict> verdicts = new LinkedHashMap<>();
     Waiting head = null;
+    boolean headReclaims = false;
     Set<String> roomNotNeeded = new HashSet<>();
     servedFirst = servedBeforeBorrowing(room);
     for (Waiting stage : ordered(waiting, room)) {
       boolean mayPass = head == null || spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO;
       Map<String, ResourceList> setAside = room.takeSetAside(stage.key());
-      boolean mayStart = mayPass && fitsQuota(stage.gang(), List.of());
+      boolean fits = mayPass && fitsQuota(stage.gang(), List.of());
+      // Borrowing while the head reclaims would take back what it reclaims, and take the queue past its
+      // own quota: the head could reclaim no more, and its victims would have stopped for nothing.
+      boolean heldForReclaim = fits && headReclaims && borrowsAny(stage.gang());
+      boolean mayStart = fits && !heldForReclaim;
       // Room kept for a stage that preempted is its own: the heads served first do not take it from it.
       boolean borrowing = mayStart && setAside.isEmpty() && !servedFirst.isEmpty() && borrows(stage.gang());
       List<String> nodes = !mayStart ? null : borrowing ? placementLeaving(stage.gang(), room) : room.placement(stage.gang());
@@ -225,6 +230,8 @@ public final class QueuePlan {
         }
         String reason = spec.strategy() == TrainingQueueSpec.Strategy.STRICT_FIFO
             ? "behind " + head.key() + " in queue " + queue + " (StrictFIFO)"
+            : heldForReclaim ? shortage(stage.gang(), room) + "; " + head.key() + " goes first: it reclaims GPUs queue "
+                + queue + " lent, and the queue borrows nothing from cohort " + spec.cohort() + " meanwhile"
             : shortage(stage.gang(), room) + heldBack + "; " + head.key() + " goes first";
         verdicts.put(stage.key(), new Wait(position, reason));
         continue;
@@ -243,6 +250,7 @@ public final class QueuePlan {
       if (verdict instanceof Wait) {
         roomNotNeeded.add(stage.key());  // its plan no longer rests on what was kept for it
       }
+      headReclaims = verdict instanceof Preempt && mayReclaim(stage.gang());
       verdicts.put(stage.key(), verdict);
       // What the head could use now is held back for it, so that it is never starved.
       if (spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO) {
@@ -262,11 +270,7 @@ public final class QueuePlan {
       List<Member> served) {
     String shortage = shortage(stage.gang(), room);
     boolean withinQueue = spec.preemption() == TrainingQueueSpec.Preemption.LOWER_PRIORITY;
-    // Kueue reclaims only for a stage that fits the queue's own (nominal) quota once admitted.
-    boolean reclaim = spec.reclaimWithinCohort() != TrainingQueueSpec.Reclaim.NEVER && !cohort.isEmpty()
-        && spec.gpuQuota() != null && used + stage.gang().gpus() <= spec.gpuQuota()
-        && otherShares.entrySet().stream().allMatch(q -> usedOther.getOrDefault(q.getKey(), 0L)
-            + stage.gang().total(q.getKey()) <= q.getValue().nominal());
+    boolean reclaim = mayReclaim(stage.gang());
     if (!withinQueue && !reclaim) {
       return new Wait(position, shortage);
     }
@@ -365,6 +369,22 @@ public final class QueuePlan {
         && (productQuota == null || productUsed + gang.gpus() <= productQuota)
         && memberShares.get(member.queue()).entrySet().stream().allMatch(quota ->
             memberUsedOther.get(member.queue()).get(quota.getKey()) + gang.total(quota.getKey()) <= quota.getValue().nominal());
+  }
+
+  /**
+   * Whether the gang may take back what the queue lent its cohort: Kueue reclaims only for a stage
+   * that fits the queue's own (nominal) quotas once admitted.
+   */
+  private boolean mayReclaim(Gang gang) {
+    return spec.reclaimWithinCohort() != TrainingQueueSpec.Reclaim.NEVER && !cohort.isEmpty() && spec.gpuQuota() != null
+        && !borrowsAny(gang);
+  }
+
+  /** Whether admitting the gang would make this queue use GPUs, cpu or memory beyond its own (nominal) quota. */
+  private boolean borrowsAny(Gang gang) {
+    return spec.gpuQuota() != null && used + gang.gpus() > spec.gpuQuota()
+        || otherShares.entrySet().stream().anyMatch(quota -> usedOther.getOrDefault(quota.getKey(), 0L)
+            + gang.total(quota.getKey()) > quota.getValue().nominal());
   }
 
   /** Whether admitting the gang would make this queue use GPUs beyond its own (nominal) quota. */

@@ -396,6 +396,39 @@ class QueuePlanTest {
   }
 
   @Test
+  void aStageBehindAHeadThatReclaimsDoesNotBorrowAndCostItTheRightToReclaim() {
+    // language (quota 8) runs 16 on node-0 and node-1; audio (quota 16) runs 4 on node-2, leaving 4 free there.
+    var language = new QueuePlan.Member("language", inCohort(8, null, null, null), List.of(running("ns/lang-old", 0, 1,
+        "node-0"), running("ns/lang-new", 0, 2, "node-1")));
+    var audio = new QueuePlan.Member("audio", inCohort(16, null, null, null), List.of(new QueuePlan.Running("ns/audio",
+        "ns/audio-a1", 0, Instant.ofEpochSecond(1), gang(1, 4), Map.of("node-2", ResourceList.gpus(4)), false)));
+    List<Pod> pods = List.of(pod("node-0", 8), pod("node-1", 8), pod("node-2", 4));
+    List<QueuePlan.Waiting> stages = List.of(waiting("ns/head", 0, 9, gang(1, 8)), waiting("ns/small", 0, 10, gang(1, 4)));
+
+    var plan = QueuePlan.plan("vision", inCohort(8, null, null, TrainingQueueSpec.Reclaim.ANY), stages, List.of(),
+        room(nodes(3, 8, A100), pods), List.of(language, audio));
+    assertThat(((QueuePlan.Preempt) plan.verdicts().get("ns/head")).victims()).extracting(QueuePlan.Running::key)
+        .containsExactly("ns/lang-new");
+    assertThat(((QueuePlan.Wait) plan.verdicts().get("ns/small")).reason()).as("4 GPUs free on node-2, but beyond"
+        + " vision's own 8").endsWith("; ns/head goes first: it reclaims GPUs queue vision lent, and the queue borrows"
+        + " nothing from cohort lab meanwhile");
+
+    // Had it started there, vision would be at 12 of its 8 with the head: a borrower, which reclaims nothing.
+    var smallRunning = List.of(new QueuePlan.Running("ns/small", "ns/small-a1", 0, Instant.ofEpochSecond(10), gang(1, 4),
+        Map.of("node-2", ResourceList.gpus(4)), false));
+    var after = QueuePlan.plan("vision", inCohort(8, null, null, TrainingQueueSpec.Reclaim.ANY),
+        List.of(stages.getFirst()), smallRunning, room(nodes(3, 8, A100), List.of(pod("node-0", 8), pod("node-1", 8),
+        pod("node-2", 8))), List.of(language, audio));
+    assertThat(after.verdicts().get("ns/head")).isInstanceOf(QueuePlan.Wait.class);
+
+    var withinQuota = QueuePlan.plan("vision", inCohort(12, null, null, TrainingQueueSpec.Reclaim.ANY), stages, List.of(),
+        room(nodes(3, 8, A100), pods), List.of(language, audio));
+    assertThat(withinQuota.verdicts().get("ns/head")).isInstanceOf(QueuePlan.Preempt.class);
+    assertThat(withinQuota.verdicts().get("ns/small")).as("positive control: within vision's own 12, it passes")
+        .isEqualTo(new QueuePlan.Admit(List.of("node-2")));
+  }
+
+  @Test
   void gpusAnotherQueuesHeadNeedsWithinItsQuotaAreNotBorrowedBackFromIt() {
     // vision (quota 8) reclaimed its 8 from language, which now runs within its own 8 and wants more.
     List<QueuePlan.Waiting> again = List.of(waiting("ns/again", 0, 1, gang(1, 8)));
