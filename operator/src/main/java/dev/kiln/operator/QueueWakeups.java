@@ -9,6 +9,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jboss.logging.Logger;
 
 /**
  * Wakes jobs waiting in a queue (a JOSDK inbound event source) when room may have appeared: a
@@ -17,6 +18,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * positions up to date, so the first in line never waits behind the rest.
  */
 final class QueueWakeups {
+
+  private static final Logger LOG = Logger.getLogger(QueueWakeups.class);
 
   /** Changes closer together than this are planned for once. */
   static final Duration COALESCE = Duration.ofMillis(50);
@@ -58,10 +61,10 @@ final class QueueWakeups {
     if (queues == null) {
       return;
     }
-    timer.execute(() -> {
+    timer.execute(() -> logFailure("forgetting a deleted job", () -> {
       queues.forget(job);
       roomMayHaveAppeared();
-    });
+    }));
   }
 
   /** Something changed that may free GPUs. */
@@ -73,14 +76,26 @@ final class QueueWakeups {
     if (replanScheduled.compareAndSet(false, true)) {
       timer.schedule(() -> {
         replanScheduled.set(false);
-        queues.replan();
+        logFailure("planning the queues", queues::replan);
       }, COALESCE.toMillis(), TimeUnit.MILLISECONDS);
     }
     if (refreshScheduled.compareAndSet(false, true)) {
       timer.schedule(() -> {
         refreshScheduled.set(false);
-        queues.frontOfQueues(REFRESHED_POSITIONS).forEach(this::wake);
+        logFailure("refreshing queue positions", () -> queues.frontOfQueues(REFRESHED_POSITIONS).forEach(this::wake));
       }, POSITIONS_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /**
+   * Runs a task of the timer, logging its failure: the executor would keep it in a future nobody
+   * reads, and jobs that should have been woken would wait for their poll with no word why.
+   */
+  private static void logFailure(String what, Runnable task) {
+    try {
+      task.run();
+    } catch (RuntimeException e) {
+      LOG.errorf(e, "%s failed; waiting jobs learn of the room at their next poll or the next change", what);
     }
   }
 

@@ -250,7 +250,8 @@ public final class QueuePlan {
       if (verdict instanceof Wait) {
         roomNotNeeded.add(stage.key());  // its plan no longer rests on what was kept for it
       }
-      headReclaims = verdict instanceof Preempt && mayReclaim(stage.gang());
+      headReclaims = verdict instanceof Preempt preempt && preempt.victims().stream().anyMatch(memberOf::containsKey)
+          && mayReclaim(stage.gang());
       verdicts.put(stage.key(), verdict);
       // What the head could use now is held back for it, so that it is never starved.
       if (spec.strategy() == TrainingQueueSpec.Strategy.BEST_EFFORT_FIFO) {

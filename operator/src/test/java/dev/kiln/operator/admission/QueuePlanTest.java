@@ -426,6 +426,18 @@ class QueuePlanTest {
     assertThat(withinQuota.verdicts().get("ns/head")).isInstanceOf(QueuePlan.Preempt.class);
     assertThat(withinQuota.verdicts().get("ns/small")).as("positive control: within vision's own 12, it passes")
         .isEqualTo(new QueuePlan.Admit(List.of("node-2")));
+
+    // A head that stops a stage of its own queue (of a lower priority) reclaims nothing: a borrower may pass it.
+    var ownLow = List.of(new QueuePlan.Running("ns/low", "ns/low-a1", 0, Instant.ofEpochSecond(3), gang(1, 4),
+        Map.of("node-2", ResourceList.gpus(4)), false));
+    var ownVictim = QueuePlan.plan("vision", new TrainingQueueSpec(12, null, Strategy.BEST_EFFORT_FIFO,
+        Preemption.LOWER_PRIORITY, null, "lab", null, null, TrainingQueueSpec.Reclaim.ANY), List.of(waiting("ns/head", 5,
+        9, gang(1, 8)), waiting("ns/small", 0, 10, gang(1, 4))), ownLow, room(nodes(4, 8, A100), List.of(pod("node-0", 8),
+        pod("node-1", 8), pod("node-2", 4), pod("node-3", 4))), List.of(new QueuePlan.Member("language", inCohort(16, null,
+        null, null), language.running()), new QueuePlan.Member("audio", inCohort(16, null, null, null), List.of())));
+    assertThat(((QueuePlan.Preempt) ownVictim.verdicts().get("ns/head")).victims()).extracting(QueuePlan.Running::key)
+        .containsExactly("ns/low");
+    assertThat(ownVictim.verdicts().get("ns/small")).isInstanceOf(QueuePlan.Admit.class);
   }
 
   @Test
