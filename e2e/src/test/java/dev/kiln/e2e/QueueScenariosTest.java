@@ -40,9 +40,9 @@ class QueueScenariosTest {
 
     awaitQueued("wide");
     assertThat(harness.get("wide").getStatus().getQueue().reason()).contains("(2 pods of 8)", "8 free on nodes");
-    // The passes that would create and bind a Job's pods, had the operator made the Job.
+    // The passes that would create, bind and start a Job's pods, had the operator made the Job.
     long passes = harness.cluster().node().passesDone();
-    await().atMost(LocalClusterHarness.WAIT).until(() -> harness.cluster().node().passesDone() >= passes + 2);
+    await().atMost(LocalClusterHarness.WAIT).until(() -> harness.cluster().node().passesDone() >= passes + 3);
     assertThat(harness.trainerJobNames()).as("a gang starts whole or not at all").noneMatch(name -> name.startsWith("wide-"));
     assertThat(harness.trainerPods("wide", "pretrain")).isEmpty();
 

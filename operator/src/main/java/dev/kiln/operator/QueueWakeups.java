@@ -95,7 +95,7 @@ final class QueueWakeups {
     try {
       task.run();
     } catch (RuntimeException e) {
-      LOG.errorf(e, "%s failed; waiting jobs learn of the room at their next poll or the next change", what);
+      LOG.errorf(e, "%s failed; the jobs waiting are planned again at the next change or their next poll", what);
     }
   }
 

@@ -40,7 +40,9 @@ import java.util.stream.Collectors;
  *       that stage goes first, as Kueue serves heads that do not borrow before those that do; and
  *       a stage that would borrow is placed only where that stage still fits afterwards (or holds
  *       back what it could use, as a waiting head does in its own queue), so that it is not
- *       admitted onto nodes it is stopped on moments later to make room for that stage;</li>
+ *       admitted onto nodes it is stopped on moments later to make room for that stage. While the
+ *       first waiting stage reclaims, the stages behind it borrow nothing: they would take the
+ *       queue past its own quota, and the head could then reclaim no more;</li>
  *   <li>the room a preemptor is planned to take once its victims stop is set aside for it
  *       ({@link ClusterRoom#setAside}): no other stage, of this queue or another, takes it first
  *       and makes it preempt again; under BestEffortFIFO that holds even once a stage of a higher
@@ -96,7 +98,8 @@ public final class QueuePlan {
    * waits, which waiting stages need no room kept for them (those at the head that wait, those that
    * fit no set of the nodes, and those behind the head that could not start there before it: the
    * queue is StrictFIFO, the quota left does not fit them even once their victims stop, or does not
-   * fit them until then and the head could use one of those nodes), and the first waiting stage,
+   * fit them until then, or they would borrow while the head reclaims, and the head could use one
+   * of those nodes), and the first waiting stage,
    * served before the rest (null when none waits, or none that any set of the nodes holds under
    * BestEffortFIFO).
    */
@@ -223,14 +226,14 @@ public final class QueuePlan {
         Waiting first = head;
         boolean headWantsIt = setAside.keySet().stream().anyMatch(node -> room.usableBy(node, first.gang()));
         if (!neverFits && mayPass && fitsQuota(stage.gang(), stoppingFor(stage.key(), running, room))
-            && (fitsQuota(stage.gang(), List.of()) || !headWantsIt)) {
+            && (mayStart || !headWantsIt)) {
           room.putBack(stage.key(), setAside);  // it waits for room its victims still hold: kept for it
         } else {
           roomNotNeeded.add(stage.key());  // what was kept is free to others
         }
         String reason = spec.strategy() == TrainingQueueSpec.Strategy.STRICT_FIFO
             ? "behind " + head.key() + " in queue " + queue + " (StrictFIFO)"
-            : heldForReclaim ? shortage(stage.gang(), room) + "; " + head.key() + " goes first: it reclaims GPUs queue "
+            : heldForReclaim ? shortage(stage.gang(), room) + "; " + head.key() + " goes first: it reclaims what queue "
                 + queue + " lent, and the queue borrows nothing from cohort " + spec.cohort() + " meanwhile"
             : shortage(stage.gang(), room) + heldBack + "; " + head.key() + " goes first";
         verdicts.put(stage.key(), new Wait(position, reason));
@@ -250,7 +253,10 @@ public final class QueuePlan {
       if (verdict instanceof Wait) {
         roomNotNeeded.add(stage.key());  // its plan no longer rests on what was kept for it
       }
-      headReclaims = verdict instanceof Preempt preempt && preempt.victims().stream().anyMatch(memberOf::containsKey)
+      // Its victims in other queues: those it stops now, or stopped before (a wait lists all that are stopping).
+      Set<String> ownVictims = room.victimsOf(stage.key());
+      headReclaims = verdict instanceof Preempt preempt && preempt.victims().stream().anyMatch(victim ->
+          memberOf.containsKey(victim) && (!victim.stopping() || ownVictims.contains(victim.attempt())))
           && mayReclaim(stage.gang());
       verdicts.put(stage.key(), verdict);
       // What the head could use now is held back for it, so that it is never starved.

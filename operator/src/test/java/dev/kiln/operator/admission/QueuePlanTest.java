@@ -18,6 +18,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** The queue's rules on snapshots: order, gangs, quota, the two strategies, preemption. */
@@ -409,9 +410,35 @@ class QueuePlanTest {
         room(nodes(3, 8, A100), pods), List.of(language, audio));
     assertThat(((QueuePlan.Preempt) plan.verdicts().get("ns/head")).victims()).extracting(QueuePlan.Running::key)
         .containsExactly("ns/lang-new");
-    assertThat(((QueuePlan.Wait) plan.verdicts().get("ns/small")).reason()).as("4 GPUs free on node-2, but beyond"
-        + " vision's own 8").endsWith("; ns/head goes first: it reclaims GPUs queue vision lent, and the queue borrows"
-        + " nothing from cohort lab meanwhile");
+    assertThat(plan.verdicts().get("ns/small")).as("4 GPUs free on node-2, but beyond vision's own 8")
+        .isInstanceOf(QueuePlan.Wait.class);
+    assertThat(((QueuePlan.Wait) plan.verdicts().get("ns/small")).reason()).endsWith("; ns/head goes first: it reclaims"
+        + " what queue vision lent, and the queue borrows nothing from cohort lab meanwhile");
+
+    // Room kept for the borrower (it preempted before) on a node the head could use goes back to the pool.
+    ClusterRoom keptForSmall = room(nodes(3, 8, A100), pods);
+    keptForSmall.setAside("ns/small", "node-2", ResourceList.gpus(4), Set.of());
+    var higherHead = List.of(waiting("ns/head", 5, 9, gang(1, 8)), waiting("ns/small", 0, 10, gang(1, 4)));
+    var smallHadRoom = QueuePlan.plan("vision", inCohort(8, null, null, TrainingQueueSpec.Reclaim.ANY), higherHead,
+        List.of(), keptForSmall, List.of(language, audio));
+    assertThat(smallHadRoom.verdicts().get("ns/head")).isInstanceOf(QueuePlan.Preempt.class);
+    assertThat(smallHadRoom.roomNotNeeded()).contains("ns/small");
+
+    // Its next plans, while its victim stops: it still reclaims, and the borrower still waits.
+    var stopping = new QueuePlan.Member("language", inCohort(8, null, null, null), List.of(running("ns/lang-old", 0, 1,
+        "node-0"), new QueuePlan.Running("ns/lang-new", "ns/lang-new-a1", 0, Instant.ofEpochSecond(2), gang(1, 8),
+        Map.of("node-1", ResourceList.gpus(8)), true)));
+    ClusterRoom kept = room(nodes(3, 8, A100), pods);
+    kept.setAside("ns/head", "node-1", ResourceList.gpus(8), Set.of("ns/lang-new-a1"));
+    var waitingForIt = QueuePlan.plan("vision", inCohort(8, null, null, TrainingQueueSpec.Reclaim.ANY), stages, List.of(),
+        kept, List.of(stopping, audio));
+    assertThat(waitingForIt.verdicts().get("ns/head")).isInstanceOf(QueuePlan.Preempt.class);
+    assertThat(waitingForIt.verdicts().get("ns/small")).isInstanceOf(QueuePlan.Wait.class);
+    // A stage stopping for someone else (no room kept for the head) is not the head's reclaim.
+    var stoppingForOthers = QueuePlan.plan("vision", inCohort(8, null, null, TrainingQueueSpec.Reclaim.ANY), stages,
+        List.of(), room(nodes(3, 8, A100), pods), List.of(stopping, audio));
+    assertThat(stoppingForOthers.verdicts().get("ns/head")).isInstanceOf(QueuePlan.Preempt.class);
+    assertThat(stoppingForOthers.verdicts().get("ns/small")).isEqualTo(new QueuePlan.Admit(List.of("node-2")));
 
     // Had it started there, vision would be at 12 of its 8 with the head: a borrower, which reclaims nothing.
     var smallRunning = List.of(new QueuePlan.Running("ns/small", "ns/small-a1", 0, Instant.ofEpochSecond(10), gang(1, 4),
